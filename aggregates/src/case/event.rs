@@ -1,0 +1,167 @@
+//! What happened to a case. Payloads follow the ledger's JSON rules: no
+//! floats, identifiers and positions as strings, RFC 3339 UTC timestamps,
+//! `YYYY-MM-DD` dates, snake_case enum values. `victim.town` inside a form is
+//! restricted (see `RestrictedTown`).
+
+use cqrs_es::DomainEvent;
+use jiff::civil::{Date, Time};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::command::{
+    Charge, Investigator, InvestigatorRole, ReferralDecision, ReferralTarget, ShareCategory,
+    ShareDirection, UrgencyReason,
+};
+use super::correction::CorrectedValue;
+use super::status::{CaseStatus, Disposition};
+use crate::form::v1::Source;
+use crate::form::NotificationForm;
+use crate::ids::{CaseId, LedgerPosition, OperationId, Ori, UnitCaseNumber};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CaseEvent {
+    ComplaintLogged {
+        case_id: CaseId,
+        reporting_unit: Ori,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit_case_number: Option<UnitCaseNumber>,
+        received_on: Date,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        received_time: Option<Time>,
+        source: Source,
+        recorded_at: Timestamp,
+    },
+    NotificationFiled {
+        case_id: CaseId,
+        form: NotificationForm,
+        recorded_at: Timestamp,
+    },
+    DuplicateNotificationLinked {
+        form: NotificationForm,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_case_id: Option<CaseId>,
+        recorded_at: Timestamp,
+    },
+    CaseMerged {
+        primary_case_id: CaseId,
+        recorded_at: Timestamp,
+    },
+    InformationShared {
+        share_number: u32,
+        direction: ShareDirection,
+        category: ShareCategory,
+        summary: String,
+        recorded_at: Timestamp,
+    },
+    InvestigatorAssigned {
+        investigator: Investigator,
+        role: InvestigatorRole,
+        recorded_at: Timestamp,
+    },
+    StatusChanged {
+        from: CaseStatus,
+        to: CaseStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        disposition: Option<Disposition>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        recorded_at: Timestamp,
+    },
+    ArrestRecorded {
+        arrest_number: u32,
+        arrested_on: Date,
+        arresting_unit: Ori,
+        charges: Vec<Charge>,
+        recorded_at: Timestamp,
+    },
+    ReferralRecorded {
+        referral_number: u32,
+        target: ReferralTarget,
+        agency_name: String,
+        referred_on: Date,
+        recorded_at: Timestamp,
+    },
+    ReferralDecided {
+        referral_number: u32,
+        decision: ReferralDecision,
+        decided_on: Date,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        recorded_at: Timestamp,
+    },
+    LinkedToOperation {
+        operation_id: OperationId,
+        recorded_at: Timestamp,
+    },
+    UrgentFlagSet {
+        reason: UrgencyReason,
+        recorded_at: Timestamp,
+    },
+    CorrectionRecorded {
+        corrects: LedgerPosition,
+        changes: Vec<CorrectedValue>,
+        reason: String,
+        recorded_at: Timestamp,
+    },
+}
+
+impl CaseEvent {
+    pub const TYPES: [&'static str; 13] = [
+        "ComplaintLogged",
+        "NotificationFiled",
+        "DuplicateNotificationLinked",
+        "CaseMerged",
+        "InformationShared",
+        "InvestigatorAssigned",
+        "StatusChanged",
+        "ArrestRecorded",
+        "ReferralRecorded",
+        "ReferralDecided",
+        "LinkedToOperation",
+        "UrgentFlagSet",
+        "CorrectionRecorded",
+    ];
+
+    pub fn recorded_at(&self) -> Timestamp {
+        match self {
+            Self::ComplaintLogged { recorded_at, .. }
+            | Self::NotificationFiled { recorded_at, .. }
+            | Self::DuplicateNotificationLinked { recorded_at, .. }
+            | Self::CaseMerged { recorded_at, .. }
+            | Self::InformationShared { recorded_at, .. }
+            | Self::InvestigatorAssigned { recorded_at, .. }
+            | Self::StatusChanged { recorded_at, .. }
+            | Self::ArrestRecorded { recorded_at, .. }
+            | Self::ReferralRecorded { recorded_at, .. }
+            | Self::ReferralDecided { recorded_at, .. }
+            | Self::LinkedToOperation { recorded_at, .. }
+            | Self::UrgentFlagSet { recorded_at, .. }
+            | Self::CorrectionRecorded { recorded_at, .. } => *recorded_at,
+        }
+    }
+}
+
+impl DomainEvent for CaseEvent {
+    fn event_type(&self) -> String {
+        let name = match self {
+            Self::ComplaintLogged { .. } => "ComplaintLogged",
+            Self::NotificationFiled { .. } => "NotificationFiled",
+            Self::DuplicateNotificationLinked { .. } => "DuplicateNotificationLinked",
+            Self::CaseMerged { .. } => "CaseMerged",
+            Self::InformationShared { .. } => "InformationShared",
+            Self::InvestigatorAssigned { .. } => "InvestigatorAssigned",
+            Self::StatusChanged { .. } => "StatusChanged",
+            Self::ArrestRecorded { .. } => "ArrestRecorded",
+            Self::ReferralRecorded { .. } => "ReferralRecorded",
+            Self::ReferralDecided { .. } => "ReferralDecided",
+            Self::LinkedToOperation { .. } => "LinkedToOperation",
+            Self::UrgentFlagSet { .. } => "UrgentFlagSet",
+            Self::CorrectionRecorded { .. } => "CorrectionRecorded",
+        };
+        name.to_string()
+    }
+
+    fn event_version(&self) -> String {
+        crate::EVENT_VERSION_1.to_string()
+    }
+}

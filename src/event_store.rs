@@ -1,0 +1,213 @@
+//! cqrs-es adapter: lets `CqrsFramework` load and commit aggregates through the ledger.
+//!
+//! cqrs-es's own persisted store applies events twice when snapshotting and replays by
+//! per-stream sequence; this adapter loads one stream by sequence (all an aggregate
+//! needs), applies each event once, and surfaces every database error. Global replays
+//! (projections, verification) go by position through the ledger, never through here.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, DomainEvent, EventEnvelope, EventStore};
+use serde_json::Value;
+
+use crate::ledger::record::{SealedEvent, StreamId};
+use crate::ledger::sequencer::{AppendError, AppendRequest, NewEvent, RequestContext};
+use crate::ledger::Ledger;
+
+/// Metadata keys a command passes to `execute_with_metadata`.
+pub const META_PRINCIPAL: &str = "principal";
+pub const META_UNIT: &str = "unit";
+pub const META_REQUEST_ID: &str = "request_id";
+pub const META_CORRELATION_ID: &str = "correlation_id";
+/// Metadata keys the store adds to committed envelopes, so queries know where an event sits.
+pub const META_POSITION: &str = "position";
+pub const META_HASH: &str = "hash";
+pub const META_RECORDED_AT: &str = "recorded_at";
+
+/// Rewrites a stored payload written under an older `event_version` into the current
+/// shape before it is deserialized. Identity by default.
+pub type Upcaster = fn(event_type: &str, event_version: &str, payload: Value) -> Result<Value, String>;
+
+fn no_upcast(_: &str, _: &str, payload: Value) -> Result<Value, String> {
+    Ok(payload)
+}
+
+pub struct LedgerEventStore<A> {
+    ledger: Ledger,
+    upcast: Upcaster,
+    _aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A> LedgerEventStore<A> {
+    pub fn new(ledger: Ledger) -> Self {
+        Self {
+            ledger,
+            upcast: no_upcast,
+            _aggregate: PhantomData,
+        }
+    }
+
+    pub fn with_upcaster(mut self, upcast: Upcaster) -> Self {
+        self.upcast = upcast;
+        self
+    }
+}
+
+pub struct LedgerAggregateContext<A> {
+    aggregate_id: String,
+    aggregate: A,
+    sequence: u64,
+}
+
+impl<A: Aggregate> AggregateContext<A> for LedgerAggregateContext<A> {
+    fn aggregate(&mut self) -> &mut A {
+        &mut self.aggregate
+    }
+}
+
+impl<A: Aggregate> LedgerAggregateContext<A> {
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+}
+
+fn unexpected<E: std::error::Error>(
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> AggregateError<E> {
+    AggregateError::UnexpectedError(Box::new(e))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("event {position} ({event_type} v{event_version}) cannot be loaded: {reason}")]
+pub struct LoadError {
+    position: u64,
+    event_type: String,
+    event_version: String,
+    reason: String,
+}
+
+/// The request context a command's metadata describes.
+pub fn context_from_metadata(metadata: &HashMap<String, String>) -> RequestContext {
+    RequestContext {
+        principal: metadata.get(META_PRINCIPAL).cloned().unwrap_or_default(),
+        unit: metadata.get(META_UNIT).cloned(),
+        request_id: metadata.get(META_REQUEST_ID).cloned().unwrap_or_default(),
+        correlation_id: metadata.get(META_CORRELATION_ID).cloned(),
+    }
+}
+
+/// Metadata of an envelope built from a sealed event.
+pub fn envelope_metadata(event: &SealedEvent) -> HashMap<String, String> {
+    let m = &event.record.metadata;
+    let mut map = HashMap::with_capacity(7);
+    map.insert(META_PRINCIPAL.into(), m.principal.clone());
+    if let Some(unit) = &m.unit {
+        map.insert(META_UNIT.into(), unit.clone());
+    }
+    map.insert(META_REQUEST_ID.into(), m.request_id.clone());
+    if let Some(c) = &m.correlation_id {
+        map.insert(META_CORRELATION_ID.into(), c.clone());
+    }
+    map.insert(META_RECORDED_AT.into(), m.recorded_at.clone());
+    map.insert(META_POSITION.into(), event.record.position.to_string());
+    map.insert(META_HASH.into(), event.hash.to_hex());
+    map
+}
+
+impl<A: Aggregate> LedgerEventStore<A> {
+    fn envelope(&self, event: &SealedEvent) -> Result<EventEnvelope<A>, LoadError> {
+        let r = &event.record;
+        let fail = |reason: String| LoadError {
+            position: r.position,
+            event_type: r.event_type.clone(),
+            event_version: r.event_version.clone(),
+            reason,
+        };
+        let payload = (self.upcast)(&r.event_type, &r.event_version, r.payload.clone()).map_err(fail)?;
+        let payload: A::Event = serde_json::from_value(payload).map_err(|e| fail(e.to_string()))?;
+        Ok(EventEnvelope {
+            aggregate_id: r.aggregate_id.clone(),
+            sequence: usize::try_from(r.sequence).map_err(|e| fail(e.to_string()))?,
+            payload,
+            metadata: envelope_metadata(event),
+        })
+    }
+}
+
+impl<A> EventStore<A> for LedgerEventStore<A>
+where
+    A: Aggregate + 'static,
+{
+    type AC = LedgerAggregateContext<A>;
+
+    async fn load_events(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        let stream = StreamId::new(A::TYPE, aggregate_id);
+        let events = self.ledger.read_stream(&stream).await.map_err(unexpected)?;
+        events
+            .iter()
+            .map(|e| self.envelope(e).map_err(|e| AggregateError::DeserializationError(Box::new(e))))
+            .collect()
+    }
+
+    async fn load_aggregate(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<LedgerAggregateContext<A>, AggregateError<A::Error>> {
+        let mut aggregate = A::default();
+        let mut sequence = 0;
+        for envelope in self.load_events(aggregate_id).await? {
+            sequence = envelope.sequence as u64;
+            aggregate.apply(envelope.payload);
+        }
+        Ok(LedgerAggregateContext {
+            aggregate_id: aggregate_id.to_owned(),
+            aggregate,
+            sequence,
+        })
+    }
+
+    async fn commit(
+        &self,
+        events: Vec<A::Event>,
+        context: LedgerAggregateContext<A>,
+        metadata: HashMap<String, String>,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut new_events = Vec::with_capacity(events.len());
+        for event in &events {
+            new_events.push(NewEvent {
+                event_type: event.event_type(),
+                event_version: event.event_version(),
+                payload: serde_json::to_value(event)
+                    .map_err(|e| AggregateError::DeserializationError(Box::new(e)))?,
+            });
+        }
+        let request = AppendRequest {
+            stream: StreamId::new(A::TYPE, &context.aggregate_id),
+            expected_sequence: context.sequence,
+            events: new_events,
+            context: context_from_metadata(&metadata),
+        };
+        let sealed = match self.ledger.append(request).await {
+            Ok(sealed) => sealed,
+            Err(AppendError::Conflict { .. }) => return Err(AggregateError::AggregateConflict),
+            Err(e) => return Err(unexpected(e)),
+        };
+        Ok(sealed
+            .iter()
+            .zip(events)
+            .map(|(s, payload)| EventEnvelope {
+                aggregate_id: context.aggregate_id.clone(),
+                sequence: s.record.sequence as usize,
+                payload,
+                metadata: envelope_metadata(s),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,106 @@
+//! The hash chain: how one event's hash commits to everything before it.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Domain-separation prefix for event hashes, so an event hash can never be confused
+/// with a Merkle leaf, a checkpoint, or any other SHA-256 this system computes.
+pub const EVENT_HASH_PREFIX: &[u8] = b"icac-ledger:event:v1\x00";
+
+/// A SHA-256 digest.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Hash32(pub [u8; 32]);
+
+/// `prev_hash` of the event at position 1.
+pub const GENESIS_PREV_HASH: Hash32 = Hash32([0u8; 32]);
+
+impl Hash32 {
+    pub fn from_hex(s: &str) -> Result<Self, HashParseError> {
+        let mut out = [0u8; 32];
+        if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(HashParseError(s.chars().take(80).collect()));
+        }
+        hex::decode_to_slice(s, &mut out).map_err(|_| HashParseError(s.to_string()))?;
+        Ok(Self(out))
+    }
+
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, HashParseError> {
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| HashParseError(format!("{} bytes", bytes.len())))?;
+        Ok(Self(arr))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("not a SHA-256 hash (64 lowercase hex digits): {0}")]
+pub struct HashParseError(String);
+
+impl fmt::Debug for Hash32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash32({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for Hash32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Hash32 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash32 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Hash32::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `hash = SHA-256(EVENT_HASH_PREFIX || prev_hash || canonical_bytes)`.
+///
+/// `prev_hash` is also inside the canonical bytes; hashing it raw in front as well means
+/// the link can be checked without parsing JSON, and costs 32 bytes of input.
+pub fn event_hash(prev_hash: &Hash32, canonical: &[u8]) -> Hash32 {
+    let mut h = Sha256::new();
+    h.update(EVENT_HASH_PREFIX);
+    h.update(prev_hash.0);
+    h.update(canonical);
+    Hash32(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_rejects() {
+        let h = event_hash(&GENESIS_PREV_HASH, b"{}");
+        assert_eq!(Hash32::from_hex(&h.to_hex()).unwrap(), h);
+        assert!(Hash32::from_hex("00").is_err());
+        assert!(Hash32::from_hex(&"A".repeat(64)).is_err());
+        assert!(Hash32::from_hex(&"g".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn hash_depends_on_prev_and_content() {
+        let a = event_hash(&GENESIS_PREV_HASH, b"{\"a\":1}");
+        let b = event_hash(&a, b"{\"a\":1}");
+        let c = event_hash(&GENESIS_PREV_HASH, b"{\"a\":2}");
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+    }
+}

@@ -1,0 +1,135 @@
+//! The ledger's own events about its signing keys, kept in the stream `ledger/<ledger_id>`.
+//!
+//! Position 1 introduces the first key (`LedgerInitialized`, signed by that key). A
+//! rotation is an event signed by the outgoing key that names the incoming one
+//! (`SigningKeyRotated`); the incoming key signs from the next position on. A verifier
+//! therefore needs only the first key, pinned out of band, to know every key's period.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::keys::{KeyId, Keyring, KeyringEntry, LedgerKey};
+use super::record::{EventRecord, LedgerId, StreamId};
+
+pub const LEDGER_AGGREGATE_TYPE: &str = "ledger";
+pub const LEDGER_INITIALIZED: &str = "LedgerInitialized";
+pub const SIGNING_KEY_ROTATED: &str = "SigningKeyRotated";
+pub const KEY_EVENT_VERSION: &str = "1";
+/// Version of the ledger format described in docs/LEDGER_FORMAT.md.
+pub const FORMAT_VERSION: u64 = 1;
+
+pub fn ledger_stream(ledger: &LedgerId) -> StreamId {
+    StreamId::new(LEDGER_AGGREGATE_TYPE, ledger.as_str())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerInitialized {
+    pub ledger_id: LedgerId,
+    pub format_version: u64,
+    pub key_id: KeyId,
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningKeyRotated {
+    pub previous_key_id: KeyId,
+    pub key_id: KeyId,
+    pub public_key: String,
+}
+
+pub fn initialized_payload(ledger: &LedgerId, key: &LedgerKey) -> Value {
+    serde_json::json!(LedgerInitialized {
+        ledger_id: ledger.clone(),
+        format_version: FORMAT_VERSION,
+        key_id: key.id().clone(),
+        public_key: hex::encode(key.public().as_bytes()),
+    })
+}
+
+pub fn rotated_payload(previous: &LedgerKey, next: &LedgerKey) -> Value {
+    serde_json::json!(SigningKeyRotated {
+        previous_key_id: previous.id().clone(),
+        key_id: next.id().clone(),
+        public_key: hex::encode(next.public().as_bytes()),
+    })
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyEventError {
+    #[error("position 1 must be the {LEDGER_INITIALIZED} event of stream ledger/<ledger_id>")]
+    MissingGenesis,
+    #[error("key event at position {position} is malformed: {reason}")]
+    Malformed { position: u64, reason: String },
+    #[error("rotation at position {position} is signed by {signed_by}, not the active key {active}")]
+    RotationNotByActiveKey {
+        position: u64,
+        signed_by: KeyId,
+        active: KeyId,
+    },
+}
+
+/// Folds key events, in position order, into the keyring they define. Every record in
+/// `records` must belong to the ledger stream; the first must be at position 1.
+pub fn keyring_from<'a>(
+    records: impl IntoIterator<Item = &'a EventRecord>,
+) -> Result<Keyring, KeyEventError> {
+    let mut ring = Keyring::default();
+    let mut saw_genesis = false;
+    for record in records {
+        let malformed = |reason: String| KeyEventError::Malformed {
+            position: record.position,
+            reason,
+        };
+        if !saw_genesis {
+            if record.position != 1 || record.event_type != LEDGER_INITIALIZED {
+                return Err(KeyEventError::MissingGenesis);
+            }
+            let init: LedgerInitialized = serde_json::from_value(record.payload.clone())
+                .map_err(|e| malformed(e.to_string()))?;
+            if init.key_id != record.key_id || init.ledger_id != record.ledger_id {
+                return Err(malformed("genesis must be signed by the key it introduces".into()));
+            }
+            ring.add(KeyringEntry {
+                key_id: init.key_id,
+                public_key: init.public_key,
+                valid_from: 1,
+                valid_to: None,
+            })
+            .map_err(|e| malformed(e.to_string()))?;
+            saw_genesis = true;
+            continue;
+        }
+        if record.event_type != SIGNING_KEY_ROTATED {
+            continue;
+        }
+        let rotated: SigningKeyRotated = serde_json::from_value(record.payload.clone())
+            .map_err(|e| malformed(e.to_string()))?;
+        let active = ring
+            .active()
+            .map(|e| e.key_id.clone())
+            .ok_or_else(|| malformed("no active key".into()))?;
+        if record.key_id != active || rotated.previous_key_id != active {
+            return Err(KeyEventError::RotationNotByActiveKey {
+                position: record.position,
+                signed_by: record.key_id.clone(),
+                active,
+            });
+        }
+        ring.rotate(
+            record.position,
+            KeyringEntry {
+                key_id: rotated.key_id,
+                public_key: rotated.public_key,
+                valid_from: record.position + 1,
+                valid_to: None,
+            },
+        )
+        .map_err(|e| malformed(e.to_string()))?;
+    }
+    if !saw_genesis {
+        return Err(KeyEventError::MissingGenesis);
+    }
+    Ok(ring)
+}

@@ -1,0 +1,313 @@
+//! Ed25519 signing keys: files on disk, key ids, and the keyring of public keys with the
+//! ledger positions each key was valid for.
+
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+use super::chain::Hash32;
+
+/// Identifies a public key: the first 16 bytes of SHA-256(public key), lowercase hex.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyId(pub String);
+
+impl KeyId {
+    pub fn of(key: &VerifyingKey) -> Self {
+        let digest = Sha256::digest(key.as_bytes());
+        KeyId(hex::encode(&digest[..16]))
+    }
+}
+
+impl std::fmt::Display for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read signing key {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("signing key {path} is not an Ed25519 PKCS#8 PEM private key: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("cannot write signing key {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("signing key {path} is readable by group or others (mode {mode:o}); run chmod 600")]
+    Permissions { path: PathBuf, mode: u32 },
+    #[error("public key is not a valid Ed25519 point or is a weak (small-order) key")]
+    WeakPublicKey,
+    #[error("public key must be 32 bytes of hex: {0}")]
+    BadPublicKey(String),
+}
+
+/// The key this process signs with.
+pub struct LedgerKey {
+    signing: SigningKey,
+    id: KeyId,
+}
+
+impl LedgerKey {
+    pub fn from_signing_key(signing: SigningKey) -> Self {
+        let id = KeyId::of(&signing.verifying_key());
+        Self { signing, id }
+    }
+
+    pub fn generate() -> Self {
+        Self::from_signing_key(SigningKey::generate(&mut rand_core::OsRng))
+    }
+
+    pub fn id(&self) -> &KeyId {
+        &self.id
+    }
+
+    pub fn public(&self) -> VerifyingKey {
+        self.signing.verifying_key()
+    }
+
+    pub fn sign(&self, hash: &Hash32) -> [u8; 64] {
+        self.signing.sign(hash.as_bytes()).to_bytes()
+    }
+
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    /// Reads a PKCS#8 PEM key, refusing one that others can read.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        check_private_mode(path)?;
+        let signing = SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Parse {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self::from_signing_key(signing))
+    }
+
+    /// Writes the key as PKCS#8 PEM with mode 0600, never overwriting an existing file.
+    pub fn save_new(&self, path: &Path) -> Result<(), KeyError> {
+        let pem = self
+            .signing
+            .to_pkcs8_pem(Default::default())
+            .map_err(|e| KeyError::Parse {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+        write_private_file(path, pem.as_bytes()).map_err(|source| KeyError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+#[cfg(unix)]
+fn check_private_mode(path: &Path) -> Result<(), KeyError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Permissions {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_mode(_path: &Path) -> Result<(), KeyError> {
+    Ok(())
+}
+
+fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Parses a hex public key, rejecting small-order points so batch verification is sound.
+pub fn parse_public_key(hex_str: &str) -> Result<VerifyingKey, KeyError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_str, &mut bytes)
+        .map_err(|_| KeyError::BadPublicKey(hex_str.chars().take(80).collect()))?;
+    let key = VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::WeakPublicKey)?;
+    if key.is_weak() {
+        return Err(KeyError::WeakPublicKey);
+    }
+    Ok(key)
+}
+
+/// One public key and the ledger positions it may sign: `valid_from..=valid_to`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyringEntry {
+    pub key_id: KeyId,
+    pub public_key: String,
+    pub valid_from: u64,
+    /// `None` while the key is the active signing key.
+    pub valid_to: Option<u64>,
+}
+
+/// Public keys known to a verifier, each bound to a range of positions.
+#[derive(Debug, Clone, Default)]
+pub struct Keyring {
+    entries: Vec<(KeyringEntry, VerifyingKey)>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyringError {
+    #[error("key {0} is not in the keyring")]
+    Unknown(KeyId),
+    #[error("key {key} signs position {position}, outside its period {from}..{to}")]
+    OutOfPeriod {
+        key: KeyId,
+        position: u64,
+        from: u64,
+        to: String,
+    },
+}
+
+impl Keyring {
+    pub fn entries(&self) -> impl Iterator<Item = &KeyringEntry> {
+        self.entries.iter().map(|(e, _)| e)
+    }
+
+    pub fn add(&mut self, entry: KeyringEntry) -> Result<(), KeyError> {
+        let key = parse_public_key(&entry.public_key)?;
+        if KeyId::of(&key) != entry.key_id {
+            return Err(KeyError::BadPublicKey(format!(
+                "key id {} does not match public key {}",
+                entry.key_id, entry.public_key
+            )));
+        }
+        self.entries.push((entry, key));
+        Ok(())
+    }
+
+    /// Closes the period of the active key at `last_position` and opens `next` after it.
+    pub fn rotate(&mut self, last_position: u64, next: KeyringEntry) -> Result<(), KeyError> {
+        if let Some((entry, _)) = self.entries.iter_mut().find(|(e, _)| e.valid_to.is_none()) {
+            entry.valid_to = Some(last_position);
+        }
+        self.add(next)
+    }
+
+    pub fn active(&self) -> Option<&KeyringEntry> {
+        self.entries.iter().map(|(e, _)| e).find(|e| e.valid_to.is_none())
+    }
+
+    /// The key allowed to sign `position`, if `key_id` names it.
+    pub fn key_for(&self, key_id: &KeyId, position: u64) -> Result<&VerifyingKey, KeyringError> {
+        let (entry, key) = self
+            .entries
+            .iter()
+            .find(|(e, _)| &e.key_id == key_id)
+            .ok_or_else(|| KeyringError::Unknown(key_id.clone()))?;
+        let within = position >= entry.valid_from && entry.valid_to.is_none_or(|to| position <= to);
+        if !within {
+            return Err(KeyringError::OutOfPeriod {
+                key: key_id.clone(),
+                position,
+                from: entry.valid_from,
+                to: entry
+                    .valid_to
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "now".into()),
+            });
+        }
+        Ok(key)
+    }
+}
+
+/// Verifies one signature over an event hash.
+pub fn verify_signature(key: &VerifyingKey, hash: &Hash32, signature: &[u8; 64]) -> bool {
+    key.verify(hash.as_bytes(), &Signature::from_bytes(signature))
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_and_load_round_trip_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        let key = LedgerKey::generate();
+        key.save_new(&path).unwrap();
+        let loaded = LedgerKey::load(&path).unwrap();
+        assert_eq!(loaded.id(), key.id());
+        // Refuses to overwrite.
+        assert!(key.save_new(&path).is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(matches!(LedgerKey::load(&path), Err(KeyError::Permissions { .. })));
+        }
+    }
+
+    #[test]
+    fn garbage_key_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        write_private_file(&path, b"not a key").unwrap();
+        let err = LedgerKey::load(&path).err().unwrap().to_string();
+        assert!(err.contains("not an Ed25519 PKCS#8 PEM"), "{err}");
+    }
+
+    #[test]
+    fn keyring_enforces_periods() {
+        let a = LedgerKey::generate();
+        let b = LedgerKey::generate();
+        let mut ring = Keyring::default();
+        ring.add(KeyringEntry {
+            key_id: a.id().clone(),
+            public_key: hex::encode(a.public().as_bytes()),
+            valid_from: 1,
+            valid_to: None,
+        })
+        .unwrap();
+        ring.rotate(
+            10,
+            KeyringEntry {
+                key_id: b.id().clone(),
+                public_key: hex::encode(b.public().as_bytes()),
+                valid_from: 11,
+                valid_to: None,
+            },
+        )
+        .unwrap();
+        assert!(ring.key_for(a.id(), 10).is_ok());
+        assert!(matches!(ring.key_for(a.id(), 11), Err(KeyringError::OutOfPeriod { .. })));
+        assert!(matches!(ring.key_for(b.id(), 10), Err(KeyringError::OutOfPeriod { .. })));
+        assert!(ring.key_for(b.id(), 1_000_000).is_ok());
+        assert_eq!(ring.active().unwrap().key_id, *b.id());
+    }
+
+    #[test]
+    fn rejects_weak_public_key() {
+        // The identity point is small-order.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(matches!(
+            parse_public_key(&hex::encode(identity)),
+            Err(KeyError::WeakPublicKey)
+        ));
+    }
+}

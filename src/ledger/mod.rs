@@ -1,0 +1,250 @@
+//! The ledger: an append-only, hash-chained, signed sequence of events.
+//!
+//! It knows streams, positions, hashes and keys; it knows nothing about cases. Commands
+//! reach it through `event_store` (the cqrs-es adapter); auditors read it through
+//! `verify` and the export bundle.
+
+pub mod canonical;
+pub mod chain;
+pub mod key_events;
+pub mod keys;
+pub mod record;
+pub mod sequencer;
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::storage::{Head, Storage, StorageError, StoredRow};
+use key_events::{ledger_stream, KeyEventError};
+use keys::{KeyId, Keyring, LedgerKey};
+use record::{EventRecord, LedgerId, RecordError, SealedEvent, StreamId};
+use sequencer::{AppendError, AppendRequest, NewEvent, RequestContext, SequencerHandle};
+
+pub use sequencer::SequencerStats;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("ledger {0} has no events; run `icac-ledger init` first")]
+    NotInitialised(LedgerId),
+    #[error("ledger {ledger}: the signing key {given} is not the active key {active}; use the key file that was last rotated in")]
+    WrongKey {
+        ledger: LedgerId,
+        given: KeyId,
+        active: KeyId,
+    },
+    #[error("ledger key history is invalid: {0}")]
+    KeyHistory(#[from] KeyEventError),
+    #[error("stored event at position {position} cannot be read: {source}")]
+    BadRow {
+        position: u64,
+        source: RecordError,
+    },
+    #[error(transparent)]
+    Append(#[from] AppendError),
+}
+
+/// A handle to one open ledger; cheap to clone.
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: LedgerId,
+    storage: Storage,
+    writer: SequencerHandle,
+    committed: watch::Receiver<u64>,
+    stats: Arc<SequencerStats>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Ledger {
+    /// Writes the genesis event if the ledger is empty. Idempotent.
+    pub async fn initialise(
+        storage: &Storage,
+        id: &LedgerId,
+        key: &LedgerKey,
+    ) -> Result<Head, LedgerError> {
+        let head = storage.head(id).await?;
+        if head.position > 0 {
+            return Ok(head);
+        }
+        let request = AppendRequest {
+            stream: ledger_stream(id),
+            expected_sequence: 0,
+            events: vec![NewEvent {
+                event_type: key_events::LEDGER_INITIALIZED.into(),
+                event_version: key_events::KEY_EVENT_VERSION.into(),
+                payload: key_events::initialized_payload(id, key),
+            }],
+            context: RequestContext {
+                principal: "system:init".into(),
+                unit: None,
+                request_id: format!("init-{}", key.id()),
+                correlation_id: None,
+            },
+        };
+        let stats = Arc::new(SequencerStats::default());
+        let (tx, _rx) = watch::channel(0);
+        let (writer, task) = sequencer::spawn(
+            storage.clone(),
+            id.clone(),
+            LedgerKey::from_signing_key(key.signing_key().clone()),
+            tx,
+            stats,
+        );
+        let result = writer.append(request).await;
+        drop(writer);
+        let _ = task.await;
+        match result {
+            Ok(_) => {}
+            // Another process initialised it at the same moment: that is fine.
+            Err(AppendError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(storage.head(id).await?)
+    }
+
+    /// Opens an initialised ledger for writing with `key`, which must be the active key.
+    pub async fn open(storage: Storage, id: LedgerId, key: LedgerKey) -> Result<Self, LedgerError> {
+        storage.check_schema().await?;
+        let head = storage.head(&id).await?;
+        if head.position == 0 {
+            return Err(LedgerError::NotInitialised(id));
+        }
+        let ring = keyring(&storage, &id).await?;
+        let active = ring
+            .active()
+            .map(|e| e.key_id.clone())
+            .ok_or(LedgerError::KeyHistory(KeyEventError::MissingGenesis))?;
+        if &active != key.id() {
+            return Err(LedgerError::WrongKey {
+                ledger: id,
+                given: key.id().clone(),
+                active,
+            });
+        }
+        let stats = Arc::new(SequencerStats::default());
+        let (tx, rx) = watch::channel(head.position);
+        let (writer, task) = sequencer::spawn(storage.clone(), id.clone(), key, tx, stats.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                id,
+                storage,
+                writer,
+                committed: rx,
+                stats,
+                task: std::sync::Mutex::new(Some(task)),
+            }),
+        })
+    }
+
+    pub fn id(&self) -> &LedgerId {
+        &self.inner.id
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    pub fn stats(&self) -> &SequencerStats {
+        &self.inner.stats
+    }
+
+    /// Follows the committed head position; projections wait on it to catch up.
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.inner.committed.clone()
+    }
+
+    pub async fn append(&self, request: AppendRequest) -> Result<Vec<SealedEvent>, AppendError> {
+        self.inner.writer.append(request).await
+    }
+
+    /// Records a `SigningKeyRotated` event signed by the current key, then signs with
+    /// `next` from the following position on.
+    pub async fn rotate_key(
+        &self,
+        current: &LedgerKey,
+        next: LedgerKey,
+        principal: &str,
+    ) -> Result<SealedEvent, LedgerError> {
+        let stream = ledger_stream(self.id());
+        let expected = self
+            .storage()
+            .read_stream(self.id(), &stream)
+            .await?
+            .last()
+            .map(|r| r.sequence)
+            .unwrap_or(0);
+        let request = AppendRequest {
+            stream,
+            expected_sequence: expected,
+            events: vec![NewEvent {
+                event_type: key_events::SIGNING_KEY_ROTATED.into(),
+                event_version: key_events::KEY_EVENT_VERSION.into(),
+                payload: key_events::rotated_payload(current, &next),
+            }],
+            context: RequestContext {
+                principal: principal.into(),
+                unit: None,
+                request_id: format!("rotate-{}", next.id()),
+                correlation_id: None,
+            },
+        };
+        let mut sealed = self.inner.writer.rotate(request, next).await?;
+        sealed.pop().ok_or(LedgerError::Append(AppendError::Closed))
+    }
+
+    /// Events of one stream, in sequence order, parsed from their canonical bytes.
+    pub async fn read_stream(&self, stream: &StreamId) -> Result<Vec<SealedEvent>, LedgerError> {
+        let rows = self.storage().read_stream(self.id(), stream).await?;
+        rows.into_iter().map(sealed_from_row).collect()
+    }
+
+    pub async fn head(&self) -> Result<Head, LedgerError> {
+        Ok(self.storage().head(self.id()).await?)
+    }
+
+    /// Stops accepting appends and waits for queued ones to commit.
+    pub async fn shutdown(self) {
+        let task = self.inner.task.lock().ok().and_then(|mut t| t.take());
+        drop(self);
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The keyring defined by the ledger's own key events.
+pub async fn keyring(storage: &Storage, id: &LedgerId) -> Result<Keyring, LedgerError> {
+    let rows = storage.read_type(id, key_events::LEDGER_AGGREGATE_TYPE).await?;
+    let records = rows
+        .into_iter()
+        .map(|row| sealed_from_row(row).map(|s| s.record))
+        .collect::<Result<Vec<EventRecord>, _>>()?;
+    Ok(key_events::keyring_from(&records)?)
+}
+
+/// Parses a stored row into a sealed event, trusting the database. Verification, which
+/// trusts nothing, lives in `verify`.
+pub fn sealed_from_row(row: StoredRow) -> Result<SealedEvent, LedgerError> {
+    let position = row.position;
+    let bad = |source| LedgerError::BadRow { position, source };
+    let record = EventRecord::from_canonical(&row.canonical).map_err(bad)?;
+    let hash = chain::Hash32::from_slice(&row.hash)
+        .map_err(|e| bad(RecordError::Shape(e.to_string())))?;
+    let signature: [u8; 64] = row
+        .signature
+        .as_slice()
+        .try_into()
+        .map_err(|_| bad(RecordError::Shape("signature is not 64 bytes".into())))?;
+    Ok(SealedEvent {
+        record,
+        canonical: row.canonical,
+        hash,
+        signature,
+    })
+}

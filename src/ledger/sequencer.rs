@@ -1,0 +1,390 @@
+//! Group commit: one writer task per process turns concurrent append requests into one
+//! database transaction per batch.
+//!
+//! A chain that locks its head and commits each event alone is bounded by one fsync per
+//! event. Here requests queue on a channel while the previous batch commits; the writer
+//! takes everything queued (up to the limits), checks each request's stream version,
+//! seals the accepted events against the locked head, and commits them together. A
+//! request whose stream moved fails alone; its batch-mates still commit.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::canonical::MAX_SAFE_INTEGER;
+use super::keys::LedgerKey;
+use super::record::{
+    check_name, format_recorded_at, EventMetadata, EventRecord, LedgerId, RecordError,
+    SealedEvent, StreamId,
+};
+use crate::storage::{BatchPlan, Head, Storage, StorageError};
+
+/// Events one batch may hold; bounds transaction size and the time the head is locked.
+pub const MAX_BATCH_EVENTS: usize = 4_096;
+/// Events one command may produce.
+pub const MAX_EVENTS_PER_REQUEST: usize = 256;
+/// Requests waiting for the writer; beyond this, callers wait (backpressure).
+pub const QUEUE_DEPTH: usize = 8_192;
+const MAX_CONTEXT_LEN: usize = 256;
+
+/// One event as the command produced it, before the ledger gives it a place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+}
+
+/// Who is acting and on whose behalf; copied into every event's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestContext {
+    pub principal: String,
+    pub unit: Option<String>,
+    pub request_id: String,
+    pub correlation_id: Option<String>,
+}
+
+/// The events of one command for one stream.
+#[derive(Debug, Clone)]
+pub struct AppendRequest {
+    pub stream: StreamId,
+    /// The stream's last sequence as the command saw it; 0 for a new stream.
+    pub expected_sequence: u64,
+    pub events: Vec<NewEvent>,
+    pub context: RequestContext,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppendError {
+    #[error("stream {stream} has moved on: expected sequence {expected}, found {actual}")]
+    Conflict {
+        stream: StreamId,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("invalid event: {0}")]
+    Invalid(#[from] RecordError),
+    #[error("append request has {0} events; the limit is {MAX_EVENTS_PER_REQUEST}")]
+    TooManyEvents(usize),
+    #[error("{field} is empty or longer than {MAX_CONTEXT_LEN} characters")]
+    BadContext { field: &'static str },
+    #[error("the batch was not committed: {0}")]
+    Storage(Arc<StorageError>),
+    #[error("the ledger writer has stopped")]
+    Closed,
+}
+
+enum Job {
+    Append {
+        request: AppendRequest,
+        reply: oneshot::Sender<Result<Vec<SealedEvent>, AppendError>>,
+    },
+    /// Replaces the signing key; the rotation event is signed by the outgoing key.
+    Rotate {
+        request: AppendRequest,
+        next: LedgerKey,
+        reply: oneshot::Sender<Result<Vec<SealedEvent>, AppendError>>,
+    },
+}
+
+/// Counters a metrics endpoint can read without locking.
+#[derive(Debug, Default)]
+pub struct SequencerStats {
+    pub batches: AtomicU64,
+    pub events: AtomicU64,
+    pub conflicts: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub largest_batch: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct SequencerHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl SequencerHandle {
+    pub async fn append(&self, request: AppendRequest) -> Result<Vec<SealedEvent>, AppendError> {
+        validate(&request)?;
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Append { request, reply })
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        rx.await.map_err(|_| AppendError::Closed)?
+    }
+
+    pub async fn rotate(
+        &self,
+        request: AppendRequest,
+        next: LedgerKey,
+    ) -> Result<Vec<SealedEvent>, AppendError> {
+        validate(&request)?;
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Rotate {
+                request,
+                next,
+                reply,
+            })
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        rx.await.map_err(|_| AppendError::Closed)?
+    }
+}
+
+/// Checks everything about a request that does not depend on its place in the chain, on
+/// the caller's task, so bad input never reaches the locked section.
+fn validate(request: &AppendRequest) -> Result<(), AppendError> {
+    check_name("aggregate_type", &request.stream.aggregate_type)?;
+    check_name("aggregate_id", &request.stream.aggregate_id)?;
+    if request.events.is_empty() || request.events.len() > MAX_EVENTS_PER_REQUEST {
+        return Err(AppendError::TooManyEvents(request.events.len()));
+    }
+    for event in &request.events {
+        check_name("event_type", &event.event_type)?;
+        check_name("event_version", &event.event_version)?;
+        // Fails early on floats, unsafe integers or excessive nesting in the payload.
+        super::canonical::to_canonical_bytes(&event.payload).map_err(RecordError::from)?;
+    }
+    let ctx = &request.context;
+    let bounded = |s: &str| !s.is_empty() && s.chars().count() <= MAX_CONTEXT_LEN;
+    if !bounded(&ctx.principal) {
+        return Err(AppendError::BadContext { field: "principal" });
+    }
+    if !bounded(&ctx.request_id) {
+        return Err(AppendError::BadContext { field: "request_id" });
+    }
+    if ctx.unit.as_deref().is_some_and(|u| !bounded(u)) {
+        return Err(AppendError::BadContext { field: "unit" });
+    }
+    if ctx.correlation_id.as_deref().is_some_and(|c| !bounded(c)) {
+        return Err(AppendError::BadContext {
+            field: "correlation_id",
+        });
+    }
+    if request.expected_sequence as i64 > MAX_SAFE_INTEGER {
+        return Err(AppendError::BadContext {
+            field: "expected_sequence",
+        });
+    }
+    Ok(())
+}
+
+/// Starts the writer task. `committed` is advanced to the head position after each batch.
+pub fn spawn(
+    storage: Storage,
+    ledger: LedgerId,
+    key: LedgerKey,
+    committed: watch::Sender<u64>,
+    stats: Arc<SequencerStats>,
+) -> (SequencerHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+    let writer = Writer {
+        storage,
+        ledger,
+        key,
+        committed,
+        stats,
+    };
+    let task = tokio::spawn(writer.run(rx));
+    (SequencerHandle { jobs: tx }, task)
+}
+
+struct Writer {
+    storage: Storage,
+    ledger: LedgerId,
+    key: LedgerKey,
+    committed: watch::Sender<u64>,
+    stats: Arc<SequencerStats>,
+}
+
+type Reply = oneshot::Sender<Result<Vec<SealedEvent>, AppendError>>;
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        // Runs until every handle is dropped and the queue is drained, so in-flight
+        // requests finish during a graceful shutdown.
+        while let Some(first) = rx.recv().await {
+            let mut appends: Vec<(AppendRequest, Reply)> = Vec::new();
+            let mut events = 0usize;
+            let mut rotation = None;
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Append { request, reply } => {
+                        events += request.events.len();
+                        appends.push((request, reply));
+                    }
+                    // A rotation ends the batch: later events must be signed by the new key.
+                    Job::Rotate {
+                        request,
+                        next,
+                        reply,
+                    } => {
+                        rotation = Some((request, next, reply));
+                        break;
+                    }
+                }
+                if events >= MAX_BATCH_EVENTS {
+                    break;
+                }
+                next = rx.try_recv().ok();
+            }
+            if !appends.is_empty() {
+                self.commit_batch(appends).await;
+            }
+            if let Some((request, next_key, reply)) = rotation {
+                let ok = self.commit_batch(vec![(request, reply)]).await;
+                if ok {
+                    self.key = next_key;
+                }
+            }
+        }
+    }
+
+    /// Commits one batch and answers every request in it. Returns whether anything
+    /// committed.
+    async fn commit_batch(&mut self, jobs: Vec<(AppendRequest, Reply)>) -> bool {
+        let mut streams: Vec<StreamId> = jobs.iter().map(|(r, _)| r.stream.clone()).collect();
+        streams.sort();
+        streams.dedup();
+
+        let (requests, replies): (Vec<AppendRequest>, Vec<Reply>) = jobs.into_iter().unzip();
+        let mut outcomes: Vec<Option<Result<Vec<SealedEvent>, AppendError>>> =
+            (0..requests.len()).map(|_| None).collect();
+        let key = &self.key;
+        let ledger = &self.ledger;
+        let outcomes_ref = &mut outcomes;
+        let requests_ref = &requests;
+        let plan: BatchPlan<'_> = Box::new(move |head, versions| {
+            seal_batch(ledger, key, head, versions, requests_ref, outcomes_ref)
+        });
+        let result = self.storage.write_batch(&self.ledger, &streams, plan).await;
+
+        let committed = match result {
+            Ok(n) => {
+                self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                self.stats.events.fetch_add(n as u64, Ordering::Relaxed);
+                self.stats.largest_batch.fetch_max(n as u64, Ordering::Relaxed);
+                if let Some(last) = outcomes
+                    .iter()
+                    .flatten()
+                    .filter_map(|o| o.as_ref().ok())
+                    .flat_map(|v| v.last())
+                    .map(|e| e.record.position)
+                    .max()
+                {
+                    self.committed.send_replace(last);
+                }
+                n > 0
+            }
+            Err(err) => {
+                self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %err, ledger = %self.ledger, "batch commit failed");
+                let shared = Arc::new(err);
+                for outcome in outcomes.iter_mut() {
+                    if matches!(outcome, Some(Ok(_)) | None) {
+                        *outcome = Some(Err(AppendError::Storage(shared.clone())));
+                    }
+                }
+                false
+            }
+        };
+        for (outcome, reply) in outcomes.into_iter().zip(replies) {
+            let outcome = outcome.unwrap_or(Err(AppendError::Closed));
+            if matches!(outcome, Err(AppendError::Conflict { .. })) {
+                self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+            }
+            // The caller may have gone away (request cancelled); the events stay committed.
+            let _ = reply.send(outcome);
+        }
+        committed
+    }
+}
+
+/// Runs with the head locked: accepts or rejects each request against the stream versions,
+/// then seals accepted events in order. Pure apart from the clock read for `recorded_at`.
+fn seal_batch(
+    ledger: &LedgerId,
+    key: &LedgerKey,
+    head: &Head,
+    versions: &HashMap<StreamId, u64>,
+    requests: &[AppendRequest],
+    outcomes: &mut [Option<Result<Vec<SealedEvent>, AppendError>>],
+) -> Vec<SealedEvent> {
+    // recorded_at never goes backwards, even if the system clock does.
+    let now = format_recorded_at(jiff::Timestamp::now());
+    let recorded_at = match &head.recorded_at {
+        Some(last) if *last > now => last.clone(),
+        _ => now,
+    };
+    let mut versions = versions.clone();
+    let mut position = head.position;
+    let mut prev_hash = head.hash;
+    let mut sealed_all = Vec::new();
+
+    for (request, outcome) in requests.iter().zip(outcomes.iter_mut()) {
+        let actual = versions.get(&request.stream).copied().unwrap_or(0);
+        if actual != request.expected_sequence {
+            *outcome = Some(Err(AppendError::Conflict {
+                stream: request.stream.clone(),
+                expected: request.expected_sequence,
+                actual,
+            }));
+            continue;
+        }
+        let metadata = EventMetadata {
+            principal: request.context.principal.clone(),
+            unit: request.context.unit.clone(),
+            recorded_at: recorded_at.clone(),
+            request_id: request.context.request_id.clone(),
+            correlation_id: request.context.correlation_id.clone(),
+        };
+        let mut sealed = Vec::with_capacity(request.events.len());
+        let mut failure = None;
+        let (mut pos, mut prev, mut seq) = (position, prev_hash, actual);
+        for event in &request.events {
+            pos += 1;
+            seq += 1;
+            let record = EventRecord {
+                ledger_id: ledger.clone(),
+                position: pos,
+                aggregate_type: request.stream.aggregate_type.clone(),
+                aggregate_id: request.stream.aggregate_id.clone(),
+                sequence: seq,
+                event_type: event.event_type.clone(),
+                event_version: event.event_version.clone(),
+                payload: event.payload.clone(),
+                metadata: metadata.clone(),
+                prev_hash: prev,
+                key_id: key.id().clone(),
+            };
+            match record.seal(key) {
+                Ok(event) => {
+                    prev = event.hash;
+                    sealed.push(event);
+                }
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        match failure {
+            // A request that cannot be sealed (too large once framed) fails alone; the
+            // chain continues from the last accepted event.
+            Some(err) => *outcome = Some(Err(AppendError::Invalid(err))),
+            None => {
+                position = pos;
+                prev_hash = prev;
+                versions.insert(request.stream.clone(), seq);
+                sealed_all.extend(sealed.iter().cloned());
+                *outcome = Some(Ok(sealed));
+            }
+        }
+    }
+    sealed_all
+}

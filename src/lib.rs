@@ -1,0 +1,9 @@
+//! icac-ledger: the case records of Connecticut's Internet Crimes Against Children Task
+//! Force (C.G.S. 29-7e) as a tamper-evident, event-sourced ledger.
+//!
+//! Data flows one way: HTTP/CLI → command → aggregate → events → ledger → projections.
+//! See docs/ARCHITECTURE.md for the map.
+
+pub mod event_store;
+pub mod ledger;
+pub mod storage;

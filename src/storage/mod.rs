@@ -1,0 +1,309 @@
+//! Where the ledger's rows live: PostgreSQL in production, an SQLite file by default.
+//!
+//! Both dialects expose the same small surface: run migrations, write one batch inside a
+//! transaction that holds the chain head, and read rows back by position or by stream.
+//! Everything about *what* goes into a batch is decided by `ledger::sequencer`.
+
+mod migrate;
+mod postgres;
+mod sqlite;
+
+use std::collections::HashMap;
+
+use crate::ledger::chain::{Hash32, GENESIS_PREV_HASH};
+use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
+
+pub use migrate::LATEST_SCHEMA_VERSION;
+
+/// How many rows one page of a sequential read returns; bounds memory while streaming.
+pub const READ_PAGE: u32 = 2_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database URL must start with postgres:// or sqlite:// (got {0:?})")]
+    BadUrl(String),
+    #[error("cannot open database {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("database schema is version {found}, newer than this icac-ledger supports ({supported}); upgrade icac-ledger")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("database schema is not initialised; run `icac-ledger init`")]
+    NotInitialised,
+    #[error("migration {version} failed: {source}")]
+    Migration { version: i64, source: sqlx::Error },
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored row at position {position} is malformed: {reason}")]
+    Malformed { position: u64, reason: String },
+}
+
+impl StorageError {
+    /// True when the database refused a row because it would fork or gap the chain or
+    /// duplicate a stream sequence: another writer got there first.
+    pub fn is_chain_conflict(&self) -> bool {
+        match self {
+            StorageError::Query(sqlx::Error::Database(db)) => {
+                db.is_unique_violation()
+                    || db.code().as_deref() == Some("23000")
+                    || db.message().contains("does not link")
+                    || db.message().contains("skips a number")
+                    || db.message().contains("does not follow")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The last event of the chain, or the genesis state when the ledger is empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub position: u64,
+    pub hash: Hash32,
+    pub recorded_at: Option<String>,
+}
+
+impl Head {
+    pub const EMPTY: Head = Head {
+        position: 0,
+        hash: GENESIS_PREV_HASH,
+        recorded_at: None,
+    };
+}
+
+/// One row exactly as stored, before any parsing or checking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRow {
+    pub position: u64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: u64,
+    pub event_type: String,
+    pub event_version: String,
+    pub recorded_at: String,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+    pub key_id: String,
+    pub signature: Vec<u8>,
+    pub canonical: Vec<u8>,
+}
+
+impl StoredRow {
+    pub fn from_sealed(event: &SealedEvent) -> Self {
+        let r = &event.record;
+        StoredRow {
+            position: r.position,
+            aggregate_type: r.aggregate_type.clone(),
+            aggregate_id: r.aggregate_id.clone(),
+            sequence: r.sequence,
+            event_type: r.event_type.clone(),
+            event_version: r.event_version.clone(),
+            recorded_at: r.metadata.recorded_at.clone(),
+            prev_hash: r.prev_hash.0.to_vec(),
+            hash: event.hash.0.to_vec(),
+            key_id: r.key_id.0.clone(),
+            signature: event.signature.to_vec(),
+            canonical: event.canonical.clone(),
+        }
+    }
+}
+
+/// A stored checkpoint row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRow {
+    pub size: u64,
+    pub root: Vec<u8>,
+    pub head: Vec<u8>,
+    pub created_at: String,
+    pub key_id: String,
+    pub note: String,
+}
+
+/// Decides what a batch writes, given the chain head and the current last sequence of
+/// each stream the batch touches (streams absent from the map are empty). Runs while the
+/// head is locked, so it must be quick and must not fail halfway: it returns the sealed
+/// events to insert, possibly none.
+pub type BatchPlan<'a> = Box<dyn FnOnce(&Head, &HashMap<StreamId, u64>) -> Vec<SealedEvent> + Send + 'a>;
+
+#[derive(Clone)]
+pub enum Storage {
+    Postgres(postgres::PgStorage),
+    Sqlite(sqlite::SqliteStorage),
+}
+
+/// Removes a password from a URL before it appears in a message or a log.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Storage {
+    /// Opens a database by URL without touching its schema.
+    pub async fn connect(url: &str) -> Result<Self, StorageError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Storage::Postgres(postgres::PgStorage::connect(url).await?))
+        } else if url.starts_with("sqlite:") {
+            Ok(Storage::Sqlite(sqlite::SqliteStorage::connect(url).await?))
+        } else {
+            Err(StorageError::BadUrl(redact_url(url)))
+        }
+    }
+
+    pub fn dialect(&self) -> &'static str {
+        match self {
+            Storage::Postgres(_) => "postgres",
+            Storage::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Applies pending migrations; refuses a schema newer than this binary.
+    pub async fn migrate(&self) -> Result<i64, StorageError> {
+        match self {
+            Storage::Postgres(s) => migrate::postgres(s.pool()).await,
+            Storage::Sqlite(s) => migrate::sqlite(s.pool()).await,
+        }
+    }
+
+    /// Fails unless the schema is present and not newer than this binary.
+    pub async fn check_schema(&self) -> Result<i64, StorageError> {
+        let version = match self {
+            Storage::Postgres(s) => migrate::postgres_version(s.pool()).await?,
+            Storage::Sqlite(s) => migrate::sqlite_version(s.pool()).await?,
+        };
+        match version {
+            None | Some(0) => Err(StorageError::NotInitialised),
+            Some(v) if v > LATEST_SCHEMA_VERSION => Err(StorageError::SchemaTooNew {
+                found: v,
+                supported: LATEST_SCHEMA_VERSION,
+            }),
+            Some(v) if v < LATEST_SCHEMA_VERSION => Err(StorageError::NotInitialised),
+            Some(v) => Ok(v),
+        }
+    }
+
+    /// Writes one batch atomically while holding the chain head: lock, read the head and
+    /// stream versions, let `plan` seal events against them, insert, commit.
+    /// Returns how many events were written.
+    pub async fn write_batch(
+        &self,
+        ledger: &LedgerId,
+        streams: &[StreamId],
+        plan: BatchPlan<'_>,
+    ) -> Result<usize, StorageError> {
+        match self {
+            Storage::Postgres(s) => s.write_batch(ledger, streams, plan).await,
+            Storage::Sqlite(s) => s.write_batch(ledger, streams, plan).await,
+        }
+    }
+
+    pub async fn head(&self, ledger: &LedgerId) -> Result<Head, StorageError> {
+        match self {
+            Storage::Postgres(s) => s.head(ledger).await,
+            Storage::Sqlite(s) => s.head(ledger).await,
+        }
+    }
+
+    /// Rows of one stream in sequence order.
+    pub async fn read_stream(
+        &self,
+        ledger: &LedgerId,
+        stream: &StreamId,
+    ) -> Result<Vec<StoredRow>, StorageError> {
+        match self {
+            Storage::Postgres(s) => s.read_stream(ledger, stream).await,
+            Storage::Sqlite(s) => s.read_stream(ledger, stream).await,
+        }
+    }
+
+    /// Up to `limit` rows with `position >= from`, in position order.
+    pub async fn read_page(
+        &self,
+        ledger: &LedgerId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredRow>, StorageError> {
+        match self {
+            Storage::Postgres(s) => s.read_page(ledger, from, limit).await,
+            Storage::Sqlite(s) => s.read_page(ledger, from, limit).await,
+        }
+    }
+
+    /// Rows of one aggregate type in position order (for the ledger's own key events).
+    pub async fn read_type(
+        &self,
+        ledger: &LedgerId,
+        aggregate_type: &str,
+    ) -> Result<Vec<StoredRow>, StorageError> {
+        match self {
+            Storage::Postgres(s) => s.read_type(ledger, aggregate_type).await,
+            Storage::Sqlite(s) => s.read_type(ledger, aggregate_type).await,
+        }
+    }
+
+    pub async fn insert_checkpoint(
+        &self,
+        ledger: &LedgerId,
+        row: &CheckpointRow,
+    ) -> Result<(), StorageError> {
+        match self {
+            Storage::Postgres(s) => s.insert_checkpoint(ledger, row).await,
+            Storage::Sqlite(s) => s.insert_checkpoint(ledger, row).await,
+        }
+    }
+
+    pub async fn latest_checkpoint(
+        &self,
+        ledger: &LedgerId,
+    ) -> Result<Option<CheckpointRow>, StorageError> {
+        match self {
+            Storage::Postgres(s) => s.latest_checkpoint(ledger).await,
+            Storage::Sqlite(s) => s.latest_checkpoint(ledger).await,
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Storage::Postgres(s) => s.pool().close().await,
+            Storage::Sqlite(s) => s.pool().close().await,
+        }
+    }
+}
+
+fn to_u64(position_hint: u64, value: i64, field: &str) -> Result<u64, StorageError> {
+    u64::try_from(value).map_err(|_| StorageError::Malformed {
+        position: position_hint,
+        reason: format!("{field} is negative ({value})"),
+    })
+}
+
+fn to_i64(value: u64) -> i64 {
+    // Positions and sequences are bounded far below i64::MAX by MAX_SAFE_INTEGER checks
+    // in the sequencer; saturate rather than wrap if that invariant is ever broken.
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact_url("sqlite://a.db"), "sqlite://a.db");
+    }
+}

@@ -1,0 +1,327 @@
+//! PostgreSQL dialect.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+
+use super::{
+    redact_url, to_i64, to_u64, BatchPlan, CheckpointRow, Head, StorageError, StoredRow,
+};
+use crate::ledger::chain::Hash32;
+use crate::ledger::record::{LedgerId, StreamId};
+
+const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
+     event_version, recorded_at, prev_hash, hash, key_id, signature, canonical";
+
+#[derive(Clone)]
+pub struct PgStorage {
+    pool: PgPool,
+}
+
+impl PgStorage {
+    pub async fn connect(url: &str) -> Result<Self, StorageError> {
+        let options: PgConnectOptions = url.parse().map_err(|source| StorageError::Connect {
+            url: redact_url(url),
+            source,
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|source| StorageError::Connect {
+                url: redact_url(url),
+                source,
+            })?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn write_batch(
+        &self,
+        ledger: &LedgerId,
+        streams: &[StreamId],
+        plan: BatchPlan<'_>,
+    ) -> Result<usize, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        // The transaction-scoped advisory lock is the chain-head lock: one batch at a time
+        // per ledger, across every process sharing this database.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(ledger.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let head = head_in(&mut tx, ledger).await?;
+
+        let types: Vec<&str> = streams.iter().map(|s| s.aggregate_type.as_str()).collect();
+        let ids: Vec<&str> = streams.iter().map(|s| s.aggregate_id.as_str()).collect();
+        let rows = sqlx::query(
+            "SELECT t.aggregate_type, t.aggregate_id,
+                    (SELECT max(e.sequence) FROM ledger_events e
+                      WHERE e.ledger_id = $1 AND e.aggregate_type = t.aggregate_type
+                        AND e.aggregate_id = t.aggregate_id) AS last
+               FROM UNNEST($2::text[], $3::text[]) AS t(aggregate_type, aggregate_id)",
+        )
+        .bind(ledger.as_str())
+        .bind(&types)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut versions = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let last: Option<i64> = row.try_get("last")?;
+            if let Some(last) = last {
+                let stream = StreamId {
+                    aggregate_type: row.try_get("aggregate_type")?,
+                    aggregate_id: row.try_get("aggregate_id")?,
+                };
+                versions.insert(stream, to_u64(head.position, last, "sequence")?);
+            }
+        }
+
+        let sealed = plan(&head, &versions);
+        if sealed.is_empty() {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let n = sealed.len();
+        let mut cols = Columns::with_capacity(n);
+        for event in &sealed {
+            cols.push(&StoredRow::from_sealed(event));
+        }
+        sqlx::query(
+            "INSERT INTO ledger_events (ledger_id, position, aggregate_type, aggregate_id, sequence,
+                 event_type, event_version, recorded_at, prev_hash, hash, key_id, signature, canonical)
+             SELECT $1, * FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[],
+                 $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::text[], $12::bytea[],
+                 $13::bytea[])
+             ORDER BY 2",
+        )
+        .bind(ledger.as_str())
+        .bind(&cols.position)
+        .bind(&cols.aggregate_type)
+        .bind(&cols.aggregate_id)
+        .bind(&cols.sequence)
+        .bind(&cols.event_type)
+        .bind(&cols.event_version)
+        .bind(&cols.recorded_at)
+        .bind(&cols.prev_hash)
+        .bind(&cols.hash)
+        .bind(&cols.key_id)
+        .bind(&cols.signature)
+        .bind(&cols.canonical)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    pub async fn head(&self, ledger: &LedgerId) -> Result<Head, StorageError> {
+        let mut conn = self.pool.acquire().await?;
+        head_in(&mut conn, ledger).await
+    }
+
+    pub async fn read_stream(
+        &self,
+        ledger: &LedgerId,
+        stream: &StreamId,
+    ) -> Result<Vec<StoredRow>, StorageError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM ledger_events
+              WHERE ledger_id = $1 AND aggregate_type = $2 AND aggregate_id = $3
+              ORDER BY sequence"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ledger.as_str())
+            .bind(&stream.aggregate_type)
+            .bind(&stream.aggregate_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    pub async fn read_page(
+        &self,
+        ledger: &LedgerId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredRow>, StorageError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM ledger_events
+              WHERE ledger_id = $1 AND position >= $2 ORDER BY position LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ledger.as_str())
+            .bind(to_i64(from))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    pub async fn read_type(
+        &self,
+        ledger: &LedgerId,
+        aggregate_type: &str,
+    ) -> Result<Vec<StoredRow>, StorageError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM ledger_events
+              WHERE ledger_id = $1 AND aggregate_type = $2 ORDER BY position"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ledger.as_str())
+            .bind(aggregate_type)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    pub async fn insert_checkpoint(
+        &self,
+        ledger: &LedgerId,
+        row: &CheckpointRow,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO ledger_checkpoints (ledger_id, size, root, head, created_at, key_id, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(ledger.as_str())
+        .bind(to_i64(row.size))
+        .bind(&row.root)
+        .bind(&row.head)
+        .bind(&row.created_at)
+        .bind(&row.key_id)
+        .bind(&row.note)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn latest_checkpoint(
+        &self,
+        ledger: &LedgerId,
+    ) -> Result<Option<CheckpointRow>, StorageError> {
+        let row = sqlx::query(
+            "SELECT size, root, head, created_at, key_id, note FROM ledger_checkpoints
+              WHERE ledger_id = $1 ORDER BY size DESC LIMIT 1",
+        )
+        .bind(ledger.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let size: i64 = r.try_get("size")?;
+            Ok(CheckpointRow {
+                size: to_u64(0, size, "size")?,
+                root: r.try_get("root")?,
+                head: r.try_get("head")?,
+                created_at: r.try_get("created_at")?,
+                key_id: r.try_get("key_id")?,
+                note: r.try_get("note")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+async fn head_in(
+    conn: &mut sqlx::PgConnection,
+    ledger: &LedgerId,
+) -> Result<Head, StorageError> {
+    let row = sqlx::query(
+        "SELECT position, hash, recorded_at FROM ledger_events
+          WHERE ledger_id = $1 ORDER BY position DESC LIMIT 1",
+    )
+    .bind(ledger.as_str())
+    .fetch_optional(conn)
+    .await?;
+    match row {
+        None => Ok(Head::EMPTY),
+        Some(row) => {
+            let position: i64 = row.try_get("position")?;
+            let position = to_u64(0, position, "position")?;
+            let hash: Vec<u8> = row.try_get("hash")?;
+            Ok(Head {
+                position,
+                hash: Hash32::from_slice(&hash).map_err(|e| StorageError::Malformed {
+                    position,
+                    reason: e.to_string(),
+                })?,
+                recorded_at: Some(row.try_get("recorded_at")?),
+            })
+        }
+    }
+}
+
+fn decode_row(row: &PgRow) -> Result<StoredRow, StorageError> {
+    let position: i64 = row.try_get("position")?;
+    let position = to_u64(0, position, "position")?;
+    let sequence: i64 = row.try_get("sequence")?;
+    Ok(StoredRow {
+        position,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: to_u64(position, sequence, "sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        recorded_at: row.try_get("recorded_at")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+        key_id: row.try_get("key_id")?,
+        signature: row.try_get("signature")?,
+        canonical: row.try_get("canonical")?,
+    })
+}
+
+/// A batch laid out column by column for one `INSERT ... SELECT FROM UNNEST(...)`.
+struct Columns {
+    position: Vec<i64>,
+    aggregate_type: Vec<String>,
+    aggregate_id: Vec<String>,
+    sequence: Vec<i64>,
+    event_type: Vec<String>,
+    event_version: Vec<String>,
+    recorded_at: Vec<String>,
+    prev_hash: Vec<Vec<u8>>,
+    hash: Vec<Vec<u8>>,
+    key_id: Vec<String>,
+    signature: Vec<Vec<u8>>,
+    canonical: Vec<Vec<u8>>,
+}
+
+impl Columns {
+    fn with_capacity(n: usize) -> Self {
+        Columns {
+            position: Vec::with_capacity(n),
+            aggregate_type: Vec::with_capacity(n),
+            aggregate_id: Vec::with_capacity(n),
+            sequence: Vec::with_capacity(n),
+            event_type: Vec::with_capacity(n),
+            event_version: Vec::with_capacity(n),
+            recorded_at: Vec::with_capacity(n),
+            prev_hash: Vec::with_capacity(n),
+            hash: Vec::with_capacity(n),
+            key_id: Vec::with_capacity(n),
+            signature: Vec::with_capacity(n),
+            canonical: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, row: &StoredRow) {
+        self.position.push(to_i64(row.position));
+        self.aggregate_type.push(row.aggregate_type.clone());
+        self.aggregate_id.push(row.aggregate_id.clone());
+        self.sequence.push(to_i64(row.sequence));
+        self.event_type.push(row.event_type.clone());
+        self.event_version.push(row.event_version.clone());
+        self.recorded_at.push(row.recorded_at.clone());
+        self.prev_hash.push(row.prev_hash.clone());
+        self.hash.push(row.hash.clone());
+        self.key_id.push(row.key_id.clone());
+        self.signature.push(row.signature.clone());
+        self.canonical.push(row.canonical.clone());
+    }
+}

@@ -1,0 +1,267 @@
+//! SQLite dialect: the zero-setup embedded default.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+
+use super::{
+    to_i64, to_u64, BatchPlan, CheckpointRow, Head, StorageError, StoredRow,
+};
+use crate::ledger::chain::Hash32;
+use crate::ledger::record::{LedgerId, StreamId};
+
+const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
+     event_version, recorded_at, prev_hash, hash, key_id, signature, canonical";
+
+#[derive(Clone)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
+
+impl SqliteStorage {
+    pub async fn connect(url: &str) -> Result<Self, StorageError> {
+        let connect_err = |source| StorageError::Connect {
+            url: url.to_owned(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(connect_err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged commit survives power loss, not only a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn write_batch(
+        &self,
+        ledger: &LedgerId,
+        streams: &[StreamId],
+        plan: BatchPlan<'_>,
+    ) -> Result<usize, StorageError> {
+        // BEGIN IMMEDIATE takes SQLite's single write lock before reading the head, so the
+        // head cannot move under us, even with a second process on the same file.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let head = head_in(&mut tx, ledger).await?;
+        let mut versions = HashMap::with_capacity(streams.len());
+        for stream in streams {
+            let last: Option<i64> = sqlx::query(
+                "SELECT max(sequence) FROM ledger_events
+                  WHERE ledger_id = ? AND aggregate_type = ? AND aggregate_id = ?",
+            )
+            .bind(ledger.as_str())
+            .bind(&stream.aggregate_type)
+            .bind(&stream.aggregate_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+            if let Some(last) = last {
+                versions.insert(stream.clone(), to_u64(head.position, last, "sequence")?);
+            }
+        }
+        let sealed = plan(&head, &versions);
+        if sealed.is_empty() {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        for event in &sealed {
+            let row = StoredRow::from_sealed(event);
+            sqlx::query(
+                "INSERT INTO ledger_events (ledger_id, position, aggregate_type, aggregate_id,
+                     sequence, event_type, event_version, recorded_at, prev_hash, hash, key_id,
+                     signature, canonical)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(ledger.as_str())
+            .bind(to_i64(row.position))
+            .bind(&row.aggregate_type)
+            .bind(&row.aggregate_id)
+            .bind(to_i64(row.sequence))
+            .bind(&row.event_type)
+            .bind(&row.event_version)
+            .bind(&row.recorded_at)
+            .bind(&row.prev_hash)
+            .bind(&row.hash)
+            .bind(&row.key_id)
+            .bind(&row.signature)
+            .bind(&row.canonical)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(sealed.len())
+    }
+
+    pub async fn head(&self, ledger: &LedgerId) -> Result<Head, StorageError> {
+        let mut conn = self.pool.acquire().await?;
+        head_in(&mut conn, ledger).await
+    }
+
+    pub async fn read_stream(
+        &self,
+        ledger: &LedgerId,
+        stream: &StreamId,
+    ) -> Result<Vec<StoredRow>, StorageError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM ledger_events
+              WHERE ledger_id = ? AND aggregate_type = ? AND aggregate_id = ?
+              ORDER BY sequence"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ledger.as_str())
+            .bind(&stream.aggregate_type)
+            .bind(&stream.aggregate_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    pub async fn read_page(
+        &self,
+        ledger: &LedgerId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredRow>, StorageError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM ledger_events
+              WHERE ledger_id = ? AND position >= ? ORDER BY position LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ledger.as_str())
+            .bind(to_i64(from))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    pub async fn read_type(
+        &self,
+        ledger: &LedgerId,
+        aggregate_type: &str,
+    ) -> Result<Vec<StoredRow>, StorageError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM ledger_events
+              WHERE ledger_id = ? AND aggregate_type = ? ORDER BY position"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ledger.as_str())
+            .bind(aggregate_type)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    pub async fn insert_checkpoint(
+        &self,
+        ledger: &LedgerId,
+        row: &CheckpointRow,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO ledger_checkpoints
+                 (ledger_id, size, root, head, created_at, key_id, note)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(ledger.as_str())
+        .bind(to_i64(row.size))
+        .bind(&row.root)
+        .bind(&row.head)
+        .bind(&row.created_at)
+        .bind(&row.key_id)
+        .bind(&row.note)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn latest_checkpoint(
+        &self,
+        ledger: &LedgerId,
+    ) -> Result<Option<CheckpointRow>, StorageError> {
+        let row = sqlx::query(
+            "SELECT size, root, head, created_at, key_id, note FROM ledger_checkpoints
+              WHERE ledger_id = ? ORDER BY size DESC LIMIT 1",
+        )
+        .bind(ledger.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let size: i64 = r.try_get("size")?;
+            Ok(CheckpointRow {
+                size: to_u64(0, size, "size")?,
+                root: r.try_get("root")?,
+                head: r.try_get("head")?,
+                created_at: r.try_get("created_at")?,
+                key_id: r.try_get("key_id")?,
+                note: r.try_get("note")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+async fn head_in(
+    conn: &mut sqlx::SqliteConnection,
+    ledger: &LedgerId,
+) -> Result<Head, StorageError> {
+    let row = sqlx::query(
+        "SELECT position, hash, recorded_at FROM ledger_events
+          WHERE ledger_id = ? ORDER BY position DESC LIMIT 1",
+    )
+    .bind(ledger.as_str())
+    .fetch_optional(conn)
+    .await?;
+    match row {
+        None => Ok(Head::EMPTY),
+        Some(row) => {
+            let position: i64 = row.try_get("position")?;
+            let position = to_u64(0, position, "position")?;
+            let hash: Vec<u8> = row.try_get("hash")?;
+            Ok(Head {
+                position,
+                hash: Hash32::from_slice(&hash).map_err(|e| StorageError::Malformed {
+                    position,
+                    reason: e.to_string(),
+                })?,
+                recorded_at: Some(row.try_get("recorded_at")?),
+            })
+        }
+    }
+}
+
+fn decode_row(row: &SqliteRow) -> Result<StoredRow, StorageError> {
+    let position: i64 = row.try_get("position")?;
+    let position = to_u64(0, position, "position")?;
+    let sequence: i64 = row.try_get("sequence")?;
+    Ok(StoredRow {
+        position,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: to_u64(position, sequence, "sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        recorded_at: row.try_get("recorded_at")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+        key_id: row.try_get("key_id")?,
+        signature: row.try_get("signature")?,
+        canonical: row.try_get("canonical")?,
+    })
+}
