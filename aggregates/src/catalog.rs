@@ -16,7 +16,9 @@ const CATALOG_JSON: &str = include_str!("../data/catalog.json");
 
 /// NCMEC CyberTipline incident categories, in "child sexual abuse material"
 /// vocabulary (Public Act 24-118).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentType {
     CsamPossession,
@@ -50,7 +52,9 @@ impl IncidentType {
 
 /// Where the unit's information came from (the kind only; the form's
 /// `source` carries the reference number where one exists).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     NcmecCybertip,
@@ -77,7 +81,9 @@ impl SourceKind {
 }
 
 /// The medium through which the offense happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Medium {
     Web,
@@ -164,7 +170,9 @@ impl Catalog {
     pub fn by_nibrs(&self) -> BTreeMap<&str, Vec<&StatuteCode>> {
         let mut map: BTreeMap<&str, Vec<&StatuteCode>> = BTreeMap::new();
         for s in &self.statutes {
-            map.entry(s.proposed_nibrs.as_str()).or_default().push(&s.code);
+            map.entry(s.proposed_nibrs.as_str())
+                .or_default()
+                .push(&s.code);
         }
         map
     }

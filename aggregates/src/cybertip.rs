@@ -91,7 +91,9 @@ impl ClaimOutcome {
     pub fn from_result(result: Result<(), &CyberTipError>) -> Result<ClaimOutcome, CyberTipError> {
         match result {
             Ok(()) => Ok(ClaimOutcome::FileOnOwnCase),
-            Err(CyberTipError::AlreadyClaimed { case_id, .. }) => Ok(ClaimOutcome::LinkToExisting(case_id.clone())),
+            Err(CyberTipError::AlreadyClaimed { case_id, .. }) => {
+                Ok(ClaimOutcome::LinkToExisting(case_id.clone()))
+            }
             Err(other) => Err(other.clone()),
         }
     }
@@ -108,19 +110,41 @@ pub struct CyberTip {
 impl CyberTip {
     pub fn decide(&self, command: CyberTipCommand) -> Result<Vec<CyberTipEvent>, CyberTipError> {
         match command {
-            CyberTipCommand::Claim { cybertip_number, case_id, claimed_by, recorded_at } => match &self.holder {
+            CyberTipCommand::Claim {
+                cybertip_number,
+                case_id,
+                claimed_by,
+                recorded_at,
+            } => match &self.holder {
                 Some(holder) if *holder == case_id => Ok(vec![]),
-                Some(holder) => Err(CyberTipError::AlreadyClaimed { cybertip_number, case_id: holder.clone() }),
-                None => Ok(vec![CyberTipEvent::CyberTipClaimed { cybertip_number, case_id, claimed_by, recorded_at }]),
+                Some(holder) => Err(CyberTipError::AlreadyClaimed {
+                    cybertip_number,
+                    case_id: holder.clone(),
+                }),
+                None => Ok(vec![CyberTipEvent::CyberTipClaimed {
+                    cybertip_number,
+                    case_id,
+                    claimed_by,
+                    recorded_at,
+                }]),
             },
-            CyberTipCommand::Release { case_id, reason, recorded_at } => {
+            CyberTipCommand::Release {
+                case_id,
+                reason,
+                recorded_at,
+            } => {
                 text::check(&reason, limits::REASON).map_err(CyberTipError::InvalidReason)?;
                 match &self.holder {
                     None => Err(CyberTipError::NotClaimed),
-                    Some(holder) if *holder != case_id => {
-                        Err(CyberTipError::HeldByOtherCase { holder: holder.clone(), requested: case_id })
-                    }
-                    Some(_) => Ok(vec![CyberTipEvent::CyberTipReleased { case_id, reason, recorded_at }]),
+                    Some(holder) if *holder != case_id => Err(CyberTipError::HeldByOtherCase {
+                        holder: holder.clone(),
+                        requested: case_id,
+                    }),
+                    Some(_) => Ok(vec![CyberTipEvent::CyberTipReleased {
+                        case_id,
+                        reason,
+                        recorded_at,
+                    }]),
                 }
             }
         }
@@ -134,7 +158,12 @@ impl Aggregate for CyberTip {
     type Error = CyberTipError;
     type Services = ();
 
-    async fn handle(&mut self, command: Self::Command, _: &Self::Services, sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         for event in self.decide(command)? {
             sink.write(event, self).await;
         }
@@ -143,7 +172,11 @@ impl Aggregate for CyberTip {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            CyberTipEvent::CyberTipClaimed { cybertip_number, case_id, .. } => {
+            CyberTipEvent::CyberTipClaimed {
+                cybertip_number,
+                case_id,
+                ..
+            } => {
                 self.cybertip_number = Some(cybertip_number);
                 self.holder = Some(case_id);
                 self.claims += 1;
@@ -165,7 +198,11 @@ pub mod filing {
 
     /// Step 2: the claim to execute on stream `aggregate_id` (the CyberTip
     /// number) before filing, or `None` when the form has no CyberTip.
-    pub fn claim(case_id: &CaseId, form: &NotificationForm, recorded_at: Timestamp) -> Option<(String, CyberTipCommand)> {
+    pub fn claim(
+        case_id: &CaseId,
+        form: &NotificationForm,
+        recorded_at: Timestamp,
+    ) -> Option<(String, CyberTipCommand)> {
         let tip = form.source.cybertip()?;
         Some((
             tip.to_string(),
@@ -191,7 +228,11 @@ pub mod filing {
         match outcome {
             ClaimOutcome::FileOnOwnCase => vec![(
                 case_id.clone(),
-                CaseCommand::FileNotification(FileNotification { case_id, form, recorded_at }),
+                CaseCommand::FileNotification(FileNotification {
+                    case_id,
+                    form,
+                    recorded_at,
+                }),
             )],
             ClaimOutcome::LinkToExisting(primary) => {
                 let mut out = vec![(
@@ -205,7 +246,10 @@ pub mod filing {
                 if own_case_opened {
                     out.push((
                         case_id,
-                        CaseCommand::MergeIntoCase(MergeIntoCase { primary_case_id: primary, recorded_at }),
+                        CaseCommand::MergeIntoCase(MergeIntoCase {
+                            primary_case_id: primary,
+                            recorded_at,
+                        }),
                     ));
                 }
                 out

@@ -5,8 +5,8 @@
 //! (`recorded_at`), and every outside fact a rule needs comes in through a
 //! service trait (see [`services`]). See `docs/DOMAIN.md` for the model.
 
-pub mod catalog;
 pub mod case;
+pub mod catalog;
 pub mod compliance;
 pub mod cybertip;
 pub mod demo;

@@ -119,20 +119,38 @@ pub enum OperationError {
     #[error("unit {0} is unknown or inactive")]
     InactiveUnit(Ori),
     #[error("{field} {problem}")]
-    InvalidText { field: &'static str, problem: TextError },
+    InvalidText {
+        field: &'static str,
+        problem: TextError,
+    },
     #[error("{what}: at most {max} allowed")]
     TooMany { what: &'static str, max: usize },
     #[error("{field} must not be empty")]
     Empty { field: &'static str },
     #[error("{later} ({later_date}) is before {earlier} ({earlier_date})")]
-    DateOrder { earlier: &'static str, earlier_date: Date, later: &'static str, later_date: Date },
+    DateOrder {
+        earlier: &'static str,
+        earlier_date: Date,
+        later: &'static str,
+        later_date: Date,
+    },
     #[error("{field} {date} is in the future or implausibly old")]
     DateOutOfRange { field: &'static str, date: Date },
 }
 
-fn order(earlier: &'static str, a: Date, later: &'static str, b: Date) -> Result<(), OperationError> {
+fn order(
+    earlier: &'static str,
+    a: Date,
+    later: &'static str,
+    b: Date,
+) -> Result<(), OperationError> {
     if b < a {
-        Err(OperationError::DateOrder { earlier, earlier_date: a, later, later_date: b })
+        Err(OperationError::DateOrder {
+            earlier,
+            earlier_date: a,
+            later,
+            later_date: b,
+        })
     } else {
         Ok(())
     }
@@ -146,12 +164,21 @@ fn past(field: &'static str, date: Date, at: Timestamp) -> Result<(), OperationE
     }
 }
 
-fn texts(field: &'static str, values: &[String], max_items: usize, max_len: usize) -> Result<(), OperationError> {
+fn texts(
+    field: &'static str,
+    values: &[String],
+    max_items: usize,
+    max_len: usize,
+) -> Result<(), OperationError> {
     if values.len() > max_items {
-        return Err(OperationError::TooMany { what: field, max: max_items });
+        return Err(OperationError::TooMany {
+            what: field,
+            max: max_items,
+        });
     }
     for v in values {
-        text::check(v, max_len).map_err(|problem| OperationError::InvalidText { field, problem })?;
+        text::check(v, max_len)
+            .map_err(|problem| OperationError::InvalidText { field, problem })?;
     }
     Ok(())
 }
@@ -175,17 +202,31 @@ pub struct Operation {
 }
 
 impl Operation {
-    pub fn decide(&self, command: OperationCommand, units: &dyn UnitDirectory) -> Result<Vec<OperationEvent>, OperationError> {
+    pub fn decide(
+        &self,
+        command: OperationCommand,
+        units: &dyn UnitDirectory,
+    ) -> Result<Vec<OperationEvent>, OperationError> {
         match command {
             OperationCommand::Plan(c) => {
                 if self.stage.is_some() {
                     return Err(OperationError::AlreadyPlanned);
                 }
-                text::check(&c.name, limits::SHORT).map_err(|problem| OperationError::InvalidText { field: "name", problem })?;
+                text::check(&c.name, limits::SHORT).map_err(|problem| {
+                    OperationError::InvalidText {
+                        field: "name",
+                        problem,
+                    }
+                })?;
                 if !units.unit(&c.lead_unit).is_some_and(|u| u.active) {
                     return Err(OperationError::InactiveUnit(c.lead_unit));
                 }
-                order("planned_start", c.planned_start, "planned_end", c.planned_end)?;
+                order(
+                    "planned_start",
+                    c.planned_start,
+                    "planned_end",
+                    c.planned_end,
+                )?;
                 Ok(vec![OperationEvent::OperationPlanned {
                     operation_id: c.operation_id,
                     name: c.name,
@@ -198,7 +239,9 @@ impl Operation {
             OperationCommand::RecordConduct(c) => {
                 match self.stage {
                     None => return Err(OperationError::NotPlanned),
-                    Some(OperationStage::Conducted) => return Err(OperationError::AlreadyConducted),
+                    Some(OperationStage::Conducted) => {
+                        return Err(OperationError::AlreadyConducted)
+                    }
                     Some(OperationStage::Concluded) => return Err(OperationError::Concluded),
                     Some(OperationStage::Planned) => {}
                 }
@@ -209,12 +252,20 @@ impl Operation {
                     return Err(OperationError::Empty { field: "media" });
                 }
                 if c.media.len() > Medium::ALL.len() {
-                    return Err(OperationError::TooMany { what: "media", max: Medium::ALL.len() });
+                    return Err(OperationError::TooMany {
+                        what: "media",
+                        max: Medium::ALL.len(),
+                    });
                 }
                 if c.personas.is_empty() {
                     return Err(OperationError::Empty { field: "personas" });
                 }
-                texts("platforms", &c.platforms, bounds::PLATFORMS, limits::PLATFORM)?;
+                texts(
+                    "platforms",
+                    &c.platforms,
+                    bounds::PLATFORMS,
+                    limits::PLATFORM,
+                )?;
                 texts("personas", &c.personas, bounds::PERSONAS, limits::SHORT)?;
                 Ok(vec![OperationEvent::OperationConducted {
                     started_on: c.started_on,
@@ -237,10 +288,16 @@ impl Operation {
                     order("started_on", start, "concluded_on", c.concluded_on)?;
                 }
                 if c.cases_opened.len() > bounds::CASES {
-                    return Err(OperationError::TooMany { what: "cases_opened", max: bounds::CASES });
+                    return Err(OperationError::TooMany {
+                        what: "cases_opened",
+                        max: bounds::CASES,
+                    });
                 }
                 if c.arrests > bounds::ARRESTS {
-                    return Err(OperationError::TooMany { what: "arrests", max: bounds::ARRESTS as usize });
+                    return Err(OperationError::TooMany {
+                        what: "arrests",
+                        max: bounds::ARRESTS as usize,
+                    });
                 }
                 Ok(vec![OperationEvent::OperationConcluded {
                     concluded_on: c.concluded_on,
@@ -260,7 +317,12 @@ impl Aggregate for Operation {
     type Error = OperationError;
     type Services = std::sync::Arc<dyn UnitDirectory>;
 
-    async fn handle(&mut self, command: Self::Command, units: &Self::Services, sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        units: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         for event in self.decide(command, units.as_ref())? {
             sink.write(event, self).await;
         }
@@ -269,7 +331,11 @@ impl Aggregate for Operation {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            OperationEvent::OperationPlanned { operation_id, lead_unit, .. } => {
+            OperationEvent::OperationPlanned {
+                operation_id,
+                lead_unit,
+                ..
+            } => {
                 self.operation_id = Some(operation_id);
                 self.lead_unit = Some(lead_unit);
                 self.stage = Some(OperationStage::Planned);
@@ -278,7 +344,11 @@ impl Aggregate for Operation {
                 self.started_on = Some(started_on);
                 self.stage = Some(OperationStage::Conducted);
             }
-            OperationEvent::OperationConcluded { cases_opened, arrests, .. } => {
+            OperationEvent::OperationConcluded {
+                cases_opened,
+                arrests,
+                ..
+            } => {
                 self.cases_opened = cases_opened;
                 self.arrests = arrests;
                 self.stage = Some(OperationStage::Concluded);

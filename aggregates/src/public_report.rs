@@ -148,16 +148,38 @@ pub struct PublicReport {
 }
 
 impl PublicReport {
-    pub fn decide(&self, command: PublicReportCommand, units: &dyn UnitDirectory) -> Result<Vec<PublicReportEvent>, PublicReportError> {
+    pub fn decide(
+        &self,
+        command: PublicReportCommand,
+        units: &dyn UnitDirectory,
+    ) -> Result<Vec<PublicReportEvent>, PublicReportError> {
         use PublicReportError as E;
         match command {
-            PublicReportCommand::Receive { receipt_number, channel, category, recorded_at } => match &self.receipt_number {
+            PublicReportCommand::Receive {
+                receipt_number,
+                channel,
+                category,
+                recorded_at,
+            } => match &self.receipt_number {
                 Some(r) => Err(E::AlreadyReceived(r.clone())),
-                None => Ok(vec![PublicReportEvent::PublicReportReceived { receipt_number, channel, category, recorded_at }]),
+                None => Ok(vec![PublicReportEvent::PublicReportReceived {
+                    receipt_number,
+                    channel,
+                    category,
+                    recorded_at,
+                }]),
             },
-            PublicReportCommand::Triage { priority, category, recorded_at } => match self.stage {
+            PublicReportCommand::Triage {
+                priority,
+                category,
+                recorded_at,
+            } => match self.stage {
                 None => Err(E::NotReceived),
-                Some(ReportStage::Received) => Ok(vec![PublicReportEvent::PublicReportTriaged { priority, category, recorded_at }]),
+                Some(ReportStage::Received) => Ok(vec![PublicReportEvent::PublicReportTriaged {
+                    priority,
+                    category,
+                    recorded_at,
+                }]),
                 Some(ReportStage::Closed) => Err(E::Closed),
                 Some(_) => Err(E::AlreadyTriaged),
             },
@@ -172,21 +194,36 @@ impl PublicReport {
                 if !units.unit(&unit).is_some_and(|u| u.active) {
                     return Err(E::InactiveUnit(unit));
                 }
-                Ok(vec![PublicReportEvent::PublicReportRouted { unit, routed_on: ct_date(recorded_at), recorded_at }])
+                Ok(vec![PublicReportEvent::PublicReportRouted {
+                    unit,
+                    routed_on: ct_date(recorded_at),
+                    recorded_at,
+                }])
             }
-            PublicReportCommand::Close { reason, recorded_at } => match self.stage {
+            PublicReportCommand::Close {
+                reason,
+                recorded_at,
+            } => match self.stage {
                 None => Err(E::NotReceived),
                 Some(ReportStage::Closed) => Err(E::Closed),
                 Some(ReportStage::Routed) => Err(E::AlreadyRouted),
-                Some(_) => Ok(vec![PublicReportEvent::PublicReportClosed { reason, recorded_at }]),
+                Some(_) => Ok(vec![PublicReportEvent::PublicReportClosed {
+                    reason,
+                    recorded_at,
+                }]),
             },
         }
     }
 
     /// After routing: the complaint the app logs on the unit's new case so the
     /// unit's 14-day clock starts on the routing date.
-    pub fn routing_complaint(&self, recorded_at: Timestamp) -> Result<Option<LogComplaint>, IdError> {
-        let (Some(receipt), Some(unit), Some(routed_on)) = (&self.receipt_number, &self.routed_to, self.routed_on) else {
+    pub fn routing_complaint(
+        &self,
+        recorded_at: Timestamp,
+    ) -> Result<Option<LogComplaint>, IdError> {
+        let (Some(receipt), Some(unit), Some(routed_on)) =
+            (&self.receipt_number, &self.routed_to, self.routed_on)
+        else {
             return Ok(None);
         };
         Ok(Some(LogComplaint {
@@ -195,7 +232,9 @@ impl PublicReport {
             unit_case_number: None,
             received_on: routed_on,
             received_time: None,
-            source: Source::PublicReport { receipt_number: receipt.clone() },
+            source: Source::PublicReport {
+                receipt_number: receipt.clone(),
+            },
             recorded_at,
         }))
     }
@@ -208,7 +247,12 @@ impl Aggregate for PublicReport {
     type Error = PublicReportError;
     type Services = std::sync::Arc<dyn UnitDirectory>;
 
-    async fn handle(&mut self, command: Self::Command, units: &Self::Services, sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        units: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         for event in self.decide(command, units.as_ref())? {
             sink.write(event, self).await;
         }
@@ -217,7 +261,11 @@ impl Aggregate for PublicReport {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            PublicReportEvent::PublicReportReceived { receipt_number, channel, .. } => {
+            PublicReportEvent::PublicReportReceived {
+                receipt_number,
+                channel,
+                ..
+            } => {
                 self.receipt_number = Some(receipt_number);
                 self.channel = Some(channel);
                 self.stage = Some(ReportStage::Received);
@@ -226,7 +274,9 @@ impl Aggregate for PublicReport {
                 self.priority = Some(priority);
                 self.stage = Some(ReportStage::Triaged);
             }
-            PublicReportEvent::PublicReportRouted { unit, routed_on, .. } => {
+            PublicReportEvent::PublicReportRouted {
+                unit, routed_on, ..
+            } => {
                 self.routed_to = Some(unit);
                 self.routed_on = Some(routed_on);
                 self.stage = Some(ReportStage::Routed);

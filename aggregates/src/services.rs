@@ -90,7 +90,11 @@ impl InMemoryUnitDirectory {
         };
         match event {
             UnitEvent::UnitRegistered {
-                ori, name, kind, town, ..
+                ori,
+                name,
+                kind,
+                town,
+                ..
             } => {
                 units.insert(
                     ori.clone(),

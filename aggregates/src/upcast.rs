@@ -17,7 +17,11 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpcastError {
     #[error("{event_type} payload is not shaped as expected for version {version}: {problem}")]
-    Shape { event_type: String, version: String, problem: String },
+    Shape {
+        event_type: String,
+        version: String,
+        problem: String,
+    },
     #[error("{event_type} version {version} has no upcast path (loop or gap in steps)")]
     NoPath { event_type: String, version: String },
 }
@@ -34,7 +38,11 @@ pub struct UpcastStep {
 
 impl std::fmt::Debug for UpcastStep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{} v{}→v{}", self.aggregate_type, self.event_type, self.from_version, self.to_version)
+        write!(
+            f,
+            "{}/{} v{}→v{}",
+            self.aggregate_type, self.event_type, self.from_version, self.to_version
+        )
     }
 }
 
@@ -62,14 +70,21 @@ impl Upcaster {
     }
 
     /// Brings a payload to the newest version known; returns that version.
-    pub fn upcast(&self, aggregate_type: &str, event_type: &str, event_version: &str, payload: Value) -> Result<(String, Value), UpcastError> {
+    pub fn upcast(
+        &self,
+        aggregate_type: &str,
+        event_type: &str,
+        event_version: &str,
+        payload: Value,
+    ) -> Result<(String, Value), UpcastError> {
         let mut version = event_version.to_string();
         let mut payload = payload;
         for _ in 0..MAX_CHAIN {
-            let step = self
-                .steps
-                .iter()
-                .find(|s| s.aggregate_type == aggregate_type && s.event_type == event_type && s.from_version == version);
+            let step = self.steps.iter().find(|s| {
+                s.aggregate_type == aggregate_type
+                    && s.event_type == event_type
+                    && s.from_version == version
+            });
             match step {
                 None => return Ok((version, payload)),
                 Some(s) => {
@@ -78,7 +93,10 @@ impl Upcaster {
                 }
             }
         }
-        Err(UpcastError::NoPath { event_type: event_type.to_string(), version })
+        Err(UpcastError::NoPath {
+            event_type: event_type.to_string(),
+            version,
+        })
     }
 
     /// Adapters for cqrs-es repositories (`with_upcasters`).
@@ -91,7 +109,12 @@ impl Upcaster {
 }
 
 /// The pure entry point: upcast with the production chain.
-pub fn upcast(aggregate_type: &str, event_type: &str, event_version: &str, payload: Value) -> Result<(String, Value), UpcastError> {
+pub fn upcast(
+    aggregate_type: &str,
+    event_type: &str,
+    event_version: &str,
+    payload: Value,
+) -> Result<(String, Value), UpcastError> {
     Upcaster::current().upcast(aggregate_type, event_type, event_version, payload)
 }
 

@@ -3,47 +3,66 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::str::FromStr;
 
 /// Domain-separation prefix for event hashes, so an event hash can never be confused
 /// with a Merkle leaf, a checkpoint, or any other SHA-256 this system computes.
 pub const EVENT_HASH_PREFIX: &[u8] = b"icac-ledger:event:v1\x00";
 
-/// A SHA-256 digest.
+/// A 32-byte SHA-256 value: an event hash, a Merkle leaf, node or root.
+///
+/// Written as 64 lowercase hex characters everywhere (JSON, exports, messages); parsing
+/// refuses uppercase so that one hash has exactly one spelling inside canonical records.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Hash32(pub [u8; 32]);
 
 /// `prev_hash` of the event at position 1.
-pub const GENESIS_PREV_HASH: Hash32 = Hash32([0u8; 32]);
+pub const GENESIS_PREV_HASH: Hash32 = Hash32::ZERO;
 
 impl Hash32 {
-    pub fn from_hex(s: &str) -> Result<Self, HashParseError> {
-        let mut out = [0u8; 32];
-        if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(HashParseError(s.chars().take(80).collect()));
-        }
-        hex::decode_to_slice(s, &mut out).map_err(|_| HashParseError(s.to_string()))?;
-        Ok(Self(out))
-    }
+    /// All-zero hash: the chain head of an empty ledger.
+    pub const ZERO: Hash32 = Hash32([0u8; 32]);
 
-    pub fn from_slice(bytes: &[u8]) -> Result<Self, HashParseError> {
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| HashParseError(format!("{} bytes", bytes.len())))?;
-        Ok(Self(arr))
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
     }
 
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
 
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+    /// Parses exactly 64 lowercase hex digits.
+    pub fn from_hex(s: &str) -> Result<Self, HashParseError> {
+        if s.len() != 64 {
+            return Err(HashParseError::Length(s.len()));
+        }
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(HashParseError::Hex("uppercase hex digits".into()));
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|e| HashParseError::Hex(e.to_string()))?;
+        Ok(Hash32(out))
+    }
+
+    /// Builds a hash from a byte slice that must be exactly 32 bytes long.
+    pub fn from_slice(b: &[u8]) -> Result<Self, HashParseError> {
+        <[u8; 32]>::try_from(b)
+            .map(Hash32)
+            .map_err(|_| HashParseError::Length(b.len()))
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("not a SHA-256 hash (64 lowercase hex digits): {0}")]
-pub struct HashParseError(String);
+impl From<[u8; 32]> for Hash32 {
+    fn from(b: [u8; 32]) -> Self {
+        Hash32(b)
+    }
+}
+
+impl fmt::Display for Hash32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
 
 impl fmt::Debug for Hash32 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,9 +70,10 @@ impl fmt::Debug for Hash32 {
     }
 }
 
-impl fmt::Display for Hash32 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+impl FromStr for Hash32 {
+    type Err = HashParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Hash32::from_hex(s)
     }
 }
 
@@ -65,9 +85,17 @@ impl Serialize for Hash32 {
 
 impl<'de> Deserialize<'de> for Hash32 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         Hash32::from_hex(&s).map_err(serde::de::Error::custom)
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HashParseError {
+    #[error("hash must be 32 bytes (64 hex characters), got length {0}")]
+    Length(usize),
+    #[error("hash is not valid lowercase hex: {0}")]
+    Hex(String),
 }
 
 /// `hash = SHA-256(EVENT_HASH_PREFIX || prev_hash || canonical_bytes)`.

@@ -6,8 +6,10 @@
 
 pub mod canonical;
 pub mod chain;
+pub mod checkpoint;
 pub mod key_events;
 pub mod keys;
+pub mod merkle;
 pub mod record;
 pub mod sequencer;
 

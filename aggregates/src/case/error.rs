@@ -45,24 +45,43 @@ pub enum CaseError {
     UnitMismatch { logged: Ori, form: Ori },
     #[error("the complaint was logged as received on {logged} but the form says {form}; record a correction first")]
     ReceivedDateMismatch { logged: Date, form: Date },
-    #[error("CyberTip {tip} is held by case {case_id}; link this notification to that case instead")]
-    CyberTipHeldByOtherCase { tip: CyberTipNumber, case_id: CaseId },
+    #[error(
+        "CyberTip {tip} is held by case {case_id}; link this notification to that case instead"
+    )]
+    CyberTipHeldByOtherCase {
+        tip: CyberTipNumber,
+        case_id: CaseId,
+    },
     #[error("this case has no CyberTip, so no duplicate notification can be linked to it")]
     NoCyberTip,
     #[error("the form's CyberTip ({form}) is not this case's CyberTip ({case})")]
-    DifferentCyberTip { case: CyberTipNumber, form: CyberTipNumber },
+    DifferentCyberTip {
+        case: CyberTipNumber,
+        form: CyberTipNumber,
+    },
     #[error("a case cannot be merged into itself")]
     SelfMerge,
     #[error("{field} {problem}")]
-    InvalidText { field: &'static str, problem: TextError },
+    InvalidText {
+        field: &'static str,
+        problem: TextError,
+    },
     #[error("{what}: at most {max} allowed")]
     TooMany { what: &'static str, max: usize },
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
     #[error("{field} {date} is in the future (today in Connecticut is {today})")]
-    DateInFuture { field: &'static str, date: Date, today: Date },
+    DateInFuture {
+        field: &'static str,
+        date: Date,
+        today: Date,
+    },
     #[error("{field} {date} is before {earliest}")]
-    DateTooEarly { field: &'static str, date: Date, earliest: Date },
+    DateTooEarly {
+        field: &'static str,
+        date: Date,
+        earliest: Date,
+    },
     #[error("status cannot change from {from:?} to {to:?}")]
     TransitionNotAllowed { from: CaseStatus, to: CaseStatus },
     #[error("closing a case requires a disposition")]
@@ -72,7 +91,10 @@ pub enum CaseError {
     #[error("disposition arrest requires an arrest to be recorded first")]
     DispositionNeedsArrest,
     #[error("disposition {disposition:?} requires a referral to {target:?} to be recorded first")]
-    DispositionNeedsReferral { disposition: Disposition, target: ReferralTarget },
+    DispositionNeedsReferral {
+        disposition: Disposition,
+        target: ReferralTarget,
+    },
     #[error("status referred requires an undecided referral to be recorded first")]
     ReferralRequired,
     #[error("reopening a closed case requires a note saying why")]
@@ -106,7 +128,10 @@ pub enum CaseError {
     #[error("ledger position {0} is not an event of this case")]
     PositionNotInCase(LedgerPosition),
     #[error("field {field} cannot be corrected through a {event_type} event")]
-    CorrectionDoesNotApply { field: &'static str, event_type: String },
+    CorrectionDoesNotApply {
+        field: &'static str,
+        event_type: String,
+    },
     #[error("the correction of {0} does not change its current value")]
     NothingToCorrect(&'static str),
     #[error("the case holds more events of this kind than the ledger allows")]

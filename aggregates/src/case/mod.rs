@@ -28,7 +28,7 @@ use crate::form::validation::EARLIEST_DATE;
 use crate::form::{self, NotificationForm, ValidationContext};
 use crate::ids::{CaseId, CyberTipNumber, OperationId, Ori, StatuteCode, UnitCaseNumber};
 use crate::local_time::{ct_date, ct_time};
-use crate::services::CaseServices;
+pub use crate::services::CaseServices;
 use crate::text::{self, limits};
 
 /// Bounds on what one case can accumulate.
@@ -106,24 +106,44 @@ fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), CaseEr
     text::check(value, max).map_err(|problem| CaseError::InvalidText { field, problem })
 }
 
-fn check_optional_text(field: &'static str, value: Option<&String>, max: usize) -> Result<(), CaseError> {
+fn check_optional_text(
+    field: &'static str,
+    value: Option<&String>,
+    max: usize,
+) -> Result<(), CaseError> {
     value.map_or(Ok(()), |v| check_text(field, v, max))
 }
 
-fn check_past_date(field: &'static str, date: Date, recorded_at: Timestamp) -> Result<(), CaseError> {
+fn check_past_date(
+    field: &'static str,
+    date: Date,
+    recorded_at: Timestamp,
+) -> Result<(), CaseError> {
     let today = ct_date(recorded_at);
     if date > today {
         return Err(CaseError::DateInFuture { field, date, today });
     }
     if date < EARLIEST_DATE {
-        return Err(CaseError::DateTooEarly { field, date, earliest: EARLIEST_DATE });
+        return Err(CaseError::DateTooEarly {
+            field,
+            date,
+            earliest: EARLIEST_DATE,
+        });
     }
     Ok(())
 }
 
-fn check_on_or_after(field: &'static str, date: Date, earliest: Option<Date>) -> Result<(), CaseError> {
+fn check_on_or_after(
+    field: &'static str,
+    date: Date,
+    earliest: Option<Date>,
+) -> Result<(), CaseError> {
     match earliest {
-        Some(e) if date < e => Err(CaseError::DateTooEarly { field, date, earliest: e }),
+        Some(e) if date < e => Err(CaseError::DateTooEarly {
+            field,
+            date,
+            earliest: e,
+        }),
         _ => Ok(()),
     }
 }
@@ -136,7 +156,10 @@ fn check_active_unit(services: &CaseServices, ori: &Ori) -> Result<(), CaseError
     }
 }
 
-fn check_statutes<'a>(services: &CaseServices, codes: impl Iterator<Item = &'a StatuteCode>) -> Result<(), CaseError> {
+fn check_statutes<'a>(
+    services: &CaseServices,
+    codes: impl Iterator<Item = &'a StatuteCode>,
+) -> Result<(), CaseError> {
     let mut seen = HashSet::new();
     for code in codes {
         if !services.catalog.contains(code) {
@@ -154,10 +177,16 @@ fn check_charges(services: &CaseServices, charges: &[Charge]) -> Result<(), Case
         return Err(CaseError::Empty { what: "charges" });
     }
     if charges.len() > bounds::CHARGES {
-        return Err(CaseError::TooMany { what: "charges", max: bounds::CHARGES });
+        return Err(CaseError::TooMany {
+            what: "charges",
+            max: bounds::CHARGES,
+        });
     }
     check_statutes(services, charges.iter().map(|c| &c.statute))?;
-    if let Some(c) = charges.iter().find(|c| c.counts == 0 || c.counts > bounds::MAX_COUNTS) {
+    if let Some(c) = charges
+        .iter()
+        .find(|c| c.counts == 0 || c.counts > bounds::MAX_COUNTS)
+    {
         return Err(CaseError::InvalidCounts(c.statute.clone()));
     }
     Ok(())
@@ -206,7 +235,10 @@ impl Case {
         }
     }
 
-    fn validation_context<'a>(services: &'a CaseServices, recorded_at: Timestamp) -> ValidationContext<'a> {
+    fn validation_context<'a>(
+        services: &'a CaseServices,
+        recorded_at: Timestamp,
+    ) -> ValidationContext<'a> {
         ValidationContext {
             recorded_at,
             units: services.units.as_ref(),
@@ -215,7 +247,11 @@ impl Case {
     }
 
     /// Pure decision: the events `command` produces, or why it is refused.
-    pub fn decide(&self, command: CaseCommand, services: &CaseServices) -> Result<Vec<CaseEvent>, CaseError> {
+    pub fn decide(
+        &self,
+        command: CaseCommand,
+        services: &CaseServices,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
         match command {
             CaseCommand::LogComplaint(c) => self.log_complaint(c, services),
             CaseCommand::FileNotification(c) => self.file_notification(c, services),
@@ -233,7 +269,11 @@ impl Case {
         }
     }
 
-    fn log_complaint(&self, c: LogComplaint, services: &CaseServices) -> Result<Vec<CaseEvent>, CaseError> {
+    fn log_complaint(
+        &self,
+        c: LogComplaint,
+        services: &CaseServices,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
         if let Some(id) = &self.case_id {
             return Err(CaseError::AlreadyOpened(id.clone()));
         }
@@ -248,7 +288,8 @@ impl Case {
                 });
             }
         }
-        form::validation::validate_source(&c.source).map_err(|e| CaseError::InvalidSource(FormErrors(e)))?;
+        form::validation::validate_source(&c.source)
+            .map_err(|e| CaseError::InvalidSource(FormErrors(e)))?;
         Ok(vec![CaseEvent::ComplaintLogged {
             case_id: c.case_id,
             reporting_unit: c.reporting_unit,
@@ -260,10 +301,17 @@ impl Case {
         }])
     }
 
-    fn file_notification(&self, c: FileNotification, services: &CaseServices) -> Result<Vec<CaseEvent>, CaseError> {
+    fn file_notification(
+        &self,
+        c: FileNotification,
+        services: &CaseServices,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
         if let Some(expected) = &self.case_id {
             if *expected != c.case_id {
-                return Err(CaseError::CaseIdMismatch { expected: expected.clone(), got: c.case_id });
+                return Err(CaseError::CaseIdMismatch {
+                    expected: expected.clone(),
+                    got: c.case_id,
+                });
             }
         }
         if let Some(primary) = &self.merged_into {
@@ -276,18 +324,27 @@ impl Case {
             .map_err(|e| CaseError::InvalidForm(FormErrors(e)))?;
         if let Some(logged) = &self.reporting_unit {
             if *logged != c.form.reporting_unit {
-                return Err(CaseError::UnitMismatch { logged: logged.clone(), form: c.form.reporting_unit.clone() });
+                return Err(CaseError::UnitMismatch {
+                    logged: logged.clone(),
+                    form: c.form.reporting_unit.clone(),
+                });
             }
         }
         if let Some(logged) = self.received_on {
             if logged != c.form.received.date {
-                return Err(CaseError::ReceivedDateMismatch { logged, form: c.form.received.date });
+                return Err(CaseError::ReceivedDateMismatch {
+                    logged,
+                    form: c.form.received.date,
+                });
             }
         }
         if let Some(tip) = c.form.source.cybertip() {
             if let Some(holder) = services.cybertips.case_for(tip) {
                 if holder != c.case_id {
-                    return Err(CaseError::CyberTipHeldByOtherCase { tip: tip.clone(), case_id: holder });
+                    return Err(CaseError::CyberTipHeldByOtherCase {
+                        tip: tip.clone(),
+                        case_id: holder,
+                    });
                 }
             }
         }
@@ -298,7 +355,11 @@ impl Case {
         }])
     }
 
-    fn link_duplicate(&self, c: LinkDuplicateNotification, services: &CaseServices) -> Result<Vec<CaseEvent>, CaseError> {
+    fn link_duplicate(
+        &self,
+        c: LinkDuplicateNotification,
+        services: &CaseServices,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
         self.require_open()?;
         let Some(tip) = self.cybertip() else {
             return Err(CaseError::NoCyberTip);
@@ -306,12 +367,18 @@ impl Case {
         match c.form.source.cybertip() {
             Some(form_tip) if form_tip == tip => {}
             Some(form_tip) => {
-                return Err(CaseError::DifferentCyberTip { case: tip.clone(), form: form_tip.clone() })
+                return Err(CaseError::DifferentCyberTip {
+                    case: tip.clone(),
+                    form: form_tip.clone(),
+                })
             }
             None => return Err(CaseError::NoCyberTip),
         }
         if self.linked_notifications.len() >= bounds::LINKED_NOTIFICATIONS {
-            return Err(CaseError::TooMany { what: "linked notifications", max: bounds::LINKED_NOTIFICATIONS });
+            return Err(CaseError::TooMany {
+                what: "linked notifications",
+                max: bounds::LINKED_NOTIFICATIONS,
+            });
         }
         if c.from_case_id.as_ref() == self.case_id.as_ref() {
             return Err(CaseError::SelfMerge);
@@ -339,17 +406,26 @@ impl Case {
         }])
     }
 
-    fn share(&self, c: ShareInformation, services: &CaseServices) -> Result<Vec<CaseEvent>, CaseError> {
+    fn share(
+        &self,
+        c: ShareInformation,
+        services: &CaseServices,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
         self.require_open()?;
         check_text("summary", &c.summary, limits::SUMMARY)?;
         match &c.direction {
-            ShareDirection::UnitToTaskForce { from_unit } => check_active_unit(services, from_unit)?,
+            ShareDirection::UnitToTaskForce { from_unit } => {
+                check_active_unit(services, from_unit)?
+            }
             ShareDirection::TaskForceToUnits { to_units } => {
                 if to_units.is_empty() {
                     return Err(CaseError::Empty { what: "to_units" });
                 }
                 if to_units.len() > bounds::SHARE_RECIPIENTS {
-                    return Err(CaseError::TooMany { what: "to_units", max: bounds::SHARE_RECIPIENTS });
+                    return Err(CaseError::TooMany {
+                        what: "to_units",
+                        max: bounds::SHARE_RECIPIENTS,
+                    });
                 }
                 let mut seen = HashSet::new();
                 for ori in to_units {
@@ -372,20 +448,31 @@ impl Case {
         }])
     }
 
-    fn assign(&self, c: AssignInvestigator, services: &CaseServices) -> Result<Vec<CaseEvent>, CaseError> {
+    fn assign(
+        &self,
+        c: AssignInvestigator,
+        services: &CaseServices,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
         self.require_active_notified()?;
         check_text("investigator.name", &c.investigator.name, limits::NAME)?;
-        check_optional_text("investigator.badge", c.investigator.badge.as_ref(), limits::SHORT)?;
+        check_optional_text(
+            "investigator.badge",
+            c.investigator.badge.as_ref(),
+            limits::SHORT,
+        )?;
         check_active_unit(services, &c.investigator.agency)?;
-        if self
-            .investigators
-            .iter()
-            .any(|a| a.role == c.role && a.investigator.name == c.investigator.name && a.investigator.agency == c.investigator.agency)
-        {
+        if self.investigators.iter().any(|a| {
+            a.role == c.role
+                && a.investigator.name == c.investigator.name
+                && a.investigator.agency == c.investigator.agency
+        }) {
             return Err(CaseError::AlreadyAssigned);
         }
         if self.investigators.len() >= bounds::INVESTIGATORS {
-            return Err(CaseError::TooMany { what: "investigators", max: bounds::INVESTIGATORS });
+            return Err(CaseError::TooMany {
+                what: "investigators",
+                max: bounds::INVESTIGATORS,
+            });
         }
         Ok(vec![CaseEvent::InvestigatorAssigned {
             investigator: c.investigator,
@@ -429,25 +516,39 @@ impl Case {
             if self.referrals.iter().any(|r| r.target == target) {
                 Ok(())
             } else {
-                Err(CaseError::DispositionNeedsReferral { disposition: d, target })
+                Err(CaseError::DispositionNeedsReferral {
+                    disposition: d,
+                    target,
+                })
             }
         };
         match d {
-            Disposition::Arrest if self.arrests.is_empty() => Err(CaseError::DispositionNeedsArrest),
-            Disposition::ReferredToFederalProsecutors => needs_referral(ReferralTarget::FederalProsecutors),
+            Disposition::Arrest if self.arrests.is_empty() => {
+                Err(CaseError::DispositionNeedsArrest)
+            }
+            Disposition::ReferredToFederalProsecutors => {
+                needs_referral(ReferralTarget::FederalProsecutors)
+            }
             Disposition::ReferredOutOfState => needs_referral(ReferralTarget::OutOfStateAgency),
             _ => Ok(()),
         }
     }
 
-    fn record_arrest(&self, c: RecordArrest, services: &CaseServices) -> Result<Vec<CaseEvent>, CaseError> {
+    fn record_arrest(
+        &self,
+        c: RecordArrest,
+        services: &CaseServices,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
         self.require_active_notified()?;
         check_past_date("arrested_on", c.arrested_on, c.recorded_at)?;
         check_on_or_after("arrested_on", c.arrested_on, self.received_on)?;
         check_active_unit(services, &c.arresting_unit)?;
         check_charges(services, &c.charges)?;
         if self.arrests.len() >= bounds::ARRESTS {
-            return Err(CaseError::TooMany { what: "arrests", max: bounds::ARRESTS });
+            return Err(CaseError::TooMany {
+                what: "arrests",
+                max: bounds::ARRESTS,
+            });
         }
         Ok(vec![CaseEvent::ArrestRecorded {
             arrest_number: next_number(self.arrests.len())?,
@@ -464,7 +565,10 @@ impl Case {
         check_past_date("referred_on", c.referred_on, c.recorded_at)?;
         check_on_or_after("referred_on", c.referred_on, self.received_on)?;
         if self.referrals.len() >= bounds::REFERRALS {
-            return Err(CaseError::TooMany { what: "referrals", max: bounds::REFERRALS });
+            return Err(CaseError::TooMany {
+                what: "referrals",
+                max: bounds::REFERRALS,
+            });
         }
         Ok(vec![CaseEvent::ReferralRecorded {
             referral_number: next_number(self.referrals.len())?,
@@ -477,7 +581,11 @@ impl Case {
 
     fn decide_referral(&self, c: DecideReferral) -> Result<Vec<CaseEvent>, CaseError> {
         self.require_open()?;
-        let Some(referral) = self.referrals.iter().find(|r| r.referral_number == c.referral_number) else {
+        let Some(referral) = self
+            .referrals
+            .iter()
+            .find(|r| r.referral_number == c.referral_number)
+        else {
             return Err(CaseError::UnknownReferral(c.referral_number));
         };
         if referral.decision.is_some() {
@@ -485,7 +593,10 @@ impl Case {
         }
         check_past_date("decided_on", c.decided_on, c.recorded_at)?;
         if c.decided_on < referral.referred_on {
-            return Err(CaseError::DecisionBeforeReferral { decided_on: c.decided_on, referred_on: referral.referred_on });
+            return Err(CaseError::DecisionBeforeReferral {
+                decided_on: c.decided_on,
+                referred_on: referral.referred_on,
+            });
         }
         check_optional_text("note", c.note.as_ref(), limits::REASON)?;
         Ok(vec![CaseEvent::ReferralDecided {
@@ -503,7 +614,10 @@ impl Case {
             return Err(CaseError::AlreadyLinkedToOperation);
         }
         if self.operations.len() >= bounds::OPERATIONS {
-            return Err(CaseError::TooMany { what: "operations", max: bounds::OPERATIONS });
+            return Err(CaseError::TooMany {
+                what: "operations",
+                max: bounds::OPERATIONS,
+            });
         }
         Ok(vec![CaseEvent::LinkedToOperation {
             operation_id: c.operation_id,
@@ -525,27 +639,43 @@ impl Case {
         }])
     }
 
-    fn record_correction(&self, c: RecordCorrection, services: &CaseServices) -> Result<Vec<CaseEvent>, CaseError> {
+    fn record_correction(
+        &self,
+        c: RecordCorrection,
+        services: &CaseServices,
+    ) -> Result<Vec<CaseEvent>, CaseError> {
         self.require_open()?;
         check_text("reason", &c.reason, limits::REASON)?;
         if c.changes.is_empty() {
             return Err(CaseError::Empty { what: "changes" });
         }
         if c.changes.len() > correction::MAX_CHANGES {
-            return Err(CaseError::TooMany { what: "changes", max: correction::MAX_CHANGES });
+            return Err(CaseError::TooMany {
+                what: "changes",
+                max: correction::MAX_CHANGES,
+            });
         }
         if self.corrections >= bounds::CORRECTIONS {
             return Err(CaseError::LimitReached);
         }
-        let target = services.ledger.event_at(c.corrects).ok_or(CaseError::UnknownPosition(c.corrects))?;
+        let target = services
+            .ledger
+            .event_at(c.corrects)
+            .ok_or(CaseError::UnknownPosition(c.corrects))?;
         let ours = target.aggregate_type == <Case as Aggregate>::TYPE
             && self.case_id.as_ref().map(CaseId::as_str) == Some(target.aggregate_id.as_str());
         if !ours {
             return Err(CaseError::PositionNotInCase(c.corrects));
         }
         for change in &c.changes {
-            if !change.corrects_event_types().contains(&target.event_type.as_str()) {
-                return Err(CaseError::CorrectionDoesNotApply { field: change.field(), event_type: target.event_type.clone() });
+            if !change
+                .corrects_event_types()
+                .contains(&target.event_type.as_str())
+            {
+                return Err(CaseError::CorrectionDoesNotApply {
+                    field: change.field(),
+                    event_type: target.event_type.clone(),
+                });
             }
             self.check_change(change, c.recorded_at, services)?;
         }
@@ -557,33 +687,53 @@ impl Case {
         }])
     }
 
-    fn check_change(&self, change: &CorrectedValue, recorded_at: Timestamp, services: &CaseServices) -> Result<(), CaseError> {
+    fn check_change(
+        &self,
+        change: &CorrectedValue,
+        recorded_at: Timestamp,
+        services: &CaseServices,
+    ) -> Result<(), CaseError> {
         let form = self.notification.as_ref();
         let unchanged = match change {
             CorrectedValue::ReceivedOn { date, time } => {
                 check_past_date("received_on", *date, recorded_at)?;
                 self.received_on == Some(*date) && self.received_time == *time
             }
-            CorrectedValue::UnitCaseNumber { value } => self.unit_case_number.as_ref() == Some(value),
+            CorrectedValue::UnitCaseNumber { value } => {
+                self.unit_case_number.as_ref() == Some(value)
+            }
             CorrectedValue::IncidentType { incident_type } => {
                 form.is_some_and(|f| f.incident.incident_type == *incident_type)
             }
             CorrectedValue::Medium { medium } => form.is_some_and(|f| f.medium == *medium),
-            CorrectedValue::VictimAgeBand { age_band } => form.is_some_and(|f| f.victim.age_band == *age_band),
-            CorrectedValue::VictimIdentified { identified } => form.is_some_and(|f| f.victim.identified == *identified),
+            CorrectedValue::VictimAgeBand { age_band } => {
+                form.is_some_and(|f| f.victim.age_band == *age_band)
+            }
+            CorrectedValue::VictimIdentified { identified } => {
+                form.is_some_and(|f| f.victim.identified == *identified)
+            }
             CorrectedValue::SuspectedStatutes { statutes } => {
                 if statutes.len() > crate::form::v1::bounds::STATUTES {
-                    return Err(CaseError::TooMany { what: "statutes", max: crate::form::v1::bounds::STATUTES });
+                    return Err(CaseError::TooMany {
+                        what: "statutes",
+                        max: crate::form::v1::bounds::STATUTES,
+                    });
                 }
                 check_statutes(services, statutes.iter())?;
                 form.is_some_and(|f| f.suspected_statutes == *statutes)
             }
-            CorrectedValue::ArrestDate { arrest_number, arrested_on } => {
+            CorrectedValue::ArrestDate {
+                arrest_number,
+                arrested_on,
+            } => {
                 let arrest = self.arrest(*arrest_number)?;
                 check_past_date("arrested_on", *arrested_on, recorded_at)?;
                 arrest.arrested_on == *arrested_on
             }
-            CorrectedValue::ArrestCharges { arrest_number, charges } => {
+            CorrectedValue::ArrestCharges {
+                arrest_number,
+                charges,
+            } => {
                 let arrest = self.arrest(*arrest_number)?;
                 check_charges(services, charges)?;
                 arrest.charges == *charges
@@ -645,13 +795,27 @@ impl Case {
                     f.suspected_statutes = statutes;
                 }
             }
-            CorrectedValue::ArrestDate { arrest_number, arrested_on } => {
-                if let Some(a) = self.arrests.iter_mut().find(|a| a.arrest_number == arrest_number) {
+            CorrectedValue::ArrestDate {
+                arrest_number,
+                arrested_on,
+            } => {
+                if let Some(a) = self
+                    .arrests
+                    .iter_mut()
+                    .find(|a| a.arrest_number == arrest_number)
+                {
                     a.arrested_on = arrested_on;
                 }
             }
-            CorrectedValue::ArrestCharges { arrest_number, charges } => {
-                if let Some(a) = self.arrests.iter_mut().find(|a| a.arrest_number == arrest_number) {
+            CorrectedValue::ArrestCharges {
+                arrest_number,
+                charges,
+            } => {
+                if let Some(a) = self
+                    .arrests
+                    .iter_mut()
+                    .find(|a| a.arrest_number == arrest_number)
+                {
                     a.charges = charges;
                 }
             }
@@ -666,7 +830,12 @@ impl Aggregate for Case {
     type Error = CaseError;
     type Services = CaseServices;
 
-    async fn handle(&mut self, command: Self::Command, services: &Self::Services, sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         for event in self.decide(command, services)? {
             sink.write(event, self).await;
         }
@@ -675,7 +844,15 @@ impl Aggregate for Case {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            CaseEvent::ComplaintLogged { case_id, reporting_unit, unit_case_number, received_on, received_time, source, .. } => {
+            CaseEvent::ComplaintLogged {
+                case_id,
+                reporting_unit,
+                unit_case_number,
+                received_on,
+                received_time,
+                source,
+                ..
+            } => {
                 self.case_id = Some(case_id);
                 self.reporting_unit = Some(reporting_unit);
                 self.unit_case_number = unit_case_number;
@@ -684,7 +861,11 @@ impl Aggregate for Case {
                 self.source = Some(source);
                 self.opened_by_complaint = true;
             }
-            CaseEvent::NotificationFiled { case_id, form, recorded_at } => {
+            CaseEvent::NotificationFiled {
+                case_id,
+                form,
+                recorded_at,
+            } => {
                 self.case_id = Some(case_id);
                 self.reporting_unit = Some(form.reporting_unit.clone());
                 self.unit_case_number = Some(form.unit_case_number.clone());
@@ -696,7 +877,11 @@ impl Aggregate for Case {
                 self.notified_at = Some(recorded_at);
                 self.status = Some(CaseStatus::Received);
             }
-            CaseEvent::DuplicateNotificationLinked { form, from_case_id, recorded_at } => {
+            CaseEvent::DuplicateNotificationLinked {
+                form,
+                from_case_id,
+                recorded_at,
+            } => {
                 self.urgent |= form.urgent;
                 self.linked_notifications.push(LinkedNotification {
                     reporting_unit: form.reporting_unit,
@@ -705,28 +890,66 @@ impl Aggregate for Case {
                     recorded_at,
                 });
             }
-            CaseEvent::CaseMerged { primary_case_id, recorded_at } => {
+            CaseEvent::CaseMerged {
+                primary_case_id,
+                recorded_at,
+            } => {
                 self.merged_into = Some(primary_case_id);
                 self.merged_at = Some(recorded_at);
                 self.status = Some(CaseStatus::Closed);
                 self.disposition = Some(Disposition::Duplicate);
             }
             CaseEvent::InformationShared { share_number, .. } => self.shares = share_number,
-            CaseEvent::InvestigatorAssigned { investigator, role, .. } => {
+            CaseEvent::InvestigatorAssigned {
+                investigator, role, ..
+            } => {
                 self.investigators.push(Assignment { investigator, role });
             }
-            CaseEvent::StatusChanged { to, disposition, .. } => {
+            CaseEvent::StatusChanged {
+                to, disposition, ..
+            } => {
                 self.status = Some(to);
                 self.disposition = disposition;
             }
-            CaseEvent::ArrestRecorded { arrest_number, arrested_on, arresting_unit, charges, .. } => {
-                self.arrests.push(Arrest { arrest_number, arrested_on, arresting_unit, charges });
+            CaseEvent::ArrestRecorded {
+                arrest_number,
+                arrested_on,
+                arresting_unit,
+                charges,
+                ..
+            } => {
+                self.arrests.push(Arrest {
+                    arrest_number,
+                    arrested_on,
+                    arresting_unit,
+                    charges,
+                });
             }
-            CaseEvent::ReferralRecorded { referral_number, target, agency_name, referred_on, .. } => {
-                self.referrals.push(Referral { referral_number, target, agency_name, referred_on, decision: None });
+            CaseEvent::ReferralRecorded {
+                referral_number,
+                target,
+                agency_name,
+                referred_on,
+                ..
+            } => {
+                self.referrals.push(Referral {
+                    referral_number,
+                    target,
+                    agency_name,
+                    referred_on,
+                    decision: None,
+                });
             }
-            CaseEvent::ReferralDecided { referral_number, decision, .. } => {
-                if let Some(r) = self.referrals.iter_mut().find(|r| r.referral_number == referral_number) {
+            CaseEvent::ReferralDecided {
+                referral_number,
+                decision,
+                ..
+            } => {
+                if let Some(r) = self
+                    .referrals
+                    .iter_mut()
+                    .find(|r| r.referral_number == referral_number)
+                {
                     r.decision = Some(decision);
                 }
             }

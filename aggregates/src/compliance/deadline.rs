@@ -94,12 +94,18 @@ mod tests {
     fn holiday_on_due_date_with_policy_off_and_on() {
         // Received 2024-12-11 → due Wednesday 2024-12-25 (Christmas).
         let off = DeadlinePolicy::default();
-        assert_eq!(due_date(date(2024, 12, 11), &off).unwrap(), date(2024, 12, 25));
+        assert_eq!(
+            due_date(date(2024, 12, 11), &off).unwrap(),
+            date(2024, 12, 25)
+        );
         let on = DeadlinePolicy {
             roll_to_business_day: true,
             ..off
         };
-        assert_eq!(due_date(date(2024, 12, 11), &on).unwrap(), date(2024, 12, 26));
+        assert_eq!(
+            due_date(date(2024, 12, 11), &on).unwrap(),
+            date(2024, 12, 26)
+        );
         // Good Friday 2024-03-29 → rolls over the weekend to Monday 04-01.
         assert_eq!(due_date(date(2024, 3, 15), &on).unwrap(), date(2024, 4, 1));
         // A Saturday due date rolls to Monday only with the policy on.

@@ -60,11 +60,11 @@ fn nominal(year: i16) -> Vec<(Date, bool)> {
         (date(year, 12, 25), true), // Christmas
     ];
     let computed = [
-        nth(year, 1, 3, Weekday::Monday),   // Martin Luther King Jr. Day
-        nth(year, 2, 3, Weekday::Monday),   // Washington's Birthday
-        nth(year, 5, -1, Weekday::Monday),  // Memorial Day
-        nth(year, 9, 1, Weekday::Monday),   // Labor Day
-        nth(year, 10, 2, Weekday::Monday),  // Columbus Day
+        nth(year, 1, 3, Weekday::Monday),    // Martin Luther King Jr. Day
+        nth(year, 2, 3, Weekday::Monday),    // Washington's Birthday
+        nth(year, 5, -1, Weekday::Monday),   // Memorial Day
+        nth(year, 9, 1, Weekday::Monday),    // Labor Day
+        nth(year, 10, 2, Weekday::Monday),   // Columbus Day
         nth(year, 11, 4, Weekday::Thursday), // Thanksgiving
         easter(year).and_then(|e| e.checked_sub(jiff::Span::new().days(2)).ok()), // Good Friday
     ];
@@ -97,8 +97,7 @@ pub fn is_legal_holiday(day: Date, rules: ObservanceRules) -> bool {
 
 /// Whether `day` is a weekday that is not a legal holiday.
 pub fn is_business_day(day: Date, rules: ObservanceRules) -> bool {
-    !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday)
-        && !is_legal_holiday(day, rules)
+    !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) && !is_legal_holiday(day, rules)
 }
 
 #[cfg(test)]

@@ -52,9 +52,13 @@ impl Compliance {
         let clock = match self.status {
             ComplianceStatus::OnTime => "on time".to_string(),
             ComplianceStatus::Late { days } => format!("late by {days} day(s)"),
-            ComplianceStatus::Pending { due_in_days } => format!("pending, due in {due_in_days} day(s)"),
+            ComplianceStatus::Pending { due_in_days } => {
+                format!("pending, due in {due_in_days} day(s)")
+            }
             ComplianceStatus::DueSoon { due_in_days: 0 } => "due today".to_string(),
-            ComplianceStatus::DueSoon { due_in_days } => format!("due soon, in {due_in_days} day(s)"),
+            ComplianceStatus::DueSoon { due_in_days } => {
+                format!("due soon, in {due_in_days} day(s)")
+            }
             ComplianceStatus::Overdue { days } => format!("overdue by {days} day(s)"),
         };
         if self.incomplete_form {
@@ -126,12 +130,30 @@ mod tests {
         let p = DeadlinePolicy::default();
         let r = date(2024, 9, 1); // due 2024-09-15
         let a = |c: NotificationClock, as_of| assess(&c, as_of, &p).unwrap();
-        assert_eq!(a(clock(r, Some(date(2024, 9, 15)), false), date(2024, 12, 1)).status, ComplianceStatus::OnTime);
-        assert_eq!(a(clock(r, Some(date(2024, 9, 18)), false), date(2024, 12, 1)).status, ComplianceStatus::Late { days: 3 });
-        assert_eq!(a(clock(r, None, true), date(2024, 9, 5)).status, ComplianceStatus::Pending { due_in_days: 10 });
-        assert_eq!(a(clock(r, None, true), date(2024, 9, 12)).status, ComplianceStatus::DueSoon { due_in_days: 3 });
-        assert_eq!(a(clock(r, None, true), date(2024, 9, 15)).status, ComplianceStatus::DueSoon { due_in_days: 0 });
-        assert_eq!(a(clock(r, None, true), date(2024, 9, 20)).status, ComplianceStatus::Overdue { days: 5 });
+        assert_eq!(
+            a(clock(r, Some(date(2024, 9, 15)), false), date(2024, 12, 1)).status,
+            ComplianceStatus::OnTime
+        );
+        assert_eq!(
+            a(clock(r, Some(date(2024, 9, 18)), false), date(2024, 12, 1)).status,
+            ComplianceStatus::Late { days: 3 }
+        );
+        assert_eq!(
+            a(clock(r, None, true), date(2024, 9, 5)).status,
+            ComplianceStatus::Pending { due_in_days: 10 }
+        );
+        assert_eq!(
+            a(clock(r, None, true), date(2024, 9, 12)).status,
+            ComplianceStatus::DueSoon { due_in_days: 3 }
+        );
+        assert_eq!(
+            a(clock(r, None, true), date(2024, 9, 15)).status,
+            ComplianceStatus::DueSoon { due_in_days: 0 }
+        );
+        assert_eq!(
+            a(clock(r, None, true), date(2024, 9, 20)).status,
+            ComplianceStatus::Overdue { days: 5 }
+        );
     }
 
     #[test]
@@ -151,9 +173,15 @@ mod tests {
 
     #[test]
     fn due_soon_threshold_is_configurable() {
-        let p = DeadlinePolicy { due_soon_days: 7, ..DeadlinePolicy::default() };
+        let p = DeadlinePolicy {
+            due_soon_days: 7,
+            ..DeadlinePolicy::default()
+        };
         let c = clock(date(2024, 9, 1), None, false);
-        assert_eq!(assess(&c, date(2024, 9, 8), &p).unwrap().status, ComplianceStatus::DueSoon { due_in_days: 7 });
+        assert_eq!(
+            assess(&c, date(2024, 9, 8), &p).unwrap().status,
+            ComplianceStatus::DueSoon { due_in_days: 7 }
+        );
     }
 
     #[test]
@@ -161,8 +189,17 @@ mod tests {
         // Received 2024-12-11, due Christmas; filed 12-26.
         let c = clock(date(2024, 12, 11), Some(date(2024, 12, 26)), false);
         let off = DeadlinePolicy::default();
-        let on = DeadlinePolicy { roll_to_business_day: true, ..off };
-        assert_eq!(assess(&c, date(2025, 1, 5), &off).unwrap().status, ComplianceStatus::Late { days: 1 });
-        assert_eq!(assess(&c, date(2025, 1, 5), &on).unwrap().status, ComplianceStatus::OnTime);
+        let on = DeadlinePolicy {
+            roll_to_business_day: true,
+            ..off
+        };
+        assert_eq!(
+            assess(&c, date(2025, 1, 5), &off).unwrap().status,
+            ComplianceStatus::Late { days: 1 }
+        );
+        assert_eq!(
+            assess(&c, date(2025, 1, 5), &on).unwrap().status,
+            ComplianceStatus::OnTime
+        );
     }
 }

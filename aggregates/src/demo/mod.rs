@@ -17,19 +17,23 @@ use jiff::{Span, Timestamp};
 use serde::Serialize;
 
 use crate::case::{
-    AssignInvestigator, CaseCommand, CaseStatus, ChangeStatus, Charge, CorrectedValue, DecideReferral, Disposition,
-    FileNotification, Investigator, InvestigatorRole, LinkOperation, LogComplaint, RecordArrest, RecordCorrection,
-    RecordReferral, ReferralDecision, ReferralTarget, SetUrgent, ShareCategory, ShareDirection, ShareInformation,
-    UrgencyReason,
+    AssignInvestigator, CaseCommand, CaseStatus, ChangeStatus, Charge, CorrectedValue,
+    DecideReferral, Disposition, FileNotification, Investigator, InvestigatorRole, LinkOperation,
+    LogComplaint, RecordArrest, RecordCorrection, RecordReferral, ReferralDecision, ReferralTarget,
+    SetUrgent, ShareCategory, ShareDirection, ShareInformation, UrgencyReason,
 };
 use crate::catalog::{IncidentType, Medium};
 use crate::cybertip::CyberTipCommand;
 use crate::form::v1::{
-    AgeBand, AssistanceRequested, Attestation, EvidenceHash, EvidenceSummary, FormVersion, HashAlgorithm, Incident,
-    OfficerContact, ReceivedWhen, RestrictedTown, Source, SubjectIdentifier, SubjectIdentifierKind, Victim,
+    AgeBand, AssistanceRequested, Attestation, EvidenceHash, EvidenceSummary, FormVersion,
+    HashAlgorithm, Incident, OfficerContact, ReceivedWhen, RestrictedTown, Source,
+    SubjectIdentifier, SubjectIdentifierKind, Victim,
 };
 use crate::form::NotificationForm;
-use crate::ids::{CaseId, CyberTipNumber, LedgerPosition, OperationId, Ori, ReceiptNumber, StatuteCode, UnitCaseNumber};
+use crate::ids::{
+    CaseId, CyberTipNumber, LedgerPosition, OperationId, Ori, ReceiptNumber, StatuteCode,
+    UnitCaseNumber,
+};
 use crate::local_time::{connecticut, ct_date};
 use crate::operation::{ConcludeOperation, OperationCommand, PlanOperation, RecordConduct};
 use crate::public_report::{Channel, CloseReason, PublicReportCommand, TriagePriority};
@@ -97,54 +101,287 @@ struct UnitSeed {
 const TASK_FORCE_ORI: &str = "CT0000100";
 
 const UNITS: &[UnitSeed] = &[
-    UnitSeed { ori: TASK_FORCE_ORI, name: "State Police Computer Crimes and Electronic Evidence Unit", kind: UnitKind::OtherStateAgency, town: "Meriden", weight: 6 },
-    UnitSeed { ori: "CT0006400", name: "Hartford Police Department", kind: UnitKind::MunicipalPolice, town: "Hartford", weight: 10 },
-    UnitSeed { ori: "CT0009300", name: "New Haven Police Department", kind: UnitKind::MunicipalPolice, town: "New Haven", weight: 10 },
-    UnitSeed { ori: "CT0001500", name: "Bridgeport Police Department", kind: UnitKind::MunicipalPolice, town: "Bridgeport", weight: 10 },
-    UnitSeed { ori: "CT0013500", name: "Stamford Police Department", kind: UnitKind::MunicipalPolice, town: "Stamford", weight: 8 },
-    UnitSeed { ori: "CT0015100", name: "Waterbury Police Department", kind: UnitKind::MunicipalPolice, town: "Waterbury", weight: 8 },
-    UnitSeed { ori: "CT0010300", name: "Norwalk Police Department", kind: UnitKind::MunicipalPolice, town: "Norwalk", weight: 6 },
-    UnitSeed { ori: "CT0003400", name: "Danbury Police Department", kind: UnitKind::MunicipalPolice, town: "Danbury", weight: 6 },
-    UnitSeed { ori: "CT0008900", name: "New Britain Police Department", kind: UnitKind::MunicipalPolice, town: "New Britain", weight: 6 },
-    UnitSeed { ori: "CT0015500", name: "West Hartford Police Department", kind: UnitKind::MunicipalPolice, town: "West Hartford", weight: 4 },
-    UnitSeed { ori: "CT0005700", name: "Greenwich Police Department", kind: UnitKind::MunicipalPolice, town: "Greenwich", weight: 4 },
-    UnitSeed { ori: "CT0006200", name: "Hamden Police Department", kind: UnitKind::MunicipalPolice, town: "Hamden", weight: 4 },
-    UnitSeed { ori: "CT0008000", name: "Meriden Police Department", kind: UnitKind::MunicipalPolice, town: "Meriden", weight: 4 },
-    UnitSeed { ori: "CT0001700", name: "Bristol Police Department", kind: UnitKind::MunicipalPolice, town: "Bristol", weight: 4 },
-    UnitSeed { ori: "CT0007700", name: "Manchester Police Department", kind: UnitKind::MunicipalPolice, town: "Manchester", weight: 4 },
-    UnitSeed { ori: "CT0015600", name: "West Haven Police Department", kind: UnitKind::MunicipalPolice, town: "West Haven", weight: 4 },
-    UnitSeed { ori: "CT0008400", name: "Milford Police Department", kind: UnitKind::MunicipalPolice, town: "Milford", weight: 3 },
-    UnitSeed { ori: "CT0013800", name: "Stratford Police Department", kind: UnitKind::MunicipalPolice, town: "Stratford", weight: 3 },
-    UnitSeed { ori: "CT0004200", name: "East Hartford Police Department", kind: UnitKind::MunicipalPolice, town: "East Hartford", weight: 3 },
-    UnitSeed { ori: "CT0008300", name: "Middletown Police Department", kind: UnitKind::MunicipalPolice, town: "Middletown", weight: 3 },
-    UnitSeed { ori: "CT0004700", name: "Enfield Police Department", kind: UnitKind::MunicipalPolice, town: "Enfield", weight: 3 },
-    UnitSeed { ori: "CT0010400", name: "Norwich Police Department", kind: UnitKind::MunicipalPolice, town: "Norwich", weight: 3 },
-    UnitSeed { ori: "CT0009500", name: "New London Police Department", kind: UnitKind::MunicipalPolice, town: "New London", weight: 2 },
-    UnitSeed { ori: "CT0014300", name: "Torrington Police Department", kind: UnitKind::MunicipalPolice, town: "Torrington", weight: 2 },
-    UnitSeed { ori: "CT0012600", name: "Shelton Police Department", kind: UnitKind::MunicipalPolice, town: "Shelton", weight: 2 },
-    UnitSeed { ori: "CT0005200", name: "Glastonbury Police Department", kind: UnitKind::MunicipalPolice, town: "Glastonbury", weight: 2 },
-    UnitSeed { ori: "CT0005100", name: "Fairfield Police Department", kind: UnitKind::MunicipalPolice, town: "Fairfield", weight: 3 },
-    UnitSeed { ori: "CT0014800", name: "Wallingford Police Department", kind: UnitKind::MunicipalPolice, town: "Wallingford", weight: 2 },
-    UnitSeed { ori: "CTCSP0800", name: "Connecticut State Police Troop H", kind: UnitKind::StatePoliceTroop, town: "Hartford", weight: 4 },
-    UnitSeed { ori: "CTCSP0700", name: "Connecticut State Police Troop G", kind: UnitKind::StatePoliceTroop, town: "Bridgeport", weight: 3 },
-    UnitSeed { ori: "CTCSP1000", name: "Connecticut State Police Troop K", kind: UnitKind::StatePoliceTroop, town: "Colchester", weight: 2 },
-    UnitSeed { ori: "CT0007800", name: "University of Connecticut Police Department", kind: UnitKind::UniversityPolice, town: "Mansfield", weight: 1 },
-    UnitSeed { ori: "CT0006900", name: "Mashantucket Pequot Tribal Police Department", kind: UnitKind::TribalPolice, town: "Ledyard", weight: 1 },
+    UnitSeed {
+        ori: TASK_FORCE_ORI,
+        name: "State Police Computer Crimes and Electronic Evidence Unit",
+        kind: UnitKind::OtherStateAgency,
+        town: "Meriden",
+        weight: 6,
+    },
+    UnitSeed {
+        ori: "CT0006400",
+        name: "Hartford Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Hartford",
+        weight: 10,
+    },
+    UnitSeed {
+        ori: "CT0009300",
+        name: "New Haven Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "New Haven",
+        weight: 10,
+    },
+    UnitSeed {
+        ori: "CT0001500",
+        name: "Bridgeport Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Bridgeport",
+        weight: 10,
+    },
+    UnitSeed {
+        ori: "CT0013500",
+        name: "Stamford Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Stamford",
+        weight: 8,
+    },
+    UnitSeed {
+        ori: "CT0015100",
+        name: "Waterbury Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Waterbury",
+        weight: 8,
+    },
+    UnitSeed {
+        ori: "CT0010300",
+        name: "Norwalk Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Norwalk",
+        weight: 6,
+    },
+    UnitSeed {
+        ori: "CT0003400",
+        name: "Danbury Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Danbury",
+        weight: 6,
+    },
+    UnitSeed {
+        ori: "CT0008900",
+        name: "New Britain Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "New Britain",
+        weight: 6,
+    },
+    UnitSeed {
+        ori: "CT0015500",
+        name: "West Hartford Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "West Hartford",
+        weight: 4,
+    },
+    UnitSeed {
+        ori: "CT0005700",
+        name: "Greenwich Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Greenwich",
+        weight: 4,
+    },
+    UnitSeed {
+        ori: "CT0006200",
+        name: "Hamden Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Hamden",
+        weight: 4,
+    },
+    UnitSeed {
+        ori: "CT0008000",
+        name: "Meriden Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Meriden",
+        weight: 4,
+    },
+    UnitSeed {
+        ori: "CT0001700",
+        name: "Bristol Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Bristol",
+        weight: 4,
+    },
+    UnitSeed {
+        ori: "CT0007700",
+        name: "Manchester Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Manchester",
+        weight: 4,
+    },
+    UnitSeed {
+        ori: "CT0015600",
+        name: "West Haven Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "West Haven",
+        weight: 4,
+    },
+    UnitSeed {
+        ori: "CT0008400",
+        name: "Milford Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Milford",
+        weight: 3,
+    },
+    UnitSeed {
+        ori: "CT0013800",
+        name: "Stratford Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Stratford",
+        weight: 3,
+    },
+    UnitSeed {
+        ori: "CT0004200",
+        name: "East Hartford Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "East Hartford",
+        weight: 3,
+    },
+    UnitSeed {
+        ori: "CT0008300",
+        name: "Middletown Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Middletown",
+        weight: 3,
+    },
+    UnitSeed {
+        ori: "CT0004700",
+        name: "Enfield Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Enfield",
+        weight: 3,
+    },
+    UnitSeed {
+        ori: "CT0010400",
+        name: "Norwich Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Norwich",
+        weight: 3,
+    },
+    UnitSeed {
+        ori: "CT0009500",
+        name: "New London Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "New London",
+        weight: 2,
+    },
+    UnitSeed {
+        ori: "CT0014300",
+        name: "Torrington Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Torrington",
+        weight: 2,
+    },
+    UnitSeed {
+        ori: "CT0012600",
+        name: "Shelton Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Shelton",
+        weight: 2,
+    },
+    UnitSeed {
+        ori: "CT0005200",
+        name: "Glastonbury Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Glastonbury",
+        weight: 2,
+    },
+    UnitSeed {
+        ori: "CT0005100",
+        name: "Fairfield Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Fairfield",
+        weight: 3,
+    },
+    UnitSeed {
+        ori: "CT0014800",
+        name: "Wallingford Police Department",
+        kind: UnitKind::MunicipalPolice,
+        town: "Wallingford",
+        weight: 2,
+    },
+    UnitSeed {
+        ori: "CTCSP0800",
+        name: "Connecticut State Police Troop H",
+        kind: UnitKind::StatePoliceTroop,
+        town: "Hartford",
+        weight: 4,
+    },
+    UnitSeed {
+        ori: "CTCSP0700",
+        name: "Connecticut State Police Troop G",
+        kind: UnitKind::StatePoliceTroop,
+        town: "Bridgeport",
+        weight: 3,
+    },
+    UnitSeed {
+        ori: "CTCSP1000",
+        name: "Connecticut State Police Troop K",
+        kind: UnitKind::StatePoliceTroop,
+        town: "Colchester",
+        weight: 2,
+    },
+    UnitSeed {
+        ori: "CT0007800",
+        name: "University of Connecticut Police Department",
+        kind: UnitKind::UniversityPolice,
+        town: "Mansfield",
+        weight: 1,
+    },
+    UnitSeed {
+        ori: "CT0006900",
+        name: "Mashantucket Pequot Tribal Police Department",
+        kind: UnitKind::TribalPolice,
+        town: "Ledyard",
+        weight: 1,
+    },
 ];
 
 /// A unit registered, renamed, then deactivated; it files nothing.
-const RETIRED: UnitSeed = UnitSeed { ori: "CT0016900", name: "Regional Joint Communications Unit", kind: UnitKind::Other, town: "Windham", weight: 0 };
+const RETIRED: UnitSeed = UnitSeed {
+    ori: "CT0016900",
+    name: "Regional Joint Communications Unit",
+    kind: UnitKind::Other,
+    town: "Windham",
+    weight: 0,
+};
 
 const OFFICERS: &[&str] = &[
-    "Det. A. Rivera", "Det. B. Chen", "Ofc. C. Okafor", "Det. D. Kowalski", "Sgt. E. Moreau", "Det. F. Haddad",
-    "Ofc. G. Lindqvist", "Det. H. Nakamura", "Sgt. I. Brennan", "Det. J. Osei", "Ofc. K. Varga", "Det. L. Fontaine",
+    "Det. A. Rivera",
+    "Det. B. Chen",
+    "Ofc. C. Okafor",
+    "Det. D. Kowalski",
+    "Sgt. E. Moreau",
+    "Det. F. Haddad",
+    "Ofc. G. Lindqvist",
+    "Det. H. Nakamura",
+    "Sgt. I. Brennan",
+    "Det. J. Osei",
+    "Ofc. K. Varga",
+    "Det. L. Fontaine",
 ];
 
-const TASK_FORCE_INVESTIGATORS: &[&str] = &["Tpr. M. Alvarez", "Det. N. Byrne", "Tpr. O. Castellano", "Sgt. P. Dube", "Tpr. Q. Ellison"];
+const TASK_FORCE_INVESTIGATORS: &[&str] = &[
+    "Tpr. M. Alvarez",
+    "Det. N. Byrne",
+    "Tpr. O. Castellano",
+    "Sgt. P. Dube",
+    "Tpr. Q. Ellison",
+];
 
-const PLATFORMS: &[&str] = &["Example Chat", "PhotoShare App", "GameLobby Online", "ShortVideo App", "Anon Board", "SocialSite"];
+const PLATFORMS: &[&str] = &[
+    "Example Chat",
+    "PhotoShare App",
+    "GameLobby Online",
+    "ShortVideo App",
+    "Anon Board",
+    "SocialSite",
+];
 
-const PERSONAS: &[&str] = &["skater_girl_14", "jess.k.2010", "mia_draws", "soccerkid13", "em1lyy_x"];
+const PERSONAS: &[&str] = &[
+    "skater_girl_14",
+    "jess.k.2010",
+    "mia_draws",
+    "soccerkid13",
+    "em1lyy_x",
+];
 
 fn add_days(d: Date, days: i64) -> Date {
     d.checked_add(Span::new().days(days)).unwrap_or(d)
@@ -163,7 +400,10 @@ fn after(t: Timestamp, days: i64, rng: &mut SplitMix64) -> Timestamp {
     // A working-hours moment `days` later, and always strictly after `t` so
     // each stream's commands stay in order.
     let candidate = at_local(add_days(ct_date(t), days), rng.between(8 * 60, 18 * 60));
-    candidate.max(t.checked_add(Span::new().minutes(rng.between(5, 90))).unwrap_or(t))
+    candidate.max(
+        t.checked_add(Span::new().minutes(rng.between(5, 90)))
+            .unwrap_or(t),
+    )
 }
 
 fn statutes_for(t: IncidentType, rng: &mut SplitMix64) -> Vec<StatuteCode> {
@@ -178,7 +418,11 @@ fn statutes_for(t: IncidentType, rng: &mut SplitMix64) -> Vec<StatuteCode> {
         _ => &["53-21"],
     };
     let n = 1 + rng.below(codes.len() as u64) as usize;
-    codes.iter().take(n).filter_map(|c| StatuteCode::parse(*c).ok()).collect()
+    codes
+        .iter()
+        .take(n)
+        .filter_map(|c| StatuteCode::parse(*c).ok())
+        .collect()
 }
 
 struct Script {
@@ -186,8 +430,20 @@ struct Script {
 }
 
 impl Script {
-    fn push(&mut self, at: Timestamp, aggregate_type: &'static str, aggregate_id: impl Into<String>, command: DemoCommand) {
-        self.steps.push(ScriptedCommand { at, aggregate_type, aggregate_id: aggregate_id.into(), command, resolve_position: None });
+    fn push(
+        &mut self,
+        at: Timestamp,
+        aggregate_type: &'static str,
+        aggregate_id: impl Into<String>,
+        command: DemoCommand,
+    ) {
+        self.steps.push(ScriptedCommand {
+            at,
+            aggregate_type,
+            aggregate_id: aggregate_id.into(),
+            command,
+            resolve_position: None,
+        });
     }
     fn case(&mut self, at: Timestamp, id: &CaseId, command: CaseCommand) {
         self.push(at, "case", id.as_str(), DemoCommand::Case(command));
@@ -222,23 +478,42 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
             types[rng.weighted(&[30, 25, 20, 6, 8, 2, 4, 2, 3])]
         }
     };
-    let medium = [Medium::ChatIm, Medium::Web, Medium::Gaming, Medium::PeerToPeer, Medium::Phone, Medium::Email][rng.weighted(&[40, 20, 12, 12, 10, 6])];
+    let medium = [
+        Medium::ChatIm,
+        Medium::Web,
+        Medium::Gaming,
+        Medium::PeerToPeer,
+        Medium::Phone,
+        Medium::Email,
+    ][rng.weighted(&[40, 20, 12, 12, 10, 6])];
     let date_from = add_days(received_on, -rng.between(0, 60));
-    let date_to = rng.chance(40).then(|| add_days(date_from, rng.between(0, 20))).filter(|d| *d <= received_on);
+    let date_to = rng
+        .chance(40)
+        .then(|| add_days(date_from, rng.between(0, 20)))
+        .filter(|d| *d <= received_on);
     let images = rng.below(40) as u32;
     let videos = rng.below(6) as u32;
     let hashes = (0..rng.below(4))
         .map(|i| {
             if i % 2 == 0 {
-                EvidenceHash { algorithm: HashAlgorithm::Sha256, value: rng.hex(64) }
+                EvidenceHash {
+                    algorithm: HashAlgorithm::Sha256,
+                    value: rng.hex(64),
+                }
             } else {
-                EvidenceHash { algorithm: HashAlgorithm::Md5, value: rng.hex(32) }
+                EvidenceHash {
+                    algorithm: HashAlgorithm::Md5,
+                    value: rng.hex(32),
+                }
             }
         })
         .collect();
     let officer = OFFICERS[rng.below(OFFICERS.len() as u64) as usize];
     let platform = PLATFORMS[rng.below(PLATFORMS.len() as u64) as usize];
-    let observed = seed.received.checked_sub(Span::new().hours(rng.between(24, 24 * 30))).unwrap_or(seed.received);
+    let observed = seed
+        .received
+        .checked_sub(Span::new().hours(rng.between(24, 24 * 30)))
+        .unwrap_or(seed.received);
     let mut subjects = vec![SubjectIdentifier {
         kind: SubjectIdentifierKind::ScreenName,
         value: format!("user_{}", rng.hex(8)),
@@ -266,7 +541,12 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
             email: None,
         },
         unit_case_number: seed.number.clone(),
-        received: ReceivedWhen { date: received_on, time: rng.chance(70).then(|| seed.received.to_zoned(connecticut()).time()) },
+        received: ReceivedWhen {
+            date: received_on,
+            time: rng
+                .chance(70)
+                .then(|| seed.received.to_zoned(connecticut()).time()),
+        },
         source: seed.source,
         incident: Incident {
             incident_type,
@@ -281,15 +561,29 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
         suspected_statutes: statutes_for(incident_type, rng),
         urgent: seed.urgent,
         subject_identifiers: subjects,
-        victim: Victim { identified, age_band, town: rng.chance(50).then(|| RestrictedTown(seed.town.to_string())) },
-        evidence: EvidenceSummary { item_count: images + videos + rng.below(3) as u32, image_count: images, video_count: videos, hashes },
+        victim: Victim {
+            identified,
+            age_band,
+            town: rng
+                .chance(50)
+                .then(|| RestrictedTown(seed.town.to_string())),
+        },
+        evidence: EvidenceSummary {
+            item_count: images + videos + rng.below(3) as u32,
+            image_count: images,
+            video_count: videos,
+            hashes,
+        },
         deconfliction_checked: rng.chance(90),
         assistance_requested: AssistanceRequested {
             undercover: rng.chance(10),
             forensic: rng.chance(45),
             technical: rng.chance(20),
         },
-        attestation: Attestation { name: officer.to_string(), statement_accepted: true },
+        attestation: Attestation {
+            name: officer.to_string(),
+            statement_accepted: true,
+        },
     }
 }
 
@@ -308,20 +602,41 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
     for (i, u) in UNITS.iter().chain(std::iter::once(&RETIRED)).enumerate() {
         let Ok(ori) = Ori::parse(u.ori) else { continue };
         let at = at_local(start, 7 * 60 + i as i64);
-        s.push(at, "unit", ori.as_str(), DemoCommand::Unit(UnitCommand::Register(RegisterUnit {
-            ori: ori.clone(),
-            name: u.name.to_string(),
-            kind: u.kind,
-            town: u.town.to_string(),
-            recorded_at: at,
-        })));
+        s.push(
+            at,
+            "unit",
+            ori.as_str(),
+            DemoCommand::Unit(UnitCommand::Register(RegisterUnit {
+                ori: ori.clone(),
+                name: u.name.to_string(),
+                kind: u.kind,
+                town: u.town.to_string(),
+                recorded_at: at,
+            })),
+        );
         if u.weight > 0 {
             units.push((ori, u));
         } else {
             let renamed = at_local(add_days(start, 90), 9 * 60);
-            s.push(renamed, "unit", ori.as_str(), DemoCommand::Unit(UnitCommand::Rename { name: format!("{} (Windham)", u.name), recorded_at: renamed }));
+            s.push(
+                renamed,
+                "unit",
+                ori.as_str(),
+                DemoCommand::Unit(UnitCommand::Rename {
+                    name: format!("{} (Windham)", u.name),
+                    recorded_at: renamed,
+                }),
+            );
             let retired = at_local(add_days(start, 200), 9 * 60);
-            s.push(retired, "unit", ori.as_str(), DemoCommand::Unit(UnitCommand::Deactivate { reason: "Merged into a regional unit".into(), recorded_at: retired }));
+            s.push(
+                retired,
+                "unit",
+                ori.as_str(),
+                DemoCommand::Unit(UnitCommand::Deactivate {
+                    reason: "Merged into a regional unit".into(),
+                    recorded_at: retired,
+                }),
+            );
         }
     }
     let weights: Vec<u64> = units.iter().map(|(_, u)| u.weight).collect();
@@ -330,19 +645,30 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
     // Undercover operations: one every ~two months, run by the Task Force.
     let mut operations: Vec<(OperationId, Date, Date)> = Vec::new();
     for n in 0..6i64 {
-        let Ok(id) = OperationId::parse(format!("OP-{}-{:02}", start.year(), n + 1)) else { continue };
+        let Ok(id) = OperationId::parse(format!("OP-{}-{:02}", start.year(), n + 1)) else {
+            continue;
+        };
         let planned = add_days(start, 10 + n * 60);
         let begin = add_days(planned, 14);
         let finish = add_days(begin, 10 + rng.between(0, 10));
         let plan_at = at_local(planned, 10 * 60);
-        s.push(plan_at, "operation", id.as_str(), DemoCommand::Operation(OperationCommand::Plan(PlanOperation {
-            operation_id: id.clone(),
-            name: format!("Operation {}", ["Harbor", "Lantern", "Granite", "Orchard", "Beacon", "Keystone"][n as usize % 6]),
-            lead_unit: tf.clone(),
-            planned_start: begin,
-            planned_end: finish,
-            recorded_at: plan_at,
-        })));
+        s.push(
+            plan_at,
+            "operation",
+            id.as_str(),
+            DemoCommand::Operation(OperationCommand::Plan(PlanOperation {
+                operation_id: id.clone(),
+                name: format!(
+                    "Operation {}",
+                    ["Harbor", "Lantern", "Granite", "Orchard", "Beacon", "Keystone"]
+                        [n as usize % 6]
+                ),
+                lead_unit: tf.clone(),
+                planned_start: begin,
+                planned_end: finish,
+                recorded_at: plan_at,
+            })),
+        );
         operations.push((id, begin, finish));
     }
     let mut op_cases: BTreeMap<usize, Vec<CaseId>> = BTreeMap::new();
@@ -358,7 +684,9 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
 
     for i in 0..cases {
         let unit_index = rng.weighted(&weights);
-        let Some((ori, useed)) = units.get(unit_index) else { continue };
+        let Some((ori, useed)) = units.get(unit_index) else {
+            continue;
+        };
         // Source.
         let kind = rng.weighted(&[55, 8, 7, 10, 5, 5, 5, 5]);
         // Day 0 belongs to unit registration; stings only find cases while
@@ -366,16 +694,26 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         let op_choice = (kind == 7).then(|| rng.below(operations.len() as u64) as usize);
         let day = match op_choice.and_then(|op| operations.get(op)) {
             Some((_, begin, finish)) => {
-                let from = begin.since(start).map(|sp| i64::from(sp.get_days())).unwrap_or(1);
-                let to = finish.since(start).map(|sp| i64::from(sp.get_days())).unwrap_or(from);
+                let from = begin
+                    .since(start)
+                    .map(|sp| i64::from(sp.get_days()))
+                    .unwrap_or(1);
+                let to = finish
+                    .since(start)
+                    .map(|sp| i64::from(sp.get_days()))
+                    .unwrap_or(from);
                 rng.between(from, to)
             }
             None => 1 + rng.below(364) as i64,
         };
         let received = at_local(add_days(start, day), rng.between(7 * 60, 22 * 60));
         let received_on = ct_date(received);
-        let Some(number) = next_number(ori, received_on) else { continue };
-        let Ok(case_id) = CaseId::for_unit_case(ori, &number) else { continue };
+        let Some(number) = next_number(ori, received_on) else {
+            continue;
+        };
+        let Ok(case_id) = CaseId::for_unit_case(ori, &number) else {
+            continue;
+        };
         let mut operation = None;
         let source = match kind {
             0 => {
@@ -388,7 +726,11 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
             1 => {
                 receipts += 1;
                 let prefix = if rng.chance(60) { "WEB" } else { "HL" };
-                match ReceiptNumber::parse(format!("{prefix}-{}-{:06}", received_on.year(), receipts)) {
+                match ReceiptNumber::parse(format!(
+                    "{prefix}-{}-{:06}",
+                    received_on.year(),
+                    receipts
+                )) {
                     Ok(r) => Source::PublicReport { receipt_number: r },
                     Err(_) => Source::Parent,
                 }
@@ -396,12 +738,18 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
             2 => Source::School,
             3 => Source::Parent,
             4 => Source::Dcf,
-            5 => Source::OtherAgency { agency_name: "Homeland Security Investigations".into() },
-            6 => Source::OnlineServiceProvider { provider_name: PLATFORMS[rng.below(PLATFORMS.len() as u64) as usize].into() },
+            5 => Source::OtherAgency {
+                agency_name: "Homeland Security Investigations".into(),
+            },
+            6 => Source::OnlineServiceProvider {
+                provider_name: PLATFORMS[rng.below(PLATFORMS.len() as u64) as usize].into(),
+            },
             _ => {
                 let op = op_choice.unwrap_or(0);
                 operation = Some(op);
-                Source::ProactiveUndercover { operation_id: operations.get(op).map(|o| o.0.clone()) }
+                Source::ProactiveUndercover {
+                    operation_id: operations.get(op).map(|o| o.0.clone()),
+                }
             }
         };
 
@@ -410,24 +758,49 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         let mut complaint_first = rng.chance(35);
         if let Source::PublicReport { receipt_number } = &source {
             let pr_id = receipt_number.to_string();
-            let got = received.checked_sub(Span::new().hours(rng.between(4, 72))).unwrap_or(received);
-            let channel = if pr_id.starts_with("WEB") { Channel::WebSite } else { Channel::Hotline };
-            s.push(got, "public_report", pr_id.as_str(), DemoCommand::PublicReport(PublicReportCommand::Receive {
-                receipt_number: receipt_number.clone(),
-                channel,
-                category: None,
-                recorded_at: got,
-            }));
+            let got = received
+                .checked_sub(Span::new().hours(rng.between(4, 72)))
+                .unwrap_or(received);
+            let channel = if pr_id.starts_with("WEB") {
+                Channel::WebSite
+            } else {
+                Channel::Hotline
+            };
+            s.push(
+                got,
+                "public_report",
+                pr_id.as_str(),
+                DemoCommand::PublicReport(PublicReportCommand::Receive {
+                    receipt_number: receipt_number.clone(),
+                    channel,
+                    category: None,
+                    recorded_at: got,
+                }),
+            );
             let triaged = got.checked_add(Span::new().hours(2)).unwrap_or(got);
-            s.push(triaged, "public_report", pr_id.as_str(), DemoCommand::PublicReport(PublicReportCommand::Triage {
-                priority: if rng.chance(10) { TriagePriority::Urgent } else { TriagePriority::Standard },
-                category: Some(IncidentType::OnlineEnticement),
-                recorded_at: triaged,
-            }));
-            s.push(received, "public_report", pr_id.as_str(), DemoCommand::PublicReport(PublicReportCommand::RouteToUnit {
-                unit: ori.clone(),
-                recorded_at: received,
-            }));
+            s.push(
+                triaged,
+                "public_report",
+                pr_id.as_str(),
+                DemoCommand::PublicReport(PublicReportCommand::Triage {
+                    priority: if rng.chance(10) {
+                        TriagePriority::Urgent
+                    } else {
+                        TriagePriority::Standard
+                    },
+                    category: Some(IncidentType::OnlineEnticement),
+                    recorded_at: triaged,
+                }),
+            );
+            s.push(
+                received,
+                "public_report",
+                pr_id.as_str(),
+                DemoCommand::PublicReport(PublicReportCommand::RouteToUnit {
+                    unit: ori.clone(),
+                    recorded_at: received,
+                }),
+            );
             if let Ok(id) = CaseId::for_public_report(ori, receipt_number) {
                 case_id = id;
             }
@@ -435,36 +808,54 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
             // Some reports are closed without routing.
             if rng.chance(30) {
                 receipts += 1;
-                if let Ok(r) = ReceiptNumber::parse(format!("HL-{}-{:06}", received_on.year(), receipts)) {
+                if let Ok(r) =
+                    ReceiptNumber::parse(format!("HL-{}-{:06}", received_on.year(), receipts))
+                {
                     let at = got.checked_add(Span::new().hours(1)).unwrap_or(got);
-                    s.push(at, "public_report", r.as_str(), DemoCommand::PublicReport(PublicReportCommand::Receive {
-                        receipt_number: r.clone(),
-                        channel: Channel::Hotline,
-                        category: None,
-                        recorded_at: at,
-                    }));
+                    s.push(
+                        at,
+                        "public_report",
+                        r.as_str(),
+                        DemoCommand::PublicReport(PublicReportCommand::Receive {
+                            receipt_number: r.clone(),
+                            channel: Channel::Hotline,
+                            category: None,
+                            recorded_at: at,
+                        }),
+                    );
                     let closed = at.checked_add(Span::new().hours(3)).unwrap_or(at);
-                    s.push(closed, "public_report", r.as_str(), DemoCommand::PublicReport(PublicReportCommand::Close {
-                        reason: CloseReason::NotActionable,
-                        recorded_at: closed,
-                    }));
+                    s.push(
+                        closed,
+                        "public_report",
+                        r.as_str(),
+                        DemoCommand::PublicReport(PublicReportCommand::Close {
+                            reason: CloseReason::NotActionable,
+                            recorded_at: closed,
+                        }),
+                    );
                 }
             }
         }
 
         let mut last = received;
         if complaint_first {
-            let at = received.checked_add(Span::new().minutes(rng.between(10, 300))).unwrap_or(received);
+            let at = received
+                .checked_add(Span::new().minutes(rng.between(10, 300)))
+                .unwrap_or(received);
             last = at;
-            s.case(at, &case_id, CaseCommand::LogComplaint(LogComplaint {
-                case_id: case_id.clone(),
-                reporting_unit: ori.clone(),
-                unit_case_number: Some(number.clone()),
-                received_on,
-                received_time: None,
-                source: source.clone(),
-                recorded_at: at.max(received),
-            }));
+            s.case(
+                at,
+                &case_id,
+                CaseCommand::LogComplaint(LogComplaint {
+                    case_id: case_id.clone(),
+                    reporting_unit: ori.clone(),
+                    unit_case_number: Some(number.clone()),
+                    received_on,
+                    received_time: None,
+                    source: source.clone(),
+                    recorded_at: at.max(received),
+                }),
+            );
         }
 
         // Filing delay: mostly on time, some late, a few never.
@@ -477,43 +868,72 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         let urgent = rng.chance(8);
         let filed_at = after(last, delay, &mut rng);
         let form = build_form(
-            FormSeed { unit: ori, number: &number, received, source: source.clone(), town: useed.town, urgent },
+            FormSeed {
+                unit: ori,
+                number: &number,
+                received,
+                source: source.clone(),
+                town: useed.town,
+                urgent,
+            },
             &mut rng,
         );
-        s.case(filed_at, &case_id, CaseCommand::FileNotification(FileNotification {
-            case_id: case_id.clone(),
-            form: form.clone(),
-            recorded_at: filed_at,
-        }));
+        s.case(
+            filed_at,
+            &case_id,
+            CaseCommand::FileNotification(FileNotification {
+                case_id: case_id.clone(),
+                form: form.clone(),
+                recorded_at: filed_at,
+            }),
+        );
 
         // A second unit files the same CyberTip a few days later.
         if let (Some(tip), true) = (source_tip(&source), rng.chance(4)) {
-            let other_index = (unit_index + 1 + rng.below(units.len() as u64 - 1) as usize) % units.len();
+            let other_index =
+                (unit_index + 1 + rng.below(units.len() as u64 - 1) as usize) % units.len();
             if let Some((other, oseed)) = units.get(other_index) {
                 let other_received = after(received, rng.between(0, 3), &mut rng);
                 if let Some(onum) = next_number(other, ct_date(other_received)) {
                     if let Ok(other_case) = CaseId::for_unit_case(other, &onum) {
                         let other_filed = after(other_received, rng.between(1, 12), &mut rng);
                         if rng.chance(50) {
-                            s.case(other_received, &other_case, CaseCommand::LogComplaint(LogComplaint {
-                                case_id: other_case.clone(),
-                                reporting_unit: other.clone(),
-                                unit_case_number: Some(onum.clone()),
-                                received_on: ct_date(other_received),
-                                received_time: None,
-                                source: Source::NcmecCybertip { cybertip_number: tip.clone() },
-                                recorded_at: other_received,
-                            }));
+                            s.case(
+                                other_received,
+                                &other_case,
+                                CaseCommand::LogComplaint(LogComplaint {
+                                    case_id: other_case.clone(),
+                                    reporting_unit: other.clone(),
+                                    unit_case_number: Some(onum.clone()),
+                                    received_on: ct_date(other_received),
+                                    received_time: None,
+                                    source: Source::NcmecCybertip {
+                                        cybertip_number: tip.clone(),
+                                    },
+                                    recorded_at: other_received,
+                                }),
+                            );
                         }
                         let oform = build_form(
-                            FormSeed { unit: other, number: &onum, received: other_received, source: source.clone(), town: oseed.town, urgent: false },
+                            FormSeed {
+                                unit: other,
+                                number: &onum,
+                                received: other_received,
+                                source: source.clone(),
+                                town: oseed.town,
+                                urgent: false,
+                            },
                             &mut rng,
                         );
-                        s.case(other_filed.max(filed_at), &other_case, CaseCommand::FileNotification(FileNotification {
-                            case_id: other_case.clone(),
-                            form: oform,
-                            recorded_at: other_filed.max(filed_at),
-                        }));
+                        s.case(
+                            other_filed.max(filed_at),
+                            &other_case,
+                            CaseCommand::FileNotification(FileNotification {
+                                case_id: other_case.clone(),
+                                form: oform,
+                                recorded_at: other_filed.max(filed_at),
+                            }),
+                        );
                     }
                 }
             }
@@ -524,20 +944,42 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         s.case(t, &case_id, status_cmd(CaseStatus::Triaged, None, None, t));
         if rng.chance(3) && !urgent {
             t = t.checked_add(Span::new().hours(1)).unwrap_or(t);
-            s.case(t, &case_id, CaseCommand::SetUrgent(SetUrgent { reason: UrgencyReason::ChildIdentifiable, recorded_at: t }));
+            s.case(
+                t,
+                &case_id,
+                CaseCommand::SetUrgent(SetUrgent {
+                    reason: UrgencyReason::ChildIdentifiable,
+                    recorded_at: t,
+                }),
+            );
         }
         if let Some(inv) = rng.pick(TASK_FORCE_INVESTIGATORS) {
             t = t.checked_add(Span::new().hours(2)).unwrap_or(t);
-            s.case(t, &case_id, CaseCommand::AssignInvestigator(AssignInvestigator {
-                investigator: Investigator { name: (*inv).to_string(), badge: None, agency: tf.clone() },
-                role: InvestigatorRole::Lead,
-                recorded_at: t,
-            }));
+            s.case(
+                t,
+                &case_id,
+                CaseCommand::AssignInvestigator(AssignInvestigator {
+                    investigator: Investigator {
+                        name: (*inv).to_string(),
+                        badge: None,
+                        agency: tf.clone(),
+                    },
+                    role: InvestigatorRole::Lead,
+                    recorded_at: t,
+                }),
+            );
         }
         if let Some(op) = operation {
             if let Some((op_id, _, _)) = operations.get(op) {
                 t = t.checked_add(Span::new().hours(1)).unwrap_or(t);
-                s.case(t, &case_id, CaseCommand::LinkOperation(LinkOperation { operation_id: op_id.clone(), recorded_at: t }));
+                s.case(
+                    t,
+                    &case_id,
+                    CaseCommand::LinkOperation(LinkOperation {
+                        operation_id: op_id.clone(),
+                        recorded_at: t,
+                    }),
+                );
                 op_cases.entry(op).or_default().push(case_id.clone());
             }
         }
@@ -545,7 +987,11 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
             // A correction of the notification itself.
             t = t.checked_add(Span::new().hours(3)).unwrap_or(t);
             let change = CorrectedValue::VictimAgeBand {
-                age_band: if form.victim.age_band == AgeBand::Age13To15 { AgeBand::Age16To17 } else { AgeBand::Age13To15 },
+                age_band: if form.victim.age_band == AgeBand::Age13To15 {
+                    AgeBand::Age16To17
+                } else {
+                    AgeBand::Age13To15
+                },
             };
             s.steps.push(ScriptedCommand {
                 at: t,
@@ -567,15 +1013,25 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         }
         if rng.chance(45) {
             t = after(t, rng.between(1, 20), &mut rng);
-            s.case(t, &case_id, CaseCommand::ShareInformation(ShareInformation {
-                direction: ShareDirection::UnitToTaskForce { from_unit: ori.clone() },
-                category: ShareCategory::CaseUpdate,
-                summary: "Investigative update: legal process served on provider".into(),
-                recorded_at: t,
-            }));
+            s.case(
+                t,
+                &case_id,
+                CaseCommand::ShareInformation(ShareInformation {
+                    direction: ShareDirection::UnitToTaskForce {
+                        from_unit: ori.clone(),
+                    },
+                    category: ShareCategory::CaseUpdate,
+                    summary: "Investigative update: legal process served on provider".into(),
+                    recorded_at: t,
+                }),
+            );
         }
         t = after(t, rng.between(1, 10), &mut rng);
-        s.case(t, &case_id, status_cmd(CaseStatus::Investigating, None, None, t));
+        s.case(
+            t,
+            &case_id,
+            status_cmd(CaseStatus::Investigating, None, None, t),
+        );
         if rng.chance(25) {
             t = after(t, rng.between(1, 15), &mut rng);
             let mut to_units = vec![ori.clone()];
@@ -584,67 +1040,144 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
                     to_units.push(extra.clone());
                 }
             }
-            s.case(t, &case_id, CaseCommand::ShareInformation(ShareInformation {
-                direction: ShareDirection::TaskForceToUnits { to_units },
-                category: if rng.chance(50) { ShareCategory::ForensicResults } else { ShareCategory::SubjectInformation },
-                summary: "Task Force analysis shared with the investigating unit(s)".into(),
-                recorded_at: t,
-            }));
+            s.case(
+                t,
+                &case_id,
+                CaseCommand::ShareInformation(ShareInformation {
+                    direction: ShareDirection::TaskForceToUnits { to_units },
+                    category: if rng.chance(50) {
+                        ShareCategory::ForensicResults
+                    } else {
+                        ShareCategory::SubjectInformation
+                    },
+                    summary: "Task Force analysis shared with the investigating unit(s)".into(),
+                    recorded_at: t,
+                }),
+            );
         }
 
         match rng.weighted(&[25, 10, 30, 10, 25]) {
             0 => {
                 // Arrest and close.
                 t = after(t, rng.between(5, 60), &mut rng);
-                let statutes = if form.suspected_statutes.is_empty() { statutes_for(form.incident.incident_type, &mut rng) } else { form.suspected_statutes.clone() };
-                let charges = statutes.into_iter().map(|statute| Charge { statute, counts: 1 + rng.below(3) as u16 }).collect();
-                s.case(t, &case_id, CaseCommand::RecordArrest(RecordArrest {
-                    arrested_on: ct_date(t),
-                    arresting_unit: if operation.is_some() { tf.clone() } else { ori.clone() },
-                    charges,
-                    recorded_at: t,
-                }));
+                let statutes = if form.suspected_statutes.is_empty() {
+                    statutes_for(form.incident.incident_type, &mut rng)
+                } else {
+                    form.suspected_statutes.clone()
+                };
+                let charges = statutes
+                    .into_iter()
+                    .map(|statute| Charge {
+                        statute,
+                        counts: 1 + rng.below(3) as u16,
+                    })
+                    .collect();
+                s.case(
+                    t,
+                    &case_id,
+                    CaseCommand::RecordArrest(RecordArrest {
+                        arrested_on: ct_date(t),
+                        arresting_unit: if operation.is_some() {
+                            tf.clone()
+                        } else {
+                            ori.clone()
+                        },
+                        charges,
+                        recorded_at: t,
+                    }),
+                );
                 if let Some(op) = operation {
                     *op_arrests.entry(op).or_default() += 1;
                 }
                 t = after(t, rng.between(1, 10), &mut rng);
-                s.case(t, &case_id, status_cmd(CaseStatus::Closed, Some(Disposition::Arrest), None, t));
+                s.case(
+                    t,
+                    &case_id,
+                    status_cmd(CaseStatus::Closed, Some(Disposition::Arrest), None, t),
+                );
             }
             1 => {
                 // Federal referral, accepted or declined.
                 t = after(t, rng.between(5, 40), &mut rng);
-                s.case(t, &case_id, CaseCommand::RecordReferral(RecordReferral {
-                    target: ReferralTarget::FederalProsecutors,
-                    agency_name: "U.S. Attorney's Office, District of Connecticut".into(),
-                    referred_on: ct_date(t),
-                    recorded_at: t,
-                }));
+                s.case(
+                    t,
+                    &case_id,
+                    CaseCommand::RecordReferral(RecordReferral {
+                        target: ReferralTarget::FederalProsecutors,
+                        agency_name: "U.S. Attorney's Office, District of Connecticut".into(),
+                        referred_on: ct_date(t),
+                        recorded_at: t,
+                    }),
+                );
                 t = t.checked_add(Span::new().hours(1)).unwrap_or(t);
                 s.case(t, &case_id, status_cmd(CaseStatus::Referred, None, None, t));
                 t = after(t, rng.between(5, 30), &mut rng);
                 let accepted = rng.chance(65);
-                s.case(t, &case_id, CaseCommand::DecideReferral(DecideReferral {
-                    referral_number: 1,
-                    decision: if accepted { ReferralDecision::Accepted } else { ReferralDecision::Declined },
-                    decided_on: ct_date(t),
-                    note: None,
-                    recorded_at: t,
-                }));
+                s.case(
+                    t,
+                    &case_id,
+                    CaseCommand::DecideReferral(DecideReferral {
+                        referral_number: 1,
+                        decision: if accepted {
+                            ReferralDecision::Accepted
+                        } else {
+                            ReferralDecision::Declined
+                        },
+                        decided_on: ct_date(t),
+                        note: None,
+                        recorded_at: t,
+                    }),
+                );
                 t = t.checked_add(Span::new().hours(1)).unwrap_or(t);
                 if accepted {
-                    s.case(t, &case_id, status_cmd(CaseStatus::Closed, Some(Disposition::ReferredToFederalProsecutors), None, t));
+                    s.case(
+                        t,
+                        &case_id,
+                        status_cmd(
+                            CaseStatus::Closed,
+                            Some(Disposition::ReferredToFederalProsecutors),
+                            None,
+                            t,
+                        ),
+                    );
                 } else {
-                    s.case(t, &case_id, status_cmd(CaseStatus::Investigating, None, Some("Federal prosecution declined; continuing state investigation"), t));
+                    s.case(
+                        t,
+                        &case_id,
+                        status_cmd(
+                            CaseStatus::Investigating,
+                            None,
+                            Some("Federal prosecution declined; continuing state investigation"),
+                            t,
+                        ),
+                    );
                 }
             }
             2 => {
                 t = after(t, rng.between(10, 90), &mut rng);
-                let d = if rng.chance(50) { Disposition::Unfounded } else { Disposition::InsufficientInformation };
-                s.case(t, &case_id, status_cmd(CaseStatus::Closed, Some(d), None, t));
+                let d = if rng.chance(50) {
+                    Disposition::Unfounded
+                } else {
+                    Disposition::InsufficientInformation
+                };
+                s.case(
+                    t,
+                    &case_id,
+                    status_cmd(CaseStatus::Closed, Some(d), None, t),
+                );
             }
             3 => {
                 t = after(t, rng.between(10, 60), &mut rng);
-                s.case(t, &case_id, status_cmd(CaseStatus::Suspended, None, Some("Awaiting provider returns"), t));
+                s.case(
+                    t,
+                    &case_id,
+                    status_cmd(
+                        CaseStatus::Suspended,
+                        None,
+                        Some("Awaiting provider returns"),
+                        t,
+                    ),
+                );
             }
             _ => {}
         }
@@ -653,23 +1186,37 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
     // Conduct and conclude each operation with its outcomes.
     for (n, (id, begin, finish)) in operations.iter().enumerate() {
         let conducted = at_local(add_days(*finish, 1), 9 * 60);
-        s.push(conducted, "operation", id.as_str(), DemoCommand::Operation(OperationCommand::RecordConduct(RecordConduct {
-            started_on: *begin,
-            ended_on: *finish,
-            media: vec![Medium::ChatIm, Medium::Gaming],
-            platforms: PLATFORMS.iter().take(3).map(|p| p.to_string()).collect(),
-            personas: PERSONAS.iter().take(2 + n % 3).map(|p| p.to_string()).collect(),
-            recorded_at: conducted,
-        })));
+        s.push(
+            conducted,
+            "operation",
+            id.as_str(),
+            DemoCommand::Operation(OperationCommand::RecordConduct(RecordConduct {
+                started_on: *begin,
+                ended_on: *finish,
+                media: vec![Medium::ChatIm, Medium::Gaming],
+                platforms: PLATFORMS.iter().take(3).map(|p| p.to_string()).collect(),
+                personas: PERSONAS
+                    .iter()
+                    .take(2 + n % 3)
+                    .map(|p| p.to_string())
+                    .collect(),
+                recorded_at: conducted,
+            })),
+        );
         let concluded = at_local(add_days(*finish, 45), 9 * 60);
         let mut cases_opened = op_cases.remove(&n).unwrap_or_default();
         cases_opened.truncate(crate::operation::bounds::CASES);
-        s.push(concluded, "operation", id.as_str(), DemoCommand::Operation(OperationCommand::Conclude(ConcludeOperation {
-            concluded_on: add_days(*finish, 45),
-            cases_opened,
-            arrests: op_arrests.get(&n).copied().unwrap_or(0),
-            recorded_at: concluded,
-        })));
+        s.push(
+            concluded,
+            "operation",
+            id.as_str(),
+            DemoCommand::Operation(OperationCommand::Conclude(ConcludeOperation {
+                concluded_on: add_days(*finish, 45),
+                cases_opened,
+                arrests: op_arrests.get(&n).copied().unwrap_or(0),
+                recorded_at: concluded,
+            })),
+        );
     }
 
     // Stable sort keeps each stream's own order for equal instants.
@@ -682,6 +1229,16 @@ fn source_tip(source: &Source) -> Option<CyberTipNumber> {
     source.cybertip().cloned()
 }
 
-fn status_cmd(to: CaseStatus, disposition: Option<Disposition>, note: Option<&str>, at: Timestamp) -> CaseCommand {
-    CaseCommand::ChangeStatus(ChangeStatus { to, disposition, note: note.map(str::to_string), recorded_at: at })
+fn status_cmd(
+    to: CaseStatus,
+    disposition: Option<Disposition>,
+    note: Option<&str>,
+    at: Timestamp,
+) -> CaseCommand {
+    CaseCommand::ChangeStatus(ChangeStatus {
+        to,
+        disposition,
+        note: note.map(str::to_string),
+        recorded_at: at,
+    })
 }

@@ -15,7 +15,9 @@ pub fn notification_v1_schema() -> Result<String, serde_json::Error> {
     let mut schema = generator.into_root_schema_for::<NotificationForm>();
     schema.insert(
         "$id".to_string(),
-        serde_json::Value::String("https://icac-ledger.example/forms/notification-v1.schema.json".into()),
+        serde_json::Value::String(
+            "https://icac-ledger.example/forms/notification-v1.schema.json".into(),
+        ),
     );
     schema.insert(
         "description".to_string(),
@@ -36,7 +38,9 @@ mod tests {
 
     #[test]
     fn committed_schema_is_current() {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(SCHEMA_PATH);
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(SCHEMA_PATH);
         let generated = notification_v1_schema().unwrap();
         if std::env::var_os("UPDATE_SCHEMA").is_some() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -160,7 +160,9 @@ pub struct Incident {
     pub date_to: Option<Date>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectIdentifierKind {
     ScreenName,
@@ -186,7 +188,9 @@ pub struct SubjectIdentifier {
     pub observed_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AgeBand {
     Age0To12,
@@ -196,7 +200,12 @@ pub enum AgeBand {
 }
 
 impl AgeBand {
-    pub const ALL: [AgeBand; 4] = [Self::Age0To12, Self::Age13To15, Self::Age16To17, Self::Unknown];
+    pub const ALL: [AgeBand; 4] = [
+        Self::Age0To12,
+        Self::Age13To15,
+        Self::Age16To17,
+        Self::Unknown,
+    ];
 }
 
 /// A Connecticut town name that must never appear in published figures or

@@ -18,7 +18,9 @@ use serde_json::{Map, Value};
 
 use super::v1::{bounds, AgeBand, HashAlgorithm, NotificationForm, SubjectIdentifierKind};
 use crate::catalog::{Catalog, IncidentType, Medium, SourceKind};
-use crate::ids::{CyberTipNumber, IdError, OperationId, Ori, ReceiptNumber, StatuteCode, UnitCaseNumber};
+use crate::ids::{
+    CyberTipNumber, IdError, OperationId, Ori, ReceiptNumber, StatuteCode, UnitCaseNumber,
+};
 use crate::local_time::{ct_date, ct_time};
 use crate::services::UnitDirectory;
 use crate::text::{self, limits};
@@ -34,7 +36,11 @@ pub struct FieldError {
 
 impl std::fmt::Display for FieldError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.pointer.is_empty() { "(form)" } else { &self.pointer };
+        let at = if self.pointer.is_empty() {
+            "(form)"
+        } else {
+            &self.pointer
+        };
         write!(f, "{at}: {}", self.message)
     }
 }
@@ -114,9 +120,17 @@ impl Walk {
         });
     }
 
-    fn object<'v>(&mut self, v: &'v Value, p: &str, fields: &[&str]) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(
+        &mut self,
+        v: &'v Value,
+        p: &str,
+        fields: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
         let Some(map) = v.as_object() else {
-            self.err(p, format!("must be an object with fields, not {}", describe(v)));
+            self.err(
+                p,
+                format!("must be an object with fields, not {}", describe(v)),
+            );
             return None;
         };
         for key in map.keys() {
@@ -188,13 +202,21 @@ impl Walk {
             return None;
         };
         if items.len() > max {
-            self.err(p, format!("must have at most {max} entries (got {})", items.len()));
+            self.err(
+                p,
+                format!("must have at most {max} entries (got {})", items.len()),
+            );
             return None;
         }
         Some(items)
     }
 
-    fn choice<T: Serialize + DeserializeOwned>(&mut self, v: &Value, p: &str, all: &[T]) -> Option<T> {
+    fn choice<T: Serialize + DeserializeOwned>(
+        &mut self,
+        v: &Value,
+        p: &str,
+        all: &[T],
+    ) -> Option<T> {
         let Some(s) = v.as_str() else {
             self.err(p, format!("must be one of: {}", accepted(all)));
             return None;
@@ -202,7 +224,13 @@ impl Walk {
         match serde_json::from_value(v.clone()) {
             Ok(t) => Some(t),
             Err(_) => {
-                self.err(p, format!("`{s}` is not an accepted value; use one of: {}", accepted(all)));
+                self.err(
+                    p,
+                    format!(
+                        "`{s}` is not an accepted value; use one of: {}",
+                        accepted(all)
+                    ),
+                );
                 None
             }
         }
@@ -232,9 +260,13 @@ impl Walk {
     fn date(&mut self, v: &Value, p: &str) -> Option<Date> {
         let s = self.string(v, p)?;
         let shaped = s.len() == 10
-            && s.bytes()
-                .enumerate()
-                .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+            && s.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
         match s.parse::<Date>() {
             Ok(d) if shaped => {
                 if d < EARLIEST_DATE {
@@ -245,7 +277,10 @@ impl Walk {
                 }
             }
             _ => {
-                self.err(p, format!("`{s}` is not a calendar date in the form YYYY-MM-DD"));
+                self.err(
+                    p,
+                    format!("`{s}` is not a calendar date in the form YYYY-MM-DD"),
+                );
                 None
             }
         }
@@ -256,7 +291,10 @@ impl Walk {
         match s.parse::<Time>() {
             Ok(t) if s.len() == 5 || s.len() == 8 => Some(t),
             _ => {
-                self.err(p, format!("`{s}` is not a time of day in the form HH:MM or HH:MM:SS"));
+                self.err(
+                    p,
+                    format!("`{s}` is not a time of day in the form HH:MM or HH:MM:SS"),
+                );
                 None
             }
         }
@@ -276,7 +314,10 @@ impl Walk {
 
 /// Validates a raw JSON form and, if it has no problems, returns the typed
 /// form. Every problem found is returned, each with its field's pointer.
-pub fn parse_and_validate(raw: &Value, ctx: &ValidationContext<'_>) -> Result<NotificationForm, Vec<FieldError>> {
+pub fn parse_and_validate(
+    raw: &Value,
+    ctx: &ValidationContext<'_>,
+) -> Result<NotificationForm, Vec<FieldError>> {
     let mut w = Walk::default();
     walk_form(&mut w, raw, ctx);
     if !w.errors.is_empty() {
@@ -292,7 +333,10 @@ pub fn parse_and_validate(raw: &Value, ctx: &ValidationContext<'_>) -> Result<No
 
 /// Checks an already-typed form against the same rules (used by the case
 /// aggregate so no path can record a form that skipped validation).
-pub fn validate(form: &NotificationForm, ctx: &ValidationContext<'_>) -> Result<(), Vec<FieldError>> {
+pub fn validate(
+    form: &NotificationForm,
+    ctx: &ValidationContext<'_>,
+) -> Result<(), Vec<FieldError>> {
     let raw = serde_json::to_value(form).map_err(|e| {
         vec![FieldError {
             pointer: String::new(),
@@ -308,15 +352,24 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
     };
     if let Some(v) = w.required(m, "", "form_version") {
         if v.as_str() != Some("1") {
-            w.err("/form_version", "must be \"1\" (this is version 1 of the form)");
+            w.err(
+                "/form_version",
+                "must be \"1\" (this is version 1 of the form)",
+            );
         }
     }
 
     if let Some(v) = w.required(m, "", "reporting_unit") {
         if let Some(ori) = w.id(v, "/reporting_unit", Ori::try_from) {
             match ctx.units.unit(&ori) {
-                None => w.err("/reporting_unit", format!("no law enforcement unit with ORI {ori} is registered")),
-                Some(u) if !u.active => w.err("/reporting_unit", format!("unit {ori} ({}) is deactivated", u.name)),
+                None => w.err(
+                    "/reporting_unit",
+                    format!("no law enforcement unit with ORI {ori} is registered"),
+                ),
+                Some(u) if !u.active => w.err(
+                    "/reporting_unit",
+                    format!("unit {ori} ({}) is deactivated", u.name),
+                ),
                 Some(_) => {}
             }
         }
@@ -330,7 +383,9 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
         w.id(v, "/unit_case_number", UnitCaseNumber::try_from);
     }
 
-    let received = w.required(m, "", "received").and_then(|v| walk_received(w, v, ctx));
+    let received = w
+        .required(m, "", "received")
+        .and_then(|v| walk_received(w, v, ctx));
 
     if let Some(v) = w.required(m, "", "source") {
         walk_source(w, v);
@@ -416,7 +471,10 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
             }
             if let Some(b) = w.required(am, p, "statement_accepted") {
                 if w.boolean(b, "/attestation/statement_accepted") == Some(false) {
-                    w.err("/attestation/statement_accepted", "must be true: the filer has to accept the attestation statement");
+                    w.err(
+                        "/attestation/statement_accepted",
+                        "must be true: the filer has to accept the attestation statement",
+                    );
                 }
             }
         }
@@ -439,16 +497,24 @@ fn walk_officer(w: &mut Walk, v: &Value) {
     if let Some(ph) = phone {
         if let Some(s) = w.text(ph, "/officer/phone", limits::PHONE) {
             let digits = s.bytes().filter(u8::is_ascii_digit).count();
-            let allowed = s.bytes().all(|b| b.is_ascii_digit() || b" +-().x".contains(&b));
+            let allowed = s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b" +-().x".contains(&b));
             if !allowed || digits < 7 {
-                w.err("/officer/phone", "must be a phone number (digits, spaces, + - ( ) and x for an extension)");
+                w.err(
+                    "/officer/phone",
+                    "must be a phone number (digits, spaces, + - ( ) and x for an extension)",
+                );
             }
         }
     }
     if let Some(em) = email {
         if let Some(s) = w.text(em, "/officer/email", limits::EMAIL) {
             if !looks_like_email(&s) {
-                w.err("/officer/email", "must be an e-mail address like name@agency.gov");
+                w.err(
+                    "/officer/email",
+                    "must be an e-mail address like name@agency.gov",
+                );
             }
         }
     }
@@ -474,7 +540,9 @@ fn looks_like_email(s: &str) -> bool {
 fn walk_received(w: &mut Walk, v: &Value, ctx: &ValidationContext<'_>) -> Option<Date> {
     let p = "/received";
     let m = w.object(v, p, &["date", "time"])?;
-    let date = w.required(m, p, "date").and_then(|d| w.date(d, "/received/date"));
+    let date = w
+        .required(m, p, "date")
+        .and_then(|d| w.date(d, "/received/date"));
     let time = Walk::optional(m, "time").and_then(|t| w.time(t, "/received/time"));
     let today = ct_date(ctx.recorded_at);
     let date = date?;
@@ -484,7 +552,10 @@ fn walk_received(w: &mut Walk, v: &Value, ctx: &ValidationContext<'_>) -> Option
     }
     if let Some(t) = time {
         if date == today && t > ct_time(ctx.recorded_at) {
-            w.err("/received/time", format!("{t} today is later than the filing time"));
+            w.err(
+                "/received/time",
+                format!("{t} today is later than the filing time"),
+            );
         }
     }
     Some(date)
@@ -493,10 +564,16 @@ fn walk_received(w: &mut Walk, v: &Value, ctx: &ValidationContext<'_>) -> Option
 fn walk_source(w: &mut Walk, v: &Value) {
     let p = "/source";
     let Some(m) = v.as_object() else {
-        w.err(p, format!("must be an object with a `kind`, not {}", describe(v)));
+        w.err(
+            p,
+            format!("must be an object with a `kind`, not {}", describe(v)),
+        );
         return;
     };
-    let Some(kind) = w.required(m, p, "kind").and_then(|k| w.choice(k, "/source/kind", &SourceKind::ALL)) else {
+    let Some(kind) = w
+        .required(m, p, "kind")
+        .and_then(|k| w.choice(k, "/source/kind", &SourceKind::ALL))
+    else {
         return;
     };
     let (fields, needs): (&[&str], Option<&str>) = match kind {
@@ -509,7 +586,10 @@ fn walk_source(w: &mut Walk, v: &Value) {
     };
     for key in m.keys() {
         if !fields.contains(&key.as_str()) {
-            w.err(child(p, key), format!("is not a field of a `{}` source", accepted(&[kind])));
+            w.err(
+                child(p, key),
+                format!("is not a field of a `{}` source", accepted(&[kind])),
+            );
         }
     }
     if let Some(field) = needs {
@@ -544,7 +624,14 @@ fn walk_source(w: &mut Walk, v: &Value) {
 
 fn walk_incident(w: &mut Walk, v: &Value, received: Option<Date>) {
     let p = "/incident";
-    let fields = ["type", "sextortion", "ai_generated_material", "minor_to_minor", "date_from", "date_to"];
+    let fields = [
+        "type",
+        "sextortion",
+        "ai_generated_material",
+        "minor_to_minor",
+        "date_from",
+        "date_to",
+    ];
     let Some(m) = w.object(v, p, &fields) else {
         return;
     };
@@ -570,7 +657,10 @@ fn walk_incident(w: &mut Walk, v: &Value, received: Option<Date>) {
     if let Some(r) = received {
         for (name, d) in [("date_from", from), ("date_to", to)] {
             if let Some(d) = d.filter(|d| *d > r) {
-                w.err(child(p, name), format!("{d} is after the date the unit received the information ({r})"));
+                w.err(
+                    child(p, name),
+                    format!("{d} is after the date the unit received the information ({r})"),
+                );
             }
         }
     }
@@ -580,17 +670,23 @@ fn walk_subject(w: &mut Walk, v: &Value, p: &str, now: Timestamp) {
     let Some(m) = w.object(v, p, &["kind", "value", "platform", "observed_at"]) else {
         return;
     };
-    let kind = w
-        .required(m, p, "kind")
-        .and_then(|k| w.choice(k, &child(p, "kind"), &[
-            SubjectIdentifierKind::ScreenName,
-            SubjectIdentifierKind::Account,
-            SubjectIdentifierKind::EmailAddress,
-            SubjectIdentifierKind::PhoneNumber,
-            SubjectIdentifierKind::IpEvent,
-        ]));
+    let kind = w.required(m, p, "kind").and_then(|k| {
+        w.choice(
+            k,
+            &child(p, "kind"),
+            &[
+                SubjectIdentifierKind::ScreenName,
+                SubjectIdentifierKind::Account,
+                SubjectIdentifierKind::EmailAddress,
+                SubjectIdentifierKind::PhoneNumber,
+                SubjectIdentifierKind::IpEvent,
+            ],
+        )
+    });
     let value_p = child(p, "value");
-    let value = w.required(m, p, "value").and_then(|x| w.text(x, &value_p, limits::IDENTIFIER_VALUE));
+    let value = w
+        .required(m, p, "value")
+        .and_then(|x| w.text(x, &value_p, limits::IDENTIFIER_VALUE));
     if let Some(pl) = Walk::optional(m, "platform") {
         w.text(pl, &child(p, "platform"), limits::PLATFORM);
     }
@@ -609,7 +705,10 @@ fn walk_subject(w: &mut Walk, v: &Value, p: &str, now: Timestamp) {
                 }
             }
             if observed.is_none() {
-                w.err(&observed_p, "is required for an ip_event (an address means little without its time)");
+                w.err(
+                    &observed_p,
+                    "is required for an ip_event (an address means little without its time)",
+                );
             }
         }
         (Some(SubjectIdentifierKind::EmailAddress), Some(val)) if !looks_like_email(&val) => {
@@ -621,16 +720,31 @@ fn walk_subject(w: &mut Walk, v: &Value, p: &str, now: Timestamp) {
 
 fn walk_evidence(w: &mut Walk, v: &Value) {
     let p = "/evidence";
-    let Some(m) = w.object(v, p, &["item_count", "image_count", "video_count", "hashes"]) else {
+    let Some(m) = w.object(
+        v,
+        p,
+        &["item_count", "image_count", "video_count", "hashes"],
+    ) else {
         return;
     };
     let mut counts = [None; 3];
-    for (i, key) in ["item_count", "image_count", "video_count"].into_iter().enumerate() {
-        counts[i] = w.required(m, p, key).and_then(|c| w.count(c, &child(p, key), bounds::COUNT));
+    for (i, key) in ["item_count", "image_count", "video_count"]
+        .into_iter()
+        .enumerate()
+    {
+        counts[i] = w
+            .required(m, p, key)
+            .and_then(|c| w.count(c, &child(p, key), bounds::COUNT));
     }
     if let [Some(items), Some(images), Some(videos)] = counts {
         if u64::from(images) + u64::from(videos) > u64::from(items) {
-            w.err("/evidence/item_count", format!("{items} is less than image_count + video_count ({})", u64::from(images) + u64::from(videos)));
+            w.err(
+                "/evidence/item_count",
+                format!(
+                    "{items} is less than image_count + video_count ({})",
+                    u64::from(images) + u64::from(videos)
+                ),
+            );
         }
     }
     let Some(hashes) = w.required(m, p, "hashes") else {
@@ -644,9 +758,13 @@ fn walk_evidence(w: &mut Walk, v: &Value) {
         let Some(hm) = w.object(item, &hp, &["algorithm", "value"]) else {
             continue;
         };
-        let algorithm = w
-            .required(hm, &hp, "algorithm")
-            .and_then(|a| w.choice(a, &child(&hp, "algorithm"), &[HashAlgorithm::Sha256, HashAlgorithm::Md5]));
+        let algorithm = w.required(hm, &hp, "algorithm").and_then(|a| {
+            w.choice(
+                a,
+                &child(&hp, "algorithm"),
+                &[HashAlgorithm::Sha256, HashAlgorithm::Md5],
+            )
+        });
         let vp = child(&hp, "value");
         let Some(value) = w.required(hm, &hp, "value").and_then(|x| w.string(x, &vp)) else {
             continue;
@@ -655,7 +773,15 @@ fn walk_evidence(w: &mut Walk, v: &Value) {
             w.err(&vp, "must contain hexadecimal digits only (0-9, a-f)");
         } else if let Some(alg) = algorithm {
             if value.len() != alg.hex_len() {
-                w.err(&vp, format!("must be {} hexadecimal digits for {} (got {})", alg.hex_len(), accepted(&[alg]), value.len()));
+                w.err(
+                    &vp,
+                    format!(
+                        "must be {} hexadecimal digits for {} (got {})",
+                        alg.hex_len(),
+                        accepted(&[alg]),
+                        value.len()
+                    ),
+                );
             }
         }
     }

@@ -96,7 +96,11 @@ pub fn parse_csv(input: &str, recorded_at: Timestamp) -> Result<Vec<RegisterUnit
         };
         if let Some(o) = &ori {
             if let Some(first) = seen.insert(o.clone(), line) {
-                errors.push(row_error(line, "ori", format!("{o} already appears on line {first}")));
+                errors.push(row_error(
+                    line,
+                    "ori",
+                    format!("{o} already appears on line {first}"),
+                ));
             }
         }
         let kind = parse_kind(&record[2]);
@@ -160,7 +164,14 @@ mod tests {
         let summary: Vec<(u64, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
         assert_eq!(
             summary,
-            vec![(3, "ori"), (3, "kind"), (3, "name"), (3, "town"), (4, "ori"), (5, "row")]
+            vec![
+                (3, "ori"),
+                (3, "kind"),
+                (3, "name"),
+                (3, "town"),
+                (4, "ori"),
+                (5, "row")
+            ]
         );
     }
 

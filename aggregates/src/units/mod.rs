@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::ids::Ori;
 use crate::text::{self, limits, TextError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitKind {
     MunicipalPolice,
@@ -46,8 +48,14 @@ pub struct RegisterUnit {
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum UnitCommand {
     Register(RegisterUnit),
-    Rename { name: String, recorded_at: Timestamp },
-    Deactivate { reason: String, recorded_at: Timestamp },
+    Rename {
+        name: String,
+        recorded_at: Timestamp,
+    },
+    Deactivate {
+        reason: String,
+        recorded_at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

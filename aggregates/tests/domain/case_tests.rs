@@ -22,7 +22,9 @@ fn complaint() -> CaseEvent {
         unit_case_number: None,
         received_on: date(2024, 9, 1),
         received_time: None,
-        source: Source::NcmecCybertip { cybertip_number: CyberTipNumber::parse(TIP).unwrap() },
+        source: Source::NcmecCybertip {
+            cybertip_number: CyberTipNumber::parse(TIP).unwrap(),
+        },
         recorded_at: ts("2024-09-01T15:00:00Z"),
     }
 }
@@ -34,29 +36,54 @@ fn log_complaint() -> CaseCommand {
         unit_case_number: None,
         received_on: date(2024, 9, 1),
         received_time: None,
-        source: Source::NcmecCybertip { cybertip_number: CyberTipNumber::parse(TIP).unwrap() },
+        source: Source::NcmecCybertip {
+            cybertip_number: CyberTipNumber::parse(TIP).unwrap(),
+        },
         recorded_at: ts("2024-09-01T15:00:00Z"),
     })
 }
 
 fn file_cmd() -> CaseCommand {
-    CaseCommand::FileNotification(FileNotification { case_id: hartford_case(), form: form(), recorded_at: now() })
+    CaseCommand::FileNotification(FileNotification {
+        case_id: hartford_case(),
+        form: form(),
+        recorded_at: now(),
+    })
 }
 
 fn status(to: CaseStatus, disposition: Option<Disposition>, note: Option<&str>) -> CaseCommand {
-    CaseCommand::ChangeStatus(ChangeStatus { to, disposition, note: note.map(str::to_string), recorded_at: now() })
+    CaseCommand::ChangeStatus(ChangeStatus {
+        to,
+        disposition,
+        note: note.map(str::to_string),
+        recorded_at: now(),
+    })
 }
 
 fn moved(from: CaseStatus, to: CaseStatus) -> CaseEvent {
-    CaseEvent::StatusChanged { from, to, disposition: None, note: None, recorded_at: now() }
+    CaseEvent::StatusChanged {
+        from,
+        to,
+        disposition: None,
+        note: None,
+        recorded_at: now(),
+    }
 }
 
 fn charge(code: &str, counts: u16) -> Charge {
-    Charge { statute: StatuteCode::parse(code).unwrap(), counts }
+    Charge {
+        statute: StatuteCode::parse(code).unwrap(),
+        counts,
+    }
 }
 
 fn arrest_cmd(on: jiff::civil::Date, charges: Vec<Charge>) -> CaseCommand {
-    CaseCommand::RecordArrest(RecordArrest { arrested_on: on, arresting_unit: ori(HARTFORD), charges, recorded_at: now() })
+    CaseCommand::RecordArrest(RecordArrest {
+        arrested_on: on,
+        arresting_unit: ori(HARTFORD),
+        charges,
+        recorded_at: now(),
+    })
 }
 
 fn arrested() -> CaseEvent {
@@ -91,12 +118,18 @@ fn err(events: Vec<CaseEvent>, cmd: CaseCommand) -> CaseError {
 
 #[tokio::test]
 async fn notification_opens_a_case() {
-    given(vec![]).when_async(file_cmd()).await.then_expect_events(vec![filed()]);
+    given(vec![])
+        .when_async(file_cmd())
+        .await
+        .then_expect_events(vec![filed()]);
 }
 
 #[tokio::test]
 async fn second_notification_on_same_case_is_refused() {
-    given(vec![filed()]).when_async(file_cmd()).await.then_expect_error(CaseError::NotificationAlreadyFiled);
+    given(vec![filed()])
+        .when_async(file_cmd())
+        .await
+        .then_expect_error(CaseError::NotificationAlreadyFiled);
 }
 
 #[tokio::test]
@@ -105,22 +138,40 @@ async fn invalid_form_is_refused_with_pointers_and_records_nothing() {
     f.reporting_unit = ori("CT9999999");
     f.attestation.statement_accepted = false;
     let result = given(vec![])
-        .when_async(CaseCommand::FileNotification(FileNotification { case_id: hartford_case(), form: f, recorded_at: now() }))
+        .when_async(CaseCommand::FileNotification(FileNotification {
+            case_id: hartford_case(),
+            form: f,
+            recorded_at: now(),
+        }))
         .await
         .inspect_result();
-    let Err(CaseError::InvalidForm(FormErrors(errors))) = result else { panic!("expected invalid form, got {result:?}") };
-    let pointers: Vec<&str> = errors.iter().map(|e: &FieldError| e.pointer.as_str()).collect();
-    assert_eq!(pointers, vec!["/reporting_unit", "/attestation/statement_accepted"]);
+    let Err(CaseError::InvalidForm(FormErrors(errors))) = result else {
+        panic!("expected invalid form, got {result:?}")
+    };
+    let pointers: Vec<&str> = errors
+        .iter()
+        .map(|e: &FieldError| e.pointer.as_str())
+        .collect();
+    assert_eq!(
+        pointers,
+        vec!["/reporting_unit", "/attestation/statement_accepted"]
+    );
 }
 
 #[tokio::test]
 async fn complaint_is_logged() {
-    given(vec![]).when_async(log_complaint()).await.then_expect_events(vec![complaint()]);
+    given(vec![])
+        .when_async(log_complaint())
+        .await
+        .then_expect_events(vec![complaint()]);
 }
 
 #[tokio::test]
 async fn complaint_twice_is_refused() {
-    given(vec![complaint()]).when_async(log_complaint()).await.then_expect_error(CaseError::AlreadyOpened(hartford_case()));
+    given(vec![complaint()])
+        .when_async(log_complaint())
+        .await
+        .then_expect_error(CaseError::AlreadyOpened(hartford_case()));
 }
 
 #[tokio::test]
@@ -129,11 +180,17 @@ async fn complaint_from_unknown_or_inactive_unit_is_refused() {
     if let CaseCommand::LogComplaint(l) = &mut c {
         l.reporting_unit = ori("CT9999999");
     }
-    given(vec![]).when_async(c.clone()).await.then_expect_error(CaseError::UnknownUnit(ori("CT9999999")));
+    given(vec![])
+        .when_async(c.clone())
+        .await
+        .then_expect_error(CaseError::UnknownUnit(ori("CT9999999")));
     if let CaseCommand::LogComplaint(l) = &mut c {
         l.reporting_unit = ori(CLOSED_UNIT);
     }
-    given(vec![]).when_async(c).await.then_expect_error(CaseError::InactiveUnit(ori(CLOSED_UNIT)));
+    given(vec![])
+        .when_async(c)
+        .await
+        .then_expect_error(CaseError::InactiveUnit(ori(CLOSED_UNIT)));
 }
 
 #[tokio::test]
@@ -142,27 +199,37 @@ async fn complaint_received_in_the_future_is_refused() {
     if let CaseCommand::LogComplaint(l) = &mut c {
         l.received_on = date(2024, 9, 2);
     }
-    given(vec![]).when_async(c).await.then_expect_error(CaseError::DateInFuture {
-        field: "received_on",
-        date: date(2024, 9, 2),
-        today: date(2024, 9, 1),
-    });
+    given(vec![])
+        .when_async(c)
+        .await
+        .then_expect_error(CaseError::DateInFuture {
+            field: "received_on",
+            date: date(2024, 9, 2),
+            today: date(2024, 9, 1),
+        });
 }
 
 #[tokio::test]
 async fn complaint_with_invalid_source_is_refused() {
     let mut c = log_complaint();
     if let CaseCommand::LogComplaint(l) = &mut c {
-        l.source = Source::OtherAgency { agency_name: "  ".into() };
+        l.source = Source::OtherAgency {
+            agency_name: "  ".into(),
+        };
     }
     let r = given(vec![]).when_async(c).await.inspect_result();
-    let Err(CaseError::InvalidSource(FormErrors(e))) = r else { panic!("{r:?}") };
+    let Err(CaseError::InvalidSource(FormErrors(e))) = r else {
+        panic!("{r:?}")
+    };
     assert_eq!(e[0].pointer, "/source/agency_name");
 }
 
 #[tokio::test]
 async fn notification_completes_a_logged_complaint() {
-    given(vec![complaint()]).when_async(file_cmd()).await.then_expect_events(vec![filed()]);
+    given(vec![complaint()])
+        .when_async(file_cmd())
+        .await
+        .then_expect_events(vec![filed()]);
 }
 
 #[tokio::test]
@@ -175,33 +242,53 @@ async fn notification_from_another_unit_cannot_complete_the_complaint() {
     given(vec![complaint()])
         .when_async(cmd)
         .await
-        .then_expect_error(CaseError::UnitMismatch { logged: ori(HARTFORD), form: ori(NEW_HAVEN) });
+        .then_expect_error(CaseError::UnitMismatch {
+            logged: ori(HARTFORD),
+            form: ori(NEW_HAVEN),
+        });
 }
 
 #[tokio::test]
 async fn notification_with_a_different_received_date_is_refused() {
     let mut f = form();
     f.received.date = date(2024, 9, 2);
-    let cmd = CaseCommand::FileNotification(FileNotification { case_id: hartford_case(), form: f, recorded_at: now() });
+    let cmd = CaseCommand::FileNotification(FileNotification {
+        case_id: hartford_case(),
+        form: f,
+        recorded_at: now(),
+    });
     given(vec![complaint()])
         .when_async(cmd)
         .await
-        .then_expect_error(CaseError::ReceivedDateMismatch { logged: date(2024, 9, 1), form: date(2024, 9, 2) });
+        .then_expect_error(CaseError::ReceivedDateMismatch {
+            logged: date(2024, 9, 1),
+            form: date(2024, 9, 2),
+        });
 }
 
 #[tokio::test]
 async fn notification_for_another_stream_id_is_refused() {
-    let cmd = CaseCommand::FileNotification(FileNotification { case_id: case_id("OTHER"), form: form(), recorded_at: now() });
+    let cmd = CaseCommand::FileNotification(FileNotification {
+        case_id: case_id("OTHER"),
+        form: form(),
+        recorded_at: now(),
+    });
     given(vec![complaint()])
         .when_async(cmd)
         .await
-        .then_expect_error(CaseError::CaseIdMismatch { expected: hartford_case(), got: case_id("OTHER") });
+        .then_expect_error(CaseError::CaseIdMismatch {
+            expected: hartford_case(),
+            got: case_id("OTHER"),
+        });
 }
 
 #[tokio::test]
 async fn notification_for_a_tip_held_elsewhere_is_refused() {
     let world = World::new();
-    world.tips.insert(CyberTipNumber::parse(TIP).unwrap(), case_id("CT0009300:NH-1"));
+    world.tips.insert(
+        CyberTipNumber::parse(TIP).unwrap(),
+        case_id("CT0009300:NH-1"),
+    );
     F::with(world.services())
         .given_no_previous_events()
         .when_async(file_cmd())
@@ -215,8 +302,14 @@ async fn notification_for_a_tip_held_elsewhere_is_refused() {
 #[tokio::test]
 async fn notification_for_a_tip_held_by_this_case_is_accepted() {
     let world = World::new();
-    world.tips.insert(CyberTipNumber::parse(TIP).unwrap(), hartford_case());
-    F::with(world.services()).given_no_previous_events().when_async(file_cmd()).await.then_expect_events(vec![filed()]);
+    world
+        .tips
+        .insert(CyberTipNumber::parse(TIP).unwrap(), hartford_case());
+    F::with(world.services())
+        .given_no_previous_events()
+        .when_async(file_cmd())
+        .await
+        .then_expect_events(vec![filed()]);
 }
 
 // ---- deconfliction on the case side ----
@@ -231,47 +324,81 @@ fn link_cmd(unit: &str, number: &str) -> CaseCommand {
 
 #[tokio::test]
 async fn duplicate_notification_is_linked() {
-    given(vec![filed()]).when_async(link_cmd(NEW_HAVEN, "NH-1")).await.then_expect_events(vec![
-        CaseEvent::DuplicateNotificationLinked {
+    given(vec![filed()])
+        .when_async(link_cmd(NEW_HAVEN, "NH-1"))
+        .await
+        .then_expect_events(vec![CaseEvent::DuplicateNotificationLinked {
             form: form_from(NEW_HAVEN, "NH-1"),
             from_case_id: Some(case_id("CT0009300:NH-1")),
             recorded_at: now(),
-        },
-    ]);
+        }]);
 }
 
 #[tokio::test]
 async fn duplicate_with_another_tip_is_refused() {
     let mut f = form_from(NEW_HAVEN, "NH-1");
-    f.source = Source::NcmecCybertip { cybertip_number: CyberTipNumber::parse("111").unwrap() };
-    let cmd = CaseCommand::LinkDuplicateNotification(LinkDuplicateNotification { form: f, from_case_id: None, recorded_at: now() });
-    given(vec![filed()]).when_async(cmd).await.then_expect_error(CaseError::DifferentCyberTip {
-        case: CyberTipNumber::parse(TIP).unwrap(),
-        form: CyberTipNumber::parse("111").unwrap(),
+    f.source = Source::NcmecCybertip {
+        cybertip_number: CyberTipNumber::parse("111").unwrap(),
+    };
+    let cmd = CaseCommand::LinkDuplicateNotification(LinkDuplicateNotification {
+        form: f,
+        from_case_id: None,
+        recorded_at: now(),
     });
+    given(vec![filed()])
+        .when_async(cmd)
+        .await
+        .then_expect_error(CaseError::DifferentCyberTip {
+            case: CyberTipNumber::parse(TIP).unwrap(),
+            form: CyberTipNumber::parse("111").unwrap(),
+        });
 }
 
 #[tokio::test]
 async fn duplicate_on_a_case_without_tip_is_refused() {
-    given(vec![complaint()]).when_async(link_cmd(NEW_HAVEN, "NH-1")).await.then_expect_error(CaseError::NoCyberTip);
+    given(vec![complaint()])
+        .when_async(link_cmd(NEW_HAVEN, "NH-1"))
+        .await
+        .then_expect_error(CaseError::NoCyberTip);
 }
 
 #[tokio::test]
 async fn complaint_case_is_merged_into_the_tip_holder() {
-    let cmd = CaseCommand::MergeIntoCase(MergeIntoCase { primary_case_id: case_id("CT0009300:NH-1"), recorded_at: now() });
-    given(vec![complaint()]).when_async(cmd.clone()).await.then_expect_events(vec![CaseEvent::CaseMerged {
+    let cmd = CaseCommand::MergeIntoCase(MergeIntoCase {
         primary_case_id: case_id("CT0009300:NH-1"),
         recorded_at: now(),
-    }]);
-    given(vec![filed()]).when_async(cmd).await.then_expect_error(CaseError::NotificationAlreadyFiled);
-    let self_merge = CaseCommand::MergeIntoCase(MergeIntoCase { primary_case_id: hartford_case(), recorded_at: now() });
-    given(vec![complaint()]).when_async(self_merge).await.then_expect_error(CaseError::SelfMerge);
+    });
+    given(vec![complaint()])
+        .when_async(cmd.clone())
+        .await
+        .then_expect_events(vec![CaseEvent::CaseMerged {
+            primary_case_id: case_id("CT0009300:NH-1"),
+            recorded_at: now(),
+        }]);
+    given(vec![filed()])
+        .when_async(cmd)
+        .await
+        .then_expect_error(CaseError::NotificationAlreadyFiled);
+    let self_merge = CaseCommand::MergeIntoCase(MergeIntoCase {
+        primary_case_id: hartford_case(),
+        recorded_at: now(),
+    });
+    given(vec![complaint()])
+        .when_async(self_merge)
+        .await
+        .then_expect_error(CaseError::SelfMerge);
 }
 
 #[tokio::test]
 async fn merged_case_refuses_further_work() {
-    let merged = CaseEvent::CaseMerged { primary_case_id: case_id("CT0009300:NH-1"), recorded_at: now() };
-    given(vec![complaint(), merged]).when_async(file_cmd()).await.then_expect_error(CaseError::Merged(case_id("CT0009300:NH-1")));
+    let merged = CaseEvent::CaseMerged {
+        primary_case_id: case_id("CT0009300:NH-1"),
+        recorded_at: now(),
+    };
+    given(vec![complaint(), merged])
+        .when_async(file_cmd())
+        .await
+        .then_expect_error(CaseError::Merged(case_id("CT0009300:NH-1")));
 }
 
 // ---- sharing ----
@@ -287,53 +414,109 @@ fn share(direction: ShareDirection, summary: &str) -> CaseCommand {
 
 #[tokio::test]
 async fn information_is_shared_both_ways() {
-    let up = ShareDirection::UnitToTaskForce { from_unit: ori(HARTFORD) };
-    given(vec![filed()]).when_async(share(up.clone(), "Search warrant returns received")).await.then_expect_events(vec![
-        CaseEvent::InformationShared {
+    let up = ShareDirection::UnitToTaskForce {
+        from_unit: ori(HARTFORD),
+    };
+    given(vec![filed()])
+        .when_async(share(up.clone(), "Search warrant returns received"))
+        .await
+        .then_expect_events(vec![CaseEvent::InformationShared {
             share_number: 1,
             direction: up,
             category: ShareCategory::CaseUpdate,
             summary: "Search warrant returns received".into(),
             recorded_at: now(),
-        },
-    ]);
-    let down = ShareDirection::TaskForceToUnits { to_units: vec![ori(HARTFORD), ori(NEW_HAVEN)] };
-    let r = given(vec![complaint()]).when_async(share(down, "Subscriber information")).await.inspect_result().unwrap();
+        }]);
+    let down = ShareDirection::TaskForceToUnits {
+        to_units: vec![ori(HARTFORD), ori(NEW_HAVEN)],
+    };
+    let r = given(vec![complaint()])
+        .when_async(share(down, "Subscriber information"))
+        .await
+        .inspect_result()
+        .unwrap();
     assert_eq!(r.len(), 1);
 }
 
 #[tokio::test]
 async fn share_rules() {
-    given(vec![]).when_async(share(ShareDirection::UnitToTaskForce { from_unit: ori(HARTFORD) }, "x")).await.then_expect_error(CaseError::NotOpened);
+    given(vec![])
+        .when_async(share(
+            ShareDirection::UnitToTaskForce {
+                from_unit: ori(HARTFORD),
+            },
+            "x",
+        ))
+        .await
+        .then_expect_error(CaseError::NotOpened);
     given(vec![filed()])
-        .when_async(share(ShareDirection::TaskForceToUnits { to_units: vec![] }, "x"))
+        .when_async(share(
+            ShareDirection::TaskForceToUnits { to_units: vec![] },
+            "x",
+        ))
         .await
         .then_expect_error(CaseError::Empty { what: "to_units" });
     given(vec![filed()])
-        .when_async(share(ShareDirection::TaskForceToUnits { to_units: vec![ori(HARTFORD), ori(HARTFORD)] }, "x"))
+        .when_async(share(
+            ShareDirection::TaskForceToUnits {
+                to_units: vec![ori(HARTFORD), ori(HARTFORD)],
+            },
+            "x",
+        ))
         .await
         .then_expect_error(CaseError::DuplicateUnit(ori(HARTFORD)));
     given(vec![filed()])
-        .when_async(share(ShareDirection::TaskForceToUnits { to_units: vec![ori(CLOSED_UNIT)] }, "x"))
+        .when_async(share(
+            ShareDirection::TaskForceToUnits {
+                to_units: vec![ori(CLOSED_UNIT)],
+            },
+            "x",
+        ))
         .await
         .then_expect_error(CaseError::InactiveUnit(ori(CLOSED_UNIT)));
     let r = given(vec![filed()])
-        .when_async(share(ShareDirection::UnitToTaskForce { from_unit: ori(HARTFORD) }, &"x".repeat(1001)))
+        .when_async(share(
+            ShareDirection::UnitToTaskForce {
+                from_unit: ori(HARTFORD),
+            },
+            &"x".repeat(1001),
+        ))
         .await
         .inspect_result();
-    assert!(matches!(r, Err(CaseError::InvalidText { field: "summary", .. })));
+    assert!(matches!(
+        r,
+        Err(CaseError::InvalidText {
+            field: "summary",
+            ..
+        })
+    ));
     let r = given(vec![filed()])
-        .when_async(share(ShareDirection::UnitToTaskForce { from_unit: ori(HARTFORD) }, "line\nbreak"))
+        .when_async(share(
+            ShareDirection::UnitToTaskForce {
+                from_unit: ori(HARTFORD),
+            },
+            "line\nbreak",
+        ))
         .await
         .inspect_result();
-    assert!(matches!(r, Err(CaseError::InvalidText { field: "summary", .. })));
+    assert!(matches!(
+        r,
+        Err(CaseError::InvalidText {
+            field: "summary",
+            ..
+        })
+    ));
 }
 
 // ---- assignment ----
 
 fn assign(name: &str) -> CaseCommand {
     CaseCommand::AssignInvestigator(AssignInvestigator {
-        investigator: Investigator { name: name.into(), badge: None, agency: ori(TASK_FORCE) },
+        investigator: Investigator {
+            name: name.into(),
+            badge: None,
+            agency: ori(TASK_FORCE),
+        },
         role: InvestigatorRole::Lead,
         recorded_at: now(),
     })
@@ -341,29 +524,67 @@ fn assign(name: &str) -> CaseCommand {
 
 #[tokio::test]
 async fn investigator_assignment() {
-    given(vec![filed()]).when_async(assign("Tpr. B. Chen")).await.then_expect_events(vec![CaseEvent::InvestigatorAssigned {
-        investigator: Investigator { name: "Tpr. B. Chen".into(), badge: None, agency: ori(TASK_FORCE) },
-        role: InvestigatorRole::Lead,
-        recorded_at: now(),
-    }]);
+    given(vec![filed()])
+        .when_async(assign("Tpr. B. Chen"))
+        .await
+        .then_expect_events(vec![CaseEvent::InvestigatorAssigned {
+            investigator: Investigator {
+                name: "Tpr. B. Chen".into(),
+                badge: None,
+                agency: ori(TASK_FORCE),
+            },
+            role: InvestigatorRole::Lead,
+            recorded_at: now(),
+        }]);
     let assigned = CaseEvent::InvestigatorAssigned {
-        investigator: Investigator { name: "Tpr. B. Chen".into(), badge: None, agency: ori(TASK_FORCE) },
+        investigator: Investigator {
+            name: "Tpr. B. Chen".into(),
+            badge: None,
+            agency: ori(TASK_FORCE),
+        },
         role: InvestigatorRole::Lead,
         recorded_at: now(),
     };
-    given(vec![filed(), assigned]).when_async(assign("Tpr. B. Chen")).await.then_expect_error(CaseError::AlreadyAssigned);
-    given(vec![complaint()]).when_async(assign("Tpr. B. Chen")).await.then_expect_error(CaseError::NotificationRequired);
-    let closed = CaseEvent::StatusChanged { from: CaseStatus::Received, to: CaseStatus::Closed, disposition: Some(Disposition::Unfounded), note: None, recorded_at: now() };
-    given(vec![filed(), closed]).when_async(assign("Tpr. B. Chen")).await.then_expect_error(CaseError::Closed);
-    let r = given(vec![filed()]).when_async(assign("")).await.inspect_result();
-    assert!(matches!(r, Err(CaseError::InvalidText { field: "investigator.name", .. })));
+    given(vec![filed(), assigned])
+        .when_async(assign("Tpr. B. Chen"))
+        .await
+        .then_expect_error(CaseError::AlreadyAssigned);
+    given(vec![complaint()])
+        .when_async(assign("Tpr. B. Chen"))
+        .await
+        .then_expect_error(CaseError::NotificationRequired);
+    let closed = CaseEvent::StatusChanged {
+        from: CaseStatus::Received,
+        to: CaseStatus::Closed,
+        disposition: Some(Disposition::Unfounded),
+        note: None,
+        recorded_at: now(),
+    };
+    given(vec![filed(), closed])
+        .when_async(assign("Tpr. B. Chen"))
+        .await
+        .then_expect_error(CaseError::Closed);
+    let r = given(vec![filed()])
+        .when_async(assign(""))
+        .await
+        .inspect_result();
+    assert!(matches!(
+        r,
+        Err(CaseError::InvalidText {
+            field: "investigator.name",
+            ..
+        })
+    ));
 }
 
 // ---- status ----
 
 #[tokio::test]
 async fn allowed_transition() {
-    given(vec![filed()]).when_async(status(CaseStatus::Triaged, None, None)).await.then_expect_events(vec![moved(CaseStatus::Received, CaseStatus::Triaged)]);
+    given(vec![filed()])
+        .when_async(status(CaseStatus::Triaged, None, None))
+        .await
+        .then_expect_events(vec![moved(CaseStatus::Received, CaseStatus::Triaged)]);
 }
 
 #[tokio::test]
@@ -371,25 +592,44 @@ async fn disallowed_transition() {
     given(vec![filed()])
         .when_async(status(CaseStatus::Suspended, None, None))
         .await
-        .then_expect_error(CaseError::TransitionNotAllowed { from: CaseStatus::Received, to: CaseStatus::Suspended });
+        .then_expect_error(CaseError::TransitionNotAllowed {
+            from: CaseStatus::Received,
+            to: CaseStatus::Suspended,
+        });
     given(vec![filed()])
         .when_async(status(CaseStatus::Received, None, None))
         .await
-        .then_expect_error(CaseError::TransitionNotAllowed { from: CaseStatus::Received, to: CaseStatus::Received });
+        .then_expect_error(CaseError::TransitionNotAllowed {
+            from: CaseStatus::Received,
+            to: CaseStatus::Received,
+        });
 }
 
 #[tokio::test]
 async fn status_needs_a_notification() {
-    given(vec![complaint()]).when_async(status(CaseStatus::Triaged, None, None)).await.then_expect_error(CaseError::NotificationRequired);
-    given(vec![]).when_async(status(CaseStatus::Triaged, None, None)).await.then_expect_error(CaseError::NotOpened);
+    given(vec![complaint()])
+        .when_async(status(CaseStatus::Triaged, None, None))
+        .await
+        .then_expect_error(CaseError::NotificationRequired);
+    given(vec![])
+        .when_async(status(CaseStatus::Triaged, None, None))
+        .await
+        .then_expect_error(CaseError::NotOpened);
 }
 
 #[tokio::test]
 async fn closing_requires_a_fitting_disposition() {
-    given(vec![filed()]).when_async(status(CaseStatus::Closed, None, None)).await.then_expect_error(CaseError::DispositionRequired);
+    given(vec![filed()])
+        .when_async(status(CaseStatus::Closed, None, None))
+        .await
+        .then_expect_error(CaseError::DispositionRequired);
     let triaged = moved(CaseStatus::Received, CaseStatus::Triaged);
     given(vec![filed()])
-        .when_async(status(CaseStatus::Triaged, Some(Disposition::Unfounded), None))
+        .when_async(status(
+            CaseStatus::Triaged,
+            Some(Disposition::Unfounded),
+            None,
+        ))
         .await
         .then_expect_error(CaseError::DispositionNotAllowed);
     given(vec![filed(), triaged.clone()])
@@ -397,19 +637,31 @@ async fn closing_requires_a_fitting_disposition() {
         .await
         .then_expect_error(CaseError::DispositionNeedsArrest);
     given(vec![filed(), triaged.clone()])
-        .when_async(status(CaseStatus::Closed, Some(Disposition::ReferredToFederalProsecutors), None))
+        .when_async(status(
+            CaseStatus::Closed,
+            Some(Disposition::ReferredToFederalProsecutors),
+            None,
+        ))
         .await
         .then_expect_error(CaseError::DispositionNeedsReferral {
             disposition: Disposition::ReferredToFederalProsecutors,
             target: ReferralTarget::FederalProsecutors,
         });
-    given(vec![filed(), triaged.clone(), referral(ReferralTarget::FederalAgency)])
-        .when_async(status(CaseStatus::Closed, Some(Disposition::ReferredOutOfState), None))
-        .await
-        .then_expect_error(CaseError::DispositionNeedsReferral {
-            disposition: Disposition::ReferredOutOfState,
-            target: ReferralTarget::OutOfStateAgency,
-        });
+    given(vec![
+        filed(),
+        triaged.clone(),
+        referral(ReferralTarget::FederalAgency),
+    ])
+    .when_async(status(
+        CaseStatus::Closed,
+        Some(Disposition::ReferredOutOfState),
+        None,
+    ))
+    .await
+    .then_expect_error(CaseError::DispositionNeedsReferral {
+        disposition: Disposition::ReferredOutOfState,
+        target: ReferralTarget::OutOfStateAgency,
+    });
     given(vec![filed(), triaged.clone(), arrested()])
         .when_async(status(CaseStatus::Closed, Some(Disposition::Arrest), None))
         .await
@@ -420,32 +672,57 @@ async fn closing_requires_a_fitting_disposition() {
             note: None,
             recorded_at: now(),
         }]);
-    given(vec![filed(), triaged, referral(ReferralTarget::FederalProsecutors)])
-        .when_async(status(CaseStatus::Closed, Some(Disposition::ReferredToFederalProsecutors), None))
-        .await
-        .inspect_result()
-        .unwrap();
+    given(vec![
+        filed(),
+        triaged,
+        referral(ReferralTarget::FederalProsecutors),
+    ])
+    .when_async(status(
+        CaseStatus::Closed,
+        Some(Disposition::ReferredToFederalProsecutors),
+        None,
+    ))
+    .await
+    .inspect_result()
+    .unwrap();
 }
 
 #[tokio::test]
 async fn referred_status_needs_an_open_referral() {
     let triaged = moved(CaseStatus::Received, CaseStatus::Triaged);
-    given(vec![filed(), triaged.clone()]).when_async(status(CaseStatus::Referred, None, None)).await.then_expect_error(CaseError::ReferralRequired);
-    given(vec![filed(), triaged, referral(ReferralTarget::FederalProsecutors)])
+    given(vec![filed(), triaged.clone()])
         .when_async(status(CaseStatus::Referred, None, None))
         .await
-        .then_expect_events(vec![moved(CaseStatus::Triaged, CaseStatus::Referred)]);
+        .then_expect_error(CaseError::ReferralRequired);
+    given(vec![
+        filed(),
+        triaged,
+        referral(ReferralTarget::FederalProsecutors),
+    ])
+    .when_async(status(CaseStatus::Referred, None, None))
+    .await
+    .then_expect_events(vec![moved(CaseStatus::Triaged, CaseStatus::Referred)]);
 }
 
 #[tokio::test]
 async fn reopening_needs_a_note() {
-    let closed = CaseEvent::StatusChanged { from: CaseStatus::Received, to: CaseStatus::Closed, disposition: Some(Disposition::Unfounded), note: None, recorded_at: now() };
+    let closed = CaseEvent::StatusChanged {
+        from: CaseStatus::Received,
+        to: CaseStatus::Closed,
+        disposition: Some(Disposition::Unfounded),
+        note: None,
+        recorded_at: now(),
+    };
     given(vec![filed(), closed.clone()])
         .when_async(status(CaseStatus::Investigating, None, None))
         .await
         .then_expect_error(CaseError::ReopenNeedsNote);
     given(vec![filed(), closed])
-        .when_async(status(CaseStatus::Investigating, None, Some("New provider return")))
+        .when_async(status(
+            CaseStatus::Investigating,
+            None,
+            Some("New provider return"),
+        ))
         .await
         .then_expect_events(vec![CaseEvent::StatusChanged {
             from: CaseStatus::Closed,
@@ -460,28 +737,54 @@ async fn reopening_needs_a_note() {
 
 #[tokio::test]
 async fn arrest_is_recorded_with_catalog_charges() {
-    given(vec![filed()]).when_async(arrest_cmd(date(2024, 9, 5), vec![charge("53a-196d", 1)])).await.then_expect_events(vec![arrested()]);
+    given(vec![filed()])
+        .when_async(arrest_cmd(date(2024, 9, 5), vec![charge("53a-196d", 1)]))
+        .await
+        .then_expect_events(vec![arrested()]);
 }
 
 #[tokio::test]
 async fn arrest_rules() {
     let s = |code: &str| StatuteCode::parse(code).unwrap();
-    given(vec![filed()]).when_async(arrest_cmd(date(2024, 9, 5), vec![charge("53a-999", 1)])).await.then_expect_error(CaseError::UnknownStatute(s("53a-999")));
-    given(vec![filed()]).when_async(arrest_cmd(date(2024, 9, 5), vec![])).await.then_expect_error(CaseError::Empty { what: "charges" });
-    given(vec![filed()]).when_async(arrest_cmd(date(2024, 9, 5), vec![charge("53-21", 0)])).await.then_expect_error(CaseError::InvalidCounts(s("53-21")));
     given(vec![filed()])
-        .when_async(arrest_cmd(date(2024, 9, 5), vec![charge("53-21", 1), charge("53-21", 2)]))
+        .when_async(arrest_cmd(date(2024, 9, 5), vec![charge("53a-999", 1)]))
+        .await
+        .then_expect_error(CaseError::UnknownStatute(s("53a-999")));
+    given(vec![filed()])
+        .when_async(arrest_cmd(date(2024, 9, 5), vec![]))
+        .await
+        .then_expect_error(CaseError::Empty { what: "charges" });
+    given(vec![filed()])
+        .when_async(arrest_cmd(date(2024, 9, 5), vec![charge("53-21", 0)]))
+        .await
+        .then_expect_error(CaseError::InvalidCounts(s("53-21")));
+    given(vec![filed()])
+        .when_async(arrest_cmd(
+            date(2024, 9, 5),
+            vec![charge("53-21", 1), charge("53-21", 2)],
+        ))
         .await
         .then_expect_error(CaseError::DuplicateStatute(s("53-21")));
     given(vec![filed()])
         .when_async(arrest_cmd(date(2024, 9, 11), vec![charge("53-21", 1)]))
         .await
-        .then_expect_error(CaseError::DateInFuture { field: "arrested_on", date: date(2024, 9, 11), today: date(2024, 9, 10) });
+        .then_expect_error(CaseError::DateInFuture {
+            field: "arrested_on",
+            date: date(2024, 9, 11),
+            today: date(2024, 9, 10),
+        });
     given(vec![filed()])
         .when_async(arrest_cmd(date(2024, 8, 31), vec![charge("53-21", 1)]))
         .await
-        .then_expect_error(CaseError::DateTooEarly { field: "arrested_on", date: date(2024, 8, 31), earliest: date(2024, 9, 1) });
-    given(vec![complaint()]).when_async(arrest_cmd(date(2024, 9, 5), vec![charge("53-21", 1)])).await.then_expect_error(CaseError::NotificationRequired);
+        .then_expect_error(CaseError::DateTooEarly {
+            field: "arrested_on",
+            date: date(2024, 8, 31),
+            earliest: date(2024, 9, 1),
+        });
+    given(vec![complaint()])
+        .when_async(arrest_cmd(date(2024, 9, 5), vec![charge("53-21", 1)]))
+        .await
+        .then_expect_error(CaseError::NotificationRequired);
 }
 
 // ---- referrals ----
@@ -494,9 +797,18 @@ async fn referral_recorded_and_decided() {
         referred_on: date(2024, 9, 6),
         recorded_at: now(),
     });
-    given(vec![filed()]).when_async(cmd).await.then_expect_events(vec![referral(ReferralTarget::FederalProsecutors)]);
+    given(vec![filed()])
+        .when_async(cmd)
+        .await
+        .then_expect_events(vec![referral(ReferralTarget::FederalProsecutors)]);
     let decide = |n: u32, on| {
-        CaseCommand::DecideReferral(DecideReferral { referral_number: n, decision: ReferralDecision::Declined, decided_on: on, note: None, recorded_at: now() })
+        CaseCommand::DecideReferral(DecideReferral {
+            referral_number: n,
+            decision: ReferralDecision::Declined,
+            decided_on: on,
+            note: None,
+            recorded_at: now(),
+        })
     };
     given(vec![filed(), referral(ReferralTarget::FederalProsecutors)])
         .when_async(decide(1, date(2024, 9, 9)))
@@ -508,16 +820,32 @@ async fn referral_recorded_and_decided() {
             note: None,
             recorded_at: now(),
         }]);
-    given(vec![filed()]).when_async(decide(1, date(2024, 9, 9))).await.then_expect_error(CaseError::UnknownReferral(1));
-    let decided = CaseEvent::ReferralDecided { referral_number: 1, decision: ReferralDecision::Accepted, decided_on: date(2024, 9, 9), note: None, recorded_at: now() };
-    given(vec![filed(), referral(ReferralTarget::FederalProsecutors), decided])
+    given(vec![filed()])
         .when_async(decide(1, date(2024, 9, 9)))
         .await
-        .then_expect_error(CaseError::ReferralAlreadyDecided(1));
+        .then_expect_error(CaseError::UnknownReferral(1));
+    let decided = CaseEvent::ReferralDecided {
+        referral_number: 1,
+        decision: ReferralDecision::Accepted,
+        decided_on: date(2024, 9, 9),
+        note: None,
+        recorded_at: now(),
+    };
+    given(vec![
+        filed(),
+        referral(ReferralTarget::FederalProsecutors),
+        decided,
+    ])
+    .when_async(decide(1, date(2024, 9, 9)))
+    .await
+    .then_expect_error(CaseError::ReferralAlreadyDecided(1));
     given(vec![filed(), referral(ReferralTarget::FederalProsecutors)])
         .when_async(decide(1, date(2024, 9, 5)))
         .await
-        .then_expect_error(CaseError::DecisionBeforeReferral { decided_on: date(2024, 9, 5), referred_on: date(2024, 9, 6) });
+        .then_expect_error(CaseError::DecisionBeforeReferral {
+            decided_on: date(2024, 9, 5),
+            referred_on: date(2024, 9, 6),
+        });
 }
 
 // ---- operations, urgency ----
@@ -525,19 +853,46 @@ async fn referral_recorded_and_decided() {
 #[tokio::test]
 async fn link_to_operation_once() {
     let op = OperationId::parse("OP-2024-03").unwrap();
-    let cmd = CaseCommand::LinkOperation(LinkOperation { operation_id: op.clone(), recorded_at: now() });
-    let linked = CaseEvent::LinkedToOperation { operation_id: op, recorded_at: now() };
-    given(vec![filed()]).when_async(cmd.clone()).await.then_expect_events(vec![linked.clone()]);
-    given(vec![filed(), linked]).when_async(cmd).await.then_expect_error(CaseError::AlreadyLinkedToOperation);
+    let cmd = CaseCommand::LinkOperation(LinkOperation {
+        operation_id: op.clone(),
+        recorded_at: now(),
+    });
+    let linked = CaseEvent::LinkedToOperation {
+        operation_id: op,
+        recorded_at: now(),
+    };
+    given(vec![filed()])
+        .when_async(cmd.clone())
+        .await
+        .then_expect_events(vec![linked.clone()]);
+    given(vec![filed(), linked])
+        .when_async(cmd)
+        .await
+        .then_expect_error(CaseError::AlreadyLinkedToOperation);
 }
 
 #[tokio::test]
 async fn urgent_flag() {
-    let cmd = CaseCommand::SetUrgent(SetUrgent { reason: UrgencyReason::ChildInImminentDanger, recorded_at: now() });
-    let set = CaseEvent::UrgentFlagSet { reason: UrgencyReason::ChildInImminentDanger, recorded_at: now() };
-    given(vec![complaint()]).when_async(cmd.clone()).await.then_expect_events(vec![set.clone()]);
-    given(vec![filed(), set]).when_async(cmd.clone()).await.then_expect_error(CaseError::AlreadyUrgent);
-    given(vec![]).when_async(cmd).await.then_expect_error(CaseError::NotOpened);
+    let cmd = CaseCommand::SetUrgent(SetUrgent {
+        reason: UrgencyReason::ChildInImminentDanger,
+        recorded_at: now(),
+    });
+    let set = CaseEvent::UrgentFlagSet {
+        reason: UrgencyReason::ChildInImminentDanger,
+        recorded_at: now(),
+    };
+    given(vec![complaint()])
+        .when_async(cmd.clone())
+        .await
+        .then_expect_events(vec![set.clone()]);
+    given(vec![filed(), set])
+        .when_async(cmd.clone())
+        .await
+        .then_expect_error(CaseError::AlreadyUrgent);
+    given(vec![])
+        .when_async(cmd)
+        .await
+        .then_expect_error(CaseError::NotOpened);
 }
 
 // ---- corrections ----
@@ -546,7 +901,11 @@ fn correction_world(event_type: &str, aggregate_id: &str) -> World {
     let w = World::new();
     w.ledger.insert(
         LedgerPosition::new(41),
-        LedgerEventRef { aggregate_type: "case".into(), aggregate_id: aggregate_id.into(), event_type: event_type.into() },
+        LedgerEventRef {
+            aggregate_type: "case".into(),
+            aggregate_id: aggregate_id.into(),
+            event_type: event_type.into(),
+        },
     );
     w
 }
@@ -562,9 +921,16 @@ fn correct(changes: Vec<CorrectedValue>) -> CaseCommand {
 
 #[tokio::test]
 async fn correction_is_recorded_and_applied() {
-    let change = CorrectedValue::VictimAgeBand { age_band: AgeBand::Age13To15 };
+    let change = CorrectedValue::VictimAgeBand {
+        age_band: AgeBand::Age13To15,
+    };
     let w = correction_world("NotificationFiled", hartford_case().as_str());
-    let events = F::with(w.services()).given(vec![filed()]).when_async(correct(vec![change.clone()])).await.inspect_result().unwrap();
+    let events = F::with(w.services())
+        .given(vec![filed()])
+        .when_async(correct(vec![change.clone()]))
+        .await
+        .inspect_result()
+        .unwrap();
     assert_eq!(
         events,
         vec![CaseEvent::CorrectionRecorded {
@@ -578,20 +944,36 @@ async fn correction_is_recorded_and_applied() {
     for e in [filed()].into_iter().chain(events) {
         cqrs_es::Aggregate::apply(&mut case, e);
     }
-    assert_eq!(case.notification.unwrap().victim.age_band, AgeBand::Age13To15);
+    assert_eq!(
+        case.notification.unwrap().victim.age_band,
+        AgeBand::Age13To15
+    );
     assert_eq!(case.corrections, 1);
 }
 
 #[tokio::test]
 async fn received_date_correction_moves_the_clock() {
     let w = correction_world("ComplaintLogged", hartford_case().as_str());
-    let change = CorrectedValue::ReceivedOn { date: date(2024, 8, 30), time: None };
-    let events = F::with(w.services()).given(vec![complaint()]).when_async(correct(vec![change])).await.inspect_result().unwrap();
+    let change = CorrectedValue::ReceivedOn {
+        date: date(2024, 8, 30),
+        time: None,
+    };
+    let events = F::with(w.services())
+        .given(vec![complaint()])
+        .when_async(correct(vec![change]))
+        .await
+        .inspect_result()
+        .unwrap();
     let mut case = Case::default();
     for e in [complaint()].into_iter().chain(events) {
         cqrs_es::Aggregate::apply(&mut case, e);
     }
-    let c = assess(&case.notification_clock().unwrap(), date(2024, 9, 14), &DeadlinePolicy::default()).unwrap();
+    let c = assess(
+        &case.notification_clock().unwrap(),
+        date(2024, 9, 14),
+        &DeadlinePolicy::default(),
+    )
+    .unwrap();
     assert_eq!(c.due_on, date(2024, 9, 13));
     assert_eq!(c.status, ComplianceStatus::Overdue { days: 1 });
     assert!(c.incomplete_form);
@@ -599,43 +981,69 @@ async fn received_date_correction_moves_the_clock() {
 
 #[tokio::test]
 async fn correction_rules() {
-    let change = CorrectedValue::VictimAgeBand { age_band: AgeBand::Age13To15 };
+    let change = CorrectedValue::VictimAgeBand {
+        age_band: AgeBand::Age13To15,
+    };
     // Unknown position.
-    F::with(services()).given(vec![filed()]).when_async(correct(vec![change.clone()])).await.then_expect_error(CaseError::UnknownPosition(LedgerPosition::new(41)));
+    F::with(services())
+        .given(vec![filed()])
+        .when_async(correct(vec![change.clone()]))
+        .await
+        .then_expect_error(CaseError::UnknownPosition(LedgerPosition::new(41)));
     // Position of another case.
     let w = correction_world("NotificationFiled", "CT0009300:NH-1");
-    F::with(w.services()).given(vec![filed()]).when_async(correct(vec![change.clone()])).await.then_expect_error(CaseError::PositionNotInCase(LedgerPosition::new(41)));
+    F::with(w.services())
+        .given(vec![filed()])
+        .when_async(correct(vec![change.clone()]))
+        .await
+        .then_expect_error(CaseError::PositionNotInCase(LedgerPosition::new(41)));
     // Field not carried by that event type.
     let w = correction_world("ComplaintLogged", hartford_case().as_str());
     F::with(w.services())
         .given(vec![complaint(), filed()])
         .when_async(correct(vec![change]))
         .await
-        .then_expect_error(CaseError::CorrectionDoesNotApply { field: "victim_age_band", event_type: "ComplaintLogged".into() });
+        .then_expect_error(CaseError::CorrectionDoesNotApply {
+            field: "victim_age_band",
+            event_type: "ComplaintLogged".into(),
+        });
     // Same value as now.
     let w = correction_world("NotificationFiled", hartford_case().as_str());
     F::with(w.services())
         .given(vec![filed()])
-        .when_async(correct(vec![CorrectedValue::VictimAgeBand { age_band: AgeBand::Unknown }]))
+        .when_async(correct(vec![CorrectedValue::VictimAgeBand {
+            age_band: AgeBand::Unknown,
+        }]))
         .await
         .then_expect_error(CaseError::NothingToCorrect("victim_age_band"));
     // No changes.
     let w = correction_world("NotificationFiled", hartford_case().as_str());
-    F::with(w.services()).given(vec![filed()]).when_async(correct(vec![])).await.then_expect_error(CaseError::Empty { what: "changes" });
+    F::with(w.services())
+        .given(vec![filed()])
+        .when_async(correct(vec![]))
+        .await
+        .then_expect_error(CaseError::Empty { what: "changes" });
     // Unknown arrest.
     let w = correction_world("ArrestRecorded", hartford_case().as_str());
     F::with(w.services())
         .given(vec![filed()])
-        .when_async(correct(vec![CorrectedValue::ArrestDate { arrest_number: 3, arrested_on: date(2024, 9, 4) }]))
+        .when_async(correct(vec![CorrectedValue::ArrestDate {
+            arrest_number: 3,
+            arrested_on: date(2024, 9, 4),
+        }]))
         .await
         .then_expect_error(CaseError::UnknownArrest(3));
     // Statute outside the catalog.
     let w = correction_world("NotificationFiled", hartford_case().as_str());
     F::with(w.services())
         .given(vec![filed()])
-        .when_async(correct(vec![CorrectedValue::SuspectedStatutes { statutes: vec![StatuteCode::parse("1-1").unwrap()] }]))
+        .when_async(correct(vec![CorrectedValue::SuspectedStatutes {
+            statutes: vec![StatuteCode::parse("1-1").unwrap()],
+        }]))
         .await
-        .then_expect_error(CaseError::UnknownStatute(StatuteCode::parse("1-1").unwrap()));
+        .then_expect_error(CaseError::UnknownStatute(
+            StatuteCode::parse("1-1").unwrap(),
+        ));
 }
 
 #[test]
@@ -646,7 +1054,13 @@ fn arrest_date_correction_applies() {
         cqrs_es::Aggregate::apply(&mut case, e);
     }
     let events = case
-        .decide(correct(vec![CorrectedValue::ArrestDate { arrest_number: 1, arrested_on: date(2024, 9, 4) }]), &w.services())
+        .decide(
+            correct(vec![CorrectedValue::ArrestDate {
+                arrest_number: 1,
+                arrested_on: date(2024, 9, 4),
+            }]),
+            &w.services(),
+        )
         .unwrap();
     for e in events {
         cqrs_es::Aggregate::apply(&mut case, e);
@@ -657,8 +1071,22 @@ fn arrest_date_correction_applies() {
 #[test]
 fn errors_name_no_child() {
     // The error text for a form problem carries pointers and rule text only.
-    let e = err(vec![], CaseCommand::FileNotification(FileNotification { case_id: hartford_case(), form: { let mut f = form(); f.urgent = true; f.reporting_unit = ori("CT9999999"); f }, recorded_at: now() }));
-    assert!(e.to_string().starts_with("the notification form has 1 problem(s): /reporting_unit:"));
+    let e = err(
+        vec![],
+        CaseCommand::FileNotification(FileNotification {
+            case_id: hartford_case(),
+            form: {
+                let mut f = form();
+                f.urgent = true;
+                f.reporting_unit = ori("CT9999999");
+                f
+            },
+            recorded_at: now(),
+        }),
+    );
+    assert!(e
+        .to_string()
+        .starts_with("the notification form has 1 problem(s): /reporting_unit:"));
 }
 
 #[test]
@@ -667,7 +1095,12 @@ fn clock_of_a_notified_case() {
     for e in [complaint(), filed()] {
         cqrs_es::Aggregate::apply(&mut case, e);
     }
-    let c = assess(&case.notification_clock().unwrap(), date(2024, 12, 1), &DeadlinePolicy::default()).unwrap();
+    let c = assess(
+        &case.notification_clock().unwrap(),
+        date(2024, 12, 1),
+        &DeadlinePolicy::default(),
+    )
+    .unwrap();
     assert_eq!(c.status, ComplianceStatus::OnTime);
     assert!(!c.incomplete_form);
 }

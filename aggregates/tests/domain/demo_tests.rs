@@ -11,7 +11,9 @@ use icac_aggregates::demo::{generate, DemoCommand, ScriptedCommand};
 use icac_aggregates::ids::{CaseId, LedgerPosition, Ori};
 use icac_aggregates::operation::Operation;
 use icac_aggregates::public_report::PublicReport;
-use icac_aggregates::services::{InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory, LedgerEventRef};
+use icac_aggregates::services::{
+    InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory, LedgerEventRef,
+};
 use icac_aggregates::units::Unit;
 use jiff::civil::date;
 
@@ -33,16 +35,26 @@ struct MiniApp {
 impl MiniApp {
     fn record<E: DomainEvent>(&mut self, aggregate_type: &str, id: &str, e: &E) {
         self.next += 1;
-        let r = LedgerEventRef { aggregate_type: aggregate_type.into(), aggregate_id: id.into(), event_type: e.event_type() };
+        let r = LedgerEventRef {
+            aggregate_type: aggregate_type.into(),
+            aggregate_id: id.into(),
+            event_type: e.event_type(),
+        };
         self.ledger.insert(LedgerPosition::new(self.next), r);
-        self.positions.entry((aggregate_type.into(), id.into(), e.event_type())).or_default().push(self.next);
+        self.positions
+            .entry((aggregate_type.into(), id.into(), e.event_type()))
+            .or_default()
+            .push(self.next);
         self.events.push(serde_json::to_value(e).unwrap());
     }
 
     fn case(&mut self, id: &CaseId, cmd: CaseCommand) -> Result<(), String> {
-        let services = CaseServices::new(self.units.clone(), self.tips.clone(), self.ledger.clone()).unwrap();
+        let services =
+            CaseServices::new(self.units.clone(), self.tips.clone(), self.ledger.clone()).unwrap();
         let state = self.cases.entry(id.to_string()).or_default();
-        let events = state.decide(cmd, &services).map_err(|e| format!("case {id}: {e}"))?;
+        let events = state
+            .decide(cmd, &services)
+            .map_err(|e| format!("case {id}: {e}"))?;
         for e in events {
             self.cases.get_mut(id.as_str()).unwrap().apply(e.clone());
             self.record("case", id.as_str(), &e);
@@ -52,15 +64,23 @@ impl MiniApp {
 
     /// The filing orchestration from docs/DOMAIN.md.
     fn file(&mut self, case_id: CaseId, cmd: CaseCommand) -> Result<(), String> {
-        let CaseCommand::FileNotification(f) = cmd else { unreachable!() };
+        let CaseCommand::FileNotification(f) = cmd else {
+            unreachable!()
+        };
         let mut outcome = ClaimOutcome::FileOnOwnCase;
         if let Some((tip_id, claim)) = filing::claim(&case_id, &f.form, f.recorded_at) {
             let state = self.tip_state.entry(tip_id.clone()).or_default();
             let result = state.decide(claim);
-            outcome = ClaimOutcome::from_result(result.as_ref().map(|_| ())).map_err(|e| e.to_string())?;
+            outcome = ClaimOutcome::from_result(result.as_ref().map(|_| ()))
+                .map_err(|e| e.to_string())?;
             if let Ok(events) = result {
                 for e in events {
-                    if let icac_aggregates::cybertip::CyberTipEvent::CyberTipClaimed { cybertip_number, case_id, .. } = &e {
+                    if let icac_aggregates::cybertip::CyberTipEvent::CyberTipClaimed {
+                        cybertip_number,
+                        case_id,
+                        ..
+                    } = &e
+                    {
                         self.tips.insert(cybertip_number.clone(), case_id.clone());
                     }
                     self.tip_state.get_mut(&tip_id).unwrap().apply(e.clone());
@@ -68,8 +88,13 @@ impl MiniApp {
                 }
             }
         }
-        let own_opened = self.cases.get(case_id.as_str()).is_some_and(|c| c.case_id.is_some());
-        for (target, command) in filing::case_commands(case_id, f.form, f.recorded_at, outcome, own_opened) {
+        let own_opened = self
+            .cases
+            .get(case_id.as_str())
+            .is_some_and(|c| c.case_id.is_some());
+        for (target, command) in
+            filing::case_commands(case_id, f.form, f.recorded_at, outcome, own_opened)
+        {
             self.case(&target, command)?;
         }
         Ok(())
@@ -78,8 +103,16 @@ impl MiniApp {
     fn run(&mut self, step: ScriptedCommand) -> Result<(), String> {
         let step = match &step.resolve_position {
             Some(q) => {
-                let key = (q.aggregate_type.to_string(), q.aggregate_id.clone(), q.event_type.to_string());
-                let pos = self.positions.get(&key).and_then(|v| v.get(q.occurrence as usize - 1)).copied();
+                let key = (
+                    q.aggregate_type.to_string(),
+                    q.aggregate_id.clone(),
+                    q.event_type.to_string(),
+                );
+                let pos = self
+                    .positions
+                    .get(&key)
+                    .and_then(|v| v.get(q.occurrence as usize - 1))
+                    .copied();
                 match pos {
                     Some(p) => step.clone().with_position(LedgerPosition::new(p)),
                     None => return Err(format!("no position for {q:?}")),
@@ -100,12 +133,16 @@ impl MiniApp {
                 }
                 Ok(())
             }
-            DemoCommand::Case(c @ CaseCommand::FileNotification(_)) => self.file(CaseId::parse(&id).unwrap(), c),
+            DemoCommand::Case(c @ CaseCommand::FileNotification(_)) => {
+                self.file(CaseId::parse(&id).unwrap(), c)
+            }
             DemoCommand::Case(c) => self.case(&CaseId::parse(&id).unwrap(), c),
             DemoCommand::Cybertip(_) => Err("demo does not script claims directly".into()),
             DemoCommand::Operation(c) => {
                 let state = self.ops.entry(id.clone()).or_default();
-                let events = state.decide(c, self.units.as_ref()).map_err(|e| format!("operation {id}: {e}"))?;
+                let events = state
+                    .decide(c, self.units.as_ref())
+                    .map_err(|e| format!("operation {id}: {e}"))?;
                 for e in events {
                     self.ops.get_mut(&id).unwrap().apply(e.clone());
                     self.record("operation", &id, &e);
@@ -114,7 +151,9 @@ impl MiniApp {
             }
             DemoCommand::PublicReport(c) => {
                 let state = self.reports.entry(id.clone()).or_default();
-                let events = state.decide(c, self.units.as_ref()).map_err(|e| format!("report {id}: {e}"))?;
+                let events = state
+                    .decide(c, self.units.as_ref())
+                    .map_err(|e| format!("report {id}: {e}"))?;
                 for e in events {
                     self.reports.get_mut(&id).unwrap().apply(e.clone());
                     self.record("public_report", &id, &e);
@@ -130,7 +169,10 @@ fn same_inputs_same_commands() {
     let a = generate(300, 7, date(2024, 7, 1));
     let b = generate(300, 7, date(2024, 7, 1));
     assert_eq!(a, b);
-    assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
     let c = generate(300, 8, date(2024, 7, 1));
     assert_ne!(a, c);
     // Sorted by time.
@@ -139,23 +181,49 @@ fn same_inputs_same_commands() {
 
 #[test]
 fn every_scripted_command_is_accepted_and_the_mix_is_realistic() {
-    let script = generate(600, 7, date(2024, 7, 1));
+    let script = generate(2000, 7, date(2024, 7, 1));
     let mut app = MiniApp::default();
     let mut failures = Vec::new();
     for step in script {
-        let label = format!("{} {} at {}", step.aggregate_type, step.aggregate_id, step.at);
+        let label = format!(
+            "{} {} at {}",
+            step.aggregate_type, step.aggregate_id, step.at
+        );
         if let Err(e) = app.run(step) {
             failures.push(format!("{label}: {e}"));
         }
     }
-    assert!(failures.is_empty(), "{} failures, first: {:#?}", failures.len(), &failures[..failures.len().min(10)]);
+    assert!(
+        failures.is_empty(),
+        "{} failures, first: {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(10)]
+    );
 
     let count = |name: &str| app.events.iter().filter(|e| e.get(name).is_some()).count();
     for name in [
-        "UnitRegistered", "UnitRenamed", "UnitDeactivated", "ComplaintLogged", "NotificationFiled", "DuplicateNotificationLinked",
-        "InformationShared", "InvestigatorAssigned", "StatusChanged", "ArrestRecorded", "ReferralRecorded", "ReferralDecided",
-        "LinkedToOperation", "UrgentFlagSet", "CorrectionRecorded", "CyberTipClaimed", "OperationPlanned", "OperationConducted",
-        "OperationConcluded", "PublicReportReceived", "PublicReportRouted", "PublicReportClosed",
+        "UnitRegistered",
+        "UnitRenamed",
+        "UnitDeactivated",
+        "ComplaintLogged",
+        "NotificationFiled",
+        "DuplicateNotificationLinked",
+        "InformationShared",
+        "InvestigatorAssigned",
+        "StatusChanged",
+        "ArrestRecorded",
+        "ReferralRecorded",
+        "ReferralDecided",
+        "LinkedToOperation",
+        "UrgentFlagSet",
+        "CorrectionRecorded",
+        "CyberTipClaimed",
+        "OperationPlanned",
+        "OperationConducted",
+        "OperationConcluded",
+        "PublicReportReceived",
+        "PublicReportRouted",
+        "PublicReportClosed",
     ] {
         assert!(count(name) > 0, "no {name} in demo output");
     }
@@ -168,14 +236,22 @@ fn every_scripted_command_is_accepted_and_the_mix_is_realistic() {
     let mut late = 0;
     let mut open = 0;
     for case in app.cases.values() {
-        let Some(clock) = case.notification_clock() else { continue };
-        match assess(&clock, as_of, &DeadlinePolicy::default()).unwrap().status {
+        let Some(clock) = case.notification_clock() else {
+            continue;
+        };
+        match assess(&clock, as_of, &DeadlinePolicy::default())
+            .unwrap()
+            .status
+        {
             ComplianceStatus::OnTime => on_time += 1,
             ComplianceStatus::Late { .. } => late += 1,
             _ => open += 1,
         }
     }
-    assert!(on_time > late && late > 0 && open > 0, "on time {on_time}, late {late}, open {open}");
+    assert!(
+        on_time > late && late > 0 && open > 0,
+        "on time {on_time}, late {late}, open {open}"
+    );
 }
 
 #[test]

@@ -4,7 +4,9 @@ use icac_aggregates::case::{CaseEvent, CaseServices};
 use icac_aggregates::catalog::Catalog;
 use icac_aggregates::form::{NotificationForm, ValidationContext};
 use icac_aggregates::ids::{CaseId, Ori};
-use icac_aggregates::services::{InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory, UnitInfo};
+use icac_aggregates::services::{
+    InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory, UnitInfo,
+};
 use icac_aggregates::units::UnitKind;
 use jiff::Timestamp;
 use serde_json::{json, Value};

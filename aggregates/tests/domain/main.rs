@@ -3,9 +3,9 @@
 
 mod case_tests;
 mod compliance_tests;
+mod demo_tests;
 mod fixtures;
 mod other_aggregates;
 mod status_props;
 mod upcast_tests;
 mod validation_tests;
-mod demo_tests;

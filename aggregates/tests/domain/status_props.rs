@@ -99,5 +99,8 @@ fn every_status_can_reach_closed_and_closed_only_reopens() {
         }
         assert!(!is_allowed(s, s));
     }
-    assert_eq!(next_statuses(CaseStatus::Closed).collect::<Vec<_>>(), vec![CaseStatus::Investigating]);
+    assert_eq!(
+        next_statuses(CaseStatus::Closed).collect::<Vec<_>>(),
+        vec![CaseStatus::Investigating]
+    );
 }

@@ -31,17 +31,31 @@ fn unknown_and_inactive_units() {
     assert!(e[0].message.contains("no law enforcement unit"));
     let e = errors(&with(|f| f["reporting_unit"] = json!(CLOSED_UNIT)));
     assert!(e[0].message.contains("deactivated"));
-    assert_eq!(pointers(&with(|f| f["reporting_unit"] = json!("hartford"))), vec!["/reporting_unit"]);
+    assert_eq!(
+        pointers(&with(|f| f["reporting_unit"] = json!("hartford"))),
+        vec!["/reporting_unit"]
+    );
 }
 
 #[test]
 fn received_date_in_the_future() {
-    assert_eq!(pointers(&with(|f| f["received"]["date"] = json!("2024-09-11"))), vec!["/received/date"]);
+    assert_eq!(
+        pointers(&with(|f| f["received"]["date"] = json!("2024-09-11"))),
+        vec!["/received/date"]
+    );
     // Today, but later than the filing time (10:00 EDT).
-    let e = errors(&with(|f| f["received"] = json!({ "date": "2024-09-10", "time": "11:00:00" })));
+    let e = errors(&with(|f| {
+        f["received"] = json!({ "date": "2024-09-10", "time": "11:00:00" })
+    }));
     assert_eq!(e[0].pointer, "/received/time");
     // Earlier today is fine.
-    with_ctx(now(), |ctx| parse_and_validate(&with(|f| f["received"] = json!({ "date": "2024-09-10", "time": "09:59" })), ctx)).unwrap();
+    with_ctx(now(), |ctx| {
+        parse_and_validate(
+            &with(|f| f["received"] = json!({ "date": "2024-09-10", "time": "09:59" })),
+            ctx,
+        )
+    })
+    .unwrap();
 }
 
 #[test]
@@ -61,8 +75,14 @@ fn malformed_dates_and_times() {
         })),
         vec!["/received/date", "/received/time"]
     );
-    assert_eq!(pointers(&with(|f| f["received"]["date"] = json!("09/01/2024"))), vec!["/received/date"]);
-    assert_eq!(pointers(&with(|f| f["received"]["date"] = json!("1989-12-31"))), vec!["/received/date"]);
+    assert_eq!(
+        pointers(&with(|f| f["received"]["date"] = json!("09/01/2024"))),
+        vec!["/received/date"]
+    );
+    assert_eq!(
+        pointers(&with(|f| f["received"]["date"] = json!("1989-12-31"))),
+        vec!["/received/date"]
+    );
 }
 
 #[test]
@@ -74,7 +94,10 @@ fn incident_dates_after_received_or_out_of_order() {
         })),
         vec!["/incident/date_from", "/incident/date_to"]
     );
-    assert_eq!(pointers(&with(|f| f["incident"]["date_to"] = json!("2024-08-01"))), vec!["/incident/date_to"]);
+    assert_eq!(
+        pointers(&with(|f| f["incident"]["date_to"] = json!("2024-08-01"))),
+        vec!["/incident/date_to"]
+    );
     assert_eq!(
         pointers(&with(|f| {
             f["incident"].as_object_mut().unwrap().remove("date_from");
@@ -87,31 +110,65 @@ fn incident_dates_after_received_or_out_of_order() {
 fn cybertip_number_rules() {
     let e = errors(&with(|f| f["source"] = json!({ "kind": "ncmec_cybertip" })));
     assert_eq!(e[0].pointer, "/source/cybertip_number");
-    assert!(e[0].message.contains("required when the source is an NCMEC CyberTip"));
-    assert_eq!(pointers(&with(|f| f["source"]["cybertip_number"] = json!("12-34"))), vec!["/source/cybertip_number"]);
+    assert!(e[0]
+        .message
+        .contains("required when the source is an NCMEC CyberTip"));
+    assert_eq!(
+        pointers(&with(|f| f["source"]["cybertip_number"] = json!("12-34"))),
+        vec!["/source/cybertip_number"]
+    );
     let e = errors(&with(|f| f["source"]["cybertip_number"] = json!(1234)));
     assert!(e[0].message.contains("quotes"));
-    assert_eq!(pointers(&with(|f| f["source"]["receipt_number"] = json!("X"))), vec!["/source/receipt_number"]);
+    assert_eq!(
+        pointers(&with(|f| f["source"]["receipt_number"] = json!("X"))),
+        vec!["/source/receipt_number"]
+    );
     // Other sources need no number.
-    with_ctx(now(), |ctx| parse_and_validate(&with(|f| f["source"] = json!({ "kind": "parent" })), ctx)).unwrap();
-    assert_eq!(pointers(&with(|f| f["source"] = json!({ "kind": "carrier_pigeon" }))), vec!["/source/kind"]);
+    with_ctx(now(), |ctx| {
+        parse_and_validate(&with(|f| f["source"] = json!({ "kind": "parent" })), ctx)
+    })
+    .unwrap();
+    assert_eq!(
+        pointers(&with(|f| f["source"] = json!({ "kind": "carrier_pigeon" }))),
+        vec!["/source/kind"]
+    );
 }
 
 #[test]
 fn statutes_from_the_catalog_only() {
-    let e = errors(&with(|f| f["suspected_statutes"] = json!(["53a-196d", "53-21", "53a-999", "53-21", "nonsense"])));
+    let e = errors(&with(|f| {
+        f["suspected_statutes"] = json!(["53a-196d", "53-21", "53a-999", "53-21", "nonsense"])
+    }));
     let got: Vec<&str> = e.iter().map(|e| e.pointer.as_str()).collect();
-    assert_eq!(got, vec!["/suspected_statutes/2", "/suspected_statutes/3", "/suspected_statutes/4"]);
+    assert_eq!(
+        got,
+        vec![
+            "/suspected_statutes/2",
+            "/suspected_statutes/3",
+            "/suspected_statutes/4"
+        ]
+    );
     assert!(e[0].message.contains("not in the statute catalog"));
     assert!(e[1].message.contains("more than once"));
     let many: Vec<&str> = std::iter::repeat_n("53-21", 21).collect();
-    assert_eq!(pointers(&with(|f| f["suspected_statutes"] = json!(many))), vec!["/suspected_statutes"]);
+    assert_eq!(
+        pointers(&with(|f| f["suspected_statutes"] = json!(many))),
+        vec!["/suspected_statutes"]
+    );
 }
 
 #[test]
 fn attestation_is_required() {
-    assert_eq!(pointers(&with(|f| f["attestation"]["statement_accepted"] = json!(false))), vec!["/attestation/statement_accepted"]);
-    assert_eq!(pointers(&with(|f| f["attestation"]["name"] = json!(""))), vec!["/attestation/name"]);
+    assert_eq!(
+        pointers(&with(
+            |f| f["attestation"]["statement_accepted"] = json!(false)
+        )),
+        vec!["/attestation/statement_accepted"]
+    );
+    assert_eq!(
+        pointers(&with(|f| f["attestation"]["name"] = json!(""))),
+        vec!["/attestation/name"]
+    );
     assert_eq!(
         pointers(&with(|f| {
             f.as_object_mut().unwrap().remove("attestation");
@@ -133,7 +190,12 @@ fn hashes_must_be_well_formed() {
     let got: Vec<&str> = e.iter().map(|e| e.pointer.as_str()).collect();
     assert_eq!(
         got,
-        vec!["/evidence/hashes/0/value", "/evidence/hashes/1/value", "/evidence/hashes/2/algorithm", "/evidence/hashes/3/value"]
+        vec![
+            "/evidence/hashes/0/value",
+            "/evidence/hashes/1/value",
+            "/evidence/hashes/2/algorithm",
+            "/evidence/hashes/3/value"
+        ]
     );
     assert!(e[0].message.contains("64 hexadecimal digits"));
     assert!(e[3].message.contains("32 hexadecimal digits"));
@@ -141,18 +203,42 @@ fn hashes_must_be_well_formed() {
 
 #[test]
 fn evidence_counts() {
-    assert_eq!(pointers(&with(|f| f["evidence"]["item_count"] = json!(-1))), vec!["/evidence/item_count"]);
-    assert_eq!(pointers(&with(|f| f["evidence"]["item_count"] = json!(1.5))), vec!["/evidence/item_count"]);
-    assert_eq!(pointers(&with(|f| f["evidence"]["item_count"] = json!(20_000_000))), vec!["/evidence/item_count"]);
-    assert_eq!(pointers(&with(|f| f["evidence"]["item_count"] = json!(3))), vec!["/evidence/item_count"]);
+    assert_eq!(
+        pointers(&with(|f| f["evidence"]["item_count"] = json!(-1))),
+        vec!["/evidence/item_count"]
+    );
+    assert_eq!(
+        pointers(&with(|f| f["evidence"]["item_count"] = json!(1.5))),
+        vec!["/evidence/item_count"]
+    );
+    assert_eq!(
+        pointers(&with(|f| f["evidence"]["item_count"] = json!(20_000_000))),
+        vec!["/evidence/item_count"]
+    );
+    assert_eq!(
+        pointers(&with(|f| f["evidence"]["item_count"] = json!(3))),
+        vec!["/evidence/item_count"]
+    );
 }
 
 #[test]
 fn text_fields_are_required_and_bounded() {
-    assert_eq!(pointers(&with(|f| f["officer"]["name"] = json!("   "))), vec!["/officer/name"]);
-    assert_eq!(pointers(&with(|f| f["platform"] = json!("p".repeat(121)))), vec!["/platform"]);
-    assert_eq!(pointers(&with(|f| f["unit_case_number"] = json!("x".repeat(41)))), vec!["/unit_case_number"]);
-    assert_eq!(pointers(&with(|f| f["victim"]["town"] = json!("a\u{0007}b"))), vec!["/victim/town"]);
+    assert_eq!(
+        pointers(&with(|f| f["officer"]["name"] = json!("   "))),
+        vec!["/officer/name"]
+    );
+    assert_eq!(
+        pointers(&with(|f| f["platform"] = json!("p".repeat(121)))),
+        vec!["/platform"]
+    );
+    assert_eq!(
+        pointers(&with(|f| f["unit_case_number"] = json!("x".repeat(41)))),
+        vec!["/unit_case_number"]
+    );
+    assert_eq!(
+        pointers(&with(|f| f["victim"]["town"] = json!("a\u{0007}b"))),
+        vec!["/victim/town"]
+    );
     let e = errors(&with(|f| f["platform"] = json!("p".repeat(121))));
     assert!(e[0].message.contains("at most 120 characters"));
 }
@@ -167,8 +253,14 @@ fn officer_needs_a_way_to_be_reached() {
         })),
         vec!["/officer"]
     );
-    assert_eq!(pointers(&with(|f| f["officer"]["email"] = json!("not-an-email"))), vec!["/officer/email"]);
-    assert_eq!(pointers(&with(|f| f["officer"]["phone"] = json!("call me"))), vec!["/officer/phone"]);
+    assert_eq!(
+        pointers(&with(|f| f["officer"]["email"] = json!("not-an-email"))),
+        vec!["/officer/email"]
+    );
+    assert_eq!(
+        pointers(&with(|f| f["officer"]["phone"] = json!("call me"))),
+        vec!["/officer/phone"]
+    );
 }
 
 #[test]
@@ -224,7 +316,11 @@ fn wrong_types_unknown_values_and_unknown_fields_become_pointed_errors() {
         ]
     );
     let medium = e.iter().find(|e| e.pointer == "/medium").unwrap();
-    assert!(medium.message.contains("`fax` is not an accepted value"), "{}", medium.message);
+    assert!(
+        medium.message.contains("`fax` is not an accepted value"),
+        "{}",
+        medium.message
+    );
     assert!(medium.message.contains("peer_to_peer"));
 }
 
@@ -251,7 +347,13 @@ fn many_problems_are_reported_together() {
     let got: Vec<&str> = e.iter().map(|e| e.pointer.as_str()).collect();
     assert_eq!(
         got,
-        vec!["/reporting_unit", "/received/date", "/source/cybertip_number", "/suspected_statutes/2", "/attestation/statement_accepted"]
+        vec![
+            "/reporting_unit",
+            "/received/date",
+            "/source/cybertip_number",
+            "/suspected_statutes/2",
+            "/attestation/statement_accepted"
+        ]
     );
     for err in &e {
         assert!(!err.message.is_empty());
