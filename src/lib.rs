@@ -4,6 +4,8 @@
 //! Data flows one way: HTTP/CLI → command → aggregate → events → ledger → projections.
 //! See docs/ARCHITECTURE.md for the map.
 
+pub mod cli;
+pub mod config;
 pub mod event_store;
 pub mod ledger;
 pub mod storage;

@@ -44,6 +44,9 @@ use prng::SplitMix64;
 pub const MAX_CASES: usize = 200_000;
 
 /// The command of a scripted step, by aggregate.
+// Not boxed: the app matches on it directly, and a script of a few tens of
+// thousands of steps is small.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "aggregate", content = "command", rename_all = "snake_case")]
 pub enum DemoCommand {

@@ -1,0 +1,58 @@
+//! `keys export` and `keys rotate`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use super::CliError;
+use crate::config::LedgerArgs;
+use crate::ledger::keyring;
+use crate::ledger::keys::LedgerKey;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print the public keyring (every key and the positions it may sign) as JSON
+    Export,
+    /// Record a new signing key in the ledger, signed by the current one
+    Rotate {
+        /// Where to write the new private key (must not exist yet)
+        #[arg(long)]
+        new_key: PathBuf,
+    },
+}
+
+pub async fn run(args: &LedgerArgs, cmd: KeysCommand) -> Result<ExitCode, CliError> {
+    match cmd {
+        KeysCommand::Export => {
+            let id = args.ledger_id()?;
+            let storage = args.storage().await?;
+            storage.check_schema().await?;
+            let ring = keyring(&storage, &id).await?;
+            let entries: Vec<_> = ring.entries().cloned().collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"ledger_id": id, "keys": entries}))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCommand::Rotate { new_key } => {
+            let ledger = args.open().await?;
+            let current = LedgerKey::load(&args.key)?;
+            let next = LedgerKey::generate();
+            // Write the new key before recording it: a rotation whose key was lost would
+            // leave the ledger with no usable signer.
+            next.save_new(&new_key)?;
+            let next_id = next.id().clone();
+            let event = ledger.rotate_key(&current, next, "cli:keys-rotate").await?;
+            ledger.shutdown().await;
+            println!(
+                "rotated at position {}: key {} now signs; use --key {}",
+                event.record.position,
+                next_id,
+                new_key.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

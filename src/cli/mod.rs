@@ -1,0 +1,76 @@
+//! The `icac-ledger` command line. Each subcommand lives in its own module and returns an
+//! exit code; errors print one line to stderr.
+
+mod init;
+mod keys;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::LedgerArgs;
+
+/// Exit code when a command could not run at all (bad arguments, I/O, configuration).
+pub const EXIT_COULD_NOT_RUN: u8 = 2;
+/// Exit code when a command ran and found a problem (a broken chain, rejected input).
+pub const EXIT_FAILED: u8 = 1;
+
+#[derive(Debug, Parser)]
+#[command(name = "icac-ledger", version, about = "Tamper-evident case ledger for Connecticut's ICAC Task Force (C.G.S. 29-7e)")]
+pub struct Cli {
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the schema, a signing key if missing, and the ledger's genesis event
+    Init,
+    /// Show the ledger's size, head and signing key
+    Status(init::StatusArgs),
+    /// Export the public keyring or rotate the signing key
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Init => init::init(&cli.ledger).await,
+        Command::Status(args) => init::status(&cli.ledger, &args).await,
+        Command::Keys(cmd) => keys::run(&cli.ledger, cmd).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_COULD_NOT_RUN)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ICAC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Any error a command reports; displayed as one line.
+pub type CliError = Box<dyn std::error::Error + Send + Sync>;
