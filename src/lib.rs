@@ -4,6 +4,7 @@
 //! Data flows one way: HTTP/CLI → command → aggregate → events → ledger → projections.
 //! See docs/ARCHITECTURE.md for the map.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod event_store;

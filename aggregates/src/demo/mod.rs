@@ -894,7 +894,8 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         // A second unit files the same CyberTip a few days later.
         if let (Some(tip), true) = (source_tip(&source), rng.chance(4)) {
             let other_index =
-                (unit_index + 1 + rng.below(units.len() as u64 - 1) as usize) % units.len();
+                (unit_index + 1 + rng.below((units.len() as u64).saturating_sub(1)) as usize)
+                    % units.len();
             if let Some((other, oseed)) = units.get(other_index) {
                 let other_received = after(received, rng.between(0, 3), &mut rng);
                 if let Some(onum) = next_number(other, ct_date(other_received)) {

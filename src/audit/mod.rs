@@ -1,0 +1,1 @@
+//! What auditors use: full verification, checkpoints, proofs and export bundles.
