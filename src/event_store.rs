@@ -27,9 +27,14 @@ pub const META_RECORDED_AT: &str = "recorded_at";
 
 /// Rewrites a stored payload written under an older `event_version` into the current
 /// shape before it is deserialized. Identity by default.
-pub type Upcaster = fn(event_type: &str, event_version: &str, payload: Value) -> Result<Value, String>;
+pub type Upcaster = fn(
+    aggregate_type: &str,
+    event_type: &str,
+    event_version: &str,
+    payload: Value,
+) -> Result<Value, String>;
 
-fn no_upcast(_: &str, _: &str, payload: Value) -> Result<Value, String> {
+fn no_upcast(_: &str, _: &str, _: &str, payload: Value) -> Result<Value, String> {
     Ok(payload)
 }
 
@@ -124,7 +129,7 @@ impl<A: Aggregate> LedgerEventStore<A> {
             event_version: r.event_version.clone(),
             reason,
         };
-        let payload = (self.upcast)(&r.event_type, &r.event_version, r.payload.clone()).map_err(fail)?;
+        let payload = (self.upcast)(&r.aggregate_type, &r.event_type, &r.event_version, r.payload.clone()).map_err(fail)?;
         let payload: A::Event = serde_json::from_value(payload).map_err(|e| fail(e.to_string()))?;
         Ok(EventEnvelope {
             aggregate_id: r.aggregate_id.clone(),

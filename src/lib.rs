@@ -5,6 +5,7 @@
 //! See docs/ARCHITECTURE.md for the map.
 
 pub mod audit;
+pub mod commands;
 pub mod cli;
 pub mod config;
 pub mod event_store;

@@ -10,9 +10,25 @@ use crate::ledger::keys::LedgerKey;
 use crate::ledger::{keyring, Ledger};
 
 pub async fn init(args: &LedgerArgs) -> Result<ExitCode, CliError> {
+    let ledger = open_or_initialise(args).await?;
+    let head = ledger.head().await?;
+    println!(
+        "ledger {} ready on {} ({} events, head {})",
+        ledger.id(),
+        args.db_for_display(),
+        head.position,
+        head.hash
+    );
+    ledger.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Migrates the schema, creates the signing key if missing, writes the genesis event if
+/// the ledger is empty, and opens the ledger for writing. Idempotent.
+pub async fn open_or_initialise(args: &LedgerArgs) -> Result<Ledger, CliError> {
     let id = args.ledger_id()?;
     let storage = args.storage().await?;
-    let version = storage.migrate().await?;
+    storage.migrate().await?;
     let key = if args.key.exists() {
         LedgerKey::load(&args.key)?
     } else {
@@ -21,17 +37,9 @@ pub async fn init(args: &LedgerArgs) -> Result<ExitCode, CliError> {
         println!("created signing key {} at {}", key.id(), args.key.display());
         key
     };
-    let head = Ledger::initialise(&storage, &id, &key).await?;
+    Ledger::initialise(&storage, &id, &key).await?;
     // Opening checks that this key is the ledger's active key.
-    let ledger = Ledger::open(storage, id.clone(), key).await?;
-    println!(
-        "ledger {id} ready on {} (schema {version}, {} events, head {})",
-        args.db_for_display(),
-        head.position,
-        head.hash
-    );
-    ledger.shutdown().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(Ledger::open(storage, id, key).await?)
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,14 @@
 //! The `icac-ledger` command line. Each subcommand lives in its own module and returns an
 //! exit code; errors print one line to stderr.
 
+mod demo;
+mod import;
+mod checkpoint;
+mod export;
 mod init;
 mod keys;
+mod prove;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -33,6 +39,25 @@ pub enum Command {
     /// Export the public keyring or rotate the signing key
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Verify every hash, link, signature and sequence (database or --bundle)
+    Verify(verify::VerifyArgs),
+    /// Cut, sign and store a checkpoint (C2SP signed note)
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// Emit an inclusion or consistency proof file
+    #[command(subcommand)]
+    Prove(prove::ProveCommand),
+    /// Check a proof file with only the public key
+    VerifyProof(verify::VerifyProofArgs),
+    /// Export a range of the ledger as a verifiable JSON Lines bundle
+    Export(export::ExportArgs),
+    /// Benchmarks (not part of the test suite)
+    #[command(subcommand)]
+    Bench(verify::BenchCommand),
+    /// Fill the ledger with a deterministic synthetic year of activity
+    Demo(demo::DemoArgs),
+    /// Bulk-file notifications (JSON Lines) or register units (CSV)
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -53,6 +78,14 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Init => init::init(&cli.ledger).await,
         Command::Status(args) => init::status(&cli.ledger, &args).await,
         Command::Keys(cmd) => keys::run(&cli.ledger, cmd).await,
+        Command::Verify(args) => verify::verify(&cli.ledger, &args).await,
+        Command::Checkpoint(args) => checkpoint::run(&cli.ledger, &args).await,
+        Command::Prove(cmd) => prove::run(&cli.ledger, &cmd).await,
+        Command::VerifyProof(args) => verify::verify_proof_cmd(&args).await,
+        Command::Export(args) => export::run(&cli.ledger, &args).await,
+        Command::Bench(cmd) => verify::bench(&cli.ledger, &cmd).await,
+        Command::Demo(args) => demo::run(&cli.ledger, &args).await,
+        Command::Import(cmd) => import::run(&cli.ledger, cmd).await,
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,83 @@
+//! `import notifications FILE.jsonl` and `import units FILE.csv`.
+
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use icac_aggregates::units::{import::parse_csv, UnitCommand};
+
+use super::{CliError, EXIT_FAILED};
+use crate::commands::import::{import_notifications, LineOutcome};
+use crate::commands::{Actor, Commands};
+use crate::config::LedgerArgs;
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// File standardized notifications, one JSON form per line
+    Notifications { file: PathBuf },
+    /// Register law enforcement units from a CSV file (ori,name,kind,town)
+    Units { file: PathBuf },
+}
+
+pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliError> {
+    let ledger = args.open().await?;
+    let commands = Commands::open(ledger.clone()).await?;
+    let code = match cmd {
+        ImportCommand::Notifications { file } => {
+            let reader = std::fs::File::open(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let outcomes = import_notifications(
+                &commands,
+                BufReader::new(reader),
+                "cli:import",
+                jiff::Timestamp::now,
+            )
+            .await?;
+            let mut rejected = 0;
+            for outcome in &outcomes {
+                if matches!(outcome, LineOutcome::Rejected { .. }) {
+                    rejected += 1;
+                }
+                println!("{}", serde_json::to_string(outcome)?);
+            }
+            eprintln!(
+                "import: {} accepted, {rejected} rejected",
+                outcomes.len() - rejected
+            );
+            if rejected > 0 {
+                ExitCode::from(EXIT_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        ImportCommand::Units { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            match parse_csv(&text, jiff::Timestamp::now()) {
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("line {}: {}: {}", e.line, e.field, e.message);
+                    }
+                    eprintln!("import: nothing recorded ({} problem(s))", errors.len());
+                    ExitCode::from(EXIT_FAILED)
+                }
+                Ok(units) => {
+                    let n = units.len();
+                    for (i, unit) in units.into_iter().enumerate() {
+                        let ori = unit.ori.to_string();
+                        let actor = Actor::system("cli:import", format!("import-unit-{i}"));
+                        commands
+                            .execute(&commands.units, &ori, UnitCommand::Register(unit), &actor)
+                            .await?;
+                    }
+                    println!("import: {n} units registered");
+                    ExitCode::SUCCESS
+                }
+            }
+        }
+    };
+    drop(commands);
+    ledger.shutdown().await;
+    Ok(code)
+}

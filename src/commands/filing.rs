@@ -1,0 +1,146 @@
+//! Filing a standardized notification: validate, claim the CyberTip, then file on the
+//! unit's own case or link to the case that already holds the tip (deconfliction).
+//! The order is docs/DOMAIN.md's "Deconfliction" orchestration.
+
+use cqrs_es::AggregateError;
+use icac_aggregates::case::{Case, CaseCommand, FileNotification};
+use icac_aggregates::catalog::Catalog;
+use icac_aggregates::cybertip::{filing, ClaimOutcome, CyberTipCommand};
+use icac_aggregates::form::{parse_and_validate, NotificationForm, ValidationContext};
+use icac_aggregates::ids::CaseId;
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::indexes::stream_of;
+use super::{Actor, CommandError, Commands};
+
+/// What happened to a filed notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum FilingReceipt {
+    /// A case was opened (or a logged complaint completed) for this notification.
+    Filed { case_id: CaseId },
+    /// Another unit's case already holds this CyberTip; the notification was linked to it.
+    LinkedToExisting { case_id: CaseId, primary_case_id: CaseId },
+}
+
+/// Validates raw form JSON (every problem at once, with JSON Pointers) and files it.
+pub async fn file_notification(
+    commands: &Commands,
+    raw: &Value,
+    actor: &Actor,
+    recorded_at: Timestamp,
+) -> Result<FilingReceipt, CommandError> {
+    let catalog = Catalog::builtin().map_err(|e| CommandError::Internal(e.to_string()))?;
+    let ctx = ValidationContext {
+        recorded_at,
+        units: commands.directory().as_ref(),
+        catalog,
+    };
+    let form = parse_and_validate(raw, &ctx).map_err(CommandError::Invalid)?;
+    let case_id = CaseId::for_unit_case(&form.reporting_unit, &form.unit_case_number)
+        .map_err(|e| CommandError::Rejected(e.to_string()))?;
+    file_form(commands, case_id, form, actor, recorded_at).await
+}
+
+/// Files an already validated form on `case_id` (the unit's own case, or the case a
+/// routed public report opened) through the deconfliction orchestration.
+pub async fn file_form(
+    commands: &Commands,
+    case_id: CaseId,
+    form: NotificationForm,
+    actor: &Actor,
+    recorded_at: Timestamp,
+) -> Result<FilingReceipt, CommandError> {
+    let own_case_opened = !commands
+        .ledger()
+        .read_stream(&stream_of::<Case>(case_id.as_str()))
+        .await?
+        .is_empty();
+
+    // Ask the case first, so a filing the case would refuse records no claim either.
+    // (When another case already holds the tip, the filing becomes a link instead.)
+    let held_elsewhere = form
+        .source
+        .cybertip()
+        .and_then(|tip| commands.tip_holder(tip))
+        .is_some_and(|holder| holder != case_id);
+    if !held_elsewhere {
+        let own_filing = CaseCommand::FileNotification(FileNotification {
+            case_id: case_id.clone(),
+            form: form.clone(),
+            recorded_at,
+        });
+        commands.dry_run_case(&case_id, own_filing).await?;
+    }
+
+    let claim = filing::claim(&case_id, &form, recorded_at);
+    let outcome = match &claim {
+        None => ClaimOutcome::FileOnOwnCase,
+        Some((tip, command)) => claim_tip(commands, tip, command, actor).await?,
+    };
+    // The domain treats a re-claim by the same case as success; be explicit anyway.
+    let outcome = match outcome {
+        ClaimOutcome::LinkToExisting(primary) if primary == case_id => ClaimOutcome::FileOnOwnCase,
+        other => other,
+    };
+    let receipt = match &outcome {
+        ClaimOutcome::FileOnOwnCase => FilingReceipt::Filed {
+            case_id: case_id.clone(),
+        },
+        ClaimOutcome::LinkToExisting(primary) => FilingReceipt::LinkedToExisting {
+            case_id: case_id.clone(),
+            primary_case_id: primary.clone(),
+        },
+    };
+    let filed_own = matches!(outcome, ClaimOutcome::FileOnOwnCase);
+    for (target, command) in
+        filing::case_commands(case_id.clone(), form, recorded_at, outcome, own_case_opened)
+    {
+        if let Err(err) = commands.execute_case(&target, command, actor).await {
+            // A claim whose filing failed would block the tip for everyone else.
+            if let (true, Some((tip, _))) = (filed_own, &claim) {
+                let release = CyberTipCommand::Release {
+                    case_id: case_id.clone(),
+                    reason: "notification could not be filed".into(),
+                    recorded_at,
+                };
+                if let Err(e) = commands
+                    .execute(&commands.cybertips, tip, release, actor)
+                    .await
+                {
+                    tracing::error!(error = %e, "could not release CyberTip claim after a failed filing");
+                }
+            }
+            return Err(err);
+        }
+    }
+    Ok(receipt)
+}
+
+async fn claim_tip(
+    commands: &Commands,
+    tip: &str,
+    command: &CyberTipCommand,
+    actor: &Actor,
+) -> Result<ClaimOutcome, CommandError> {
+    // Two units claiming at the same instant: one wins, the other conflicts and, on
+    // retry, sees the winner's claim and links to it.
+    for _ in 0..3 {
+        let result = commands
+            .cybertips
+            .execute_with_metadata(tip, command.clone(), actor.metadata())
+            .await;
+        match result {
+            Ok(()) => return Ok(ClaimOutcome::FileOnOwnCase),
+            Err(AggregateError::UserError(e)) => {
+                return ClaimOutcome::from_result(Err(&e))
+                    .map_err(|e| CommandError::Rejected(e.to_string()))
+            }
+            Err(AggregateError::AggregateConflict) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(CommandError::Conflict)
+}

@@ -1,0 +1,209 @@
+//! The command side of the application: a command from HTTP or the CLI reaches an
+//! aggregate through cqrs-es (`execute_with_metadata`), and its events reach the ledger
+//! through `event_store::LedgerEventStore`.
+
+pub mod demo;
+pub mod filing;
+pub mod import;
+pub mod indexes;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
+use icac_aggregates::case::{Case, CaseCommand};
+use icac_aggregates::cybertip::CyberTip;
+use icac_aggregates::ids::CaseId;
+use icac_aggregates::operation::Operation;
+use icac_aggregates::public_report::PublicReport;
+use icac_aggregates::services::{
+    CaseServices, InMemoryCyberTipIndex, InMemoryUnitDirectory, UnitDirectory,
+};
+use icac_aggregates::units::Unit;
+
+use crate::event_store::{
+    LedgerEventStore, META_CORRELATION_ID, META_PRINCIPAL, META_REQUEST_ID, META_UNIT,
+};
+use crate::ledger::{Ledger, LedgerError};
+use indexes::{CyberTipIndexQuery, PrefetchedLedgerIndex, UnitDirectoryQuery};
+
+/// Who issues a command; recorded in every event's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// e.g. `unit-reporter:CT0006400:jdoe`, `investigator:icac-2`, `cli:import`.
+    pub principal: String,
+    /// The acting principal's unit (ORI), if bound to one.
+    pub unit: Option<String>,
+    pub request_id: String,
+    pub correlation_id: Option<String>,
+}
+
+impl Actor {
+    pub fn system(principal: &str, request_id: impl Into<String>) -> Self {
+        Actor {
+            principal: principal.into(),
+            unit: None,
+            request_id: request_id.into(),
+            correlation_id: None,
+        }
+    }
+
+    pub(crate) fn metadata(&self) -> HashMap<String, String> {
+        let mut m = HashMap::with_capacity(4);
+        m.insert(META_PRINCIPAL.into(), self.principal.clone());
+        m.insert(META_REQUEST_ID.into(), self.request_id.clone());
+        if let Some(u) = &self.unit {
+            m.insert(META_UNIT.into(), u.clone());
+        }
+        if let Some(c) = &self.correlation_id {
+            m.insert(META_CORRELATION_ID.into(), c.clone());
+        }
+        m
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The domain refused the command (a rule of the statute or the state of the case).
+    #[error("{0}")]
+    Rejected(String),
+    /// The form or input did not validate; every problem with its JSON Pointer.
+    #[error("{} problem(s) with the input", .0.len())]
+    Invalid(Vec<icac_aggregates::form::FieldError>),
+    /// Someone else changed the same record first; retry on the new state.
+    #[error("the record was changed by someone else at the same time; reload and retry")]
+    Conflict,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl<E: std::error::Error> From<AggregateError<E>> for CommandError {
+    fn from(e: AggregateError<E>) -> Self {
+        match e {
+            AggregateError::UserError(e) => CommandError::Rejected(e.to_string()),
+            AggregateError::AggregateConflict => CommandError::Conflict,
+            AggregateError::DatabaseConnectionError(e)
+            | AggregateError::DeserializationError(e)
+            | AggregateError::UnexpectedError(e) => CommandError::Internal(e.to_string()),
+        }
+    }
+}
+
+type Framework<A> = CqrsFramework<A, LedgerEventStore<A>>;
+
+/// Every aggregate's cqrs-es framework over one ledger, plus the snapshots the rules read.
+pub struct Commands {
+    ledger: Ledger,
+    pub units: Framework<Unit>,
+    pub cases: Framework<Case>,
+    pub cybertips: Framework<CyberTip>,
+    pub operations: Framework<Operation>,
+    pub public_reports: Framework<PublicReport>,
+    directory: Arc<InMemoryUnitDirectory>,
+    ledger_index: Arc<PrefetchedLedgerIndex>,
+    tips: Arc<InMemoryCyberTipIndex>,
+    case_services: CaseServices,
+}
+
+impl Commands {
+    /// Builds the frameworks and warms the indexes from the ledger.
+    pub async fn open(ledger: Ledger) -> Result<Self, CommandError> {
+        let directory = Arc::new(InMemoryUnitDirectory::default());
+        let tips = Arc::new(InMemoryCyberTipIndex::default());
+        let ledger_index = Arc::new(PrefetchedLedgerIndex::default());
+        let tip_query = CyberTipIndexQuery(tips.clone());
+        indexes::warm(&ledger, &directory, &tip_query).await?;
+
+        let case_services = CaseServices::new(directory.clone(), tips.clone(), ledger_index.clone())
+            .map_err(|e| CommandError::Internal(e.to_string()))?;
+        let unit_dir: Arc<dyn UnitDirectory> = directory.clone();
+        Ok(Commands {
+            units: CqrsFramework::new(
+                store(&ledger),
+                vec![Box::new(UnitDirectoryQuery(directory.clone()))],
+                (),
+            ),
+            cases: CqrsFramework::new(store(&ledger), vec![], case_services.clone()),
+            cybertips: CqrsFramework::new(store(&ledger), vec![Box::new(tip_query)], ()),
+            operations: CqrsFramework::new(store(&ledger), vec![], unit_dir.clone()),
+            public_reports: CqrsFramework::new(store(&ledger), vec![], unit_dir),
+            ledger,
+            directory,
+            ledger_index,
+            tips,
+            case_services,
+        })
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn directory(&self) -> &Arc<InMemoryUnitDirectory> {
+        &self.directory
+    }
+
+    /// The case currently holding a CyberTip, as far as this process has seen.
+    pub fn tip_holder(&self, tip: &icac_aggregates::ids::CyberTipNumber) -> Option<CaseId> {
+        icac_aggregates::services::CyberTipIndex::case_for(self.tips.as_ref(), tip)
+    }
+
+    /// Runs one command on one aggregate instance.
+    pub async fn execute<A>(
+        &self,
+        framework: &Framework<A>,
+        aggregate_id: &str,
+        command: A::Command,
+        actor: &Actor,
+    ) -> Result<(), CommandError>
+    where
+        A: Aggregate + 'static,
+    {
+        framework
+            .execute_with_metadata(aggregate_id, command, actor.metadata())
+            .await
+            .map_err(CommandError::from)
+    }
+
+    /// Asks the case whether it would accept `command`, without recording anything.
+    pub async fn dry_run_case(&self, case_id: &CaseId, command: CaseCommand) -> Result<(), CommandError> {
+        let store = LedgerEventStore::<Case>::new(self.ledger.clone());
+        let context = cqrs_es::EventStore::<Case>::load_aggregate(&store, case_id.as_str()).await?;
+        let mut context = context;
+        let case = cqrs_es::AggregateContext::aggregate(&mut context);
+        case.decide(command, &self.case_services)
+            .map(|_| ())
+            .map_err(|e| CommandError::Rejected(e.to_string()))
+    }
+
+    /// Runs a case command; a correction first learns what event its position names.
+    pub async fn execute_case(
+        &self,
+        case_id: &CaseId,
+        command: CaseCommand,
+        actor: &Actor,
+    ) -> Result<(), CommandError> {
+        if let CaseCommand::RecordCorrection(c) = &command {
+            self.ledger_index.prefetch(&self.ledger, c.corrects).await?;
+        }
+        self.execute(&self.cases, case_id.as_str(), command, actor).await
+    }
+}
+
+/// The domain's upcaster in the shape the event store wants.
+fn upcast_payload(
+    aggregate_type: &str,
+    event_type: &str,
+    event_version: &str,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    icac_aggregates::upcast::upcast(aggregate_type, event_type, event_version, payload)
+        .map(|(_, value)| value)
+        .map_err(|e| e.to_string())
+}
+
+fn store<A>(ledger: &Ledger) -> LedgerEventStore<A> {
+    LedgerEventStore::new(ledger.clone()).with_upcaster(upcast_payload)
+}
