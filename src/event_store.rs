@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::Mutex;
 
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, DomainEvent, EventEnvelope, EventStore};
 use serde_json::Value;
@@ -38,9 +39,16 @@ fn no_upcast(_: &str, _: &str, _: &str, payload: Value) -> Result<Value, String>
     Ok(payload)
 }
 
+/// Aggregates kept in memory per store; beyond this the cache starts over.
+const CACHE_LIMIT: usize = 20_000;
+
 pub struct LedgerEventStore<A> {
     ledger: Ledger,
     upcast: Upcaster,
+    /// Last committed state of recently used aggregates, with the sequence it reflects.
+    /// Events are immutable, so a cached state is never wrong, only possibly behind: a
+    /// load reads just the events after it (usually none) instead of the whole stream.
+    cache: Mutex<HashMap<String, (u64, A)>>,
     _aggregate: PhantomData<fn() -> A>,
 }
 
@@ -49,6 +57,7 @@ impl<A> LedgerEventStore<A> {
         Self {
             ledger,
             upcast: no_upcast,
+            cache: Mutex::new(HashMap::new()),
             _aggregate: PhantomData,
         }
     }
@@ -142,7 +151,7 @@ impl<A: Aggregate> LedgerEventStore<A> {
 
 impl<A> EventStore<A> for LedgerEventStore<A>
 where
-    A: Aggregate + 'static,
+    A: Aggregate + Clone + 'static,
 {
     type AC = LedgerAggregateContext<A>;
 
@@ -162,9 +171,22 @@ where
         &self,
         aggregate_id: &str,
     ) -> Result<LedgerAggregateContext<A>, AggregateError<A::Error>> {
-        let mut aggregate = A::default();
-        let mut sequence = 0;
-        for envelope in self.load_events(aggregate_id).await? {
+        let cached = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(aggregate_id).cloned());
+        let (mut sequence, mut aggregate) = cached.unwrap_or_else(|| (0, A::default()));
+        let stream = StreamId::new(A::TYPE, aggregate_id);
+        let events = self
+            .ledger
+            .read_stream_after(&stream, sequence)
+            .await
+            .map_err(unexpected)?;
+        for event in &events {
+            let envelope = self
+                .envelope(event)
+                .map_err(|e| AggregateError::DeserializationError(Box::new(e)))?;
             sequence = envelope.sequence as u64;
             aggregate.apply(envelope.payload);
         }
@@ -201,9 +223,22 @@ where
         };
         let sealed = match self.ledger.append(request).await {
             Ok(sealed) => sealed,
-            Err(AppendError::Conflict { .. }) => return Err(AggregateError::AggregateConflict),
+            Err(AppendError::Conflict { .. }) => {
+                // Our cached state is behind; the next load reads what we missed.
+                return Err(AggregateError::AggregateConflict);
+            }
             Err(e) => return Err(unexpected(e)),
         };
+        if let (Some(last), Ok(mut cache)) = (sealed.last(), self.cache.lock()) {
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            // The context's aggregate already has these events applied (EventSink did it).
+            cache.insert(
+                context.aggregate_id.clone(),
+                (last.record.sequence, context.aggregate.clone()),
+            );
+        }
         Ok(sealed
             .iter()
             .zip(events)

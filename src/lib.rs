@@ -5,9 +5,12 @@
 //! See docs/ARCHITECTURE.md for the map.
 
 pub mod audit;
+pub mod bench;
 pub mod commands;
 pub mod cli;
 pub mod config;
 pub mod event_store;
+pub mod http;
 pub mod ledger;
+pub mod projection;
 pub mod storage;

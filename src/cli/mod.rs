@@ -4,10 +4,16 @@
 mod demo;
 mod import;
 mod checkpoint;
+mod compliance;
+mod history;
+mod projections;
+mod report;
 mod export;
 mod init;
 mod keys;
 mod prove;
+mod serve;
+mod tokens;
 mod verify;
 
 use std::process::ExitCode;
@@ -32,6 +38,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the HTTP service: API, public reporting page, staff pages (--demo: with demo data)
+    Serve(serve::ServeArgs),
+    /// Issue, revoke or list API and staff-page tokens
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
     /// Create the schema, a signing key if missing, and the ledger's genesis event
     Init,
     /// Show the ledger's size, head and signing key
@@ -58,6 +69,16 @@ pub enum Command {
     /// Bulk-file notifications (JSON Lines) or register units (CSV)
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Every event of a case, optionally replayed as of a moment or position
+    History(history::HistoryArgs),
+    /// 14-day notification compliance per notification and unit
+    Compliance(compliance::ComplianceArgs),
+    /// The annual report to the General Assembly, and its verification
+    #[command(subcommand)]
+    Report(report::ReportCommand),
+    /// Maintain the read-model views
+    #[command(subcommand)]
+    Projections(projections::ProjectionsCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -76,6 +97,8 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Init => init::init(&cli.ledger).await,
+        Command::Serve(args) => serve::run(&cli.ledger, &args).await,
+        Command::Tokens(cmd) => tokens::run(&cli.ledger, cmd).await,
         Command::Status(args) => init::status(&cli.ledger, &args).await,
         Command::Keys(cmd) => keys::run(&cli.ledger, cmd).await,
         Command::Verify(args) => verify::verify(&cli.ledger, &args).await,
@@ -86,6 +109,10 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Bench(cmd) => verify::bench(&cli.ledger, &cmd).await,
         Command::Demo(args) => demo::run(&cli.ledger, &args).await,
         Command::Import(cmd) => import::run(&cli.ledger, cmd).await,
+        Command::History(args) => history::run(&cli.ledger, &args).await,
+        Command::Compliance(args) => compliance::run(&cli.ledger, &args).await,
+        Command::Report(cmd) => report::run(&cli.ledger, &cmd).await,
+        Command::Projections(cmd) => projections::run(&cli.ledger, &cmd).await,
     };
     match result {
         Ok(code) => code,

@@ -159,7 +159,7 @@ impl Commands {
         actor: &Actor,
     ) -> Result<(), CommandError>
     where
-        A: Aggregate + 'static,
+        A: Aggregate + Clone + 'static,
     {
         framework
             .execute_with_metadata(aggregate_id, command, actor.metadata())

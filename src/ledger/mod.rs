@@ -202,7 +202,16 @@ impl Ledger {
 
     /// Events of one stream, in sequence order, parsed from their canonical bytes.
     pub async fn read_stream(&self, stream: &StreamId) -> Result<Vec<SealedEvent>, LedgerError> {
-        let rows = self.storage().read_stream(self.id(), stream).await?;
+        self.read_stream_after(stream, 0).await
+    }
+
+    /// Events of one stream with `sequence > after`, in sequence order.
+    pub async fn read_stream_after(
+        &self,
+        stream: &StreamId,
+        after: u64,
+    ) -> Result<Vec<SealedEvent>, LedgerError> {
+        let rows = self.storage().read_stream_after(self.id(), stream, after).await?;
         rows.into_iter().map(sealed_from_row).collect()
     }
 
@@ -235,7 +244,7 @@ pub async fn keyring(storage: &Storage, id: &LedgerId) -> Result<Keyring, Ledger
 pub fn sealed_from_row(row: StoredRow) -> Result<SealedEvent, LedgerError> {
     let position = row.position;
     let bad = |source| LedgerError::BadRow { position, source };
-    let record = EventRecord::from_canonical(&row.canonical).map_err(bad)?;
+    let record = EventRecord::from_stored(&row.canonical).map_err(bad)?;
     let hash = chain::Hash32::from_slice(&row.hash)
         .map_err(|e| bad(RecordError::Shape(e.to_string())))?;
     let signature: [u8; 64] = row

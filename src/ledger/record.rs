@@ -156,20 +156,37 @@ impl EventRecord {
         serde_json::from_value(value).map_err(|e| RecordError::Shape(e.to_string()))
     }
 
+    /// Parses stored bytes without re-checking that they are canonical: for the
+    /// application's own reads, which trust the database. Verification uses
+    /// `from_canonical`.
+    pub fn from_stored(bytes: &[u8]) -> Result<Self, RecordError> {
+        if bytes.len() > MAX_EVENT_BYTES {
+            return Err(RecordError::TooLarge(bytes.len()));
+        }
+        serde_json::from_slice(bytes).map_err(|e| RecordError::Shape(e.to_string()))
+    }
+
     pub fn stream(&self) -> StreamId {
         StreamId::new(&self.aggregate_type, &self.aggregate_id)
     }
 
     /// Hashes and signs the record.
     pub fn seal(self, key: &LedgerKey) -> Result<SealedEvent, RecordError> {
+        let mut sealed = self.hash_unsigned()?;
+        sealed.signature = key.sign(&sealed.hash);
+        Ok(sealed)
+    }
+
+    /// Hashes the record, leaving the signature zeroed for the caller to fill in (the
+    /// sequencer signs a whole batch at once, in parallel).
+    pub fn hash_unsigned(self) -> Result<SealedEvent, RecordError> {
         let canonical = self.canonical_bytes()?;
         let hash = event_hash(&self.prev_hash, &canonical);
-        let signature = key.sign(&hash);
         Ok(SealedEvent {
             record: self,
             canonical,
             hash,
-            signature,
+            signature: [0u8; 64],
         })
     }
 }

@@ -253,8 +253,7 @@ impl Writer {
         streams.dedup();
 
         let (requests, replies): (Vec<AppendRequest>, Vec<Reply>) = jobs.into_iter().unzip();
-        let mut outcomes: Vec<Option<Result<Vec<SealedEvent>, AppendError>>> =
-            (0..requests.len()).map(|_| None).collect();
+        let mut outcomes: Vec<Outcome> = (0..requests.len()).map(|_| Outcome::Pending).collect();
         let key = &self.key;
         let ledger = &self.ledger;
         let outcomes_ref = &mut outcomes;
@@ -264,21 +263,17 @@ impl Writer {
         });
         let result = self.storage.write_batch(&self.ledger, &streams, plan).await;
 
-        let committed = match result {
-            Ok(n) => {
+        let mut committed = Vec::new();
+        let wrote = match result {
+            Ok(sealed) => {
+                let n = sealed.len() as u64;
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                self.stats.events.fetch_add(n as u64, Ordering::Relaxed);
-                self.stats.largest_batch.fetch_max(n as u64, Ordering::Relaxed);
-                if let Some(last) = outcomes
-                    .iter()
-                    .flatten()
-                    .filter_map(|o| o.as_ref().ok())
-                    .flat_map(|v| v.last())
-                    .map(|e| e.record.position)
-                    .max()
-                {
-                    self.committed.send_replace(last);
+                self.stats.events.fetch_add(n, Ordering::Relaxed);
+                self.stats.largest_batch.fetch_max(n, Ordering::Relaxed);
+                if let Some(last) = sealed.last() {
+                    self.committed.send_replace(last.record.position);
                 }
+                committed = sealed;
                 n > 0
             }
             Err(err) => {
@@ -286,34 +281,57 @@ impl Writer {
                 tracing::error!(error = %err, ledger = %self.ledger, "batch commit failed");
                 let shared = Arc::new(err);
                 for outcome in outcomes.iter_mut() {
-                    if matches!(outcome, Some(Ok(_)) | None) {
-                        *outcome = Some(Err(AppendError::Storage(shared.clone())));
+                    if matches!(outcome, Outcome::Accepted(_) | Outcome::Pending) {
+                        *outcome = Outcome::Failed(AppendError::Storage(shared.clone()));
                     }
                 }
                 false
             }
         };
+        // Hand each request its own events, in batch order, without copying them.
+        let mut events = committed.into_iter();
         for (outcome, reply) in outcomes.into_iter().zip(replies) {
-            let outcome = outcome.unwrap_or(Err(AppendError::Closed));
-            if matches!(outcome, Err(AppendError::Conflict { .. })) {
-                self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
-            }
+            let answer = match outcome {
+                Outcome::Accepted(n) => Ok(events.by_ref().take(n).collect()),
+                Outcome::Failed(e) => {
+                    if matches!(e, AppendError::Conflict { .. }) {
+                        self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e)
+                }
+                Outcome::Pending => Err(AppendError::Closed),
+            };
             // The caller may have gone away (request cancelled); the events stay committed.
-            let _ = reply.send(outcome);
+            let _ = reply.send(answer);
         }
-        committed
+        wrote
     }
 }
 
+/// What became of one request in a batch.
+enum Outcome {
+    Pending,
+    /// Its events are the next `n` of the batch.
+    Accepted(usize),
+    Failed(AppendError),
+}
+
+/// Batches at least this large are signed on all cores.
+const PARALLEL_SIGNING_MIN: usize = 16;
+
 /// Runs with the head locked: accepts or rejects each request against the stream versions,
 /// then seals accepted events in order. Pure apart from the clock read for `recorded_at`.
+///
+/// Hashing is sequential (each hash covers the previous one), signing is not: events
+/// are hashed in one pass and signed afterwards, in parallel for large batches, to keep
+/// the time the chain head is locked short.
 fn seal_batch(
     ledger: &LedgerId,
     key: &LedgerKey,
     head: &Head,
     versions: &HashMap<StreamId, u64>,
     requests: &[AppendRequest],
-    outcomes: &mut [Option<Result<Vec<SealedEvent>, AppendError>>],
+    outcomes: &mut [Outcome],
 ) -> Vec<SealedEvent> {
     // recorded_at never goes backwards, even if the system clock does.
     let now = format_recorded_at(jiff::Timestamp::now());
@@ -324,16 +342,16 @@ fn seal_batch(
     let mut versions = versions.clone();
     let mut position = head.position;
     let mut prev_hash = head.hash;
-    let mut sealed_all = Vec::new();
+    let mut batch: Vec<SealedEvent> = Vec::new();
 
     for (request, outcome) in requests.iter().zip(outcomes.iter_mut()) {
         let actual = versions.get(&request.stream).copied().unwrap_or(0);
         if actual != request.expected_sequence {
-            *outcome = Some(Err(AppendError::Conflict {
+            *outcome = Outcome::Failed(AppendError::Conflict {
                 stream: request.stream.clone(),
                 expected: request.expected_sequence,
                 actual,
-            }));
+            });
             continue;
         }
         let metadata = EventMetadata {
@@ -343,9 +361,9 @@ fn seal_batch(
             request_id: request.context.request_id.clone(),
             correlation_id: request.context.correlation_id.clone(),
         };
-        let mut sealed = Vec::with_capacity(request.events.len());
-        let mut failure = None;
+        let start = batch.len();
         let (mut pos, mut prev, mut seq) = (position, prev_hash, actual);
+        let mut failure = None;
         for event in &request.events {
             pos += 1;
             seq += 1;
@@ -362,10 +380,10 @@ fn seal_batch(
                 prev_hash: prev,
                 key_id: key.id().clone(),
             };
-            match record.seal(key) {
-                Ok(event) => {
-                    prev = event.hash;
-                    sealed.push(event);
+            match record.hash_unsigned() {
+                Ok(unsigned) => {
+                    prev = unsigned.hash;
+                    batch.push(unsigned);
                 }
                 Err(err) => {
                     failure = Some(err);
@@ -376,15 +394,25 @@ fn seal_batch(
         match failure {
             // A request that cannot be sealed (too large once framed) fails alone; the
             // chain continues from the last accepted event.
-            Some(err) => *outcome = Some(Err(AppendError::Invalid(err))),
+            Some(err) => {
+                batch.truncate(start);
+                *outcome = Outcome::Failed(AppendError::Invalid(err));
+            }
             None => {
                 position = pos;
                 prev_hash = prev;
                 versions.insert(request.stream.clone(), seq);
-                sealed_all.extend(sealed.iter().cloned());
-                *outcome = Some(Ok(sealed));
+                *outcome = Outcome::Accepted(batch.len() - start);
             }
         }
     }
-    sealed_all
+    if batch.len() >= PARALLEL_SIGNING_MIN {
+        use rayon::prelude::*;
+        batch.par_iter_mut().for_each(|e| e.signature = key.sign(&e.hash));
+    } else {
+        for e in batch.iter_mut() {
+            e.signature = key.sign(&e.hash);
+        }
+    }
+    batch
 }

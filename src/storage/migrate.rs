@@ -5,10 +5,18 @@ use sqlx::{PgPool, Row, SqlitePool};
 
 use super::StorageError;
 
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_ledger.sql"))];
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_ledger.sql"))];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_ledger.sql")),
+    (2, include_str!("../../migrations/postgres/0002_projections.sql")),
+    (3, include_str!("../../migrations/postgres/0003_access.sql")),
+];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_projections.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_access.sql")),
+];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 1;
+pub const LATEST_SCHEMA_VERSION: i64 = 3;
 
 const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS ledger_schema_version (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";

@@ -194,13 +194,13 @@ impl Storage {
 
     /// Writes one batch atomically while holding the chain head: lock, read the head and
     /// stream versions, let `plan` seal events against them, insert, commit.
-    /// Returns how many events were written.
+    /// Returns the events written (what `plan` returned), now committed.
     pub async fn write_batch(
         &self,
         ledger: &LedgerId,
         streams: &[StreamId],
         plan: BatchPlan<'_>,
-    ) -> Result<usize, StorageError> {
+    ) -> Result<Vec<SealedEvent>, StorageError> {
         match self {
             Storage::Postgres(s) => s.write_batch(ledger, streams, plan).await,
             Storage::Sqlite(s) => s.write_batch(ledger, streams, plan).await,
@@ -220,9 +220,19 @@ impl Storage {
         ledger: &LedgerId,
         stream: &StreamId,
     ) -> Result<Vec<StoredRow>, StorageError> {
+        self.read_stream_after(ledger, stream, 0).await
+    }
+
+    /// Rows of one stream with `sequence > after`, in sequence order.
+    pub async fn read_stream_after(
+        &self,
+        ledger: &LedgerId,
+        stream: &StreamId,
+        after: u64,
+    ) -> Result<Vec<StoredRow>, StorageError> {
         match self {
-            Storage::Postgres(s) => s.read_stream(ledger, stream).await,
-            Storage::Sqlite(s) => s.read_stream(ledger, stream).await,
+            Storage::Postgres(s) => s.read_stream(ledger, stream, after).await,
+            Storage::Sqlite(s) => s.read_stream(ledger, stream, after).await,
         }
     }
 

@@ -10,7 +10,7 @@ use super::{
     redact_url, to_i64, to_u64, BatchPlan, CheckpointRow, Head, StorageError, StoredRow,
 };
 use crate::ledger::chain::Hash32;
-use crate::ledger::record::{LedgerId, StreamId};
+use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
 
 const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
      event_version, recorded_at, prev_hash, hash, key_id, signature, canonical";
@@ -47,7 +47,7 @@ impl PgStorage {
         ledger: &LedgerId,
         streams: &[StreamId],
         plan: BatchPlan<'_>,
-    ) -> Result<usize, StorageError> {
+    ) -> Result<Vec<SealedEvent>, StorageError> {
         let mut tx = self.pool.begin().await?;
         // The transaction-scoped advisory lock is the chain-head lock: one batch at a time
         // per ledger, across every process sharing this database.
@@ -86,12 +86,12 @@ impl PgStorage {
         let sealed = plan(&head, &versions);
         if sealed.is_empty() {
             tx.rollback().await?;
-            return Ok(0);
+            return Ok(sealed);
         }
         let n = sealed.len();
         let mut cols = Columns::with_capacity(n);
         for event in &sealed {
-            cols.push(&StoredRow::from_sealed(event));
+            cols.push(StoredRow::from_sealed(event));
         }
         sqlx::query(
             "INSERT INTO ledger_events (ledger_id, position, aggregate_type, aggregate_id, sequence,
@@ -117,7 +117,8 @@ impl PgStorage {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(n)
+        debug_assert_eq!(n, sealed.len());
+        Ok(sealed)
     }
 
     pub async fn head(&self, ledger: &LedgerId) -> Result<Head, StorageError> {
@@ -129,16 +130,19 @@ impl PgStorage {
         &self,
         ledger: &LedgerId,
         stream: &StreamId,
+        after: u64,
     ) -> Result<Vec<StoredRow>, StorageError> {
         let sql = format!(
             "SELECT {ROW_COLUMNS} FROM ledger_events
               WHERE ledger_id = $1 AND aggregate_type = $2 AND aggregate_id = $3
+                AND sequence > $4
               ORDER BY sequence"
         );
         let rows = sqlx::query(&sql)
             .bind(ledger.as_str())
             .bind(&stream.aggregate_type)
             .bind(&stream.aggregate_id)
+            .bind(to_i64(after))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode_row).collect()
@@ -310,18 +314,18 @@ impl Columns {
         }
     }
 
-    fn push(&mut self, row: &StoredRow) {
+    fn push(&mut self, row: StoredRow) {
         self.position.push(to_i64(row.position));
-        self.aggregate_type.push(row.aggregate_type.clone());
-        self.aggregate_id.push(row.aggregate_id.clone());
+        self.aggregate_type.push(row.aggregate_type);
+        self.aggregate_id.push(row.aggregate_id);
         self.sequence.push(to_i64(row.sequence));
-        self.event_type.push(row.event_type.clone());
-        self.event_version.push(row.event_version.clone());
-        self.recorded_at.push(row.recorded_at.clone());
-        self.prev_hash.push(row.prev_hash.clone());
-        self.hash.push(row.hash.clone());
-        self.key_id.push(row.key_id.clone());
-        self.signature.push(row.signature.clone());
-        self.canonical.push(row.canonical.clone());
+        self.event_type.push(row.event_type);
+        self.event_version.push(row.event_version);
+        self.recorded_at.push(row.recorded_at);
+        self.prev_hash.push(row.prev_hash);
+        self.hash.push(row.hash);
+        self.key_id.push(row.key_id);
+        self.signature.push(row.signature);
+        self.canonical.push(row.canonical);
     }
 }

@@ -13,7 +13,7 @@ use super::{
     to_i64, to_u64, BatchPlan, CheckpointRow, Head, StorageError, StoredRow,
 };
 use crate::ledger::chain::Hash32;
-use crate::ledger::record::{LedgerId, StreamId};
+use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
 
 const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
      event_version, recorded_at, prev_hash, hash, key_id, signature, canonical";
@@ -55,7 +55,7 @@ impl SqliteStorage {
         ledger: &LedgerId,
         streams: &[StreamId],
         plan: BatchPlan<'_>,
-    ) -> Result<usize, StorageError> {
+    ) -> Result<Vec<SealedEvent>, StorageError> {
         // BEGIN IMMEDIATE takes SQLite's single write lock before reading the head, so the
         // head cannot move under us, even with a second process on the same file.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -79,7 +79,7 @@ impl SqliteStorage {
         let sealed = plan(&head, &versions);
         if sealed.is_empty() {
             tx.rollback().await?;
-            return Ok(0);
+            return Ok(sealed);
         }
         for event in &sealed {
             let row = StoredRow::from_sealed(event);
@@ -106,7 +106,7 @@ impl SqliteStorage {
             .await?;
         }
         tx.commit().await?;
-        Ok(sealed.len())
+        Ok(sealed)
     }
 
     pub async fn head(&self, ledger: &LedgerId) -> Result<Head, StorageError> {
@@ -118,16 +118,19 @@ impl SqliteStorage {
         &self,
         ledger: &LedgerId,
         stream: &StreamId,
+        after: u64,
     ) -> Result<Vec<StoredRow>, StorageError> {
         let sql = format!(
             "SELECT {ROW_COLUMNS} FROM ledger_events
               WHERE ledger_id = ? AND aggregate_type = ? AND aggregate_id = ?
+                AND sequence > ?
               ORDER BY sequence"
         );
         let rows = sqlx::query(&sql)
             .bind(ledger.as_str())
             .bind(&stream.aggregate_type)
             .bind(&stream.aggregate_id)
+            .bind(to_i64(after))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode_row).collect()

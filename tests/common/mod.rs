@@ -48,24 +48,32 @@ impl TestDb {
             Kind::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-                TestDb { url, kind, _dir: Some(dir), pg_name: None }
+                TestDb {
+                    url,
+                    kind,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
             }
             Kind::Postgres => {
                 let admin = admin_url();
-                let name = format!(
-                    "icac_test_{}_{}",
-                    std::process::id(),
-                    rand_suffix()
-                );
-                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!("PostgreSQL at {admin} is needed for tests (set DATABASE_URL): {e}")
-                });
+                let name = format!("icac_test_{}_{}", std::process::id(), rand_suffix());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("PostgreSQL at {admin} is needed for tests (set DATABASE_URL): {e}")
+                    });
                 sqlx::query(&format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
                 let url = replace_db_name(&admin, &name);
-                TestDb { url, kind, _dir: None, pg_name: Some(name) }
+                TestDb {
+                    url,
+                    kind,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -97,13 +105,17 @@ impl Drop for TestDb {
             let admin = admin_url();
             // Best effort; a leftover database only costs disk.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 if let Ok(rt) = rt {
                     rt.block_on(async {
                         if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut c)
-                                .await;
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut c)
+                            .await;
                         }
                     });
                 }
@@ -130,8 +142,14 @@ pub fn ledger_id() -> LedgerId {
 /// A migrated, initialised ledger open for writing.
 pub async fn open_ledger(db: &TestDb, key: &LedgerKey) -> Ledger {
     let storage = db.storage().await;
-    Ledger::initialise(&storage, &ledger_id(), key).await.expect("init");
-    Ledger::open(storage, ledger_id(), LedgerKey::from_signing_key(key.signing_key().clone()))
+    Ledger::initialise(&storage, &ledger_id(), key)
         .await
-        .expect("open")
+        .expect("init");
+    Ledger::open(
+        storage,
+        ledger_id(),
+        LedgerKey::from_signing_key(key.signing_key().clone()),
+    )
+    .await
+    .expect("open")
 }

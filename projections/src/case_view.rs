@@ -1,0 +1,496 @@
+//! The current state of one case, with every correction applied, in a shape
+//! safe to hand to investigators: the victim's town is never kept here.
+
+use icac_aggregates::case::{
+    CaseEvent, CaseStatus, Charge, CorrectedValue, Disposition, Investigator, InvestigatorRole,
+    ReferralDecision, ReferralTarget, ShareCategory, ShareDirection, UrgencyReason,
+};
+use icac_aggregates::catalog::{IncidentType, Medium, SourceKind};
+use icac_aggregates::compliance::NotificationClock;
+use icac_aggregates::form::v1::{AgeBand, AssistanceRequested, Source};
+use icac_aggregates::form::NotificationForm;
+use icac_aggregates::ids::{CaseId, CyberTipNumber, OperationId, Ori, StatuteCode, UnitCaseNumber};
+use icac_aggregates::local_time::ct_date;
+use jiff::civil::Date;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::event::EventHash;
+
+/// What the form said, minus anything restricted or bulky (subjects, hashes,
+/// officer contact, the victim's town).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSummary {
+    pub incident_type: IncidentType,
+    pub sextortion: bool,
+    pub ai_generated_material: bool,
+    pub minor_to_minor: bool,
+    pub medium: Medium,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    pub suspected_statutes: Vec<StatuteCode>,
+    pub victim_identified: bool,
+    pub victim_age_band: AgeBand,
+    pub assistance_requested: AssistanceRequested,
+    pub urgent: bool,
+}
+
+impl NotificationSummary {
+    pub fn of(form: &NotificationForm) -> Self {
+        Self {
+            incident_type: form.incident.incident_type,
+            sextortion: form.incident.sextortion,
+            ai_generated_material: form.incident.ai_generated_material,
+            minor_to_minor: form.incident.minor_to_minor,
+            medium: form.medium,
+            platform: form.platform.clone(),
+            suspected_statutes: form.suspected_statutes.clone(),
+            victim_identified: form.victim.identified,
+            victim_age_band: form.victim.age_band,
+            assistance_requested: form.assistance_requested,
+            urgent: form.urgent,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentView {
+    pub investigator: Investigator,
+    pub role: InvestigatorRole,
+    pub assigned_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrestView {
+    pub arrest_number: u32,
+    pub arrested_on: Date,
+    pub arresting_unit: Ori,
+    pub charges: Vec<Charge>,
+    pub position: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralView {
+    pub referral_number: u32,
+    pub target: ReferralTarget,
+    pub agency_name: String,
+    pub referred_on: Date,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<ReferralDecision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_on: Option<Date>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedNotificationView {
+    pub reporting_unit: Ori,
+    pub unit_case_number: UnitCaseNumber,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_case_id: Option<CaseId>,
+    pub recorded_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareWay {
+    UnitToTaskForce,
+    TaskForceToUnits,
+}
+
+/// One information share (29-7e(a)(3) and (c)); the summary text stays in
+/// the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareView {
+    pub share_number: u32,
+    pub way: ShareWay,
+    pub category: ShareCategory,
+    pub recipients: u32,
+    pub recorded_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusStep {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<CaseStatus>,
+    pub to: CaseStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<Disposition>,
+    pub recorded_at: Timestamp,
+    pub position: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorrectionApplied {
+    pub position: u64,
+    pub corrects: u64,
+    pub fields: Vec<String>,
+    pub reason: String,
+    pub recorded_at: Timestamp,
+}
+
+/// A case as it stands after the events folded so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseView {
+    pub case_id: CaseId,
+    pub reporting_unit: Ori,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_case_number: Option<UnitCaseNumber>,
+    pub received_on: Date,
+    pub source: SourceKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cybertip_number: Option<CyberTipNumber>,
+    pub opened_by_complaint: bool,
+    pub opened_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationSummary>,
+    pub linked_notifications: Vec<LinkedNotificationView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<CaseId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<CaseStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<Disposition>,
+    pub status_log: Vec<StatusStep>,
+    pub urgent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urgency_reason: Option<UrgencyReason>,
+    pub assignments: Vec<AssignmentView>,
+    pub arrests: Vec<ArrestView>,
+    pub referrals: Vec<ReferralView>,
+    pub operations: Vec<OperationId>,
+    pub shares: Vec<ShareView>,
+    pub corrections: Vec<CorrectionApplied>,
+    /// Events folded into this view (the stream sequence of the last one).
+    pub version: u64,
+    pub last_position: u64,
+    pub last_hash: EventHash,
+}
+
+/// Where one event sits in the ledger, as the fold needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    pub position: u64,
+    pub sequence: u64,
+    pub hash: &'a EventHash,
+}
+
+impl CaseView {
+    /// Starts a view from the event that opens a case. `None` for any other
+    /// event (a stream that does not start with an opening is not a case).
+    pub fn open(event: &CaseEvent, at: At<'_>) -> Option<Self> {
+        let blank =
+            |case_id: &CaseId, unit: &Ori, received_on, source: &Source, recorded_at| Self {
+                case_id: case_id.clone(),
+                reporting_unit: unit.clone(),
+                unit_case_number: None,
+                received_on,
+                source: source.kind(),
+                cybertip_number: source.cybertip().cloned(),
+                opened_by_complaint: false,
+                opened_at: recorded_at,
+                notified_at: None,
+                notification: None,
+                linked_notifications: Vec::new(),
+                merged_into: None,
+                merged_at: None,
+                status: None,
+                disposition: None,
+                status_log: Vec::new(),
+                urgent: false,
+                urgency_reason: None,
+                assignments: Vec::new(),
+                arrests: Vec::new(),
+                referrals: Vec::new(),
+                operations: Vec::new(),
+                shares: Vec::new(),
+                corrections: Vec::new(),
+                version: 0,
+                last_position: 0,
+                last_hash: at.hash.clone(),
+            };
+        let mut view = match event {
+            CaseEvent::ComplaintLogged {
+                case_id,
+                reporting_unit,
+                received_on,
+                source,
+                recorded_at,
+                ..
+            } => blank(case_id, reporting_unit, *received_on, source, *recorded_at),
+            CaseEvent::NotificationFiled {
+                case_id,
+                form,
+                recorded_at,
+            } => blank(
+                case_id,
+                &form.reporting_unit,
+                form.received.date,
+                &form.source,
+                *recorded_at,
+            ),
+            _ => return None,
+        };
+        view.apply(event, at);
+        Some(view)
+    }
+
+    /// Folds one event of this case's stream.
+    pub fn apply(&mut self, event: &CaseEvent, at: At<'_>) {
+        self.version = at.sequence;
+        self.last_position = at.position;
+        self.last_hash = at.hash.clone();
+        match event {
+            CaseEvent::ComplaintLogged {
+                reporting_unit,
+                unit_case_number,
+                received_on,
+                source,
+                ..
+            } => {
+                self.reporting_unit = reporting_unit.clone();
+                self.unit_case_number = unit_case_number.clone();
+                self.received_on = *received_on;
+                self.source = source.kind();
+                self.cybertip_number = source.cybertip().cloned();
+                self.opened_by_complaint = true;
+            }
+            CaseEvent::NotificationFiled {
+                form, recorded_at, ..
+            } => {
+                self.reporting_unit = form.reporting_unit.clone();
+                self.unit_case_number = Some(form.unit_case_number.clone());
+                self.received_on = form.received.date;
+                self.source = form.source.kind();
+                self.cybertip_number = form.source.cybertip().cloned();
+                self.urgent |= form.urgent;
+                self.notification = Some(NotificationSummary::of(form));
+                self.notified_at = Some(*recorded_at);
+                self.status = Some(CaseStatus::Received);
+                self.status_log.push(StatusStep {
+                    from: None,
+                    to: CaseStatus::Received,
+                    disposition: None,
+                    recorded_at: *recorded_at,
+                    position: at.position,
+                });
+            }
+            CaseEvent::DuplicateNotificationLinked {
+                form,
+                from_case_id,
+                recorded_at,
+            } => {
+                self.urgent |= form.urgent;
+                self.linked_notifications.push(LinkedNotificationView {
+                    reporting_unit: form.reporting_unit.clone(),
+                    unit_case_number: form.unit_case_number.clone(),
+                    from_case_id: from_case_id.clone(),
+                    recorded_at: *recorded_at,
+                });
+            }
+            CaseEvent::CaseMerged {
+                primary_case_id,
+                recorded_at,
+            } => {
+                self.merged_into = Some(primary_case_id.clone());
+                self.merged_at = Some(*recorded_at);
+                self.status_log.push(StatusStep {
+                    from: self.status,
+                    to: CaseStatus::Closed,
+                    disposition: Some(Disposition::Duplicate),
+                    recorded_at: *recorded_at,
+                    position: at.position,
+                });
+                self.status = Some(CaseStatus::Closed);
+                self.disposition = Some(Disposition::Duplicate);
+            }
+            CaseEvent::InformationShared {
+                share_number,
+                direction,
+                category,
+                recorded_at,
+                ..
+            } => {
+                let (way, recipients) = match direction {
+                    ShareDirection::UnitToTaskForce { .. } => (ShareWay::UnitToTaskForce, 1),
+                    ShareDirection::TaskForceToUnits { to_units } => (
+                        ShareWay::TaskForceToUnits,
+                        u32::try_from(to_units.len()).unwrap_or(u32::MAX),
+                    ),
+                };
+                self.shares.push(ShareView {
+                    share_number: *share_number,
+                    way,
+                    category: *category,
+                    recipients,
+                    recorded_at: *recorded_at,
+                });
+            }
+            CaseEvent::InvestigatorAssigned {
+                investigator,
+                role,
+                recorded_at,
+            } => self.assignments.push(AssignmentView {
+                investigator: investigator.clone(),
+                role: *role,
+                assigned_at: *recorded_at,
+            }),
+            CaseEvent::StatusChanged {
+                from,
+                to,
+                disposition,
+                recorded_at,
+                ..
+            } => {
+                self.status_log.push(StatusStep {
+                    from: Some(*from),
+                    to: *to,
+                    disposition: *disposition,
+                    recorded_at: *recorded_at,
+                    position: at.position,
+                });
+                self.status = Some(*to);
+                self.disposition = *disposition;
+            }
+            CaseEvent::ArrestRecorded {
+                arrest_number,
+                arrested_on,
+                arresting_unit,
+                charges,
+                ..
+            } => self.arrests.push(ArrestView {
+                arrest_number: *arrest_number,
+                arrested_on: *arrested_on,
+                arresting_unit: arresting_unit.clone(),
+                charges: charges.clone(),
+                position: at.position,
+            }),
+            CaseEvent::ReferralRecorded {
+                referral_number,
+                target,
+                agency_name,
+                referred_on,
+                ..
+            } => self.referrals.push(ReferralView {
+                referral_number: *referral_number,
+                target: *target,
+                agency_name: agency_name.clone(),
+                referred_on: *referred_on,
+                decision: None,
+                decided_on: None,
+            }),
+            CaseEvent::ReferralDecided {
+                referral_number,
+                decision,
+                decided_on,
+                ..
+            } => {
+                if let Some(r) = self
+                    .referrals
+                    .iter_mut()
+                    .find(|r| r.referral_number == *referral_number)
+                {
+                    r.decision = Some(*decision);
+                    r.decided_on = Some(*decided_on);
+                }
+            }
+            CaseEvent::LinkedToOperation { operation_id, .. } => {
+                self.operations.push(operation_id.clone())
+            }
+            CaseEvent::UrgentFlagSet { reason, .. } => {
+                self.urgent = true;
+                self.urgency_reason = Some(*reason);
+            }
+            CaseEvent::CorrectionRecorded {
+                corrects,
+                changes,
+                reason,
+                recorded_at,
+            } => {
+                for change in changes {
+                    self.apply_change(change);
+                }
+                self.corrections.push(CorrectionApplied {
+                    position: at.position,
+                    corrects: corrects.get(),
+                    fields: changes.iter().map(|c| c.field().to_owned()).collect(),
+                    reason: reason.clone(),
+                    recorded_at: *recorded_at,
+                });
+            }
+        }
+    }
+
+    // Same meaning as the aggregate's own correction rule: the newest value wins.
+    fn apply_change(&mut self, change: &CorrectedValue) {
+        let form = self.notification.as_mut();
+        match change {
+            CorrectedValue::ReceivedOn { date, .. } => self.received_on = *date,
+            CorrectedValue::UnitCaseNumber { value } => self.unit_case_number = Some(value.clone()),
+            CorrectedValue::IncidentType { incident_type } => {
+                if let Some(f) = form {
+                    f.incident_type = *incident_type;
+                }
+            }
+            CorrectedValue::Medium { medium } => {
+                if let Some(f) = form {
+                    f.medium = *medium;
+                }
+            }
+            CorrectedValue::VictimAgeBand { age_band } => {
+                if let Some(f) = form {
+                    f.victim_age_band = *age_band;
+                }
+            }
+            CorrectedValue::VictimIdentified { identified } => {
+                if let Some(f) = form {
+                    f.victim_identified = *identified;
+                }
+            }
+            CorrectedValue::SuspectedStatutes { statutes } => {
+                if let Some(f) = form {
+                    f.suspected_statutes = statutes.clone();
+                }
+            }
+            CorrectedValue::ArrestDate {
+                arrest_number,
+                arrested_on,
+            } => {
+                if let Some(a) = self.arrest_mut(*arrest_number) {
+                    a.arrested_on = *arrested_on;
+                }
+            }
+            CorrectedValue::ArrestCharges {
+                arrest_number,
+                charges,
+            } => {
+                if let Some(a) = self.arrest_mut(*arrest_number) {
+                    a.charges = charges.clone();
+                }
+            }
+        }
+    }
+
+    fn arrest_mut(&mut self, number: u32) -> Option<&mut ArrestView> {
+        self.arrests.iter_mut().find(|a| a.arrest_number == number)
+    }
+
+    /// Inputs of the 14-day assessment; the same rule as the aggregate's
+    /// `Case::notification_clock` (a merged duplicate stops its clock on the
+    /// merge date).
+    pub fn notification_clock(&self) -> NotificationClock {
+        NotificationClock {
+            received_on: self.received_on,
+            filed_on: self.notified_at.or(self.merged_at).map(ct_date),
+            opened_by_complaint: self.opened_by_complaint,
+        }
+    }
+
+    /// Positions of the events of this case that later corrections name.
+    pub fn corrected_positions(&self) -> impl Iterator<Item = u64> + '_ {
+        self.corrections.iter().map(|c| c.corrects)
+    }
+}

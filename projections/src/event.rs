@@ -1,0 +1,206 @@
+//! Ledger rows as the read models see them: position, hash, who and when, and
+//! the typed domain event after upcasting.
+
+use std::fmt;
+
+use icac_aggregates::case::CaseEvent;
+use icac_aggregates::cybertip::CyberTipEvent;
+use icac_aggregates::operation::OperationEvent;
+use icac_aggregates::public_report::PublicReportEvent;
+use icac_aggregates::units::UnitEvent;
+use icac_aggregates::upcast::{upcast, UpcastError};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The ledger's own stream type (key events); projections skip it.
+pub const LEDGER_AGGREGATE_TYPE: &str = "ledger";
+
+/// The only event version this build reads after upcasting.
+const SUPPORTED_VERSION: &str = icac_aggregates::EVENT_VERSION_1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainEvent {
+    Unit(UnitEvent),
+    Case(CaseEvent),
+    Cybertip(CyberTipEvent),
+    Operation(OperationEvent),
+    PublicReport(PublicReportEvent),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unknown aggregate type {0:?}")]
+    UnknownAggregateType(String),
+    #[error(transparent)]
+    Upcast(#[from] UpcastError),
+    #[error("{event_type} is at version {version}, which this build cannot read")]
+    UnsupportedVersion { event_type: String, version: String },
+    #[error("{event_type} payload is tagged {tag:?}, not with its own type")]
+    TagMismatch { event_type: String, tag: String },
+    #[error("{aggregate_type}/{event_type} payload does not match the domain type: {source}")]
+    Payload {
+        aggregate_type: String,
+        event_type: String,
+        source: serde_json::Error,
+    },
+    #[error("event hash must be 64 lowercase hex digits")]
+    BadHash,
+}
+
+/// Turns a stored payload into a domain event. `Ok(None)` for the ledger's
+/// own key events, which carry no case information.
+pub fn decode(
+    aggregate_type: &str,
+    event_type: &str,
+    event_version: &str,
+    payload: Value,
+) -> Result<Option<DomainEvent>, DecodeError> {
+    if aggregate_type == LEDGER_AGGREGATE_TYPE {
+        return Ok(None);
+    }
+    let (version, payload) = upcast(aggregate_type, event_type, event_version, payload)?;
+    if version != SUPPORTED_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            event_type: event_type.to_owned(),
+            version,
+        });
+    }
+    // The tag is hashed into the ledger alongside `event_type`; a mismatch
+    // means the row was written by something other than this application.
+    if let Some(tag) = payload.as_object().and_then(|o| o.keys().next()) {
+        if tag != event_type {
+            return Err(DecodeError::TagMismatch {
+                event_type: event_type.to_owned(),
+                tag: tag.clone(),
+            });
+        }
+    }
+    let bad = |source| DecodeError::Payload {
+        aggregate_type: aggregate_type.to_owned(),
+        event_type: event_type.to_owned(),
+        source,
+    };
+    let event = match aggregate_type {
+        "unit" => DomainEvent::Unit(serde_json::from_value(payload).map_err(bad)?),
+        "case" => DomainEvent::Case(serde_json::from_value(payload).map_err(bad)?),
+        "cybertip" => DomainEvent::Cybertip(serde_json::from_value(payload).map_err(bad)?),
+        "operation" => DomainEvent::Operation(serde_json::from_value(payload).map_err(bad)?),
+        "public_report" => DomainEvent::PublicReport(serde_json::from_value(payload).map_err(bad)?),
+        other => return Err(DecodeError::UnknownAggregateType(other.to_owned())),
+    };
+    Ok(Some(event))
+}
+
+/// SHA-256 event hash as lowercase hex (the ledger's `hash`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EventHash(String);
+
+impl EventHash {
+    pub fn parse(hex: &str) -> Result<Self, DecodeError> {
+        let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if ok {
+            Ok(Self(hex.to_owned()))
+        } else {
+            Err(DecodeError::BadHash)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EventHash {
+    type Error = DecodeError;
+    fn try_from(value: String) -> Result<Self, DecodeError> {
+        Self::parse(&value)
+    }
+}
+
+impl From<EventHash> for String {
+    fn from(value: EventHash) -> String {
+        value.0
+    }
+}
+
+impl fmt::Display for EventHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for EventHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EventHash({})", self.0)
+    }
+}
+
+/// One decoded ledger event with its place in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEvent {
+    pub position: u64,
+    pub hash: EventHash,
+    /// When the ledger recorded it (metadata, not the command's own time).
+    pub recorded_at: Timestamp,
+    pub principal: String,
+    pub unit: Option<String>,
+    pub aggregate_id: String,
+    pub sequence: u64,
+    pub event: DomainEvent,
+}
+
+impl LedgerEvent {
+    pub fn aggregate_type(&self) -> &'static str {
+        match self.event {
+            DomainEvent::Unit(_) => "unit",
+            DomainEvent::Case(_) => "case",
+            DomainEvent::Cybertip(_) => "cybertip",
+            DomainEvent::Operation(_) => "operation",
+            DomainEvent::PublicReport(_) => "public_report",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ledger_key_events_are_skipped() {
+        let got = decode("ledger", "LedgerInitialized", "1", json!({"x": 1})).unwrap();
+        assert!(got.is_none());
+    }
+
+    #[test]
+    fn unit_event_decodes() {
+        let payload =
+            json!({"UnitDeactivated": {"reason": "merged", "recorded_at": "2024-07-01T12:00:00Z"}});
+        let got = decode("unit", "UnitDeactivated", "1", payload).unwrap();
+        assert!(matches!(
+            got,
+            Some(DomainEvent::Unit(UnitEvent::UnitDeactivated { .. }))
+        ));
+    }
+
+    #[test]
+    fn mismatched_tag_and_unknown_version_are_errors() {
+        let payload =
+            json!({"UnitDeactivated": {"reason": "merged", "recorded_at": "2024-07-01T12:00:00Z"}});
+        assert!(matches!(
+            decode("unit", "UnitRenamed", "1", payload.clone()),
+            Err(DecodeError::TagMismatch { .. })
+        ));
+        assert!(matches!(
+            decode("unit", "UnitDeactivated", "9", payload.clone()),
+            Err(DecodeError::UnsupportedVersion { .. })
+        ));
+        assert!(matches!(
+            decode("widget", "UnitDeactivated", "1", payload),
+            Err(DecodeError::UnknownAggregateType(_))
+        ));
+    }
+}

@@ -1,0 +1,182 @@
+//! All read models together: one fold over the ledger in position order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use icac_aggregates::ids::{CaseId, OperationId, Ori, ReceiptNumber};
+use serde::{Deserialize, Serialize};
+
+use crate::case_view::{At, CaseView};
+use crate::event::{DomainEvent, LedgerEvent};
+use crate::intake::PublicReportView;
+use crate::operations::OperationView;
+use crate::unit_directory::UnitView;
+
+/// A view that changed in the last `apply`, so the store knows what to write.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ViewKey {
+    Case(CaseId),
+    Operation(OperationId),
+    PublicReport(ReceiptNumber),
+    Unit(Ori),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FoldError {
+    #[error("position {got} does not follow {last}: read models need ledger order")]
+    OutOfOrder { last: u64, got: u64 },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadModels {
+    pub cases: BTreeMap<CaseId, CaseView>,
+    pub operations: BTreeMap<OperationId, OperationView>,
+    pub public_reports: BTreeMap<ReceiptNumber, PublicReportView>,
+    pub units: BTreeMap<Ori, UnitView>,
+    /// Last ledger position folded (key events included).
+    pub position: u64,
+    /// Events the models could not place (e.g. a case stream that did not
+    /// open with a complaint or notification); counted, never silently lost.
+    pub orphans: u64,
+}
+
+impl ReadModels {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that a position carried nothing for the models (a key event).
+    pub fn skip(&mut self, position: u64) -> Result<(), FoldError> {
+        self.advance(position)
+    }
+
+    fn advance(&mut self, position: u64) -> Result<(), FoldError> {
+        if position <= self.position {
+            return Err(FoldError::OutOfOrder {
+                last: self.position,
+                got: position,
+            });
+        }
+        self.position = position;
+        Ok(())
+    }
+
+    /// Folds one event; returns the view it changed, if any.
+    pub fn apply(&mut self, e: &LedgerEvent) -> Result<Option<ViewKey>, FoldError> {
+        self.advance(e.position)?;
+        let (seq, pos) = (e.sequence, e.position);
+        let changed = match &e.event {
+            DomainEvent::Case(event) => {
+                let Ok(id) = CaseId::parse(e.aggregate_id.as_str()) else {
+                    self.orphans += 1;
+                    return Ok(None);
+                };
+                let at = At {
+                    position: pos,
+                    sequence: seq,
+                    hash: &e.hash,
+                };
+                match self.cases.get_mut(&id) {
+                    Some(view) => view.apply(event, at),
+                    None => match CaseView::open(event, at) {
+                        Some(view) => {
+                            self.cases.insert(id.clone(), view);
+                        }
+                        None => {
+                            self.orphans += 1;
+                            return Ok(None);
+                        }
+                    },
+                }
+                Some(ViewKey::Case(id))
+            }
+            DomainEvent::Operation(event) => {
+                let Ok(id) = OperationId::parse(e.aggregate_id.as_str()) else {
+                    self.orphans += 1;
+                    return Ok(None);
+                };
+                match self.operations.get_mut(&id) {
+                    Some(v) => v.apply(event, seq, pos),
+                    None => match OperationView::open(event, seq, pos) {
+                        Some(v) => {
+                            self.operations.insert(id.clone(), v);
+                        }
+                        None => {
+                            self.orphans += 1;
+                            return Ok(None);
+                        }
+                    },
+                }
+                Some(ViewKey::Operation(id))
+            }
+            DomainEvent::PublicReport(event) => {
+                let Ok(id) = ReceiptNumber::parse(e.aggregate_id.as_str()) else {
+                    self.orphans += 1;
+                    return Ok(None);
+                };
+                match self.public_reports.get_mut(&id) {
+                    Some(v) => v.apply(event, seq, pos),
+                    None => match PublicReportView::open(event, seq, pos) {
+                        Some(v) => {
+                            self.public_reports.insert(id.clone(), v);
+                        }
+                        None => {
+                            self.orphans += 1;
+                            return Ok(None);
+                        }
+                    },
+                }
+                Some(ViewKey::PublicReport(id))
+            }
+            DomainEvent::Unit(event) => {
+                let Ok(id) = Ori::parse(e.aggregate_id.as_str()) else {
+                    self.orphans += 1;
+                    return Ok(None);
+                };
+                match self.units.get_mut(&id) {
+                    Some(v) => v.apply(event, seq, pos),
+                    None => match UnitView::open(event, seq, pos) {
+                        Some(v) => {
+                            self.units.insert(id.clone(), v);
+                        }
+                        None => {
+                            self.orphans += 1;
+                            return Ok(None);
+                        }
+                    },
+                }
+                Some(ViewKey::Unit(id))
+            }
+            // CyberTip claims matter to deconfliction, which reads the
+            // cybertip streams itself; no published view needs them.
+            DomainEvent::Cybertip(_) => None,
+        };
+        Ok(changed)
+    }
+
+    /// Folds a run of events, collecting the distinct views they changed.
+    pub fn apply_all<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a LedgerEvent>,
+    ) -> Result<BTreeSet<ViewKey>, FoldError> {
+        let mut changed = BTreeSet::new();
+        for e in events {
+            if let Some(key) = self.apply(e)? {
+                changed.insert(key);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Open public reports awaiting triage or routing, oldest first.
+    pub fn intake_queue(&self) -> Vec<&PublicReportView> {
+        let mut open: Vec<_> = self
+            .public_reports
+            .values()
+            .filter(|r| r.is_open())
+            .collect();
+        open.sort_by(|a, b| {
+            (a.received_at, &a.receipt_number).cmp(&(b.received_at, &b.receipt_number))
+        });
+        open
+    }
+}

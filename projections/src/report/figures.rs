@@ -1,0 +1,555 @@
+//! Computes every figure of the annual report from the read models as they
+//! stood at the attested position. Definitions are stated in
+//! [`DEFINITIONS`] and repeated in the report itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use icac_aggregates::case::{
+    CaseStatus, Disposition, ReferralDecision, ReferralTarget, ShareCategory,
+};
+use icac_aggregates::catalog::{Catalog, IncidentType, Medium, SourceKind};
+use icac_aggregates::compliance::{assess, ComplianceStatus};
+use icac_aggregates::form::v1::AgeBand;
+use icac_aggregates::local_time::ct_date;
+use icac_aggregates::public_report::{Channel, ReportStage};
+use jiff::civil::Date;
+use serde::Serialize;
+
+use super::model::*;
+use super::suppression::{self, Hidden};
+use super::ReportError;
+use crate::case_view::{CaseView, ShareWay};
+use crate::read_models::ReadModels;
+
+pub const DEFINITIONS: [&str; 12] = [
+    "Period: Connecticut calendar dates (America/New_York) from the first to the last day given, inclusive.",
+    "Notifications: standardized initial notifications filed with the Task Force during the period (Connecticut date the ledger recorded the filing); duplicates of a CyberTip already held by another case are counted separately.",
+    "Timeliness: every notification clock that started in the period (received date, as corrected), assessed on the last day of the period: on time = form filed within 14 calendar days; late = filed after; overdue = not filed and past due; not yet due = not filed, still inside the 14 days. Percent within 14 days = on time / (on time + late). Median days to notify = median of (filing date - received date) over filed notifications.",
+    "Investigations opened: cases first moved to 'investigating' during the period; proactive when the case came from undercover work (source proactive/undercover, or linked to an operation), reactive otherwise.",
+    "Undercover operations: operations of the investigative unit conducted (start date) or concluded during the period; linked cases are cases linked to the operation; cases opened and arrests as reported at its conclusion.",
+    "Arrests: arrests with an arrest date in the period (as corrected); charges by statute count each arrest charging the statute once, and the counts charged.",
+    "Referrals: referrals with a referral date in the period, by target, with the decision recorded so far.",
+    "Outcomes without arrest: cases closed during the period with a disposition other than arrest.",
+    "Information shares: shares recorded during the period, from units to the Task Force (29-7e(c)) and from the Task Force to units (29-7e(a)(3)); technical assistance and forensic results are share categories.",
+    "Child victims identified: notifications filed in the period reporting an identified child, statewide only, by age band and calendar quarter; counts of 1 to the suppression threshold are suppressed, with further cells suppressed so none can be derived from totals.",
+    "Public reports: reports from the public received during the period, by channel, with their state at the attested position.",
+    "All figures are computed from the ledger at the attested position only; events recorded later do not change this report.",
+];
+
+/// Longest period one report may cover (bounds the victim table).
+pub const MAX_PERIOD_DAYS: i64 = 731;
+
+fn key<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn in_period(p: &Parameters, d: Date) -> bool {
+    p.from <= d && d <= p.to
+}
+
+fn rows<K: Ord + Serialize>(counts: &BTreeMap<K, u64>, label: impl Fn(&K) -> String) -> Vec<Row> {
+    counts
+        .iter()
+        .map(|(k, n)| Row {
+            key: key(k),
+            label: label(k),
+            count: *n,
+        })
+        .collect()
+}
+
+fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, k: K) {
+    *map.entry(k).or_insert(0) += 1;
+}
+
+fn percent(part: u64, whole: u64) -> Option<Tenths> {
+    // Round half up in tenths of a percent, integers only.
+    (whole > 0).then(|| Tenths((part * 2000 + whole) / (2 * whole)))
+}
+
+fn median_tenths(mut days: Vec<u64>) -> Option<Tenths> {
+    if days.is_empty() {
+        return None;
+    }
+    days.sort_unstable();
+    let mid = days.len() / 2;
+    Some(if days.len() % 2 == 1 {
+        Tenths(days[mid] * 10)
+    } else {
+        Tenths((days[mid - 1] + days[mid]) * 5)
+    })
+}
+
+fn quarter_label(d: Date) -> String {
+    format!("{}-Q{}", d.year(), (d.month() - 1) / 3 + 1)
+}
+
+fn quarters(p: &Parameters) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut d = p.from;
+    while d <= p.to {
+        let q = quarter_label(d);
+        if out.last() != Some(&q) {
+            out.push(q);
+        }
+        match d.tomorrow() {
+            Ok(next) => d = next,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+fn filed_on(case: &CaseView) -> Option<Date> {
+    case.notified_at.map(ct_date)
+}
+
+fn unit_name(models: &ReadModels, ori: &str) -> String {
+    models
+        .units
+        .values()
+        .find(|u| u.ori.as_str() == ori)
+        .map_or_else(|| ori.to_owned(), |u| u.name.clone())
+}
+
+fn labels<T: PartialEq + Copy>(list: &[icac_aggregates::catalog::Label<T>], code: T) -> String {
+    list.iter()
+        .find(|l| l.code == code)
+        .map_or_else(String::new, |l| l.label.clone())
+}
+
+pub fn compute(
+    models: &ReadModels,
+    p: &Parameters,
+    catalog: &Catalog,
+) -> Result<Figures, ReportError> {
+    let cases: Vec<&CaseView> = models.cases.values().collect();
+
+    // Notifications filed in the period.
+    let filed: Vec<&CaseView> = cases
+        .iter()
+        .copied()
+        .filter(|c| filed_on(c).is_some_and(|d| in_period(p, d)))
+        .collect();
+    let mut by_source: BTreeMap<SourceKind, u64> = BTreeMap::new();
+    let mut by_incident: BTreeMap<IncidentType, u64> = BTreeMap::new();
+    let mut by_medium: BTreeMap<Medium, u64> = BTreeMap::new();
+    let mut by_unit: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_month: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut urgent_tips, mut other_tips, mut sextortion, mut ai) = (0, 0, 0, 0);
+    for c in &filed {
+        bump(&mut by_source, c.source);
+        bump(&mut by_unit, c.reporting_unit.to_string());
+        if let Some(d) = filed_on(c) {
+            bump(&mut by_month, format!("{:04}-{:02}", d.year(), d.month()));
+        }
+        if let Some(n) = &c.notification {
+            bump(&mut by_incident, n.incident_type);
+            bump(&mut by_medium, n.medium);
+            sextortion += u64::from(n.sextortion);
+            ai += u64::from(n.ai_generated_material);
+        }
+        if c.source == SourceKind::NcmecCybertip {
+            if c.urgent {
+                urgent_tips += 1;
+            } else {
+                other_tips += 1;
+            }
+        }
+    }
+    // Every month of the period appears, so the trend chart has no gaps.
+    let mut month = p.from.first_of_month();
+    while month <= p.to {
+        by_month
+            .entry(format!("{:04}-{:02}", month.year(), month.month()))
+            .or_insert(0);
+        month = match month.checked_add(jiff::Span::new().months(1)) {
+            Ok(m) => m,
+            Err(_) => break,
+        };
+    }
+    let duplicates_linked = cases
+        .iter()
+        .flat_map(|c| c.linked_notifications.iter())
+        .filter(|l| in_period(p, ct_date(l.recorded_at)))
+        .count() as u64;
+    let notifications = NotificationFigures {
+        total: filed.len() as u64,
+        by_source: rows(&by_source, |k| labels(&catalog.sources, *k)),
+        by_incident_type: rows(&by_incident, |k| labels(&catalog.incident_types, *k)),
+        by_medium: rows(&by_medium, |k| labels(&catalog.media, *k)),
+        by_unit: by_unit
+            .iter()
+            .map(|(ori, n)| Row {
+                key: ori.clone(),
+                label: unit_name(models, ori),
+                count: *n,
+            })
+            .collect(),
+        duplicates_linked,
+        cybertips_urgent: urgent_tips,
+        cybertips_other: other_tips,
+        sextortion,
+        ai_generated_material: ai,
+        by_month: by_month
+            .iter()
+            .map(|(m, n)| Row {
+                key: m.clone(),
+                label: m.clone(),
+                count: *n,
+            })
+            .collect(),
+    };
+
+    // Timeliness of clocks that started in the period, as of its last day.
+    let mut t_units: BTreeMap<String, UnitTimeliness> = BTreeMap::new();
+    let mut days_to_notify = Vec::new();
+    let mut t = TimelinessFigures {
+        received: 0,
+        on_time: 0,
+        late: 0,
+        overdue: 0,
+        not_yet_due: 0,
+        incomplete_form: 0,
+        percent_within_14_days: None,
+        median_days_to_notify: None,
+        by_unit: Vec::new(),
+    };
+    for c in &cases {
+        let clock = c.notification_clock();
+        if !in_period(p, clock.received_on) {
+            continue;
+        }
+        let a = assess(&clock, p.to, &p.deadline_policy)
+            .map_err(|e| ReportError::Deadline(e.to_string()))?;
+        let ori = c.reporting_unit.to_string();
+        let u = t_units
+            .entry(ori.clone())
+            .or_insert_with(|| UnitTimeliness {
+                name: unit_name(models, &ori),
+                unit: ori,
+                received: 0,
+                on_time: 0,
+                late: 0,
+                overdue: 0,
+                not_yet_due: 0,
+            });
+        t.received += 1;
+        u.received += 1;
+        match a.status {
+            ComplianceStatus::OnTime => {
+                t.on_time += 1;
+                u.on_time += 1;
+            }
+            ComplianceStatus::Late { .. } => {
+                t.late += 1;
+                u.late += 1;
+            }
+            ComplianceStatus::Overdue { .. } => {
+                t.overdue += 1;
+                u.overdue += 1;
+            }
+            ComplianceStatus::Pending { .. } | ComplianceStatus::DueSoon { .. } => {
+                t.not_yet_due += 1;
+                u.not_yet_due += 1;
+            }
+        }
+        t.incomplete_form += u64::from(a.incomplete_form);
+        if let Some(f) = clock.filed_on.filter(|f| *f <= p.to) {
+            let days = clock
+                .received_on
+                .until(f)
+                .map(|s| s.get_days())
+                .unwrap_or(0);
+            days_to_notify.push(u64::try_from(days.max(0)).unwrap_or(0));
+        }
+    }
+    t.percent_within_14_days = percent(t.on_time, t.on_time + t.late);
+    t.median_days_to_notify = median_tenths(days_to_notify);
+    t.by_unit = t_units.into_values().collect();
+
+    // Investigations opened.
+    let mut inv = InvestigationFigures {
+        opened: 0,
+        reactive: 0,
+        proactive: 0,
+    };
+    for c in &cases {
+        let first = c
+            .status_log
+            .iter()
+            .find(|s| s.to == CaseStatus::Investigating);
+        if first.is_some_and(|s| in_period(p, ct_date(s.recorded_at))) {
+            inv.opened += 1;
+            if c.source == SourceKind::ProactiveUndercover || !c.operations.is_empty() {
+                inv.proactive += 1;
+            } else {
+                inv.reactive += 1;
+            }
+        }
+    }
+
+    // Undercover operations.
+    let mut linked: BTreeMap<&str, u64> = BTreeMap::new();
+    for c in &cases {
+        for op in &c.operations {
+            *linked.entry(op.as_str()).or_insert(0) += 1;
+        }
+    }
+    let mut ops = OperationFigures {
+        conducted: 0,
+        linked_cases: 0,
+        cases_opened: 0,
+        arrests: 0,
+        operations: Vec::new(),
+    };
+    for o in models.operations.values() {
+        let active = o.started_on.is_some_and(|d| in_period(p, d))
+            || o.concluded_on.is_some_and(|d| in_period(p, d));
+        if !active {
+            continue;
+        }
+        let row = OperationRow {
+            operation_id: o.operation_id.to_string(),
+            name: o.name.clone(),
+            lead_unit: o.lead_unit.to_string(),
+            started_on: o.started_on,
+            ended_on: o.ended_on,
+            linked_cases: linked.get(o.operation_id.as_str()).copied().unwrap_or(0),
+            cases_opened: o.cases_opened.len() as u64,
+            arrests: u64::from(o.arrests),
+        };
+        ops.conducted += 1;
+        ops.linked_cases += row.linked_cases;
+        ops.cases_opened += row.cases_opened;
+        ops.arrests += row.arrests;
+        ops.operations.push(row);
+    }
+
+    // Arrests and charges.
+    let mut charge_rows: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let (mut arrests, mut cases_with_arrest) = (0u64, 0u64);
+    for c in &cases {
+        let mut any = false;
+        for a in c.arrests.iter().filter(|a| in_period(p, a.arrested_on)) {
+            arrests += 1;
+            any = true;
+            let mut seen = BTreeSet::new();
+            for ch in &a.charges {
+                let entry = charge_rows.entry(ch.statute.to_string()).or_insert((0, 0));
+                if seen.insert(ch.statute.to_string()) {
+                    entry.0 += 1;
+                }
+                entry.1 += u64::from(ch.counts);
+            }
+        }
+        cases_with_arrest += u64::from(any);
+    }
+    let arrest_figures = ArrestFigures {
+        arrests,
+        cases_with_arrest,
+        charges: charge_rows
+            .into_iter()
+            .map(|(code, (arrests, counts))| {
+                let statute = catalog.statutes.iter().find(|s| s.code.as_str() == code);
+                ChargeRow {
+                    title: statute.map_or_else(String::new, |s| s.title.clone()),
+                    proposed_nibrs: statute.map_or_else(String::new, |s| s.proposed_nibrs.clone()),
+                    statute: code,
+                    arrests,
+                    counts,
+                }
+            })
+            .collect(),
+        nibrs_note: catalog.nibrs_note.clone(),
+    };
+
+    // Referrals.
+    let mut referrals: BTreeMap<String, ReferralRow> = BTreeMap::new();
+    for c in &cases {
+        for r in c.referrals.iter().filter(|r| in_period(p, r.referred_on)) {
+            let row = referrals
+                .entry(key(&r.target))
+                .or_insert_with(|| ReferralRow {
+                    target: key(&r.target),
+                    label: referral_label(r.target).to_owned(),
+                    referred: 0,
+                    accepted: 0,
+                    declined: 0,
+                    undecided: 0,
+                });
+            row.referred += 1;
+            match r.decision {
+                Some(ReferralDecision::Accepted) => row.accepted += 1,
+                Some(ReferralDecision::Declined) => row.declined += 1,
+                None => row.undecided += 1,
+            }
+        }
+    }
+
+    // Outcomes without arrest.
+    let mut outcomes: BTreeMap<Disposition, u64> = BTreeMap::new();
+    for c in &cases {
+        for s in &c.status_log {
+            if s.to != CaseStatus::Closed || !in_period(p, ct_date(s.recorded_at)) {
+                continue;
+            }
+            if let Some(d) = s.disposition.filter(|d| *d != Disposition::Arrest) {
+                bump(&mut outcomes, d);
+            }
+        }
+    }
+
+    // Information shares.
+    let mut shares = ShareFigures {
+        unit_to_task_force: 0,
+        task_force_to_units: 0,
+        unit_recipients: 0,
+        technical_assistance: 0,
+        forensic_results: 0,
+        by_category: Vec::new(),
+    };
+    let mut by_category: BTreeMap<String, u64> = BTreeMap::new();
+    for s in cases
+        .iter()
+        .flat_map(|c| c.shares.iter())
+        .filter(|s| in_period(p, ct_date(s.recorded_at)))
+    {
+        match s.way {
+            ShareWay::UnitToTaskForce => shares.unit_to_task_force += 1,
+            ShareWay::TaskForceToUnits => {
+                shares.task_force_to_units += 1;
+                shares.unit_recipients += u64::from(s.recipients);
+                match s.category {
+                    ShareCategory::TechnicalAssistance => shares.technical_assistance += 1,
+                    ShareCategory::ForensicResults => shares.forensic_results += 1,
+                    _ => {}
+                }
+            }
+        }
+        bump(&mut by_category, key(&s.category));
+    }
+    shares.by_category = by_category
+        .into_iter()
+        .map(|(k, n)| Row {
+            label: k.replace('_', " "),
+            key: k,
+            count: n,
+        })
+        .collect();
+
+    // Victims identified: statewide, age band x quarter, suppressed.
+    let columns = quarters(p);
+    let bands = AgeBand::ALL;
+    let mut table = vec![vec![0u64; columns.len()]; bands.len()];
+    for c in &filed {
+        let (Some(n), Some(d)) = (&c.notification, filed_on(c)) else {
+            continue;
+        };
+        if !n.victim_identified {
+            continue;
+        }
+        let r = bands.iter().position(|b| *b == n.victim_age_band);
+        let q = columns.iter().position(|q| *q == quarter_label(d));
+        if let (Some(r), Some(q)) = (r, q) {
+            table[r][q] += 1;
+        }
+    }
+    let victims = victim_table(&table, &bands, columns, p.suppression_threshold)?;
+
+    // Public reports.
+    let mut pr: BTreeMap<String, PublicReportRow> = BTreeMap::new();
+    for r in models
+        .public_reports
+        .values()
+        .filter(|r| in_period(p, ct_date(r.received_at)))
+    {
+        let row = pr
+            .entry(key(&r.channel))
+            .or_insert_with(|| PublicReportRow {
+                channel: key(&r.channel),
+                label: match r.channel {
+                    Channel::WebSite => "Web site".to_owned(),
+                    Channel::Hotline => "Telephone hotline".to_owned(),
+                },
+                received: 0,
+                routed: 0,
+                closed: 0,
+                open: 0,
+            });
+        row.received += 1;
+        match r.stage {
+            ReportStage::Routed => row.routed += 1,
+            ReportStage::Closed => row.closed += 1,
+            ReportStage::Received | ReportStage::Triaged => row.open += 1,
+        }
+    }
+
+    let units = UnitFigures {
+        registered_active: models.units.values().filter(|u| u.active).count() as u64,
+        filing_in_period: notifications.by_unit.len() as u64,
+    };
+
+    Ok(Figures {
+        notifications,
+        timeliness: t,
+        investigations: inv,
+        operations: ops,
+        arrests: arrest_figures,
+        referrals: referrals.into_values().collect(),
+        outcomes_without_arrest: rows(&outcomes, |d| key(d).replace('_', " ")),
+        information_shares: shares,
+        victims_identified: victims,
+        public_reports: pr.into_values().collect(),
+        units,
+    })
+}
+
+fn referral_label(t: ReferralTarget) -> &'static str {
+    match t {
+        ReferralTarget::FederalProsecutors => "Federal prosecutors (U.S. Attorney)",
+        ReferralTarget::FederalAgency => "Federal agency",
+        ReferralTarget::OutOfStateAgency => "Out-of-state agency",
+        ReferralTarget::OtherConnecticutAgency => "Other Connecticut agency",
+    }
+}
+
+fn band_label(b: AgeBand) -> &'static str {
+    match b {
+        AgeBand::Age0To12 => "0-12",
+        AgeBand::Age13To15 => "13-15",
+        AgeBand::Age16To17 => "16-17",
+        AgeBand::Unknown => "age not recorded",
+    }
+}
+
+/// Builds the published victim table from raw counts.
+pub fn victim_table(
+    table: &[Vec<u64>],
+    bands: &[AgeBand],
+    columns: Vec<String>,
+    threshold: u64,
+) -> Result<VictimTable, ReportError> {
+    let s = suppression::suppress(table, threshold)?;
+    let (rows, cols) = (table.len(), columns.len());
+    let cell = |r: usize, c: usize| {
+        if s.hidden[r][c] == Hidden::Shown {
+            Cell::Count(s.values[r][c])
+        } else {
+            Cell::Suppressed
+        }
+    };
+    Ok(VictimTable {
+        rows: bands.iter().map(|b| band_label(*b).to_owned()).collect(),
+        cells: (0..rows)
+            .map(|r| (0..cols).map(|c| cell(r, c)).collect())
+            .collect(),
+        row_totals: (0..rows).map(|r| cell(r, cols)).collect(),
+        column_totals: (0..cols).map(|c| cell(rows, c)).collect(),
+        total: cell(rows, cols),
+        columns,
+    })
+}

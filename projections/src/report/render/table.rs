@@ -1,0 +1,267 @@
+//! The report's tables as plain rows of text, shared by the Markdown, HTML
+//! and CSV renderers so all three always show the same figures.
+
+use crate::report::model::*;
+
+pub struct Table {
+    pub id: &'static str,
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub note: Option<String>,
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "n/a".to_owned(), ToString::to_string)
+}
+
+fn counts(id: &'static str, title: &str, what: &str, rows: &[Row]) -> Table {
+    Table {
+        id,
+        title: title.to_owned(),
+        header: vec![what.to_owned(), "Count".to_owned()],
+        rows: rows
+            .iter()
+            .map(|r| {
+                let label = if r.label.is_empty() { &r.key } else { &r.label };
+                vec![label.clone(), r.count.to_string()]
+            })
+            .collect(),
+        note: None,
+    }
+}
+
+fn pairs(id: &'static str, title: &str, rows: Vec<(&str, String)>) -> Table {
+    Table {
+        id,
+        title: title.to_owned(),
+        header: vec!["Measure".to_owned(), "Value".to_owned()],
+        rows: rows
+            .into_iter()
+            .map(|(k, v)| vec![k.to_owned(), v])
+            .collect(),
+        note: None,
+    }
+}
+
+pub fn tables(r: &AnnualReport) -> Vec<Table> {
+    let f = &r.figures;
+    let n = &f.notifications;
+    let t = &f.timeliness;
+    let v = &f.victims_identified;
+    let mut victim_rows: Vec<Vec<String>> = v
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, band)| {
+            let mut row = vec![band.clone()];
+            row.extend(v.cells[i].iter().map(ToString::to_string));
+            row.push(v.row_totals[i].to_string());
+            row
+        })
+        .collect();
+    let mut totals = vec!["All ages".to_owned()];
+    totals.extend(v.column_totals.iter().map(ToString::to_string));
+    totals.push(v.total.to_string());
+    victim_rows.push(totals);
+    let mut victim_header = vec!["Age band".to_owned()];
+    victim_header.extend(v.columns.iter().cloned());
+    victim_header.push("Total".to_owned());
+
+    vec![
+        pairs(
+            "notifications",
+            "Notifications received",
+            vec![
+                ("Notifications filed", n.total.to_string()),
+                ("Duplicate notifications of a CyberTip already held", n.duplicates_linked.to_string()),
+                ("NCMEC CyberTips, urgent", n.cybertips_urgent.to_string()),
+                ("NCMEC CyberTips, other", n.cybertips_other.to_string()),
+                ("Involving sextortion", n.sextortion.to_string()),
+                ("Involving AI-generated material", n.ai_generated_material.to_string()),
+            ],
+        ),
+        counts("by_source", "Notifications by source", "Source", &n.by_source),
+        counts("by_incident_type", "Notifications by incident type", "Incident type", &n.by_incident_type),
+        counts("by_medium", "Notifications by medium", "Medium", &n.by_medium),
+        counts("by_unit", "Notifications by reporting unit", "Unit", &n.by_unit),
+        counts("by_month", "Notifications by month", "Month", &n.by_month),
+        pairs(
+            "timeliness",
+            "Timeliness of initial notifications (14-day rule, 29-7e(c))",
+            vec![
+                ("Notification clocks started", t.received.to_string()),
+                ("Filed within 14 days", t.on_time.to_string()),
+                ("Filed late", t.late.to_string()),
+                ("Overdue (not filed, past due)", t.overdue.to_string()),
+                ("Not yet due", t.not_yet_due.to_string()),
+                ("Complaint logged, form not yet filed", t.incomplete_form.to_string()),
+                ("Percent filed within 14 days", opt(&t.percent_within_14_days)),
+                ("Median days to notify", opt(&t.median_days_to_notify)),
+            ],
+        ),
+        Table {
+            id: "timeliness_by_unit",
+            title: "Timeliness by reporting unit".to_owned(),
+            header: ["Unit", "ORI", "Received", "On time", "Late", "Overdue", "Not yet due"]
+                .map(str::to_owned)
+                .to_vec(),
+            rows: t
+                .by_unit
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.name.clone(),
+                        u.unit.clone(),
+                        u.received.to_string(),
+                        u.on_time.to_string(),
+                        u.late.to_string(),
+                        u.overdue.to_string(),
+                        u.not_yet_due.to_string(),
+                    ]
+                })
+                .collect(),
+            note: None,
+        },
+        pairs(
+            "investigations",
+            "Investigations opened",
+            vec![
+                ("Opened", f.investigations.opened.to_string()),
+                ("Reactive", f.investigations.reactive.to_string()),
+                ("Proactive (undercover)", f.investigations.proactive.to_string()),
+            ],
+        ),
+        Table {
+            id: "operations",
+            title: "Undercover operations of the investigative unit".to_owned(),
+            header: ["Operation", "Lead unit", "Started", "Ended", "Linked cases", "Cases opened", "Arrests"]
+                .map(str::to_owned)
+                .to_vec(),
+            rows: f
+                .operations
+                .operations
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.name.clone(),
+                        o.lead_unit.clone(),
+                        opt(&o.started_on),
+                        opt(&o.ended_on),
+                        o.linked_cases.to_string(),
+                        o.cases_opened.to_string(),
+                        o.arrests.to_string(),
+                    ]
+                })
+                .chain(std::iter::once(vec![
+                    format!("All operations ({})", f.operations.conducted),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    f.operations.linked_cases.to_string(),
+                    f.operations.cases_opened.to_string(),
+                    f.operations.arrests.to_string(),
+                ]))
+                .collect(),
+            note: None,
+        },
+        Table {
+            id: "charges",
+            title: format!(
+                "Arrests ({} arrests in {} cases) and charges by statute",
+                f.arrests.arrests, f.arrests.cases_with_arrest
+            ),
+            header: ["Statute", "Offense", "Proposed NIBRS", "Arrests", "Counts"]
+                .map(str::to_owned)
+                .to_vec(),
+            rows: f
+                .arrests
+                .charges
+                .iter()
+                .map(|c| {
+                    vec![
+                        format!("C.G.S. {}", c.statute),
+                        c.title.clone(),
+                        c.proposed_nibrs.clone(),
+                        c.arrests.to_string(),
+                        c.counts.to_string(),
+                    ]
+                })
+                .collect(),
+            note: Some(f.arrests.nibrs_note.clone()),
+        },
+        Table {
+            id: "referrals",
+            title: "Referrals and their outcome".to_owned(),
+            header: ["Referred to", "Referred", "Accepted", "Declined", "Undecided"]
+                .map(str::to_owned)
+                .to_vec(),
+            rows: f
+                .referrals
+                .iter()
+                .map(|x| {
+                    vec![
+                        x.label.clone(),
+                        x.referred.to_string(),
+                        x.accepted.to_string(),
+                        x.declined.to_string(),
+                        x.undecided.to_string(),
+                    ]
+                })
+                .collect(),
+            note: None,
+        },
+        counts("outcomes", "Cases closed without arrest", "Disposition", &f.outcomes_without_arrest),
+        pairs(
+            "shares",
+            "Information shared and assistance (29-7e(a)(3), (c))",
+            vec![
+                ("Shares from units to the Task Force", f.information_shares.unit_to_task_force.to_string()),
+                ("Shares from the Task Force to units", f.information_shares.task_force_to_units.to_string()),
+                ("Units reached by Task Force shares", f.information_shares.unit_recipients.to_string()),
+                ("Technical assistance provided", f.information_shares.technical_assistance.to_string()),
+                ("Forensic results provided", f.information_shares.forensic_results.to_string()),
+            ],
+        ),
+        Table {
+            id: "victims",
+            title: "Child victims identified, statewide, by age band and quarter".to_owned(),
+            header: victim_header,
+            rows: victim_rows,
+            note: Some(format!(
+                "* suppressed: counts of 1 to {} are not shown, and further cells are suppressed so that no hidden count can be derived from the totals.",
+                r.parameters.suppression_threshold
+            )),
+        },
+        Table {
+            id: "public_reports",
+            title: "Reports from the public (29-7e(b)(3))".to_owned(),
+            header: ["Channel", "Received", "Routed to a unit", "Closed", "Open"]
+                .map(str::to_owned)
+                .to_vec(),
+            rows: f
+                .public_reports
+                .iter()
+                .map(|x| {
+                    vec![
+                        x.label.clone(),
+                        x.received.to_string(),
+                        x.routed.to_string(),
+                        x.closed.to_string(),
+                        x.open.to_string(),
+                    ]
+                })
+                .collect(),
+            note: None,
+        },
+        pairs(
+            "units",
+            "Participating law enforcement units",
+            vec![
+                ("Registered and active", f.units.registered_active.to_string()),
+                ("Filed at least one notification in the period", f.units.filing_in_period.to_string()),
+            ],
+        ),
+    ]
+}

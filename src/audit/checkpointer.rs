@@ -1,0 +1,237 @@
+//! Cutting signed checkpoints, once or periodically.
+//!
+//! A checkpoint commits to the Merkle root over every event hash. The checkpointer keeps
+//! the RFC 6962 frontier in memory (O(log n) hashes) and reads only the events added
+//! since its last cut. Before signing it re-checks that each new event's stored hash is
+//! the hash of its bytes linked to its predecessor, so it never signs over a row altered
+//! in the database; signatures are left to `verify` (they were made by this process).
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{now_rfc3339, AuditError};
+use crate::ledger::chain::{event_hash, Hash32, GENESIS_PREV_HASH};
+use crate::ledger::checkpoint::{self, Checkpoint};
+use crate::ledger::keys::LedgerKey;
+use crate::ledger::merkle::MerkleAccumulator;
+use crate::ledger::record::LedgerId;
+use crate::ledger::Ledger;
+use crate::storage::{CheckpointRow, Storage, READ_PAGE};
+
+/// A checkpoint and its signed note.
+#[derive(Debug, Clone)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    pub note: String,
+}
+
+/// Signs a checkpoint for `size` events with the given root and head, dated now.
+pub fn sign_checkpoint(
+    ledger: &LedgerId,
+    key: &LedgerKey,
+    size: u64,
+    root: Hash32,
+    head: Hash32,
+) -> Result<SignedCheckpoint, AuditError> {
+    let cp = Checkpoint::new(ledger.as_str(), size, root, head, &now_rfc3339())?;
+    let note = checkpoint::sign(&cp, key.signing_key())?;
+    Ok(SignedCheckpoint {
+        checkpoint: cp,
+        note,
+    })
+}
+
+/// Stores a checkpoint in the append-only table. A checkpoint already stored for the
+/// same size (same ledger state) is kept, not an error.
+pub async fn store(
+    storage: &Storage,
+    ledger: &LedgerId,
+    key: &LedgerKey,
+    signed: &SignedCheckpoint,
+) -> Result<(), AuditError> {
+    let cp = &signed.checkpoint;
+    let row = CheckpointRow {
+        size: cp.size,
+        root: cp.root.0.to_vec(),
+        head: cp.head.0.to_vec(),
+        created_at: cp.time.clone(),
+        key_id: key.id().to_string(),
+        note: signed.note.clone(),
+    };
+    match storage.insert_checkpoint(ledger, &row).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_chain_conflict() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The Merkle frontier and chain head of the ledger prefix read so far.
+#[derive(Debug, Clone, Default)]
+pub struct TreeState {
+    acc: MerkleAccumulator,
+    head: Hash32,
+}
+
+impl TreeState {
+    pub fn new() -> Self {
+        Self {
+            acc: MerkleAccumulator::new(),
+            head: GENESIS_PREV_HASH,
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.acc.size()
+    }
+
+    pub fn root(&self) -> Hash32 {
+        self.acc.root()
+    }
+
+    pub fn head(&self) -> Hash32 {
+        self.head
+    }
+
+    /// Reads events after `size()` up to `upto` (or the current head), checking links.
+    /// `visit` sees each row's position and hash (proof generation keeps them).
+    pub async fn catch_up(
+        &mut self,
+        storage: &Storage,
+        ledger: &LedgerId,
+        upto: Option<u64>,
+        mut visit: impl FnMut(&crate::storage::StoredRow, &Hash32),
+    ) -> Result<(), AuditError> {
+        let upto = match upto {
+            Some(u) => u,
+            None => storage.head(ledger).await?.position,
+        };
+        while self.acc.size() < upto {
+            let from = self.acc.size() + 1;
+            let rows = storage.read_page(ledger, from, READ_PAGE).await?;
+            if rows.is_empty() {
+                return Err(AuditError::invalid(format!(
+                    "the ledger ends at position {} before {upto}",
+                    from - 1
+                )));
+            }
+            for row in rows {
+                let expected = self.acc.size() + 1;
+                if expected > upto {
+                    break;
+                }
+                let refuse = |why: &str| {
+                    AuditError::invalid(format!(
+                        "refusing to sign over position {expected}: {why}; run `icac-ledger verify`"
+                    ))
+                };
+                if row.position != expected {
+                    return Err(refuse("position is missing"));
+                }
+                let hash = event_hash(&self.head, &row.canonical);
+                if hash.0.as_slice() != row.hash.as_slice() {
+                    return Err(refuse(
+                        "its stored hash is not the hash of its bytes and predecessor",
+                    ));
+                }
+                visit(&row, &hash);
+                self.acc.push(&hash)?;
+                self.head = hash;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn sign(&self, ledger: &LedgerId, key: &LedgerKey) -> Result<SignedCheckpoint, AuditError> {
+        sign_checkpoint(ledger, key, self.size(), self.root(), self.head)
+    }
+}
+
+/// Cuts, signs and stores a checkpoint of the whole ledger as it is now.
+pub async fn cut(
+    storage: &Storage,
+    ledger: &LedgerId,
+    key: &LedgerKey,
+) -> Result<SignedCheckpoint, AuditError> {
+    storage.check_schema().await?;
+    let mut state = TreeState::new();
+    state.catch_up(storage, ledger, None, |_, _| {}).await?;
+    let signed = state.sign(ledger, key)?;
+    store(storage, ledger, key, &signed).await?;
+    Ok(signed)
+}
+
+/// When the periodic checkpointer cuts: after `every_events` new events, or after
+/// `every` has passed with at least one new event, whichever comes first.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub every_events: u64,
+    pub every: Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            every_events: 10_000,
+            every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Writes checkpoints for as long as the ledger commits events; returns the number
+/// written when the ledger shuts down (its committed-position channel closes).
+///
+/// The server spawns this next to the ledger; it follows `committed` so it never
+/// polls the database while nothing happens.
+pub async fn run_periodic(
+    storage: Storage,
+    ledger: LedgerId,
+    mut committed: watch::Receiver<u64>,
+    key: LedgerKey,
+    schedule: Schedule,
+) -> Result<u64, AuditError> {
+    let mut state = TreeState::new();
+    let mut written = 0u64;
+    let mut last_cut = 0u64;
+    let mut timer = tokio::time::interval(schedule.every.max(Duration::from_millis(10)));
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    timer.tick().await;
+    loop {
+        let due = tokio::select! {
+            changed = committed.changed() => {
+                if changed.is_err() {
+                    return Ok(written);
+                }
+                *committed.borrow() >= last_cut.saturating_add(schedule.every_events.max(1))
+            }
+            _ = timer.tick() => *committed.borrow() > last_cut,
+        };
+        if !due {
+            continue;
+        }
+        let upto = *committed.borrow();
+        state
+            .catch_up(&storage, &ledger, Some(upto), |_, _| {})
+            .await?;
+        let signed = state.sign(&ledger, &key)?;
+        store(&storage, &ledger, &key, &signed).await?;
+        last_cut = upto;
+        written += 1;
+        tracing::info!(size = upto, root = %signed.checkpoint.root, "checkpoint written");
+    }
+}
+
+/// Spawns [`run_periodic`] for an open ledger.
+pub fn spawn_for(
+    ledger: &Ledger,
+    key: LedgerKey,
+    schedule: Schedule,
+) -> tokio::task::JoinHandle<Result<u64, AuditError>> {
+    tokio::spawn(run_periodic(
+        ledger.storage().clone(),
+        ledger.id().clone(),
+        ledger.committed(),
+        key,
+        schedule,
+    ))
+}

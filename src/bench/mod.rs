@@ -1,0 +1,4 @@
+//! Benchmarks that compare the ledger with its baselines in one run (docs/PERFORMANCE.md).
+//! They create their own databases (`icac_bench_*`) and drop them afterwards.
+
+pub mod append;

@@ -1,0 +1,137 @@
+//! `compliance [--as-of DATE] [--unit ORI] [--format table|json|csv]`
+
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use icac_aggregates::compliance::DeadlinePolicy;
+use icac_aggregates::ids::Ori;
+use icac_aggregates::local_time::ct_date;
+use icac_projections::compliance::ComplianceReport;
+use jiff::civil::Date;
+
+use super::CliError;
+use crate::config::LedgerArgs;
+use crate::projection::runner::ProjectionRunner;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ComplianceFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ComplianceArgs {
+    /// Connecticut date to assess on (default: today in Connecticut)
+    #[arg(long)]
+    pub as_of: Option<Date>,
+    /// Only this unit's notifications (ORI, e.g. CT0006400)
+    #[arg(long)]
+    pub unit: Option<Ori>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ComplianceFormat,
+    /// Roll a weekend or CT legal-holiday due date to the next business day
+    #[arg(long)]
+    pub roll_to_business_day: bool,
+}
+
+pub async fn run(args: &LedgerArgs, c: &ComplianceArgs) -> Result<ExitCode, CliError> {
+    let storage = args.storage().await?;
+    storage.check_schema().await?;
+    let runner = ProjectionRunner::open(storage, args.ledger_id()?).await?;
+    runner.catch_up().await?;
+    let as_of = c.as_of.unwrap_or_else(|| ct_date(jiff::Timestamp::now()));
+    let policy = DeadlinePolicy {
+        roll_to_business_day: c.roll_to_business_day,
+        ..DeadlinePolicy::default()
+    };
+    let report = runner.compliance(as_of, c.unit.as_ref(), &policy).await?;
+    match c.format {
+        ComplianceFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ComplianceFormat::Csv => print!("{}", csv(&report)),
+        ComplianceFormat::Table => print!("{}", table(&report)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status_fields(s: &icac_aggregates::compliance::ComplianceStatus) -> (&'static str, String) {
+    use icac_aggregates::compliance::ComplianceStatus::*;
+    match *s {
+        OnTime => ("on_time", String::new()),
+        Late { days } => ("late", days.to_string()),
+        Pending { due_in_days } => ("pending", due_in_days.to_string()),
+        DueSoon { due_in_days } => ("due_soon", due_in_days.to_string()),
+        Overdue { days } => ("overdue", days.to_string()),
+    }
+}
+
+fn csv(r: &ComplianceReport) -> String {
+    let mut out =
+        String::from("case_id,unit,received_on,filed_on,due_on,status,days,incomplete_form\r\n");
+    for n in &r.notifications {
+        let (status, days) = status_fields(&n.status);
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\r\n",
+            n.case_id,
+            n.unit,
+            n.received_on,
+            n.filed_on.map(|d| d.to_string()).unwrap_or_default(),
+            n.due_on,
+            status,
+            days,
+            n.incomplete_form
+        ));
+    }
+    out
+}
+
+fn table(r: &ComplianceReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "14-day compliance as of {} ({} notification(s))",
+        r.as_of,
+        r.notifications.len()
+    );
+    let _ = writeln!(
+        out,
+        "{:<32} {:<10} {:<10} {:<10} {:<10} status",
+        "case", "unit", "received", "due", "filed"
+    );
+    for n in &r.notifications {
+        let _ = writeln!(
+            out,
+            "{:<32} {:<10} {:<10} {:<10} {:<10} {}",
+            n.case_id.as_str(),
+            n.unit.as_str(),
+            n.received_on.to_string(),
+            n.due_on.to_string(),
+            n.filed_on
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".to_owned()),
+            n.label
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<10} {:>6} {:>7} {:>5} {:>8} {:>8} {:>8} {:>10}",
+        "unit", "total", "on time", "late", "pending", "due soon", "overdue", "incomplete"
+    );
+    for u in r.units.iter().chain(std::iter::once(&r.total)) {
+        let name = u.unit.as_ref().map_or("all", |o| o.as_str());
+        let _ = writeln!(
+            out,
+            "{:<10} {:>6} {:>7} {:>5} {:>8} {:>8} {:>8} {:>10}",
+            name,
+            u.notifications,
+            u.on_time,
+            u.late,
+            u.pending,
+            u.due_soon,
+            u.overdue,
+            u.incomplete_form
+        );
+    }
+    out
+}

@@ -1,0 +1,137 @@
+//! `serve`: run the HTTP service. `--demo` starts on the default database with the demo
+//! year loaded (unless the ledger already has data) and a token for every role.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::init::open_or_initialise;
+use super::CliError;
+use crate::commands::demo;
+use crate::config::LedgerArgs;
+use crate::http::auth::Role;
+use crate::http::{server, AppState, Hotline, ServerConfig};
+use crate::ledger::keys::LedgerKey;
+
+/// Cases the demo loads: enough for a living dashboard, quick to generate.
+pub const DEMO_CASES: usize = 300;
+const DEMO_SEED: u64 = 29_7;
+/// The unit the demo's unit reporter token is bound to (a demo unit; see `demo::generate`).
+const DEMO_UNIT_FALLBACK: &str = "CT0001500";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Load the demo data (if the ledger is empty) and print a token for every role
+    #[arg(long)]
+    pub demo: bool,
+    /// Cases for --demo
+    #[arg(long, default_value_t = DEMO_CASES, requires = "demo")]
+    pub demo_cases: usize,
+    /// A hotline for the public page, "LABEL=NUMBER"; repeat for several (replaces the defaults)
+    #[arg(long, value_name = "LABEL=NUMBER")]
+    pub hotline: Vec<String>,
+    /// Largest request body, in KiB
+    #[arg(long, default_value_t = 256)]
+    pub body_limit_kib: usize,
+    /// Request timeout, in seconds
+    #[arg(long, default_value_t = 30)]
+    pub timeout_secs: u64,
+    /// Public reports allowed per client address per 10 minutes
+    #[arg(long, default_value_t = 5)]
+    pub public_reports_per_10min: u32,
+    /// Mark the staff session cookie Secure (when served behind TLS)
+    #[arg(long)]
+    pub secure_cookies: bool,
+}
+
+fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
+    let mut config = ServerConfig {
+        body_limit: args.body_limit_kib.clamp(1, 16 * 1024) * 1024,
+        request_timeout: Duration::from_secs(args.timeout_secs.clamp(1, 600)),
+        public_reports_per_window: args.public_reports_per_10min.max(1),
+        secure_cookies: args.secure_cookies,
+        ..ServerConfig::default()
+    };
+    if !args.hotline.is_empty() {
+        config.hotlines = args
+            .hotline
+            .iter()
+            .map(|h| {
+                let (label, number) = h
+                    .split_once('=')
+                    .ok_or_else(|| format!("--hotline {h:?} must be LABEL=NUMBER"))?;
+                if label.len() > 120 || number.len() > 40 {
+                    return Err(format!("--hotline {h:?} is too long"));
+                }
+                Ok(Hotline {
+                    label: label.trim().to_owned(),
+                    number: number.trim().to_owned(),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+    }
+    Ok(config)
+}
+
+pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode, CliError> {
+    let config = config(args)?;
+    let ledger = open_or_initialise(ledger_args).await?;
+    let key = LedgerKey::load(&ledger_args.key)?;
+    let state = AppState::open(ledger, key, config).await?;
+
+    let mut demo_tokens = Vec::new();
+    if args.demo {
+        let head = state.ledger.head().await?;
+        // Only the genesis (and key) events: an empty ledger gets the demo year.
+        if head.position <= 1 {
+            println!("loading the demo year ({} cases)...", args.demo_cases);
+            let summary = demo::run(&state.commands, args.demo_cases, DEMO_SEED, |done, total| {
+                println!("  {done}/{total} commands");
+            })
+            .await?;
+            println!("demo loaded: {} commands ({} refused by the rules)", summary.commands, summary.rejected);
+        } else {
+            println!("the ledger already has {} events; not loading demo data again", head.position);
+        }
+        state.projections.catch_up().await?;
+        let unit = state
+            .projections
+            .snapshot()
+            .await
+            .units
+            .values()
+            .find(|u| u.active)
+            .map(|u| u.ori.clone())
+            .or_else(|| icac_aggregates::ids::Ori::parse(DEMO_UNIT_FALLBACK).ok());
+        for role in Role::ALL {
+            let unit = if role.is_unit_bound() { unit.clone() } else { None };
+            let name = format!("demo {}", role.as_str().replace('_', " "));
+            let issued = state.tokens.issue(role, unit, &name, "cli:serve-demo").await?;
+            demo_tokens.push((role, issued.info.unit.clone(), issued.token));
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let local = listener.local_addr()?;
+    println!("icac-ledger serving ledger {} on http://{local}/", state.ledger.id());
+    println!("  public reporting page  http://{local}/");
+    println!("  staff pages            http://{local}/staff  (sign in with a token)");
+    println!("  API description        http://{local}/v1/openapi.json");
+    if !demo_tokens.is_empty() {
+        println!("demo tokens (shown once; new ones are issued on every start):");
+        for (role, unit, token) in &demo_tokens {
+            let unit = unit.as_deref().map(|u| format!(" [{u}]")).unwrap_or_default();
+            println!("  {:<14}{unit:<12} {token}", role.as_str());
+        }
+        println!("try: curl -H 'Authorization: Bearer <token>' http://{local}/v1/whoami");
+    }
+    println!("press ctrl-c to stop");
+    server::serve(listener, state, server::shutdown_signal()).await?;
+    println!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,301 @@
+//! `verify`, `verify-proof` and `bench verify`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use super::{CliError, EXIT_FAILED};
+use crate::audit::bench;
+use crate::audit::bundle::{claim_from_file, verify_bundle_file};
+use crate::audit::proofs::{verify_proof, ProofKeys};
+use crate::audit::trust::{read_keyring_file, TrustRoot};
+use crate::audit::verify::{verify_storage, Report, VerifyOptions};
+use crate::config::LedgerArgs;
+use crate::ledger::checkpoint;
+use crate::ledger::keys::LedgerKey;
+use crate::ledger::Ledger;
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+    /// A checkpoint (signed note) this ledger must extend; may be repeated
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Vec<PathBuf>,
+    /// Verify an export bundle instead of the database (no database or key needed)
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// Pin the trust root: the genesis key (64-hex public key or 32-hex key id)
+    #[arg(long, value_name = "HEX", conflicts_with = "keyring")]
+    pub trusted_key: Option<String>,
+    /// Pin the trust root: a keyring file as printed by `keys export`
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+}
+
+impl VerifyArgs {
+    fn options(&self) -> Result<VerifyOptions, CliError> {
+        let trust = match (&self.trusted_key, &self.keyring) {
+            (Some(k), _) => TrustRoot::from_key_hex(k)?,
+            (None, Some(f)) => TrustRoot::from_keyring_file(f)?,
+            (None, None) => TrustRoot::Unpinned,
+        };
+        let checkpoints = self
+            .checkpoint
+            .iter()
+            .map(|p| claim_from_file(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(VerifyOptions {
+            trust,
+            checkpoints,
+            page_size: 0,
+        })
+    }
+}
+
+fn print_report(report: &Report, json: bool) -> ExitCode {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    }
+}
+
+pub async fn verify(args: &LedgerArgs, v: &VerifyArgs) -> Result<ExitCode, CliError> {
+    let options = v.options()?;
+    let report = match &v.bundle {
+        Some(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || verify_bundle_file(&path, options)).await??
+        }
+        None => {
+            let id = args.ledger_id()?;
+            let storage = args.storage().await?;
+            let report = verify_storage(&storage, &id, options).await?;
+            storage.close().await;
+            report
+        }
+    };
+    Ok(print_report(&report, v.json))
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyProofArgs {
+    /// The proof file (from `prove inclusion` or `prove consistency`)
+    pub file: PathBuf,
+    /// The ledger's public key(s), 64 hex digits; may be repeated
+    #[arg(long = "public-key", value_name = "HEX", conflicts_with = "keyring")]
+    pub public_key: Vec<String>,
+    /// A keyring file as printed by `keys export` (binds keys to positions)
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+    /// A checkpoint you already hold: the proof's (old) checkpoint must match it
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn verify_proof_cmd(v: &VerifyProofArgs) -> Result<ExitCode, CliError> {
+    let keys = match &v.keyring {
+        Some(f) => ProofKeys::from_keyring(read_keyring_file(f)?)?,
+        None if !v.public_key.is_empty() => ProofKeys::from_hex(&v.public_key)?,
+        None => return Err("verify-proof needs --public-key HEX or --keyring FILE".into()),
+    };
+    let text = read_bounded(&v.file, crate::audit::proofs::MAX_PROOF_FILE)?;
+    let mut result = verify_proof(&text, &keys)?;
+    if let (Ok(outcome), Some(path)) = (&result, &v.checkpoint) {
+        let held = crate::audit::bundle::read_note_file(path)?;
+        let value: serde_json::Value = serde_json::from_str(&text)?;
+        let (size_field, root_field) = match outcome.kind {
+            "inclusion" => ("tree_size", None),
+            _ => ("old_size", Some("old_root")),
+        };
+        let size = value.get(size_field).and_then(|s| s.as_u64()).unwrap_or(0);
+        let root = match root_field {
+            Some(f) => value.get(f).and_then(|r| r.as_str()).map(str::to_owned),
+            None => Some(outcome.checkpoint_root.to_hex()),
+        };
+        let ledger = outcome.ledger_id.clone();
+        let mut ring = checkpoint::Keyring::new();
+        for k in keys_of(&keys) {
+            if let Ok(nv) = checkpoint::NoteVerifier::for_ledger(&ledger, k) {
+                ring.add(nv);
+            }
+        }
+        match checkpoint::parse_and_verify(&held, &ring) {
+            Ok(cp) if cp.size == size && Some(cp.root.to_hex()) == root => {}
+            Ok(cp) => {
+                result = Err(crate::audit::proofs::ProofRejected(format!(
+                    "your checkpoint (size {}, root {}) is not the one the proof starts from",
+                    cp.size, cp.root
+                )))
+            }
+            Err(e) => return Err(format!("your checkpoint does not verify: {e}").into()),
+        }
+    }
+    match result {
+        Ok(outcome) => {
+            if v.json {
+                println!("{}", serde_json::json!({"valid": true, "outcome": outcome}));
+            } else {
+                println!("VALID {} proof: {}", outcome.kind, outcome.statement);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(rejected) => {
+            if v.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"valid": false, "reason": rejected.0})
+                );
+            } else {
+                println!("INVALID proof: {}", rejected.0);
+            }
+            Ok(ExitCode::from(EXIT_FAILED))
+        }
+    }
+}
+
+fn keys_of(keys: &ProofKeys) -> Vec<ed25519_dalek::VerifyingKey> {
+    match keys {
+        ProofKeys::PublicKeys(k) => k.clone(),
+        ProofKeys::Keyring(e) => e
+            .iter()
+            .filter_map(|e| crate::ledger::keys::parse_public_key(&e.public_key).ok())
+            .collect(),
+    }
+}
+
+fn read_bounded(path: &std::path::Path, limit: usize) -> Result<String, CliError> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .take(limit as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(text)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Verify throughput on the configured database, next to raw batch verification
+    Verify(BenchVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchVerifyArgs {
+    /// Grow the ledger to at least this many events first (through Ledger::append)
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Concurrent appending tasks for the generator
+    #[arg(long, default_value_t = 16)]
+    pub tasks: usize,
+    /// Events per append request
+    #[arg(long, default_value_t = 64)]
+    pub per_request: usize,
+    /// Approximate payload size of generated events
+    #[arg(long, default_value_t = 1024)]
+    pub payload_bytes: usize,
+    /// Signatures for the raw verify_batch measurement
+    #[arg(long, default_value_t = 200_000)]
+    pub raw_signatures: usize,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, CliError> {
+    let BenchCommand::Verify(b) = cmd;
+    let id = args.ledger_id()?;
+    let storage = args.storage().await?;
+    storage.migrate().await?;
+    let key = if args.key.exists() {
+        LedgerKey::load(&args.key)?
+    } else {
+        let key = LedgerKey::generate();
+        key.save_new(&args.key)?;
+        key
+    };
+    Ledger::initialise(&storage, &id, &key).await?;
+    let size = storage.head(&id).await?.position;
+    let mut generated_rate = None;
+    if size < b.events {
+        let ledger = Ledger::open(storage.clone(), id.clone(), key).await?;
+        let rate = bench::generate(
+            &ledger,
+            b.events - size,
+            b.tasks,
+            b.per_request,
+            b.payload_bytes,
+        )
+        .await?;
+        ledger.shutdown().await;
+        generated_rate = Some(rate);
+        eprintln!("generated {} events at {rate:.0} events/s", b.events - size);
+    }
+    let rss_before = bench::peak_rss_mib();
+    let raw = tokio::task::spawn_blocking({
+        let n = b.raw_signatures;
+        move || bench::raw_batch_throughput(n)
+    })
+    .await?;
+    let report = verify_storage(&storage, &id, VerifyOptions::default()).await?;
+    let peak = bench::peak_rss_mib();
+    let ratio = if raw > 0.0 {
+        report.events_per_second / raw
+    } else {
+        0.0
+    };
+    let value = serde_json::json!({
+        "database": storage.dialect(),
+        "events": report.events_verified,
+        "intact": report.intact,
+        "verify_events_per_second": report.events_per_second.round(),
+        "verify_seconds": report.elapsed_seconds,
+        "raw_verify_batch_signatures_per_second": raw.round(),
+        "ratio": (ratio * 1000.0).round() / 1000.0,
+        "peak_rss_mib": peak.map(|p| p.round()),
+        "peak_rss_mib_before_verify": rss_before.map(|p| p.round()),
+        "generated_events_per_second": generated_rate.map(|r| r.round()),
+        "threads": rayon::current_num_threads(),
+    });
+    if b.json {
+        println!("{value}");
+    } else {
+        println!(
+            "verify benchmark ({}, {} threads)",
+            storage.dialect(),
+            rayon::current_num_threads()
+        );
+        println!("  events                 {}", report.events_verified);
+        println!(
+            "  verify                 {:.0} events/s ({:.2} s)",
+            report.events_per_second, report.elapsed_seconds
+        );
+        println!("  raw verify_batch       {raw:.0} signatures/s");
+        println!("  ratio                  {ratio:.3}");
+        if let Some(p) = peak {
+            println!(
+                "  peak RSS               {p:.0} MiB (before verify: {:.0} MiB)",
+                rss_before.unwrap_or(0.0)
+            );
+        }
+        println!("  intact                 {}", report.intact);
+    }
+    storage.close().await;
+    Ok(if report.intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    })
+}

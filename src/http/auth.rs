@@ -1,0 +1,231 @@
+//! Who may do what: roles, the permissions they grant, and the authenticated
+//! principal that every handler receives.
+
+use std::fmt;
+use std::str::FromStr;
+
+use icac_aggregates::ids::{CaseId, Ori};
+use serde::{Deserialize, Serialize};
+
+use super::problem::Problem;
+use crate::commands::Actor;
+
+/// A role a token carries. A unit reporter is bound to one unit (ORI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    UnitReporter,
+    Investigator,
+    Supervisor,
+    Auditor,
+    ReportAuthor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::UnitReporter,
+        Role::Investigator,
+        Role::Supervisor,
+        Role::Auditor,
+        Role::ReportAuthor,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::UnitReporter => "unit_reporter",
+            Role::Investigator => "investigator",
+            Role::Supervisor => "supervisor",
+            Role::Auditor => "auditor",
+            Role::ReportAuthor => "report_author",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::UnitReporter => "Unit reporter",
+            Role::Investigator => "Task Force investigator",
+            Role::Supervisor => "Task Force supervisor",
+            Role::Auditor => "Auditor",
+            Role::ReportAuthor => "Report author",
+            Role::Admin => "Administrator",
+        }
+    }
+
+    /// Least privilege: each role gets only what its work needs.
+    pub fn allows(self, p: Permission) -> bool {
+        use Permission as P;
+        match self {
+            Role::UnitReporter => matches!(
+                p,
+                P::FileForUnit | P::ShareFromUnit | P::ReadCases | P::ReadCompliance | P::ReadDirectory
+            ),
+            Role::Investigator => matches!(
+                p,
+                P::FileForUnit
+                    | P::ShareFromUnit
+                    | P::ManageCases
+                    | P::ReadCases
+                    | P::ReadCompliance
+                    | P::ReadDirectory
+                    | P::ManageOperations
+                    | P::HandlePublicReports
+            ),
+            Role::Supervisor => matches!(
+                p,
+                P::FileForUnit
+                    | P::ShareFromUnit
+                    | P::ManageCases
+                    | P::ReadCases
+                    | P::ReadCompliance
+                    | P::ReadDirectory
+                    | P::ManageOperations
+                    | P::HandlePublicReports
+                    | P::ReadAggregates
+                    | P::ReadLedgerStatus
+            ),
+            Role::Auditor => matches!(p, P::Audit | P::ReadLedgerStatus | P::ReadDirectory),
+            Role::ReportAuthor => matches!(p, P::ReadAggregates | P::ReadDirectory),
+            Role::Admin => matches!(
+                p,
+                P::ManageUnits | P::ManageTokens | P::ReadLedgerStatus | P::ReadDirectory
+            ),
+        }
+    }
+
+    /// A role bound to one unit sees and acts only for that unit.
+    pub fn is_unit_bound(self) -> bool {
+        matches!(self, Role::UnitReporter)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown role {0:?}; expected one of unit_reporter, investigator, supervisor, auditor, report_author, admin")]
+pub struct UnknownRole(String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.chars().take(40).collect()))
+    }
+}
+
+/// What a route needs. Routes name a permission; roles grant permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Any authenticated principal (e.g. `whoami`).
+    Authenticated,
+    /// The unit directory (names and ORIs; nothing about cases).
+    ReadDirectory,
+    /// File notifications and log complaints (unit reporters: own unit only).
+    FileForUnit,
+    /// Share information from a unit to the Task Force (unit reporters: own unit only).
+    ShareFromUnit,
+    /// Every other case command: assignments, status, arrests, referrals, corrections.
+    ManageCases,
+    /// Case details (unit reporters: own unit only). Every read is access-logged.
+    ReadCases,
+    /// 14-day compliance per case (unit reporters: own unit only).
+    ReadCompliance,
+    /// Counts only: compliance summary, annual report.
+    ReadAggregates,
+    ManageOperations,
+    HandlePublicReports,
+    ManageUnits,
+    ManageTokens,
+    /// Verification, checkpoints, proofs, exports, the access log.
+    Audit,
+    ReadLedgerStatus,
+}
+
+/// The newtype of a token's public identifier (the part before the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TokenId(pub String);
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub token_id: TokenId,
+    pub name: String,
+    pub role: Role,
+    pub unit: Option<Ori>,
+    /// The client address the request came from (for logs and lockout), no port.
+    pub source: String,
+    pub request_id: String,
+}
+
+impl Principal {
+    /// `role:token-id`, never the person's name: event metadata and logs stay free of
+    /// personal data, and the token table maps ids to names for those allowed to know.
+    pub fn id(&self) -> String {
+        match &self.unit {
+            Some(u) => format!("{}:{}:{}", self.role, u, self.token_id),
+            None => format!("{}:{}", self.role, self.token_id),
+        }
+    }
+
+    pub fn require(&self, p: Permission) -> Result<(), Problem> {
+        if p == Permission::Authenticated || self.role.allows(p) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(format!(
+                "the {} role may not do this (needs {})",
+                self.role,
+                serde_json::to_value(p)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            )))
+        }
+    }
+
+    /// Unit-bound principals may act only for their own unit.
+    pub fn require_unit(&self, unit: &Ori) -> Result<(), Problem> {
+        match &self.unit {
+            Some(own) if self.role.is_unit_bound() && own != unit => Err(Problem::forbidden(
+                format!("this token acts for unit {own} only, not {unit}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Unit-bound principals see only cases of their own unit (the case id's ORI).
+    pub fn may_see_case(&self, case_id: &CaseId) -> bool {
+        match (&self.unit, self.role.is_unit_bound()) {
+            (Some(own), true) => case_unit(case_id).is_some_and(|u| u == own.as_str()),
+            _ => true,
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            principal: self.id(),
+            unit: self.unit.as_ref().map(|u| u.to_string()),
+            request_id: self.request_id.clone(),
+            correlation_id: None,
+        }
+    }
+}
+
+/// The ORI part of a case id (`CT0006400:24-00123` → `CT0006400`).
+pub fn case_unit(case_id: &CaseId) -> Option<&str> {
+    case_id.as_str().split_once(':').map(|(u, _)| u)
+}

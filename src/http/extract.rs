@@ -1,0 +1,209 @@
+//! Request plumbing shared by handlers: request ids, client addresses, the bearer
+//! principal, and JSON bodies decoded into domain commands with pointer'd errors.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::auth::Principal;
+use super::problem::{FieldProblem, Kind, Problem};
+use super::tokens::AuthFailure;
+use super::SharedState;
+
+/// Set by the outer middleware for every request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Filled in by authentication so the request log can name the principal (by id).
+#[derive(Debug, Clone, Default)]
+pub struct LoggedPrincipal(pub Arc<Mutex<Option<String>>>);
+
+/// The client's address without the port (lockout and rate limits are per address).
+pub fn client_addr(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn request_id(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Authenticates `presented` for the request in `parts`; shared by the bearer API and
+/// the staff pages' cookie.
+pub async fn authenticate(
+    state: &SharedState,
+    parts: &Parts,
+    presented: Option<&str>,
+) -> Result<Principal, Problem> {
+    let source = client_addr(parts);
+    let rid = request_id(parts);
+    match state.tokens.authenticate(presented, &source, &rid).await {
+        Ok(p) => {
+            if let Some(slot) = parts.extensions.get::<LoggedPrincipal>() {
+                if let Ok(mut s) = slot.0.lock() {
+                    *s = Some(p.id());
+                }
+            }
+            Ok(p)
+        }
+        Err(AuthFailure::Missing) => Err(Problem::new(
+            Kind::Unauthenticated,
+            "send `Authorization: Bearer <token>`; tokens come from `icac-ledger tokens issue`",
+        )),
+        Err(AuthFailure::Invalid) => {
+            state
+                .metrics
+                .auth_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Err(Problem::new(Kind::Unauthenticated, "the token is not valid (unknown, revoked or malformed)"))
+        }
+        Err(AuthFailure::LockedOut { retry_after }) => Err(Problem::new(
+            Kind::LockedOut,
+            format!("too many failed authentications from this address; try again in {retry_after} seconds"),
+        )
+        .with_retry_after(retry_after)),
+        Err(AuthFailure::Store(e)) => Err(Problem::internal(e)),
+    }
+}
+
+impl FromRequestParts<SharedState> for Principal {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Problem> {
+        let presented = bearer(&parts.headers).map(str::to_owned);
+        authenticate(state, parts, presented.as_deref()).await
+    }
+}
+
+/// Parses a JSON request body that must be an object. Syntax errors are 400; a body
+/// that is JSON but not an object is 422.
+pub fn json_object(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, Problem> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        return Err(Problem::new(
+            Kind::UnsupportedMediaType,
+            "send the body as JSON with `Content-Type: application/json`",
+        ));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            Kind::MalformedJson,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(Problem::field(
+            "",
+            format!("the body must be a JSON object, not {}", json_kind(&other)),
+        )),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Adds fields the server decides (e.g. `recorded_at`, ids from the path). A client
+/// that sends one of them gets a 422 naming it, rather than being silently overridden.
+pub fn with_server_fields(
+    mut map: Map<String, Value>,
+    fields: &[(&str, Value)],
+) -> Result<Map<String, Value>, Problem> {
+    let clashes: Vec<FieldProblem> = fields
+        .iter()
+        .filter(|(k, _)| map.contains_key(*k))
+        .map(|(k, _)| FieldProblem {
+            pointer: format!("/{k}"),
+            message: "is set by the server (from the URL or the clock); leave it out".into(),
+        })
+        .collect();
+    if !clashes.is_empty() {
+        return Err(Problem::invalid("the body names fields the server sets", clashes));
+    }
+    for (k, v) in fields {
+        map.insert((*k).to_owned(), v.clone());
+    }
+    Ok(map)
+}
+
+/// The current instant as the JSON the domain's commands carry.
+pub fn now_value(now: jiff::Timestamp) -> Value {
+    Value::String(now.to_string())
+}
+
+/// Decodes `value` into `T`; a type mismatch, missing or unknown field becomes a 422
+/// with the JSON Pointer of the offending place. `strip` segments are removed from the
+/// front of the path (a wrapper the server added, e.g. an enum variant).
+pub fn decode<T: DeserializeOwned>(value: Value, strip: usize) -> Result<T, Problem> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let pointer: String = e
+            .path()
+            .iter()
+            .skip(strip)
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                serde_path_to_error::Segment::Map { key } => {
+                    Some(key.replace('~', "~0").replace('/', "~1"))
+                }
+                serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .map(|s| format!("/{s}"))
+            .collect();
+        let message = e.inner().to_string();
+        Problem::field(pointer, message)
+    })
+}
+
+/// Decodes an externally tagged command enum variant from a body object.
+pub fn decode_variant<T: DeserializeOwned>(variant: &str, body: Map<String, Value>) -> Result<T, Problem> {
+    let mut wrapper = Map::new();
+    wrapper.insert(variant.to_owned(), Value::Object(body));
+    decode(Value::Object(wrapper), 1)
+}
+
+/// Reads an optional string field for early checks (e.g. which unit a form is for).
+pub fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}

@@ -1,0 +1,136 @@
+//! The service: a JSON API under `/v1`, the public reporting page at `/`, staff pages
+//! under `/staff`, OpenAPI at `/v1/openapi.json`, and `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Every request passes through the same layers: a request id, a structured log line
+//! (route, status, latency, principal id — never bodies), a body limit, a timeout, and
+//! a final mapping that turns any bare error response into RFC 9457 problem+json.
+
+pub mod access_log;
+pub mod auth;
+pub(crate) mod db;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod pages;
+pub mod problem;
+pub mod rate_limit;
+pub mod routes;
+pub mod server;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use icac_aggregates::compliance::DeadlinePolicy;
+
+use crate::commands::Commands;
+use crate::ledger::keys::LedgerKey;
+use crate::ledger::Ledger;
+use crate::projection::runner::ProjectionRunner;
+use access_log::AccessLog;
+use metrics::Metrics;
+use rate_limit::RateLimiter;
+use tokens::TokenStore;
+
+pub use server::{router, serve, ServeError};
+
+/// A hotline the public page lists (29-7e(b)(3)); configurable per deployment.
+#[derive(Debug, Clone)]
+pub struct Hotline {
+    pub label: String,
+    pub number: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub hotlines: Vec<Hotline>,
+    /// Public report submissions allowed per client address per window.
+    pub public_reports_per_window: u32,
+    pub public_window: Duration,
+    pub deadline_policy: DeadlinePolicy,
+    /// Set the `Secure` attribute on the staff session cookie (behind TLS).
+    pub secure_cookies: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_limit: 256 * 1024,
+            request_timeout: Duration::from_secs(30),
+            hotlines: vec![
+                Hotline {
+                    label: "Connecticut ICAC Task Force tip line (configure with --hotline)".into(),
+                    number: "1-800-555-0142".into(),
+                },
+                Hotline {
+                    label: "NCMEC CyberTipline".into(),
+                    number: "1-800-843-5678".into(),
+                },
+                Hotline {
+                    label: "A child in immediate danger".into(),
+                    number: "911".into(),
+                },
+            ],
+            public_reports_per_window: 5,
+            public_window: Duration::from_secs(10 * 60),
+            deadline_policy: DeadlinePolicy::default(),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// Everything a handler may reach; shared behind an `Arc`.
+pub struct AppState {
+    pub commands: Commands,
+    pub ledger: Ledger,
+    pub key: Arc<LedgerKey>,
+    pub tokens: TokenStore,
+    pub access_log: AccessLog,
+    pub projections: ProjectionRunner,
+    pub config: ServerConfig,
+    pub metrics: Metrics,
+    pub public_limiter: RateLimiter,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    /// Builds the state over an open ledger: command frameworks, token store, access
+    /// log, and the projection runner caught up to the head.
+    pub async fn open(
+        ledger: Ledger,
+        key: LedgerKey,
+        config: ServerConfig,
+    ) -> Result<SharedState, ServeError> {
+        let storage = ledger.storage().clone();
+        let id = ledger.id().clone();
+        let commands = Commands::open(ledger.clone()).await?;
+        let access_log = AccessLog::new(storage.clone(), id.clone());
+        let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());
+        let projections = ProjectionRunner::open(storage, id).await?;
+        projections.catch_up().await?;
+        let public_limiter = RateLimiter::new(config.public_reports_per_window, config.public_window);
+        Ok(Arc::new(AppState {
+            commands,
+            ledger,
+            key: Arc::new(key),
+            tokens,
+            access_log,
+            projections,
+            config,
+            metrics: Metrics::default(),
+            public_limiter,
+        }))
+    }
+
+    /// Brings the read models up to the ledger head, so a read right after a write sees it.
+    pub async fn fresh_views(&self) -> Result<(), problem::Problem> {
+        self.projections
+            .catch_up()
+            .await
+            .map(|_| ())
+            .map_err(problem::Problem::internal)
+    }
+}

@@ -1,0 +1,88 @@
+//! Tokens (issue, list, revoke) and `whoami`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use icac_aggregates::ids::Ori;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::http::auth::{Permission, Principal, Role};
+use crate::http::extract::{decode, json_object};
+use crate::http::problem::{ApiResult, Kind, Problem};
+use crate::http::tokens::TokenError;
+use crate::http::SharedState;
+
+pub async fn whoami(principal: Principal) -> Json<Value> {
+    Json(json!({
+        "principal": principal.id(),
+        "name": principal.name,
+        "role": principal.role,
+        "unit": principal.unit,
+    }))
+}
+
+pub async fn list_tokens(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ManageTokens)?;
+    let tokens = state.tokens.list().await.map_err(Problem::internal)?;
+    Ok(Json(json!({ "tokens": tokens })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueBody {
+    role: Role,
+    #[serde(default)]
+    unit: Option<Ori>,
+    name: String,
+}
+
+fn token_problem(e: TokenError) -> Problem {
+    match e {
+        TokenError::UnitRequired(_) | TokenError::UnitNotAllowed => Problem::field("/unit", e.to_string()),
+        TokenError::BadName => Problem::field("/name", e.to_string()),
+        TokenError::NoSuchToken(_) => Problem::not_found(e.to_string()),
+        TokenError::AlreadyRevoked(_) => Problem::new(Kind::Conflict, e.to_string()),
+        other => Problem::internal(other),
+    }
+}
+
+pub async fn issue_token(
+    State(state): State<SharedState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    principal.require(Permission::ManageTokens)?;
+    let body = json_object(&headers, &body)?;
+    let req: IssueBody = decode(Value::Object(body), 0)?;
+    if let Some(unit) = &req.unit {
+        if icac_aggregates::services::UnitDirectory::unit(state.commands.directory().as_ref(), unit).is_none() {
+            return Err(Problem::field("/unit", format!("no registered unit {unit}")));
+        }
+    }
+    let issued = state
+        .tokens
+        .issue(req.role, req.unit, &req.name, &principal.id())
+        .await
+        .map_err(token_problem)?;
+    Ok((StatusCode::CREATED, Json(serde_json::to_value(issued).map_err(Problem::internal)?)))
+}
+
+pub async fn revoke_token(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Path(token_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ManageTokens)?;
+    if token_id.len() > 32 || !token_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Problem::not_found("no such token"));
+    }
+    state
+        .tokens
+        .revoke(&token_id, &principal.id())
+        .await
+        .map_err(token_problem)?;
+    Ok(Json(json!({ "token_id": token_id, "revoked": true })))
+}

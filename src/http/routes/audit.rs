@@ -1,0 +1,238 @@
+//! Auditor functions: ledger status, verification, checkpoints, inclusion and
+//! consistency proofs, export bundles, and the access log with its own verification.
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::audit::trust::TrustRoot;
+use crate::audit::verify::{verify_storage, VerifyOptions};
+use crate::audit::{bundle, checkpointer, proofs, AuditError};
+use crate::http::access_log::MAX_PAGE;
+use crate::http::auth::{Permission, Principal};
+use crate::http::problem::{ApiResult, Problem};
+use crate::http::SharedState;
+
+/// Largest range one export request may cover; larger audits use the CLI.
+pub const MAX_EXPORT_EVENTS: u64 = 200_000;
+
+fn audit_problem(e: AuditError) -> Problem {
+    match e {
+        AuditError::Invalid(msg) => Problem::field("", msg),
+        other => Problem::internal(other),
+    }
+}
+
+/// Size, head, last checkpoint, last verification, projection position.
+pub async fn ledger_status_value(state: &SharedState) -> ApiResult<Value> {
+    let storage = state.ledger.storage();
+    let head = state.ledger.head().await.map_err(Problem::internal)?;
+    let checkpoint = storage
+        .latest_checkpoint(state.ledger.id())
+        .await
+        .map_err(Problem::internal)?;
+    let access = state.access_log.verify().await.map_err(Problem::internal)?;
+    Ok(json!({
+        "ledger_id": state.ledger.id().as_str(),
+        "database": storage.dialect(),
+        "size": head.position,
+        "head": head.hash.to_hex(),
+        "last_recorded_at": head.recorded_at,
+        "last_checkpoint": checkpoint.map(|c| json!({
+            "size": c.size,
+            "root": hex::encode(&c.root),
+            "created_at": c.created_at,
+            "key_id": c.key_id,
+        })),
+        "last_verification": state.metrics.last_verify(),
+        "projection_position": state.projections.position().await,
+        "access_log": access,
+    }))
+}
+
+pub async fn ledger_status(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ReadLedgerStatus)?;
+    Ok(Json(ledger_status_value(&state).await?))
+}
+
+/// Runs a full verification of the database; the result also feeds `/metrics`.
+pub async fn verify(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require(Permission::Audit)?;
+    let report = run_verify(&state).await?;
+    Ok(Json(report))
+}
+
+pub async fn run_verify(state: &SharedState) -> ApiResult<Value> {
+    let options = VerifyOptions {
+        trust: TrustRoot::Unpinned,
+        checkpoints: Vec::new(),
+        page_size: 0,
+    };
+    let report = verify_storage(state.ledger.storage(), state.ledger.id(), options)
+        .await
+        .map_err(audit_problem)?;
+    state.metrics.record_verify(report.intact, report.events_verified);
+    Ok(report.to_json())
+}
+
+pub async fn latest_checkpoint(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require(Permission::Audit)?;
+    let cp = state
+        .ledger
+        .storage()
+        .latest_checkpoint(state.ledger.id())
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(|| Problem::not_found("no checkpoint has been cut yet"))?;
+    Ok(Json(json!({
+        "size": cp.size,
+        "root": hex::encode(&cp.root),
+        "head": hex::encode(&cp.head),
+        "created_at": cp.created_at,
+        "key_id": cp.key_id,
+        "note": cp.note,
+    })))
+}
+
+pub async fn cut_checkpoint(State(state): State<SharedState>, principal: Principal) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+    principal.require(Permission::Audit)?;
+    let signed = checkpointer::cut(state.ledger.storage(), state.ledger.id(), &state.key)
+        .await
+        .map_err(audit_problem)?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({ "size": signed.checkpoint.size, "note": signed.note })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    pub position: u64,
+}
+
+pub async fn inclusion_proof(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Query(q): Query<InclusionQuery>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::Audit)?;
+    let head = state.ledger.head().await.map_err(Problem::internal)?.position;
+    if q.position == 0 || q.position > head {
+        return Err(Problem::field("/position", format!("must be between 1 and the ledger head {head}")));
+    }
+    let proof = proofs::prove_inclusion(state.ledger.storage(), state.ledger.id(), Some(&state.key), q.position, None)
+        .await
+        .map_err(audit_problem)?;
+    Ok(Json(serde_json::to_value(proof).map_err(Problem::internal)?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    pub old_size: u64,
+    pub new_size: Option<u64>,
+}
+
+pub async fn consistency_proof(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Query(q): Query<ConsistencyQuery>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::Audit)?;
+    let head = state.ledger.head().await.map_err(Problem::internal)?.position;
+    let new_size = q.new_size.unwrap_or(head);
+    if new_size > head {
+        return Err(Problem::field("/new_size", format!("must be at most the ledger head {head}")));
+    }
+    if q.old_size == 0 || q.old_size > new_size {
+        return Err(Problem::field("/old_size", format!("must be between 1 and new_size {new_size}")));
+    }
+    let proof = proofs::prove_consistency(state.ledger.storage(), state.ledger.id(), Some(&state.key), q.old_size, new_size)
+        .await
+        .map_err(audit_problem)?;
+    Ok(Json(serde_json::to_value(proof).map_err(Problem::internal)?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+}
+
+/// The export bundle (JSON Lines) for offline verification with `icac-ledger verify --bundle`.
+pub async fn export(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    principal.require(Permission::Audit)?;
+    let head = state.ledger.head().await.map_err(Problem::internal)?.position;
+    let from = q.from.unwrap_or(1);
+    let to = q.to.unwrap_or(head);
+    if from == 0 || from > to || to > head {
+        return Err(Problem::field("/from", format!("the range must lie within 1..={head} with from <= to")));
+    }
+    if to - from + 1 > MAX_EXPORT_EVENTS {
+        return Err(Problem::field("/to", format!("at most {MAX_EXPORT_EVENTS} events per request; use `icac-ledger export` for more")));
+    }
+    let dir = tempdir().map_err(Problem::internal)?;
+    let path = dir.join("bundle.jsonl");
+    let summary = bundle::export(state.ledger.storage(), state.ledger.id(), Some(&state.key), &path, Some(from), Some(to))
+        .await
+        .map_err(audit_problem);
+    let bytes = summary.and_then(|_| std::fs::read(&path).map_err(Problem::internal));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bytes = bytes?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}-{from}-{to}.jsonl\"", state.ledger.id().as_str()),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn tempdir() -> std::io::Result<std::path::PathBuf> {
+    use rand_core::{OsRng, RngCore};
+    let mut b = [0u8; 8];
+    OsRng.fill_bytes(&mut b);
+    let dir = std::env::temp_dir().join(format!("icac-export-{}", hex::encode(b)));
+    std::fs::create_dir(&dir)?;
+    Ok(dir)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogQuery {
+    pub after: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+pub async fn access_log(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Query(q): Query<AccessLogQuery>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::Audit)?;
+    let entries = state
+        .access_log
+        .page(q.after.unwrap_or(0), q.limit.unwrap_or(100).min(MAX_PAGE))
+        .await
+        .map_err(Problem::internal)?;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+pub async fn verify_access_log(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require(Permission::Audit)?;
+    let report = state.access_log.verify().await.map_err(Problem::internal)?;
+    Ok(Json(serde_json::to_value(report).map_err(Problem::internal)?))
+}

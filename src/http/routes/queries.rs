@@ -1,0 +1,382 @@
+//! Reads: the unit directory, cases (every read of details is access-logged), case
+//! history as of a moment, 14-day compliance, operations, the public-report intake
+//! queue and the annual report.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use icac_aggregates::ids::Ori;
+use icac_projections::case_view::CaseView;
+use icac_projections::compliance::NotificationCompliance;
+use icac_projections::history::Cut;
+use icac_projections::report::{Parameters, MAX_RECOMMENDATION};
+use jiff::civil::Date;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::commands::visible_case;
+use crate::http::access_log::AccessEntry;
+use crate::http::auth::{Permission, Principal};
+use crate::http::problem::{ApiResult, Problem};
+use crate::http::SharedState;
+use crate::projection::annual;
+use crate::projection::history::{case_history, CaseHistoryError};
+
+/// Largest page of a listing.
+pub const MAX_LIMIT: usize = 500;
+
+pub(crate) fn today() -> Date {
+    icac_aggregates::local_time::ct_date(Timestamp::now())
+}
+
+pub(crate) fn parse_date(field: &str, raw: Option<&str>) -> ApiResult<Date> {
+    match raw {
+        None | Some("") => Ok(today()),
+        Some(s) => s
+            .parse::<Date>()
+            .map_err(|_| Problem::field(format!("/{field}"), "must be a date YYYY-MM-DD")),
+    }
+}
+
+pub(crate) async fn log_read(state: &SharedState, principal: &Principal, action: &str, target: &str) -> ApiResult<()> {
+    state
+        .access_log
+        .append(AccessEntry::new(action, &principal.id(), &principal.source, target, "ok"))
+        .await
+        .map(|_| ())
+        .map_err(Problem::internal)
+}
+
+pub async fn list_units(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ReadDirectory)?;
+    state.fresh_views().await?;
+    let models = state.projections.snapshot().await;
+    let units: Vec<Value> = models
+        .units
+        .values()
+        .map(|u| json!({ "ori": u.ori, "name": u.name, "kind": u.kind, "town": u.town, "active": u.active }))
+        .collect();
+    Ok(Json(json!({ "units": units })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseListQuery {
+    pub unit: Option<String>,
+    /// `overdue`, `due_soon`, `pending`, `late`, `on_time`.
+    pub compliance: Option<String>,
+    pub as_of: Option<String>,
+    pub offset: Option<usize>,
+    pub limit: Option<usize>,
+}
+
+/// One line of the case list: no details beyond what triage needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseSummary {
+    pub case_id: String,
+    pub reporting_unit: String,
+    pub received_on: Date,
+    pub status: Option<String>,
+    pub urgent: bool,
+    pub compliance: Option<String>,
+    pub compliance_label: Option<String>,
+    pub due_on: Option<Date>,
+}
+
+fn status_key(c: &NotificationCompliance) -> String {
+    serde_json::to_value(&c.status)
+        .ok()
+        .and_then(|v| match v {
+            Value::String(s) => Some(s),
+            Value::Object(m) => m.get("status").and_then(Value::as_str).map(str::to_owned).or_else(|| m.keys().next().cloned()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The case summaries a principal may see, filtered; shared with the staff pages.
+pub async fn case_summaries(
+    state: &SharedState,
+    principal: &Principal,
+    unit: Option<&str>,
+    compliance: Option<&str>,
+    as_of: Date,
+) -> ApiResult<Vec<CaseSummary>> {
+    state.fresh_views().await?;
+    let unit = match (principal.role.is_unit_bound(), &principal.unit, unit) {
+        (true, Some(own), _) => Some(own.clone()),
+        (_, _, Some(u)) if !u.is_empty() => Some(Ori::parse(u).map_err(|e| Problem::field("/unit", e.to_string()))?),
+        _ => None,
+    };
+    let report = state
+        .projections
+        .compliance(as_of, unit.as_ref(), &state.config.deadline_policy)
+        .await
+        .map_err(|e| Problem::field("/as_of", e.to_string()))?;
+    let by_case: std::collections::HashMap<String, &NotificationCompliance> = report
+        .notifications
+        .iter()
+        .map(|n| (n.case_id.to_string(), n))
+        .collect();
+    let models = state.projections.snapshot().await;
+    let mut out: Vec<CaseSummary> = models
+        .cases
+        .values()
+        .filter(|c| unit.as_ref().is_none_or(|u| &c.reporting_unit == u))
+        .filter(|c| principal.may_see_case(&c.case_id))
+        .map(|c: &CaseView| {
+            let comp = by_case.get(c.case_id.as_str());
+            CaseSummary {
+                case_id: c.case_id.to_string(),
+                reporting_unit: c.reporting_unit.to_string(),
+                received_on: c.received_on,
+                status: c.status.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_owned)),
+                urgent: c.urgent,
+                compliance: comp.map(|n| status_key(n)),
+                compliance_label: comp.map(|n| n.label.clone()),
+                due_on: comp.map(|n| n.due_on),
+            }
+        })
+        .filter(|s| compliance.is_none_or(|want| want.is_empty() || s.compliance.as_deref() == Some(want)))
+        .collect();
+    out.sort_by(|a, b| b.received_on.cmp(&a.received_on).then(a.case_id.cmp(&b.case_id)));
+    Ok(out)
+}
+
+pub async fn list_cases(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Query(q): Query<CaseListQuery>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ReadCases)?;
+    if let Some(c) = q.compliance.as_deref() {
+        if !["overdue", "due_soon", "pending", "late", "on_time", ""].contains(&c) {
+            return Err(Problem::field("/compliance", "must be one of overdue, due_soon, pending, late, on_time"));
+        }
+    }
+    let as_of = parse_date("as_of", q.as_of.as_deref())?;
+    let all = case_summaries(&state, &principal, q.unit.as_deref(), q.compliance.as_deref(), as_of).await?;
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
+    log_read(&state, &principal, "case_list", q.unit.as_deref().unwrap_or("*")).await?;
+    let total = all.len();
+    let page: Vec<CaseSummary> = all.into_iter().skip(offset).take(limit).collect();
+    Ok(Json(json!({ "total": total, "offset": offset, "limit": limit, "cases": page })))
+}
+
+pub async fn get_case(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Path(case_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ReadCases)?;
+    let case_id = visible_case(&state, &principal, &case_id).await?;
+    state.fresh_views().await?;
+    let view = state
+        .projections
+        .case_view(&case_id)
+        .await
+        .ok_or_else(|| Problem::not_found(format!("no case {case_id}")))?;
+    log_read(&state, &principal, "case_read", case_id.as_str()).await?;
+    Ok(Json(serde_json::to_value(view).map_err(Problem::internal)?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// An RFC 3339 instant, or a date (end of that day in Connecticut).
+    pub as_of: Option<String>,
+    /// A ledger position.
+    pub at_position: Option<String>,
+}
+
+pub(crate) fn parse_cut(as_of: Option<&str>, at_position: Option<&str>) -> ApiResult<Cut> {
+    match (as_of.filter(|s| !s.is_empty()), at_position.filter(|s| !s.is_empty())) {
+        (Some(_), Some(_)) => Err(Problem::field("/as_of", "give as_of or at_position, not both")),
+        (None, Some(p)) => p
+            .parse::<u64>()
+            .map(|position| Cut::AtPosition { position })
+            .map_err(|_| Problem::field("/at_position", "must be a ledger position (digits)")),
+        (Some(s), None) => {
+            if let Ok(at) = s.parse::<Timestamp>() {
+                return Ok(Cut::AsOf { at });
+            }
+            let date: Date = s
+                .parse()
+                .map_err(|_| Problem::field("/as_of", "must be an RFC 3339 instant or a date YYYY-MM-DD"))?;
+            let end = date
+                .tomorrow()
+                .ok()
+                .and_then(|d| d.to_zoned(jiff::tz::TimeZone::get("America/New_York").ok()?).ok())
+                .map(|z| z.timestamp() - jiff::SignedDuration::from_nanos(1))
+                .ok_or_else(|| Problem::field("/as_of", "is out of range"))?;
+            Ok(Cut::AsOf { at: end })
+        }
+        (None, None) => Ok(Cut::Head),
+    }
+}
+
+pub async fn case_history_route(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Path(case_id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ReadCases)?;
+    let case_id = visible_case(&state, &principal, &case_id).await?;
+    let cut = parse_cut(q.as_of.as_deref(), q.at_position.as_deref())?;
+    let history = case_history(state.ledger.storage(), state.ledger.id(), &case_id, cut)
+        .await
+        .map_err(|e| match e {
+            CaseHistoryError::NotFound(c) => Problem::not_found(format!("no case {c}")),
+            other => Problem::internal(other),
+        })?;
+    log_read(&state, &principal, "case_history_read", case_id.as_str()).await?;
+    Ok(Json(serde_json::to_value(history).map_err(Problem::internal)?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceQuery {
+    pub as_of: Option<String>,
+    pub unit: Option<String>,
+}
+
+pub async fn compliance(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Query(q): Query<ComplianceQuery>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ReadCompliance)?;
+    let as_of = parse_date("as_of", q.as_of.as_deref())?;
+    state.fresh_views().await?;
+    let unit = match (principal.role.is_unit_bound(), &principal.unit, q.unit.as_deref()) {
+        (true, Some(own), _) => Some(own.clone()),
+        (_, _, Some(u)) if !u.is_empty() => Some(Ori::parse(u).map_err(|e| Problem::field("/unit", e.to_string()))?),
+        _ => None,
+    };
+    let report = state
+        .projections
+        .compliance(as_of, unit.as_ref(), &state.config.deadline_policy)
+        .await
+        .map_err(|e| Problem::field("/as_of", e.to_string()))?;
+    Ok(Json(serde_json::to_value(report).map_err(Problem::internal)?))
+}
+
+/// Counts only (no case ids): for report authors and supervisors.
+pub async fn compliance_summary(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Query(q): Query<ComplianceQuery>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ReadAggregates)?;
+    let as_of = parse_date("as_of", q.as_of.as_deref())?;
+    state.fresh_views().await?;
+    let report = state
+        .projections
+        .compliance(as_of, None, &state.config.deadline_policy)
+        .await
+        .map_err(|e| Problem::field("/as_of", e.to_string()))?;
+    Ok(Json(json!({
+        "as_of": report.as_of,
+        "policy": report.policy,
+        "total": report.total,
+        "units": report.units,
+    })))
+}
+
+pub async fn list_operations(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ManageOperations)?;
+    state.fresh_views().await?;
+    let models = state.projections.snapshot().await;
+    let ops: Vec<&icac_projections::operations::OperationView> = models.operations.values().collect();
+    Ok(Json(json!({ "operations": ops })))
+}
+
+pub async fn intake_queue(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require(Permission::HandlePublicReports)?;
+    state.fresh_views().await?;
+    let models = state.projections.snapshot().await;
+    let all: Vec<&icac_projections::intake::PublicReportView> = models.public_reports.values().collect();
+    let queue = models.intake_queue();
+    Ok(Json(json!({ "open": queue, "all": all.len() })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnualQuery {
+    /// Report year: figures for July 1 of the year before through June 30 of this year
+    /// unless `from`/`to` are given.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub suppression_threshold: Option<u64>,
+    pub at_position: Option<u64>,
+    /// `json` (default), `html`, `csv` or `md`.
+    pub format: Option<String>,
+}
+
+pub async fn annual_report(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Query(q): Query<AnnualQuery>,
+) -> ApiResult<Response> {
+    principal.require(Permission::ReadAggregates)?;
+    let report = build_annual(&state, &q).await?;
+    let format = q.format.as_deref().unwrap_or("json");
+    use icac_projections::report::render;
+    let (ct, body) = match format {
+        "json" => ("application/json", render::json::render(&report).map_err(Problem::internal)?),
+        "html" => ("text/html; charset=utf-8", render::html::render(&report)),
+        "csv" => ("text/csv; charset=utf-8", render::csv::render(&report)),
+        "md" => ("text/markdown; charset=utf-8", render::md::render(&report)),
+        _ => return Err(Problem::field("/format", "must be json, html, csv or md")),
+    };
+    let filename = format!("icac-annual-report-{}.{}", report.attestation.position, format);
+    Ok((
+        [
+            (header::CONTENT_TYPE, ct.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{filename}\"")),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+pub(crate) async fn build_annual(
+    state: &SharedState,
+    q: &AnnualQuery,
+) -> ApiResult<icac_projections::report::AnnualReport> {
+    let to = match q.to.as_deref() {
+        Some(_) => parse_date("to", q.to.as_deref())?,
+        None => today(),
+    };
+    let from = match q.from.as_deref() {
+        Some(_) => parse_date("from", q.from.as_deref())?,
+        None => to.checked_sub(jiff::Span::new().years(1)).map_err(|_| Problem::field("/to", "is out of range"))?,
+    };
+    if from > to {
+        return Err(Problem::field("/from", "must not be after `to`"));
+    }
+    let threshold = q.suppression_threshold.unwrap_or(10);
+    if threshold > 1000 {
+        return Err(Problem::field("/suppression_threshold", "must be at most 1000"));
+    }
+    let head = state.ledger.head().await.map_err(Problem::internal)?.position;
+    if let Some(p) = q.at_position {
+        if p == 0 || p > head {
+            return Err(Problem::field("/at_position", format!("must be between 1 and the ledger head {head}")));
+        }
+    }
+    let _ = MAX_RECOMMENDATION;
+    let parameters = Parameters {
+        from,
+        to,
+        suppression_threshold: threshold,
+        deadline_policy: state.config.deadline_policy.clone(),
+    };
+    annual::build(state.ledger.storage(), state.ledger.id(), &state.key, parameters, q.at_position, None)
+        .await
+        .map_err(Problem::internal)
+}

@@ -1,0 +1,369 @@
+//! Bearer tokens: `icac_<id>_<secret>`. Only SHA-256 of the secret is stored; the
+//! whole token is shown once, when issued. Failed authentications are counted per
+//! source, and five within fifteen minutes lock that source out (CJIS 5.5.3).
+
+use icac_aggregates::ids::Ori;
+use rand_core::{OsRng, RngCore};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::access_log::{AccessEntry, AccessLog, AccessLogError};
+use super::auth::{Principal, Role, TokenId};
+use super::db::{on_pool, unix_now};
+use crate::ledger::record::LedgerId;
+use crate::storage::Storage;
+
+pub const TOKEN_PREFIX: &str = "icac_";
+/// Failed authentications from one source that trigger a lockout...
+pub const LOCKOUT_THRESHOLD: i64 = 5;
+/// ...within this window; the lockout lasts until the window has passed.
+pub const LOCKOUT_WINDOW_SECS: i64 = 15 * 60;
+pub const MAX_NAME_LEN: usize = 80;
+const MAX_TOKEN_LEN: usize = 128;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error(transparent)]
+    AccessLog(#[from] AccessLogError),
+    #[error("a {0} token must name its unit (--unit ORI)")]
+    UnitRequired(Role),
+    #[error("only unit reporters are bound to a unit")]
+    UnitNotAllowed,
+    #[error("token name must be 1 to {MAX_NAME_LEN} printable characters")]
+    BadName,
+    #[error("no token {0}")]
+    NoSuchToken(String),
+    #[error("token {0} is already revoked")]
+    AlreadyRevoked(String),
+    #[error("stored token row is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Why an authentication did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("no bearer token was given")]
+    Missing,
+    #[error("the token is not valid")]
+    Invalid,
+    #[error("too many failed authentications from this source; try again in {retry_after} seconds")]
+    LockedOut { retry_after: u64 },
+    #[error(transparent)]
+    Store(#[from] TokenError),
+}
+
+/// A token as listed (never the secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub token_id: String,
+    pub name: String,
+    pub role: Role,
+    pub unit: Option<String>,
+    pub issued_at: String,
+    pub issued_by: String,
+    pub revoked_at: Option<String>,
+}
+
+/// A freshly issued token: `token` is the only copy of the secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub info: TokenInfo,
+}
+
+#[derive(Clone)]
+pub struct TokenStore {
+    storage: Storage,
+    ledger: LedgerId,
+    log: AccessLog,
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Compares two equal-length hex digests without an early exit.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn valid_name(name: &str) -> bool {
+    let n = name.trim();
+    !n.is_empty() && name.chars().count() <= MAX_NAME_LEN && !name.chars().any(char::is_control)
+}
+
+impl TokenStore {
+    pub fn new(storage: Storage, ledger: LedgerId, log: AccessLog) -> Self {
+        TokenStore {
+            storage,
+            ledger,
+            log,
+        }
+    }
+
+    pub async fn issue(
+        &self,
+        role: Role,
+        unit: Option<Ori>,
+        name: &str,
+        issued_by: &str,
+    ) -> Result<IssuedToken, TokenError> {
+        if !valid_name(name) {
+            return Err(TokenError::BadName);
+        }
+        match (role.is_unit_bound(), &unit) {
+            (true, None) => return Err(TokenError::UnitRequired(role)),
+            (false, Some(_)) => return Err(TokenError::UnitNotAllowed),
+            _ => {}
+        }
+        let token_id = random_hex(8);
+        let secret = random_hex(32);
+        let issued_at = jiff::Timestamp::now().to_string();
+        let unit_s = unit.as_ref().map(|u| u.to_string());
+        on_pool!(&self.storage, |pool, sql| {
+            sqlx::query(&sql(
+                "INSERT INTO access_tokens (ledger_id, token_id, name, role, unit, secret_sha256, issued_at, issued_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(&token_id)
+            .bind(name)
+            .bind(role.as_str())
+            .bind(&unit_s)
+            .bind(sha256_hex(&secret))
+            .bind(&issued_at)
+            .bind(issued_by)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        self.log
+            .append(AccessEntry::new("token_issued", issued_by, "", &token_id, "ok")
+                .with_detail(format!("role={role}{}", unit_s.as_deref().map(|u| format!(" unit={u}")).unwrap_or_default())))
+            .await?;
+        Ok(IssuedToken {
+            token: format!("{TOKEN_PREFIX}{token_id}_{secret}"),
+            info: TokenInfo {
+                token_id,
+                name: name.to_owned(),
+                role,
+                unit: unit_s,
+                issued_at,
+                issued_by: issued_by.to_owned(),
+                revoked_at: None,
+            },
+        })
+    }
+
+    pub async fn revoke(&self, token_id: &str, revoked_by: &str) -> Result<(), TokenError> {
+        let existing = self.get(token_id).await?;
+        let Some(info) = existing else {
+            return Err(TokenError::NoSuchToken(token_id.chars().take(40).collect()));
+        };
+        if info.revoked_at.is_some() {
+            return Err(TokenError::AlreadyRevoked(info.token_id));
+        }
+        let now = jiff::Timestamp::now().to_string();
+        on_pool!(&self.storage, |pool, sql| {
+            sqlx::query(&sql(
+                "UPDATE access_tokens SET revoked_at = $1, revoked_by = $2 \
+                 WHERE ledger_id = $3 AND token_id = $4 AND revoked_at IS NULL",
+            ))
+            .bind(&now)
+            .bind(revoked_by)
+            .bind(self.ledger.as_str())
+            .bind(token_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        self.log
+            .append(AccessEntry::new("token_revoked", revoked_by, "", token_id, "ok"))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn list(&self) -> Result<Vec<TokenInfo>, TokenError> {
+        self.select(None).await
+    }
+
+    pub async fn get(&self, token_id: &str) -> Result<Option<TokenInfo>, TokenError> {
+        Ok(self.select(Some(token_id)).await?.into_iter().next())
+    }
+
+    async fn select(&self, token_id: Option<&str>) -> Result<Vec<TokenInfo>, TokenError> {
+        let rows = on_pool!(&self.storage, |pool, sql| {
+            let q = "SELECT token_id, name, role, unit, issued_at, issued_by, revoked_at FROM access_tokens \
+                     WHERE ledger_id = $1 AND ($2 = '' OR token_id = $3) ORDER BY issued_at, token_id";
+            let rows = sqlx::query(&sql(q))
+                .bind(self.ledger.as_str())
+                .bind(token_id.unwrap_or(""))
+                .bind(token_id.unwrap_or(""))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok::<_, TokenError>((
+                        r.try_get::<String, _>(0)?,
+                        r.try_get::<String, _>(1)?,
+                        r.try_get::<String, _>(2)?,
+                        r.try_get::<Option<String>, _>(3)?,
+                        r.try_get::<String, _>(4)?,
+                        r.try_get::<String, _>(5)?,
+                        r.try_get::<Option<String>, _>(6)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        });
+        rows.into_iter()
+            .map(|(token_id, name, role, unit, issued_at, issued_by, revoked_at)| {
+                Ok(TokenInfo {
+                    role: role.parse().map_err(|e: super::auth::UnknownRole| TokenError::Malformed(e.to_string()))?,
+                    token_id,
+                    name,
+                    unit,
+                    issued_at,
+                    issued_by,
+                    revoked_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Seconds until `source` may try again, if it is locked out.
+    pub async fn lockout(&self, source: &str) -> Result<Option<u64>, TokenError> {
+        let since = unix_now() - LOCKOUT_WINDOW_SECS;
+        let (count, latest): (i64, Option<i64>) = on_pool!(&self.storage, |pool, sql| {
+            let r = sqlx::query(&sql(
+                "SELECT count(*), max(failed_at) FROM auth_failures WHERE ledger_id = $1 AND source = $2 AND failed_at > $3",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(source)
+            .bind(since)
+            .fetch_one(pool)
+            .await?;
+            (r.try_get::<i64, _>(0)?, r.try_get::<Option<i64>, _>(1)?)
+        });
+        if count >= LOCKOUT_THRESHOLD {
+            let until = latest.unwrap_or(since) + LOCKOUT_WINDOW_SECS;
+            Ok(Some((until - unix_now()).max(1) as u64))
+        } else {
+            Ok(None)
+        }
+    }
+
+    async fn record_failure(&self, source: &str, reason: &str) -> Result<(), TokenError> {
+        let now = unix_now();
+        on_pool!(&self.storage, |pool, sql| {
+            // Old failures are no longer evidence for a lockout; keep the table small.
+            sqlx::query(&sql("DELETE FROM auth_failures WHERE ledger_id = $1 AND failed_at <= $2"))
+                .bind(self.ledger.as_str())
+                .bind(now - LOCKOUT_WINDOW_SECS)
+                .execute(pool)
+                .await?;
+            sqlx::query(&sql("INSERT INTO auth_failures (ledger_id, source, failed_at) VALUES ($1, $2, $3)"))
+                .bind(self.ledger.as_str())
+                .bind(source)
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        self.log
+            .append(AccessEntry::new("auth_failed", "", source, "", reason))
+            .await?;
+        Ok(())
+    }
+
+    /// Checks a presented token. A locked-out source is refused before the token is
+    /// even looked at, so guessing cannot continue during the lockout.
+    pub async fn authenticate(
+        &self,
+        presented: Option<&str>,
+        source: &str,
+        request_id: &str,
+    ) -> Result<Principal, AuthFailure> {
+        if let Some(retry_after) = self.lockout(source).await? {
+            return Err(AuthFailure::LockedOut { retry_after });
+        }
+        let Some(presented) = presented else {
+            return Err(AuthFailure::Missing);
+        };
+        match self.lookup(presented).await? {
+            Some(p) => Ok(Principal {
+                source: source.to_owned(),
+                request_id: request_id.to_owned(),
+                ..p
+            }),
+            None => {
+                self.record_failure(source, "invalid_token").await?;
+                match self.lockout(source).await? {
+                    Some(retry_after) => Err(AuthFailure::LockedOut { retry_after }),
+                    None => Err(AuthFailure::Invalid),
+                }
+            }
+        }
+    }
+
+    async fn lookup(&self, presented: &str) -> Result<Option<Principal>, TokenError> {
+        if presented.len() > MAX_TOKEN_LEN {
+            return Ok(None);
+        }
+        let Some(rest) = presented.strip_prefix(TOKEN_PREFIX) else {
+            return Ok(None);
+        };
+        let Some((token_id, secret)) = rest.split_once('_') else {
+            return Ok(None);
+        };
+        let row = on_pool!(&self.storage, |pool, sql| {
+            let r = sqlx::query(&sql(
+                "SELECT name, role, unit, secret_sha256 FROM access_tokens \
+                 WHERE ledger_id = $1 AND token_id = $2 AND revoked_at IS NULL",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(token_id)
+            .fetch_optional(pool)
+            .await?;
+            match r {
+                Some(r) => Some((
+                    r.try_get::<String, _>(0)?,
+                    r.try_get::<String, _>(1)?,
+                    r.try_get::<Option<String>, _>(2)?,
+                    r.try_get::<String, _>(3)?,
+                )),
+                None => None,
+            }
+        });
+        let Some((name, role, unit, stored)) = row else {
+            return Ok(None);
+        };
+        if !constant_time_eq(&sha256_hex(secret), &stored) {
+            return Ok(None);
+        }
+        let role: Role = role
+            .parse()
+            .map_err(|e: super::auth::UnknownRole| TokenError::Malformed(e.to_string()))?;
+        let unit = match unit {
+            Some(u) => Some(Ori::parse(u).map_err(|e| TokenError::Malformed(e.to_string()))?),
+            None => None,
+        };
+        Ok(Some(Principal {
+            token_id: TokenId(token_id.to_owned()),
+            name,
+            role,
+            unit,
+            source: String::new(),
+            request_id: String::new(),
+        }))
+    }
+}

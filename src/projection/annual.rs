@@ -1,0 +1,210 @@
+//! The annual report at an attested ledger position: one pass over the
+//! ledger folds the read models and the Merkle tree up to that position, the
+//! ledger key signs a checkpoint for exactly that size, and `verify`
+//! recomputes everything a report states.
+
+use icac_projections::report::{self, figures, AnnualReport, Attestation, Parameters};
+use icac_projections::ReadModels;
+
+use super::{to_ledger_event, ProjectionError};
+use crate::ledger::chain::Hash32;
+use crate::ledger::checkpoint::{self, Checkpoint, NoteVerifier};
+use crate::ledger::keys::{parse_public_key, LedgerKey};
+use crate::ledger::merkle::MerkleAccumulator;
+use crate::ledger::record::LedgerId;
+use crate::storage::{Storage, READ_PAGE};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnnualError {
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+    #[error("position {asked} is beyond the ledger head {head}")]
+    BeyondHead { asked: u64, head: u64 },
+    #[error("position must be at least 1")]
+    Empty,
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    #[error("ledger keyring: {0}")]
+    Keyring(String),
+    #[error("the report's ledger id {stated} is not {actual}")]
+    OtherLedger { stated: String, actual: String },
+}
+
+/// The ledger as it stood at one position.
+pub struct LedgerAt {
+    pub models: ReadModels,
+    pub root: Hash32,
+    pub head: Hash32,
+    pub recorded_at: String,
+}
+
+/// Folds models and the Merkle tree over positions `1..=position`.
+pub async fn ledger_at(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    position: u64,
+) -> Result<LedgerAt, AnnualError> {
+    if position == 0 {
+        return Err(AnnualError::Empty);
+    }
+    let head = storage
+        .head(ledger_id)
+        .await
+        .map_err(ProjectionError::from)?;
+    if position > head.position {
+        return Err(AnnualError::BeyondHead {
+            asked: position,
+            head: head.position,
+        });
+    }
+    let mut models = ReadModels::new();
+    let mut tree = MerkleAccumulator::new();
+    let mut last_hash = Hash32::ZERO;
+    let mut recorded_at = String::new();
+    let mut from = 1u64;
+    while from <= position {
+        let limit =
+            u32::try_from((position - from + 1).min(u64::from(READ_PAGE))).unwrap_or(READ_PAGE);
+        let rows = storage
+            .read_page(ledger_id, from, limit)
+            .await
+            .map_err(ProjectionError::from)?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            let hash = Hash32::from_slice(&row.hash)
+                .map_err(|e| AnnualError::Checkpoint(e.to_string()))?;
+            tree.push(&hash)
+                .map_err(|e| AnnualError::Checkpoint(e.to_string()))?;
+            last_hash = hash;
+            recorded_at = row.recorded_at.clone();
+            let p = row.position;
+            match to_ledger_event(row)? {
+                Some(e) => {
+                    models.apply(&e).map_err(ProjectionError::from)?;
+                }
+                None => models.skip(p).map_err(ProjectionError::from)?,
+            }
+            from = p + 1;
+        }
+    }
+    if models.position != position {
+        return Err(ProjectionError::NoSuchPosition(position).into());
+    }
+    Ok(LedgerAt {
+        models,
+        root: tree.root(),
+        head: last_hash,
+        recorded_at,
+    })
+}
+
+/// Builds the report at `position` (the head when `None`), signed by `key`.
+/// The checkpoint's time is the recorded time of the event at `position`, so
+/// the same ledger and arguments always give the same bytes.
+pub async fn build(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    key: &LedgerKey,
+    parameters: Parameters,
+    position: Option<u64>,
+    recommendation: Option<String>,
+) -> Result<AnnualReport, AnnualError> {
+    let position = match position {
+        Some(p) => p,
+        None => {
+            storage
+                .head(ledger_id)
+                .await
+                .map_err(ProjectionError::from)?
+                .position
+        }
+    };
+    let at = ledger_at(storage, ledger_id, position).await?;
+    let cp = Checkpoint::new(
+        ledger_id.as_str(),
+        position,
+        at.root,
+        at.head,
+        &at.recorded_at,
+    )
+    .map_err(|e| AnnualError::Checkpoint(e.to_string()))?;
+    let note = checkpoint::sign(&cp, key.signing_key())
+        .map_err(|e| AnnualError::Checkpoint(e.to_string()))?;
+    let attestation = Attestation {
+        ledger_id: ledger_id.as_str().to_owned(),
+        position,
+        head_hash: at.head.to_hex(),
+        merkle_root: at.root.to_hex(),
+        checkpoint: note,
+    };
+    Ok(report::build(
+        &at.models,
+        parameters,
+        attestation,
+        recommendation,
+    )?)
+}
+
+/// Every way a report failed its check (empty = it matches the ledger).
+pub async fn verify(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    stated: &AnnualReport,
+) -> Result<Vec<String>, AnnualError> {
+    let a = &stated.attestation;
+    if a.ledger_id != ledger_id.as_str() {
+        return Err(AnnualError::OtherLedger {
+            stated: a.ledger_id.clone(),
+            actual: ledger_id.as_str().to_owned(),
+        });
+    }
+    let at = ledger_at(storage, ledger_id, a.position).await?;
+    let mut problems = Vec::new();
+    if a.head_hash != at.head.to_hex() {
+        problems.push(format!(
+            "attestation.head_hash: stated {}, ledger {}",
+            a.head_hash,
+            at.head.to_hex()
+        ));
+    }
+    if a.merkle_root != at.root.to_hex() {
+        problems.push(format!(
+            "attestation.merkle_root: stated {}, ledger {}",
+            a.merkle_root,
+            at.root.to_hex()
+        ));
+    }
+    // The checkpoint must be signed by a key of this ledger and state the
+    // same size, root and head.
+    let ring = crate::ledger::keyring(storage, ledger_id)
+        .await
+        .map_err(|e| AnnualError::Keyring(e.to_string()))?;
+    let mut trusted = checkpoint::Keyring::new();
+    for entry in ring.entries() {
+        let key =
+            parse_public_key(&entry.public_key).map_err(|e| AnnualError::Keyring(e.to_string()))?;
+        let verifier = NoteVerifier::for_ledger(ledger_id.as_str(), key)
+            .map_err(|e| AnnualError::Keyring(e.to_string()))?;
+        trusted.add(verifier);
+    }
+    match checkpoint::parse_and_verify(&a.checkpoint, &trusted) {
+        Ok(cp) => {
+            if cp.size != a.position || cp.root != at.root || cp.head != at.head {
+                problems.push(
+                    "attestation.checkpoint: does not describe the ledger at the stated position"
+                        .to_owned(),
+                );
+            }
+        }
+        Err(e) => problems.push(format!("attestation.checkpoint: {e}")),
+    }
+    let catalog = icac_aggregates::catalog::Catalog::builtin()
+        .map_err(|e| report::ReportError::Catalog(e.to_string()))?;
+    let recomputed = figures::compute(&at.models, &stated.parameters, catalog)?;
+    problems.extend(report::differences(&stated.figures, &recomputed));
+    Ok(problems)
+}

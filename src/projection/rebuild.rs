@@ -1,0 +1,56 @@
+//! Rebuilds every view from the ledger alone into fresh tables and swaps
+//! them in atomically.
+
+use std::time::Instant;
+
+use icac_projections::ReadModels;
+
+use super::{fold, store, ProjectionError};
+use crate::ledger::record::LedgerId;
+use crate::storage::Storage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Replaying { position: u64, head: u64 },
+    Writing { rows: usize, total: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuildSummary {
+    pub position: u64,
+    pub views: usize,
+    pub replay_micros: u128,
+    pub write_micros: u128,
+}
+
+pub async fn rebuild(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    mut progress: impl FnMut(Stage),
+) -> Result<RebuildSummary, ProjectionError> {
+    let head = storage.head(ledger_id).await?.position;
+    let started = Instant::now();
+    let mut models = ReadModels::new();
+    fold(
+        storage,
+        ledger_id,
+        &mut models,
+        Some(head),
+        |_, _, position| progress(Stage::Replaying { position, head }),
+    )
+    .await?;
+    let replay_micros = started.elapsed().as_micros();
+    let written = Instant::now();
+    let rows = store::all_rows(&models)?;
+    let total = rows.len();
+    store::replace_all(storage, ledger_id, &rows, models.position, |n| {
+        progress(Stage::Writing { rows: n, total })
+    })
+    .await?;
+    Ok(RebuildSummary {
+        position: models.position,
+        views: total,
+        replay_micros,
+        write_micros: written.elapsed().as_micros(),
+    })
+}

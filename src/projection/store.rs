@@ -1,0 +1,331 @@
+//! View tables: one row per view (`view_id`, `version`, `payload`), and the
+//! last position applied per projection. Same SQL for both dialects except
+//! the JSON cast.
+
+use std::collections::BTreeSet;
+
+use icac_projections::{ReadModels, ViewKey};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::ProjectionError;
+use crate::ledger::record::LedgerId;
+use crate::storage::Storage;
+
+/// The view tables, one per read model.
+pub const TABLES: [&str; 4] = [
+    "case_views",
+    "operation_views",
+    "public_report_views",
+    "unit_views",
+];
+
+/// Rows per multi-row INSERT during a rebuild (well under both dialects'
+/// bind-parameter limits).
+const INSERT_CHUNK: usize = 500;
+
+/// Runs `$body` with `$pool` bound to the dialect's pool and `$json` to the
+/// cast a JSON parameter needs there.
+macro_rules! on_pool {
+    ($storage:expr, $pool:ident, $json:ident, $json_out:ident => $body:block) => {
+        match $storage {
+            Storage::Postgres(s) => {
+                let $pool = s.pool();
+                let $json = "::json";
+                let $json_out = "payload::text";
+                $body
+            }
+            Storage::Sqlite(s) => {
+                let $pool = s.pool();
+                let $json = "";
+                let $json_out = "payload";
+                $body
+            }
+        }
+    };
+}
+
+/// One row to write.
+pub struct ViewRow {
+    pub table: &'static str,
+    pub view_id: String,
+    pub version: i64,
+    pub payload: String,
+}
+
+fn row<T: Serialize>(
+    table: &'static str,
+    id: &str,
+    version: u64,
+    view: &T,
+) -> Result<ViewRow, ProjectionError> {
+    let payload = serde_json::to_string(view).map_err(|e| ProjectionError::View {
+        table,
+        view_id: id.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(ViewRow {
+        table,
+        view_id: id.to_owned(),
+        version: i64::try_from(version.max(1)).unwrap_or(i64::MAX),
+        payload,
+    })
+}
+
+/// The row for one view key, if that view exists.
+pub fn view_row(models: &ReadModels, key: &ViewKey) -> Result<Option<ViewRow>, ProjectionError> {
+    Ok(match key {
+        ViewKey::Case(id) => match models.cases.get(id) {
+            Some(v) => Some(row(TABLES[0], id.as_str(), v.version, v)?),
+            None => None,
+        },
+        ViewKey::Operation(id) => match models.operations.get(id) {
+            Some(v) => Some(row(TABLES[1], id.as_str(), v.version, v)?),
+            None => None,
+        },
+        ViewKey::PublicReport(id) => match models.public_reports.get(id) {
+            Some(v) => Some(row(TABLES[2], id.as_str(), v.version, v)?),
+            None => None,
+        },
+        ViewKey::Unit(id) => match models.units.get(id) {
+            Some(v) => Some(row(TABLES[3], id.as_str(), v.version, v)?),
+            None => None,
+        },
+    })
+}
+
+/// Every row of every view.
+pub fn all_rows(models: &ReadModels) -> Result<Vec<ViewRow>, ProjectionError> {
+    let mut keys: Vec<ViewKey> = Vec::new();
+    keys.extend(models.cases.keys().cloned().map(ViewKey::Case));
+    keys.extend(models.operations.keys().cloned().map(ViewKey::Operation));
+    keys.extend(
+        models
+            .public_reports
+            .keys()
+            .cloned()
+            .map(ViewKey::PublicReport),
+    );
+    keys.extend(models.units.keys().cloned().map(ViewKey::Unit));
+    let mut rows = Vec::with_capacity(keys.len());
+    for k in &keys {
+        if let Some(r) = view_row(models, k)? {
+            rows.push(r);
+        }
+    }
+    Ok(rows)
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+/// Writes the changed views and the new position in one transaction.
+pub async fn persist(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    models: &ReadModels,
+    changed: &BTreeSet<ViewKey>,
+) -> Result<(), ProjectionError> {
+    let mut rows = Vec::with_capacity(changed.len());
+    for key in changed {
+        if let Some(r) = view_row(models, key)? {
+            rows.push(r);
+        }
+    }
+    let position = i64::try_from(models.position).unwrap_or(i64::MAX);
+    on_pool!(storage, pool, json, _json_out => {
+        let mut tx = pool.begin().await?;
+        for r in &rows {
+            let sql = format!(
+                "INSERT INTO {} (ledger_id, view_id, version, payload) VALUES ($1, $2, $3, $4{json}) \
+                 ON CONFLICT (ledger_id, view_id) DO UPDATE SET version = excluded.version, payload = excluded.payload",
+                r.table
+            );
+            sqlx::query(&sql)
+                .bind(ledger_id.as_str())
+                .bind(&r.view_id)
+                .bind(r.version)
+                .bind(&r.payload)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for table in TABLES {
+            sqlx::query(
+                "INSERT INTO projection_positions (ledger_id, projection, position, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (ledger_id, projection) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            )
+            .bind(ledger_id.as_str())
+            .bind(table)
+            .bind(position)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+fn parse<T: DeserializeOwned>(
+    table: &'static str,
+    id: &str,
+    payload: &str,
+) -> Result<T, ProjectionError> {
+    serde_json::from_str(payload).map_err(|e| ProjectionError::View {
+        table,
+        view_id: id.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// `(view_id, payload)` of every row of one view table, ordered by id.
+pub async fn read_table(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    table: &'static str,
+) -> Result<Vec<(String, String)>, ProjectionError> {
+    on_pool!(storage, pool, _json, json_out => {
+        let sql = format!("SELECT view_id, {json_out} FROM {table} WHERE ledger_id = $1 ORDER BY view_id");
+        let rows = sqlx::query(&sql).bind(ledger_id.as_str()).fetch_all(pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
+        }
+        Ok(out)
+    })
+}
+
+/// The last position applied (the smallest over the view tables, so a
+/// half-written state is never trusted past what every table holds).
+pub async fn position(storage: &Storage, ledger_id: &LedgerId) -> Result<u64, ProjectionError> {
+    let positions: Vec<i64> = on_pool!(storage, pool, _json, _json_out => {
+        let rows = sqlx::query("SELECT position FROM projection_positions WHERE ledger_id = $1")
+            .bind(ledger_id.as_str())
+            .fetch_all(pool)
+            .await?;
+        rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?
+    });
+    if positions.len() < TABLES.len() {
+        return Ok(0);
+    }
+    Ok(positions
+        .into_iter()
+        .min()
+        .map_or(0, |p| u64::try_from(p).unwrap_or(0)))
+}
+
+/// Loads the persisted read models (empty at position 0 if none).
+pub async fn load(storage: &Storage, ledger_id: &LedgerId) -> Result<ReadModels, ProjectionError> {
+    let mut models = ReadModels::new();
+    let position = position(storage, ledger_id).await?;
+    if position == 0 {
+        return Ok(models);
+    }
+    for (id, payload) in read_table(storage, ledger_id, TABLES[0]).await? {
+        let v: icac_projections::case_view::CaseView = parse(TABLES[0], &id, &payload)?;
+        models.cases.insert(v.case_id.clone(), v);
+    }
+    for (id, payload) in read_table(storage, ledger_id, TABLES[1]).await? {
+        let v: icac_projections::operations::OperationView = parse(TABLES[1], &id, &payload)?;
+        models.operations.insert(v.operation_id.clone(), v);
+    }
+    for (id, payload) in read_table(storage, ledger_id, TABLES[2]).await? {
+        let v: icac_projections::intake::PublicReportView = parse(TABLES[2], &id, &payload)?;
+        models.public_reports.insert(v.receipt_number.clone(), v);
+    }
+    for (id, payload) in read_table(storage, ledger_id, TABLES[3]).await? {
+        let v: icac_projections::unit_directory::UnitView = parse(TABLES[3], &id, &payload)?;
+        models.units.insert(v.ori.clone(), v);
+    }
+    models.position = position;
+    Ok(models)
+}
+
+fn create_sql(storage: &Storage, table: &str) -> String {
+    match storage {
+        Storage::Postgres(_) => format!(
+            "CREATE TABLE {table} (ledger_id text NOT NULL, view_id text NOT NULL, \
+             version bigint NOT NULL CHECK (version >= 1), payload json NOT NULL, \
+             CONSTRAINT {table}_pkey PRIMARY KEY (ledger_id, view_id))"
+        ),
+        Storage::Sqlite(_) => format!(
+            "CREATE TABLE {table} (ledger_id TEXT NOT NULL, view_id TEXT NOT NULL, \
+             version INTEGER NOT NULL CHECK (version >= 1), payload TEXT NOT NULL, \
+             PRIMARY KEY (ledger_id, view_id)) STRICT"
+        ),
+    }
+}
+
+/// Writes `rows` into fresh `<table>_next` tables (keeping other ledgers'
+/// rows), then swaps them in and records `position`, all in one transaction
+/// for the swap so readers see the old views or the new, never a mix.
+pub async fn replace_all(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    rows: &[ViewRow],
+    position: u64,
+    mut progress: impl FnMut(usize),
+) -> Result<(), ProjectionError> {
+    let position = i64::try_from(position).unwrap_or(i64::MAX);
+    on_pool!(storage, pool, json, _json_out => {
+        // Fill the next tables outside the swap transaction: it can take a
+        // while and must not block live readers.
+        for table in TABLES {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {table}_next")).execute(pool).await?;
+            sqlx::query(&create_sql(storage, &format!("{table}_next"))).execute(pool).await?;
+        }
+        let mut written = 0usize;
+        for table in TABLES {
+            let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
+            for chunk in mine.chunks(INSERT_CHUNK) {
+                let mut tx = pool.begin().await?;
+                let mut sql = format!("INSERT INTO {table}_next (ledger_id, view_id, version, payload) VALUES ");
+                for i in 0..chunk.len() {
+                    let b = i * 4;
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("(${}, ${}, ${}, ${}{json})", b + 1, b + 2, b + 3, b + 4));
+                }
+                let mut q = sqlx::query(&sql);
+                for r in chunk {
+                    q = q.bind(ledger_id.as_str()).bind(&r.view_id).bind(r.version).bind(&r.payload);
+                }
+                q.execute(&mut *tx).await?;
+                tx.commit().await?;
+                written += chunk.len();
+                progress(written);
+            }
+        }
+        let mut tx = pool.begin().await?;
+        for table in TABLES {
+            sqlx::query(&format!(
+                "INSERT INTO {table}_next SELECT * FROM {table} WHERE ledger_id <> $1"
+            ))
+            .bind(ledger_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(&format!("DROP TABLE {table}")).execute(&mut *tx).await?;
+            sqlx::query(&format!("ALTER TABLE {table}_next RENAME TO {table}")).execute(&mut *tx).await?;
+            if matches!(storage, Storage::Postgres(_)) {
+                sqlx::query(&format!("ALTER TABLE {table} RENAME CONSTRAINT {table}_next_pkey TO {table}_pkey"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO projection_positions (ledger_id, projection, position, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (ledger_id, projection) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            )
+            .bind(ledger_id.as_str())
+            .bind(table)
+            .bind(position)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
