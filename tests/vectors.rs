@@ -157,3 +157,28 @@ fn vectors_verify_from_the_file_alone() {
     assert_eq!(cp.root, Hash32(root));
     assert_eq!(cp.head, Hash32(prev));
 }
+
+/// A second implementation, in Python with only its standard library, written from
+/// docs/LEDGER_FORMAT.md: it must accept the vectors and reject a one-character edit.
+#[test]
+fn independent_python_verifier_agrees() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/verify_vectors.py");
+    let run = |path: &str| {
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(path)
+            .output()
+            .expect("python3 is needed for the independent verifier")
+    };
+    let ok = run(PATH);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+
+    let dir = tempfile::tempdir().unwrap();
+    let tampered = dir.path().join("tampered.json");
+    let text = std::fs::read_to_string(PATH).unwrap();
+    let edited = text.replacen("Subscriber records returned", "Subscriber records returnee", 1);
+    assert_ne!(text, edited);
+    std::fs::write(&tampered, edited).unwrap();
+    let bad = run(tampered.to_str().unwrap());
+    assert!(!bad.status.success(), "tampered vectors must be rejected");
+}

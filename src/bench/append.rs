@@ -32,6 +32,7 @@ use crate::commands::{Actor, Commands};
 use crate::ledger::keys::LedgerKey;
 use crate::ledger::record::LedgerId;
 use crate::ledger::Ledger;
+use crate::projection::runner::ProjectionRunner;
 use crate::storage::Storage;
 
 const UNIT: &str = "CT0006400";
@@ -246,7 +247,10 @@ async fn ledger_run(name: &str, url: &str, args: &AppendBenchArgs) -> Result<Run
     let id = LedgerId::new("bench")?;
     let key = LedgerKey::generate();
     Ledger::initialise(&storage, &id, &key).await?;
-    let ledger = Ledger::open(storage, id, key).await?;
+    let ledger = Ledger::open(storage.clone(), id.clone(), key).await?;
+    // The projections follow the ledger as they do in the server.
+    let projections = ProjectionRunner::open(storage, id).await?;
+    let follower = projections.spawn(&ledger);
     let commands = Arc::new(Commands::open(ledger.clone()).await?);
     let register = UnitCommand::Register(RegisterUnit {
         ori: Ori::parse(UNIT)?,
@@ -277,8 +281,14 @@ async fn ledger_run(name: &str, url: &str, args: &AppendBenchArgs) -> Result<Run
         }
     })
     .await;
+    let caught_up = projections.catch_up().await?;
+    follower.abort();
     drop(commands);
+    let head = ledger.head().await?.position;
     ledger.shutdown().await;
+    if caught_up < head {
+        return Err(format!("projections reached {caught_up}, ledger head is {head}").into());
+    }
     Ok(result)
 }
 

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""An independent verifier for docs/LEDGER_FORMAT.md, written from the document alone.
+
+Uses only the Python standard library: hashlib for SHA-256/SHA-512, a transcription of
+the RFC 8032 section 6 reference code for Ed25519, and RFC 8785 for the integer-only
+JSON subset. Usage: verify_vectors.py tests/vectors/ledger-v1.json  (exit 0 = all good)
+"""
+import base64
+import hashlib
+import json
+import sys
+
+# ---- Ed25519 verification (RFC 8032, section 6) ----
+p = 2**255 - 19
+q = 2**252 + 27742317777372353535851937790883648493
+
+
+def inv(x):
+    return pow(x, p - 2, p)
+
+
+d = -121665 * inv(121666) % p
+SQRT_M1 = pow(2, (p - 1) // 4, p)
+
+
+def add(P, Q):
+    A, B = (P[1] - P[0]) * (Q[1] - Q[0]) % p, (P[1] + P[0]) * (Q[1] + Q[0]) % p
+    C, D = 2 * P[3] * Q[3] * d % p, 2 * P[2] * Q[2] % p
+    E, F, G, H = B - A, D - C, D + C, B + A
+    return (E * F, G * H, F * G, E * H)
+
+
+def mul(s, P):
+    Q = (0, 1, 1, 0)
+    while s > 0:
+        if s & 1:
+            Q = add(Q, P)
+        P = add(P, P)
+        s >>= 1
+    return Q
+
+
+def equal(P, Q):
+    return (P[0] * Q[2] - Q[0] * P[2]) % p == 0 and (P[1] * Q[2] - Q[1] * P[2]) % p == 0
+
+
+def recover_x(y, sign):
+    if y >= p:
+        return None
+    x2 = (y * y - 1) * inv(d * y * y + 1)
+    if x2 == 0:
+        return None if sign else 0
+    x = pow(x2, (p + 3) // 8, p)
+    if (x * x - x2) % p != 0:
+        x = x * SQRT_M1 % p
+    if (x * x - x2) % p != 0:
+        return None
+    if (x & 1) != sign:
+        x = p - x
+    return x
+
+
+GY = 4 * inv(5) % p
+GX = recover_x(GY, 0)
+G = (GX, GY, 1, GX * GY % p)
+
+
+def decompress(s):
+    y = int.from_bytes(s, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    x = recover_x(y, sign)
+    return None if x is None else (x, y, 1, x * y % p)
+
+
+def ed25519_verify(public, msg, sig):
+    A = decompress(public)
+    R = decompress(sig[:32])
+    s = int.from_bytes(sig[32:], "little")
+    if A is None or R is None or s >= q:
+        return False
+    h = int.from_bytes(hashlib.sha512(sig[:32] + public + msg).digest(), "little") % q
+    return equal(mul(s, G), add(R, mul(h, A)))
+
+
+# ---- RFC 8785 for the ledger's subset (integers only) ----
+def jcs(v):
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, int):
+        assert abs(v) <= 2**53 - 1, "unsafe integer"
+        return str(v)
+    if isinstance(v, float):
+        raise ValueError("floats are not allowed in ledger records")
+    if isinstance(v, str):
+        out = ['"']
+        for ch in v:
+            o = ord(ch)
+            if ch == '"':
+                out.append('\\"')
+            elif ch == "\\":
+                out.append("\\\\")
+            elif o in (8, 9, 10, 12, 13):
+                out.append({8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}[o])
+            elif o < 0x20:
+                out.append("\\u%04x" % o)
+            else:
+                out.append(ch)
+        out.append('"')
+        return "".join(out)
+    if isinstance(v, list):
+        return "[" + ",".join(jcs(x) for x in v) + "]"
+    if isinstance(v, dict):
+        keys = sorted(v.keys(), key=lambda k: k.encode("utf-16-be"))
+        return "{" + ",".join(jcs(k) + ":" + jcs(v[k]) for k in keys) + "}"
+    raise ValueError("unexpected JSON value")
+
+
+def sha256(b):
+    return hashlib.sha256(b).digest()
+
+
+PREFIX = b"icac-ledger:event:v1\x00"
+RECORD_KEYS = {"ledger_id", "position", "aggregate_type", "aggregate_id", "sequence", "event_type",
+               "event_version", "payload", "metadata", "prev_hash", "key_id"}
+
+
+def merkle_root(leaves):
+    if not leaves:
+        return sha256(b"")
+    if len(leaves) == 1:
+        return sha256(b"\x00" + leaves[0])
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:]))
+
+
+def verify_note(note, ledger_id, public):
+    body, sep, sigs = note.rpartition("\n\n")
+    body += "\n"
+    name = "icac-ledger/" + ledger_id
+    key_hash = sha256(name.encode() + b"\n" + b"\x01" + public)[:4]
+    for line in sigs.splitlines():
+        prefix = "\u2014 " + name + " "
+        if line.startswith(prefix):
+            blob = base64.b64decode(line[len(prefix):])
+            if blob[:4] == key_hash and ed25519_verify(public, body.encode(), blob[4:]):
+                return body.splitlines()
+    raise AssertionError("checkpoint note has no valid signature by the ledger key")
+
+
+def main(path):
+    v = json.load(open(path, encoding="utf-8"))
+    public = bytes.fromhex(v["public_key_hex"])
+    assert v["key_id"] == sha256(public)[:16].hex(), "key_id"
+    prev = bytes(32)
+    leaves = []
+    for i, item in enumerate(v["events"]):
+        event = dict(item["event"])
+        h = bytes.fromhex(event.pop("hash"))
+        sig = bytes.fromhex(event.pop("signature"))
+        assert set(event) == RECORD_KEYS, "record members"
+        canonical = jcs(event).encode("utf-8")
+        assert canonical == item["canonical"].encode("utf-8"), f"canonical bytes of event {i + 1}"
+        assert event["position"] == i + 1, "position"
+        assert bytes.fromhex(event["prev_hash"]) == prev, "prev_hash link"
+        assert sha256(PREFIX + prev + canonical) == h, f"hash of event {i + 1}"
+        assert event["key_id"] == v["key_id"], "key id"
+        assert ed25519_verify(public, h, sig), f"signature of event {i + 1}"
+        leaves.append(h)
+        prev = h
+    root = merkle_root(leaves)
+    assert root.hex() == v["merkle_root"], "merkle root"
+    lines = verify_note(v["checkpoint_note"], "ct-icac-test", public)
+    assert lines[1] == str(len(leaves)), "checkpoint size"
+    assert base64.b64decode(lines[2]) == root, "checkpoint root"
+    assert lines[3] == "head " + prev.hex(), "checkpoint head"
+    print(f"ok: {len(leaves)} events, head {prev.hex()}, root {root.hex()}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
