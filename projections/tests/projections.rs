@@ -314,7 +314,7 @@ fn history_at_a_past_position_equals_a_replay_cut_there() {
 
 fn report_inputs() -> (ReadModels, Parameters, Attestation) {
     let mut s = Script::new();
-    let bands = ["age0_to12", "age13_to15", "age16_to17"];
+    let bands = ["age_0_to_12", "age_13_to_15", "age_16_to_17"];
     for i in 0..60u32 {
         let id = case_id(&format!("25-{i:03}"));
         let month = 1 + (i % 12) as i8;

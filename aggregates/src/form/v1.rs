@@ -193,8 +193,11 @@ pub struct SubjectIdentifier {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum AgeBand {
+    #[serde(rename = "age_0_to_12")]
     Age0To12,
+    #[serde(rename = "age_13_to_15")]
     Age13To15,
+    #[serde(rename = "age_16_to_17")]
     Age16To17,
     Unknown,
 }
