@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, DomainEvent, EventEnvelope, EventStore};
+use cqrs_es::{
+    Aggregate, AggregateContext, AggregateError, DomainEvent, EventEnvelope, EventStore,
+};
 use serde_json::Value;
 
 use crate::ledger::record::{SealedEvent, StreamId};
@@ -138,7 +140,13 @@ impl<A: Aggregate> LedgerEventStore<A> {
             event_version: r.event_version.clone(),
             reason,
         };
-        let payload = (self.upcast)(&r.aggregate_type, &r.event_type, &r.event_version, r.payload.clone()).map_err(fail)?;
+        let payload = (self.upcast)(
+            &r.aggregate_type,
+            &r.event_type,
+            &r.event_version,
+            r.payload.clone(),
+        )
+        .map_err(fail)?;
         let payload: A::Event = serde_json::from_value(payload).map_err(|e| fail(e.to_string()))?;
         Ok(EventEnvelope {
             aggregate_id: r.aggregate_id.clone(),
@@ -163,7 +171,10 @@ where
         let events = self.ledger.read_stream(&stream).await.map_err(unexpected)?;
         events
             .iter()
-            .map(|e| self.envelope(e).map_err(|e| AggregateError::DeserializationError(Box::new(e))))
+            .map(|e| {
+                self.envelope(e)
+                    .map_err(|e| AggregateError::DeserializationError(Box::new(e)))
+            })
             .collect()
     }
 

@@ -129,7 +129,10 @@ fn directory() -> Arc<InMemoryUnitDirectory> {
     Arc::new(dir)
 }
 
-fn validated_form(case_number: &str, units: &InMemoryUnitDirectory) -> Result<NotificationForm, BenchError> {
+fn validated_form(
+    case_number: &str,
+    units: &InMemoryUnitDirectory,
+) -> Result<NotificationForm, BenchError> {
     let ctx = ValidationContext {
         recorded_at: now(),
         units,
@@ -139,7 +142,12 @@ fn validated_form(case_number: &str, units: &InMemoryUnitDirectory) -> Result<No
         .map_err(|e| format!("benchmark form does not validate: {e:?}").into())
 }
 
-fn summarize(name: &str, started: Instant, mut latencies: Vec<Duration>, errors: usize) -> RunResult {
+fn summarize(
+    name: &str,
+    started: Instant,
+    mut latencies: Vec<Duration>,
+    errors: usize,
+) -> RunResult {
     let seconds = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
     let pick = |q: f64| {
@@ -171,15 +179,28 @@ impl BenchDb {
     async fn create(admin: &str, tag: &str) -> Result<Self, BenchError> {
         let name = format!("icac_bench_{tag}_{}", std::process::id());
         let mut conn = PgConnection::connect(admin).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await?;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await?;
         let url = with_database(admin, &name);
-        Ok(Self { admin: admin.to_string(), name, url })
+        Ok(Self {
+            admin: admin.to_string(),
+            name,
+            url,
+        })
     }
 
     async fn drop_db(self) -> Result<(), BenchError> {
         let mut conn = PgConnection::connect(&self.admin).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await?;
         Ok(())
     }
 }
@@ -241,7 +262,11 @@ where
 }
 
 /// The ledger's full command path on `url`.
-async fn ledger_run(name: &str, url: &str, args: &AppendBenchArgs) -> Result<RunResult, BenchError> {
+async fn ledger_run(
+    name: &str,
+    url: &str,
+    args: &AppendBenchArgs,
+) -> Result<RunResult, BenchError> {
     let storage = Storage::connect(url).await?;
     storage.migrate().await?;
     let id = LedgerId::new("bench")?;
@@ -259,11 +284,15 @@ async fn ledger_run(name: &str, url: &str, args: &AppendBenchArgs) -> Result<Run
         town: "Hartford".into(),
         recorded_at: now(),
     });
-    commands.execute(&commands.units, UNIT, register, &actor(0, 0)).await?;
+    commands
+        .execute(&commands.units, UNIT, register, &actor(0, 0))
+        .await?;
     let mut cases = Vec::with_capacity(args.writers);
     for w in 0..args.writers {
         let value = form_json(&format!("B-{w}"));
-        let receipt = crate::commands::filing::file_notification(&commands, &value, &actor(w, 0), now()).await?;
+        let receipt =
+            crate::commands::filing::file_notification(&commands, &value, &actor(w, 0), now())
+                .await?;
         match receipt {
             crate::commands::filing::FilingReceipt::Filed { case_id } => cases.push(case_id),
             other => return Err(format!("unexpected filing outcome {other:?}").into()),
@@ -294,7 +323,10 @@ async fn ledger_run(name: &str, url: &str, args: &AppendBenchArgs) -> Result<Run
 
 /// Baseline (a): the same commands through postgres-es, no chain, no signature.
 async fn postgres_es_run(url: &str, args: &AppendBenchArgs) -> Result<RunResult, BenchError> {
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(16).connect(url).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .connect(url)
+        .await?;
     sqlx::raw_sql(
         "CREATE TABLE events (aggregate_type text NOT NULL, aggregate_id text NOT NULL,
              sequence bigint CHECK (sequence >= 0) NOT NULL, event_type text NOT NULL,
@@ -318,22 +350,32 @@ async fn postgres_es_run(url: &str, args: &AppendBenchArgs) -> Result<RunResult,
     for w in 0..args.writers {
         let form = validated_form(&format!("B-{w}"), &units)?;
         let case_id = CaseId::for_unit_case(&form.reporting_unit, &form.unit_case_number)?;
-        let cmd = CaseCommand::FileNotification(FileNotification { case_id: case_id.clone(), form, recorded_at: now() });
-        cqrs.execute_with_metadata(case_id.as_str(), cmd, Default::default()).await?;
+        let cmd = CaseCommand::FileNotification(FileNotification {
+            case_id: case_id.clone(),
+            form,
+            recorded_at: now(),
+        });
+        cqrs.execute_with_metadata(case_id.as_str(), cmd, Default::default())
+            .await?;
         cases.push(case_id);
     }
     let cases = Arc::new(cases);
     let to = Ori::parse(UNIT)?;
-    let result = drive("baseline (a): postgres-es, no chain or signature", args.writers, args.per_writer, move |w, n| {
-        let (cqrs, cases, to) = (cqrs.clone(), cases.clone(), to.clone());
-        async move {
-            let mut meta = std::collections::HashMap::new();
-            meta.insert("principal".to_string(), "bench:writer".to_string());
-            cqrs.execute_with_metadata(cases[w].as_str(), share(n, &to), meta)
-                .await
-                .map_err(|e| e.to_string())
-        }
-    })
+    let result = drive(
+        "baseline (a): postgres-es, no chain or signature",
+        args.writers,
+        args.per_writer,
+        move |w, n| {
+            let (cqrs, cases, to) = (cqrs.clone(), cases.clone(), to.clone());
+            async move {
+                let mut meta = std::collections::HashMap::new();
+                meta.insert("principal".to_string(), "bench:writer".to_string());
+                cqrs.execute_with_metadata(cases[w].as_str(), share(n, &to), meta)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        },
+    )
     .await;
     pool.close().await;
     Ok(result)
@@ -341,7 +383,10 @@ async fn postgres_es_run(url: &str, args: &AppendBenchArgs) -> Result<RunResult,
 
 /// Baseline (b): a chain that locks its head and commits one event per transaction.
 async fn naive_chain_run(url: &str, args: &AppendBenchArgs) -> Result<RunResult, BenchError> {
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(64).connect(url).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(64)
+        .connect(url)
+        .await?;
     sqlx::raw_sql(
         "CREATE TABLE naive_events (position bigint PRIMARY KEY, prev_hash bytea NOT NULL,
              hash bytea NOT NULL, signature bytea NOT NULL, payload bytea NOT NULL);
@@ -389,11 +434,16 @@ async fn naive_chain_run(url: &str, args: &AppendBenchArgs) -> Result<RunResult,
 
 async fn setting(url: &str, name: &str) -> Result<String, BenchError> {
     let mut conn = PgConnection::connect(url).await?;
-    let value: String = sqlx::query_scalar(&format!("SHOW {name}")).fetch_one(&mut conn).await?;
+    let value: String = sqlx::query_scalar(&format!("SHOW {name}"))
+        .fetch_one(&mut conn)
+        .await?;
     Ok(value)
 }
 
-pub async fn run(args: &AppendBenchArgs, mut progress: impl FnMut(&RunResult)) -> Result<AppendReport, BenchError> {
+pub async fn run(
+    args: &AppendBenchArgs,
+    mut progress: impl FnMut(&RunResult),
+) -> Result<AppendReport, BenchError> {
     let mut runs = Vec::new();
 
     let db = BenchDb::create(&args.postgres_url, "ledger").await?;
@@ -417,7 +467,12 @@ pub async fn run(args: &AppendBenchArgs, mut progress: impl FnMut(&RunResult)) -
     if args.sqlite {
         let dir = tempfile_dir()?;
         let url = format!("sqlite://{}", dir.join("bench.db").display());
-        let r = ledger_run("icac-ledger: full command path, SQLite (embedded default)", &url, args).await;
+        let r = ledger_run(
+            "icac-ledger: full command path, SQLite (embedded default)",
+            &url,
+            args,
+        )
+        .await;
         let _ = std::fs::remove_dir_all(&dir);
         runs.push(r?);
         progress(&runs[runs.len() - 1]);

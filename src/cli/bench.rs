@@ -10,7 +10,11 @@ use crate::bench::append::{self, AppendBenchArgs};
 #[derive(Debug, Args)]
 pub struct AppendArgs {
     /// PostgreSQL server (admin URL); benchmark databases are created and dropped on it
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
     pub postgres: String,
     /// Concurrent writers, each on its own case
     #[arg(long, default_value_t = 64)]
@@ -45,7 +49,10 @@ pub async fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
     } else {
         println!(
             "append, {} writers x {} commands (fsync={}, synchronous_commit={})",
-            report.writers, report.per_writer, report.postgres_fsync, report.postgres_synchronous_commit
+            report.writers,
+            report.per_writer,
+            report.postgres_fsync,
+            report.postgres_synchronous_commit
         );
         println!("| run | events | events/s | p50 ms | p99 ms | errors |");
         println!("|---|---:|---:|---:|---:|---:|");
@@ -55,8 +62,14 @@ pub async fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
                 r.name, r.events, r.events_per_second, r.p50_ms, r.p99_ms, r.errors
             );
         }
-        println!("ratio vs postgres-es (a): {:.2}x", report.ratio_vs_postgres_es);
-        println!("ratio vs naive chain (b): {:.2}x", report.ratio_vs_naive_chain);
+        println!(
+            "ratio vs postgres-es (a): {:.2}x",
+            report.ratio_vs_postgres_es
+        );
+        println!(
+            "ratio vs naive chain (b): {:.2}x",
+            report.ratio_vs_naive_chain
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

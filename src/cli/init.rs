@@ -55,7 +55,10 @@ pub async fn status(args: &LedgerArgs, status: &StatusArgs) -> Result<ExitCode, 
     let version = storage.check_schema().await?;
     let head = storage.head(&id).await?;
     let ring = keyring(&storage, &id).await?;
-    let active = ring.active().map(|k| k.key_id.to_string()).unwrap_or_default();
+    let active = ring
+        .active()
+        .map(|k| k.key_id.to_string())
+        .unwrap_or_default();
     let checkpoint = storage.latest_checkpoint(&id).await?;
     let value = serde_json::json!({
         "ledger_id": id,

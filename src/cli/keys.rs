@@ -32,7 +32,9 @@ pub async fn run(args: &LedgerArgs, cmd: KeysCommand) -> Result<ExitCode, CliErr
             let entries: Vec<_> = ring.entries().cloned().collect();
             println!(
                 "{}",
-                serde_json::to_string_pretty(&serde_json::json!({"ledger_id": id, "keys": entries}))?
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"ledger_id": id, "keys": entries})
+                )?
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -49,7 +49,10 @@ pub async fn run(
 }
 
 /// Fills in the ledger position a correction refers to.
-async fn resolve(commands: &Commands, step: ScriptedCommand) -> Result<ScriptedCommand, CommandError> {
+async fn resolve(
+    commands: &Commands,
+    step: ScriptedCommand,
+) -> Result<ScriptedCommand, CommandError> {
     let Some(query) = step.resolve_position.clone() else {
         return Ok(step);
     };
@@ -69,7 +72,11 @@ async fn resolve(commands: &Commands, step: ScriptedCommand) -> Result<ScriptedC
     }
 }
 
-async fn execute(commands: &Commands, step: ScriptedCommand, actor: &Actor) -> Result<(), CommandError> {
+async fn execute(
+    commands: &Commands,
+    step: ScriptedCommand,
+    actor: &Actor,
+) -> Result<(), CommandError> {
     let id = step.aggregate_id.as_str();
     match step.command {
         DemoCommand::Unit(c) => commands.execute(&commands.units, id, c, actor).await,
@@ -85,7 +92,9 @@ async fn execute(commands: &Commands, step: ScriptedCommand, actor: &Actor) -> R
         DemoCommand::Cybertip(c) => commands.execute(&commands.cybertips, id, c, actor).await,
         DemoCommand::Operation(c) => commands.execute(&commands.operations, id, c, actor).await,
         DemoCommand::PublicReport(c) => {
-            commands.execute(&commands.public_reports, id, c, actor).await
+            commands
+                .execute(&commands.public_reports, id, c, actor)
+                .await
         }
     }
 }

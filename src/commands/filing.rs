@@ -22,7 +22,10 @@ pub enum FilingReceipt {
     /// A case was opened (or a logged complaint completed) for this notification.
     Filed { case_id: CaseId },
     /// Another unit's case already holds this CyberTip; the notification was linked to it.
-    LinkedToExisting { case_id: CaseId, primary_case_id: CaseId },
+    LinkedToExisting {
+        case_id: CaseId,
+        primary_case_id: CaseId,
+    },
 }
 
 /// Validates raw form JSON (every problem at once, with JSON Pointers) and files it.

@@ -76,7 +76,11 @@ pub struct PrefetchedLedgerIndex {
 const PREFETCH_LIMIT: usize = 1_024;
 
 impl PrefetchedLedgerIndex {
-    pub async fn prefetch(&self, ledger: &Ledger, position: LedgerPosition) -> Result<(), LedgerError> {
+    pub async fn prefetch(
+        &self,
+        ledger: &Ledger,
+        position: LedgerPosition,
+    ) -> Result<(), LedgerError> {
         let rows = ledger
             .storage()
             .read_page(ledger.id(), position.get(), 1)
@@ -113,7 +117,10 @@ pub async fn warm(
     tips: &CyberTipIndexQuery,
 ) -> Result<(), LedgerError> {
     let storage = ledger.storage();
-    for aggregate_type in [<Unit as cqrs_es::Aggregate>::TYPE, <CyberTip as cqrs_es::Aggregate>::TYPE] {
+    for aggregate_type in [
+        <Unit as cqrs_es::Aggregate>::TYPE,
+        <CyberTip as cqrs_es::Aggregate>::TYPE,
+    ] {
         let rows = storage.read_type(ledger.id(), aggregate_type).await?;
         for chunk in rows.chunks(READ_PAGE as usize) {
             for row in chunk.iter().cloned() {
@@ -126,7 +133,8 @@ pub async fn warm(
                     ) {
                         units.apply(&ori, &event);
                     }
-                } else if let Ok(event) = serde_json::from_value::<CyberTipEvent>(r.payload.clone()) {
+                } else if let Ok(event) = serde_json::from_value::<CyberTipEvent>(r.payload.clone())
+                {
                     tips.apply(&r.aggregate_id, &event);
                 }
             }

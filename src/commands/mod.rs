@@ -116,8 +116,9 @@ impl Commands {
         let tip_query = CyberTipIndexQuery(tips.clone());
         indexes::warm(&ledger, &directory, &tip_query).await?;
 
-        let case_services = CaseServices::new(directory.clone(), tips.clone(), ledger_index.clone())
-            .map_err(|e| CommandError::Internal(e.to_string()))?;
+        let case_services =
+            CaseServices::new(directory.clone(), tips.clone(), ledger_index.clone())
+                .map_err(|e| CommandError::Internal(e.to_string()))?;
         let unit_dir: Arc<dyn UnitDirectory> = directory.clone();
         Ok(Commands {
             units: CqrsFramework::new(
@@ -168,7 +169,11 @@ impl Commands {
     }
 
     /// Asks the case whether it would accept `command`, without recording anything.
-    pub async fn dry_run_case(&self, case_id: &CaseId, command: CaseCommand) -> Result<(), CommandError> {
+    pub async fn dry_run_case(
+        &self,
+        case_id: &CaseId,
+        command: CaseCommand,
+    ) -> Result<(), CommandError> {
         let store = LedgerEventStore::<Case>::new(self.ledger.clone());
         let context = cqrs_es::EventStore::<Case>::load_aggregate(&store, case_id.as_str()).await?;
         let mut context = context;
@@ -188,7 +193,8 @@ impl Commands {
         if let CaseCommand::RecordCorrection(c) = &command {
             self.ledger_index.prefetch(&self.ledger, c.corrects).await?;
         }
-        self.execute(&self.cases, case_id.as_str(), command, actor).await
+        self.execute(&self.cases, case_id.as_str(), command, actor)
+            .await
     }
 }
 

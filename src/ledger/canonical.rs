@@ -128,7 +128,8 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 /// Verifiers call this on stored bytes: accepting non-canonical bytes would let two
 /// different byte strings stand for one event.
 pub fn parse_canonical(bytes: &[u8]) -> Result<Value, NotCanonical> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| NotCanonical::Json(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| NotCanonical::Json(e.to_string()))?;
     let again = to_canonical_bytes(&value).map_err(NotCanonical::Canonical)?;
     if again != bytes {
         return Err(NotCanonical::Differs);
@@ -168,13 +169,19 @@ mod tests {
     #[test]
     fn escapes_like_ecmascript() {
         let v = json!({"s": "a\"b\\c\u{1}\u{1f}\n\t\u{7f}é/"});
-        assert_eq!(canon(v), "{\"s\":\"a\\\"b\\\\c\\u0001\\u001f\\n\\t\u{7f}é/\"}");
+        assert_eq!(
+            canon(v),
+            "{\"s\":\"a\\\"b\\\\c\\u0001\\u001f\\n\\t\u{7f}é/\"}"
+        );
     }
 
     #[test]
     fn nested_and_literals() {
         let v = json!({"b": [true, false, null, -5, 0], "a": {"z": 1, "y": "x"}});
-        assert_eq!(canon(v), "{\"a\":{\"y\":\"x\",\"z\":1},\"b\":[true,false,null,-5,0]}");
+        assert_eq!(
+            canon(v),
+            "{\"a\":{\"y\":\"x\",\"z\":1},\"b\":[true,false,null,-5,0]}"
+        );
     }
 
     #[test]
@@ -195,16 +202,28 @@ mod tests {
         for _ in 0..=MAX_DEPTH {
             v = json!([v]);
         }
-        assert!(matches!(to_canonical_bytes(&v), Err(CanonicalError::TooDeep(_))));
+        assert!(matches!(
+            to_canonical_bytes(&v),
+            Err(CanonicalError::TooDeep(_))
+        ));
     }
 
     #[test]
     fn parse_canonical_rejects_other_spellings() {
         assert!(parse_canonical(b"{\"a\":1,\"b\":2}").is_ok());
-        assert_eq!(parse_canonical(b"{\"b\":2,\"a\":1}"), Err(NotCanonical::Differs));
+        assert_eq!(
+            parse_canonical(b"{\"b\":2,\"a\":1}"),
+            Err(NotCanonical::Differs)
+        );
         assert_eq!(parse_canonical(b"{\"a\": 1}"), Err(NotCanonical::Differs));
-        assert_eq!(parse_canonical(b"{\"a\":\"\\u0041\"}"), Err(NotCanonical::Differs));
-        assert!(matches!(parse_canonical(b"{\"a\":"), Err(NotCanonical::Json(_))));
+        assert_eq!(
+            parse_canonical(b"{\"a\":\"\\u0041\"}"),
+            Err(NotCanonical::Differs)
+        );
+        assert!(matches!(
+            parse_canonical(b"{\"a\":"),
+            Err(NotCanonical::Json(_))
+        ));
     }
 
     proptest::proptest! {

@@ -62,7 +62,9 @@ pub enum KeyEventError {
     MissingGenesis,
     #[error("key event at position {position} is malformed: {reason}")]
     Malformed { position: u64, reason: String },
-    #[error("rotation at position {position} is signed by {signed_by}, not the active key {active}")]
+    #[error(
+        "rotation at position {position} is signed by {signed_by}, not the active key {active}"
+    )]
     RotationNotByActiveKey {
         position: u64,
         signed_by: KeyId,
@@ -89,7 +91,9 @@ pub fn keyring_from<'a>(
             let init: LedgerInitialized = serde_json::from_value(record.payload.clone())
                 .map_err(|e| malformed(e.to_string()))?;
             if init.key_id != record.key_id || init.ledger_id != record.ledger_id {
-                return Err(malformed("genesis must be signed by the key it introduces".into()));
+                return Err(malformed(
+                    "genesis must be signed by the key it introduces".into(),
+                ));
             }
             ring.add(KeyringEntry {
                 key_id: init.key_id,
@@ -104,8 +108,8 @@ pub fn keyring_from<'a>(
         if record.event_type != SIGNING_KEY_ROTATED {
             continue;
         }
-        let rotated: SigningKeyRotated = serde_json::from_value(record.payload.clone())
-            .map_err(|e| malformed(e.to_string()))?;
+        let rotated: SigningKeyRotated =
+            serde_json::from_value(record.payload.clone()).map_err(|e| malformed(e.to_string()))?;
         let active = ring
             .active()
             .map(|e| e.key_id.clone())

@@ -30,11 +30,17 @@ impl std::fmt::Display for KeyId {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot read signing key {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("signing key {path} is not an Ed25519 PKCS#8 PEM private key: {reason}")]
     Parse { path: PathBuf, reason: String },
     #[error("cannot write signing key {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("signing key {path} is readable by group or others (mode {mode:o}); run chmod 600")]
     Permissions { path: PathBuf, mode: u32 },
     #[error("public key is not a valid Ed25519 point or is a weak (small-order) key")]
@@ -208,7 +214,10 @@ impl Keyring {
     }
 
     pub fn active(&self) -> Option<&KeyringEntry> {
-        self.entries.iter().map(|(e, _)| e).find(|e| e.valid_to.is_none())
+        self.entries
+            .iter()
+            .map(|(e, _)| e)
+            .find(|e| e.valid_to.is_none())
     }
 
     /// The key allowed to sign `position`, if `key_id` names it.
@@ -258,7 +267,10 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(matches!(LedgerKey::load(&path), Err(KeyError::Permissions { .. })));
+            assert!(matches!(
+                LedgerKey::load(&path),
+                Err(KeyError::Permissions { .. })
+            ));
         }
     }
 
@@ -294,8 +306,14 @@ mod tests {
         )
         .unwrap();
         assert!(ring.key_for(a.id(), 10).is_ok());
-        assert!(matches!(ring.key_for(a.id(), 11), Err(KeyringError::OutOfPeriod { .. })));
-        assert!(matches!(ring.key_for(b.id(), 10), Err(KeyringError::OutOfPeriod { .. })));
+        assert!(matches!(
+            ring.key_for(a.id(), 11),
+            Err(KeyringError::OutOfPeriod { .. })
+        ));
+        assert!(matches!(
+            ring.key_for(b.id(), 10),
+            Err(KeyringError::OutOfPeriod { .. })
+        ));
         assert!(ring.key_for(b.id(), 1_000_000).is_ok());
         assert_eq!(ring.active().unwrap().key_id, *b.id());
     }

@@ -40,10 +40,7 @@ pub enum LedgerError {
     #[error("ledger key history is invalid: {0}")]
     KeyHistory(#[from] KeyEventError),
     #[error("stored event at position {position} cannot be read: {source}")]
-    BadRow {
-        position: u64,
-        source: RecordError,
-    },
+    BadRow { position: u64, source: RecordError },
     #[error(transparent)]
     Append(#[from] AppendError),
 }
@@ -211,7 +208,10 @@ impl Ledger {
         stream: &StreamId,
         after: u64,
     ) -> Result<Vec<SealedEvent>, LedgerError> {
-        let rows = self.storage().read_stream_after(self.id(), stream, after).await?;
+        let rows = self
+            .storage()
+            .read_stream_after(self.id(), stream, after)
+            .await?;
         rows.into_iter().map(sealed_from_row).collect()
     }
 
@@ -231,7 +231,9 @@ impl Ledger {
 
 /// The keyring defined by the ledger's own key events.
 pub async fn keyring(storage: &Storage, id: &LedgerId) -> Result<Keyring, LedgerError> {
-    let rows = storage.read_type(id, key_events::LEDGER_AGGREGATE_TYPE).await?;
+    let rows = storage
+        .read_type(id, key_events::LEDGER_AGGREGATE_TYPE)
+        .await?;
     let records = rows
         .into_iter()
         .map(|row| sealed_from_row(row).map(|s| s.record))
@@ -245,8 +247,8 @@ pub fn sealed_from_row(row: StoredRow) -> Result<SealedEvent, LedgerError> {
     let position = row.position;
     let bad = |source| LedgerError::BadRow { position, source };
     let record = EventRecord::from_stored(&row.canonical).map_err(bad)?;
-    let hash = chain::Hash32::from_slice(&row.hash)
-        .map_err(|e| bad(RecordError::Shape(e.to_string())))?;
+    let hash =
+        chain::Hash32::from_slice(&row.hash).map_err(|e| bad(RecordError::Shape(e.to_string())))?;
     let signature: [u8; 64] = row
         .signature
         .as_slice()

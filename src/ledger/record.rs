@@ -207,7 +207,10 @@ impl SealedEvent {
         let mut value = serde_json::to_value(&self.record).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut value {
             map.insert("hash".into(), Value::String(self.hash.to_hex()));
-            map.insert("signature".into(), Value::String(hex::encode(self.signature)));
+            map.insert(
+                "signature".into(),
+                Value::String(hex::encode(self.signature)),
+            );
         }
         value
     }

@@ -17,8 +17,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::canonical::MAX_SAFE_INTEGER;
 use super::keys::LedgerKey;
 use super::record::{
-    check_name, format_recorded_at, EventMetadata, EventRecord, LedgerId, RecordError,
-    SealedEvent, StreamId,
+    check_name, format_recorded_at, EventMetadata, EventRecord, LedgerId, RecordError, SealedEvent,
+    StreamId,
 };
 use crate::storage::{BatchPlan, Head, Storage, StorageError};
 
@@ -155,7 +155,9 @@ fn validate(request: &AppendRequest) -> Result<(), AppendError> {
         return Err(AppendError::BadContext { field: "principal" });
     }
     if !bounded(&ctx.request_id) {
-        return Err(AppendError::BadContext { field: "request_id" });
+        return Err(AppendError::BadContext {
+            field: "request_id",
+        });
     }
     if ctx.unit.as_deref().is_some_and(|u| !bounded(u)) {
         return Err(AppendError::BadContext { field: "unit" });
@@ -408,7 +410,9 @@ fn seal_batch(
     }
     if batch.len() >= PARALLEL_SIGNING_MIN {
         use rayon::prelude::*;
-        batch.par_iter_mut().for_each(|e| e.signature = key.sign(&e.hash));
+        batch
+            .par_iter_mut()
+            .for_each(|e| e.signature = key.sign(&e.hash));
     } else {
         for e in batch.iter_mut() {
             e.signature = key.sign(&e.hash);

@@ -7,12 +7,18 @@ use super::StorageError;
 
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_ledger.sql")),
-    (2, include_str!("../../migrations/postgres/0002_projections.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_projections.sql"),
+    ),
     (3, include_str!("../../migrations/postgres/0003_access.sql")),
 ];
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
-    (2, include_str!("../../migrations/sqlite/0002_projections.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_projections.sql"),
+    ),
     (3, include_str!("../../migrations/sqlite/0003_access.sql")),
 ];
 
@@ -95,18 +101,19 @@ pub async fn sqlite(pool: &SqlitePool) -> Result<i64, StorageError> {
 }
 
 pub async fn postgres_version(pool: &PgPool) -> Result<Option<i64>, StorageError> {
-    let exists: bool =
-        sqlx::query("SELECT to_regclass('ledger_schema_version') IS NOT NULL")
-            .fetch_one(pool)
-            .await?
-            .try_get(0)?;
+    let exists: bool = sqlx::query("SELECT to_regclass('ledger_schema_version') IS NOT NULL")
+        .fetch_one(pool)
+        .await?
+        .try_get(0)?;
     if !exists {
         return Ok(None);
     }
-    Ok(sqlx::query("SELECT max(version) FROM ledger_schema_version")
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?)
+    Ok(
+        sqlx::query("SELECT max(version) FROM ledger_schema_version")
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?,
+    )
 }
 
 pub async fn sqlite_version(pool: &SqlitePool) -> Result<Option<i64>, StorageError> {
@@ -119,8 +126,10 @@ pub async fn sqlite_version(pool: &SqlitePool) -> Result<Option<i64>, StorageErr
     if exists == 0 {
         return Ok(None);
     }
-    Ok(sqlx::query("SELECT max(version) FROM ledger_schema_version")
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?)
+    Ok(
+        sqlx::query("SELECT max(version) FROM ledger_schema_version")
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?,
+    )
 }

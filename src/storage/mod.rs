@@ -121,7 +121,8 @@ pub struct CheckpointRow {
 /// each stream the batch touches (streams absent from the map are empty). Runs while the
 /// head is locked, so it must be quick and must not fail halfway: it returns the sealed
 /// events to insert, possibly none.
-pub type BatchPlan<'a> = Box<dyn FnOnce(&Head, &HashMap<StreamId, u64>) -> Vec<SealedEvent> + Send + 'a>;
+pub type BatchPlan<'a> =
+    Box<dyn FnOnce(&Head, &HashMap<StreamId, u64>) -> Vec<SealedEvent> + Send + 'a>;
 
 #[derive(Clone)]
 pub enum Storage {
@@ -287,6 +288,84 @@ impl Storage {
             Storage::Postgres(s) => s.pool().close().await,
             Storage::Sqlite(s) => s.pool().close().await,
         }
+    }
+}
+
+/// Column decoding shared by both dialects.
+pub(crate) mod decode {
+    use sqlx::{ColumnIndex, Decode, Row, Type};
+
+    use super::{to_u64, CheckpointRow, Head, StorageError, StoredRow};
+    use crate::ledger::chain::Hash32;
+
+    pub fn event<R>(row: &R) -> Result<StoredRow, StorageError>
+    where
+        R: Row,
+        for<'r> &'r str: ColumnIndex<R>,
+        for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let position: i64 = row.try_get("position")?;
+        let position = to_u64(0, position, "position")?;
+        let sequence: i64 = row.try_get("sequence")?;
+        Ok(StoredRow {
+            position,
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: to_u64(position, sequence, "sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            recorded_at: row.try_get("recorded_at")?,
+            prev_hash: row.try_get("prev_hash")?,
+            hash: row.try_get("hash")?,
+            key_id: row.try_get("key_id")?,
+            signature: row.try_get("signature")?,
+            canonical: row.try_get("canonical")?,
+        })
+    }
+
+    pub fn head<R>(row: Option<R>) -> Result<Head, StorageError>
+    where
+        R: Row,
+        for<'r> &'r str: ColumnIndex<R>,
+        for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let Some(row) = row else {
+            return Ok(Head::EMPTY);
+        };
+        let position: i64 = row.try_get("position")?;
+        let position = to_u64(0, position, "position")?;
+        let hash: Vec<u8> = row.try_get("hash")?;
+        Ok(Head {
+            position,
+            hash: Hash32::from_slice(&hash).map_err(|e| StorageError::Malformed {
+                position,
+                reason: e.to_string(),
+            })?,
+            recorded_at: Some(row.try_get("recorded_at")?),
+        })
+    }
+
+    pub fn checkpoint<R>(row: &R) -> Result<CheckpointRow, StorageError>
+    where
+        R: Row,
+        for<'r> &'r str: ColumnIndex<R>,
+        for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let size: i64 = row.try_get("size")?;
+        Ok(CheckpointRow {
+            size: to_u64(0, size, "size")?,
+            root: row.try_get("root")?,
+            head: row.try_get("head")?,
+            created_at: row.try_get("created_at")?,
+            key_id: row.try_get("key_id")?,
+            note: row.try_get("note")?,
+        })
     }
 }
 

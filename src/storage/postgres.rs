@@ -3,13 +3,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
 use super::{
-    redact_url, to_i64, to_u64, BatchPlan, CheckpointRow, Head, StorageError, StoredRow,
+    decode, redact_url, to_i64, to_u64, BatchPlan, CheckpointRow, Head, StorageError, StoredRow,
 };
-use crate::ledger::chain::Hash32;
 use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
 
 const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
@@ -145,7 +144,7 @@ impl PgStorage {
             .bind(to_i64(after))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(decode_row).collect()
+        rows.iter().map(decode::event).collect()
     }
 
     pub async fn read_page(
@@ -164,7 +163,7 @@ impl PgStorage {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(decode_row).collect()
+        rows.iter().map(decode::event).collect()
     }
 
     pub async fn read_type(
@@ -181,7 +180,7 @@ impl PgStorage {
             .bind(aggregate_type)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(decode_row).collect()
+        rows.iter().map(decode::event).collect()
     }
 
     pub async fn insert_checkpoint(
@@ -216,25 +215,11 @@ impl PgStorage {
         .bind(ledger.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let size: i64 = r.try_get("size")?;
-            Ok(CheckpointRow {
-                size: to_u64(0, size, "size")?,
-                root: r.try_get("root")?,
-                head: r.try_get("head")?,
-                created_at: r.try_get("created_at")?,
-                key_id: r.try_get("key_id")?,
-                note: r.try_get("note")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(decode::checkpoint).transpose()
     }
 }
 
-async fn head_in(
-    conn: &mut sqlx::PgConnection,
-    ledger: &LedgerId,
-) -> Result<Head, StorageError> {
+async fn head_in(conn: &mut sqlx::PgConnection, ledger: &LedgerId) -> Result<Head, StorageError> {
     let row = sqlx::query(
         "SELECT position, hash, recorded_at FROM ledger_events
           WHERE ledger_id = $1 ORDER BY position DESC LIMIT 1",
@@ -242,42 +227,7 @@ async fn head_in(
     .bind(ledger.as_str())
     .fetch_optional(conn)
     .await?;
-    match row {
-        None => Ok(Head::EMPTY),
-        Some(row) => {
-            let position: i64 = row.try_get("position")?;
-            let position = to_u64(0, position, "position")?;
-            let hash: Vec<u8> = row.try_get("hash")?;
-            Ok(Head {
-                position,
-                hash: Hash32::from_slice(&hash).map_err(|e| StorageError::Malformed {
-                    position,
-                    reason: e.to_string(),
-                })?,
-                recorded_at: Some(row.try_get("recorded_at")?),
-            })
-        }
-    }
-}
-
-fn decode_row(row: &PgRow) -> Result<StoredRow, StorageError> {
-    let position: i64 = row.try_get("position")?;
-    let position = to_u64(0, position, "position")?;
-    let sequence: i64 = row.try_get("sequence")?;
-    Ok(StoredRow {
-        position,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: to_u64(position, sequence, "sequence")?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        recorded_at: row.try_get("recorded_at")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-        key_id: row.try_get("key_id")?,
-        signature: row.try_get("signature")?,
-        canonical: row.try_get("canonical")?,
-    })
+    decode::head(row)
 }
 
 /// A batch laid out column by column for one `INSERT ... SELECT FROM UNNEST(...)`.

@@ -4,15 +4,10 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{
-    to_i64, to_u64, BatchPlan, CheckpointRow, Head, StorageError, StoredRow,
-};
-use crate::ledger::chain::Hash32;
+use super::{decode, to_i64, to_u64, BatchPlan, CheckpointRow, Head, StorageError, StoredRow};
 use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
 
 const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
@@ -133,7 +128,7 @@ impl SqliteStorage {
             .bind(to_i64(after))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(decode_row).collect()
+        rows.iter().map(decode::event).collect()
     }
 
     pub async fn read_page(
@@ -152,7 +147,7 @@ impl SqliteStorage {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(decode_row).collect()
+        rows.iter().map(decode::event).collect()
     }
 
     pub async fn read_type(
@@ -169,7 +164,7 @@ impl SqliteStorage {
             .bind(aggregate_type)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(decode_row).collect()
+        rows.iter().map(decode::event).collect()
     }
 
     pub async fn insert_checkpoint(
@@ -205,18 +200,7 @@ impl SqliteStorage {
         .bind(ledger.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let size: i64 = r.try_get("size")?;
-            Ok(CheckpointRow {
-                size: to_u64(0, size, "size")?,
-                root: r.try_get("root")?,
-                head: r.try_get("head")?,
-                created_at: r.try_get("created_at")?,
-                key_id: r.try_get("key_id")?,
-                note: r.try_get("note")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(decode::checkpoint).transpose()
     }
 }
 
@@ -231,40 +215,5 @@ async fn head_in(
     .bind(ledger.as_str())
     .fetch_optional(conn)
     .await?;
-    match row {
-        None => Ok(Head::EMPTY),
-        Some(row) => {
-            let position: i64 = row.try_get("position")?;
-            let position = to_u64(0, position, "position")?;
-            let hash: Vec<u8> = row.try_get("hash")?;
-            Ok(Head {
-                position,
-                hash: Hash32::from_slice(&hash).map_err(|e| StorageError::Malformed {
-                    position,
-                    reason: e.to_string(),
-                })?,
-                recorded_at: Some(row.try_get("recorded_at")?),
-            })
-        }
-    }
-}
-
-fn decode_row(row: &SqliteRow) -> Result<StoredRow, StorageError> {
-    let position: i64 = row.try_get("position")?;
-    let position = to_u64(0, position, "position")?;
-    let sequence: i64 = row.try_get("sequence")?;
-    Ok(StoredRow {
-        position,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: to_u64(position, sequence, "sequence")?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        recorded_at: row.try_get("recorded_at")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-        key_id: row.try_get("key_id")?,
-        signature: row.try_get("signature")?,
-        canonical: row.try_get("canonical")?,
-    })
+    decode::head(row)
 }
