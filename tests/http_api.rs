@@ -15,8 +15,14 @@ use serde_json::{json, Value};
 fn assert_problem(status: u16, body: &Value, want: u16) {
     assert_eq!(status, want, "{body}");
     assert_eq!(body["status"], json!(want), "{body}");
-    assert!(body["type"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
-    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert!(
+        body["type"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -25,46 +31,100 @@ async fn filing_sharing_status_and_errors_over_http() {
         let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
 
         // Filing by the unit's own reporter opens the case.
-        let (st, body) = s.post(Role::UnitReporter, "/v1/notifications", form(HARTFORD, "24-001", "111222333")).await;
+        let (st, body) = s
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications",
+                form(HARTFORD, "24-001", "111222333"),
+            )
+            .await;
         assert_eq!(st, 201, "{kind:?} {body}");
         assert_eq!(body["outcome"], "filed");
         let case_id = body["case_id"].as_str().unwrap().to_owned();
         assert_eq!(case_id, format!("{HARTFORD}:24-001"));
 
         // The same CyberTip from another unit links to the first case (deconfliction).
-        let (st, body) = s.post(Role::Investigator, "/v1/notifications", form(NEW_HAVEN, "NH-1", "111222333")).await;
+        let (st, body) = s
+            .post(
+                Role::Investigator,
+                "/v1/notifications",
+                form(NEW_HAVEN, "NH-1", "111222333"),
+            )
+            .await;
         assert_eq!(st, 201, "{body}");
         assert_eq!(body["outcome"], "linked_to_existing");
         assert_eq!(body["primary_case_id"], json!(case_id));
 
         // A unit reporter may not file for another unit.
         let before = s.head().await;
-        let (st, body) = s.post(Role::UnitReporter, "/v1/notifications", form(NEW_HAVEN, "NH-2", "999")).await;
+        let (st, body) = s
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications",
+                form(NEW_HAVEN, "NH-2", "999"),
+            )
+            .await;
         assert_problem(st, &body, 403);
         assert_eq!(s.head().await, before);
 
         // Sharing: the unit to the Task Force; the Task Force to units.
         let share = json!({ "direction": { "direction": "unit_to_task_force", "from_unit": HARTFORD }, "category": "case_update", "summary": "Search warrant served." });
-        let (st, body) = s.post(Role::UnitReporter, &format!("/v1/cases/{case_id}/shares"), share).await;
+        let (st, body) = s
+            .post(
+                Role::UnitReporter,
+                &format!("/v1/cases/{case_id}/shares"),
+                share,
+            )
+            .await;
         assert_eq!(st, 201, "{body}");
         let down = json!({ "direction": { "direction": "task_force_to_units", "to_units": [HARTFORD, NEW_HAVEN] }, "category": "intelligence", "summary": "Related accounts found." });
-        let (st, body) = s.post(Role::UnitReporter, &format!("/v1/cases/{case_id}/shares"), down.clone()).await;
+        let (st, body) = s
+            .post(
+                Role::UnitReporter,
+                &format!("/v1/cases/{case_id}/shares"),
+                down.clone(),
+            )
+            .await;
         assert_problem(st, &body, 403);
-        let (st, body) = s.post(Role::Investigator, &format!("/v1/cases/{case_id}/shares"), down).await;
+        let (st, body) = s
+            .post(
+                Role::Investigator,
+                &format!("/v1/cases/{case_id}/shares"),
+                down,
+            )
+            .await;
         assert_eq!(st, 201, "{body}");
 
         // Status changes along the table; a forbidden move is refused by the rules (422).
-        for to in ["received", "triaged", "investigating"] {
-            let (st, body) = s.post(Role::Investigator, &format!("/v1/cases/{case_id}/status"), json!({ "to": to })).await;
+        for to in ["triaged", "investigating"] {
+            let (st, body) = s
+                .post(
+                    Role::Investigator,
+                    &format!("/v1/cases/{case_id}/status"),
+                    json!({ "to": to }),
+                )
+                .await;
             assert_eq!(st, 201, "{to}: {body}");
         }
         let before = s.head().await;
-        let (st, body) = s.post(Role::Investigator, &format!("/v1/cases/{case_id}/status"), json!({ "to": "received" })).await;
+        let (st, body) = s
+            .post(
+                Role::Investigator,
+                &format!("/v1/cases/{case_id}/status"),
+                json!({ "to": "triaged" }),
+            )
+            .await;
         assert_problem(st, &body, 422);
         assert_eq!(s.head().await, before);
 
         // A second filing of the same case is refused; the head does not move.
-        let (st, body) = s.post(Role::UnitReporter, "/v1/notifications", form(HARTFORD, "24-001", "444555666")).await;
+        let (st, body) = s
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications",
+                form(HARTFORD, "24-001", "444555666"),
+            )
+            .await;
         assert!(st == 422 || st == 409, "{st} {body}");
         assert_eq!(s.head().await, before);
 
@@ -94,20 +154,55 @@ async fn filing_sharing_status_and_errors_over_http() {
         bad["victim"]["age_band"] = json!("adult");
         let (st, body) = s.post(Role::Investigator, "/v1/notifications", bad).await;
         assert_problem(st, &body, 422);
-        let pointers: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
-        for p in ["/reporting_unit", "/received/date", "/unknown_field", "/victim/age_band", "/source/cybertip_number"] {
+        let pointers: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap())
+            .collect();
+        for p in [
+            "/reporting_unit",
+            "/received/date",
+            "/unknown_field",
+            "/victim/age_band",
+            "/source/cybertip_number",
+        ] {
             assert!(pointers.contains(&p), "{p} missing from {pointers:?}");
         }
         // Command bodies: wrong types, unknown and server-set fields name their pointer.
-        let (st, body) = s.post(Role::Investigator, &format!("/v1/cases/{case_id}/status"), json!({ "to": 5 })).await;
+        let (st, body) = s
+            .post(
+                Role::Investigator,
+                &format!("/v1/cases/{case_id}/status"),
+                json!({ "to": 5 }),
+            )
+            .await;
         assert_problem(st, &body, 422);
         assert_eq!(body["errors"][0]["pointer"], "/to", "{body}");
-        let (st, body) = s.post(Role::Investigator, &format!("/v1/cases/{case_id}/status"), json!({ "to": "closed", "colour": "red" })).await;
+        let (st, body) = s
+            .post(
+                Role::Investigator,
+                &format!("/v1/cases/{case_id}/status"),
+                json!({ "to": "closed", "colour": "red" }),
+            )
+            .await;
         assert_problem(st, &body, 422);
-        let (st, body) = s.post(Role::Investigator, &format!("/v1/cases/{case_id}/status"), json!({ "to": "closed", "recorded_at": "2020-01-01T00:00:00Z" })).await;
+        let (st, body) = s
+            .post(
+                Role::Investigator,
+                &format!("/v1/cases/{case_id}/status"),
+                json!({ "to": "closed", "recorded_at": "2020-01-01T00:00:00Z" }),
+            )
+            .await;
         assert_problem(st, &body, 422);
         assert_eq!(body["errors"][0]["pointer"], "/recorded_at");
-        let (st, body) = s.post(Role::Investigator, &format!("/v1/cases/{case_id}/status"), json!([1, 2])).await;
+        let (st, body) = s
+            .post(
+                Role::Investigator,
+                &format!("/v1/cases/{case_id}/status"),
+                json!([1, 2]),
+            )
+            .await;
         assert_problem(st, &body, 422);
 
         // Malformed JSON, wrong content type, oversized body: 4xx problem+json.
@@ -118,48 +213,128 @@ async fn filing_sharing_status_and_errors_over_http() {
             ("text/plain", b"{}".to_vec(), 415),
             ("application/json", vec![b' '; 300 * 1024], 413),
         ] {
-            let r = s.client.post(s.url("/v1/notifications")).bearer_auth(&token).header("content-type", ct).body(payload).send().await.unwrap();
+            let r = s
+                .client
+                .post(s.url("/v1/notifications"))
+                .bearer_auth(&token)
+                .header("content-type", ct)
+                .body(payload)
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
-            assert_eq!(r.headers()["content-type"], "application/problem+json", "{want}");
+            assert_eq!(
+                r.headers()["content-type"],
+                "application/problem+json",
+                "{want}"
+            );
             let body: Value = r.json().await.unwrap();
             assert_problem(status, &body, want);
         }
-        assert_eq!(s.head().await, before, "{kind:?}: bad input recorded something");
+        assert_eq!(
+            s.head().await,
+            before,
+            "{kind:?}: bad input recorded something"
+        );
 
         // Unknown things are 404.
         let (st, body) = s.get(Role::Investigator, "/v1/cases/CT0006400:nope").await;
         assert_problem(st, &body, 404);
-        let (st, body) = s.post(Role::Investigator, "/v1/cases/CT0006400:nope/status", json!({ "to": "received" })).await;
+        let (st, body) = s
+            .post(
+                Role::Investigator,
+                "/v1/cases/CT0006400:nope/status",
+                json!({ "to": "received" }),
+            )
+            .await;
         assert_problem(st, &body, 404);
         let (st, body) = s.get(Role::Investigator, "/v1/no-such-route").await;
         assert_problem(st, &body, 404);
 
         // Reads: the case view, its history as of a moment, compliance for the own unit.
-        let (st, view) = s.get(Role::UnitReporter, &format!("/v1/cases/{case_id}")).await;
+        let (st, view) = s
+            .get(Role::UnitReporter, &format!("/v1/cases/{case_id}"))
+            .await;
         assert_eq!(st, 200, "{view}");
         assert_eq!(view["case_id"], json!(case_id));
-        let (st, hist) = s.get(Role::Investigator, &format!("/v1/cases/{case_id}/history?as_of=2000-01-01")).await;
+        let (st, hist) = s
+            .get(
+                Role::Investigator,
+                &format!("/v1/cases/{case_id}/history?as_of=2000-01-01"),
+            )
+            .await;
         assert_eq!(st, 200, "{hist}");
         assert!(hist["view"].is_null(), "{hist}");
-        let (st, comp) = s.get(Role::UnitReporter, &format!("/v1/compliance?unit={NEW_HAVEN}")).await;
+        let (st, comp) = s
+            .get(
+                Role::UnitReporter,
+                &format!("/v1/compliance?unit={NEW_HAVEN}"),
+            )
+            .await;
         assert_eq!(st, 200);
-        assert!(comp["notifications"].as_array().unwrap().iter().all(|n| n["unit"] == HARTFORD), "{comp}");
+        assert!(
+            comp["notifications"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|n| n["unit"] == HARTFORD),
+            "{comp}"
+        );
         // A unit reporter does not see another unit's case.
-        let (st, _) = s.post(Role::Investigator, "/v1/notifications", form(NEW_HAVEN, "NH-9", "777888999")).await;
+        let (st, _) = s
+            .post(
+                Role::Investigator,
+                "/v1/notifications",
+                form(NEW_HAVEN, "NH-9", "777888999"),
+            )
+            .await;
         assert_eq!(st, 201);
-        let (st, body) = s.get(Role::UnitReporter, &format!("/v1/cases/{NEW_HAVEN}:NH-9")).await;
+        let (st, body) = s
+            .get(Role::UnitReporter, &format!("/v1/cases/{NEW_HAVEN}:NH-9"))
+            .await;
         assert_problem(st, &body, 404);
         let (_, list) = s.get(Role::UnitReporter, "/v1/cases").await;
-        assert!(list["cases"].as_array().unwrap().iter().all(|c| c["reporting_unit"] == HARTFORD), "{list}");
+        assert!(
+            list["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["reporting_unit"] == HARTFORD),
+            "{list}"
+        );
 
         // The principal is in the event metadata.
-        let events = s.state.ledger.read_stream(&icac_ledger::ledger::record::StreamId::new("case", &case_id)).await.unwrap();
-        assert!(events[0].record.metadata.principal.starts_with("unit_reporter:CT0006400:"), "{:?}", events[0].record.metadata.principal);
+        let events = s
+            .state
+            .ledger
+            .read_stream(&icac_ledger::ledger::record::StreamId::new(
+                "case", &case_id,
+            ))
+            .await
+            .unwrap();
+        assert!(
+            events[0]
+                .record
+                .metadata
+                .principal
+                .starts_with("unit_reporter:CT0006400:"),
+            "{:?}",
+            events[0].record.metadata.principal
+        );
 
         // Case reads are in the access log, whose chain verifies.
-        let (st, log) = s.get(Role::Auditor, "/v1/audit/access-log?limit=1000").await;
+        let (st, log) = s
+            .get(Role::Auditor, "/v1/audit/access-log?limit=1000")
+            .await;
         assert_eq!(st, 200);
-        assert!(log["entries"].as_array().unwrap().iter().any(|e| e["action"] == "case_read" && e["target"] == json!(case_id)), "{log}");
+        assert!(
+            log["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "case_read" && e["target"] == json!(case_id)),
+            "{log}"
+        );
         let (st, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
         assert_eq!(st, 200);
         assert_eq!(v["valid"], true, "{v}");
@@ -179,7 +354,9 @@ async fn tampering_with_the_access_log_is_detected() {
         assert_eq!(st, 200);
         let (_, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
         assert_eq!(v["valid"], true, "{v}");
-        s.db.exec("UPDATE access_log SET entry = replace(entry, 'case_list', 'case_lisx')").await.unwrap();
+        s.db.exec("UPDATE access_log SET entry = replace(entry, 'case_list', 'case_lisx')")
+            .await
+            .unwrap();
         let (_, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
         assert_eq!(v["valid"], false, "{kind:?} {v}");
         s.stop().await;
@@ -191,27 +368,69 @@ async fn five_failures_lock_the_source_out_and_tokens_can_be_revoked() {
     for kind in KINDS {
         let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
         // Issue through the API; the secret is shown once, then revoke it.
-        let (st, issued) = s.post(Role::Admin, "/v1/tokens", json!({ "role": "investigator", "name": "Det. B" })).await;
+        let (st, issued) = s
+            .post(
+                Role::Admin,
+                "/v1/tokens",
+                json!({ "role": "investigator", "name": "Det. B" }),
+            )
+            .await;
         assert_eq!(st, 201, "{issued}");
         let token = issued["token"].as_str().unwrap().to_owned();
-        let r = s.client.get(s.url("/v1/whoami")).bearer_auth(&token).send().await.unwrap();
+        let r = s
+            .client
+            .get(s.url("/v1/whoami"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let (st, list) = s.get(Role::Admin, "/v1/tokens").await;
         assert_eq!(st, 200);
-        assert!(!list.to_string().contains(token.split('_').nth(2).unwrap()), "secret listed");
-        let r = s.client.delete(s.url(&format!("/v1/tokens/{}", issued["token_id"].as_str().unwrap()))).bearer_auth(&s.tokens[&Role::Admin]).send().await.unwrap();
+        assert!(
+            !list.to_string().contains(token.split('_').nth(2).unwrap()),
+            "secret listed"
+        );
+        let r = s
+            .client
+            .delete(s.url(&format!(
+                "/v1/tokens/{}",
+                issued["token_id"].as_str().unwrap()
+            )))
+            .bearer_auth(&s.tokens[&Role::Admin])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
-        let r = s.client.get(s.url("/v1/whoami")).bearer_auth(&token).send().await.unwrap();
+        let r = s
+            .client
+            .get(s.url("/v1/whoami"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401, "revoked token still works");
 
         // Four more bad tokens (five failures in all) lock this address out; even a good
         // token is refused during the lockout.
         for i in 0..4 {
-            let r = s.client.get(s.url("/v1/whoami")).bearer_auth(format!("icac_00_{i}")).send().await.unwrap();
+            let r = s
+                .client
+                .get(s.url("/v1/whoami"))
+                .bearer_auth(format!("icac_00_{i}"))
+                .send()
+                .await
+                .unwrap();
             let st = r.status().as_u16();
             assert!(st == 401 || (i == 3 && st == 429), "{i}: {st}");
         }
-        let r = s.client.get(s.url("/v1/whoami")).bearer_auth(&s.tokens[&Role::Admin]).send().await.unwrap();
+        let r = s
+            .client
+            .get(s.url("/v1/whoami"))
+            .bearer_auth(&s.tokens[&Role::Admin])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 429, "{kind:?}");
         assert!(r.headers().contains_key("retry-after"));
         let body: Value = r.json().await.unwrap();
@@ -228,49 +447,113 @@ async fn five_failures_lock_the_source_out_and_tokens_can_be_revoked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_form_rate_limit_and_honeypot() {
     for kind in KINDS {
-        let config = ServerConfig { public_reports_per_window: 3, ..ServerConfig::default() };
+        let config = ServerConfig {
+            public_reports_per_window: 3,
+            ..ServerConfig::default()
+        };
         let s = start(TestDb::new(kind).await, config).await;
         let page = s.client.get(s.url("/")).send().await.unwrap();
         assert_eq!(page.status(), 200);
         assert_eq!(page.headers()["cache-control"], "no-store");
         let html = page.text().await.unwrap();
-        assert!(html.contains("29-7e(b)(3)") && html.contains("1-800-843-5678") && html.contains("<fieldset"), "{html}");
+        assert!(
+            html.contains("29-7e(b)(3)")
+                && html.contains("1-800-843-5678")
+                && html.contains("<fieldset"),
+            "{html}"
+        );
 
         // Missing answers: the error summary, nothing recorded.
         let before = s.head().await;
-        let r = s.client.post(s.url("/report")).header("content-type", "application/x-www-form-urlencoded").body("website=").send().await.unwrap();
+        let r = s
+            .client
+            .post(s.url("/report"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("website=")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 422);
         let html = r.text().await.unwrap();
-        assert!(html.contains("There is a problem") && html.contains("href=\"#category-0\""), "{html}");
+        assert!(
+            html.contains("There is a problem") && html.contains("href=\"#category-0\""),
+            "{html}"
+        );
         assert_eq!(s.head().await, before);
 
         // The honeypot: looks accepted, records nothing.
-        let r = s.client.post(s.url("/report")).header("content-type", "application/x-www-form-urlencoded").body("category=online_enticement&good_faith=yes&website=http%3A%2F%2Fspam").send().await.unwrap();
+        let r = s
+            .client
+            .post(s.url("/report"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("category=online_enticement&good_faith=yes&website=http%3A%2F%2Fspam")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(s.head().await, before);
 
         // A real report: a receipt number, and a PublicReportReceived event.
-        let r = s.client.post(s.url("/report")).header("content-type", "application/x-www-form-urlencoded").body("category=online_enticement&good_faith=yes&website=").send().await.unwrap();
+        let r = s
+            .client
+            .post(s.url("/report"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("category=online_enticement&good_faith=yes&website=")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201);
         let html = r.text().await.unwrap();
-        let receipt = html.split("id=\"receipt\">").nth(1).and_then(|t| t.split('<').next()).unwrap().to_owned();
+        let receipt = html
+            .split("id=\"receipt\">")
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .unwrap()
+            .to_owned();
         assert!(receipt.starts_with("WEB-"), "{receipt}");
         assert_eq!(s.head().await, before + 1);
         // Another visitor's page never shows it.
-        let other = s.client.get(s.url("/")).send().await.unwrap().text().await.unwrap();
+        let other = s
+            .client
+            .get(s.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(!other.contains(&receipt));
         // Staff see it in the intake queue and can route it, which opens the unit's case.
         let (st, q) = s.get(Role::Investigator, "/v1/public-reports").await;
         assert_eq!(st, 200);
         assert!(q.to_string().contains(&receipt), "{q}");
-        let (st, b) = s.post(Role::Investigator, &format!("/v1/public-reports/{receipt}/triage"), json!({ "priority": "urgent" })).await;
+        let (st, b) = s
+            .post(
+                Role::Investigator,
+                &format!("/v1/public-reports/{receipt}/triage"),
+                json!({ "priority": "urgent" }),
+            )
+            .await;
         assert_eq!(st, 201, "{b}");
-        let (st, b) = s.post(Role::Investigator, &format!("/v1/public-reports/{receipt}/route"), json!({ "unit": HARTFORD })).await;
+        let (st, b) = s
+            .post(
+                Role::Investigator,
+                &format!("/v1/public-reports/{receipt}/route"),
+                json!({ "unit": HARTFORD }),
+            )
+            .await;
         assert_eq!(st, 201, "{b}");
         assert_eq!(b["case_id"], json!(format!("{HARTFORD}:PR-{receipt}")));
 
         // Rate limit: 3 per window from this address (the honeypot and the bad form counted).
-        let r = s.client.post(s.url("/report")).header("content-type", "application/x-www-form-urlencoded").body("category=other&good_faith=yes").send().await.unwrap();
+        let r = s
+            .client
+            .post(s.url("/report"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("category=other&good_faith=yes")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 429);
         s.stop().await;
     }

@@ -26,7 +26,13 @@ fn concrete(path: &str) -> String {
 async fn every_route_denies_the_wrong_role() {
     for kind in KINDS {
         let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
-        let (st, b) = s.post(Role::UnitReporter, "/v1/notifications", form(HARTFORD, "24-001", "123123123")).await;
+        let (st, b) = s
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications",
+                form(HARTFORD, "24-001", "123123123"),
+            )
+            .await;
         assert_eq!(st, 201, "{b}");
         let mut checked = 0;
         for route in ROUTES {
@@ -53,15 +59,38 @@ async fn every_route_denies_the_wrong_role() {
             for role in Role::ALL {
                 let r = send(Some(&s.tokens[&role])).await.unwrap();
                 let st = r.status().as_u16();
-                let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned()).unwrap_or_default();
+                let ct = r
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap_or("").to_owned())
+                    .unwrap_or_default();
                 let body = r.text().await.unwrap_or_default();
                 let allowed = permission == Permission::Authenticated || role.allows(permission);
-                assert!(st < 500, "{kind:?} {role} {} {} → {st} {body}", route.method, route.path);
+                assert!(
+                    st < 500,
+                    "{kind:?} {role} {} {} → {st} {body}",
+                    route.method,
+                    route.path
+                );
                 if allowed {
-                    assert!(st != 401 && st != 403, "{kind:?} {role} should be allowed {} {} → {st} {body}", route.method, route.path);
-                    assert!(!(st == 404 && body.contains("no such route")), "not routed: {} {}", route.method, route.path);
+                    assert!(
+                        st != 401 && st != 403,
+                        "{kind:?} {role} should be allowed {} {} → {st} {body}",
+                        route.method,
+                        route.path
+                    );
+                    assert!(
+                        !(st == 404 && body.contains("no such route")),
+                        "not routed: {} {}",
+                        route.method,
+                        route.path
+                    );
                 } else {
-                    assert_eq!(st, 403, "{kind:?} {role} should be denied {} {} → {body}", route.method, route.path);
+                    assert_eq!(
+                        st, 403,
+                        "{kind:?} {role} should be denied {} {} → {body}",
+                        route.method, route.path
+                    );
                     assert!(ct.starts_with("application/problem+json"), "{ct}");
                 }
                 checked += 1;
@@ -74,11 +103,26 @@ async fn every_route_denies_the_wrong_role() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_authors_and_auditors_never_see_case_details() {
-    let s = start(TestDb::new(common::Kind::Sqlite).await, ServerConfig::default()).await;
-    let (st, _) = s.post(Role::UnitReporter, "/v1/notifications", form(HARTFORD, "24-001", "123123124")).await;
+    let s = start(
+        TestDb::new(common::Kind::Sqlite).await,
+        ServerConfig::default(),
+    )
+    .await;
+    let (st, _) = s
+        .post(
+            Role::UnitReporter,
+            "/v1/notifications",
+            form(HARTFORD, "24-001", "123123124"),
+        )
+        .await;
     assert_eq!(st, 201);
     for role in [Role::ReportAuthor, Role::Auditor, Role::Admin] {
-        for path in ["/v1/cases", "/v1/cases/CT0006400:24-001", "/v1/cases/CT0006400:24-001/history", "/v1/compliance"] {
+        for path in [
+            "/v1/cases",
+            "/v1/cases/CT0006400:24-001",
+            "/v1/cases/CT0006400:24-001/history",
+            "/v1/compliance",
+        ] {
             let (st, _) = s.get(role, path).await;
             assert_eq!(st, 403, "{role} {path}");
         }

@@ -90,13 +90,24 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         // Only the genesis (and key) events: an empty ledger gets the demo year.
         if head.position <= 1 {
             println!("loading the demo year ({} cases)...", args.demo_cases);
-            let summary = demo::run(&state.commands, args.demo_cases, DEMO_SEED, |done, total| {
-                println!("  {done}/{total} commands");
-            })
+            let summary = demo::run(
+                &state.commands,
+                args.demo_cases,
+                DEMO_SEED,
+                |done, total| {
+                    println!("  {done}/{total} commands");
+                },
+            )
             .await?;
-            println!("demo loaded: {} commands ({} refused by the rules)", summary.commands, summary.rejected);
+            println!(
+                "demo loaded: {} commands ({} refused by the rules)",
+                summary.commands, summary.rejected
+            );
         } else {
-            println!("the ledger already has {} events; not loading demo data again", head.position);
+            println!(
+                "the ledger already has {} events; not loading demo data again",
+                head.position
+            );
         }
         state.projections.catch_up().await?;
         let unit = state
@@ -109,23 +120,36 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
             .map(|u| u.ori.clone())
             .or_else(|| icac_aggregates::ids::Ori::parse(DEMO_UNIT_FALLBACK).ok());
         for role in Role::ALL {
-            let unit = if role.is_unit_bound() { unit.clone() } else { None };
+            let unit = if role.is_unit_bound() {
+                unit.clone()
+            } else {
+                None
+            };
             let name = format!("demo {}", role.as_str().replace('_', " "));
-            let issued = state.tokens.issue(role, unit, &name, "cli:serve-demo").await?;
+            let issued = state
+                .tokens
+                .issue(role, unit, &name, "cli:serve-demo")
+                .await?;
             demo_tokens.push((role, issued.info.unit.clone(), issued.token));
         }
     }
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let local = listener.local_addr()?;
-    println!("icac-ledger serving ledger {} on http://{local}/", state.ledger.id());
+    println!(
+        "icac-ledger serving ledger {} on http://{local}/",
+        state.ledger.id()
+    );
     println!("  public reporting page  http://{local}/");
     println!("  staff pages            http://{local}/staff  (sign in with a token)");
     println!("  API description        http://{local}/v1/openapi.json");
     if !demo_tokens.is_empty() {
         println!("demo tokens (shown once; new ones are issued on every start):");
         for (role, unit, token) in &demo_tokens {
-            let unit = unit.as_deref().map(|u| format!(" [{u}]")).unwrap_or_default();
+            let unit = unit
+                .as_deref()
+                .map(|u| format!(" [{u}]"))
+                .unwrap_or_default();
             println!("  {:<14}{unit:<12} {token}", role.as_str());
         }
         println!("try: curl -H 'Authorization: Bearer <token>' http://{local}/v1/whoami");

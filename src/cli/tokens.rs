@@ -42,7 +42,13 @@ pub struct RevokeArgs {
 
 fn principal() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    format!("cli:{}", user.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect::<String>())
+    format!(
+        "cli:{}",
+        user.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(32)
+            .collect::<String>()
+    )
 }
 
 pub async fn run(args: &LedgerArgs, cmd: TokensCommand) -> Result<ExitCode, CliError> {
@@ -63,7 +69,12 @@ pub async fn run(args: &LedgerArgs, cmd: TokensCommand) -> Result<ExitCode, CliE
                 issued.info.role,
                 issued.info.token_id,
                 issued.info.name,
-                issued.info.unit.as_deref().map(|u| format!(" (unit {u})")).unwrap_or_default()
+                issued
+                    .info
+                    .unit
+                    .as_deref()
+                    .map(|u| format!(" (unit {u})"))
+                    .unwrap_or_default()
             );
             println!("{}", issued.token);
         }
@@ -78,7 +89,11 @@ pub async fn run(args: &LedgerArgs, cmd: TokensCommand) -> Result<ExitCode, CliE
                     t.token_id,
                     t.role.as_str(),
                     t.unit.as_deref().unwrap_or("-"),
-                    if t.revoked_at.is_some() { "revoked" } else { "active" },
+                    if t.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    },
                     t.issued_at,
                     t.name
                 );

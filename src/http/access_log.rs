@@ -46,7 +46,10 @@ pub struct AccessEntry {
 }
 
 fn clip(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(MAX_FIELD).collect()
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_FIELD)
+        .collect()
 }
 
 impl AccessEntry {
@@ -92,7 +95,8 @@ pub struct AccessLogReport {
 
 pub fn entry_hash(prev_hash_hex: &str, entry: &AccessEntry) -> Result<String, AccessLogError> {
     let value = serde_json::to_value(entry).map_err(|e| AccessLogError::Encode(e.to_string()))?;
-    let canonical = to_canonical_bytes(&value).map_err(|e| AccessLogError::Encode(e.to_string()))?;
+    let canonical =
+        to_canonical_bytes(&value).map_err(|e| AccessLogError::Encode(e.to_string()))?;
     let prev = hex::decode(prev_hash_hex).map_err(|e| AccessLogError::Encode(e.to_string()))?;
     let mut h = Sha256::new();
     h.update(&prev);
@@ -142,7 +146,8 @@ impl AccessLog {
             let (seq, prev_hash) = self.head().await?;
             entry.seq = seq + 1;
             let hash = entry_hash(&prev_hash, &entry)?;
-            let text = serde_json::to_string(&entry).map_err(|e| AccessLogError::Encode(e.to_string()))?;
+            let text =
+                serde_json::to_string(&entry).map_err(|e| AccessLogError::Encode(e.to_string()))?;
             let result = on_pool!(&self.storage, |pool, sql| {
                 sqlx::query(&sql(
                     "INSERT INTO access_log (ledger_id, seq, entry, prev_hash, hash) VALUES ($1, $2, $3, $4, $5)",
@@ -195,8 +200,8 @@ impl AccessLog {
         });
         rows.into_iter()
             .map(|(text, prev_hash, hash)| {
-                let entry: AccessEntry =
-                    serde_json::from_str(&text).map_err(|e| AccessLogError::Encode(e.to_string()))?;
+                let entry: AccessEntry = serde_json::from_str(&text)
+                    .map_err(|e| AccessLogError::Encode(e.to_string()))?;
                 Ok(ChainedEntry {
                     entry,
                     prev_hash,

@@ -60,7 +60,11 @@ impl Role {
         match self {
             Role::UnitReporter => matches!(
                 p,
-                P::FileForUnit | P::ShareFromUnit | P::ReadCases | P::ReadCompliance | P::ReadDirectory
+                P::FileForUnit
+                    | P::ShareFromUnit
+                    | P::ReadCases
+                    | P::ReadCompliance
+                    | P::ReadDirectory
             ),
             Role::Investigator => matches!(
                 p,

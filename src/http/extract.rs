@@ -111,7 +111,12 @@ pub fn json_object(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if essence != "application/json" && !essence.ends_with("+json") {
         return Err(Problem::new(
             Kind::UnsupportedMediaType,
@@ -159,7 +164,10 @@ pub fn with_server_fields(
         })
         .collect();
     if !clashes.is_empty() {
-        return Err(Problem::invalid("the body names fields the server sets", clashes));
+        return Err(Problem::invalid(
+            "the body names fields the server sets",
+            clashes,
+        ));
     }
     for (k, v) in fields {
         map.insert((*k).to_owned(), v.clone());
@@ -197,7 +205,10 @@ pub fn decode<T: DeserializeOwned>(value: Value, strip: usize) -> Result<T, Prob
 }
 
 /// Decodes an externally tagged command enum variant from a body object.
-pub fn decode_variant<T: DeserializeOwned>(variant: &str, body: Map<String, Value>) -> Result<T, Problem> {
+pub fn decode_variant<T: DeserializeOwned>(
+    variant: &str,
+    body: Map<String, Value>,
+) -> Result<T, Problem> {
     let mut wrapper = Map::new();
     wrapper.insert(variant.to_owned(), Value::Object(body));
     decode(Value::Object(wrapper), 1)
@@ -206,4 +217,18 @@ pub fn decode_variant<T: DeserializeOwned>(variant: &str, body: Map<String, Valu
 /// Reads an optional string field for early checks (e.g. which unit a form is for).
 pub fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     map.get(key).and_then(Value::as_str)
+}
+
+/// Parses a query string after the permission check, so a role without access learns
+/// nothing from parameter errors; problems are 422 naming the parameter.
+pub fn parse_query<T: DeserializeOwned>(raw: Option<String>) -> Result<T, Problem> {
+    let raw = raw.unwrap_or_default();
+    if raw.len() > 2048 {
+        return Err(Problem::new(
+            Kind::BadRequest,
+            "the query string is too long",
+        ));
+    }
+    serde_urlencoded::from_str::<T>(&raw)
+        .map_err(|e| Problem::field("", format!("query string: {e}")))
 }

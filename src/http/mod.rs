@@ -111,7 +111,8 @@ impl AppState {
         let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());
         let projections = ProjectionRunner::open(storage, id).await?;
         projections.catch_up().await?;
-        let public_limiter = RateLimiter::new(config.public_reports_per_window, config.public_window);
+        let public_limiter =
+            RateLimiter::new(config.public_reports_per_window, config.public_window);
         Ok(Arc::new(AppState {
             commands,
             ledger,

@@ -40,37 +40,113 @@ fn body_schema(name: &str) -> Value {
     match name {
         "NotificationForm" => json!({ "$ref": "#/components/schemas/NotificationForm" }),
         "RegisterUnit" => object(
-            &[("ori", ori()), ("name", string_max(120)), ("kind", enumeration(&["municipal_police", "state_police_troop", "university_police", "tribal_police", "other_state_agency", "other"])), ("town", string_max(80))],
+            &[
+                ("ori", ori()),
+                ("name", string_max(120)),
+                (
+                    "kind",
+                    enumeration(&[
+                        "municipal_police",
+                        "state_police_troop",
+                        "university_police",
+                        "tribal_police",
+                        "other_state_agency",
+                        "other",
+                    ]),
+                ),
+                ("town", string_max(80)),
+            ],
             &["ori", "name", "kind", "town"],
         ),
         "RenameUnit" => object(&[("name", string_max(120))], &["name"]),
         "DeactivateUnit" => object(&[("reason", string_max(500))], &["reason"]),
         "LogComplaint" => object(
-            &[("reporting_unit", ori()), ("unit_case_number", string_max(40)), ("received_on", date()), ("received_time", s("string")), ("source", json!({ "$ref": "#/components/schemas/Source" }))],
-            &["reporting_unit", "unit_case_number", "received_on", "source"],
+            &[
+                ("reporting_unit", ori()),
+                ("unit_case_number", string_max(40)),
+                ("received_on", date()),
+                ("received_time", s("string")),
+                ("source", json!({ "$ref": "#/components/schemas/Source" })),
+            ],
+            &[
+                "reporting_unit",
+                "unit_case_number",
+                "received_on",
+                "source",
+            ],
         ),
         "ShareInformation" => object(
             &[
-                ("direction", json!({ "oneOf": [
-                    object(&[("direction", enumeration(&["unit_to_task_force"])), ("from_unit", ori())], &["direction", "from_unit"]),
-                    object(&[("direction", enumeration(&["task_force_to_units"])), ("to_units", json!({ "type": "array", "items": ori(), "minItems": 1, "maxItems": 20 }))], &["direction", "to_units"]),
-                ]})),
-                ("category", enumeration(&["case_update", "intelligence", "subject_information", "technical_assistance", "forensic_results", "deconfliction", "other"])),
+                (
+                    "direction",
+                    json!({ "oneOf": [
+                        object(&[("direction", enumeration(&["unit_to_task_force"])), ("from_unit", ori())], &["direction", "from_unit"]),
+                        object(&[("direction", enumeration(&["task_force_to_units"])), ("to_units", json!({ "type": "array", "items": ori(), "minItems": 1, "maxItems": 20 }))], &["direction", "to_units"]),
+                    ]}),
+                ),
+                (
+                    "category",
+                    enumeration(&[
+                        "case_update",
+                        "intelligence",
+                        "subject_information",
+                        "technical_assistance",
+                        "forensic_results",
+                        "deconfliction",
+                        "other",
+                    ]),
+                ),
                 ("summary", string_max(1000)),
             ],
             &["direction", "category", "summary"],
         ),
         "AssignInvestigator" => object(
             &[
-                ("investigator", object(&[("name", string_max(120)), ("badge", string_max(40)), ("agency", ori())], &["name", "agency"])),
-                ("role", enumeration(&["lead", "support", "forensic", "undercover"])),
+                (
+                    "investigator",
+                    object(
+                        &[
+                            ("name", string_max(120)),
+                            ("badge", string_max(40)),
+                            ("agency", ori()),
+                        ],
+                        &["name", "agency"],
+                    ),
+                ),
+                (
+                    "role",
+                    enumeration(&["lead", "support", "forensic", "undercover"]),
+                ),
             ],
             &["investigator", "role"],
         ),
         "ChangeStatus" => object(
             &[
-                ("to", enumeration(&["received", "triaged", "investigating", "referred", "suspended", "closed"])),
-                ("disposition", enumeration(&["arrest", "unfounded", "insufficient_information", "referred_to_federal_prosecutors", "referred_out_of_state", "referred_to_other_agency", "prosecution_declined", "duplicate", "other"])),
+                (
+                    "to",
+                    enumeration(&[
+                        "received",
+                        "triaged",
+                        "investigating",
+                        "referred",
+                        "suspended",
+                        "closed",
+                    ]),
+                ),
+                (
+                    "disposition",
+                    enumeration(&[
+                        "arrest",
+                        "unfounded",
+                        "insufficient_information",
+                        "referred_to_federal_prosecutors",
+                        "referred_out_of_state",
+                        "referred_to_other_agency",
+                        "prosecution_declined",
+                        "duplicate",
+                        "other",
+                    ]),
+                ),
                 ("note", string_max(1000)),
             ],
             &["to"],
@@ -79,55 +155,149 @@ fn body_schema(name: &str) -> Value {
             &[
                 ("arrested_on", date()),
                 ("arresting_unit", ori()),
-                ("charges", json!({ "type": "array", "minItems": 1, "maxItems": 25, "items": object(&[("statute", s("string")), ("counts", json!({ "type": "integer", "minimum": 1, "maximum": 999 }))], &["statute", "counts"]) })),
+                (
+                    "charges",
+                    json!({ "type": "array", "minItems": 1, "maxItems": 25, "items": object(&[("statute", s("string")), ("counts", json!({ "type": "integer", "minimum": 1, "maximum": 999 }))], &["statute", "counts"]) }),
+                ),
             ],
             &["arrested_on", "arresting_unit", "charges"],
         ),
         "RecordReferral" => object(
-            &[("target", enumeration(&["federal_prosecutors", "federal_agency", "out_of_state_agency", "other_connecticut_agency"])), ("agency_name", string_max(200)), ("referred_on", date())],
+            &[
+                (
+                    "target",
+                    enumeration(&[
+                        "federal_prosecutors",
+                        "federal_agency",
+                        "out_of_state_agency",
+                        "other_connecticut_agency",
+                    ]),
+                ),
+                ("agency_name", string_max(200)),
+                ("referred_on", date()),
+            ],
             &["target", "agency_name", "referred_on"],
         ),
         "DecideReferral" => object(
-            &[("decision", enumeration(&["accepted", "declined"])), ("decided_on", date()), ("note", string_max(1000))],
+            &[
+                ("decision", enumeration(&["accepted", "declined"])),
+                ("decided_on", date()),
+                ("note", string_max(1000)),
+            ],
             &["decision", "decided_on"],
         ),
         "LinkOperation" => object(&[("operation_id", string_max(64))], &["operation_id"]),
-        "SetUrgent" => object(&[("reason", enumeration(&["child_identifiable", "child_in_imminent_danger"]))], &["reason"]),
+        "SetUrgent" => object(
+            &[(
+                "reason",
+                enumeration(&["child_identifiable", "child_in_imminent_danger"]),
+            )],
+            &["reason"],
+        ),
         "RecordCorrection" => object(
             &[
-                ("corrects", json!({ "type": "string", "pattern": "^[0-9]{1,20}$", "description": "ledger position of the corrected event" })),
-                ("changes", json!({ "type": "array", "minItems": 1, "items": { "type": "object" } })),
+                (
+                    "corrects",
+                    json!({ "type": "string", "pattern": "^[0-9]{1,20}$", "description": "ledger position of the corrected event" }),
+                ),
+                (
+                    "changes",
+                    json!({ "type": "array", "minItems": 1, "items": { "type": "object" } }),
+                ),
                 ("reason", string_max(1000)),
             ],
             &["corrects", "changes", "reason"],
         ),
         "PlanOperation" => object(
-            &[("operation_id", string_max(64)), ("name", string_max(120)), ("lead_unit", ori()), ("planned_start", date()), ("planned_end", date())],
-            &["operation_id", "name", "lead_unit", "planned_start", "planned_end"],
+            &[
+                ("operation_id", string_max(64)),
+                ("name", string_max(120)),
+                ("lead_unit", ori()),
+                ("planned_start", date()),
+                ("planned_end", date()),
+            ],
+            &[
+                "operation_id",
+                "name",
+                "lead_unit",
+                "planned_start",
+                "planned_end",
+            ],
         ),
         "RecordConduct" => object(
             &[
                 ("started_on", date()),
                 ("ended_on", date()),
                 ("media", json!({ "type": "array", "items": s("string") })),
-                ("platforms", json!({ "type": "array", "maxItems": 20, "items": string_max(120) })),
-                ("personas", json!({ "type": "array", "maxItems": 50, "items": string_max(80) })),
+                (
+                    "platforms",
+                    json!({ "type": "array", "maxItems": 20, "items": string_max(120) }),
+                ),
+                (
+                    "personas",
+                    json!({ "type": "array", "maxItems": 50, "items": string_max(80) }),
+                ),
             ],
             &["started_on", "ended_on", "media", "platforms", "personas"],
         ),
         "ConcludeOperation" => object(
-            &[("concluded_on", date()), ("cases_opened", json!({ "type": "array", "maxItems": 500, "items": s("string") })), ("arrests", json!({ "type": "integer", "minimum": 0, "maximum": 10000 }))],
+            &[
+                ("concluded_on", date()),
+                (
+                    "cases_opened",
+                    json!({ "type": "array", "maxItems": 500, "items": s("string") }),
+                ),
+                (
+                    "arrests",
+                    json!({ "type": "integer", "minimum": 0, "maximum": 10000 }),
+                ),
+            ],
             &["concluded_on", "cases_opened", "arrests"],
         ),
-        "PublicReportIntake" => object(&[("channel", enumeration(&["web_site", "hotline"])), ("category", s("string"))], &["channel"]),
-        "TriagePublicReport" => object(&[("priority", enumeration(&["urgent", "standard"])), ("category", s("string"))], &["priority"]),
+        "PublicReportIntake" => object(
+            &[
+                ("channel", enumeration(&["web_site", "hotline"])),
+                ("category", s("string")),
+            ],
+            &["channel"],
+        ),
+        "TriagePublicReport" => object(
+            &[
+                ("priority", enumeration(&["urgent", "standard"])),
+                ("category", s("string")),
+            ],
+            &["priority"],
+        ),
         "RoutePublicReport" => object(&[("unit", ori())], &["unit"]),
         "ClosePublicReport" => object(
-            &[("reason", enumeration(&["not_actionable", "outside_jurisdiction", "duplicate_report", "referred_to_ncmec", "insufficient_information"]))],
+            &[(
+                "reason",
+                enumeration(&[
+                    "not_actionable",
+                    "outside_jurisdiction",
+                    "duplicate_report",
+                    "referred_to_ncmec",
+                    "insufficient_information",
+                ]),
+            )],
             &["reason"],
         ),
         "IssueToken" => object(
-            &[("role", enumeration(&["unit_reporter", "investigator", "supervisor", "auditor", "report_author", "admin"])), ("unit", ori()), ("name", string_max(80))],
+            &[
+                (
+                    "role",
+                    enumeration(&[
+                        "unit_reporter",
+                        "investigator",
+                        "supervisor",
+                        "auditor",
+                        "report_author",
+                        "admin",
+                    ]),
+                ),
+                ("unit", ori()),
+                ("name", string_max(80)),
+            ],
             &["role", "name"],
         ),
         _ => json!({ "type": "object" }),
@@ -144,7 +314,9 @@ fn path_params(path: &str) -> Vec<Value> {
 fn operation(route: &RouteSpec) -> Value {
     let mut params = path_params(route.path);
     for (name, ty, required) in route.query {
-        params.push(json!({ "name": name, "in": "query", "required": required, "schema": { "type": ty } }));
+        params.push(
+            json!({ "name": name, "in": "query", "required": required, "schema": { "type": ty } }),
+        );
     }
     let problem = json!({ "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } });
     let mut responses = Map::new();
@@ -162,10 +334,16 @@ fn operation(route: &RouteSpec) -> Value {
         errors.push(("409", "changed concurrently; retry"));
         errors.push(("413", "body too large"));
         errors.push(("415", "not JSON"));
-        errors.push(("422", "did not validate, or refused by a rule; `errors` names the fields"));
+        errors.push((
+            "422",
+            "did not validate, or refused by a rule; `errors` names the fields",
+        ));
     }
     for (code, description) in errors {
-        responses.insert(code.into(), json!({ "description": description, "content": problem.clone() }));
+        responses.insert(
+            code.into(),
+            json!({ "description": description, "content": problem.clone() }),
+        );
     }
     let mut op = json!({
         "tags": [route.tag],
@@ -205,7 +383,9 @@ fn form_components() -> Map<String, Value> {
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for route in ROUTES {
-        let entry = paths.entry(route.path.to_owned()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| json!({}));
         entry[route.method.to_lowercase()] = operation(route);
     }
     let mut schemas = form_components();

@@ -159,7 +159,10 @@ impl Problem {
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         // The cause goes to the log; the client gets no internals.
         tracing::error!(error = %detail, "internal error");
-        Problem::new(Kind::Internal, "the server could not complete the request; it has been logged")
+        Problem::new(
+            Kind::Internal,
+            "the server could not complete the request; it has been logged",
+        )
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {

@@ -38,7 +38,10 @@ pub fn router(state: SharedState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(middleware::from_fn(request_log))
         .with_state(state)
@@ -49,7 +52,10 @@ async fn not_found() -> Problem {
 }
 
 async fn method_not_allowed() -> Problem {
-    Problem::new(Kind::MethodNotAllowed, "this route does not accept that method")
+    Problem::new(
+        Kind::MethodNotAllowed,
+        "this route does not accept that method",
+    )
 }
 
 /// Any error response that is neither problem+json nor an HTML page (e.g. axum's own
@@ -85,7 +91,10 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
             let bytes = axum::body::to_bytes(response.into_body(), 4096)
                 .await
                 .unwrap_or_default();
-            let text = String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>();
+            let text = String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(300)
+                .collect::<String>();
             if text.is_empty() {
                 kind.title().to_owned()
             } else {
@@ -127,7 +136,12 @@ async fn request_log(mut request: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&rid) {
         response.headers_mut().insert("x-request-id", v);
     }
-    let who = principal.0.lock().ok().and_then(|p| p.clone()).unwrap_or_default();
+    let who = principal
+        .0
+        .lock()
+        .ok()
+        .and_then(|p| p.clone())
+        .unwrap_or_default();
     tracing::info!(
         target: "icac_ledger::http",
         request_id = %rid,
@@ -157,7 +171,27 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await?;
     projection_task.abort();
-    state.ledger.clone().shutdown().await;
+    let _ = projection_task.await;
+    // The ledger's writer stops once every handle is gone: shut it down only when this
+    // was the last reference to the state (the CLI's case); otherwise the owner does.
+    let mut state = state;
+    for _ in 0..50 {
+        match std::sync::Arc::try_unwrap(state) {
+            Ok(owned) => {
+                let ledger = owned.ledger.clone();
+                drop(owned);
+                ledger.shutdown().await;
+                return Ok(());
+            }
+            Err(shared) => {
+                state = shared;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    }
+    tracing::debug!(
+        "state still shared after shutdown; the ledger stays open for its other owners"
+    );
     Ok(())
 }
 

@@ -49,7 +49,9 @@ pub enum AuthFailure {
     Missing,
     #[error("the token is not valid")]
     Invalid,
-    #[error("too many failed authentications from this source; try again in {retry_after} seconds")]
+    #[error(
+        "too many failed authentications from this source; try again in {retry_after} seconds"
+    )]
     LockedOut { retry_after: u64 },
     #[error(transparent)]
     Store(#[from] TokenError),
@@ -94,7 +96,11 @@ fn random_hex(bytes: usize) -> String {
 
 /// Compares two equal-length hex digests without an early exit.
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 fn valid_name(name: &str) -> bool {
@@ -148,8 +154,17 @@ impl TokenStore {
             .rows_affected()
         });
         self.log
-            .append(AccessEntry::new("token_issued", issued_by, "", &token_id, "ok")
-                .with_detail(format!("role={role}{}", unit_s.as_deref().map(|u| format!(" unit={u}")).unwrap_or_default())))
+            .append(
+                AccessEntry::new("token_issued", issued_by, "", &token_id, "ok").with_detail(
+                    format!(
+                        "role={role}{}",
+                        unit_s
+                            .as_deref()
+                            .map(|u| format!(" unit={u}"))
+                            .unwrap_or_default()
+                    ),
+                ),
+            )
             .await?;
         Ok(IssuedToken {
             token: format!("{TOKEN_PREFIX}{token_id}_{secret}"),
@@ -188,7 +203,13 @@ impl TokenStore {
             .rows_affected()
         });
         self.log
-            .append(AccessEntry::new("token_revoked", revoked_by, "", token_id, "ok"))
+            .append(AccessEntry::new(
+                "token_revoked",
+                revoked_by,
+                "",
+                token_id,
+                "ok",
+            ))
             .await?;
         Ok(())
     }
@@ -226,17 +247,21 @@ impl TokenStore {
                 .collect::<Result<Vec<_>, _>>()?
         });
         rows.into_iter()
-            .map(|(token_id, name, role, unit, issued_at, issued_by, revoked_at)| {
-                Ok(TokenInfo {
-                    role: role.parse().map_err(|e: super::auth::UnknownRole| TokenError::Malformed(e.to_string()))?,
-                    token_id,
-                    name,
-                    unit,
-                    issued_at,
-                    issued_by,
-                    revoked_at,
-                })
-            })
+            .map(
+                |(token_id, name, role, unit, issued_at, issued_by, revoked_at)| {
+                    Ok(TokenInfo {
+                        role: role.parse().map_err(|e: super::auth::UnknownRole| {
+                            TokenError::Malformed(e.to_string())
+                        })?,
+                        token_id,
+                        name,
+                        unit,
+                        issued_at,
+                        issued_by,
+                        revoked_at,
+                    })
+                },
+            )
             .collect()
     }
 
@@ -266,18 +291,22 @@ impl TokenStore {
         let now = unix_now();
         on_pool!(&self.storage, |pool, sql| {
             // Old failures are no longer evidence for a lockout; keep the table small.
-            sqlx::query(&sql("DELETE FROM auth_failures WHERE ledger_id = $1 AND failed_at <= $2"))
-                .bind(self.ledger.as_str())
-                .bind(now - LOCKOUT_WINDOW_SECS)
-                .execute(pool)
-                .await?;
-            sqlx::query(&sql("INSERT INTO auth_failures (ledger_id, source, failed_at) VALUES ($1, $2, $3)"))
-                .bind(self.ledger.as_str())
-                .bind(source)
-                .bind(now)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            sqlx::query(&sql(
+                "DELETE FROM auth_failures WHERE ledger_id = $1 AND failed_at <= $2",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(now - LOCKOUT_WINDOW_SECS)
+            .execute(pool)
+            .await?;
+            sqlx::query(&sql(
+                "INSERT INTO auth_failures (ledger_id, source, failed_at) VALUES ($1, $2, $3)",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(source)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         self.log
             .append(AccessEntry::new("auth_failed", "", source, "", reason))

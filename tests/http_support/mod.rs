@@ -29,10 +29,16 @@ pub struct Server {
 pub async fn start(db: TestDb, config: ServerConfig) -> Server {
     let key = LedgerKey::generate();
     let ledger = open_ledger(&db, &key).await;
-    let state = AppState::open(ledger, LedgerKey::from_signing_key(key.signing_key().clone()), config)
+    let state = AppState::open(
+        ledger,
+        LedgerKey::from_signing_key(key.signing_key().clone()),
+        config,
+    )
+    .await
+    .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        .expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     let st = state.clone();
@@ -46,21 +52,35 @@ pub async fn start(db: TestDb, config: ServerConfig) -> Server {
     let mut tokens = HashMap::new();
     for role in Role::ALL {
         let unit = role.is_unit_bound().then(|| HARTFORD.parse().expect("ori"));
-        let t = state.tokens.issue(role, unit, &format!("test {role}"), "test").await.expect("issue");
+        let t = state
+            .tokens
+            .issue(role, unit, &format!("test {role}"), "test")
+            .await
+            .expect("issue");
         tokens.insert(role, t.token);
     }
     let server = Server {
         base: format!("http://{addr}"),
         state,
         tokens,
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
         stop: Some(tx),
         task: Some(task),
         db,
     };
-    for (ori, name) in [(HARTFORD, "Hartford Police Department"), (NEW_HAVEN, "New Haven Police Department")] {
+    for (ori, name) in [
+        (HARTFORD, "Hartford Police Department"),
+        (NEW_HAVEN, "New Haven Police Department"),
+    ] {
         let (status, body) = server
-            .post(Role::Admin, "/v1/units", json!({ "ori": ori, "name": name, "kind": "municipal_police", "town": "Hartford" }))
+            .post(
+                Role::Admin,
+                "/v1/units",
+                json!({ "ori": ori, "name": name, "kind": "municipal_police", "town": "Hartford" }),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
     }
@@ -86,7 +106,13 @@ impl Server {
     }
 
     pub async fn get(&self, role: Role, path: &str) -> (u16, Value) {
-        let r = self.client.get(self.url(path)).bearer_auth(&self.tokens[&role]).send().await.expect("send");
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(&self.tokens[&role])
+            .send()
+            .await
+            .expect("send");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -108,8 +134,14 @@ impl Server {
 /// A valid notification form received today (so the 14-day clock is fresh).
 pub fn form(unit: &str, case_number: &str, tip: &str) -> Value {
     let today = icac_aggregates::local_time::ct_date(jiff::Timestamp::now());
-    let day = today.checked_sub(jiff::Span::new().days(2)).expect("date").to_string();
-    let from = today.checked_sub(jiff::Span::new().days(9)).expect("date").to_string();
+    let day = today
+        .checked_sub(jiff::Span::new().days(2))
+        .expect("date")
+        .to_string();
+    let from = today
+        .checked_sub(jiff::Span::new().days(9))
+        .expect("date")
+        .to_string();
     json!({
         "form_version": "1",
         "reporting_unit": unit,

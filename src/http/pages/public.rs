@@ -54,7 +54,12 @@ fn categories() -> Vec<(String, String)> {
             .collect(),
         Err(_) => IncidentType::ALL
             .iter()
-            .filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(|s| (s.to_owned(), s.replace('_', " "))))
+            .filter_map(|t| {
+                serde_json::to_value(t)
+                    .ok()?
+                    .as_str()
+                    .map(|s| (s.to_owned(), s.replace('_', " ")))
+            })
             .collect(),
     }
 }
@@ -64,7 +69,14 @@ fn intro(state: &SharedState) -> String {
         .config
         .hotlines
         .iter()
-        .map(|h| format!("<li>{}: <strong><a href=\"tel:{}\">{}</a></strong></li>", escape(&h.label), escape(&h.number.replace(' ', "")), escape(&h.number)))
+        .map(|h| {
+            format!(
+                "<li>{}: <strong><a href=\"tel:{}\">{}</a></strong></li>",
+                escape(&h.label),
+                escape(&h.number.replace(' ', "")),
+                escape(&h.number)
+            )
+        })
         .collect();
     format!(
         "<h1>Report suspected online abuse of a child</h1>\
@@ -95,7 +107,12 @@ fn form(state: &SharedState, errors: &[(&str, &str)], chosen: Option<&str>) -> S
     };
     let err_for = |id: &str| errors.iter().find(|(i, _)| *i == id).map(|(_, m)| *m);
     let cat_err = err_for("category-0")
-        .map(|m| format!("<p class=\"field-error\" id=\"category-error\">Error: {}</p>", escape(m)))
+        .map(|m| {
+            format!(
+                "<p class=\"field-error\" id=\"category-error\">Error: {}</p>",
+                escape(m)
+            )
+        })
         .unwrap_or_default();
     let options: String = categories()
         .iter()
@@ -111,9 +128,18 @@ fn form(state: &SharedState, errors: &[(&str, &str)], chosen: Option<&str>) -> S
         })
         .collect();
     let gf_err = err_for("good_faith")
-        .map(|m| format!("<p class=\"field-error\" id=\"good-faith-error\">Error: {}</p>", escape(m)))
+        .map(|m| {
+            format!(
+                "<p class=\"field-error\" id=\"good-faith-error\">Error: {}</p>",
+                escape(m)
+            )
+        })
         .unwrap_or_default();
-    let described = if cat_err.is_empty() { "category-hint" } else { "category-hint category-error" };
+    let described = if cat_err.is_empty() {
+        "category-hint"
+    } else {
+        "category-hint category-error"
+    };
     let _ = state;
     format!(
         "{summary}<form method=\"post\" action=\"/report\" novalidate>\
@@ -132,7 +158,10 @@ fn form(state: &SharedState, errors: &[(&str, &str)], chosen: Option<&str>) -> S
 
 pub async fn page(State(state): State<SharedState>) -> Response {
     let body = format!("{}{}", intro(&state), form(&state, &[], None));
-    html(StatusCode::OK, document("Report suspected online abuse of a child", "", &body))
+    html(
+        StatusCode::OK,
+        document("Report suspected online abuse of a child", "", &body),
+    )
 }
 
 fn thanks(receipt: Option<&str>) -> String {
@@ -159,7 +188,10 @@ pub async fn submit(
     let title = "Report suspected online abuse of a child";
     let client = addr.ip().to_string();
     if let Err(wait) = state.public_limiter.check(&client) {
-        state.metrics.public_rate_limited.fetch_add(1, Ordering::Relaxed);
+        state
+            .metrics
+            .public_rate_limited
+            .fetch_add(1, Ordering::Relaxed);
         let mut r = html(
             StatusCode::TOO_MANY_REQUESTS,
             document(title, "", &format!(
@@ -175,7 +207,14 @@ pub async fn submit(
         return r;
     }
     if body.len() > MAX_FORM_BYTES {
-        return html(StatusCode::PAYLOAD_TOO_LARGE, document(title, "", "<h1>That form was too large</h1><p><a href=\"/\">Start again</a></p>"));
+        return html(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            document(
+                title,
+                "",
+                "<h1>That form was too large</h1><p><a href=\"/\">Start again</a></p>",
+            ),
+        );
     }
     let s = parse(&body);
     if !s.honeypot.is_empty() {
@@ -192,26 +231,40 @@ pub async fn submit(
         errors.push(("category-0", "Choose what your concern is about"));
     }
     if !s.good_faith {
-        errors.push(("good_faith", "Confirm that you are making this report in good faith"));
+        errors.push((
+            "good_faith",
+            "Confirm that you are making this report in good faith",
+        ));
     }
     if !errors.is_empty() {
         let chosen = category.and(s.category.as_deref());
         let body = format!("{}{}", intro(&state), form(&state, &errors, chosen));
-        return html(StatusCode::UNPROCESSABLE_ENTITY, document(&format!("Error: {title}"), "", &body));
+        return html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            document(&format!("Error: {title}"), "", &body),
+        );
     }
     let actor = Actor {
         principal: "public:web".into(),
         unit: None,
-        request_id: String::new(),
+        request_id: {
+            use rand_core::{OsRng, RngCore};
+            let mut b = [0u8; 8];
+            OsRng.fill_bytes(&mut b);
+            format!("public-{}", hex::encode(b))
+        },
         correlation_id: None,
     };
     match receive_public_report(&state, Channel::WebSite, category, &actor).await {
         Ok(receipt) => {
             state.metrics.public_reports.fetch_add(1, Ordering::Relaxed);
-            html(StatusCode::CREATED, document("Report received", "", &thanks(Some(receipt.as_str()))))
+            html(
+                StatusCode::CREATED,
+                document("Report received", "", &thanks(Some(receipt.as_str()))),
+            )
         }
         Err(problem) => {
-            tracing::error!(target: "icac_ledger::http", status = problem.status, "public report could not be recorded");
+            tracing::error!(target: "icac_ledger::http", status = problem.status, detail = %problem.detail, "public report could not be recorded");
             html(
                 StatusCode::SERVICE_UNAVAILABLE,
                 document(title, "", &format!("<h1>Sorry, the report could not be recorded</h1><p>Please call a hotline instead.</p>{}", intro(&state))),

@@ -42,7 +42,10 @@ impl IntoResponse for StaffRejection {
 impl FromRequestParts<SharedState> for Staff {
     type Rejection = StaffRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, StaffRejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, StaffRejection> {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned) else {
             return Err(StaffRejection::Login);
         };
@@ -57,7 +60,15 @@ impl FromRequestParts<SharedState> for Staff {
 fn error_page(p: &Problem) -> Response {
     html(
         p.status(),
-        document(p.title, "", &format!("<h1>{}</h1><p>{}</p><p><a href=\"/staff\">Back to the dashboard</a></p>", escape(p.title), escape(&p.detail))),
+        document(
+            p.title,
+            "",
+            &format!(
+                "<h1>{}</h1><p>{}</p><p><a href=\"/staff\">Back to the dashboard</a></p>",
+                escape(p.title),
+                escape(&p.detail)
+            ),
+        ),
     )
 }
 
@@ -72,7 +83,10 @@ fn nav(p: &Principal) -> String {
     if p.role.allows(Permission::ReadLedgerStatus) {
         links.push(("/staff/ledger", "Ledger status"));
     }
-    let items: String = links.iter().map(|(h, t)| format!("<a href=\"{h}\">{t}</a>")).collect();
+    let items: String = links
+        .iter()
+        .map(|(h, t)| format!("<a href=\"{h}\">{t}</a>"))
+        .collect();
     format!(
         "<nav class=\"staff\" aria-label=\"Staff\">{items}<span>Signed in as {} ({})</span>\
 <form method=\"post\" action=\"/staff/logout\" style=\"display:inline\"><button type=\"submit\" style=\"padding:.1rem .6rem\">Sign out</button></form></nav>",
@@ -118,7 +132,12 @@ pub async fn login(State(state): State<SharedState>, parts: axum::extract::Reque
     let (parts, body) = parts.into_parts();
     let bytes: Bytes = match axum::body::to_bytes(body, 4096).await {
         Ok(b) => b,
-        Err(_) => return login_form(Some("The form was too large"), StatusCode::PAYLOAD_TOO_LARGE),
+        Err(_) => {
+            return login_form(
+                Some("The form was too large"),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            )
+        }
     };
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
     let token = pairs
@@ -131,9 +150,19 @@ pub async fn login(State(state): State<SharedState>, parts: axum::extract::Reque
         Ok(principal) => {
             let _ = state
                 .access_log
-                .append(crate::http::access_log::AccessEntry::new("staff_login", &principal.id(), &principal.source, "", "ok"))
+                .append(crate::http::access_log::AccessEntry::new(
+                    "staff_login",
+                    &principal.id(),
+                    &principal.source,
+                    "",
+                    "ok",
+                ))
                 .await;
-            let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+            let secure = if state.config.secure_cookies {
+                "; Secure"
+            } else {
+                ""
+            };
             let cookie = format!("{SESSION_COOKIE}={token}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=28800{secure}");
             let mut r = Redirect::to("/staff").into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -142,7 +171,9 @@ pub async fn login(State(state): State<SharedState>, parts: axum::extract::Reque
             r
         }
         Err(p) if p.status == 429 => login_form(Some(&p.detail), StatusCode::TOO_MANY_REQUESTS),
-        Err(p) if p.status == 401 => login_form(Some("That token is not valid"), StatusCode::UNAUTHORIZED),
+        Err(p) if p.status == 401 => {
+            login_form(Some("That token is not valid"), StatusCode::UNAUTHORIZED)
+        }
         Err(p) => error_page(&p),
     }
 }
@@ -151,7 +182,9 @@ pub async fn logout() -> Response {
     let mut r = Redirect::to("/staff/login").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("icac_session=; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=0"),
+        HeaderValue::from_static(
+            "icac_session=; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
     );
     r
 }
@@ -163,7 +196,11 @@ pub struct AsOfQuery {
     pub as_of: Option<String>,
 }
 
-pub async fn dashboard(State(state): State<SharedState>, Staff(p): Staff, Query(q): Query<AsOfQuery>) -> Response {
+pub async fn dashboard(
+    State(state): State<SharedState>,
+    Staff(p): Staff,
+    Query(q): Query<AsOfQuery>,
+) -> Response {
     let see_per_case = p.role.allows(Permission::ReadCompliance);
     if !see_per_case && !p.role.allows(Permission::ReadAggregates) {
         let body = format!(
@@ -180,8 +217,16 @@ pub async fn dashboard(State(state): State<SharedState>, Staff(p): Staff, Query(
     if let Err(e) = state.fresh_views().await {
         return error_page(&e);
     }
-    let unit = if p.role.is_unit_bound() { p.unit.clone() } else { None };
-    let report = match state.projections.compliance(as_of, unit.as_ref(), &state.config.deadline_policy).await {
+    let unit = if p.role.is_unit_bound() {
+        p.unit.clone()
+    } else {
+        None
+    };
+    let report = match state
+        .projections
+        .compliance(as_of, unit.as_ref(), &state.config.deadline_policy)
+        .await
+    {
         Ok(r) => r,
         Err(e) => return error_page(&Problem::field("/as_of", e.to_string())),
     };
@@ -202,11 +247,26 @@ pub async fn dashboard(State(state): State<SharedState>, Staff(p): Staff, Query(
     ]
     .concat();
     let bars = vec![
-        Bar { label: "On time".into(), parts: vec![t.on_time] },
-        Bar { label: "Late".into(), parts: vec![t.late] },
-        Bar { label: "Pending".into(), parts: vec![t.pending] },
-        Bar { label: "Due soon".into(), parts: vec![t.due_soon] },
-        Bar { label: "Overdue".into(), parts: vec![t.overdue] },
+        Bar {
+            label: "On time".into(),
+            parts: vec![t.on_time],
+        },
+        Bar {
+            label: "Late".into(),
+            parts: vec![t.late],
+        },
+        Bar {
+            label: "Pending".into(),
+            parts: vec![t.pending],
+        },
+        Bar {
+            label: "Due soon".into(),
+            parts: vec![t.due_soon],
+        },
+        Bar {
+            label: "Overdue".into(),
+            parts: vec![t.overdue],
+        },
     ];
     let svg = chart::columns("Notifications by 14-day status", &bars);
     let mut units: Vec<_> = report.units.iter().filter(|u| u.unit.is_some()).collect();
@@ -251,7 +311,11 @@ pub struct CasesQuery {
     pub as_of: Option<String>,
 }
 
-pub async fn cases(State(state): State<SharedState>, Staff(p): Staff, Query(q): Query<CasesQuery>) -> Response {
+pub async fn cases(
+    State(state): State<SharedState>,
+    Staff(p): Staff,
+    Query(q): Query<CasesQuery>,
+) -> Response {
     if let Err(r) = require(&p, Permission::ReadCases) {
         return r;
     }
@@ -259,7 +323,10 @@ pub async fn cases(State(state): State<SharedState>, Staff(p): Staff, Query(q): 
         Ok(d) => d,
         Err(e) => return error_page(&e),
     };
-    let compliance = q.compliance.as_deref().filter(|c| ["overdue", "due_soon", "pending", "late", "on_time"].contains(c));
+    let compliance = q
+        .compliance
+        .as_deref()
+        .filter(|c| ["overdue", "due_soon", "pending", "late", "on_time"].contains(c));
     let list = match case_summaries(&state, &p, q.unit.as_deref(), compliance, as_of).await {
         Ok(l) => l,
         Err(e) => return error_page(&e),
@@ -286,7 +353,9 @@ pub async fn cases(State(state): State<SharedState>, Staff(p): Staff, Query(q): 
             )
         })
         .collect();
-    let filter = compliance.map(|c| format!(" — {}", escape(&c.replace('_', " ")))).unwrap_or_default();
+    let filter = compliance
+        .map(|c| format!(" — {}", escape(&c.replace('_', " "))))
+        .unwrap_or_default();
     let body = format!(
         "<h1>Cases{filter}</h1><p>{} case(s) as of {as_of}.</p>\
 <table id=\"cases\"><thead><tr><th>Case</th><th>Unit</th><th>Received</th><th>Status</th><th>14-day rule</th><th>Due</th></tr></thead><tbody>{rows}</tbody></table>",
@@ -317,7 +386,8 @@ pub async fn case_page(
         Ok(c) => c,
         Err(e) => return error_page(&e),
     };
-    let history = match case_history(state.ledger.storage(), state.ledger.id(), &case_id, cut).await {
+    let history = match case_history(state.ledger.storage(), state.ledger.id(), &case_id, cut).await
+    {
         Ok(h) => h,
         Err(e) => return error_page(&Problem::internal(e)),
     };
@@ -349,14 +419,27 @@ pub async fn case_page(
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| "complaint only".into());
     let compliance = view.and_then(|v| {
-        let asof = match q.as_of.as_deref().and_then(|s| s.get(..10)).and_then(|s| s.parse().ok()) {
+        let asof = match q
+            .as_of
+            .as_deref()
+            .and_then(|s| s.get(..10))
+            .and_then(|s| s.parse().ok())
+        {
             Some(d) => d,
             None => today(),
         };
-        icac_projections::compliance::assess_case(v, asof, &state.config.deadline_policy).ok().flatten()
+        icac_projections::compliance::assess_case(v, asof, &state.config.deadline_policy)
+            .ok()
+            .flatten()
     });
     let comp_html = compliance
-        .map(|c| format!("<p>14-day rule: <strong>{}</strong>, due {}</p>", escape(&c.label), c.due_on))
+        .map(|c| {
+            format!(
+                "<p>14-day rule: <strong>{}</strong>, due {}</p>",
+                escape(&c.label),
+                c.due_on
+            )
+        })
         .unwrap_or_default();
     let as_of_val = q.as_of.as_deref().unwrap_or("");
     let details = match view {
@@ -397,7 +480,11 @@ pub struct AnnualPageQuery {
     pub download: Option<String>,
 }
 
-pub async fn annual(State(state): State<SharedState>, Staff(p): Staff, Query(q): Query<AnnualPageQuery>) -> Response {
+pub async fn annual(
+    State(state): State<SharedState>,
+    Staff(p): Staff,
+    Query(q): Query<AnnualPageQuery>,
+) -> Response {
     if let Err(r) = require(&p, Permission::ReadAggregates) {
         return r;
     }
@@ -424,12 +511,22 @@ pub async fn annual(State(state): State<SharedState>, Staff(p): Staff, Query(q):
             },
             _ => return error_page(&Problem::field("/format", "must be html, csv, md or json")),
         };
-        let disposition = if q.download.is_some() { "attachment" } else { "inline" };
+        let disposition = if q.download.is_some() {
+            "attachment"
+        } else {
+            "inline"
+        };
         return (
             [
                 (header::CONTENT_TYPE, ct.to_owned()),
                 (header::CACHE_CONTROL, "no-store".to_owned()),
-                (header::CONTENT_DISPOSITION, format!("{disposition}; filename=\"icac-annual-report-{}.{fmt}\"", report.attestation.position)),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "{disposition}; filename=\"icac-annual-report-{}.{fmt}\"",
+                        report.attestation.position
+                    ),
+                ),
             ],
             text,
         )
@@ -465,20 +562,51 @@ pub async fn ledger(State(state): State<SharedState>, Staff(p): Staff) -> Respon
         Ok(v) => v,
         Err(e) => return error_page(&e),
     };
-    let get = |k: &str| v.get(k).map(|x| x.to_string().trim_matches('"').to_owned()).unwrap_or_default();
+    let get = |k: &str| {
+        v.get(k)
+            .map(|x| x.to_string().trim_matches('"').to_owned())
+            .unwrap_or_default()
+    };
     let cp = v
         .get("last_checkpoint")
         .filter(|c| !c.is_null())
-        .map(|c| format!("size {} at {}", c["size"], escape(c["created_at"].as_str().unwrap_or(""))))
+        .map(|c| {
+            format!(
+                "size {} at {}",
+                c["size"],
+                escape(c["created_at"].as_str().unwrap_or(""))
+            )
+        })
         .unwrap_or_else(|| "none yet".into());
     let lv = v
         .get("last_verification")
         .filter(|c| !c.is_null())
-        .map(|c| format!("{} at {} ({} events)", if c["intact"].as_bool() == Some(true) { "intact" } else { "BROKEN" }, escape(c["at"].as_str().unwrap_or("")), c["events"]))
+        .map(|c| {
+            format!(
+                "{} at {} ({} events)",
+                if c["intact"].as_bool() == Some(true) {
+                    "intact"
+                } else {
+                    "BROKEN"
+                },
+                escape(c["at"].as_str().unwrap_or("")),
+                c["events"]
+            )
+        })
         .unwrap_or_else(|| "not run since the server started".into());
     let al = v
         .get("access_log")
-        .map(|a| format!("{} entries, {}", a["entries"], if a["valid"].as_bool() == Some(true) { "chain valid" } else { "CHAIN BROKEN" }))
+        .map(|a| {
+            format!(
+                "{} entries, {}",
+                a["entries"],
+                if a["valid"].as_bool() == Some(true) {
+                    "chain valid"
+                } else {
+                    "CHAIN BROKEN"
+                }
+            )
+        })
         .unwrap_or_default();
     let body = format!(
         "<h1>Ledger status</h1><table><tbody>\

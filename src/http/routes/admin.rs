@@ -23,7 +23,10 @@ pub async fn whoami(principal: Principal) -> Json<Value> {
     }))
 }
 
-pub async fn list_tokens(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn list_tokens(
+    State(state): State<SharedState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Permission::ManageTokens)?;
     let tokens = state.tokens.list().await.map_err(Problem::internal)?;
     Ok(Json(json!({ "tokens": tokens })))
@@ -40,7 +43,9 @@ struct IssueBody {
 
 fn token_problem(e: TokenError) -> Problem {
     match e {
-        TokenError::UnitRequired(_) | TokenError::UnitNotAllowed => Problem::field("/unit", e.to_string()),
+        TokenError::UnitRequired(_) | TokenError::UnitNotAllowed => {
+            Problem::field("/unit", e.to_string())
+        }
         TokenError::BadName => Problem::field("/name", e.to_string()),
         TokenError::NoSuchToken(_) => Problem::not_found(e.to_string()),
         TokenError::AlreadyRevoked(_) => Problem::new(Kind::Conflict, e.to_string()),
@@ -58,8 +63,13 @@ pub async fn issue_token(
     let body = json_object(&headers, &body)?;
     let req: IssueBody = decode(Value::Object(body), 0)?;
     if let Some(unit) = &req.unit {
-        if icac_aggregates::services::UnitDirectory::unit(state.commands.directory().as_ref(), unit).is_none() {
-            return Err(Problem::field("/unit", format!("no registered unit {unit}")));
+        if icac_aggregates::services::UnitDirectory::unit(state.commands.directory().as_ref(), unit)
+            .is_none()
+        {
+            return Err(Problem::field(
+                "/unit",
+                format!("no registered unit {unit}"),
+            ));
         }
     }
     let issued = state
@@ -67,7 +77,10 @@ pub async fn issue_token(
         .issue(req.role, req.unit, &req.name, &principal.id())
         .await
         .map_err(token_problem)?;
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(issued).map_err(Problem::internal)?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(issued).map_err(Problem::internal)?),
+    ))
 }
 
 pub async fn revoke_token(

@@ -1,7 +1,7 @@
 //! Auditor functions: ledger status, verification, checkpoints, inclusion and
 //! consistency proofs, export bundles, and the access log with its own verification.
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -53,13 +53,19 @@ pub async fn ledger_status_value(state: &SharedState) -> ApiResult<Value> {
     }))
 }
 
-pub async fn ledger_status(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn ledger_status(
+    State(state): State<SharedState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Permission::ReadLedgerStatus)?;
     Ok(Json(ledger_status_value(&state).await?))
 }
 
 /// Runs a full verification of the database; the result also feeds `/metrics`.
-pub async fn verify(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn verify(
+    State(state): State<SharedState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Permission::Audit)?;
     let report = run_verify(&state).await?;
     Ok(Json(report))
@@ -74,11 +80,16 @@ pub async fn run_verify(state: &SharedState) -> ApiResult<Value> {
     let report = verify_storage(state.ledger.storage(), state.ledger.id(), options)
         .await
         .map_err(audit_problem)?;
-    state.metrics.record_verify(report.intact, report.events_verified);
+    state
+        .metrics
+        .record_verify(report.intact, report.events_verified);
     Ok(report.to_json())
 }
 
-pub async fn latest_checkpoint(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn latest_checkpoint(
+    State(state): State<SharedState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Permission::Audit)?;
     let cp = state
         .ledger
@@ -97,7 +108,10 @@ pub async fn latest_checkpoint(State(state): State<SharedState>, principal: Prin
     })))
 }
 
-pub async fn cut_checkpoint(State(state): State<SharedState>, principal: Principal) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+pub async fn cut_checkpoint(
+    State(state): State<SharedState>,
+    principal: Principal,
+) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     principal.require(Permission::Audit)?;
     let signed = checkpointer::cut(state.ledger.storage(), state.ledger.id(), &state.key)
         .await
@@ -117,17 +131,34 @@ pub struct InclusionQuery {
 pub async fn inclusion_proof(
     State(state): State<SharedState>,
     principal: Principal,
-    Query(q): Query<InclusionQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     principal.require(Permission::Audit)?;
-    let head = state.ledger.head().await.map_err(Problem::internal)?.position;
-    if q.position == 0 || q.position > head {
-        return Err(Problem::field("/position", format!("must be between 1 and the ledger head {head}")));
-    }
-    let proof = proofs::prove_inclusion(state.ledger.storage(), state.ledger.id(), Some(&state.key), q.position, None)
+    let q: InclusionQuery = crate::http::extract::parse_query(raw)?;
+    let head = state
+        .ledger
+        .head()
         .await
-        .map_err(audit_problem)?;
-    Ok(Json(serde_json::to_value(proof).map_err(Problem::internal)?))
+        .map_err(Problem::internal)?
+        .position;
+    if q.position == 0 || q.position > head {
+        return Err(Problem::field(
+            "/position",
+            format!("must be between 1 and the ledger head {head}"),
+        ));
+    }
+    let proof = proofs::prove_inclusion(
+        state.ledger.storage(),
+        state.ledger.id(),
+        Some(&state.key),
+        q.position,
+        None,
+    )
+    .await
+    .map_err(audit_problem)?;
+    Ok(Json(
+        serde_json::to_value(proof).map_err(Problem::internal)?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,21 +171,41 @@ pub struct ConsistencyQuery {
 pub async fn consistency_proof(
     State(state): State<SharedState>,
     principal: Principal,
-    Query(q): Query<ConsistencyQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     principal.require(Permission::Audit)?;
-    let head = state.ledger.head().await.map_err(Problem::internal)?.position;
+    let q: ConsistencyQuery = crate::http::extract::parse_query(raw)?;
+    let head = state
+        .ledger
+        .head()
+        .await
+        .map_err(Problem::internal)?
+        .position;
     let new_size = q.new_size.unwrap_or(head);
     if new_size > head {
-        return Err(Problem::field("/new_size", format!("must be at most the ledger head {head}")));
+        return Err(Problem::field(
+            "/new_size",
+            format!("must be at most the ledger head {head}"),
+        ));
     }
     if q.old_size == 0 || q.old_size > new_size {
-        return Err(Problem::field("/old_size", format!("must be between 1 and new_size {new_size}")));
+        return Err(Problem::field(
+            "/old_size",
+            format!("must be between 1 and new_size {new_size}"),
+        ));
     }
-    let proof = proofs::prove_consistency(state.ledger.storage(), state.ledger.id(), Some(&state.key), q.old_size, new_size)
-        .await
-        .map_err(audit_problem)?;
-    Ok(Json(serde_json::to_value(proof).map_err(Problem::internal)?))
+    let proof = proofs::prove_consistency(
+        state.ledger.storage(),
+        state.ledger.id(),
+        Some(&state.key),
+        q.old_size,
+        new_size,
+    )
+    .await
+    .map_err(audit_problem)?;
+    Ok(Json(
+        serde_json::to_value(proof).map_err(Problem::internal)?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,23 +219,44 @@ pub struct ExportQuery {
 pub async fn export(
     State(state): State<SharedState>,
     principal: Principal,
-    Query(q): Query<ExportQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     principal.require(Permission::Audit)?;
-    let head = state.ledger.head().await.map_err(Problem::internal)?.position;
+    let q: ExportQuery = crate::http::extract::parse_query(raw)?;
+    let head = state
+        .ledger
+        .head()
+        .await
+        .map_err(Problem::internal)?
+        .position;
     let from = q.from.unwrap_or(1);
     let to = q.to.unwrap_or(head);
     if from == 0 || from > to || to > head {
-        return Err(Problem::field("/from", format!("the range must lie within 1..={head} with from <= to")));
+        return Err(Problem::field(
+            "/from",
+            format!("the range must lie within 1..={head} with from <= to"),
+        ));
     }
     if to - from + 1 > MAX_EXPORT_EVENTS {
-        return Err(Problem::field("/to", format!("at most {MAX_EXPORT_EVENTS} events per request; use `icac-ledger export` for more")));
+        return Err(Problem::field(
+            "/to",
+            format!(
+                "at most {MAX_EXPORT_EVENTS} events per request; use `icac-ledger export` for more"
+            ),
+        ));
     }
     let dir = tempdir().map_err(Problem::internal)?;
     let path = dir.join("bundle.jsonl");
-    let summary = bundle::export(state.ledger.storage(), state.ledger.id(), Some(&state.key), &path, Some(from), Some(to))
-        .await
-        .map_err(audit_problem);
+    let summary = bundle::export(
+        state.ledger.storage(),
+        state.ledger.id(),
+        Some(&state.key),
+        &path,
+        Some(from),
+        Some(to),
+    )
+    .await
+    .map_err(audit_problem);
     let bytes = summary.and_then(|_| std::fs::read(&path).map_err(Problem::internal));
     let _ = std::fs::remove_dir_all(&dir);
     let bytes = bytes?;
@@ -193,7 +265,10 @@ pub async fn export(
             (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}-{from}-{to}.jsonl\"", state.ledger.id().as_str()),
+                format!(
+                    "attachment; filename=\"{}-{from}-{to}.jsonl\"",
+                    state.ledger.id().as_str()
+                ),
             ),
         ],
         bytes,
@@ -220,9 +295,10 @@ pub struct AccessLogQuery {
 pub async fn access_log(
     State(state): State<SharedState>,
     principal: Principal,
-    Query(q): Query<AccessLogQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     principal.require(Permission::Audit)?;
+    let q: AccessLogQuery = crate::http::extract::parse_query(raw)?;
     let entries = state
         .access_log
         .page(q.after.unwrap_or(0), q.limit.unwrap_or(100).min(MAX_PAGE))
@@ -231,8 +307,13 @@ pub async fn access_log(
     Ok(Json(json!({ "entries": entries })))
 }
 
-pub async fn verify_access_log(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn verify_access_log(
+    State(state): State<SharedState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Permission::Audit)?;
     let report = state.access_log.verify().await.map_err(Problem::internal)?;
-    Ok(Json(serde_json::to_value(report).map_err(Problem::internal)?))
+    Ok(Json(
+        serde_json::to_value(report).map_err(Problem::internal)?,
+    ))
 }

@@ -11,8 +11,8 @@ use icac_aggregates::case::{CaseCommand, LogComplaint, ShareDirection, ShareInfo
 use icac_aggregates::ids::{CaseId, OperationId, Ori, ReceiptNumber};
 use icac_aggregates::operation::OperationCommand;
 use icac_aggregates::public_report::{PublicReport, PublicReportCommand};
-use icac_aggregates::units::UnitCommand;
 use icac_aggregates::services::UnitDirectory;
+use icac_aggregates::units::UnitCommand;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
@@ -20,7 +20,9 @@ use crate::commands::filing::file_notification;
 use crate::commands::Actor;
 use crate::event_store::LedgerEventStore;
 use crate::http::auth::{Permission, Principal};
-use crate::http::extract::{decode, decode_variant, json_object, now_value, str_field, with_server_fields};
+use crate::http::extract::{
+    decode, decode_variant, json_object, now_value, str_field, with_server_fields,
+};
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::SharedState;
 use crate::ledger::record::StreamId;
@@ -28,12 +30,18 @@ use crate::ledger::record::StreamId;
 pub type Created = (StatusCode, Json<Value>);
 
 /// Counts the outcome and answers 201 with the ledger head after the command.
-pub(crate) async fn finish(state: &SharedState, result: Result<Value, Problem>) -> ApiResult<Created> {
+pub(crate) async fn finish(
+    state: &SharedState,
+    result: Result<Value, Problem>,
+) -> ApiResult<Created> {
     state.metrics.command(&result.as_ref().map(|_| ()));
     let mut body = result?;
     let head = state.ledger.head().await.map_err(Problem::internal)?;
     if let Value::Object(m) = &mut body {
-        m.insert("ledger_position".into(), Value::String(head.position.to_string()));
+        m.insert(
+            "ledger_position".into(),
+            Value::String(head.position.to_string()),
+        );
         m.insert("ledger_head".into(), Value::String(head.hash.to_hex()));
     }
     Ok((StatusCode::CREATED, Json(body)))
@@ -50,8 +58,17 @@ async fn stream_exists(state: &SharedState, aggregate_type: &str, id: &str) -> A
 
 /// Parses a case id from the URL and checks the caller may see it and that it exists.
 /// A case of another unit is reported as not found, so ids cannot be probed.
-pub(crate) async fn visible_case(state: &SharedState, principal: &Principal, raw: &str) -> ApiResult<CaseId> {
-    let not_found = || Problem::not_found(format!("no case {:?}", raw.chars().take(80).collect::<String>()));
+pub(crate) async fn visible_case(
+    state: &SharedState,
+    principal: &Principal,
+    raw: &str,
+) -> ApiResult<CaseId> {
+    let not_found = || {
+        Problem::not_found(format!(
+            "no case {:?}",
+            raw.chars().take(80).collect::<String>()
+        ))
+    };
     let case_id = CaseId::parse(raw).map_err(|_| not_found())?;
     if !principal.may_see_case(&case_id) || !stream_exists(state, "case", case_id.as_str()).await? {
         return Err(not_found());
@@ -60,7 +77,12 @@ pub(crate) async fn visible_case(state: &SharedState, principal: &Principal, raw
 }
 
 fn parse_ori(raw: &str) -> ApiResult<Ori> {
-    Ori::parse(raw).map_err(|_| Problem::not_found(format!("no unit {:?}", raw.chars().take(20).collect::<String>())))
+    Ori::parse(raw).map_err(|_| {
+        Problem::not_found(format!(
+            "no unit {:?}",
+            raw.chars().take(20).collect::<String>()
+        ))
+    })
 }
 
 fn known_unit(state: &SharedState, raw: &str) -> ApiResult<Ori> {
@@ -85,13 +107,26 @@ pub async fn register_unit(
         let body = with_server_fields(body, &[("recorded_at", now_value(Timestamp::now()))])?;
         let command: UnitCommand = decode_variant("register", body)?;
         let UnitCommand::Register(r) = &command else {
-            return Err(Problem::internal("register body decoded to another command"));
+            return Err(Problem::internal(
+                "register body decoded to another command",
+            ));
         };
         let ori = r.ori.clone();
         if state.commands.directory().unit(&ori).is_some() {
-            return Err(Problem::new(crate::http::problem::Kind::Conflict, format!("unit {ori} is already registered")));
+            return Err(Problem::new(
+                crate::http::problem::Kind::Conflict,
+                format!("unit {ori} is already registered"),
+            ));
         }
-        state.commands.execute(&state.commands.units, ori.as_str(), command, &principal.actor()).await?;
+        state
+            .commands
+            .execute(
+                &state.commands.units,
+                ori.as_str(),
+                command,
+                &principal.actor(),
+            )
+            .await?;
         Ok(json!({ "ori": ori }))
     }
     .await;
@@ -132,7 +167,15 @@ async fn unit_command(
         let body = json_object(&headers, &body)?;
         let body = with_server_fields(body, &[("recorded_at", now_value(Timestamp::now()))])?;
         let command: UnitCommand = decode_variant(variant, body)?;
-        state.commands.execute(&state.commands.units, ori.as_str(), command, &principal.actor()).await?;
+        state
+            .commands
+            .execute(
+                &state.commands.units,
+                ori.as_str(),
+                command,
+                &principal.actor(),
+            )
+            .await?;
         Ok(json!({ "ori": ori }))
     }
     .await;
@@ -156,10 +199,22 @@ pub async fn file(
             principal.require_unit(&unit)?;
         } else if principal.role.is_unit_bound() {
             if let Some(u) = str_field(&form, "reporting_unit") {
-                return Err(Problem::field("/reporting_unit", format!("{:?} is not a unit code", u.chars().take(20).collect::<String>())));
+                return Err(Problem::field(
+                    "/reporting_unit",
+                    format!(
+                        "{:?} is not a unit code",
+                        u.chars().take(20).collect::<String>()
+                    ),
+                ));
             }
         }
-        let receipt = file_notification(&state.commands, &Value::Object(form), &principal.actor(), Timestamp::now()).await?;
+        let receipt = file_notification(
+            &state.commands,
+            &Value::Object(form),
+            &principal.actor(),
+            Timestamp::now(),
+        )
+        .await?;
         serde_json::to_value(&receipt).map_err(Problem::internal)
     }
     .await;
@@ -176,13 +231,19 @@ pub async fn log_complaint(
     let result = async {
         let body = json_object(&headers, &body)?;
         if !body.contains_key("unit_case_number") {
-            return Err(Problem::field("/unit_case_number", "missing field `unit_case_number` (the unit's own case number names the case)"));
+            return Err(Problem::field(
+                "/unit_case_number",
+                "missing field `unit_case_number` (the unit's own case number names the case)",
+            ));
         }
         // The case id derives from the unit and its case number; decode once without it
         // to learn both, then again with it.
         let probe = with_server_fields(
             body.clone(),
-            &[("recorded_at", now_value(Timestamp::now())), ("case_id", Value::String("CT0000000:probe".into()))],
+            &[
+                ("recorded_at", now_value(Timestamp::now())),
+                ("case_id", Value::String("CT0000000:probe".into())),
+            ],
         )?;
         let probe: LogComplaint = decode(Value::Object(probe), 0)?;
         principal.require_unit(&probe.reporting_unit)?;
@@ -199,7 +260,11 @@ pub async fn log_complaint(
         };
         state
             .commands
-            .execute_case(&case_id, CaseCommand::LogComplaint(command), &principal.actor())
+            .execute_case(
+                &case_id,
+                CaseCommand::LogComplaint(command),
+                &principal.actor(),
+            )
             .await?;
         Ok(json!({ "case_id": case_id }))
     }
@@ -263,11 +328,18 @@ async fn case_command(
         let command: CaseCommand = decode_variant(action.variant(), body)?;
         if let CaseCommand::ShareInformation(ShareInformation { direction, .. }) = &command {
             match direction {
-                ShareDirection::UnitToTaskForce { from_unit } => principal.require_unit(from_unit)?,
-                ShareDirection::TaskForceToUnits { .. } => principal.require(Permission::ManageCases)?,
+                ShareDirection::UnitToTaskForce { from_unit } => {
+                    principal.require_unit(from_unit)?
+                }
+                ShareDirection::TaskForceToUnits { .. } => {
+                    principal.require(Permission::ManageCases)?
+                }
             }
         }
-        state.commands.execute_case(&case_id, command, &principal.actor()).await?;
+        state
+            .commands
+            .execute_case(&case_id, command, &principal.actor())
+            .await?;
         Ok(json!({ "case_id": case_id }))
     }
     .await;
@@ -283,7 +355,16 @@ macro_rules! case_route {
             headers: HeaderMap,
             body: Bytes,
         ) -> ApiResult<Created> {
-            case_command(state, principal, case_id, headers, body, $action, Vec::new()).await
+            case_command(
+                state,
+                principal,
+                case_id,
+                headers,
+                body,
+                $action,
+                Vec::new(),
+            )
+            .await
         }
     };
 }
@@ -306,9 +387,23 @@ pub async fn decide_referral(
 ) -> ApiResult<Created> {
     let n: u32 = match number.parse() {
         Ok(n) if n >= 1 => n,
-        _ => return Err(Problem::not_found(format!("no referral {:?}", number.chars().take(12).collect::<String>()))),
+        _ => {
+            return Err(Problem::not_found(format!(
+                "no referral {:?}",
+                number.chars().take(12).collect::<String>()
+            )))
+        }
     };
-    case_command(state, principal, case_id, headers, body, CaseAction::DecideReferral, vec![("referral_number", json!(n))]).await
+    case_command(
+        state,
+        principal,
+        case_id,
+        headers,
+        body,
+        CaseAction::DecideReferral,
+        vec![("referral_number", json!(n))],
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- operations
@@ -329,9 +424,20 @@ pub async fn plan_operation(
         };
         let id = p.operation_id.clone();
         if stream_exists(&state, "operation", id.as_str()).await? {
-            return Err(Problem::new(crate::http::problem::Kind::Conflict, format!("operation {id} is already planned")));
+            return Err(Problem::new(
+                crate::http::problem::Kind::Conflict,
+                format!("operation {id} is already planned"),
+            ));
         }
-        state.commands.execute(&state.commands.operations, id.as_str(), command, &principal.actor()).await?;
+        state
+            .commands
+            .execute(
+                &state.commands.operations,
+                id.as_str(),
+                command,
+                &principal.actor(),
+            )
+            .await?;
         Ok(json!({ "operation_id": id }))
     }
     .await;
@@ -347,7 +453,12 @@ async fn operation_command(
     variant: &str,
 ) -> ApiResult<Created> {
     principal.require(Permission::ManageOperations)?;
-    let not_found = || Problem::not_found(format!("no operation {:?}", raw_id.chars().take(64).collect::<String>()));
+    let not_found = || {
+        Problem::not_found(format!(
+            "no operation {:?}",
+            raw_id.chars().take(64).collect::<String>()
+        ))
+    };
     let id = OperationId::parse(raw_id.clone()).map_err(|_| not_found())?;
     if !stream_exists(&state, "operation", id.as_str()).await? {
         return Err(not_found());
@@ -356,7 +467,15 @@ async fn operation_command(
         let body = json_object(&headers, &body)?;
         let body = with_server_fields(body, &[("recorded_at", now_value(Timestamp::now()))])?;
         let command: OperationCommand = decode_variant(variant, body)?;
-        state.commands.execute(&state.commands.operations, id.as_str(), command, &principal.actor()).await?;
+        state
+            .commands
+            .execute(
+                &state.commands.operations,
+                id.as_str(),
+                command,
+                &principal.actor(),
+            )
+            .await?;
         Ok(json!({ "operation_id": id }))
     }
     .await;
@@ -392,7 +511,10 @@ pub fn new_receipt(channel: icac_aggregates::public_report::Channel) -> ApiResul
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut b = [0u8; 10];
     OsRng.fill_bytes(&mut b);
-    let tail: String = b.iter().map(|x| ALPHABET[(*x as usize) % ALPHABET.len()] as char).collect();
+    let tail: String = b
+        .iter()
+        .map(|x| ALPHABET[(*x as usize) % ALPHABET.len()] as char)
+        .collect();
     let prefix = match channel {
         icac_aggregates::public_report::Channel::WebSite => "WEB",
         icac_aggregates::public_report::Channel::Hotline => "HOT",
@@ -418,7 +540,12 @@ pub async fn receive_public_report(
     };
     state
         .commands
-        .execute(&state.commands.public_reports, receipt.as_str(), command, actor)
+        .execute(
+            &state.commands.public_reports,
+            receipt.as_str(),
+            command,
+            actor,
+        )
         .await?;
     Ok(receipt)
 }
@@ -440,7 +567,9 @@ pub async fn intake_public_report(
             category: Option<icac_aggregates::catalog::IncidentType>,
         }
         let intake: Intake = decode(Value::Object(body), 0)?;
-        let receipt = receive_public_report(&state, intake.channel, intake.category, &principal.actor()).await?;
+        let receipt =
+            receive_public_report(&state, intake.channel, intake.category, &principal.actor())
+                .await?;
         Ok(json!({ "receipt_number": receipt }))
     }
     .await;
@@ -456,7 +585,12 @@ async fn public_report_command(
     variant: &str,
 ) -> ApiResult<Created> {
     principal.require(Permission::HandlePublicReports)?;
-    let not_found = || Problem::not_found(format!("no public report {:?}", raw.chars().take(32).collect::<String>()));
+    let not_found = || {
+        Problem::not_found(format!(
+            "no public report {:?}",
+            raw.chars().take(32).collect::<String>()
+        ))
+    };
     let receipt = ReceiptNumber::parse(raw.clone()).map_err(|_| not_found())?;
     if !stream_exists(&state, "public_report", receipt.as_str()).await? {
         return Err(not_found());
@@ -470,7 +604,12 @@ async fn public_report_command(
         let actor = principal.actor();
         state
             .commands
-            .execute(&state.commands.public_reports, receipt.as_str(), command, &actor)
+            .execute(
+                &state.commands.public_reports,
+                receipt.as_str(),
+                command,
+                &actor,
+            )
             .await?;
         let mut out = json!({ "receipt_number": receipt });
         if routed {

@@ -21,7 +21,10 @@ pub async fn readyz(State(state): State<SharedState>) -> ApiResult<Json<Value>> 
         Ok(head) => Ok(Json(json!({ "status": "ready", "size": head.position }))),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            Err(Problem::new(Kind::NotYetAvailable, "the database is not reachable"))
+            Err(Problem::new(
+                Kind::NotYetAvailable,
+                "the database is not reachable",
+            ))
         }
     }
 }
@@ -35,42 +38,143 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
     let s = state.ledger.stats();
     let mut out = String::new();
     let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    family(&mut out, "icac_commands_total", "counter", "Commands received through the API, by outcome", &[
-        ("outcome=\"accepted\"", get(&m.commands_ok)),
-        ("outcome=\"rejected\"", get(&m.commands_rejected)),
-        ("outcome=\"invalid\"", get(&m.commands_invalid)),
-        ("outcome=\"conflict\"", get(&m.commands_conflict)),
-        ("outcome=\"failed\"", get(&m.commands_failed)),
-    ]);
-    family(&mut out, "icac_events_appended_total", "counter", "Events appended to the ledger by this process", &[("", get(&s.events))]);
-    family(&mut out, "icac_batches_total", "counter", "Append batches written", &[("", get(&s.batches))]);
-    family(&mut out, "icac_batch_conflicts_total", "counter", "Append requests refused for a stale stream version", &[("", get(&s.conflicts))]);
-    family(&mut out, "icac_batches_failed_total", "counter", "Append batches that failed", &[("", get(&s.failed_batches))]);
-    family(&mut out, "icac_batch_size_max", "gauge", "Largest batch written (events)", &[("", get(&s.largest_batch))]);
+    family(
+        &mut out,
+        "icac_commands_total",
+        "counter",
+        "Commands received through the API, by outcome",
+        &[
+            ("outcome=\"accepted\"", get(&m.commands_ok)),
+            ("outcome=\"rejected\"", get(&m.commands_rejected)),
+            ("outcome=\"invalid\"", get(&m.commands_invalid)),
+            ("outcome=\"conflict\"", get(&m.commands_conflict)),
+            ("outcome=\"failed\"", get(&m.commands_failed)),
+        ],
+    );
+    family(
+        &mut out,
+        "icac_events_appended_total",
+        "counter",
+        "Events appended to the ledger by this process",
+        &[("", get(&s.events))],
+    );
+    family(
+        &mut out,
+        "icac_batches_total",
+        "counter",
+        "Append batches written",
+        &[("", get(&s.batches))],
+    );
+    family(
+        &mut out,
+        "icac_batch_conflicts_total",
+        "counter",
+        "Append requests refused for a stale stream version",
+        &[("", get(&s.conflicts))],
+    );
+    family(
+        &mut out,
+        "icac_batches_failed_total",
+        "counter",
+        "Append batches that failed",
+        &[("", get(&s.failed_batches))],
+    );
+    family(
+        &mut out,
+        "icac_batch_size_max",
+        "gauge",
+        "Largest batch written (events)",
+        &[("", get(&s.largest_batch))],
+    );
     let avg = get(&s.events).checked_div(get(&s.batches)).unwrap_or(0);
-    family(&mut out, "icac_batch_size_mean", "gauge", "Mean events per batch (integer)", &[("", avg)]);
-    family(&mut out, "icac_verify_runs_total", "counter", "Ledger verifications run through the API", &[("", get(&m.verify_runs))]);
-    family(&mut out, "icac_verify_broken_total", "counter", "Verifications that found a break", &[("", get(&m.verify_broken))]);
+    family(
+        &mut out,
+        "icac_batch_size_mean",
+        "gauge",
+        "Mean events per batch (integer)",
+        &[("", avg)],
+    );
+    family(
+        &mut out,
+        "icac_verify_runs_total",
+        "counter",
+        "Ledger verifications run through the API",
+        &[("", get(&m.verify_runs))],
+    );
+    family(
+        &mut out,
+        "icac_verify_broken_total",
+        "counter",
+        "Verifications that found a break",
+        &[("", get(&m.verify_broken))],
+    );
     if let Some(last) = m.last_verify() {
-        family(&mut out, "icac_verify_last_intact", "gauge", "1 if the last verification found the ledger intact", &[("", u64::from(last.intact))]);
+        family(
+            &mut out,
+            "icac_verify_last_intact",
+            "gauge",
+            "1 if the last verification found the ledger intact",
+            &[("", u64::from(last.intact))],
+        );
     }
-    family(&mut out, "icac_auth_failures_total", "counter", "Failed authentications", &[("", get(&m.auth_failures))]);
-    family(&mut out, "icac_public_reports_total", "counter", "Reports received through the public page", &[("", get(&m.public_reports))]);
-    family(&mut out, "icac_public_rate_limited_total", "counter", "Public submissions refused by the rate limit", &[("", get(&m.public_rate_limited))]);
+    family(
+        &mut out,
+        "icac_auth_failures_total",
+        "counter",
+        "Failed authentications",
+        &[("", get(&m.auth_failures))],
+    );
+    family(
+        &mut out,
+        "icac_public_reports_total",
+        "counter",
+        "Reports received through the public page",
+        &[("", get(&m.public_reports))],
+    );
+    family(
+        &mut out,
+        "icac_public_rate_limited_total",
+        "counter",
+        "Public submissions refused by the rate limit",
+        &[("", get(&m.public_rate_limited))],
+    );
     if let Ok(head) = state.ledger.head().await {
-        family(&mut out, "icac_ledger_size", "gauge", "Events in the ledger", &[("", head.position)]);
+        family(
+            &mut out,
+            "icac_ledger_size",
+            "gauge",
+            "Events in the ledger",
+            &[("", head.position)],
+        );
     }
     let today = crate::http::routes::queries::today();
-    if let Ok(report) = state.projections.compliance(today, None, &state.config.deadline_policy).await {
+    if let Ok(report) = state
+        .projections
+        .compliance(today, None, &state.config.deadline_policy)
+        .await
+    {
         let t = &report.total;
-        family(&mut out, "icac_compliance_notifications", "gauge", "Notifications by 14-day status, as of today", &[
-            ("status=\"on_time\"", t.on_time),
-            ("status=\"late\"", t.late),
-            ("status=\"pending\"", t.pending),
-            ("status=\"due_soon\"", t.due_soon),
-            ("status=\"overdue\"", t.overdue),
-            ("status=\"incomplete_form\"", t.incomplete_form),
-        ]);
+        family(
+            &mut out,
+            "icac_compliance_notifications",
+            "gauge",
+            "Notifications by 14-day status, as of today",
+            &[
+                ("status=\"on_time\"", t.on_time),
+                ("status=\"late\"", t.late),
+                ("status=\"pending\"", t.pending),
+                ("status=\"due_soon\"", t.due_soon),
+                ("status=\"overdue\"", t.overdue),
+                ("status=\"incomplete_form\"", t.incomplete_form),
+            ],
+        );
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }

@@ -2,7 +2,7 @@
 //! history as of a moment, 14-day compliance, operations, the public-report intake
 //! queue and the annual report.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -40,16 +40,30 @@ pub(crate) fn parse_date(field: &str, raw: Option<&str>) -> ApiResult<Date> {
     }
 }
 
-pub(crate) async fn log_read(state: &SharedState, principal: &Principal, action: &str, target: &str) -> ApiResult<()> {
+pub(crate) async fn log_read(
+    state: &SharedState,
+    principal: &Principal,
+    action: &str,
+    target: &str,
+) -> ApiResult<()> {
     state
         .access_log
-        .append(AccessEntry::new(action, &principal.id(), &principal.source, target, "ok"))
+        .append(AccessEntry::new(
+            action,
+            &principal.id(),
+            &principal.source,
+            target,
+            "ok",
+        ))
         .await
         .map(|_| ())
         .map_err(Problem::internal)
 }
 
-pub async fn list_units(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn list_units(
+    State(state): State<SharedState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Permission::ReadDirectory)?;
     state.fresh_views().await?;
     let models = state.projections.snapshot().await;
@@ -90,7 +104,11 @@ fn status_key(c: &NotificationCompliance) -> String {
         .ok()
         .and_then(|v| match v {
             Value::String(s) => Some(s),
-            Value::Object(m) => m.get("status").and_then(Value::as_str).map(str::to_owned).or_else(|| m.keys().next().cloned()),
+            Value::Object(m) => m
+                .get("status")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| m.keys().next().cloned()),
             _ => None,
         })
         .unwrap_or_default()
@@ -107,7 +125,9 @@ pub async fn case_summaries(
     state.fresh_views().await?;
     let unit = match (principal.role.is_unit_bound(), &principal.unit, unit) {
         (true, Some(own), _) => Some(own.clone()),
-        (_, _, Some(u)) if !u.is_empty() => Some(Ori::parse(u).map_err(|e| Problem::field("/unit", e.to_string()))?),
+        (_, _, Some(u)) if !u.is_empty() => {
+            Some(Ori::parse(u).map_err(|e| Problem::field("/unit", e.to_string()))?)
+        }
         _ => None,
     };
     let report = state
@@ -132,38 +152,66 @@ pub async fn case_summaries(
                 case_id: c.case_id.to_string(),
                 reporting_unit: c.reporting_unit.to_string(),
                 received_on: c.received_on,
-                status: c.status.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_owned)),
+                status: c
+                    .status
+                    .and_then(|s| serde_json::to_value(s).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned)),
                 urgent: c.urgent,
                 compliance: comp.map(|n| status_key(n)),
                 compliance_label: comp.map(|n| n.label.clone()),
                 due_on: comp.map(|n| n.due_on),
             }
         })
-        .filter(|s| compliance.is_none_or(|want| want.is_empty() || s.compliance.as_deref() == Some(want)))
+        .filter(|s| {
+            compliance.is_none_or(|want| want.is_empty() || s.compliance.as_deref() == Some(want))
+        })
         .collect();
-    out.sort_by(|a, b| b.received_on.cmp(&a.received_on).then(a.case_id.cmp(&b.case_id)));
+    out.sort_by(|a, b| {
+        b.received_on
+            .cmp(&a.received_on)
+            .then(a.case_id.cmp(&b.case_id))
+    });
     Ok(out)
 }
 
 pub async fn list_cases(
     State(state): State<SharedState>,
     principal: Principal,
-    Query(q): Query<CaseListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     principal.require(Permission::ReadCases)?;
+    let q: CaseListQuery = crate::http::extract::parse_query(raw)?;
     if let Some(c) = q.compliance.as_deref() {
         if !["overdue", "due_soon", "pending", "late", "on_time", ""].contains(&c) {
-            return Err(Problem::field("/compliance", "must be one of overdue, due_soon, pending, late, on_time"));
+            return Err(Problem::field(
+                "/compliance",
+                "must be one of overdue, due_soon, pending, late, on_time",
+            ));
         }
     }
     let as_of = parse_date("as_of", q.as_of.as_deref())?;
-    let all = case_summaries(&state, &principal, q.unit.as_deref(), q.compliance.as_deref(), as_of).await?;
+    let all = case_summaries(
+        &state,
+        &principal,
+        q.unit.as_deref(),
+        q.compliance.as_deref(),
+        as_of,
+    )
+    .await?;
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
-    log_read(&state, &principal, "case_list", q.unit.as_deref().unwrap_or("*")).await?;
+    log_read(
+        &state,
+        &principal,
+        "case_list",
+        q.unit.as_deref().unwrap_or("*"),
+    )
+    .await?;
     let total = all.len();
     let page: Vec<CaseSummary> = all.into_iter().skip(offset).take(limit).collect();
-    Ok(Json(json!({ "total": total, "offset": offset, "limit": limit, "cases": page })))
+    Ok(Json(
+        json!({ "total": total, "offset": offset, "limit": limit, "cases": page }),
+    ))
 }
 
 pub async fn get_case(
@@ -193,8 +241,14 @@ pub struct HistoryQuery {
 }
 
 pub(crate) fn parse_cut(as_of: Option<&str>, at_position: Option<&str>) -> ApiResult<Cut> {
-    match (as_of.filter(|s| !s.is_empty()), at_position.filter(|s| !s.is_empty())) {
-        (Some(_), Some(_)) => Err(Problem::field("/as_of", "give as_of or at_position, not both")),
+    match (
+        as_of.filter(|s| !s.is_empty()),
+        at_position.filter(|s| !s.is_empty()),
+    ) {
+        (Some(_), Some(_)) => Err(Problem::field(
+            "/as_of",
+            "give as_of or at_position, not both",
+        )),
         (None, Some(p)) => p
             .parse::<u64>()
             .map(|position| Cut::AtPosition { position })
@@ -203,13 +257,16 @@ pub(crate) fn parse_cut(as_of: Option<&str>, at_position: Option<&str>) -> ApiRe
             if let Ok(at) = s.parse::<Timestamp>() {
                 return Ok(Cut::AsOf { at });
             }
-            let date: Date = s
-                .parse()
-                .map_err(|_| Problem::field("/as_of", "must be an RFC 3339 instant or a date YYYY-MM-DD"))?;
+            let date: Date = s.parse().map_err(|_| {
+                Problem::field("/as_of", "must be an RFC 3339 instant or a date YYYY-MM-DD")
+            })?;
             let end = date
                 .tomorrow()
                 .ok()
-                .and_then(|d| d.to_zoned(jiff::tz::TimeZone::get("America/New_York").ok()?).ok())
+                .and_then(|d| {
+                    d.to_zoned(jiff::tz::TimeZone::get("America/New_York").ok()?)
+                        .ok()
+                })
                 .map(|z| z.timestamp() - jiff::SignedDuration::from_nanos(1))
                 .ok_or_else(|| Problem::field("/as_of", "is out of range"))?;
             Ok(Cut::AsOf { at: end })
@@ -222,9 +279,10 @@ pub async fn case_history_route(
     State(state): State<SharedState>,
     principal: Principal,
     Path(case_id): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     principal.require(Permission::ReadCases)?;
+    let q: HistoryQuery = crate::http::extract::parse_query(raw)?;
     let case_id = visible_case(&state, &principal, &case_id).await?;
     let cut = parse_cut(q.as_of.as_deref(), q.at_position.as_deref())?;
     let history = case_history(state.ledger.storage(), state.ledger.id(), &case_id, cut)
@@ -234,7 +292,9 @@ pub async fn case_history_route(
             other => Problem::internal(other),
         })?;
     log_read(&state, &principal, "case_history_read", case_id.as_str()).await?;
-    Ok(Json(serde_json::to_value(history).map_err(Problem::internal)?))
+    Ok(Json(
+        serde_json::to_value(history).map_err(Problem::internal)?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,14 +307,21 @@ pub struct ComplianceQuery {
 pub async fn compliance(
     State(state): State<SharedState>,
     principal: Principal,
-    Query(q): Query<ComplianceQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     principal.require(Permission::ReadCompliance)?;
+    let q: ComplianceQuery = crate::http::extract::parse_query(raw)?;
     let as_of = parse_date("as_of", q.as_of.as_deref())?;
     state.fresh_views().await?;
-    let unit = match (principal.role.is_unit_bound(), &principal.unit, q.unit.as_deref()) {
+    let unit = match (
+        principal.role.is_unit_bound(),
+        &principal.unit,
+        q.unit.as_deref(),
+    ) {
         (true, Some(own), _) => Some(own.clone()),
-        (_, _, Some(u)) if !u.is_empty() => Some(Ori::parse(u).map_err(|e| Problem::field("/unit", e.to_string()))?),
+        (_, _, Some(u)) if !u.is_empty() => {
+            Some(Ori::parse(u).map_err(|e| Problem::field("/unit", e.to_string()))?)
+        }
         _ => None,
     };
     let report = state
@@ -262,16 +329,19 @@ pub async fn compliance(
         .compliance(as_of, unit.as_ref(), &state.config.deadline_policy)
         .await
         .map_err(|e| Problem::field("/as_of", e.to_string()))?;
-    Ok(Json(serde_json::to_value(report).map_err(Problem::internal)?))
+    Ok(Json(
+        serde_json::to_value(report).map_err(Problem::internal)?,
+    ))
 }
 
 /// Counts only (no case ids): for report authors and supervisors.
 pub async fn compliance_summary(
     State(state): State<SharedState>,
     principal: Principal,
-    Query(q): Query<ComplianceQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     principal.require(Permission::ReadAggregates)?;
+    let q: ComplianceQuery = crate::http::extract::parse_query(raw)?;
     let as_of = parse_date("as_of", q.as_of.as_deref())?;
     state.fresh_views().await?;
     let report = state
@@ -287,19 +357,27 @@ pub async fn compliance_summary(
     })))
 }
 
-pub async fn list_operations(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn list_operations(
+    State(state): State<SharedState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Permission::ManageOperations)?;
     state.fresh_views().await?;
     let models = state.projections.snapshot().await;
-    let ops: Vec<&icac_projections::operations::OperationView> = models.operations.values().collect();
+    let ops: Vec<&icac_projections::operations::OperationView> =
+        models.operations.values().collect();
     Ok(Json(json!({ "operations": ops })))
 }
 
-pub async fn intake_queue(State(state): State<SharedState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn intake_queue(
+    State(state): State<SharedState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Permission::HandlePublicReports)?;
     state.fresh_views().await?;
     let models = state.projections.snapshot().await;
-    let all: Vec<&icac_projections::intake::PublicReportView> = models.public_reports.values().collect();
+    let all: Vec<&icac_projections::intake::PublicReportView> =
+        models.public_reports.values().collect();
     let queue = models.intake_queue();
     Ok(Json(json!({ "open": queue, "all": all.len() })))
 }
@@ -320,24 +398,34 @@ pub struct AnnualQuery {
 pub async fn annual_report(
     State(state): State<SharedState>,
     principal: Principal,
-    Query(q): Query<AnnualQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     principal.require(Permission::ReadAggregates)?;
+    let q: AnnualQuery = crate::http::extract::parse_query(raw)?;
     let report = build_annual(&state, &q).await?;
     let format = q.format.as_deref().unwrap_or("json");
     use icac_projections::report::render;
     let (ct, body) = match format {
-        "json" => ("application/json", render::json::render(&report).map_err(Problem::internal)?),
+        "json" => (
+            "application/json",
+            render::json::render(&report).map_err(Problem::internal)?,
+        ),
         "html" => ("text/html; charset=utf-8", render::html::render(&report)),
         "csv" => ("text/csv; charset=utf-8", render::csv::render(&report)),
         "md" => ("text/markdown; charset=utf-8", render::md::render(&report)),
         _ => return Err(Problem::field("/format", "must be json, html, csv or md")),
     };
-    let filename = format!("icac-annual-report-{}.{}", report.attestation.position, format);
+    let filename = format!(
+        "icac-annual-report-{}.{}",
+        report.attestation.position, format
+    );
     Ok((
         [
             (header::CONTENT_TYPE, ct.to_owned()),
-            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{filename}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{filename}\""),
+            ),
         ],
         body,
     )
@@ -354,19 +442,32 @@ pub(crate) async fn build_annual(
     };
     let from = match q.from.as_deref() {
         Some(_) => parse_date("from", q.from.as_deref())?,
-        None => to.checked_sub(jiff::Span::new().years(1)).map_err(|_| Problem::field("/to", "is out of range"))?,
+        None => to
+            .checked_sub(jiff::Span::new().years(1))
+            .map_err(|_| Problem::field("/to", "is out of range"))?,
     };
     if from > to {
         return Err(Problem::field("/from", "must not be after `to`"));
     }
     let threshold = q.suppression_threshold.unwrap_or(10);
     if threshold > 1000 {
-        return Err(Problem::field("/suppression_threshold", "must be at most 1000"));
+        return Err(Problem::field(
+            "/suppression_threshold",
+            "must be at most 1000",
+        ));
     }
-    let head = state.ledger.head().await.map_err(Problem::internal)?.position;
+    let head = state
+        .ledger
+        .head()
+        .await
+        .map_err(Problem::internal)?
+        .position;
     if let Some(p) = q.at_position {
         if p == 0 || p > head {
-            return Err(Problem::field("/at_position", format!("must be between 1 and the ledger head {head}")));
+            return Err(Problem::field(
+                "/at_position",
+                format!("must be between 1 and the ledger head {head}"),
+            ));
         }
     }
     let _ = MAX_RECOMMENDATION;
@@ -376,7 +477,14 @@ pub(crate) async fn build_annual(
         suppression_threshold: threshold,
         deadline_policy: state.config.deadline_policy.clone(),
     };
-    annual::build(state.ledger.storage(), state.ledger.id(), &state.key, parameters, q.at_position, None)
-        .await
-        .map_err(Problem::internal)
+    annual::build(
+        state.ledger.storage(),
+        state.ledger.id(),
+        &state.key,
+        parameters,
+        q.at_position,
+        None,
+    )
+    .await
+    .map_err(Problem::internal)
 }
