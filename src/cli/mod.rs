@@ -1,6 +1,7 @@
 //! The `icac-ledger` command line. Each subcommand lives in its own module and returns an
 //! exit code; errors print one line to stderr.
 
+mod bench;
 mod demo;
 mod import;
 mod checkpoint;

@@ -190,6 +190,8 @@ fn read_bounded(path: &std::path::Path, limit: usize) -> Result<String, CliError
 pub enum BenchCommand {
     /// Verify throughput on the configured database, next to raw batch verification
     Verify(BenchVerifyArgs),
+    /// Append throughput through the full command path, next to postgres-es and a naive chain
+    Append(super::bench::AppendArgs),
 }
 
 #[derive(Debug, Args)]
@@ -215,7 +217,10 @@ pub struct BenchVerifyArgs {
 }
 
 pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, CliError> {
-    let BenchCommand::Verify(b) = cmd;
+    let b = match cmd {
+        BenchCommand::Verify(b) => b,
+        BenchCommand::Append(a) => return super::bench::append(a).await,
+    };
     let id = args.ledger_id()?;
     let storage = args.storage().await?;
     storage.migrate().await?;
