@@ -47,6 +47,12 @@ pub struct ServeArgs {
     /// Mark the staff session cookie Secure (when served behind TLS)
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Write a signed checkpoint after this many new events...
+    #[arg(long, default_value_t = 10_000)]
+    pub checkpoint_every_events: u64,
+    /// ...or after this many seconds with new events, whichever comes first
+    #[arg(long, default_value_t = 60)]
+    pub checkpoint_every_secs: u64,
 }
 
 fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
@@ -154,8 +160,18 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         }
         println!("try: curl -H 'Authorization: Bearer <token>' http://{local}/v1/whoami");
     }
+    // Auditors get a fresh signed checkpoint every N events or T seconds.
+    let checkpointer = crate::audit::checkpointer::spawn_for(
+        &state.ledger,
+        LedgerKey::load(&ledger_args.key)?,
+        crate::audit::checkpointer::Schedule {
+            every_events: args.checkpoint_every_events.max(1),
+            every: Duration::from_secs(args.checkpoint_every_secs.max(1)),
+        },
+    );
     println!("press ctrl-c to stop");
     server::serve(listener, state, server::shutdown_signal()).await?;
+    checkpointer.abort();
     println!("stopped");
     Ok(ExitCode::SUCCESS)
 }
