@@ -26,39 +26,47 @@ CREATE TABLE ledger_events (
 
 CREATE INDEX ledger_events_recorded_at ON ledger_events (ledger_id, recorded_at);
 
--- Each new row must extend the chain: its prev_hash is the hash at position - 1 (or 32
--- zero bytes at position 1), and its stream sequence follows the stream's previous one.
+-- Each inserted row must extend the chain: its prev_hash is the hash at position - 1 (or
+-- 32 zero bytes at position 1), and its stream sequence follows the stream's previous one.
 -- This holds even for a writer that bypasses the application.
-CREATE FUNCTION ledger_events_link() RETURNS trigger LANGUAGE plpgsql AS $$
+--
+-- The check runs once per INSERT statement over its transition table (a batch of many
+-- events is one statement), after the rows are in place so that rows inserted together
+-- can vouch for each other. Plans are made for each call: a plan cached while the
+-- table was empty can pick an index that turns each lookup into a scan of the ledger.
+CREATE FUNCTION ledger_events_link() RETURNS trigger LANGUAGE plpgsql
+SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
-    expected bytea;
+    bad record;
 BEGIN
-    IF NEW.position = 1 THEN
-        expected := decode(repeat('00', 32), 'hex');
-    ELSE
-        SELECT hash INTO expected FROM ledger_events
-         WHERE ledger_id = NEW.ledger_id AND position = NEW.position - 1;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'ledger %: position % does not follow the chain head', NEW.ledger_id, NEW.position
-                USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
-    END IF;
-    IF NEW.prev_hash IS DISTINCT FROM expected THEN
-        RAISE EXCEPTION 'ledger %: prev_hash of position % does not link to the previous event', NEW.ledger_id, NEW.position
+    SELECT n.ledger_id, n.position INTO bad
+      FROM new_rows n
+      LEFT JOIN ledger_events p
+        ON p.ledger_id = n.ledger_id AND p.position = n.position - 1
+     WHERE NOT ((n.position = 1 AND n.prev_hash = decode(repeat('00', 32), 'hex'))
+                OR p.hash IS NOT DISTINCT FROM n.prev_hash AND p.position IS NOT NULL)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger %: prev_hash of position % does not link to the previous event', bad.ledger_id, bad.position
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
-    IF NEW.sequence > 1 AND NOT EXISTS (
-        SELECT 1 FROM ledger_events
-         WHERE ledger_id = NEW.ledger_id AND aggregate_type = NEW.aggregate_type
-           AND aggregate_id = NEW.aggregate_id AND sequence = NEW.sequence - 1) THEN
-        RAISE EXCEPTION 'ledger %: stream %/% sequence % skips a number', NEW.ledger_id, NEW.aggregate_type, NEW.aggregate_id, NEW.sequence
+    SELECT n.ledger_id, n.aggregate_type, n.aggregate_id, n.sequence INTO bad
+      FROM new_rows n
+     WHERE n.sequence > 1 AND NOT EXISTS (
+           SELECT 1 FROM ledger_events e
+            WHERE e.ledger_id = n.ledger_id AND e.aggregate_type = n.aggregate_type
+              AND e.aggregate_id = n.aggregate_id AND e.sequence = n.sequence - 1)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger %: stream %/% sequence % skips a number', bad.ledger_id, bad.aggregate_type, bad.aggregate_id, bad.sequence
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
-    RETURN NEW;
+    RETURN NULL;
 END $$;
 
-CREATE TRIGGER ledger_events_link BEFORE INSERT ON ledger_events
-    FOR EACH ROW EXECUTE FUNCTION ledger_events_link();
+CREATE TRIGGER ledger_events_link AFTER INSERT ON ledger_events
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_events_link();
 
 CREATE TABLE ledger_checkpoints (
     ledger_id   text   NOT NULL,
