@@ -6,8 +6,8 @@
 
 pub mod audit;
 pub mod bench;
-pub mod commands;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod event_store;
 pub mod http;

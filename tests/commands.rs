@@ -53,7 +53,10 @@ fn form(unit: &str, case_number: &str, tip: &str) -> Value {
 }
 
 async fn with_units(commands: &Commands) {
-    for (ori, name) in [(HARTFORD, "Hartford Police Department"), (NEW_HAVEN, "New Haven Police Department")] {
+    for (ori, name) in [
+        (HARTFORD, "Hartford Police Department"),
+        (NEW_HAVEN, "New Haven Police Department"),
+    ] {
         let cmd = UnitCommand::Register(RegisterUnit {
             ori: Ori::parse(ori).unwrap(),
             name: name.into(),
@@ -61,7 +64,15 @@ async fn with_units(commands: &Commands) {
             town: "Hartford".into(),
             recorded_at: "2024-07-01T12:00:00Z".parse().unwrap(),
         });
-        commands.execute(&commands.units, ori, cmd, &Actor::system("test:admin", "reg")).await.unwrap();
+        commands
+            .execute(
+                &commands.units,
+                ori,
+                cmd,
+                &Actor::system("test:admin", "reg"),
+            )
+            .await
+            .unwrap();
     }
 }
 
@@ -74,25 +85,57 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
         with_units(&commands).await;
 
         // A valid form opens a case; metadata carries the principal.
-        let receipt = file_notification(&commands, &form(HARTFORD, "24-001", "111222333"), &actor(HARTFORD), at()).await.unwrap();
-        let FilingReceipt::Filed { case_id } = receipt else { panic!("{receipt:?}") };
-        let events = ledger.read_stream(&StreamId::new("case", case_id.as_str())).await.unwrap();
+        let receipt = file_notification(
+            &commands,
+            &form(HARTFORD, "24-001", "111222333"),
+            &actor(HARTFORD),
+            at(),
+        )
+        .await
+        .unwrap();
+        let FilingReceipt::Filed { case_id } = receipt else {
+            panic!("{receipt:?}")
+        };
+        let events = ledger
+            .read_stream(&StreamId::new("case", case_id.as_str()))
+            .await
+            .unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].record.event_type, "NotificationFiled");
-        assert_eq!(events[0].record.metadata.principal, format!("unit-reporter:{HARTFORD}"));
+        assert_eq!(
+            events[0].record.metadata.principal,
+            format!("unit-reporter:{HARTFORD}")
+        );
 
         // The same CyberTip from another unit is linked, not duplicated.
-        let receipt = file_notification(&commands, &form(NEW_HAVEN, "NH-77", "111222333"), &actor(NEW_HAVEN), at()).await.unwrap();
+        let receipt = file_notification(
+            &commands,
+            &form(NEW_HAVEN, "NH-77", "111222333"),
+            &actor(NEW_HAVEN),
+            at(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             receipt,
             FilingReceipt::LinkedToExisting {
-                case_id: CaseId::for_unit_case(&Ori::parse(NEW_HAVEN).unwrap(), &"NH-77".parse().unwrap()).unwrap(),
+                case_id: CaseId::for_unit_case(
+                    &Ori::parse(NEW_HAVEN).unwrap(),
+                    &"NH-77".parse().unwrap()
+                )
+                .unwrap(),
                 primary_case_id: case_id.clone(),
             },
             "{kind:?}"
         );
-        let events = ledger.read_stream(&StreamId::new("case", case_id.as_str())).await.unwrap();
-        assert_eq!(events.last().unwrap().record.event_type, "DuplicateNotificationLinked");
+        let events = ledger
+            .read_stream(&StreamId::new("case", case_id.as_str()))
+            .await
+            .unwrap();
+        assert_eq!(
+            events.last().unwrap().record.event_type,
+            "DuplicateNotificationLinked"
+        );
 
         // Every kind of error at once, with pointers; nothing recorded.
         let before = ledger.head().await.unwrap().position;
@@ -100,24 +143,51 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
         bad["received"]["date"] = json!("2031-02-30");
         bad["suspected_statutes"] = json!(["53a-196d", "99-999"]);
         bad["medium"] = json!(42);
-        let Err(CommandError::Invalid(errors)) = file_notification(&commands, &bad, &actor(HARTFORD), at()).await else {
+        let Err(CommandError::Invalid(errors)) =
+            file_notification(&commands, &bad, &actor(HARTFORD), at()).await
+        else {
             panic!("expected validation errors")
         };
         let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
-        for p in ["/reporting_unit", "/received/date", "/suspected_statutes/1", "/medium", "/source/cybertip_number"] {
-            assert!(pointers.contains(&p), "{kind:?}: missing {p} in {pointers:?}");
+        for p in [
+            "/reporting_unit",
+            "/received/date",
+            "/suspected_statutes/1",
+            "/medium",
+            "/source/cybertip_number",
+        ] {
+            assert!(
+                pointers.contains(&p),
+                "{kind:?}: missing {p} in {pointers:?}"
+            );
         }
-        assert_eq!(ledger.head().await.unwrap().position, before, "{kind:?}: nothing recorded");
+        assert_eq!(
+            ledger.head().await.unwrap().position,
+            before,
+            "{kind:?}: nothing recorded"
+        );
 
         // A refused filing (same unit case filed again) records no claim either.
-        let again = file_notification(&commands, &form(HARTFORD, "24-001", "999888777"), &actor(HARTFORD), at()).await;
+        let again = file_notification(
+            &commands,
+            &form(HARTFORD, "24-001", "999888777"),
+            &actor(HARTFORD),
+            at(),
+        )
+        .await;
         assert!(matches!(again, Err(CommandError::Rejected(_))), "{again:?}");
-        assert_eq!(ledger.head().await.unwrap().position, before, "{kind:?}: nothing recorded");
+        assert_eq!(
+            ledger.head().await.unwrap().position,
+            before,
+            "{kind:?}: nothing recorded"
+        );
 
         // Two commands racing on one case: at most one conflict, never a fork.
         let share = |n: usize| {
             CaseCommand::ShareInformation(ShareInformation {
-                direction: ShareDirection::UnitToTaskForce { from_unit: Ori::parse(HARTFORD).unwrap() },
+                direction: ShareDirection::UnitToTaskForce {
+                    from_unit: Ori::parse(HARTFORD).unwrap(),
+                },
                 category: ShareCategory::CaseUpdate,
                 summary: format!("update {n}"),
                 recorded_at: at(),
@@ -127,7 +197,9 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
         let commands = std::sync::Arc::new(commands);
         for n in 0..8 {
             let (c, id) = (commands.clone(), case_id.clone());
-            handles.push(tokio::spawn(async move { c.execute_case(&id, share(n), &actor(HARTFORD)).await }));
+            handles.push(tokio::spawn(async move {
+                c.execute_case(&id, share(n), &actor(HARTFORD)).await
+            }));
         }
         let mut ok = 0;
         let mut conflicts = 0;
@@ -138,9 +210,19 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
                 Err(e) => panic!("{e}"),
             }
         }
-        assert!(ok >= 1 && ok + conflicts == 8, "{kind:?}: {ok} ok, {conflicts} conflicts");
-        let events = ledger.read_stream(&StreamId::new("case", case_id.as_str())).await.unwrap();
-        assert_eq!(events.len(), 2 + ok, "{kind:?}: exactly the acknowledged shares are present");
+        assert!(
+            ok >= 1 && ok + conflicts == 8,
+            "{kind:?}: {ok} ok, {conflicts} conflicts"
+        );
+        let events = ledger
+            .read_stream(&StreamId::new("case", case_id.as_str()))
+            .await
+            .unwrap();
+        assert_eq!(
+            events.len(),
+            2 + ok,
+            "{kind:?}: exactly the acknowledged shares are present"
+        );
     }
 }
 
@@ -152,22 +234,37 @@ async fn demo_is_deterministic_across_fresh_stores() {
         let ledger = open_ledger(&db, &LedgerKey::generate()).await;
         let commands = Commands::open(ledger.clone()).await.unwrap();
         let summary = demo::run(&commands, 40, 7, |_, _| {}).await.unwrap();
-        assert_eq!(summary.rejected, 0, "{kind:?}: the demo script is accepted in full");
+        assert_eq!(
+            summary.rejected, 0,
+            "{kind:?}: the demo script is accepted in full"
+        );
         let mut all = Vec::new();
         let mut from = 2; // skip the genesis event (its key differs per store)
         loop {
-            let rows = ledger.storage().read_page(ledger.id(), from, 1000).await.unwrap();
+            let rows = ledger
+                .storage()
+                .read_page(ledger.id(), from, 1000)
+                .await
+                .unwrap();
             if rows.is_empty() {
                 break;
             }
             for row in rows {
                 from = row.position + 1;
                 let e = icac_ledger::ledger::sealed_from_row(row).unwrap();
-                all.push((e.record.aggregate_type, e.record.aggregate_id, e.record.event_type, e.record.payload));
+                all.push((
+                    e.record.aggregate_type,
+                    e.record.aggregate_id,
+                    e.record.event_type,
+                    e.record.payload,
+                ));
             }
         }
         assert!(all.len() > 100, "{kind:?}: {} events", all.len());
         payloads.push(all);
     }
-    assert_eq!(payloads[0], payloads[1], "same seed, same payloads on SQLite and PostgreSQL");
+    assert_eq!(
+        payloads[0], payloads[1],
+        "same seed, same payloads on SQLite and PostgreSQL"
+    );
 }

@@ -194,11 +194,7 @@ async fn public_form_and_staff_overdue_case_in_chromium() {
 
     // The public page: choose a category, confirm, send; a receipt comes back.
     driver.goto(&s.url("/")).await;
-    assert!(
-        driver.title().await.contains("Report"),
-        "{}",
-        driver.title().await
-    );
+    wait_for_title(&driver, "Report").await;
     driver.screenshot("public.png").await;
     driver
         .click("input[name=category][value=online_enticement]")
@@ -218,18 +214,15 @@ async fn public_form_and_staff_overdue_case_in_chromium() {
     driver
         .click("form[action='/staff/login'] button[type=submit]")
         .await;
-    assert!(
-        driver.title().await.contains("Compliance"),
-        "{}",
-        driver.title().await
-    );
+    // The click navigates; wait for the dashboard rather than racing the page load.
+    wait_for_title(&driver, "Compliance").await;
     assert_eq!(driver.text("#card-overdue").await, "1");
     driver.screenshot("dashboard.png").await;
     driver.click("#card-overdue").await;
     let first = driver.text("#cases tbody tr td a").await;
     assert_eq!(first, format!("{HARTFORD}:24-777"));
     driver.click("#cases tbody tr td a").await;
-    assert!(driver.title().await.contains("24-777"));
+    wait_for_title(&driver, "24-777").await;
     let timeline = driver.text("#timeline").await;
     assert!(
         timeline.contains("Complaint") || timeline.contains("complaint"),
@@ -239,4 +232,18 @@ async fn public_form_and_staff_overdue_case_in_chromium() {
 
     driver.quit().await;
     s.stop().await;
+}
+
+/// Waits up to ten seconds for the page title to contain `needle` (navigation after a
+/// click completes asynchronously).
+async fn wait_for_title(driver: &Driver, needle: &str) {
+    let mut title = String::new();
+    for _ in 0..100 {
+        title = driver.title().await;
+        if title.contains(needle) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("page title {title:?} never contained {needle:?}");
 }

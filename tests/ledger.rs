@@ -44,7 +44,10 @@ async fn assert_chain_intact(storage: &Storage) -> u64 {
     let mut expected_pos = 1u64;
     let mut streams: std::collections::HashMap<(String, String), u64> = Default::default();
     loop {
-        let rows = storage.read_page(&id, expected_pos, 500).await.expect("read");
+        let rows = storage
+            .read_page(&id, expected_pos, 500)
+            .await
+            .expect("read");
         if rows.is_empty() {
             break;
         }
@@ -52,12 +55,20 @@ async fn assert_chain_intact(storage: &Storage) -> u64 {
             assert_eq!(row.position, expected_pos, "gap-free positions");
             let record = EventRecord::from_canonical(&row.canonical).expect("canonical");
             assert_eq!(record.position, row.position);
-            assert_eq!(record.prev_hash, prev, "prev_hash links at {}", row.position);
+            assert_eq!(
+                record.prev_hash, prev,
+                "prev_hash links at {}",
+                row.position
+            );
             let hash = event_hash(&prev, &row.canonical);
             assert_eq!(hash.0.to_vec(), row.hash, "hash at {}", row.position);
             let key = ring.key_for(&record.key_id, row.position).expect("key");
             let sig: [u8; 64] = row.signature.as_slice().try_into().unwrap();
-            assert!(verify_signature(key, &hash, &sig), "signature at {}", row.position);
+            assert!(
+                verify_signature(key, &hash, &sig),
+                "signature at {}",
+                row.position
+            );
             let seq = streams
                 .entry((record.aggregate_type.clone(), record.aggregate_id.clone()))
                 .or_insert(0);
@@ -100,7 +111,14 @@ async fn stale_expected_sequence_conflicts_without_failing_batch_mates() {
         ledger.append(request(&s1, 0, 1, "first")).await.unwrap();
         let stale = ledger.append(request(&s1, 0, 1, "stale")).await;
         assert!(
-            matches!(stale, Err(AppendError::Conflict { expected: 0, actual: 1, .. })),
+            matches!(
+                stale,
+                Err(AppendError::Conflict {
+                    expected: 0,
+                    actual: 1,
+                    ..
+                })
+            ),
             "{kind:?}: {stale:?}"
         );
         // Fire a stale and a good request together so they share a batch.
@@ -145,9 +163,17 @@ async fn sixty_four_writers_on_distinct_streams() {
             }
         }
         let total = assert_chain_intact(ledger.storage()).await;
-        assert_eq!(total, 1 + 64 * per_writer, "{kind:?}: every acknowledged event present");
+        assert_eq!(
+            total,
+            1 + 64 * per_writer,
+            "{kind:?}: every acknowledged event present"
+        );
         assert!(
-            ledger.stats().largest_batch.load(std::sync::atomic::Ordering::Relaxed) > 1,
+            ledger
+                .stats()
+                .largest_batch
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 1,
             "{kind:?}: concurrent appends were group-committed"
         );
     }
@@ -164,14 +190,21 @@ async fn sixty_four_writers_on_one_stream() {
         let conflicts = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut tasks = Vec::new();
         for w in 0..64 {
-            let (ledger, stream, acked, conflicts) =
-                (ledger.clone(), stream.clone(), acked.clone(), conflicts.clone());
+            let (ledger, stream, acked, conflicts) = (
+                ledger.clone(),
+                stream.clone(),
+                acked.clone(),
+                conflicts.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 for i in 0..3 {
                     // Read-modify-write as a command does; retry on conflict.
                     loop {
                         let seq = ledger.read_stream(&stream).await.unwrap().len() as u64;
-                        match ledger.append(request(&stream, seq, 1, &format!("{w}-{i}"))).await {
+                        match ledger
+                            .append(request(&stream, seq, 1, &format!("{w}-{i}")))
+                            .await
+                        {
                             Ok(s) => {
                                 acked.lock().unwrap().push(s[0].record.sequence);
                                 break;
@@ -190,8 +223,15 @@ async fn sixty_four_writers_on_one_stream() {
         }
         let mut seqs = acked.lock().unwrap().clone();
         seqs.sort_unstable();
-        assert_eq!(seqs, (1..=192).collect::<Vec<u64>>(), "{kind:?}: no duplicate or lost sequence");
-        assert!(conflicts.load(std::sync::atomic::Ordering::Relaxed) > 0, "contention happened");
+        assert_eq!(
+            seqs,
+            (1..=192).collect::<Vec<u64>>(),
+            "{kind:?}: no duplicate or lost sequence"
+        );
+        assert!(
+            conflicts.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "contention happened"
+        );
         assert_eq!(assert_chain_intact(ledger.storage()).await, 193);
     }
 }
@@ -202,7 +242,10 @@ async fn update_delete_truncate_are_refused_by_the_database() {
         let db = TestDb::new(kind).await;
         let key = LedgerKey::generate();
         let ledger = open_ledger(&db, &key).await;
-        ledger.append(request(&StreamId::new("case", "X"), 0, 2, "x")).await.unwrap();
+        ledger
+            .append(request(&StreamId::new("case", "X"), 0, 2, "x"))
+            .await
+            .unwrap();
         let checkpoint = icac_ledger::storage::CheckpointRow {
             size: 3,
             root: vec![0; 32],
@@ -211,7 +254,11 @@ async fn update_delete_truncate_are_refused_by_the_database() {
             key_id: key.id().to_string(),
             note: "note".into(),
         };
-        ledger.storage().insert_checkpoint(&ledger_id(), &checkpoint).await.unwrap();
+        ledger
+            .storage()
+            .insert_checkpoint(&ledger_id(), &checkpoint)
+            .await
+            .unwrap();
         let mut attempts = vec![
             "UPDATE ledger_events SET event_type = 'Forged' WHERE position = 2",
             "DELETE FROM ledger_events WHERE position = 3",
@@ -225,7 +272,10 @@ async fn update_delete_truncate_are_refused_by_the_database() {
         }
         for sql in attempts {
             let err = db.exec(sql).await.expect_err(sql);
-            assert!(err.to_string().contains("append-only"), "{kind:?} {sql}: {err}");
+            assert!(
+                err.to_string().contains("append-only"),
+                "{kind:?} {sql}: {err}"
+            );
         }
         // A forged row that does not link to the head is refused too.
         let forged = match kind {
@@ -249,22 +299,40 @@ async fn restart_recovers_the_head_and_two_processes_never_fork() {
         ledger.shutdown().await;
 
         // Two independent "processes" (separate pools and writers) on one database.
-        let a = Ledger::open(db.storage().await, ledger_id(), LedgerKey::from_signing_key(key.signing_key().clone())).await.unwrap();
-        let b = Ledger::open(db.storage().await, ledger_id(), LedgerKey::from_signing_key(key.signing_key().clone())).await.unwrap();
+        let a = Ledger::open(
+            db.storage().await,
+            ledger_id(),
+            LedgerKey::from_signing_key(key.signing_key().clone()),
+        )
+        .await
+        .unwrap();
+        let b = Ledger::open(
+            db.storage().await,
+            ledger_id(),
+            LedgerKey::from_signing_key(key.signing_key().clone()),
+        )
+        .await
+        .unwrap();
         let mut tasks = Vec::new();
         for w in 0..16 {
             let l = if w % 2 == 0 { a.clone() } else { b.clone() };
             tasks.push(tokio::spawn(async move {
                 let s = StreamId::new("case", &format!("P{w}"));
                 for i in 0..5 {
-                    l.append(request(&s, i, 1, &format!("{w}{i}"))).await.unwrap();
+                    l.append(request(&s, i, 1, &format!("{w}{i}")))
+                        .await
+                        .unwrap();
                 }
             }));
         }
         for t in tasks {
             t.await.unwrap();
         }
-        assert_eq!(assert_chain_intact(a.storage()).await, 3 + 16 * 5, "{kind:?}");
+        assert_eq!(
+            assert_chain_intact(a.storage()).await,
+            3 + 16 * 5,
+            "{kind:?}"
+        );
     }
 }
 
@@ -275,10 +343,14 @@ async fn wrong_key_is_refused_and_rotation_is_recorded() {
         let key = LedgerKey::generate();
         let ledger = open_ledger(&db, &key).await;
         let other = LedgerKey::generate();
-        let err = Ledger::open(db.storage().await, ledger_id(), LedgerKey::from_signing_key(other.signing_key().clone()))
-            .await
-            .err()
-            .unwrap();
+        let err = Ledger::open(
+            db.storage().await,
+            ledger_id(),
+            LedgerKey::from_signing_key(other.signing_key().clone()),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(matches!(err, LedgerError::WrongKey { .. }), "{err}");
 
         let s = StreamId::new("case", "K");
@@ -286,10 +358,18 @@ async fn wrong_key_is_refused_and_rotation_is_recorded() {
         let next = LedgerKey::generate();
         let next_id = next.id().clone();
         let rotation = ledger
-            .rotate_key(&key, LedgerKey::from_signing_key(next.signing_key().clone()), "test:admin")
+            .rotate_key(
+                &key,
+                LedgerKey::from_signing_key(next.signing_key().clone()),
+                "test:admin",
+            )
             .await
             .unwrap();
-        assert_eq!(&rotation.record.key_id, key.id(), "rotation signed by the outgoing key");
+        assert_eq!(
+            &rotation.record.key_id,
+            key.id(),
+            "rotation signed by the outgoing key"
+        );
         let after = ledger.append(request(&s, 1, 1, "new")).await.unwrap();
         assert_eq!(after[0].record.key_id, next_id);
         let ring = keyring(ledger.storage(), &ledger_id()).await.unwrap();
@@ -298,8 +378,12 @@ async fn wrong_key_is_refused_and_rotation_is_recorded() {
         assert_chain_intact(ledger.storage()).await;
         ledger.shutdown().await;
         // Only the new key may open the ledger now.
-        assert!(Ledger::open(db.storage().await, ledger_id(), key).await.is_err());
-        assert!(Ledger::open(db.storage().await, ledger_id(), next).await.is_ok());
+        assert!(Ledger::open(db.storage().await, ledger_id(), key)
+            .await
+            .is_err());
+        assert!(Ledger::open(db.storage().await, ledger_id(), next)
+            .await
+            .is_ok());
     }
 }
 
@@ -311,16 +395,31 @@ async fn bad_requests_are_rejected_before_the_chain() {
     let s = StreamId::new("case", "V");
     let mut r = request(&s, 0, 1, "x");
     r.events[0].payload = json!({"big": 9007199254740993u64});
-    assert!(matches!(ledger.append(r).await, Err(AppendError::Invalid(_))));
+    assert!(matches!(
+        ledger.append(r).await,
+        Err(AppendError::Invalid(_))
+    ));
     let mut r = request(&s, 0, 1, "x");
     r.events[0].payload = json!({"blob": "x".repeat(70_000)});
-    assert!(matches!(ledger.append(r).await, Err(AppendError::Invalid(_))));
+    assert!(matches!(
+        ledger.append(r).await,
+        Err(AppendError::Invalid(_))
+    ));
     let r = request(&StreamId::new("case", "has space"), 0, 1, "x");
-    assert!(matches!(ledger.append(r).await, Err(AppendError::Invalid(_))));
+    assert!(matches!(
+        ledger.append(r).await,
+        Err(AppendError::Invalid(_))
+    ));
     let mut r = request(&s, 0, 1, "x");
     r.context.principal.clear();
-    assert!(matches!(ledger.append(r).await, Err(AppendError::BadContext { .. })));
-    assert!(matches!(ledger.append(request(&s, 0, 0, "x")).await, Err(AppendError::TooManyEvents(0))));
+    assert!(matches!(
+        ledger.append(r).await,
+        Err(AppendError::BadContext { .. })
+    ));
+    assert!(matches!(
+        ledger.append(request(&s, 0, 0, "x")).await,
+        Err(AppendError::TooManyEvents(0))
+    ));
     assert_eq!(ledger.head().await.unwrap().position, 1, "nothing recorded");
     let _ = Hash32::default();
 }

@@ -37,21 +37,37 @@ fn generate() -> Value {
     };
     let bodies = vec![
         (
-            "ledger", "ct-icac-test", key_events::LEDGER_INITIALIZED,
+            "ledger",
+            "ct-icac-test",
+            key_events::LEDGER_INITIALIZED,
             key_events::initialized_payload(&ledger, &key),
             meta("system:init", None, "2026-01-02T14:00:00.000000Z", "init-1"),
         ),
         (
-            "case", "CASE-2026-000001", "ComplaintLogged",
+            "case",
+            "CASE-2026-000001",
+            "ComplaintLogged",
             json!({"case_id": "CASE-2026-000001", "unit": "CT0006400", "received_on": "2026-01-02",
                    "source": {"kind": "ncmec_cybertip", "cybertip_number": "198765432101"},
                    "note": "Caf\u{e9} \"quoted\" \u{1f600} tab\t", "urgent": false, "count": 3}),
-            meta("unit-reporter:new-haven-1", Some("CT0006400"), "2026-01-02T15:30:00.250000Z", "req-7f3a"),
+            meta(
+                "unit-reporter:new-haven-1",
+                Some("CT0006400"),
+                "2026-01-02T15:30:00.250000Z",
+                "req-7f3a",
+            ),
         ),
         (
-            "case", "CASE-2026-000001", "InformationShared",
+            "case",
+            "CASE-2026-000001",
+            "InformationShared",
             json!({"direction": "task_force_to_unit", "to_units": ["CT0006400", "CT0001500"], "summary": "Subscriber records returned"}),
-            meta("investigator:icac-2", None, "2026-01-03T09:00:00.000001Z", "req-8b1c"),
+            meta(
+                "investigator:icac-2",
+                None,
+                "2026-01-03T09:00:00.000001Z",
+                "req-8b1c",
+            ),
         ),
     ];
     let mut prev = GENESIS_PREV_HASH;
@@ -86,7 +102,14 @@ fn generate() -> Value {
         }));
     }
     let root = merkle::root(&hashes);
-    let cp = Checkpoint::new("ct-icac-test", hashes.len() as u64, root, prev, "2026-01-03T09:00:01Z").unwrap();
+    let cp = Checkpoint::new(
+        "ct-icac-test",
+        hashes.len() as u64,
+        root,
+        prev,
+        "2026-01-03T09:00:01Z",
+    )
+    .unwrap();
     let note = checkpoint::sign(&cp, key.signing_key()).unwrap();
     json!({
         "description": "icac-ledger format v1 test vectors; see docs/LEDGER_FORMAT.md",
@@ -111,7 +134,10 @@ fn library_reproduces_the_vectors_exactly() {
         std::fs::write(PATH, &generated).unwrap();
     }
     let stored = std::fs::read_to_string(PATH).expect("tests/vectors/ledger-v1.json");
-    assert_eq!(stored, generated, "vectors changed: the ledger format is not stable");
+    assert_eq!(
+        stored, generated,
+        "vectors changed: the ledger format is not stable"
+    );
 }
 
 /// Checks the file using only SHA-256, Ed25519 and the JCS rules, the way a verifier in
@@ -119,9 +145,15 @@ fn library_reproduces_the_vectors_exactly() {
 #[test]
 fn vectors_verify_from_the_file_alone() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
-    let pk_bytes: [u8; 32] = hex::decode(v["public_key_hex"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let pk_bytes: [u8; 32] = hex::decode(v["public_key_hex"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
     let pk = VerifyingKey::from_bytes(&pk_bytes).unwrap();
-    assert_eq!(v["key_id"].as_str().unwrap(), hex::encode(&Sha256::digest(pk_bytes)[..16]));
+    assert_eq!(
+        v["key_id"].as_str().unwrap(),
+        hex::encode(&Sha256::digest(pk_bytes)[..16])
+    );
     let prefix = hex::decode(v["event_hash_prefix_hex"].as_str().unwrap()).unwrap();
     assert_eq!(prefix, b"icac-ledger:event:v1\x00");
     let mut prev = [0u8; 32];
@@ -131,7 +163,11 @@ fn vectors_verify_from_the_file_alone() {
         let hash_hex = event.remove("hash").unwrap();
         let sig_hex = event.remove("signature").unwrap();
         let canonical = to_canonical_bytes(&Value::Object(event.clone())).unwrap();
-        assert_eq!(canonical, e["canonical"].as_str().unwrap().as_bytes(), "event {i} canonical");
+        assert_eq!(
+            canonical,
+            e["canonical"].as_str().unwrap().as_bytes(),
+            "event {i} canonical"
+        );
         assert_eq!(event["prev_hash"].as_str().unwrap(), hex::encode(prev));
         assert_eq!(event["position"].as_u64().unwrap(), i as u64 + 1);
         let mut h = Sha256::new();
@@ -139,15 +175,25 @@ fn vectors_verify_from_the_file_alone() {
         h.update(prev);
         h.update(&canonical);
         let hash: [u8; 32] = h.finalize().into();
-        assert_eq!(hex::encode(hash), hash_hex.as_str().unwrap(), "event {i} hash");
-        let sig: [u8; 64] = hex::decode(sig_hex.as_str().unwrap()).unwrap().try_into().unwrap();
-        pk.verify(&hash, &Signature::from_bytes(&sig)).expect("signature");
+        assert_eq!(
+            hex::encode(hash),
+            hash_hex.as_str().unwrap(),
+            "event {i} hash"
+        );
+        let sig: [u8; 64] = hex::decode(sig_hex.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        pk.verify(&hash, &Signature::from_bytes(&sig))
+            .expect("signature");
         leaves.push(hash);
         prev = hash;
     }
     // RFC 6962 root over the event hashes, computed by hand for three leaves.
     let leaf = |h: &[u8; 32]| -> [u8; 32] { Sha256::digest([&[0u8][..], h].concat()).into() };
-    let node = |l: [u8; 32], r: [u8; 32]| -> [u8; 32] { Sha256::digest([&[1u8][..], &l, &r].concat()).into() };
+    let node = |l: [u8; 32], r: [u8; 32]| -> [u8; 32] {
+        Sha256::digest([&[1u8][..], &l, &r].concat()).into()
+    };
     let root = node(node(leaf(&leaves[0]), leaf(&leaves[1])), leaf(&leaves[2]));
     assert_eq!(hex::encode(root), v["merkle_root"].as_str().unwrap());
     let mut ring = checkpoint::Keyring::new();
@@ -162,7 +208,10 @@ fn vectors_verify_from_the_file_alone() {
 /// docs/LEDGER_FORMAT.md: it must accept the vectors and reject a one-character edit.
 #[test]
 fn independent_python_verifier_agrees() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/verify_vectors.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/independent/verify_vectors.py"
+    );
     let run = |path: &str| {
         std::process::Command::new("python3")
             .arg(script)
@@ -171,12 +220,20 @@ fn independent_python_verifier_agrees() {
             .expect("python3 is needed for the independent verifier")
     };
     let ok = run(PATH);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let tampered = dir.path().join("tampered.json");
     let text = std::fs::read_to_string(PATH).unwrap();
-    let edited = text.replacen("Subscriber records returned", "Subscriber records returnee", 1);
+    let edited = text.replacen(
+        "Subscriber records returned",
+        "Subscriber records returnee",
+        1,
+    );
     assert_ne!(text, edited);
     std::fs::write(&tampered, edited).unwrap();
     let bad = run(tampered.to_str().unwrap());

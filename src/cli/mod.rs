@@ -2,17 +2,17 @@
 //! exit code; errors print one line to stderr.
 
 mod bench;
-mod demo;
-mod import;
 mod checkpoint;
 mod compliance;
-mod history;
-mod projections;
-mod report;
+mod demo;
 mod export;
+mod history;
+mod import;
 mod init;
 mod keys;
+mod projections;
 mod prove;
+mod report;
 mod serve;
 mod tokens;
 mod verify;
@@ -29,7 +29,11 @@ pub const EXIT_COULD_NOT_RUN: u8 = 2;
 pub const EXIT_FAILED: u8 = 1;
 
 #[derive(Debug, Parser)]
-#[command(name = "icac-ledger", version, about = "Tamper-evident case ledger for Connecticut's ICAC Task Force (C.G.S. 29-7e)")]
+#[command(
+    name = "icac-ledger",
+    version,
+    about = "Tamper-evident case ledger for Connecticut's ICAC Task Force (C.G.S. 29-7e)"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub ledger: LedgerArgs,
@@ -85,7 +89,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
