@@ -3,7 +3,7 @@
 //! The order is docs/DOMAIN.md's "Deconfliction" orchestration.
 
 use cqrs_es::AggregateError;
-use icac_aggregates::case::{Case, CaseCommand, FileNotification};
+use icac_aggregates::case::{CaseCommand, FileNotification};
 use icac_aggregates::catalog::Catalog;
 use icac_aggregates::cybertip::{filing, ClaimOutcome, CyberTipCommand};
 use icac_aggregates::form::{parse_and_validate, NotificationForm, ValidationContext};
@@ -12,7 +12,6 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::indexes::stream_of;
 use super::{Actor, CommandError, Commands};
 
 /// What happened to a filed notification.
@@ -56,11 +55,10 @@ pub async fn file_form(
     actor: &Actor,
     recorded_at: Timestamp,
 ) -> Result<FilingReceipt, CommandError> {
-    let own_case_opened = !commands
-        .ledger()
-        .read_stream(&stream_of::<Case>(case_id.as_str()))
-        .await?
-        .is_empty();
+    // One load of the filer's case answers both "was a complaint logged?" and "would
+    // the case accept this filing?".
+    let (sequence, own_case) = commands.load_case(&case_id).await?;
+    let own_case_opened = sequence > 0;
 
     // Ask the case first, so a filing the case would refuse records no claim either.
     // (When another case already holds the tip, the filing becomes a link instead.)
@@ -75,7 +73,7 @@ pub async fn file_form(
             form: form.clone(),
             recorded_at,
         });
-        commands.dry_run_case(&case_id, own_filing).await?;
+        commands.would_accept(&own_case, own_filing)?;
     }
 
     let claim = filing::claim(&case_id, &form, recorded_at);

@@ -19,7 +19,6 @@ use icac_aggregates::units::{Unit, UnitEvent};
 
 use crate::ledger::record::StreamId;
 use crate::ledger::{sealed_from_row, Ledger, LedgerError};
-use crate::storage::READ_PAGE;
 
 /// Keeps the unit directory current from committed unit events.
 pub struct UnitDirectoryQuery(pub Arc<InMemoryUnitDirectory>);
@@ -122,21 +121,17 @@ pub async fn warm(
         <CyberTip as cqrs_es::Aggregate>::TYPE,
     ] {
         let rows = storage.read_type(ledger.id(), aggregate_type).await?;
-        for chunk in rows.chunks(READ_PAGE as usize) {
-            for row in chunk.iter().cloned() {
-                let sealed = sealed_from_row(row)?;
-                let r = &sealed.record;
-                if aggregate_type == <Unit as cqrs_es::Aggregate>::TYPE {
-                    if let (Ok(ori), Ok(event)) = (
-                        Ori::parse(r.aggregate_id.as_str()),
-                        serde_json::from_value::<UnitEvent>(r.payload.clone()),
-                    ) {
-                        units.apply(&ori, &event);
-                    }
-                } else if let Ok(event) = serde_json::from_value::<CyberTipEvent>(r.payload.clone())
-                {
-                    tips.apply(&r.aggregate_id, &event);
+        for row in rows {
+            let record = sealed_from_row(row)?.record;
+            if aggregate_type == <Unit as cqrs_es::Aggregate>::TYPE {
+                if let (Ok(ori), Ok(event)) = (
+                    Ori::parse(record.aggregate_id.as_str()),
+                    serde_json::from_value::<UnitEvent>(record.payload),
+                ) {
+                    units.apply(&ori, &event);
                 }
+            } else if let Ok(event) = serde_json::from_value::<CyberTipEvent>(record.payload) {
+                tips.apply(&record.aggregate_id, &event);
             }
         }
     }

@@ -168,16 +168,21 @@ impl Commands {
             .map_err(CommandError::from)
     }
 
-    /// Asks the case whether it would accept `command`, without recording anything.
-    pub async fn dry_run_case(
-        &self,
-        case_id: &CaseId,
-        command: CaseCommand,
-    ) -> Result<(), CommandError> {
-        let store = LedgerEventStore::<Case>::new(self.ledger.clone());
-        let context = cqrs_es::EventStore::<Case>::load_aggregate(&store, case_id.as_str()).await?;
-        let mut context = context;
-        let case = cqrs_es::AggregateContext::aggregate(&mut context);
+    /// A case as currently recorded, with the sequence of its last event (0: no events).
+    pub async fn load_case(&self, case_id: &CaseId) -> Result<(u64, Case), CommandError> {
+        let store =
+            LedgerEventStore::<Case>::new(self.ledger.clone()).with_upcaster(upcast_payload);
+        let mut context =
+            cqrs_es::EventStore::<Case>::load_aggregate(&store, case_id.as_str()).await?;
+        let sequence = context.sequence();
+        Ok((
+            sequence,
+            std::mem::take(cqrs_es::AggregateContext::aggregate(&mut context)),
+        ))
+    }
+
+    /// Asks `case` whether it would accept `command`, without recording anything.
+    pub fn would_accept(&self, case: &Case, command: CaseCommand) -> Result<(), CommandError> {
         case.decide(command, &self.case_services)
             .map(|_| ())
             .map_err(|e| CommandError::Rejected(e.to_string()))
