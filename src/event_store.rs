@@ -5,7 +5,7 @@
 //! needs), applies each event once, and surfaces every database error. Global replays
 //! (projections, verification) go by position through the ledger, never through here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
@@ -44,9 +44,31 @@ fn no_upcast(_: &str, _: &str, _: &str, payload: Value) -> Result<Value, String>
 /// Aggregates kept in memory per store; beyond this the cache starts over.
 const CACHE_LIMIT: usize = 20_000;
 
+/// Aggregates whose last commit failed only because this process's cached state was
+/// behind another process's writes; shared by the stores of one `Commands`.
+#[derive(Debug, Default)]
+pub struct StaleLoads(Mutex<HashSet<(&'static str, String)>>);
+
+impl StaleLoads {
+    fn mark(&self, aggregate_type: &'static str, aggregate_id: &str) {
+        if let Ok(mut set) = self.0.lock() {
+            set.insert((aggregate_type, aggregate_id.to_owned()));
+        }
+    }
+
+    /// Whether the last conflict on this aggregate came from a stale cache (and forgets it).
+    pub fn take(&self, aggregate_type: &'static str, aggregate_id: &str) -> bool {
+        self.0
+            .lock()
+            .map(|mut set| set.remove(&(aggregate_type, aggregate_id.to_owned())))
+            .unwrap_or(false)
+    }
+}
+
 pub struct LedgerEventStore<A> {
     ledger: Ledger,
     upcast: Upcaster,
+    stale: std::sync::Arc<StaleLoads>,
     /// Last committed state of recently used aggregates, with the sequence it reflects.
     /// Events are immutable, so a cached state is never wrong, only possibly behind: a
     /// load reads just the events after it (usually none) instead of the whole stream.
@@ -59,6 +81,7 @@ impl<A> LedgerEventStore<A> {
         Self {
             ledger,
             upcast: no_upcast,
+            stale: Default::default(),
             cache: Mutex::new(HashMap::new()),
             _aggregate: PhantomData,
         }
@@ -68,12 +91,20 @@ impl<A> LedgerEventStore<A> {
         self.upcast = upcast;
         self
     }
+
+    /// Where this store notes conflicts caused by a stale cache.
+    pub fn with_stale_loads(mut self, stale: std::sync::Arc<StaleLoads>) -> Self {
+        self.stale = stale;
+        self
+    }
 }
 
 pub struct LedgerAggregateContext<A> {
     aggregate_id: String,
     aggregate: A,
     sequence: u64,
+    /// Served from the cache without reading the database.
+    cached: bool,
 }
 
 impl<A: Aggregate> AggregateContext<A> for LedgerAggregateContext<A> {
@@ -187,7 +218,15 @@ where
             .lock()
             .ok()
             .and_then(|c| c.get(aggregate_id).cloned());
-        let (mut sequence, mut aggregate) = cached.unwrap_or_else(|| (0, A::default()));
+        if let Some((sequence, aggregate)) = cached {
+            return Ok(LedgerAggregateContext {
+                aggregate_id: aggregate_id.to_owned(),
+                aggregate,
+                sequence,
+                cached: true,
+            });
+        }
+        let (mut sequence, mut aggregate) = (0, A::default());
         let stream = StreamId::new(A::TYPE, aggregate_id);
         let events = self
             .ledger
@@ -205,6 +244,7 @@ where
             aggregate_id: aggregate_id.to_owned(),
             aggregate,
             sequence,
+            cached: false,
         })
     }
 
@@ -234,8 +274,19 @@ where
         };
         let sealed = match self.ledger.append(request).await {
             Ok(sealed) => sealed,
-            Err(AppendError::Conflict { .. }) => {
-                // Our cached state is behind; the next load reads what we missed.
+            Err(AppendError::Conflict { expected, .. }) => {
+                if let Ok(mut cache) = self.cache.lock() {
+                    // Still at the sequence this command started from: no commit of this
+                    // process overtook it, so the state was behind another process's.
+                    let overtaken = cache
+                        .get(&context.aggregate_id)
+                        .is_some_and(|(seq, _)| *seq != expected);
+                    if context.cached && !overtaken {
+                        self.stale.mark(A::TYPE, &context.aggregate_id);
+                    }
+                    // The next load reads the stream afresh.
+                    cache.remove(&context.aggregate_id);
+                }
                 return Err(AggregateError::AggregateConflict);
             }
             Err(e) => return Err(unexpected(e)),

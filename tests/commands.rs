@@ -80,7 +80,8 @@ async fn with_units(commands: &Commands) {
 async fn filing_deconfliction_and_validation_through_cqrs() {
     for kind in KINDS {
         let db = TestDb::new(kind).await;
-        let ledger = open_ledger(&db, &LedgerKey::generate()).await;
+        let key = LedgerKey::generate();
+        let ledger = open_ledger(&db, &key).await;
         let commands = Commands::open(ledger.clone()).await.unwrap();
         with_units(&commands).await;
 
@@ -223,6 +224,43 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
             2 + ok,
             "{kind:?}: exactly the acknowledged shares are present"
         );
+
+        // A second process on the same database writes to the case; this process's
+        // cached state of the case is then behind. Its next command must neither fail
+        // nor be decided on the stale state: it runs again on the state read afresh.
+        let other_ledger = icac_ledger::ledger::Ledger::open(
+            db.storage().await,
+            common::ledger_id(),
+            LedgerKey::from_signing_key(key.signing_key().clone()),
+        )
+        .await
+        .unwrap();
+        let other = Commands::open(other_ledger.clone()).await.unwrap();
+        other
+            .execute_case(&case_id, share(100), &actor(HARTFORD))
+            .await
+            .expect("the other process shares");
+        commands
+            .execute_case(&case_id, share(101), &actor(HARTFORD))
+            .await
+            .expect("a stale cache is not a conflict");
+        let summaries: Vec<String> = ledger
+            .read_stream(&StreamId::new("case", case_id.as_str()))
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|e| {
+                let summary = e.record.payload.pointer("/InformationShared/summary")?;
+                summary.as_str().map(str::to_owned)
+            })
+            .collect();
+        let n = summaries.len();
+        assert!(
+            n >= 2 && summaries[n - 2] == "update 100" && summaries[n - 1] == "update 101",
+            "{kind:?}: both processes' shares are recorded, in order: {summaries:?}"
+        );
+        drop(other);
+        other_ledger.shutdown().await;
     }
 }
 

@@ -5,6 +5,7 @@
 //! (b) a naive chain that locks its head row and commits one event per transaction.
 //! 64 writers each drive their own case; latency is measured per command.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,9 @@ pub struct RunResult {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub errors: usize,
+    /// Mean events per committed batch (group commit), for the ledger's own runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_batch: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -165,6 +169,7 @@ fn summarize(
         p50_ms: pick(0.50),
         p99_ms: pick(0.99),
         errors,
+        mean_batch: None,
     }
 }
 
@@ -301,7 +306,12 @@ async fn ledger_run(
     let cases = Arc::new(cases);
     let c = commands.clone();
     let to = Ori::parse(UNIT)?;
-    let result = drive(name, args.writers, args.per_writer, move |w, n| {
+    let stats = ledger.stats();
+    let (batches_before, events_before) = (
+        stats.batches.load(Ordering::Relaxed),
+        stats.events.load(Ordering::Relaxed),
+    );
+    let mut result = drive(name, args.writers, args.per_writer, move |w, n| {
         let (c, cases, to) = (c.clone(), cases.clone(), to.clone());
         async move {
             c.execute_case(&cases[w], share(n, &to), &actor(w, n + 1))
@@ -310,6 +320,17 @@ async fn ledger_run(
         }
     })
     .await;
+    let batches = stats.batches.load(Ordering::Relaxed) - batches_before;
+    let events = stats.events.load(Ordering::Relaxed) - events_before;
+    result.mean_batch = Some(events as f64 / batches.max(1) as f64);
+    tracing::info!(
+        batches,
+        stale_retries = stats.stale_retries.load(Ordering::Relaxed),
+        seal_ms = stats.seal_micros.load(Ordering::Relaxed) / 1000,
+        write_ms = stats.write_micros.load(Ordering::Relaxed) / 1000,
+        seconds = result.seconds,
+        "sequencer"
+    );
     let caught_up = projections.catch_up().await?;
     follower.abort();
     drop(commands);

@@ -39,8 +39,15 @@ pub async fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
     };
     let report = append::run(&bench, |r| {
         eprintln!(
-            "{:<70} {:>9.0} events/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
-            r.name, r.events_per_second, r.p50_ms, r.p99_ms, r.errors
+            "{:<70} {:>9.0} events/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
+            r.name,
+            r.events_per_second,
+            r.p50_ms,
+            r.p99_ms,
+            r.errors,
+            r.mean_batch
+                .map(|b| format!("  mean batch {b:.1}"))
+                .unwrap_or_default()
         )
     })
     .await?;

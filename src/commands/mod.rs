@@ -22,7 +22,7 @@ use icac_aggregates::services::{
 use icac_aggregates::units::Unit;
 
 use crate::event_store::{
-    LedgerEventStore, META_CORRELATION_ID, META_PRINCIPAL, META_REQUEST_ID, META_UNIT,
+    LedgerEventStore, StaleLoads, META_CORRELATION_ID, META_PRINCIPAL, META_REQUEST_ID, META_UNIT,
 };
 use crate::ledger::{Ledger, LedgerError};
 use indexes::{CyberTipIndexQuery, PrefetchedLedgerIndex, UnitDirectoryQuery};
@@ -105,6 +105,7 @@ pub struct Commands {
     ledger_index: Arc<PrefetchedLedgerIndex>,
     tips: Arc<InMemoryCyberTipIndex>,
     case_services: CaseServices,
+    stale: Arc<StaleLoads>,
 }
 
 impl Commands {
@@ -120,16 +121,18 @@ impl Commands {
             CaseServices::new(directory.clone(), tips.clone(), ledger_index.clone())
                 .map_err(|e| CommandError::Internal(e.to_string()))?;
         let unit_dir: Arc<dyn UnitDirectory> = directory.clone();
+        let stale = Arc::new(StaleLoads::default());
         Ok(Commands {
             units: CqrsFramework::new(
-                store(&ledger),
+                store(&ledger, &stale),
                 vec![Box::new(UnitDirectoryQuery(directory.clone()))],
                 (),
             ),
-            cases: CqrsFramework::new(store(&ledger), vec![], case_services.clone()),
-            cybertips: CqrsFramework::new(store(&ledger), vec![Box::new(tip_query)], ()),
-            operations: CqrsFramework::new(store(&ledger), vec![], unit_dir.clone()),
-            public_reports: CqrsFramework::new(store(&ledger), vec![], unit_dir),
+            cases: CqrsFramework::new(store(&ledger, &stale), vec![], case_services.clone()),
+            cybertips: CqrsFramework::new(store(&ledger, &stale), vec![Box::new(tip_query)], ()),
+            operations: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir.clone()),
+            public_reports: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir),
+            stale,
             ledger,
             directory,
             ledger_index,
@@ -151,7 +154,9 @@ impl Commands {
         icac_aggregates::services::CyberTipIndex::case_for(self.tips.as_ref(), tip)
     }
 
-    /// Runs one command on one aggregate instance.
+    /// Runs one command on one aggregate instance. If it conflicted only because this
+    /// process's cached state was behind another process's writes, it runs once more on
+    /// the state read afresh, as it would have had the cache not existed.
     pub async fn execute<A>(
         &self,
         framework: &Framework<A>,
@@ -161,11 +166,20 @@ impl Commands {
     ) -> Result<(), CommandError>
     where
         A: Aggregate + Clone + 'static,
+        A::Command: Clone,
     {
-        framework
-            .execute_with_metadata(aggregate_id, command, actor.metadata())
-            .await
-            .map_err(CommandError::from)
+        let first = framework
+            .execute_with_metadata(aggregate_id, command.clone(), actor.metadata())
+            .await;
+        match first {
+            Err(AggregateError::AggregateConflict) if self.stale.take(A::TYPE, aggregate_id) => {
+                framework
+                    .execute_with_metadata(aggregate_id, command, actor.metadata())
+                    .await
+            }
+            other => other,
+        }
+        .map_err(CommandError::from)
     }
 
     /// A case as currently recorded, with the sequence of its last event (0: no events).
@@ -215,6 +229,8 @@ fn upcast_payload(
         .map_err(|e| e.to_string())
 }
 
-fn store<A>(ledger: &Ledger) -> LedgerEventStore<A> {
-    LedgerEventStore::new(ledger.clone()).with_upcaster(upcast_payload)
+fn store<A>(ledger: &Ledger, stale: &Arc<StaleLoads>) -> LedgerEventStore<A> {
+    LedgerEventStore::new(ledger.clone())
+        .with_upcaster(upcast_payload)
+        .with_stale_loads(stale.clone())
 }

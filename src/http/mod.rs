@@ -129,7 +129,7 @@ impl AppState {
     /// Brings the read models up to the ledger head, so a read right after a write sees it.
     pub async fn fresh_views(&self) -> Result<(), problem::Problem> {
         self.projections
-            .catch_up()
+            .refresh()
             .await
             .map(|_| ())
             .map_err(problem::Problem::internal)

@@ -172,6 +172,10 @@ pub async fn serve(
     .await?;
     projection_task.abort();
     let _ = projection_task.await;
+    // Views are written behind; write what is left so a restart starts from here.
+    if let Err(e) = state.projections.catch_up().await {
+        tracing::error!(error = %e, "writing the views at shutdown failed");
+    }
     // The ledger's writer stops once every handle is gone: shut it down only when this
     // was the last reference to the state (the CLI's case); otherwise the owner does.
     let mut state = state;

@@ -15,13 +15,15 @@ pub mod sequencer;
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use crate::storage::{Head, Storage, StorageError, StoredRow};
 use key_events::{ledger_stream, KeyEventError};
 use keys::{KeyId, Keyring, LedgerKey};
 use record::{EventRecord, LedgerId, RecordError, SealedEvent, StreamId};
-use sequencer::{AppendError, AppendRequest, NewEvent, RequestContext, SequencerHandle};
+use sequencer::{
+    AppendError, AppendRequest, CommittedBatch, NewEvent, Outlets, RequestContext, SequencerHandle,
+};
 
 pub use sequencer::SequencerStats;
 
@@ -56,6 +58,7 @@ struct Inner {
     storage: Storage,
     writer: SequencerHandle,
     committed: watch::Receiver<u64>,
+    published: broadcast::Sender<CommittedBatch>,
     stats: Arc<SequencerStats>,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -86,14 +89,18 @@ impl Ledger {
                 correlation_id: None,
             },
         };
-        let stats = Arc::new(SequencerStats::default());
-        let (tx, _rx) = watch::channel(0);
+        let (committed, _rx) = watch::channel(0);
+        let (published, _) = broadcast::channel(1);
+        let outlets = Outlets {
+            committed,
+            published,
+            stats: Arc::new(SequencerStats::default()),
+        };
         let (writer, task) = sequencer::spawn(
             storage.clone(),
             id.clone(),
             LedgerKey::from_signing_key(key.signing_key().clone()),
-            tx,
-            stats,
+            outlets,
         );
         let result = writer.append(request).await;
         drop(writer);
@@ -127,14 +134,21 @@ impl Ledger {
             });
         }
         let stats = Arc::new(SequencerStats::default());
-        let (tx, rx) = watch::channel(head.position);
-        let (writer, task) = sequencer::spawn(storage.clone(), id.clone(), key, tx, stats.clone());
+        let (committed, rx) = watch::channel(head.position);
+        let (published, _) = broadcast::channel(sequencer::PUBLISHED_BATCHES);
+        let outlets = Outlets {
+            committed,
+            published: published.clone(),
+            stats: stats.clone(),
+        };
+        let (writer, task) = sequencer::spawn(storage.clone(), id.clone(), key, outlets);
         Ok(Self {
             inner: Arc::new(Inner {
                 id,
                 storage,
                 writer,
                 committed: rx,
+                published,
                 stats,
                 task: std::sync::Mutex::new(Some(task)),
             }),
@@ -156,6 +170,13 @@ impl Ledger {
     /// Follows the committed head position; projections wait on it to catch up.
     pub fn committed(&self) -> watch::Receiver<u64> {
         self.inner.committed.clone()
+    }
+
+    /// Every batch this process commits from now on, in order. A subscriber that falls
+    /// more than `PUBLISHED_BATCHES` behind gets `Lagged` and must read the ledger; so
+    /// must anyone who needs events other processes wrote.
+    pub fn subscribe(&self) -> broadcast::Receiver<CommittedBatch> {
+        self.inner.published.subscribe()
     }
 
     pub async fn append(&self, request: AppendRequest) -> Result<Vec<SealedEvent>, AppendError> {

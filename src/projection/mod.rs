@@ -16,7 +16,7 @@ pub mod store;
 
 use icac_projections::{decode, DecodeError, EventHash, LedgerEvent, ReadModels};
 
-use crate::ledger::record::LedgerId;
+use crate::ledger::record::{LedgerId, SealedEvent};
 use crate::ledger::{sealed_from_row, LedgerError};
 use crate::storage::{Storage, StorageError, StoredRow, READ_PAGE};
 
@@ -47,7 +47,12 @@ pub enum ProjectionError {
 /// Parses and decodes one stored row; `Ok(None)` for the ledger's own key
 /// events.
 pub fn to_ledger_event(row: StoredRow) -> Result<Option<LedgerEvent>, ProjectionError> {
-    let sealed = sealed_from_row(row)?;
+    from_sealed(sealed_from_row(row)?)
+}
+
+/// Decodes one sealed event; `Ok(None)` for the ledger's own key events.
+pub fn from_sealed(sealed: SealedEvent) -> Result<Option<LedgerEvent>, ProjectionError> {
+    let hash = sealed.hash;
     let r = sealed.record;
     let position = r.position;
     let Some(event) = decode(
@@ -68,7 +73,7 @@ pub fn to_ledger_event(row: StoredRow) -> Result<Option<LedgerEvent>, Projection
             position,
             value: r.metadata.recorded_at.clone(),
         })?;
-    let hash = EventHash::parse(&sealed.hash.to_hex())
+    let hash = EventHash::parse(&hash.to_hex())
         .map_err(|source| ProjectionError::Decode { position, source })?;
     Ok(Some(LedgerEvent {
         position,

@@ -12,6 +12,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0002_projections.sql"),
     ),
     (3, include_str!("../../migrations/postgres/0003_access.sql")),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_stream_contiguity.sql"),
+    ),
 ];
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
@@ -20,9 +24,13 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0002_projections.sql"),
     ),
     (3, include_str!("../../migrations/sqlite/0003_access.sql")),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_stream_contiguity.sql"),
+    ),
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 3;
+pub const LATEST_SCHEMA_VERSION: i64 = 4;
 
 const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS ledger_schema_version (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";

@@ -208,6 +208,21 @@ impl Storage {
         }
     }
 
+    /// Inserts an already sealed batch with no reads first, in one transaction. The
+    /// database refuses it (`is_chain_conflict`) unless every row extends the chain and
+    /// its stream exactly as committed: the fast path for a writer that remembers the
+    /// head and stream versions from its own last commit.
+    pub async fn insert_batch(
+        &self,
+        ledger: &LedgerId,
+        sealed: &[SealedEvent],
+    ) -> Result<(), StorageError> {
+        match self {
+            Storage::Postgres(s) => s.insert_batch(ledger, sealed).await,
+            Storage::Sqlite(s) => s.insert_batch(ledger, sealed).await,
+        }
+    }
+
     pub async fn head(&self, ledger: &LedgerId) -> Result<Head, StorageError> {
         match self {
             Storage::Postgres(s) => s.head(ledger).await,

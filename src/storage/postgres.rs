@@ -87,37 +87,19 @@ impl PgStorage {
             tx.rollback().await?;
             return Ok(sealed);
         }
-        let n = sealed.len();
-        let mut cols = Columns::with_capacity(n);
-        for event in &sealed {
-            cols.push(StoredRow::from_sealed(event));
-        }
-        sqlx::query(
-            "INSERT INTO ledger_events (ledger_id, position, aggregate_type, aggregate_id, sequence,
-                 event_type, event_version, recorded_at, prev_hash, hash, key_id, signature, canonical)
-             SELECT $1, * FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[],
-                 $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::text[], $12::bytea[],
-                 $13::bytea[])
-             ORDER BY 2",
-        )
-        .bind(ledger.as_str())
-        .bind(&cols.position)
-        .bind(&cols.aggregate_type)
-        .bind(&cols.aggregate_id)
-        .bind(&cols.sequence)
-        .bind(&cols.event_type)
-        .bind(&cols.event_version)
-        .bind(&cols.recorded_at)
-        .bind(&cols.prev_hash)
-        .bind(&cols.hash)
-        .bind(&cols.key_id)
-        .bind(&cols.signature)
-        .bind(&cols.canonical)
-        .execute(&mut *tx)
-        .await?;
+        insert(&mut *tx, ledger, &sealed).await?;
         tx.commit().await?;
-        debug_assert_eq!(n, sealed.len());
         Ok(sealed)
+    }
+
+    pub async fn insert_batch(
+        &self,
+        ledger: &LedgerId,
+        sealed: &[SealedEvent],
+    ) -> Result<(), StorageError> {
+        // One statement outside an explicit transaction is its own transaction: one
+        // round trip, and the chain guard runs before it commits.
+        insert(&self.pool, ledger, sealed).await
     }
 
     pub async fn head(&self, ledger: &LedgerId) -> Result<Head, StorageError> {
@@ -228,6 +210,47 @@ async fn head_in(conn: &mut sqlx::PgConnection, ledger: &LedgerId) -> Result<Hea
     .fetch_optional(conn)
     .await?;
     decode::head(row)
+}
+
+/// Inserts a sealed batch as one `INSERT ... SELECT FROM UNNEST(...)` statement, holding
+/// the ledger's advisory lock.
+async fn insert<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    ledger: &LedgerId,
+    sealed: &[SealedEvent],
+) -> Result<(), StorageError> {
+    let mut cols = Columns::with_capacity(sealed.len());
+    for event in sealed {
+        cols.push(StoredRow::from_sealed(event));
+    }
+    sqlx::query(
+        // The chain-head lock comes first (joined in, so it is taken before any row is
+        // produced): a batch written without reading the head must still never run
+        // beside a writer that did read it. Already held when inside `write_batch`.
+        "WITH head_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1, 0)))
+         INSERT INTO ledger_events (ledger_id, position, aggregate_type, aggregate_id, sequence,
+             event_type, event_version, recorded_at, prev_hash, hash, key_id, signature, canonical)
+         SELECT $1, u.* FROM head_lock, UNNEST($2::int8[], $3::text[], $4::text[], $5::int8[],
+             $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::text[],
+             $12::bytea[], $13::bytea[]) AS u
+         ORDER BY 2",
+    )
+    .bind(ledger.as_str())
+    .bind(&cols.position)
+    .bind(&cols.aggregate_type)
+    .bind(&cols.aggregate_id)
+    .bind(&cols.sequence)
+    .bind(&cols.event_type)
+    .bind(&cols.event_version)
+    .bind(&cols.recorded_at)
+    .bind(&cols.prev_hash)
+    .bind(&cols.hash)
+    .bind(&cols.key_id)
+    .bind(&cols.signature)
+    .bind(&cols.canonical)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 /// A batch laid out column by column for one `INSERT ... SELECT FROM UNNEST(...)`.

@@ -76,32 +76,20 @@ impl SqliteStorage {
             tx.rollback().await?;
             return Ok(sealed);
         }
-        for event in &sealed {
-            let row = StoredRow::from_sealed(event);
-            sqlx::query(
-                "INSERT INTO ledger_events (ledger_id, position, aggregate_type, aggregate_id,
-                     sequence, event_type, event_version, recorded_at, prev_hash, hash, key_id,
-                     signature, canonical)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(ledger.as_str())
-            .bind(to_i64(row.position))
-            .bind(&row.aggregate_type)
-            .bind(&row.aggregate_id)
-            .bind(to_i64(row.sequence))
-            .bind(&row.event_type)
-            .bind(&row.event_version)
-            .bind(&row.recorded_at)
-            .bind(&row.prev_hash)
-            .bind(&row.hash)
-            .bind(&row.key_id)
-            .bind(&row.signature)
-            .bind(&row.canonical)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert(&mut tx, ledger, &sealed).await?;
         tx.commit().await?;
         Ok(sealed)
+    }
+
+    pub async fn insert_batch(
+        &self,
+        ledger: &LedgerId,
+        sealed: &[SealedEvent],
+    ) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        insert(&mut tx, ledger, sealed).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn head(&self, ledger: &LedgerId) -> Result<Head, StorageError> {
@@ -216,4 +204,37 @@ async fn head_in(
     .fetch_optional(conn)
     .await?;
     decode::head(row)
+}
+
+/// Inserts a sealed batch row by row; the triggers check each row's link and sequence.
+async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    ledger: &LedgerId,
+    sealed: &[SealedEvent],
+) -> Result<(), StorageError> {
+    for event in sealed {
+        let row = StoredRow::from_sealed(event);
+        sqlx::query(
+            "INSERT INTO ledger_events (ledger_id, position, aggregate_type, aggregate_id,
+                 sequence, event_type, event_version, recorded_at, prev_hash, hash, key_id,
+                 signature, canonical)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(ledger.as_str())
+        .bind(to_i64(row.position))
+        .bind(&row.aggregate_type)
+        .bind(&row.aggregate_id)
+        .bind(to_i64(row.sequence))
+        .bind(&row.event_type)
+        .bind(&row.event_version)
+        .bind(&row.recorded_at)
+        .bind(&row.prev_hash)
+        .bind(&row.hash)
+        .bind(&row.key_id)
+        .bind(&row.signature)
+        .bind(&row.canonical)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
