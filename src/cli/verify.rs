@@ -211,6 +211,10 @@ pub struct BenchVerifyArgs {
     /// Signatures for the raw verify_batch measurement
     #[arg(long, default_value_t = 200_000)]
     pub raw_signatures: usize,
+    /// Also verify an export bundle of the ledger (written to FILE unless it exists):
+    /// the same checks with no database competing for the CPU
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
@@ -248,6 +252,7 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         generated_rate = Some(rate);
         eprintln!("generated {} events at {rate:.0} events/s", b.events - size);
     }
+    let load_before = bench::load_average();
     let rss_before = bench::peak_rss_mib();
     let raw = tokio::task::spawn_blocking({
         let n = b.raw_signatures;
@@ -256,6 +261,24 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
     .await?;
     let report = verify_storage(&storage, &id, VerifyOptions::default()).await?;
     let peak = bench::peak_rss_mib();
+    let load_after = bench::load_average();
+    let bundle_report = match &b.bundle {
+        Some(path) => {
+            if !path.exists() {
+                let key = LedgerKey::load(&args.key)?;
+                crate::audit::bundle::export(&storage, &id, Some(&key), path, None, None).await?;
+            }
+            let path = path.clone();
+            Some(
+                tokio::task::spawn_blocking(move || {
+                    verify_bundle_file(&path, VerifyOptions::default())
+                })
+                .await??,
+            )
+        }
+        None => None,
+    };
+    let bundle_peak = bundle_report.as_ref().and_then(|_| bench::peak_rss_mib());
     let ratio = if raw > 0.0 {
         report.events_per_second / raw
     } else {
@@ -273,6 +296,13 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         "peak_rss_mib_before_verify": rss_before.map(|p| p.round()),
         "generated_events_per_second": generated_rate.map(|r| r.round()),
         "threads": rayon::current_num_threads(),
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "bundle_events": bundle_report.as_ref().map(|r| r.events_verified),
+        "bundle_intact": bundle_report.as_ref().map(|r| r.intact),
+        "bundle_verify_events_per_second": bundle_report.as_ref().map(|r| r.events_per_second.round()),
+        "bundle_ratio": bundle_report.as_ref().map(|r| if raw > 0.0 { (r.events_per_second / raw * 1000.0).round() / 1000.0 } else { 0.0 }),
+        "peak_rss_mib_after_bundle": bundle_peak.map(|p| p.round()),
     });
     if b.json {
         println!("{value}");
@@ -296,9 +326,24 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
             );
         }
         println!("  intact                 {}", report.intact);
+        if let Some(r) = &bundle_report {
+            println!(
+                "  bundle verify          {:.0} events/s ({:.2} s, ratio {:.3}, intact {})",
+                r.events_per_second,
+                r.elapsed_seconds,
+                if raw > 0.0 { r.events_per_second / raw } else { 0.0 },
+                r.intact
+            );
+        }
+        println!(
+            "  load average           {} before, {} after",
+            load_before.as_deref().unwrap_or("-"),
+            load_after.as_deref().unwrap_or("-")
+        );
     }
     storage.close().await;
-    Ok(if report.intact {
+    let bundle_ok = bundle_report.as_ref().is_none_or(|r| r.intact);
+    Ok(if report.intact && bundle_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
