@@ -496,7 +496,11 @@ pub fn verify_bundle(
     let mut trailer: Option<Vec<u8>> = None;
     let mut ending: Option<(BreakKind, String)> = None;
     // After a break nothing that follows matters (stage 1 may have read ahead of it).
-    let tail = if verifier.is_broken() { Vec::new() } else { tail };
+    let tail = if verifier.is_broken() {
+        Vec::new()
+    } else {
+        tail
+    };
     for msg in tail {
         match msg {
             Msg::Page(_) => {}

@@ -426,8 +426,8 @@ fn key_order(a: &[u8], b: &[u8]) -> Ordering {
 mod tests {
     use super::*;
     use crate::ledger::canonical::to_canonical_bytes;
-    use crate::ledger::record::{EventMetadata, EventRecord};
     use crate::ledger::keys::KeyId;
+    use crate::ledger::record::{EventMetadata, EventRecord};
     use proptest::prelude::*;
     use serde_json::{json, Value};
 
@@ -527,7 +527,10 @@ mod tests {
         ] {
             assert_ne!(bad, good);
             assert!(view_record(bad.as_bytes()).is_none(), "accepted {bad}");
-            assert!(EventRecord::from_canonical(bad.as_bytes()).is_err(), "{bad}");
+            assert!(
+                EventRecord::from_canonical(bad.as_bytes()).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -47,8 +47,10 @@ use crate::ledger::record::{EventRecord, LedgerId, MAX_EVENT_BYTES};
 use crate::storage::{scan, Storage, StoredRow};
 
 /// Events per parallel work unit and per `verify_batch` call: large enough for batch
-/// verification to pay off, small enough that a batch splits across cores.
-pub const CHUNK: usize = 256;
+/// verification to pay off (its multiscalar multiplication costs less per point as it
+/// grows: 512 measured about 10 % faster per signature than 256 here, 2048 no better),
+/// small enough that a batch splits across cores.
+pub const CHUNK: usize = 512;
 
 /// Rows per batch handed from the reader to the verifier.
 pub const BATCH: usize = 4096;
@@ -385,7 +387,9 @@ fn altered(detail: String) -> Issue {
 }
 
 fn not_a_record(e: impl std::fmt::Display) -> Issue {
-    altered(format!("stored bytes are not a canonical event record: {e}"))
+    altered(format!(
+        "stored bytes are not a canonical event record: {e}"
+    ))
 }
 
 /// `event_hash` over canonical bytes given in pieces (a bundle line minus two members).
@@ -973,17 +977,15 @@ impl ChainVerifier {
             ));
         }
         let genesis_ring = if e == 1 {
-            Some(
-                match r.full.as_deref() {
-                    Some(full) => key_events::keyring_from(std::iter::once(full))
-                        .map_err(|err| (BreakKind::BadKeyEvent, err.to_string())),
-                    // Stage 1 parses position 1 whole; this cannot happen.
-                    None => Err((
-                        BreakKind::BadKeyEvent,
-                        "genesis record was not parsed".to_string(),
-                    )),
-                },
-            )
+            Some(match r.full.as_deref() {
+                Some(full) => key_events::keyring_from(std::iter::once(full))
+                    .map_err(|err| (BreakKind::BadKeyEvent, err.to_string())),
+                // Stage 1 parses position 1 whole; this cannot happen.
+                None => Err((
+                    BreakKind::BadKeyEvent,
+                    "genesis record was not parsed".to_string(),
+                )),
+            })
         } else {
             None
         };
@@ -1282,7 +1284,9 @@ pub async fn verify_storage(
     let reader_storage = storage.clone();
     let reader_ledger = ledger.clone();
     let reader =
-        tokio::spawn(async move { scan::scan(&reader_storage, &reader_ledger, 1, batch, tx).await });
+        tokio::spawn(
+            async move { scan::scan(&reader_storage, &reader_ledger, 1, batch, tx).await },
+        );
     let mut verifier = ChainVerifier::new(ledger.clone(), options.trust);
     for claim in options.checkpoints {
         verifier.expect_checkpoint(claim)?;

@@ -254,13 +254,39 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
     }
     let load_before = bench::load_average();
     let rss_before = bench::peak_rss_mib();
-    let raw = tokio::task::spawn_blocking({
+    let raw_batch = tokio::task::spawn_blocking({
         let n = b.raw_signatures;
         move || bench::raw_batch_throughput(n)
     })
     .await?;
+    let raw = raw_batch.signatures_per_second;
+    let cpu_1 = bench::process_cpu_seconds();
+    // PostgreSQL's share of the CPU, when it runs on this machine.
+    let database = (storage.dialect() == "postgres")
+        .then(|| {
+            args.db
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .map(str::to_owned)
+        })
+        .flatten();
+    let backends = database.as_deref().map(bench::BackendCpu::start);
     let report = verify_storage(&storage, &id, VerifyOptions::default()).await?;
+    let cpu_2 = bench::process_cpu_seconds();
+    let server_cpu = backends.and_then(bench::BackendCpu::finish);
     let peak = bench::peak_rss_mib();
+    // CPU time per event does not depend on how busy the machine is: the load-free
+    // comparison with raw verify_batch.
+    let per = |cpu: Option<f64>, n: f64| cpu.map(|c| (c / n.max(1.0) * 1e7).round() / 10.0);
+    let raw_us = per(raw_batch.cpu_seconds, b.raw_signatures as f64);
+    let verify_us = per(
+        cpu_2.zip(cpu_1).map(|(b, a)| b - a),
+        report.events_verified as f64,
+    );
+    let server_us = per(server_cpu, report.events_verified as f64);
     let load_after = bench::load_average();
     let bundle_report = match &b.bundle {
         Some(path) => {
@@ -296,6 +322,9 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         "peak_rss_mib_before_verify": rss_before.map(|p| p.round()),
         "generated_events_per_second": generated_rate.map(|r| r.round()),
         "threads": rayon::current_num_threads(),
+        "raw_cpu_microseconds_per_signature": raw_us,
+        "verify_cpu_microseconds_per_event": verify_us,
+        "server_cpu_microseconds_per_event": server_us,
         "load_average_before": load_before,
         "load_average_after": load_after,
         "bundle_events": bundle_report.as_ref().map(|r| r.events_verified),
@@ -319,6 +348,16 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         );
         println!("  raw verify_batch       {raw:.0} signatures/s");
         println!("  ratio                  {ratio:.3}");
+        let us = |v: Option<f64>| {
+            v.map(|v| format!("{v:.1} µs"))
+                .unwrap_or_else(|| "-".into())
+        };
+        println!(
+            "  CPU per item           raw {} per signature; verify {} per event (this process) + {} (PostgreSQL backend)",
+            us(raw_us),
+            us(verify_us),
+            us(server_us)
+        );
         if let Some(p) = peak {
             println!(
                 "  peak RSS               {p:.0} MiB (before verify: {:.0} MiB)",
@@ -331,7 +370,11 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
                 "  bundle verify          {:.0} events/s ({:.2} s, ratio {:.3}, intact {})",
                 r.events_per_second,
                 r.elapsed_seconds,
-                if raw > 0.0 { r.events_per_second / raw } else { 0.0 },
+                if raw > 0.0 {
+                    r.events_per_second / raw
+                } else {
+                    0.0
+                },
                 r.intact
             );
         }
