@@ -162,7 +162,7 @@ fn cpu_seconds_of(stat_path: &str) -> Option<f64> {
 pub struct BackendCpu {
     before: HashMap<u32, f64>,
     stop: Arc<AtomicBool>,
-    handle: std::thread::JoinHandle<HashMap<u32, f64>>,
+    handle: std::thread::JoinHandle<(HashMap<u32, f64>, Option<f64>)>,
 }
 
 fn backends_cpu(needle: &str) -> HashMap<u32, f64> {
@@ -199,7 +199,8 @@ impl BackendCpu {
                 // A backend that exits is kept at its last sample (up to 100 ms short).
                 seen.extend(backends_cpu(&needle));
                 if last {
-                    return seen;
+                    // Its own CPU time, which the caller takes off the process's.
+                    return (seen, cpu_seconds_of("/proc/thread-self/stat"));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -211,14 +212,16 @@ impl BackendCpu {
         }
     }
 
-    /// CPU seconds the backends used since `start`.
-    pub fn finish(self) -> Option<f64> {
+    /// CPU seconds the backends used since `start`, and the sampler's own CPU seconds.
+    pub fn finish(self) -> (Option<f64>, Option<f64>) {
         self.stop.store(true, Ordering::Relaxed);
-        let seen = self.handle.join().ok()?;
+        let Ok((seen, own)) = self.handle.join() else {
+            return (None, None);
+        };
         let total: f64 = seen
             .iter()
             .map(|(pid, cpu)| cpu - self.before.get(pid).copied().unwrap_or(0.0))
             .sum();
-        (!seen.is_empty()).then_some(total)
+        ((!seen.is_empty()).then_some(total), own)
     }
 }

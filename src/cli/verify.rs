@@ -275,15 +275,17 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         .flatten();
     let backends = database.as_deref().map(bench::BackendCpu::start);
     let report = verify_storage(&storage, &id, VerifyOptions::default()).await?;
+    let (server_cpu, sampler_cpu) = backends.map(bench::BackendCpu::finish).unwrap_or_default();
     let cpu_2 = bench::process_cpu_seconds();
-    let server_cpu = backends.and_then(bench::BackendCpu::finish);
     let peak = bench::peak_rss_mib();
     // CPU time per event does not depend on how busy the machine is: the load-free
     // comparison with raw verify_batch.
     let per = |cpu: Option<f64>, n: f64| cpu.map(|c| (c / n.max(1.0) * 1e7).round() / 10.0);
     let raw_us = per(raw_batch.cpu_seconds, b.raw_signatures as f64);
     let verify_us = per(
-        cpu_2.zip(cpu_1).map(|(b, a)| b - a),
+        cpu_2
+            .zip(cpu_1)
+            .map(|(b, a)| b - a - sampler_cpu.unwrap_or(0.0)),
         report.events_verified as f64,
     );
     let server_us = per(server_cpu, report.events_verified as f64);
