@@ -134,6 +134,9 @@ pub struct Break {
 }
 
 /// One event as read, before any checking.
+// Batches are of one kind (all rows or all lines), so the size difference costs no
+// more than boxing every row would.
+#[allow(clippy::large_enum_variant)]
 pub enum RawEvent {
     /// A database row with its indexed columns.
     Row(StoredRow),
