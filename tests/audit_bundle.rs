@@ -118,6 +118,22 @@ async fn export_verifies_offline_like_the_database() {
             (report.from, report.events_verified, report.head_position),
             (5, 11, 15)
         );
+        // Its keys for positions before 5 come from the header: named unless pinned.
+        let key_id = icac_ledger::ledger::keys::KeyId::of(&key.public());
+        assert_eq!(report.unverified_header_keys, vec![key_id.clone()]);
+        assert!(report.to_text().contains(&key_id.0), "{}", report.to_text());
+        let pinned = TrustRoot::from_key_hex(&hex::encode(key.public().as_bytes())).unwrap();
+        let report = verify_bytes(
+            part.clone(),
+            VerifyOptions {
+                trust: pinned,
+                ..Default::default()
+            },
+        );
+        assert!(
+            report.intact && report.unverified_header_keys.is_empty(),
+            "{report:#?}"
+        );
         // ...and an edit inside it is still caught.
         let mut l = lines(&part);
         l[3] = String::from_utf8(l[3].clone())

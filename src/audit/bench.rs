@@ -2,6 +2,8 @@
 //! `verify_batch` throughput on this machine, and peak memory. Run by
 //! `icac-ledger bench verify`; never part of the test suite.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -78,8 +80,8 @@ pub async fn generate(
 }
 
 /// Raw ed25519-dalek `verify_batch` throughput with the verifier's chunking on all
-/// rayon threads: the ceiling `verify` is compared with. Returns signatures per second.
-pub fn raw_batch_throughput(signatures: usize) -> f64 {
+/// rayon threads: the ceiling `verify` is compared with.
+pub fn raw_batch_throughput(signatures: usize) -> RawBatch {
     let key = SigningKey::from_bytes(&[7u8; 32]);
     let vk: VerifyingKey = key.verifying_key();
     let msgs: Vec<[u8; 32]> = (0..signatures)
@@ -90,6 +92,7 @@ pub fn raw_batch_throughput(signatures: usize) -> f64 {
         })
         .collect();
     let sigs: Vec<Signature> = msgs.par_iter().map(|m| key.sign(m)).collect();
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let ok = msgs
         .par_chunks(CHUNK)
@@ -100,10 +103,20 @@ pub fn raw_batch_throughput(signatures: usize) -> f64 {
             ed25519_dalek::verify_batch(&refs, s, &keys).is_ok()
         });
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
-    if !ok {
-        return 0.0;
+    let cpu = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    RawBatch {
+        signatures_per_second: if ok { signatures as f64 / elapsed } else { 0.0 },
+        cpu_seconds: cpu,
     }
-    signatures as f64 / elapsed
+}
+
+/// What the raw `verify_batch` measurement found.
+pub struct RawBatch {
+    pub signatures_per_second: f64,
+    /// CPU time of the measurement itself (not of making the signatures).
+    pub cpu_seconds: Option<f64>,
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), in MiB.
@@ -112,4 +125,103 @@ pub fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// The 1, 5 and 15-minute load averages (`/proc/loadavg`): other work on the machine
+/// depresses absolute figures, so benchmarks record it next to them.
+pub fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(
+        text.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// CPU time (user + system) this process has used, in seconds (`/proc/self/stat`).
+pub fn process_cpu_seconds() -> Option<f64> {
+    cpu_seconds_of("/proc/self/stat")
+}
+
+fn cpu_seconds_of(stat_path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    // Fields after the command name (which may hold spaces) start at its closing ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // The kernel reports clock ticks; USER_HZ is 100 on Linux.
+    Some((utime + stime) / 100.0)
+}
+
+/// Samples the CPU time of the PostgreSQL backends serving `database` (found by their
+/// process title, `postgres: USER DATABASE ...`) until stopped, so a benchmark can report
+/// what the server spent next to what the client spent. Works only when the server runs
+/// on this machine.
+pub struct BackendCpu {
+    before: HashMap<u32, f64>,
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<(HashMap<u32, f64>, Option<f64>)>,
+}
+
+fn backends_cpu(needle: &str) -> HashMap<u32, f64> {
+    let mut seen = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return seen;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let path = entry.path();
+        let title = std::fs::read(path.join("cmdline")).unwrap_or_default();
+        let title = String::from_utf8_lossy(&title);
+        if title.starts_with("postgres: ") && title.contains(needle) {
+            if let Some(cpu) = path.join("stat").to_str().and_then(cpu_seconds_of) {
+                seen.insert(pid, cpu);
+            }
+        }
+    }
+    seen
+}
+
+impl BackendCpu {
+    pub fn start(database: &str) -> Self {
+        let needle = format!(" {database} ");
+        let before = backends_cpu(&needle);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut seen = HashMap::new();
+            loop {
+                let last = flag.load(Ordering::Relaxed);
+                // A backend that exits is kept at its last sample (up to 100 ms short).
+                seen.extend(backends_cpu(&needle));
+                if last {
+                    // Its own CPU time, which the caller takes off the process's.
+                    return (seen, cpu_seconds_of("/proc/thread-self/stat"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        Self {
+            before,
+            stop,
+            handle,
+        }
+    }
+
+    /// CPU seconds the backends used since `start`, and the sampler's own CPU seconds.
+    pub fn finish(self) -> (Option<f64>, Option<f64>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let Ok((seen, own)) = self.handle.join() else {
+            return (None, None);
+        };
+        let total: f64 = seen
+            .iter()
+            .map(|(pid, cpu)| cpu - self.before.get(pid).copied().unwrap_or(0.0))
+            .sum();
+        ((!seen.is_empty()).then_some(total), own)
+    }
 }

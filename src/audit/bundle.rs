@@ -41,7 +41,7 @@ pub const MAX_LINE_BYTES: usize = MAX_EVENT_BYTES + 1024;
 pub const MAX_HEADER_BYTES: usize = 2 * 1024 * 1024;
 pub const MAX_TRAILER_BYTES: usize = 64 * 1024;
 /// Event lines per page handed to the verifier.
-const BUNDLE_PAGE: usize = 2_000;
+const BUNDLE_PAGE: usize = super::verify::BATCH;
 const HEADER_KEY: &str = "icac_ledger_bundle";
 const TRAILER_KEY: &str = "trailer";
 const TRAILER_PREFIX: &[u8] = b"{\"trailer\":";
@@ -261,6 +261,26 @@ enum Msg {
     Io(String),
 }
 
+/// The event pages of a bundle as they are read; what comes after them (trailer, a
+/// cut line, an I/O error) is kept in `tail`, in order.
+struct Pages {
+    rx: std::sync::mpsc::Receiver<Msg>,
+    tail: Vec<Msg>,
+}
+
+impl Iterator for Pages {
+    type Item = Vec<RawEvent>;
+
+    fn next(&mut self) -> Option<Vec<RawEvent>> {
+        loop {
+            match self.rx.recv().ok()? {
+                Msg::Page(p) => return Some(p),
+                other => self.tail.push(other),
+            }
+        }
+    }
+}
+
 /// Verifies a bundle file. Needs no database and no configuration.
 pub fn verify_bundle_file(path: &Path, options: VerifyOptions) -> Result<Report, AuditError> {
     let file = File::open(path).map_err(|source| AuditError::Read {
@@ -302,6 +322,7 @@ fn empty_report(source: &str, detail: String) -> Report {
         head_hash: Hash32::ZERO,
         merkle_root: crate::ledger::merkle::EMPTY_ROOT,
         genesis_key_id: None,
+        unverified_header_keys: Vec::new(),
         trust: String::new(),
         checkpoints: Vec::new(),
         first_break: Some(Break {
@@ -464,15 +485,25 @@ pub fn verify_bundle(
         }
     });
 
+    let pages = verifier.run(Pages {
+        rx,
+        tail: Vec::new(),
+    });
+    let Pages { rx, tail } = pages;
+    drop(rx);
+    let _ = reader.join();
+
     let mut trailer: Option<Vec<u8>> = None;
     let mut ending: Option<(BreakKind, String)> = None;
-    for msg in rx.iter() {
+    // After a break nothing that follows matters (stage 1 may have read ahead of it).
+    let tail = if verifier.is_broken() {
+        Vec::new()
+    } else {
+        tail
+    };
+    for msg in tail {
         match msg {
-            Msg::Page(p) => {
-                if !verifier.process_page(&p) {
-                    break;
-                }
-            }
+            Msg::Page(_) => {}
             Msg::Trailer(t) => trailer = Some(t),
             Msg::Cut => {
                 ending = Some((
@@ -498,8 +529,6 @@ pub fn verify_bundle(
             break;
         }
     }
-    drop(rx);
-    let _ = reader.join();
 
     if !verifier.is_broken() {
         let next = verifier.next_position();

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod bundle;
 pub mod checkpointer;
 pub mod proofs;
+pub mod record_view;
 pub mod trust;
 pub mod verify;
 

@@ -86,6 +86,20 @@ impl TrustRoot {
         }
     }
 
+    /// Whether the pin itself vouches for this keyring entry: the pinned genesis key
+    /// for position 1, or the same key with the same start in a pinned keyring.
+    pub fn vouches_for(&self, entry: &KeyringEntry) -> bool {
+        match self {
+            TrustRoot::Unpinned => false,
+            TrustRoot::GenesisKey(k) => entry.valid_from == 1 && &entry.key_id == k,
+            TrustRoot::Keyring(entries) => entries.iter().any(|p| {
+                p.key_id == entry.key_id
+                    && p.public_key == entry.public_key
+                    && p.valid_from == entry.valid_from
+            }),
+        }
+    }
+
     /// Checks the key that introduced the ledger (signed position 1).
     pub fn check_genesis(&self, key_id: &KeyId) -> Option<Issue> {
         let expected = match self {

@@ -211,6 +211,10 @@ pub struct BenchVerifyArgs {
     /// Signatures for the raw verify_batch measurement
     #[arg(long, default_value_t = 200_000)]
     pub raw_signatures: usize,
+    /// Also verify an export bundle of the ledger (written to FILE unless it exists):
+    /// the same checks with no database competing for the CPU
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
@@ -248,14 +252,61 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         generated_rate = Some(rate);
         eprintln!("generated {} events at {rate:.0} events/s", b.events - size);
     }
+    let load_before = bench::load_average();
     let rss_before = bench::peak_rss_mib();
-    let raw = tokio::task::spawn_blocking({
+    let raw_batch = tokio::task::spawn_blocking({
         let n = b.raw_signatures;
         move || bench::raw_batch_throughput(n)
     })
     .await?;
+    let raw = raw_batch.signatures_per_second;
+    let cpu_1 = bench::process_cpu_seconds();
+    // PostgreSQL's share of the CPU, when it runs on this machine.
+    let database = (storage.dialect() == "postgres")
+        .then(|| {
+            args.db
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .map(str::to_owned)
+        })
+        .flatten();
+    let backends = database.as_deref().map(bench::BackendCpu::start);
     let report = verify_storage(&storage, &id, VerifyOptions::default()).await?;
+    let (server_cpu, sampler_cpu) = backends.map(bench::BackendCpu::finish).unwrap_or_default();
+    let cpu_2 = bench::process_cpu_seconds();
     let peak = bench::peak_rss_mib();
+    // CPU time per event does not depend on how busy the machine is: the load-free
+    // comparison with raw verify_batch.
+    let per = |cpu: Option<f64>, n: f64| cpu.map(|c| (c / n.max(1.0) * 1e7).round() / 10.0);
+    let raw_us = per(raw_batch.cpu_seconds, b.raw_signatures as f64);
+    let verify_us = per(
+        cpu_2
+            .zip(cpu_1)
+            .map(|(b, a)| b - a - sampler_cpu.unwrap_or(0.0)),
+        report.events_verified as f64,
+    );
+    let server_us = per(server_cpu, report.events_verified as f64);
+    let load_after = bench::load_average();
+    let bundle_report = match &b.bundle {
+        Some(path) => {
+            if !path.exists() {
+                let key = LedgerKey::load(&args.key)?;
+                crate::audit::bundle::export(&storage, &id, Some(&key), path, None, None).await?;
+            }
+            let path = path.clone();
+            Some(
+                tokio::task::spawn_blocking(move || {
+                    verify_bundle_file(&path, VerifyOptions::default())
+                })
+                .await??,
+            )
+        }
+        None => None,
+    };
+    let bundle_peak = bundle_report.as_ref().and_then(|_| bench::peak_rss_mib());
     let ratio = if raw > 0.0 {
         report.events_per_second / raw
     } else {
@@ -273,6 +324,16 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         "peak_rss_mib_before_verify": rss_before.map(|p| p.round()),
         "generated_events_per_second": generated_rate.map(|r| r.round()),
         "threads": rayon::current_num_threads(),
+        "raw_cpu_microseconds_per_signature": raw_us,
+        "verify_cpu_microseconds_per_event": verify_us,
+        "server_cpu_microseconds_per_event": server_us,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "bundle_events": bundle_report.as_ref().map(|r| r.events_verified),
+        "bundle_intact": bundle_report.as_ref().map(|r| r.intact),
+        "bundle_verify_events_per_second": bundle_report.as_ref().map(|r| r.events_per_second.round()),
+        "bundle_ratio": bundle_report.as_ref().map(|r| if raw > 0.0 { (r.events_per_second / raw * 1000.0).round() / 1000.0 } else { 0.0 }),
+        "peak_rss_mib_after_bundle": bundle_peak.map(|p| p.round()),
     });
     if b.json {
         println!("{value}");
@@ -289,6 +350,16 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         );
         println!("  raw verify_batch       {raw:.0} signatures/s");
         println!("  ratio                  {ratio:.3}");
+        let us = |v: Option<f64>| {
+            v.map(|v| format!("{v:.1} µs"))
+                .unwrap_or_else(|| "-".into())
+        };
+        println!(
+            "  CPU per item           raw {} per signature; verify {} per event (this process) + {} (PostgreSQL backend)",
+            us(raw_us),
+            us(verify_us),
+            us(server_us)
+        );
         if let Some(p) = peak {
             println!(
                 "  peak RSS               {p:.0} MiB (before verify: {:.0} MiB)",
@@ -296,9 +367,28 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
             );
         }
         println!("  intact                 {}", report.intact);
+        if let Some(r) = &bundle_report {
+            println!(
+                "  bundle verify          {:.0} events/s ({:.2} s, ratio {:.3}, intact {})",
+                r.events_per_second,
+                r.elapsed_seconds,
+                if raw > 0.0 {
+                    r.events_per_second / raw
+                } else {
+                    0.0
+                },
+                r.intact
+            );
+        }
+        println!(
+            "  load average           {} before, {} after",
+            load_before.as_deref().unwrap_or("-"),
+            load_after.as_deref().unwrap_or("-")
+        );
     }
     storage.close().await;
-    Ok(if report.intact {
+    let bundle_ok = bundle_report.as_ref().is_none_or(|r| r.intact);
+    Ok(if report.intact && bundle_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)

@@ -6,6 +6,7 @@
 
 mod migrate;
 mod postgres;
+pub mod scan;
 mod sqlite;
 
 use std::collections::HashMap;
