@@ -1,7 +1,9 @@
 //! Keeps the view tables current: after every commit the runner reads the
 //! new events by position, folds them and writes the views they changed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use icac_aggregates::compliance::DeadlinePolicy;
 use icac_aggregates::ids::{CaseId, Ori};
@@ -19,6 +21,9 @@ use crate::ledger::Ledger;
 use crate::storage::Storage;
 use crate::storage::READ_PAGE;
 
+/// Pause before retrying a failed catch-up.
+const RETRY_AFTER_ERROR: Duration = Duration::from_millis(500);
+
 /// Cheap to clone; all clones share the models.
 #[derive(Clone)]
 pub struct ProjectionRunner {
@@ -27,6 +32,9 @@ pub struct ProjectionRunner {
     models: Arc<RwLock<ReadModels>>,
     // One catch-up at a time, so two callers never write the same views.
     writer: Arc<Mutex<()>>,
+    // Set when a write failed and the models could not be reloaded either (the database
+    // was gone): memory may be ahead of the tables, so the next catch-up reloads first.
+    stale: Arc<AtomicBool>,
 }
 
 impl ProjectionRunner {
@@ -38,6 +46,7 @@ impl ProjectionRunner {
             ledger_id,
             models: Arc::new(RwLock::new(models)),
             writer: Arc::new(Mutex::new(())),
+            stale: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -47,6 +56,9 @@ impl ProjectionRunner {
     /// the tables so memory never runs ahead of what is stored.
     pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
         let _guard = self.writer.lock().await;
+        if self.stale.load(Ordering::Acquire) {
+            self.reload().await?;
+        }
         loop {
             let from = self.models.read().await.position + 1;
             let rows = self
@@ -65,8 +77,8 @@ impl ProjectionRunner {
             }
             let result = self.apply_and_persist(&events).await;
             if let Err(e) = result {
-                let reloaded = store::load(&self.storage, &self.ledger_id).await?;
-                *self.models.write().await = reloaded;
+                self.stale.store(true, Ordering::Release);
+                self.reload().await?;
                 return Err(e);
             }
             if count < READ_PAGE as usize {
@@ -74,6 +86,14 @@ impl ProjectionRunner {
             }
         }
         Ok(self.models.read().await.position)
+    }
+
+    /// Replaces the in-memory models with what the tables hold.
+    async fn reload(&self) -> Result<(), ProjectionError> {
+        let reloaded = store::load(&self.storage, &self.ledger_id).await?;
+        *self.models.write().await = reloaded;
+        self.stale.store(false, Ordering::Release);
+        Ok(())
     }
 
     async fn apply_and_persist(
@@ -99,7 +119,8 @@ impl ProjectionRunner {
     }
 
     /// Follows the ledger's commits until the ledger is dropped. Errors are
-    /// logged and retried on the next commit: a view falling behind must
+    /// logged and retried after a pause, without waiting for another commit (the
+    /// database may come back while nothing is written): a view falling behind must
     /// never stop the ledger.
     pub fn spawn(&self, ledger: &Ledger) -> tokio::task::JoinHandle<()> {
         let runner = self.clone();
@@ -107,7 +128,12 @@ impl ProjectionRunner {
         tokio::spawn(async move {
             loop {
                 if let Err(e) = runner.catch_up().await {
-                    tracing::error!(error = %e, "projection catch-up failed");
+                    tracing::error!(error = %e, "projection catch-up failed; retrying");
+                    tokio::time::sleep(RETRY_AFTER_ERROR).await;
+                    if committed.has_changed().is_err() {
+                        break;
+                    }
+                    continue;
                 }
                 if committed.changed().await.is_err() {
                     break;
