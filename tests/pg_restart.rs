@@ -85,9 +85,11 @@ impl PrivateCluster {
                 .status()
                 .map_err(|e| format!("chown: {e}"))?;
             if !status.success() {
-                return Err("running as root, but cannot hand the cluster directory to the \
+                return Err(
+                    "running as root, but cannot hand the cluster directory to the \
                             `postgres` user (chown failed)"
-                    .into());
+                        .into(),
+                );
             }
             Some("postgres".to_owned())
         } else {

@@ -231,7 +231,9 @@ async fn cut_to(
     state: &mut TreeState,
     upto: u64,
 ) -> Result<SignedCheckpoint, AuditError> {
-    state.catch_up(storage, ledger, Some(upto), |_, _| {}).await?;
+    state
+        .catch_up(storage, ledger, Some(upto), |_, _| {})
+        .await?;
     let signed = state.sign(ledger, key)?;
     store(storage, ledger, key, &signed).await?;
     Ok(signed)

@@ -312,8 +312,7 @@ async fn database_runs(
                 async move {
                     let actor = Actor::system("bench:http", format!("c-{w}-{n}"));
                     let form = form_json(&format!("C-{w}-{n}"));
-                    match file_notification(&state.commands, &form, &actor, Timestamp::now())
-                        .await
+                    match file_notification(&state.commands, &form, &actor, Timestamp::now()).await
                     {
                         Ok(FilingReceipt::Filed { .. }) => Ok(()),
                         Ok(other) => Err(format!("unexpected outcome {other:?}")),
@@ -573,7 +572,11 @@ async fn one(
             // Each case goes received -> triaged -> investigating, once.
             let Some(slot) = cases.list.iter_mut().find(|(_, s)| *s < 2) else {
                 return check(
-                    send(http.get(format!("{base}/v1/cases?limit=20")).bearer_auth(token)).await?,
+                    send(
+                        http.get(format!("{base}/v1/cases?limit=20"))
+                            .bearer_auth(token),
+                    )
+                    .await?,
                 );
             };
             let to = if slot.1 == 0 {
@@ -594,7 +597,13 @@ async fn one(
         }
         Op::ReadCase => {
             let case = cases.pick(n).cloned().unwrap_or_default();
-            check(send(http.get(format!("{base}/v1/cases/{case}")).bearer_auth(token)).await?)
+            check(
+                send(
+                    http.get(format!("{base}/v1/cases/{case}"))
+                        .bearer_auth(token),
+                )
+                .await?,
+            )
         }
         Op::History => {
             let case = cases.pick(n).cloned().unwrap_or_default();
@@ -606,12 +615,20 @@ async fn one(
                 .await?,
             )
         }
-        Op::ListCases => {
-            check(send(http.get(format!("{base}/v1/cases?limit=20")).bearer_auth(token)).await?)
-        }
-        Op::Intake => {
-            check(send(http.get(format!("{base}/v1/public-reports")).bearer_auth(token)).await?)
-        }
+        Op::ListCases => check(
+            send(
+                http.get(format!("{base}/v1/cases?limit=20"))
+                    .bearer_auth(token),
+            )
+            .await?,
+        ),
+        Op::Intake => check(
+            send(
+                http.get(format!("{base}/v1/public-reports"))
+                    .bearer_auth(token),
+            )
+            .await?,
+        ),
         Op::PublicReport => check(
             send(
                 http.post(format!("{base}/report"))
@@ -644,7 +661,10 @@ pub async fn mixed_load(
             stop.clone(),
             latencies.clone(),
         );
-        let (base, token) = (args.url.trim_end_matches('/').to_owned(), args.token.clone());
+        let (base, token) = (
+            args.url.trim_end_matches('/').to_owned(),
+            args.token.clone(),
+        );
         // Workers start spread over one period so the rate is even, not bursty.
         let offset = period.mul_f64(w as f64 / connections as f64);
         tasks.push(tokio::spawn(async move {
