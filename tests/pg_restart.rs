@@ -1,6 +1,7 @@
 //! Database loss mid-batch: PostgreSQL is restarted twice (a fast shutdown, then an
-//! immediate one, which is a crash followed by WAL recovery) while `icac-ledger serve`
-//! runs under a concurrent write load. Clients get 5xx problem+json for what could not
+//! immediate one, which is a crash followed by WAL recovery), then stopped for 12 s
+//! (longer than the connection pool waits), while `icac-ledger serve` runs under a
+//! concurrent write load. Clients get 5xx problem+json for what could not
 //! commit (never a dropped connection), the server reconnects by itself without a
 //! restart, every acknowledged request is in the ledger exactly once, the periodic
 //! checkpointer and the projections resume, and `icac-ledger verify` exits 0.
@@ -178,12 +179,11 @@ impl PrivateCluster {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
-    async fn restart(&self, mode: &'static str) -> (Instant, Instant) {
-        let began = Instant::now();
-        let this_port = self.port;
-        let result = tokio::task::block_in_place(|| self.pg_ctl(&["restart", "-m", mode]));
-        result.unwrap_or_else(|e| panic!("restarting the private cluster on {this_port}: {e}"));
-        (began, Instant::now())
+    /// Runs `pg_ctl ACTION...`; returns when it has finished.
+    async fn control(&self, action: &[&str]) -> Instant {
+        let result = tokio::task::block_in_place(|| self.pg_ctl(action));
+        result.unwrap_or_else(|e| panic!("pg_ctl on the private cluster on {}: {e}", self.port));
+        Instant::now()
     }
 }
 
@@ -229,9 +229,17 @@ async fn postgres_restart_under_load() {
         started,
     });
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (_, fast_done) = cluster.restart("fast").await;
+    let fast_done = cluster.control(&["restart", "-m", "fast"]).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let (_, immediate_done) = cluster.restart("immediate").await;
+    let immediate_done = cluster.control(&["restart", "-m", "immediate"]).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // A longer loss: down for longer than the pool waits for a connection (10 s), so
+    // requests, the projection runner and the checkpointer all see the database fail.
+    cluster.control(&["stop", "-m", "immediate"]).await;
+    let (st, body) = server.get(&tokens.auditor, "/readyz").await;
+    assert_eq!(st, 503, "/readyz with the database down: {body}");
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let outage_done = cluster.control(&["start"]).await;
     tokio::time::sleep(Duration::from_millis(3000)).await;
     load.stop().await;
     assert!(
@@ -256,7 +264,11 @@ async fn postgres_restart_under_load() {
         log_tail(server.log_path())
     );
     // It reconnected by itself: requests succeed again after each restart.
-    for (what, done) in [("fast", fast_done), ("immediate", immediate_done)] {
+    for (what, done) in [
+        ("fast", fast_done),
+        ("immediate", immediate_done),
+        ("12-second", outage_done),
+    ] {
         let after = answers
             .iter()
             .filter(ok)
@@ -290,13 +302,32 @@ async fn postgres_restart_under_load() {
     }
     server.kill();
 
+    // The views the projections stored (not only what they held in memory) cover every
+    // acknowledged filing: a fresh server loads them from the tables.
+    let server = deployment.serve("after").await;
+    assert_eq!(
+        server
+            .wait_projections(&tokens, Duration::from_secs(60))
+            .await,
+        size
+    );
+    for a in answers.iter().filter(ok) {
+        if let child_server::Sent::Filing { case_id } = &a.sent {
+            let (st, body) = server
+                .get(&tokens.investigator, &format!("/v1/cases/{case_id}"))
+                .await;
+            assert_eq!(st, 200, "{case_id} after the outages: {body}");
+        }
+    }
+    server.kill();
+
     let events = deployment.events().await;
     assert_eq!(events.len() as u64, size);
     let (acknowledged, unacknowledged_present) = check_acknowledged(&answers, &events);
     deployment.assert_verifies();
     let errors = answers.iter().filter(|a| !ok(a)).count();
     eprintln!(
-        "PostgreSQL restarted twice under load: {} requests, {acknowledged} acknowledged and \
+        "PostgreSQL restarted twice and down for 12 s under load: {} requests, {acknowledged} acknowledged and \
          all present, {errors} answered 5xx problem+json ({unacknowledged_present} of those \
          committed before the connection was lost), {size} events, verify ok",
         answers.len()
