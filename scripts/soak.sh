@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 SOAK_SECONDS=${SOAK_SECONDS:-3600}
 # Half the HTTP benchmark's rate (docs/PERFORMANCE.md, "HTTP"); set it to half of what
 # `bench http` measures on the machine the soak runs on.
-SOAK_RATE=${SOAK_RATE:-100}
+SOAK_RATE=${SOAK_RATE:-400}
 SOAK_CONNECTIONS=${SOAK_CONNECTIONS:-32}
 SOAK_SAMPLE_SECONDS=${SOAK_SAMPLE_SECONDS:-10}
 SOAK_MAX_GROWTH_MIB=${SOAK_MAX_GROWTH_MIB:-64}
