@@ -179,7 +179,8 @@ impl Default for Schedule {
 }
 
 /// Writes checkpoints for as long as the ledger commits events; returns the number
-/// written when the ledger shuts down (its committed-position channel closes).
+/// written when the ledger shuts down (its committed-position channel closes). A cut
+/// that fails is retried, so a database outage does not end the checkpoints.
 ///
 /// The server spawns this next to the ledger; it follows `committed` so it never
 /// polls the database while nothing happens.
@@ -210,15 +211,32 @@ pub async fn run_periodic(
             continue;
         }
         let upto = *committed.borrow();
-        state
-            .catch_up(&storage, &ledger, Some(upto), |_, _| {})
-            .await?;
-        let signed = state.sign(&ledger, &key)?;
-        store(&storage, &ledger, &key, &signed).await?;
-        last_cut = upto;
-        written += 1;
-        tracing::info!(size = upto, root = %signed.checkpoint.root, "checkpoint written");
+        // A failure (the database restarting, say) is logged and retried at the next
+        // tick or commit; `state` keeps every row it already checked.
+        match cut_to(&storage, &ledger, &key, &mut state, upto).await {
+            Ok(signed) => {
+                last_cut = upto;
+                written += 1;
+                tracing::info!(size = upto, root = %signed.checkpoint.root, "checkpoint written");
+            }
+            Err(e) => tracing::error!(error = %e, size = upto, "checkpoint failed; will retry"),
+        }
     }
+}
+
+async fn cut_to(
+    storage: &Storage,
+    ledger: &LedgerId,
+    key: &LedgerKey,
+    state: &mut TreeState,
+    upto: u64,
+) -> Result<SignedCheckpoint, AuditError> {
+    state
+        .catch_up(storage, ledger, Some(upto), |_, _| {})
+        .await?;
+    let signed = state.sign(ledger, key)?;
+    store(storage, ledger, key, &signed).await?;
+    Ok(signed)
 }
 
 /// Spawns [`run_periodic`] for an open ledger.

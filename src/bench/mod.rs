@@ -2,3 +2,4 @@
 //! They create their own databases (`icac_bench_*`) and drop them afterwards.
 
 pub mod append;
+pub mod http;

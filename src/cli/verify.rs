@@ -192,6 +192,10 @@ pub enum BenchCommand {
     Verify(BenchVerifyArgs),
     /// Append throughput through the full command path, next to postgres-es and a naive chain
     Append(super::bench::AppendArgs),
+    /// Notifications filed over HTTP, next to GET /healthz and in-process filings
+    Http(super::bench::HttpArgs),
+    /// A mixed load at a fixed rate against a running server (scripts/soak.sh)
+    Load(super::bench::LoadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +228,8 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
     let b = match cmd {
         BenchCommand::Verify(b) => b,
         BenchCommand::Append(a) => return super::bench::append(a).await,
+        BenchCommand::Http(a) => return super::bench::http(a).await,
+        BenchCommand::Load(a) => return super::bench::load(a).await,
     };
     let id = args.ledger_id()?;
     let storage = args.storage().await?;

@@ -36,13 +36,21 @@ pub(crate) async fn finish(
 ) -> ApiResult<Created> {
     state.metrics.command(&result.as_ref().map(|_| ()));
     let mut body = result?;
-    let head = state.ledger.head().await.map_err(Problem::internal)?;
-    if let Value::Object(m) = &mut body {
-        m.insert(
-            "ledger_position".into(),
-            Value::String(head.position.to_string()),
-        );
-        m.insert("ledger_head".into(), Value::String(head.hash.to_hex()));
+    // The command has committed: a failure to read the head now (the database just
+    // went away) must not turn its answer into an error, so the head is then left out.
+    match state.ledger.head().await {
+        Ok(head) => {
+            if let Value::Object(m) = &mut body {
+                m.insert(
+                    "ledger_position".into(),
+                    Value::String(head.position.to_string()),
+                );
+                m.insert("ledger_head".into(), Value::String(head.hash.to_hex()));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "committed; the ledger head is left out of the answer")
+        }
     }
     Ok((StatusCode::CREATED, Json(body)))
 }
