@@ -61,6 +61,13 @@ pub struct RunResult {
     /// Mean events per committed batch (group commit), for the ledger's own runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_batch: Option<f64>,
+    /// CPU time per event of this process and of the PostgreSQL backends serving the
+    /// run (sampled from /proc; only when the server is on this machine). Unlike the
+    /// rates, these do not depend on what else the machine is doing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cpu_us_per_event: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_event: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,6 +76,8 @@ pub struct AppendReport {
     pub per_writer: usize,
     pub postgres_fsync: String,
     pub postgres_synchronous_commit: String,
+    /// `/proc/loadavg` before and after: other work on the machine depresses the rates.
+    pub load_average: (Option<String>, Option<String>),
     pub runs: Vec<RunResult>,
     /// Ledger throughput over baseline (a), postgres-es without chain or signature.
     pub ratio_vs_postgres_es: f64,
@@ -170,6 +179,8 @@ fn summarize(
         p99_ms: pick(0.99),
         errors,
         mean_batch: None,
+        client_cpu_us_per_event: None,
+        server_cpu_us_per_event: None,
     }
 }
 
@@ -466,21 +477,26 @@ pub async fn run(
     mut progress: impl FnMut(&RunResult),
 ) -> Result<AppendReport, BenchError> {
     let mut runs = Vec::new();
+    let load_before = crate::audit::bench::load_average();
 
     let db = BenchDb::create(&args.postgres_url, "ledger").await?;
-    let ledger = ledger_run("icac-ledger: full command path, PostgreSQL", &db.url, args).await;
+    let ledger = with_cpu(
+        &db.name,
+        ledger_run("icac-ledger: full command path, PostgreSQL", &db.url, args),
+    )
+    .await;
     db.drop_db().await?;
     runs.push(ledger?);
     progress(&runs[runs.len() - 1]);
 
     let db = BenchDb::create(&args.postgres_url, "pges").await?;
-    let baseline_a = postgres_es_run(&db.url, args).await;
+    let baseline_a = with_cpu(&db.name, postgres_es_run(&db.url, args)).await;
     db.drop_db().await?;
     runs.push(baseline_a?);
     progress(&runs[runs.len() - 1]);
 
     let db = BenchDb::create(&args.postgres_url, "naive").await?;
-    let baseline_b = naive_chain_run(&db.url, args).await;
+    let baseline_b = with_cpu(&db.name, naive_chain_run(&db.url, args)).await;
     db.drop_db().await?;
     runs.push(baseline_b?);
     progress(&runs[runs.len() - 1]);
@@ -505,10 +521,32 @@ pub async fn run(
         per_writer: args.per_writer,
         postgres_fsync: setting(&args.postgres_url, "fsync").await?,
         postgres_synchronous_commit: setting(&args.postgres_url, "synchronous_commit").await?,
+        load_average: (load_before, crate::audit::bench::load_average()),
         ratio_vs_postgres_es: ratio(1),
         ratio_vs_naive_chain: ratio(2),
         runs,
     })
+}
+
+/// Runs `run` while measuring the CPU time this process and `database`'s backends use.
+async fn with_cpu(
+    database: &str,
+    run: impl std::future::Future<Output = Result<RunResult, BenchError>>,
+) -> Result<RunResult, BenchError> {
+    use crate::audit::bench::{process_cpu_seconds, BackendCpu};
+    let sampler = BackendCpu::start(database);
+    let before = process_cpu_seconds();
+    let result = run.await;
+    let after = process_cpu_seconds();
+    let (server, sampler_own) = sampler.finish();
+    let mut result = result?;
+    let per_event = |seconds: f64| seconds * 1e6 / result.events.max(1) as f64;
+    result.client_cpu_us_per_event = match (before, after) {
+        (Some(b), Some(a)) => Some(per_event(a - b - sampler_own.unwrap_or(0.0))),
+        _ => None,
+    };
+    result.server_cpu_us_per_event = server.map(per_event);
+    Ok(result)
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf, BenchError> {

@@ -31,6 +31,14 @@ pub struct AppendArgs {
     pub json: bool,
 }
 
+fn cpu_text(r: &append::RunResult) -> String {
+    match (r.client_cpu_us_per_event, r.server_cpu_us_per_event) {
+        (Some(c), Some(s)) => format!("  cpu {c:.0} + {s:.0} µs/event"),
+        (Some(c), None) => format!("  cpu {c:.0} µs/event"),
+        _ => String::new(),
+    }
+}
+
 pub async fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
     let bench = AppendBenchArgs {
         postgres_url: args.postgres.clone(),
@@ -49,6 +57,7 @@ pub async fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
             r.mean_batch
                 .map(|b| format!("  mean batch {b:.1}"))
                 .unwrap_or_default()
+                + &cpu_text(r)
         )
     })
     .await?;
@@ -62,12 +71,23 @@ pub async fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
             report.postgres_fsync,
             report.postgres_synchronous_commit
         );
-        println!("| run | events | events/s | p50 ms | p99 ms | errors |");
-        println!("|---|---:|---:|---:|---:|---:|");
+        println!(
+            "load average before: {}; after: {}",
+            report.load_average.0.as_deref().unwrap_or("?"),
+            report.load_average.1.as_deref().unwrap_or("?")
+        );
+        println!("| run | events | events/s | p50 ms | p99 ms | errors | CPU µs/event (client + PostgreSQL) |");
+        println!("|---|---:|---:|---:|---:|---:|---|");
         for r in &report.runs {
             println!(
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {} |",
-                r.name, r.events, r.events_per_second, r.p50_ms, r.p99_ms, r.errors
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} |",
+                r.name,
+                r.events,
+                r.events_per_second,
+                r.p50_ms,
+                r.p99_ms,
+                r.errors,
+                cpu_text(r).trim()
             );
         }
         println!(
