@@ -508,7 +508,7 @@ pub async fn generate(
     for (i, step) in script.into_iter().enumerate() {
         if options
             .max_events
-            .is_some_and(|max| domain.next_position - head - 1 >= max)
+            .is_some_and(|max| domain.next_position - head > max)
         {
             break;
         }
