@@ -3,12 +3,13 @@
 
 use std::fmt;
 
+use cqrs_es::DomainEvent as _;
 use icac_aggregates::case::CaseEvent;
 use icac_aggregates::cybertip::CyberTipEvent;
 use icac_aggregates::operation::OperationEvent;
 use icac_aggregates::public_report::PublicReportEvent;
 use icac_aggregates::units::UnitEvent;
-use icac_aggregates::upcast::{upcast, UpcastError};
+use icac_aggregates::upcast::{upcast, UpcastError, Upcaster};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -93,6 +94,76 @@ pub fn decode(
     Ok(Some(event))
 }
 
+/// [`decode`] from the payload's JSON text. Payloads at the current version with no
+/// upcast step (all of them today) go straight into the typed event, without the
+/// intermediate `serde_json::Value` tree: the projections' hot path.
+pub fn decode_str(
+    aggregate_type: &str,
+    event_type: &str,
+    event_version: &str,
+    payload: &str,
+) -> Result<Option<DomainEvent>, DecodeError> {
+    if aggregate_type == LEDGER_AGGREGATE_TYPE {
+        return Ok(None);
+    }
+    let needs_upcast = event_version != SUPPORTED_VERSION
+        || Upcaster::current().steps().iter().any(|s| {
+            s.aggregate_type == aggregate_type
+                && s.event_type == event_type
+                && s.from_version == event_version
+        });
+    if needs_upcast {
+        let value: Value =
+            serde_json::from_str(payload).map_err(|source| DecodeError::Payload {
+                aggregate_type: aggregate_type.to_owned(),
+                event_type: event_type.to_owned(),
+                source,
+            })?;
+        return decode(aggregate_type, event_type, event_version, value);
+    }
+    let bad = |source| DecodeError::Payload {
+        aggregate_type: aggregate_type.to_owned(),
+        event_type: event_type.to_owned(),
+        source,
+    };
+    let (event, tag) = match aggregate_type {
+        "unit" => {
+            let e: UnitEvent = serde_json::from_str(payload).map_err(bad)?;
+            let tag = e.event_type();
+            (DomainEvent::Unit(e), tag)
+        }
+        "case" => {
+            let e: CaseEvent = serde_json::from_str(payload).map_err(bad)?;
+            let tag = e.event_type();
+            (DomainEvent::Case(e), tag)
+        }
+        "cybertip" => {
+            let e: CyberTipEvent = serde_json::from_str(payload).map_err(bad)?;
+            let tag = e.event_type();
+            (DomainEvent::Cybertip(e), tag)
+        }
+        "operation" => {
+            let e: OperationEvent = serde_json::from_str(payload).map_err(bad)?;
+            let tag = e.event_type();
+            (DomainEvent::Operation(e), tag)
+        }
+        "public_report" => {
+            let e: PublicReportEvent = serde_json::from_str(payload).map_err(bad)?;
+            let tag = e.event_type();
+            (DomainEvent::PublicReport(e), tag)
+        }
+        other => return Err(DecodeError::UnknownAggregateType(other.to_owned())),
+    };
+    // The variant is the payload's only key, so this is `decode`'s tag check.
+    if tag != event_type {
+        return Err(DecodeError::TagMismatch {
+            event_type: event_type.to_owned(),
+            tag,
+        });
+    }
+    Ok(Some(event))
+}
+
 /// SHA-256 event hash as lowercase hex (the ledger's `hash`).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -106,6 +177,17 @@ impl EventHash {
         } else {
             Err(DecodeError::BadHash)
         }
+    }
+
+    /// From the hash's 32 bytes.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(64);
+        for b in bytes {
+            hex.push(HEX[usize::from(b >> 4)] as char);
+            hex.push(HEX[usize::from(b & 0x0f)] as char);
+        }
+        Self(hex)
     }
 
     pub fn as_str(&self) -> &str {
@@ -183,6 +265,47 @@ mod tests {
         assert!(matches!(
             got,
             Some(DomainEvent::Unit(UnitEvent::UnitDeactivated { .. }))
+        ));
+    }
+
+    #[test]
+    fn hash_from_bytes_is_lowercase_hex() {
+        let mut bytes = [0u8; 32];
+        bytes[0] = 0xab;
+        bytes[31] = 0x0f;
+        let h = EventHash::from_bytes(&bytes);
+        assert_eq!(EventHash::parse(h.as_str()).unwrap(), h);
+        assert!(h.as_str().starts_with("ab00"));
+        assert!(h.as_str().ends_with("0f"));
+    }
+
+    #[test]
+    fn decode_str_matches_decode() {
+        let payload =
+            json!({"UnitDeactivated": {"reason": "merged", "recorded_at": "2024-07-01T12:00:00Z"}});
+        let text = payload.to_string();
+        assert_eq!(
+            decode_str("unit", "UnitDeactivated", "1", &text).unwrap(),
+            decode("unit", "UnitDeactivated", "1", payload).unwrap()
+        );
+        assert!(decode_str("ledger", "LedgerInitialized", "1", "{}")
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            decode_str("unit", "UnitRenamed", "1", &text),
+            Err(DecodeError::TagMismatch { .. })
+        ));
+        assert!(matches!(
+            decode_str("unit", "UnitDeactivated", "9", &text),
+            Err(DecodeError::UnsupportedVersion { .. })
+        ));
+        assert!(matches!(
+            decode_str("widget", "UnitDeactivated", "1", &text),
+            Err(DecodeError::UnknownAggregateType(_))
+        ));
+        assert!(matches!(
+            decode_str("unit", "UnitDeactivated", "1", "{\"UnitDeactivated\": 3}"),
+            Err(DecodeError::Payload { .. })
         ));
     }
 

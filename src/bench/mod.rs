@@ -2,4 +2,6 @@
 //! They create their own databases (`icac_bench_*`) and drop them afterwards.
 
 pub mod append;
+pub mod generate;
 pub mod http;
+pub mod projections;

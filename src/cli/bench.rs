@@ -1,5 +1,7 @@
 //! `bench append`, `bench http` and `bench load`: benchmarks against their baselines in
-//! one run, and the soak script's load generator.
+//! one run, and the soak script's load generator. `bench generate`, `bench rebuild`,
+//! `bench report`: a realistic domain ledger, and the projections and the annual report
+//! over it, each next to a raw read.
 
 use std::process::ExitCode;
 
@@ -7,6 +9,13 @@ use clap::Args;
 
 use super::CliError;
 use crate::bench::append::{self, AppendBenchArgs};
+use crate::bench::generate::{self, GenerateOptions};
+use crate::bench::projections;
+use crate::config::LedgerArgs;
+use crate::ledger::keys::LedgerKey;
+use crate::ledger::record::LedgerId;
+use crate::ledger::Ledger;
+use crate::storage::Storage;
 
 #[derive(Debug, Args)]
 pub struct AppendArgs {
@@ -208,5 +217,200 @@ pub async fn load(args: &LoadArgs) -> Result<ExitCode, CliError> {
     )
     .await?;
     println!("{}", serde_json::to_string(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Events to append (the demo scenario with enough cases, cut at this count)
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Scenario seed: the same seed gives the same streams, events and positions
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerBenchArgs {
+    /// Generate the ledger first if it holds fewer events than this (fresh ledgers only)
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Scenario seed for the generator
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Print the figures as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportBenchArgs {
+    #[command(flatten)]
+    pub ledger: LedgerBenchArgs,
+    /// First day of the reporting period
+    #[arg(long, default_value = "2024-07-01")]
+    pub from: jiff::civil::Date,
+    /// Last day of the reporting period
+    #[arg(long, default_value = "2025-06-30")]
+    pub to: jiff::civil::Date,
+}
+
+/// Loads the key file, creating it for a new benchmark ledger.
+fn bench_key(args: &LedgerArgs) -> Result<LedgerKey, CliError> {
+    if args.key.exists() {
+        Ok(LedgerKey::load(&args.key)?)
+    } else {
+        let key = LedgerKey::generate();
+        key.save_new(&args.key)?;
+        Ok(key)
+    }
+}
+
+async fn prepared(
+    args: &LedgerArgs,
+    events: u64,
+    seed: u64,
+) -> Result<(Storage, LedgerId, LedgerKey), CliError> {
+    let storage = args.storage().await?;
+    storage.migrate().await?;
+    let id = args.ledger_id()?;
+    let key = bench_key(args)?;
+    let generated = projections::ensure_ledger(
+        &storage,
+        &id,
+        LedgerKey::from_signing_key(key.signing_key().clone()),
+        events,
+        seed,
+        |n| {
+            eprint!("\rgenerating: {n} events");
+        },
+    )
+    .await?;
+    if let Some(g) = generated {
+        eprintln!(
+            "\rgenerated {} events ({} cases, {} commands, {} refused) in {:.1} s: {:.0} events/s",
+            g.events, g.cases, g.commands, g.rejected, g.seconds, g.events_per_second
+        );
+    }
+    Ok((storage, id, key))
+}
+
+pub async fn generate(args: &LedgerArgs, g: &GenerateArgs) -> Result<ExitCode, CliError> {
+    let storage = args.storage().await?;
+    storage.migrate().await?;
+    let id = args.ledger_id()?;
+    let key = bench_key(args)?;
+    Ledger::initialise(&storage, &id, &key).await?;
+    let ledger = Ledger::open(storage.clone(), id, key).await?;
+    let options = GenerateOptions::for_events(g.events, g.seed);
+    let result =
+        generate::generate(&ledger, options, |n| eprint!("\rgenerating: {n} events")).await;
+    ledger.shutdown().await;
+    let summary = result?;
+    eprintln!();
+    if g.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "generated {} events ({} cases, {} commands, {} refused) in {:.1} s: {:.0} events/s; head {}",
+            summary.events,
+            summary.cases,
+            summary.commands,
+            summary.rejected,
+            summary.seconds,
+            summary.events_per_second,
+            summary.head
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn secs(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |s| format!("{s:.2}"))
+}
+
+fn mib(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |m| format!("{m:.0} MiB"))
+}
+
+pub async fn rebuild(args: &LedgerArgs, r: &LedgerBenchArgs) -> Result<ExitCode, CliError> {
+    let (storage, id, _) = prepared(args, r.events, r.seed).await?;
+    let f = projections::rebuild_bench(&storage, &id).await?;
+    if r.json {
+        println!("{}", serde_json::to_string(&f)?);
+    } else {
+        println!("rebuild benchmark ({}, {} events)", f.database, f.events);
+        println!("| run | seconds | process CPU s | events/s |");
+        println!("|---|---:|---:|---:|");
+        println!(
+            "| baseline: raw read, no decoding ({:.0} MiB) | {:.2} | {} | {:.0} |",
+            f.raw.bytes as f64 / 1048576.0,
+            f.raw.seconds,
+            secs(f.raw.cpu_seconds),
+            f.raw.events_per_second
+        );
+        println!(
+            "| projections rebuild (replay {:.2} s + write {} views {:.2} s) | {:.2} | {} | {:.0} |",
+            f.replay_seconds,
+            f.views,
+            f.write_seconds,
+            f.seconds,
+            secs(f.cpu_seconds),
+            f.events_per_second
+        );
+        println!(
+            "ratio rebuild/raw: {:.2}; peak RSS during rebuild {}",
+            f.ratio,
+            mib(f.peak_rss_mib)
+        );
+        for p in &f.persist {
+            println!(
+                "live runner persist, batch changing {} views: mean {:.2} ms, max {:.2} ms ({} batches)",
+                p.views, p.mean_ms, p.max_ms, p.batches
+            );
+        }
+    }
+    storage.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn report(args: &LedgerArgs, r: &ReportBenchArgs) -> Result<ExitCode, CliError> {
+    let (storage, id, key) = prepared(args, r.ledger.events, r.ledger.seed).await?;
+    let f = projections::report_bench(&storage, &id, &key, r.from, r.to).await?;
+    if r.ledger.json {
+        println!("{}", serde_json::to_string(&f)?);
+    } else {
+        println!(
+            "annual report benchmark ({}, {} events, {} to {})",
+            f.database, f.events, f.from, f.to
+        );
+        println!("| run | seconds | process CPU s | output bytes |");
+        println!("|---|---:|---:|---:|");
+        println!(
+            "| baseline: raw read, no decoding ({:.0} events/s) | {:.2} | {} | |",
+            f.raw.events_per_second,
+            f.raw.seconds,
+            secs(f.raw.cpu_seconds)
+        );
+        for run in &f.runs {
+            println!(
+                "| report annual --format {} ({} notifications) | {:.2} | {} | {} |",
+                run.format,
+                run.notifications,
+                run.seconds,
+                secs(run.cpu_seconds),
+                run.bytes
+            );
+        }
+        println!(
+            "slowest report / raw read: {:.2}; peak RSS during reports {}",
+            f.ratio_to_raw,
+            mib(f.peak_rss_mib)
+        );
+    }
+    storage.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -196,6 +196,12 @@ pub enum BenchCommand {
     Http(super::bench::HttpArgs),
     /// A mixed load at a fixed rate against a running server (scripts/soak.sh)
     Load(super::bench::LoadArgs),
+    /// Build a realistic domain ledger fast (the demo scenario, batched appends)
+    Generate(super::bench::GenerateArgs),
+    /// Rebuild all projections, next to a raw read of the same ledger
+    Rebuild(super::bench::LedgerBenchArgs),
+    /// Build the annual report in every format, next to a raw read of the same ledger
+    Report(super::bench::ReportBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -230,6 +236,9 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         BenchCommand::Append(a) => return super::bench::append(a).await,
         BenchCommand::Http(a) => return super::bench::http(a).await,
         BenchCommand::Load(a) => return super::bench::load(a).await,
+        BenchCommand::Generate(g) => return super::bench::generate(args, g).await,
+        BenchCommand::Rebuild(r) => return super::bench::rebuild(args, r).await,
+        BenchCommand::Report(r) => return super::bench::report(args, r).await,
     };
     let id = args.ledger_id()?;
     let storage = args.storage().await?;

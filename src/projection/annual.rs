@@ -6,13 +6,13 @@
 use icac_projections::report::{self, figures, AnnualReport, Attestation, Parameters};
 use icac_projections::ReadModels;
 
-use super::{to_ledger_event, ProjectionError};
+use super::{decode_page, read_pages, ProjectionError};
 use crate::ledger::chain::Hash32;
 use crate::ledger::checkpoint::{self, Checkpoint, NoteVerifier};
 use crate::ledger::keys::{parse_public_key, LedgerKey};
 use crate::ledger::merkle::MerkleAccumulator;
 use crate::ledger::record::LedgerId;
-use crate::storage::{Storage, READ_PAGE};
+use crate::storage::Storage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnnualError {
@@ -63,34 +63,21 @@ pub async fn ledger_at(
     let mut tree = MerkleAccumulator::new();
     let mut last_hash = Hash32::ZERO;
     let mut recorded_at = String::new();
-    let mut from = 1u64;
-    while from <= position {
-        let limit =
-            u32::try_from((position - from + 1).min(u64::from(READ_PAGE))).unwrap_or(READ_PAGE);
-        let rows = storage
-            .read_page(ledger_id, from, limit)
-            .await
-            .map_err(ProjectionError::from)?;
-        if rows.is_empty() {
-            break;
-        }
+    read_pages(storage, ledger_id, 1, Some(position), decode_page, |rows| {
         for row in rows {
-            let hash = Hash32::from_slice(&row.hash)
-                .map_err(|e| AnnualError::Checkpoint(e.to_string()))?;
-            tree.push(&hash)
-                .map_err(|e| AnnualError::Checkpoint(e.to_string()))?;
-            last_hash = hash;
-            recorded_at = row.recorded_at.clone();
-            let p = row.position;
-            match to_ledger_event(row)? {
+            tree.push(&row.hash)?;
+            last_hash = row.hash;
+            recorded_at = row.recorded_at;
+            match row.event {
                 Some(e) => {
-                    models.apply(&e).map_err(ProjectionError::from)?;
+                    models.apply(&e)?;
                 }
-                None => models.skip(p).map_err(ProjectionError::from)?,
+                None => models.skip(row.position)?,
             }
-            from = p + 1;
         }
-    }
+        Ok(())
+    })
+    .await?;
     if models.position != position {
         return Err(ProjectionError::NoSuchPosition(position).into());
     }

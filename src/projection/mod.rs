@@ -14,11 +14,16 @@ pub mod rebuild;
 pub mod runner;
 pub mod store;
 
-use icac_projections::{decode, DecodeError, EventHash, LedgerEvent, ReadModels};
+use std::borrow::Cow;
 
-use crate::ledger::record::{LedgerId, SealedEvent};
-use crate::ledger::{sealed_from_row, LedgerError};
-use crate::storage::{Storage, StorageError, StoredRow, READ_PAGE};
+use icac_projections::event::decode_str;
+use icac_projections::{decode, DecodeError, EventHash, LedgerEvent, ReadModels};
+use serde_json::value::RawValue;
+
+use crate::ledger::chain::Hash32;
+use crate::ledger::record::{LedgerId, RecordError, SealedEvent, MAX_EVENT_BYTES};
+use crate::ledger::LedgerError;
+use crate::storage::{CanonicalRow, Storage, StorageError, StoredRow, READ_PAGE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -40,17 +45,51 @@ pub enum ProjectionError {
     },
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("decoding worker failed: {0}")]
+    Worker(String),
+    #[error("merkle tree: {0}")]
+    Merkle(#[from] crate::ledger::merkle::ProofError),
     #[error("the ledger has no position {0}")]
     NoSuchPosition(u64),
 }
 
-/// Parses and decodes one stored row; `Ok(None)` for the ledger's own key
-/// events.
-pub fn to_ledger_event(row: StoredRow) -> Result<Option<LedgerEvent>, ProjectionError> {
-    from_sealed(sealed_from_row(row)?)
+/// The fields of a stored record the read models use, borrowed from its canonical
+/// bytes where possible; the payload stays JSON text until it is decoded into its
+/// typed event.
+#[derive(serde::Deserialize)]
+struct RecordFields<'a> {
+    position: u64,
+    #[serde(borrow)]
+    aggregate_type: Cow<'a, str>,
+    aggregate_id: String,
+    sequence: u64,
+    #[serde(borrow)]
+    event_type: Cow<'a, str>,
+    #[serde(borrow)]
+    event_version: Cow<'a, str>,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+    #[serde(borrow)]
+    metadata: MetadataFields<'a>,
 }
 
-/// Decodes one sealed event; `Ok(None)` for the ledger's own key events.
+#[derive(serde::Deserialize)]
+struct MetadataFields<'a> {
+    principal: String,
+    unit: Option<String>,
+    #[serde(borrow)]
+    recorded_at: Cow<'a, str>,
+}
+
+/// Parses and decodes one stored row; `Ok(None)` for the ledger's own key
+/// events. Trusts the database, like `sealed_from_row` (verification trusts
+/// nothing), and reads only what the read models need.
+pub fn to_ledger_event(row: StoredRow) -> Result<Option<LedgerEvent>, ProjectionError> {
+    decode_event(row.position, &row.hash, &row.canonical)
+}
+
+/// Decodes one sealed event this process committed (its payload is already a
+/// `Value`); `Ok(None)` for the ledger's own key events.
 pub fn from_sealed(sealed: SealedEvent) -> Result<Option<LedgerEvent>, ProjectionError> {
     let hash = sealed.hash;
     let r = sealed.record;
@@ -73,11 +112,9 @@ pub fn from_sealed(sealed: SealedEvent) -> Result<Option<LedgerEvent>, Projectio
             position,
             value: r.metadata.recorded_at.clone(),
         })?;
-    let hash = EventHash::parse(&hash.to_hex())
-        .map_err(|source| ProjectionError::Decode { position, source })?;
     Ok(Some(LedgerEvent {
         position,
-        hash,
+        hash: EventHash::from_bytes(&hash.0),
         recorded_at,
         principal: r.metadata.principal,
         unit: r.metadata.unit,
@@ -87,9 +124,170 @@ pub fn from_sealed(sealed: SealedEvent) -> Result<Option<LedgerEvent>, Projectio
     }))
 }
 
+fn decode_event(
+    position: u64,
+    hash: &[u8],
+    canonical: &[u8],
+) -> Result<Option<LedgerEvent>, ProjectionError> {
+    let bad_row = |reason: String| {
+        ProjectionError::Ledger(LedgerError::BadRow {
+            position,
+            source: RecordError::Shape(reason),
+        })
+    };
+    if canonical.len() > MAX_EVENT_BYTES {
+        return Err(bad_row(format!(
+            "event is {} bytes; the limit is {MAX_EVENT_BYTES}",
+            canonical.len()
+        )));
+    }
+    let r: RecordFields<'_> =
+        serde_json::from_slice(canonical).map_err(|e| bad_row(e.to_string()))?;
+    let position = r.position;
+    let Some(event) = decode_str(
+        &r.aggregate_type,
+        &r.event_type,
+        &r.event_version,
+        r.payload.get(),
+    )
+    .map_err(|source| ProjectionError::Decode { position, source })?
+    else {
+        return Ok(None);
+    };
+    let recorded_at = r
+        .metadata
+        .recorded_at
+        .parse()
+        .map_err(|_| ProjectionError::Time {
+            position,
+            value: r.metadata.recorded_at.clone().into_owned(),
+        })?;
+    let hash = Hash32::from_slice(hash).map_err(|e| bad_row(e.to_string()))?;
+    Ok(Some(LedgerEvent {
+        position,
+        hash: EventHash::from_bytes(&hash.0),
+        recorded_at,
+        principal: r.metadata.principal,
+        unit: r.metadata.unit,
+        aggregate_id: r.aggregate_id,
+        sequence: r.sequence,
+        event,
+    }))
+}
+
+/// One row read for the projections, decoded.
+pub struct DecodedRow {
+    pub position: u64,
+    pub hash: Hash32,
+    /// As stored (checkpoints state the time exactly as written).
+    pub recorded_at: String,
+    /// `None` for the ledger's own key events.
+    pub event: Option<LedgerEvent>,
+}
+
+/// Decodes a page on all cores, keeping position order.
+pub fn decode_page(rows: Vec<CanonicalRow>) -> Result<Vec<DecodedRow>, ProjectionError> {
+    use rayon::prelude::*;
+    rows.into_par_iter()
+        .map(|row| {
+            let event = decode_event(row.position, &row.hash, &row.canonical)?;
+            let hash = Hash32::from_slice(&row.hash).map_err(|e| {
+                ProjectionError::Storage(StorageError::Malformed {
+                    position: row.position,
+                    reason: e.to_string(),
+                })
+            })?;
+            Ok(DecodedRow {
+                position: row.position,
+                hash,
+                recorded_at: row.recorded_at,
+                event,
+            })
+        })
+        .collect()
+}
+
+/// Pages in flight between the stages of [`read_pages`].
+const PAGES_AHEAD: usize = 2;
+
+/// Hands `on_page` the rows from `from` up to `up_to` (inclusive; `None` = the head)
+/// in position order, page by page, after `transform`. Three stages run at once: the
+/// database reads page n+2, `transform` works on page n+1 (off the caller's task), and
+/// `on_page` consumes page n. Stops at the first error.
+pub async fn read_pages<T, F>(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    from: u64,
+    up_to: Option<u64>,
+    transform: fn(Vec<CanonicalRow>) -> Result<T, ProjectionError>,
+    mut on_page: F,
+) -> Result<(), ProjectionError>
+where
+    T: Send + 'static,
+    F: FnMut(T) -> Result<(), ProjectionError>,
+{
+    let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel(PAGES_AHEAD);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(PAGES_AHEAD);
+    let reader = {
+        let storage = storage.clone();
+        let ledger_id = ledger_id.clone();
+        tokio::spawn(async move {
+            let mut from = from;
+            loop {
+                if up_to.is_some_and(|limit| from > limit) {
+                    return;
+                }
+                let limit = match up_to {
+                    Some(limit) => u32::try_from((limit - from + 1).min(u64::from(READ_PAGE)))
+                        .unwrap_or(READ_PAGE),
+                    None => READ_PAGE,
+                };
+                let page = storage.read_canonical_page(&ledger_id, from, limit).await;
+                let next = match &page {
+                    Ok(rows) if rows.len() == limit as usize => rows.last().map(|r| r.position + 1),
+                    _ => None,
+                };
+                let empty = matches!(&page, Ok(rows) if rows.is_empty());
+                if empty || raw_tx.send(page).await.is_err() {
+                    return;
+                }
+                match next {
+                    Some(p) => from = p,
+                    None => return,
+                }
+            }
+        })
+    };
+    let decoder = tokio::spawn(async move {
+        while let Some(page) = raw_rx.recv().await {
+            let page = match page {
+                Ok(rows) => tokio::task::spawn_blocking(move || transform(rows))
+                    .await
+                    .unwrap_or_else(|e| Err(ProjectionError::Worker(e.to_string()))),
+                Err(e) => Err(e.into()),
+            };
+            let failed = page.is_err();
+            if tx.send(page).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let mut result = Ok(());
+    while let Some(page) = rx.recv().await {
+        if let Err(e) = page.and_then(&mut on_page) {
+            result = Err(e);
+            break;
+        }
+    }
+    drop(rx);
+    let _ = decoder.await;
+    let _ = reader.await;
+    result
+}
+
 /// Folds ledger events after `models.position` up to `up_to` (inclusive;
 /// `None` = the head) into `models`, page by page. `on_page` sees each page's
-/// events and the set of views they changed, before the next page is read.
+/// events and the set of views they changed, before the next page is folded.
 pub async fn fold<F>(
     storage: &Storage,
     ledger_id: &LedgerId,
@@ -100,39 +298,23 @@ pub async fn fold<F>(
 where
     F: FnMut(&ReadModels, &std::collections::BTreeSet<icac_projections::ViewKey>, u64),
 {
-    loop {
-        let from = models.position + 1;
-        if up_to.is_some_and(|limit| from > limit) {
-            return Ok(());
-        }
-        let limit = match up_to {
-            Some(limit) => {
-                u32::try_from((limit - from + 1).min(u64::from(READ_PAGE))).unwrap_or(READ_PAGE)
-            }
-            None => READ_PAGE,
-        };
-        let rows = storage.read_page(ledger_id, from, limit).await?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let count = rows.len();
+    let from = models.position + 1;
+    read_pages(storage, ledger_id, from, up_to, decode_page, |rows| {
         let mut changed = std::collections::BTreeSet::new();
         for row in rows {
-            let position = row.position;
-            match to_ledger_event(row)? {
+            match row.event {
                 Some(event) => {
                     if let Some(key) = models.apply(&event)? {
                         changed.insert(key);
                     }
                 }
-                None => models.skip(position)?,
+                None => models.skip(row.position)?,
             }
         }
         on_page(models, &changed, models.position);
-        if count < limit as usize {
-            return Ok(());
-        }
-    }
+        Ok(())
+    })
+    .await
 }
 
 /// The read models exactly as they stood at `position` (folded from the ledger).

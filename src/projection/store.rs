@@ -108,20 +108,23 @@ pub fn all_rows(models: &ReadModels) -> Result<Vec<ViewRow>, ProjectionError> {
             .map(ViewKey::PublicReport),
     );
     keys.extend(models.units.keys().cloned().map(ViewKey::Unit));
-    let mut rows = Vec::with_capacity(keys.len());
-    for k in &keys {
-        if let Some(r) = view_row(models, k)? {
-            rows.push(r);
-        }
-    }
-    Ok(rows)
+    // Serializing every view is the CPU-heavy part of writing a rebuild.
+    use rayon::prelude::*;
+    let rows: Vec<Option<ViewRow>> = keys
+        .par_iter()
+        .map(|k| view_row(models, k))
+        .collect::<Result<_, _>>()?;
+    Ok(rows.into_iter().flatten().collect())
 }
 
 fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
 
-/// Writes the changed views and the new position in one transaction.
+/// Writes the changed views and the new position in one transaction: one
+/// multi-row upsert per view table that changed and one statement for the
+/// positions, whatever the number of views (the live runner calls this after
+/// every committed batch).
 pub async fn persist(
     storage: &Storage,
     ledger_id: &LedgerId,
@@ -135,36 +138,108 @@ pub async fn persist(
         }
     }
     let position = i64::try_from(models.position).unwrap_or(i64::MAX);
-    on_pool!(storage, pool, json, _json_out => {
-        let mut tx = pool.begin().await?;
-        for r in &rows {
-            let sql = format!(
-                "INSERT INTO {} (ledger_id, view_id, version, payload) VALUES ($1, $2, $3, $4{json}) \
-                 ON CONFLICT (ledger_id, view_id) DO UPDATE SET version = excluded.version, payload = excluded.payload",
-                r.table
-            );
-            sqlx::query(&sql)
+    let updated_at = now();
+    match storage {
+        Storage::Postgres(s) => {
+            let mut tx = s.pool().begin().await?;
+            for table in TABLES {
+                let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                // Arrays keep the statement text constant, so it is prepared once.
+                let ids: Vec<&str> = mine.iter().map(|r| r.view_id.as_str()).collect();
+                let versions: Vec<i64> = mine.iter().map(|r| r.version).collect();
+                let payloads: Vec<&str> = mine.iter().map(|r| r.payload.as_str()).collect();
+                sqlx::query(&format!(
+                    "INSERT INTO {table} (ledger_id, view_id, version, payload) \
+                     SELECT $1, * FROM UNNEST($2::text[], $3::int8[], $4::text[]::json[]) \
+                     ON CONFLICT (ledger_id, view_id) DO UPDATE SET version = excluded.version, payload = excluded.payload"
+                ))
                 .bind(ledger_id.as_str())
-                .bind(&r.view_id)
-                .bind(r.version)
-                .bind(&r.payload)
+                .bind(&ids)
+                .bind(&versions)
+                .bind(&payloads)
                 .execute(&mut *tx)
                 .await?;
+            }
+            record_positions(&mut tx, ledger_id, position, &updated_at).await?;
+            tx.commit().await?;
         }
-        for table in TABLES {
-            sqlx::query(
-                "INSERT INTO projection_positions (ledger_id, projection, position, updated_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (ledger_id, projection) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-            )
-            .bind(ledger_id.as_str())
-            .bind(table)
-            .bind(position)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
+        Storage::Sqlite(s) => {
+            let mut tx = s.pool().begin().await?;
+            for table in TABLES {
+                let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
+                for chunk in mine.chunks(INSERT_CHUNK) {
+                    let sql = format!(
+                        "{} ON CONFLICT (ledger_id, view_id) DO UPDATE SET version = excluded.version, payload = excluded.payload",
+                        multi_row_insert(table, chunk.len(), "")
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for r in chunk {
+                        q = q
+                            .bind(ledger_id.as_str())
+                            .bind(&r.view_id)
+                            .bind(r.version)
+                            .bind(&r.payload);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+            }
+            record_positions(&mut tx, ledger_id, position, &updated_at).await?;
+            tx.commit().await?;
         }
-        tx.commit().await?;
-    });
+    }
+    Ok(())
+}
+
+/// `INSERT INTO table (...) VALUES (...), ...` for `rows` rows of 4 parameters.
+fn multi_row_insert(table: &str, rows: usize, json: &str) -> String {
+    let mut sql = format!("INSERT INTO {table} (ledger_id, view_id, version, payload) VALUES ");
+    for i in 0..rows {
+        let b = i * 4;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}{json})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4
+        ));
+    }
+    sql
+}
+
+/// Records `position` for every view table, in one statement.
+async fn record_positions<'c, DB>(
+    conn: &mut sqlx::Transaction<'c, DB>,
+    ledger_id: &LedgerId,
+    position: i64,
+    updated_at: &str,
+) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'e> &'e mut <DB as sqlx::Database>::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let values: Vec<String> = TABLES
+        .iter()
+        .map(|t| format!("($1, '{t}', $2, $3)"))
+        .collect();
+    sqlx::query(&format!(
+        "INSERT INTO projection_positions (ledger_id, projection, position, updated_at) VALUES {} \
+         ON CONFLICT (ledger_id, projection) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        values.join(", ")
+    ))
+    .bind(ledger_id.as_str())
+    .bind(position)
+    .bind(updated_at)
+    .execute(&mut **conn)
+    .await?;
     Ok(())
 }
 
@@ -261,6 +336,8 @@ fn create_sql(storage: &Storage, table: &str) -> String {
 /// Writes `rows` into fresh `<table>_next` tables (keeping other ledgers'
 /// rows), then swaps them in and records `position`, all in one transaction
 /// for the swap so readers see the old views or the new, never a mix.
+/// PostgreSQL fills the fresh tables with COPY, SQLite with multi-row INSERTs in
+/// one transaction.
 pub async fn replace_all(
     storage: &Storage,
     ledger_id: &LedgerId,
@@ -269,36 +346,68 @@ pub async fn replace_all(
     mut progress: impl FnMut(usize),
 ) -> Result<(), ProjectionError> {
     let position = i64::try_from(position).unwrap_or(i64::MAX);
-    on_pool!(storage, pool, json, _json_out => {
+    let updated_at = now();
+    on_pool!(storage, pool, _json, _json_out => {
         // Fill the next tables outside the swap transaction: it can take a
         // while and must not block live readers.
         for table in TABLES {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}_next")).execute(pool).await?;
             sqlx::query(&create_sql(storage, &format!("{table}_next"))).execute(pool).await?;
         }
-        let mut written = 0usize;
-        for table in TABLES {
-            let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
-            for chunk in mine.chunks(INSERT_CHUNK) {
-                let mut tx = pool.begin().await?;
-                let mut sql = format!("INSERT INTO {table}_next (ledger_id, view_id, version, payload) VALUES ");
-                for i in 0..chunk.len() {
-                    let b = i * 4;
-                    if i > 0 {
-                        sql.push(',');
+    });
+    let mut written = 0usize;
+    match storage {
+        Storage::Postgres(s) => {
+            let mut conn = s.pool().acquire().await?;
+            for table in TABLES {
+                let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                let mut copy = conn
+                    .copy_in_raw(&format!(
+                        "COPY {table}_next (ledger_id, view_id, version, payload) FROM STDIN"
+                    ))
+                    .await?;
+                let mut buf = Vec::with_capacity(COPY_BUFFER + 64 * 1024);
+                for r in mine {
+                    copy_text_row(&mut buf, ledger_id.as_str(), r);
+                    written += 1;
+                    if buf.len() >= COPY_BUFFER {
+                        copy.send(std::mem::take(&mut buf)).await?;
+                        progress(written);
                     }
-                    sql.push_str(&format!("(${}, ${}, ${}, ${}{json})", b + 1, b + 2, b + 3, b + 4));
                 }
-                let mut q = sqlx::query(&sql);
-                for r in chunk {
-                    q = q.bind(ledger_id.as_str()).bind(&r.view_id).bind(r.version).bind(&r.payload);
+                if !buf.is_empty() {
+                    copy.send(buf).await?;
                 }
-                q.execute(&mut *tx).await?;
-                tx.commit().await?;
-                written += chunk.len();
+                copy.finish().await?;
                 progress(written);
             }
         }
+        Storage::Sqlite(s) => {
+            let mut tx = s.pool().begin().await?;
+            for table in TABLES {
+                let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
+                for chunk in mine.chunks(INSERT_CHUNK) {
+                    let sql = multi_row_insert(&format!("{table}_next"), chunk.len(), "");
+                    let mut q = sqlx::query(&sql);
+                    for r in chunk {
+                        q = q
+                            .bind(ledger_id.as_str())
+                            .bind(&r.view_id)
+                            .bind(r.version)
+                            .bind(&r.payload);
+                    }
+                    q.execute(&mut *tx).await?;
+                    written += chunk.len();
+                    progress(written);
+                }
+            }
+            tx.commit().await?;
+        }
+    }
+    on_pool!(storage, pool, _json, _json_out => {
         let mut tx = pool.begin().await?;
         for table in TABLES {
             sqlx::query(&format!(
@@ -314,18 +423,57 @@ pub async fn replace_all(
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query(
-                "INSERT INTO projection_positions (ledger_id, projection, position, updated_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (ledger_id, projection) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-            )
-            .bind(ledger_id.as_str())
-            .bind(table)
-            .bind(position)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
         }
+        record_positions(&mut tx, ledger_id, position, &updated_at).await?;
         tx.commit().await?;
     });
     Ok(())
+}
+
+/// Bytes of COPY data sent per message.
+const COPY_BUFFER: usize = 1 << 20;
+
+/// One row in COPY's text format: tab-separated, with backslash, tab, newline and
+/// carriage return escaped.
+fn copy_text_row(buf: &mut Vec<u8>, ledger_id: &str, r: &ViewRow) {
+    fn field(buf: &mut Vec<u8>, text: &str) {
+        for &b in text.as_bytes() {
+            match b {
+                b'\\' => buf.extend_from_slice(b"\\\\"),
+                b'\t' => buf.extend_from_slice(b"\\t"),
+                b'\n' => buf.extend_from_slice(b"\\n"),
+                b'\r' => buf.extend_from_slice(b"\\r"),
+                _ => buf.push(b),
+            }
+        }
+    }
+    field(buf, ledger_id);
+    buf.push(b'\t');
+    field(buf, &r.view_id);
+    buf.push(b'\t');
+    buf.extend_from_slice(r.version.to_string().as_bytes());
+    buf.push(b'\t');
+    field(buf, &r.payload);
+    buf.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_rows_escape_what_copy_text_format_reads_specially() {
+        let mut buf = Vec::new();
+        let r = ViewRow {
+            table: TABLES[0],
+            view_id: "CT1-24-00001".into(),
+            version: 3,
+            payload: "{\"a\":\"x\\ny\ttab\"}".into(),
+        };
+        copy_text_row(&mut buf, "ct-icac", &r);
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "ct-icac\tCT1-24-00001\t3\t{\"a\":\"x\\\\ny\\ttab\"}\n"
+        );
+    }
 }

@@ -7,12 +7,14 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
 use super::{
-    decode, redact_url, to_i64, to_u64, BatchPlan, CheckpointRow, Head, StorageError, StoredRow,
+    decode, redact_url, to_i64, to_u64, BatchPlan, CanonicalRow, CheckpointRow, Head, StorageError,
+    StoredRow,
 };
 use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
 
 const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
      event_version, recorded_at, prev_hash, hash, key_id, signature, canonical";
+const CANONICAL_COLUMNS: &str = "position, recorded_at, hash, canonical";
 
 #[derive(Clone)]
 pub struct PgStorage {
@@ -135,17 +137,57 @@ impl PgStorage {
         from: u64,
         limit: u32,
     ) -> Result<Vec<StoredRow>, StorageError> {
-        let sql = format!(
-            "SELECT {ROW_COLUMNS} FROM ledger_events
-              WHERE ledger_id = $1 AND position >= $2 ORDER BY position LIMIT $3"
+        let rows = self.page(ROW_COLUMNS, ledger, from, limit).await?;
+        rows.iter().map(decode::event).collect()
+    }
+
+    pub async fn read_canonical_page(
+        &self,
+        ledger: &LedgerId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<CanonicalRow>, StorageError> {
+        let rows = self.page(CANONICAL_COLUMNS, ledger, from, limit).await?;
+        rows.iter().map(decode::canonical).collect()
+    }
+
+    /// Up to `limit` rows from `from` on, in position order.
+    async fn page(
+        &self,
+        columns: &str,
+        ledger: &LedgerId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<sqlx::postgres::PgRow>, StorageError> {
+        // Positions are gap-free, so the page is normally exactly the range
+        // [from, from + limit). Bounding the range keeps the cost at one page even
+        // when the planner misjudges: with statistics from before a bulk load it
+        // sorted every row from `from` to the head for each page (quadratic reads).
+        let bounded = format!(
+            "SELECT {columns} FROM ledger_events
+              WHERE ledger_id = $1 AND position >= $2 AND position < $2 + $3
+              ORDER BY position"
         );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&bounded)
             .bind(ledger.as_str())
             .bind(to_i64(from))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(decode::event).collect()
+        if rows.len() == limit as usize {
+            return Ok(rows);
+        }
+        // The head, or a gap (which verification must see past): read by order.
+        let sql = format!(
+            "SELECT {columns} FROM ledger_events
+              WHERE ledger_id = $1 AND position >= $2 ORDER BY position LIMIT $3"
+        );
+        Ok(sqlx::query(&sql)
+            .bind(ledger.as_str())
+            .bind(to_i64(from))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     pub async fn read_type(

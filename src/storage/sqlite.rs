@@ -7,7 +7,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{decode, to_i64, to_u64, BatchPlan, CheckpointRow, Head, StorageError, StoredRow};
+use super::{
+    decode, to_i64, to_u64, BatchPlan, CanonicalRow, CheckpointRow, Head, StorageError, StoredRow,
+};
 use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
 
 const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
@@ -136,6 +138,24 @@ impl SqliteStorage {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode::event).collect()
+    }
+
+    pub async fn read_canonical_page(
+        &self,
+        ledger: &LedgerId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<CanonicalRow>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT position, recorded_at, hash, canonical FROM ledger_events
+              WHERE ledger_id = ? AND position >= ? ORDER BY position LIMIT ?",
+        )
+        .bind(ledger.as_str())
+        .bind(to_i64(from))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode::canonical).collect()
     }
 
     pub async fn read_type(

@@ -1,0 +1,144 @@
+//! The benchmark data generator writes the same ledger as `demo` (through cqrs-es,
+//! command by command) for the same cases and seed, on both databases, and that
+//! ledger verifies and feeds every projection and the report.
+
+mod common;
+
+use common::{ledger_id, open_ledger, TestDb, KINDS};
+use icac_aggregates::compliance::DeadlinePolicy;
+use icac_ledger::audit::verify::{verify_storage, VerifyOptions};
+use icac_ledger::bench::generate::{generate, GenerateError, GenerateOptions};
+use icac_ledger::commands::{demo, Commands};
+use icac_ledger::ledger::keys::LedgerKey;
+use icac_ledger::ledger::sealed_from_row;
+use icac_ledger::projection::annual;
+use icac_ledger::projection::rebuild::rebuild;
+use icac_ledger::projection::{models_at, store};
+use icac_ledger::storage::Storage;
+use icac_projections::report::Parameters;
+use jiff::civil::date;
+
+const CASES: usize = 40;
+const SEED: u64 = 7;
+
+/// Everything about each event that a run decides (not the key, clock or hashes).
+async fn contents(storage: &Storage) -> Vec<(u64, String, String, u64, String, String, String)> {
+    let rows = storage
+        .read_page(&ledger_id(), 1, 1_000_000)
+        .await
+        .expect("read");
+    rows.into_iter()
+        .map(|row| sealed_from_row(row).expect("row").record)
+        .filter(|r| r.aggregate_type != "ledger")
+        .map(|r| {
+            (
+                r.position,
+                r.stream().to_string(),
+                r.event_type,
+                r.sequence,
+                r.payload.to_string(),
+                r.metadata.principal,
+                r.metadata.request_id,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generator_writes_the_demo_ledger_and_projections_read_it() {
+    for kind in KINDS {
+        // The demo through the real command path.
+        let demo_db = TestDb::new(kind).await;
+        let demo_ledger = open_ledger(&demo_db, &LedgerKey::generate()).await;
+        let commands = Commands::open(demo_ledger.clone()).await.expect("commands");
+        let by_commands = demo::run(&commands, CASES, SEED, |_, _| {})
+            .await
+            .expect("demo");
+        drop(commands);
+        demo_ledger.shutdown().await;
+
+        // The generator, with far more requests in flight than commands per case.
+        let db = TestDb::new(kind).await;
+        let key = LedgerKey::generate();
+        let ledger = open_ledger(&db, &key).await;
+        let options = GenerateOptions {
+            cases: CASES,
+            seed: SEED,
+            max_events: None,
+            in_flight: 512,
+        };
+        let summary = generate(&ledger, options, |_| {}).await.expect("generate");
+        assert_eq!(summary.rejected, by_commands.rejected, "{kind:?}");
+        assert_eq!(summary.commands, by_commands.commands, "{kind:?}");
+        let storage = db.storage().await;
+        let generated = contents(&storage).await;
+        let expected = contents(&demo_db.storage().await).await;
+        assert_eq!(generated.len() as u64, summary.events, "{kind:?}");
+        assert!(generated.len() > CASES * 5, "{kind:?}: {}", generated.len());
+        assert!(
+            generated.iter().any(|e| e.2 == "CorrectionRecorded"),
+            "{kind:?}: the scenario has corrections, which name positions"
+        );
+        assert_eq!(generated, expected, "{kind:?}: generator != demo");
+
+        // A second run would duplicate the scenario: refused, nothing written.
+        let head = ledger.head().await.expect("head").position;
+        let again = generate(&ledger, options, |_| {}).await;
+        assert!(
+            matches!(again, Err(GenerateError::NotFresh(n)) if n == summary.events),
+            "{kind:?}: {again:?}"
+        );
+        assert_eq!(ledger.head().await.expect("head").position, head);
+        ledger.shutdown().await;
+
+        // It verifies, rebuilds, and reports.
+        let report = verify_storage(&storage, &ledger_id(), VerifyOptions::default())
+            .await
+            .expect("verify");
+        assert!(report.intact, "{kind:?}");
+        let rebuilt = rebuild(&storage, &ledger_id(), |_| {})
+            .await
+            .expect("rebuild");
+        assert_eq!(rebuilt.position, head);
+        let stored = store::load(&storage, &ledger_id()).await.expect("load");
+        let folded = models_at(&storage, &ledger_id(), head).await.expect("fold");
+        assert_eq!(stored, folded, "{kind:?}");
+        assert_eq!(folded.orphans, 0, "{kind:?}");
+        let report = annual::build(
+            &storage,
+            &ledger_id(),
+            &key,
+            Parameters {
+                from: date(2024, 7, 1),
+                to: date(2025, 6, 30),
+                suppression_threshold: 10,
+                deadline_policy: DeadlinePolicy::default(),
+            },
+            None,
+            None,
+        )
+        .await
+        .expect("report");
+        assert!(report.figures.notifications.total > 0, "{kind:?}");
+        assert!(annual::verify(&storage, &ledger_id(), &report)
+            .await
+            .expect("report verify")
+            .is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generator_stops_at_the_event_count_asked_for() {
+    let db = TestDb::new(common::Kind::Sqlite).await;
+    let ledger = open_ledger(&db, &LedgerKey::generate()).await;
+    let summary = generate(&ledger, GenerateOptions::for_events(300, 3), |_| {})
+        .await
+        .expect("generate");
+    // It stops after the command that reaches the count; one command writes a few events.
+    assert!((300..310).contains(&summary.events), "{}", summary.events);
+    assert_eq!(
+        ledger.head().await.expect("head").position,
+        summary.events + 1
+    );
+    ledger.shutdown().await;
+}
