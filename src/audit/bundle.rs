@@ -646,12 +646,11 @@ fn check_trailer(
     Ok(())
 }
 
-/// In a bundle from position 1 the keyring is derived from the events; the header's
-/// copy must agree with it (the header may know of rotations after `to`).
+/// The keyring the verifier ends with comes from the key events (and, in a partial
+/// bundle, the header's keys valid at `from`); the header's copy must agree with it (the
+/// header may know of rotations after `to`). A partial bundle is held to the rotations
+/// among its events too.
 fn check_header_keyring(v: &ChainVerifier, h: &Header) -> Result<(), String> {
-    if h.from != 1 {
-        return Ok(());
-    }
     let Some(ring) = v.keyring() else {
         return Err("no keyring derived from the events".into());
     };
