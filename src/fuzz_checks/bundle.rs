@@ -304,7 +304,8 @@ fn intact_states_the_truth(
         Some(h.prev_hash) == reference.hash_at(h.from - 1)
             && Some(&h.prefix_frontier) == frontier
             && h.genesis_key_id == reference.header.genesis_key_id
-            && verifiable_keys(&h.keyring, h.to) == verifiable_keys(&reference.header.keyring, h.to),
+            && verifiable_keys(&h.keyring, h.to)
+                == verifiable_keys(&reference.header.keyring, h.to),
         || {
             format!(
                 "reported intact with a header that differs from the genuine one: {:?}",
