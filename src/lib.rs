@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod event_store;
+pub mod fuzz_checks;
 pub mod http;
 pub mod ledger;
 pub mod projection;

@@ -186,7 +186,14 @@ pub async fn export(
         )));
     }
     let root = acc.root();
-    let note = trailer_checkpoint(storage, ledger, key, to, root, last_hash).await?;
+    let note = match trailer_checkpoint(storage, ledger, key, &entries, to, root, last_hash).await {
+        Ok(note) => note,
+        Err(e) => {
+            drop(w);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
     let trailer = Trailer {
         count: to - from + 1,
         head: last_hash,
@@ -213,6 +220,7 @@ async fn trailer_checkpoint(
     storage: &Storage,
     ledger: &LedgerId,
     key: Option<&LedgerKey>,
+    keyring: &[KeyringEntry],
     size: u64,
     root: Hash32,
     head: Hash32,
@@ -227,6 +235,21 @@ async fn trailer_checkpoint(
             "no stored checkpoint at position {size}; the signing key (--key) is needed to sign one"
         ))
     })?;
+    // A verifier of positions up to `size` knows only the keys introduced by then (by the
+    // genesis or a rotation event among them, or the header's entries valid at `from`):
+    // a checkpoint signed with a key rotated in later makes a genuine bundle verify as
+    // broken. A rotation at position p introduces a key valid from p + 1.
+    if let Some(entry) = keyring.iter().find(|e| &e.key_id == key.id()) {
+        let introduced = entry.valid_from.saturating_sub(1).max(1);
+        if introduced > size {
+            return Err(AuditError::invalid(format!(
+                "the signing key {} was introduced at position {introduced}, after position \
+                 {size}: a verifier of positions up to {size} cannot trust its checkpoint; \
+                 export up to position {introduced} or later",
+                entry.key_id
+            )));
+        }
+    }
     let signed: SignedCheckpoint = checkpointer::sign_checkpoint(ledger, key, size, root, head)?;
     checkpointer::store(storage, ledger, key, &signed).await?;
     Ok(signed.note)
@@ -623,12 +646,11 @@ fn check_trailer(
     Ok(())
 }
 
-/// In a bundle from position 1 the keyring is derived from the events; the header's
-/// copy must agree with it (the header may know of rotations after `to`).
+/// The keyring the verifier ends with comes from the key events (and, in a partial
+/// bundle, the header's keys valid at `from`); the header's copy must agree with it (the
+/// header may know of rotations after `to`). A partial bundle is held to the rotations
+/// among its events too.
 fn check_header_keyring(v: &ChainVerifier, h: &Header) -> Result<(), String> {
-    if h.from != 1 {
-        return Ok(());
-    }
     let Some(ring) = v.keyring() else {
         return Err("no keyring derived from the events".into());
     };

@@ -1,0 +1,10 @@
+#![no_main]
+//! Property: see `icac_ledger::fuzz_checks::canonical`.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(violation) = icac_ledger::fuzz_checks::canonical(data) {
+        panic!("{violation}");
+    }
+});
