@@ -144,6 +144,15 @@ async fn the_document_and_the_router_describe_the_same_routes() {
         );
     }
 
+    // Tagged unions keep their `const` discriminators (a model that has no `const`
+    // once dropped them, and with them which `kind` goes with which fields).
+    assert_eq!(
+        schemas["Source"]["oneOf"][0]["properties"]["kind"]["const"],
+        json!("ncmec_cybertip"),
+        "{}",
+        schemas["Source"]
+    );
+
     // The form is the domain's published schema, not a copy.
     let published: Value = serde_json::from_str(
         &icac_aggregates::form::schema::notification_v1_schema()

@@ -11,9 +11,9 @@ Two things the stock checks cannot do for this service:
 2. Spread client addresses. The service locks an address out after five failed
    authentications in fifteen minutes (CJIS; tested in tests/http_api.rs). Schemathesis'
    `ignored_auth` check sends an invalid token for every operation, so from one address
-   the run would be locked out after five operations and the rest would be 429s. Each
-   connection therefore gets its own address in 127.0.0.0/8, as many clients would have.
-   The script sends `Connection: close`, so every request opens a new connection.
+   the run would be locked out after five operations and the rest would be 429s. Every
+   request therefore goes out on a new connection from its own address in 127.0.0.0/8,
+   as many clients would.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import urllib.request
 
 import schemathesis
 import urllib3.connection
+import urllib3.connectionpool
 
 BASE = os.environ["ICAC_FUZZ_BASE"]
 _LOOPBACK = {"127.0.0.1", "localhost"}
@@ -43,6 +44,19 @@ def _new_conn_from_spread_address(self):
 
 
 urllib3.connection.HTTPConnection._new_conn = _new_conn_from_spread_address
+
+_original_put_conn = urllib3.connectionpool.HTTPConnectionPool._put_conn
+
+
+def _put_closed_conn(self, conn):
+    # No keep-alive: the checks' own probes do not carry the run's headers, so
+    # `Connection: close` alone would leave them on one address.
+    if conn is not None:
+        conn.close()
+    return _original_put_conn(self, conn)
+
+
+urllib3.connectionpool.HTTPConnectionPool._put_conn = _put_closed_conn
 
 
 def ledger_size() -> int:

@@ -232,6 +232,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 "the query string is too long",
             ));
         }
+        // A parameter is either left out or given a value; `?unit=` is not "no unit".
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|e| Problem::new(Kind::BadRequest, format!("query string: {e}")))?;
+        if let Some((name, _)) = pairs.iter().find(|(_, v)| v.is_empty()) {
+            return Err(Problem::field(
+                format!("/{}", name.replace('~', "~0").replace('/', "~1")),
+                "is empty; leave the parameter out instead",
+            ));
+        }
         serde_urlencoded::from_str::<T>(raw)
             .map(ApiQuery)
             .map_err(|e| Problem::field("", format!("query string: {e}")))

@@ -5,8 +5,8 @@
 //! `components/schemas`.
 //!
 //! The schemas are JSON Schema 2020-12 (OpenAPI 3.1's dialect) written by schemars, and
-//! kept as JSON: utoipa's schema model has no `const` and reads a `oneOf` as an empty
-//! object, so passing them through it would silently drop constraints.
+//! kept as JSON: utoipa's schema model has no `const`, so passing them through it (as
+//! this document once did) silently dropped the discriminators of tagged unions.
 
 use schemars::generate::SchemaSettings;
 use schemars::{Schema, SchemaGenerator};

@@ -10,6 +10,7 @@ use icac_aggregates::ids::Ori;
 use icac_projections::case_view::CaseView;
 use icac_projections::compliance::NotificationCompliance;
 use icac_projections::history::Cut;
+use icac_projections::report::figures::MAX_PERIOD_DAYS;
 use icac_projections::report::suppression::{MAX_THRESHOLD, MIN_THRESHOLD};
 use icac_projections::report::Parameters;
 use jiff::civil::Date;
@@ -125,15 +126,17 @@ fn status_key(c: &NotificationCompliance) -> String {
         .unwrap_or_default()
 }
 
-/// The unit a listing covers: a unit-bound principal's own, whatever was asked;
-/// otherwise the unit asked for, if any.
+/// The unit a listing covers: a unit-bound principal's own, whatever (well-formed
+/// unit) was asked; otherwise the unit asked for, if any.
 fn unit_scope(principal: &Principal, requested: Option<&str>) -> ApiResult<Option<Ori>> {
-    match (principal.role.is_unit_bound(), &principal.unit, requested) {
-        (true, Some(own), _) => Ok(Some(own.clone())),
-        (_, _, Some(u)) if !u.is_empty() => Ori::parse(u)
-            .map(Some)
-            .map_err(|e| Problem::field("/unit", e.to_string())),
-        _ => Ok(None),
+    let requested = requested
+        .filter(|u| !u.is_empty())
+        .map(|u| Ori::parse(u).map_err(|e| Problem::field("/unit", e.to_string())))
+        .transpose()?;
+    match (principal.role.is_unit_bound(), &principal.unit) {
+        // Asking for another unit is not an error: the answer is scoped to its own.
+        (true, Some(own)) => Ok(Some(own.clone())),
+        _ => Ok(requested),
     }
 }
 
@@ -458,6 +461,12 @@ pub(crate) async fn build_annual(
     if from > to {
         return Err(Problem::field("/from", "must not be after `to`"));
     }
+    if from.until(to).map_or(true, |s| i64::from(s.get_days()) > MAX_PERIOD_DAYS) {
+        return Err(Problem::field(
+            "/from",
+            format!("the period from `from` to `to` is at most {MAX_PERIOD_DAYS} days"),
+        ));
+    }
     let threshold = q.suppression_threshold.unwrap_or(10);
     if !(MIN_THRESHOLD..=MAX_THRESHOLD).contains(&threshold) {
         return Err(Problem::field(
@@ -489,5 +498,12 @@ pub(crate) async fn build_annual(
         None,
     )
     .await
-    .map_err(Problem::internal)
+    .map_err(|e| match e {
+        // What the report refuses to compute is a problem with the request.
+        annual::AnnualError::Report(e) => Problem::field("", e.to_string()),
+        annual::AnnualError::BeyondHead { .. } | annual::AnnualError::Empty => {
+            Problem::field("/at_position", e.to_string())
+        }
+        other => Problem::internal(other),
+    })
 }
