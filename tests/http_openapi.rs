@@ -43,7 +43,12 @@ fn refs(v: &Value, out: &mut BTreeSet<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_and_the_router_describe_the_same_routes() {
     let s = start(TestDb::new(Kind::Sqlite).await, ServerConfig::default()).await;
-    let r = s.client.get(s.url("/v1/openapi.json")).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let doc: Value = r.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");

@@ -54,7 +54,13 @@ async fn every_route_denies_the_wrong_role() {
                 continue;
             };
             let st = send(None).await.unwrap().status().as_u16();
-            assert_eq!(st, 401, "no token: {} {}", route.method.as_str(), route.path);
+            assert_eq!(
+                st,
+                401,
+                "no token: {} {}",
+                route.method.as_str(),
+                route.path
+            );
             for role in Role::ALL {
                 let r = send(Some(&s.tokens[&role])).await.unwrap();
                 let st = r.status().as_u16();
@@ -86,9 +92,11 @@ async fn every_route_denies_the_wrong_role() {
                     );
                 } else {
                     assert_eq!(
-                        st, 403,
+                        st,
+                        403,
                         "{kind:?} {role} should be denied {} {} → {body}",
-                        route.method.as_str(), route.path
+                        route.method.as_str(),
+                        route.path
                     );
                     assert!(ct.starts_with("application/problem+json"), "{ct}");
                 }

@@ -29,6 +29,9 @@ import urllib3.connectionpool
 
 BASE = os.environ["ICAC_FUZZ_BASE"]
 _LOOPBACK = {"127.0.0.1", "localhost"}
+# The generators reseed Python's global `random` for every test case (--seed), which
+# would hand out the same few addresses again and again; this one is the OS's.
+_rng = random.SystemRandom()
 _original_new_conn = urllib3.connection.HTTPConnection._new_conn
 
 
@@ -37,7 +40,7 @@ def _new_conn_from_spread_address(self):
     # for every new socket, not once per object.
     if self.host in _LOOPBACK:
         self.source_address = (
-            f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}",
+            f"127.{_rng.randint(1, 254)}.{_rng.randint(0, 255)}.{_rng.randint(1, 254)}",
             0,
         )
     return _original_new_conn(self)

@@ -110,7 +110,11 @@ impl FromRequestParts<SharedState> for Principal {
         let principal = authenticate(state, parts, presented.as_deref()).await?;
         match parts.extensions.get::<RoutePermission>() {
             Some(RoutePermission(p)) => principal.require(*p)?,
-            None => return Err(Problem::internal("a route that takes a token has no permission in the route table")),
+            None => {
+                return Err(Problem::internal(
+                    "a route that takes a token has no permission in the route table",
+                ))
+            }
         }
         Ok(principal)
     }

@@ -75,7 +75,10 @@ fn path_params(path: &str) -> Vec<Value> {
 /// The error statuses a route can answer, from what it takes.
 fn errors(route: &RouteSpec) -> Vec<(&'static str, &'static str)> {
     let mut errors = vec![
-        ("400", "malformed request: body not JSON, path not UTF-8, query string too long"),
+        (
+            "400",
+            "malformed request: body not JSON, path not UTF-8, query string too long",
+        ),
         ("404", "not found"),
     ];
     if route.permission.is_some() {
@@ -84,7 +87,10 @@ fn errors(route: &RouteSpec) -> Vec<(&'static str, &'static str)> {
         errors.push(("429", "locked out after repeated failed authentication"));
     }
     if route.body.is_some() || route.method == Method::Delete {
-        errors.push(("409", "already exists, already done, or changed concurrently"));
+        errors.push((
+            "409",
+            "already exists, already done, or changed concurrently",
+        ));
     }
     if route.body.is_some() {
         errors.push(("413", "body too large"));
@@ -201,7 +207,8 @@ fn operation(route: &RouteSpec, generator: &mut SchemaGenerator) -> Value {
     });
     if let Some(body) = route.body {
         let schema = body(generator);
-        op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+        op["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": schema } } });
     }
     match route.permission {
         Some(p) => {

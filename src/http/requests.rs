@@ -10,8 +10,8 @@
 use icac_aggregates::case::{
     AssignInvestigator, ChangeStatus, CorrectedValue, DecideReferral, Investigator,
     InvestigatorRole, LinkOperation, RecordArrest, RecordCorrection, RecordReferral,
-    ReferralDecision, ReferralTarget, SetUrgent, ShareCategory, ShareDirection,
-    ShareInformation, UrgencyReason,
+    ReferralDecision, ReferralTarget, SetUrgent, ShareCategory, ShareDirection, ShareInformation,
+    UrgencyReason,
 };
 use icac_aggregates::case::{CaseCommand, CaseStatus, Charge, Disposition};
 use icac_aggregates::catalog::{IncidentType, Medium};

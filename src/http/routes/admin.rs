@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use crate::http::auth::Principal;
 use crate::http::extract::parse_body;
-use crate::http::requests::IssueTokenBody;
 use crate::http::problem::{ApiResult, Kind, Problem};
+use crate::http::requests::IssueTokenBody;
 use crate::http::tokens::TokenError;
 use crate::http::SharedState;
 
@@ -22,10 +22,7 @@ pub async fn whoami(principal: Principal) -> Json<Value> {
     }))
 }
 
-pub async fn list_tokens(
-    State(state): State<SharedState>,
-    _: Principal,
-) -> ApiResult<Json<Value>> {
+pub async fn list_tokens(State(state): State<SharedState>, _: Principal) -> ApiResult<Json<Value>> {
     let tokens = state.tokens.list().await.map_err(Problem::internal)?;
     Ok(Json(json!({ "tokens": tokens })))
 }

@@ -30,7 +30,12 @@ fn audit_problem(e: AuditError) -> Problem {
 
 /// The ledger's size (the position of its head).
 pub(crate) async fn head_position(state: &SharedState) -> ApiResult<u64> {
-    Ok(state.ledger.head().await.map_err(Problem::internal)?.position)
+    Ok(state
+        .ledger
+        .head()
+        .await
+        .map_err(Problem::internal)?
+        .position)
 }
 
 /// Size, head, last checkpoint, last verification, projection position.
@@ -68,10 +73,7 @@ pub async fn ledger_status(
 }
 
 /// Runs a full verification of the database; the result also feeds `/metrics`.
-pub async fn verify(
-    State(state): State<SharedState>,
-    _: Principal,
-) -> ApiResult<Json<Value>> {
+pub async fn verify(State(state): State<SharedState>, _: Principal) -> ApiResult<Json<Value>> {
     let report = run_verify(&state).await?;
     Ok(Json(report))
 }
@@ -138,7 +140,7 @@ pub async fn inclusion_proof(
     _: Principal,
     ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> ApiResult<Json<Value>> {
-        let head = head_position(&state).await?;
+    let head = head_position(&state).await?;
     if q.position == 0 || q.position > head {
         return Err(Problem::field(
             "/position",
@@ -173,7 +175,7 @@ pub async fn consistency_proof(
     _: Principal,
     ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<Value>> {
-        let head = head_position(&state).await?;
+    let head = head_position(&state).await?;
     let new_size = q.new_size.unwrap_or(head);
     if new_size > head {
         return Err(Problem::field(
@@ -216,7 +218,7 @@ pub async fn export(
     _: Principal,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
-        let head = head_position(&state).await?;
+    let head = head_position(&state).await?;
     let from = q.from.unwrap_or(1);
     let to = q.to.unwrap_or(head);
     if from == 0 || from > to || to > head {
@@ -287,7 +289,7 @@ pub async fn access_log(
     _: Principal,
     ApiQuery(q): ApiQuery<AccessLogQuery>,
 ) -> ApiResult<Json<Value>> {
-        let entries = state
+    let entries = state
         .access_log
         .page(q.after.unwrap_or(0), q.limit.unwrap_or(100).min(MAX_PAGE))
         .await

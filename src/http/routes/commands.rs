@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use cqrs_es::{AggregateContext, EventStore};
 use icac_aggregates::case::{CaseCommand, LogComplaint, ShareDirection};
-use icac_aggregates::ids::{CaseId, OperationId, Ori, ReceiptNumber};
+use icac_aggregates::ids::{CaseId, IdError, OperationId, Ori, ReceiptNumber};
 use icac_aggregates::public_report::{PublicReport, PublicReportCommand};
 use icac_aggregates::services::UnitDirectory;
 use icac_aggregates::units::UnitCommand;
@@ -64,6 +64,29 @@ async fn stream_exists(state: &SharedState, aggregate_type: &str, id: &str) -> A
         .await
         .map_err(Problem::internal)?;
     Ok(!events.is_empty())
+}
+
+/// Parses the id of an operation or public report from the URL and checks it exists;
+/// a malformed or unknown id is a 404 either way.
+async fn existing<T>(
+    state: &SharedState,
+    aggregate_type: &str,
+    raw: &str,
+    parse: fn(String) -> Result<T, IdError>,
+    key: fn(&T) -> &str,
+) -> ApiResult<T> {
+    let not_found = || {
+        Problem::not_found(format!(
+            "no {} {:?}",
+            aggregate_type.replace('_', " "),
+            raw.chars().take(64).collect::<String>()
+        ))
+    };
+    let id = parse(raw.to_owned()).map_err(|_| not_found())?;
+    if !stream_exists(state, aggregate_type, key(&id)).await? {
+        return Err(not_found());
+    }
+    Ok(id)
 }
 
 /// Parses a case id from the URL and checks the caller may see it and that it exists.
@@ -123,7 +146,12 @@ pub async fn register_unit(
         let command = body.command(Timestamp::now());
         state
             .commands
-            .execute(&state.commands.units, ori.as_str(), command, &principal.actor())
+            .execute(
+                &state.commands.units,
+                ori.as_str(),
+                command,
+                &principal.actor(),
+            )
             .await?;
         Ok(json!({ "ori": ori }))
     }
@@ -179,7 +207,12 @@ async fn unit_command(
 ) -> ApiResult<Value> {
     state
         .commands
-        .execute(&state.commands.units, ori.as_str(), command, &principal.actor())
+        .execute(
+            &state.commands.units,
+            ori.as_str(),
+            command,
+            &principal.actor(),
+        )
         .await?;
     Ok(json!({ "ori": ori }))
 }
@@ -244,7 +277,11 @@ pub async fn log_complaint(
         };
         state
             .commands
-            .execute_case(&case_id, CaseCommand::LogComplaint(command), &principal.actor())
+            .execute_case(
+                &case_id,
+                CaseCommand::LogComplaint(command),
+                &principal.actor(),
+            )
             .await?;
         Ok(json!({ "case_id": case_id }))
     }
@@ -288,31 +325,33 @@ async fn case_command(
     finish(&state, result).await
 }
 
-macro_rules! case_route {
-    ($name:ident, $variant:ident) => {
+/// A `POST` on an existing case, operation or public report: `$run` checks the thing
+/// exists and the caller may act on it, then parses the body as `$body` and runs it.
+macro_rules! command_route {
+    ($name:ident, $run:ident, $body:path) => {
         pub async fn $name(
             State(state): State<SharedState>,
             principal: Principal,
-            Path(case_id): Path<String>,
+            Path(id): Path<String>,
             headers: HeaderMap,
             body: Bytes,
         ) -> ApiResult<Created> {
-            case_command(state, principal, case_id, || {
-                parse_body(&headers, &body).map(CaseBody::$variant)
+            $run(state, principal, id, || {
+                parse_body(&headers, &body).map($body)
             })
             .await
         }
     };
 }
 
-case_route!(share, Share);
-case_route!(assign, Assign);
-case_route!(change_status, ChangeStatus);
-case_route!(record_arrest, Arrest);
-case_route!(record_referral, Referral);
-case_route!(link_operation, LinkOperation);
-case_route!(set_urgent, SetUrgent);
-case_route!(record_correction, Correction);
+command_route!(share, case_command, CaseBody::Share);
+command_route!(assign, case_command, CaseBody::Assign);
+command_route!(change_status, case_command, CaseBody::ChangeStatus);
+command_route!(record_arrest, case_command, CaseBody::Arrest);
+command_route!(record_referral, case_command, CaseBody::Referral);
+command_route!(link_operation, case_command, CaseBody::LinkOperation);
+command_route!(set_urgent, case_command, CaseBody::SetUrgent);
+command_route!(record_correction, case_command, CaseBody::Correction);
 
 pub async fn decide_referral(
     State(state): State<SharedState>,
@@ -374,16 +413,14 @@ async fn operation_command(
     raw_id: String,
     parse: impl FnOnce() -> ApiResult<OperationBody>,
 ) -> ApiResult<Created> {
-    let not_found = || {
-        Problem::not_found(format!(
-            "no operation {:?}",
-            raw_id.chars().take(64).collect::<String>()
-        ))
-    };
-    let id = OperationId::parse(raw_id.clone()).map_err(|_| not_found())?;
-    if !stream_exists(&state, "operation", id.as_str()).await? {
-        return Err(not_found());
-    }
+    let id = existing(
+        &state,
+        "operation",
+        &raw_id,
+        OperationId::parse,
+        OperationId::as_str,
+    )
+    .await?;
     let result = async {
         let command = parse()?.command(Timestamp::now());
         state
@@ -399,32 +436,6 @@ async fn operation_command(
     }
     .await;
     finish(&state, result).await
-}
-
-pub async fn conduct_operation(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    operation_command(state, principal, id, || {
-        parse_body(&headers, &body).map(OperationBody::Conduct)
-    })
-    .await
-}
-
-pub async fn conclude_operation(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    operation_command(state, principal, id, || {
-        parse_body(&headers, &body).map(OperationBody::Conclude)
-    })
-    .await
 }
 
 // ---------------------------------------------------------------- public reports
@@ -498,16 +509,14 @@ async fn public_report_command(
     raw: String,
     parse: impl FnOnce() -> ApiResult<PublicReportBody>,
 ) -> ApiResult<Created> {
-    let not_found = || {
-        Problem::not_found(format!(
-            "no public report {:?}",
-            raw.chars().take(32).collect::<String>()
-        ))
-    };
-    let receipt = ReceiptNumber::parse(raw.clone()).map_err(|_| not_found())?;
-    if !stream_exists(&state, "public_report", receipt.as_str()).await? {
-        return Err(not_found());
-    }
+    let receipt = existing(
+        &state,
+        "public_report",
+        &raw,
+        ReceiptNumber::parse,
+        ReceiptNumber::as_str,
+    )
+    .await?;
     let result = async {
         let now = Timestamp::now();
         let command = parse()?.command(now);
@@ -546,41 +555,24 @@ async fn public_report_command(
     finish(&state, result).await
 }
 
-pub async fn triage_public_report(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(receipt): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    public_report_command(state, principal, receipt, || {
-        parse_body(&headers, &body).map(PublicReportBody::Triage)
-    })
-    .await
-}
-
-pub async fn route_public_report(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(receipt): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    public_report_command(state, principal, receipt, || {
-        parse_body(&headers, &body).map(PublicReportBody::Route)
-    })
-    .await
-}
-
-pub async fn close_public_report(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(receipt): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    public_report_command(state, principal, receipt, || {
-        parse_body(&headers, &body).map(PublicReportBody::Close)
-    })
-    .await
-}
+command_route!(conduct_operation, operation_command, OperationBody::Conduct);
+command_route!(
+    conclude_operation,
+    operation_command,
+    OperationBody::Conclude
+);
+command_route!(
+    triage_public_report,
+    public_report_command,
+    PublicReportBody::Triage
+);
+command_route!(
+    route_public_report,
+    public_report_command,
+    PublicReportBody::Route
+);
+command_route!(
+    close_public_report,
+    public_report_command,
+    PublicReportBody::Close
+);

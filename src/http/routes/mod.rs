@@ -39,7 +39,6 @@ pub type BodySchema = fn(&mut SchemaGenerator) -> Schema;
 /// The query string's type as an inline object schema.
 pub type QuerySchema = fn(&mut SchemaGenerator) -> Schema;
 
-
 /// One route of the API: what the router serves and what OpenAPI documents, in one place.
 #[derive(Clone, Copy)]
 pub struct RouteSpec {
@@ -131,97 +130,421 @@ use Permission as P;
 
 /// Every route of the API. `router` serves exactly these; `openapi` documents exactly these.
 pub const ROUTES: &[RouteSpec] = &[
-    route(GET, "/v1/whoami", Some(P::Authenticated), "session", "The token's principal, role and unit", || get(admin::whoami)),
+    route(
+        GET,
+        "/v1/whoami",
+        Some(P::Authenticated),
+        "session",
+        "The token's principal, role and unit",
+        || get(admin::whoami),
+    ),
     // Units
-    route(GET, "/v1/units", Some(P::ReadDirectory), "units", "The unit directory", || get(queries::list_units)),
-    route(POST, "/v1/units", Some(P::ManageUnits), "units", "Register a law enforcement unit", || post(commands::register_unit))
-        .body(body::<b::RegisterUnitBody>),
-    route(POST, "/v1/units/{ori}/rename", Some(P::ManageUnits), "units", "Rename a unit", || post(commands::rename_unit))
-        .body(body::<b::RenameUnitBody>),
-    route(POST, "/v1/units/{ori}/deactivate", Some(P::ManageUnits), "units", "Deactivate a unit", || post(commands::deactivate_unit))
-        .body(body::<b::DeactivateUnitBody>),
+    route(
+        GET,
+        "/v1/units",
+        Some(P::ReadDirectory),
+        "units",
+        "The unit directory",
+        || get(queries::list_units),
+    ),
+    route(
+        POST,
+        "/v1/units",
+        Some(P::ManageUnits),
+        "units",
+        "Register a law enforcement unit",
+        || post(commands::register_unit),
+    )
+    .body(body::<b::RegisterUnitBody>),
+    route(
+        POST,
+        "/v1/units/{ori}/rename",
+        Some(P::ManageUnits),
+        "units",
+        "Rename a unit",
+        || post(commands::rename_unit),
+    )
+    .body(body::<b::RenameUnitBody>),
+    route(
+        POST,
+        "/v1/units/{ori}/deactivate",
+        Some(P::ManageUnits),
+        "units",
+        "Deactivate a unit",
+        || post(commands::deactivate_unit),
+    )
+    .body(body::<b::DeactivateUnitBody>),
     // Filing
-    route(POST, "/v1/notifications", Some(P::FileForUnit), "filing", "File a standardized notification (29-7e(c)); deconflicts CyberTips", || post(commands::file))
-        .body(openapi::notification_form),
-    route(POST, "/v1/complaints", Some(P::FileForUnit), "filing", "Log a complaint received by a unit (starts the 14-day clock)", || post(commands::log_complaint))
-        .body(body::<b::LogComplaintBody>),
+    route(
+        POST,
+        "/v1/notifications",
+        Some(P::FileForUnit),
+        "filing",
+        "File a standardized notification (29-7e(c)); deconflicts CyberTips",
+        || post(commands::file),
+    )
+    .body(openapi::notification_form),
+    route(
+        POST,
+        "/v1/complaints",
+        Some(P::FileForUnit),
+        "filing",
+        "Log a complaint received by a unit (starts the 14-day clock)",
+        || post(commands::log_complaint),
+    )
+    .body(body::<b::LogComplaintBody>),
     // Cases
-    route(GET, "/v1/cases", Some(P::ReadCases), "cases", "List cases (unit reporters: own unit only)", || get(queries::list_cases))
-        .query(schema::<queries::CaseListQuery>),
-    route(GET, "/v1/cases/{case_id}", Some(P::ReadCases), "cases", "A case's current view (access-logged)", || get(queries::get_case)),
-    route(GET, "/v1/cases/{case_id}/history", Some(P::ReadCases), "cases", "A case's timeline, replayed as of an instant or position (access-logged)", || get(queries::case_history_route))
-        .query(schema::<queries::HistoryQuery>),
-    route(POST, "/v1/cases/{case_id}/shares", Some(P::ShareFromUnit), "cases", "Record information shared (unit to Task Force, or Task Force to units)", || post(commands::share))
-        .body(body::<b::ShareInformationBody>),
-    route(POST, "/v1/cases/{case_id}/assignments", Some(P::ManageCases), "cases", "Assign an investigator", || post(commands::assign))
-        .body(body::<b::AssignInvestigatorBody>),
-    route(POST, "/v1/cases/{case_id}/status", Some(P::ManageCases), "cases", "Change a case's status", || post(commands::change_status))
-        .body(body::<b::ChangeStatusBody>),
-    route(POST, "/v1/cases/{case_id}/arrests", Some(P::ManageCases), "cases", "Record an arrest and charges", || post(commands::record_arrest))
-        .body(body::<b::RecordArrestBody>),
-    route(POST, "/v1/cases/{case_id}/referrals", Some(P::ManageCases), "cases", "Record a referral", || post(commands::record_referral))
-        .body(body::<b::RecordReferralBody>),
-    route(POST, "/v1/cases/{case_id}/referrals/{number}/decision", Some(P::ManageCases), "cases", "Record the decision on a referral", || post(commands::decide_referral))
-        .body(body::<b::DecideReferralBody>),
-    route(POST, "/v1/cases/{case_id}/operations", Some(P::ManageCases), "cases", "Link the case to an undercover operation", || post(commands::link_operation))
-        .body(body::<b::LinkOperationBody>),
-    route(POST, "/v1/cases/{case_id}/urgent", Some(P::ManageCases), "cases", "Flag the case urgent", || post(commands::set_urgent))
-        .body(body::<b::SetUrgentBody>),
-    route(POST, "/v1/cases/{case_id}/corrections", Some(P::ManageCases), "cases", "Record a correction of an earlier event (nothing is edited)", || post(commands::record_correction))
-        .body(body::<b::RecordCorrectionBody>),
+    route(
+        GET,
+        "/v1/cases",
+        Some(P::ReadCases),
+        "cases",
+        "List cases (unit reporters: own unit only)",
+        || get(queries::list_cases),
+    )
+    .query(schema::<queries::CaseListQuery>),
+    route(
+        GET,
+        "/v1/cases/{case_id}",
+        Some(P::ReadCases),
+        "cases",
+        "A case's current view (access-logged)",
+        || get(queries::get_case),
+    ),
+    route(
+        GET,
+        "/v1/cases/{case_id}/history",
+        Some(P::ReadCases),
+        "cases",
+        "A case's timeline, replayed as of an instant or position (access-logged)",
+        || get(queries::case_history_route),
+    )
+    .query(schema::<queries::HistoryQuery>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/shares",
+        Some(P::ShareFromUnit),
+        "cases",
+        "Record information shared (unit to Task Force, or Task Force to units)",
+        || post(commands::share),
+    )
+    .body(body::<b::ShareInformationBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/assignments",
+        Some(P::ManageCases),
+        "cases",
+        "Assign an investigator",
+        || post(commands::assign),
+    )
+    .body(body::<b::AssignInvestigatorBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/status",
+        Some(P::ManageCases),
+        "cases",
+        "Change a case's status",
+        || post(commands::change_status),
+    )
+    .body(body::<b::ChangeStatusBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/arrests",
+        Some(P::ManageCases),
+        "cases",
+        "Record an arrest and charges",
+        || post(commands::record_arrest),
+    )
+    .body(body::<b::RecordArrestBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/referrals",
+        Some(P::ManageCases),
+        "cases",
+        "Record a referral",
+        || post(commands::record_referral),
+    )
+    .body(body::<b::RecordReferralBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/referrals/{number}/decision",
+        Some(P::ManageCases),
+        "cases",
+        "Record the decision on a referral",
+        || post(commands::decide_referral),
+    )
+    .body(body::<b::DecideReferralBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/operations",
+        Some(P::ManageCases),
+        "cases",
+        "Link the case to an undercover operation",
+        || post(commands::link_operation),
+    )
+    .body(body::<b::LinkOperationBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/urgent",
+        Some(P::ManageCases),
+        "cases",
+        "Flag the case urgent",
+        || post(commands::set_urgent),
+    )
+    .body(body::<b::SetUrgentBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/corrections",
+        Some(P::ManageCases),
+        "cases",
+        "Record a correction of an earlier event (nothing is edited)",
+        || post(commands::record_correction),
+    )
+    .body(body::<b::RecordCorrectionBody>),
     // Compliance and reports
-    route(GET, "/v1/compliance", Some(P::ReadCompliance), "compliance", "14-day compliance per notification and unit (unit reporters: own unit)", || get(queries::compliance))
-        .query(schema::<queries::ComplianceQuery>),
-    route(GET, "/v1/compliance/summary", Some(P::ReadAggregates), "compliance", "14-day compliance counts only", || get(queries::compliance_summary))
-        .query(schema::<queries::SummaryQuery>),
-    route(GET, "/v1/reports/annual", Some(P::ReadAggregates), "reports", "The annual report to the General Assembly (29-7e(d)), attested by a signed checkpoint", || get(queries::annual_report))
-        .query(schema::<queries::AnnualQuery>)
-        .produces(&["application/json", "text/html", "text/csv", "text/markdown"]),
+    route(
+        GET,
+        "/v1/compliance",
+        Some(P::ReadCompliance),
+        "compliance",
+        "14-day compliance per notification and unit (unit reporters: own unit)",
+        || get(queries::compliance),
+    )
+    .query(schema::<queries::ComplianceQuery>),
+    route(
+        GET,
+        "/v1/compliance/summary",
+        Some(P::ReadAggregates),
+        "compliance",
+        "14-day compliance counts only",
+        || get(queries::compliance_summary),
+    )
+    .query(schema::<queries::SummaryQuery>),
+    route(
+        GET,
+        "/v1/reports/annual",
+        Some(P::ReadAggregates),
+        "reports",
+        "The annual report to the General Assembly (29-7e(d)), attested by a signed checkpoint",
+        || get(queries::annual_report),
+    )
+    .query(schema::<queries::AnnualQuery>)
+    .produces(&["application/json", "text/html", "text/csv", "text/markdown"]),
     // Operations
-    route(GET, "/v1/operations", Some(P::ManageOperations), "operations", "Undercover operations", || get(queries::list_operations)),
-    route(POST, "/v1/operations", Some(P::ManageOperations), "operations", "Plan an operation", || post(commands::plan_operation))
-        .body(body::<b::PlanOperationBody>),
-    route(POST, "/v1/operations/{operation_id}/conduct", Some(P::ManageOperations), "operations", "Record how an operation was conducted", || post(commands::conduct_operation))
-        .body(body::<b::RecordConductBody>),
-    route(POST, "/v1/operations/{operation_id}/conclude", Some(P::ManageOperations), "operations", "Conclude an operation", || post(commands::conclude_operation))
-        .body(body::<b::ConcludeOperationBody>),
+    route(
+        GET,
+        "/v1/operations",
+        Some(P::ManageOperations),
+        "operations",
+        "Undercover operations",
+        || get(queries::list_operations),
+    ),
+    route(
+        POST,
+        "/v1/operations",
+        Some(P::ManageOperations),
+        "operations",
+        "Plan an operation",
+        || post(commands::plan_operation),
+    )
+    .body(body::<b::PlanOperationBody>),
+    route(
+        POST,
+        "/v1/operations/{operation_id}/conduct",
+        Some(P::ManageOperations),
+        "operations",
+        "Record how an operation was conducted",
+        || post(commands::conduct_operation),
+    )
+    .body(body::<b::RecordConductBody>),
+    route(
+        POST,
+        "/v1/operations/{operation_id}/conclude",
+        Some(P::ManageOperations),
+        "operations",
+        "Conclude an operation",
+        || post(commands::conclude_operation),
+    )
+    .body(body::<b::ConcludeOperationBody>),
     // Public reports
-    route(GET, "/v1/public-reports", Some(P::HandlePublicReports), "public reports", "The intake queue of public reports", || get(queries::intake_queue)),
-    route(POST, "/v1/public-reports", Some(P::HandlePublicReports), "public reports", "Record a report taken by the hotline", || post(commands::intake_public_report))
-        .body(body::<b::PublicReportIntakeBody>),
-    route(POST, "/v1/public-reports/{receipt}/triage", Some(P::HandlePublicReports), "public reports", "Triage a public report", || post(commands::triage_public_report))
-        .body(body::<b::TriagePublicReportBody>),
-    route(POST, "/v1/public-reports/{receipt}/route", Some(P::HandlePublicReports), "public reports", "Route a public report to a unit (opens its case, starts its clock)", || post(commands::route_public_report))
-        .body(body::<b::RoutePublicReportBody>),
-    route(POST, "/v1/public-reports/{receipt}/close", Some(P::HandlePublicReports), "public reports", "Close a public report without routing", || post(commands::close_public_report))
-        .body(body::<b::ClosePublicReportBody>),
+    route(
+        GET,
+        "/v1/public-reports",
+        Some(P::HandlePublicReports),
+        "public reports",
+        "The intake queue of public reports",
+        || get(queries::intake_queue),
+    ),
+    route(
+        POST,
+        "/v1/public-reports",
+        Some(P::HandlePublicReports),
+        "public reports",
+        "Record a report taken by the hotline",
+        || post(commands::intake_public_report),
+    )
+    .body(body::<b::PublicReportIntakeBody>),
+    route(
+        POST,
+        "/v1/public-reports/{receipt}/triage",
+        Some(P::HandlePublicReports),
+        "public reports",
+        "Triage a public report",
+        || post(commands::triage_public_report),
+    )
+    .body(body::<b::TriagePublicReportBody>),
+    route(
+        POST,
+        "/v1/public-reports/{receipt}/route",
+        Some(P::HandlePublicReports),
+        "public reports",
+        "Route a public report to a unit (opens its case, starts its clock)",
+        || post(commands::route_public_report),
+    )
+    .body(body::<b::RoutePublicReportBody>),
+    route(
+        POST,
+        "/v1/public-reports/{receipt}/close",
+        Some(P::HandlePublicReports),
+        "public reports",
+        "Close a public report without routing",
+        || post(commands::close_public_report),
+    )
+    .body(body::<b::ClosePublicReportBody>),
     // Audit
-    route(GET, "/v1/ledger/status", Some(P::ReadLedgerStatus), "audit", "Ledger size, head, last checkpoint and verification", || get(audit::ledger_status)),
-    route(POST, "/v1/audit/verify", Some(P::Audit), "audit", "Verify every hash, link, signature and sequence", || post(audit::verify))
-        .ok(),
-    route(GET, "/v1/audit/checkpoints/latest", Some(P::Audit), "audit", "The latest signed checkpoint", || get(audit::latest_checkpoint)),
-    route(POST, "/v1/audit/checkpoints", Some(P::Audit), "audit", "Cut and sign a checkpoint now", || post(audit::cut_checkpoint)),
-    route(GET, "/v1/audit/proofs/inclusion", Some(P::Audit), "audit", "Inclusion proof of one event", || get(audit::inclusion_proof))
-        .query(schema::<audit::InclusionQuery>),
-    route(GET, "/v1/audit/proofs/consistency", Some(P::Audit), "audit", "Consistency proof between two ledger sizes", || get(audit::consistency_proof))
-        .query(schema::<audit::ConsistencyQuery>),
-    route(GET, "/v1/audit/export", Some(P::Audit), "audit", "Export bundle (JSON Lines) for offline verification", || get(audit::export))
-        .query(schema::<audit::ExportQuery>)
-        .produces(&["application/x-ndjson"]),
-    route(GET, "/v1/audit/access-log", Some(P::Audit), "audit", "The hash-chained access log", || get(audit::access_log))
-        .query(schema::<audit::AccessLogQuery>),
-    route(GET, "/v1/audit/access-log/verify", Some(P::Audit), "audit", "Verify the access log's hash chain", || get(audit::verify_access_log)),
+    route(
+        GET,
+        "/v1/ledger/status",
+        Some(P::ReadLedgerStatus),
+        "audit",
+        "Ledger size, head, last checkpoint and verification",
+        || get(audit::ledger_status),
+    ),
+    route(
+        POST,
+        "/v1/audit/verify",
+        Some(P::Audit),
+        "audit",
+        "Verify every hash, link, signature and sequence",
+        || post(audit::verify),
+    )
+    .ok(),
+    route(
+        GET,
+        "/v1/audit/checkpoints/latest",
+        Some(P::Audit),
+        "audit",
+        "The latest signed checkpoint",
+        || get(audit::latest_checkpoint),
+    ),
+    route(
+        POST,
+        "/v1/audit/checkpoints",
+        Some(P::Audit),
+        "audit",
+        "Cut and sign a checkpoint now",
+        || post(audit::cut_checkpoint),
+    ),
+    route(
+        GET,
+        "/v1/audit/proofs/inclusion",
+        Some(P::Audit),
+        "audit",
+        "Inclusion proof of one event",
+        || get(audit::inclusion_proof),
+    )
+    .query(schema::<audit::InclusionQuery>),
+    route(
+        GET,
+        "/v1/audit/proofs/consistency",
+        Some(P::Audit),
+        "audit",
+        "Consistency proof between two ledger sizes",
+        || get(audit::consistency_proof),
+    )
+    .query(schema::<audit::ConsistencyQuery>),
+    route(
+        GET,
+        "/v1/audit/export",
+        Some(P::Audit),
+        "audit",
+        "Export bundle (JSON Lines) for offline verification",
+        || get(audit::export),
+    )
+    .query(schema::<audit::ExportQuery>)
+    .produces(&["application/x-ndjson"]),
+    route(
+        GET,
+        "/v1/audit/access-log",
+        Some(P::Audit),
+        "audit",
+        "The hash-chained access log",
+        || get(audit::access_log),
+    )
+    .query(schema::<audit::AccessLogQuery>),
+    route(
+        GET,
+        "/v1/audit/access-log/verify",
+        Some(P::Audit),
+        "audit",
+        "Verify the access log's hash chain",
+        || get(audit::verify_access_log),
+    ),
     // Tokens
-    route(GET, "/v1/tokens", Some(P::ManageTokens), "tokens", "List tokens (never secrets)", || get(admin::list_tokens)),
-    route(POST, "/v1/tokens", Some(P::ManageTokens), "tokens", "Issue a token (the secret is shown once)", || post(admin::issue_token))
-        .body(body::<b::IssueTokenBody>),
-    route(DELETE, "/v1/tokens/{token_id}", Some(P::ManageTokens), "tokens", "Revoke a token", || delete(admin::revoke_token)),
+    route(
+        GET,
+        "/v1/tokens",
+        Some(P::ManageTokens),
+        "tokens",
+        "List tokens (never secrets)",
+        || get(admin::list_tokens),
+    ),
+    route(
+        POST,
+        "/v1/tokens",
+        Some(P::ManageTokens),
+        "tokens",
+        "Issue a token (the secret is shown once)",
+        || post(admin::issue_token),
+    )
+    .body(body::<b::IssueTokenBody>),
+    route(
+        DELETE,
+        "/v1/tokens/{token_id}",
+        Some(P::ManageTokens),
+        "tokens",
+        "Revoke a token",
+        || delete(admin::revoke_token),
+    ),
     // Service
-    route(GET, "/v1/openapi.json", None, "service", "This document", || get(probes::openapi)),
-    route(GET, "/healthz", None, "service", "Liveness", || get(probes::healthz)),
-    route(GET, "/readyz", None, "service", "Readiness (database reachable) and the ledger's size", || get(probes::readyz)),
-    route(GET, "/metrics", None, "service", "Prometheus metrics", || get(probes::metrics))
-        .produces(&["text/plain"]),
+    route(
+        GET,
+        "/v1/openapi.json",
+        None,
+        "service",
+        "This document",
+        || get(probes::openapi),
+    ),
+    route(GET, "/healthz", None, "service", "Liveness", || {
+        get(probes::healthz)
+    }),
+    route(
+        GET,
+        "/readyz",
+        None,
+        "service",
+        "Readiness (database reachable) and the ledger's size",
+        || get(probes::readyz),
+    ),
+    route(
+        GET,
+        "/metrics",
+        None,
+        "service",
+        "Prometheus metrics",
+        || get(probes::metrics),
+    )
+    .produces(&["text/plain"]),
 ];
 
 /// The API router: every route of [`ROUTES`], and nothing else.

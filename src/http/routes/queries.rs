@@ -64,10 +64,7 @@ pub(crate) async fn log_read(
         .map_err(Problem::internal)
 }
 
-pub async fn list_units(
-    State(state): State<SharedState>,
-    _: Principal,
-) -> ApiResult<Json<Value>> {
+pub async fn list_units(State(state): State<SharedState>, _: Principal) -> ApiResult<Json<Value>> {
     state.fresh_views().await?;
     let models = state.projections.snapshot().await;
     let units: Vec<Value> = models
@@ -207,7 +204,7 @@ pub async fn list_cases(
     principal: Principal,
     ApiQuery(q): ApiQuery<CaseListQuery>,
 ) -> ApiResult<Json<Value>> {
-        if let Some(c) = q.compliance.as_deref() {
+    if let Some(c) = q.compliance.as_deref() {
         if !c.is_empty() && !COMPLIANCE_FILTERS.contains(&c) {
             return Err(Problem::field(
                 "/compliance",
@@ -307,7 +304,7 @@ pub async fn case_history_route(
     Path(case_id): Path<String>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<Value>> {
-        let case_id = visible_case(&state, &principal, &case_id).await?;
+    let case_id = visible_case(&state, &principal, &case_id).await?;
     let cut = parse_cut(q.as_of.as_deref(), q.at_position.as_deref())?;
     let history = case_history(state.ledger.storage(), state.ledger.id(), &case_id, cut)
         .await
@@ -343,7 +340,7 @@ pub async fn compliance(
     principal: Principal,
     ApiQuery(q): ApiQuery<ComplianceQuery>,
 ) -> ApiResult<Json<Value>> {
-        let as_of = parse_date("as_of", q.as_of.as_deref())?;
+    let as_of = parse_date("as_of", q.as_of.as_deref())?;
     state.fresh_views().await?;
     let unit = unit_scope(&principal, q.unit.as_deref())?;
     json(compliance_report(&state, as_of, unit.as_ref()).await?)
@@ -355,7 +352,7 @@ pub async fn compliance_summary(
     _: Principal,
     ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> ApiResult<Json<Value>> {
-        let as_of = parse_date("as_of", q.as_of.as_deref())?;
+    let as_of = parse_date("as_of", q.as_of.as_deref())?;
     state.fresh_views().await?;
     let report = compliance_report(&state, as_of, None).await?;
     Ok(Json(json!({
@@ -414,7 +411,7 @@ pub async fn annual_report(
     _: Principal,
     ApiQuery(q): ApiQuery<AnnualQuery>,
 ) -> ApiResult<Response> {
-        let report = build_annual(&state, &q).await?;
+    let report = build_annual(&state, &q).await?;
     let format = q.format.as_deref().unwrap_or("json");
     use icac_projections::report::render;
     let (ct, body) = match format {
@@ -461,7 +458,10 @@ pub(crate) async fn build_annual(
     if from > to {
         return Err(Problem::field("/from", "must not be after `to`"));
     }
-    if from.until(to).map_or(true, |s| i64::from(s.get_days()) > MAX_PERIOD_DAYS) {
+    if from
+        .until(to)
+        .map_or(true, |s| i64::from(s.get_days()) > MAX_PERIOD_DAYS)
+    {
         return Err(Problem::field(
             "/from",
             format!("the period from `from` to `to` is at most {MAX_PERIOD_DAYS} days"),
