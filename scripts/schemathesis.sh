@@ -17,11 +17,13 @@
 #     worker, so nothing else writes in between;
 #   * per phase: a negative-only run per role (every request carries data the schema
 #     forbids) must leave the ledger head (size and hash) exactly as it was.
-# At the end the server is stopped and `icac-ledger verify` must find the chain intact.
+# Any 5xx or panic in the server's request log fails the run too. At the end the server
+# is stopped and `icac-ledger verify` must find the chain intact.
 #
-# Exit status: 0 when every run passed, 1 on any failure. Time: about 1 + 7 x 2 x N
+# Exit status: 0 when every run passed, 1 on any failure. Time: about 7 x 2 x (N + 5)
 # seconds (N = --seconds, default 12) plus the build. Python: a venv in .venv-st
-# (git-ignored) with the pinned schemathesis, created on first use.
+# (git-ignored) with the pinned schemathesis, created on first use. Logs and JUnit
+# reports: target/schemathesis/<backend>/. See docs/API.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
         --seconds) SECONDS_PER_RUN=$2; shift ;;
         --seed) SEED=$2; shift ;;
         --bin) BIN=$(realpath "$2"); shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
