@@ -302,18 +302,17 @@ async fn case_command(
     let case_id = visible_case(&state, &principal, &raw_case).await?;
     let result = async {
         let body = parse()?;
-        // Sharing is the one case command a unit reporter may issue, for its own unit.
-        match &body {
-            CaseBody::Share(ShareInformationBody { direction, .. }) => match direction {
+        // Sharing is the one case command a unit reporter may issue, for its own unit;
+        // the route table's permission (checked on extraction) covers the rest.
+        if let CaseBody::Share(ShareInformationBody { direction, .. }) = &body {
+            match direction {
                 ShareDirection::UnitToTaskForce { from_unit } => {
                     principal.require_unit(from_unit)?
                 }
                 ShareDirection::TaskForceToUnits { .. } => {
                     principal.require(Permission::ManageCases)?
                 }
-            },
-            // The route table's permission (checked on extraction) covers the rest.
-            _ => {}
+            }
         }
         state
             .commands

@@ -109,7 +109,7 @@ pub struct CaseSummary {
 }
 
 fn status_key(c: &NotificationCompliance) -> String {
-    serde_json::to_value(&c.status)
+    serde_json::to_value(c.status)
         .ok()
         .and_then(|v| match v {
             Value::String(s) => Some(s),
@@ -487,7 +487,7 @@ pub(crate) async fn build_annual(
         from,
         to,
         suppression_threshold: threshold,
-        deadline_policy: state.config.deadline_policy.clone(),
+        deadline_policy: state.config.deadline_policy,
     };
     annual::build(
         state.ledger.storage(),
