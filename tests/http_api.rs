@@ -558,3 +558,95 @@ async fn public_form_rate_limit_and_honeypot() {
         s.stop().await;
     }
 }
+
+/// What the schema-driven fuzz run (scripts/schemathesis.sh) found, kept as regressions:
+/// each was a 500 or a malformed request answered as if it were well-formed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzzer_findings_get_a_specific_4xx_and_record_nothing() {
+    let s = start(
+        TestDb::new(common::Kind::Sqlite).await,
+        ServerConfig::default(),
+    )
+    .await;
+    let (st, b) = s
+        .post(
+            Role::UnitReporter,
+            "/v1/notifications",
+            form(HARTFORD, "24-001", "123123125"),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let head = s.head().await;
+    for (role, path, pointer) in [
+        // A report period over two years made the report builder fail: 500.
+        (
+            Role::Supervisor,
+            "/v1/reports/annual?from=2000-01-01",
+            "/from",
+        ),
+        // A threshold below the minimum made suppression fail: 500.
+        (
+            Role::Supervisor,
+            "/v1/reports/annual?suppression_threshold=0",
+            "/suppression_threshold",
+        ),
+        (
+            Role::Supervisor,
+            "/v1/reports/annual?suppression_threshold=1",
+            "/suppression_threshold",
+        ),
+        // A malformed unit was ignored for a unit reporter: 200.
+        (Role::UnitReporter, "/v1/compliance?unit=null", "/unit"),
+        (Role::UnitReporter, "/v1/cases?unit=null", "/unit"),
+        // Empty parameters were taken as absent: 200.
+        (Role::Supervisor, "/v1/compliance/summary?as_of=", "/as_of"),
+        (Role::Supervisor, "/v1/reports/annual?to=", "/to"),
+        (
+            Role::Investigator,
+            "/v1/cases/CT0006400:24-001/history?at_position=",
+            "/at_position",
+        ),
+        (Role::Investigator, "/v1/cases?compliance=", "/compliance"),
+    ] {
+        let (st, body) = s.get(role, path).await;
+        assert_problem(st, &body, 422);
+        assert_eq!(body["errors"][0]["pointer"], pointer, "{path}: {body}");
+    }
+    // The same requests, well-formed, succeed.
+    for (role, path) in [
+        (
+            Role::Supervisor,
+            "/v1/reports/annual?suppression_threshold=2",
+        ),
+        (Role::UnitReporter, "/v1/compliance?unit=CT0009300"),
+        (Role::Supervisor, "/v1/compliance/summary?as_of=2025-01-01"),
+    ] {
+        let (st, body) = s.get(role, path).await;
+        assert_eq!(st, 200, "{path}: {body}");
+    }
+    // A revoked token revoked again is a conflict (documented as 409).
+    let (st, issued) = s
+        .post(
+            Role::Admin,
+            "/v1/tokens",
+            json!({ "role": "auditor", "name": "twice" }),
+        )
+        .await;
+    assert_eq!(st, 201, "{issued}");
+    let url = s.url(&format!(
+        "/v1/tokens/{}",
+        issued["token_id"].as_str().unwrap()
+    ));
+    for want in [200, 409] {
+        let r = s
+            .client
+            .delete(&url)
+            .bearer_auth(&s.tokens[&Role::Admin])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want);
+    }
+    assert_eq!(s.head().await, head, "a refused request changed the ledger");
+    s.stop().await;
+}

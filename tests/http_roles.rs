@@ -9,7 +9,7 @@ mod http_support;
 use common::{TestDb, KINDS};
 use http_support::{form, start, HARTFORD};
 use icac_ledger::http::auth::{Permission, Role};
-use icac_ledger::http::routes::ROUTES;
+use icac_ledger::http::routes::{Method, ROUTES};
 use icac_ledger::http::ServerConfig;
 use serde_json::json;
 
@@ -39,10 +39,9 @@ async fn every_route_denies_the_wrong_role() {
             let path = concrete(route.path);
             let send = |token: Option<&str>| {
                 let mut req = match route.method {
-                    "GET" => s.client.get(s.url(&path)),
-                    "POST" => s.client.post(s.url(&path)).json(&json!({})),
-                    "DELETE" => s.client.delete(s.url(&path)),
-                    other => panic!("method {other}"),
+                    Method::Get => s.client.get(s.url(&path)),
+                    Method::Post => s.client.post(s.url(&path)).json(&json!({})),
+                    Method::Delete => s.client.delete(s.url(&path)),
                 };
                 if let Some(t) = token {
                     req = req.bearer_auth(t);
@@ -51,11 +50,17 @@ async fn every_route_denies_the_wrong_role() {
             };
             let Some(permission) = route.permission else {
                 let st = send(None).await.unwrap().status().as_u16();
-                assert_eq!(st, route.success, "{} {}", route.method, route.path);
+                assert_eq!(st, route.success, "{route:?}");
                 continue;
             };
             let st = send(None).await.unwrap().status().as_u16();
-            assert_eq!(st, 401, "no token: {} {}", route.method, route.path);
+            assert_eq!(
+                st,
+                401,
+                "no token: {} {}",
+                route.method.as_str(),
+                route.path
+            );
             for role in Role::ALL {
                 let r = send(Some(&s.tokens[&role])).await.unwrap();
                 let st = r.status().as_u16();
@@ -69,27 +74,29 @@ async fn every_route_denies_the_wrong_role() {
                 assert!(
                     st < 500,
                     "{kind:?} {role} {} {} → {st} {body}",
-                    route.method,
+                    route.method.as_str(),
                     route.path
                 );
                 if allowed {
                     assert!(
                         st != 401 && st != 403,
                         "{kind:?} {role} should be allowed {} {} → {st} {body}",
-                        route.method,
+                        route.method.as_str(),
                         route.path
                     );
                     assert!(
                         !(st == 404 && body.contains("no such route")),
                         "not routed: {} {}",
-                        route.method,
+                        route.method.as_str(),
                         route.path
                     );
                 } else {
                     assert_eq!(
-                        st, 403,
+                        st,
+                        403,
                         "{kind:?} {role} should be denied {} {} → {body}",
-                        route.method, route.path
+                        route.method.as_str(),
+                        route.path
                     );
                     assert!(ct.starts_with("application/problem+json"), "{ct}");
                 }

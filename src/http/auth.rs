@@ -11,7 +11,7 @@ use super::problem::Problem;
 use crate::commands::Actor;
 
 /// A role a token carries. A unit reporter is bound to one unit (ORI).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     UnitReporter,

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::auth::Principal;
+use super::auth::{Permission, Principal};
 use super::problem::{FieldProblem, Kind, Problem};
 use super::tokens::AuthFailure;
 use super::SharedState;
@@ -95,12 +95,28 @@ pub async fn authenticate(
     }
 }
 
+/// The permission the route table (`routes::ROUTES`) gives a route; the router puts it
+/// on every request of that route, and the [`Principal`] extractor enforces it.
+#[derive(Debug, Clone, Copy)]
+pub struct RoutePermission(pub Permission);
+
+/// A bearer-authenticated principal that holds the route's permission: a handler that
+/// takes a `Principal` is reached only by a role the route table allows.
 impl FromRequestParts<SharedState> for Principal {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Problem> {
         let presented = bearer(&parts.headers).map(str::to_owned);
-        authenticate(state, parts, presented.as_deref()).await
+        let principal = authenticate(state, parts, presented.as_deref()).await?;
+        match parts.extensions.get::<RoutePermission>() {
+            Some(RoutePermission(p)) => principal.require(*p)?,
+            None => {
+                return Err(Problem::internal(
+                    "a route that takes a token has no permission in the route table",
+                ))
+            }
+        }
+        Ok(principal)
     }
 }
 
@@ -149,16 +165,18 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// Adds fields the server decides (e.g. `recorded_at`, ids from the path). A client
-/// that sends one of them gets a 422 naming it, rather than being silently overridden.
-pub fn with_server_fields(
-    mut map: Map<String, Value>,
-    fields: &[(&str, Value)],
-) -> Result<Map<String, Value>, Problem> {
-    let clashes: Vec<FieldProblem> = fields
+/// Fields the server sets on every command (from the clock); a client that sends one
+/// gets a 422 naming it rather than a generic "unknown field".
+const SERVER_FIELDS: &[&str] = &["recorded_at"];
+
+/// Parses a command body into its request type (`requests`): JSON object, no
+/// server-set fields, then the type's own shape, with a pointer to what was wrong.
+pub fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Problem> {
+    let map = json_object(headers, body)?;
+    let clashes: Vec<FieldProblem> = SERVER_FIELDS
         .iter()
-        .filter(|(k, _)| map.contains_key(*k))
-        .map(|(k, _)| FieldProblem {
+        .filter(|k| map.contains_key(**k))
+        .map(|k| FieldProblem {
             pointer: format!("/{k}"),
             message: "is set by the server (from the URL or the clock); leave it out".into(),
         })
@@ -169,26 +187,16 @@ pub fn with_server_fields(
             clashes,
         ));
     }
-    for (k, v) in fields {
-        map.insert((*k).to_owned(), v.clone());
-    }
-    Ok(map)
-}
-
-/// The current instant as the JSON the domain's commands carry.
-pub fn now_value(now: jiff::Timestamp) -> Value {
-    Value::String(now.to_string())
+    decode(Value::Object(map))
 }
 
 /// Decodes `value` into `T`; a type mismatch, missing or unknown field becomes a 422
-/// with the JSON Pointer of the offending place. `strip` segments are removed from the
-/// front of the path (a wrapper the server added, e.g. an enum variant).
-pub fn decode<T: DeserializeOwned>(value: Value, strip: usize) -> Result<T, Problem> {
+/// with the JSON Pointer of the offending place.
+pub fn decode<T: DeserializeOwned>(value: Value) -> Result<T, Problem> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let pointer: String = e
             .path()
             .iter()
-            .skip(strip)
             .filter_map(|seg| match seg {
                 serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
                 serde_path_to_error::Segment::Map { key } => {
@@ -204,31 +212,41 @@ pub fn decode<T: DeserializeOwned>(value: Value, strip: usize) -> Result<T, Prob
     })
 }
 
-/// Decodes an externally tagged command enum variant from a body object.
-pub fn decode_variant<T: DeserializeOwned>(
-    variant: &str,
-    body: Map<String, Value>,
-) -> Result<T, Problem> {
-    let mut wrapper = Map::new();
-    wrapper.insert(variant.to_owned(), Value::Object(body));
-    decode(Value::Object(wrapper), 1)
-}
-
 /// Reads an optional string field for early checks (e.g. which unit a form is for).
 pub fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     map.get(key).and_then(Value::as_str)
 }
 
-/// Parses a query string after the permission check, so a role without access learns
-/// nothing from parameter errors; problems are 422 naming the parameter.
-pub fn parse_query<T: DeserializeOwned>(raw: Option<String>) -> Result<T, Problem> {
-    let raw = raw.unwrap_or_default();
-    if raw.len() > 2048 {
-        return Err(Problem::new(
-            Kind::BadRequest,
-            "the query string is too long",
-        ));
+/// A query string parsed into `T` (which documents it in OpenAPI); problems are 422
+/// naming the parameter. Put it after the `Principal` in a handler's arguments: axum
+/// extracts in order, so a role without access learns nothing from parameter errors.
+pub struct ApiQuery<T>(pub T);
+
+/// Longest query string accepted.
+const MAX_QUERY: usize = 2048;
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let raw = parts.uri.query().unwrap_or_default();
+        if raw.len() > MAX_QUERY {
+            return Err(Problem::new(
+                Kind::BadRequest,
+                "the query string is too long",
+            ));
+        }
+        // A parameter is either left out or given a value; `?unit=` is not "no unit".
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|e| Problem::new(Kind::BadRequest, format!("query string: {e}")))?;
+        if let Some((name, _)) = pairs.iter().find(|(_, v)| v.is_empty()) {
+            return Err(Problem::field(
+                format!("/{}", name.replace('~', "~0").replace('/', "~1")),
+                "is empty; leave the parameter out instead",
+            ));
+        }
+        serde_urlencoded::from_str::<T>(raw)
+            .map(ApiQuery)
+            .map_err(|e| Problem::field("", format!("query string: {e}")))
     }
-    serde_urlencoded::from_str::<T>(&raw)
-        .map_err(|e| Problem::field("", format!("query string: {e}")))
 }

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod pages;
 pub mod problem;
 pub mod rate_limit;
+pub mod requests;
 pub mod routes;
 pub mod server;
 pub mod tokens;

@@ -219,3 +219,10 @@ impl From<CommandError> for Problem {
 }
 
 pub type ApiResult<T> = Result<T, Problem>;
+
+/// A JSON response of `value`; a value that cannot be serialized is an internal error.
+pub fn json<T: Serialize>(value: T) -> ApiResult<axum::Json<serde_json::Value>> {
+    serde_json::to_value(value)
+        .map(axum::Json)
+        .map_err(Problem::internal)
+}

@@ -11,6 +11,7 @@ use super::status::{CaseStatus, Disposition};
 use crate::form::v1::Source;
 use crate::form::NotificationForm;
 use crate::ids::{CaseId, LedgerPosition, OperationId, Ori, StatuteCode, UnitCaseNumber};
+use crate::text::{self, limits};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,7 +81,10 @@ pub enum ShareDirection {
     /// 29-7e(c): the unit keeps the Task Force informed.
     UnitToTaskForce { from_unit: Ori },
     /// 29-7e(a)(3): the Task Force shares with one or more units.
-    TaskForceToUnits { to_units: Vec<Ori> },
+    TaskForceToUnits {
+        #[schemars(length(min = 1, max = crate::case::bounds::SHARE_RECIPIENTS))]
+        to_units: Vec<Ori>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -108,8 +112,10 @@ pub struct ShareInformation {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Investigator {
+    #[schemars(length(min = 1, max = limits::NAME), pattern(text::PATTERN))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = limits::SHORT), pattern(text::PATTERN))]
     pub badge: Option<String>,
     pub agency: Ori,
 }
@@ -149,6 +155,7 @@ pub struct ChangeStatus {
 pub struct Charge {
     pub statute: StatuteCode,
     /// Number of counts (1 to 999).
+    #[schemars(range(min = 1, max = crate::case::bounds::MAX_COUNTS))]
     pub counts: u16,
 }
 

@@ -1,10 +1,11 @@
 //! Auditor functions: ledger status, verification, checkpoints, inclusion and
 //! consistency proofs, export bundles, and the access log with its own verification.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -12,8 +13,9 @@ use crate::audit::trust::TrustRoot;
 use crate::audit::verify::{verify_storage, VerifyOptions};
 use crate::audit::{bundle, checkpointer, proofs, AuditError};
 use crate::http::access_log::MAX_PAGE;
-use crate::http::auth::{Permission, Principal};
-use crate::http::problem::{ApiResult, Problem};
+use crate::http::auth::Principal;
+use crate::http::extract::ApiQuery;
+use crate::http::problem::{json, ApiResult, Problem};
 use crate::http::SharedState;
 
 /// Largest range one export request may cover; larger audits use the CLI.
@@ -24,6 +26,16 @@ fn audit_problem(e: AuditError) -> Problem {
         AuditError::Invalid(msg) => Problem::field("", msg),
         other => Problem::internal(other),
     }
+}
+
+/// The ledger's size (the position of its head).
+pub(crate) async fn head_position(state: &SharedState) -> ApiResult<u64> {
+    Ok(state
+        .ledger
+        .head()
+        .await
+        .map_err(Problem::internal)?
+        .position)
 }
 
 /// Size, head, last checkpoint, last verification, projection position.
@@ -55,18 +67,13 @@ pub async fn ledger_status_value(state: &SharedState) -> ApiResult<Value> {
 
 pub async fn ledger_status(
     State(state): State<SharedState>,
-    principal: Principal,
+    _: Principal,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::ReadLedgerStatus)?;
     Ok(Json(ledger_status_value(&state).await?))
 }
 
 /// Runs a full verification of the database; the result also feeds `/metrics`.
-pub async fn verify(
-    State(state): State<SharedState>,
-    principal: Principal,
-) -> ApiResult<Json<Value>> {
-    principal.require(Permission::Audit)?;
+pub async fn verify(State(state): State<SharedState>, _: Principal) -> ApiResult<Json<Value>> {
     let report = run_verify(&state).await?;
     Ok(Json(report))
 }
@@ -88,9 +95,8 @@ pub async fn run_verify(state: &SharedState) -> ApiResult<Value> {
 
 pub async fn latest_checkpoint(
     State(state): State<SharedState>,
-    principal: Principal,
+    _: Principal,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::Audit)?;
     let cp = state
         .ledger
         .storage()
@@ -110,9 +116,8 @@ pub async fn latest_checkpoint(
 
 pub async fn cut_checkpoint(
     State(state): State<SharedState>,
-    principal: Principal,
+    _: Principal,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
-    principal.require(Permission::Audit)?;
     let signed = checkpointer::cut(state.ledger.storage(), state.ledger.id(), &state.key)
         .await
         .map_err(audit_problem)?;
@@ -122,25 +127,20 @@ pub async fn cut_checkpoint(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
+    /// Ledger position of the event.
+    #[schemars(range(min = 1))]
     pub position: u64,
 }
 
 pub async fn inclusion_proof(
     State(state): State<SharedState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    _: Principal,
+    ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::Audit)?;
-    let q: InclusionQuery = crate::http::extract::parse_query(raw)?;
-    let head = state
-        .ledger
-        .head()
-        .await
-        .map_err(Problem::internal)?
-        .position;
+    let head = head_position(&state).await?;
     if q.position == 0 || q.position > head {
         return Err(Problem::field(
             "/position",
@@ -156,31 +156,26 @@ pub async fn inclusion_proof(
     )
     .await
     .map_err(audit_problem)?;
-    Ok(Json(
-        serde_json::to_value(proof).map_err(Problem::internal)?,
-    ))
+    json(proof)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
+    /// The earlier ledger size.
+    #[schemars(range(min = 1))]
     pub old_size: u64,
+    /// The later size (default: the head).
+    #[schemars(range(min = 1))]
     pub new_size: Option<u64>,
 }
 
 pub async fn consistency_proof(
     State(state): State<SharedState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    _: Principal,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::Audit)?;
-    let q: ConsistencyQuery = crate::http::extract::parse_query(raw)?;
-    let head = state
-        .ledger
-        .head()
-        .await
-        .map_err(Problem::internal)?
-        .position;
+    let head = head_position(&state).await?;
     let new_size = q.new_size.unwrap_or(head);
     if new_size > head {
         return Err(Problem::field(
@@ -203,32 +198,27 @@ pub async fn consistency_proof(
     )
     .await
     .map_err(audit_problem)?;
-    Ok(Json(
-        serde_json::to_value(proof).map_err(Problem::internal)?,
-    ))
+    json(proof)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
+    /// First position (default 1).
+    #[schemars(range(min = 1))]
     pub from: Option<u64>,
+    /// Last position (default: the head).
+    #[schemars(range(min = 1))]
     pub to: Option<u64>,
 }
 
 /// The export bundle (JSON Lines) for offline verification with `icac-ledger verify --bundle`.
 pub async fn export(
     State(state): State<SharedState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    _: Principal,
+    ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
-    principal.require(Permission::Audit)?;
-    let q: ExportQuery = crate::http::extract::parse_query(raw)?;
-    let head = state
-        .ledger
-        .head()
-        .await
-        .map_err(Problem::internal)?
-        .position;
+    let head = head_position(&state).await?;
     let from = q.from.unwrap_or(1);
     let to = q.to.unwrap_or(head);
     if from == 0 || from > to || to > head {
@@ -285,20 +275,20 @@ fn tempdir() -> std::io::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessLogQuery {
+    /// Entries after this sequence number.
     pub after: Option<u64>,
+    /// Page size (at most 1000).
     pub limit: Option<u64>,
 }
 
 pub async fn access_log(
     State(state): State<SharedState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    _: Principal,
+    ApiQuery(q): ApiQuery<AccessLogQuery>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::Audit)?;
-    let q: AccessLogQuery = crate::http::extract::parse_query(raw)?;
     let entries = state
         .access_log
         .page(q.after.unwrap_or(0), q.limit.unwrap_or(100).min(MAX_PAGE))
@@ -309,11 +299,8 @@ pub async fn access_log(
 
 pub async fn verify_access_log(
     State(state): State<SharedState>,
-    principal: Principal,
+    _: Principal,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::Audit)?;
     let report = state.access_log.verify().await.map_err(Problem::internal)?;
-    Ok(Json(
-        serde_json::to_value(report).map_err(Problem::internal)?,
-    ))
+    json(report)
 }

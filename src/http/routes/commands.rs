@@ -7,9 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use cqrs_es::{AggregateContext, EventStore};
-use icac_aggregates::case::{CaseCommand, LogComplaint, ShareDirection, ShareInformation};
-use icac_aggregates::ids::{CaseId, OperationId, Ori, ReceiptNumber};
-use icac_aggregates::operation::OperationCommand;
+use icac_aggregates::case::{CaseCommand, LogComplaint, ShareDirection};
+use icac_aggregates::ids::{CaseId, IdError, OperationId, Ori, ReceiptNumber};
 use icac_aggregates::public_report::{PublicReport, PublicReportCommand};
 use icac_aggregates::services::UnitDirectory;
 use icac_aggregates::units::UnitCommand;
@@ -20,10 +19,13 @@ use crate::commands::filing::file_notification;
 use crate::commands::Actor;
 use crate::event_store::LedgerEventStore;
 use crate::http::auth::{Permission, Principal};
-use crate::http::extract::{
-    decode, decode_variant, json_object, now_value, str_field, with_server_fields,
+use crate::http::extract::{json_object, parse_body, str_field};
+use crate::http::problem::{ApiResult, Kind, Problem};
+use crate::http::requests::{
+    CaseBody, DeactivateUnitBody, LogComplaintBody, OperationBody, PlanOperationBody,
+    PublicReportBody, PublicReportIntakeBody, RegisterUnitBody, RenameUnitBody,
+    ShareInformationBody,
 };
-use crate::http::problem::{ApiResult, Problem};
 use crate::http::SharedState;
 use crate::ledger::record::StreamId;
 
@@ -62,6 +64,29 @@ async fn stream_exists(state: &SharedState, aggregate_type: &str, id: &str) -> A
         .await
         .map_err(Problem::internal)?;
     Ok(!events.is_empty())
+}
+
+/// Parses the id of an operation or public report from the URL and checks it exists;
+/// a malformed or unknown id is a 404 either way.
+async fn existing<T>(
+    state: &SharedState,
+    aggregate_type: &str,
+    raw: &str,
+    parse: fn(String) -> Result<T, IdError>,
+    key: fn(&T) -> &str,
+) -> ApiResult<T> {
+    let not_found = || {
+        Problem::not_found(format!(
+            "no {} {:?}",
+            aggregate_type.replace('_', " "),
+            raw.chars().take(64).collect::<String>()
+        ))
+    };
+    let id = parse(raw.to_owned()).map_err(|_| not_found())?;
+    if !stream_exists(state, aggregate_type, key(&id)).await? {
+        return Err(not_found());
+    }
+    Ok(id)
 }
 
 /// Parses a case id from the URL and checks the caller may see it and that it exists.
@@ -109,23 +134,16 @@ pub async fn register_unit(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Created> {
-    principal.require(Permission::ManageUnits)?;
     let result = async {
-        let body = json_object(&headers, &body)?;
-        let body = with_server_fields(body, &[("recorded_at", now_value(Timestamp::now()))])?;
-        let command: UnitCommand = decode_variant("register", body)?;
-        let UnitCommand::Register(r) = &command else {
-            return Err(Problem::internal(
-                "register body decoded to another command",
-            ));
-        };
-        let ori = r.ori.clone();
+        let body: RegisterUnitBody = parse_body(&headers, &body)?;
+        let ori = body.ori.clone();
         if state.commands.directory().unit(&ori).is_some() {
             return Err(Problem::new(
-                crate::http::problem::Kind::Conflict,
+                Kind::Conflict,
                 format!("unit {ori} is already registered"),
             ));
         }
+        let command = body.command(Timestamp::now());
         state
             .commands
             .execute(
@@ -148,7 +166,17 @@ pub async fn rename_unit(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Created> {
-    unit_command(state, principal, ori, headers, body, "rename").await
+    let ori = known_unit(&state, &ori)?;
+    let result = async {
+        let body: RenameUnitBody = parse_body(&headers, &body)?;
+        let command = UnitCommand::Rename {
+            name: body.name,
+            recorded_at: Timestamp::now(),
+        };
+        unit_command(&state, &principal, &ori, command).await
+    }
+    .await;
+    finish(&state, result).await
 }
 
 pub async fn deactivate_unit(
@@ -158,36 +186,35 @@ pub async fn deactivate_unit(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Created> {
-    unit_command(state, principal, ori, headers, body, "deactivate").await
-}
-
-async fn unit_command(
-    state: SharedState,
-    principal: Principal,
-    ori: String,
-    headers: HeaderMap,
-    body: Bytes,
-    variant: &str,
-) -> ApiResult<Created> {
-    principal.require(Permission::ManageUnits)?;
     let ori = known_unit(&state, &ori)?;
     let result = async {
-        let body = json_object(&headers, &body)?;
-        let body = with_server_fields(body, &[("recorded_at", now_value(Timestamp::now()))])?;
-        let command: UnitCommand = decode_variant(variant, body)?;
-        state
-            .commands
-            .execute(
-                &state.commands.units,
-                ori.as_str(),
-                command,
-                &principal.actor(),
-            )
-            .await?;
-        Ok(json!({ "ori": ori }))
+        let body: DeactivateUnitBody = parse_body(&headers, &body)?;
+        let command = UnitCommand::Deactivate {
+            reason: body.reason,
+            recorded_at: Timestamp::now(),
+        };
+        unit_command(&state, &principal, &ori, command).await
     }
     .await;
     finish(&state, result).await
+}
+
+async fn unit_command(
+    state: &SharedState,
+    principal: &Principal,
+    ori: &Ori,
+    command: UnitCommand,
+) -> ApiResult<Value> {
+    state
+        .commands
+        .execute(
+            &state.commands.units,
+            ori.as_str(),
+            command,
+            &principal.actor(),
+        )
+        .await?;
+    Ok(json!({ "ori": ori }))
 }
 
 // ---------------------------------------------------------------- filing
@@ -198,7 +225,6 @@ pub async fn file(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Created> {
-    principal.require(Permission::FileForUnit)?;
     let result = async {
         let form = json_object(&headers, &body)?;
         // A unit reporter files only for its own unit; a missing or malformed unit is
@@ -235,36 +261,19 @@ pub async fn log_complaint(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Created> {
-    principal.require(Permission::FileForUnit)?;
     let result = async {
-        let body = json_object(&headers, &body)?;
-        if !body.contains_key("unit_case_number") {
-            return Err(Problem::field(
-                "/unit_case_number",
-                "missing field `unit_case_number` (the unit's own case number names the case)",
-            ));
-        }
-        // The case id derives from the unit and its case number; decode once without it
-        // to learn both, then again with it.
-        let probe = with_server_fields(
-            body.clone(),
-            &[
-                ("recorded_at", now_value(Timestamp::now())),
-                ("case_id", Value::String("CT0000000:probe".into())),
-            ],
-        )?;
-        let probe: LogComplaint = decode(Value::Object(probe), 0)?;
-        principal.require_unit(&probe.reporting_unit)?;
-        let number = probe
-            .unit_case_number
-            .clone()
-            .ok_or_else(|| Problem::field("/unit_case_number", "is required"))?;
-        let case_id = CaseId::for_unit_case(&probe.reporting_unit, &number)
+        let body: LogComplaintBody = parse_body(&headers, &body)?;
+        principal.require_unit(&body.reporting_unit)?;
+        let case_id = CaseId::for_unit_case(&body.reporting_unit, &body.unit_case_number)
             .map_err(|e| Problem::field("/unit_case_number", e.to_string()))?;
         let command = LogComplaint {
             case_id: case_id.clone(),
+            reporting_unit: body.reporting_unit,
+            unit_case_number: Some(body.unit_case_number),
+            received_on: body.received_on,
+            received_time: body.received_time,
+            source: body.source,
             recorded_at: Timestamp::now(),
-            ..probe
         };
         state
             .commands
@@ -282,59 +291,20 @@ pub async fn log_complaint(
 
 // ---------------------------------------------------------------- case commands
 
-/// Which case command a route runs, and the permission it needs.
-#[derive(Debug, Clone, Copy)]
-pub enum CaseAction {
-    Share,
-    Assign,
-    ChangeStatus,
-    Arrest,
-    Referral,
-    DecideReferral,
-    LinkOperation,
-    SetUrgent,
-    Correction,
-}
-
-impl CaseAction {
-    fn variant(self) -> &'static str {
-        match self {
-            CaseAction::Share => "share_information",
-            CaseAction::Assign => "assign_investigator",
-            CaseAction::ChangeStatus => "change_status",
-            CaseAction::Arrest => "record_arrest",
-            CaseAction::Referral => "record_referral",
-            CaseAction::DecideReferral => "decide_referral",
-            CaseAction::LinkOperation => "link_operation",
-            CaseAction::SetUrgent => "set_urgent",
-            CaseAction::Correction => "record_correction",
-        }
-    }
-}
-
+/// Runs one case command on a case the caller may see. The body is parsed only once
+/// the case is known to exist, so ids cannot be probed through body errors.
 async fn case_command(
     state: SharedState,
     principal: Principal,
     raw_case: String,
-    headers: HeaderMap,
-    body: Bytes,
-    action: CaseAction,
-    extra: Vec<(&'static str, Value)>,
+    parse: impl FnOnce() -> ApiResult<CaseBody>,
 ) -> ApiResult<Created> {
-    // Sharing from a unit is the one case command a unit reporter may issue.
-    let needs = match action {
-        CaseAction::Share => Permission::ShareFromUnit,
-        _ => Permission::ManageCases,
-    };
-    principal.require(needs)?;
     let case_id = visible_case(&state, &principal, &raw_case).await?;
     let result = async {
-        let body = json_object(&headers, &body)?;
-        let mut fields = vec![("recorded_at", now_value(Timestamp::now()))];
-        fields.extend(extra);
-        let body = with_server_fields(body, &fields)?;
-        let command: CaseCommand = decode_variant(action.variant(), body)?;
-        if let CaseCommand::ShareInformation(ShareInformation { direction, .. }) = &command {
+        let body = parse()?;
+        // Sharing is the one case command a unit reporter may issue, for its own unit;
+        // the route table's permission (checked on extraction) covers the rest.
+        if let CaseBody::Share(ShareInformationBody { direction, .. }) = &body {
             match direction {
                 ShareDirection::UnitToTaskForce { from_unit } => {
                     principal.require_unit(from_unit)?
@@ -346,7 +316,7 @@ async fn case_command(
         }
         state
             .commands
-            .execute_case(&case_id, command, &principal.actor())
+            .execute_case(&case_id, body.command(Timestamp::now()), &principal.actor())
             .await?;
         Ok(json!({ "case_id": case_id }))
     }
@@ -354,37 +324,33 @@ async fn case_command(
     finish(&state, result).await
 }
 
-macro_rules! case_route {
-    ($name:ident, $action:expr) => {
+/// A `POST` on an existing case, operation or public report: `$run` checks the thing
+/// exists and the caller may act on it, then parses the body as `$body` and runs it.
+macro_rules! command_route {
+    ($name:ident, $run:ident, $body:path) => {
         pub async fn $name(
             State(state): State<SharedState>,
             principal: Principal,
-            Path(case_id): Path<String>,
+            Path(id): Path<String>,
             headers: HeaderMap,
             body: Bytes,
         ) -> ApiResult<Created> {
-            case_command(
-                state,
-                principal,
-                case_id,
-                headers,
-                body,
-                $action,
-                Vec::new(),
-            )
+            $run(state, principal, id, || {
+                parse_body(&headers, &body).map($body)
+            })
             .await
         }
     };
 }
 
-case_route!(share, CaseAction::Share);
-case_route!(assign, CaseAction::Assign);
-case_route!(change_status, CaseAction::ChangeStatus);
-case_route!(record_arrest, CaseAction::Arrest);
-case_route!(record_referral, CaseAction::Referral);
-case_route!(link_operation, CaseAction::LinkOperation);
-case_route!(set_urgent, CaseAction::SetUrgent);
-case_route!(record_correction, CaseAction::Correction);
+command_route!(share, case_command, CaseBody::Share);
+command_route!(assign, case_command, CaseBody::Assign);
+command_route!(change_status, case_command, CaseBody::ChangeStatus);
+command_route!(record_arrest, case_command, CaseBody::Arrest);
+command_route!(record_referral, case_command, CaseBody::Referral);
+command_route!(link_operation, case_command, CaseBody::LinkOperation);
+command_route!(set_urgent, case_command, CaseBody::SetUrgent);
+command_route!(record_correction, case_command, CaseBody::Correction);
 
 pub async fn decide_referral(
     State(state): State<SharedState>,
@@ -402,15 +368,9 @@ pub async fn decide_referral(
             )))
         }
     };
-    case_command(
-        state,
-        principal,
-        case_id,
-        headers,
-        body,
-        CaseAction::DecideReferral,
-        vec![("referral_number", json!(n))],
-    )
+    case_command(state, principal, case_id, || {
+        parse_body(&headers, &body).map(|b| CaseBody::DecideReferral(b, n))
+    })
     .await
 }
 
@@ -422,18 +382,12 @@ pub async fn plan_operation(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Created> {
-    principal.require(Permission::ManageOperations)?;
     let result = async {
-        let body = json_object(&headers, &body)?;
-        let body = with_server_fields(body, &[("recorded_at", now_value(Timestamp::now()))])?;
-        let command: OperationCommand = decode_variant("plan", body)?;
-        let OperationCommand::Plan(p) = &command else {
-            return Err(Problem::internal("plan body decoded to another command"));
-        };
-        let id = p.operation_id.clone();
+        let body: PlanOperationBody = parse_body(&headers, &body)?;
+        let id = body.operation_id.clone();
         if stream_exists(&state, "operation", id.as_str()).await? {
             return Err(Problem::new(
-                crate::http::problem::Kind::Conflict,
+                Kind::Conflict,
                 format!("operation {id} is already planned"),
             ));
         }
@@ -442,7 +396,7 @@ pub async fn plan_operation(
             .execute(
                 &state.commands.operations,
                 id.as_str(),
-                command,
+                body.command(Timestamp::now()),
                 &principal.actor(),
             )
             .await?;
@@ -456,25 +410,18 @@ async fn operation_command(
     state: SharedState,
     principal: Principal,
     raw_id: String,
-    headers: HeaderMap,
-    body: Bytes,
-    variant: &str,
+    parse: impl FnOnce() -> ApiResult<OperationBody>,
 ) -> ApiResult<Created> {
-    principal.require(Permission::ManageOperations)?;
-    let not_found = || {
-        Problem::not_found(format!(
-            "no operation {:?}",
-            raw_id.chars().take(64).collect::<String>()
-        ))
-    };
-    let id = OperationId::parse(raw_id.clone()).map_err(|_| not_found())?;
-    if !stream_exists(&state, "operation", id.as_str()).await? {
-        return Err(not_found());
-    }
+    let id = existing(
+        &state,
+        "operation",
+        &raw_id,
+        OperationId::parse,
+        OperationId::as_str,
+    )
+    .await?;
     let result = async {
-        let body = json_object(&headers, &body)?;
-        let body = with_server_fields(body, &[("recorded_at", now_value(Timestamp::now()))])?;
-        let command: OperationCommand = decode_variant(variant, body)?;
+        let command = parse()?.command(Timestamp::now());
         state
             .commands
             .execute(
@@ -488,26 +435,6 @@ async fn operation_command(
     }
     .await;
     finish(&state, result).await
-}
-
-pub async fn conduct_operation(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    operation_command(state, principal, id, headers, body, "record_conduct").await
-}
-
-pub async fn conclude_operation(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    operation_command(state, principal, id, headers, body, "conclude").await
 }
 
 // ---------------------------------------------------------------- public reports
@@ -564,17 +491,8 @@ pub async fn intake_public_report(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Created> {
-    principal.require(Permission::HandlePublicReports)?;
     let result = async {
-        let body = json_object(&headers, &body)?;
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Intake {
-            channel: icac_aggregates::public_report::Channel,
-            #[serde(default)]
-            category: Option<icac_aggregates::catalog::IncidentType>,
-        }
-        let intake: Intake = decode(Value::Object(body), 0)?;
+        let intake: PublicReportIntakeBody = parse_body(&headers, &body)?;
         let receipt =
             receive_public_report(&state, intake.channel, intake.category, &principal.actor())
                 .await?;
@@ -588,26 +506,19 @@ async fn public_report_command(
     state: SharedState,
     principal: Principal,
     raw: String,
-    headers: HeaderMap,
-    body: Bytes,
-    variant: &str,
+    parse: impl FnOnce() -> ApiResult<PublicReportBody>,
 ) -> ApiResult<Created> {
-    principal.require(Permission::HandlePublicReports)?;
-    let not_found = || {
-        Problem::not_found(format!(
-            "no public report {:?}",
-            raw.chars().take(32).collect::<String>()
-        ))
-    };
-    let receipt = ReceiptNumber::parse(raw.clone()).map_err(|_| not_found())?;
-    if !stream_exists(&state, "public_report", receipt.as_str()).await? {
-        return Err(not_found());
-    }
+    let receipt = existing(
+        &state,
+        "public_report",
+        &raw,
+        ReceiptNumber::parse,
+        ReceiptNumber::as_str,
+    )
+    .await?;
     let result = async {
-        let body = json_object(&headers, &body)?;
         let now = Timestamp::now();
-        let body = with_server_fields(body, &[("recorded_at", now_value(now))])?;
-        let command: PublicReportCommand = decode_variant(variant, body)?;
+        let command = parse()?.command(now);
         let routed = matches!(command, PublicReportCommand::RouteToUnit { .. });
         let actor = principal.actor();
         state
@@ -643,32 +554,24 @@ async fn public_report_command(
     finish(&state, result).await
 }
 
-pub async fn triage_public_report(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(receipt): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    public_report_command(state, principal, receipt, headers, body, "triage").await
-}
-
-pub async fn route_public_report(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(receipt): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    public_report_command(state, principal, receipt, headers, body, "route_to_unit").await
-}
-
-pub async fn close_public_report(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(receipt): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    public_report_command(state, principal, receipt, headers, body, "close").await
-}
+command_route!(conduct_operation, operation_command, OperationBody::Conduct);
+command_route!(
+    conclude_operation,
+    operation_command,
+    OperationBody::Conclude
+);
+command_route!(
+    triage_public_report,
+    public_report_command,
+    PublicReportBody::Triage
+);
+command_route!(
+    route_public_report,
+    public_report_command,
+    PublicReportBody::Route
+);
+command_route!(
+    close_public_report,
+    public_report_command,
+    PublicReportBody::Close
+);

@@ -7,38 +7,74 @@ pub mod commands;
 pub mod probes;
 pub mod queries;
 
-use axum::routing::{delete, get, post};
-use axum::Router;
+use axum::routing::{delete, get, post, MethodRouter};
+use axum::{Extension, Router};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use super::auth::Permission;
-use super::SharedState;
+use super::extract::RoutePermission;
+use super::{openapi, requests, SharedState};
 
-/// One route of the API.
-#[derive(Debug, Clone, Copy)]
+/// A route's HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// Adds the request body's schema to the generator and returns the schema (a `$ref`).
+pub type BodySchema = fn(&mut SchemaGenerator) -> Schema;
+
+/// The query string's type as an inline object schema.
+pub type QuerySchema = fn(&mut SchemaGenerator) -> Schema;
+
+/// One route of the API: what the router serves and what OpenAPI documents, in one place.
+#[derive(Clone, Copy)]
 pub struct RouteSpec {
-    pub method: &'static str,
+    pub method: Method,
     /// axum path syntax (`{case_id}`); OpenAPI uses the same braces.
     pub path: &'static str,
     /// `None`: public (no token).
     pub permission: Option<Permission>,
     pub tag: &'static str,
     pub summary: &'static str,
-    /// Name of the request body schema (see `openapi::body_schema`).
-    pub body: Option<&'static str>,
-    /// Query parameters: (name, JSON type, required).
-    pub query: &'static [(&'static str, &'static str, bool)],
+    /// The request body's type (see `requests`), as a schema.
+    pub body: Option<BodySchema>,
+    /// The query string's type, as a schema (an object: one property a parameter).
+    pub query: Option<QuerySchema>,
     pub success: u16,
+    /// Media types of the success response.
+    pub produces: &'static [&'static str],
+    /// The handler, with its method.
+    pub handler: fn() -> MethodRouter<SharedState>,
 }
 
-const fn r(
-    method: &'static str,
+impl std::fmt::Debug for RouteSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method.as_str(), self.path)
+    }
+}
+
+const JSON: &[&str] = &["application/json"];
+
+const fn route(
+    method: Method,
     path: &'static str,
     permission: Option<Permission>,
     tag: &'static str,
     summary: &'static str,
-    body: Option<&'static str>,
-    query: &'static [(&'static str, &'static str, bool)],
-    success: u16,
+    handler: fn() -> MethodRouter<SharedState>,
 ) -> RouteSpec {
     RouteSpec {
         method,
@@ -46,592 +82,478 @@ const fn r(
         permission,
         tag,
         summary,
-        body,
-        query,
-        success,
+        body: None,
+        query: None,
+        success: match method {
+            Method::Post => 201,
+            _ => 200,
+        },
+        produces: JSON,
+        handler,
     }
 }
 
+impl RouteSpec {
+    const fn body(mut self, body: BodySchema) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    const fn query(mut self, query: QuerySchema) -> Self {
+        self.query = Some(query);
+        self
+    }
+
+    /// A `POST` that creates nothing answers 200.
+    const fn ok(mut self) -> Self {
+        self.success = 200;
+        self
+    }
+
+    const fn produces(mut self, produces: &'static [&'static str]) -> Self {
+        self.produces = produces;
+        self
+    }
+}
+
+fn body<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    T::json_schema(generator)
+}
+
+use requests as b;
+use Method::{Delete as DELETE, Get as GET, Post as POST};
 use Permission as P;
 
+/// Every route of the API. `router` serves exactly these; `openapi` documents exactly these.
 pub const ROUTES: &[RouteSpec] = &[
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/whoami",
         Some(P::Authenticated),
         "session",
         "The token's principal, role and unit",
-        None,
-        &[],
-        200,
+        || get(admin::whoami),
     ),
     // Units
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/units",
         Some(P::ReadDirectory),
         "units",
         "The unit directory",
-        None,
-        &[],
-        200,
+        || get(queries::list_units),
     ),
-    r(
-        "POST",
+    route(
+        POST,
         "/v1/units",
         Some(P::ManageUnits),
         "units",
         "Register a law enforcement unit",
-        Some("RegisterUnit"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::register_unit),
+    )
+    .body(body::<b::RegisterUnitBody>),
+    route(
+        POST,
         "/v1/units/{ori}/rename",
         Some(P::ManageUnits),
         "units",
         "Rename a unit",
-        Some("RenameUnit"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::rename_unit),
+    )
+    .body(body::<b::RenameUnitBody>),
+    route(
+        POST,
         "/v1/units/{ori}/deactivate",
         Some(P::ManageUnits),
         "units",
         "Deactivate a unit",
-        Some("DeactivateUnit"),
-        &[],
-        201,
-    ),
+        || post(commands::deactivate_unit),
+    )
+    .body(body::<b::DeactivateUnitBody>),
     // Filing
-    r(
-        "POST",
+    route(
+        POST,
         "/v1/notifications",
         Some(P::FileForUnit),
         "filing",
         "File a standardized notification (29-7e(c)); deconflicts CyberTips",
-        Some("NotificationForm"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::file),
+    )
+    .body(openapi::notification_form),
+    route(
+        POST,
         "/v1/complaints",
         Some(P::FileForUnit),
         "filing",
         "Log a complaint received by a unit (starts the 14-day clock)",
-        Some("LogComplaint"),
-        &[],
-        201,
-    ),
+        || post(commands::log_complaint),
+    )
+    .body(body::<b::LogComplaintBody>),
     // Cases
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/cases",
         Some(P::ReadCases),
         "cases",
         "List cases (unit reporters: own unit only)",
-        None,
-        &[
-            ("unit", "string", false),
-            ("compliance", "string", false),
-            ("as_of", "string", false),
-            ("offset", "integer", false),
-            ("limit", "integer", false),
-        ],
-        200,
-    ),
-    r(
-        "GET",
+        || get(queries::list_cases),
+    )
+    .query(schema::<queries::CaseListQuery>),
+    route(
+        GET,
         "/v1/cases/{case_id}",
         Some(P::ReadCases),
         "cases",
         "A case's current view (access-logged)",
-        None,
-        &[],
-        200,
+        || get(queries::get_case),
     ),
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/cases/{case_id}/history",
         Some(P::ReadCases),
         "cases",
         "A case's timeline, replayed as of an instant or position (access-logged)",
-        None,
-        &[("as_of", "string", false), ("at_position", "string", false)],
-        200,
-    ),
-    r(
-        "POST",
+        || get(queries::case_history_route),
+    )
+    .query(schema::<queries::HistoryQuery>),
+    route(
+        POST,
         "/v1/cases/{case_id}/shares",
         Some(P::ShareFromUnit),
         "cases",
         "Record information shared (unit to Task Force, or Task Force to units)",
-        Some("ShareInformation"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::share),
+    )
+    .body(body::<b::ShareInformationBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/assignments",
         Some(P::ManageCases),
         "cases",
         "Assign an investigator",
-        Some("AssignInvestigator"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::assign),
+    )
+    .body(body::<b::AssignInvestigatorBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/status",
         Some(P::ManageCases),
         "cases",
         "Change a case's status",
-        Some("ChangeStatus"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::change_status),
+    )
+    .body(body::<b::ChangeStatusBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/arrests",
         Some(P::ManageCases),
         "cases",
         "Record an arrest and charges",
-        Some("RecordArrest"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::record_arrest),
+    )
+    .body(body::<b::RecordArrestBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/referrals",
         Some(P::ManageCases),
         "cases",
         "Record a referral",
-        Some("RecordReferral"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::record_referral),
+    )
+    .body(body::<b::RecordReferralBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/referrals/{number}/decision",
         Some(P::ManageCases),
         "cases",
         "Record the decision on a referral",
-        Some("DecideReferral"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::decide_referral),
+    )
+    .body(body::<b::DecideReferralBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/operations",
         Some(P::ManageCases),
         "cases",
         "Link the case to an undercover operation",
-        Some("LinkOperation"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::link_operation),
+    )
+    .body(body::<b::LinkOperationBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/urgent",
         Some(P::ManageCases),
         "cases",
         "Flag the case urgent",
-        Some("SetUrgent"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::set_urgent),
+    )
+    .body(body::<b::SetUrgentBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/corrections",
         Some(P::ManageCases),
         "cases",
         "Record a correction of an earlier event (nothing is edited)",
-        Some("RecordCorrection"),
-        &[],
-        201,
-    ),
+        || post(commands::record_correction),
+    )
+    .body(body::<b::RecordCorrectionBody>),
     // Compliance and reports
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/compliance",
         Some(P::ReadCompliance),
         "compliance",
         "14-day compliance per notification and unit (unit reporters: own unit)",
-        None,
-        &[("as_of", "string", false), ("unit", "string", false)],
-        200,
-    ),
-    r(
-        "GET",
+        || get(queries::compliance),
+    )
+    .query(schema::<queries::ComplianceQuery>),
+    route(
+        GET,
         "/v1/compliance/summary",
         Some(P::ReadAggregates),
         "compliance",
         "14-day compliance counts only",
-        None,
-        &[("as_of", "string", false)],
-        200,
-    ),
-    r(
-        "GET",
+        || get(queries::compliance_summary),
+    )
+    .query(schema::<queries::SummaryQuery>),
+    route(
+        GET,
         "/v1/reports/annual",
         Some(P::ReadAggregates),
         "reports",
         "The annual report to the General Assembly (29-7e(d)), attested by a signed checkpoint",
-        None,
-        &[
-            ("from", "string", false),
-            ("to", "string", false),
-            ("suppression_threshold", "integer", false),
-            ("at_position", "integer", false),
-            ("format", "string", false),
-        ],
-        200,
-    ),
+        || get(queries::annual_report),
+    )
+    .query(schema::<queries::AnnualQuery>)
+    .produces(&["application/json", "text/html", "text/csv", "text/markdown"]),
     // Operations
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/operations",
         Some(P::ManageOperations),
         "operations",
         "Undercover operations",
-        None,
-        &[],
-        200,
+        || get(queries::list_operations),
     ),
-    r(
-        "POST",
+    route(
+        POST,
         "/v1/operations",
         Some(P::ManageOperations),
         "operations",
         "Plan an operation",
-        Some("PlanOperation"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::plan_operation),
+    )
+    .body(body::<b::PlanOperationBody>),
+    route(
+        POST,
         "/v1/operations/{operation_id}/conduct",
         Some(P::ManageOperations),
         "operations",
         "Record how an operation was conducted",
-        Some("RecordConduct"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::conduct_operation),
+    )
+    .body(body::<b::RecordConductBody>),
+    route(
+        POST,
         "/v1/operations/{operation_id}/conclude",
         Some(P::ManageOperations),
         "operations",
         "Conclude an operation",
-        Some("ConcludeOperation"),
-        &[],
-        201,
-    ),
+        || post(commands::conclude_operation),
+    )
+    .body(body::<b::ConcludeOperationBody>),
     // Public reports
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/public-reports",
         Some(P::HandlePublicReports),
         "public reports",
         "The intake queue of public reports",
-        None,
-        &[],
-        200,
+        || get(queries::intake_queue),
     ),
-    r(
-        "POST",
+    route(
+        POST,
         "/v1/public-reports",
         Some(P::HandlePublicReports),
         "public reports",
         "Record a report taken by the hotline",
-        Some("PublicReportIntake"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::intake_public_report),
+    )
+    .body(body::<b::PublicReportIntakeBody>),
+    route(
+        POST,
         "/v1/public-reports/{receipt}/triage",
         Some(P::HandlePublicReports),
         "public reports",
         "Triage a public report",
-        Some("TriagePublicReport"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::triage_public_report),
+    )
+    .body(body::<b::TriagePublicReportBody>),
+    route(
+        POST,
         "/v1/public-reports/{receipt}/route",
         Some(P::HandlePublicReports),
         "public reports",
         "Route a public report to a unit (opens its case, starts its clock)",
-        Some("RoutePublicReport"),
-        &[],
-        201,
-    ),
-    r(
-        "POST",
+        || post(commands::route_public_report),
+    )
+    .body(body::<b::RoutePublicReportBody>),
+    route(
+        POST,
         "/v1/public-reports/{receipt}/close",
         Some(P::HandlePublicReports),
         "public reports",
         "Close a public report without routing",
-        Some("ClosePublicReport"),
-        &[],
-        201,
-    ),
+        || post(commands::close_public_report),
+    )
+    .body(body::<b::ClosePublicReportBody>),
     // Audit
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/ledger/status",
         Some(P::ReadLedgerStatus),
         "audit",
         "Ledger size, head, last checkpoint and verification",
-        None,
-        &[],
-        200,
+        || get(audit::ledger_status),
     ),
-    r(
-        "POST",
+    route(
+        POST,
         "/v1/audit/verify",
         Some(P::Audit),
         "audit",
         "Verify every hash, link, signature and sequence",
-        None,
-        &[],
-        200,
-    ),
-    r(
-        "GET",
+        || post(audit::verify),
+    )
+    .ok(),
+    route(
+        GET,
         "/v1/audit/checkpoints/latest",
         Some(P::Audit),
         "audit",
         "The latest signed checkpoint",
-        None,
-        &[],
-        200,
+        || get(audit::latest_checkpoint),
     ),
-    r(
-        "POST",
+    route(
+        POST,
         "/v1/audit/checkpoints",
         Some(P::Audit),
         "audit",
         "Cut and sign a checkpoint now",
-        None,
-        &[],
-        201,
+        || post(audit::cut_checkpoint),
     ),
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/audit/proofs/inclusion",
         Some(P::Audit),
         "audit",
         "Inclusion proof of one event",
-        None,
-        &[("position", "integer", true)],
-        200,
-    ),
-    r(
-        "GET",
+        || get(audit::inclusion_proof),
+    )
+    .query(schema::<audit::InclusionQuery>),
+    route(
+        GET,
         "/v1/audit/proofs/consistency",
         Some(P::Audit),
         "audit",
         "Consistency proof between two ledger sizes",
-        None,
-        &[
-            ("old_size", "integer", true),
-            ("new_size", "integer", false),
-        ],
-        200,
-    ),
-    r(
-        "GET",
+        || get(audit::consistency_proof),
+    )
+    .query(schema::<audit::ConsistencyQuery>),
+    route(
+        GET,
         "/v1/audit/export",
         Some(P::Audit),
         "audit",
         "Export bundle (JSON Lines) for offline verification",
-        None,
-        &[("from", "integer", false), ("to", "integer", false)],
-        200,
-    ),
-    r(
-        "GET",
+        || get(audit::export),
+    )
+    .query(schema::<audit::ExportQuery>)
+    .produces(&["application/x-ndjson"]),
+    route(
+        GET,
         "/v1/audit/access-log",
         Some(P::Audit),
         "audit",
         "The hash-chained access log",
-        None,
-        &[("after", "integer", false), ("limit", "integer", false)],
-        200,
-    ),
-    r(
-        "GET",
+        || get(audit::access_log),
+    )
+    .query(schema::<audit::AccessLogQuery>),
+    route(
+        GET,
         "/v1/audit/access-log/verify",
         Some(P::Audit),
         "audit",
         "Verify the access log's hash chain",
-        None,
-        &[],
-        200,
+        || get(audit::verify_access_log),
     ),
     // Tokens
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/tokens",
         Some(P::ManageTokens),
         "tokens",
         "List tokens (never secrets)",
-        None,
-        &[],
-        200,
+        || get(admin::list_tokens),
     ),
-    r(
-        "POST",
+    route(
+        POST,
         "/v1/tokens",
         Some(P::ManageTokens),
         "tokens",
         "Issue a token (the secret is shown once)",
-        Some("IssueToken"),
-        &[],
-        201,
-    ),
-    r(
-        "DELETE",
+        || post(admin::issue_token),
+    )
+    .body(body::<b::IssueTokenBody>),
+    route(
+        DELETE,
         "/v1/tokens/{token_id}",
         Some(P::ManageTokens),
         "tokens",
         "Revoke a token",
-        None,
-        &[],
-        200,
+        || delete(admin::revoke_token),
     ),
     // Service
-    r(
-        "GET",
+    route(
+        GET,
         "/v1/openapi.json",
         None,
         "service",
         "This document",
-        None,
-        &[],
-        200,
+        || get(probes::openapi),
     ),
-    r(
-        "GET",
-        "/healthz",
-        None,
-        "service",
-        "Liveness",
-        None,
-        &[],
-        200,
-    ),
-    r(
-        "GET",
+    route(GET, "/healthz", None, "service", "Liveness", || {
+        get(probes::healthz)
+    }),
+    route(
+        GET,
         "/readyz",
         None,
         "service",
-        "Readiness (database reachable)",
-        None,
-        &[],
-        200,
+        "Readiness (database reachable) and the ledger's size",
+        || get(probes::readyz),
     ),
-    r(
-        "GET",
+    route(
+        GET,
         "/metrics",
         None,
         "service",
         "Prometheus metrics",
-        None,
-        &[],
-        200,
-    ),
+        || get(probes::metrics),
+    )
+    .produces(&["text/plain"]),
 ];
 
+/// The API router: every route of [`ROUTES`], and nothing else.
 pub fn router() -> Router<SharedState> {
-    use commands as c;
-    use queries as q;
-    Router::new()
-        .route("/v1/whoami", get(admin::whoami))
-        .route("/v1/units", get(q::list_units).post(c::register_unit))
-        .route("/v1/units/{ori}/rename", post(c::rename_unit))
-        .route("/v1/units/{ori}/deactivate", post(c::deactivate_unit))
-        .route("/v1/notifications", post(c::file))
-        .route("/v1/complaints", post(c::log_complaint))
-        .route("/v1/cases", get(q::list_cases))
-        .route("/v1/cases/{case_id}", get(q::get_case))
-        .route("/v1/cases/{case_id}/history", get(q::case_history_route))
-        .route("/v1/cases/{case_id}/shares", post(c::share))
-        .route("/v1/cases/{case_id}/assignments", post(c::assign))
-        .route("/v1/cases/{case_id}/status", post(c::change_status))
-        .route("/v1/cases/{case_id}/arrests", post(c::record_arrest))
-        .route("/v1/cases/{case_id}/referrals", post(c::record_referral))
-        .route(
-            "/v1/cases/{case_id}/referrals/{number}/decision",
-            post(c::decide_referral),
-        )
-        .route("/v1/cases/{case_id}/operations", post(c::link_operation))
-        .route("/v1/cases/{case_id}/urgent", post(c::set_urgent))
-        .route(
-            "/v1/cases/{case_id}/corrections",
-            post(c::record_correction),
-        )
-        .route("/v1/compliance", get(q::compliance))
-        .route("/v1/compliance/summary", get(q::compliance_summary))
-        .route("/v1/reports/annual", get(q::annual_report))
-        .route(
-            "/v1/operations",
-            get(q::list_operations).post(c::plan_operation),
-        )
-        .route(
-            "/v1/operations/{operation_id}/conduct",
-            post(c::conduct_operation),
-        )
-        .route(
-            "/v1/operations/{operation_id}/conclude",
-            post(c::conclude_operation),
-        )
-        .route(
-            "/v1/public-reports",
-            get(q::intake_queue).post(c::intake_public_report),
-        )
-        .route(
-            "/v1/public-reports/{receipt}/triage",
-            post(c::triage_public_report),
-        )
-        .route(
-            "/v1/public-reports/{receipt}/route",
-            post(c::route_public_report),
-        )
-        .route(
-            "/v1/public-reports/{receipt}/close",
-            post(c::close_public_report),
-        )
-        .route("/v1/ledger/status", get(audit::ledger_status))
-        .route("/v1/audit/verify", post(audit::verify))
-        .route(
-            "/v1/audit/checkpoints/latest",
-            get(audit::latest_checkpoint),
-        )
-        .route("/v1/audit/checkpoints", post(audit::cut_checkpoint))
-        .route("/v1/audit/proofs/inclusion", get(audit::inclusion_proof))
-        .route(
-            "/v1/audit/proofs/consistency",
-            get(audit::consistency_proof),
-        )
-        .route("/v1/audit/export", get(audit::export))
-        .route("/v1/audit/access-log", get(audit::access_log))
-        .route("/v1/audit/access-log/verify", get(audit::verify_access_log))
-        .route(
-            "/v1/tokens",
-            get(admin::list_tokens).post(admin::issue_token),
-        )
-        .route("/v1/tokens/{token_id}", delete(admin::revoke_token))
-        .route("/v1/openapi.json", get(probes::openapi))
-        .route("/healthz", get(probes::healthz))
-        .route("/readyz", get(probes::readyz))
-        .route("/metrics", get(probes::metrics))
+    ROUTES.iter().fold(Router::new(), |router, spec| {
+        let handler = match spec.permission {
+            Some(p) => (spec.handler)().layer(Extension(RoutePermission(p))),
+            None => (spec.handler)(),
+        };
+        router.route(spec.path, handler)
+    })
 }

@@ -29,8 +29,8 @@ pub async fn readyz(State(state): State<SharedState>) -> ApiResult<Json<Value>> 
     }
 }
 
-pub async fn openapi(State(_state): State<SharedState>) -> Json<Value> {
-    Json(openapi::document())
+pub async fn openapi() -> ApiResult<Json<&'static Value>> {
+    openapi::document().map(Json)
 }
 
 pub async fn metrics(State(state): State<SharedState>) -> Response {

@@ -2,7 +2,7 @@
 //! history as of a moment, 14-day compliance, operations, the public-report intake
 //! queue and the annual report.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,16 +10,20 @@ use icac_aggregates::ids::Ori;
 use icac_projections::case_view::CaseView;
 use icac_projections::compliance::NotificationCompliance;
 use icac_projections::history::Cut;
-use icac_projections::report::{Parameters, MAX_RECOMMENDATION};
+use icac_projections::report::figures::MAX_PERIOD_DAYS;
+use icac_projections::report::suppression::{MAX_THRESHOLD, MIN_THRESHOLD};
+use icac_projections::report::Parameters;
 use jiff::civil::Date;
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::commands::visible_case;
 use crate::http::access_log::AccessEntry;
-use crate::http::auth::{Permission, Principal};
-use crate::http::problem::{ApiResult, Problem};
+use crate::http::auth::Principal;
+use crate::http::extract::ApiQuery;
+use crate::http::problem::{json, ApiResult, Problem};
 use crate::http::SharedState;
 use crate::projection::annual;
 use crate::projection::history::{case_history, CaseHistoryError};
@@ -60,11 +64,7 @@ pub(crate) async fn log_read(
         .map_err(Problem::internal)
 }
 
-pub async fn list_units(
-    State(state): State<SharedState>,
-    principal: Principal,
-) -> ApiResult<Json<Value>> {
-    principal.require(Permission::ReadDirectory)?;
+pub async fn list_units(State(state): State<SharedState>, _: Principal) -> ApiResult<Json<Value>> {
     state.fresh_views().await?;
     let models = state.projections.snapshot().await;
     let units: Vec<Value> = models
@@ -75,16 +75,25 @@ pub async fn list_units(
     Ok(Json(json!({ "units": units })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseListQuery {
+    /// One unit's cases (ORI); a unit reporter always sees its own unit's only.
+    #[schemars(with = "Option<Ori>")]
     pub unit: Option<String>,
-    /// `overdue`, `due_soon`, `pending`, `late`, `on_time`.
+    /// Only cases with this 14-day status.
+    #[schemars(extend("enum" = COMPLIANCE_FILTERS))]
     pub compliance: Option<String>,
+    /// Compliance as of this date (default: today in Connecticut).
+    #[schemars(with = "Option<Date>")]
     pub as_of: Option<String>,
+    /// Cases to skip.
     pub offset: Option<usize>,
+    /// Page size, 1 to 500 (default 100).
     pub limit: Option<usize>,
 }
+
+const COMPLIANCE_FILTERS: [&str; 5] = ["overdue", "due_soon", "pending", "late", "on_time"];
 
 /// One line of the case list: no details beyond what triage needs.
 #[derive(Debug, Clone, Serialize)]
@@ -100,7 +109,7 @@ pub struct CaseSummary {
 }
 
 fn status_key(c: &NotificationCompliance) -> String {
-    serde_json::to_value(&c.status)
+    serde_json::to_value(c.status)
         .ok()
         .and_then(|v| match v {
             Value::String(s) => Some(s),
@@ -114,6 +123,32 @@ fn status_key(c: &NotificationCompliance) -> String {
         .unwrap_or_default()
 }
 
+/// The unit a listing covers: a unit-bound principal's own, whatever (well-formed
+/// unit) was asked; otherwise the unit asked for, if any.
+fn unit_scope(principal: &Principal, requested: Option<&str>) -> ApiResult<Option<Ori>> {
+    let requested = requested
+        .filter(|u| !u.is_empty())
+        .map(|u| Ori::parse(u).map_err(|e| Problem::field("/unit", e.to_string())))
+        .transpose()?;
+    match (principal.role.is_unit_bound(), &principal.unit) {
+        // Asking for another unit is not an error: the answer is scoped to its own.
+        (true, Some(own)) => Ok(Some(own.clone())),
+        _ => Ok(requested),
+    }
+}
+
+async fn compliance_report(
+    state: &SharedState,
+    as_of: Date,
+    unit: Option<&Ori>,
+) -> ApiResult<icac_projections::compliance::ComplianceReport> {
+    state
+        .projections
+        .compliance(as_of, unit, &state.config.deadline_policy)
+        .await
+        .map_err(|e| Problem::field("/as_of", e.to_string()))
+}
+
 /// The case summaries a principal may see, filtered; shared with the staff pages.
 pub async fn case_summaries(
     state: &SharedState,
@@ -123,18 +158,8 @@ pub async fn case_summaries(
     as_of: Date,
 ) -> ApiResult<Vec<CaseSummary>> {
     state.fresh_views().await?;
-    let unit = match (principal.role.is_unit_bound(), &principal.unit, unit) {
-        (true, Some(own), _) => Some(own.clone()),
-        (_, _, Some(u)) if !u.is_empty() => {
-            Some(Ori::parse(u).map_err(|e| Problem::field("/unit", e.to_string()))?)
-        }
-        _ => None,
-    };
-    let report = state
-        .projections
-        .compliance(as_of, unit.as_ref(), &state.config.deadline_policy)
-        .await
-        .map_err(|e| Problem::field("/as_of", e.to_string()))?;
+    let unit = unit_scope(principal, unit)?;
+    let report = compliance_report(state, as_of, unit.as_ref()).await?;
     let by_case: std::collections::HashMap<String, &NotificationCompliance> = report
         .notifications
         .iter()
@@ -177,12 +202,10 @@ pub async fn case_summaries(
 pub async fn list_cases(
     State(state): State<SharedState>,
     principal: Principal,
-    RawQuery(raw): RawQuery,
+    ApiQuery(q): ApiQuery<CaseListQuery>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::ReadCases)?;
-    let q: CaseListQuery = crate::http::extract::parse_query(raw)?;
     if let Some(c) = q.compliance.as_deref() {
-        if !["overdue", "due_soon", "pending", "late", "on_time", ""].contains(&c) {
+        if !c.is_empty() && !COMPLIANCE_FILTERS.contains(&c) {
             return Err(Problem::field(
                 "/compliance",
                 "must be one of overdue, due_soon, pending, late, on_time",
@@ -219,7 +242,6 @@ pub async fn get_case(
     principal: Principal,
     Path(case_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::ReadCases)?;
     let case_id = visible_case(&state, &principal, &case_id).await?;
     state.fresh_views().await?;
     let view = state
@@ -228,15 +250,16 @@ pub async fn get_case(
         .await
         .ok_or_else(|| Problem::not_found(format!("no case {case_id}")))?;
     log_read(&state, &principal, "case_read", case_id.as_str()).await?;
-    Ok(Json(serde_json::to_value(view).map_err(Problem::internal)?))
+    json(view)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// An RFC 3339 instant, or a date (end of that day in Connecticut).
     pub as_of: Option<String>,
     /// A ledger position.
+    #[schemars(with = "Option<icac_aggregates::ids::LedgerPosition>")]
     pub at_position: Option<String>,
 }
 
@@ -279,10 +302,8 @@ pub async fn case_history_route(
     State(state): State<SharedState>,
     principal: Principal,
     Path(case_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::ReadCases)?;
-    let q: HistoryQuery = crate::http::extract::parse_query(raw)?;
     let case_id = visible_case(&state, &principal, &case_id).await?;
     let cut = parse_cut(q.as_of.as_deref(), q.at_position.as_deref())?;
     let history = case_history(state.ledger.storage(), state.ledger.id(), &case_id, cut)
@@ -292,63 +313,48 @@ pub async fn case_history_route(
             other => Problem::internal(other),
         })?;
     log_read(&state, &principal, "case_history_read", case_id.as_str()).await?;
-    Ok(Json(
-        serde_json::to_value(history).map_err(Problem::internal)?,
-    ))
+    json(history)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComplianceQuery {
+    /// Compliance as of this date (default: today in Connecticut).
+    #[schemars(with = "Option<Date>")]
     pub as_of: Option<String>,
+    /// One unit (ORI); a unit reporter always sees its own unit's only.
+    #[schemars(with = "Option<Ori>")]
     pub unit: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    /// Compliance as of this date (default: today in Connecticut).
+    #[schemars(with = "Option<Date>")]
+    pub as_of: Option<String>,
 }
 
 pub async fn compliance(
     State(state): State<SharedState>,
     principal: Principal,
-    RawQuery(raw): RawQuery,
+    ApiQuery(q): ApiQuery<ComplianceQuery>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::ReadCompliance)?;
-    let q: ComplianceQuery = crate::http::extract::parse_query(raw)?;
     let as_of = parse_date("as_of", q.as_of.as_deref())?;
     state.fresh_views().await?;
-    let unit = match (
-        principal.role.is_unit_bound(),
-        &principal.unit,
-        q.unit.as_deref(),
-    ) {
-        (true, Some(own), _) => Some(own.clone()),
-        (_, _, Some(u)) if !u.is_empty() => {
-            Some(Ori::parse(u).map_err(|e| Problem::field("/unit", e.to_string()))?)
-        }
-        _ => None,
-    };
-    let report = state
-        .projections
-        .compliance(as_of, unit.as_ref(), &state.config.deadline_policy)
-        .await
-        .map_err(|e| Problem::field("/as_of", e.to_string()))?;
-    Ok(Json(
-        serde_json::to_value(report).map_err(Problem::internal)?,
-    ))
+    let unit = unit_scope(&principal, q.unit.as_deref())?;
+    json(compliance_report(&state, as_of, unit.as_ref()).await?)
 }
 
 /// Counts only (no case ids): for report authors and supervisors.
 pub async fn compliance_summary(
     State(state): State<SharedState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    _: Principal,
+    ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::ReadAggregates)?;
-    let q: ComplianceQuery = crate::http::extract::parse_query(raw)?;
     let as_of = parse_date("as_of", q.as_of.as_deref())?;
     state.fresh_views().await?;
-    let report = state
-        .projections
-        .compliance(as_of, None, &state.config.deadline_policy)
-        .await
-        .map_err(|e| Problem::field("/as_of", e.to_string()))?;
+    let report = compliance_report(&state, as_of, None).await?;
     Ok(Json(json!({
         "as_of": report.as_of,
         "policy": report.policy,
@@ -359,9 +365,8 @@ pub async fn compliance_summary(
 
 pub async fn list_operations(
     State(state): State<SharedState>,
-    principal: Principal,
+    _: Principal,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::ManageOperations)?;
     state.fresh_views().await?;
     let models = state.projections.snapshot().await;
     let ops: Vec<&icac_projections::operations::OperationView> =
@@ -371,9 +376,8 @@ pub async fn list_operations(
 
 pub async fn intake_queue(
     State(state): State<SharedState>,
-    principal: Principal,
+    _: Principal,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::HandlePublicReports)?;
     state.fresh_views().await?;
     let models = state.projections.snapshot().await;
     let all: Vec<&icac_projections::intake::PublicReportView> =
@@ -382,26 +386,31 @@ pub async fn intake_queue(
     Ok(Json(json!({ "open": queue, "all": all.len() })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnnualQuery {
-    /// Report year: figures for July 1 of the year before through June 30 of this year
-    /// unless `from`/`to` are given.
+    /// First day covered (default: a year before `to`).
+    #[schemars(with = "Option<Date>")]
     pub from: Option<String>,
+    /// Last day covered (default: today in Connecticut).
+    #[schemars(with = "Option<Date>")]
     pub to: Option<String>,
+    /// Victim counts from 1 to this are suppressed (default 10).
+    #[schemars(range(min = MIN_THRESHOLD, max = MAX_THRESHOLD))]
     pub suppression_threshold: Option<u64>,
+    /// The ledger position to compute at (default: the head).
+    #[schemars(range(min = 1))]
     pub at_position: Option<u64>,
     /// `json` (default), `html`, `csv` or `md`.
+    #[schemars(extend("enum" = ["json", "html", "csv", "md"]))]
     pub format: Option<String>,
 }
 
 pub async fn annual_report(
     State(state): State<SharedState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
+    _: Principal,
+    ApiQuery(q): ApiQuery<AnnualQuery>,
 ) -> ApiResult<Response> {
-    principal.require(Permission::ReadAggregates)?;
-    let q: AnnualQuery = crate::http::extract::parse_query(raw)?;
     let report = build_annual(&state, &q).await?;
     let format = q.format.as_deref().unwrap_or("json");
     use icac_projections::report::render;
@@ -449,19 +458,23 @@ pub(crate) async fn build_annual(
     if from > to {
         return Err(Problem::field("/from", "must not be after `to`"));
     }
-    let threshold = q.suppression_threshold.unwrap_or(10);
-    if threshold > 1000 {
+    if from
+        .until(to)
+        .map_or(true, |s| i64::from(s.get_days()) > MAX_PERIOD_DAYS)
+    {
         return Err(Problem::field(
-            "/suppression_threshold",
-            "must be at most 1000",
+            "/from",
+            format!("the period from `from` to `to` is at most {MAX_PERIOD_DAYS} days"),
         ));
     }
-    let head = state
-        .ledger
-        .head()
-        .await
-        .map_err(Problem::internal)?
-        .position;
+    let threshold = q.suppression_threshold.unwrap_or(10);
+    if !(MIN_THRESHOLD..=MAX_THRESHOLD).contains(&threshold) {
+        return Err(Problem::field(
+            "/suppression_threshold",
+            format!("must be {MIN_THRESHOLD} to {MAX_THRESHOLD}"),
+        ));
+    }
+    let head = super::audit::head_position(state).await?;
     if let Some(p) = q.at_position {
         if p == 0 || p > head {
             return Err(Problem::field(
@@ -470,12 +483,11 @@ pub(crate) async fn build_annual(
             ));
         }
     }
-    let _ = MAX_RECOMMENDATION;
     let parameters = Parameters {
         from,
         to,
         suppression_threshold: threshold,
-        deadline_policy: state.config.deadline_policy.clone(),
+        deadline_policy: state.config.deadline_policy,
     };
     annual::build(
         state.ledger.storage(),
@@ -486,5 +498,12 @@ pub(crate) async fn build_annual(
         None,
     )
     .await
-    .map_err(Problem::internal)
+    .map_err(|e| match e {
+        // What the report refuses to compute is a problem with the request.
+        annual::AnnualError::Report(e) => Problem::field("", e.to_string()),
+        annual::AnnualError::BeyondHead { .. } | annual::AnnualError::Empty => {
+            Problem::field("/at_position", e.to_string())
+        }
+        other => Problem::internal(other),
+    })
 }

@@ -1,0 +1,400 @@
+//! The JSON bodies the API accepts: one type per command route. Each handler
+//! deserializes its body into the type here, then builds the domain command from it
+//! with the fields the server decides (`recorded_at`, ids from the URL). The OpenAPI
+//! document describes each body by the same type, through the same schemars generator
+//! the domain crate uses for the notification form, so the two cannot drift.
+//!
+//! Free-text fields carry the domain's limits (`icac_aggregates::text`): non-blank, at
+//! most so many characters, no control characters.
+
+use icac_aggregates::case::{
+    AssignInvestigator, ChangeStatus, CorrectedValue, DecideReferral, Investigator,
+    InvestigatorRole, LinkOperation, RecordArrest, RecordCorrection, RecordReferral,
+    ReferralDecision, ReferralTarget, SetUrgent, ShareCategory, ShareDirection, ShareInformation,
+    UrgencyReason,
+};
+use icac_aggregates::case::{CaseCommand, CaseStatus, Charge, Disposition};
+use icac_aggregates::catalog::{IncidentType, Medium};
+use icac_aggregates::form::v1::Source;
+use icac_aggregates::ids::{CaseId, LedgerPosition, OperationId, Ori, UnitCaseNumber};
+use icac_aggregates::operation::{
+    bounds as op_bounds, ConcludeOperation, OperationCommand, PlanOperation, RecordConduct,
+};
+use icac_aggregates::public_report::{Channel, CloseReason, PublicReportCommand, TriagePriority};
+use icac_aggregates::text::{limits, PATTERN as TEXT};
+use icac_aggregates::units::{RegisterUnit, UnitCommand, UnitKind};
+use jiff::civil::{Date, Time};
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::auth::Role;
+
+/// `POST /v1/units`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterUnitBody {
+    pub ori: Ori,
+    #[schemars(length(min = 1, max = limits::NAME), pattern(TEXT))]
+    pub name: String,
+    pub kind: UnitKind,
+    #[schemars(length(min = 1, max = limits::SHORT), pattern(TEXT))]
+    pub town: String,
+}
+
+impl RegisterUnitBody {
+    pub fn command(self, recorded_at: Timestamp) -> UnitCommand {
+        UnitCommand::Register(RegisterUnit {
+            ori: self.ori,
+            name: self.name,
+            kind: self.kind,
+            town: self.town,
+            recorded_at,
+        })
+    }
+}
+
+/// `POST /v1/units/{ori}/rename`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameUnitBody {
+    #[schemars(length(min = 1, max = limits::NAME), pattern(TEXT))]
+    pub name: String,
+}
+
+/// `POST /v1/units/{ori}/deactivate`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateUnitBody {
+    #[schemars(length(min = 1, max = limits::REASON), pattern(TEXT))]
+    pub reason: String,
+}
+
+/// `POST /v1/complaints`: the case id derives from the unit and its own case number.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogComplaintBody {
+    pub reporting_unit: Ori,
+    pub unit_case_number: UnitCaseNumber,
+    /// Connecticut date the unit received the complaint.
+    pub received_on: Date,
+    #[serde(default)]
+    pub received_time: Option<Time>,
+    pub source: Source,
+}
+
+/// `POST /v1/cases/{case_id}/shares`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareInformationBody {
+    pub direction: ShareDirection,
+    pub category: ShareCategory,
+    /// What was shared, in a sentence. Never a child's name or details.
+    #[schemars(length(min = 1, max = limits::SUMMARY), pattern(TEXT))]
+    pub summary: String,
+}
+
+/// `POST /v1/cases/{case_id}/assignments`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignInvestigatorBody {
+    pub investigator: Investigator,
+    pub role: InvestigatorRole,
+}
+
+/// `POST /v1/cases/{case_id}/status`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeStatusBody {
+    pub to: CaseStatus,
+    /// Required when closing, refused otherwise.
+    #[serde(default)]
+    pub disposition: Option<Disposition>,
+    /// Required when reopening a closed case.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = limits::REASON), pattern(TEXT))]
+    pub note: Option<String>,
+}
+
+/// `POST /v1/cases/{case_id}/arrests`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordArrestBody {
+    pub arrested_on: Date,
+    pub arresting_unit: Ori,
+    #[schemars(length(min = 1, max = icac_aggregates::case::bounds::CHARGES))]
+    pub charges: Vec<Charge>,
+}
+
+/// `POST /v1/cases/{case_id}/referrals`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordReferralBody {
+    pub target: ReferralTarget,
+    /// e.g. "U.S. Attorney's Office, District of Connecticut".
+    #[schemars(length(min = 1, max = limits::NAME), pattern(TEXT))]
+    pub agency_name: String,
+    pub referred_on: Date,
+}
+
+/// `POST /v1/cases/{case_id}/referrals/{number}/decision`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideReferralBody {
+    pub decision: ReferralDecision,
+    pub decided_on: Date,
+    #[serde(default)]
+    #[schemars(length(min = 1, max = limits::REASON), pattern(TEXT))]
+    pub note: Option<String>,
+}
+
+/// `POST /v1/cases/{case_id}/operations`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOperationBody {
+    pub operation_id: OperationId,
+}
+
+/// `POST /v1/cases/{case_id}/urgent`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetUrgentBody {
+    pub reason: UrgencyReason,
+}
+
+/// `POST /v1/cases/{case_id}/corrections`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordCorrectionBody {
+    /// Ledger position of the event being corrected.
+    pub corrects: LedgerPosition,
+    #[schemars(length(min = 1))]
+    pub changes: Vec<CorrectedValue>,
+    #[schemars(length(min = 1, max = limits::REASON), pattern(TEXT))]
+    pub reason: String,
+}
+
+/// The case commands a route can carry; `referral_number` comes from the URL.
+#[derive(Debug)]
+pub enum CaseBody {
+    Share(ShareInformationBody),
+    Assign(AssignInvestigatorBody),
+    ChangeStatus(ChangeStatusBody),
+    Arrest(RecordArrestBody),
+    Referral(RecordReferralBody),
+    DecideReferral(DecideReferralBody, u32),
+    LinkOperation(LinkOperationBody),
+    SetUrgent(SetUrgentBody),
+    Correction(RecordCorrectionBody),
+}
+
+impl CaseBody {
+    pub fn command(self, recorded_at: Timestamp) -> CaseCommand {
+        match self {
+            CaseBody::Share(b) => CaseCommand::ShareInformation(ShareInformation {
+                direction: b.direction,
+                category: b.category,
+                summary: b.summary,
+                recorded_at,
+            }),
+            CaseBody::Assign(b) => CaseCommand::AssignInvestigator(AssignInvestigator {
+                investigator: b.investigator,
+                role: b.role,
+                recorded_at,
+            }),
+            CaseBody::ChangeStatus(b) => CaseCommand::ChangeStatus(ChangeStatus {
+                to: b.to,
+                disposition: b.disposition,
+                note: b.note,
+                recorded_at,
+            }),
+            CaseBody::Arrest(b) => CaseCommand::RecordArrest(RecordArrest {
+                arrested_on: b.arrested_on,
+                arresting_unit: b.arresting_unit,
+                charges: b.charges,
+                recorded_at,
+            }),
+            CaseBody::Referral(b) => CaseCommand::RecordReferral(RecordReferral {
+                target: b.target,
+                agency_name: b.agency_name,
+                referred_on: b.referred_on,
+                recorded_at,
+            }),
+            CaseBody::DecideReferral(b, referral_number) => {
+                CaseCommand::DecideReferral(DecideReferral {
+                    referral_number,
+                    decision: b.decision,
+                    decided_on: b.decided_on,
+                    note: b.note,
+                    recorded_at,
+                })
+            }
+            CaseBody::LinkOperation(b) => CaseCommand::LinkOperation(LinkOperation {
+                operation_id: b.operation_id,
+                recorded_at,
+            }),
+            CaseBody::SetUrgent(b) => CaseCommand::SetUrgent(SetUrgent {
+                reason: b.reason,
+                recorded_at,
+            }),
+            CaseBody::Correction(b) => CaseCommand::RecordCorrection(RecordCorrection {
+                corrects: b.corrects,
+                changes: b.changes,
+                reason: b.reason,
+                recorded_at,
+            }),
+        }
+    }
+}
+
+/// `POST /v1/operations`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanOperationBody {
+    pub operation_id: OperationId,
+    /// Code name only.
+    #[schemars(length(min = 1, max = limits::SHORT), pattern(TEXT))]
+    pub name: String,
+    pub lead_unit: Ori,
+    pub planned_start: Date,
+    pub planned_end: Date,
+}
+
+impl PlanOperationBody {
+    pub fn command(self, recorded_at: Timestamp) -> OperationCommand {
+        OperationCommand::Plan(PlanOperation {
+            operation_id: self.operation_id,
+            name: self.name,
+            lead_unit: self.lead_unit,
+            planned_start: self.planned_start,
+            planned_end: self.planned_end,
+            recorded_at,
+        })
+    }
+}
+
+/// `POST /v1/operations/{operation_id}/conduct`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConductBody {
+    pub started_on: Date,
+    pub ended_on: Date,
+    pub media: Vec<Medium>,
+    /// Platform names (apps, sites).
+    #[schemars(length(max = op_bounds::PLATFORMS), inner(length(min = 1, max = limits::PLATFORM), pattern(TEXT)))]
+    pub platforms: Vec<String>,
+    /// Persona handles used (never real identities).
+    #[schemars(length(max = op_bounds::PERSONAS), inner(length(min = 1, max = limits::SHORT), pattern(TEXT)))]
+    pub personas: Vec<String>,
+}
+
+/// `POST /v1/operations/{operation_id}/conclude`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConcludeOperationBody {
+    pub concluded_on: Date,
+    #[schemars(length(max = op_bounds::CASES))]
+    pub cases_opened: Vec<CaseId>,
+    #[schemars(range(max = op_bounds::ARRESTS))]
+    pub arrests: u32,
+}
+
+/// The operation commands on an existing operation.
+#[derive(Debug)]
+pub enum OperationBody {
+    Conduct(RecordConductBody),
+    Conclude(ConcludeOperationBody),
+}
+
+impl OperationBody {
+    pub fn command(self, recorded_at: Timestamp) -> OperationCommand {
+        match self {
+            OperationBody::Conduct(b) => OperationCommand::RecordConduct(RecordConduct {
+                started_on: b.started_on,
+                ended_on: b.ended_on,
+                media: b.media,
+                platforms: b.platforms,
+                personas: b.personas,
+                recorded_at,
+            }),
+            OperationBody::Conclude(b) => OperationCommand::Conclude(ConcludeOperation {
+                concluded_on: b.concluded_on,
+                cases_opened: b.cases_opened,
+                arrests: b.arrests,
+                recorded_at,
+            }),
+        }
+    }
+}
+
+/// `POST /v1/public-reports`: a report taken by the hotline.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicReportIntakeBody {
+    pub channel: Channel,
+    #[serde(default)]
+    pub category: Option<IncidentType>,
+}
+
+/// `POST /v1/public-reports/{receipt}/triage`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriagePublicReportBody {
+    pub priority: TriagePriority,
+    #[serde(default)]
+    pub category: Option<IncidentType>,
+}
+
+/// `POST /v1/public-reports/{receipt}/route`: opens the unit's case and starts its clock.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutePublicReportBody {
+    pub unit: Ori,
+}
+
+/// `POST /v1/public-reports/{receipt}/close`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosePublicReportBody {
+    pub reason: CloseReason,
+}
+
+/// The commands on an existing public report.
+#[derive(Debug)]
+pub enum PublicReportBody {
+    Triage(TriagePublicReportBody),
+    Route(RoutePublicReportBody),
+    Close(ClosePublicReportBody),
+}
+
+impl PublicReportBody {
+    pub fn command(self, recorded_at: Timestamp) -> PublicReportCommand {
+        match self {
+            PublicReportBody::Triage(b) => PublicReportCommand::Triage {
+                priority: b.priority,
+                category: b.category,
+                recorded_at,
+            },
+            PublicReportBody::Route(b) => PublicReportCommand::RouteToUnit {
+                unit: b.unit,
+                recorded_at,
+            },
+            PublicReportBody::Close(b) => PublicReportCommand::Close {
+                reason: b.reason,
+                recorded_at,
+            },
+        }
+    }
+}
+
+/// `POST /v1/tokens`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueTokenBody {
+    pub role: Role,
+    /// Required for a unit reporter, refused for every other role.
+    #[serde(default)]
+    pub unit: Option<Ori>,
+    #[schemars(length(min = 1, max = super::tokens::MAX_NAME_LEN), pattern(TEXT))]
+    pub name: String,
+}
