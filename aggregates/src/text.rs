@@ -31,8 +31,7 @@ pub fn check(value: &str, max: usize) -> Result<(), TextError> {
 /// [`check`]'s rule as a JSON Schema `pattern` (ECMA-262), for schemas of free-text
 /// fields: at least one non-space character and no control characters. The length
 /// limit goes in `maxLength`.
-pub const PATTERN: &str =
-    r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+pub const PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
 
 /// Limits shared by forms and commands (characters).
 pub mod limits {

@@ -47,6 +47,9 @@ pub struct AppendBenchArgs {
     pub per_writer: usize,
     /// Also measure the embedded SQLite default.
     pub sqlite: bool,
+    /// Also measure this many ledgers appending at once to one PostgreSQL database
+    /// (one task force each), `writers` writers per ledger; 0 or 1 skips it.
+    pub ledgers: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -283,9 +286,18 @@ async fn ledger_run(
     url: &str,
     args: &AppendBenchArgs,
 ) -> Result<RunResult, BenchError> {
+    ledger_run_as(name, url, "bench", args).await
+}
+
+async fn ledger_run_as(
+    name: &str,
+    url: &str,
+    ledger_id: &str,
+    args: &AppendBenchArgs,
+) -> Result<RunResult, BenchError> {
     let storage = Storage::connect(url).await?;
     storage.migrate().await?;
-    let id = LedgerId::new("bench")?;
+    let id = LedgerId::new(ledger_id)?;
     let key = LedgerKey::generate();
     Ledger::initialise(&storage, &id, &key).await?;
     let ledger = Ledger::open(storage.clone(), id.clone(), key).await?;
@@ -515,6 +527,14 @@ pub async fn run(
         progress(&runs[runs.len() - 1]);
     }
 
+    if args.ledgers > 1 {
+        let db = BenchDb::create(&args.postgres_url, "many").await?;
+        let r = with_cpu(&db.name, many_ledgers_run(&db.url, args)).await;
+        db.drop_db().await?;
+        runs.push(r?);
+        progress(&runs[runs.len() - 1]);
+    }
+
     let ratio = |i: usize| runs[0].events_per_second / runs[i].events_per_second.max(1e-9);
     Ok(AppendReport {
         writers: args.writers,
@@ -526,6 +546,47 @@ pub async fn run(
         ratio_vs_naive_chain: ratio(2),
         runs,
     })
+}
+
+/// Several ledgers (task forces) on one database, each with its own writer, chain head
+/// lock and projections, appending at the same time; figures are the sum over ledgers.
+async fn many_ledgers_run(url: &str, args: &AppendBenchArgs) -> Result<RunResult, BenchError> {
+    let name = format!(
+        "icac-ledger: {} ledgers at once on one PostgreSQL database",
+        args.ledgers
+    );
+    // Migrate once up front, so the runs do not race to create the schema.
+    Storage::connect(url).await?.migrate().await?;
+    let started = Instant::now();
+    let runs = futures::future::join_all((0..args.ledgers).map(|i| {
+        let id = format!("task-force-{}", i + 1);
+        let name = name.clone();
+        async move { ledger_run_as(&name, url, &id, args).await }
+    }))
+    .await;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut total = RunResult {
+        name,
+        events: 0,
+        seconds,
+        events_per_second: 0.0,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        errors: 0,
+        mean_batch: None,
+        client_cpu_us_per_event: None,
+        server_cpu_us_per_event: None,
+    };
+    for r in runs {
+        let r = r?;
+        total.events += r.events;
+        total.errors += r.errors;
+        total.events_per_second += r.events_per_second;
+        // The worst ledger's latencies: a task force sees its own ledger's.
+        total.p50_ms = total.p50_ms.max(r.p50_ms);
+        total.p99_ms = total.p99_ms.max(r.p99_ms);
+    }
+    Ok(total)
 }
 
 /// Runs `run` while measuring the CPU time this process and `database`'s backends use.

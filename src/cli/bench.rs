@@ -35,6 +35,9 @@ pub struct AppendArgs {
     /// Skip the embedded SQLite run
     #[arg(long)]
     pub no_sqlite: bool,
+    /// Also run this many ledgers at once on one PostgreSQL database (docs/SCALING.md)
+    #[arg(long, default_value_t = 0)]
+    pub ledgers: usize,
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
@@ -54,6 +57,7 @@ pub async fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
         writers: args.writers,
         per_writer: args.per_writer,
         sqlite: !args.no_sqlite,
+        ledgers: args.ledgers,
     };
     let report = append::run(&bench, |r| {
         eprintln!(
