@@ -38,6 +38,12 @@ impl Drop for Driver {
 impl Driver {
     async fn start() -> Option<Driver> {
         if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(DRIVER).exists() {
+            // CI installs them and sets ICAC_REQUIRE_BROWSER, so there a missing browser
+            // fails the test instead of passing it unexercised.
+            assert!(
+                std::env::var_os("ICAC_REQUIRE_BROWSER").is_none(),
+                "chromium/chromedriver not installed (apt-get install chromium chromium-driver)"
+            );
             eprintln!("SKIP: chromium/chromedriver not installed (apt-get install chromium chromium-driver)");
             return None;
         }
@@ -203,7 +209,8 @@ async fn public_form_and_staff_overdue_case_in_chromium() {
     driver
         .click("form[action='/report'] button[type=submit]")
         .await;
-    let receipt = driver.text("#receipt").await;
+    // The click navigates; wait for the receipt page rather than racing its load.
+    let receipt = wait_for_text(&driver, "#receipt").await;
     assert!(receipt.starts_with("WEB-"), "{receipt}");
 
     // Staff: sign in with a token, dashboard → overdue → the case.
@@ -232,6 +239,35 @@ async fn public_form_and_staff_overdue_case_in_chromium() {
 
     driver.quit().await;
     s.stop().await;
+}
+
+/// Waits up to ten seconds for the element at `css` to exist with some text.
+async fn wait_for_text(driver: &Driver, css: &str) -> String {
+    for _ in 0..100 {
+        let found = driver
+            .cmd(
+                "POST",
+                "/element",
+                json!({ "using": "css selector", "value": css }),
+            )
+            .await;
+        // W3C WebDriver's element reference key; an error answer has none.
+        let id = found
+            .get("element-6066-11e4-a52e-4f735466cecf")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Some(id) = id {
+            let text = driver
+                .cmd("GET", &format!("/element/{id}/text"), json!({}))
+                .await;
+            if let Some(text) = text.as_str().filter(|t| !t.is_empty()) {
+                return text.to_owned();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    driver.screenshot("wait_for_text_failed.png").await;
+    panic!("{css} never appeared with text (screenshot in target/screenshots)");
 }
 
 /// Waits up to ten seconds for the page title to contain `needle` (navigation after a
