@@ -37,6 +37,8 @@ use crate::projection::runner::ProjectionRunner;
 use crate::storage::Storage;
 
 const UNIT: &str = "CT0006400";
+/// When the benchmark's complaints were received.
+const BENCH_RECEIVED: &str = "2026-01-05";
 
 #[derive(Debug, Clone)]
 pub struct AppendBenchArgs {
@@ -94,15 +96,16 @@ fn now() -> Timestamp {
     Timestamp::now()
 }
 
-fn form_json(case_number: &str) -> serde_json::Value {
+/// A valid notification form from the benchmark unit, received on `received`.
+pub(crate) fn form_json(case_number: &str, received: &str) -> serde_json::Value {
     json!({
         "form_version": "1",
         "reporting_unit": UNIT,
         "officer": { "name": "Det. Bench", "badge": "1", "phone": "(860) 555-0100", "email": "bench@example.gov" },
         "unit_case_number": case_number,
-        "received": { "date": "2026-01-05" },
+        "received": { "date": received, "time": "09:30:00" },
         "source": { "kind": "school" },
-        "incident": { "type": "online_enticement", "sextortion": false, "ai_generated_material": false, "minor_to_minor": false, "date_from": "2026-01-01" },
+        "incident": { "type": "online_enticement", "sextortion": false, "ai_generated_material": false, "minor_to_minor": false, "date_from": received },
         "medium": "chat_im",
         "platform": "Example",
         "suspected_statutes": ["53a-90a"],
@@ -154,7 +157,7 @@ fn validated_form(
         units,
         catalog: Catalog::builtin()?,
     };
-    parse_and_validate(&form_json(case_number), &ctx)
+    parse_and_validate(&form_json(case_number, BENCH_RECEIVED), &ctx)
         .map_err(|e| format!("benchmark form does not validate: {e:?}").into())
 }
 
@@ -317,7 +320,7 @@ async fn ledger_run_as(
         .await?;
     let mut cases = Vec::with_capacity(args.writers);
     for w in 0..args.writers {
-        let value = form_json(&format!("B-{w}"));
+        let value = form_json(&format!("B-{w}"), BENCH_RECEIVED);
         let receipt =
             crate::commands::filing::file_notification(&commands, &value, &actor(w, 0), now())
                 .await?;

@@ -80,31 +80,14 @@ pub struct HttpReport {
     pub databases: Vec<DatabaseRuns>,
 }
 
+/// A valid notification received two days ago (so it is on time).
 fn form_json(case_number: &str) -> Value {
     let today = icac_aggregates::local_time::ct_date(Timestamp::now());
     let day = today
         .checked_sub(jiff::Span::new().days(2))
         .map(|d| d.to_string())
         .unwrap_or_else(|_| today.to_string());
-    json!({
-        "form_version": "1",
-        "reporting_unit": UNIT,
-        "officer": { "name": "Det. Bench", "badge": "1", "phone": "(860) 555-0100", "email": "bench@example.gov" },
-        "unit_case_number": case_number,
-        "received": { "date": day, "time": "09:30:00" },
-        "source": { "kind": "school" },
-        "incident": { "type": "online_enticement", "sextortion": false, "ai_generated_material": false, "minor_to_minor": false, "date_from": day },
-        "medium": "chat_im",
-        "platform": "Example",
-        "suspected_statutes": ["53a-90a"],
-        "urgent": false,
-        "subject_identifiers": [],
-        "victim": { "identified": false, "age_band": "unknown" },
-        "evidence": { "item_count": 0, "image_count": 0, "video_count": 0, "hashes": [] },
-        "deconfliction_checked": true,
-        "assistance_requested": { "undercover": false, "forensic": false, "technical": false },
-        "attestation": { "name": "Det. Bench", "statement_accepted": true }
-    })
+    super::append::form_json(case_number, &day)
 }
 
 fn quantile(sorted: &[Duration], q: f64) -> f64 {
