@@ -7,6 +7,7 @@ use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use std::collections::HashMap;
 
 use super::access_log::{AccessEntry, AccessLog, AccessLogError};
 use super::auth::{Principal, Role, TokenId};
@@ -82,6 +83,63 @@ pub struct TokenStore {
     storage: Storage,
     ledger: LedgerId,
     log: AccessLog,
+    recent: std::sync::Arc<RecentAuth>,
+}
+
+/// How long a verified token is trusted without asking the database again. Revoking
+/// through this process forgets every such entry at once; a revocation made by another
+/// process sharing the database takes effect here within this time.
+const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+/// Entries kept at most; beyond this the memory starts over.
+const RECENT_LIMIT: usize = 10_000;
+
+/// What this process learned from the database in the last moments: tokens that
+/// verified (keyed by the SHA-256 of what was presented, never the token itself) and
+/// sources it locked out. Spares each request two queries under load.
+#[derive(Default)]
+struct RecentAuth {
+    verified: std::sync::Mutex<HashMap<String, (Principal, std::time::Instant)>>,
+    locked: std::sync::Mutex<HashMap<String, (u64, std::time::Instant)>>,
+}
+
+impl RecentAuth {
+    fn verified(&self, key: &str) -> Option<Principal> {
+        let map = self.verified.lock().ok()?;
+        let (p, at) = map.get(key)?;
+        (at.elapsed() < VERIFIED_FOR).then(|| p.clone())
+    }
+
+    fn remember(&self, key: String, principal: &Principal) {
+        if let Ok(mut map) = self.verified.lock() {
+            if map.len() >= RECENT_LIMIT {
+                map.clear();
+            }
+            map.insert(key, (principal.clone(), std::time::Instant::now()));
+        }
+    }
+
+    fn forget_all(&self) {
+        if let Ok(mut map) = self.verified.lock() {
+            map.clear();
+        }
+    }
+
+    /// Seconds left on a lockout this process imposed on `source`, if any.
+    fn locked_out(&self, source: &str) -> Option<u64> {
+        let map = self.locked.lock().ok()?;
+        let (seconds, at) = map.get(source)?;
+        let left = seconds.saturating_sub(at.elapsed().as_secs());
+        (left > 0).then_some(left)
+    }
+
+    fn lock(&self, source: &str, seconds: u64) {
+        if let Ok(mut map) = self.locked.lock() {
+            if map.len() >= RECENT_LIMIT {
+                map.clear();
+            }
+            map.insert(source.to_owned(), (seconds, std::time::Instant::now()));
+        }
+    }
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -114,6 +172,7 @@ impl TokenStore {
             storage,
             ledger,
             log,
+            recent: Default::default(),
         }
     }
 
@@ -202,6 +261,7 @@ impl TokenStore {
             .await?
             .rows_affected()
         });
+        self.recent.forget_all();
         self.log
             .append(AccessEntry::new(
                 "token_revoked",
@@ -322,22 +382,40 @@ impl TokenStore {
         source: &str,
         request_id: &str,
     ) -> Result<Principal, AuthFailure> {
-        if let Some(retry_after) = self.lockout(source).await? {
+        if let Some(retry_after) = self.recent.locked_out(source) {
             return Err(AuthFailure::LockedOut { retry_after });
         }
-        let Some(presented) = presented else {
-            return Err(AuthFailure::Missing);
-        };
-        match self.lookup(presented).await? {
-            Some(p) => Ok(Principal {
+        let key = presented.map(sha256_hex);
+        if let Some(p) = key.as_deref().and_then(|k| self.recent.verified(k)) {
+            return Ok(Principal {
                 source: source.to_owned(),
                 request_id: request_id.to_owned(),
                 ..p
-            }),
+            });
+        }
+        if let Some(retry_after) = self.lockout(source).await? {
+            self.recent.lock(source, retry_after);
+            return Err(AuthFailure::LockedOut { retry_after });
+        }
+        let (Some(presented), Some(key)) = (presented, key) else {
+            return Err(AuthFailure::Missing);
+        };
+        match self.lookup(presented).await? {
+            Some(p) => {
+                self.recent.remember(key, &p);
+                Ok(Principal {
+                    source: source.to_owned(),
+                    request_id: request_id.to_owned(),
+                    ..p
+                })
+            }
             None => {
                 self.record_failure(source, "invalid_token").await?;
                 match self.lockout(source).await? {
-                    Some(retry_after) => Err(AuthFailure::LockedOut { retry_after }),
+                    Some(retry_after) => {
+                        self.recent.lock(source, retry_after);
+                        Err(AuthFailure::LockedOut { retry_after })
+                    }
                     None => Err(AuthFailure::Invalid),
                 }
             }
