@@ -59,6 +59,7 @@ struct Inner {
     writer: SequencerHandle,
     committed: watch::Receiver<u64>,
     published: broadcast::Sender<CommittedBatch>,
+    last_head: Arc<std::sync::Mutex<Option<Head>>>,
     stats: Arc<SequencerStats>,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -94,6 +95,7 @@ impl Ledger {
         let outlets = Outlets {
             committed,
             published,
+            head: Default::default(),
             stats: Arc::new(SequencerStats::default()),
         };
         let (writer, task) = sequencer::spawn(
@@ -136,9 +138,11 @@ impl Ledger {
         let stats = Arc::new(SequencerStats::default());
         let (committed, rx) = watch::channel(head.position);
         let (published, _) = broadcast::channel(sequencer::PUBLISHED_BATCHES);
+        let head = Arc::new(std::sync::Mutex::new(None));
         let outlets = Outlets {
             committed,
             published: published.clone(),
+            head: head.clone(),
             stats: stats.clone(),
         };
         let (writer, task) = sequencer::spawn(storage.clone(), id.clone(), key, outlets);
@@ -149,6 +153,7 @@ impl Ledger {
                 writer,
                 committed: rx,
                 published,
+                last_head: head,
                 stats,
                 task: std::sync::Mutex::new(Some(task)),
             }),
@@ -234,6 +239,12 @@ impl Ledger {
             .read_stream_after(self.id(), stream, after)
             .await?;
         rows.into_iter().map(sealed_from_row).collect()
+    }
+
+    /// The head after the last batch this process committed, without a database read;
+    /// `None` before its first commit. Other processes may have appended since.
+    pub fn last_committed_head(&self) -> Option<Head> {
+        self.inner.last_head.lock().ok().and_then(|h| h.clone())
     }
 
     pub async fn head(&self) -> Result<Head, LedgerError> {

@@ -195,6 +195,8 @@ pub struct Outlets {
     /// Each batch's events, for in-process followers (projections), so they need not
     /// read back from the database what this process has just written.
     pub published: broadcast::Sender<CommittedBatch>,
+    /// The head after the last batch this process committed.
+    pub head: Arc<std::sync::Mutex<Option<Head>>>,
     pub stats: Arc<SequencerStats>,
 }
 
@@ -212,6 +214,7 @@ pub fn spawn(
         key,
         committed: outlets.committed,
         published: outlets.published,
+        head: outlets.head,
         stats: outlets.stats,
         memory: None,
     };
@@ -225,6 +228,7 @@ struct Writer {
     key: LedgerKey,
     committed: watch::Sender<u64>,
     published: broadcast::Sender<CommittedBatch>,
+    head: Arc<std::sync::Mutex<Option<Head>>>,
     stats: Arc<SequencerStats>,
     /// `None` until a locked read, and again after any failure.
     memory: Option<Memory>,
@@ -332,6 +336,11 @@ impl Writer {
                 self.stats.largest_batch.fetch_max(n, Ordering::Relaxed);
                 let mut memory = self.memory.take().unwrap_or_else(|| Memory::new(head));
                 memory.learn(versions, &sealed);
+                if !sealed.is_empty() {
+                    if let Ok(mut last) = self.head.lock() {
+                        *last = Some(memory.head.clone());
+                    }
+                }
                 self.memory = Some(memory);
                 if let Some(last) = sealed.last() {
                     // Published before the callers hear back, so a follower that reads

@@ -40,7 +40,12 @@ pub(crate) async fn finish(
     let mut body = result?;
     // The command has committed: a failure to read the head now (the database just
     // went away) must not turn its answer into an error, so the head is then left out.
-    match state.ledger.head().await {
+    // This process committed the command, so the head it last committed includes it.
+    let head = match state.ledger.last_committed_head() {
+        Some(head) => Ok(head),
+        None => state.ledger.head().await,
+    };
+    match head {
         Ok(head) => {
             if let Value::Object(m) = &mut body {
                 m.insert(
