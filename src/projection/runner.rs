@@ -231,7 +231,13 @@ impl ProjectionRunner {
         self.models.read().await.position
     }
 
-    /// A snapshot of all read models.
+    /// The read models as they stand, without copying them; hold it briefly (folding
+    /// waits while it is held).
+    pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, ReadModels> {
+        self.models.read().await
+    }
+
+    /// A copy of all read models.
     pub async fn snapshot(&self) -> ReadModels {
         self.models.read().await.clone()
     }

@@ -66,7 +66,7 @@ pub(crate) async fn log_read(
 
 pub async fn list_units(State(state): State<SharedState>, _: Principal) -> ApiResult<Json<Value>> {
     state.fresh_views().await?;
-    let models = state.projections.snapshot().await;
+    let models = state.projections.read().await;
     let units: Vec<Value> = models
         .units
         .values()
@@ -165,7 +165,7 @@ pub async fn case_summaries(
         .iter()
         .map(|n| (n.case_id.to_string(), n))
         .collect();
-    let models = state.projections.snapshot().await;
+    let models = state.projections.read().await;
     let mut out: Vec<CaseSummary> = models
         .cases
         .values()
@@ -368,7 +368,7 @@ pub async fn list_operations(
     _: Principal,
 ) -> ApiResult<Json<Value>> {
     state.fresh_views().await?;
-    let models = state.projections.snapshot().await;
+    let models = state.projections.read().await;
     let ops: Vec<&icac_projections::operations::OperationView> =
         models.operations.values().collect();
     Ok(Json(json!({ "operations": ops })))
@@ -379,7 +379,7 @@ pub async fn intake_queue(
     _: Principal,
 ) -> ApiResult<Json<Value>> {
     state.fresh_views().await?;
-    let models = state.projections.snapshot().await;
+    let models = state.projections.read().await;
     let all: Vec<&icac_projections::intake::PublicReportView> =
         models.public_reports.values().collect();
     let queue = models.intake_queue();
