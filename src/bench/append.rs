@@ -349,14 +349,6 @@ async fn ledger_run_as(
     let batches = stats.batches.load(Ordering::Relaxed) - batches_before;
     let events = stats.events.load(Ordering::Relaxed) - events_before;
     result.mean_batch = Some(events as f64 / batches.max(1) as f64);
-    tracing::info!(
-        batches,
-        stale_retries = stats.stale_retries.load(Ordering::Relaxed),
-        seal_ms = stats.seal_micros.load(Ordering::Relaxed) / 1000,
-        write_ms = stats.write_micros.load(Ordering::Relaxed) / 1000,
-        seconds = result.seconds,
-        "sequencer"
-    );
     let caught_up = projections.catch_up().await?;
     follower.abort();
     drop(commands);

@@ -100,9 +100,6 @@ pub struct SequencerStats {
     /// Batches the database refused because the writer's memory of the head was stale
     /// (another process wrote); each was retried under the lock.
     pub stale_retries: AtomicU64,
-    /// Time spent sealing (hashing and signing) and writing batches, in microseconds.
-    pub seal_micros: AtomicU64,
-    pub write_micros: AtomicU64,
     pub largest_batch: AtomicU64,
 }
 
@@ -287,7 +284,6 @@ impl Writer {
         let mut result = None;
         if let Some(versions) = self.memory.as_ref().and_then(|m| m.versions_for(&requests)) {
             let head = self.memory.as_ref().map_or(Head::EMPTY, |m| m.head.clone());
-            let started = std::time::Instant::now();
             let sealed = seal_batch(
                 &self.ledger,
                 &self.key,
@@ -296,10 +292,6 @@ impl Writer {
                 &requests,
                 &mut outcomes,
             );
-            let sealed_at = std::time::Instant::now();
-            self.stats
-                .seal_micros
-                .fetch_add(micros(sealed_at - started), Ordering::Relaxed);
             let written = if sealed.is_empty() {
                 Ok(sealed)
             } else {
@@ -308,9 +300,6 @@ impl Writer {
                     .await
                     .map(|()| sealed)
             };
-            self.stats
-                .write_micros
-                .fetch_add(micros(sealed_at.elapsed()), Ordering::Relaxed);
             match written {
                 Err(err) if err.is_chain_conflict() => {
                     // Another process wrote since our last commit: what we remember is
@@ -412,10 +401,6 @@ impl Writer {
         let (head, versions) = seen.unwrap_or((Head::EMPTY, HashMap::new()));
         Ok((head, versions, sealed))
     }
-}
-
-fn micros(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Streams remembered at most; beyond this the memory of versions starts over (the

@@ -17,7 +17,7 @@ pub mod store;
 use std::borrow::Cow;
 
 use icac_projections::event::decode_str;
-use icac_projections::{decode, DecodeError, EventHash, LedgerEvent, ReadModels};
+use icac_projections::{DecodeError, EventHash, LedgerEvent, ReadModels};
 use serde_json::value::RawValue;
 
 use crate::ledger::chain::Hash32;
@@ -88,40 +88,10 @@ pub fn to_ledger_event(row: StoredRow) -> Result<Option<LedgerEvent>, Projection
     decode_event(row.position, &row.hash, &row.canonical)
 }
 
-/// Decodes one sealed event this process committed (its payload is already a
-/// `Value`); `Ok(None)` for the ledger's own key events.
-pub fn from_sealed(sealed: SealedEvent) -> Result<Option<LedgerEvent>, ProjectionError> {
-    let hash = sealed.hash;
-    let r = sealed.record;
-    let position = r.position;
-    let Some(event) = decode(
-        &r.aggregate_type,
-        &r.event_type,
-        &r.event_version,
-        r.payload,
-    )
-    .map_err(|source| ProjectionError::Decode { position, source })?
-    else {
-        return Ok(None);
-    };
-    let recorded_at = r
-        .metadata
-        .recorded_at
-        .parse()
-        .map_err(|_| ProjectionError::Time {
-            position,
-            value: r.metadata.recorded_at.clone(),
-        })?;
-    Ok(Some(LedgerEvent {
-        position,
-        hash: EventHash::from_bytes(&hash.0),
-        recorded_at,
-        principal: r.metadata.principal,
-        unit: r.metadata.unit,
-        aggregate_id: r.aggregate_id,
-        sequence: r.sequence,
-        event,
-    }))
+/// Decodes one sealed event this process committed, from the canonical bytes it
+/// carries; `Ok(None)` for the ledger's own key events.
+pub fn from_sealed(sealed: &SealedEvent) -> Result<Option<LedgerEvent>, ProjectionError> {
+    decode_event(sealed.record.position, &sealed.hash.0, &sealed.canonical)
 }
 
 fn decode_event(

@@ -118,7 +118,7 @@ impl ProjectionRunner {
             Some(first) if first.record.position == position + 1 => {
                 let mut events = Vec::with_capacity(fresh.len());
                 for e in fresh {
-                    events.push((e.record.position, from_sealed(e.clone())?));
+                    events.push((e.record.position, from_sealed(e)?));
                 }
                 self.apply(&mut unwritten, &events).await
             }

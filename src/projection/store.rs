@@ -170,21 +170,15 @@ pub async fn persist(
             let mut tx = s.pool().begin().await?;
             for table in TABLES {
                 let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
-                for chunk in mine.chunks(INSERT_CHUNK) {
-                    let sql = format!(
-                        "{} ON CONFLICT (ledger_id, view_id) DO UPDATE SET version = excluded.version, payload = excluded.payload",
-                        multi_row_insert(table, chunk.len(), "")
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for r in chunk {
-                        q = q
-                            .bind(ledger_id.as_str())
-                            .bind(&r.view_id)
-                            .bind(r.version)
-                            .bind(&r.payload);
-                    }
-                    q.execute(&mut *tx).await?;
-                }
+                sqlite_insert(
+                    &mut tx,
+                    table,
+                    " ON CONFLICT (ledger_id, view_id) DO UPDATE SET version = excluded.version, payload = excluded.payload",
+                    ledger_id,
+                    &mine,
+                    |_| {},
+                )
+                .await?;
             }
             record_positions(&mut tx, ledger_id, position, &updated_at).await?;
             tx.commit().await?;
@@ -194,6 +188,33 @@ pub async fn persist(
 }
 
 /// `INSERT INTO table (...) VALUES (...), ...` for `rows` rows of 4 parameters.
+/// Inserts `rows` into `table` on SQLite, `INSERT_CHUNK` rows per statement, each
+/// statement followed by `suffix` (e.g. an `ON CONFLICT` clause); `after_chunk` hears how
+/// many rows each statement wrote.
+async fn sqlite_insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    table: &str,
+    suffix: &str,
+    ledger_id: &LedgerId,
+    rows: &[&ViewRow],
+    mut after_chunk: impl FnMut(usize),
+) -> Result<(), ProjectionError> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let sql = format!("{}{suffix}", multi_row_insert(table, chunk.len(), ""));
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(ledger_id.as_str())
+                .bind(&r.view_id)
+                .bind(r.version)
+                .bind(&r.payload);
+        }
+        q.execute(&mut **tx).await?;
+        after_chunk(chunk.len());
+    }
+    Ok(())
+}
+
 fn multi_row_insert(table: &str, rows: usize, json: &str) -> String {
     let mut sql = format!("INSERT INTO {table} (ledger_id, view_id, version, payload) VALUES ");
     for i in 0..rows {
@@ -389,20 +410,18 @@ pub async fn replace_all(
             let mut tx = s.pool().begin().await?;
             for table in TABLES {
                 let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
-                for chunk in mine.chunks(INSERT_CHUNK) {
-                    let sql = multi_row_insert(&format!("{table}_next"), chunk.len(), "");
-                    let mut q = sqlx::query(&sql);
-                    for r in chunk {
-                        q = q
-                            .bind(ledger_id.as_str())
-                            .bind(&r.view_id)
-                            .bind(r.version)
-                            .bind(&r.payload);
-                    }
-                    q.execute(&mut *tx).await?;
-                    written += chunk.len();
-                    progress(written);
-                }
+                sqlite_insert(
+                    &mut tx,
+                    &format!("{table}_next"),
+                    "",
+                    ledger_id,
+                    &mine,
+                    |n| {
+                        written += n;
+                        progress(written);
+                    },
+                )
+                .await?;
             }
             tx.commit().await?;
         }
