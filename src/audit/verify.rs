@@ -24,13 +24,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::record_view::{view_line, view_record, RecordView};
+use super::signature_batch::{self, Signed};
 use super::trust::TrustRoot;
 use super::AuditError;
 use crate::ledger::canonical::{parse_canonical, to_canonical_bytes};
@@ -629,32 +630,34 @@ fn prepare_chunk(chunk: &[RawEvent], ledger: &LedgerId, keys: &KeyCache) -> Vec<
 
 /// One batch verification for every unchecked signature whose key is known.
 fn check_signatures(items: &mut [Prepared], keys: &KeyCache) {
+    let vks: Vec<VerifyingKey> = keys.iter().map(|(_, k)| *k).collect();
     let mut idx = Vec::with_capacity(items.len());
-    let mut msgs: Vec<[u8; 32]> = Vec::with_capacity(items.len());
-    let mut sigs = Vec::with_capacity(items.len());
-    let mut vks = Vec::with_capacity(items.len());
+    let mut batch = Vec::with_capacity(items.len());
     for (i, p) in items.iter().enumerate() {
         if let Ok(c) = &p.checked {
             if c.sig != SigStatus::Unchecked {
                 continue;
             }
-            if let Some((_, k)) = keys.iter().find(|(id, _)| *id == c.f.key_id.0) {
+            if let Some(key) = keys.iter().position(|(id, _)| *id == c.f.key_id.0) {
                 idx.push(i);
-                msgs.push(c.stored_hash.0);
-                sigs.push(Signature::from_bytes(&c.signature));
-                vks.push(*k);
+                batch.push(Signed {
+                    key,
+                    message: &c.stored_hash.0,
+                    signature: &c.signature,
+                });
             }
         }
     }
     if idx.is_empty() {
         return;
     }
-    let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
-    let all_ok = ed25519_dalek::verify_batch(&refs, &sigs, &vks).is_ok();
-    for (j, &i) in idx.iter().enumerate() {
+    let all_ok = signature_batch::verify_all(&vks, &batch);
+    let keys_of: Vec<usize> = batch.iter().map(|s| s.key).collect();
+    drop(batch);
+    for (&i, key) in idx.iter().zip(keys_of) {
         if let Ok(c) = &mut items[i].checked {
             // A failed batch says only that some signature is bad; single checks say which.
-            let ok = all_ok || verify_signature(&vks[j], &c.stored_hash, &c.signature);
+            let ok = all_ok || verify_signature(&vks[key], &c.stored_hash, &c.signature);
             c.sig = if ok {
                 SigStatus::Valid
             } else {

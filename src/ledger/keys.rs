@@ -2,7 +2,7 @@
 //! ledger positions each key was valid for.
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -245,7 +245,10 @@ impl Keyring {
 
 /// Verifies one signature over an event hash.
 pub fn verify_signature(key: &VerifyingKey, hash: &Hash32, signature: &[u8; 64]) -> bool {
-    key.verify(hash.as_bytes(), &Signature::from_bytes(signature))
+    // Strict: refuses non-canonical `s` and small-order `R` (and weak keys), as the
+    // batch verifier does, so a batch and the one-by-one check that locates a bad
+    // signature in it agree.
+    key.verify_strict(hash.as_bytes(), &Signature::from_bytes(signature))
         .is_ok()
 }
 
