@@ -24,6 +24,8 @@ pub enum ViewKey {
 pub enum FoldError {
     #[error("position {got} does not follow {last}: read models need ledger order")]
     OutOfOrder { last: u64, got: u64 },
+    #[error("partitions of a fold both hold view {0:?}: a view's events must all go to one partition")]
+    Overlap(ViewKey),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +153,58 @@ impl ReadModels {
             DomainEvent::Cybertip(_) => None,
         };
         Ok(changed)
+    }
+
+    /// The partition of `partitions` an event's views fold in. Every view is changed
+    /// only by the events of its own aggregate (see `apply`), so folding each partition
+    /// in position order and merging them ([`ReadModels::merge`]) gives exactly the
+    /// models of one fold over all events.
+    pub fn partition_of(e: &LedgerEvent, partitions: usize) -> usize {
+        // FNV-1a: stable across runs and platforms, and cheap for short ids.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in e.aggregate_id.as_bytes() {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        (h % partitions.max(1) as u64) as usize
+    }
+
+    /// Joins the models of partitions folded apart, up to `position` (the last
+    /// position read, which may have carried no view). Views must not overlap.
+    pub fn merge(
+        parts: impl IntoIterator<Item = ReadModels>,
+        position: u64,
+    ) -> Result<ReadModels, FoldError> {
+        fn join<K: Ord + Clone, V>(
+            into: &mut BTreeMap<K, V>,
+            from: BTreeMap<K, V>,
+            key: impl Fn(K) -> ViewKey,
+        ) -> Result<(), FoldError> {
+            let expected = into.len() + from.len();
+            let overlap = from.keys().find(|k| into.contains_key(k)).cloned();
+            if let Some(k) = overlap {
+                return Err(FoldError::Overlap(key(k)));
+            }
+            let mut from = from;
+            into.append(&mut from);
+            debug_assert_eq!(into.len(), expected);
+            Ok(())
+        }
+        let mut out = ReadModels::new();
+        for part in parts {
+            if part.position > position {
+                return Err(FoldError::OutOfOrder {
+                    last: part.position,
+                    got: position,
+                });
+            }
+            join(&mut out.cases, part.cases, ViewKey::Case)?;
+            join(&mut out.operations, part.operations, ViewKey::Operation)?;
+            join(&mut out.public_reports, part.public_reports, ViewKey::PublicReport)?;
+            join(&mut out.units, part.units, ViewKey::Unit)?;
+            out.orphans += part.orphans;
+        }
+        out.position = position;
+        Ok(out)
     }
 
     /// Folds a run of events, collecting the distinct views they changed.

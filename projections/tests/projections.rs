@@ -441,3 +441,47 @@ fn classic_disclosure_cases() {
     check_non_derivable(&[vec![10, 10], vec![10, 10]], 10);
     check_non_derivable(&[vec![1]], 2);
 }
+
+/// Many cases, interleaved, with a correction: folded in any number of partitions and
+/// merged, the models equal one fold over all events.
+#[test]
+fn partitioned_fold_merged_equals_one_fold() {
+    let mut s = Script::new();
+    let ids: Vec<CaseId> = (0..40).map(|i| case_id(&format!("24-{}", 100 + i))).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let day = date(2024, 3, 1 + (i % 28) as i8);
+        s.case(id, complaint(id, day, "2024-03-29T15:00:00Z"));
+    }
+    for id in ids.iter().step_by(3) {
+        s.case(id, filed(id, date(2024, 3, 1), "2024-03-30T15:00:00Z"));
+    }
+    let (mut c, id) = corrected_script();
+    for e in c.events.drain(..) {
+        if let DomainEvent::Case(event) = e.event {
+            s.case(&id, event);
+        }
+    }
+    let whole = s.models();
+    let head = s.events.len() as u64;
+    for partitions in [1usize, 2, 3, 7] {
+        let mut parts = vec![ReadModels::new(); partitions];
+        for e in &s.events {
+            parts[ReadModels::partition_of(e, partitions)]
+                .apply(e)
+                .expect("fold");
+        }
+        assert_eq!(
+            ReadModels::merge(parts, head).expect("merge"),
+            whole,
+            "{partitions} partitions"
+        );
+    }
+    // A view in two partitions is refused, not silently overwritten.
+    let mut a = ReadModels::new();
+    let mut b = ReadModels::new();
+    a.apply(&s.events[0]).expect("fold");
+    let mut again = s.events[0].clone();
+    again.position = 2;
+    b.apply(&again).expect("fold");
+    assert!(ReadModels::merge([a, b], 2).is_err());
+}

@@ -1291,7 +1291,7 @@ pub async fn verify_storage(
     let reader_ledger = ledger.clone();
     let reader =
         tokio::spawn(
-            async move { scan::scan(&reader_storage, &reader_ledger, 1, batch, tx).await },
+            async move { scan::scan(&reader_storage, &reader_ledger, 1, None, batch, tx).await },
         );
     let mut verifier = ChainVerifier::new(ledger.clone(), options.trust);
     for claim in options.checkpoints {

@@ -20,8 +20,8 @@ use crate::ledger::record::LedgerId;
 use crate::ledger::{Ledger, LedgerError};
 use crate::projection::annual::{self, AnnualError};
 use crate::projection::rebuild::rebuild;
-use crate::projection::{read_pages, store, ProjectionError};
-use crate::storage::Storage;
+use crate::projection::{store, ProjectionError};
+use crate::storage::{scan, CanonicalRow, Storage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -82,18 +82,26 @@ pub struct RawRead {
     pub events_per_second: f64,
 }
 
-/// The baseline: every row through the same page reader the projections use, with
-/// the decoding stage doing nothing.
+/// The baseline: every row through the same reader the replay uses (`storage::scan`),
+/// with no decoding or folding.
 pub async fn raw_read(storage: &Storage, id: &LedgerId) -> Result<RawRead, BenchError> {
     let started = Instant::now();
     let cpu = cpu_seconds();
     let (mut events, mut bytes) = (0u64, 0u64);
-    read_pages(storage, id, 1, None, Ok, |rows| {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<CanonicalRow>>(2);
+    let reader = {
+        let storage = storage.clone();
+        let id = id.clone();
+        tokio::spawn(async move { scan::scan(&storage, &id, 1, None, 4096, tx).await })
+    };
+    while let Some(rows) = rx.recv().await {
         events += rows.len() as u64;
         bytes += rows.iter().map(|r| r.canonical.len() as u64).sum::<u64>();
-        Ok(())
-    })
-    .await?;
+    }
+    reader
+        .await
+        .map_err(|e| ProjectionError::Worker(e.to_string()))?
+        .map_err(ProjectionError::from)?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(RawRead {
         events,

@@ -6,11 +6,11 @@
 use icac_projections::report::{self, figures, AnnualReport, Attestation, Parameters};
 use icac_projections::ReadModels;
 
-use super::{decode_page, read_pages, ProjectionError};
+use super::replay::replay;
+use super::ProjectionError;
 use crate::ledger::chain::Hash32;
 use crate::ledger::checkpoint::{self, Checkpoint, NoteVerifier};
 use crate::ledger::keys::{parse_public_key, LedgerKey};
-use crate::ledger::merkle::MerkleAccumulator;
 use crate::ledger::record::LedgerId;
 use crate::storage::Storage;
 
@@ -59,33 +59,14 @@ pub async fn ledger_at(
             head: head.position,
         });
     }
-    let mut models = ReadModels::new();
-    let mut tree = MerkleAccumulator::new();
-    let mut last_hash = Hash32::ZERO;
-    let mut recorded_at = String::new();
-    read_pages(storage, ledger_id, 1, Some(position), decode_page, |rows| {
-        for row in rows {
-            tree.push(&row.hash)?;
-            last_hash = row.hash;
-            recorded_at = row.recorded_at;
-            match row.event {
-                Some(e) => {
-                    models.apply(&e)?;
-                }
-                None => models.skip(row.position)?,
-            }
-        }
-        Ok(())
-    })
-    .await?;
-    if models.position != position {
-        return Err(ProjectionError::NoSuchPosition(position).into());
-    }
+    let replayed = replay(storage, ledger_id, Some(position), true, |_| {}).await?;
     Ok(LedgerAt {
-        models,
-        root: tree.root(),
-        head: last_hash,
-        recorded_at,
+        models: replayed.models,
+        root: replayed.root.ok_or_else(|| {
+            ProjectionError::Worker("the replay folded no Merkle tree".into())
+        })?,
+        head: replayed.head,
+        recorded_at: replayed.recorded_at,
     })
 }
 

@@ -4,6 +4,7 @@
 //! * [`runner::ProjectionRunner`]: follows `Ledger::committed()`, applies new
 //!   events and writes the views they changed (`spawn`), or catches up once
 //!   (`catch_up`, for CLI commands).
+//! * [`replay`]: folds the ledger into fresh models on all cores.
 //! * [`rebuild`]: replays the whole ledger into fresh tables and swaps them in.
 //! * [`history`]: one case's events, replayed to any earlier moment.
 //! * [`annual`]: the annual report at an attested position, and its check.
@@ -11,6 +12,7 @@
 pub mod annual;
 pub mod history;
 pub mod rebuild;
+pub mod replay;
 pub mod runner;
 pub mod store;
 
@@ -23,7 +25,7 @@ use serde_json::value::RawValue;
 use crate::ledger::chain::Hash32;
 use crate::ledger::record::{LedgerId, RecordError, SealedEvent, MAX_EVENT_BYTES};
 use crate::ledger::LedgerError;
-use crate::storage::{CanonicalRow, Storage, StorageError, StoredRow, READ_PAGE};
+use crate::storage::{CanonicalRow, Storage, StorageError, StoredRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -177,133 +179,13 @@ pub fn decode_page(rows: Vec<CanonicalRow>) -> Result<Vec<DecodedRow>, Projectio
         .collect()
 }
 
-/// Pages in flight between the stages of [`read_pages`].
-const PAGES_AHEAD: usize = 2;
-
-/// Hands `on_page` the rows from `from` up to `up_to` (inclusive; `None` = the head)
-/// in position order, page by page, after `transform`. Three stages run at once: the
-/// database reads page n+2, `transform` works on page n+1 (off the caller's task), and
-/// `on_page` consumes page n. Stops at the first error.
-pub async fn read_pages<T, F>(
-    storage: &Storage,
-    ledger_id: &LedgerId,
-    from: u64,
-    up_to: Option<u64>,
-    transform: fn(Vec<CanonicalRow>) -> Result<T, ProjectionError>,
-    mut on_page: F,
-) -> Result<(), ProjectionError>
-where
-    T: Send + 'static,
-    F: FnMut(T) -> Result<(), ProjectionError>,
-{
-    let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel(PAGES_AHEAD);
-    let (tx, mut rx) = tokio::sync::mpsc::channel(PAGES_AHEAD);
-    let reader = {
-        let storage = storage.clone();
-        let ledger_id = ledger_id.clone();
-        tokio::spawn(async move {
-            let mut from = from;
-            loop {
-                if up_to.is_some_and(|limit| from > limit) {
-                    return;
-                }
-                let limit = match up_to {
-                    Some(limit) => u32::try_from((limit - from + 1).min(u64::from(READ_PAGE)))
-                        .unwrap_or(READ_PAGE),
-                    None => READ_PAGE,
-                };
-                let page = storage.read_canonical_page(&ledger_id, from, limit).await;
-                let next = match &page {
-                    Ok(rows) if rows.len() == limit as usize => rows.last().map(|r| r.position + 1),
-                    _ => None,
-                };
-                let empty = matches!(&page, Ok(rows) if rows.is_empty());
-                if empty || raw_tx.send(page).await.is_err() {
-                    return;
-                }
-                match next {
-                    Some(p) => from = p,
-                    None => return,
-                }
-            }
-        })
-    };
-    let decoder = tokio::spawn(async move {
-        while let Some(page) = raw_rx.recv().await {
-            let page = match page {
-                Ok(rows) => tokio::task::spawn_blocking(move || transform(rows))
-                    .await
-                    .unwrap_or_else(|e| Err(ProjectionError::Worker(e.to_string()))),
-                Err(e) => Err(e.into()),
-            };
-            let failed = page.is_err();
-            if tx.send(page).await.is_err() || failed {
-                return;
-            }
-        }
-    });
-    let mut result = Ok(());
-    while let Some(page) = rx.recv().await {
-        if let Err(e) = page.and_then(&mut on_page) {
-            result = Err(e);
-            break;
-        }
-    }
-    drop(rx);
-    let _ = decoder.await;
-    let _ = reader.await;
-    result
-}
-
-/// Folds ledger events after `models.position` up to `up_to` (inclusive;
-/// `None` = the head) into `models`, page by page. `on_page` sees each page's
-/// events and the set of views they changed, before the next page is folded.
-pub async fn fold<F>(
-    storage: &Storage,
-    ledger_id: &LedgerId,
-    models: &mut ReadModels,
-    up_to: Option<u64>,
-    mut on_page: F,
-) -> Result<(), ProjectionError>
-where
-    F: FnMut(&ReadModels, &std::collections::BTreeSet<icac_projections::ViewKey>, u64),
-{
-    let from = models.position + 1;
-    read_pages(storage, ledger_id, from, up_to, decode_page, |rows| {
-        let mut changed = std::collections::BTreeSet::new();
-        for row in rows {
-            match row.event {
-                Some(event) => {
-                    if let Some(key) = models.apply(&event)? {
-                        changed.insert(key);
-                    }
-                }
-                None => models.skip(row.position)?,
-            }
-        }
-        on_page(models, &changed, models.position);
-        Ok(())
-    })
-    .await
-}
-
 /// The read models exactly as they stood at `position` (folded from the ledger).
 pub async fn models_at(
     storage: &Storage,
     ledger_id: &LedgerId,
     position: u64,
 ) -> Result<ReadModels, ProjectionError> {
-    let mut models = ReadModels::new();
-    fold(
-        storage,
-        ledger_id,
-        &mut models,
-        Some(position),
-        |_, _, _| {},
-    )
-    .await?;
-    if models.position != position {
-        return Err(ProjectionError::NoSuchPosition(position));
-    }
-    Ok(models)
+    Ok(replay::replay(storage, ledger_id, Some(position), false, |_| {})
+        .await?
+        .models)
 }

@@ -3,9 +3,8 @@
 
 use std::time::Instant;
 
-use icac_projections::ReadModels;
-
-use super::{fold, store, ProjectionError};
+use super::replay::replay;
+use super::{store, ProjectionError};
 use crate::ledger::record::LedgerId;
 use crate::storage::Storage;
 
@@ -30,15 +29,11 @@ pub async fn rebuild(
 ) -> Result<RebuildSummary, ProjectionError> {
     let head = storage.head(ledger_id).await?.position;
     let started = Instant::now();
-    let mut models = ReadModels::new();
-    fold(
-        storage,
-        ledger_id,
-        &mut models,
-        Some(head),
-        |_, _, position| progress(Stage::Replaying { position, head }),
-    )
-    .await?;
+    let models = replay(storage, ledger_id, Some(head), false, |position| {
+        progress(Stage::Replaying { position, head })
+    })
+    .await?
+    .models;
     let replay_micros = started.elapsed().as_micros();
     let written = Instant::now();
     let rows = store::all_rows(&models)?;

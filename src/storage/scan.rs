@@ -1,4 +1,6 @@
-//! Streams a ledger's rows in position order, in batches, for verification.
+//! Streams a ledger's rows in position order, in batches: verification reads whole
+//! rows ([`StoredRow`]), replays of the read models only what they decode
+//! ([`CanonicalRow`]).
 //!
 //! Paged `SELECT ... LIMIT` reads cost a round trip and an index descent per page and
 //! leave PostgreSQL idle while the client works. On PostgreSQL a scan is one
@@ -7,34 +9,58 @@
 //! flight), and rows are decoded straight from the wire format. SQLite, in-process and
 //! without a network hop, keeps the paged reads.
 
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use sqlx::{Connection, Executor};
 use tokio::sync::mpsc::Sender;
 
-use super::{to_u64, Storage, StorageError, StoredRow};
+use super::{to_u64, CanonicalRow, Storage, StorageError, StoredRow};
 use crate::ledger::record::LedgerId;
 
-/// Reads rows with `position >= from` in position order and sends them in batches of
-/// `batch` rows. Stops early, without error, when the receiver is dropped.
-pub async fn scan(
+/// A row type a scan can produce: its columns, how to decode them from COPY's binary
+/// format, and the paged read SQLite uses instead.
+pub trait ScanRow: Sized + Send + 'static {
+    /// The select list, in the order `from_copy` reads the fields.
+    const SELECT: &'static str;
+    const COLUMNS: usize;
+    fn from_copy(fields: &[&[u8]]) -> Result<Self, StorageError>;
+    fn position(&self) -> u64;
+    fn read_page<'a>(
+        storage: &'a Storage,
+        ledger: &'a LedgerId,
+        from: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<Self>, StorageError>>;
+}
+
+/// Reads rows with `from <= position <= up_to` (`None`: to the head) in position
+/// order and sends them in batches of `batch` rows. Stops early, without error, when
+/// the receiver is dropped.
+pub async fn scan<R: ScanRow>(
     storage: &Storage,
     ledger: &LedgerId,
     from: u64,
+    up_to: Option<u64>,
     batch: usize,
-    tx: Sender<Vec<StoredRow>>,
+    tx: Sender<Vec<R>>,
 ) -> Result<(), StorageError> {
     let batch = batch.max(1);
     match storage {
-        Storage::Postgres(pg) => copy_scan(pg, ledger, from, batch, tx).await,
+        Storage::Postgres(pg) => copy_scan(pg, ledger, from, up_to, batch, tx).await,
         Storage::Sqlite(_) => {
             let mut next = from;
             loop {
-                let limit = u32::try_from(batch).unwrap_or(u32::MAX);
-                let rows = storage.read_page(ledger, next, limit).await?;
+                let limit = match up_to {
+                    Some(last) if last < next => return Ok(()),
+                    Some(last) => (last - next + 1).min(batch as u64),
+                    None => batch as u64,
+                };
+                let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+                let rows = R::read_page(storage, ledger, next, limit).await?;
                 let Some(last) = rows.last() else {
                     return Ok(());
                 };
-                next = last.position.saturating_add(1);
+                next = last.position().saturating_add(1);
                 if tx.send(rows).await.is_err() {
                     return Ok(());
                 }
@@ -43,29 +69,32 @@ pub async fn scan(
     }
 }
 
-async fn copy_scan(
+async fn copy_scan<R: ScanRow>(
     pg: &super::postgres::PgStorage,
     ledger: &LedgerId,
     from: u64,
+    up_to: Option<u64>,
     batch: usize,
-    tx: Sender<Vec<StoredRow>>,
+    tx: Sender<Vec<R>>,
 ) -> Result<(), StorageError> {
     // COPY takes no bind parameters. A `LedgerId` is only [a-z0-9-] (checked when it
-    // was built) and `from` is a number, so neither can break out of the literal.
+    // was built) and the bounds are numbers, so none can break out of the literal.
+    let upper = up_to
+        .map(|last| format!(" AND position <= {}", super::to_i64(last)))
+        .unwrap_or_default();
     let sql = format!(
-        "COPY (SELECT position, aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, recorded_at, prev_hash, hash, key_id, signature, canonical \
-         FROM ledger_events WHERE ledger_id = '{}' AND position >= {} ORDER BY position) \
-         TO STDOUT (FORMAT binary)",
+        "COPY (SELECT {} FROM ledger_events WHERE ledger_id = '{}' AND position >= {}{upper} \
+         ORDER BY position) TO STDOUT (FORMAT binary)",
+        R::SELECT,
         ledger.as_str(),
         super::to_i64(from)
     );
-    // A connection of its own: if verification stops early the COPY is abandoned
+    // A connection of its own: if the reader stops early the COPY is abandoned
     // mid-stream, and such a connection must not go back to the pool.
     let mut conn = pg.pool().acquire().await?.detach();
     // The rows are already stored in position order in the primary key: walk it. With
     // statistics from before a bulk load the planner chose a bitmap scan plus a sort,
-    // which spilled the whole ledger to temporary files and cost the server 7x more CPU
+    // which spilled the whole ledger to temporary files and cost the server 5x more CPU
     // per row than the index walk. These settings die with this detached connection.
     conn.execute("SET enable_sort = off; SET enable_bitmapscan = off; SET enable_seqscan = off")
         .await?;
@@ -76,7 +105,7 @@ async fn copy_scan(
         let mut stream = conn.copy_out_raw(&sql).await?;
         while let Some(chunk) = stream.next().await {
             decoder.feed(&chunk?);
-            while let Some(row) = decoder.next_row()? {
+            while let Some(row) = decoder.next_row::<R>()? {
                 rows.push(row);
                 if rows.len() == batch {
                     let full = std::mem::replace(&mut rows, Vec::with_capacity(batch));
@@ -113,7 +142,7 @@ fn malformed(position: u64, reason: &str) -> StorageError {
     }
 }
 
-/// Incremental decoder of PostgreSQL's binary COPY format for the scan's 12 columns.
+/// Incremental decoder of PostgreSQL's binary COPY format.
 #[derive(Default)]
 struct CopyDecoder {
     buf: Vec<u8>,
@@ -123,7 +152,8 @@ struct CopyDecoder {
 }
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
-const COLUMNS: i16 = 12;
+/// Fields per row a scan may select (`ScanRow::COLUMNS` is at most this).
+const MAX_COLUMNS: usize = 12;
 
 impl CopyDecoder {
     fn feed(&mut self, chunk: &[u8]) {
@@ -142,7 +172,7 @@ impl CopyDecoder {
     }
 
     /// The next complete row, or `None` when more data is needed (or the trailer came).
-    fn next_row(&mut self) -> Result<Option<StoredRow>, StorageError> {
+    fn next_row<R: ScanRow>(&mut self) -> Result<Option<R>, StorageError> {
         if !self.header_done {
             let rest = &self.buf[self.at..];
             if rest.len() < SIGNATURE.len() + 8 {
@@ -174,11 +204,11 @@ impl CopyDecoder {
             self.trailer_seen = true;
             return Ok(None);
         }
-        if count != COLUMNS {
+        if usize::try_from(count).ok() != Some(R::COLUMNS) || R::COLUMNS > MAX_COLUMNS {
             return Err(malformed(0, &format!("{count} columns in a row")));
         }
-        let mut fields: [&[u8]; 12] = [&[]; 12];
-        for f in fields.iter_mut() {
+        let mut fields: [&[u8]; MAX_COLUMNS] = [&[]; MAX_COLUMNS];
+        for f in fields.iter_mut().take(R::COLUMNS) {
             let Some(len) = r.take(4).map(be_u32) else {
                 return Ok(None);
             };
@@ -191,7 +221,7 @@ impl CopyDecoder {
             *f = bytes;
         }
         let consumed = r.i;
-        let row = decode_row(&fields)?;
+        let row = R::from_copy(&fields[..R::COLUMNS])?;
         self.at += consumed;
         Ok(Some(row))
     }
@@ -215,29 +245,77 @@ fn be_u32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
-fn decode_row(f: &[&[u8]; 12]) -> Result<StoredRow, StorageError> {
-    let int8 = |b: &[u8], what: &str, position: u64| -> Result<i64, StorageError> {
-        <[u8; 8]>::try_from(b)
-            .map(i64::from_be_bytes)
-            .map_err(|_| malformed(position, &format!("{what} is not an int8")))
-    };
-    let position = to_u64(0, int8(f[0], "position", 0)?, "position")?;
-    let text = |b: &[u8], what: &str| -> Result<String, StorageError> {
-        String::from_utf8(b.to_vec())
-            .map_err(|_| malformed(position, &format!("{what} is not UTF-8")))
-    };
-    Ok(StoredRow {
-        position,
-        aggregate_type: text(f[1], "aggregate_type")?,
-        aggregate_id: text(f[2], "aggregate_id")?,
-        sequence: to_u64(position, int8(f[3], "sequence", position)?, "sequence")?,
-        event_type: text(f[4], "event_type")?,
-        event_version: text(f[5], "event_version")?,
-        recorded_at: text(f[6], "recorded_at")?,
-        prev_hash: f[7].to_vec(),
-        hash: f[8].to_vec(),
-        key_id: text(f[9], "key_id")?,
-        signature: f[10].to_vec(),
-        canonical: f[11].to_vec(),
-    })
+fn int8(b: &[u8], what: &str, position: u64) -> Result<i64, StorageError> {
+    <[u8; 8]>::try_from(b)
+        .map(i64::from_be_bytes)
+        .map_err(|_| malformed(position, &format!("{what} is not an int8")))
+}
+
+fn text(b: &[u8], what: &str, position: u64) -> Result<String, StorageError> {
+    String::from_utf8(b.to_vec()).map_err(|_| malformed(position, &format!("{what} is not UTF-8")))
+}
+
+impl ScanRow for StoredRow {
+    const SELECT: &'static str = "position, aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, recorded_at, prev_hash, hash, key_id, signature, canonical";
+    const COLUMNS: usize = 12;
+
+    fn from_copy(f: &[&[u8]]) -> Result<Self, StorageError> {
+        let position = to_u64(0, int8(f[0], "position", 0)?, "position")?;
+        Ok(StoredRow {
+            position,
+            aggregate_type: text(f[1], "aggregate_type", position)?,
+            aggregate_id: text(f[2], "aggregate_id", position)?,
+            sequence: to_u64(position, int8(f[3], "sequence", position)?, "sequence")?,
+            event_type: text(f[4], "event_type", position)?,
+            event_version: text(f[5], "event_version", position)?,
+            recorded_at: text(f[6], "recorded_at", position)?,
+            prev_hash: f[7].to_vec(),
+            hash: f[8].to_vec(),
+            key_id: text(f[9], "key_id", position)?,
+            signature: f[10].to_vec(),
+            canonical: f[11].to_vec(),
+        })
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+
+    fn read_page<'a>(
+        storage: &'a Storage,
+        ledger: &'a LedgerId,
+        from: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<Self>, StorageError>> {
+        Box::pin(storage.read_page(ledger, from, limit))
+    }
+}
+
+impl ScanRow for CanonicalRow {
+    const SELECT: &'static str = "position, recorded_at, hash, canonical";
+    const COLUMNS: usize = 4;
+
+    fn from_copy(f: &[&[u8]]) -> Result<Self, StorageError> {
+        let position = to_u64(0, int8(f[0], "position", 0)?, "position")?;
+        Ok(CanonicalRow {
+            position,
+            recorded_at: text(f[1], "recorded_at", position)?,
+            hash: f[2].to_vec(),
+            canonical: f[3].to_vec(),
+        })
+    }
+
+    fn position(&self) -> u64 {
+        self.position
+    }
+
+    fn read_page<'a>(
+        storage: &'a Storage,
+        ledger: &'a LedgerId,
+        from: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<Self>, StorageError>> {
+        Box::pin(storage.read_canonical_page(ledger, from, limit))
+    }
 }
