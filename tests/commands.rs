@@ -264,6 +264,67 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
     }
 }
 
+/// A filing that claimed a CyberTip and then failed (a database outage between its
+/// two writes) leaves a claim no case filed on. Another unit filing the same tip is
+/// refused as a conflict while that claim may still be in flight, and once it is older
+/// than `STRANDED_AFTER` takes the tip over: the claim is released on the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranded_cybertip_claim_is_taken_over() {
+    use icac_aggregates::cybertip::{CyberTipCommand, STRANDED_AFTER};
+    for kind in KINDS {
+        let db = TestDb::new(kind).await;
+        let key = LedgerKey::generate();
+        let ledger = open_ledger(&db, &key).await;
+        let commands = Commands::open(ledger.clone()).await.unwrap();
+        with_units(&commands).await;
+        let tip = "555666777";
+        let stranded_case =
+            CaseId::for_unit_case(&Ori::parse(HARTFORD).unwrap(), &"24-404".parse().unwrap())
+                .unwrap();
+        // What the failed filing left behind: the claim, and nothing on its case.
+        let claim = CyberTipCommand::Claim {
+            cybertip_number: tip.parse().unwrap(),
+            case_id: stranded_case.clone(),
+            claimed_by: Ori::parse(HARTFORD).unwrap(),
+            recorded_at: at(),
+        };
+        commands
+            .execute(&commands.cybertips, tip, claim, &actor(HARTFORD))
+            .await
+            .unwrap();
+        let soon = at()
+            .checked_add(jiff::SignedDuration::from_secs(60))
+            .unwrap();
+        let err = file_notification(&commands, &form(NEW_HAVEN, "NH-9", tip), &actor(NEW_HAVEN), soon)
+            .await
+            .expect_err("a young claim may be a filing in flight");
+        assert!(matches!(err, CommandError::Conflict), "{kind:?}: {err:?}");
+
+        let later = at().checked_add(STRANDED_AFTER).unwrap();
+        let receipt =
+            file_notification(&commands, &form(NEW_HAVEN, "NH-9", tip), &actor(NEW_HAVEN), later)
+                .await
+                .unwrap();
+        let FilingReceipt::Filed { case_id } = receipt else {
+            panic!("{kind:?}: {receipt:?}")
+        };
+        assert_ne!(case_id, stranded_case);
+        let tip_events: Vec<String> = ledger
+            .read_stream(&StreamId::new("cybertip", tip))
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.record.event_type.clone())
+            .collect();
+        assert_eq!(
+            tip_events,
+            ["CyberTipClaimed", "CyberTipReleased", "CyberTipClaimed"],
+            "{kind:?}"
+        );
+        assert_eq!(commands.tip_holder(&tip.parse().unwrap()), Some(case_id));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_is_deterministic_across_fresh_stores() {
     let mut payloads = Vec::new();

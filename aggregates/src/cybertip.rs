@@ -105,9 +105,30 @@ pub struct CyberTip {
     pub cybertip_number: Option<CyberTipNumber>,
     pub holder: Option<CaseId>,
     pub claims: u32,
+    /// When the standing claim was made.
+    #[serde(default)]
+    pub claimed_at: Option<Timestamp>,
 }
 
+/// How long a claim may stand while its case holds no notification before another
+/// filing may take the tip over. A filing claims and then files within one request
+/// (well under a minute, retries included); a claim this old whose case never got its
+/// notification belongs to a filing that failed between its two writes (a database
+/// outage) and could not release the claim either.
+pub const STRANDED_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(5 * 60);
+
 impl CyberTip {
+    /// Whether the standing claim is stranded at `now`: its case (`holder_filed`
+    /// says whether that case holds its notification) never filed, and the claim is
+    /// older than [`STRANDED_AFTER`]. Such a claim may be released by any filing of
+    /// the same tip, which then claims it for itself.
+    pub fn is_stranded(&self, holder_filed: bool, now: Timestamp) -> bool {
+        match (&self.holder, self.claimed_at) {
+            (Some(_), Some(at)) => !holder_filed && now.duration_since(at) >= STRANDED_AFTER,
+            _ => false,
+        }
+    }
+
     pub fn decide(&self, command: CyberTipCommand) -> Result<Vec<CyberTipEvent>, CyberTipError> {
         match command {
             CyberTipCommand::Claim {
@@ -175,13 +196,18 @@ impl Aggregate for CyberTip {
             CyberTipEvent::CyberTipClaimed {
                 cybertip_number,
                 case_id,
+                recorded_at,
                 ..
             } => {
                 self.cybertip_number = Some(cybertip_number);
                 self.holder = Some(case_id);
                 self.claims += 1;
+                self.claimed_at = Some(recorded_at);
             }
-            CyberTipEvent::CyberTipReleased { .. } => self.holder = None,
+            CyberTipEvent::CyberTipReleased { .. } => {
+                self.holder = None;
+                self.claimed_at = None;
+            }
         }
     }
 }

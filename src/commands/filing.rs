@@ -5,7 +5,7 @@
 use cqrs_es::AggregateError;
 use icac_aggregates::case::{CaseCommand, FileNotification};
 use icac_aggregates::catalog::Catalog;
-use icac_aggregates::cybertip::{filing, ClaimOutcome, CyberTipCommand};
+use icac_aggregates::cybertip::{filing, ClaimOutcome, CyberTip, CyberTipCommand, STRANDED_AFTER};
 use icac_aggregates::form::{parse_and_validate, NotificationForm, ValidationContext};
 use icac_aggregates::ids::CaseId;
 use jiff::Timestamp;
@@ -82,9 +82,14 @@ pub async fn file_form(
         Some((tip, command)) => claim_tip(commands, tip, command, actor).await?,
     };
     // The domain treats a re-claim by the same case as success; be explicit anyway.
-    let outcome = match outcome {
-        ClaimOutcome::LinkToExisting(primary) if primary == case_id => ClaimOutcome::FileOnOwnCase,
-        other => other,
+    let outcome = match (outcome, &claim) {
+        (ClaimOutcome::LinkToExisting(primary), _) if primary == case_id => {
+            ClaimOutcome::FileOnOwnCase
+        }
+        (ClaimOutcome::LinkToExisting(holder), Some((tip, command))) => {
+            take_over_if_stranded(commands, tip, command, holder, actor, recorded_at).await?
+        }
+        (other, _) => other,
     };
     let receipt = match &outcome {
         ClaimOutcome::FileOnOwnCase => FilingReceipt::Filed {
@@ -118,6 +123,47 @@ pub async fn file_form(
         }
     }
     Ok(receipt)
+}
+
+/// The tip is held by `holder`. If `holder` never filed its notification (a filing
+/// that claimed the tip, then failed, and could not release the claim: a database
+/// outage between its writes) and the claim is older than `STRANDED_AFTER`, the claim
+/// is released on the ledger and this filing claims the tip; a younger one may still
+/// be in flight, so this filing is refused as a conflict, to be retried.
+async fn take_over_if_stranded(
+    commands: &Commands,
+    tip: &str,
+    command: &CyberTipCommand,
+    holder: CaseId,
+    actor: &Actor,
+    recorded_at: Timestamp,
+) -> Result<ClaimOutcome, CommandError> {
+    let (_, holder_case) = commands.load_case(&holder).await?;
+    let holder_filed = holder_case.notification.is_some();
+    if holder_filed {
+        return Ok(ClaimOutcome::LinkToExisting(holder));
+    }
+    let (_, state) = commands.load::<CyberTip>(tip).await?;
+    if state.holder.as_ref() != Some(&holder) {
+        // Released or claimed again since: decide on the new state.
+        return Err(CommandError::Conflict);
+    }
+    if !state.is_stranded(holder_filed, recorded_at) {
+        return Err(CommandError::Conflict);
+    }
+    let release = CyberTipCommand::Release {
+        case_id: holder.clone(),
+        reason: format!(
+            "stranded claim: case {holder} filed no notification within {} minutes of claiming",
+            STRANDED_AFTER.as_secs() / 60
+        ),
+        recorded_at,
+    };
+    commands
+        .execute(&commands.cybertips, tip, release, actor)
+        .await?;
+    tracing::warn!(case = %holder, "released a stranded CyberTip claim");
+    claim_tip(commands, tip, command, actor).await
 }
 
 async fn claim_tip(

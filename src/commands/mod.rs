@@ -184,10 +184,16 @@ impl Commands {
 
     /// A case as currently recorded, with the sequence of its last event (0: no events).
     pub async fn load_case(&self, case_id: &CaseId) -> Result<(u64, Case), CommandError> {
-        let store =
-            LedgerEventStore::<Case>::new(self.ledger.clone()).with_upcaster(upcast_payload);
-        let mut context =
-            cqrs_es::EventStore::<Case>::load_aggregate(&store, case_id.as_str()).await?;
+        self.load::<Case>(case_id.as_str()).await
+    }
+
+    /// One aggregate's state read afresh from the ledger, with its stream's length.
+    pub async fn load<A>(&self, aggregate_id: &str) -> Result<(u64, A), CommandError>
+    where
+        A: Aggregate + Clone + 'static,
+    {
+        let store = LedgerEventStore::<A>::new(self.ledger.clone()).with_upcaster(upcast_payload);
+        let mut context = cqrs_es::EventStore::<A>::load_aggregate(&store, aggregate_id).await?;
         let sequence = context.sequence();
         Ok((
             sequence,

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use cqrs_es::test::TestFramework;
+use cqrs_es::Aggregate;
 use icac_aggregates::catalog::Medium;
 use icac_aggregates::cybertip::*;
 use icac_aggregates::form::v1::Source;
@@ -139,6 +140,24 @@ fn claimed(case: &str) -> CyberTipEvent {
         claimed_by: ori(HARTFORD),
         recorded_at: now(),
     }
+}
+
+#[test]
+fn a_claim_is_stranded_only_when_old_and_its_case_never_filed() {
+    let mut tip_state = CyberTip::default();
+    assert!(!tip_state.is_stranded(false, now()), "nothing claimed");
+    tip_state.apply(claimed("HPD-1"));
+    let later = |secs: i64| now().checked_add(jiff::SignedDuration::from_secs(secs)).unwrap();
+    let limit = STRANDED_AFTER.as_secs();
+    assert!(!tip_state.is_stranded(false, later(limit - 1)), "a filing in flight");
+    assert!(tip_state.is_stranded(false, later(limit)));
+    assert!(!tip_state.is_stranded(true, later(10 * limit)), "the case filed");
+    tip_state.apply(CyberTipEvent::CyberTipReleased {
+        case_id: case_id("HPD-1"),
+        reason: "stranded".into(),
+        recorded_at: later(limit),
+    });
+    assert!(!tip_state.is_stranded(false, later(10 * limit)), "released");
 }
 
 #[tokio::test]
