@@ -3,13 +3,14 @@
 
 mod common;
 
-use common::{open_ledger, TestDb, KINDS};
+use common::{open_ledger, Kind, TestDb, KINDS};
 use icac_aggregates::case::{CaseCommand, ShareCategory, ShareDirection, ShareInformation};
 use icac_aggregates::ids::{CaseId, Ori};
 use icac_aggregates::units::{RegisterUnit, UnitCommand, UnitKind};
 use icac_ledger::commands::filing::{file_notification, FilingReceipt};
 use icac_ledger::commands::{demo, Actor, CommandError, Commands};
 use icac_ledger::ledger::keys::LedgerKey;
+use icac_ledger::ledger::Ledger;
 use icac_ledger::ledger::record::StreamId;
 use jiff::Timestamp;
 use serde_json::{json, Value};
@@ -52,6 +53,16 @@ fn form(unit: &str, case_number: &str, tip: &str) -> Value {
     })
 }
 
+/// A fresh ledger on `kind` with its commands and the two units registered.
+async fn with_units_on(kind: Kind) -> (TestDb, LedgerKey, Ledger, Commands) {
+    let db = TestDb::new(kind).await;
+    let key = LedgerKey::generate();
+    let ledger = open_ledger(&db, &key).await;
+    let commands = Commands::open(ledger.clone()).await.unwrap();
+    with_units(&commands).await;
+    (db, key, ledger, commands)
+}
+
 async fn with_units(commands: &Commands) {
     for (ori, name) in [
         (HARTFORD, "Hartford Police Department"),
@@ -79,11 +90,7 @@ async fn with_units(commands: &Commands) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filing_deconfliction_and_validation_through_cqrs() {
     for kind in KINDS {
-        let db = TestDb::new(kind).await;
-        let key = LedgerKey::generate();
-        let ledger = open_ledger(&db, &key).await;
-        let commands = Commands::open(ledger.clone()).await.unwrap();
-        with_units(&commands).await;
+        let (db, key, ledger, commands) = with_units_on(kind).await;
 
         // A valid form opens a case; metadata carries the principal.
         let receipt = file_notification(
@@ -272,11 +279,7 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
 async fn a_stranded_cybertip_claim_is_taken_over() {
     use icac_aggregates::cybertip::{CyberTipCommand, STRANDED_AFTER};
     for kind in KINDS {
-        let db = TestDb::new(kind).await;
-        let key = LedgerKey::generate();
-        let ledger = open_ledger(&db, &key).await;
-        let commands = Commands::open(ledger.clone()).await.unwrap();
-        with_units(&commands).await;
+        let (_db, _key, ledger, commands) = with_units_on(kind).await;
         let tip = "555666777";
         let stranded_case =
             CaseId::for_unit_case(&Ori::parse(HARTFORD).unwrap(), &"24-404".parse().unwrap())
