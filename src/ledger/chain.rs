@@ -19,6 +19,22 @@ pub struct Hash32(pub [u8; 32]);
 /// `prev_hash` of the event at position 1.
 pub const GENESIS_PREV_HASH: Hash32 = Hash32::ZERO;
 
+/// The value of each lowercase hex digit; 0xff for every other byte.
+const LOWER_HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 impl Hash32 {
     /// All-zero hash: the chain head of an empty ledger.
     pub const ZERO: Hash32 = Hash32([0u8; 32]);
@@ -36,12 +52,29 @@ impl Hash32 {
         if s.len() != 64 {
             return Err(HashParseError::Length(s.len()));
         }
+        // Verification parses one of these per event: a table lookup per digit, and
+        // the slow path only to word an error.
+        let b = s.as_bytes();
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            let (hi, lo) = (LOWER_HEX[usize::from(b[2 * i])], LOWER_HEX[usize::from(b[2 * i + 1])]);
+            if hi | lo > 0x0f {
+                return Err(Self::hex_error(s));
+            }
+            *byte = hi << 4 | lo;
+        }
+        Ok(Hash32(out))
+    }
+
+    fn hex_error(s: &str) -> HashParseError {
         if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(HashParseError::Hex("uppercase hex digits".into()));
+            return HashParseError::Hex("uppercase hex digits".into());
         }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|e| HashParseError::Hex(e.to_string()))?;
-        Ok(Hash32(out))
+        match hex::decode_to_slice(s, &mut out) {
+            Err(e) => HashParseError::Hex(e.to_string()),
+            Ok(()) => HashParseError::Hex("not lowercase hex".into()),
+        }
     }
 
     /// Builds a hash from a byte slice that must be exactly 32 bytes long.
@@ -121,6 +154,30 @@ mod tests {
         assert!(Hash32::from_hex("00").is_err());
         assert!(Hash32::from_hex(&"A".repeat(64)).is_err());
         assert!(Hash32::from_hex(&"g".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn from_hex_agrees_with_the_hex_crate_on_every_digit_pair() {
+        // Every byte value in every position of a pair: the table and the hex crate
+        // (plus the lowercase rule) accept and refuse the same strings.
+        let base = "ab".repeat(32);
+        for b in 0..=255u8 {
+            for at in [0usize, 1, 62, 63] {
+                let mut bytes = base.clone().into_bytes();
+                bytes[at] = b;
+                let Ok(s) = String::from_utf8(bytes) else { continue };
+                if s.len() != 64 {
+                    continue;
+                }
+                let mut out = [0u8; 32];
+                let reference = !s.bytes().any(|c| c.is_ascii_uppercase())
+                    && hex::decode_to_slice(&s, &mut out).is_ok();
+                assert_eq!(Hash32::from_hex(&s).is_ok(), reference, "{s:?}");
+                if reference {
+                    assert_eq!(Hash32::from_hex(&s).unwrap().0, out);
+                }
+            }
+        }
     }
 
     #[test]
