@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use icac_aggregates::compliance::deadline::DeadlineError;
-use icac_aggregates::compliance::{assess, Compliance, ComplianceStatus, DeadlinePolicy};
+use icac_aggregates::compliance::{
+    assess, Compliance, ComplianceStatus, DeadlinePolicy, NotificationClock,
+};
 use icac_aggregates::ids::{CaseId, Ori};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -72,14 +74,30 @@ pub fn assess_case(
     as_of: Date,
     policy: &DeadlinePolicy,
 ) -> Result<Option<NotificationCompliance>, DeadlineError> {
-    let clock = case.notification_clock();
+    assess_clock(
+        &case.case_id,
+        &case.reporting_unit,
+        &case.notification_clock(),
+        as_of,
+        policy,
+    )
+}
+
+/// [`assess_case`] from the clock alone (what a view table keeps in columns).
+pub fn assess_clock(
+    case_id: &CaseId,
+    unit: &Ori,
+    clock: &NotificationClock,
+    as_of: Date,
+    policy: &DeadlinePolicy,
+) -> Result<Option<NotificationCompliance>, DeadlineError> {
     if clock.received_on > as_of {
         return Ok(None);
     }
-    let assessed: Compliance = assess(&clock, as_of, policy)?;
+    let assessed: Compliance = assess(clock, as_of, policy)?;
     Ok(Some(NotificationCompliance {
-        case_id: case.case_id.clone(),
-        unit: case.reporting_unit.clone(),
+        case_id: case_id.clone(),
+        unit: unit.clone(),
         received_on: assessed.received_on,
         filed_on: clock.filed_on.filter(|f| *f <= as_of),
         due_on: assessed.due_on,
@@ -97,33 +115,61 @@ pub fn compliance<'a>(
     policy: &DeadlinePolicy,
     unit: Option<&Ori>,
 ) -> Result<ComplianceReport, DeadlineError> {
-    let mut rows = Vec::new();
+    let mut tally = ComplianceTally::new(true);
     for case in cases {
         if unit.is_some_and(|u| *u != case.reporting_unit) {
             continue;
         }
         if let Some(row) = assess_case(case, as_of, policy)? {
-            rows.push(row);
+            tally.add(row);
         }
     }
-    rows.sort_by(|a, b| (&a.unit, &a.case_id).cmp(&(&b.unit, &b.case_id)));
-    let mut by_unit: BTreeMap<Ori, UnitCompliance> = BTreeMap::new();
-    let mut total = UnitCompliance::default();
-    for row in &rows {
-        by_unit
+    Ok(tally.finish(as_of, policy))
+}
+
+/// A [`ComplianceReport`] built one notification at a time, in any order, so a
+/// caller can stream the cases rather than hold them. Without rows it keeps only
+/// the counts (one entry per unit).
+#[derive(Debug, Clone, Default)]
+pub struct ComplianceTally {
+    keep_rows: bool,
+    rows: Vec<NotificationCompliance>,
+    by_unit: BTreeMap<Ori, UnitCompliance>,
+    total: UnitCompliance,
+}
+
+impl ComplianceTally {
+    pub fn new(keep_rows: bool) -> Self {
+        Self {
+            keep_rows,
+            ..Self::default()
+        }
+    }
+
+    pub fn add(&mut self, row: NotificationCompliance) {
+        self.by_unit
             .entry(row.unit.clone())
             .or_insert_with(|| UnitCompliance {
                 unit: Some(row.unit.clone()),
                 ..UnitCompliance::default()
             })
-            .add(row);
-        total.add(row);
+            .add(&row);
+        self.total.add(&row);
+        if self.keep_rows {
+            self.rows.push(row);
+        }
     }
-    Ok(ComplianceReport {
-        as_of,
-        policy: *policy,
-        notifications: rows,
-        units: by_unit.into_values().collect(),
-        total,
-    })
+
+    /// The report: rows (if kept) ordered by unit then case id, units by ORI.
+    pub fn finish(mut self, as_of: Date, policy: &DeadlinePolicy) -> ComplianceReport {
+        self.rows
+            .sort_by(|a, b| (&a.unit, &a.case_id).cmp(&(&b.unit, &b.case_id)));
+        ComplianceReport {
+            as_of,
+            policy: *policy,
+            notifications: self.rows,
+            units: self.by_unit.into_values().collect(),
+            total: self.total,
+        }
+    }
 }

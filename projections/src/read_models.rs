@@ -20,6 +20,24 @@ pub enum ViewKey {
     Unit(Ori),
 }
 
+impl ViewKey {
+    /// The view `e` folds into, if it folds into one: its stream's id, parsed for its
+    /// aggregate type. Whether that view exists yet is the models' business; a runner
+    /// that holds only some views uses this to fetch the ones a batch needs first.
+    pub fn of(e: &LedgerEvent) -> Option<ViewKey> {
+        let id = e.aggregate_id.as_str();
+        match &e.event {
+            DomainEvent::Case(_) => CaseId::parse(id).ok().map(ViewKey::Case),
+            DomainEvent::Operation(_) => OperationId::parse(id).ok().map(ViewKey::Operation),
+            DomainEvent::PublicReport(_) => {
+                ReceiptNumber::parse(id).ok().map(ViewKey::PublicReport)
+            }
+            DomainEvent::Unit(_) => Ori::parse(id).ok().map(ViewKey::Unit),
+            DomainEvent::Cybertip(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FoldError {
     #[error("position {got} does not follow {last}: read models need ledger order")]
@@ -219,6 +237,36 @@ impl ReadModels {
             }
         }
         Ok(changed)
+    }
+
+    /// Whether the models hold this view.
+    pub fn contains(&self, key: &ViewKey) -> bool {
+        self.version(key).is_some()
+    }
+
+    /// The stream sequence of the last event folded into this view, if it is held.
+    pub fn version(&self, key: &ViewKey) -> Option<u64> {
+        match key {
+            ViewKey::Case(id) => self.cases.get(id).map(|v| v.version),
+            ViewKey::Operation(id) => self.operations.get(id).map(|v| v.version),
+            ViewKey::PublicReport(id) => self.public_reports.get(id).map(|v| v.version),
+            ViewKey::Unit(id) => self.units.get(id).map(|v| v.version),
+        }
+    }
+
+    /// Drops one view (a runner holding only some views lets go of it); true if held.
+    pub fn remove(&mut self, key: &ViewKey) -> bool {
+        match key {
+            ViewKey::Case(id) => self.cases.remove(id).is_some(),
+            ViewKey::Operation(id) => self.operations.remove(id).is_some(),
+            ViewKey::PublicReport(id) => self.public_reports.remove(id).is_some(),
+            ViewKey::Unit(id) => self.units.remove(id).is_some(),
+        }
+    }
+
+    /// Views held, of every kind.
+    pub fn views(&self) -> usize {
+        self.cases.len() + self.operations.len() + self.public_reports.len() + self.units.len()
     }
 
     /// Open public reports awaiting triage or routing, oldest first.

@@ -118,10 +118,9 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         state.projections.catch_up().await?;
         let unit = state
             .projections
-            .snapshot()
-            .await
-            .units
-            .values()
+            .units()
+            .await?
+            .into_iter()
             .find(|u| u.active)
             .map(|u| u.ori.clone())
             .or_else(|| icac_aggregates::ids::Ori::parse(DEMO_UNIT_FALLBACK).ok());

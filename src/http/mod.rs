@@ -127,8 +127,20 @@ impl AppState {
         }))
     }
 
-    /// Brings the read models up to the ledger head, so a read right after a write sees it.
+    /// Brings the view tables up to the ledger head (folding what the runner has not
+    /// seen and writing what it has not written), so a read of the tables right after a
+    /// write sees it.
     pub async fn fresh_views(&self) -> Result<(), problem::Problem> {
+        self.projections
+            .catch_up()
+            .await
+            .map(|_| ())
+            .map_err(problem::Problem::internal)
+    }
+
+    /// Brings the runner's working set up to the ledger head without writing it: enough
+    /// for `ProjectionRunner::case_view`, which looks there before the table.
+    pub async fn fresh_view(&self) -> Result<(), problem::Problem> {
         self.projections
             .refresh()
             .await

@@ -15,6 +15,7 @@ pub mod rebuild;
 pub mod replay;
 pub mod runner;
 pub mod store;
+pub mod views;
 
 use std::borrow::Cow;
 

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeSet;
 
+use icac_projections::case_view::CaseView;
+use icac_projections::intake::PublicReportView;
 use icac_projections::{ReadModels, ViewKey};
+use jiff::civil::Date;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::Row;
@@ -52,6 +55,100 @@ pub struct ViewRow {
     pub view_id: String,
     pub version: i64,
     pub payload: String,
+    /// Copies of payload fields that lists and filters read in SQL.
+    pub index: IndexColumns,
+}
+
+/// The columns a view table has besides `(ledger_id, view_id, version, payload)`
+/// (schema 5), with their values for one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexColumns {
+    None,
+    Case {
+        reporting_unit: String,
+        received_day: i64,
+        filed_day: Option<i64>,
+        opened_by_complaint: bool,
+    },
+    PublicReport {
+        open: bool,
+        received_at_s: i64,
+        received_at_ns: i32,
+    },
+}
+
+/// The extra columns of each view table, in table order (see `IndexColumns`).
+pub fn index_columns(table: &str) -> &'static [&'static str] {
+    match table {
+        "case_views" => &[
+            "reporting_unit",
+            "received_day",
+            "filed_day",
+            "opened_by_complaint",
+        ],
+        "public_report_views" => &["open", "received_at_s", "received_at_ns"],
+        _ => &[],
+    }
+}
+
+/// Indexes on the view tables beyond their primary keys: (name, table, PostgreSQL
+/// column list, SQLite column list). Migration 0005 creates the same; a rebuild
+/// creates them on the tables it swaps in. PostgreSQL compares `view_id` bytewise
+/// (`COLLATE "C"`) so its order is Rust's.
+pub const INDEXES: [(&str, &str, &str, &str); 3] = [
+    (
+        "case_views_by_received",
+        "case_views",
+        "ledger_id, received_day DESC, view_id COLLATE \"C\"",
+        "ledger_id, received_day DESC, view_id",
+    ),
+    (
+        "case_views_by_unit",
+        "case_views",
+        "ledger_id, reporting_unit, received_day DESC, view_id COLLATE \"C\"",
+        "ledger_id, reporting_unit, received_day DESC, view_id",
+    ),
+    (
+        "public_report_views_queue",
+        "public_report_views",
+        "ledger_id, open, received_at_s, received_at_ns, view_id COLLATE \"C\"",
+        "ledger_id, open, received_at_s, received_at_ns, view_id",
+    ),
+];
+
+/// The first day `received_day` and `filed_day` count from.
+const DAY_ZERO: Date = jiff::civil::date(1970, 1, 1);
+
+/// A Connecticut date as the day number the view tables store.
+pub fn day_number(date: Date) -> i64 {
+    date.duration_since(DAY_ZERO).as_secs().div_euclid(86_400)
+}
+
+/// The date of a stored day number.
+pub fn date_of_day(day: i64) -> Option<Date> {
+    let seconds = day.checked_mul(86_400)?;
+    DAY_ZERO
+        .checked_add(jiff::SignedDuration::from_secs(seconds))
+        .ok()
+}
+
+fn case_columns(v: &CaseView) -> IndexColumns {
+    let clock = v.notification_clock();
+    IndexColumns::Case {
+        reporting_unit: v.reporting_unit.as_str().to_owned(),
+        received_day: day_number(clock.received_on),
+        filed_day: clock.filed_on.map(day_number),
+        opened_by_complaint: clock.opened_by_complaint,
+    }
+}
+
+fn public_report_columns(v: &PublicReportView) -> IndexColumns {
+    let nanos = v.received_at.as_nanosecond();
+    IndexColumns::PublicReport {
+        open: v.is_open(),
+        received_at_s: i64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(i64::MAX),
+        received_at_ns: i32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0),
+    }
 }
 
 fn row<T: Serialize>(
@@ -59,6 +156,7 @@ fn row<T: Serialize>(
     id: &str,
     version: u64,
     view: &T,
+    index: IndexColumns,
 ) -> Result<ViewRow, ProjectionError> {
     let payload = serde_json::to_string(view).map_err(|e| ProjectionError::View {
         table,
@@ -70,6 +168,7 @@ fn row<T: Serialize>(
         view_id: id.to_owned(),
         version: i64::try_from(version.max(1)).unwrap_or(i64::MAX),
         payload,
+        index,
     })
 }
 
@@ -77,19 +176,37 @@ fn row<T: Serialize>(
 pub fn view_row(models: &ReadModels, key: &ViewKey) -> Result<Option<ViewRow>, ProjectionError> {
     Ok(match key {
         ViewKey::Case(id) => match models.cases.get(id) {
-            Some(v) => Some(row(TABLES[0], id.as_str(), v.version, v)?),
+            Some(v) => Some(row(TABLES[0], id.as_str(), v.version, v, case_columns(v))?),
             None => None,
         },
         ViewKey::Operation(id) => match models.operations.get(id) {
-            Some(v) => Some(row(TABLES[1], id.as_str(), v.version, v)?),
+            Some(v) => Some(row(
+                TABLES[1],
+                id.as_str(),
+                v.version,
+                v,
+                IndexColumns::None,
+            )?),
             None => None,
         },
         ViewKey::PublicReport(id) => match models.public_reports.get(id) {
-            Some(v) => Some(row(TABLES[2], id.as_str(), v.version, v)?),
+            Some(v) => Some(row(
+                TABLES[2],
+                id.as_str(),
+                v.version,
+                v,
+                public_report_columns(v),
+            )?),
             None => None,
         },
         ViewKey::Unit(id) => match models.units.get(id) {
-            Some(v) => Some(row(TABLES[3], id.as_str(), v.version, v)?),
+            Some(v) => Some(row(
+                TABLES[3],
+                id.as_str(),
+                v.version,
+                v,
+                IndexColumns::None,
+            )?),
             None => None,
         },
     })
@@ -131,13 +248,43 @@ pub async fn persist(
     models: &ReadModels,
     changed: &BTreeSet<ViewKey>,
 ) -> Result<(), ProjectionError> {
+    let rows = changed_rows(models, changed)?;
+    write_rows(storage, ledger_id, &rows, models.position).await
+}
+
+/// The rows of the changed views the models hold.
+pub fn changed_rows(
+    models: &ReadModels,
+    changed: &BTreeSet<ViewKey>,
+) -> Result<Vec<ViewRow>, ProjectionError> {
     let mut rows = Vec::with_capacity(changed.len());
     for key in changed {
         if let Some(r) = view_row(models, key)? {
             rows.push(r);
         }
     }
-    let position = i64::try_from(models.position).unwrap_or(i64::MAX);
+    Ok(rows)
+}
+
+/// `SET` list of an upsert: every column but the key from `excluded`, and only over
+/// an older version of the row, so a process folding behind another (a CLI catch-up
+/// beside the server) never takes a view back.
+fn upsert_suffix(table: &str) -> String {
+    let mut set = String::from("version = excluded.version, payload = excluded.payload");
+    for c in index_columns(table) {
+        set.push_str(&format!(", {c} = excluded.{c}"));
+    }
+    format!(" ON CONFLICT (ledger_id, view_id) DO UPDATE SET {set} WHERE {table}.version <= excluded.version")
+}
+
+/// Upserts `rows` and records `position`, in one transaction.
+pub async fn write_rows(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    rows: &[ViewRow],
+    position: u64,
+) -> Result<(), ProjectionError> {
+    let position = i64::try_from(position).unwrap_or(i64::MAX);
     let updated_at = now();
     match storage {
         Storage::Postgres(s) => {
@@ -147,21 +294,7 @@ pub async fn persist(
                 if mine.is_empty() {
                     continue;
                 }
-                // Arrays keep the statement text constant, so it is prepared once.
-                let ids: Vec<&str> = mine.iter().map(|r| r.view_id.as_str()).collect();
-                let versions: Vec<i64> = mine.iter().map(|r| r.version).collect();
-                let payloads: Vec<&str> = mine.iter().map(|r| r.payload.as_str()).collect();
-                sqlx::query(&format!(
-                    "INSERT INTO {table} (ledger_id, view_id, version, payload) \
-                     SELECT $1, * FROM UNNEST($2::text[], $3::int8[], $4::text[]::json[]) \
-                     ON CONFLICT (ledger_id, view_id) DO UPDATE SET version = excluded.version, payload = excluded.payload"
-                ))
-                .bind(ledger_id.as_str())
-                .bind(&ids)
-                .bind(&versions)
-                .bind(&payloads)
-                .execute(&mut *tx)
-                .await?;
+                postgres_upsert(&mut tx, table, ledger_id, &mine).await?;
             }
             record_positions(&mut tx, ledger_id, position, &updated_at).await?;
             tx.commit().await?;
@@ -173,7 +306,8 @@ pub async fn persist(
                 sqlite_insert(
                     &mut tx,
                     table,
-                    " ON CONFLICT (ledger_id, view_id) DO UPDATE SET version = excluded.version, payload = excluded.payload",
+                    table,
+                    &upsert_suffix(table),
                     ledger_id,
                     &mine,
                     |_| {},
@@ -187,20 +321,117 @@ pub async fn persist(
     Ok(())
 }
 
-/// `INSERT INTO table (...) VALUES (...), ...` for `rows` rows of 4 parameters.
+/// One multi-row upsert into `table` on PostgreSQL. Arrays keep the statement text
+/// constant per table, so it is prepared once.
+async fn postgres_upsert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &'static str,
+    ledger_id: &LedgerId,
+    rows: &[&ViewRow],
+) -> Result<(), ProjectionError> {
+    let ids: Vec<&str> = rows.iter().map(|r| r.view_id.as_str()).collect();
+    let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
+    let payloads: Vec<&str> = rows.iter().map(|r| r.payload.as_str()).collect();
+    let extra = index_columns(table);
+    let types: &[&str] = match table {
+        "case_views" => &["text[]", "int8[]", "int8[]", "int2[]"],
+        "public_report_views" => &["int2[]", "int8[]", "int4[]"],
+        _ => &[],
+    };
+    let mut columns = String::from("ledger_id, view_id, version, payload");
+    let mut arrays = String::from("$2::text[], $3::int8[], $4::text[]::json[]");
+    for (i, (c, t)) in extra.iter().zip(types).enumerate() {
+        columns.push_str(&format!(", {c}"));
+        arrays.push_str(&format!(", ${}::{t}", i + 5));
+    }
+    let sql = format!(
+        "INSERT INTO {table} ({columns}) SELECT $1, * FROM UNNEST({arrays}){}",
+        upsert_suffix(table)
+    );
+    let q = sqlx::query(&sql)
+        .bind(ledger_id.as_str())
+        .bind(&ids)
+        .bind(&versions)
+        .bind(&payloads);
+    let q = match table {
+        "case_views" => {
+            let (mut units, mut received, mut filed, mut complaint) = (
+                Vec::with_capacity(rows.len()),
+                Vec::with_capacity(rows.len()),
+                Vec::with_capacity(rows.len()),
+                Vec::with_capacity(rows.len()),
+            );
+            for r in rows {
+                let IndexColumns::Case {
+                    reporting_unit,
+                    received_day,
+                    filed_day,
+                    opened_by_complaint,
+                } = &r.index
+                else {
+                    return Err(missing_columns(r));
+                };
+                units.push(reporting_unit.as_str());
+                received.push(*received_day);
+                filed.push(*filed_day);
+                complaint.push(i16::from(*opened_by_complaint));
+            }
+            q.bind(units).bind(received).bind(filed).bind(complaint)
+        }
+        "public_report_views" => {
+            let (mut open, mut secs, mut nanos) = (
+                Vec::with_capacity(rows.len()),
+                Vec::with_capacity(rows.len()),
+                Vec::with_capacity(rows.len()),
+            );
+            for r in rows {
+                let IndexColumns::PublicReport {
+                    open: o,
+                    received_at_s,
+                    received_at_ns,
+                } = &r.index
+                else {
+                    return Err(missing_columns(r));
+                };
+                open.push(i16::from(*o));
+                secs.push(*received_at_s);
+                nanos.push(*received_at_ns);
+            }
+            q.bind(open).bind(secs).bind(nanos)
+        }
+        _ => q,
+    };
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+fn missing_columns(r: &ViewRow) -> ProjectionError {
+    ProjectionError::View {
+        table: r.table,
+        view_id: r.view_id.clone(),
+        reason: "row lacks its table's index columns".into(),
+    }
+}
+
 /// Inserts `rows` into `table` on SQLite, `INSERT_CHUNK` rows per statement, each
 /// statement followed by `suffix` (e.g. an `ON CONFLICT` clause); `after_chunk` hears how
-/// many rows each statement wrote.
+/// many rows each statement wrote. `base` is the view table whose columns `table` has
+/// (itself, or the table a rebuild fills as `<base>_next`).
 async fn sqlite_insert(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     table: &str,
+    base: &str,
     suffix: &str,
     ledger_id: &LedgerId,
     rows: &[&ViewRow],
     mut after_chunk: impl FnMut(usize),
 ) -> Result<(), ProjectionError> {
+    let extra = index_columns(base);
     for chunk in rows.chunks(INSERT_CHUNK) {
-        let sql = format!("{}{suffix}", multi_row_insert(table, chunk.len(), ""));
+        let sql = format!(
+            "{}{suffix}",
+            multi_row_insert(table, extra, chunk.len(), "")
+        );
         let mut q = sqlx::query(&sql);
         for r in chunk {
             q = q
@@ -208,6 +439,34 @@ async fn sqlite_insert(
                 .bind(&r.view_id)
                 .bind(r.version)
                 .bind(&r.payload);
+            q = match (&r.index, extra.len()) {
+                (_, 0) => q,
+                (
+                    IndexColumns::Case {
+                        reporting_unit,
+                        received_day,
+                        filed_day,
+                        opened_by_complaint,
+                    },
+                    4,
+                ) => q
+                    .bind(reporting_unit)
+                    .bind(*received_day)
+                    .bind(*filed_day)
+                    .bind(i64::from(*opened_by_complaint)),
+                (
+                    IndexColumns::PublicReport {
+                        open,
+                        received_at_s,
+                        received_at_ns,
+                    },
+                    3,
+                ) => q
+                    .bind(i64::from(*open))
+                    .bind(*received_at_s)
+                    .bind(i64::from(*received_at_ns)),
+                _ => return Err(missing_columns(r)),
+            };
         }
         q.execute(&mut **tx).await?;
         after_chunk(chunk.len());
@@ -215,20 +474,31 @@ async fn sqlite_insert(
     Ok(())
 }
 
-fn multi_row_insert(table: &str, rows: usize, json: &str) -> String {
-    let mut sql = format!("INSERT INTO {table} (ledger_id, view_id, version, payload) VALUES ");
+/// `INSERT INTO table (...) VALUES (...), ...` for `rows` rows of the four view columns
+/// and `extra` columns.
+fn multi_row_insert(table: &str, extra: &[&str], rows: usize, json: &str) -> String {
+    let mut columns = String::from("ledger_id, view_id, version, payload");
+    for c in extra {
+        columns.push_str(&format!(", {c}"));
+    }
+    let width = 4 + extra.len();
+    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
     for i in 0..rows {
-        let b = i * 4;
+        let b = i * width;
         if i > 0 {
             sql.push(',');
         }
         sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}{json})",
+            "(${}, ${}, ${}, ${}{json}",
             b + 1,
             b + 2,
             b + 3,
             b + 4
         ));
+        for k in 0..extra.len() {
+            sql.push_str(&format!(", ${}", b + 5 + k));
+        }
+        sql.push(')');
     }
     sql
 }
@@ -264,7 +534,7 @@ where
     Ok(())
 }
 
-fn parse<T: DeserializeOwned>(
+pub(crate) fn parse<T: DeserializeOwned>(
     table: &'static str,
     id: &str,
     payload: &str,
@@ -339,18 +609,150 @@ pub async fn load(storage: &Storage, ledger_id: &LedgerId) -> Result<ReadModels,
     Ok(models)
 }
 
-fn create_sql(storage: &Storage, table: &str) -> String {
+/// `(view_id, payload)` of the rows of `table` whose ids are among `ids` (any order).
+pub async fn fetch_payloads(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    table: &'static str,
+    ids: &[&str],
+) -> Result<Vec<(String, String)>, ProjectionError> {
+    let mut out = Vec::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(out);
+    }
     match storage {
-        Storage::Postgres(_) => format!(
+        Storage::Postgres(s) => {
+            let sql = format!(
+                "SELECT view_id, payload::text FROM {table} WHERE ledger_id = $1 AND view_id = ANY($2)"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(ledger_id.as_str())
+                .bind(ids)
+                .fetch_all(s.pool())
+                .await?;
+            for r in rows {
+                out.push((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
+            }
+        }
+        Storage::Sqlite(s) => {
+            for chunk in ids.chunks(INSERT_CHUNK) {
+                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT view_id, payload FROM {table} WHERE ledger_id = $1 AND view_id IN ({})",
+                    marks.join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind(ledger_id.as_str());
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                for r in q.fetch_all(s.pool()).await? {
+                    out.push((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the stored views among `keys`: the models hold just those found (at
+/// position 0), each listed with its payload's size in bytes.
+pub async fn load_views(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    keys: &BTreeSet<ViewKey>,
+) -> Result<(ReadModels, Vec<(ViewKey, usize)>), ProjectionError> {
+    let mut by_table: [Vec<&str>; 4] = Default::default();
+    for key in keys {
+        let (i, id) = match key {
+            ViewKey::Case(id) => (0, id.as_str()),
+            ViewKey::Operation(id) => (1, id.as_str()),
+            ViewKey::PublicReport(id) => (2, id.as_str()),
+            ViewKey::Unit(id) => (3, id.as_str()),
+        };
+        by_table[i].push(id);
+    }
+    let mut models = ReadModels::new();
+    let mut sizes = Vec::with_capacity(keys.len());
+    for (i, ids) in by_table.iter().enumerate() {
+        let table = TABLES[i];
+        for (id, payload) in fetch_payloads(storage, ledger_id, table, ids).await? {
+            let key = insert_view(&mut models, table, &id, &payload)?;
+            sizes.push((key, payload.len()));
+        }
+    }
+    Ok((models, sizes))
+}
+
+/// Parses one stored row of `table` into `models`; returns its key.
+pub fn insert_view(
+    models: &mut ReadModels,
+    table: &'static str,
+    id: &str,
+    payload: &str,
+) -> Result<ViewKey, ProjectionError> {
+    Ok(match table {
+        "case_views" => {
+            let v: CaseView = parse(table, id, payload)?;
+            let key = ViewKey::Case(v.case_id.clone());
+            models.cases.insert(v.case_id.clone(), v);
+            key
+        }
+        "operation_views" => {
+            let v: icac_projections::operations::OperationView = parse(table, id, payload)?;
+            let key = ViewKey::Operation(v.operation_id.clone());
+            models.operations.insert(v.operation_id.clone(), v);
+            key
+        }
+        "public_report_views" => {
+            let v: PublicReportView = parse(table, id, payload)?;
+            let key = ViewKey::PublicReport(v.receipt_number.clone());
+            models.public_reports.insert(v.receipt_number.clone(), v);
+            key
+        }
+        _ => {
+            let v: icac_projections::unit_directory::UnitView = parse(table, id, payload)?;
+            let key = ViewKey::Unit(v.ori.clone());
+            models.units.insert(v.ori.clone(), v);
+            key
+        }
+    })
+}
+
+/// `CREATE TABLE table` with the columns of the view table `base` (as migration 0005
+/// left them, in the same order, so rows copy across with `SELECT *`).
+fn create_sql(storage: &Storage, base: &str, table: &str) -> String {
+    let postgres = matches!(storage, Storage::Postgres(_));
+    let extra = match (base, postgres) {
+        ("case_views", true) => {
+            "reporting_unit text NOT NULL, received_day bigint NOT NULL, filed_day bigint, \
+             opened_by_complaint smallint NOT NULL CHECK (opened_by_complaint IN (0, 1)), "
+        }
+        ("case_views", false) => {
+            "reporting_unit TEXT NOT NULL, received_day INTEGER NOT NULL, filed_day INTEGER, \
+             opened_by_complaint INTEGER NOT NULL CHECK (opened_by_complaint IN (0, 1)), "
+        }
+        ("public_report_views", true) => {
+            "open smallint NOT NULL CHECK (open IN (0, 1)), received_at_s bigint NOT NULL, \
+             received_at_ns integer NOT NULL, "
+        }
+        ("public_report_views", false) => {
+            "open INTEGER NOT NULL CHECK (open IN (0, 1)), received_at_s INTEGER NOT NULL, \
+             received_at_ns INTEGER NOT NULL, "
+        }
+        _ => "",
+    };
+    if postgres {
+        format!(
             "CREATE TABLE {table} (ledger_id text NOT NULL, view_id text NOT NULL, \
-             version bigint NOT NULL CHECK (version >= 1), payload json NOT NULL, \
+             version bigint NOT NULL CHECK (version >= 1), payload json NOT NULL, {extra}\
              CONSTRAINT {table}_pkey PRIMARY KEY (ledger_id, view_id))"
-        ),
-        Storage::Sqlite(_) => format!(
+        )
+    } else {
+        format!(
             "CREATE TABLE {table} (ledger_id TEXT NOT NULL, view_id TEXT NOT NULL, \
-             version INTEGER NOT NULL CHECK (version >= 1), payload TEXT NOT NULL, \
+             version INTEGER NOT NULL CHECK (version >= 1), payload TEXT NOT NULL, {extra}\
              PRIMARY KEY (ledger_id, view_id)) STRICT"
-        ),
+        )
     }
 }
 
@@ -373,7 +775,7 @@ pub async fn replace_all(
         // while and must not block live readers.
         for table in TABLES {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}_next")).execute(pool).await?;
-            sqlx::query(&create_sql(storage, &format!("{table}_next"))).execute(pool).await?;
+            sqlx::query(&create_sql(storage, table, &format!("{table}_next"))).execute(pool).await?;
         }
     });
     let mut written = 0usize;
@@ -385,10 +787,12 @@ pub async fn replace_all(
                 if mine.is_empty() {
                     continue;
                 }
+                let mut columns = String::from("ledger_id, view_id, version, payload");
+                for c in index_columns(table) {
+                    columns.push_str(&format!(", {c}"));
+                }
                 let mut copy = conn
-                    .copy_in_raw(&format!(
-                        "COPY {table}_next (ledger_id, view_id, version, payload) FROM STDIN"
-                    ))
+                    .copy_in_raw(&format!("COPY {table}_next ({columns}) FROM STDIN"))
                     .await?;
                 let mut buf = Vec::with_capacity(COPY_BUFFER + 64 * 1024);
                 for r in mine {
@@ -413,6 +817,7 @@ pub async fn replace_all(
                 sqlite_insert(
                     &mut tx,
                     &format!("{table}_next"),
+                    table,
                     "",
                     ledger_id,
                     &mine,
@@ -441,6 +846,16 @@ pub async fn replace_all(
                 sqlx::query(&format!("ALTER TABLE {table} RENAME CONSTRAINT {table}_next_pkey TO {table}_pkey"))
                     .execute(&mut *tx)
                     .await?;
+            }
+            // Built here rather than on the `_next` table: SQLite cannot rename an index,
+            // and the old table's indexes hold the names until it is dropped.
+            for (name, on, pg_columns, sqlite_columns) in INDEXES {
+                if on == table {
+                    let columns = if matches!(storage, Storage::Postgres(_)) { pg_columns } else { sqlite_columns };
+                    sqlx::query(&format!("CREATE INDEX {name} ON {table} ({columns})"))
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
         }
         record_positions(&mut tx, ledger_id, position, &updated_at).await?;
@@ -473,6 +888,37 @@ fn copy_text_row(buf: &mut Vec<u8>, ledger_id: &str, r: &ViewRow) {
     buf.extend_from_slice(r.version.to_string().as_bytes());
     buf.push(b'\t');
     field(buf, &r.payload);
+    let number = |buf: &mut Vec<u8>, n: Option<i64>| {
+        buf.push(b'\t');
+        match n {
+            Some(n) => buf.extend_from_slice(n.to_string().as_bytes()),
+            None => buf.extend_from_slice(b"\\N"),
+        }
+    };
+    match &r.index {
+        IndexColumns::None => {}
+        IndexColumns::Case {
+            reporting_unit,
+            received_day,
+            filed_day,
+            opened_by_complaint,
+        } => {
+            buf.push(b'\t');
+            field(buf, reporting_unit);
+            number(buf, Some(*received_day));
+            number(buf, *filed_day);
+            number(buf, Some(i64::from(*opened_by_complaint)));
+        }
+        IndexColumns::PublicReport {
+            open,
+            received_at_s,
+            received_at_ns,
+        } => {
+            number(buf, Some(i64::from(*open)));
+            number(buf, Some(*received_at_s));
+            number(buf, Some(i64::from(*received_at_ns)));
+        }
+    }
     buf.push(b'\n');
 }
 
@@ -488,6 +934,7 @@ mod tests {
             view_id: "CT1-24-00001".into(),
             version: 3,
             payload: "{\"a\":\"x\\ny\ttab\"}".into(),
+            index: IndexColumns::None,
         };
         copy_text_row(&mut buf, "ct-icac", &r);
         assert_eq!(

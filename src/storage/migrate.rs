@@ -16,6 +16,10 @@ const POSTGRES: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/postgres/0004_stream_contiguity.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_view_columns.sql"),
+    ),
 ];
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
@@ -28,9 +32,13 @@ const SQLITE: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_stream_contiguity.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_view_columns.sql"),
+    ),
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 4;
+pub const LATEST_SCHEMA_VERSION: i64 = 5;
 
 const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS ledger_schema_version (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";

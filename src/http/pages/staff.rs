@@ -19,6 +19,7 @@ use crate::http::routes::commands::visible_case;
 use crate::http::routes::queries::{self, case_summaries, log_read, parse_cut, parse_date, today};
 use crate::http::SharedState;
 use crate::projection::history::case_history;
+use crate::projection::views::ViewQueryError;
 
 pub const SESSION_COOKIE: &str = "icac_session";
 
@@ -224,11 +225,14 @@ pub async fn dashboard(
     };
     let report = match state
         .projections
-        .compliance(as_of, unit.as_ref(), &state.config.deadline_policy)
+        .compliance_counts(as_of, unit.as_ref(), &state.config.deadline_policy)
         .await
     {
         Ok(r) => r,
-        Err(e) => return error_page(&Problem::field("/as_of", e.to_string())),
+        Err(ViewQueryError::Deadline(e)) => {
+            return error_page(&Problem::field("/as_of", e.to_string()))
+        }
+        Err(ViewQueryError::Projection(e)) => return error_page(&Problem::internal(e)),
     };
     let t = &report.total;
     let link = |status: &str, n: u64, label: &str| {
@@ -327,7 +331,17 @@ pub async fn cases(
         .compliance
         .as_deref()
         .filter(|c| ["overdue", "due_soon", "pending", "late", "on_time"].contains(c));
-    let list = match case_summaries(&state, &p, q.unit.as_deref(), compliance, as_of).await {
+    let (total, list) = match case_summaries(
+        &state,
+        &p,
+        q.unit.as_deref(),
+        compliance,
+        as_of,
+        0,
+        queries::MAX_LIMIT,
+    )
+    .await
+    {
         Ok(l) => l,
         Err(e) => return error_page(&e),
     };
@@ -336,7 +350,6 @@ pub async fn cases(
     }
     let rows: String = list
         .iter()
-        .take(queries::MAX_LIMIT)
         .map(|c| {
             let tag = c
                 .compliance
@@ -359,7 +372,7 @@ pub async fn cases(
     let body = format!(
         "<h1>Cases{filter}</h1><p>{} case(s) as of {as_of}.</p>\
 <table id=\"cases\"><thead><tr><th>Case</th><th>Unit</th><th>Received</th><th>Status</th><th>14-day rule</th><th>Due</th></tr></thead><tbody>{rows}</tbody></table>",
-        list.len()
+        total
     );
     page(&p, "Cases", &body)
 }

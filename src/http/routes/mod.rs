@@ -372,9 +372,10 @@ pub const ROUTES: &[RouteSpec] = &[
         "/v1/public-reports",
         Some(P::HandlePublicReports),
         "public reports",
-        "The intake queue of public reports",
+        "The intake queue of public reports (open ones, oldest first, paged)",
         || get(queries::intake_queue),
-    ),
+    )
+    .query(schema::<queries::IntakeQuery>),
     route(
         POST,
         "/v1/public-reports",

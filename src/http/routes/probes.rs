@@ -150,7 +150,7 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
     let today = crate::http::routes::queries::today();
     if let Ok(report) = state
         .projections
-        .compliance(today, None, &state.config.deadline_policy)
+        .compliance_counts(today, None, &state.config.deadline_policy)
         .await
     {
         let t = &report.total;

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use icac_aggregates::ids::Ori;
 use icac_projections::case_view::CaseView;
-use icac_projections::compliance::NotificationCompliance;
+use icac_projections::compliance::{assess_case, NotificationCompliance};
 use icac_projections::history::Cut;
 use icac_projections::report::figures::MAX_PERIOD_DAYS;
 use icac_projections::report::suppression::{MAX_THRESHOLD, MIN_THRESHOLD};
@@ -27,6 +27,7 @@ use crate::http::problem::{json, ApiResult, Problem};
 use crate::http::SharedState;
 use crate::projection::annual;
 use crate::projection::history::{case_history, CaseHistoryError};
+use crate::projection::views::{self, StatusFilter, ViewQueryError};
 
 /// Largest page of a listing.
 pub const MAX_LIMIT: usize = 500;
@@ -66,10 +67,9 @@ pub(crate) async fn log_read(
 
 pub async fn list_units(State(state): State<SharedState>, _: Principal) -> ApiResult<Json<Value>> {
     state.fresh_views().await?;
-    let models = state.projections.read().await;
-    let units: Vec<Value> = models
-        .units
-        .values()
+    let units = state.projections.units().await.map_err(Problem::internal)?;
+    let units: Vec<Value> = units
+        .iter()
         .map(|u| json!({ "ori": u.ori, "name": u.name, "kind": u.kind, "town": u.town, "active": u.active }))
         .collect();
     Ok(Json(json!({ "units": units })))
@@ -137,66 +137,100 @@ fn unit_scope(principal: &Principal, requested: Option<&str>) -> ApiResult<Optio
     }
 }
 
+fn view_problem(e: ViewQueryError) -> Problem {
+    match e {
+        ViewQueryError::Deadline(e) => Problem::field("/as_of", e.to_string()),
+        ViewQueryError::Projection(e) => Problem::internal(e),
+    }
+}
+
+/// 14-day compliance from the view tables; with `rows` false, the counts only.
 async fn compliance_report(
     state: &SharedState,
     as_of: Date,
     unit: Option<&Ori>,
+    rows: bool,
 ) -> ApiResult<icac_projections::compliance::ComplianceReport> {
-    state
-        .projections
-        .compliance(as_of, unit, &state.config.deadline_policy)
-        .await
-        .map_err(|e| Problem::field("/as_of", e.to_string()))
+    let policy = &state.config.deadline_policy;
+    let report = if rows {
+        state.projections.compliance(as_of, unit, policy).await
+    } else {
+        state
+            .projections
+            .compliance_counts(as_of, unit, policy)
+            .await
+    };
+    report.map_err(view_problem)
 }
 
-/// The case summaries a principal may see, filtered; shared with the staff pages.
+/// One line of the case list for a view, with its 14-day standing as of `as_of`.
+fn case_summary(
+    c: &CaseView,
+    as_of: Date,
+    policy: &icac_aggregates::compliance::DeadlinePolicy,
+) -> ApiResult<CaseSummary> {
+    let comp =
+        assess_case(c, as_of, policy).map_err(|e| Problem::field("/as_of", e.to_string()))?;
+    Ok(CaseSummary {
+        case_id: c.case_id.to_string(),
+        reporting_unit: c.reporting_unit.to_string(),
+        received_on: c.received_on,
+        status: c
+            .status
+            .and_then(|s| serde_json::to_value(s).ok())
+            .and_then(|v| v.as_str().map(str::to_owned)),
+        urgent: c.urgent,
+        compliance: comp.as_ref().map(status_key),
+        compliance_label: comp.as_ref().map(|n| n.label.clone()),
+        due_on: comp.as_ref().map(|n| n.due_on),
+    })
+}
+
+/// One page of the cases a principal may see, filtered, newest received first; with
+/// the number of cases on all pages. Shared with the staff pages.
 pub async fn case_summaries(
     state: &SharedState,
     principal: &Principal,
     unit: Option<&str>,
     compliance: Option<&str>,
     as_of: Date,
-) -> ApiResult<Vec<CaseSummary>> {
+    offset: usize,
+    limit: usize,
+) -> ApiResult<(usize, Vec<CaseSummary>)> {
     state.fresh_views().await?;
     let unit = unit_scope(principal, unit)?;
-    let report = compliance_report(state, as_of, unit.as_ref()).await?;
-    let by_case: std::collections::HashMap<String, &NotificationCompliance> = report
-        .notifications
-        .iter()
-        .map(|n| (n.case_id.to_string(), n))
-        .collect();
-    let models = state.projections.read().await;
-    let mut out: Vec<CaseSummary> = models
+    let status = match compliance.filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => match StatusFilter::parse(c) {
+            Some(f) => Some(f),
+            // No case has a status by another name.
+            None => return Ok((0, Vec::new())),
+        },
+    };
+    let visible_to = match (principal.role.is_unit_bound(), &principal.unit) {
+        (true, Some(own)) => Some(own.clone()),
+        _ => None,
+    };
+    let policy = state.config.deadline_policy;
+    let page = state
+        .projections
+        .case_page(&views::CaseListQuery {
+            unit,
+            visible_to,
+            status,
+            as_of,
+            policy,
+            offset,
+            limit,
+        })
+        .await
+        .map_err(view_problem)?;
+    let cases = page
         .cases
-        .values()
-        .filter(|c| unit.as_ref().is_none_or(|u| &c.reporting_unit == u))
-        .filter(|c| principal.may_see_case(&c.case_id))
-        .map(|c: &CaseView| {
-            let comp = by_case.get(c.case_id.as_str());
-            CaseSummary {
-                case_id: c.case_id.to_string(),
-                reporting_unit: c.reporting_unit.to_string(),
-                received_on: c.received_on,
-                status: c
-                    .status
-                    .and_then(|s| serde_json::to_value(s).ok())
-                    .and_then(|v| v.as_str().map(str::to_owned)),
-                urgent: c.urgent,
-                compliance: comp.map(|n| status_key(n)),
-                compliance_label: comp.map(|n| n.label.clone()),
-                due_on: comp.map(|n| n.due_on),
-            }
-        })
-        .filter(|s| {
-            compliance.is_none_or(|want| want.is_empty() || s.compliance.as_deref() == Some(want))
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.received_on
-            .cmp(&a.received_on)
-            .then(a.case_id.cmp(&b.case_id))
-    });
-    Ok(out)
+        .iter()
+        .map(|c| case_summary(c, as_of, &policy))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok((page.total, cases))
 }
 
 pub async fn list_cases(
@@ -213,16 +247,18 @@ pub async fn list_cases(
         }
     }
     let as_of = parse_date("as_of", q.as_of.as_deref())?;
-    let all = case_summaries(
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
+    let (total, page) = case_summaries(
         &state,
         &principal,
         q.unit.as_deref(),
         q.compliance.as_deref(),
         as_of,
+        offset,
+        limit,
     )
     .await?;
-    let offset = q.offset.unwrap_or(0);
-    let limit = q.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
     log_read(
         &state,
         &principal,
@@ -230,8 +266,6 @@ pub async fn list_cases(
         q.unit.as_deref().unwrap_or("*"),
     )
     .await?;
-    let total = all.len();
-    let page: Vec<CaseSummary> = all.into_iter().skip(offset).take(limit).collect();
     Ok(Json(
         json!({ "total": total, "offset": offset, "limit": limit, "cases": page }),
     ))
@@ -243,11 +277,12 @@ pub async fn get_case(
     Path(case_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let case_id = visible_case(&state, &principal, &case_id).await?;
-    state.fresh_views().await?;
+    state.fresh_view().await?;
     let view = state
         .projections
         .case_view(&case_id)
         .await
+        .map_err(Problem::internal)?
         .ok_or_else(|| Problem::not_found(format!("no case {case_id}")))?;
     log_read(&state, &principal, "case_read", case_id.as_str()).await?;
     json(view)
@@ -343,7 +378,7 @@ pub async fn compliance(
     let as_of = parse_date("as_of", q.as_of.as_deref())?;
     state.fresh_views().await?;
     let unit = unit_scope(&principal, q.unit.as_deref())?;
-    json(compliance_report(&state, as_of, unit.as_ref()).await?)
+    json(compliance_report(&state, as_of, unit.as_ref(), true).await?)
 }
 
 /// Counts only (no case ids): for report authors and supervisors.
@@ -354,7 +389,7 @@ pub async fn compliance_summary(
 ) -> ApiResult<Json<Value>> {
     let as_of = parse_date("as_of", q.as_of.as_deref())?;
     state.fresh_views().await?;
-    let report = compliance_report(&state, as_of, None).await?;
+    let report = compliance_report(&state, as_of, None, false).await?;
     Ok(Json(json!({
         "as_of": report.as_of,
         "policy": report.policy,
@@ -368,22 +403,45 @@ pub async fn list_operations(
     _: Principal,
 ) -> ApiResult<Json<Value>> {
     state.fresh_views().await?;
-    let models = state.projections.read().await;
-    let ops: Vec<&icac_projections::operations::OperationView> =
-        models.operations.values().collect();
+    let ops = state
+        .projections
+        .operations()
+        .await
+        .map_err(Problem::internal)?;
     Ok(Json(json!({ "operations": ops })))
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeQuery {
+    /// Open reports to skip.
+    pub offset: Option<usize>,
+    /// Page size, 1 to 500 (default 100).
+    pub limit: Option<usize>,
+}
+
+/// Open public reports, oldest first, a page at a time; `open_total` counts the open
+/// ones on every page, `all` every report of any stage.
 pub async fn intake_queue(
     State(state): State<SharedState>,
     _: Principal,
+    ApiQuery(q): ApiQuery<IntakeQuery>,
 ) -> ApiResult<Json<Value>> {
     state.fresh_views().await?;
-    let models = state.projections.read().await;
-    let all: Vec<&icac_projections::intake::PublicReportView> =
-        models.public_reports.values().collect();
-    let queue = models.intake_queue();
-    Ok(Json(json!({ "open": queue, "all": all.len() })))
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
+    let page = state
+        .projections
+        .intake_page(offset, limit)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(Json(json!({
+        "open": page.reports,
+        "all": page.all,
+        "open_total": page.open,
+        "offset": offset,
+        "limit": limit,
+    })))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -1,0 +1,48 @@
+-- icac-ledger schema 5 (PostgreSQL): the columns the case list, the 14-day filters and
+-- the intake queue read, so the server pages them in SQL instead of holding every view
+-- in memory (docs/ARCHITECTURE.md, "Read side").
+--
+-- View tables are derived data. This migration empties all of them (every ledger in
+-- the database) and forgets the positions they reflected: the server folds them again
+-- from the ledger when it next starts, or `icac-ledger projections rebuild` does it
+-- faster. `src/projection/store.rs` creates the same tables and indexes for a rebuild
+-- (`create_sql`, `INDEXES`); the two must agree.
+
+DELETE FROM projection_positions;
+DELETE FROM operation_views;
+DELETE FROM unit_views;
+
+DROP TABLE case_views;
+CREATE TABLE case_views (
+    ledger_id           text     NOT NULL,
+    view_id             text     NOT NULL,
+    version             bigint   NOT NULL CHECK (version >= 1),
+    payload             json     NOT NULL,
+    -- Copies of what the payload says, for lists and filters:
+    reporting_unit      text     NOT NULL,
+    -- Connecticut dates as days since 1970-01-01, so SQL can add the 14 days.
+    received_day        bigint   NOT NULL,
+    -- When the form was filed (or the case merged): the clock's stop; NULL if not yet.
+    filed_day           bigint,
+    opened_by_complaint smallint NOT NULL CHECK (opened_by_complaint IN (0, 1)),
+    CONSTRAINT case_views_pkey PRIMARY KEY (ledger_id, view_id)
+);
+-- The case list: newest first, ties by case id in byte order (as Rust sorts).
+CREATE INDEX case_views_by_received ON case_views (ledger_id, received_day DESC, view_id COLLATE "C");
+CREATE INDEX case_views_by_unit ON case_views (ledger_id, reporting_unit, received_day DESC, view_id COLLATE "C");
+
+DROP TABLE public_report_views;
+CREATE TABLE public_report_views (
+    ledger_id      text     NOT NULL,
+    view_id        text     NOT NULL,
+    version        bigint   NOT NULL CHECK (version >= 1),
+    payload        json     NOT NULL,
+    -- Still in the intake queue (received or triaged).
+    open           smallint NOT NULL CHECK (open IN (0, 1)),
+    -- When it was received: whole seconds since 1970 and the nanoseconds after them.
+    received_at_s  bigint   NOT NULL,
+    received_at_ns integer  NOT NULL,
+    CONSTRAINT public_report_views_pkey PRIMARY KEY (ledger_id, view_id)
+);
+-- The intake queue: open reports, oldest first.
+CREATE INDEX public_report_views_queue ON public_report_views (ledger_id, open, received_at_s, received_at_ns, view_id COLLATE "C");

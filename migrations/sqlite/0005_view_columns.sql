@@ -1,0 +1,48 @@
+-- icac-ledger schema 5 (SQLite): the columns the case list, the 14-day filters and
+-- the intake queue read, so the server pages them in SQL instead of holding every view
+-- in memory (docs/ARCHITECTURE.md, "Read side").
+--
+-- View tables are derived data. This migration empties all of them (every ledger in
+-- the database) and forgets the positions they reflected: the server folds them again
+-- from the ledger when it next starts, or `icac-ledger projections rebuild` does it
+-- faster. `src/projection/store.rs` creates the same tables and indexes for a rebuild
+-- (`create_sql`, `INDEXES`); the two must agree.
+
+DELETE FROM projection_positions;
+DELETE FROM operation_views;
+DELETE FROM unit_views;
+
+DROP TABLE case_views;
+CREATE TABLE case_views (
+    ledger_id           TEXT    NOT NULL,
+    view_id             TEXT    NOT NULL,
+    version             INTEGER NOT NULL CHECK (version >= 1),
+    payload             TEXT    NOT NULL,
+    -- Copies of what the payload says, for lists and filters:
+    reporting_unit      TEXT    NOT NULL,
+    -- Connecticut dates as days since 1970-01-01, so SQL can add the 14 days.
+    received_day        INTEGER NOT NULL,
+    -- When the form was filed (or the case merged): the clock's stop; NULL if not yet.
+    filed_day           INTEGER,
+    opened_by_complaint INTEGER NOT NULL CHECK (opened_by_complaint IN (0, 1)),
+    PRIMARY KEY (ledger_id, view_id)
+) STRICT;
+-- The case list: newest first, ties by case id in byte order (BINARY collation).
+CREATE INDEX case_views_by_received ON case_views (ledger_id, received_day DESC, view_id);
+CREATE INDEX case_views_by_unit ON case_views (ledger_id, reporting_unit, received_day DESC, view_id);
+
+DROP TABLE public_report_views;
+CREATE TABLE public_report_views (
+    ledger_id      TEXT    NOT NULL,
+    view_id        TEXT    NOT NULL,
+    version        INTEGER NOT NULL CHECK (version >= 1),
+    payload        TEXT    NOT NULL,
+    -- Still in the intake queue (received or triaged).
+    open           INTEGER NOT NULL CHECK (open IN (0, 1)),
+    -- When it was received: whole seconds since 1970 and the nanoseconds after them.
+    received_at_s  INTEGER NOT NULL,
+    received_at_ns INTEGER NOT NULL,
+    PRIMARY KEY (ledger_id, view_id)
+) STRICT;
+-- The intake queue: open reports, oldest first.
+CREATE INDEX public_report_views_queue ON public_report_views (ledger_id, open, received_at_s, received_at_ns, view_id);
