@@ -191,7 +191,7 @@ impl ProjectionRunner {
         let mut working = self.working.lock().await;
         self.read_ledger(&mut working).await?;
         self.write(&mut working).await?;
-        self.evict(&mut working, 0).await;
+        self.evict(&mut working, 0, &BTreeSet::new()).await;
         Ok(self.models.read().await.position)
     }
 
@@ -222,7 +222,7 @@ impl ProjectionRunner {
             self.apply(working, &events).await?;
             if working.unwritten.len() >= FLUSH_VIEWS {
                 self.write(working).await?;
-                self.evict(working, 0).await;
+                self.evict(working, 0, &BTreeSet::new()).await;
             }
             if count < READ_PAGE as usize {
                 return Ok(self.models.read().await.position);
@@ -260,14 +260,19 @@ impl ProjectionRunner {
         events: &[(u64, Option<LedgerEvent>)],
     ) -> Result<(), ProjectionError> {
         for step in events.chunks(self.limits.chunk()) {
+            let needed: BTreeSet<ViewKey> = step
+                .iter()
+                .filter_map(|(_, e)| e.as_ref().and_then(ViewKey::of))
+                .collect();
             let missing: BTreeSet<ViewKey> = {
                 let models = self.models.read().await;
-                step.iter()
-                    .filter_map(|(_, e)| e.as_ref().and_then(ViewKey::of))
+                needed
+                    .iter()
                     .filter(|k| !models.contains(k))
+                    .cloned()
                     .collect()
             };
-            self.make_room(working, missing.len()).await?;
+            self.make_room(working, missing.len(), &needed).await?;
             let (loaded, sizes) = if missing.is_empty() {
                 (ReadModels::new(), Vec::new())
             } else {
@@ -307,12 +312,14 @@ impl ProjectionRunner {
         Ok(())
     }
 
-    /// Lets go of clean views so that `incoming` more fit within the bounds; writes
-    /// the unwritten ones first if they alone leave no room.
+    /// Lets go of clean views other than `keep` (the ones the next step folds into) so
+    /// that `incoming` more fit within the bounds; writes the unwritten ones first if
+    /// they leave no room.
     async fn make_room(
         &self,
         working: &mut Working,
         incoming: usize,
+        keep: &BTreeSet<ViewKey>,
     ) -> Result<(), ProjectionError> {
         let fits = |w: &Working| {
             w.held.len() + incoming <= self.limits.views && w.bytes <= self.limits.bytes
@@ -320,18 +327,18 @@ impl ProjectionRunner {
         if fits(working) {
             return Ok(());
         }
-        self.evict(working, incoming).await;
+        self.evict(working, incoming, keep).await;
         if !fits(working) {
             self.write(working).await?;
-            self.evict(working, incoming).await;
+            self.evict(working, incoming, keep).await;
         }
         Ok(())
     }
 
-    /// Lets go of the least recently changed clean views while the working set, with
-    /// room for `incoming` more, is over its bounds; then down to 7/8 of them, so
-    /// this runs once per many steps rather than at every one.
-    async fn evict(&self, working: &mut Working, incoming: usize) {
+    /// Lets go of the least recently changed clean views (except `keep`) while the
+    /// working set, with room for `incoming` more, is over its bounds; then down to 7/8
+    /// of them, so this runs once per many steps rather than at every one.
+    async fn evict(&self, working: &mut Working, incoming: usize, keep: &BTreeSet<ViewKey>) {
         let views = self.limits.views.saturating_sub(incoming);
         if working.held.len() <= views && working.bytes <= self.limits.bytes {
             return;
@@ -340,7 +347,7 @@ impl ProjectionRunner {
         let mut clean: Vec<(u64, ViewKey)> = working
             .held
             .iter()
-            .filter(|(k, _)| !working.unwritten.contains(*k))
+            .filter(|(k, _)| !working.unwritten.contains(*k) && !keep.contains(*k))
             .map(|(k, h)| (h.used, k.clone()))
             .collect();
         clean.sort_unstable();
@@ -388,7 +395,7 @@ impl ProjectionRunner {
         let mut working = self.working.lock().await;
         if force || working.unwritten.len() >= FLUSH_VIEWS {
             self.write(&mut working).await?;
-            self.evict(&mut working, 0).await;
+            self.evict(&mut working, 0, &BTreeSet::new()).await;
         }
         Ok(())
     }
