@@ -28,6 +28,12 @@ pub const TABLES: [&str; 4] = [
 /// bind-parameter limits).
 const INSERT_CHUNK: usize = 500;
 
+/// SQLite statements whose text depends on a row count are kept prepared (in each
+/// connection's statement cache) only up to this many rows: the small shapes recur
+/// with every write-behind, while each large one would hold a big prepared program
+/// per connection for one use.
+const CACHED_SHAPES: usize = 16;
+
 /// Runs `$body` with `$pool` bound to the dialect's pool and `$json` to the
 /// cast a JSON parameter needs there.
 macro_rules! on_pool {
@@ -432,7 +438,7 @@ async fn sqlite_insert(
             "{}{suffix}",
             multi_row_insert(table, extra, chunk.len(), "")
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(chunk.len() <= CACHED_SHAPES);
         for r in chunk {
             q = q
                 .bind(ledger_id.as_str())
@@ -641,7 +647,9 @@ pub async fn fetch_payloads(
                     "SELECT view_id, payload FROM {table} WHERE ledger_id = $1 AND view_id IN ({})",
                     marks.join(", ")
                 );
-                let mut q = sqlx::query(&sql).bind(ledger_id.as_str());
+                let mut q = sqlx::query(&sql)
+                    .persistent(chunk.len() <= CACHED_SHAPES)
+                    .bind(ledger_id.as_str());
                 for id in chunk {
                     q = q.bind(*id);
                 }
