@@ -10,8 +10,8 @@ use icac_aggregates::units::{RegisterUnit, UnitCommand, UnitKind};
 use icac_ledger::commands::filing::{file_notification, FilingReceipt};
 use icac_ledger::commands::{demo, Actor, CommandError, Commands};
 use icac_ledger::ledger::keys::LedgerKey;
-use icac_ledger::ledger::Ledger;
 use icac_ledger::ledger::record::StreamId;
+use icac_ledger::ledger::Ledger;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
@@ -298,16 +298,25 @@ async fn a_stranded_cybertip_claim_is_taken_over() {
         let soon = at()
             .checked_add(jiff::SignedDuration::from_secs(60))
             .unwrap();
-        let err = file_notification(&commands, &form(NEW_HAVEN, "NH-9", tip), &actor(NEW_HAVEN), soon)
-            .await
-            .expect_err("a young claim may be a filing in flight");
+        let err = file_notification(
+            &commands,
+            &form(NEW_HAVEN, "NH-9", tip),
+            &actor(NEW_HAVEN),
+            soon,
+        )
+        .await
+        .expect_err("a young claim may be a filing in flight");
         assert!(matches!(err, CommandError::Conflict), "{kind:?}: {err:?}");
 
         let later = at().checked_add(STRANDED_AFTER).unwrap();
-        let receipt =
-            file_notification(&commands, &form(NEW_HAVEN, "NH-9", tip), &actor(NEW_HAVEN), later)
-                .await
-                .unwrap();
+        let receipt = file_notification(
+            &commands,
+            &form(NEW_HAVEN, "NH-9", tip),
+            &actor(NEW_HAVEN),
+            later,
+        )
+        .await
+        .unwrap();
         let FilingReceipt::Filed { case_id } = receipt else {
             panic!("{kind:?}: {receipt:?}")
         };

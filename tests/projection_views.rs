@@ -96,6 +96,24 @@ async fn a_bounded_runner_writes_what_the_pure_fold_gives() {
         );
         assert_eq!(again.public_reports, pure.public_reports, "{kind:?}");
 
+        // The kept totals (view_counts, by trigger) count the rows.
+        let all = behind
+            .case_page(&CaseListQuery {
+                unit: None,
+                visible_to: None,
+                status: None,
+                as_of: jiff::civil::date(2030, 1, 1),
+                policy: DeadlinePolicy::default(),
+                offset: 0,
+                limit: 1,
+            })
+            .await
+            .expect("page");
+        assert_eq!(all.total, pure.cases.len(), "{kind:?}");
+        let queue = behind.intake_page(0, 1).await.expect("intake");
+        assert_eq!(queue.all, pure.public_reports.len() as u64, "{kind:?}");
+        assert_eq!(queue.open, pure.intake_queue().len() as u64, "{kind:?}");
+
         drop(commands);
         ledger.shutdown().await;
     }

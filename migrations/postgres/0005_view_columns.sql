@@ -46,3 +46,54 @@ CREATE TABLE public_report_views (
 );
 -- The intake queue: open reports, oldest first.
 CREATE INDEX public_report_views_queue ON public_report_views (ledger_id, open, received_at_s, received_at_ns, view_id COLLATE "C");
+
+-- Counts of view rows that lists report as totals ('cases:<ORI>' per reporting unit,
+-- 'public_reports', 'public_reports_open'), kept by triggers whichever process writes
+-- the views, so a total is a few rows read instead of a count over every case. A
+-- rebuild recounts its ledger and puts the triggers on the tables it swaps in.
+CREATE TABLE view_counts (
+    ledger_id text   NOT NULL,
+    counter   text   NOT NULL,
+    n         bigint NOT NULL,
+    PRIMARY KEY (ledger_id, counter)
+);
+
+CREATE FUNCTION view_counts_add(l text, c text, d bigint) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO view_counts (ledger_id, counter, n) VALUES (l, c, d)
+    ON CONFLICT (ledger_id, counter) DO UPDATE SET n = view_counts.n + excluded.n
+$$;
+
+CREATE FUNCTION case_views_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM view_counts_add(OLD.ledger_id, 'cases:' || OLD.reporting_unit, -1);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM view_counts_add(NEW.ledger_id, 'cases:' || NEW.reporting_unit, 1);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION public_report_views_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM view_counts_add(OLD.ledger_id, 'public_reports', -1);
+        PERFORM view_counts_add(OLD.ledger_id, 'public_reports_open', -OLD.open);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM view_counts_add(NEW.ledger_id, 'public_reports', 1);
+        PERFORM view_counts_add(NEW.ledger_id, 'public_reports_open', NEW.open);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER case_views_counted AFTER INSERT OR DELETE ON case_views
+    FOR EACH ROW EXECUTE FUNCTION case_views_count();
+CREATE TRIGGER case_views_recounted AFTER UPDATE ON case_views
+    FOR EACH ROW WHEN (OLD.reporting_unit IS DISTINCT FROM NEW.reporting_unit)
+    EXECUTE FUNCTION case_views_count();
+CREATE TRIGGER public_report_views_counted AFTER INSERT OR DELETE ON public_report_views
+    FOR EACH ROW EXECUTE FUNCTION public_report_views_count();
+CREATE TRIGGER public_report_views_recounted AFTER UPDATE ON public_report_views
+    FOR EACH ROW WHEN (OLD.open <> NEW.open)
+    EXECUTE FUNCTION public_report_views_count();

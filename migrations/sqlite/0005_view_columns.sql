@@ -46,3 +46,42 @@ CREATE TABLE public_report_views (
 ) STRICT;
 -- The intake queue: open reports, oldest first.
 CREATE INDEX public_report_views_queue ON public_report_views (ledger_id, open, received_at_s, received_at_ns, view_id);
+
+-- Counts of view rows that lists report as totals ('cases:<ORI>' per reporting unit,
+-- 'public_reports', 'public_reports_open'), kept by triggers whichever process writes
+-- the views, so a total is a few rows read instead of a count over every case. A
+-- rebuild recounts its ledger and puts the triggers on the tables it swaps in
+-- (`store::SQLITE_TRIGGERS`, which must match these).
+CREATE TABLE view_counts (
+    ledger_id TEXT    NOT NULL,
+    counter   TEXT    NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (ledger_id, counter)
+) STRICT;
+
+CREATE TRIGGER case_views_counted AFTER INSERT ON case_views BEGIN
+    INSERT OR IGNORE INTO view_counts (ledger_id, counter, n) VALUES (NEW.ledger_id, 'cases:' || NEW.reporting_unit, 0);
+    UPDATE view_counts SET n = n + 1 WHERE ledger_id = NEW.ledger_id AND counter = 'cases:' || NEW.reporting_unit;
+END;
+CREATE TRIGGER case_views_uncounted AFTER DELETE ON case_views BEGIN
+    UPDATE view_counts SET n = n - 1 WHERE ledger_id = OLD.ledger_id AND counter = 'cases:' || OLD.reporting_unit;
+END;
+CREATE TRIGGER case_views_recounted AFTER UPDATE OF reporting_unit ON case_views
+    WHEN OLD.reporting_unit IS NOT NEW.reporting_unit BEGIN
+    UPDATE view_counts SET n = n - 1 WHERE ledger_id = OLD.ledger_id AND counter = 'cases:' || OLD.reporting_unit;
+    INSERT OR IGNORE INTO view_counts (ledger_id, counter, n) VALUES (NEW.ledger_id, 'cases:' || NEW.reporting_unit, 0);
+    UPDATE view_counts SET n = n + 1 WHERE ledger_id = NEW.ledger_id AND counter = 'cases:' || NEW.reporting_unit;
+END;
+CREATE TRIGGER public_report_views_counted AFTER INSERT ON public_report_views BEGIN
+    INSERT OR IGNORE INTO view_counts (ledger_id, counter, n) VALUES (NEW.ledger_id, 'public_reports', 0), (NEW.ledger_id, 'public_reports_open', 0);
+    UPDATE view_counts SET n = n + 1 WHERE ledger_id = NEW.ledger_id AND counter = 'public_reports';
+    UPDATE view_counts SET n = n + NEW.open WHERE ledger_id = NEW.ledger_id AND counter = 'public_reports_open';
+END;
+CREATE TRIGGER public_report_views_uncounted AFTER DELETE ON public_report_views BEGIN
+    UPDATE view_counts SET n = n - 1 WHERE ledger_id = OLD.ledger_id AND counter = 'public_reports';
+    UPDATE view_counts SET n = n - OLD.open WHERE ledger_id = OLD.ledger_id AND counter = 'public_reports_open';
+END;
+CREATE TRIGGER public_report_views_recounted AFTER UPDATE OF open ON public_report_views
+    WHEN OLD.open <> NEW.open BEGIN
+    UPDATE view_counts SET n = n - OLD.open + NEW.open WHERE ledger_id = NEW.ledger_id AND counter = 'public_reports_open';
+END;

@@ -42,7 +42,9 @@ impl ViewKey {
 pub enum FoldError {
     #[error("position {got} does not follow {last}: read models need ledger order")]
     OutOfOrder { last: u64, got: u64 },
-    #[error("partitions of a fold both hold view {0:?}: a view's events must all go to one partition")]
+    #[error(
+        "partitions of a fold both hold view {0:?}: a view's events must all go to one partition"
+    )]
     Overlap(ViewKey),
 }
 
@@ -217,7 +219,11 @@ impl ReadModels {
             }
             join(&mut out.cases, part.cases, ViewKey::Case)?;
             join(&mut out.operations, part.operations, ViewKey::Operation)?;
-            join(&mut out.public_reports, part.public_reports, ViewKey::PublicReport)?;
+            join(
+                &mut out.public_reports,
+                part.public_reports,
+                ViewKey::PublicReport,
+            )?;
             join(&mut out.units, part.units, ViewKey::Unit)?;
             out.orphans += part.orphans;
         }

@@ -447,7 +447,9 @@ fn classic_disclosure_cases() {
 #[test]
 fn partitioned_fold_merged_equals_one_fold() {
     let mut s = Script::new();
-    let ids: Vec<CaseId> = (0..40).map(|i| case_id(&format!("24-{}", 100 + i))).collect();
+    let ids: Vec<CaseId> = (0..40)
+        .map(|i| case_id(&format!("24-{}", 100 + i)))
+        .collect();
     for (i, id) in ids.iter().enumerate() {
         let day = date(2024, 3, 1 + (i % 28) as i8);
         s.case(id, complaint(id, day, "2024-03-29T15:00:00Z"));

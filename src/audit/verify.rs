@@ -1289,10 +1289,9 @@ pub async fn verify_storage(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<StoredRow>>(READ_AHEAD);
     let reader_storage = storage.clone();
     let reader_ledger = ledger.clone();
-    let reader =
-        tokio::spawn(
-            async move { scan::scan(&reader_storage, &reader_ledger, 1, None, batch, tx).await },
-        );
+    let reader = tokio::spawn(async move {
+        scan::scan(&reader_storage, &reader_ledger, 1, None, batch, tx).await
+    });
     let mut verifier = ChainVerifier::new(ledger.clone(), options.trust);
     for claim in options.checkpoints {
         verifier.expect_checkpoint(claim)?;

@@ -57,7 +57,10 @@ impl Hash32 {
         let b = s.as_bytes();
         let mut out = [0u8; 32];
         for (i, byte) in out.iter_mut().enumerate() {
-            let (hi, lo) = (LOWER_HEX[usize::from(b[2 * i])], LOWER_HEX[usize::from(b[2 * i + 1])]);
+            let (hi, lo) = (
+                LOWER_HEX[usize::from(b[2 * i])],
+                LOWER_HEX[usize::from(b[2 * i + 1])],
+            );
             if hi | lo > 0x0f {
                 return Err(Self::hex_error(s));
             }
@@ -165,7 +168,9 @@ mod tests {
             for at in [0usize, 1, 62, 63] {
                 let mut bytes = base.clone().into_bytes();
                 bytes[at] = b;
-                let Ok(s) = String::from_utf8(bytes) else { continue };
+                let Ok(s) = String::from_utf8(bytes) else {
+                    continue;
+                };
                 if s.len() != 64 {
                     continue;
                 }

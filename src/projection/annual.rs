@@ -62,9 +62,9 @@ pub async fn ledger_at(
     let replayed = replay(storage, ledger_id, Some(position), true, |_| {}).await?;
     Ok(LedgerAt {
         models: replayed.models,
-        root: replayed.root.ok_or_else(|| {
-            ProjectionError::Worker("the replay folded no Merkle tree".into())
-        })?,
+        root: replayed
+            .root
+            .ok_or_else(|| ProjectionError::Worker("the replay folded no Merkle tree".into()))?,
         head: replayed.head,
         recorded_at: replayed.recorded_at,
     })

@@ -186,7 +186,9 @@ pub async fn models_at(
     ledger_id: &LedgerId,
     position: u64,
 ) -> Result<ReadModels, ProjectionError> {
-    Ok(replay::replay(storage, ledger_id, Some(position), false, |_| {})
-        .await?
-        .models)
+    Ok(
+        replay::replay(storage, ledger_id, Some(position), false, |_| {})
+            .await?
+            .models,
+    )
 }

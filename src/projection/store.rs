@@ -122,6 +122,94 @@ pub const INDEXES: [(&str, &str, &str, &str); 3] = [
     ),
 ];
 
+/// The triggers that keep `view_counts`, per view table, as migration 0005 creates
+/// them; a rebuild puts them on the tables it swaps in. PostgreSQL's call functions the
+/// migration made.
+const POSTGRES_TRIGGERS: [(&str, &str); 4] = [
+    (
+        "case_views",
+        "CREATE TRIGGER case_views_counted AFTER INSERT OR DELETE ON case_views \
+         FOR EACH ROW EXECUTE FUNCTION case_views_count()",
+    ),
+    (
+        "case_views",
+        "CREATE TRIGGER case_views_recounted AFTER UPDATE ON case_views \
+         FOR EACH ROW WHEN (OLD.reporting_unit IS DISTINCT FROM NEW.reporting_unit) \
+         EXECUTE FUNCTION case_views_count()",
+    ),
+    (
+        "public_report_views",
+        "CREATE TRIGGER public_report_views_counted AFTER INSERT OR DELETE ON public_report_views \
+         FOR EACH ROW EXECUTE FUNCTION public_report_views_count()",
+    ),
+    (
+        "public_report_views",
+        "CREATE TRIGGER public_report_views_recounted AFTER UPDATE ON public_report_views \
+         FOR EACH ROW WHEN (OLD.open <> NEW.open) EXECUTE FUNCTION public_report_views_count()",
+    ),
+];
+
+const SQLITE_TRIGGERS: [(&str, &str); 6] = [
+    (
+        "case_views",
+        "CREATE TRIGGER case_views_counted AFTER INSERT ON case_views BEGIN \
+         INSERT OR IGNORE INTO view_counts (ledger_id, counter, n) VALUES (NEW.ledger_id, 'cases:' || NEW.reporting_unit, 0); \
+         UPDATE view_counts SET n = n + 1 WHERE ledger_id = NEW.ledger_id AND counter = 'cases:' || NEW.reporting_unit; \
+         END",
+    ),
+    (
+        "case_views",
+        "CREATE TRIGGER case_views_uncounted AFTER DELETE ON case_views BEGIN \
+         UPDATE view_counts SET n = n - 1 WHERE ledger_id = OLD.ledger_id AND counter = 'cases:' || OLD.reporting_unit; \
+         END",
+    ),
+    (
+        "case_views",
+        "CREATE TRIGGER case_views_recounted AFTER UPDATE OF reporting_unit ON case_views \
+         WHEN OLD.reporting_unit IS NOT NEW.reporting_unit BEGIN \
+         UPDATE view_counts SET n = n - 1 WHERE ledger_id = OLD.ledger_id AND counter = 'cases:' || OLD.reporting_unit; \
+         INSERT OR IGNORE INTO view_counts (ledger_id, counter, n) VALUES (NEW.ledger_id, 'cases:' || NEW.reporting_unit, 0); \
+         UPDATE view_counts SET n = n + 1 WHERE ledger_id = NEW.ledger_id AND counter = 'cases:' || NEW.reporting_unit; \
+         END",
+    ),
+    (
+        "public_report_views",
+        "CREATE TRIGGER public_report_views_counted AFTER INSERT ON public_report_views BEGIN \
+         INSERT OR IGNORE INTO view_counts (ledger_id, counter, n) VALUES (NEW.ledger_id, 'public_reports', 0), (NEW.ledger_id, 'public_reports_open', 0); \
+         UPDATE view_counts SET n = n + 1 WHERE ledger_id = NEW.ledger_id AND counter = 'public_reports'; \
+         UPDATE view_counts SET n = n + NEW.open WHERE ledger_id = NEW.ledger_id AND counter = 'public_reports_open'; \
+         END",
+    ),
+    (
+        "public_report_views",
+        "CREATE TRIGGER public_report_views_uncounted AFTER DELETE ON public_report_views BEGIN \
+         UPDATE view_counts SET n = n - 1 WHERE ledger_id = OLD.ledger_id AND counter = 'public_reports'; \
+         UPDATE view_counts SET n = n - OLD.open WHERE ledger_id = OLD.ledger_id AND counter = 'public_reports_open'; \
+         END",
+    ),
+    (
+        "public_report_views",
+        "CREATE TRIGGER public_report_views_recounted AFTER UPDATE OF open ON public_report_views \
+         WHEN OLD.open <> NEW.open BEGIN \
+         UPDATE view_counts SET n = n - OLD.open + NEW.open WHERE ledger_id = NEW.ledger_id AND counter = 'public_reports_open'; \
+         END",
+    ),
+];
+
+/// Recounts one ledger's `view_counts` from its view tables (`$1`: the ledger id).
+const RECOUNT: [&str; 4] = [
+    "DELETE FROM view_counts WHERE ledger_id = $1",
+    "INSERT INTO view_counts (ledger_id, counter, n) \
+     SELECT ledger_id, 'cases:' || reporting_unit, COUNT(*) FROM case_views \
+     WHERE ledger_id = $1 GROUP BY ledger_id, reporting_unit",
+    "INSERT INTO view_counts (ledger_id, counter, n) \
+     SELECT ledger_id, 'public_reports', COUNT(*) FROM public_report_views \
+     WHERE ledger_id = $1 GROUP BY ledger_id",
+    "INSERT INTO view_counts (ledger_id, counter, n) \
+     SELECT ledger_id, 'public_reports_open', SUM(open) FROM public_report_views \
+     WHERE ledger_id = $1 GROUP BY ledger_id",
+];
+
 /// The first day `received_day` and `filed_day` count from.
 const DAY_ZERO: Date = jiff::civil::date(1970, 1, 1);
 
@@ -865,6 +953,17 @@ pub async fn replace_all(
                         .await?;
                 }
             }
+            let triggers: &[(&str, &str)] = if matches!(storage, Storage::Postgres(_)) { &POSTGRES_TRIGGERS } else { &SQLITE_TRIGGERS };
+            for (on, sql) in triggers.iter().copied() {
+                if on == table {
+                    sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                }
+            }
+        }
+        // The fresh tables were filled without the counting triggers: count this
+        // ledger's rows again (other ledgers' rows and counts are unchanged).
+        for sql in RECOUNT {
+            sqlx::query(sql).bind(ledger_id.as_str()).execute(&mut *tx).await?;
         }
         record_positions(&mut tx, ledger_id, position, &updated_at).await?;
         tx.commit().await?;

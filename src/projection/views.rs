@@ -247,7 +247,17 @@ pub async fn case_page(
     }
     let mut params = vec![Param::Text(ledger_id.as_str().to_owned())];
     let filter = case_filter(q, &mut params, true);
-    let count_sql = format!("SELECT COUNT(*) FROM case_views WHERE ledger_id = $1{filter}");
+    // Totals of a whole unit, or of every case, are kept counted (`view_counts`); a
+    // count over the rows is for filtered lists only.
+    let count_sql = match (&q.status, &q.visible_to, &q.unit) {
+        (None, None, Some(_)) => "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM view_counts \
+             WHERE ledger_id = $1 AND counter = 'cases:' || $2"
+            .to_owned(),
+        (None, None, None) => "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM view_counts \
+             WHERE ledger_id = $1 AND substr(counter, 1, 6) = 'cases:'"
+            .to_owned(),
+        _ => format!("SELECT COUNT(*) FROM case_views WHERE ledger_id = $1{filter}"),
+    };
     let total: Vec<i64> = fetch!(storage, &count_sql, &params, |r| r.try_get::<i64, _>(0)?);
     let total = usize::try_from(total.first().copied().unwrap_or(0)).unwrap_or(0);
     params.push(Param::Int(i64::try_from(q.limit).unwrap_or(i64::MAX)));
@@ -489,13 +499,20 @@ pub async fn intake_page(
     limit: usize,
 ) -> Result<IntakePage, ProjectionError> {
     let params = vec![Param::Text(ledger_id.as_str().to_owned())];
-    let counts: Vec<(i64, i64)> = fetch!(
+    let counts: Vec<(String, i64)> = fetch!(
         storage,
-        "SELECT COUNT(*), CAST(COALESCE(SUM(open), 0) AS BIGINT) FROM public_report_views WHERE ledger_id = $1",
+        "SELECT counter, n FROM view_counts WHERE ledger_id = $1 \
+         AND counter IN ('public_reports', 'public_reports_open')",
         &params,
-        |r| (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
+        |r| (r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)
     );
-    let (all, open) = counts.first().copied().unwrap_or((0, 0));
+    let count = |name: &str| {
+        counts
+            .iter()
+            .find(|(c, _)| c == name)
+            .map_or(0, |(_, n)| *n)
+    };
+    let (all, open) = (count("public_reports"), count("public_reports_open"));
     let mut params = params;
     params.push(Param::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));

@@ -147,11 +147,21 @@ fn a_claim_is_stranded_only_when_old_and_its_case_never_filed() {
     let mut tip_state = CyberTip::default();
     assert!(!tip_state.is_stranded(false, now()), "nothing claimed");
     tip_state.apply(claimed("HPD-1"));
-    let later = |secs: i64| now().checked_add(jiff::SignedDuration::from_secs(secs)).unwrap();
+    let later = |secs: i64| {
+        now()
+            .checked_add(jiff::SignedDuration::from_secs(secs))
+            .unwrap()
+    };
     let limit = STRANDED_AFTER.as_secs();
-    assert!(!tip_state.is_stranded(false, later(limit - 1)), "a filing in flight");
+    assert!(
+        !tip_state.is_stranded(false, later(limit - 1)),
+        "a filing in flight"
+    );
     assert!(tip_state.is_stranded(false, later(limit)));
-    assert!(!tip_state.is_stranded(true, later(10 * limit)), "the case filed");
+    assert!(
+        !tip_state.is_stranded(true, later(10 * limit)),
+        "the case filed"
+    );
     tip_state.apply(CyberTipEvent::CyberTipReleased {
         case_id: case_id("HPD-1"),
         reason: "stranded".into(),
