@@ -28,11 +28,17 @@ pub const TABLES: [&str; 4] = [
 /// bind-parameter limits).
 const INSERT_CHUNK: usize = 500;
 
-/// SQLite statements whose text depends on a row count are kept prepared (in each
-/// connection's statement cache) only up to this many rows: the small shapes recur
-/// with every write-behind, while each large one would hold a big prepared program
-/// per connection for one use.
+/// SQLite `IN (...)` lists of more ids than this are not kept prepared (in each
+/// connection's statement cache): small ones recur, a large one would hold a prepared
+/// program per connection for one use.
 const CACHED_SHAPES: usize = 16;
+
+/// Rows for the next SQLite insert statement out of `remaining`: the largest power of
+/// two that fits, at most `INSERT_CHUNK`.
+fn piece(remaining: usize) -> usize {
+    let cap = remaining.min(INSERT_CHUNK).max(1);
+    1 << (usize::BITS - 1 - cap.leading_zeros())
+}
 
 /// Runs `$body` with `$pool` bound to the dialect's pool and `$json` to the
 /// cast a JSON parameter needs there.
@@ -521,12 +527,16 @@ async fn sqlite_insert(
     mut after_chunk: impl FnMut(usize),
 ) -> Result<(), ProjectionError> {
     let extra = index_columns(base);
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let sql = format!(
-            "{}{suffix}",
-            multi_row_insert(table, extra, chunk.len(), "")
-        );
-        let mut q = sqlx::query(&sql).persistent(chunk.len() <= CACHED_SHAPES);
+    let mut rest = rows;
+    while !rest.is_empty() {
+        // Statements of power-of-two row counts only: a few shapes per table, each
+        // prepared once per connection (preparing one binds thousands of parameters by
+        // name, which costs more than running it), however the rows come.
+        let n = piece(rest.len());
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let sql = format!("{}{suffix}", multi_row_insert(table, extra, chunk.len()));
+        let mut q = sqlx::query(&sql);
         for r in chunk {
             q = q
                 .bind(ledger_id.as_str())
@@ -570,29 +580,25 @@ async fn sqlite_insert(
 
 /// `INSERT INTO table (...) VALUES (...), ...` for `rows` rows of the four view columns
 /// and `extra` columns.
-fn multi_row_insert(table: &str, extra: &[&str], rows: usize, json: &str) -> String {
+fn multi_row_insert(table: &str, extra: &[&str], rows: usize) -> String {
     let mut columns = String::from("ledger_id, view_id, version, payload");
     for c in extra {
         columns.push_str(&format!(", {c}"));
     }
-    let width = 4 + extra.len();
+    // Anonymous `?` parameters: SQLite finds a numbered or named one by walking a list
+    // of names, per parameter and per execution, which is quadratic in a statement of
+    // thousands of them.
+    let mut row = String::from("(?, ?, ?, ?");
+    for _ in extra {
+        row.push_str(", ?");
+    }
+    row.push(')');
     let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
     for i in 0..rows {
-        let b = i * width;
         if i > 0 {
             sql.push(',');
         }
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}{json}",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4
-        ));
-        for k in 0..extra.len() {
-            sql.push_str(&format!(", ${}", b + 5 + k));
-        }
-        sql.push(')');
+        sql.push_str(&row);
     }
     sql
 }
@@ -730,10 +736,9 @@ pub async fn fetch_payloads(
         }
         Storage::Sqlite(s) => {
             for chunk in ids.chunks(INSERT_CHUNK) {
-                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let marks = vec!["?"; chunk.len()].join(", ");
                 let sql = format!(
-                    "SELECT view_id, payload FROM {table} WHERE ledger_id = $1 AND view_id IN ({})",
-                    marks.join(", ")
+                    "SELECT view_id, payload FROM {table} WHERE ledger_id = ? AND view_id IN ({marks})"
                 );
                 let mut q = sqlx::query(&sql)
                     .persistent(chunk.len() <= CACHED_SHAPES)
