@@ -36,7 +36,7 @@ const CACHED_SHAPES: usize = 16;
 /// Rows for the next SQLite insert statement out of `remaining`: the largest power of
 /// two that fits, at most `INSERT_CHUNK`.
 fn piece(remaining: usize) -> usize {
-    let cap = remaining.min(INSERT_CHUNK).max(1);
+    let cap = remaining.clamp(1, INSERT_CHUNK);
     1 << (usize::BITS - 1 - cap.leading_zeros())
 }
 
@@ -1037,6 +1037,26 @@ fn copy_text_row(buf: &mut Vec<u8>, ledger_id: &str, r: &ViewRow) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_statements_come_in_power_of_two_sizes() {
+        assert_eq!(piece(1), 1);
+        assert_eq!(piece(3), 2);
+        assert_eq!(piece(500), 256);
+        assert_eq!(piece(10_000), 256);
+        let mut shapes = std::collections::BTreeSet::new();
+        for n in 1..=1_200 {
+            let (mut rest, mut total) = (n, 0);
+            while rest > 0 {
+                let p = piece(rest);
+                shapes.insert(p);
+                total += p;
+                rest -= p;
+            }
+            assert_eq!(total, n);
+        }
+        assert_eq!(shapes.len(), 9, "{shapes:?}");
+    }
 
     #[test]
     fn copy_rows_escape_what_copy_text_format_reads_specially() {
