@@ -352,6 +352,16 @@ async fn tampering_with_the_access_log_is_detected() {
         let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
         let (st, _) = s.get(Role::Investigator, "/v1/cases").await;
         assert_eq!(st, 200);
+        // The status endpoint checks only what was appended since its last look.
+        let (st, status) = s.get(Role::Auditor, "/v1/ledger/status").await;
+        assert_eq!(st, 200, "{status}");
+        assert_eq!(status["access_log"]["valid"], true, "{status}");
+        let before = status["access_log"]["entries"].as_u64().unwrap();
+        let (st, _) = s.get(Role::Investigator, "/v1/cases").await;
+        assert_eq!(st, 200);
+        let (_, status) = s.get(Role::Auditor, "/v1/ledger/status").await;
+        assert_eq!(status["access_log"]["valid"], true, "{status}");
+        assert!(status["access_log"]["entries"].as_u64().unwrap() > before, "{status}");
         let (_, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
         assert_eq!(v["valid"], true, "{v}");
         s.db.exec("UPDATE access_log SET entry = replace(entry, 'case_list', 'case_lisx')")
@@ -359,6 +369,9 @@ async fn tampering_with_the_access_log_is_detected() {
             .unwrap();
         let (_, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
         assert_eq!(v["valid"], false, "{kind:?} {v}");
+        // Once the full check found the break, the status says so too.
+        let (_, status) = s.get(Role::Auditor, "/v1/ledger/status").await;
+        assert_eq!(status["access_log"]["valid"], false, "{kind:?} {status}");
         s.stop().await;
     }
 }

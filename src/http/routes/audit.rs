@@ -46,7 +46,11 @@ pub async fn ledger_status_value(state: &SharedState) -> ApiResult<Value> {
         .latest_checkpoint(state.ledger.id())
         .await
         .map_err(Problem::internal)?;
-    let access = state.access_log.verify().await.map_err(Problem::internal)?;
+    let access = state
+        .access_log
+        .verify_appended()
+        .await
+        .map_err(Problem::internal)?;
     Ok(json!({
         "ledger_id": state.ledger.id().as_str(),
         "database": storage.dialect(),
