@@ -361,7 +361,10 @@ async fn tampering_with_the_access_log_is_detected() {
         assert_eq!(st, 200);
         let (_, status) = s.get(Role::Auditor, "/v1/ledger/status").await;
         assert_eq!(status["access_log"]["valid"], true, "{status}");
-        assert!(status["access_log"]["entries"].as_u64().unwrap() > before, "{status}");
+        assert!(
+            status["access_log"]["entries"].as_u64().unwrap() > before,
+            "{status}"
+        );
         let (_, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
         assert_eq!(v["valid"], true, "{v}");
         s.db.exec("UPDATE access_log SET entry = replace(entry, 'case_list', 'case_lisx')")
