@@ -639,7 +639,7 @@ fn check_signatures(items: &mut [Prepared], keys: &KeyCache) {
                 continue;
             }
             if let Some(key) = keys.iter().position(|(id, _)| *id == c.f.key_id.0) {
-                idx.push(i);
+                idx.push((i, key));
                 batch.push(Signed {
                     key,
                     message: &c.stored_hash.0,
@@ -652,9 +652,7 @@ fn check_signatures(items: &mut [Prepared], keys: &KeyCache) {
         return;
     }
     let all_ok = signature_batch::verify_all(&vks, &batch);
-    let keys_of: Vec<usize> = batch.iter().map(|s| s.key).collect();
-    drop(batch);
-    for (&i, key) in idx.iter().zip(keys_of) {
+    for (i, key) in idx {
         if let Ok(c) = &mut items[i].checked {
             // A failed batch says only that some signature is bad; single checks say which.
             let ok = all_ok || verify_signature(&vks[key], &c.stored_hash, &c.signature);
