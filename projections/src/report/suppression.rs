@@ -10,13 +10,18 @@
 //! grid and negate the totals; every row and column of that grid then sums
 //! to zero, and those sums are exactly what a reader can use. Adding +1 and
 //! -1 alternately around a cycle of hidden cells (row, column, row, ...)
-//! keeps every sum, so if such a shift keeps every hidden cell within its
-//! possible values, a second table exists that shows the same figures but a
-//! different value in that cell. [`witness`] builds that second table; the
-//! property tests check it against the published figures independently.
-//! The check is strict: a primary cell must stay within 1..=threshold in
-//! the witness (a reader who guessed which cells are primary still learns
-//! nothing), a complementary one at least 1.
+//! keeps every sum, so if such a shift keeps every hidden cell within what
+//! the reader knows of it, a second table exists that shows the same figures
+//! but a different value in that cell. [`witness`] builds that second table;
+//! the property tests check it against the published figures independently.
+//!
+//! Two readers are guarded against ([`Reader`]). Every table is protected
+//! from the one who knows only what is published. Suppression aims higher:
+//! unless it had to hide every non-zero figure, a reader who also knew which
+//! hidden cells are the small ones learns nothing either. That stronger
+//! protection cannot exist for some tables, whatever is hidden: two 1s and
+//! threshold 2 make a grand total of 2, and a reader told that the total is
+//! small knows both cells are 1. [`Suppressed::protection`] says which holds.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,8 +30,8 @@ pub const MAX_SIDE: usize = 12;
 /// Cycles examined per cell before giving up on it (and hiding more).
 const MAX_CYCLES: usize = 20_000;
 
-/// Smallest threshold for which strict protection is always possible: with
-/// 1, every hidden primary cell would be known to be exactly 1.
+/// Smallest threshold: with 1, a reader who knew which hidden cells are small
+/// would know each of them is exactly 1.
 pub const MIN_THRESHOLD: u64 = 2;
 pub const MAX_THRESHOLD: u64 = 1_000;
 pub const DEFAULT_THRESHOLD: u64 = 10;
@@ -37,6 +42,10 @@ pub enum SuppressionError {
     Threshold(u64),
     #[error("table must have 1 to {MAX_SIDE} rows and columns, all rows the same length")]
     Shape,
+    /// Hiding every non-zero figure always protects them (proof at [`suppress`]);
+    /// this refuses to publish rather than trust that proof blindly.
+    #[error("suppression could not protect the hidden figure at row {row}, column {col}")]
+    Unprotected { row: usize, col: usize },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +56,19 @@ pub enum Hidden {
     Complementary,
 }
 
+/// What a reader is assumed to know about the hidden cells, besides the
+/// published figures: the constraints a witness table must keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reader {
+    /// Every hidden value is at least 1, because zeros are shown.
+    Published,
+    /// Also which hidden cells are small: each of those is within
+    /// 1..=threshold. Every suppressed cell looks the same in the report, so
+    /// this is more than any reader is told.
+    KnowsWhichAreSmall,
+}
+
 /// The augmented grid: `rows + 1` by `cols + 1`; the last column holds row
 /// totals, the last row column totals, the corner the grand total.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +76,8 @@ pub struct Suppressed {
     pub values: Vec<Vec<u64>>,
     pub hidden: Vec<Vec<Hidden>>,
     pub threshold: u64,
+    /// The strongest reader from whom every hidden figure is protected.
+    pub protection: Reader,
 }
 
 impl Suppressed {
@@ -80,11 +104,22 @@ impl Suppressed {
             sign
         }
     }
-    fn allowed(&self, r: usize, c: usize, value: i64) -> bool {
-        match self.hidden[r][c] {
-            Hidden::Primary => value >= 1 && value <= self.threshold as i64,
+    fn allowed(&self, reader: Reader, r: usize, c: usize, value: i64) -> bool {
+        match (reader, self.hidden[r][c]) {
+            (Reader::KnowsWhichAreSmall, Hidden::Primary) => {
+                value >= 1 && value <= self.threshold as i64
+            }
             _ => value >= 1,
         }
+    }
+    fn hidden_cells(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (0..self.rows())
+            .flat_map(move |r| (0..self.cols()).map(move |c| (r, c)))
+            .filter(|&(r, c)| self.is_hidden(r, c))
+    }
+    fn first_unprotected(&self, reader: Reader) -> Option<(usize, usize)> {
+        self.hidden_cells()
+            .find(|&(r, c)| witness(self, r, c, reader).is_none())
     }
 }
 
@@ -111,6 +146,13 @@ pub fn augment(table: &[Vec<u64>]) -> Result<Vec<Vec<u64>>, SuppressionError> {
 }
 
 /// Hides small counts of `table` and enough others that none can be derived.
+///
+/// Complements are added greedily until every hidden cell is protected from
+/// [`Reader::KnowsWhichAreSmall`]. If that fails, every non-zero figure is
+/// hidden, which protects each from [`Reader::Published`]: a hidden cell
+/// `(r, c)` of the table, its row total, its column total and the grand total
+/// are all at least as large as it, so all non-zero, so all hidden, and
+/// raising those four by 1 keeps every published figure.
 pub fn suppress(table: &[Vec<u64>], threshold: u64) -> Result<Suppressed, SuppressionError> {
     if !(MIN_THRESHOLD..=MAX_THRESHOLD).contains(&threshold) {
         return Err(SuppressionError::Threshold(threshold));
@@ -130,11 +172,12 @@ pub fn suppress(table: &[Vec<u64>], threshold: u64) -> Result<Suppressed, Suppre
         values,
         hidden,
         threshold,
+        protection: Reader::KnowsWhichAreSmall,
     };
     // Each round hides at least one more non-zero cell, so this ends; the
     // bound is the grid size.
     for _ in 0..=(rows + 1) * (cols + 1) {
-        let Some((r, c)) = first_unprotected(&s) else {
+        let Some((r, c)) = s.first_unprotected(Reader::KnowsWhichAreSmall) else {
             return Ok(s);
         };
         let mut candidates: Vec<(usize, usize)> = Vec::new();
@@ -160,12 +203,11 @@ pub fn suppress(table: &[Vec<u64>], threshold: u64) -> Result<Suppressed, Suppre
             .find(|&(rr, cc)| {
                 let mut trial = s.clone();
                 trial.hidden[rr][cc] = Hidden::Complementary;
-                protected(&trial, r, c)
+                witness(&trial, r, c, Reader::KnowsWhichAreSmall).is_some()
             })
             .unwrap_or(candidates[0]);
         s.hidden[pick.0][pick.1] = Hidden::Complementary;
     }
-    // Fallback: hide every non-zero figure, which is always safe.
     for r in 0..s.rows() {
         for c in 0..s.cols() {
             if s.values[r][c] >= 1 && !s.is_hidden(r, c) {
@@ -173,115 +215,119 @@ pub fn suppress(table: &[Vec<u64>], threshold: u64) -> Result<Suppressed, Suppre
             }
         }
     }
-    Ok(s)
-}
-
-fn first_unprotected(s: &Suppressed) -> Option<(usize, usize)> {
-    (0..s.rows())
-        .flat_map(|r| (0..s.cols()).map(move |c| (r, c)))
-        .find(|&(r, c)| s.is_hidden(r, c) && !protected(s, r, c))
-}
-
-/// True when some cycle through `(r, c)` can shift.
-pub fn protected(s: &Suppressed, r: usize, c: usize) -> bool {
-    witness(s, r, c).is_some()
+    if s.first_unprotected(Reader::KnowsWhichAreSmall).is_none() {
+        return Ok(s);
+    }
+    s.protection = Reader::Published;
+    match s.first_unprotected(Reader::Published) {
+        None => Ok(s),
+        Some((row, col)) => Err(SuppressionError::Unprotected { row, col }),
+    }
 }
 
 /// A grid that shows the same figures as `s` but a different value at
-/// `(r, c)`, with every hidden cell within its allowed values; `None` if no
-/// single cycle gives one.
-pub fn witness(s: &Suppressed, r: usize, c: usize) -> Option<Vec<Vec<u64>>> {
+/// `(r, c)`, with every hidden cell within what `reader` knows of it; `None`
+/// if no single cycle gives one within the search budget.
+///
+/// Shorter cycles are tried first (4 cells, then 6, ...): they change the
+/// fewest figures, and a deep search down one branch must not spend the
+/// budget before the short cycles elsewhere are seen.
+pub fn witness(s: &Suppressed, r: usize, c: usize, reader: Reader) -> Option<Vec<Vec<u64>>> {
     if !s.is_hidden(r, c) {
         return None;
     }
-    let mut found = None;
-    let mut budget = MAX_CYCLES;
-    // Path alternates column -> row -> column ..., starting at column c and
-    // ending at row r, never reusing a node; edges are hidden cells.
-    let mut path: Vec<(usize, usize)> = vec![(r, c)];
-    let mut used_rows = vec![false; s.rows()];
-    let mut used_cols = vec![false; s.cols()];
-    used_rows[r] = true;
-    used_cols[c] = true;
-    search_from_col(
+    let mut search = CycleSearch {
         s,
-        c,
-        r,
-        &mut path,
-        &mut used_rows,
-        &mut used_cols,
-        &mut budget,
-        &mut found,
-    );
-    found
+        reader,
+        target_row: r,
+        path: vec![(r, c)],
+        used_rows: vec![false; s.rows()],
+        used_cols: vec![false; s.cols()],
+        budget: MAX_CYCLES,
+        found: None,
+    };
+    search.used_rows[r] = true;
+    search.used_cols[c] = true;
+    // A cycle visits as many rows as columns, each at most once.
+    for rows_beyond_start in 1..s.rows().min(s.cols()) {
+        search.extend_down(c, rows_beyond_start);
+        if search.found.is_some() || search.budget == 0 {
+            break;
+        }
+    }
+    search.found
 }
 
-#[allow(clippy::too_many_arguments)]
-fn search_from_col(
-    s: &Suppressed,
-    col: usize,
+/// Depth-first search for shifting cycles through one hidden cell.
+struct CycleSearch<'a> {
+    s: &'a Suppressed,
+    reader: Reader,
     target_row: usize,
-    path: &mut Vec<(usize, usize)>,
-    used_rows: &mut [bool],
-    used_cols: &mut [bool],
-    budget: &mut usize,
-    found: &mut Option<Vec<Vec<u64>>>,
-) {
-    for row in 0..s.rows() {
-        if found.is_some() || *budget == 0 {
-            return;
-        }
-        if !s.is_hidden(row, col) || (row, col) == path[0] {
-            continue;
-        }
-        if row == target_row {
-            continue; // closing at the start row needs a column move first
-        }
-        if used_rows[row] {
-            continue;
-        }
-        used_rows[row] = true;
-        path.push((row, col));
-        // From this row, move along it to another column.
-        for next_col in 0..s.cols() {
-            if found.is_some() || *budget == 0 {
-                break;
+    /// Alternates column move, row move, ...: starts at the target cell and
+    /// closes back on `target_row`.
+    path: Vec<(usize, usize)>,
+    used_rows: Vec<bool>,
+    used_cols: Vec<bool>,
+    budget: usize,
+    found: Option<Vec<Vec<u64>>>,
+}
+
+impl CycleSearch<'_> {
+    fn done(&self) -> bool {
+        self.found.is_some() || self.budget == 0
+    }
+
+    /// Extends the path down column `col` to another row, then along that
+    /// row; closes the cycle only after exactly `rows_left` more rows.
+    fn extend_down(&mut self, col: usize, rows_left: usize) {
+        let s = self.s;
+        for row in 0..s.rows() {
+            if self.done() {
+                return;
             }
-            if used_cols[next_col] || !s.is_hidden(row, next_col) {
+            // Closing at the start row needs a column move first.
+            if row == self.target_row || self.used_rows[row] || !s.is_hidden(row, col) {
                 continue;
             }
-            path.push((row, next_col));
-            if s.is_hidden(target_row, next_col) {
-                path.push((target_row, next_col));
-                *budget = budget.saturating_sub(1);
-                if let Some(grid) = try_shift(s, path) {
-                    *found = Some(grid);
+            self.used_rows[row] = true;
+            self.path.push((row, col));
+            for next_col in 0..s.cols() {
+                if self.done() {
+                    break;
                 }
-                path.pop();
+                if self.used_cols[next_col] || !s.is_hidden(row, next_col) {
+                    continue;
+                }
+                self.path.push((row, next_col));
+                if rows_left == 1 {
+                    if s.is_hidden(self.target_row, next_col) {
+                        self.path.push((self.target_row, next_col));
+                        self.budget = self.budget.saturating_sub(1);
+                        self.found = try_shift(s, self.reader, &self.path);
+                        self.path.pop();
+                    }
+                } else {
+                    self.used_cols[next_col] = true;
+                    self.extend_down(next_col, rows_left - 1);
+                    self.used_cols[next_col] = false;
+                }
+                self.path.pop();
             }
-            if found.is_none() {
-                used_cols[next_col] = true;
-                search_from_col(
-                    s, next_col, target_row, path, used_rows, used_cols, budget, found,
-                );
-                used_cols[next_col] = false;
-            }
-            path.pop();
+            self.path.pop();
+            self.used_rows[row] = false;
         }
-        path.pop();
-        used_rows[row] = false;
     }
 }
 
 /// `cycle` lists cells with alternating signs starting at +1.
-fn try_shift(s: &Suppressed, cycle: &[(usize, usize)]) -> Option<Vec<Vec<u64>>> {
+fn try_shift(s: &Suppressed, reader: Reader, cycle: &[(usize, usize)]) -> Option<Vec<Vec<u64>>> {
     for direction in [1i64, -1] {
         let mut grid = s.values.clone();
         let mut ok = true;
         for (i, &(r, c)) in cycle.iter().enumerate() {
             let sign = if i % 2 == 0 { direction } else { -direction };
             let new = s.values[r][c] as i64 + s.real_delta(r, c, sign);
-            if !s.allowed(r, c, new) {
+            if !s.allowed(reader, r, c, new) {
                 ok = false;
                 break;
             }
@@ -325,10 +371,26 @@ mod tests {
         for r in 0..s.rows() {
             for c in 0..s.cols() {
                 if s.is_hidden(r, c) {
-                    assert!(witness(&s, r, c).is_some(), "({r},{c})");
+                    assert!(
+                        witness(&s, r, c, Reader::KnowsWhichAreSmall).is_some(),
+                        "({r},{c})"
+                    );
                 }
             }
         }
+    }
+
+    #[test]
+    fn four_cell_cycles_are_found_before_the_budget_goes_down_one_branch() {
+        // Every figure small and every inner cell 1, the grand total exactly the
+        // threshold: no cycle of inner cells can shift (one of them would drop to 0)
+        // and the strict reader pins everything, so the witnesses must come from
+        // cycles through the totals, and deep searches over the inner cells must not
+        // spend the budget first.
+        let table = vec![vec![1u64; MAX_SIDE]; MAX_SIDE];
+        let s = suppress(&table, (MAX_SIDE * MAX_SIDE) as u64).unwrap();
+        assert_eq!(s.protection, Reader::Published);
+        assert!(s.hidden_cells().count() == (MAX_SIDE + 1) * (MAX_SIDE + 1));
     }
 
     #[test]
