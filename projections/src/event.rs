@@ -11,6 +11,7 @@ use icac_aggregates::public_report::PublicReportEvent;
 use icac_aggregates::units::UnitEvent;
 use icac_aggregates::upcast::{upcast, UpcastError, Upcaster};
 use jiff::Timestamp;
+use serde::de::DeserializeSeed;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -106,62 +107,102 @@ pub fn decode_str(
     if aggregate_type == LEDGER_AGGREGATE_TYPE {
         return Ok(None);
     }
-    let needs_upcast = event_version != SUPPORTED_VERSION
-        || Upcaster::current().steps().iter().any(|s| {
-            s.aggregate_type == aggregate_type
-                && s.event_type == event_type
-                && s.from_version == event_version
-        });
-    if needs_upcast {
-        let value: Value =
-            serde_json::from_str(payload).map_err(|source| DecodeError::Payload {
-                aggregate_type: aggregate_type.to_owned(),
-                event_type: event_type.to_owned(),
-                source,
-            })?;
-        return decode(aggregate_type, event_type, event_version, value);
-    }
     let bad = |source| DecodeError::Payload {
         aggregate_type: aggregate_type.to_owned(),
         event_type: event_type.to_owned(),
         source,
     };
-    let (event, tag) = match aggregate_type {
-        "unit" => {
-            let e: UnitEvent = serde_json::from_str(payload).map_err(bad)?;
-            let tag = e.event_type();
-            (DomainEvent::Unit(e), tag)
-        }
-        "case" => {
-            let e: CaseEvent = serde_json::from_str(payload).map_err(bad)?;
-            let tag = e.event_type();
-            (DomainEvent::Case(e), tag)
-        }
-        "cybertip" => {
-            let e: CyberTipEvent = serde_json::from_str(payload).map_err(bad)?;
-            let tag = e.event_type();
-            (DomainEvent::Cybertip(e), tag)
-        }
-        "operation" => {
-            let e: OperationEvent = serde_json::from_str(payload).map_err(bad)?;
-            let tag = e.event_type();
-            (DomainEvent::Operation(e), tag)
-        }
-        "public_report" => {
-            let e: PublicReportEvent = serde_json::from_str(payload).map_err(bad)?;
-            let tag = e.event_type();
-            (DomainEvent::PublicReport(e), tag)
-        }
-        other => return Err(DecodeError::UnknownAggregateType(other.to_owned())),
+    let Some(seed) = PayloadSeed::new(aggregate_type, event_type, event_version)? else {
+        let value: Value = serde_json::from_str(payload).map_err(bad)?;
+        return decode(aggregate_type, event_type, event_version, value);
     };
-    // The variant is the payload's only key, so this is `decode`'s tag check.
-    if tag != event_type {
-        return Err(DecodeError::TagMismatch {
-            event_type: event_type.to_owned(),
-            tag,
-        });
-    }
+    let mut de = serde_json::Deserializer::from_str(payload);
+    let event = seed.deserialize(&mut de).map_err(bad)?;
+    de.end().map_err(bad)?;
+    seed.check(&event)?;
     Ok(Some(event))
+}
+
+/// Decodes a payload into its typed event while its JSON is being read, so a caller
+/// parsing a whole record reads the payload once. Only for payloads that need no
+/// upcast: those are decoded through [`decode`].
+#[derive(Debug, Clone, Copy)]
+pub struct PayloadSeed<'a> {
+    aggregate_type: &'a str,
+    event_type: &'a str,
+}
+
+impl<'a> PayloadSeed<'a> {
+    /// `Ok(None)` when the payload must go through [`decode`] instead (an upcast
+    /// applies) or carries no domain event (the ledger's own key events).
+    pub fn new(
+        aggregate_type: &'a str,
+        event_type: &'a str,
+        event_version: &str,
+    ) -> Result<Option<Self>, DecodeError> {
+        if aggregate_type == LEDGER_AGGREGATE_TYPE {
+            return Ok(None);
+        }
+        if !matches!(
+            aggregate_type,
+            "unit" | "case" | "cybertip" | "operation" | "public_report"
+        ) {
+            return Err(DecodeError::UnknownAggregateType(aggregate_type.to_owned()));
+        }
+        let needs_upcast = event_version != SUPPORTED_VERSION
+            || Upcaster::current().steps().iter().any(|s| {
+                s.aggregate_type == aggregate_type
+                    && s.event_type == event_type
+                    && s.from_version == event_version
+            });
+        Ok((!needs_upcast).then_some(Self {
+            aggregate_type,
+            event_type,
+        }))
+    }
+
+    /// The payload's variant is its only key, so this is [`decode`]'s tag check.
+    pub fn check(&self, event: &DomainEvent) -> Result<(), DecodeError> {
+        let tag = event.event_type();
+        if tag != self.event_type {
+            return Err(DecodeError::TagMismatch {
+                event_type: self.event_type.to_owned(),
+                tag,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for PayloadSeed<'_> {
+    type Value = DomainEvent;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<DomainEvent, D::Error> {
+        match self.aggregate_type {
+            "unit" => UnitEvent::deserialize(d).map(DomainEvent::Unit),
+            "case" => CaseEvent::deserialize(d).map(DomainEvent::Case),
+            "cybertip" => CyberTipEvent::deserialize(d).map(DomainEvent::Cybertip),
+            "operation" => OperationEvent::deserialize(d).map(DomainEvent::Operation),
+            "public_report" => PublicReportEvent::deserialize(d).map(DomainEvent::PublicReport),
+            // `new` admits only the types above.
+            other => Err(serde::de::Error::custom(format!(
+                "unknown aggregate type {other:?}"
+            ))),
+        }
+    }
+}
+
+impl DomainEvent {
+    /// The event's type name, as the ledger row's `event_type` states it.
+    pub fn event_type(&self) -> String {
+        match self {
+            DomainEvent::Unit(e) => e.event_type(),
+            DomainEvent::Case(e) => e.event_type(),
+            DomainEvent::Cybertip(e) => e.event_type(),
+            DomainEvent::Operation(e) => e.event_type(),
+            DomainEvent::PublicReport(e) => e.event_type(),
+        }
+    }
 }
 
 /// SHA-256 event hash as lowercase hex (the ledger's `hash`).

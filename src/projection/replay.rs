@@ -13,7 +13,7 @@
 use icac_projections::{LedgerEvent, ReadModels};
 use rayon::prelude::*;
 
-use super::{decode_page, ProjectionError};
+use super::{decode_page, DecodedRow, ProjectionError};
 use crate::ledger::chain::Hash32;
 use crate::ledger::merkle::MerkleAccumulator;
 use crate::ledger::record::LedgerId;
@@ -39,6 +39,8 @@ pub struct Replayed {
 /// What the folding stage carries from page to page.
 struct State {
     parts: Vec<ReadModels>,
+    /// The page being folded, decoded; reused from page to page.
+    decoded: Vec<DecodedRow>,
     tree: Option<MerkleAccumulator>,
     position: u64,
     head: Hash32,
@@ -46,8 +48,10 @@ struct State {
 }
 
 impl State {
-    fn apply_page(&mut self, rows: Vec<CanonicalRow>) -> Result<(), ProjectionError> {
-        let decoded = decode_page(rows)?;
+    fn apply_page(&mut self, mut rows: Vec<CanonicalRow>) -> Result<(), ProjectionError> {
+        decode_page(&mut rows, &mut self.decoded)?;
+        drop(rows);
+        let decoded = &self.decoded;
         let Some(last) = decoded.last() else {
             return Ok(());
         };
@@ -124,6 +128,7 @@ pub async fn replay(
     let partitions = rayon::current_num_threads().max(1);
     let mut state = State {
         parts: vec![ReadModels::new(); partitions],
+        decoded: Vec::with_capacity(PAGE),
         tree: with_root.then(MerkleAccumulator::new),
         position: 0,
         head: Hash32::ZERO,
