@@ -1204,4 +1204,136 @@ mod tests {
             "ct-icac\tCT1-24-00001\t3\t{\"a\":\"x\\\\ny\\ttab\"}\n"
         );
     }
+
+    /// View rows of every table and shape for ledger `ledger`, `n` of each kind; `tag`
+    /// varies the payloads so a replaced ledger's rows can be told from its old ones.
+    fn sample_rows(tag: &str, n: i64) -> Vec<ViewRow> {
+        let mut rows = Vec::new();
+        for i in 0..n {
+            rows.push(ViewRow {
+                table: TABLES[0],
+                view_id: format!("CT{i}-24-0000{i}"),
+                version: i + 1,
+                payload: format!("{{\"case\":\"{tag}-{i}\",\"é\":1}}"),
+                index: IndexColumns::Case {
+                    reporting_unit: format!("CT00{}", i % 2),
+                    received_day: 19_000 + i,
+                    filed_day: (i % 2 == 0).then_some(19_010 + i),
+                    opened_by_complaint: i % 3 == 0,
+                },
+            });
+            rows.push(ViewRow {
+                table: TABLES[1],
+                view_id: format!("op-{i}"),
+                version: 1,
+                payload: format!("{{\"op\":\"{tag}\"}}"),
+                index: IndexColumns::None,
+            });
+            rows.push(ViewRow {
+                table: TABLES[2],
+                view_id: format!("pr-{i}"),
+                version: 2,
+                payload: format!("{{\"report\":\"{tag}\"}}"),
+                index: IndexColumns::PublicReport {
+                    open: i % 2 == 1,
+                    received_at_s: 1_700_000_000 + i,
+                    received_at_ns: 999_999_999,
+                },
+            });
+        }
+        rows.push(ViewRow {
+            table: TABLES[3],
+            view_id: "CT0000000".into(),
+            version: 4,
+            payload: format!("{{\"unit\":\"{tag}\"}}"),
+            index: IndexColumns::None,
+        });
+        rows
+    }
+
+    /// Everything a rebuild writes, as text, but the positions' `updated_at`.
+    async fn dump(storage: &Storage) -> Vec<String> {
+        let Storage::Sqlite(s) = storage else {
+            unreachable!("sqlite")
+        };
+        let mut out = Vec::new();
+        let queries = [
+            "SELECT ledger_id || '|' || view_id || '|' || version || '|' || payload || '|' || \
+             reporting_unit || '|' || received_day || '|' || ifnull(filed_day, 'null') || '|' || \
+             opened_by_complaint FROM case_views ORDER BY ledger_id, view_id"
+                .to_owned(),
+            "SELECT ledger_id || '|' || view_id || '|' || version || '|' || payload FROM operation_views \
+             ORDER BY ledger_id, view_id"
+                .to_owned(),
+            "SELECT ledger_id || '|' || view_id || '|' || version || '|' || payload || '|' || open || \
+             '|' || received_at_s || '|' || received_at_ns FROM public_report_views \
+             ORDER BY ledger_id, view_id"
+                .to_owned(),
+            "SELECT ledger_id || '|' || view_id || '|' || version || '|' || payload FROM unit_views \
+             ORDER BY ledger_id, view_id"
+                .to_owned(),
+            "SELECT ledger_id || '|' || counter || '|' || n FROM view_counts ORDER BY 1".to_owned(),
+            "SELECT ledger_id || '|' || projection || '|' || position FROM projection_positions \
+             ORDER BY 1"
+                .to_owned(),
+            "SELECT type || '|' || name || '|' || tbl_name FROM sqlite_master \
+             WHERE tbl_name LIKE '%_views' ORDER BY 1"
+                .to_owned(),
+        ];
+        for sql in queries {
+            for row in sqlx::query(&sql).fetch_all(s.pool()).await.expect("dump") {
+                out.push(row.try_get::<String, _>(0).expect("text"));
+            }
+            out.push("--".into());
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_rebuild_fill_keeps_other_ledgers_and_matches_the_pool_path() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = Storage::connect(&format!("sqlite://{}", dir.path().join("v.db").display()))
+            .await
+            .expect("connect");
+        // An in-memory database has no file for a direct connection: the pool fills it.
+        let memory = Storage::connect("sqlite::memory:").await.expect("connect");
+        for storage in [&file, &memory] {
+            storage.migrate().await.expect("migrate");
+            for (ledger, n) in [("a", 3), ("b", 5), ("c", 2)] {
+                let id = LedgerId::new(ledger).expect("id");
+                replace_all(storage, &id, sample_rows(ledger, n), 7, |_| {})
+                    .await
+                    .expect("rebuild");
+            }
+            // Rebuild the middle ledger: both key ranges around it must be kept.
+            let b = LedgerId::new("b").expect("id");
+            let mut seen = Vec::new();
+            replace_all(storage, &b, sample_rows("b2", 4), 9, |n| seen.push(n))
+                .await
+                .expect("rebuild");
+            assert_eq!(seen.last(), Some(&13), "progress reaches every row");
+        }
+        let (on_file, in_memory) = (dump(&file).await, dump(&memory).await);
+        assert_eq!(on_file, in_memory);
+        let count = |prefix: &str| on_file.iter().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!(count("a|CT"), 3 + 1, "ledger a's cases and unit");
+        assert_eq!(count("c|CT"), 2 + 1);
+        assert_eq!(count("b|CT"), 4 + 1);
+        assert!(on_file
+            .iter()
+            .any(|l| l.starts_with("b|CT0-24-00000|1|{\"case\":\"b2-0\"")));
+        assert!(
+            !on_file.iter().any(|l| l.contains("\"b-")),
+            "b's old views are gone"
+        );
+        assert!(
+            on_file.contains(&"b|cases:CT000|2".to_owned()),
+            "{on_file:?}"
+        );
+        assert!(on_file.contains(&"b|public_reports_open|2".to_owned()));
+        assert!(on_file.contains(&"a|public_reports|3".to_owned()));
+        assert!(on_file.contains(&"b|case_views|9".to_owned()));
+        assert!(on_file.contains(&"index|case_views_by_unit|case_views".to_owned()));
+        assert!(on_file.contains(&"trigger|case_views_counted|case_views".to_owned()));
+    }
 }
