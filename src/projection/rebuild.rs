@@ -37,8 +37,13 @@ pub async fn rebuild(
     let replay_micros = started.elapsed().as_micros();
     let written = Instant::now();
     let rows = store::all_rows(&models)?;
+    tracing::debug!(
+        rows = rows.len(),
+        serialize_ms = written.elapsed().as_millis(),
+        "views serialized"
+    );
     let total = rows.len();
-    store::replace_all(storage, ledger_id, &rows, models.position, |n| {
+    store::replace_all(storage, ledger_id, rows, models.position, |n| {
         progress(Stage::Writing { rows: n, total })
     })
     .await?;

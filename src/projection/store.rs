@@ -865,7 +865,7 @@ fn create_sql(storage: &Storage, base: &str, table: &str) -> String {
 pub async fn replace_all(
     storage: &Storage,
     ledger_id: &LedgerId,
-    rows: &[ViewRow],
+    rows: Vec<ViewRow>,
     position: u64,
     mut progress: impl FnMut(usize),
 ) -> Result<(), ProjectionError> {
@@ -911,32 +911,60 @@ pub async fn replace_all(
                 progress(written);
             }
         }
-        Storage::Sqlite(s) => {
-            let mut tx = s.pool().begin().await?;
-            for table in TABLES {
-                let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
-                sqlite_insert(
-                    &mut tx,
-                    &format!("{table}_next"),
-                    table,
-                    "",
-                    ledger_id,
-                    &mine,
-                    |n| {
-                        written += n;
-                        progress(written);
-                    },
-                )
-                .await?;
+        Storage::Sqlite(s) => match s.file() {
+            Some(path) => {
+                // On a blocking thread with a connection of its own; it reports its
+                // progress back here, where `progress` lives.
+                let path = path.to_owned();
+                let ledger = ledger_id.as_str().to_owned();
+                let (counted, mut counts) = tokio::sync::mpsc::unbounded_channel();
+                let filler = tokio::task::spawn_blocking(move || {
+                    sqlite_fill(&path, &ledger, &rows, |n| {
+                        let _ = counted.send(n);
+                    })
+                });
+                while let Some(n) = counts.recv().await {
+                    progress(n);
+                }
+                filler
+                    .await
+                    .map_err(|e| ProjectionError::Worker(e.to_string()))??;
             }
-            tx.commit().await?;
-        }
+            None => {
+                let mut tx = s.pool().begin().await?;
+                for table in TABLES {
+                    let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
+                    sqlite_insert(
+                        &mut tx,
+                        &format!("{table}_next"),
+                        table,
+                        "",
+                        ledger_id,
+                        &mine,
+                        |n| {
+                            written += n;
+                            progress(written);
+                        },
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+        },
     }
+    let started = std::time::Instant::now();
     on_pool!(storage, pool, _json, _json_out => {
         let mut tx = pool.begin().await?;
+        // Other ledgers' rows. On SQLite `<>` reads every row of the old table (this
+        // ledger's included) where two ranges of the primary key read only theirs.
+        let others = if matches!(storage, Storage::Postgres(_)) {
+            "ledger_id <> $1"
+        } else {
+            "(ledger_id < $1 OR ledger_id > $1)"
+        };
         for table in TABLES {
             sqlx::query(&format!(
-                "INSERT INTO {table}_next SELECT * FROM {table} WHERE ledger_id <> $1"
+                "INSERT INTO {table}_next SELECT * FROM {table} WHERE {others}"
             ))
             .bind(ledger_id.as_str())
             .execute(&mut *tx)
@@ -973,8 +1001,110 @@ pub async fn replace_all(
         record_positions(&mut tx, ledger_id, position, &updated_at).await?;
         tx.commit().await?;
     });
+    tracing::debug!(
+        swap_ms = started.elapsed().as_millis(),
+        "view tables swapped in"
+    );
     Ok(())
 }
+
+/// Fills the fresh `<table>_next` tables of an SQLite file with `rows`, in one
+/// transaction on a connection of its own (`storage::sqlite_direct`): one prepared
+/// single-row INSERT per table, bound straight from the rows and run again for each,
+/// instead of multi-row statements whose thousands of arguments sqlx copies and hands
+/// to its worker thread. `progress` hears the rows written so far. The tables have no
+/// index but their primary key and no trigger yet (`replace_all` adds them at the swap).
+fn sqlite_fill(
+    path: &std::path::Path,
+    ledger_id: &str,
+    rows: &[ViewRow],
+    mut progress: impl FnMut(usize),
+) -> Result<(), ProjectionError> {
+    use crate::storage::sqlite_direct::{Access, Connection, BUSY_TIMEOUT_MS};
+    use crate::storage::StorageError;
+
+    let started = std::time::Instant::now();
+    let conn =
+        Connection::open(path, Access::ReadWrite, BUSY_TIMEOUT_MS).map_err(StorageError::from)?;
+    conn.execute("BEGIN IMMEDIATE")
+        .map_err(StorageError::from)?;
+    let mut written = 0usize;
+    for table in TABLES {
+        let extra = index_columns(table);
+        let mut insert = conn
+            .prepare(&multi_row_insert(&format!("{table}_next"), extra, 1))
+            .map_err(StorageError::from)?;
+        for r in rows.iter().filter(|r| r.table == table) {
+            if !bind_view_row(&mut insert, ledger_id, r, extra.len()).map_err(StorageError::from)? {
+                return Err(missing_columns(r));
+            }
+            insert.run().map_err(StorageError::from)?;
+            written += 1;
+            if written % FILL_PROGRESS == 0 {
+                progress(written);
+            }
+        }
+    }
+    conn.execute("COMMIT").map_err(StorageError::from)?;
+    progress(written);
+    tracing::debug!(
+        rows = written,
+        fill_ms = started.elapsed().as_millis(),
+        "view tables filled"
+    );
+    Ok(())
+}
+
+/// Binds one view row to a single-row INSERT of its table (`extra`: how many index
+/// columns the table has); false if the row lacks them.
+fn bind_view_row(
+    insert: &mut crate::storage::sqlite_direct::Statement<'_>,
+    ledger_id: &str,
+    r: &ViewRow,
+    extra: usize,
+) -> Result<bool, crate::storage::SqliteError> {
+    insert.bind_text(1, ledger_id)?;
+    insert.bind_text(2, &r.view_id)?;
+    insert.bind_i64(3, r.version)?;
+    insert.bind_text(4, &r.payload)?;
+    match (&r.index, extra) {
+        (_, 0) => {}
+        (
+            IndexColumns::Case {
+                reporting_unit,
+                received_day,
+                filed_day,
+                opened_by_complaint,
+            },
+            4,
+        ) => {
+            insert.bind_text(5, reporting_unit)?;
+            insert.bind_i64(6, *received_day)?;
+            match filed_day {
+                Some(day) => insert.bind_i64(7, *day)?,
+                None => insert.bind_null(7)?,
+            }
+            insert.bind_i64(8, i64::from(*opened_by_complaint))?;
+        }
+        (
+            IndexColumns::PublicReport {
+                open,
+                received_at_s,
+                received_at_ns,
+            },
+            3,
+        ) => {
+            insert.bind_i64(5, i64::from(*open))?;
+            insert.bind_i64(6, *received_at_s)?;
+            insert.bind_i64(7, i64::from(*received_at_ns))?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Rows between two progress reports of an SQLite fill.
+const FILL_PROGRESS: usize = 4096;
 
 /// Bytes of COPY data sent per message.
 const COPY_BUFFER: usize = 1 << 20;
@@ -1073,5 +1203,137 @@ mod tests {
             String::from_utf8(buf).unwrap(),
             "ct-icac\tCT1-24-00001\t3\t{\"a\":\"x\\\\ny\\ttab\"}\n"
         );
+    }
+
+    /// View rows of every table and shape for ledger `ledger`, `n` of each kind; `tag`
+    /// varies the payloads so a replaced ledger's rows can be told from its old ones.
+    fn sample_rows(tag: &str, n: i64) -> Vec<ViewRow> {
+        let mut rows = Vec::new();
+        for i in 0..n {
+            rows.push(ViewRow {
+                table: TABLES[0],
+                view_id: format!("CT{i}-24-0000{i}"),
+                version: i + 1,
+                payload: format!("{{\"case\":\"{tag}-{i}\",\"é\":1}}"),
+                index: IndexColumns::Case {
+                    reporting_unit: format!("CT00{}", i % 2),
+                    received_day: 19_000 + i,
+                    filed_day: (i % 2 == 0).then_some(19_010 + i),
+                    opened_by_complaint: i % 3 == 0,
+                },
+            });
+            rows.push(ViewRow {
+                table: TABLES[1],
+                view_id: format!("op-{i}"),
+                version: 1,
+                payload: format!("{{\"op\":\"{tag}\"}}"),
+                index: IndexColumns::None,
+            });
+            rows.push(ViewRow {
+                table: TABLES[2],
+                view_id: format!("pr-{i}"),
+                version: 2,
+                payload: format!("{{\"report\":\"{tag}\"}}"),
+                index: IndexColumns::PublicReport {
+                    open: i % 2 == 1,
+                    received_at_s: 1_700_000_000 + i,
+                    received_at_ns: 999_999_999,
+                },
+            });
+        }
+        rows.push(ViewRow {
+            table: TABLES[3],
+            view_id: "CT0000000".into(),
+            version: 4,
+            payload: format!("{{\"unit\":\"{tag}\"}}"),
+            index: IndexColumns::None,
+        });
+        rows
+    }
+
+    /// Everything a rebuild writes, as text, but the positions' `updated_at`.
+    async fn dump(storage: &Storage) -> Vec<String> {
+        let Storage::Sqlite(s) = storage else {
+            unreachable!("sqlite")
+        };
+        let mut out = Vec::new();
+        let queries = [
+            "SELECT ledger_id || '|' || view_id || '|' || version || '|' || payload || '|' || \
+             reporting_unit || '|' || received_day || '|' || ifnull(filed_day, 'null') || '|' || \
+             opened_by_complaint FROM case_views ORDER BY ledger_id, view_id"
+                .to_owned(),
+            "SELECT ledger_id || '|' || view_id || '|' || version || '|' || payload FROM operation_views \
+             ORDER BY ledger_id, view_id"
+                .to_owned(),
+            "SELECT ledger_id || '|' || view_id || '|' || version || '|' || payload || '|' || open || \
+             '|' || received_at_s || '|' || received_at_ns FROM public_report_views \
+             ORDER BY ledger_id, view_id"
+                .to_owned(),
+            "SELECT ledger_id || '|' || view_id || '|' || version || '|' || payload FROM unit_views \
+             ORDER BY ledger_id, view_id"
+                .to_owned(),
+            "SELECT ledger_id || '|' || counter || '|' || n FROM view_counts ORDER BY 1".to_owned(),
+            "SELECT ledger_id || '|' || projection || '|' || position FROM projection_positions \
+             ORDER BY 1"
+                .to_owned(),
+            "SELECT type || '|' || name || '|' || tbl_name FROM sqlite_master \
+             WHERE tbl_name LIKE '%_views' ORDER BY 1"
+                .to_owned(),
+        ];
+        for sql in queries {
+            for row in sqlx::query(&sql).fetch_all(s.pool()).await.expect("dump") {
+                out.push(row.try_get::<String, _>(0).expect("text"));
+            }
+            out.push("--".into());
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_rebuild_fill_keeps_other_ledgers_and_matches_the_pool_path() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = Storage::connect(&format!("sqlite://{}", dir.path().join("v.db").display()))
+            .await
+            .expect("connect");
+        // An in-memory database has no file for a direct connection: the pool fills it.
+        let memory = Storage::connect("sqlite::memory:").await.expect("connect");
+        for storage in [&file, &memory] {
+            storage.migrate().await.expect("migrate");
+            for (ledger, n) in [("a", 3), ("b", 5), ("c", 2)] {
+                let id = LedgerId::new(ledger).expect("id");
+                replace_all(storage, &id, sample_rows(ledger, n), 7, |_| {})
+                    .await
+                    .expect("rebuild");
+            }
+            // Rebuild the middle ledger: both key ranges around it must be kept.
+            let b = LedgerId::new("b").expect("id");
+            let mut seen = Vec::new();
+            replace_all(storage, &b, sample_rows("b2", 4), 9, |n| seen.push(n))
+                .await
+                .expect("rebuild");
+            assert_eq!(seen.last(), Some(&13), "progress reaches every row");
+        }
+        let (on_file, in_memory) = (dump(&file).await, dump(&memory).await);
+        assert_eq!(on_file, in_memory);
+        let count = |prefix: &str| on_file.iter().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!(count("a|CT"), 3 + 1, "ledger a's cases and unit");
+        assert_eq!(count("c|CT"), 2 + 1);
+        assert_eq!(count("b|CT"), 4 + 1);
+        assert!(on_file
+            .iter()
+            .any(|l| l.starts_with("b|CT0-24-00000|1|{\"case\":\"b2-0\"")));
+        assert!(
+            !on_file.iter().any(|l| l.contains("\"b-")),
+            "b's old views are gone"
+        );
+        assert!(
+            on_file.contains(&"b|cases:CT000|2".to_owned()),
+            "{on_file:?}"
+        );
+        assert!(on_file.contains(&"b|public_reports_open|2".to_owned()));
+        assert!(on_file.contains(&"a|public_reports|3".to_owned()));
+        assert!(on_file.contains(&"b|case_views|9".to_owned()));
+        assert!(on_file.contains(&"index|case_views_by_unit|case_views".to_owned()));
+        assert!(on_file.contains(&"trigger|case_views_counted|case_views".to_owned()));
     }
 }

@@ -8,6 +8,7 @@ mod migrate;
 mod postgres;
 pub mod scan;
 mod sqlite;
+pub(crate) mod sqlite_direct;
 
 use std::collections::HashMap;
 
@@ -15,6 +16,7 @@ use crate::ledger::chain::{Hash32, GENESIS_PREV_HASH};
 use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
 
 pub use migrate::LATEST_SCHEMA_VERSION;
+pub use sqlite_direct::SqliteError;
 
 /// How many rows one page of a sequential read returns; bounds memory while streaming.
 pub const READ_PAGE: u32 = 2_000;
@@ -33,6 +35,11 @@ pub enum StorageError {
     Migration { version: i64, source: sqlx::Error },
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// From a direct SQLite connection (`storage::sqlite_direct`), which bypasses sqlx.
+    #[error("database error: {0}")]
+    Sqlite(#[from] SqliteError),
+    #[error("the SQLite reader thread stopped: {0}")]
+    ReaderThread(String),
     #[error("stored row at position {position} is malformed: {reason}")]
     Malformed { position: u64, reason: String },
 }

@@ -1,7 +1,9 @@
 //! SQLite dialect: the zero-setup embedded default.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -18,6 +20,9 @@ const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, eve
 #[derive(Clone)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// The database file, for readers that open a connection of their own
+    /// (`storage::scan`); `None` for an in-memory database.
+    file: Option<Arc<PathBuf>>,
 }
 
 impl SqliteStorage {
@@ -34,17 +39,23 @@ impl SqliteStorage {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        let file = (!in_memory(url)).then(|| Arc::new(options.get_filename().to_path_buf()));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await
             .map_err(connect_err)?;
-        Ok(Self { pool })
+        Ok(Self { pool, file })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The database file, unless the database is in memory.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref().map(PathBuf::as_path)
     }
 
     pub async fn write_batch(
@@ -212,6 +223,19 @@ impl SqliteStorage {
     }
 }
 
+/// Whether an `sqlite:` URL names an in-memory database (as sqlx parses it:
+/// `sqlite::memory:`, `sqlite://:memory:`, or `mode=memory`), which only the pool's
+/// own connections can reach.
+fn in_memory(url: &str) -> bool {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:"
+        || params
+            .split('&')
+            .any(|p| p.eq_ignore_ascii_case("mode=memory"))
+}
+
 async fn head_in(
     conn: &mut sqlx::SqliteConnection,
     ledger: &LedgerId,
@@ -257,4 +281,18 @@ async fn insert(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_memory;
+
+    #[test]
+    fn tells_in_memory_urls_from_files() {
+        assert!(in_memory("sqlite::memory:"));
+        assert!(in_memory("sqlite://:memory:"));
+        assert!(in_memory("sqlite://x.db?mode=memory&cache=shared"));
+        assert!(!in_memory("sqlite://x.db"));
+        assert!(!in_memory("sqlite:///tmp/memory.db?mode=rwc"));
+    }
 }
