@@ -149,10 +149,12 @@ pub fn augment(table: &[Vec<u64>]) -> Result<Vec<Vec<u64>>, SuppressionError> {
 ///
 /// Complements are added greedily until every hidden cell is protected from
 /// [`Reader::KnowsWhichAreSmall`]. If that fails, every non-zero figure is
-/// hidden, which protects each from [`Reader::Published`]: a hidden cell
+/// hidden, which protects each from [`Reader::Published`]: a non-zero cell
 /// `(r, c)` of the table, its row total, its column total and the grand total
 /// are all at least as large as it, so all non-zero, so all hidden, and
-/// raising those four by 1 keeps every published figure.
+/// raising those four by 1 keeps every published figure. A non-zero total
+/// sums some non-zero cell, and lies on that cell's four. The search tries
+/// such four-cell cycles before any longer one, so it finds them.
 pub fn suppress(table: &[Vec<u64>], threshold: u64) -> Result<Suppressed, SuppressionError> {
     if !(MIN_THRESHOLD..=MAX_THRESHOLD).contains(&threshold) {
         return Err(SuppressionError::Threshold(threshold));
