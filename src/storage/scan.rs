@@ -87,7 +87,8 @@ pub(crate) async fn paged_scan<R: ScanRow>(
     tx: Sender<Vec<R>>,
 ) -> Result<(), StorageError> {
     let batch = batch.max(1);
-    let mut next = from;
+    // Positions start at 1; counting a page from 0 would read one row past `up_to`.
+    let mut next = from.max(1);
     loop {
         let limit = match up_to {
             Some(last) if last < next => return Ok(()),
@@ -551,10 +552,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn direct_sqlite_scan_returns_what_paged_reads_do() {
         let (_dir, storage, a) = database(23).await;
-        // Paged reads count their `LIMIT` from `from`, so from 0 (there is no position
-        // 0) they overshoot `up_to` by one; every caller starts at 1. Hence `from >= 1`
-        // here, and position 0 checked on the direct scan alone below.
-        let ranges: [(u64, Option<u64>); 8] = [
+        let ranges: [(u64, Option<u64>); 10] = [
+            (0, None),
+            (0, Some(5)),
             (1, None),
             (1, Some(23)),
             (1, Some(100)),
