@@ -17,7 +17,7 @@ use super::{decode_page, DecodedRow, ProjectionError};
 use crate::ledger::chain::Hash32;
 use crate::ledger::merkle::MerkleAccumulator;
 use crate::ledger::record::LedgerId;
-use crate::storage::{scan, CanonicalRow, Storage};
+use crate::storage::{scan, CanonicalRow, Storage, StorageError};
 
 /// Rows per page handed from the reader to the folding stage.
 const PAGE: usize = 4096;
@@ -49,7 +49,38 @@ struct State {
 
 impl State {
     fn apply_page(&mut self, mut rows: Vec<CanonicalRow>) -> Result<(), ProjectionError> {
-        decode_page(&mut rows, &mut self.decoded)?;
+        // The Merkle tree takes the hashes as stored, so it grows while the page is
+        // decoded: decoding splits into many small tasks that balance around it, where
+        // beside the fold (one task per partition) it left a core idle.
+        let hashes = match self.tree {
+            Some(_) => rows
+                .iter()
+                .map(|r| {
+                    Hash32::from_slice(&r.hash).map_err(|e| {
+                        ProjectionError::Storage(StorageError::Malformed {
+                            position: r.position,
+                            reason: e.to_string(),
+                        })
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let tree = &mut self.tree;
+        let decoded = &mut self.decoded;
+        let (decoding, pushed) = rayon::join(
+            || decode_page(&mut rows, decoded),
+            || -> Result<(), ProjectionError> {
+                if let Some(tree) = tree.as_mut() {
+                    for h in &hashes {
+                        tree.push(h)?;
+                    }
+                }
+                Ok(())
+            },
+        );
+        decoding?;
+        pushed?;
         drop(rows);
         let decoded = &self.decoded;
         let Some(last) = decoded.last() else {
@@ -72,40 +103,20 @@ impl State {
         self.position = last.position;
         self.head = last.hash;
         self.recorded_at.clone_from(&last.recorded_at);
-        let hashes: Option<Vec<Hash32>> = self
-            .tree
-            .as_ref()
-            .map(|_| decoded.iter().map(|r| r.hash).collect());
         let n = self.parts.len();
         // Events are large (a whole notification form inline): route references.
         let mut routed: Vec<Vec<&LedgerEvent>> = (0..n).map(|_| Vec::new()).collect();
         for e in decoded.iter().filter_map(|r| r.event.as_ref()) {
             routed[ReadModels::partition_of(e, n)].push(e);
         }
-        let tree = &mut self.tree;
-        let parts = &mut self.parts;
-        let (pushed, folded) = rayon::join(
-            || -> Result<(), ProjectionError> {
-                if let (Some(tree), Some(hashes)) = (tree.as_mut(), hashes) {
-                    for h in &hashes {
-                        tree.push(h)?;
-                    }
-                }
-                Ok(())
-            },
-            || {
-                parts
-                    .par_iter_mut()
-                    .zip(routed.into_par_iter())
-                    .try_for_each(|(models, events)| {
-                        events
-                            .into_iter()
-                            .try_for_each(|e| models.apply(e).map(|_| ()))
-                    })
-            },
-        );
-        pushed?;
-        folded?;
+        self.parts
+            .par_iter_mut()
+            .zip(routed.into_par_iter())
+            .try_for_each(|(models, events)| {
+                events
+                    .into_iter()
+                    .try_for_each(|e| models.apply(e).map(|_| ()))
+            })?;
         Ok(())
     }
 }
