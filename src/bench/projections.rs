@@ -267,6 +267,10 @@ pub async fn report_bench(
             bytes: text.len(),
             notifications: report.figures.notifications.total,
         });
+        // `annual::build` frees its models on the pool after it returns, as a `report
+        // annual` process leaves them to its exit. Wait for that here, so the next run
+        // starts on an idle pool and does not pay for this one's freeing.
+        rayon::broadcast(|_| ());
     }
     let slowest = runs.iter().map(|r| r.seconds).fold(0.0, f64::max);
     Ok(ReportFigures {
