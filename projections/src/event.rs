@@ -18,6 +18,10 @@ use serde_json::Value;
 /// The ledger's own stream type (key events); projections skip it.
 pub const LEDGER_AGGREGATE_TYPE: &str = "ledger";
 
+/// The aggregate types whose events the read models fold ([`PayloadSeed`] decodes each).
+const DOMAIN_AGGREGATE_TYPES: [&str; 5] =
+    ["unit", "case", "cybertip", "operation", "public_report"];
+
 /// The only event version this build reads after upcasting.
 const SUPPORTED_VERSION: &str = icac_aggregates::EVENT_VERSION_1;
 
@@ -84,15 +88,14 @@ pub fn decode(
         event_type: event_type.to_owned(),
         source,
     };
-    let event = match aggregate_type {
-        "unit" => DomainEvent::Unit(serde_json::from_value(payload).map_err(bad)?),
-        "case" => DomainEvent::Case(serde_json::from_value(payload).map_err(bad)?),
-        "cybertip" => DomainEvent::Cybertip(serde_json::from_value(payload).map_err(bad)?),
-        "operation" => DomainEvent::Operation(serde_json::from_value(payload).map_err(bad)?),
-        "public_report" => DomainEvent::PublicReport(serde_json::from_value(payload).map_err(bad)?),
-        other => return Err(DecodeError::UnknownAggregateType(other.to_owned())),
+    if !DOMAIN_AGGREGATE_TYPES.contains(&aggregate_type) {
+        return Err(DecodeError::UnknownAggregateType(aggregate_type.to_owned()));
+    }
+    let seed = PayloadSeed {
+        aggregate_type,
+        event_type,
     };
-    Ok(Some(event))
+    Ok(Some(seed.deserialize(payload).map_err(bad)?))
 }
 
 /// [`decode`] from the payload's JSON text. Payloads at the current version with no
@@ -143,10 +146,7 @@ impl<'a> PayloadSeed<'a> {
         if aggregate_type == LEDGER_AGGREGATE_TYPE {
             return Ok(None);
         }
-        if !matches!(
-            aggregate_type,
-            "unit" | "case" | "cybertip" | "operation" | "public_report"
-        ) {
+        if !DOMAIN_AGGREGATE_TYPES.contains(&aggregate_type) {
             return Err(DecodeError::UnknownAggregateType(aggregate_type.to_owned()));
         }
         let needs_upcast = event_version != SUPPORTED_VERSION
@@ -184,7 +184,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for PayloadSeed<'_> {
             "cybertip" => CyberTipEvent::deserialize(d).map(DomainEvent::Cybertip),
             "operation" => OperationEvent::deserialize(d).map(DomainEvent::Operation),
             "public_report" => PublicReportEvent::deserialize(d).map(DomainEvent::PublicReport),
-            // `new` admits only the types above.
+            // Constructed only for `DOMAIN_AGGREGATE_TYPES`.
             other => Err(serde::de::Error::custom(format!(
                 "unknown aggregate type {other:?}"
             ))),

@@ -241,11 +241,9 @@ impl AccessLog {
     /// Checks entries after the first `count`, whose chain ends in `prev`.
     async fn verify_from(
         &self,
-        count: u64,
-        prev: String,
+        mut count: u64,
+        mut prev: String,
     ) -> Result<AccessLogReport, AccessLogError> {
-        let mut prev = prev;
-        let mut count = count;
         let mut expected_seq = count + 1;
         loop {
             let page = match self.page(expected_seq - 1, MAX_PAGE).await {

@@ -60,12 +60,7 @@ pub fn decode_page(
         .zip(rows.par_iter_mut())
         .try_for_each(|(slot, row)| {
             let event = decode_event(row.position, &row.hash, &row.canonical)?;
-            let hash = Hash32::from_slice(&row.hash).map_err(|e| {
-                ProjectionError::Storage(StorageError::Malformed {
-                    position: row.position,
-                    reason: e.to_string(),
-                })
-            })?;
+            let hash = stored_hash(row)?;
             *slot = DecodedRow {
                 position: row.position,
                 hash,
@@ -74,6 +69,16 @@ pub fn decode_page(
             };
             Ok(())
         })
+}
+
+/// The row's hash as stored, checked to be 32 bytes.
+pub fn stored_hash(row: &CanonicalRow) -> Result<Hash32, ProjectionError> {
+    Hash32::from_slice(&row.hash).map_err(|e| {
+        ProjectionError::Storage(StorageError::Malformed {
+            position: row.position,
+            reason: e.to_string(),
+        })
+    })
 }
 
 fn decode_event(

@@ -13,11 +13,12 @@
 use icac_projections::{LedgerEvent, ReadModels};
 use rayon::prelude::*;
 
+use super::decode::stored_hash;
 use super::{decode_page, DecodedRow, ProjectionError};
 use crate::ledger::chain::Hash32;
 use crate::ledger::merkle::MerkleAccumulator;
 use crate::ledger::record::LedgerId;
-use crate::storage::{scan, CanonicalRow, Storage, StorageError};
+use crate::storage::{scan, CanonicalRow, Storage};
 
 /// Rows per page handed from the reader to the folding stage.
 const PAGE: usize = 4096;
@@ -55,14 +56,7 @@ impl State {
         let hashes = match self.tree {
             Some(_) => rows
                 .iter()
-                .map(|r| {
-                    Hash32::from_slice(&r.hash).map_err(|e| {
-                        ProjectionError::Storage(StorageError::Malformed {
-                            position: r.position,
-                            reason: e.to_string(),
-                        })
-                    })
-                })
+                .map(stored_hash)
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
