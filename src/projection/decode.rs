@@ -184,6 +184,8 @@ struct RecordFields<'a> {
     metadata: MetadataFields<'a>,
 }
 
+// Short-lived, moved once: boxing the event would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 enum Payload<'a> {
     Decoded(DomainEvent),
     /// Key events, payloads that need an upcast, or one read before its type.
