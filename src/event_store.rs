@@ -14,7 +14,11 @@ use cqrs_es::{
 };
 use serde_json::Value;
 
+use icac_aggregates::sealed::SealedEffects;
+
+use crate::ledger::chain::Hash32;
 use crate::ledger::record::{SealedEvent, StreamId};
+use crate::ledger::sealed::{seal_payload, SealError};
 use crate::ledger::sequencer::{AppendError, AppendRequest, NewEvent, RequestContext};
 use crate::ledger::Ledger;
 
@@ -266,6 +270,7 @@ impl<A: Aggregate> LedgerEventStore<A> {
 impl<A> EventStore<A> for LedgerEventStore<A>
 where
     A: Aggregate + Clone + 'static,
+    A::Event: SealedEffects,
 {
     type AC = LedgerAggregateContext<A>;
 
@@ -334,13 +339,9 @@ where
         }
         let mut new_events = Vec::with_capacity(events.len());
         for event in &events {
-            new_events.push(NewEvent {
-                event_type: event.event_type(),
-                event_version: event.event_version(),
-                payload: serde_json::to_value(event)
-                    .map_err(|e| AggregateError::DeserializationError(Box::new(e)))?,
-            });
+            new_events.push(sealed_event(event).map_err(unexpected)?);
         }
+        let seals = new_events.iter().any(|e| !e.openings.is_empty() || !e.erases.is_empty());
         let request = AppendRequest {
             stream: StreamId::new(A::TYPE, &context.aggregate_id),
             expected_sequence: context.sequence,
@@ -366,7 +367,14 @@ where
             }
             Err(e) => return Err(unexpected(e)),
         };
-        if let (Some(last), Ok(mut cache)) = (sealed.last(), self.cache.lock()) {
+        if seals {
+            // The context's aggregate applied these events with their values open; the
+            // next load folds the committed events, which hold commitments only, so no
+            // personal value outlives its command in memory.
+            if let Ok(mut cache) = self.cache.lock() {
+                cache.remove(&context.aggregate_id);
+            }
+        } else if let (Some(last), Ok(mut cache)) = (sealed.last(), self.cache.lock()) {
             // The context's aggregate already has these events applied (EventSink did it).
             let bytes = context.bytes + sealed.iter().map(|e| e.canonical.len()).sum::<usize>();
             cache.insert(
@@ -389,6 +397,39 @@ where
             })
             .collect())
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealingError {
+    #[error("event cannot be serialized: {0}")]
+    Serialize(#[from] serde_json::Error),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+/// The event as the ledger stores it: every personal value (a `Sealed` field, found
+/// by its `{"unsealed": …}` marker) replaced by a commitment under fresh OS salt, with
+/// the openings and erasures that go into the same transaction.
+pub fn sealed_event<E>(event: &E) -> Result<NewEvent, SealingError>
+where
+    E: DomainEvent + SealedEffects,
+{
+    let mut payload = serde_json::to_value(event)?;
+    let openings = seal_payload(&mut payload, &mut fresh_salt)?;
+    Ok(NewEvent {
+        event_type: event.event_type(),
+        event_version: event.event_version(),
+        payload,
+        openings,
+        erases: event.erases().into_iter().map(|c| Hash32(c.0)).collect(),
+    })
+}
+
+fn fresh_salt() -> [u8; 32] {
+    use rand_core::RngCore;
+    let mut salt = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut salt);
+    salt
 }
 
 #[cfg(test)]

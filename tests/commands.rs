@@ -251,16 +251,18 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
             .execute_case(&case_id, share(101), &actor(HARTFORD))
             .await
             .expect("a stale cache is not a conflict");
-        let summaries: Vec<String> = ledger
+        let mut summaries: Vec<String> = Vec::new();
+        for e in ledger
             .read_stream(&StreamId::new("case", case_id.as_str()))
             .await
             .unwrap()
-            .iter()
-            .filter_map(|e| {
-                let summary = e.record.payload.pointer("/InformationShared/summary")?;
-                summary.as_str().map(str::to_owned)
-            })
-            .collect();
+        {
+            // The summary is sealed: the chain holds its commitment, the store its text.
+            let opened = common::opened(ledger.storage(), &e.record.payload).await;
+            if let Some(s) = opened.pointer("/InformationShared/summary").and_then(|s| s.as_str()) {
+                summaries.push(s.to_owned());
+            }
+        }
         let n = summaries.len();
         assert!(
             n >= 2 && summaries[n - 2] == "update 100" && summaries[n - 1] == "update 101",
@@ -363,11 +365,12 @@ async fn demo_is_deterministic_across_fresh_stores() {
             for row in rows {
                 from = row.position + 1;
                 let e = icac_ledger::ledger::sealed_from_row(row).unwrap();
+                let content = common::opened(ledger.storage(), &e.record.payload).await;
                 all.push((
                     e.record.aggregate_type,
                     e.record.aggregate_id,
                     e.record.event_type,
-                    e.record.payload,
+                    content,
                 ));
             }
         }

@@ -24,6 +24,8 @@ fn request(stream: &StreamId, expected: u64, n: usize, tag: &str) -> AppendReque
                 event_type: "TestEvent".into(),
                 event_version: "1".into(),
                 payload: json!({"tag": tag, "i": i}),
+                openings: Vec::new(),
+                erases: Vec::new(),
             })
             .collect(),
         context: RequestContext {

@@ -89,6 +89,7 @@ fn generate() -> Value {
             metadata,
             prev_hash: prev,
             key_id: key.id().clone(),
+            format_version: None,
         };
         let sealed = record.seal(&key).unwrap();
         prev = sealed.hash;

@@ -47,6 +47,8 @@ pub enum CyberTipEvent {
     },
 }
 
+impl crate::sealed::SealedEffects for CyberTipEvent {}
+
 impl DomainEvent for CyberTipEvent {
     fn event_type(&self) -> String {
         match self {

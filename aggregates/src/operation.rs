@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Medium;
 use crate::form::validation::EARLIEST_DATE;
 use crate::ids::{CaseId, OperationId, Ori};
+use crate::sealed::Sealed;
 use crate::local_time::ct_date;
 use crate::services::UnitDirectory;
 use crate::text::{self, limits, TextError};
@@ -79,7 +80,9 @@ pub enum OperationEvent {
         ended_on: Date,
         media: Vec<Medium>,
         platforms: Vec<String>,
-        personas: Vec<String>,
+        /// Undercover persona handles: sealed out of the chain, since a published
+        /// handle would burn the persona.
+        personas: Vec<Sealed<String>>,
         recorded_at: Timestamp,
     },
     OperationConcluded {
@@ -89,6 +92,8 @@ pub enum OperationEvent {
         recorded_at: Timestamp,
     },
 }
+
+impl crate::sealed::SealedEffects for OperationEvent {}
 
 impl DomainEvent for OperationEvent {
     fn event_type(&self) -> String {
@@ -272,7 +277,7 @@ impl Operation {
                     ended_on: c.ended_on,
                     media: c.media,
                     platforms: c.platforms,
-                    personas: c.personas,
+                    personas: c.personas.into_iter().map(Sealed::Open).collect(),
                     recorded_at: c.recorded_at,
                 }])
             }

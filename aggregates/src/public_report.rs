@@ -3,7 +3,10 @@
 //! unit's 14-day clock: the app then logs a complaint on the unit's case
 //! with `received_on` = the routing date (see `PublicReport::routing_complaint`).
 //!
-//! Only metadata is recorded: the report's content stays in the intake system.
+//! What the person saw, the links or screen names they give and their contact
+//! details ([`ReportContent`]) are personal: each is [`Sealed`], so the chain
+//! holds only commitments and intake staff read the values from the sealed
+//! store.
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -17,7 +20,9 @@ use crate::catalog::IncidentType;
 use crate::form::v1::Source;
 use crate::ids::{CaseId, IdError, Ori, ReceiptNumber};
 use crate::local_time::ct_date;
+use crate::sealed::Sealed;
 use crate::services::UnitDirectory;
+use crate::text::{self, TextError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -43,6 +48,76 @@ pub enum CloseReason {
     InsufficientInformation,
 }
 
+/// Limits on what a member of the public may send (characters, items).
+pub mod content_bounds {
+    pub const DESCRIPTION: usize = 4_000;
+    pub const LINKS: usize = 20;
+    pub const LINK: usize = 500;
+    pub const NAME: usize = 120;
+    pub const PHONE: usize = 25;
+    pub const EMAIL: usize = 254;
+}
+
+/// What a member of the public reports, all of it personal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportContent {
+    /// What the person saw, in their words.
+    pub description: Sealed<String>,
+    /// Links, screen names or account names they give.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Sealed<String>>,
+    /// How to reach them, if they want to be reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ReporterContact>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReporterContact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Sealed<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Sealed<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Sealed<String>>,
+}
+
+impl ReportContent {
+    /// Checks every value a member of the public typed; names the field that fails.
+    pub fn check(&self) -> Result<(), PublicReportError> {
+        use content_bounds as b;
+        open_text("description", &self.description, b::DESCRIPTION)?;
+        if self.links.len() > b::LINKS {
+            return Err(PublicReportError::TooManyLinks { max: b::LINKS });
+        }
+        for link in &self.links {
+            open_text("links", link, b::LINK)?;
+        }
+        if let Some(c) = &self.contact {
+            for (field, value, max) in [
+                ("contact.name", &c.name, b::NAME),
+                ("contact.phone", &c.phone, b::PHONE),
+                ("contact.email", &c.email, b::EMAIL),
+            ] {
+                if let Some(v) = value {
+                    open_text(field, v, max)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A value from outside must be a value (never a commitment someone typed in)
+/// and bounded text.
+fn open_text(field: &'static str, value: &Sealed<String>, max: usize) -> Result<(), PublicReportError> {
+    let Some(v) = value.value() else {
+        return Err(PublicReportError::NotAValue { field });
+    };
+    text::check(v, max).map_err(|error| PublicReportError::Text { field, error })
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum PublicReportCommand {
@@ -51,6 +126,8 @@ pub enum PublicReportCommand {
         channel: Channel,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         category: Option<IncidentType>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<ReportContent>,
         recorded_at: Timestamp,
     },
     Triage {
@@ -76,6 +153,8 @@ pub enum PublicReportEvent {
         channel: Channel,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         category: Option<IncidentType>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<ReportContent>,
         recorded_at: Timestamp,
     },
     PublicReportTriaged {
@@ -95,6 +174,8 @@ pub enum PublicReportEvent {
         recorded_at: Timestamp,
     },
 }
+
+impl crate::sealed::SealedEffects for PublicReportEvent {}
 
 impl DomainEvent for PublicReportEvent {
     fn event_type(&self) -> String {
@@ -127,6 +208,12 @@ pub enum PublicReportError {
     Closed,
     #[error("unit {0} is unknown or inactive")]
     InactiveUnit(Ori),
+    #[error("{field}: {error}")]
+    Text { field: &'static str, error: TextError },
+    #[error("{field} must be the value itself, not a commitment")]
+    NotAValue { field: &'static str },
+    #[error("at most {max} links or screen names")]
+    TooManyLinks { max: usize },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,16 +247,23 @@ impl PublicReport {
                 receipt_number,
                 channel,
                 category,
+                content,
                 recorded_at,
-            } => match &self.receipt_number {
-                Some(r) => Err(E::AlreadyReceived(r.clone())),
-                None => Ok(vec![PublicReportEvent::PublicReportReceived {
+            } => {
+                if let Some(r) = &self.receipt_number {
+                    return Err(E::AlreadyReceived(r.clone()));
+                }
+                if let Some(c) = &content {
+                    c.check()?;
+                }
+                Ok(vec![PublicReportEvent::PublicReportReceived {
                     receipt_number,
                     channel,
                     category,
+                    content,
                     recorded_at,
-                }]),
-            },
+                }])
+            }
             PublicReportCommand::Triage {
                 priority,
                 category,

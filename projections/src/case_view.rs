@@ -128,6 +128,15 @@ pub struct CorrectionApplied {
     pub recorded_at: Timestamp,
 }
 
+/// A lawful erasure of the case's personal values: how many, why, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureView {
+    pub position: u64,
+    pub values: u32,
+    pub reason: String,
+    pub recorded_at: Timestamp,
+}
+
 /// A case as it stands after the events folded so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseView {
@@ -164,6 +173,9 @@ pub struct CaseView {
     pub operations: Vec<OperationId>,
     pub shares: Vec<ShareView>,
     pub corrections: Vec<CorrectionApplied>,
+    /// Erasures of personal values (C.G.S. 54-142a), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erasures: Vec<ErasureView>,
     /// Events folded into this view (the stream sequence of the last one).
     pub version: u64,
     pub last_position: u64,
@@ -208,6 +220,7 @@ impl CaseView {
                 operations: Vec::new(),
                 shares: Vec::new(),
                 corrections: Vec::new(),
+                erasures: Vec::new(),
                 version: 0,
                 last_position: 0,
                 last_hash: at.hash.clone(),
@@ -421,6 +434,16 @@ impl CaseView {
                     recorded_at: *recorded_at,
                 });
             }
+            CaseEvent::PersonalDataErased {
+                erased,
+                reason,
+                recorded_at,
+            } => self.erasures.push(ErasureView {
+                position: at.position,
+                values: u32::try_from(erased.len()).unwrap_or(u32::MAX),
+                reason: reason.clone(),
+                recorded_at: *recorded_at,
+            }),
         }
     }
 

@@ -88,6 +88,7 @@ fn event_name(event: &CaseEvent) -> &'static str {
         CaseEvent::LinkedToOperation { .. } => 10,
         CaseEvent::UrgentFlagSet { .. } => 11,
         CaseEvent::CorrectionRecorded { .. } => 12,
+        CaseEvent::PersonalDataErased { .. } => 13,
     };
     CaseEvent::TYPES[index]
 }

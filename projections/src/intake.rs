@@ -4,7 +4,7 @@
 use icac_aggregates::catalog::IncidentType;
 use icac_aggregates::ids::{Ori, ReceiptNumber};
 use icac_aggregates::public_report::{
-    Channel, CloseReason, PublicReportEvent, ReportStage, TriagePriority,
+    Channel, CloseReason, PublicReportEvent, ReportContent, ReportStage, TriagePriority,
 };
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -25,6 +25,10 @@ pub struct PublicReportView {
     pub routed_on: Option<Date>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub close_reason: Option<CloseReason>,
+    /// What the person reported: commitments only (the values are in the sealed
+    /// store, revealed to intake staff by the API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ReportContent>,
     pub received_at: Timestamp,
     pub version: u64,
     pub last_position: u64,
@@ -36,6 +40,7 @@ impl PublicReportView {
             receipt_number,
             channel,
             category,
+            content,
             recorded_at,
         } = event
         else {
@@ -50,6 +55,7 @@ impl PublicReportView {
             routed_to: None,
             routed_on: None,
             close_reason: None,
+            content: content.clone(),
             received_at: *recorded_at,
             version: sequence,
             last_position: position,

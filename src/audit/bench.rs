@@ -54,6 +54,8 @@ pub async fn generate(
                             event_type: "BenchEventRecorded".into(),
                             event_version: "1".into(),
                             payload: json!({"i": i, "task": t, "note": filler.as_str()}),
+                            openings: Vec::new(),
+                            erases: Vec::new(),
                         })
                         .collect(),
                     context: RequestContext {

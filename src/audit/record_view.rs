@@ -37,6 +37,8 @@ pub struct RecordView<'a> {
     pub recorded_at: &'a str,
     pub prev_hash: Hash32,
     pub key_id: &'a str,
+    /// 1 for a record without `format_version`, else its value.
+    pub format_version: u64,
 }
 
 /// A bundle line: a record with its `hash` and `signature` members.
@@ -90,18 +92,24 @@ const METADATA_KEYS: [&str; 5] = [
     "unit",
 ];
 
+/// Where `format_version` sorts among a record's members (after `event_version`).
+const FORMAT_VERSION_AT: usize = 4;
+const FORMAT_VERSION_KEY: &str = "format_version";
+
 /// Views canonical record bytes; `None` means "use the slow path".
 pub fn view_record(bytes: &[u8]) -> Option<RecordView<'_>> {
-    let members = top_level(bytes, RECORD_KEYS.len())?;
+    let mut members = top_level(bytes, RECORD_KEYS.len() + 1)?;
+    let version = take_format_version(bytes, &mut members)?;
     if !keys_are(bytes, &members, &RECORD_KEYS) {
         return None;
     }
-    record_fields(bytes, &members)
+    record_fields(bytes, &members, version)
 }
 
 /// Views a bundle line; `None` means "use the slow path".
 pub fn view_line(bytes: &[u8]) -> Option<LineView<'_>> {
-    let members = top_level(bytes, LINE_KEYS.len())?;
+    let mut members = top_level(bytes, LINE_KEYS.len() + 1)?;
+    let version = take_format_version(bytes, &mut members)?;
     if !keys_are(bytes, &members, &LINE_KEYS) {
         return None;
     }
@@ -113,7 +121,7 @@ pub fn view_line(bytes: &[u8]) -> Option<LineView<'_>> {
         .filter(|(i, _)| *i != 4 && *i != 12)
         .map(|(_, m)| *m)
         .collect();
-    let record = record_fields(bytes, &record_members)?;
+    let record = record_fields(bytes, &record_members, version)?;
     let hash = Hash32::from_hex(plain_string(bytes, hash_m.value)?).ok()?;
     let sig_hex = plain_string(bytes, sig_m.value)?;
     if sig_hex.len() != 128 || sig_hex.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -162,12 +170,58 @@ fn keys_are(bytes: &[u8], members: &[Member], expected: &[&str]) -> bool {
             .all(|(m, k)| &bytes[m.key.0..m.key.1] == k.as_bytes())
 }
 
-fn record_fields<'a>(bytes: &'a [u8], m: &[Member]) -> Option<RecordView<'a>> {
+/// Removes a version 2 record's `format_version` member, which must be exactly `2`;
+/// the version of the record (1 when the member is absent). `None`: slow path.
+fn take_format_version(bytes: &[u8], members: &mut Vec<Member>) -> Option<u64> {
+    let is_version = members
+        .get(FORMAT_VERSION_AT)
+        .is_some_and(|m| &bytes[m.key.0..m.key.1] == FORMAT_VERSION_KEY.as_bytes());
+    if !is_version {
+        return Some(1);
+    }
+    let m = members.remove(FORMAT_VERSION_AT);
+    (&bytes[m.value.0..m.value.1] == b"2").then_some(2)
+}
+
+/// Whether a version 2 payload's sealed values all have the one allowed shape,
+/// `{"sealed":"<64 lowercase hex>"}`, and no `unsealed` marker is left. Canonical
+/// strings escape every quote, so `"sealed":` can only be a member name here.
+fn sealed_shapes_ok(payload: &[u8]) -> bool {
+    const SEALED: &[u8] = b"\"sealed\":";
+    const UNSEALED: &[u8] = b"\"unsealed\":";
+    if payload.windows(UNSEALED.len()).any(|w| w == UNSEALED) {
+        return false;
+    }
+    let mut at = 0;
+    while let Some(found) = payload[at..].windows(SEALED.len()).position(|w| w == SEALED) {
+        let start = at + found;
+        let value = start + SEALED.len();
+        let ok = start > 0
+            && payload[start - 1] == b'{'
+            && payload.len() >= value + 68
+            && payload[value] == b'"'
+            && payload[value + 1..value + 65]
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            && &payload[value + 65..value + 67] == b"\"}";
+        if !ok {
+            return false;
+        }
+        at = value + 67;
+    }
+    true
+}
+
+fn record_fields<'a>(bytes: &'a [u8], m: &[Member], format_version: u64) -> Option<RecordView<'a>> {
     let ledger_id = plain_string(bytes, m[5].value)?;
     LedgerId::new(ledger_id).ok()?;
     let metadata = &bytes[m[6].value.0..m[6].value.1];
     let recorded_at = metadata_recorded_at(metadata)?;
+    if format_version >= 2 && !sealed_shapes_ok(&bytes[m[7].value.0..m[7].value.1]) {
+        return None;
+    }
     Some(RecordView {
+        format_version,
         aggregate_id: plain_string(bytes, m[0].value)?,
         aggregate_type: plain_string(bytes, m[1].value)?,
         event_type: plain_string(bytes, m[2].value)?,
@@ -497,6 +551,7 @@ mod tests {
             },
             prev_hash: Hash32([7u8; 32]),
             key_id: KeyId("0123456789abcdef0123456789abcdef".into()),
+            format_version: None,
         }
     }
 

@@ -335,6 +335,7 @@ struct Fields {
     recorded_at: String,
     prev_hash: Hash32,
     key_id: KeyId,
+    format_version: u64,
     /// The whole record, parsed only where its payload matters: the ledger's own key
     /// events and position 1 (the genesis).
     full: Option<Box<EventRecord>>,
@@ -350,6 +351,7 @@ impl Fields {
             recorded_at: v.recorded_at.to_owned(),
             prev_hash: v.prev_hash,
             key_id: KeyId(v.key_id.to_owned()),
+            format_version: v.format_version,
             full,
         }
     }
@@ -368,6 +370,7 @@ fn view_of(r: &EventRecord) -> RecordView<'_> {
         recorded_at: &r.metadata.recorded_at,
         prev_hash: r.prev_hash,
         key_id: &r.key_id.0,
+        format_version: r.format(),
     }
 }
 
@@ -681,6 +684,8 @@ pub struct ChainVerifier {
     next: u64,
     prev_hash: Hash32,
     prev_time: Option<String>,
+    /// The format version of the last event: versions never go down (section 12.2).
+    prev_format: u64,
     streams: HashMap<[u8; 16], u64>,
     /// Partial bundles start mid-stream: the first sequence seen per stream is a baseline.
     lenient_streams: bool,
@@ -709,6 +714,7 @@ impl ChainVerifier {
             next: 1,
             prev_hash: GENESIS_PREV_HASH,
             prev_time: None,
+            prev_format: 1,
             streams: HashMap::new(),
             lenient_streams: false,
             ring: None,
@@ -1095,6 +1101,13 @@ impl ChainVerifier {
                 ));
             }
         }
+        if r.format_version < self.prev_format {
+            return Err(altered(format!(
+                "a version {} record follows a version {} record",
+                r.format_version, self.prev_format
+            )));
+        }
+        self.prev_format = r.format_version;
         if is_key_event && r.event_type == SIGNING_KEY_ROTATED {
             let full = r.full.as_deref().ok_or_else(|| {
                 (

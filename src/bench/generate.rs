@@ -39,7 +39,7 @@ use jiff::Timestamp;
 use crate::commands::demo::DEMO_START;
 use crate::ledger::key_events::LEDGER_AGGREGATE_TYPE;
 use crate::ledger::record::{SealedEvent, StreamId};
-use crate::ledger::sequencer::{AppendError, AppendRequest, NewEvent, RequestContext, QUEUE_DEPTH};
+use crate::ledger::sequencer::{AppendError, AppendRequest, RequestContext, QUEUE_DEPTH};
 use crate::ledger::{Ledger, LedgerError};
 
 /// Requests in flight by default: a little over two full sequencer batches of the
@@ -110,6 +110,8 @@ pub enum GenerateError {
     },
     #[error("event cannot be serialized: {0}")]
     Serialize(#[from] serde_json::Error),
+    #[error(transparent)]
+    Sealing(#[from] crate::event_store::SealingError),
     #[error("{0}")]
     Internal(String),
 }
@@ -173,6 +175,7 @@ fn decide_and_record<A, E>(
 ) -> Result<Vec<A::Event>, Refusal>
 where
     A: Aggregate + Default,
+    A::Event: icac_aggregates::sealed::SealedEffects,
 {
     let entry = streams.entry(id.to_owned()).or_default();
     let events = decide(&entry.state).map_err(|_| Refusal::Rejected)?;
@@ -182,11 +185,7 @@ where
     let first = *next_position;
     let mut new_events = Vec::with_capacity(events.len());
     for e in &events {
-        new_events.push(NewEvent {
-            event_type: e.event_type(),
-            event_version: e.event_version(),
-            payload: serde_json::to_value(e).map_err(GenerateError::from)?,
-        });
+        new_events.push(crate::event_store::sealed_event(e).map_err(GenerateError::from)?);
         entry.events.push((e.event_type(), *next_position));
         *next_position += 1;
     }

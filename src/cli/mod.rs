@@ -5,6 +5,7 @@ mod bench;
 mod checkpoint;
 mod compliance;
 mod demo;
+mod erase;
 mod export;
 mod history;
 mod import;
@@ -71,6 +72,8 @@ pub enum Command {
     Bench(verify::BenchCommand),
     /// Fill the ledger with a deterministic synthetic year of activity
     Demo(demo::DemoArgs),
+    /// Erase personal values under a legal reason (C.G.S. 54-142a); the chain keeps verifying
+    Erase(erase::EraseArgs),
     /// Bulk-file notifications (JSON Lines) or register units (CSV)
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -116,6 +119,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Export(args) => export::run(&cli.ledger, &args).await,
         Command::Bench(cmd) => verify::bench(&cli.ledger, &cmd).await,
         Command::Demo(args) => demo::run(&cli.ledger, &args).await,
+        Command::Erase(args) => erase::run(&cli.ledger, &args).await,
         Command::Import(cmd) => import::run(&cli.ledger, cmd).await,
         Command::History(args) => history::run(&cli.ledger, &args).await,
         Command::Compliance(args) => compliance::run(&cli.ledger, &args).await,

@@ -3,6 +3,7 @@
 //! through `event_store::LedgerEventStore`.
 
 pub mod demo;
+pub mod erasure;
 pub mod filing;
 pub mod import;
 pub mod indexes;
@@ -167,6 +168,7 @@ impl Commands {
     where
         A: Aggregate + Clone + 'static,
         A::Command: Clone,
+        A::Event: icac_aggregates::sealed::SealedEffects,
     {
         let first = framework
             .execute_with_metadata(aggregate_id, command.clone(), actor.metadata())
@@ -191,6 +193,7 @@ impl Commands {
     pub async fn load<A>(&self, aggregate_id: &str) -> Result<(u64, A), CommandError>
     where
         A: Aggregate + Clone + 'static,
+        A::Event: icac_aggregates::sealed::SealedEffects,
     {
         let store = LedgerEventStore::<A>::new(self.ledger.clone()).with_upcaster(upcast_payload);
         let mut context = cqrs_es::EventStore::<A>::load_aggregate(&store, aggregate_id).await?;

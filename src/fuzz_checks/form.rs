@@ -76,8 +76,10 @@ fn build_fixture() -> Result<Fixture, Violation> {
         if fixture.bases.len() == MAX_BASES {
             break;
         }
-        let raw = serde_json::to_value(&form)
+        let mut raw = serde_json::to_value(&form)
             .map_err(|e| Violation(format!("demo form does not serialize: {e}")))?;
+        // What a filer sends: plain values, not the sealing markers.
+        icac_aggregates::sealed::unmark(&mut raw);
         // Forms of the unit retired later in the demo year are invalid as of the fixture's
         // filing time; they make no base.
         if parse_and_validate(&raw, &fixture.context()).is_ok() {
@@ -124,8 +126,9 @@ pub fn form_value(raw: &Value) -> Result<(), Violation> {
                     "accepted form fails validate(): {errors:?}"
                 )));
             }
-            let again = serde_json::to_value(&form)
+            let mut again = serde_json::to_value(&form)
                 .map_err(|e| Violation(format!("accepted form does not serialize: {e}")))?;
+            icac_aggregates::sealed::unmark(&mut again);
             match parse_and_validate(&again, &ctx) {
                 Ok(second) => ensure(second == form, || {
                     "accepted form changes on a round trip through JSON".into()

@@ -76,6 +76,7 @@ impl Role {
                     | P::ReadDirectory
                     | P::ManageOperations
                     | P::HandlePublicReports
+                    | P::RevealPersonalData
             ),
             Role::Supervisor => matches!(
                 p,
@@ -89,6 +90,8 @@ impl Role {
                     | P::HandlePublicReports
                     | P::ReadAggregates
                     | P::ReadLedgerStatus
+                    | P::RevealPersonalData
+                    | P::ErasePersonalData
             ),
             Role::Auditor => matches!(p, P::Audit | P::ReadLedgerStatus | P::ReadDirectory),
             Role::ReportAuthor => matches!(p, P::ReadAggregates | P::ReadDirectory),
@@ -151,6 +154,11 @@ pub enum Permission {
     ManageTokens,
     /// Verification, checkpoints, proofs, exports, the access log.
     Audit,
+    /// See sealed personal values (suspect identifiers, officer contact, report
+    /// content) where a case or report is read; every reveal is access-logged.
+    RevealPersonalData,
+    /// Erase a case's personal values under a legal reason (C.G.S. 54-142a).
+    ErasePersonalData,
     ReadLedgerStatus,
 }
 

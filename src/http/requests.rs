@@ -327,6 +327,15 @@ impl OperationBody {
     }
 }
 
+/// `POST /v1/cases/{case_id}/erase`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasePersonalDataBody {
+    /// The legal reason, recorded in the ledger (e.g. "C.G.S. 54-142a(a): dismissed").
+    #[schemars(length(min = 1, max = 500))]
+    pub reason: String,
+}
+
 /// `POST /v1/public-reports`: a report taken by the hotline.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -334,6 +343,9 @@ pub struct PublicReportIntakeBody {
     pub channel: Channel,
     #[serde(default)]
     pub category: Option<IncidentType>,
+    /// What the caller reported: sealed out of the chain.
+    #[serde(default)]
+    pub content: Option<icac_aggregates::public_report::ReportContent>,
 }
 
 /// `POST /v1/public-reports/{receipt}/triage`

@@ -11,6 +11,7 @@ pub mod key_events;
 pub mod keys;
 pub mod merkle;
 pub mod record;
+pub mod sealed;
 pub mod sequencer;
 
 use std::sync::Arc;
@@ -82,6 +83,8 @@ impl Ledger {
                 event_type: key_events::LEDGER_INITIALIZED.into(),
                 event_version: key_events::KEY_EVENT_VERSION.into(),
                 payload: key_events::initialized_payload(id, key),
+                openings: Vec::new(),
+                erases: Vec::new(),
             }],
             context: RequestContext {
                 principal: "system:init".into(),
@@ -211,6 +214,8 @@ impl Ledger {
                 event_type: key_events::SIGNING_KEY_ROTATED.into(),
                 event_version: key_events::KEY_EVENT_VERSION.into(),
                 payload: key_events::rotated_payload(current, &next),
+                openings: Vec::new(),
+                erases: Vec::new(),
             }],
             context: RequestContext {
                 principal: principal.into(),

@@ -102,7 +102,14 @@ pub struct EventRecord {
     pub metadata: EventMetadata,
     pub prev_hash: Hash32,
     pub key_id: KeyId,
+    /// The record format: absent in version 1 records, `2` in records whose personal
+    /// values are sealed out of the chain (docs/LEDGER_FORMAT.md, section 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_version: Option<u64>,
 }
+
+/// The record format this release writes.
+pub const CURRENT_FORMAT_VERSION: u64 = super::sealed::FORMAT_VERSION_SEALED;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
@@ -118,6 +125,10 @@ pub enum RecordError {
     NotCanonical(#[from] NotCanonical),
     #[error("stored event does not have the record fields: {0}")]
     Shape(String),
+    #[error("format_version {0} is not a version this ledger writes (absent for version 1, or 2)")]
+    FormatVersion(u64),
+    #[error("version 2 payload: {0}")]
+    Sealed(#[from] super::sealed::SealError),
 }
 
 pub fn check_name(field: &'static str, value: &str) -> Result<(), RecordError> {
@@ -153,7 +164,29 @@ impl EventRecord {
             return Err(RecordError::TooLarge(bytes.len()));
         }
         let value = canonical::parse_canonical(bytes)?;
-        serde_json::from_value(value).map_err(|e| RecordError::Shape(e.to_string()))
+        let record: Self =
+            serde_json::from_value(value).map_err(|e| RecordError::Shape(e.to_string()))?;
+        record.check_format()?;
+        Ok(record)
+    }
+
+    /// The record's format version: 1 when the member is absent.
+    pub fn format(&self) -> u64 {
+        self.format_version.unwrap_or(1)
+    }
+
+    /// The rules of the record's format version beyond its shape (LEDGER_FORMAT.md
+    /// section 12): version 1 never spells its version; a version 2 payload holds
+    /// sealed values only in their one shape and no unsealed value.
+    pub fn check_format(&self) -> Result<(), RecordError> {
+        match self.format_version {
+            None => Ok(()),
+            Some(super::sealed::FORMAT_VERSION_SEALED) => {
+                super::sealed::commitments(&self.payload)?;
+                Ok(())
+            }
+            Some(other) => Err(RecordError::FormatVersion(other)),
+        }
     }
 
     /// Parses stored bytes without re-checking that they are canonical: for the
@@ -180,6 +213,8 @@ impl EventRecord {
     /// Hashes the record, leaving the signature zeroed for the caller to fill in (the
     /// sequencer signs a whole batch at once, in parallel).
     pub fn hash_unsigned(self) -> Result<SealedEvent, RecordError> {
+        // A personal value that escaped sealing must never be hashed into the chain.
+        self.check_format()?;
         let canonical = self.canonical_bytes()?;
         let hash = event_hash(&self.prev_hash, &canonical);
         Ok(SealedEvent {

@@ -20,7 +20,10 @@ use super::record::{
     check_name, format_recorded_at, EventMetadata, EventRecord, LedgerId, RecordError, SealedEvent,
     StreamId,
 };
-use crate::storage::{BatchPlan, Head, Storage, StorageError};
+use super::chain::Hash32;
+use super::record::CURRENT_FORMAT_VERSION;
+use super::sealed::Opening;
+use crate::storage::{Batch, BatchPlan, Head, Storage, StorageError, StoredOpening};
 
 /// Events one batch may hold; bounds transaction size and the time the head is locked.
 pub const MAX_BATCH_EVENTS: usize = 4_096;
@@ -35,7 +38,26 @@ const MAX_CONTEXT_LEN: usize = 256;
 pub struct NewEvent {
     pub event_type: String,
     pub event_version: String,
+    /// Holds commitments only: `sealed::seal_payload` has replaced every personal value.
     pub payload: Value,
+    /// The values behind the payload's commitments, stored beside the event in the same
+    /// transaction.
+    pub openings: Vec<Opening>,
+    /// Sealed values this event erases, deleted in the same transaction.
+    pub erases: Vec<Hash32>,
+}
+
+impl NewEvent {
+    /// An event with nothing sealed and nothing erased.
+    pub fn plain(event_type: impl Into<String>, event_version: impl Into<String>, payload: Value) -> Self {
+        Self {
+            event_type: event_type.into(),
+            event_version: event_version.into(),
+            payload,
+            openings: Vec::new(),
+            erases: Vec::new(),
+        }
+    }
 }
 
 /// Who is acting and on whose behalf; copied into every event's metadata.
@@ -284,7 +306,7 @@ impl Writer {
         let mut result = None;
         if let Some(versions) = self.memory.as_ref().and_then(|m| m.versions_for(&requests)) {
             let head = self.memory.as_ref().map_or(Head::EMPTY, |m| m.head.clone());
-            let sealed = seal_batch(
+            let batch = seal_batch(
                 &self.ledger,
                 &self.key,
                 &head,
@@ -292,13 +314,13 @@ impl Writer {
                 &requests,
                 &mut outcomes,
             );
-            let written = if sealed.is_empty() {
-                Ok(sealed)
+            let written = if batch.events.is_empty() {
+                Ok(batch.events)
             } else {
                 self.storage
-                    .insert_batch(&self.ledger, &sealed)
+                    .insert_batch(&self.ledger, &batch)
                     .await
-                    .map(|()| sealed)
+                    .map(|()| batch.events)
             };
             match written {
                 Err(err) if err.is_chain_conflict() => {
@@ -394,12 +416,12 @@ impl Writer {
             *seen_ref = Some((head.clone(), versions.clone()));
             seal_batch(ledger, key, head, versions, requests, outcomes)
         });
-        let sealed = self
+        let batch = self
             .storage
             .write_batch(&self.ledger, &streams, plan)
             .await?;
         let (head, versions) = seen.unwrap_or((Head::EMPTY, HashMap::new()));
-        Ok((head, versions, sealed))
+        Ok((head, versions, batch.events))
     }
 }
 
@@ -494,7 +516,7 @@ fn seal_batch(
     versions: &HashMap<StreamId, u64>,
     requests: &[AppendRequest],
     outcomes: &mut [Outcome],
-) -> Vec<SealedEvent> {
+) -> Batch {
     // recorded_at never goes backwards, even if the system clock does.
     let now = format_recorded_at(jiff::Timestamp::now());
     let recorded_at = match &head.recorded_at {
@@ -505,6 +527,8 @@ fn seal_batch(
     let mut position = head.position;
     let mut prev_hash = head.hash;
     let mut batch: Vec<SealedEvent> = Vec::new();
+    let mut openings: Vec<StoredOpening> = Vec::new();
+    let mut erases: Vec<Hash32> = Vec::new();
 
     for (request, outcome) in requests.iter().zip(outcomes.iter_mut()) {
         let actual = versions.get(&request.stream).copied().unwrap_or(0);
@@ -524,6 +548,7 @@ fn seal_batch(
             correlation_id: request.context.correlation_id.clone(),
         };
         let start = batch.len();
+        let (openings_start, erases_start) = (openings.len(), erases.len());
         let (mut pos, mut prev, mut seq) = (position, prev_hash, actual);
         let mut failure = None;
         for event in &request.events {
@@ -541,11 +566,18 @@ fn seal_batch(
                 metadata: metadata.clone(),
                 prev_hash: prev,
                 key_id: key.id().clone(),
+                format_version: Some(CURRENT_FORMAT_VERSION),
             };
             match record.hash_unsigned() {
                 Ok(unsigned) => {
                     prev = unsigned.hash;
                     batch.push(unsigned);
+                    openings.extend(event.openings.iter().map(|o| StoredOpening {
+                        position: pos,
+                        stream: request.stream.clone(),
+                        opening: o.clone(),
+                    }));
+                    erases.extend_from_slice(&event.erases);
                 }
                 Err(err) => {
                     failure = Some(err);
@@ -558,6 +590,8 @@ fn seal_batch(
             // chain continues from the last accepted event.
             Some(err) => {
                 batch.truncate(start);
+                openings.truncate(openings_start);
+                erases.truncate(erases_start);
                 *outcome = Outcome::Failed(AppendError::Invalid(err));
             }
             None => {
@@ -578,5 +612,9 @@ fn seal_batch(
             e.signature = key.sign(&e.hash);
         }
     }
-    batch
+    Batch {
+        events: batch,
+        openings,
+        erases,
+    }
 }

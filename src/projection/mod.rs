@@ -15,6 +15,7 @@ pub mod decode;
 pub mod history;
 pub mod rebuild;
 pub mod replay;
+pub mod reveal;
 pub mod runner;
 pub mod store;
 pub mod views;

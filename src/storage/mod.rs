@@ -7,6 +7,7 @@
 mod migrate;
 mod postgres;
 pub mod scan;
+mod sealed_store;
 mod sqlite;
 pub(crate) mod sqlite_direct;
 
@@ -14,8 +15,10 @@ use std::collections::HashMap;
 
 use crate::ledger::chain::{Hash32, GENESIS_PREV_HASH};
 use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
+use crate::ledger::sealed::Opening;
 
 pub use migrate::LATEST_SCHEMA_VERSION;
+pub use sealed_store::{SealedRow, SEALED_PAGE};
 pub use sqlite_direct::SqliteError;
 
 /// How many rows one page of a sequential read returns; bounds memory while streaming.
@@ -139,8 +142,26 @@ pub struct CheckpointRow {
 /// each stream the batch touches (streams absent from the map are empty). Runs while the
 /// head is locked, so it must be quick and must not fail halfway: it returns the sealed
 /// events to insert, possibly none.
-pub type BatchPlan<'a> =
-    Box<dyn FnOnce(&Head, &HashMap<StreamId, u64>) -> Vec<SealedEvent> + Send + 'a>;
+pub type BatchPlan<'a> = Box<dyn FnOnce(&Head, &HashMap<StreamId, u64>) -> Batch + Send + 'a>;
+
+/// What one transaction writes: the events, the openings of the values they seal
+/// (`sealed_values`), and the sealed values an erasure among them destroys. One
+/// transaction, so an acknowledged event always has its openings and an erasure event
+/// never exists beside the values it erased.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<SealedEvent>,
+    pub openings: Vec<StoredOpening>,
+    pub erases: Vec<Hash32>,
+}
+
+/// An opening with the event that holds its commitment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOpening {
+    pub position: u64,
+    pub stream: StreamId,
+    pub opening: Opening,
+}
 
 #[derive(Clone)]
 pub enum Storage {
@@ -219,7 +240,7 @@ impl Storage {
         ledger: &LedgerId,
         streams: &[StreamId],
         plan: BatchPlan<'_>,
-    ) -> Result<Vec<SealedEvent>, StorageError> {
+    ) -> Result<Batch, StorageError> {
         match self {
             Storage::Postgres(s) => s.write_batch(ledger, streams, plan).await,
             Storage::Sqlite(s) => s.write_batch(ledger, streams, plan).await,
@@ -230,14 +251,10 @@ impl Storage {
     /// database refuses it (`is_chain_conflict`) unless every row extends the chain and
     /// its stream exactly as committed: the fast path for a writer that remembers the
     /// head and stream versions from its own last commit.
-    pub async fn insert_batch(
-        &self,
-        ledger: &LedgerId,
-        sealed: &[SealedEvent],
-    ) -> Result<(), StorageError> {
+    pub async fn insert_batch(&self, ledger: &LedgerId, batch: &Batch) -> Result<(), StorageError> {
         match self {
-            Storage::Postgres(s) => s.insert_batch(ledger, sealed).await,
-            Storage::Sqlite(s) => s.insert_batch(ledger, sealed).await,
+            Storage::Postgres(s) => s.insert_batch(ledger, batch).await,
+            Storage::Sqlite(s) => s.insert_batch(ledger, batch).await,
         }
     }
 

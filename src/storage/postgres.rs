@@ -6,11 +6,11 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
-use super::{
+use super::{Batch, 
     decode, redact_url, to_i64, to_u64, BatchPlan, CanonicalRow, CheckpointRow, Head, StorageError,
     StoredRow,
 };
-use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
+use crate::ledger::record::{LedgerId, StreamId};
 
 const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
      event_version, recorded_at, prev_hash, hash, key_id, signature, canonical";
@@ -48,7 +48,7 @@ impl PgStorage {
         ledger: &LedgerId,
         streams: &[StreamId],
         plan: BatchPlan<'_>,
-    ) -> Result<Vec<SealedEvent>, StorageError> {
+    ) -> Result<Batch, StorageError> {
         let mut tx = self.pool.begin().await?;
         // The transaction-scoped advisory lock is the chain-head lock: one batch at a time
         // per ledger, across every process sharing this database.
@@ -84,24 +84,20 @@ impl PgStorage {
             }
         }
 
-        let sealed = plan(&head, &versions);
-        if sealed.is_empty() {
+        let batch = plan(&head, &versions);
+        if batch.events.is_empty() {
             tx.rollback().await?;
-            return Ok(sealed);
+            return Ok(batch);
         }
-        insert(&mut *tx, ledger, &sealed).await?;
+        insert(&mut *tx, ledger, &batch).await?;
         tx.commit().await?;
-        Ok(sealed)
+        Ok(batch)
     }
 
-    pub async fn insert_batch(
-        &self,
-        ledger: &LedgerId,
-        sealed: &[SealedEvent],
-    ) -> Result<(), StorageError> {
+    pub async fn insert_batch(&self, ledger: &LedgerId, batch: &Batch) -> Result<(), StorageError> {
         // One statement outside an explicit transaction is its own transaction: one
         // round trip, and the chain guard runs before it commits.
-        insert(&self.pool, ledger, sealed).await
+        insert(&self.pool, ledger, batch).await
     }
 
     pub async fn head(&self, ledger: &LedgerId) -> Result<Head, StorageError> {
@@ -259,23 +255,35 @@ async fn head_in(conn: &mut sqlx::PgConnection, ledger: &LedgerId) -> Result<Hea
 async fn insert<'e>(
     executor: impl sqlx::PgExecutor<'e>,
     ledger: &LedgerId,
-    sealed: &[SealedEvent],
+    batch: &Batch,
 ) -> Result<(), StorageError> {
-    let mut cols = Columns::with_capacity(sealed.len());
-    for event in sealed {
+    let mut cols = Columns::with_capacity(batch.events.len());
+    for event in &batch.events {
         cols.push(StoredRow::from_sealed(event));
     }
+    let sealed = SealedColumns::of(batch);
     sqlx::query(
         // The chain-head lock comes first (joined in, so it is taken before any row is
         // produced): a batch written without reading the head must still never run
         // beside a writer that did read it. Already held when inside `write_batch`.
-        "WITH head_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1, 0)))
+        // The openings and erasures ride in the same statement, so they commit or fail
+        // with the events.
+        "WITH head_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))),
+         events AS (
          INSERT INTO ledger_events (ledger_id, position, aggregate_type, aggregate_id, sequence,
              event_type, event_version, recorded_at, prev_hash, hash, key_id, signature, canonical)
          SELECT $1, u.* FROM head_lock, UNNEST($2::int8[], $3::text[], $4::text[], $5::int8[],
              $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::text[],
              $12::bytea[], $13::bytea[]) AS u
-         ORDER BY 2",
+         ORDER BY 2),
+         openings AS (
+         INSERT INTO sealed_values (ledger_id, commitment, position, aggregate_type,
+             aggregate_id, path, salt, value)
+         SELECT $1, o.* FROM head_lock, UNNEST($14::bytea[], $15::int8[], $16::text[],
+             $17::text[], $18::text[], $19::bytea[], $20::bytea[]) AS o)
+         DELETE FROM sealed_values
+          WHERE ledger_id = $1 AND commitment = ANY($21::bytea[])
+            AND EXISTS (SELECT 1 FROM head_lock)",
     )
     .bind(ledger.as_str())
     .bind(&cols.position)
@@ -290,9 +298,55 @@ async fn insert<'e>(
     .bind(&cols.key_id)
     .bind(&cols.signature)
     .bind(&cols.canonical)
+    .bind(&sealed.commitment)
+    .bind(&sealed.position)
+    .bind(&sealed.aggregate_type)
+    .bind(&sealed.aggregate_id)
+    .bind(&sealed.path)
+    .bind(&sealed.salt)
+    .bind(&sealed.value)
+    .bind(&sealed.erases)
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// A batch's openings and erasures, column by column.
+struct SealedColumns {
+    commitment: Vec<Vec<u8>>,
+    position: Vec<i64>,
+    aggregate_type: Vec<String>,
+    aggregate_id: Vec<String>,
+    path: Vec<String>,
+    salt: Vec<Vec<u8>>,
+    value: Vec<Vec<u8>>,
+    erases: Vec<Vec<u8>>,
+}
+
+impl SealedColumns {
+    fn of(batch: &Batch) -> Self {
+        let n = batch.openings.len();
+        let mut c = SealedColumns {
+            commitment: Vec::with_capacity(n),
+            position: Vec::with_capacity(n),
+            aggregate_type: Vec::with_capacity(n),
+            aggregate_id: Vec::with_capacity(n),
+            path: Vec::with_capacity(n),
+            salt: Vec::with_capacity(n),
+            value: Vec::with_capacity(n),
+            erases: batch.erases.iter().map(|h| h.0.to_vec()).collect(),
+        };
+        for o in &batch.openings {
+            c.commitment.push(o.opening.commitment.0.to_vec());
+            c.position.push(to_i64(o.position));
+            c.aggregate_type.push(o.stream.aggregate_type.clone());
+            c.aggregate_id.push(o.stream.aggregate_id.clone());
+            c.path.push(o.opening.path.clone());
+            c.salt.push(o.opening.salt.to_vec());
+            c.value.push(o.opening.value.clone());
+        }
+        c
+    }
 }
 
 /// A batch laid out column by column for one `INSERT ... SELECT FROM UNNEST(...)`.

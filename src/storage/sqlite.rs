@@ -9,10 +9,10 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{
+use super::{Batch, 
     decode, to_i64, to_u64, BatchPlan, CanonicalRow, CheckpointRow, Head, StorageError, StoredRow,
 };
-use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
+use crate::ledger::record::{LedgerId, StreamId};
 
 const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
      event_version, recorded_at, prev_hash, hash, key_id, signature, canonical";
@@ -38,7 +38,9 @@ impl SqliteStorage {
             // FULL: an acknowledged commit survives power loss, not only a process crash.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // An erased sealed value is overwritten in the file, not left in a free page.
+            .pragma("secure_delete", "on");
         let file = (!in_memory(url)).then(|| Arc::new(options.get_filename().to_path_buf()));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -63,7 +65,7 @@ impl SqliteStorage {
         ledger: &LedgerId,
         streams: &[StreamId],
         plan: BatchPlan<'_>,
-    ) -> Result<Vec<SealedEvent>, StorageError> {
+    ) -> Result<Batch, StorageError> {
         // BEGIN IMMEDIATE takes SQLite's single write lock before reading the head, so the
         // head cannot move under us, even with a second process on the same file.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -84,23 +86,19 @@ impl SqliteStorage {
                 versions.insert(stream.clone(), to_u64(head.position, last, "sequence")?);
             }
         }
-        let sealed = plan(&head, &versions);
-        if sealed.is_empty() {
+        let batch = plan(&head, &versions);
+        if batch.events.is_empty() {
             tx.rollback().await?;
-            return Ok(sealed);
+            return Ok(batch);
         }
-        insert(&mut tx, ledger, &sealed).await?;
+        insert(&mut tx, ledger, &batch).await?;
         tx.commit().await?;
-        Ok(sealed)
+        Ok(batch)
     }
 
-    pub async fn insert_batch(
-        &self,
-        ledger: &LedgerId,
-        sealed: &[SealedEvent],
-    ) -> Result<(), StorageError> {
+    pub async fn insert_batch(&self, ledger: &LedgerId, batch: &Batch) -> Result<(), StorageError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        insert(&mut tx, ledger, sealed).await?;
+        insert(&mut tx, ledger, batch).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -254,9 +252,9 @@ async fn head_in(
 async fn insert(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     ledger: &LedgerId,
-    sealed: &[SealedEvent],
+    batch: &Batch,
 ) -> Result<(), StorageError> {
-    for event in sealed {
+    for event in &batch.events {
         let row = StoredRow::from_sealed(event);
         sqlx::query(
             "INSERT INTO ledger_events (ledger_id, position, aggregate_type, aggregate_id,
@@ -279,6 +277,30 @@ async fn insert(
         .bind(&row.canonical)
         .execute(&mut **tx)
         .await?;
+    }
+    for o in &batch.openings {
+        sqlx::query(
+            "INSERT INTO sealed_values (ledger_id, commitment, position, aggregate_type,
+                 aggregate_id, path, salt, value)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(ledger.as_str())
+        .bind(&o.opening.commitment.0[..])
+        .bind(to_i64(o.position))
+        .bind(&o.stream.aggregate_type)
+        .bind(&o.stream.aggregate_id)
+        .bind(&o.opening.path)
+        .bind(&o.opening.salt[..])
+        .bind(&o.opening.value)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for c in &batch.erases {
+        sqlx::query("DELETE FROM sealed_values WHERE ledger_id = ? AND commitment = ?")
+            .bind(ledger.as_str())
+            .bind(&c.0[..])
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }

@@ -24,6 +24,8 @@ pub fn request(stream: &StreamId, expected: u64, n: usize, tag: &str) -> AppendR
                 event_type: "TestEvent".into(),
                 event_version: "1".into(),
                 payload: json!({"note": "hello world", "tag": tag, "i": i}),
+                openings: Vec::new(),
+                erases: Vec::new(),
             })
             .collect(),
         context: RequestContext {
@@ -198,6 +200,7 @@ pub fn forged(
         },
         prev_hash: prev,
         key_id: key.id().clone(),
+        format_version: Some(2),
     }
     .seal(key)
     .expect("seal")

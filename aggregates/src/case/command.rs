@@ -33,6 +33,8 @@ pub enum CaseCommand {
     LinkOperation(LinkOperation),
     SetUrgent(SetUrgent),
     RecordCorrection(RecordCorrection),
+    /// Destroy the case's personal values under a legal reason (C.G.S. 54-142a).
+    ErasePersonalData(super::erasure::ErasePersonalData),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +256,7 @@ impl CaseCommand {
             Self::LinkOperation(c) => c.recorded_at,
             Self::SetUrgent(c) => c.recorded_at,
             Self::RecordCorrection(c) => c.recorded_at,
+            Self::ErasePersonalData(c) => c.recorded_at,
         }
     }
 }

@@ -66,6 +66,10 @@ pub enum CaseError {
         field: &'static str,
         problem: TextError,
     },
+    #[error("nothing left to erase: the case's personal values are already erased")]
+    NothingToErase,
+    #[error("the value with commitment {0} is already erased")]
+    AlreadyErased(crate::sealed::Commitment),
     #[error("{what}: at most {max} allowed")]
     TooMany { what: &'static str, max: usize },
     #[error("{what} must not be empty")]

@@ -17,6 +17,7 @@ use super::status::{CaseStatus, Disposition};
 use crate::form::v1::Source;
 use crate::form::NotificationForm;
 use crate::ids::{CaseId, LedgerPosition, OperationId, Ori, UnitCaseNumber};
+use crate::sealed::Sealed;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CaseEvent {
@@ -50,7 +51,8 @@ pub enum CaseEvent {
         share_number: u32,
         direction: ShareDirection,
         category: ShareCategory,
-        summary: String,
+        /// Free text that may name anyone: sealed out of the chain.
+        summary: Sealed<String>,
         recorded_at: Timestamp,
     },
     InvestigatorAssigned {
@@ -63,8 +65,9 @@ pub enum CaseEvent {
         to: CaseStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         disposition: Option<Disposition>,
+        /// Free text: sealed out of the chain.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        note: Option<String>,
+        note: Option<Sealed<String>>,
         recorded_at: Timestamp,
     },
     ArrestRecorded {
@@ -85,8 +88,9 @@ pub enum CaseEvent {
         referral_number: u32,
         decision: ReferralDecision,
         decided_on: Date,
+        /// Free text: sealed out of the chain.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        note: Option<String>,
+        note: Option<Sealed<String>>,
         recorded_at: Timestamp,
     },
     LinkedToOperation {
@@ -103,10 +107,17 @@ pub enum CaseEvent {
         reason: String,
         recorded_at: Timestamp,
     },
+    /// Personal values destroyed in the sealed store; names them by position,
+    /// path and commitment, never by value.
+    PersonalDataErased {
+        erased: Vec<super::erasure::ErasedValue>,
+        reason: String,
+        recorded_at: Timestamp,
+    },
 }
 
 impl CaseEvent {
-    pub const TYPES: [&'static str; 13] = [
+    pub const TYPES: [&'static str; 14] = [
         "ComplaintLogged",
         "NotificationFiled",
         "DuplicateNotificationLinked",
@@ -120,6 +131,7 @@ impl CaseEvent {
         "LinkedToOperation",
         "UrgentFlagSet",
         "CorrectionRecorded",
+        "PersonalDataErased",
     ];
 
     pub fn recorded_at(&self) -> Timestamp {
@@ -136,7 +148,19 @@ impl CaseEvent {
             | Self::ReferralDecided { recorded_at, .. }
             | Self::LinkedToOperation { recorded_at, .. }
             | Self::UrgentFlagSet { recorded_at, .. }
-            | Self::CorrectionRecorded { recorded_at, .. } => *recorded_at,
+            | Self::CorrectionRecorded { recorded_at, .. }
+            | Self::PersonalDataErased { recorded_at, .. } => *recorded_at,
+        }
+    }
+}
+
+impl crate::sealed::SealedEffects for CaseEvent {
+    fn erases(&self) -> Vec<crate::sealed::Commitment> {
+        match self {
+            Self::PersonalDataErased { erased, .. } => {
+                erased.iter().map(|v| v.commitment).collect()
+            }
+            _ => Vec::new(),
         }
     }
 }
@@ -157,6 +181,7 @@ impl DomainEvent for CaseEvent {
             Self::LinkedToOperation { .. } => "LinkedToOperation",
             Self::UrgentFlagSet { .. } => "UrgentFlagSet",
             Self::CorrectionRecorded { .. } => "CorrectionRecorded",
+            Self::PersonalDataErased { .. } => "PersonalDataErased",
         };
         name.to_string()
     }

@@ -4,11 +4,12 @@
 
 pub mod command;
 pub mod correction;
+pub mod erasure;
 pub mod error;
 pub mod event;
 pub mod status;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use command::*;
 pub use correction::CorrectedValue;
+pub use erasure::{ErasePersonalData, ErasedValue};
 pub use error::{CaseError, FormErrors};
 pub use event::CaseEvent;
 pub use status::{CaseStatus, Disposition};
@@ -27,6 +29,7 @@ use crate::form::v1::Source;
 use crate::form::validation::EARLIEST_DATE;
 use crate::form::{self, NotificationForm, ValidationContext};
 use crate::ids::{CaseId, CyberTipNumber, OperationId, Ori, StatuteCode, UnitCaseNumber};
+use crate::sealed::{Commitment, Sealed};
 use crate::local_time::{ct_date, ct_time};
 pub use crate::services::CaseServices;
 use crate::text::{self, limits};
@@ -100,6 +103,9 @@ pub struct Case {
     pub linked_notifications: Vec<LinkedNotification>,
     pub shares: u32,
     pub corrections: u32,
+    /// Commitments whose values were lawfully erased.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub erased: BTreeSet<Commitment>,
 }
 
 fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), CaseError> {
@@ -266,7 +272,20 @@ impl Case {
             CaseCommand::LinkOperation(c) => self.link_operation(c),
             CaseCommand::SetUrgent(c) => self.set_urgent(c),
             CaseCommand::RecordCorrection(c) => self.record_correction(c, services),
+            CaseCommand::ErasePersonalData(c) => self.erase(c),
         }
+    }
+
+    fn erase(&self, c: ErasePersonalData) -> Result<Vec<CaseEvent>, CaseError> {
+        if self.case_id.is_none() {
+            return Err(CaseError::NotOpened);
+        }
+        erasure::decide(&self.erased, &c)?;
+        Ok(vec![CaseEvent::PersonalDataErased {
+            erased: c.values,
+            reason: c.reason,
+            recorded_at: c.recorded_at,
+        }])
     }
 
     fn log_complaint(
@@ -443,7 +462,7 @@ impl Case {
             share_number: self.shares + 1,
             direction: c.direction,
             category: c.category,
-            summary: c.summary,
+            summary: Sealed::Open(c.summary),
             recorded_at: c.recorded_at,
         }])
     }
@@ -506,7 +525,7 @@ impl Case {
             from,
             to: c.to,
             disposition: c.disposition,
-            note: c.note,
+            note: c.note.map(Sealed::Open),
             recorded_at: c.recorded_at,
         }])
     }
@@ -603,7 +622,7 @@ impl Case {
             referral_number: c.referral_number,
             decision: c.decision,
             decided_on: c.decided_on,
-            note: c.note,
+            note: c.note.map(Sealed::Open),
             recorded_at: c.recorded_at,
         }])
     }
@@ -960,6 +979,9 @@ impl Aggregate for Case {
                 for change in changes {
                     self.apply_change(change);
                 }
+            }
+            CaseEvent::PersonalDataErased { erased, .. } => {
+                self.erased.extend(erased.into_iter().map(|v| v.commitment));
             }
         }
     }

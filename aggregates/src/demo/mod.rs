@@ -36,7 +36,9 @@ use crate::ids::{
 };
 use crate::local_time::{connecticut, ct_date};
 use crate::operation::{ConcludeOperation, OperationCommand, PlanOperation, RecordConduct};
-use crate::public_report::{Channel, CloseReason, PublicReportCommand, TriagePriority};
+use crate::public_report::{
+    Channel, CloseReason, PublicReportCommand, ReportContent, TriagePriority,
+};
 use crate::units::{RegisterUnit, UnitCommand, UnitKind};
 use prng::SplitMix64;
 
@@ -501,12 +503,12 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
             if i % 2 == 0 {
                 EvidenceHash {
                     algorithm: HashAlgorithm::Sha256,
-                    value: rng.hex(64),
+                    value: rng.hex(64).into(),
                 }
             } else {
                 EvidenceHash {
                     algorithm: HashAlgorithm::Md5,
-                    value: rng.hex(32),
+                    value: rng.hex(32).into(),
                 }
             }
         })
@@ -519,7 +521,7 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
         .unwrap_or(seed.received);
     let mut subjects = vec![SubjectIdentifier {
         kind: SubjectIdentifierKind::ScreenName,
-        value: format!("user_{}", rng.hex(8)),
+        value: format!("user_{}", rng.hex(8)).into(),
         platform: Some(platform.to_string()),
         observed_at: None,
     }];
@@ -527,7 +529,7 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
         subjects.push(SubjectIdentifier {
             kind: SubjectIdentifierKind::IpEvent,
             // TEST-NET-3 documentation range: never a real host.
-            value: format!("203.0.113.{}", 1 + rng.below(254)),
+            value: format!("203.0.113.{}", 1 + rng.below(254)).into(),
             platform: None,
             observed_at: Some(observed),
         });
@@ -538,9 +540,9 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
         form_version: FormVersion::V1,
         reporting_unit: seed.unit.clone(),
         officer: OfficerContact {
-            name: officer.to_string(),
-            badge: Some(format!("{}", 100 + rng.below(900))),
-            phone: Some(format!("(860) 555-01{:02}", rng.below(100))),
+            name: officer.into(),
+            badge: Some(format!("{}", 100 + rng.below(900)).into()),
+            phone: Some(format!("(860) 555-01{:02}", rng.below(100)).into()),
             email: None,
         },
         unit_case_number: seed.number.clone(),
@@ -569,7 +571,7 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
             age_band,
             town: rng
                 .chance(50)
-                .then(|| RestrictedTown(seed.town.to_string())),
+                .then(|| RestrictedTown(seed.town.to_string()).into()),
         },
         evidence: EvidenceSummary {
             item_count: images + videos + rng.below(3) as u32,
@@ -584,7 +586,7 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
             technical: rng.chance(20),
         },
         attestation: Attestation {
-            name: officer.to_string(),
+            name: officer.into(),
             statement_accepted: true,
         },
     }
@@ -777,6 +779,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
                     receipt_number: receipt_number.clone(),
                     channel,
                     category: None,
+                    content: Some(demo_report_content(receipt_number.as_str())),
                     recorded_at: got,
                 }),
             );
@@ -823,6 +826,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
                             receipt_number: r.clone(),
                             channel: Channel::Hotline,
                             category: None,
+                            content: Some(demo_report_content(r.as_str())),
                             recorded_at: at,
                         }),
                     );
@@ -1245,4 +1249,17 @@ fn status_cmd(
         note: note.map(str::to_string),
         recorded_at: at,
     })
+}
+
+/// What a demo member of the public reports: fixed text (no draw from the
+/// generator, so every other demo figure stays as it was), sealed like any report.
+fn demo_report_content(receipt: &str) -> ReportContent {
+    ReportContent {
+        description: format!(
+            "An adult account kept messaging a young teenager and asked to move to a private app (demo report {receipt})."
+        )
+        .into(),
+        links: vec![format!("demo_account_{}", receipt.len()).into()],
+        contact: None,
+    }
 }

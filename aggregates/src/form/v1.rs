@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{IncidentType, Medium, SourceKind};
 use crate::ids::{CyberTipNumber, OperationId, Ori, ReceiptNumber, StatuteCode, UnitCaseNumber};
+use crate::sealed::Sealed;
 
 /// The text a filer accepts by setting `attestation.statement_accepted`.
 pub const ATTESTATION_STATEMENT: &str = "I attest that the information in this notification is accurate and complete to the best of my knowledge, and that it contains no child sexual abuse material.";
@@ -71,18 +72,21 @@ pub struct NotificationForm {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfficerContact {
+    /// Personal: sealed out of the chain.
     #[schemars(length(min = 1, max = 120))]
-    pub name: String,
+    pub name: Sealed<String>,
+    /// Personal: sealed out of the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 60))]
-    pub badge: Option<String>,
-    /// At least one of phone and email is required.
+    pub badge: Option<Sealed<String>>,
+    /// At least one of phone and email is required. Personal: sealed out of the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 7, max = 25))]
-    pub phone: Option<String>,
+    pub phone: Option<Sealed<String>>,
+    /// Personal: sealed out of the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 3, max = 254))]
-    pub email: Option<String>,
+    pub email: Option<Sealed<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -178,8 +182,9 @@ pub enum SubjectIdentifierKind {
 #[serde(deny_unknown_fields)]
 pub struct SubjectIdentifier {
     pub kind: SubjectIdentifierKind,
+    /// Personal: sealed out of the chain.
     #[schemars(length(min = 1, max = 256))]
-    pub value: String,
+    pub value: Sealed<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 120))]
     pub platform: Option<String>,
@@ -230,9 +235,9 @@ impl fmt::Debug for RestrictedTown {
 pub struct Victim {
     pub identified: bool,
     pub age_band: AgeBand,
-    /// RESTRICTED: victim's town. Excluded from published figures.
+    /// RESTRICTED: victim's town. Excluded from published figures; sealed out of the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub town: Option<RestrictedTown>,
+    pub town: Option<Sealed<RestrictedTown>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -256,9 +261,10 @@ impl HashAlgorithm {
 #[serde(deny_unknown_fields)]
 pub struct EvidenceHash {
     pub algorithm: HashAlgorithm,
-    /// Hex digits: 64 for sha256, 32 for md5.
+    /// Hex digits: 64 for sha256, 32 for md5. Sealed out of the chain: a known
+    /// file's hash would link the case to that file in a public export.
     #[schemars(regex(pattern = "^[0-9a-fA-F]{32}([0-9a-fA-F]{32})?$"))]
-    pub value: String,
+    pub value: Sealed<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -285,8 +291,9 @@ pub struct AssistanceRequested {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attestation {
+    /// Personal: sealed out of the chain.
     #[schemars(length(min = 1, max = 120))]
-    pub name: String,
+    pub name: Sealed<String>,
     /// Must be true: the filer accepts [`ATTESTATION_STATEMENT`].
     pub statement_accepted: bool,
 }

@@ -337,12 +337,15 @@ pub fn validate(
     form: &NotificationForm,
     ctx: &ValidationContext<'_>,
 ) -> Result<(), Vec<FieldError>> {
-    let raw = serde_json::to_value(form).map_err(|e| {
+    let mut raw = serde_json::to_value(form).map_err(|e| {
         vec![FieldError {
             pointer: String::new(),
             message: format!("form could not be serialized: {e}"),
         }]
     })?;
+    // Sealed values serialize with their marker; the rules read what a filer sent.
+    // A committed value stays an object, and is refused: a form on file needs values.
+    crate::sealed::unmark(&mut raw);
     parse_and_validate(&raw, ctx).map(|_| ())
 }
 

@@ -78,6 +78,8 @@ pub enum UnitEvent {
     },
 }
 
+impl crate::sealed::SealedEffects for UnitEvent {}
+
 impl DomainEvent for UnitEvent {
     fn event_type(&self) -> String {
         match self {

@@ -1131,3 +1131,78 @@ fn event_json_follows_the_ledger_rules() {
     let town = icac_aggregates::form::v1::RestrictedTown("Hartford".into());
     assert_eq!(format!("{town:?}"), "RestrictedTown(<restricted>)");
 }
+
+// ---- lawful erasure ----
+
+fn commitment(byte: u8) -> icac_aggregates::sealed::Commitment {
+    icac_aggregates::sealed::Commitment([byte; 32])
+}
+
+fn erase(values: &[u8], reason: &str) -> CaseCommand {
+    CaseCommand::ErasePersonalData(ErasePersonalData {
+        values: values
+            .iter()
+            .map(|b| ErasedValue {
+                position: LedgerPosition::new(2),
+                path: format!("/NotificationFiled/form/officer/x{b}"),
+                commitment: commitment(*b),
+            })
+            .collect(),
+        reason: reason.to_string(),
+        recorded_at: now(),
+    })
+}
+
+fn erased(values: &[u8], reason: &str) -> CaseEvent {
+    let CaseCommand::ErasePersonalData(c) = erase(values, reason) else {
+        unreachable!()
+    };
+    CaseEvent::PersonalDataErased {
+        erased: c.values,
+        reason: c.reason,
+        recorded_at: c.recorded_at,
+    }
+}
+
+const REASON: &str = "C.G.S. 54-142a(a): charge dismissed";
+
+#[test]
+fn erasure_records_what_was_erased_and_why() {
+    given(vec![filed()])
+        .when(erase(&[1, 2], REASON))
+        .then_expect_events(vec![erased(&[1, 2], REASON)]);
+}
+
+#[test]
+fn erasure_is_refused_without_a_case_a_reason_or_anything_left() {
+    F::with(services())
+        .given_no_previous_events()
+        .when(erase(&[1], REASON))
+        .then_expect_error(CaseError::NotOpened);
+    given(vec![filed()])
+        .when(erase(&[1], "  "))
+        .then_expect_error_message("reason must not be empty");
+    given(vec![filed()])
+        .when(erase(&[], REASON))
+        .then_expect_error(CaseError::NothingToErase);
+    given(vec![filed()])
+        .when(erase(&[3, 3], REASON))
+        .then_expect_error(CaseError::AlreadyErased(commitment(3)));
+}
+
+#[test]
+fn erasing_twice_is_refused() {
+    given(vec![filed(), erased(&[1, 2], REASON)])
+        .when(erase(&[2], REASON))
+        .then_expect_error(CaseError::AlreadyErased(commitment(2)));
+    // A case whose values are all erased stays a case: other work goes on.
+    given(vec![filed(), erased(&[1, 2], REASON)])
+        .when(status(CaseStatus::Triaged, None, None))
+        .then_expect_events(vec![CaseEvent::StatusChanged {
+            from: CaseStatus::Received,
+            to: CaseStatus::Triaged,
+            disposition: None,
+            note: None,
+            recorded_at: now(),
+        }]);
+}

@@ -404,6 +404,7 @@ fn received() -> PublicReportEvent {
         receipt_number: receipt(),
         channel: Channel::WebSite,
         category: None,
+        content: None,
         recorded_at: now(),
     }
 }
@@ -434,6 +435,7 @@ async fn public_report_lifecycle() {
             receipt_number: receipt(),
             channel: Channel::WebSite,
             category: None,
+            content: None,
             recorded_at: now(),
         })
         .await
@@ -490,4 +492,52 @@ async fn public_report_lifecycle() {
             receipt_number: receipt()
         }
     );
+}
+
+#[tokio::test]
+async fn a_public_report_carries_what_the_person_saw_sealed() {
+    use icac_aggregates::public_report::{ReportContent, ReporterContact};
+    use icac_aggregates::sealed::{Commitment, Sealed};
+    let dir: Arc<dyn UnitDirectory> = units();
+    let content = |description: Sealed<String>| ReportContent {
+        description,
+        links: vec!["instagram.com/some_account".into()],
+        contact: Some(ReporterContact {
+            name: None,
+            phone: Some("203-555-0188".into()),
+            email: None,
+        }),
+    };
+    let receive = |c: ReportContent| PublicReportCommand::Receive {
+        receipt_number: receipt(),
+        channel: Channel::WebSite,
+        category: None,
+        content: Some(c),
+        recorded_at: now(),
+    };
+    let seen = content("He asked my daughter for photos".into());
+    TestFramework::<PublicReport>::with(dir.clone())
+        .given_no_previous_events()
+        .when_async(receive(seen.clone()))
+        .await
+        .then_expect_events(vec![PublicReportEvent::PublicReportReceived {
+            receipt_number: receipt(),
+            channel: Channel::WebSite,
+            category: None,
+            content: Some(seen),
+            recorded_at: now(),
+        }]);
+    // A commitment typed in by the public is not a description.
+    TestFramework::<PublicReport>::with(dir.clone())
+        .given_no_previous_events()
+        .when_async(receive(content(Sealed::Committed(Commitment([7; 32])))))
+        .await
+        .then_expect_error(PublicReportError::NotAValue {
+            field: "description",
+        });
+    TestFramework::<PublicReport>::with(dir)
+        .given_no_previous_events()
+        .when_async(receive(content("x".repeat(4_001).into())))
+        .await
+        .then_expect_error_message("description: must be at most 4000 characters (got 4001)");
 }

@@ -1,7 +1,9 @@
 //! The public reporting page (29-7e(b)(3)): no login. It tells people they may report,
-//! lists the hotlines, and takes a report through an accessible form. The ledger keeps
-//! only what the domain allows for a public report (channel and category); the page
-//! never shows anything one visitor sent to anyone else.
+//! lists the hotlines, and takes a report through an accessible form: the kind of
+//! concern, what the person saw, links or screen names, and optional contact details.
+//! Everything typed is personal: the domain seals it (`ReportContent`), so the chain
+//! holds commitments and only intake staff read the values. The page never shows
+//! anything one visitor sent to anyone else.
 
 use std::sync::atomic::Ordering;
 
@@ -10,36 +12,100 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use icac_aggregates::catalog::{Catalog, IncidentType};
-use icac_aggregates::public_report::Channel;
+use icac_aggregates::public_report::{content_bounds, Channel, ReportContent, ReporterContact};
 
 use super::layout::{document, escape, html};
 use crate::commands::Actor;
 use crate::http::routes::commands::receive_public_report;
 use crate::http::SharedState;
 
-/// The form is small; anything larger is not a person filling it in.
-const MAX_FORM_BYTES: usize = 4 * 1024;
+/// A description of 4,000 characters, percent-encoded, with links and contact details,
+/// fits; anything larger is not a person filling it in.
+const MAX_FORM_BYTES: usize = 64 * 1024;
 pub const HONEYPOT_FIELD: &str = "website";
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Submission {
     category: Option<String>,
+    description: String,
+    links: String,
+    contact_name: String,
+    contact_phone: String,
+    contact_email: String,
     good_faith: bool,
     honeypot: String,
+}
+
+/// Keeps one more character than a field allows, so that an overlong value is refused
+/// with its limit rather than cut silently.
+fn bounded(v: &str, max: usize) -> String {
+    v.chars().take(max + 1).collect()
 }
 
 fn parse(body: &[u8]) -> Submission {
     let mut s = Submission::default();
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let links_max = content_bounds::LINKS * (content_bounds::LINK + 2);
     for (k, v) in pairs.into_iter().take(20) {
         match k.as_str() {
             "category" => s.category = Some(v.chars().take(64).collect()),
+            "description" => s.description = bounded(&v, content_bounds::DESCRIPTION),
+            "links" => s.links = bounded(&v, links_max),
+            "contact_name" => s.contact_name = bounded(&v, content_bounds::NAME),
+            "contact_phone" => s.contact_phone = bounded(&v, content_bounds::PHONE),
+            "contact_email" => s.contact_email = bounded(&v, content_bounds::EMAIL),
             "good_faith" => s.good_faith = v == "yes",
             HONEYPOT_FIELD => s.honeypot = v.chars().take(200).collect(),
             _ => {}
         }
     }
     s
+}
+
+fn optional(v: &str) -> Option<icac_aggregates::sealed::Sealed<String>> {
+    let v = v.trim();
+    (!v.is_empty()).then(|| v.into())
+}
+
+impl Submission {
+    /// What the person typed, as the domain takes it (every value sealed).
+    fn content(&self) -> ReportContent {
+        let contact = ReporterContact {
+            name: optional(&self.contact_name),
+            phone: optional(&self.contact_phone),
+            email: optional(&self.contact_email),
+        };
+        let any_contact = contact.name.is_some() || contact.phone.is_some() || contact.email.is_some();
+        ReportContent {
+            description: self.description.trim().into(),
+            links: self
+                .links
+                .lines()
+                .filter_map(optional)
+                .take(content_bounds::LINKS + 1)
+                .collect(),
+            contact: any_contact.then_some(contact),
+        }
+    }
+}
+
+/// The page's error for a content problem the domain found, by field.
+fn content_error(e: &icac_aggregates::public_report::PublicReportError) -> (&'static str, &'static str) {
+    use icac_aggregates::public_report::PublicReportError as E;
+    match e {
+        E::Text { field: "description", .. } | E::NotAValue { field: "description" } => (
+            "description",
+            "Describe what you saw, in at most 4,000 characters",
+        ),
+        E::TooManyLinks { .. } | E::Text { field: "links", .. } => (
+            "links",
+            "Give at most 20 links or screen names, one per line, each at most 500 characters",
+        ),
+        _ => (
+            "contact_name",
+            "Check your contact details: a name of at most 120 characters, a phone number of at most 25, an e-mail address of at most 254",
+        ),
+    }
 }
 
 fn categories() -> Vec<(String, String)> {
@@ -86,13 +152,18 @@ You do not need to give your name, and you do not need proof.</p>\
 <p><strong>If a child is in immediate danger, call 911 now.</strong></p>\
 <h2 id=\"hotlines\">Call a hotline</h2><ul class=\"hotlines\" aria-labelledby=\"hotlines\">{hotlines}</ul>\
 <h2>Or report here</h2>\
-<p class=\"hint\">This form records only the kind of concern. Do not type names, addresses or images: \
-an investigator will use the receipt number to follow up through the hotline. \
+<p class=\"hint\">Tell us what you saw. What you type here is sealed: it is kept apart from the \
+permanent record, and only Task Force intake staff can read it. \
 Never send or upload images of abuse, even to report them.</p>"
     )
 }
 
-fn form(state: &SharedState, errors: &[(&str, &str)], chosen: Option<&str>) -> String {
+fn form(
+    state: &SharedState,
+    errors: &[(&str, &str)],
+    chosen: Option<&str>,
+    typed: Option<&Submission>,
+) -> String {
     let summary = if errors.is_empty() {
         String::new()
     } else {
@@ -141,10 +212,12 @@ fn form(state: &SharedState, errors: &[(&str, &str)], chosen: Option<&str>) -> S
         "category-hint category-error"
     };
     let _ = state;
+    let details = details_fields(errors, typed);
     format!(
         "{summary}<form method=\"post\" action=\"/report\" novalidate>\
 <fieldset aria-describedby=\"{described}\"><legend>What is your concern about?</legend>\
 <p class=\"hint\" id=\"category-hint\">Choose the closest one. \"Other\" is fine if you are not sure.</p>{cat_err}{options}</fieldset>\
+{details}\
 <fieldset><legend>Confirm</legend>{gf_err}\
 <div class=\"choice\"><input type=\"checkbox\" id=\"good_faith\" name=\"good_faith\" value=\"yes\"{aria}>\
 <label for=\"good_faith\">I am making this report in good faith.</label></div></fieldset>\
@@ -156,8 +229,47 @@ fn form(state: &SharedState, errors: &[(&str, &str)], chosen: Option<&str>) -> S
     )
 }
 
+/// The description, links and contact fields, with their errors and what was typed.
+fn details_fields(errors: &[(&str, &str)], typed: Option<&Submission>) -> String {
+    let err_for = |id: &str| errors.iter().find(|(i, _)| *i == id).map(|(_, m)| *m);
+    let error = |id: &str| {
+        err_for(id)
+            .map(|m| format!("<p class=\"field-error\" id=\"{id}-error\">Error: {}</p>", escape(m)))
+            .unwrap_or_default()
+    };
+    let invalid = |id: &str, hint: &str| match err_for(id) {
+        Some(_) => format!(" aria-describedby=\"{hint} {id}-error\" aria-invalid=\"true\""),
+        None => format!(" aria-describedby=\"{hint}\""),
+    };
+    let value = |f: fn(&Submission) -> &str| typed.map(f).map(escape).unwrap_or_default();
+    format!(
+        "<fieldset><legend>What did you see?</legend>\
+<label for=\"description\">Describe what happened</label>\
+<p class=\"hint\" id=\"description-hint\">Where and when you saw it, and what was said or shown. At most 4,000 characters.</p>{de}\
+<textarea id=\"description\" name=\"description\" rows=\"6\" maxlength=\"4000\"{da}>{dv}</textarea>\
+<label for=\"links\">Links, screen names or account names (optional)</label>\
+<p class=\"hint\" id=\"links-hint\">One per line, at most 20. Do not visit a link again to copy it.</p>{le}\
+<textarea id=\"links\" name=\"links\" rows=\"3\"{la}>{lv}</textarea></fieldset>\
+<fieldset aria-describedby=\"contact-hint\"><legend>How can we reach you? (optional)</legend>\
+<p class=\"hint\" id=\"contact-hint\">Leave these empty to report anonymously.</p>{ce}\
+<label for=\"contact_name\">Name</label><input type=\"text\" id=\"contact_name\" name=\"contact_name\" maxlength=\"120\" autocomplete=\"name\" value=\"{nv}\">\
+<label for=\"contact_phone\">Phone</label><input type=\"tel\" id=\"contact_phone\" name=\"contact_phone\" maxlength=\"25\" autocomplete=\"tel\" value=\"{pv}\">\
+<label for=\"contact_email\">E-mail</label><input type=\"email\" id=\"contact_email\" name=\"contact_email\" maxlength=\"254\" autocomplete=\"email\" value=\"{ev}\"></fieldset>",
+        de = error("description"),
+        da = invalid("description", "description-hint"),
+        dv = value(|s| &s.description),
+        le = error("links"),
+        la = invalid("links", "links-hint"),
+        lv = value(|s| &s.links),
+        ce = error("contact_name"),
+        nv = value(|s| &s.contact_name),
+        pv = value(|s| &s.contact_phone),
+        ev = value(|s| &s.contact_email),
+    )
+}
+
 pub async fn page(State(state): State<SharedState>) -> Response {
-    let body = format!("{}{}", intro(&state), form(&state, &[], None));
+    let body = format!("{}{}", intro(&state), form(&state, &[], None, None));
     html(
         StatusCode::OK,
         document("Report suspected online abuse of a child", "", &body),
@@ -230,6 +342,10 @@ pub async fn submit(
     if category.is_none() {
         errors.push(("category-0", "Choose what your concern is about"));
     }
+    let content = s.content();
+    if let Err(e) = content.check() {
+        errors.push(content_error(&e));
+    }
     if !s.good_faith {
         errors.push((
             "good_faith",
@@ -238,7 +354,7 @@ pub async fn submit(
     }
     if !errors.is_empty() {
         let chosen = category.and(s.category.as_deref());
-        let body = format!("{}{}", intro(&state), form(&state, &errors, chosen));
+        let body = format!("{}{}", intro(&state), form(&state, &errors, chosen, Some(&s)));
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
             document(&format!("Error: {title}"), "", &body),
@@ -255,7 +371,7 @@ pub async fn submit(
         },
         correlation_id: None,
     };
-    match receive_public_report(&state, Channel::WebSite, category, &actor).await {
+    match receive_public_report(&state, Channel::WebSite, category, Some(content), &actor).await {
         Ok(receipt) => {
             state.metrics.public_reports.fetch_add(1, Ordering::Relaxed);
             html(

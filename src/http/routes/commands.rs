@@ -329,6 +329,35 @@ async fn case_command(
     finish(&state, result).await
 }
 
+/// Lawful erasure of a case's personal values; the decision is the domain's and
+/// `commands::erasure`'s, the answer names what was erased (paths, never values).
+pub async fn erase_personal_data(
+    State(state): State<SharedState>,
+    principal: Principal,
+    Path(raw_case): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Created> {
+    use crate::commands::erasure::{erase_case, ErasureError};
+    let case_id = visible_case(&state, &principal, &raw_case).await?;
+    let result = async {
+        let body: crate::http::requests::ErasePersonalDataBody = parse_body(&headers, &body)?;
+        let erased = erase_case(&state.commands, &case_id, &body.reason, &principal.actor())
+            .await
+            .map_err(|e| match e {
+                ErasureError::UnknownCase(_) | ErasureError::UnknownValue => {
+                    Problem::not_found(e.to_string())
+                }
+                ErasureError::NothingToErase(_) => Problem::new(Kind::Conflict, e.to_string()),
+                ErasureError::Command(c) => Problem::from(c),
+                ErasureError::Storage(s) => Problem::internal(s),
+            })?;
+        serde_json::to_value(&erased).map_err(Problem::internal)
+    }
+    .await;
+    finish(&state, result).await
+}
+
 /// A `POST` on an existing case, operation or public report: `$run` checks the thing
 /// exists and the caller may act on it, then parses the body as `$body` and runs it.
 macro_rules! command_route {
@@ -469,6 +498,7 @@ pub async fn receive_public_report(
     state: &SharedState,
     channel: icac_aggregates::public_report::Channel,
     category: Option<icac_aggregates::catalog::IncidentType>,
+    content: Option<icac_aggregates::public_report::ReportContent>,
     actor: &Actor,
 ) -> ApiResult<ReceiptNumber> {
     let receipt = new_receipt(channel)?;
@@ -476,6 +506,7 @@ pub async fn receive_public_report(
         receipt_number: receipt.clone(),
         channel,
         category,
+        content,
         recorded_at: Timestamp::now(),
     };
     state
@@ -499,7 +530,13 @@ pub async fn intake_public_report(
     let result = async {
         let intake: PublicReportIntakeBody = parse_body(&headers, &body)?;
         let receipt =
-            receive_public_report(&state, intake.channel, intake.category, &principal.actor())
+            receive_public_report(
+                &state,
+                intake.channel,
+                intake.category,
+                intake.content,
+                &principal.actor(),
+            )
                 .await?;
         Ok(json!({ "receipt_number": receipt }))
     }

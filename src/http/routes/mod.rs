@@ -301,6 +301,15 @@ pub const ROUTES: &[RouteSpec] = &[
         || post(commands::record_correction),
     )
     .body(body::<b::RecordCorrectionBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/erase",
+        Some(P::ErasePersonalData),
+        "cases",
+        "Erase the case's personal values under a legal reason (C.G.S. 54-142a); the chain keeps verifying",
+        || post(commands::erase_personal_data),
+    )
+    .body(body::<b::ErasePersonalDataBody>),
     // Compliance and reports
     route(
         GET,

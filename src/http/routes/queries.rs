@@ -21,13 +21,14 @@ use serde_json::{json, Value};
 
 use super::commands::visible_case;
 use crate::http::access_log::AccessEntry;
-use crate::http::auth::Principal;
+use crate::http::auth::{Permission, Principal};
 use crate::http::extract::ApiQuery;
 use crate::http::problem::{json, ApiResult, Problem};
 use crate::http::SharedState;
 use crate::projection::annual;
 use crate::projection::history::{case_history, CaseHistoryError};
 use crate::projection::views::{self, StatusFilter, ViewQueryError};
+use crate::projection::reveal;
 
 /// Largest page of a listing.
 pub const MAX_LIMIT: usize = 500;
@@ -43,6 +44,45 @@ pub(crate) fn parse_date(field: &str, raw: Option<&str>) -> ApiResult<Date> {
             .parse::<Date>()
             .map_err(|_| Problem::field(format!("/{field}"), "must be a date YYYY-MM-DD")),
     }
+}
+
+/// For a role allowed to see personal data, fills the sealed values of `doc` from
+/// the sealed store, and logs the reveal before anything is answered (no log entry,
+/// no values). Every other role gets `doc` as it is: commitments only.
+pub(crate) async fn reveal_for(
+    state: &SharedState,
+    principal: &Principal,
+    doc: &mut Value,
+    target: &str,
+) -> ApiResult<()> {
+    if !principal.role.allows(Permission::RevealPersonalData) {
+        return Ok(());
+    }
+    let erased = reveal::erased_in(doc);
+    let count = reveal::reveal(state.ledger.storage(), state.ledger.id(), doc, &erased)
+        .await
+        .map_err(Problem::internal)?;
+    if count == reveal::RevealCount::default() {
+        return Ok(());
+    }
+    state
+        .access_log
+        .append(
+            AccessEntry::new(
+                "personal_data_reveal",
+                &principal.id(),
+                &principal.source,
+                target,
+                "ok",
+            )
+            .with_detail(format!(
+                "revealed {}, erased {}, unavailable {}",
+                count.revealed, count.erased, count.unavailable
+            )),
+        )
+        .await
+        .map(|_| ())
+        .map_err(Problem::internal)
 }
 
 pub(crate) async fn log_read(
@@ -348,7 +388,9 @@ pub async fn case_history_route(
             other => Problem::internal(other),
         })?;
     log_read(&state, &principal, "case_history_read", case_id.as_str()).await?;
-    json(history)
+    let mut doc = serde_json::to_value(history).map_err(Problem::internal)?;
+    reveal_for(&state, &principal, &mut doc, case_id.as_str()).await?;
+    Ok(Json(doc))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -424,7 +466,7 @@ pub struct IntakeQuery {
 /// ones on every page, `all` every report of any stage.
 pub async fn intake_queue(
     State(state): State<SharedState>,
-    _: Principal,
+    principal: Principal,
     ApiQuery(q): ApiQuery<IntakeQuery>,
 ) -> ApiResult<Json<Value>> {
     state.fresh_views().await?;
@@ -435,13 +477,15 @@ pub async fn intake_queue(
         .intake_page(offset, limit)
         .await
         .map_err(Problem::internal)?;
-    Ok(Json(json!({
+    let mut doc = json!({
         "open": page.reports,
         "all": page.all,
         "open_total": page.open,
         "offset": offset,
         "limit": limit,
-    })))
+    });
+    reveal_for(&state, &principal, &mut doc, "intake_queue").await?;
+    Ok(Json(doc))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -1,0 +1,274 @@
+//! Personal data sealed out of the chain (format version 2), on SQLite and PostgreSQL,
+//! over real HTTP: planted values (a screen name, a phone number, a town, a share's
+//! text, a public report's description) live only in the sealed store; investigators
+//! see them, other roles see commitments; a supervisor erases them lawfully, after which
+//! they are in no table, file or export, and the chain and bundles exported before and
+//! after still verify.
+
+mod common;
+mod http_support;
+
+use std::io::Cursor;
+
+use common::{Kind, TestDb, KINDS};
+use http_support::{form, start, Server, HARTFORD};
+use icac_ledger::audit::bundle::verify_bundle;
+use icac_ledger::audit::verify::{verify_storage, VerifyOptions};
+use icac_ledger::http::auth::Role;
+use icac_ledger::http::ServerConfig;
+use icac_ledger::ledger::record::StreamId;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+const SCREEN_NAME: &str = "zq7planted_screenname";
+const PHONE: &str = "203-555-0142 x9771";
+const TOWN: &str = "Zq7plantedton";
+const SUMMARY: &str = "zq7 subscriber records for the planted account";
+const DESCRIPTION: &str = "zq7 a stranger asked my son for photos";
+const PLANTED: [&str; 5] = [SCREEN_NAME, PHONE, TOWN, SUMMARY, DESCRIPTION];
+
+fn planted_form() -> Value {
+    let mut f = form(HARTFORD, "ZQ-7", "555000777");
+    f["officer"]["phone"] = json!(PHONE);
+    f["subject_identifiers"][0]["value"] = json!(SCREEN_NAME);
+    f["victim"]["town"] = json!(TOWN);
+    f
+}
+
+/// Every row of every table, as text (bytea as hex, and as raw bytes where the driver
+/// gives them), so a value anywhere in the database shows up.
+async fn database_text(db: &TestDb) -> String {
+    let mut out = String::new();
+    match db.kind {
+        Kind::Postgres => {
+            let mut c: sqlx::PgConnection = sqlx::Connection::connect(&db.url).await.unwrap();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+            for t in tables {
+                let rows: Vec<String> =
+                    sqlx::query_scalar(&format!("SELECT t::text FROM \"{t}\" t"))
+                        .fetch_all(&mut c)
+                        .await
+                        .unwrap();
+                for r in rows {
+                    out.push_str(&r);
+                    out.push('\n');
+                }
+            }
+        }
+        Kind::Sqlite => {
+            let path = db.url.trim_start_matches("sqlite://");
+            for suffix in ["", "-wal"] {
+                if let Ok(bytes) = std::fs::read(format!("{path}{suffix}")) {
+                    out.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn hex_of(s: &str) -> String {
+    hex::encode(s.as_bytes())
+}
+
+/// Whether `text` holds `value`, plainly or hex-encoded (PostgreSQL prints bytea as hex).
+fn holds(text: &str, value: &str) -> bool {
+    text.contains(value) || text.contains(&hex_of(value))
+}
+
+/// On PostgreSQL, the bytes of the test database's files on disk after a checkpoint.
+async fn pg_files(db: &TestDb) -> Vec<u8> {
+    let mut c: sqlx::PgConnection = sqlx::Connection::connect(&db.url).await.unwrap();
+    sqlx::query("CHECKPOINT").execute(&mut c).await.unwrap();
+    let dir: String = sqlx::query_scalar("SHOW data_directory")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let oid: i64 = sqlx::query("SELECT oid::bigint FROM pg_database WHERE datname = current_database()")
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+        .get(0);
+    let mut bytes = Vec::new();
+    let base = std::path::Path::new(&dir).join("base").join(oid.to_string());
+    if let Ok(entries) = std::fs::read_dir(base) {
+        for e in entries.flatten() {
+            if let Ok(b) = std::fs::read(e.path()) {
+                if String::from_utf8_lossy(&b).contains(PHONE) {
+                    let name = e.file_name().into_string().unwrap_or_default();
+                    let node = name.split(['.', '_']).next().unwrap_or("0").to_owned();
+                    let rel: Option<String> = sqlx::query_scalar(&format!(
+                        "SELECT relname::text FROM pg_class WHERE pg_relation_filenode(oid) = {node}"
+                    ))
+                    .fetch_optional(&mut c)
+                    .await
+                    .unwrap_or(None);
+                    eprintln!("the value is in file {name} ({rel:?})");
+                }
+                bytes.extend(b);
+            }
+        }
+    }
+    bytes
+}
+
+async fn export(s: &Server) -> String {
+    let r = s
+        .client
+        .get(s.url("/v1/audit/export"))
+        .bearer_auth(&s.tokens[&Role::Auditor])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+fn verify_text(bundle: &str) -> bool {
+    verify_bundle(
+        Box::new(Cursor::new(bundle.as_bytes().to_vec())),
+        "test bundle",
+        VerifyOptions::default(),
+    )
+    .expect("verify runs")
+    .intact
+}
+
+async fn chain_intact(s: &Server) -> bool {
+    verify_storage(s.state.ledger.storage(), s.state.ledger.id(), VerifyOptions::default())
+        .await
+        .expect("verify runs")
+        .intact
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased() {
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let (st, filed) = s.post(Role::UnitReporter, "/v1/notifications", planted_form()).await;
+        assert_eq!(st, 201, "{kind:?}: {filed}");
+        let case_id = filed["case_id"].as_str().unwrap().to_owned();
+        let share = json!({ "direction": { "direction": "task_force_to_units", "to_units": [HARTFORD] }, "category": "intelligence", "summary": SUMMARY });
+        let (st, b) = s.post(Role::Investigator, &format!("/v1/cases/{case_id}/shares"), share).await;
+        assert_eq!(st, 201, "{kind:?}: {b}");
+        let report = json!({ "channel": "hotline", "content": { "description": DESCRIPTION, "links": [SCREEN_NAME] } });
+        let (st, b) = s.post(Role::Investigator, "/v1/public-reports", report).await;
+        assert_eq!(st, 201, "{kind:?}: {b}");
+
+        // The chain holds commitments only; the sealed store holds every value.
+        let storage = s.state.ledger.storage();
+        let rows = storage.read_page(s.state.ledger.id(), 1, 10_000).await.unwrap();
+        for row in &rows {
+            let text = String::from_utf8_lossy(&row.canonical);
+            for v in PLANTED {
+                assert!(!text.contains(v), "{kind:?}: {v} is in the chain at {}", row.position);
+            }
+        }
+        let sealed = storage
+            .sealed_of_stream(s.state.ledger.id(), &StreamId::new("case", &case_id))
+            .await
+            .unwrap();
+        let values: Vec<String> = sealed
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.opening.value).into_owned())
+            .collect();
+        for v in [SCREEN_NAME, PHONE, TOWN, SUMMARY] {
+            assert!(values.iter().any(|x| x.contains(v)), "{kind:?}: {v} not sealed: {values:?}");
+        }
+        let everything = database_text(&s.db).await;
+        assert!(holds(&everything, PHONE), "{kind:?}: the store holds the value");
+
+        // Investigators see the values; unit reporters see commitments; every reveal is logged.
+        let path = format!("/v1/cases/{case_id}/history");
+        let (st, h) = s.get(Role::Investigator, &path).await;
+        assert_eq!(st, 200, "{kind:?}: {h}");
+        let text = h.to_string();
+        for v in [SCREEN_NAME, PHONE, SUMMARY] {
+            assert!(text.contains(v), "{kind:?}: investigator does not see {v}");
+        }
+        let (st, h) = s.get(Role::UnitReporter, &path).await;
+        assert_eq!(st, 200, "{kind:?}: {h}");
+        let text = h.to_string();
+        assert!(text.contains("\"sealed\""), "{kind:?}: {text}");
+        for v in PLANTED {
+            assert!(!text.contains(v), "{kind:?}: a unit reporter sees {v}");
+        }
+        let (_, q) = s.get(Role::Investigator, "/v1/public-reports").await;
+        assert!(q.to_string().contains(DESCRIPTION), "{kind:?}: intake sees the report: {q}");
+        let (_, log) = s.get(Role::Auditor, "/v1/audit/access-log").await;
+        assert!(log.to_string().contains("personal_data_reveal"), "{kind:?}: {log}");
+        for v in PLANTED {
+            assert!(!log.to_string().contains(v), "{kind:?}: the access log holds {v}");
+        }
+
+        // The default export holds no personal value and verifies.
+        let before = export(&s).await;
+        for v in PLANTED {
+            assert!(!before.contains(v), "{kind:?}: the export holds {v}");
+        }
+        assert!(verify_text(&before), "{kind:?}");
+        assert!(chain_intact(&s).await, "{kind:?}");
+
+        // Erasure: least privilege, clear refusals that record nothing.
+        let erase = format!("/v1/cases/{case_id}/erase");
+        let head = s.head().await;
+        let (st, b) = s.post(Role::Investigator, &erase, json!({ "reason": "dismissed" })).await;
+        assert_eq!(st, 403, "{kind:?}: {b}");
+        let (st, b) = s.post(Role::Supervisor, &erase, json!({ "reason": " " })).await;
+        assert_eq!(st, 422, "{kind:?}: {b}");
+        let (st, b) = s.post(Role::Supervisor, &erase, json!({})).await;
+        assert_eq!(st, 422, "{kind:?}: {b}");
+        let (st, b) = s
+            .post(Role::Supervisor, "/v1/cases/CT0006400:NOPE-1/erase", json!({ "reason": "dismissed" }))
+            .await;
+        assert_eq!(st, 404, "{kind:?}: {b}");
+        assert_eq!(s.head().await, head, "{kind:?}: refusals record nothing");
+
+        let reason = "C.G.S. 54-142a(a): charge dismissed";
+        let (st, b) = s.post(Role::Supervisor, &erase, json!({ "reason": reason })).await;
+        assert_eq!(st, 201, "{kind:?}: {b}");
+        assert_eq!(b["values"], json!(sealed.len()), "{kind:?}: {b}");
+        assert_eq!(s.head().await, head + 1, "{kind:?}: one PersonalDataErased event");
+        let (st, b) = s.post(Role::Supervisor, &erase, json!({ "reason": reason })).await;
+        assert_eq!(st, 409, "{kind:?}: erasing twice: {b}");
+        assert_eq!(s.head().await, head + 1, "{kind:?}");
+
+        // Gone from every table and file; the chain and both bundles verify.
+        let after_text = database_text(&s.db).await;
+        for v in [SCREEN_NAME, PHONE, TOWN, SUMMARY] {
+            // The public report (another stream) still holds its own copy of the
+            // screen name; the case's values are gone.
+            if v == SCREEN_NAME {
+                continue;
+            }
+            assert!(!holds(&after_text, v), "{kind:?}: {v} survives erasure in the database");
+        }
+        if kind == Kind::Postgres {
+            let files = String::from_utf8_lossy(&pg_files(&s.db).await).into_owned();
+            for v in [PHONE, TOWN, SUMMARY] {
+                assert!(!files.contains(v), "{kind:?}: {v} survives in a PostgreSQL data file");
+            }
+        }
+        assert!(chain_intact(&s).await, "{kind:?}: verify after erasure");
+        assert!(verify_text(&before), "{kind:?}: the bundle exported before");
+        let after = export(&s).await;
+        assert!(verify_text(&after), "{kind:?}: the bundle exported after");
+        for v in PLANTED.iter().filter(|v| **v != DESCRIPTION && **v != SCREEN_NAME) {
+            assert!(!after.contains(v), "{kind:?}");
+        }
+        // The case shows what was erased and why, never the values.
+        let (_, h) = s.get(Role::Investigator, &path).await;
+        let text = h.to_string();
+        assert!(text.contains("\"erased\":true") && text.contains(reason), "{kind:?}: {text}");
+        for v in [PHONE, TOWN, SUMMARY] {
+            assert!(!text.contains(v), "{kind:?}: {v} after erasure");
+        }
+        s.stop().await;
+    }
+}
+
