@@ -514,7 +514,7 @@ async fn public_form_rate_limit_and_honeypot() {
             .client
             .post(s.url("/report"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body("category=online_enticement&good_faith=yes&website=")
+            .body("category=online_enticement&good_faith=yes&website=&description=An+adult+asked+my+niece+for+photos&links=zq7_reported_account&contact_phone=203-555-0177")
             .send()
             .await
             .unwrap();

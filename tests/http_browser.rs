@@ -205,6 +205,9 @@ async fn public_form_and_staff_overdue_case_in_chromium() {
     driver
         .click("input[name=category][value=online_enticement]")
         .await;
+    driver
+        .type_into("#description", "An adult account asked a child for photos")
+        .await;
     driver.click("#good_faith").await;
     driver
         .click("form[action='/report'] button[type=submit]")

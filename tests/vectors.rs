@@ -40,7 +40,7 @@ fn generate() -> Value {
             "ledger",
             "ct-icac-test",
             key_events::LEDGER_INITIALIZED,
-            key_events::initialized_payload(&ledger, &key),
+            key_events::initialized_payload_of(&ledger, &key, 1),
             meta("system:init", None, "2026-01-02T14:00:00.000000Z", "init-1"),
         ),
         (
@@ -239,4 +239,134 @@ fn independent_python_verifier_agrees() {
     std::fs::write(&tampered, edited).unwrap();
     let bad = run(tampered.to_str().unwrap());
     assert!(!bad.status.success(), "tampered vectors must be rejected");
+}
+
+// ---- format version 2: sealed values (docs/LEDGER_FORMAT.md, section 12) ----
+
+const PATH_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/ledger-v2.json");
+
+/// Three version 2 events: the genesis, a share whose officer phone and summary are
+/// sealed (fixed salts so the vectors are reproducible), and the erasure of the phone.
+fn generate_v2() -> Value {
+    use icac_ledger::ledger::sealed::{seal_payload, SEALED_PREFIX};
+    let key = LedgerKey::from_signing_key(SigningKey::from_bytes(&seed()));
+    let ledger = LedgerId::new("ct-icac-test").unwrap();
+    let meta = |principal: &str, at: &str, req: &str| EventMetadata {
+        principal: principal.into(),
+        unit: None,
+        recorded_at: at.into(),
+        request_id: req.into(),
+        correlation_id: None,
+    };
+    let mut shared = json!({"InformationShared": {
+        "category": "intelligence", "share_number": 1,
+        "officer_phone": {"unsealed": "(860) 555-0100"},
+        "summary": {"unsealed": "Subscriber records for \u{e9}mile_99 returned"},
+        "recorded_at": "2026-01-03T09:00:00Z"}});
+    let mut salts = [[0x11u8; 32], [0x22u8; 32]].into_iter();
+    let openings = seal_payload(&mut shared, &mut || salts.next().unwrap_or([0; 32])).unwrap();
+    let phone = openings
+        .iter()
+        .find(|o| o.path.ends_with("officer_phone"))
+        .unwrap();
+    let erased = json!({"PersonalDataErased": {
+        "erased": [{"commitment": phone.commitment, "path": phone.path, "position": "2"}],
+        "reason": "C.G.S. 54-142a(a): charge dismissed", "recorded_at": "2026-02-01T10:00:00Z"}});
+    let bodies = vec![
+        ("ledger", "ct-icac-test", key_events::LEDGER_INITIALIZED,
+         key_events::initialized_payload_of(&ledger, &key, 2),
+         meta("system:init", "2026-01-02T14:00:00.000000Z", "init-1")),
+        ("case", "CASE-2026-000001", "InformationShared", shared,
+         meta("investigator:icac-2", "2026-01-03T09:00:00.000001Z", "req-8b1c")),
+        ("case", "CASE-2026-000001", "PersonalDataErased", erased,
+         meta("supervisor:icac-1", "2026-02-01T10:00:00.000000Z", "req-9d2e")),
+    ];
+    let mut prev = GENESIS_PREV_HASH;
+    let mut seqs = std::collections::HashMap::new();
+    let mut events = Vec::new();
+    let mut hashes = Vec::new();
+    for (i, (atype, aid, etype, payload, metadata)) in bodies.into_iter().enumerate() {
+        let seq = seqs.entry(aid).or_insert(0u64);
+        *seq += 1;
+        let record = EventRecord {
+            ledger_id: ledger.clone(),
+            position: i as u64 + 1,
+            aggregate_type: atype.into(),
+            aggregate_id: aid.into(),
+            sequence: *seq,
+            event_type: etype.into(),
+            event_version: "1".into(),
+            payload,
+            metadata,
+            prev_hash: prev,
+            key_id: key.id().clone(),
+            format_version: Some(2),
+        };
+        let sealed = record.seal(&key).unwrap();
+        prev = sealed.hash;
+        hashes.push(sealed.hash);
+        events.push(json!({
+            "event": sealed.to_json(),
+            "canonical": String::from_utf8(sealed.canonical.clone()).unwrap(),
+            "hash": sealed.hash,
+            "signature": hex::encode(sealed.signature),
+        }));
+    }
+    // The summary's opening; the phone's was destroyed by the erasure at position 3.
+    let kept: Vec<Value> = openings
+        .iter()
+        .filter(|o| o.commitment != phone.commitment)
+        .map(|o| {
+            json!({"commitment": o.commitment, "path": o.path, "position": "2",
+                   "salt": hex::encode(o.salt),
+                   "value": serde_json::from_slice::<Value>(&o.value).unwrap(),
+                   "value_bytes_hex": hex::encode(&o.value)})
+        })
+        .collect();
+    let root = merkle::root(&hashes);
+    json!({
+        "description": "icac-ledger format v2 test vectors (sealed values); see docs/LEDGER_FORMAT.md section 12",
+        "public_key_hex": hex::encode(key.public().as_bytes()),
+        "key_id": key.id(),
+        "sealed_prefix_hex": hex::encode(SEALED_PREFIX),
+        "events": events,
+        "openings": kept,
+        "erased": [phone.commitment],
+        "merkle_root": root,
+    })
+}
+
+#[test]
+fn library_reproduces_the_v2_vectors_exactly() {
+    let generated = serde_json::to_string_pretty(&generate_v2()).unwrap() + "\n";
+    if std::env::var_os("UPDATE_VECTORS").is_some() {
+        std::fs::write(PATH_V2, &generated).unwrap();
+    }
+    let stored = std::fs::read_to_string(PATH_V2).expect("tests/vectors/ledger-v2.json");
+    assert_eq!(stored, generated, "v2 vectors changed: the ledger format is not stable");
+}
+
+/// The Python verifier, written from the document alone, checks the v2 vectors (chain,
+/// sealed shapes, openings, erasures) and refuses an opening with one byte changed.
+#[test]
+fn independent_python_verifier_checks_sealed_values() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/verify_vectors.py");
+    let run = |path: &str| {
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(path)
+            .output()
+            .expect("python3 is needed for the independent verifier")
+    };
+    let ok = run(PATH_V2);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(PATH_V2).unwrap();
+    for (from, to) in [("returned", "returnee"), ("\"2222", "\"2223")] {
+        let edited = text.replacen(from, to, 1);
+        assert_ne!(text, edited, "{from}");
+        let path = dir.path().join("tampered.json");
+        std::fs::write(&path, edited).unwrap();
+        assert!(!run(path.to_str().unwrap()).status.success(), "{from} -> {to} must be refused");
+    }
 }

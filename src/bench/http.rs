@@ -616,7 +616,7 @@ async fn one(
             send(
                 http.post(format!("{base}/report"))
                     .header("content-type", "application/x-www-form-urlencoded")
-                    .body("category=online_enticement&good_faith=yes"),
+                    .body("category=online_enticement&good_faith=yes&description=Soak+test+report"),
             )
             .await?,
         ),

@@ -15,8 +15,9 @@ pub const LEDGER_AGGREGATE_TYPE: &str = "ledger";
 pub const LEDGER_INITIALIZED: &str = "LedgerInitialized";
 pub const SIGNING_KEY_ROTATED: &str = "SigningKeyRotated";
 pub const KEY_EVENT_VERSION: &str = "1";
-/// Version of the ledger format described in docs/LEDGER_FORMAT.md.
-pub const FORMAT_VERSION: u64 = 1;
+/// The format version a genesis event names: the one the ledger was created under
+/// (docs/LEDGER_FORMAT.md; ledgers created before version 2 say 1).
+pub const FORMAT_VERSION: u64 = super::record::CURRENT_FORMAT_VERSION;
 
 pub fn ledger_stream(ledger: &LedgerId) -> StreamId {
     StreamId::new(LEDGER_AGGREGATE_TYPE, ledger.as_str())
@@ -40,9 +41,14 @@ pub struct SigningKeyRotated {
 }
 
 pub fn initialized_payload(ledger: &LedgerId, key: &LedgerKey) -> Value {
+    initialized_payload_of(ledger, key, FORMAT_VERSION)
+}
+
+/// The genesis payload of a ledger created under `format_version`.
+pub fn initialized_payload_of(ledger: &LedgerId, key: &LedgerKey, format_version: u64) -> Value {
     serde_json::json!(LedgerInitialized {
         ledger_id: ledger.clone(),
-        format_version: FORMAT_VERSION,
+        format_version,
         key_id: key.id().clone(),
         public_key: hex::encode(key.public().as_bytes()),
     })

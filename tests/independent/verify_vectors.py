@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent verifier for docs/LEDGER_FORMAT.md, written from the document alone.
+"""An independent verifier for docs/LEDGER_FORMAT.md (versions 1 and 2), written from the document alone.
 
 Uses only the Python standard library: hashlib for SHA-256/SHA-512, a transcription of
 the RFC 8032 section 6 reference code for Ed25519, and RFC 8785 for the integer-only
@@ -154,17 +154,84 @@ def verify_note(note, ledger_id, public):
     raise AssertionError("checkpoint note has no valid signature by the ledger key")
 
 
+SEALED_PREFIX = b"icac-ledger:sealed:v2\x00"
+HEX = set("0123456789abcdef")
+
+
+def is_hash_hex(s):
+    return isinstance(s, str) and len(s) == 64 and set(s) <= HEX
+
+
+def pointer_token(key):
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def sealed_values(value, path=""):
+    """Section 12.3: the (pointer, commitment) of every sealed object, in document order."""
+    found = []
+    if isinstance(value, dict):
+        assert "unsealed" not in value, f"an unsealed value escaped sealing at {path}"
+        if "sealed" in value:
+            assert len(value) == 1 and is_hash_hex(value["sealed"]), f"malformed sealed value at {path}"
+            return [(path, value["sealed"])]
+        for k in sorted(value, key=lambda k: k.encode("utf-16-be")):
+            found += sealed_values(value[k], path + "/" + pointer_token(k))
+    elif isinstance(value, list):
+        for i, x in enumerate(value):
+            found += sealed_values(x, path + "/" + str(i))
+    return found
+
+
+def check_format(event, last_version):
+    """Section 12.2: the record's version, which never goes down."""
+    version = event.get("format_version", 1)
+    assert "format_version" not in event or version == 2, "format_version must be absent or 2"
+    assert version >= last_version, "format version went down"
+    keys = RECORD_KEYS | ({"format_version"} if "format_version" in event else set())
+    assert set(event) == keys, "record members"
+    return version
+
+
+def check_openings(v, events):
+    """Sections 12.4 and 12.5: openings match, erased values have none, none is missing."""
+    held = {}
+    erased = set()
+    for e in events:
+        if e.get("format_version", 1) >= 2:
+            for ptr, c in sealed_values(e["payload"]):
+                held[c] = (e["position"], ptr)
+        if e["event_type"] == "PersonalDataErased":
+            for item in next(iter(e["payload"].values()))["erased"]:
+                erased.add(item["commitment"])
+    opened = set()
+    for o in v.get("openings", []):
+        salt = bytes.fromhex(o["salt"])
+        assert len(salt) == 32, "salt is 32 bytes"
+        value_bytes = jcs(o["value"]).encode("utf-8")
+        assert sha256(SEALED_PREFIX + salt + value_bytes).hex() == o["commitment"], "sealed value corrupted"
+        assert o["commitment"] in held, "unreferenced sealed value"
+        assert held[o["commitment"]] == (int(o["position"]), o["path"]), "opening at the wrong place"
+        assert o["commitment"] not in erased, "erased value still held"
+        opened.add(o["commitment"])
+    for c in held:
+        assert c in opened or c in erased, f"sealed value unavailable: {c}"
+    return len(opened), len(erased)
+
+
 def main(path):
     v = json.load(open(path, encoding="utf-8"))
     public = bytes.fromhex(v["public_key_hex"])
     assert v["key_id"] == sha256(public)[:16].hex(), "key_id"
     prev = bytes(32)
     leaves = []
+    version = 1
+    records = []
     for i, item in enumerate(v["events"]):
         event = dict(item["event"])
         h = bytes.fromhex(event.pop("hash"))
         sig = bytes.fromhex(event.pop("signature"))
-        assert set(event) == RECORD_KEYS, "record members"
+        version = check_format(event, version)
+        records.append(event)
         canonical = jcs(event).encode("utf-8")
         assert canonical == item["canonical"].encode("utf-8"), f"canonical bytes of event {i + 1}"
         assert event["position"] == i + 1, "position"
@@ -176,6 +243,10 @@ def main(path):
         prev = h
     root = merkle_root(leaves)
     assert root.hex() == v["merkle_root"], "merkle root"
+    if "openings" in v:
+        kept, gone = check_openings(v, records)
+        print(f"ok: {len(leaves)} events, {kept} sealed value(s) open, {gone} erased, root {root.hex()}")
+        return
     lines = verify_note(v["checkpoint_note"], "ct-icac-test", public)
     assert lines[1] == str(len(leaves)), "checkpoint size"
     assert base64.b64decode(lines[2]) == root, "checkpoint root"
