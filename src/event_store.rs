@@ -14,9 +14,9 @@ use cqrs_es::{
 };
 use serde_json::Value;
 
-use crate::ledger::record::{SealedEvent, StreamId};
 use crate::ledger::sequencer::{AppendError, AppendRequest, NewEvent, RequestContext};
 use crate::ledger::Ledger;
+use icac_format::record::{SealedEvent, StreamId};
 
 /// Metadata keys a command passes to `execute_with_metadata`.
 pub const META_PRINCIPAL: &str = "principal";

@@ -5,13 +5,13 @@
 //! Regenerate after a deliberate format change with `UPDATE_VECTORS=1 cargo test --test vectors`.
 
 use ed25519_dalek::{Signature, SigningKey, Verifier, VerifyingKey};
-use icac_ledger::ledger::canonical::to_canonical_bytes;
-use icac_ledger::ledger::chain::{Hash32, GENESIS_PREV_HASH};
-use icac_ledger::ledger::checkpoint::{self, Checkpoint};
-use icac_ledger::ledger::key_events;
-use icac_ledger::ledger::keys::LedgerKey;
-use icac_ledger::ledger::merkle;
-use icac_ledger::ledger::record::{EventMetadata, EventRecord, LedgerId};
+use icac_format::canonical::to_canonical_bytes;
+use icac_format::chain::{Hash32, GENESIS_PREV_HASH};
+use icac_format::checkpoint::{self, Checkpoint};
+use icac_format::key_events;
+use icac_format::keys::LedgerKey;
+use icac_format::merkle;
+use icac_format::record::{EventMetadata, EventRecord, LedgerId};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -116,7 +116,7 @@ fn generate() -> Value {
         "ed25519_seed_hex": hex::encode(seed()),
         "public_key_hex": hex::encode(key.public().as_bytes()),
         "key_id": key.id(),
-        "event_hash_prefix_hex": hex::encode(icac_ledger::ledger::chain::EVENT_HASH_PREFIX),
+        "event_hash_prefix_hex": hex::encode(icac_format::chain::EVENT_HASH_PREFIX),
         "events": events,
         "merkle_root": root,
         "checkpoint_note": note,
@@ -124,7 +124,7 @@ fn generate() -> Value {
 }
 
 fn key_events_prefix() -> Vec<u8> {
-    icac_ledger::ledger::chain::EVENT_HASH_PREFIX.to_vec()
+    icac_format::chain::EVENT_HASH_PREFIX.to_vec()
 }
 
 #[test]

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::canonical::MAX_SAFE_INTEGER;
-use super::keys::LedgerKey;
-use super::record::{
+use crate::storage::{BatchPlan, Head, Storage, StorageError};
+use icac_format::canonical::MAX_SAFE_INTEGER;
+use icac_format::keys::LedgerKey;
+use icac_format::record::{
     check_name, format_recorded_at, EventMetadata, EventRecord, LedgerId, RecordError, SealedEvent,
     StreamId,
 };
-use crate::storage::{BatchPlan, Head, Storage, StorageError};
 
 /// Events one batch may hold; bounds transaction size and the time the head is locked.
 pub const MAX_BATCH_EVENTS: usize = 4_096;
@@ -150,7 +150,7 @@ fn validate(request: &AppendRequest) -> Result<(), AppendError> {
         check_name("event_type", &event.event_type)?;
         check_name("event_version", &event.event_version)?;
         // Fails early on floats, unsafe integers or excessive nesting in the payload.
-        super::canonical::to_canonical_bytes(&event.payload).map_err(RecordError::from)?;
+        icac_format::canonical::to_canonical_bytes(&event.payload).map_err(RecordError::from)?;
     }
     let ctx = &request.context;
     let bounded = |s: &str| !s.is_empty() && s.chars().count() <= MAX_CONTEXT_LEN;

@@ -12,8 +12,8 @@ pub(crate) mod sqlite_direct;
 
 use std::collections::HashMap;
 
-use crate::ledger::chain::{Hash32, GENESIS_PREV_HASH};
-use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
+use icac_format::chain::{Hash32, GENESIS_PREV_HASH};
+use icac_format::record::{LedgerId, SealedEvent, StreamId};
 
 pub use migrate::LATEST_SCHEMA_VERSION;
 pub use sqlite_direct::SqliteError;
@@ -343,7 +343,7 @@ pub(crate) mod decode {
     use sqlx::{ColumnIndex, Decode, Row, Type};
 
     use super::{to_u64, CanonicalRow, CheckpointRow, Head, StorageError, StoredRow};
-    use crate::ledger::chain::Hash32;
+    use icac_format::chain::Hash32;
 
     pub fn event<R>(row: &R) -> Result<StoredRow, StorageError>
     where

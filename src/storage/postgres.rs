@@ -10,7 +10,7 @@ use super::{
     decode, redact_url, to_i64, to_u64, BatchPlan, CanonicalRow, CheckpointRow, Head, StorageError,
     StoredRow,
 };
-use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
+use icac_format::record::{LedgerId, SealedEvent, StreamId};
 
 const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
      event_version, recorded_at, prev_hash, hash, key_id, signature, canonical";

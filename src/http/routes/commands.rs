@@ -27,7 +27,7 @@ use crate::http::requests::{
     ShareInformationBody,
 };
 use crate::http::SharedState;
-use crate::ledger::record::StreamId;
+use icac_format::record::StreamId;
 
 pub type Created = (StatusCode, Json<Value>);
 
