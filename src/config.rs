@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::ledger::keys::{KeyError, LedgerKey};
-use crate::ledger::record::{LedgerId, RecordError};
+use crate::ledger::key_file::{KeyFile, KeyFileError};
 use crate::ledger::{Ledger, LedgerError};
 use crate::storage::{redact_url, Storage, StorageError};
+use icac_format::keys::LedgerKey;
+use icac_format::record::{LedgerId, RecordError};
 
 pub const DEFAULT_DB: &str = "sqlite://icac-ledger.db";
 pub const DEFAULT_KEY: &str = "icac-ledger.key";
@@ -31,7 +32,7 @@ pub enum ConfigError {
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
-    Key(#[from] KeyError),
+    Key(#[from] KeyFileError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("invalid --ledger-id: {0}")]

@@ -14,13 +14,12 @@ use cqrs_es::{
 };
 use serde_json::Value;
 
-use icac_aggregates::sealed::SealedEffects;
-
-use crate::ledger::chain::Hash32;
-use crate::ledger::record::{SealedEvent, StreamId};
-use crate::ledger::sealed::{seal_payload, SealError};
 use crate::ledger::sequencer::{AppendError, AppendRequest, NewEvent, RequestContext};
 use crate::ledger::Ledger;
+use icac_aggregates::sealed::SealedEffects;
+use icac_format::chain::Hash32;
+use icac_format::record::{SealedEvent, StreamId};
+use icac_format::sealed::{seal_payload, SealError};
 
 /// Metadata keys a command passes to `execute_with_metadata`.
 pub const META_PRINCIPAL: &str = "principal";
@@ -341,7 +340,9 @@ where
         for event in &events {
             new_events.push(sealed_event(event).map_err(unexpected)?);
         }
-        let seals = new_events.iter().any(|e| !e.openings.is_empty() || !e.erases.is_empty());
+        let seals = new_events
+            .iter()
+            .any(|e| !e.openings.is_empty() || !e.erases.is_empty());
         let request = AppendRequest {
             stream: StreamId::new(A::TYPE, &context.aggregate_id),
             expected_sequence: context.sequence,

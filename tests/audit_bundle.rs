@@ -9,14 +9,15 @@ use std::io::Cursor;
 use std::sync::OnceLock;
 
 use common::{ledger_id, Kind, TestDb, KINDS};
+use icac_format::chain::Hash32;
+use icac_format::keys::LedgerKey;
 use icac_ledger::audit::bundle::{export, verify_bundle, verify_bundle_file};
 use icac_ledger::audit::checkpointer;
 use icac_ledger::audit::trust::TrustRoot;
 use icac_ledger::audit::verify::{
     verify_storage, BreakKind, CheckpointClaim, Report, VerifyOptions,
 };
-use icac_ledger::ledger::chain::Hash32;
-use icac_ledger::ledger::keys::LedgerKey;
+use icac_ledger::ledger::key_file::KeyFile;
 use proptest::prelude::*;
 
 fn verify_bytes(bytes: Vec<u8>, options: VerifyOptions) -> Report {
@@ -119,7 +120,7 @@ async fn export_verifies_offline_like_the_database() {
             (5, 11, 15)
         );
         // Its keys for positions before 5 come from the header: named unless pinned.
-        let key_id = icac_ledger::ledger::keys::KeyId::of(&key.public());
+        let key_id = icac_format::keys::KeyId::of(&key.public());
         assert_eq!(report.unverified_header_keys, vec![key_id.clone()]);
         assert!(report.to_text().contains(&key_id.0), "{}", report.to_text());
         let pinned = TrustRoot::from_key_hex(&hex::encode(key.public().as_bytes())).unwrap();
@@ -247,7 +248,7 @@ fn mutations_of_a_bundle_are_detected_at_their_position() {
         1,
         "2999-01-01T00:00:00.000000Z",
     );
-    let line = icac_ledger::ledger::canonical::to_canonical_bytes(&f.to_json()).unwrap();
+    let line = icac_format::canonical::to_canonical_bytes(&f.to_json()).unwrap();
     let mut l = base.clone();
     l.insert(at(size + 1), line);
     assert_break(
@@ -321,24 +322,21 @@ fn mutations_of_a_bundle_are_detected_at_their_position() {
             let obj = v.as_object_mut().unwrap();
             let hash = Hash32::from_hex(obj.remove("hash").unwrap().as_str().unwrap()).unwrap();
             let sig = hex::decode(obj.remove("signature").unwrap().as_str().unwrap()).unwrap();
-            let canonical = icac_ledger::ledger::canonical::to_canonical_bytes(&v).unwrap();
-            let record =
-                icac_ledger::ledger::record::EventRecord::from_canonical(&canonical).unwrap();
-            icac_ledger::storage::StoredRow::from_sealed(
-                &icac_ledger::ledger::record::SealedEvent {
-                    record,
-                    canonical,
-                    hash,
-                    signature: sig.try_into().unwrap(),
-                },
-            )
+            let canonical = icac_format::canonical::to_canonical_bytes(&v).unwrap();
+            let record = icac_format::record::EventRecord::from_canonical(&canonical).unwrap();
+            icac_ledger::storage::StoredRow::from_sealed(&icac_format::record::SealedEvent {
+                record,
+                canonical,
+                hash,
+                signature: sig.try_into().unwrap(),
+            })
         })
         .collect();
     let forged_rows = tamper::resign(&rows, &rogue);
     let mut l = vec![base[0].clone()];
     for r in &forged_rows {
         let sealed = icac_ledger::ledger::sealed_from_row(r.clone()).unwrap();
-        l.push(icac_ledger::ledger::canonical::to_canonical_bytes(&sealed.to_json()).unwrap());
+        l.push(icac_format::canonical::to_canonical_bytes(&sealed.to_json()).unwrap());
     }
     l.push(base.last().unwrap().clone());
     let r = verify_bytes(

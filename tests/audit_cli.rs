@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use icac_ledger::ledger::keys::LedgerKey;
+use icac_format::keys::LedgerKey;
+use icac_ledger::ledger::key_file::KeyFile;
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_icac-ledger"))

@@ -8,11 +8,12 @@ mod tamper;
 use std::time::Duration;
 
 use common::{ledger_id, TestDb, KINDS};
+use icac_format::checkpoint::{self, NoteVerifier};
+use icac_format::keys::LedgerKey;
+use icac_format::record::StreamId;
 use icac_ledger::audit::checkpointer::{self, Schedule};
 use icac_ledger::audit::proofs::{self, ProofKeys};
-use icac_ledger::ledger::checkpoint::{self, NoteVerifier};
-use icac_ledger::ledger::keys::LedgerKey;
-use icac_ledger::ledger::record::StreamId;
+use icac_ledger::ledger::key_file::KeyFile;
 
 fn keys(key: &LedgerKey) -> ProofKeys {
     ProofKeys::from_hex(&[hex::encode(key.public().as_bytes())]).unwrap()

@@ -7,13 +7,14 @@ mod common;
 mod tamper;
 
 use common::{ledger_id, TestDb, KINDS};
+use icac_format::chain::Hash32;
+use icac_format::keys::LedgerKey;
 use icac_ledger::audit::checkpointer;
 use icac_ledger::audit::trust::TrustRoot;
 use icac_ledger::audit::verify::{
     verify_storage, BreakKind, CheckpointClaim, Report, VerifyOptions,
 };
-use icac_ledger::ledger::chain::Hash32;
-use icac_ledger::ledger::keys::LedgerKey;
+use icac_ledger::ledger::key_file::KeyFile;
 use icac_ledger::storage::StoredRow;
 
 async fn verify(db: &TestDb, options: VerifyOptions) -> Report {
@@ -72,7 +73,7 @@ async fn untouched_ledger_is_intact_with_pinned_key_and_rotation() {
         let next = LedgerKey::generate();
         let next_id = next.id().clone();
         ledger.rotate_key(&key, next, "test").await.expect("rotate");
-        let stream = icac_ledger::ledger::record::StreamId::new("case", "CASE-9");
+        let stream = icac_format::record::StreamId::new("case", "CASE-9");
         ledger
             .append(tamper::request(&stream, 0, 3, "after"))
             .await
@@ -164,7 +165,7 @@ async fn metadata_changed_in_bytes_or_columns() {
         .await;
         // Restoring column 3 to a different (earlier) time is still a column mismatch...
         let r3 = tamper::row(&db, 3).await;
-        let rec3 = icac_ledger::ledger::record::EventRecord::from_canonical(&r3.canonical).unwrap();
+        let rec3 = icac_format::record::EventRecord::from_canonical(&r3.canonical).unwrap();
         if rec3.metadata.recorded_at != r3.recorded_at {
             assert_break(
                 &verify_plain(&db).await,

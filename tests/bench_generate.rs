@@ -6,10 +6,11 @@ mod common;
 
 use common::{ledger_id, open_ledger, TestDb, KINDS};
 use icac_aggregates::compliance::DeadlinePolicy;
+use icac_format::keys::LedgerKey;
 use icac_ledger::audit::verify::{verify_storage, VerifyOptions};
 use icac_ledger::bench::generate::{generate, GenerateError, GenerateOptions};
 use icac_ledger::commands::{demo, Commands};
-use icac_ledger::ledger::keys::LedgerKey;
+use icac_ledger::ledger::key_file::KeyFile;
 use icac_ledger::ledger::sealed_from_row;
 use icac_ledger::projection::annual;
 use icac_ledger::projection::rebuild::rebuild;

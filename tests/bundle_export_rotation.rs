@@ -9,9 +9,10 @@ mod tamper;
 use std::io::Cursor;
 
 use common::{ledger_id, Kind, TestDb};
+use icac_format::keys::LedgerKey;
 use icac_ledger::audit::bundle::{export, verify_bundle};
 use icac_ledger::audit::verify::VerifyOptions;
-use icac_ledger::ledger::keys::LedgerKey;
+use icac_ledger::ledger::key_file::KeyFile;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_before_a_rotation_is_refused_and_after_it_verifies() {

@@ -7,10 +7,11 @@ use common::{open_ledger, Kind, TestDb, KINDS};
 use icac_aggregates::case::{CaseCommand, ShareCategory, ShareDirection, ShareInformation};
 use icac_aggregates::ids::{CaseId, Ori};
 use icac_aggregates::units::{RegisterUnit, UnitCommand, UnitKind};
+use icac_format::keys::LedgerKey;
+use icac_format::record::StreamId;
 use icac_ledger::commands::filing::{file_notification, FilingReceipt};
 use icac_ledger::commands::{demo, Actor, CommandError, Commands};
-use icac_ledger::ledger::keys::LedgerKey;
-use icac_ledger::ledger::record::StreamId;
+use icac_ledger::ledger::key_file::KeyFile;
 use icac_ledger::ledger::Ledger;
 use jiff::Timestamp;
 use serde_json::{json, Value};
@@ -259,7 +260,10 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
         {
             // The summary is sealed: the chain holds its commitment, the store its text.
             let opened = common::opened(ledger.storage(), &e.record.payload).await;
-            if let Some(s) = opened.pointer("/InformationShared/summary").and_then(|s| s.as_str()) {
+            if let Some(s) = opened
+                .pointer("/InformationShared/summary")
+                .and_then(|s| s.as_str())
+            {
                 summaries.push(s.to_owned());
             }
         }

@@ -307,9 +307,7 @@ async fn filing_sharing_status_and_errors_over_http() {
         let events = s
             .state
             .ledger
-            .read_stream(&icac_ledger::ledger::record::StreamId::new(
-                "case", &case_id,
-            ))
+            .read_stream(&icac_format::record::StreamId::new("case", &case_id))
             .await
             .unwrap();
         assert!(

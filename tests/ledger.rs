@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use common::{ledger_id, open_ledger, Kind, TestDb, KINDS};
-use icac_ledger::ledger::chain::{event_hash, Hash32, GENESIS_PREV_HASH};
-use icac_ledger::ledger::keys::{verify_signature, LedgerKey};
-use icac_ledger::ledger::record::{EventRecord, StreamId};
+use icac_format::chain::{event_hash, Hash32, GENESIS_PREV_HASH};
+use icac_format::keys::{verify_signature, LedgerKey};
+use icac_format::record::{EventRecord, StreamId};
+use icac_ledger::ledger::key_file::KeyFile;
 use icac_ledger::ledger::sequencer::{AppendError, AppendRequest, NewEvent, RequestContext};
 use icac_ledger::ledger::{keyring, Ledger, LedgerError};
 use icac_ledger::storage::Storage;

@@ -5,8 +5,9 @@ mod common;
 
 use common::{ledger_id, open_ledger, TestDb, KINDS};
 use icac_aggregates::compliance::DeadlinePolicy;
+use icac_format::keys::LedgerKey;
 use icac_ledger::commands::{demo, Commands};
-use icac_ledger::ledger::keys::LedgerKey;
+use icac_ledger::ledger::key_file::KeyFile;
 use icac_ledger::projection::history::case_history;
 use icac_ledger::projection::rebuild::rebuild;
 use icac_ledger::projection::runner::ProjectionRunner;

@@ -12,11 +12,11 @@ use std::io::Cursor;
 
 use common::{Kind, TestDb, KINDS};
 use http_support::{form, start, Server, HARTFORD};
+use icac_format::record::StreamId;
 use icac_ledger::audit::bundle::verify_bundle;
 use icac_ledger::audit::verify::{verify_storage, VerifyOptions};
 use icac_ledger::http::auth::Role;
 use icac_ledger::http::ServerConfig;
-use icac_ledger::ledger::record::StreamId;
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -89,13 +89,16 @@ async fn pg_files(db: &TestDb) -> Vec<u8> {
         .fetch_one(&mut c)
         .await
         .unwrap();
-    let oid: i64 = sqlx::query("SELECT oid::bigint FROM pg_database WHERE datname = current_database()")
-        .fetch_one(&mut c)
-        .await
-        .unwrap()
-        .get(0);
+    let oid: i64 =
+        sqlx::query("SELECT oid::bigint FROM pg_database WHERE datname = current_database()")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+            .get(0);
     let mut bytes = Vec::new();
-    let base = std::path::Path::new(&dir).join("base").join(oid.to_string());
+    let base = std::path::Path::new(&dir)
+        .join("base")
+        .join(oid.to_string());
     if let Ok(entries) = std::fs::read_dir(base) {
         for e in entries.flatten() {
             if let Ok(b) = std::fs::read(e.path()) {
@@ -140,33 +143,54 @@ fn verify_text(bundle: &str) -> bool {
 }
 
 async fn chain_intact(s: &Server) -> bool {
-    verify_storage(s.state.ledger.storage(), s.state.ledger.id(), VerifyOptions::default())
-        .await
-        .expect("verify runs")
-        .intact
+    verify_storage(
+        s.state.ledger.storage(),
+        s.state.ledger.id(),
+        VerifyOptions::default(),
+    )
+    .await
+    .expect("verify runs")
+    .intact
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased() {
     for kind in KINDS {
         let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
-        let (st, filed) = s.post(Role::UnitReporter, "/v1/notifications", planted_form()).await;
+        let (st, filed) = s
+            .post(Role::UnitReporter, "/v1/notifications", planted_form())
+            .await;
         assert_eq!(st, 201, "{kind:?}: {filed}");
         let case_id = filed["case_id"].as_str().unwrap().to_owned();
         let share = json!({ "direction": { "direction": "task_force_to_units", "to_units": [HARTFORD] }, "category": "intelligence", "summary": SUMMARY });
-        let (st, b) = s.post(Role::Investigator, &format!("/v1/cases/{case_id}/shares"), share).await;
+        let (st, b) = s
+            .post(
+                Role::Investigator,
+                &format!("/v1/cases/{case_id}/shares"),
+                share,
+            )
+            .await;
         assert_eq!(st, 201, "{kind:?}: {b}");
         let report = json!({ "channel": "hotline", "content": { "description": DESCRIPTION, "links": [SCREEN_NAME] } });
-        let (st, b) = s.post(Role::Investigator, "/v1/public-reports", report).await;
+        let (st, b) = s
+            .post(Role::Investigator, "/v1/public-reports", report)
+            .await;
         assert_eq!(st, 201, "{kind:?}: {b}");
 
         // The chain holds commitments only; the sealed store holds every value.
         let storage = s.state.ledger.storage();
-        let rows = storage.read_page(s.state.ledger.id(), 1, 10_000).await.unwrap();
+        let rows = storage
+            .read_page(s.state.ledger.id(), 1, 10_000)
+            .await
+            .unwrap();
         for row in &rows {
             let text = String::from_utf8_lossy(&row.canonical);
             for v in PLANTED {
-                assert!(!text.contains(v), "{kind:?}: {v} is in the chain at {}", row.position);
+                assert!(
+                    !text.contains(v),
+                    "{kind:?}: {v} is in the chain at {}",
+                    row.position
+                );
             }
         }
         let sealed = storage
@@ -178,10 +202,16 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
             .map(|r| String::from_utf8_lossy(&r.opening.value).into_owned())
             .collect();
         for v in [SCREEN_NAME, PHONE, TOWN, SUMMARY] {
-            assert!(values.iter().any(|x| x.contains(v)), "{kind:?}: {v} not sealed: {values:?}");
+            assert!(
+                values.iter().any(|x| x.contains(v)),
+                "{kind:?}: {v} not sealed: {values:?}"
+            );
         }
         let everything = database_text(&s.db).await;
-        assert!(holds(&everything, PHONE), "{kind:?}: the store holds the value");
+        assert!(
+            holds(&everything, PHONE),
+            "{kind:?}: the store holds the value"
+        );
 
         // Investigators see the values; unit reporters see commitments; every reveal is logged.
         let path = format!("/v1/cases/{case_id}/history");
@@ -199,11 +229,20 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
             assert!(!text.contains(v), "{kind:?}: a unit reporter sees {v}");
         }
         let (_, q) = s.get(Role::Investigator, "/v1/public-reports").await;
-        assert!(q.to_string().contains(DESCRIPTION), "{kind:?}: intake sees the report: {q}");
+        assert!(
+            q.to_string().contains(DESCRIPTION),
+            "{kind:?}: intake sees the report: {q}"
+        );
         let (_, log) = s.get(Role::Auditor, "/v1/audit/access-log").await;
-        assert!(log.to_string().contains("personal_data_reveal"), "{kind:?}: {log}");
+        assert!(
+            log.to_string().contains("personal_data_reveal"),
+            "{kind:?}: {log}"
+        );
         for v in PLANTED {
-            assert!(!log.to_string().contains(v), "{kind:?}: the access log holds {v}");
+            assert!(
+                !log.to_string().contains(v),
+                "{kind:?}: the access log holds {v}"
+            );
         }
 
         // The default export holds no personal value and verifies.
@@ -217,24 +256,40 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
         // Erasure: least privilege, clear refusals that record nothing.
         let erase = format!("/v1/cases/{case_id}/erase");
         let head = s.head().await;
-        let (st, b) = s.post(Role::Investigator, &erase, json!({ "reason": "dismissed" })).await;
+        let (st, b) = s
+            .post(Role::Investigator, &erase, json!({ "reason": "dismissed" }))
+            .await;
         assert_eq!(st, 403, "{kind:?}: {b}");
-        let (st, b) = s.post(Role::Supervisor, &erase, json!({ "reason": " " })).await;
+        let (st, b) = s
+            .post(Role::Supervisor, &erase, json!({ "reason": " " }))
+            .await;
         assert_eq!(st, 422, "{kind:?}: {b}");
         let (st, b) = s.post(Role::Supervisor, &erase, json!({})).await;
         assert_eq!(st, 422, "{kind:?}: {b}");
         let (st, b) = s
-            .post(Role::Supervisor, "/v1/cases/CT0006400:NOPE-1/erase", json!({ "reason": "dismissed" }))
+            .post(
+                Role::Supervisor,
+                "/v1/cases/CT0006400:NOPE-1/erase",
+                json!({ "reason": "dismissed" }),
+            )
             .await;
         assert_eq!(st, 404, "{kind:?}: {b}");
         assert_eq!(s.head().await, head, "{kind:?}: refusals record nothing");
 
         let reason = "C.G.S. 54-142a(a): charge dismissed";
-        let (st, b) = s.post(Role::Supervisor, &erase, json!({ "reason": reason })).await;
+        let (st, b) = s
+            .post(Role::Supervisor, &erase, json!({ "reason": reason }))
+            .await;
         assert_eq!(st, 201, "{kind:?}: {b}");
         assert_eq!(b["values"], json!(sealed.len()), "{kind:?}: {b}");
-        assert_eq!(s.head().await, head + 1, "{kind:?}: one PersonalDataErased event");
-        let (st, b) = s.post(Role::Supervisor, &erase, json!({ "reason": reason })).await;
+        assert_eq!(
+            s.head().await,
+            head + 1,
+            "{kind:?}: one PersonalDataErased event"
+        );
+        let (st, b) = s
+            .post(Role::Supervisor, &erase, json!({ "reason": reason }))
+            .await;
         assert_eq!(st, 409, "{kind:?}: erasing twice: {b}");
         assert_eq!(s.head().await, head + 1, "{kind:?}");
 
@@ -246,29 +301,40 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
             if v == SCREEN_NAME {
                 continue;
             }
-            assert!(!holds(&after_text, v), "{kind:?}: {v} survives erasure in the database");
+            assert!(
+                !holds(&after_text, v),
+                "{kind:?}: {v} survives erasure in the database"
+            );
         }
         if kind == Kind::Postgres {
             let files = String::from_utf8_lossy(&pg_files(&s.db).await).into_owned();
             for v in [PHONE, TOWN, SUMMARY] {
-                assert!(!files.contains(v), "{kind:?}: {v} survives in a PostgreSQL data file");
+                assert!(
+                    !files.contains(v),
+                    "{kind:?}: {v} survives in a PostgreSQL data file"
+                );
             }
         }
         assert!(chain_intact(&s).await, "{kind:?}: verify after erasure");
         assert!(verify_text(&before), "{kind:?}: the bundle exported before");
         let after = export(&s).await;
         assert!(verify_text(&after), "{kind:?}: the bundle exported after");
-        for v in PLANTED.iter().filter(|v| **v != DESCRIPTION && **v != SCREEN_NAME) {
+        for v in PLANTED
+            .iter()
+            .filter(|v| **v != DESCRIPTION && **v != SCREEN_NAME)
+        {
             assert!(!after.contains(v), "{kind:?}");
         }
         // The case shows what was erased and why, never the values.
         let (_, h) = s.get(Role::Investigator, &path).await;
         let text = h.to_string();
-        assert!(text.contains("\"erased\":true") && text.contains(reason), "{kind:?}: {text}");
+        assert!(
+            text.contains("\"erased\":true") && text.contains(reason),
+            "{kind:?}: {text}"
+        );
         for v in [PHONE, TOWN, SUMMARY] {
             assert!(!text.contains(v), "{kind:?}: {v} after erasure");
         }
         s.stop().await;
     }
 }
-

@@ -5,13 +5,13 @@
 //! Regenerate after a deliberate format change with `UPDATE_VECTORS=1 cargo test --test vectors`.
 
 use ed25519_dalek::{Signature, SigningKey, Verifier, VerifyingKey};
-use icac_ledger::ledger::canonical::to_canonical_bytes;
-use icac_ledger::ledger::chain::{Hash32, GENESIS_PREV_HASH};
-use icac_ledger::ledger::checkpoint::{self, Checkpoint};
-use icac_ledger::ledger::key_events;
-use icac_ledger::ledger::keys::LedgerKey;
-use icac_ledger::ledger::merkle;
-use icac_ledger::ledger::record::{EventMetadata, EventRecord, LedgerId};
+use icac_format::canonical::to_canonical_bytes;
+use icac_format::chain::{Hash32, GENESIS_PREV_HASH};
+use icac_format::checkpoint::{self, Checkpoint};
+use icac_format::key_events;
+use icac_format::keys::LedgerKey;
+use icac_format::merkle;
+use icac_format::record::{EventMetadata, EventRecord, LedgerId};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -117,7 +117,7 @@ fn generate() -> Value {
         "ed25519_seed_hex": hex::encode(seed()),
         "public_key_hex": hex::encode(key.public().as_bytes()),
         "key_id": key.id(),
-        "event_hash_prefix_hex": hex::encode(icac_ledger::ledger::chain::EVENT_HASH_PREFIX),
+        "event_hash_prefix_hex": hex::encode(icac_format::chain::EVENT_HASH_PREFIX),
         "events": events,
         "merkle_root": root,
         "checkpoint_note": note,
@@ -125,7 +125,7 @@ fn generate() -> Value {
 }
 
 fn key_events_prefix() -> Vec<u8> {
-    icac_ledger::ledger::chain::EVENT_HASH_PREFIX.to_vec()
+    icac_format::chain::EVENT_HASH_PREFIX.to_vec()
 }
 
 #[test]
@@ -248,7 +248,7 @@ const PATH_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/ledger
 /// Three version 2 events: the genesis, a share whose officer phone and summary are
 /// sealed (fixed salts so the vectors are reproducible), and the erasure of the phone.
 fn generate_v2() -> Value {
-    use icac_ledger::ledger::sealed::{seal_payload, SEALED_PREFIX};
+    use icac_format::sealed::{seal_payload, SEALED_PREFIX};
     let key = LedgerKey::from_signing_key(SigningKey::from_bytes(&seed()));
     let ledger = LedgerId::new("ct-icac-test").unwrap();
     let meta = |principal: &str, at: &str, req: &str| EventMetadata {
@@ -273,13 +273,35 @@ fn generate_v2() -> Value {
         "erased": [{"commitment": phone.commitment, "path": phone.path, "position": "2"}],
         "reason": "C.G.S. 54-142a(a): charge dismissed", "recorded_at": "2026-02-01T10:00:00Z"}});
     let bodies = vec![
-        ("ledger", "ct-icac-test", key_events::LEDGER_INITIALIZED,
-         key_events::initialized_payload_of(&ledger, &key, 2),
-         meta("system:init", "2026-01-02T14:00:00.000000Z", "init-1")),
-        ("case", "CASE-2026-000001", "InformationShared", shared,
-         meta("investigator:icac-2", "2026-01-03T09:00:00.000001Z", "req-8b1c")),
-        ("case", "CASE-2026-000001", "PersonalDataErased", erased,
-         meta("supervisor:icac-1", "2026-02-01T10:00:00.000000Z", "req-9d2e")),
+        (
+            "ledger",
+            "ct-icac-test",
+            key_events::LEDGER_INITIALIZED,
+            key_events::initialized_payload_of(&ledger, &key, 2),
+            meta("system:init", "2026-01-02T14:00:00.000000Z", "init-1"),
+        ),
+        (
+            "case",
+            "CASE-2026-000001",
+            "InformationShared",
+            shared,
+            meta(
+                "investigator:icac-2",
+                "2026-01-03T09:00:00.000001Z",
+                "req-8b1c",
+            ),
+        ),
+        (
+            "case",
+            "CASE-2026-000001",
+            "PersonalDataErased",
+            erased,
+            meta(
+                "supervisor:icac-1",
+                "2026-02-01T10:00:00.000000Z",
+                "req-9d2e",
+            ),
+        ),
     ];
     let mut prev = GENESIS_PREV_HASH;
     let mut seqs = std::collections::HashMap::new();
@@ -343,14 +365,20 @@ fn library_reproduces_the_v2_vectors_exactly() {
         std::fs::write(PATH_V2, &generated).unwrap();
     }
     let stored = std::fs::read_to_string(PATH_V2).expect("tests/vectors/ledger-v2.json");
-    assert_eq!(stored, generated, "v2 vectors changed: the ledger format is not stable");
+    assert_eq!(
+        stored, generated,
+        "v2 vectors changed: the ledger format is not stable"
+    );
 }
 
 /// The Python verifier, written from the document alone, checks the v2 vectors (chain,
 /// sealed shapes, openings, erasures) and refuses an opening with one byte changed.
 #[test]
 fn independent_python_verifier_checks_sealed_values() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/verify_vectors.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/independent/verify_vectors.py"
+    );
     let run = |path: &str| {
         std::process::Command::new("python3")
             .arg(script)
@@ -359,7 +387,11 @@ fn independent_python_verifier_checks_sealed_values() {
             .expect("python3 is needed for the independent verifier")
     };
     let ok = run(PATH_V2);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(PATH_V2).unwrap();
     for (from, to) in [("returned", "returnee"), ("\"2222", "\"2223")] {
@@ -367,6 +399,9 @@ fn independent_python_verifier_checks_sealed_values() {
         assert_ne!(text, edited, "{from}");
         let path = dir.path().join("tampered.json");
         std::fs::write(&path, edited).unwrap();
-        assert!(!run(path.to_str().unwrap()).status.success(), "{from} -> {to} must be refused");
+        assert!(
+            !run(path.to_str().unwrap()).status.success(),
+            "{from} -> {to} must be refused"
+        );
     }
 }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Medium;
 use crate::form::validation::EARLIEST_DATE;
 use crate::ids::{CaseId, OperationId, Ori};
-use crate::sealed::Sealed;
 use crate::local_time::ct_date;
+use crate::sealed::Sealed;
 use crate::services::UnitDirectory;
 use crate::text::{self, limits, TextError};
 

@@ -111,7 +111,11 @@ impl ReportContent {
 
 /// A value from outside must be a value (never a commitment someone typed in)
 /// and bounded text.
-fn open_text(field: &'static str, value: &Sealed<String>, max: usize) -> Result<(), PublicReportError> {
+fn open_text(
+    field: &'static str,
+    value: &Sealed<String>,
+    max: usize,
+) -> Result<(), PublicReportError> {
     let Some(v) = value.value() else {
         return Err(PublicReportError::NotAValue { field });
     };
@@ -209,7 +213,10 @@ pub enum PublicReportError {
     #[error("unit {0} is unknown or inactive")]
     InactiveUnit(Ori),
     #[error("{field}: {error}")]
-    Text { field: &'static str, error: TextError },
+    Text {
+        field: &'static str,
+        error: TextError,
+    },
     #[error("{field} must be the value itself, not a commitment")]
     NotAValue { field: &'static str },
     #[error("at most {max} links or screen names")]

@@ -277,7 +277,10 @@ mod tests {
         let hex = "ab".repeat(32);
         let committed: Sealed<String> =
             serde_json::from_str(&format!(r#"{{"sealed":"{hex}"}}"#)).unwrap();
-        assert_eq!(committed.commitment().map(|c| c.to_hex()), Some(hex.clone()));
+        assert_eq!(
+            committed.commitment().map(|c| c.to_hex()),
+            Some(hex.clone())
+        );
         assert_eq!(
             serde_json::to_string(&committed).unwrap(),
             format!(r#"{{"sealed":"{hex}"}}"#)
@@ -291,7 +294,10 @@ mod tests {
             &format!(r#"{{"sealed":"{}"}}"#, "AB".repeat(32)),
             r#"{"sealed":7}"#,
         ] {
-            assert!(serde_json::from_str::<Sealed<String>>(bad).is_err(), "{bad}");
+            assert!(
+                serde_json::from_str::<Sealed<String>>(bad).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -15,7 +15,7 @@ use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::event::EventHash;
+use icac_format::chain::Hash32;
 
 /// What the form said, minus anything restricted or bulky (subjects, hashes,
 /// officer contact, the victim's town).
@@ -179,7 +179,7 @@ pub struct CaseView {
     /// Events folded into this view (the stream sequence of the last one).
     pub version: u64,
     pub last_position: u64,
-    pub last_hash: EventHash,
+    pub last_hash: Hash32,
 }
 
 /// Where one event sits in the ledger, as the fold needs it.
@@ -187,7 +187,7 @@ pub struct CaseView {
 pub struct At<'a> {
     pub position: u64,
     pub sequence: u64,
-    pub hash: &'a EventHash,
+    pub hash: &'a Hash32,
 }
 
 impl CaseView {
@@ -223,7 +223,7 @@ impl CaseView {
                 erasures: Vec::new(),
                 version: 0,
                 last_position: 0,
-                last_hash: at.hash.clone(),
+                last_hash: *at.hash,
             };
         let mut view = match event {
             CaseEvent::ComplaintLogged {
@@ -255,7 +255,7 @@ impl CaseView {
     pub fn apply(&mut self, event: &CaseEvent, at: At<'_>) {
         self.version = at.sequence;
         self.last_position = at.position;
-        self.last_hash = at.hash.clone();
+        self.last_hash = *at.hash;
         match event {
             CaseEvent::ComplaintLogged {
                 reporting_unit,

@@ -1,8 +1,6 @@
 //! Ledger rows as the read models see them: position, hash, who and when, and
 //! the typed domain event after upcasting.
 
-use std::fmt;
-
 use cqrs_es::DomainEvent as _;
 use icac_aggregates::case::CaseEvent;
 use icac_aggregates::cybertip::CyberTipEvent;
@@ -10,6 +8,7 @@ use icac_aggregates::operation::OperationEvent;
 use icac_aggregates::public_report::PublicReportEvent;
 use icac_aggregates::units::UnitEvent;
 use icac_aggregates::upcast::{upcast, UpcastError, Upcaster};
+use icac_format::chain::Hash32;
 use jiff::Timestamp;
 use serde::de::DeserializeSeed;
 use serde::{Deserialize, Serialize};
@@ -51,8 +50,6 @@ pub enum DecodeError {
         event_type: String,
         source: serde_json::Error,
     },
-    #[error("event hash must be 64 lowercase hex digits")]
-    BadHash,
 }
 
 /// Turns a stored payload into a domain event. `Ok(None)` for the ledger's
@@ -205,67 +202,11 @@ impl DomainEvent {
     }
 }
 
-/// SHA-256 event hash as lowercase hex (the ledger's `hash`).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct EventHash(String);
-
-impl EventHash {
-    pub fn parse(hex: &str) -> Result<Self, DecodeError> {
-        let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if ok {
-            Ok(Self(hex.to_owned()))
-        } else {
-            Err(DecodeError::BadHash)
-        }
-    }
-
-    /// From the hash's 32 bytes.
-    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = String::with_capacity(64);
-        for b in bytes {
-            hex.push(HEX[usize::from(b >> 4)] as char);
-            hex.push(HEX[usize::from(b & 0x0f)] as char);
-        }
-        Self(hex)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for EventHash {
-    type Error = DecodeError;
-    fn try_from(value: String) -> Result<Self, DecodeError> {
-        Self::parse(&value)
-    }
-}
-
-impl From<EventHash> for String {
-    fn from(value: EventHash) -> String {
-        value.0
-    }
-}
-
-impl fmt::Display for EventHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for EventHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EventHash({})", self.0)
-    }
-}
-
 /// One decoded ledger event with its place in the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEvent {
     pub position: u64,
-    pub hash: EventHash,
+    pub hash: Hash32,
     /// When the ledger recorded it (metadata, not the command's own time).
     pub recorded_at: Timestamp,
     pub principal: String,
@@ -307,17 +248,6 @@ mod tests {
             got,
             Some(DomainEvent::Unit(UnitEvent::UnitDeactivated { .. }))
         ));
-    }
-
-    #[test]
-    fn hash_from_bytes_is_lowercase_hex() {
-        let mut bytes = [0u8; 32];
-        bytes[0] = 0xab;
-        bytes[31] = 0x0f;
-        let h = EventHash::from_bytes(&bytes);
-        assert_eq!(EventHash::parse(h.as_str()).unwrap(), h);
-        assert!(h.as_str().starts_with("ab00"));
-        assert!(h.as_str().ends_with("0f"));
     }
 
     #[test]

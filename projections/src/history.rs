@@ -8,7 +8,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::case_view::{At, CaseView};
-use crate::event::{DomainEvent, EventHash, LedgerEvent};
+use crate::event::{DomainEvent, LedgerEvent};
+use icac_format::chain::Hash32;
 
 /// Where to stop replaying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +37,7 @@ impl Cut {
 pub struct HistoryEntry {
     pub position: u64,
     pub sequence: u64,
-    pub hash: EventHash,
+    pub hash: Hash32,
     pub event_type: String,
     pub recorded_at: Timestamp,
     pub principal: String,
@@ -157,7 +158,7 @@ pub fn replay(
         entries.push(HistoryEntry {
             position: e.position,
             sequence: e.sequence,
-            hash: e.hash.clone(),
+            hash: e.hash,
             event_type: event_name(event).to_owned(),
             recorded_at: e.recorded_at,
             principal: e.principal.clone(),

@@ -15,5 +15,5 @@ pub mod read_models;
 pub mod report;
 pub mod unit_directory;
 
-pub use event::{decode, DecodeError, DomainEvent, EventHash, LedgerEvent};
+pub use event::{decode, DecodeError, DomainEvent, LedgerEvent};
 pub use read_models::{ReadModels, ViewKey};

@@ -6,6 +6,7 @@ use icac_aggregates::compliance::{ComplianceStatus, DeadlinePolicy};
 use icac_aggregates::form::v1::Source;
 use icac_aggregates::form::NotificationForm;
 use icac_aggregates::ids::{CaseId, LedgerPosition, Ori};
+use icac_format::chain::Hash32;
 use icac_projections::compliance::compliance;
 use icac_projections::history::{replay, Cut};
 use icac_projections::report::render::{render, Format};
@@ -13,7 +14,7 @@ use icac_projections::report::suppression::{
     augment, published, suppress, witness, Hidden, Reader, Suppressed,
 };
 use icac_projections::report::{build, Attestation, Parameters};
-use icac_projections::{DomainEvent, EventHash, LedgerEvent, ReadModels};
+use icac_projections::{DomainEvent, LedgerEvent, ReadModels};
 use jiff::civil::{date, Date};
 use jiff::Timestamp;
 use proptest::prelude::*;
@@ -48,8 +49,8 @@ fn ts(s: &str) -> Timestamp {
     s.parse().expect("timestamp")
 }
 
-fn hash(position: u64) -> EventHash {
-    EventHash::parse(&format!("{position:064x}")).expect("hash")
+fn hash(position: u64) -> Hash32 {
+    Hash32::from_hex(&format!("{position:064x}")).expect("hash")
 }
 
 fn case_id(n: &str) -> CaseId {

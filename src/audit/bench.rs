@@ -13,9 +13,9 @@ use serde_json::json;
 
 use super::verify::CHUNK;
 use super::AuditError;
-use crate::ledger::record::StreamId;
 use crate::ledger::sequencer::{AppendRequest, NewEvent, RequestContext, MAX_EVENTS_PER_REQUEST};
 use crate::ledger::Ledger;
+use icac_format::record::StreamId;
 
 /// Appends `events` events of about `payload_bytes` each, from `tasks` concurrent tasks,
 /// `per_request` events per append (each task owns its streams, so there are no

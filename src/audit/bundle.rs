@@ -24,14 +24,14 @@ use super::verify::{
     Break, BreakKind, ChainVerifier, CheckpointClaim, RawEvent, Report, VerifyOptions,
 };
 use super::AuditError;
-use crate::ledger::canonical::{parse_canonical, to_canonical_bytes};
-use crate::ledger::chain::{Hash32, GENESIS_PREV_HASH};
-use crate::ledger::checkpoint;
-use crate::ledger::keys::{KeyId, KeyringEntry, LedgerKey};
-use crate::ledger::merkle::MerkleAccumulator;
-use crate::ledger::record::{LedgerId, MAX_EVENT_BYTES};
 use crate::ledger::{keyring, sealed_from_row};
 use crate::storage::{Storage, READ_PAGE};
+use icac_format::canonical::{parse_canonical, to_canonical_bytes};
+use icac_format::chain::{Hash32, GENESIS_PREV_HASH};
+use icac_format::checkpoint;
+use icac_format::keys::{KeyId, KeyringEntry, LedgerKey};
+use icac_format::merkle::MerkleAccumulator;
+use icac_format::record::{LedgerId, MAX_EVENT_BYTES};
 
 pub const BUNDLE_FORMAT: &str = "icac-ledger-bundle";
 pub const BUNDLE_VERSION: u64 = 1;
@@ -343,7 +343,7 @@ fn empty_report(source: &str, detail: String) -> Report {
         events_verified: 0,
         head_position: 0,
         head_hash: Hash32::ZERO,
-        merkle_root: crate::ledger::merkle::EMPTY_ROOT,
+        merkle_root: icac_format::merkle::EMPTY_ROOT,
         genesis_key_id: None,
         unverified_header_keys: Vec::new(),
         trust: String::new(),

@@ -11,13 +11,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{now_rfc3339, AuditError};
-use crate::ledger::chain::{event_hash, Hash32, GENESIS_PREV_HASH};
-use crate::ledger::checkpoint::{self, Checkpoint};
-use crate::ledger::keys::LedgerKey;
-use crate::ledger::merkle::MerkleAccumulator;
-use crate::ledger::record::LedgerId;
 use crate::ledger::Ledger;
 use crate::storage::{CheckpointRow, Storage, READ_PAGE};
+use icac_format::chain::{event_hash, Hash32, GENESIS_PREV_HASH};
+use icac_format::checkpoint::{self, Checkpoint};
+use icac_format::keys::LedgerKey;
+use icac_format::merkle::MerkleAccumulator;
+use icac_format::record::LedgerId;
 
 /// A checkpoint and its signed note.
 #[derive(Debug, Clone)]

@@ -15,12 +15,12 @@ pub mod signature_batch;
 pub mod trust;
 pub mod verify;
 
-use crate::ledger::checkpoint::CheckpointError;
-use crate::ledger::keys::KeyError;
-use crate::ledger::merkle::ProofError;
-use crate::ledger::record::RecordError;
 use crate::ledger::LedgerError;
 use crate::storage::StorageError;
+use icac_format::checkpoint::CheckpointError;
+use icac_format::keys::KeyError;
+use icac_format::merkle::ProofError;
+use icac_format::record::RecordError;
 
 /// Why an audit command could not run at all (as opposed to finding a break, which is a
 /// successful run with a "broken" result).
@@ -62,5 +62,5 @@ impl AuditError {
 
 /// Current time in the ledger's one timestamp format.
 pub fn now_rfc3339() -> String {
-    crate::ledger::record::format_recorded_at(jiff::Timestamp::now())
+    icac_format::record::format_recorded_at(jiff::Timestamp::now())
 }

@@ -13,16 +13,16 @@
 //! unusual (escapes in object keys, escapes in the fields it returns, missing optional
 //! members) without changing what verification accepts or how it reports.
 //!
-//! What "canonical" means is the output of `ledger::canonical::to_canonical_bytes`: no
+//! What "canonical" means is the output of `icac_format::canonical::to_canonical_bytes`: no
 //! whitespace, members sorted by UTF-16 code units without duplicates, strings escaped
 //! exactly as ECMAScript does, numbers only safe integers in shortest form, nesting at
 //! most `MAX_DEPTH`.
 
 use std::cmp::Ordering;
 
-use crate::ledger::canonical::{MAX_DEPTH, MAX_SAFE_INTEGER};
-use crate::ledger::chain::Hash32;
-use crate::ledger::record::LedgerId;
+use icac_format::canonical::{MAX_DEPTH, MAX_SAFE_INTEGER};
+use icac_format::chain::Hash32;
+use icac_format::record::LedgerId;
 
 /// The fields of a record the verifier reads, borrowed from its canonical bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,7 +193,10 @@ fn sealed_shapes_ok(payload: &[u8]) -> bool {
         return false;
     }
     let mut at = 0;
-    while let Some(found) = payload[at..].windows(SEALED.len()).position(|w| w == SEALED) {
+    while let Some(found) = payload[at..]
+        .windows(SEALED.len())
+        .position(|w| w == SEALED)
+    {
         let start = at + found;
         let value = start + SEALED.len();
         let ok = start > 0
@@ -526,9 +529,9 @@ mod tests {
         }
     }
     use super::*;
-    use crate::ledger::canonical::to_canonical_bytes;
-    use crate::ledger::keys::KeyId;
-    use crate::ledger::record::{EventMetadata, EventRecord};
+    use icac_format::canonical::to_canonical_bytes;
+    use icac_format::keys::KeyId;
+    use icac_format::record::{EventMetadata, EventRecord};
     use proptest::prelude::*;
     use serde_json::{json, Value};
 
@@ -693,7 +696,7 @@ mod tests {
                 line = mutate(&line, at, op, byte);
             }
             if let Some(v) = view_line(&line) {
-                let value = crate::ledger::canonical::parse_canonical(&line);
+                let value = icac_format::canonical::parse_canonical(&line);
                 prop_assert!(value.is_ok(), "fast path accepted {:?}", String::from_utf8_lossy(&line));
                 let Value::Object(mut map) = value.unwrap() else { panic!("not an object") };
                 let hash = map.remove("hash").and_then(|h| h.as_str().map(str::to_owned)).unwrap();

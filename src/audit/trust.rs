@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::verify::{BreakKind, Issue};
 use super::AuditError;
-use crate::ledger::keys::{parse_public_key, KeyId, Keyring, KeyringEntry};
+use icac_format::keys::{parse_public_key, KeyId, Keyring, KeyringEntry};
 
 /// Largest keyring file accepted; a real one is a few hundred bytes per key.
 const MAX_KEYRING_FILE: u64 = 1024 * 1024;

@@ -34,18 +34,18 @@ use super::record_view::{view_line, view_record, RecordView};
 use super::signature_batch::{self, Signed};
 use super::trust::TrustRoot;
 use super::AuditError;
-use crate::ledger::canonical::{parse_canonical, to_canonical_bytes};
-use crate::ledger::chain::{event_hash, Hash32, EVENT_HASH_PREFIX, GENESIS_PREV_HASH};
-use crate::ledger::checkpoint::{self, Checkpoint, NoteVerifier};
-use crate::ledger::key_events::{
+use crate::storage::{scan, Storage, StoredRow};
+use icac_format::canonical::{parse_canonical, to_canonical_bytes};
+use icac_format::chain::{event_hash, Hash32, EVENT_HASH_PREFIX, GENESIS_PREV_HASH};
+use icac_format::checkpoint::{self, Checkpoint, NoteVerifier};
+use icac_format::key_events::{
     self, SigningKeyRotated, LEDGER_AGGREGATE_TYPE, LEDGER_INITIALIZED, SIGNING_KEY_ROTATED,
 };
-use crate::ledger::keys::{
+use icac_format::keys::{
     parse_public_key, verify_signature, KeyId, Keyring, KeyringEntry, KeyringError,
 };
-use crate::ledger::merkle::MerkleAccumulator;
-use crate::ledger::record::{EventRecord, LedgerId, MAX_EVENT_BYTES};
-use crate::storage::{scan, Storage, StoredRow};
+use icac_format::merkle::MerkleAccumulator;
+use icac_format::record::{EventRecord, LedgerId, MAX_EVENT_BYTES};
 
 /// Events per parallel work unit and per batch verification: large enough for batch
 /// verification to pay off (its multiscalar multiplication costs less per point as it

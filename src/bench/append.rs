@@ -30,11 +30,12 @@ use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
 
 use crate::commands::{Actor, Commands};
-use crate::ledger::keys::LedgerKey;
-use crate::ledger::record::LedgerId;
+use crate::ledger::key_file::KeyFile;
 use crate::ledger::Ledger;
 use crate::projection::runner::ProjectionRunner;
 use crate::storage::Storage;
+use icac_format::keys::LedgerKey;
+use icac_format::record::LedgerId;
 
 const UNIT: &str = "CT0006400";
 /// When the benchmark's complaints were received.

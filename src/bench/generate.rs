@@ -37,10 +37,10 @@ use icac_aggregates::units::Unit;
 use jiff::Timestamp;
 
 use crate::commands::demo::DEMO_START;
-use crate::ledger::key_events::LEDGER_AGGREGATE_TYPE;
-use crate::ledger::record::{SealedEvent, StreamId};
 use crate::ledger::sequencer::{AppendError, AppendRequest, RequestContext, QUEUE_DEPTH};
 use crate::ledger::{Ledger, LedgerError};
+use icac_format::key_events::LEDGER_AGGREGATE_TYPE;
+use icac_format::record::{SealedEvent, StreamId};
 
 /// Requests in flight by default: a little over two full sequencer batches of the
 /// scenario's small commands, and well under the sequencer's queue depth, so a send

@@ -28,10 +28,11 @@ use crate::commands::filing::{file_notification, FilingReceipt};
 use crate::commands::Actor;
 use crate::http::auth::Role;
 use crate::http::{serve, AppState, ServerConfig, SharedState};
-use crate::ledger::keys::LedgerKey;
-use crate::ledger::record::LedgerId;
+use crate::ledger::key_file::KeyFile;
 use crate::ledger::Ledger;
 use crate::storage::Storage;
+use icac_format::keys::LedgerKey;
+use icac_format::record::LedgerId;
 
 type BenchError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -15,13 +15,13 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use super::generate::{self, GenerateError, GenerateOptions, GenerateSummary};
-use crate::ledger::keys::LedgerKey;
-use crate::ledger::record::LedgerId;
 use crate::ledger::{Ledger, LedgerError};
 use crate::projection::annual::{self, AnnualError};
 use crate::projection::rebuild::rebuild;
 use crate::projection::{store, ProjectionError};
 use crate::storage::{scan, CanonicalRow, Storage};
+use icac_format::keys::LedgerKey;
+use icac_format::record::LedgerId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {

@@ -12,10 +12,11 @@ use crate::bench::append::{self, AppendBenchArgs};
 use crate::bench::generate::{self, GenerateOptions};
 use crate::bench::projections;
 use crate::config::LedgerArgs;
-use crate::ledger::keys::LedgerKey;
-use crate::ledger::record::LedgerId;
+use crate::ledger::key_file::KeyFile;
 use crate::ledger::Ledger;
 use crate::storage::Storage;
+use icac_format::keys::LedgerKey;
+use icac_format::record::LedgerId;
 
 #[derive(Debug, Args)]
 pub struct AppendArgs {

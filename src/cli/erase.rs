@@ -32,7 +32,9 @@ pub async fn run(args: &LedgerArgs, e: &EraseArgs) -> Result<ExitCode, CliError>
     let actor = Actor::system("cli:erase", format!("erase-{}", jiff::Timestamp::now()));
     let outcome = match (&e.case, &e.subject) {
         (Some(case), _) => match CaseId::parse(case.as_str()) {
-            Ok(id) => erase_case(&commands, &id, &e.reason, &actor).await.map(|x| vec![x]),
+            Ok(id) => erase_case(&commands, &id, &e.reason, &actor)
+                .await
+                .map(|x| vec![x]),
             Err(err) => {
                 eprintln!("error: {err}");
                 return Ok(ExitCode::from(EXIT_FAILED));

@@ -8,7 +8,8 @@ use clap::Args;
 use super::CliError;
 use crate::audit::bundle;
 use crate::config::LedgerArgs;
-use crate::ledger::keys::LedgerKey;
+use crate::ledger::key_file::KeyFile;
+use icac_format::keys::LedgerKey;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {

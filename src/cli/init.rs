@@ -6,8 +6,9 @@ use clap::Args;
 
 use super::CliError;
 use crate::config::LedgerArgs;
-use crate::ledger::keys::LedgerKey;
+use crate::ledger::key_file::KeyFile;
 use crate::ledger::{keyring, Ledger};
+use icac_format::keys::LedgerKey;
 
 pub async fn init(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let ledger = open_or_initialise(args).await?;

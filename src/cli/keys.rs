@@ -7,8 +7,9 @@ use clap::Subcommand;
 
 use super::CliError;
 use crate::config::LedgerArgs;
+use crate::ledger::key_file::KeyFile;
 use crate::ledger::keyring;
-use crate::ledger::keys::LedgerKey;
+use icac_format::keys::LedgerKey;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {

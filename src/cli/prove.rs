@@ -9,7 +9,8 @@ use super::CliError;
 use crate::audit::bundle::read_note_file;
 use crate::audit::proofs;
 use crate::config::LedgerArgs;
-use crate::ledger::keys::LedgerKey;
+use crate::ledger::key_file::KeyFile;
+use icac_format::keys::LedgerKey;
 
 #[derive(Debug, Subcommand)]
 pub enum ProveCommand {

@@ -12,8 +12,9 @@ use jiff::civil::Date;
 
 use super::{CliError, EXIT_FAILED};
 use crate::config::LedgerArgs;
-use crate::ledger::keys::LedgerKey;
+use crate::ledger::key_file::KeyFile;
 use crate::projection::annual;
+use icac_format::keys::LedgerKey;
 
 /// Largest report file `verify` reads.
 const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;

@@ -13,7 +13,8 @@ use crate::commands::demo;
 use crate::config::LedgerArgs;
 use crate::http::auth::Role;
 use crate::http::{server, AppState, Hotline, ServerConfig};
-use crate::ledger::keys::LedgerKey;
+use crate::ledger::key_file::KeyFile;
+use icac_format::keys::LedgerKey;
 
 /// Cases the demo loads: enough for a living dashboard, quick to generate.
 pub const DEMO_CASES: usize = 300;

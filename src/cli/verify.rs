@@ -12,9 +12,10 @@ use crate::audit::proofs::{verify_proof, ProofKeys};
 use crate::audit::trust::{read_keyring_file, TrustRoot};
 use crate::audit::verify::{verify_storage, Report, VerifyOptions};
 use crate::config::LedgerArgs;
-use crate::ledger::checkpoint;
-use crate::ledger::keys::LedgerKey;
+use crate::ledger::key_file::KeyFile;
 use crate::ledger::Ledger;
+use icac_format::checkpoint;
+use icac_format::keys::LedgerKey;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -170,7 +171,7 @@ fn keys_of(keys: &ProofKeys) -> Vec<ed25519_dalek::VerifyingKey> {
         ProofKeys::PublicKeys(k) => k.clone(),
         ProofKeys::Keyring(e) => e
             .iter()
-            .filter_map(|e| crate::ledger::keys::parse_public_key(&e.public_key).ok())
+            .filter_map(|e| icac_format::keys::parse_public_key(&e.public_key).ok())
             .collect(),
     }
 }

@@ -7,7 +7,7 @@ use jiff::civil::Date;
 
 use super::filing::file_form;
 use super::{Actor, CommandError, Commands};
-use crate::ledger::record::StreamId;
+use icac_format::record::StreamId;
 
 /// The demo year starts on the statute's effective date.
 pub const DEMO_START: Date = jiff::civil::date(2024, 7, 1);

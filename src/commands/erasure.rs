@@ -10,9 +10,9 @@ use icac_aggregates::sealed::Commitment;
 use jiff::Timestamp;
 
 use super::{Actor, CommandError, Commands};
-use crate::ledger::canonical::to_canonical_bytes;
-use crate::ledger::record::StreamId;
 use crate::storage::{SealedRow, StorageError};
+use icac_format::canonical::to_canonical_bytes;
+use icac_format::record::StreamId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ErasureError {
@@ -57,7 +57,10 @@ pub async fn erase_subject(
     let bytes = to_canonical_bytes(&serde_json::Value::String(value.to_owned()))
         .map_err(|e| CommandError::Internal(e.to_string()))?;
     let ledger = commands.ledger();
-    let streams = ledger.storage().streams_with_value(ledger.id(), &bytes).await?;
+    let streams = ledger
+        .storage()
+        .streams_with_value(ledger.id(), &bytes)
+        .await?;
     let cases: Vec<CaseId> = streams
         .iter()
         .filter(|s| s.aggregate_type == CASE_STREAM)
@@ -68,7 +71,12 @@ pub async fn erase_subject(
     }
     let mut done = Vec::with_capacity(cases.len());
     for case_id in &cases {
-        done.push(erase_in_case(commands, case_id, reason, actor, |row| row.opening.value == bytes).await?);
+        done.push(
+            erase_in_case(commands, case_id, reason, actor, |row| {
+                row.opening.value == bytes
+            })
+            .await?,
+        );
     }
     Ok(done)
 }

@@ -17,8 +17,8 @@ use icac_aggregates::services::{
 };
 use icac_aggregates::units::{Unit, UnitEvent};
 
-use crate::ledger::record::StreamId;
 use crate::ledger::{sealed_from_row, Ledger, LedgerError};
+use icac_format::record::StreamId;
 
 /// Keeps the unit directory current from committed unit events.
 pub struct UnitDirectoryQuery(pub Arc<InMemoryUnitDirectory>);

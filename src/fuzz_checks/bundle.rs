@@ -10,12 +10,12 @@ use serde_json::Value;
 use super::{ensure, Violation};
 use crate::audit::bundle::{verify_bundle, Header, Trailer};
 use crate::audit::verify::{Report, VerifyOptions};
-use crate::ledger::canonical::to_canonical_bytes;
-use crate::ledger::chain::{Hash32, GENESIS_PREV_HASH};
-use crate::ledger::checkpoint::{self, Checkpoint, NoteVerifier};
-use crate::ledger::keys::{parse_public_key, KeyringEntry};
-use crate::ledger::merkle::MerkleAccumulator;
-use crate::ledger::record::LedgerId;
+use icac_format::canonical::to_canonical_bytes;
+use icac_format::chain::{Hash32, GENESIS_PREV_HASH};
+use icac_format::checkpoint::{self, Checkpoint, NoteVerifier};
+use icac_format::keys::{parse_public_key, KeyringEntry};
+use icac_format::merkle::MerkleAccumulator;
+use icac_format::record::LedgerId;
 
 /// One genuine event of the reference ledger.
 pub(super) struct RefEvent {

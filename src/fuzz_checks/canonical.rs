@@ -1,9 +1,9 @@
-//! RFC 8785 canonicalization (`ledger::canonical`) on arbitrary JSON.
+//! RFC 8785 canonicalization (`icac_format::canonical`) on arbitrary JSON.
 
 use serde_json::Value;
 
 use super::{ensure, Violation};
-use crate::ledger::canonical::{
+use icac_format::canonical::{
     parse_canonical, to_canonical_bytes, CanonicalError, MAX_DEPTH, MAX_SAFE_INTEGER,
 };
 

@@ -1,4 +1,4 @@
-//! Signed checkpoint notes (`ledger::checkpoint`) and proof files (`audit::proofs`) on
+//! Signed checkpoint notes (`icac_format::checkpoint`) and proof files (`audit::proofs`) on
 //! arbitrary text, against the reference ledger.
 
 use serde_json::Value;
@@ -9,9 +9,9 @@ use crate::audit::proofs::{
     verify_proof, ConsistencyProof, InclusionProof, ProofKeys, CONSISTENCY_FORMAT, INCLUSION_FORMAT,
 };
 use crate::audit::verify::CheckpointClaim;
-use crate::ledger::canonical::to_canonical_bytes;
-use crate::ledger::chain::Hash32;
-use crate::ledger::checkpoint::{self, Checkpoint, NoteVerifier};
+use icac_format::canonical::to_canonical_bytes;
+use icac_format::chain::Hash32;
+use icac_format::checkpoint::{self, Checkpoint, NoteVerifier};
 
 /// A checkpoint body parses only in its one text form; a note verifies with the
 /// reference ledger's keys only if it states that ledger's genuine size, root and head

@@ -11,9 +11,9 @@ use sqlx::Row;
 use tokio::sync::Mutex;
 
 use super::db::{is_unique_violation, on_pool};
-use crate::ledger::canonical::to_canonical_bytes;
-use crate::ledger::record::LedgerId;
 use crate::storage::Storage;
+use icac_format::canonical::to_canonical_bytes;
+use icac_format::record::LedgerId;
 
 const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const MAX_FIELD: usize = 200;

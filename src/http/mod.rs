@@ -25,10 +25,10 @@ use std::time::Duration;
 use icac_aggregates::compliance::DeadlinePolicy;
 
 use crate::commands::Commands;
-use crate::ledger::keys::LedgerKey;
 use crate::ledger::Ledger;
 use crate::projection::runner::ProjectionRunner;
 use access_log::AccessLog;
+use icac_format::keys::LedgerKey;
 use metrics::Metrics;
 use rate_limit::RateLimiter;
 use tokens::TokenStore;

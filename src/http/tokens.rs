@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use super::access_log::{AccessEntry, AccessLog, AccessLogError};
 use super::auth::{Principal, Role, TokenId};
 use super::db::{on_pool, unix_now};
-use crate::ledger::record::LedgerId;
 use crate::storage::Storage;
+use icac_format::record::LedgerId;
 
 pub const TOKEN_PREFIX: &str = "icac_";
 /// Failed authentications from one source that trigger a lockout...

@@ -2,16 +2,10 @@
 //!
 //! It knows streams, positions, hashes and keys; it knows nothing about cases. Commands
 //! reach it through `event_store` (the cqrs-es adapter); auditors read it through
-//! `verify` and the export bundle.
+//! `verify` and the export bundle. What the bytes mean (records, hashes, keys, proofs)
+//! is `icac_format`; this module writes and reads them.
 
-pub mod canonical;
-pub mod chain;
-pub mod checkpoint;
-pub mod key_events;
-pub mod keys;
-pub mod merkle;
-pub mod record;
-pub mod sealed;
+pub mod key_file;
 pub mod sequencer;
 
 use std::sync::Arc;
@@ -19,9 +13,10 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
 
 use crate::storage::{Head, Storage, StorageError, StoredRow};
-use key_events::{ledger_stream, KeyEventError};
-use keys::{KeyId, Keyring, LedgerKey};
-use record::{EventRecord, LedgerId, RecordError, SealedEvent, StreamId};
+use icac_format::chain;
+use icac_format::key_events::{self, ledger_stream, KeyEventError};
+use icac_format::keys::{KeyId, Keyring, LedgerKey};
+use icac_format::record::{EventRecord, LedgerId, RecordError, SealedEvent, StreamId};
 use sequencer::{
     AppendError, AppendRequest, CommittedBatch, NewEvent, Outlets, RequestContext, SequencerHandle,
 };

@@ -14,16 +14,16 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::canonical::MAX_SAFE_INTEGER;
-use super::keys::LedgerKey;
-use super::record::{
+use crate::storage::{Batch, BatchPlan, Head, Storage, StorageError, StoredOpening};
+use icac_format::canonical::MAX_SAFE_INTEGER;
+use icac_format::chain::Hash32;
+use icac_format::keys::LedgerKey;
+use icac_format::record::CURRENT_FORMAT_VERSION;
+use icac_format::record::{
     check_name, format_recorded_at, EventMetadata, EventRecord, LedgerId, RecordError, SealedEvent,
     StreamId,
 };
-use super::chain::Hash32;
-use super::record::CURRENT_FORMAT_VERSION;
-use super::sealed::Opening;
-use crate::storage::{Batch, BatchPlan, Head, Storage, StorageError, StoredOpening};
+use icac_format::sealed::Opening;
 
 /// Events one batch may hold; bounds transaction size and the time the head is locked.
 pub const MAX_BATCH_EVENTS: usize = 4_096;
@@ -49,7 +49,11 @@ pub struct NewEvent {
 
 impl NewEvent {
     /// An event with nothing sealed and nothing erased.
-    pub fn plain(event_type: impl Into<String>, event_version: impl Into<String>, payload: Value) -> Self {
+    pub fn plain(
+        event_type: impl Into<String>,
+        event_version: impl Into<String>,
+        payload: Value,
+    ) -> Self {
         Self {
             event_type: event_type.into(),
             event_version: event_version.into(),
@@ -172,7 +176,7 @@ fn validate(request: &AppendRequest) -> Result<(), AppendError> {
         check_name("event_type", &event.event_type)?;
         check_name("event_version", &event.event_version)?;
         // Fails early on floats, unsafe integers or excessive nesting in the payload.
-        super::canonical::to_canonical_bytes(&event.payload).map_err(RecordError::from)?;
+        icac_format::canonical::to_canonical_bytes(&event.payload).map_err(RecordError::from)?;
     }
     let ctx = &request.context;
     let bounded = |s: &str| !s.is_empty() && s.chars().count() <= MAX_CONTEXT_LEN;

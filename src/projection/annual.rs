@@ -8,11 +8,11 @@ use icac_projections::ReadModels;
 
 use super::replay::replay;
 use super::ProjectionError;
-use crate::ledger::chain::Hash32;
-use crate::ledger::checkpoint::{self, Checkpoint, NoteVerifier};
-use crate::ledger::keys::{parse_public_key, LedgerKey};
-use crate::ledger::record::LedgerId;
 use crate::storage::Storage;
+use icac_format::chain::Hash32;
+use icac_format::checkpoint::{self, Checkpoint, NoteVerifier};
+use icac_format::keys::{parse_public_key, LedgerKey};
+use icac_format::record::LedgerId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnnualError {

@@ -13,15 +13,15 @@ use std::cell::RefCell;
 use std::fmt;
 
 use icac_projections::event::{decode_str, PayloadSeed};
-use icac_projections::{DecodeError, DomainEvent, EventHash, LedgerEvent};
+use icac_projections::{DecodeError, DomainEvent, LedgerEvent};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::ProjectionError;
-use crate::ledger::chain::Hash32;
-use crate::ledger::record::{RecordError, SealedEvent, MAX_EVENT_BYTES};
 use crate::ledger::LedgerError;
 use crate::storage::{CanonicalRow, StorageError, StoredRow};
+use icac_format::chain::Hash32;
+use icac_format::record::{RecordError, SealedEvent, MAX_EVENT_BYTES};
 
 /// Parses and decodes one stored row; `Ok(None)` for the ledger's own key events.
 pub fn to_ledger_event(row: StoredRow) -> Result<Option<LedgerEvent>, ProjectionError> {
@@ -161,7 +161,7 @@ fn decode_event(
     let hash = Hash32::from_slice(hash).map_err(|e| bad_row(e.to_string()))?;
     Ok(Some(LedgerEvent {
         position,
-        hash: EventHash::from_bytes(&hash.0),
+        hash,
         recorded_at,
         principal: r.metadata.principal,
         unit: r.metadata.unit,

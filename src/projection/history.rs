@@ -5,8 +5,8 @@ use icac_aggregates::ids::CaseId;
 use icac_projections::history::{replay, CaseHistory, Cut, HistoryError};
 
 use super::{to_ledger_event, ProjectionError};
-use crate::ledger::record::{LedgerId, StreamId};
 use crate::storage::Storage;
+use icac_format::record::{LedgerId, StreamId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaseHistoryError {

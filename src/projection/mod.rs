@@ -23,9 +23,9 @@ pub mod views;
 use icac_projections::{DecodeError, ReadModels};
 
 pub use self::decode::{decode_page, from_sealed, to_ledger_event, DecodedRow};
-use crate::ledger::record::LedgerId;
 use crate::ledger::LedgerError;
 use crate::storage::{Storage, StorageError};
+use icac_format::record::LedgerId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -50,7 +50,7 @@ pub enum ProjectionError {
     #[error("decoding worker failed: {0}")]
     Worker(String),
     #[error("merkle tree: {0}")]
-    Merkle(#[from] crate::ledger::merkle::ProofError),
+    Merkle(#[from] icac_format::merkle::ProofError),
     #[error("the ledger has no position {0}")]
     NoSuchPosition(u64),
 }

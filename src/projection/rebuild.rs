@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use super::replay::replay;
 use super::{store, ProjectionError};
-use crate::ledger::record::LedgerId;
 use crate::storage::Storage;
+use icac_format::record::LedgerId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {

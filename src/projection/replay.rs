@@ -15,10 +15,10 @@ use rayon::prelude::*;
 
 use super::decode::stored_hash;
 use super::{decode_page, DecodedRow, ProjectionError};
-use crate::ledger::chain::Hash32;
-use crate::ledger::merkle::MerkleAccumulator;
-use crate::ledger::record::LedgerId;
 use crate::storage::{scan, CanonicalRow, Storage};
+use icac_format::chain::Hash32;
+use icac_format::merkle::MerkleAccumulator;
+use icac_format::record::LedgerId;
 
 /// Rows per page handed from the reader to the folding stage.
 const PAGE: usize = 4096;

@@ -8,10 +8,10 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::ledger::chain::Hash32;
-use crate::ledger::record::LedgerId;
-use crate::ledger::sealed::{self, SEALED_MEMBER};
 use crate::storage::{Storage, StorageError};
+use icac_format::chain::Hash32;
+use icac_format::record::LedgerId;
+use icac_format::sealed::{self, SEALED_MEMBER};
 
 /// Most sealed values one reveal reads (a case with every form field and many shares
 /// stays far below this).
@@ -122,9 +122,10 @@ fn collect_erased(doc: &Value, out: &mut HashSet<Hash32>) {
                 .and_then(|e| e.get("erased"))
                 .and_then(Value::as_array)
             {
-                out.extend(list.iter().filter_map(|v| {
-                    Hash32::from_hex(v.get("commitment")?.as_str()?).ok()
-                }));
+                out.extend(
+                    list.iter()
+                        .filter_map(|v| Hash32::from_hex(v.get("commitment")?.as_str()?).ok()),
+                );
             }
             map.values().for_each(|v| collect_erased(v, out));
         }

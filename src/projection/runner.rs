@@ -31,10 +31,10 @@ use tokio::sync::{Mutex, RwLock};
 
 use super::views::{self, CaseListQuery, CasePage, IntakePage, ViewQueryError};
 use super::{from_sealed, store, to_ledger_event, ProjectionError};
-use crate::ledger::record::{LedgerId, SealedEvent};
 use crate::ledger::Ledger;
 use crate::storage::Storage;
 use crate::storage::READ_PAGE;
+use icac_format::record::{LedgerId, SealedEvent};
 
 /// Longest time a changed view waits in memory before it is written.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(250);

@@ -13,8 +13,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::ProjectionError;
-use crate::ledger::record::LedgerId;
 use crate::storage::Storage;
+use icac_format::record::LedgerId;
 
 /// The view tables, one per read model.
 pub const TABLES: [&str; 4] = [

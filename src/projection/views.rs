@@ -22,8 +22,8 @@ use sqlx::Row;
 
 use super::store::{self, date_of_day, day_number, TABLES};
 use super::ProjectionError;
-use crate::ledger::record::LedgerId;
 use crate::storage::Storage;
+use icac_format::record::LedgerId;
 
 /// Rows per round trip when a read streams a whole table.
 const STREAM_PAGE: i64 = 5_000;

@@ -13,9 +13,9 @@ pub(crate) mod sqlite_direct;
 
 use std::collections::HashMap;
 
-use crate::ledger::chain::{Hash32, GENESIS_PREV_HASH};
-use crate::ledger::record::{LedgerId, SealedEvent, StreamId};
-use crate::ledger::sealed::Opening;
+use icac_format::chain::{Hash32, GENESIS_PREV_HASH};
+use icac_format::record::{LedgerId, SealedEvent, StreamId};
+use icac_format::sealed::Opening;
 
 pub use migrate::LATEST_SCHEMA_VERSION;
 pub use sealed_store::{SealedRow, SEALED_PAGE};
@@ -360,7 +360,7 @@ pub(crate) mod decode {
     use sqlx::{ColumnIndex, Decode, Row, Type};
 
     use super::{to_u64, CanonicalRow, CheckpointRow, Head, StorageError, StoredRow};
-    use crate::ledger::chain::Hash32;
+    use icac_format::chain::Hash32;
 
     pub fn event<R>(row: &R) -> Result<StoredRow, StorageError>
     where

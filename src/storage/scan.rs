@@ -25,7 +25,7 @@ use tokio::sync::mpsc::Sender;
 
 use super::sqlite_direct::{self, Access, ColumnError, Row, BUSY_TIMEOUT_MS};
 use super::{to_i64, to_u64, CanonicalRow, Storage, StorageError, StoredRow};
-use crate::ledger::record::LedgerId;
+use icac_format::record::LedgerId;
 
 /// A row type a scan can produce: its columns, how to decode them from COPY's binary
 /// format and from an SQLite row, and the paged read an in-memory SQLite database uses.

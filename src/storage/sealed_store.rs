@@ -7,9 +7,9 @@
 use sqlx::Row;
 
 use super::{to_i64, to_u64, Storage, StorageError};
-use crate::ledger::chain::Hash32;
-use crate::ledger::record::{LedgerId, StreamId};
-use crate::ledger::sealed::Opening;
+use icac_format::chain::Hash32;
+use icac_format::record::{LedgerId, StreamId};
+use icac_format::sealed::Opening;
 
 /// Rows one read returns at most: bounds memory while a verifier walks the store.
 pub const SEALED_PAGE: i64 = 5_000;
@@ -22,8 +22,7 @@ pub struct SealedRow {
     pub opening: Opening,
 }
 
-const COLUMNS: &str =
-    "commitment, position, aggregate_type, aggregate_id, path, salt, value";
+const COLUMNS: &str = "commitment, position, aggregate_type, aggregate_id, path, salt, value";
 
 fn decode<R>(row: &R) -> Result<SealedRow, StorageError>
 where
@@ -84,7 +83,13 @@ impl Storage {
               WHERE ledger_id = $1 AND aggregate_type = $2 AND aggregate_id = $3
               ORDER BY position, path"
         );
-        sealed_rows!(self, &sql, ledger.as_str(), &stream.aggregate_type, &stream.aggregate_id)
+        sealed_rows!(
+            self,
+            &sql,
+            ledger.as_str(),
+            &stream.aggregate_type,
+            &stream.aggregate_id
+        )
     }
 
     /// The rows for these commitments (those still held; erased ones are absent).
@@ -107,14 +112,22 @@ impl Storage {
                     for c in chunk {
                         q = q.bind(c.0.to_vec());
                     }
-                    q.fetch_all(s.pool()).await?.iter().map(decode).collect::<Result<_, _>>()?
+                    q.fetch_all(s.pool())
+                        .await?
+                        .iter()
+                        .map(decode)
+                        .collect::<Result<_, _>>()?
                 }
                 Storage::Sqlite(s) => {
                     let mut q = sqlx::query(&sql).bind(ledger.as_str());
                     for c in chunk {
                         q = q.bind(c.0.to_vec());
                     }
-                    q.fetch_all(s.pool()).await?.iter().map(decode).collect::<Result<_, _>>()?
+                    q.fetch_all(s.pool())
+                        .await?
+                        .iter()
+                        .map(decode)
+                        .collect::<Result<_, _>>()?
                 }
             };
             out.extend(rows);

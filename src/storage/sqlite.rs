@@ -9,10 +9,11 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{Batch, 
-    decode, to_i64, to_u64, BatchPlan, CanonicalRow, CheckpointRow, Head, StorageError, StoredRow,
+use super::{
+    decode, to_i64, to_u64, Batch, BatchPlan, CanonicalRow, CheckpointRow, Head, StorageError,
+    StoredRow,
 };
-use crate::ledger::record::{LedgerId, StreamId};
+use icac_format::record::{LedgerId, StreamId};
 
 const ROW_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
      event_version, recorded_at, prev_hash, hash, key_id, signature, canonical";

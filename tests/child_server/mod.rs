@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use icac_ledger::ledger::record::LedgerId;
+use icac_format::record::LedgerId;
 use icac_ledger::ledger::sealed_from_row;
 use icac_ledger::storage::Storage;
 use serde_json::{json, Value};

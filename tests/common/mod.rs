@@ -2,8 +2,8 @@
 //! default the local server) and a fresh SQLite file in a temp dir.
 #![allow(dead_code)]
 
-use icac_ledger::ledger::keys::LedgerKey;
-use icac_ledger::ledger::record::LedgerId;
+use icac_format::keys::LedgerKey;
+use icac_format::record::LedgerId;
 use icac_ledger::ledger::Ledger;
 use icac_ledger::storage::Storage;
 use sqlx::Connection;

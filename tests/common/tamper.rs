@@ -2,10 +2,10 @@
 //! rewrite rows directly. Used by the audit tamper suite.
 #![allow(dead_code)]
 
-use icac_ledger::ledger::chain::{Hash32, GENESIS_PREV_HASH};
-use icac_ledger::ledger::key_events;
-use icac_ledger::ledger::keys::LedgerKey;
-use icac_ledger::ledger::record::{EventMetadata, EventRecord, SealedEvent, StreamId};
+use icac_format::chain::{Hash32, GENESIS_PREV_HASH};
+use icac_format::key_events;
+use icac_format::keys::LedgerKey;
+use icac_format::record::{EventMetadata, EventRecord, SealedEvent, StreamId};
 use icac_ledger::ledger::sequencer::{AppendRequest, NewEvent, RequestContext};
 use icac_ledger::ledger::Ledger;
 use icac_ledger::storage::{Storage, StoredRow};

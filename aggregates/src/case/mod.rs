@@ -29,8 +29,8 @@ use crate::form::v1::Source;
 use crate::form::validation::EARLIEST_DATE;
 use crate::form::{self, NotificationForm, ValidationContext};
 use crate::ids::{CaseId, CyberTipNumber, OperationId, Ori, StatuteCode, UnitCaseNumber};
-use crate::sealed::{Commitment, Sealed};
 use crate::local_time::{ct_date, ct_time};
+use crate::sealed::{Commitment, Sealed};
 pub use crate::services::CaseServices;
 use crate::text::{self, limits};
 

@@ -75,7 +75,8 @@ impl Submission {
             phone: optional(&self.contact_phone),
             email: optional(&self.contact_email),
         };
-        let any_contact = contact.name.is_some() || contact.phone.is_some() || contact.email.is_some();
+        let any_contact =
+            contact.name.is_some() || contact.phone.is_some() || contact.email.is_some();
         ReportContent {
             description: self.description.trim().into(),
             links: self
@@ -90,7 +91,9 @@ impl Submission {
 }
 
 /// The page's error for a content problem the domain found, by field.
-fn content_error(e: &icac_aggregates::public_report::PublicReportError) -> (&'static str, &'static str) {
+fn content_error(
+    e: &icac_aggregates::public_report::PublicReportError,
+) -> (&'static str, &'static str) {
     use icac_aggregates::public_report::PublicReportError as E;
     match e {
         E::Text { field: "description", .. } | E::NotAValue { field: "description" } => (
@@ -234,7 +237,12 @@ fn details_fields(errors: &[(&str, &str)], typed: Option<&Submission>) -> String
     let err_for = |id: &str| errors.iter().find(|(i, _)| *i == id).map(|(_, m)| *m);
     let error = |id: &str| {
         err_for(id)
-            .map(|m| format!("<p class=\"field-error\" id=\"{id}-error\">Error: {}</p>", escape(m)))
+            .map(|m| {
+                format!(
+                    "<p class=\"field-error\" id=\"{id}-error\">Error: {}</p>",
+                    escape(m)
+                )
+            })
             .unwrap_or_default()
     };
     let invalid = |id: &str, hint: &str| match err_for(id) {
@@ -354,7 +362,11 @@ pub async fn submit(
     }
     if !errors.is_empty() {
         let chosen = category.and(s.category.as_deref());
-        let body = format!("{}{}", intro(&state), form(&state, &errors, chosen, Some(&s)));
+        let body = format!(
+            "{}{}",
+            intro(&state),
+            form(&state, &errors, chosen, Some(&s))
+        );
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
             document(&format!("Error: {title}"), "", &body),

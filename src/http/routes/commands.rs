@@ -27,7 +27,7 @@ use crate::http::requests::{
     ShareInformationBody,
 };
 use crate::http::SharedState;
-use crate::ledger::record::StreamId;
+use icac_format::record::StreamId;
 
 pub type Created = (StatusCode, Json<Value>);
 
@@ -529,15 +529,14 @@ pub async fn intake_public_report(
 ) -> ApiResult<Created> {
     let result = async {
         let intake: PublicReportIntakeBody = parse_body(&headers, &body)?;
-        let receipt =
-            receive_public_report(
-                &state,
-                intake.channel,
-                intake.category,
-                intake.content,
-                &principal.actor(),
-            )
-                .await?;
+        let receipt = receive_public_report(
+            &state,
+            intake.channel,
+            intake.category,
+            intake.content,
+            &principal.actor(),
+        )
+        .await?;
         Ok(json!({ "receipt_number": receipt }))
     }
     .await;

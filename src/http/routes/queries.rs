@@ -27,8 +27,8 @@ use crate::http::problem::{json, ApiResult, Problem};
 use crate::http::SharedState;
 use crate::projection::annual;
 use crate::projection::history::{case_history, CaseHistoryError};
-use crate::projection::views::{self, StatusFilter, ViewQueryError};
 use crate::projection::reveal;
+use crate::projection::views::{self, StatusFilter, ViewQueryError};
 
 /// Largest page of a listing.
 pub const MAX_LIMIT: usize = 500;

@@ -16,6 +16,7 @@ pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 /// How deep objects and arrays may nest; bounds recursion on untrusted input.
 pub const MAX_DEPTH: usize = 64;
 
+/// Why a JSON value has no canonical form in the ledger's subset.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CanonicalError {
     #[error("number {0} at {1} is not an integer in ±(2^53-1); store it as a string")]
@@ -145,6 +146,7 @@ pub fn parse_canonical(bytes: &[u8]) -> Result<Value, NotCanonical> {
     Ok(value)
 }
 
+/// Why stored bytes are not the canonical form of the JSON they hold.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum NotCanonical {
     #[error("not JSON: {0}")]

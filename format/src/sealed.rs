@@ -8,8 +8,8 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::canonical::{self, CanonicalError};
-use super::chain::Hash32;
+use crate::canonical::{self, CanonicalError};
+use crate::chain::Hash32;
 
 /// Domain-separation prefix of a commitment.
 pub const SEALED_PREFIX: &[u8] = b"icac-ledger:sealed:v2\x00";
@@ -225,7 +225,12 @@ mod tests {
         let paths: Vec<&str> = openings.iter().map(|o| o.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["/form/a~1b~0c", "/form/officer/name", "/form/officer/phone", "/form/subjects/0/value"]
+            [
+                "/form/a~1b~0c",
+                "/form/officer/name",
+                "/form/officer/phone",
+                "/form/subjects/0/value"
+            ]
         );
         assert!(openings.iter().all(Opening::is_valid));
         let text = payload.to_string();

@@ -39,10 +39,12 @@ impl Hash32 {
     /// All-zero hash: the chain head of an empty ledger.
     pub const ZERO: Hash32 = Hash32([0u8; 32]);
 
+    /// The 32 bytes, as hashed and signed.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 
+    /// 64 lowercase hex digits, the one spelling the ledger writes.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -126,6 +128,7 @@ impl<'de> Deserialize<'de> for Hash32 {
     }
 }
 
+/// Why a string or byte slice is not a `Hash32`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HashParseError {
     #[error("hash must be 32 bytes (64 hex characters), got length {0}")]

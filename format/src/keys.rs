@@ -1,11 +1,10 @@
-//! Ed25519 signing keys: files on disk, key ids, and the keyring of public keys with the
-//! ledger positions each key was valid for.
+//! Ed25519 signing keys: key ids, signing with a key held in memory, and the keyring of
+//! public keys with the ledger positions each key was valid for. Key files and key
+//! generation (file system, OS randomness) live in the application's `ledger::key_file`.
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
 
 use super::chain::Hash32;
 
@@ -29,20 +28,6 @@ impl std::fmt::Display for KeyId {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read signing key {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("signing key {path} is not an Ed25519 PKCS#8 PEM private key: {reason}")]
-    Parse { path: PathBuf, reason: String },
-    #[error("cannot write signing key {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("signing key {path} is readable by group or others (mode {mode:o}); run chmod 600")]
-    Permissions { path: PathBuf, mode: u32 },
     #[error("public key is not a valid Ed25519 point or is a weak (small-order) key")]
     WeakPublicKey,
     #[error("public key must be 32 bytes of hex: {0}")]
@@ -61,10 +46,6 @@ impl LedgerKey {
         Self { signing, id }
     }
 
-    pub fn generate() -> Self {
-        Self::from_signing_key(SigningKey::generate(&mut rand_core::OsRng))
-    }
-
     pub fn id(&self) -> &KeyId {
         &self.id
     }
@@ -80,71 +61,6 @@ impl LedgerKey {
     pub fn signing_key(&self) -> &SigningKey {
         &self.signing
     }
-
-    /// Reads a PKCS#8 PEM key, refusing one that others can read.
-    pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        check_private_mode(path)?;
-        let signing = SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Parse {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-        Ok(Self::from_signing_key(signing))
-    }
-
-    /// Writes the key as PKCS#8 PEM with mode 0600, never overwriting an existing file.
-    pub fn save_new(&self, path: &Path) -> Result<(), KeyError> {
-        let pem = self
-            .signing
-            .to_pkcs8_pem(Default::default())
-            .map_err(|e| KeyError::Parse {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
-        write_private_file(path, pem.as_bytes()).map_err(|source| KeyError::Write {
-            path: path.to_owned(),
-            source,
-        })
-    }
-}
-
-#[cfg(unix)]
-fn check_private_mode(path: &Path) -> Result<(), KeyError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyError::Permissions {
-            path: path.to_owned(),
-            mode,
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private_mode(_path: &Path) -> Result<(), KeyError> {
-    Ok(())
-}
-
-fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// Parses a hex public key, rejecting small-order points so batch verification is sound.
@@ -257,39 +173,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn save_and_load_round_trip_with_private_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.pem");
-        let key = LedgerKey::generate();
-        key.save_new(&path).unwrap();
-        let loaded = LedgerKey::load(&path).unwrap();
-        assert_eq!(loaded.id(), key.id());
-        // Refuses to overwrite.
-        assert!(key.save_new(&path).is_err());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(matches!(
-                LedgerKey::load(&path),
-                Err(KeyError::Permissions { .. })
-            ));
-        }
-    }
-
-    #[test]
-    fn garbage_key_file_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.pem");
-        write_private_file(&path, b"not a key").unwrap();
-        let err = LedgerKey::load(&path).err().unwrap().to_string();
-        assert!(err.contains("not an Ed25519 PKCS#8 PEM"), "{err}");
-    }
-
-    #[test]
     fn keyring_enforces_periods() {
-        let a = LedgerKey::generate();
-        let b = LedgerKey::generate();
+        let a = LedgerKey::from_signing_key(SigningKey::from_bytes(&[1; 32]));
+        let b = LedgerKey::from_signing_key(SigningKey::from_bytes(&[2; 32]));
         let mut ring = Keyring::default();
         ring.add(KeyringEntry {
             key_id: a.id().clone(),

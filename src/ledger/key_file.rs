@@ -1,0 +1,141 @@
+//! Where this process's signing key comes from: a fresh one from the OS random number
+//! generator, or a PKCS#8 PEM file that only its owner may read. The key itself and
+//! everything it signs is `icac_format::keys`, which does no I/O and draws no randomness.
+
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::SigningKey;
+use icac_format::keys::LedgerKey;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("cannot read signing key {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("signing key {path} is not an Ed25519 PKCS#8 PEM private key: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("cannot write signing key {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("signing key {path} is readable by group or others (mode {mode:o}); run chmod 600")]
+    Permissions { path: PathBuf, mode: u32 },
+}
+
+/// Creating, reading and writing the key this process signs with. A trait only because
+/// `LedgerKey` lives in icac-format; call it as `LedgerKey::load(path)`.
+pub trait KeyFile: Sized {
+    /// A new key from the OS random number generator.
+    fn generate() -> Self;
+    /// Reads a PKCS#8 PEM key, refusing one that others can read.
+    fn load(path: &Path) -> Result<Self, KeyFileError>;
+    /// Writes the key as PKCS#8 PEM with mode 0600, never overwriting an existing file.
+    fn save_new(&self, path: &Path) -> Result<(), KeyFileError>;
+}
+
+impl KeyFile for LedgerKey {
+    fn generate() -> Self {
+        Self::from_signing_key(SigningKey::generate(&mut rand_core::OsRng))
+    }
+
+    fn load(path: &Path) -> Result<Self, KeyFileError> {
+        let pem = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        check_private_mode(path)?;
+        let signing = SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyFileError::Parse {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self::from_signing_key(signing))
+    }
+
+    fn save_new(&self, path: &Path) -> Result<(), KeyFileError> {
+        let pem = self
+            .signing_key()
+            .to_pkcs8_pem(Default::default())
+            .map_err(|e| KeyFileError::Parse {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+        write_private_file(path, pem.as_bytes()).map_err(|source| KeyFileError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+#[cfg(unix)]
+fn check_private_mode(path: &Path) -> Result<(), KeyFileError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| KeyFileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::Permissions {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_mode(_path: &Path) -> Result<(), KeyFileError> {
+    Ok(())
+}
+
+fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_and_load_round_trip_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        let key = LedgerKey::generate();
+        key.save_new(&path).unwrap();
+        let loaded = LedgerKey::load(&path).unwrap();
+        assert_eq!(loaded.id(), key.id());
+        // Refuses to overwrite.
+        assert!(key.save_new(&path).is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(matches!(
+                LedgerKey::load(&path),
+                Err(KeyFileError::Permissions { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn garbage_key_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        write_private_file(&path, b"not a key").unwrap();
+        let err = LedgerKey::load(&path).err().unwrap().to_string();
+        assert!(err.contains("not an Ed25519 PKCS#8 PEM"), "{err}");
+    }
+}
