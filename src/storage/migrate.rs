@@ -20,6 +20,10 @@ const POSTGRES: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_view_columns.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_staff_sessions.sql"),
+    ),
 ];
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
@@ -36,9 +40,13 @@ const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/sqlite/0005_view_columns.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_staff_sessions.sql"),
+    ),
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 5;
+pub const LATEST_SCHEMA_VERSION: i64 = 7;
 
 const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS ledger_schema_version (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use icac_aggregates::catalog::{Catalog, IncidentType};
@@ -14,6 +14,7 @@ use icac_aggregates::public_report::Channel;
 
 use super::layout::{document, escape, html};
 use crate::commands::Actor;
+use crate::http::extract::ClientAddr;
 use crate::http::routes::commands::receive_public_report;
 use crate::http::SharedState;
 
@@ -182,11 +183,10 @@ fn thanks(receipt: Option<&str>) -> String {
 
 pub async fn submit(
     State(state): State<SharedState>,
-    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    ClientAddr(client): ClientAddr,
     body: Bytes,
 ) -> Response {
     let title = "Report suspected online abuse of a child";
-    let client = addr.ip().to_string();
     if let Err(wait) = state.public_limiter.check(&client) {
         state
             .metrics
