@@ -286,3 +286,5 @@ impl Aggregate for PublicReport {
         }
     }
 }
+
+impl crate::text::BlamesField for PublicReportError {}

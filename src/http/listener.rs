@@ -25,6 +25,9 @@ use tower::ServiceExt;
 
 use super::problem::{Kind, Problem};
 
+/// Largest request head (request line and headers) accepted.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
 /// Limits on what a peer may hold open.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -105,6 +108,7 @@ async fn serve_connection(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         // A header section larger than this is hyper's 431 (rewritten below).
+        .max_header_size(MAX_HEADER_BYTES)
         .max_buf_size(64 * 1024)
         .keep_alive(true);
     let conn = builder.serve_connection(io, TowerToHyperService::new(service));
