@@ -549,6 +549,19 @@ async fn report_exports_carry_no_formulas_no_raw_html_and_html_has_csp() {
         }
         assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
     }
+    // The public form refuses a post another site's page makes.
+    let before = s.head().await;
+    let r = s
+        .client
+        .post(s.url("/report"))
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("category=other&good_faith=yes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(s.head().await, before);
     let (session, _) = sign_in(&s, &s.tokens[&Role::Supervisor]).await;
     let r = s
         .client

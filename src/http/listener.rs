@@ -114,6 +114,7 @@ async fn serve_connection(
     let conn = builder.serve_connection(io, TowerToHyperService::new(service));
     tokio::pin!(conn);
     let tick = (limits.idle_timeout / 4).max(Duration::from_millis(100));
+    let mut stopping = false;
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -122,7 +123,9 @@ async fn serve_connection(
                 }
                 return;
             }
-            _ = stop.changed() => {
+            // Once: a closed channel would otherwise be ready on every poll.
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
                 conn.as_mut().graceful_shutdown();
             }
             _ = tokio::time::sleep(tick) => {

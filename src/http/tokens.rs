@@ -435,10 +435,17 @@ impl TokenStore {
         let key = sha256_hex(presented);
         let principal = match self.recent.verified(&key) {
             Some(p) => Some(p),
-            None => self.lookup(presented).await?,
+            None => {
+                // Remembered only when the database said so, so that trust lapses
+                // `VERIFIED_FOR` after the last real check.
+                let found = self.lookup(presented).await?;
+                if let Some(p) = &found {
+                    self.recent.remember(key, p);
+                }
+                found
+            }
         };
         if let Some(p) = principal {
-            self.recent.remember(key, &p);
             return Ok(Principal {
                 source: source.to_owned(),
                 request_id: request_id.to_owned(),

@@ -184,9 +184,20 @@ fn thanks(receipt: Option<&str>) -> String {
 pub async fn submit(
     State(state): State<SharedState>,
     ClientAddr(client): ClientAddr,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let title = "Report suspected online abuse of a child";
+    if crate::http::csrf::cross_site(&headers) {
+        return html(
+            StatusCode::FORBIDDEN,
+            document(title, "", &format!(
+                "<h1>This form must be sent from this site</h1>\
+<p>The report was not recorded: it came from another web site's page. Use the form below, or call a hotline.</p>{}",
+                intro(&state)
+            )),
+        );
+    }
     if let Err(wait) = state.public_limiter.check(&client) {
         state
             .metrics
