@@ -443,7 +443,7 @@ async fn five_failures_lock_the_source_out_and_tokens_can_be_revoked() {
         let r = s
             .client
             .get(s.url("/v1/whoami"))
-            .bearer_auth(format!("icac_01_nope"))
+            .bearer_auth("icac_01_nope")
             .send()
             .await
             .unwrap();

@@ -24,28 +24,6 @@ fn field(text: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::field;
-
-    #[test]
-    fn formula_cells_are_neutralised() {
-        assert_eq!(
-            field("=HYPERLINK(\"http://x\")"),
-            "\"'=HYPERLINK(\"\"http://x\"\")\""
-        );
-        for bad in ["+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
-            assert!(
-                field(bad).trim_start_matches('"').starts_with('\''),
-                "{bad}"
-            );
-        }
-        assert_eq!(field("-3"), "-3");
-        assert_eq!(field("12"), "12");
-        assert_eq!(field("Hartford PD"), "Hartford PD");
-    }
-}
-
 pub fn render(r: &AnnualReport) -> String {
     let mut out = String::from("table,row,column,value\r\n");
     let line = |out: &mut String, cols: [&str; 4]| {
@@ -80,4 +58,26 @@ pub fn render(r: &AnnualReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        assert_eq!(
+            field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        for bad in ["+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(
+                field(bad).trim_start_matches('"').starts_with('\''),
+                "{bad}"
+            );
+        }
+        assert_eq!(field("-3"), "-3");
+        assert_eq!(field("12"), "12");
+        assert_eq!(field("Hartford PD"), "Hartford PD");
+    }
 }
