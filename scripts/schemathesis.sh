@@ -165,6 +165,7 @@ expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 EOF
 
 export ICAC_FUZZ_BASE=$BASE
+export ICAC_FUZZ_AUDITOR_TOKEN=${TOKEN[auditor]}
 export PYTHONPATH="$ROOT/scripts/schemathesis${PYTHONPATH:+:$PYTHONPATH}"
 export SCHEMATHESIS_HOOKS=hooks
 

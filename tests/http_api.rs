@@ -425,8 +425,8 @@ async fn five_failures_lock_the_source_out_and_tokens_can_be_revoked() {
             .unwrap();
         assert_eq!(r.status(), 401, "revoked token still works");
 
-        // Four more bad tokens (five failures in all) lock this address out; even a good
-        // token is refused during the lockout.
+        // Four more bad tokens (five failures in all) lock this address out for invalid
+        // attempts; a valid token from the same address still works (issue 14).
         for i in 0..4 {
             let r = s
                 .client
@@ -441,7 +441,7 @@ async fn five_failures_lock_the_source_out_and_tokens_can_be_revoked() {
         let r = s
             .client
             .get(s.url("/v1/whoami"))
-            .bearer_auth(&s.tokens[&Role::Admin])
+            .bearer_auth("icac_01_nope")
             .send()
             .await
             .unwrap();
@@ -449,6 +449,18 @@ async fn five_failures_lock_the_source_out_and_tokens_can_be_revoked() {
         assert!(r.headers().contains_key("retry-after"));
         let body: Value = r.json().await.unwrap();
         assert_problem(429, &body, 429);
+        let r = s
+            .client
+            .get(s.url("/v1/whoami"))
+            .bearer_auth(&s.tokens[&Role::Admin])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "a valid token was locked out by other failures"
+        );
         // Issue and revoke are in the access log.
         let entries = s.state.access_log.page(0, 1000).await.unwrap();
         assert!(entries.iter().any(|e| e.entry.action == "token_issued"));

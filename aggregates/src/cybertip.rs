@@ -285,3 +285,12 @@ pub mod filing {
         }
     }
 }
+
+impl crate::text::BlamesField for CyberTipError {
+    fn blamed_field(&self) -> Option<&'static str> {
+        match self {
+            CyberTipError::InvalidReason(_) => Some("reason"),
+            _ => None,
+        }
+    }
+}

@@ -198,7 +198,7 @@ string_id!(
     /// A case stream id. See [`CaseId::for_unit_case`] for the deterministic
     /// form the app should use.
     CaseId, "case id", check_case_id,
-    {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$"}
+    {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,129}$"}
 );
 
 string_id!(
@@ -233,23 +233,27 @@ string_id!(
 );
 
 impl CaseId {
-    pub const MAX_LEN: usize = 80;
+    /// Room for an ORI, `:` and a 40-character unit case number with every character
+    /// escaped (`_XX`).
+    pub const MAX_LEN: usize = 130;
 
     /// The natural key of a case: reporting unit + that unit's case number.
-    /// Deterministic, so a retried command lands on the same stream.
+    /// Deterministic, so a retried command lands on the same stream, and injective:
+    /// letters, digits, `-` and `.` stand for themselves, every other character
+    /// (`_` included) becomes `_` and its two hex digits, so two different case
+    /// numbers of one unit never share a case (`COL/2026 7` → `COL_2F2026_207`,
+    /// `COL#2026_7` → `COL_232026_5F7`).
     pub fn for_unit_case(ori: &Ori, number: &UnitCaseNumber) -> Result<Self, IdError> {
-        let cleaned: String = number
-            .as_str()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        Self::parse(format!("{}:{}", ori, cleaned))
+        let mut encoded = String::with_capacity(number.as_str().len());
+        for b in number.as_str().bytes() {
+            // A unit case number is printable ASCII, so one byte is one character.
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.') {
+                encoded.push(char::from(b));
+            } else {
+                encoded.push_str(&format!("_{b:02X}"));
+            }
+        }
+        Self::parse(format!("{}:{}", ori, encoded))
     }
 
     /// A case opened when a public report is routed to a unit, before the
@@ -346,7 +350,36 @@ mod tests {
         let n = UnitCaseNumber::parse("24-001 23/A").unwrap();
         assert_eq!(
             CaseId::for_unit_case(&ori, &n).unwrap().as_str(),
-            "CT0006400:24-001_23_A"
+            "CT0006400:24-001_2023_2FA"
         );
+        let plain = UnitCaseNumber::parse("26-00123").unwrap();
+        assert_eq!(
+            CaseId::for_unit_case(&ori, &plain).unwrap().as_str(),
+            "CT0006400:26-00123"
+        );
+    }
+
+    #[test]
+    fn distinct_case_numbers_never_share_a_case() {
+        let ori = Ori::parse("CT0006400").unwrap();
+        let id = |n: &str| CaseId::for_unit_case(&ori, &UnitCaseNumber::parse(n).unwrap()).unwrap();
+        assert_ne!(id("COL/2026 7"), id("COL#2026_7"));
+        assert_ne!(id("CMP/9"), id("CMP 9"));
+        assert_ne!(id("A_20"), id("A "));
+        // The longest number, every character escaped, still fits.
+        let worst = "/".repeat(40);
+        assert_eq!(id(&worst).as_str().len(), CaseId::MAX_LEN);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_encoding_is_injective(a in "[ -~]{1,12}", b in "[ -~]{1,12}") {
+            let ori = Ori::parse("CT0006400").unwrap();
+            let (Ok(na), Ok(nb)) = (UnitCaseNumber::parse(a.clone()), UnitCaseNumber::parse(b.clone())) else {
+                return Ok(());
+            };
+            let (ia, ib) = (CaseId::for_unit_case(&ori, &na).unwrap(), CaseId::for_unit_case(&ori, &nb).unwrap());
+            proptest::prop_assert_eq!(a == b, ia == ib);
+        }
     }
 }

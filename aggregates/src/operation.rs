@@ -361,3 +361,12 @@ impl Aggregate for Operation {
         }
     }
 }
+
+impl crate::text::BlamesField for OperationError {
+    fn blamed_field(&self) -> Option<&'static str> {
+        match self {
+            OperationError::InvalidText { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}

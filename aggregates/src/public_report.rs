@@ -387,3 +387,5 @@ impl Aggregate for PublicReport {
         }
     }
 }
+
+impl crate::text::BlamesField for PublicReportError {}

@@ -10,10 +10,29 @@ pub enum TextError {
     TooLong { max: usize, len: usize },
     #[error("must not contain control characters")]
     ControlCharacters,
+    #[error("must not contain invisible formatting characters (bidirectional overrides, zero-width characters); found U+{0:04X}")]
+    InvisibleFormatting(u32),
 }
 
-/// Checks `value` is non-blank, at most `max` characters and free of control
-/// characters (line breaks would let one value forge lines in logs/exports).
+/// Characters that change how text is displayed without being seen: bidirectional
+/// embeddings, overrides and isolates (a name could be shown reversed, "Trojan
+/// Source"), and zero-width characters (two names that look alike would differ).
+pub fn is_invisible_formatting(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// Checks `value` is non-blank, at most `max` characters, free of control characters
+/// (line breaks would let one value forge lines in logs/exports) and of invisible
+/// formatting characters ([`is_invisible_formatting`]).
 pub fn check(value: &str, max: usize) -> Result<(), TextError> {
     if value.trim().is_empty() {
         return Err(TextError::Empty);
@@ -25,13 +44,24 @@ pub fn check(value: &str, max: usize) -> Result<(), TextError> {
     if value.chars().any(char::is_control) {
         return Err(TextError::ControlCharacters);
     }
+    if let Some(c) = value.chars().find(|c| is_invisible_formatting(*c)) {
+        return Err(TextError::InvisibleFormatting(u32::from(c)));
+    }
     Ok(())
 }
 
 /// [`check`]'s rule as a JSON Schema `pattern` (ECMA-262), for schemas of free-text
 /// fields: at least one non-space character and no control characters. The length
 /// limit goes in `maxLength`.
-pub const PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+pub const PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]*[^\s\u0000-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^\u0000-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]*$";
+
+/// A domain error that blames one field of the command's input, named with dots
+/// (`investigator.name`), so the caller can point at it (`/investigator/name`).
+pub trait BlamesField {
+    fn blamed_field(&self) -> Option<&'static str> {
+        None
+    }
+}
 
 /// Limits shared by forms and commands (characters).
 pub mod limits {
@@ -43,4 +73,26 @@ pub mod limits {
     pub const IDENTIFIER_VALUE: usize = 256;
     pub const EMAIL: usize = 254;
     pub const PHONE: usize = 25;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bidi_overrides_and_zero_width_characters_are_refused() {
+        for bad in [
+            "Hartford \u{202E}DP",
+            "Hart\u{200B}ford",
+            "\u{2066}x\u{2069}",
+            "a\u{FEFF}b",
+        ] {
+            assert!(
+                matches!(check(bad, 120), Err(TextError::InvisibleFormatting(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(check("Hartford Police Department", 120), Ok(()));
+        assert_eq!(check("Département de police", 120), Ok(()));
+    }
 }

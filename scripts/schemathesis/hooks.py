@@ -63,8 +63,13 @@ urllib3.connectionpool.HTTPConnectionPool._put_conn = _put_closed_conn
 
 
 def ledger_size() -> int:
-    """The ledger's size, from `/readyz` (no token, so it never counts as a failure)."""
-    with urllib.request.urlopen(f"{BASE}/readyz", timeout=30) as r:
+    """The ledger's size, from `/v1/ledger/status` with the auditor's token (`/readyz`
+    no longer tells the unauthenticated)."""
+    request = urllib.request.Request(
+        f"{BASE}/v1/ledger/status",
+        headers={"Authorization": f"Bearer {os.environ['ICAC_FUZZ_AUDITOR_TOKEN']}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
         return int(json.load(r)["size"])
 
 

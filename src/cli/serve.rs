@@ -12,6 +12,7 @@ use super::CliError;
 use crate::commands::demo;
 use crate::config::LedgerArgs;
 use crate::http::auth::Role;
+use crate::http::listener::ConnectionLimits;
 use crate::http::{server, AppState, Hotline, ServerConfig};
 use crate::ledger::key_file::KeyFile;
 use icac_format::keys::LedgerKey;
@@ -48,6 +49,18 @@ pub struct ServeArgs {
     /// Mark the staff session cookie Secure (when served behind TLS)
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Open connections at most; a connection beyond this is closed at once
+    #[arg(long, default_value_t = 512)]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers (also the keep-alive wait)
+    #[arg(long, default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request in flight and no traffic
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// A reverse proxy whose Forwarded / X-Forwarded-For header names the client; repeat for several
+    #[arg(long, value_name = "IP")]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
     /// Write a signed checkpoint after this many new events...
     #[arg(long, default_value_t = 10_000)]
     pub checkpoint_every_events: u64,
@@ -62,6 +75,12 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
         request_timeout: Duration::from_secs(args.timeout_secs.clamp(1, 600)),
         public_reports_per_window: args.public_reports_per_10min.max(1),
         secure_cookies: args.secure_cookies,
+        limits: ConnectionLimits {
+            max_connections: args.max_connections.clamp(1, 1 << 20),
+            header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.clamp(1, 600)),
+            idle_timeout: Duration::from_secs(args.idle_timeout_secs.clamp(1, 3600)),
+        },
+        trusted_proxies: args.trusted_proxy.clone(),
         ..ServerConfig::default()
     };
     if !args.hotline.is_empty() {

@@ -80,6 +80,11 @@ impl PrefetchedLedgerIndex {
         ledger: &Ledger,
         position: LedgerPosition,
     ) -> Result<(), LedgerError> {
+        // Storage positions are signed 64-bit (PostgreSQL BIGINT); a position beyond
+        // that names no event, and the domain refuses the correction for it (422).
+        if i64::try_from(position.get()).is_err() {
+            return Ok(());
+        }
         let rows = ledger
             .storage()
             .read_page(ledger.id(), position.get(), 1)

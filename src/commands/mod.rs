@@ -8,6 +8,7 @@ pub mod filing;
 pub mod import;
 pub mod indexes;
 
+use icac_aggregates::text::BlamesField;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -80,10 +81,17 @@ pub enum CommandError {
     Internal(String),
 }
 
-impl<E: std::error::Error> From<AggregateError<E>> for CommandError {
+impl<E: std::error::Error + BlamesField> From<AggregateError<E>> for CommandError {
     fn from(e: AggregateError<E>) -> Self {
         match e {
-            AggregateError::UserError(e) => CommandError::Rejected(e.to_string()),
+            // Bad input in one field is a validation problem with a pointer to it.
+            AggregateError::UserError(e) => match e.blamed_field() {
+                Some(field) => CommandError::Invalid(vec![icac_aggregates::form::FieldError {
+                    pointer: format!("/{}", field.replace('.', "/")),
+                    message: e.to_string(),
+                }]),
+                None => CommandError::Rejected(e.to_string()),
+            },
             AggregateError::AggregateConflict => CommandError::Conflict,
             AggregateError::DatabaseConnectionError(e)
             | AggregateError::DeserializationError(e)
@@ -167,6 +175,7 @@ impl Commands {
     ) -> Result<(), CommandError>
     where
         A: Aggregate + Clone + 'static,
+        A::Error: BlamesField,
         A::Command: Clone,
         A::Event: icac_aggregates::sealed::SealedEffects,
     {
@@ -194,6 +203,7 @@ impl Commands {
     where
         A: Aggregate + Clone + 'static,
         A::Event: icac_aggregates::sealed::SealedEffects,
+        A::Error: BlamesField,
     {
         let store = LedgerEventStore::<A>::new(self.ledger.clone()).with_upcaster(upcast_payload);
         let mut context = cqrs_es::EventStore::<A>::load_aggregate(&store, aggregate_id).await?;

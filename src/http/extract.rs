@@ -1,7 +1,7 @@
 //! Request plumbing shared by handlers: request ids, client addresses, the bearer
 //! principal, and JSON bodies decoded into domain commands with pointer'd errors.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -23,13 +23,30 @@ pub struct RequestId(pub String);
 #[derive(Debug, Clone, Default)]
 pub struct LoggedPrincipal(pub Arc<Mutex<Option<String>>>);
 
-/// The client's address without the port (lockout and rate limits are per address).
-pub fn client_addr(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// The client's address without the port (lockout and rate limits are per address):
+/// the peer's, or, when the peer is a configured trusted proxy, the one it forwards.
+pub fn client_addr(parts: &Parts, trusted_proxies: &[IpAddr]) -> String {
+    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return "unknown".into();
+    };
+    super::client_addr::resolve(peer.ip(), &parts.headers, trusted_proxies).to_string()
+}
+
+/// The client address ([`client_addr`]) as an extractor.
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<SharedState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(
+            parts,
+            &state.config.trusted_proxies,
+        )))
+    }
 }
 
 pub fn request_id(parts: &Parts) -> String {
@@ -64,7 +81,7 @@ pub async fn authenticate(
     parts: &Parts,
     presented: Option<&str>,
 ) -> Result<Principal, Problem> {
-    let source = client_addr(parts);
+    let source = client_addr(parts, &state.config.trusted_proxies);
     let rid = request_id(parts);
     match state.tokens.authenticate(presented, &source, &rid).await {
         Ok(p) => {
@@ -88,7 +105,7 @@ pub async fn authenticate(
         }
         Err(AuthFailure::LockedOut { retry_after }) => Err(Problem::new(
             Kind::LockedOut,
-            format!("too many failed authentications from this address; try again in {retry_after} seconds"),
+            format!("too many failed authentications from this address or for this token id; try again in {retry_after} seconds"),
         )
         .with_retry_after(retry_after)),
         Err(AuthFailure::Store(e)) => Err(Problem::internal(e)),

@@ -7,8 +7,11 @@
 
 pub mod access_log;
 pub mod auth;
+pub mod client_addr;
+pub mod csrf;
 pub(crate) mod db;
 pub mod extract;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
@@ -17,6 +20,7 @@ pub mod rate_limit;
 pub mod requests;
 pub mod routes;
 pub mod server;
+pub mod sessions;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -53,6 +57,13 @@ pub struct ServerConfig {
     pub deadline_policy: DeadlinePolicy,
     /// Set the `Secure` attribute on the staff session cookie (behind TLS).
     pub secure_cookies: bool,
+    /// Connection cap, header-read and idle timeouts.
+    pub limits: listener::ConnectionLimits,
+    /// Clients the public rate limit remembers at most; beyond that it forgets the
+    /// least recently seen (never refuses everyone).
+    pub public_limiter_capacity: usize,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` header names the client address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +89,13 @@ impl Default for ServerConfig {
             public_window: Duration::from_secs(10 * 60),
             deadline_policy: DeadlinePolicy::default(),
             secure_cookies: false,
+            limits: listener::ConnectionLimits {
+                max_connections: 512,
+                header_read_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
+            },
+            public_limiter_capacity: 100_000,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -88,6 +106,7 @@ pub struct AppState {
     pub ledger: Ledger,
     pub key: Arc<LedgerKey>,
     pub tokens: TokenStore,
+    pub sessions: sessions::SessionStore,
     pub access_log: AccessLog,
     pub projections: ProjectionRunner,
     pub config: ServerConfig,
@@ -110,15 +129,20 @@ impl AppState {
         let commands = Commands::open(ledger.clone()).await?;
         let access_log = AccessLog::new(storage.clone(), id.clone());
         let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());
+        let sessions = sessions::SessionStore::new(storage.clone(), id.clone(), tokens.clone());
         let projections = ProjectionRunner::open(storage, id).await?;
         projections.catch_up().await?;
-        let public_limiter =
-            RateLimiter::new(config.public_reports_per_window, config.public_window);
+        let public_limiter = RateLimiter::new(
+            config.public_reports_per_window,
+            config.public_window,
+            config.public_limiter_capacity,
+        );
         Ok(Arc::new(AppState {
             commands,
             ledger,
             key: Arc::new(key),
             tokens,
+            sessions,
             access_log,
             projections,
             config,

@@ -1,8 +1,7 @@
 //! Assembles the router and its layers, and runs it until shutdown.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -14,7 +13,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::extract::{LoggedPrincipal, RequestId};
 use super::problem::{Kind, Problem, CONTENT_TYPE};
-use super::{pages, routes, SharedState};
+use super::{listener, pages, routes, SharedState};
 use crate::commands::CommandError;
 use crate::projection::ProjectionError;
 
@@ -43,6 +42,8 @@ pub fn router(state: SharedState) -> Router {
             timeout,
         ))
         .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(middleware::from_fn(refuse_long_uri))
+        .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_log))
         .with_state(state)
 }
@@ -76,6 +77,8 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     }
     let kind = match status {
         StatusCode::PAYLOAD_TOO_LARGE => Kind::TooLarge,
+        StatusCode::URI_TOO_LONG => Kind::UriTooLong,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Kind::HeadersTooLarge,
         StatusCode::REQUEST_TIMEOUT => Kind::Timeout,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => Kind::UnsupportedMediaType,
         StatusCode::METHOD_NOT_ALLOWED => Kind::MethodNotAllowed,
@@ -107,6 +110,46 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         problem = problem.with_retry_after(5);
     }
     problem.into_response()
+}
+
+/// Longest request target accepted (hyper's own limit is near 64 KiB).
+const MAX_URI: usize = 8 * 1024;
+
+async fn refuse_long_uri(request: Request, next: Next) -> Response {
+    if request.uri().to_string().len() > MAX_URI {
+        return Problem::new(
+            Kind::UriTooLong,
+            format!("the request target is longer than {MAX_URI} bytes"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// The policy for HTML answers that set none of their own: nothing but inline style,
+/// same-site images, forms and frames.
+const HTML_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'";
+
+/// `nosniff` on every answer, and a Content-Security-Policy on every HTML one (pages,
+/// error pages and the annual report's HTML edition alike).
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let is_html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if is_html && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(HTML_CSP),
+        );
+    }
+    response
 }
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -164,12 +207,8 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let projection_task = state.projections.spawn(&state.ledger);
     let app = router(state.clone());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let drain = state.config.request_timeout + Duration::from_secs(1);
+    listener::run(listener, app, state.config.limits, shutdown, drain).await?;
     projection_task.abort();
     let _ = projection_task.await;
     // Views are written behind; write what is left so a restart starts from here.

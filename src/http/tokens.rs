@@ -1,6 +1,7 @@
 //! Bearer tokens: `icac_<id>_<secret>`. Only SHA-256 of the secret is stored; the
 //! whole token is shown once, when issued. Failed authentications are counted per
-//! source, and five within fifteen minutes lock that source out (CJIS 5.5.3).
+//! client address and per presented token id; five within fifteen minutes lock that
+//! address or id out for invalid attempts (CJIS 5.5.3). A valid token always passes.
 
 use icac_aggregates::ids::Ori;
 use rand_core::{OsRng, RngCore};
@@ -51,7 +52,7 @@ pub enum AuthFailure {
     #[error("the token is not valid")]
     Invalid,
     #[error(
-        "too many failed authentications from this source; try again in {retry_after} seconds"
+        "too many failed authentications from this address or for this token id; try again in {retry_after} seconds"
     )]
     LockedOut { retry_after: u64 },
     #[error(transparent)]
@@ -139,6 +140,25 @@ impl RecentAuth {
             }
             map.insert(source.to_owned(), (seconds, std::time::Instant::now()));
         }
+    }
+}
+
+/// What failed authentications are counted under: a client address, or the id part of
+/// a presented token (never its secret).
+struct FailureKey(String);
+
+impl FailureKey {
+    fn address(source: &str) -> Self {
+        FailureKey(format!("addr:{source}"))
+    }
+
+    /// The presented token's id, when it has the token shape with a plausible id.
+    fn token(presented: &str) -> Option<Self> {
+        let rest = presented.strip_prefix(TOKEN_PREFIX)?;
+        let (id, _) = rest.split_once('_')?;
+        let plausible =
+            !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        plausible.then(|| FailureKey(format!("token:{}", id.to_ascii_lowercase())))
     }
 }
 
@@ -325,15 +345,18 @@ impl TokenStore {
             .collect()
     }
 
-    /// Seconds until `source` may try again, if it is locked out.
-    pub async fn lockout(&self, source: &str) -> Result<Option<u64>, TokenError> {
+    /// Seconds until failures counted under `key` stop locking it out, if they do.
+    async fn lockout(&self, key: &FailureKey) -> Result<Option<u64>, TokenError> {
+        if let Some(left) = self.recent.locked_out(&key.0) {
+            return Ok(Some(left));
+        }
         let since = unix_now() - LOCKOUT_WINDOW_SECS;
         let (count, latest): (i64, Option<i64>) = on_pool!(&self.storage, |pool, sql| {
             let r = sqlx::query(&sql(
                 "SELECT count(*), max(failed_at) FROM auth_failures WHERE ledger_id = $1 AND source = $2 AND failed_at > $3",
             ))
             .bind(self.ledger.as_str())
-            .bind(source)
+            .bind(&key.0)
             .bind(since)
             .fetch_one(pool)
             .await?;
@@ -341,84 +364,103 @@ impl TokenStore {
         });
         if count >= LOCKOUT_THRESHOLD {
             let until = latest.unwrap_or(since) + LOCKOUT_WINDOW_SECS;
-            Ok(Some((until - unix_now()).max(1) as u64))
+            let left = (until - unix_now()).max(1) as u64;
+            self.recent.lock(&key.0, left);
+            Ok(Some(left))
         } else {
             Ok(None)
         }
     }
 
-    async fn record_failure(&self, source: &str, reason: &str) -> Result<(), TokenError> {
+    async fn record_failure(&self, keys: &[FailureKey], source: &str) -> Result<(), TokenError> {
         let now = unix_now();
-        on_pool!(&self.storage, |pool, sql| {
-            // Old failures are no longer evidence for a lockout; keep the table small.
-            sqlx::query(&sql(
-                "DELETE FROM auth_failures WHERE ledger_id = $1 AND failed_at <= $2",
-            ))
-            .bind(self.ledger.as_str())
-            .bind(now - LOCKOUT_WINDOW_SECS)
-            .execute(pool)
-            .await?;
-            sqlx::query(&sql(
-                "INSERT INTO auth_failures (ledger_id, source, failed_at) VALUES ($1, $2, $3)",
-            ))
-            .bind(self.ledger.as_str())
-            .bind(source)
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
+        for key in keys {
+            on_pool!(&self.storage, |pool, sql| {
+                // Old failures are no longer evidence for a lockout; keep the table small.
+                sqlx::query(&sql(
+                    "DELETE FROM auth_failures WHERE ledger_id = $1 AND failed_at <= $2",
+                ))
+                .bind(self.ledger.as_str())
+                .bind(now - LOCKOUT_WINDOW_SECS)
+                .execute(pool)
+                .await?;
+                sqlx::query(&sql(
+                    "INSERT INTO auth_failures (ledger_id, source, failed_at) VALUES ($1, $2, $3)",
+                ))
+                .bind(self.ledger.as_str())
+                .bind(&key.0)
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+        }
         self.log
-            .append(AccessEntry::new("auth_failed", "", source, "", reason))
+            .append(AccessEntry::new(
+                "auth_failed",
+                "",
+                source,
+                "",
+                "invalid_token",
+            ))
             .await?;
         Ok(())
     }
 
-    /// Checks a presented token. A locked-out source is refused before the token is
-    /// even looked at, so guessing cannot continue during the lockout.
+    /// The longest lockout among `keys`, if any is locked out.
+    async fn locked(&self, keys: &[FailureKey]) -> Result<Option<u64>, TokenError> {
+        let mut worst = None;
+        for key in keys {
+            if let Some(left) = self.lockout(key).await? {
+                worst = Some(worst.map_or(left, |w: u64| w.max(left)));
+            }
+        }
+        Ok(worst)
+    }
+
+    /// Checks a presented token. A valid token always authenticates: its 256-bit secret
+    /// cannot be guessed, so refusing it would only let anyone who shares its address
+    /// (NAT, a proxy) or knows its id lock its holder out. Failures are counted per
+    /// client address and per presented token id; once either has five in fifteen
+    /// minutes, further invalid attempts answer "locked out" and are no longer stored.
     pub async fn authenticate(
         &self,
         presented: Option<&str>,
         source: &str,
         request_id: &str,
     ) -> Result<Principal, AuthFailure> {
-        if let Some(retry_after) = self.recent.locked_out(source) {
-            return Err(AuthFailure::LockedOut { retry_after });
-        }
-        let key = presented.map(sha256_hex);
-        if let Some(p) = key.as_deref().and_then(|k| self.recent.verified(k)) {
+        let Some(presented) = presented else {
+            return Err(AuthFailure::Missing);
+        };
+        let key = sha256_hex(presented);
+        let principal = match self.recent.verified(&key) {
+            Some(p) => Some(p),
+            None => {
+                // Remembered only when the database said so, so that trust lapses
+                // `VERIFIED_FOR` after the last real check.
+                let found = self.lookup(presented).await?;
+                if let Some(p) = &found {
+                    self.recent.remember(key, p);
+                }
+                found
+            }
+        };
+        if let Some(p) = principal {
             return Ok(Principal {
                 source: source.to_owned(),
                 request_id: request_id.to_owned(),
                 ..p
             });
         }
-        if let Some(retry_after) = self.lockout(source).await? {
-            self.recent.lock(source, retry_after);
+        let mut keys = vec![FailureKey::address(source)];
+        keys.extend(FailureKey::token(presented));
+        if let Some(retry_after) = self.locked(&keys).await? {
             return Err(AuthFailure::LockedOut { retry_after });
         }
-        let (Some(presented), Some(key)) = (presented, key) else {
-            return Err(AuthFailure::Missing);
-        };
-        match self.lookup(presented).await? {
-            Some(p) => {
-                self.recent.remember(key, &p);
-                Ok(Principal {
-                    source: source.to_owned(),
-                    request_id: request_id.to_owned(),
-                    ..p
-                })
-            }
-            None => {
-                self.record_failure(source, "invalid_token").await?;
-                match self.lockout(source).await? {
-                    Some(retry_after) => {
-                        self.recent.lock(source, retry_after);
-                        Err(AuthFailure::LockedOut { retry_after })
-                    }
-                    None => Err(AuthFailure::Invalid),
-                }
-            }
+        self.record_failure(&keys, source).await?;
+        match self.locked(&keys).await? {
+            Some(retry_after) => Err(AuthFailure::LockedOut { retry_after }),
+            None => Err(AuthFailure::Invalid),
         }
     }
 
@@ -432,6 +474,19 @@ impl TokenStore {
         let Some((token_id, secret)) = rest.split_once('_') else {
             return Ok(None);
         };
+        let Some((principal, stored)) = self.live_token(token_id).await? else {
+            return Ok(None);
+        };
+        Ok(constant_time_eq(&sha256_hex(secret), &stored).then_some(principal))
+    }
+
+    /// The principal of an unrevoked token, by id (a staff session names its token).
+    pub async fn principal_for_id(&self, token_id: &str) -> Result<Option<Principal>, TokenError> {
+        Ok(self.live_token(token_id).await?.map(|(p, _)| p))
+    }
+
+    /// An unrevoked token's principal and stored secret hash.
+    async fn live_token(&self, token_id: &str) -> Result<Option<(Principal, String)>, TokenError> {
         let row = on_pool!(&self.storage, |pool, sql| {
             let r = sqlx::query(&sql(
                 "SELECT name, role, unit, secret_sha256 FROM access_tokens \
@@ -454,9 +509,6 @@ impl TokenStore {
         let Some((name, role, unit, stored)) = row else {
             return Ok(None);
         };
-        if !constant_time_eq(&sha256_hex(secret), &stored) {
-            return Ok(None);
-        }
         let role: Role = role
             .parse()
             .map_err(|e: super::auth::UnknownRole| TokenError::Malformed(e.to_string()))?;
@@ -464,13 +516,14 @@ impl TokenStore {
             Some(u) => Some(Ori::parse(u).map_err(|e| TokenError::Malformed(e.to_string()))?),
             None => None,
         };
-        Ok(Some(Principal {
+        let principal = Principal {
             token_id: TokenId(token_id.to_owned()),
             name,
             role,
             unit,
             source: String::new(),
             request_id: String::new(),
-        }))
+        };
+        Ok(Some((principal, stored)))
     }
 }

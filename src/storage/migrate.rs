@@ -24,6 +24,10 @@ const POSTGRES: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_sealed_values.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_staff_sessions.sql"),
+    ),
 ];
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
@@ -44,9 +48,13 @@ const SQLITE: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/sqlite/0006_sealed_values.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_staff_sessions.sql"),
+    ),
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 6;
+pub const LATEST_SCHEMA_VERSION: i64 = 7;
 
 const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS ledger_schema_version (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";

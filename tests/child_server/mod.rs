@@ -95,10 +95,41 @@ impl Deployment {
 
     /// Starts `serve` on a free loopback port and waits until `/readyz` answers 200.
     pub async fn serve(&self, label: &str) -> ServerProcess {
+        self.serve_with(label, &[], None).await
+    }
+
+    /// [`serve`](Self::serve) with more arguments, and optionally under a lower limit on
+    /// open files (`ulimit -n`), as a small deployment would run it.
+    pub async fn serve_with(
+        &self,
+        label: &str,
+        extra: &[&str],
+        max_open_files: Option<u32>,
+    ) -> ServerProcess {
         let log = self.dir.path().join(format!("serve-{label}.log"));
         let stderr = std::fs::File::create(&log).expect("log file");
-        let mut child = self
-            .command()
+        let mut command = match max_open_files {
+            Some(n) => {
+                let mut c = self.command();
+                c.env("ICAC_LEDGER_NOFILE", n.to_string());
+                let mut sh = Command::new("sh");
+                sh.args([
+                    "-c",
+                    "ulimit -n \"$ICAC_LEDGER_NOFILE\" && exec \"$@\"",
+                    "sh",
+                    binary(),
+                ]);
+                for (k, v) in c.get_envs() {
+                    match v {
+                        Some(v) => sh.env(k, v),
+                        None => sh.env_remove(k),
+                    };
+                }
+                sh
+            }
+            None => self.command(),
+        };
+        let mut child = command
             .args([
                 "serve",
                 "--addr",
@@ -108,6 +139,7 @@ impl Deployment {
                 "--checkpoint-every-events",
                 "500",
             ])
+            .args(extra)
             .env("ICAC_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

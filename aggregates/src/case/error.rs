@@ -141,3 +141,12 @@ pub enum CaseError {
     #[error("the case holds more events of this kind than the ledger allows")]
     LimitReached,
 }
+
+impl crate::text::BlamesField for CaseError {
+    fn blamed_field(&self) -> Option<&'static str> {
+        match self {
+            CaseError::InvalidText { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}

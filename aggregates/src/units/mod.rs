@@ -220,3 +220,12 @@ impl Aggregate for Unit {
         }
     }
 }
+
+impl crate::text::BlamesField for UnitError {
+    fn blamed_field(&self) -> Option<&'static str> {
+        match self {
+            UnitError::InvalidText { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}

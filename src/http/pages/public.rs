@@ -8,7 +8,7 @@
 use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use icac_aggregates::catalog::{Catalog, IncidentType};
@@ -16,6 +16,7 @@ use icac_aggregates::public_report::{content_bounds, Channel, ReportContent, Rep
 
 use super::layout::{document, escape, html};
 use crate::commands::Actor;
+use crate::http::extract::ClientAddr;
 use crate::http::routes::commands::receive_public_report;
 use crate::http::SharedState;
 
@@ -302,11 +303,21 @@ fn thanks(receipt: Option<&str>) -> String {
 
 pub async fn submit(
     State(state): State<SharedState>,
-    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    ClientAddr(client): ClientAddr,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let title = "Report suspected online abuse of a child";
-    let client = addr.ip().to_string();
+    if crate::http::csrf::cross_site(&headers) {
+        return html(
+            StatusCode::FORBIDDEN,
+            document(title, "", &format!(
+                "<h1>This form must be sent from this site</h1>\
+<p>The report was not recorded: it came from another web site's page. Use the form below, or call a hotline.</p>{}",
+                intro(&state)
+            )),
+        );
+    }
     if let Err(wait) = state.public_limiter.check(&client) {
         state
             .metrics

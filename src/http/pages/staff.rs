@@ -1,5 +1,7 @@
-//! Staff pages behind a token login (the token sits in an HttpOnly, SameSite=Strict
-//! cookie): compliance dashboard with a chart, case list, case page with timeline and
+//! Staff pages behind a token login: signing in starts a server-side session (see
+//! `sessions`), whose random id sits in an HttpOnly, SameSite=Strict cookie, `Secure`
+//! when configured. Every form post is checked against cross-site forgery (`csrf`).
+//! Pages: compliance dashboard with a chart, case list, case page with timeline and
 //! as-of control, annual report preview and download, ledger status.
 
 use axum::body::Bytes;
@@ -11,20 +13,24 @@ use icac_projections::report::render::chart::{self, Bar};
 use serde::Deserialize;
 
 use super::layout::{document, escape, html};
+use crate::http::access_log::AccessEntry;
 use crate::http::auth::{Permission, Principal};
-use crate::http::extract::{authenticate, cookie};
+use crate::http::csrf;
+use crate::http::extract::{authenticate, client_addr, cookie, request_id, LoggedPrincipal};
 use crate::http::problem::Problem;
 use crate::http::routes::audit::ledger_status_value;
 use crate::http::routes::commands::visible_case;
 use crate::http::routes::queries::{self, case_summaries, log_read, parse_cut, parse_date, today};
+use crate::http::sessions::{constant_time_eq, random_id, SessionId, SESSION_SECS};
 use crate::http::SharedState;
 use crate::projection::history::case_history;
 use crate::projection::views::ViewQueryError;
 
 pub const SESSION_COOKIE: &str = "icac_session";
 
-/// A principal authenticated by the session cookie; without one, the login page.
-pub struct Staff(pub Principal);
+/// A principal authenticated by the session cookie, with the session's CSRF token for
+/// the page's forms; without a live session, the login page.
+pub struct Staff(pub Principal, pub String);
 
 pub enum StaffRejection {
     Login,
@@ -47,13 +53,26 @@ impl FromRequestParts<SharedState> for Staff {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, StaffRejection> {
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned) else {
+        let Some(session) = cookie(&parts.headers, SESSION_COOKIE).and_then(SessionId::from_cookie)
+        else {
             return Err(StaffRejection::Login);
         };
-        match authenticate(state, parts, Some(&token)).await {
-            Ok(p) => Ok(Staff(p)),
-            Err(p) if p.status == 401 => Err(StaffRejection::Login),
-            Err(p) => Err(StaffRejection::Problem(p)),
+        let source = client_addr(parts, &state.config.trusted_proxies);
+        match state
+            .sessions
+            .resolve(&session, &source, &request_id(parts))
+            .await
+        {
+            Ok(Some(p)) => {
+                if let Some(slot) = parts.extensions.get::<LoggedPrincipal>() {
+                    if let Ok(mut s) = slot.0.lock() {
+                        *s = Some(p.id());
+                    }
+                }
+                Ok(Staff(p, session.csrf()))
+            }
+            Ok(None) => Err(StaffRejection::Login),
+            Err(e) => Err(StaffRejection::Problem(Problem::internal(e))),
         }
     }
 }
@@ -73,7 +92,7 @@ fn error_page(p: &Problem) -> Response {
     )
 }
 
-fn nav(p: &Principal) -> String {
+fn nav(p: &Principal, csrf: &str) -> String {
     let mut links = vec![("/staff", "Dashboard")];
     if p.role.allows(Permission::ReadCases) {
         links.push(("/staff/cases", "Cases"));
@@ -90,14 +109,15 @@ fn nav(p: &Principal) -> String {
         .collect();
     format!(
         "<nav class=\"staff\" aria-label=\"Staff\">{items}<span>Signed in as {} ({})</span>\
-<form method=\"post\" action=\"/staff/logout\" style=\"display:inline\"><button type=\"submit\" style=\"padding:.1rem .6rem\">Sign out</button></form></nav>",
+<form method=\"post\" action=\"/staff/logout\" style=\"display:inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\" style=\"padding:.1rem .6rem\">Sign out</button></form></nav>",
         escape(&p.name),
         escape(p.role.label()),
+        escape(csrf),
     )
 }
 
-fn page(p: &Principal, title: &str, body: &str) -> Response {
-    html(StatusCode::OK, document(title, &nav(p), body))
+fn page(p: &Principal, csrf: &str, title: &str, body: &str) -> Response {
+    html(StatusCode::OK, document(title, &nav(p, csrf), body))
 }
 
 fn require(p: &Principal, perm: Permission) -> Result<(), Response> {
@@ -106,87 +126,156 @@ fn require(p: &Principal, perm: Permission) -> Result<(), Response> {
 
 // ---------------------------------------------------------------- login
 
-pub async fn login_page() -> Response {
-    login_form(None, StatusCode::OK)
+/// A `Set-Cookie` value: HttpOnly and SameSite=Strict always, `Secure` when configured.
+fn set_cookie(
+    state: &SharedState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+) -> Option<HeaderValue> {
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .ok()
 }
 
-fn login_form(error: Option<&str>, status: StatusCode) -> Response {
+pub async fn login_page(State(state): State<SharedState>) -> Response {
+    login_form(&state, None, StatusCode::OK)
+}
+
+/// The login form with a fresh double-submit CSRF value (cookie and hidden field).
+fn login_form(state: &SharedState, error: Option<&str>, status: StatusCode) -> Response {
     let err = error
         .map(|e| format!("<div class=\"error-summary\" role=\"alert\"><h2>There is a problem</h2><ul><li><a href=\"#token\">{}</a></li></ul></div>", escape(e)))
         .unwrap_or_default();
-    html(
+    let csrf_value = random_id();
+    let mut r = html(
         status,
         document(
             "Staff sign in",
             "",
             &format!(
                 "<h1>Staff sign in</h1>{err}<form method=\"post\" action=\"/staff/login\">\
+<input type=\"hidden\" name=\"{field}\" value=\"{csrf_value}\">\
 <label for=\"token\">Access token</label><p class=\"hint\" id=\"token-hint\">Issued by your administrator with <code>icac-ledger tokens issue</code>.</p>\
 <input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\" aria-describedby=\"token-hint\" required>\
-<p><button type=\"submit\">Sign in</button></p></form>"
+<p><button type=\"submit\">Sign in</button></p></form>",
+                field = csrf::FIELD,
             ),
         ),
-    )
+    );
+    if let Some(v) = set_cookie(state, csrf::LOGIN_COOKIE, &csrf_value, "/staff/login", 3600) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
 
-pub async fn login(State(state): State<SharedState>, parts: axum::extract::Request) -> Response {
-    let (parts, body) = parts.into_parts();
-    let bytes: Bytes = match axum::body::to_bytes(body, 4096).await {
-        Ok(b) => b,
-        Err(_) => {
-            return login_form(
-                Some("The form was too large"),
-                StatusCode::PAYLOAD_TOO_LARGE,
-            )
-        }
+fn forged() -> Response {
+    error_page(&Problem::forbidden(
+        "this form was not sent from this site's own page (cross-site request refused); open the page again and resend",
+    ))
+}
+
+/// Reads an urlencoded form body of at most 4 KiB.
+async fn form_pairs(body: axum::body::Body) -> Option<Vec<(String, String)>> {
+    let bytes: Bytes = axum::body::to_bytes(body, 4096).await.ok()?;
+    Some(serde_urlencoded::from_bytes(&bytes).unwrap_or_default())
+}
+
+pub async fn login(State(state): State<SharedState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    if csrf::cross_site(&parts.headers) {
+        return forged();
+    }
+    let Some(pairs) = form_pairs(body).await else {
+        return login_form(
+            &state,
+            Some("The form was too large"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        );
     };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
-    let token = pairs
-        .into_iter()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.trim().to_owned())
+    let expected = cookie(&parts.headers, csrf::LOGIN_COOKIE).unwrap_or("");
+    let sent = csrf::form_field(&pairs, csrf::FIELD).unwrap_or_default();
+    if expected.is_empty() || !constant_time_eq(expected.as_bytes(), sent.as_bytes()) {
+        return forged();
+    }
+    let token = csrf::form_field(&pairs, "token")
+        .map(|t| t.trim().to_owned())
         .unwrap_or_default();
     let presented = (!token.is_empty()).then_some(token.as_str());
-    match authenticate(&state, &parts, presented).await {
-        Ok(principal) => {
-            let _ = state
-                .access_log
-                .append(crate::http::access_log::AccessEntry::new(
-                    "staff_login",
-                    &principal.id(),
-                    &principal.source,
-                    "",
-                    "ok",
-                ))
-                .await;
-            let secure = if state.config.secure_cookies {
-                "; Secure"
-            } else {
-                ""
-            };
-            let cookie = format!("{SESSION_COOKIE}={token}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=28800{secure}");
-            let mut r = Redirect::to("/staff").into_response();
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                r.headers_mut().insert(header::SET_COOKIE, v);
-            }
-            r
+    let principal = match authenticate(&state, &parts, presented).await {
+        Ok(p) => p,
+        Err(p) if p.status == 429 => {
+            return login_form(&state, Some(&p.detail), StatusCode::TOO_MANY_REQUESTS)
         }
-        Err(p) if p.status == 429 => login_form(Some(&p.detail), StatusCode::TOO_MANY_REQUESTS),
         Err(p) if p.status == 401 => {
-            login_form(Some("That token is not valid"), StatusCode::UNAUTHORIZED)
+            return login_form(
+                &state,
+                Some("That token is not valid"),
+                StatusCode::UNAUTHORIZED,
+            )
         }
-        Err(p) => error_page(&p),
+        Err(p) => return error_page(&p),
+    };
+    let session = match state.sessions.start(&principal).await {
+        Ok(s) => s,
+        Err(e) => return error_page(&Problem::internal(e)),
+    };
+    let _ = state
+        .access_log
+        .append(AccessEntry::new(
+            "staff_login",
+            &principal.id(),
+            &principal.source,
+            "",
+            "ok",
+        ))
+        .await;
+    let mut r = Redirect::to("/staff").into_response();
+    let h = r.headers_mut();
+    if let Some(v) = set_cookie(
+        &state,
+        SESSION_COOKIE,
+        session.as_cookie(),
+        "/staff",
+        SESSION_SECS,
+    ) {
+        h.append(header::SET_COOKIE, v);
     }
+    if let Some(v) = set_cookie(&state, csrf::LOGIN_COOKIE, "", "/staff/login", 0) {
+        h.append(header::SET_COOKIE, v);
+    }
+    r
 }
 
-pub async fn logout() -> Response {
+/// Ends the session on the server (every copy of the cookie stops working) and clears
+/// the cookie. Needs the session's CSRF token, so another site cannot sign staff out.
+pub async fn logout(State(state): State<SharedState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    if csrf::cross_site(&parts.headers) {
+        return forged();
+    }
+    let session = cookie(&parts.headers, SESSION_COOKIE).and_then(SessionId::from_cookie);
+    let pairs = form_pairs(body).await.unwrap_or_default();
+    if let Some(session) = session {
+        let sent = csrf::form_field(&pairs, csrf::FIELD).unwrap_or_default();
+        if !session.csrf_matches(&sent) {
+            return forged();
+        }
+        if let Err(e) = state.sessions.end(&session).await {
+            return error_page(&Problem::internal(e));
+        }
+    }
     let mut r = Redirect::to("/staff/login").into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "icac_session=; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    if let Some(v) = set_cookie(&state, SESSION_COOKIE, "", "/staff", 0) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
     r
 }
 
@@ -199,7 +288,7 @@ pub struct AsOfQuery {
 
 pub async fn dashboard(
     State(state): State<SharedState>,
-    Staff(p): Staff,
+    Staff(p, csrf): Staff,
     Query(q): Query<AsOfQuery>,
 ) -> Response {
     let see_per_case = p.role.allows(Permission::ReadCompliance);
@@ -209,7 +298,7 @@ pub async fn dashboard(
             escape(&p.name),
             escape(p.role.label())
         );
-        return page(&p, "Dashboard", &body);
+        return page(&p, &csrf, "Dashboard", &body);
     }
     let as_of = match parse_date("as_of", q.as_of.as_deref()) {
         Ok(d) => d,
@@ -303,7 +392,7 @@ pub async fn dashboard(
         n = t.notifications,
         inc = t.incomplete_form,
     );
-    page(&p, "Compliance dashboard", &body)
+    page(&p, &csrf, "Compliance dashboard", &body)
 }
 
 // ---------------------------------------------------------------- cases
@@ -317,7 +406,7 @@ pub struct CasesQuery {
 
 pub async fn cases(
     State(state): State<SharedState>,
-    Staff(p): Staff,
+    Staff(p, csrf): Staff,
     Query(q): Query<CasesQuery>,
 ) -> Response {
     if let Err(r) = require(&p, Permission::ReadCases) {
@@ -374,7 +463,7 @@ pub async fn cases(
 <table id=\"cases\"><thead><tr><th>Case</th><th>Unit</th><th>Received</th><th>Status</th><th>14-day rule</th><th>Due</th></tr></thead><tbody>{rows}</tbody></table>",
         total
     );
-    page(&p, "Cases", &body)
+    page(&p, &csrf, "Cases", &body)
 }
 
 #[derive(Debug, Deserialize)]
@@ -384,7 +473,7 @@ pub struct CasePageQuery {
 
 pub async fn case_page(
     State(state): State<SharedState>,
-    Staff(p): Staff,
+    Staff(p, csrf): Staff,
     Path(raw): Path<String>,
     Query(q): Query<CasePageQuery>,
 ) -> Response {
@@ -480,7 +569,7 @@ pub async fn case_page(
         id = escape(case_id.as_str()),
         asof = escape(as_of_val),
     );
-    page(&p, &format!("Case {}", case_id.as_str()), &body)
+    page(&p, &csrf, &format!("Case {}", case_id.as_str()), &body)
 }
 
 // ---------------------------------------------------------------- annual report
@@ -495,7 +584,7 @@ pub struct AnnualPageQuery {
 
 pub async fn annual(
     State(state): State<SharedState>,
-    Staff(p): Staff,
+    Staff(p, csrf): Staff,
     Query(q): Query<AnnualPageQuery>,
 ) -> Response {
     if let Err(r) = require(&p, Permission::ReadAggregates) {
@@ -562,12 +651,12 @@ pub async fn annual(
         t = escape(q.to.as_deref().unwrap_or("")),
         pos = report.attestation.position,
     );
-    page(&p, "Annual report", &body)
+    page(&p, &csrf, "Annual report", &body)
 }
 
 // ---------------------------------------------------------------- ledger status
 
-pub async fn ledger(State(state): State<SharedState>, Staff(p): Staff) -> Response {
+pub async fn ledger(State(state): State<SharedState>, Staff(p, csrf): Staff) -> Response {
     if let Err(r) = require(&p, Permission::ReadLedgerStatus) {
         return r;
     }
@@ -634,5 +723,5 @@ pub async fn ledger(State(state): State<SharedState>, Staff(p): Staff) -> Respon
         escape(&get("last_recorded_at")),
         escape(&get("projection_position")),
     );
-    page(&p, "Ledger status", &body)
+    page(&p, &csrf, "Ledger status", &body)
 }

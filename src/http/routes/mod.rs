@@ -543,15 +543,15 @@ pub const ROUTES: &[RouteSpec] = &[
         "/readyz",
         None,
         "service",
-        "Readiness (database reachable) and the ledger's size",
+        "Readiness (database reachable); nothing else",
         || get(probes::readyz),
     ),
     route(
         GET,
         "/metrics",
-        None,
+        Some(P::ReadLedgerStatus),
         "service",
-        "Prometheus metrics",
+        "Prometheus metrics (compliance figures only for roles that read aggregates)",
         || get(probes::metrics),
     )
     .produces(&["text/plain"]),

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::http::auth::{Permission, Principal};
 use crate::http::metrics::family;
 use crate::http::problem::{ApiResult, Kind, Problem};
 use crate::http::{openapi, SharedState};
@@ -18,7 +19,9 @@ pub async fn healthz() -> Json<Value> {
 
 pub async fn readyz(State(state): State<SharedState>) -> ApiResult<Json<Value>> {
     match state.ledger.head().await {
-        Ok(head) => Ok(Json(json!({ "status": "ready", "size": head.position }))),
+        // Ready or not, and nothing more: the ledger's size is for those with a token
+        // (`/v1/ledger/status`, `/metrics`).
+        Ok(_) => Ok(Json(json!({ "status": "ready" }))),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
             Err(Problem::new(
@@ -33,7 +36,9 @@ pub async fn openapi() -> ApiResult<Json<&'static Value>> {
     openapi::document().map(Json)
 }
 
-pub async fn metrics(State(state): State<SharedState>) -> Response {
+/// Needs a token with `read_ledger_status`; the compliance figures only for a role
+/// that may read aggregates.
+pub async fn metrics(State(state): State<SharedState>, principal: Principal) -> Response {
     let m = &state.metrics;
     let s = state.ledger.stats();
     let mut out = String::new();
@@ -148,11 +153,16 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
         );
     }
     let today = crate::http::routes::queries::today();
-    if let Ok(report) = state
-        .projections
-        .compliance_counts(today, None, &state.config.deadline_policy)
-        .await
-    {
+    let figures = principal.role.allows(Permission::ReadAggregates);
+    let report = match figures {
+        true => state
+            .projections
+            .compliance_counts(today, None, &state.config.deadline_policy)
+            .await
+            .ok(),
+        false => None,
+    };
+    if let Some(report) = report {
         let t = &report.total;
         family(
             &mut out,

@@ -3,11 +3,24 @@
 use super::table::tables;
 use crate::report::AnnualReport;
 
+/// A cell a spreadsheet will not run: text that starts like a formula (`=`, `+`, `-`,
+/// `@`, tab, CR) gets a leading apostrophe, unless it is a plain number; then quoting
+/// as RFC 4180 needs.
 fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
+    let formula_like = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = text.parse::<f64>().is_ok_and(f64::is_finite)
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'.'));
+    let text = if formula_like && !number {
+        format!("'{text}")
     } else {
         text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r', '\t']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
     }
 }
 
@@ -45,4 +58,26 @@ pub fn render(r: &AnnualReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        assert_eq!(
+            field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        for bad in ["+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(
+                field(bad).trim_start_matches('"').starts_with('\''),
+                "{bad}"
+            );
+        }
+        assert_eq!(field("-3"), "-3");
+        assert_eq!(field("12"), "12");
+        assert_eq!(field("Hartford PD"), "Hartford PD");
+    }
 }

@@ -5,8 +5,25 @@ use std::fmt::Write;
 use super::table::tables;
 use crate::report::AnnualReport;
 
+/// Text as Markdown shows it literally: HTML's `<`, `>` and `&` as entities (so no
+/// raw HTML passes through to a renderer), Markdown's own punctuation backslashed,
+/// line breaks as spaces.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '|' | '!' | '~' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 pub fn render(r: &AnnualReport) -> String {
@@ -61,7 +78,7 @@ pub fn render(r: &AnnualReport) -> String {
     );
     match &r.recommendation {
         Some(text) => {
-            let _ = writeln!(out, "{text}\n");
+            let _ = writeln!(out, "{}\n", cell(text));
         }
         None => {
             let _ = writeln!(out, "(No recommendation was supplied.)\n");
@@ -73,4 +90,18 @@ pub fn render(r: &AnnualReport) -> String {
     }
     let _ = writeln!(out, "\n## Signed checkpoint\n\n```\n{}```", a.checkpoint);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn no_raw_html_or_markup_passes_through() {
+        assert_eq!(
+            cell("<img src=x onerror=alert(1)>"),
+            "&lt;img src=x onerror=alert\\(1\\)&gt;"
+        );
+        assert_eq!(cell("a|b\n[c](d)"), "a\\|b \\[c\\]\\(d\\)");
+    }
 }

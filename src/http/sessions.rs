@@ -1,0 +1,162 @@
+//! Staff page sessions. Signing in with a token starts a session: the cookie carries a
+//! random 256-bit session id, and only its SHA-256 is stored (schema 7). A session
+//! ends at logout (revoked at once, for every copy of the cookie), when it expires, or
+//! when its token is revoked. Each session has a CSRF token derived from its id, so a
+//! page can embed it and a form post can be checked without storing anything more.
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::auth::Principal;
+use super::db::{on_pool, unix_now};
+use super::tokens::{TokenError, TokenStore};
+use crate::storage::Storage;
+use icac_format::record::LedgerId;
+
+/// How long a session lasts without signing in again (seconds).
+pub const SESSION_SECS: i64 = 8 * 60 * 60;
+/// Hex characters of a session id (32 random bytes).
+const SESSION_ID_LEN: usize = 64;
+
+#[derive(Clone)]
+pub struct SessionStore {
+    storage: Storage,
+    ledger: LedgerId,
+    tokens: TokenStore,
+}
+
+/// A session id as the cookie carries it. Never logged or stored as is.
+pub struct SessionId(String);
+
+impl SessionId {
+    /// The cookie's value, if it has a session id's shape.
+    pub fn from_cookie(value: &str) -> Option<Self> {
+        (value.len() == SESSION_ID_LEN && value.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| SessionId(value.to_ascii_lowercase()))
+    }
+
+    pub fn as_cookie(&self) -> &str {
+        &self.0
+    }
+
+    fn stored(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+
+    /// The session's CSRF token: forms carry it, and only this session's pages know it.
+    pub fn csrf(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"icac-ledger staff csrf\0");
+        h.update(self.0.as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// Whether `presented` is this session's CSRF token (constant time).
+    pub fn csrf_matches(&self, presented: &str) -> bool {
+        constant_time_eq(self.csrf().as_bytes(), presented.as_bytes())
+    }
+}
+
+/// Compares two byte strings without an early exit on the first difference.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// 32 random bytes, hex.
+pub fn random_id() -> String {
+    use rand_core::{OsRng, RngCore};
+    let mut b = [0u8; 32];
+    OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+impl SessionStore {
+    pub fn new(storage: Storage, ledger: LedgerId, tokens: TokenStore) -> Self {
+        SessionStore {
+            storage,
+            ledger,
+            tokens,
+        }
+    }
+
+    /// Starts a session for an authenticated principal.
+    pub async fn start(&self, principal: &Principal) -> Result<SessionId, TokenError> {
+        let id = SessionId(random_id());
+        let now = unix_now();
+        on_pool!(&self.storage, |pool, sql| {
+            // Expired sessions prove nothing; keep the table small.
+            sqlx::query(&sql(
+                "DELETE FROM staff_sessions WHERE ledger_id = $1 AND expires_at <= $2",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(now)
+            .execute(pool)
+            .await?;
+            sqlx::query(&sql(
+                "INSERT INTO staff_sessions (ledger_id, session_sha256, token_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(id.stored())
+            .bind(&principal.token_id.0)
+            .bind(now)
+            .bind(now + SESSION_SECS)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(id)
+    }
+
+    /// The principal of a live session: not ended, not expired, its token not revoked.
+    pub async fn resolve(
+        &self,
+        id: &SessionId,
+        source: &str,
+        request_id: &str,
+    ) -> Result<Option<Principal>, TokenError> {
+        let token_id: Option<String> = on_pool!(&self.storage, |pool, sql| {
+            let r = sqlx::query(&sql(
+                "SELECT token_id FROM staff_sessions WHERE ledger_id = $1 AND session_sha256 = $2 \
+                 AND revoked_at IS NULL AND expires_at > $3",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(id.stored())
+            .bind(unix_now())
+            .fetch_optional(pool)
+            .await?;
+            match r {
+                Some(r) => Some(r.try_get::<String, _>(0)?),
+                None => None,
+            }
+        });
+        let Some(token_id) = token_id else {
+            return Ok(None);
+        };
+        Ok(self
+            .tokens
+            .principal_for_id(&token_id)
+            .await?
+            .map(|p| Principal {
+                source: source.to_owned(),
+                request_id: request_id.to_owned(),
+                ..p
+            }))
+    }
+
+    /// Ends a session; a copy of its cookie no longer signs anyone in.
+    pub async fn end(&self, id: &SessionId) -> Result<(), TokenError> {
+        on_pool!(&self.storage, |pool, sql| {
+            sqlx::query(&sql(
+                "UPDATE staff_sessions SET revoked_at = $1 WHERE ledger_id = $2 AND session_sha256 = $3 AND revoked_at IS NULL",
+            ))
+            .bind(unix_now())
+            .bind(self.ledger.as_str())
+            .bind(id.stored())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+}
