@@ -31,7 +31,7 @@ pub async fn run(args: &LedgerArgs, c: &CheckpointArgs) -> Result<ExitCode, CliE
     }
     if c.json {
         let cp = &signed.checkpoint;
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "ledger_id": cp.ledger_id, "size": cp.size, "root": cp.root, "head": cp.head,
@@ -39,7 +39,7 @@ pub async fn run(args: &LedgerArgs, c: &CheckpointArgs) -> Result<ExitCode, CliE
             })
         );
     } else {
-        print!("{}", signed.note);
+        out!("{}", signed.note);
     }
     storage.close().await;
     Ok(ExitCode::SUCCESS)

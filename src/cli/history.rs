@@ -41,8 +41,8 @@ pub async fn run(args: &LedgerArgs, h: &HistoryArgs) -> Result<ExitCode, CliErro
     storage.check_schema().await?;
     let history = case_history(&storage, &args.ledger_id()?, &case_id, cut).await?;
     match h.format {
-        HistoryFormat::Json => println!("{}", serde_json::to_string_pretty(&history)?),
-        HistoryFormat::Text => print!("{}", text(&history)),
+        HistoryFormat::Json => outln!("{}", serde_json::to_string_pretty(&history)?),
+        HistoryFormat::Text => out!("{}", text(&history)),
     }
     Ok(ExitCode::SUCCESS)
 }

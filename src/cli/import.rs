@@ -39,7 +39,7 @@ pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliE
                 if matches!(outcome, LineOutcome::Rejected { .. }) {
                     rejected += 1;
                 }
-                println!("{}", serde_json::to_string(outcome)?);
+                outln!("{}", serde_json::to_string(outcome)?);
             }
             eprintln!(
                 "import: {} accepted, {rejected} rejected",
@@ -71,7 +71,7 @@ pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliE
                             .execute(&commands.units, &ori, UnitCommand::Register(unit), &actor)
                             .await?;
                     }
-                    println!("import: {n} units registered");
+                    outln!("import: {n} units registered");
                     ExitCode::SUCCESS
                 }
             }

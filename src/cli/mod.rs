@@ -1,6 +1,23 @@
 //! The `icac-ledger` command line. Each subcommand lives in its own module and returns an
 //! exit code; errors print one line to stderr.
 
+/// `print!` that survives a closed stdout (`cli::output`).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that survives a closed stdout (`cli::output`).
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod bench;
 mod checkpoint;
 mod compliance;
@@ -10,6 +27,7 @@ mod history;
 mod import;
 mod init;
 mod keys;
+mod output;
 mod projections;
 mod prove;
 mod report;
@@ -50,6 +68,8 @@ pub enum Command {
     Tokens(tokens::TokensCommand),
     /// Create the schema, a signing key if missing, and the ledger's genesis event
     Init,
+    /// Apply pending schema migrations only (as the owner role, before `serve`)
+    Migrate,
     /// Show the ledger's size, head and signing key
     Status(init::StatusArgs),
     /// Export the public keyring or rotate the signing key
@@ -105,6 +125,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Init => init::init(&cli.ledger).await,
+        Command::Migrate => init::migrate(&cli.ledger).await,
         Command::Serve(args) => serve::run(&cli.ledger, &args).await,
         Command::Tokens(cmd) => tokens::run(&cli.ledger, cmd).await,
         Command::Status(args) => init::status(&cli.ledger, &args).await,

@@ -57,9 +57,9 @@ impl VerifyArgs {
 
 fn print_report(report: &Report, json: bool) -> ExitCode {
     if json {
-        println!("{}", report.to_json());
+        outln!("{}", report.to_json());
     } else {
-        print!("{}", report.to_text());
+        out!("{}", report.to_text());
     }
     if report.intact {
         ExitCode::SUCCESS
@@ -145,20 +145,20 @@ pub async fn verify_proof_cmd(v: &VerifyProofArgs) -> Result<ExitCode, CliError>
     match result {
         Ok(outcome) => {
             if v.json {
-                println!("{}", serde_json::json!({"valid": true, "outcome": outcome}));
+                outln!("{}", serde_json::json!({"valid": true, "outcome": outcome}));
             } else {
-                println!("VALID {} proof: {}", outcome.kind, outcome.statement);
+                outln!("VALID {} proof: {}", outcome.kind, outcome.statement);
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(rejected) => {
             if v.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"valid": false, "reason": rejected.0})
                 );
             } else {
-                println!("INVALID proof: {}", rejected.0);
+                outln!("INVALID proof: {}", rejected.0);
             }
             Ok(ExitCode::from(EXIT_FAILED))
         }
@@ -351,39 +351,40 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         "peak_rss_mib_after_bundle": bundle_peak.map(|p| p.round()),
     });
     if b.json {
-        println!("{value}");
+        outln!("{value}");
     } else {
-        println!(
+        outln!(
             "verify benchmark ({}, {} threads)",
             storage.dialect(),
             rayon::current_num_threads()
         );
-        println!("  events                 {}", report.events_verified);
-        println!(
+        outln!("  events                 {}", report.events_verified);
+        outln!(
             "  verify                 {:.0} events/s ({:.2} s)",
-            report.events_per_second, report.elapsed_seconds
+            report.events_per_second,
+            report.elapsed_seconds
         );
-        println!("  raw verify_batch       {raw:.0} signatures/s");
-        println!("  ratio                  {ratio:.3}");
+        outln!("  raw verify_batch       {raw:.0} signatures/s");
+        outln!("  ratio                  {ratio:.3}");
         let us = |v: Option<f64>| {
             v.map(|v| format!("{v:.1} µs"))
                 .unwrap_or_else(|| "-".into())
         };
-        println!(
+        outln!(
             "  CPU per item           raw {} per signature; verify {} per event (this process) + {} (PostgreSQL backend)",
             us(raw_us),
             us(verify_us),
             us(server_us)
         );
         if let Some(p) = peak {
-            println!(
+            outln!(
                 "  peak RSS               {p:.0} MiB (before verify: {:.0} MiB)",
                 rss_before.unwrap_or(0.0)
             );
         }
-        println!("  intact                 {}", report.intact);
+        outln!("  intact                 {}", report.intact);
         if let Some(r) = &bundle_report {
-            println!(
+            outln!(
                 "  bundle verify          {:.0} events/s ({:.2} s, ratio {:.3}, intact {})",
                 r.events_per_second,
                 r.elapsed_seconds,
@@ -395,7 +396,7 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
                 r.intact
             );
         }
-        println!(
+        outln!(
             "  load average           {} before, {} after",
             load_before.as_deref().unwrap_or("-"),
             load_after.as_deref().unwrap_or("-")

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod filing;
 pub mod import;
 pub mod indexes;
+pub mod setup;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -251,6 +251,25 @@ impl Ledger {
         Ok(self.storage().head(self.id()).await?)
     }
 
+    /// The head, if the ledger can be read and written. After a batch failed to commit
+    /// (a full disk, say) reading is not enough: a small write to the database must
+    /// succeed first, so readiness comes back by itself once space does, even when no
+    /// command arrives to try.
+    pub async fn ready(&self) -> Result<Head, LedgerError> {
+        let head = self.head().await?;
+        let stats = &self.inner.stats;
+        if stats
+            .write_failing
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.storage().probe_write().await?;
+            stats
+                .write_failing
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(head)
+    }
+
     /// Stops accepting appends and waits for queued ones to commit.
     pub async fn shutdown(self) {
         let task = self.inner.task.lock().ok().and_then(|mut t| t.take());

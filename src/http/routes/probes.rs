@@ -17,13 +17,13 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<SharedState>) -> ApiResult<Json<Value>> {
-    match state.ledger.head().await {
+    match state.ledger.ready().await {
         Ok(head) => Ok(Json(json!({ "status": "ready", "size": head.position }))),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
             Err(Problem::new(
                 Kind::NotYetAvailable,
-                "the database is not reachable",
+                "the database is not reachable or does not accept writes",
             ))
         }
     }
