@@ -152,9 +152,16 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+const NO_URL_PARAMETER_LOGS: &str = "sqlx_postgres::options=off";
+
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ICAC_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("ICAC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // sqlx warns about a URL parameter it does not know with the parameter's value,
+    // which may be a password (`?PASSWORD=...`): off, whatever ICAC_LOG asks for.
+    if let Ok(directive) = NO_URL_PARAMETER_LOGS.parse() {
+        filter = filter.add_directive(directive);
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -163,3 +170,13 @@ fn init_tracing() {
 
 /// Any error a command reports; displayed as one line.
 pub type CliError = Box<dyn std::error::Error + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_url_parameter_log_directive_parses() {
+        assert!(super::NO_URL_PARAMETER_LOGS
+            .parse::<tracing_subscriber::filter::Directive>()
+            .is_ok());
+    }
+}
