@@ -10,6 +10,7 @@ use clap::Args;
 use super::CliError;
 use crate::bench::append::{self, AppendBenchArgs};
 use crate::bench::generate::{self, GenerateOptions};
+use crate::bench::ownership;
 use crate::bench::projections;
 use crate::config::LedgerArgs;
 use crate::ledger::keys::LedgerKey;
@@ -273,26 +274,19 @@ pub struct ReportBenchArgs {
     pub to: jiff::civil::Date,
 }
 
-/// Loads the key file, creating it for a new benchmark ledger.
-fn bench_key(args: &LedgerArgs) -> Result<LedgerKey, CliError> {
-    if args.key.exists() {
-        Ok(LedgerKey::load(&args.key)?)
-    } else {
-        let key = LedgerKey::generate();
-        key.save_new(&args.key)?;
-        Ok(key)
-    }
-}
-
 async fn prepared(
     args: &LedgerArgs,
     events: u64,
     seed: u64,
 ) -> Result<(Storage, LedgerId, LedgerKey), CliError> {
     let storage = args.storage().await?;
-    storage.migrate().await?;
     let id = args.ledger_id()?;
-    let key = bench_key(args)?;
+    // A ledger big enough is only read; growing one writes, so it must be our own.
+    let key = if ownership::size(&storage, &id).await? < events {
+        ownership::writable(&storage, &id, &args.key).await?
+    } else {
+        LedgerKey::load(&args.key)?
+    };
     let generated = projections::ensure_ledger(
         &storage,
         &id,
@@ -315,10 +309,8 @@ async fn prepared(
 
 pub async fn generate(args: &LedgerArgs, g: &GenerateArgs) -> Result<ExitCode, CliError> {
     let storage = args.storage().await?;
-    storage.migrate().await?;
     let id = args.ledger_id()?;
-    let key = bench_key(args)?;
-    Ledger::initialise(&storage, &id, &key).await?;
+    let key = ownership::writable(&storage, &id, &args.key).await?;
     let ledger = Ledger::open(storage.clone(), id, key).await?;
     let options = GenerateOptions::for_events(g.events, g.seed);
     let result =

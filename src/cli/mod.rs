@@ -143,6 +143,9 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Report(cmd) => report::run(&cli.ledger, &cmd).await,
         Command::Projections(cmd) => projections::run(&cli.ledger, &cmd).await,
     };
+    if let Some(note) = crate::projection::skipped::note() {
+        eprintln!("note: {note}");
+    }
     match result {
         Ok(code) => code,
         Err(e) => {

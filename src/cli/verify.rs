@@ -11,6 +11,7 @@ use crate::audit::bundle::{claim_from_file, verify_bundle_file};
 use crate::audit::proofs::{verify_proof, ProofKeys};
 use crate::audit::trust::{read_keyring_file, TrustRoot};
 use crate::audit::verify::{verify_storage, Report, VerifyOptions};
+use crate::bench::ownership;
 use crate::config::LedgerArgs;
 use crate::ledger::checkpoint;
 use crate::ledger::keys::LedgerKey;
@@ -242,18 +243,12 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
     };
     let id = args.ledger_id()?;
     let storage = args.storage().await?;
-    storage.migrate().await?;
-    let key = if args.key.exists() {
-        LedgerKey::load(&args.key)?
-    } else {
-        let key = LedgerKey::generate();
-        key.save_new(&args.key)?;
-        key
-    };
-    Ledger::initialise(&storage, &id, &key).await?;
-    let size = storage.head(&id).await?.position;
+    let size = ownership::size(&storage, &id).await?;
     let mut generated_rate = None;
     if size < b.events {
+        // Growing the ledger writes synthetic events: only into a benchmark's own ledger.
+        let key = ownership::writable(&storage, &id, &args.key).await?;
+        let size = storage.head(&id).await?.position;
         let ledger = Ledger::open(storage.clone(), id.clone(), key).await?;
         let rate = bench::generate(
             &ledger,

@@ -71,6 +71,17 @@ impl Ledger {
         id: &LedgerId,
         key: &LedgerKey,
     ) -> Result<Head, LedgerError> {
+        Self::initialise_as(storage, id, key, "system:init").await
+    }
+
+    /// [`Ledger::initialise`], with `principal` recorded as the genesis event's author
+    /// (a benchmark marks the ledgers it creates this way).
+    pub async fn initialise_as(
+        storage: &Storage,
+        id: &LedgerId,
+        key: &LedgerKey,
+        principal: &str,
+    ) -> Result<Head, LedgerError> {
         let head = storage.head(id).await?;
         if head.position > 0 {
             return Ok(head);
@@ -84,7 +95,7 @@ impl Ledger {
                 payload: key_events::initialized_payload(id, key),
             }],
             context: RequestContext {
-                principal: "system:init".into(),
+                principal: principal.into(),
                 unit: None,
                 request_id: format!("init-{}", key.id()),
                 correlation_id: None,

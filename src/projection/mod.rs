@@ -16,6 +16,7 @@ pub mod history;
 pub mod rebuild;
 pub mod replay;
 pub mod runner;
+pub mod skipped;
 pub mod store;
 pub mod views;
 
