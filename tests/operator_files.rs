@@ -269,3 +269,98 @@ fn commands_exit_quietly_when_the_reader_closes_the_pipe() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_mean_the_same_in_the_cli_and_the_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("args.db").display());
+    let (d, tokens) = child_server::Deployment::init(&url);
+    let server = d.serve("args").await;
+    server.register_units(&tokens).await;
+    let case_id = format!("{}:ARGS-1", child_server::HARTFORD);
+    let (st, body) = server
+        .post(
+            &tokens.investigator,
+            "/v1/notifications",
+            child_server::notification(child_server::HARTFORD, "ARGS-1", None),
+        )
+        .await;
+    assert_eq!(st, 201, "{body}");
+
+    // A position beyond the head: refused by both, with the same words.
+    let (st, body) = server
+        .get(
+            &tokens.investigator,
+            &format!("/v1/cases/{case_id}/history?at_position=99999999"),
+        )
+        .await;
+    assert_eq!(st, 422, "{body}");
+    let out = d.cli(&["history", &case_id, "--at-position", "99999999"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        show(&out).contains("beyond the ledger's head"),
+        "{}",
+        show(&out)
+    );
+    for bad in [
+        &["--at-position", "12x"][..],
+        &["--as-of", "2025-02-30"][..],
+    ] {
+        let mut args = vec!["history", case_id.as_str()];
+        args.extend_from_slice(bad);
+        let out = d.cli(&args);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}: {}", show(&out));
+    }
+
+    // A plain date: accepted by both, meaning the end of that day in Connecticut.
+    let (st, api) = server
+        .get(
+            &tokens.investigator,
+            &format!("/v1/cases/{case_id}/history?as_of=2099-03-01"),
+        )
+        .await;
+    assert_eq!(st, 200, "{api}");
+    let out = d.cli(&[
+        "history",
+        &case_id,
+        "--as-of",
+        "2099-03-01",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(cli["cut"], api["cut"], "CLI {cli} vs API {api}");
+    let out = d.cli(&[
+        "history",
+        &case_id,
+        "--as-of",
+        "2099-03-01T23:59:59.999999999-05:00",
+        "--format",
+        "json",
+    ]);
+    let instant: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(cli["cut"], instant["cut"]);
+    server.kill();
+
+    // Registering a unit that is already registered is rejected input (exit 1), and the
+    // other units of the file still register.
+    let csv = dir.path().join("units.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "ori,name,kind,town\n{},Hartford Police Department,municipal_police,Hartford\nCT0001500,Bridgeport Police Department,municipal_police,Bridgeport\n",
+            child_server::HARTFORD
+        ),
+    )
+    .expect("csv");
+    let out = d.cli(&["import", "units", csv.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        show(&out).contains(child_server::HARTFORD) && show(&out).contains("1 units registered"),
+        "{}",
+        show(&out)
+    );
+    let out = d.cli(&["import", "units", csv.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+}
