@@ -152,14 +152,24 @@ async fn a_full_disk_fails_writes_cleanly_and_recovers_without_a_restart() {
         "/readyz never said 503 while the disk was full; log:\n{}",
         server.log_text()
     );
-    for path in ["/healthz", "/v1/ledger/status", "/v1/cases?limit=5"] {
+    let filed = journal
+        .answers()
+        .into_iter()
+        .find_map(|a| match (a.status, a.sent) {
+            (Some(201), child_server::Sent::Filing { case_id }) => Some(case_id),
+            _ => None,
+        })
+        .expect("a filed case");
+    // A case read is written to the access log, so it may fail now; but fast.
+    let case_path = format!("/v1/cases/{filed}");
+    for (path, token) in [
+        ("/healthz", &tokens.auditor),
+        ("/v1/ledger/status", &tokens.auditor),
+        ("/v1/cases?limit=5", &tokens.investigator),
+        (case_path.as_str(), &tokens.investigator),
+    ] {
         let t = Instant::now();
-        let st = status_of(
-            &server.url(path),
-            Some(&tokens.auditor),
-            Duration::from_secs(10),
-        )
-        .await;
+        let st = status_of(&server.url(path), Some(token), Duration::from_secs(10)).await;
         assert!(
             st.is_some() && t.elapsed() < Duration::from_secs(5),
             "GET {path} while the disk is full: {st:?} after {:?}",
@@ -208,6 +218,12 @@ async fn a_full_disk_fails_writes_cleanly_and_recovers_without_a_restart() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     load.stop().await;
+    // Everything works again: the projections catch up, case reads are logged again.
+    server
+        .wait_projections(&tokens, Duration::from_secs(60))
+        .await;
+    let (st, body) = server.get(&tokens.investigator, &case_path).await;
+    assert_eq!(st, 200, "GET {case_path} after recovery: {body}");
     let log = server.log_text();
     assert!(
         !log.contains("non-zero transaction depth"),

@@ -31,6 +31,8 @@ pub enum StorageError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("database schema is not initialised; run `icac-ledger init`")]
     NotInitialised,
+    #[error("database schema is version {found}, older than this icac-ledger's {supported}; run `icac-ledger migrate` (or `init`) as the schema's owner first")]
+    SchemaTooOld { found: i64, supported: i64 },
     #[error("migration {version} failed: {source}")]
     Migration { version: i64, source: sqlx::Error },
     #[error("database error: {0}")]
@@ -262,7 +264,10 @@ impl Storage {
                 found: v,
                 supported: LATEST_SCHEMA_VERSION,
             }),
-            Some(v) if v < LATEST_SCHEMA_VERSION => Err(StorageError::NotInitialised),
+            Some(v) if v < LATEST_SCHEMA_VERSION => Err(StorageError::SchemaTooOld {
+                found: v,
+                supported: LATEST_SCHEMA_VERSION,
+            }),
             Some(v) => Ok(v),
         }
     }
