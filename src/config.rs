@@ -17,7 +17,8 @@ pub const DEFAULT_LEDGER_ID: &str = "ct-icac";
 #[derive(Debug, Clone, Args)]
 pub struct LedgerArgs {
     /// Database URL: postgres://... or sqlite://FILE
-    #[arg(long, env = "ICAC_LEDGER_DB", default_value = DEFAULT_DB, global = true)]
+    // Hidden in --help: the URL may carry a password.
+    #[arg(long, env = "ICAC_LEDGER_DB", hide_env_values = true, default_value = DEFAULT_DB, global = true)]
     pub db: String,
     /// Ed25519 signing key (PKCS#8 PEM, mode 0600)
     #[arg(long, env = "ICAC_LEDGER_KEY", default_value = DEFAULT_KEY, global = true)]

@@ -298,3 +298,73 @@ mod tests {
         ));
     }
 }
+
+/// Whether this build knows `event_type` for `aggregate_type`: a variant of the
+/// aggregate's event enum, or a type an upcast step reads. An event this build does
+/// not know is not a broken one: another version of the software (or a benchmark)
+/// wrote it, and a read model can skip it; a known event whose payload does not
+/// decode is damage.
+pub fn is_known_event(aggregate_type: &str, event_type: &str) -> bool {
+    if aggregate_type == LEDGER_AGGREGATE_TYPE {
+        return true;
+    }
+    let variants = match aggregate_type {
+        "unit" => variants::<UnitEvent>(),
+        "case" => variants::<CaseEvent>(),
+        "cybertip" => variants::<CyberTipEvent>(),
+        "operation" => variants::<OperationEvent>(),
+        "public_report" => variants::<PublicReportEvent>(),
+        _ => return false,
+    };
+    variants.contains(&event_type)
+        || Upcaster::current()
+            .steps()
+            .iter()
+            .any(|s| s.aggregate_type == aggregate_type && s.event_type == event_type)
+}
+
+/// The variant names serde's derived `Deserialize` of an enum knows, asked of the type
+/// itself so the list can never drift from it.
+fn variants<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error as _, Visitor};
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not an enum"))
+        }
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = variants;
+            Err(Self::Error::custom("variants read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            struct identifier ignored_any
+        }
+    }
+    let mut found: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut found));
+    found
+}
+
+#[cfg(test)]
+mod known_events {
+    use super::is_known_event;
+
+    #[test]
+    fn knows_the_domain_event_types_and_nothing_else() {
+        assert!(is_known_event("case", "NotificationFiled"));
+        assert!(is_known_event("case", "StatusChanged"));
+        assert!(is_known_event("unit", "UnitRegistered"));
+        assert!(is_known_event("ledger", "LedgerInitialized"));
+        assert!(!is_known_event("case", "BenchEventRecorded"));
+        assert!(!is_known_event("case", ""));
+        assert!(!is_known_event("bench", "NotificationFiled"));
+    }
+}

@@ -4,4 +4,5 @@
 pub mod append;
 pub mod generate;
 pub mod http;
+pub mod ownership;
 pub mod projections;

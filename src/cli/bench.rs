@@ -10,6 +10,7 @@ use clap::Args;
 use super::CliError;
 use crate::bench::append::{self, AppendBenchArgs};
 use crate::bench::generate::{self, GenerateOptions};
+use crate::bench::ownership;
 use crate::bench::projections;
 use crate::config::LedgerArgs;
 use crate::ledger::key_file::KeyFile;
@@ -24,6 +25,7 @@ pub struct AppendArgs {
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub postgres: String,
@@ -76,24 +78,24 @@ pub async fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
     })
     .await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
+        outln!(
             "append, {} writers x {} commands (fsync={}, synchronous_commit={})",
             report.writers,
             report.per_writer,
             report.postgres_fsync,
             report.postgres_synchronous_commit
         );
-        println!(
+        outln!(
             "load average before: {}; after: {}",
             report.load_average.0.as_deref().unwrap_or("?"),
             report.load_average.1.as_deref().unwrap_or("?")
         );
-        println!("| run | events | events/s | p50 ms | p99 ms | errors | CPU µs/event (client + PostgreSQL) |");
-        println!("|---|---:|---:|---:|---:|---:|---|");
+        outln!("| run | events | events/s | p50 ms | p99 ms | errors | CPU µs/event (client + PostgreSQL) |");
+        outln!("|---|---:|---:|---:|---:|---:|---|");
         for r in &report.runs {
-            println!(
+            outln!(
                 "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} |",
                 r.name,
                 r.events,
@@ -104,11 +106,11 @@ pub async fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
                 cpu_text(r).trim()
             );
         }
-        println!(
+        outln!(
             "ratio vs postgres-es (a): {:.2}x",
             report.ratio_vs_postgres_es
         );
-        println!(
+        outln!(
             "ratio vs naive chain (b): {:.2}x",
             report.ratio_vs_naive_chain
         );
@@ -122,6 +124,7 @@ pub struct HttpArgs {
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub postgres: String,
@@ -159,27 +162,36 @@ pub async fn http(args: &HttpArgs) -> Result<ExitCode, CliError> {
     })
     .await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "http, {} connections, {} s per run",
-        report.connections, report.seconds
+        report.connections,
+        report.seconds
     );
-    println!("| run | requests | req/s | p50 ms | p99 ms | errors |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    outln!("| run | requests | req/s | p50 ms | p99 ms | errors |");
+    outln!("|---|---:|---:|---:|---:|---:|");
     for db in &report.databases {
         for r in [&db.healthz, &db.commands, &db.http] {
-            println!(
+            outln!(
                 "| {} | {} | {:.0} | {:.2} | {:.2} | {} |",
-                r.name, r.requests, r.requests_per_second, r.p50_ms, r.p99_ms, r.errors
+                r.name,
+                r.requests,
+                r.requests_per_second,
+                r.p50_ms,
+                r.p99_ms,
+                r.errors
             );
         }
     }
     for db in &report.databases {
-        println!(
+        outln!(
             "{}: HTTP filings {:.2}x of in-process filings, {:.2}x of GET /healthz; {} events",
-            db.database, db.ratio_http_vs_commands, db.ratio_http_vs_healthz, db.events
+            db.database,
+            db.ratio_http_vs_commands,
+            db.ratio_http_vs_healthz,
+            db.events
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -221,7 +233,7 @@ pub async fn load(args: &LoadArgs) -> Result<ExitCode, CliError> {
         |line| eprintln!("{line}"),
     )
     .await?;
-    println!("{}", serde_json::to_string(&report)?);
+    outln!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -263,26 +275,19 @@ pub struct ReportBenchArgs {
     pub to: jiff::civil::Date,
 }
 
-/// Loads the key file, creating it for a new benchmark ledger.
-fn bench_key(args: &LedgerArgs) -> Result<LedgerKey, CliError> {
-    if args.key.exists() {
-        Ok(LedgerKey::load(&args.key)?)
-    } else {
-        let key = LedgerKey::generate();
-        key.save_new(&args.key)?;
-        Ok(key)
-    }
-}
-
 async fn prepared(
     args: &LedgerArgs,
     events: u64,
     seed: u64,
 ) -> Result<(Storage, LedgerId, LedgerKey), CliError> {
     let storage = args.storage().await?;
-    storage.migrate().await?;
     let id = args.ledger_id()?;
-    let key = bench_key(args)?;
+    // A ledger big enough is only read; growing one writes, so it must be our own.
+    let key = if ownership::size(&storage, &id).await? < events {
+        ownership::writable(&storage, &id, &args.key).await?
+    } else {
+        LedgerKey::load(&args.key)?
+    };
     let generated = projections::ensure_ledger(
         &storage,
         &id,
@@ -305,10 +310,8 @@ async fn prepared(
 
 pub async fn generate(args: &LedgerArgs, g: &GenerateArgs) -> Result<ExitCode, CliError> {
     let storage = args.storage().await?;
-    storage.migrate().await?;
     let id = args.ledger_id()?;
-    let key = bench_key(args)?;
-    Ledger::initialise(&storage, &id, &key).await?;
+    let key = ownership::writable(&storage, &id, &args.key).await?;
     let ledger = Ledger::open(storage.clone(), id, key).await?;
     let options = GenerateOptions::for_events(g.events, g.seed);
     let result =
@@ -317,9 +320,9 @@ pub async fn generate(args: &LedgerArgs, g: &GenerateArgs) -> Result<ExitCode, C
     let summary = result?;
     eprintln!();
     if g.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        outln!("{}", serde_json::to_string(&summary)?);
     } else {
-        println!(
+        outln!(
             "generated {} events ({} cases, {} commands, {} refused) in {:.1} s: {:.0} events/s; head {}",
             summary.events,
             summary.cases,
@@ -345,19 +348,19 @@ pub async fn rebuild(args: &LedgerArgs, r: &LedgerBenchArgs) -> Result<ExitCode,
     let (storage, id, _) = prepared(args, r.events, r.seed).await?;
     let f = projections::rebuild_bench(&storage, &id).await?;
     if r.json {
-        println!("{}", serde_json::to_string(&f)?);
+        outln!("{}", serde_json::to_string(&f)?);
     } else {
-        println!("rebuild benchmark ({}, {} events)", f.database, f.events);
-        println!("| run | seconds | process CPU s | events/s |");
-        println!("|---|---:|---:|---:|");
-        println!(
+        outln!("rebuild benchmark ({}, {} events)", f.database, f.events);
+        outln!("| run | seconds | process CPU s | events/s |");
+        outln!("|---|---:|---:|---:|");
+        outln!(
             "| baseline: raw read, no decoding ({:.0} MiB) | {:.2} | {} | {:.0} |",
             f.raw.bytes as f64 / 1048576.0,
             f.raw.seconds,
             secs(f.raw.cpu_seconds),
             f.raw.events_per_second
         );
-        println!(
+        outln!(
             "| projections rebuild (replay {:.2} s + write {} views {:.2} s) | {:.2} | {} | {:.0} |",
             f.replay_seconds,
             f.views,
@@ -366,13 +369,13 @@ pub async fn rebuild(args: &LedgerArgs, r: &LedgerBenchArgs) -> Result<ExitCode,
             secs(f.cpu_seconds),
             f.events_per_second
         );
-        println!(
+        outln!(
             "ratio rebuild/raw: {:.2}; peak RSS during rebuild {}",
             f.ratio,
             mib(f.peak_rss_mib)
         );
         for p in &f.persist {
-            println!(
+            outln!(
                 "live runner persist, batch changing {} views: mean {:.2} ms, max {:.2} ms ({} batches)",
                 p.views, p.mean_ms, p.max_ms, p.batches
             );
@@ -386,22 +389,25 @@ pub async fn report(args: &LedgerArgs, r: &ReportBenchArgs) -> Result<ExitCode, 
     let (storage, id, key) = prepared(args, r.ledger.events, r.ledger.seed).await?;
     let f = projections::report_bench(&storage, &id, &key, r.from, r.to).await?;
     if r.ledger.json {
-        println!("{}", serde_json::to_string(&f)?);
+        outln!("{}", serde_json::to_string(&f)?);
     } else {
-        println!(
+        outln!(
             "annual report benchmark ({}, {} events, {} to {})",
-            f.database, f.events, f.from, f.to
+            f.database,
+            f.events,
+            f.from,
+            f.to
         );
-        println!("| run | seconds | process CPU s | output bytes |");
-        println!("|---|---:|---:|---:|");
-        println!(
+        outln!("| run | seconds | process CPU s | output bytes |");
+        outln!("|---|---:|---:|---:|");
+        outln!(
             "| baseline: raw read, no decoding ({:.0} events/s) | {:.2} | {} | |",
             f.raw.events_per_second,
             f.raw.seconds,
             secs(f.raw.cpu_seconds)
         );
         for run in &f.runs {
-            println!(
+            outln!(
                 "| report annual --format {} ({} notifications) | {:.2} | {} | {} |",
                 run.format,
                 run.notifications,
@@ -410,7 +416,7 @@ pub async fn report(args: &LedgerArgs, r: &ReportBenchArgs) -> Result<ExitCode, 
                 run.bytes
             );
         }
-        println!(
+        outln!(
             "slowest report / raw read: {:.2}; peak RSS during reports {}",
             f.ratio_to_raw,
             mib(f.peak_rss_mib)

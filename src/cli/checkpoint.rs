@@ -32,7 +32,7 @@ pub async fn run(args: &LedgerArgs, c: &CheckpointArgs) -> Result<ExitCode, CliE
     }
     if c.json {
         let cp = &signed.checkpoint;
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "ledger_id": cp.ledger_id, "size": cp.size, "root": cp.root, "head": cp.head,
@@ -40,7 +40,7 @@ pub async fn run(args: &LedgerArgs, c: &CheckpointArgs) -> Result<ExitCode, CliE
             })
         );
     } else {
-        print!("{}", signed.note);
+        out!("{}", signed.note);
     }
     storage.close().await;
     Ok(ExitCode::SUCCESS)

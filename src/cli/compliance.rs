@@ -47,9 +47,9 @@ pub async fn run(args: &LedgerArgs, c: &ComplianceArgs) -> Result<ExitCode, CliE
     };
     let report = runner.compliance(as_of, c.unit.as_ref(), &policy).await?;
     match c.format {
-        ComplianceFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        ComplianceFormat::Csv => print!("{}", csv(&report)),
-        ComplianceFormat::Table => print!("{}", table(&report)),
+        ComplianceFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
+        ComplianceFormat::Csv => out!("{}", csv(&report)),
+        ComplianceFormat::Table => out!("{}", table(&report)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -28,9 +28,12 @@ pub async fn run(args: &LedgerArgs, demo_args: &DemoArgs) -> Result<ExitCode, Cl
     drop(commands);
     let head = ledger.head().await?;
     ledger.shutdown().await;
-    println!(
+    outln!(
         "demo: {} commands ({} rejected); ledger now has {} events, head {}",
-        summary.commands, summary.rejected, head.position, head.hash
+        summary.commands,
+        summary.rejected,
+        head.position,
+        head.hash
     );
     Ok(ExitCode::SUCCESS)
 }

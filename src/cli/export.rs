@@ -30,7 +30,7 @@ pub async fn run(args: &LedgerArgs, e: &ExportArgs) -> Result<ExitCode, CliError
     // Without the key the export reuses a stored checkpoint of exactly --to.
     let key = LedgerKey::load(&args.key).ok();
     let summary = bundle::export(&storage, &id, key.as_ref(), &e.out, e.from, e.to).await?;
-    println!(
+    outln!(
         "exported positions {}..={} ({} events) of ledger {} to {}; head {}, root {}",
         summary.from,
         summary.to,

@@ -6,9 +6,9 @@ use clap::{Args, ValueEnum};
 use icac_aggregates::ids::CaseId;
 use icac_projections::history::{CaseHistory, Cut};
 
-use super::CliError;
+use super::{CliError, EXIT_FAILED};
 use crate::config::LedgerArgs;
-use crate::projection::history::case_history;
+use crate::projection::history::{case_history, parse_cut, CaseHistoryError};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum HistoryFormat {
@@ -20,31 +20,43 @@ pub enum HistoryFormat {
 pub struct HistoryArgs {
     /// Case id, e.g. CT0006400:24-00123
     pub case_id: String,
-    /// Replay the case as it stood at this instant (RFC 3339, e.g. 2025-03-01T12:00:00Z)
+    /// Replay the case as it stood at this instant (RFC 3339, e.g. 2025-03-01T12:00:00Z),
+    /// or at the end of this Connecticut date (2025-03-01), as the API reads it
     #[arg(long, conflicts_with = "at_position")]
-    pub as_of: Option<jiff::Timestamp>,
-    /// Replay the case as it stood at this ledger position
+    pub as_of: Option<String>,
+    /// Replay the case as it stood at this ledger position (at most the head)
     #[arg(long)]
-    pub at_position: Option<u64>,
+    pub at_position: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: HistoryFormat,
 }
 
 pub async fn run(args: &LedgerArgs, h: &HistoryArgs) -> Result<ExitCode, CliError> {
     let case_id = CaseId::parse(h.case_id.as_str())?;
-    let cut = match (h.as_of, h.at_position) {
-        (Some(at), _) => Cut::AsOf { at },
-        (None, Some(position)) => Cut::AtPosition { position },
-        (None, None) => Cut::Head,
+    let cut = match parse_cut(h.as_of.as_deref(), h.at_position.as_deref()) {
+        Ok(cut) => cut,
+        Err(e) => return Ok(refused(&format!("--{}: {e}", e.field().replace('_', "-")))),
     };
     let storage = args.storage().await?;
     storage.check_schema().await?;
-    let history = case_history(&storage, &args.ledger_id()?, &case_id, cut).await?;
+    let history = match case_history(&storage, &args.ledger_id()?, &case_id, cut).await {
+        Ok(history) => history,
+        Err(e @ (CaseHistoryError::BeyondHead { .. } | CaseHistoryError::NotFound(_))) => {
+            return Ok(refused(&e.to_string()))
+        }
+        Err(e) => return Err(e.into()),
+    };
     match h.format {
-        HistoryFormat::Json => println!("{}", serde_json::to_string_pretty(&history)?),
-        HistoryFormat::Text => print!("{}", text(&history)),
+        HistoryFormat::Json => outln!("{}", serde_json::to_string_pretty(&history)?),
+        HistoryFormat::Text => out!("{}", text(&history)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Input the ledger cannot answer: one line, exit 1.
+fn refused(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_FAILED)
 }
 
 fn text(h: &CaseHistory) -> String {

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use icac_aggregates::units::{import::parse_csv, UnitCommand};
+use icac_aggregates::units::import::parse_csv;
 
 use super::{CliError, EXIT_FAILED};
-use crate::commands::import::{import_notifications, LineOutcome};
-use crate::commands::{Actor, Commands};
+use crate::commands::import::{import_notifications, import_units, LineOutcome, UnitOutcome};
+use crate::commands::Commands;
 use crate::config::LedgerArgs;
 
 #[derive(Debug, Subcommand)]
@@ -39,7 +39,7 @@ pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliE
                 if matches!(outcome, LineOutcome::Rejected { .. }) {
                     rejected += 1;
                 }
-                println!("{}", serde_json::to_string(outcome)?);
+                outln!("{}", serde_json::to_string(outcome)?);
             }
             eprintln!(
                 "import: {} accepted, {rejected} rejected",
@@ -63,16 +63,23 @@ pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliE
                     ExitCode::from(EXIT_FAILED)
                 }
                 Ok(units) => {
-                    let n = units.len();
-                    for (i, unit) in units.into_iter().enumerate() {
-                        let ori = unit.ori.to_string();
-                        let actor = Actor::system("cli:import", format!("import-unit-{i}"));
-                        commands
-                            .execute(&commands.units, &ori, UnitCommand::Register(unit), &actor)
-                            .await?;
+                    let outcomes = import_units(&commands, units, "cli:import").await?;
+                    let mut rejected = 0;
+                    for outcome in &outcomes {
+                        if let UnitOutcome::Rejected { ori, message } = outcome {
+                            rejected += 1;
+                            eprintln!("unit {ori}: {message}");
+                        }
                     }
-                    println!("import: {n} units registered");
-                    ExitCode::SUCCESS
+                    outln!(
+                        "import: {} units registered, {rejected} rejected",
+                        outcomes.len() - rejected
+                    );
+                    if rejected > 0 {
+                        ExitCode::from(EXIT_FAILED)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
                 }
             }
         }

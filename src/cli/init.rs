@@ -5,15 +5,14 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::CliError;
+use crate::commands::setup;
 use crate::config::LedgerArgs;
-use crate::ledger::key_file::KeyFile;
 use crate::ledger::{keyring, Ledger};
-use icac_format::keys::LedgerKey;
 
 pub async fn init(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let ledger = open_or_initialise(args).await?;
     let head = ledger.head().await?;
-    println!(
+    outln!(
         "ledger {} ready on {} ({} events, head {})",
         ledger.id(),
         args.db_for_display(),
@@ -24,23 +23,33 @@ pub async fn init(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Migrates the schema, creates the signing key if missing, writes the genesis event if
-/// the ledger is empty, and opens the ledger for writing. Idempotent.
+/// Migrates the schema, creates the signing key if the file is missing and the ledger
+/// has no genesis yet, writes the genesis event if the ledger is empty, and opens the
+/// ledger for writing. Idempotent.
 pub async fn open_or_initialise(args: &LedgerArgs) -> Result<Ledger, CliError> {
     let id = args.ledger_id()?;
     let storage = args.storage().await?;
     storage.migrate().await?;
-    let key = if args.key.exists() {
-        LedgerKey::load(&args.key)?
-    } else {
-        let key = LedgerKey::generate();
-        key.save_new(&args.key)?;
-        println!("created signing key {} at {}", key.id(), args.key.display());
-        key
-    };
+    let (key, created) = setup::first_key(&storage, &id, &args.key).await?;
+    if created {
+        outln!("created signing key {} at {}", key.id(), args.key.display());
+    }
     Ledger::initialise(&storage, &id, &key).await?;
     // Opening checks that this key is the ledger's active key.
     Ok(Ledger::open(storage, id, key).await?)
+}
+
+/// `migrate`: applies pending schema migrations and nothing else (no key, no genesis),
+/// for the owner role before a `serve` as the application role.
+pub async fn migrate(args: &LedgerArgs) -> Result<ExitCode, CliError> {
+    let storage = args.storage().await?;
+    let version = storage.migrate().await?;
+    outln!(
+        "schema of {} is at version {version}",
+        args.db_for_display()
+    );
+    storage.close().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, Args)]
@@ -72,13 +81,13 @@ pub async fn status(args: &LedgerArgs, status: &StatusArgs) -> Result<ExitCode, 
         "last_checkpoint_size": checkpoint.map(|c| c.size),
     });
     if status.json {
-        println!("{value}");
+        outln!("{value}");
     } else {
-        println!("ledger {id} ({})", storage.dialect());
-        println!("  size        {}", head.position);
-        println!("  head        {}", head.hash);
-        println!("  active key  {active}");
-        println!("  schema      {version}");
+        outln!("ledger {id} ({})", storage.dialect());
+        outln!("  size        {}", head.position);
+        outln!("  head        {}", head.hash);
+        outln!("  active key  {active}");
+        outln!("  schema      {version}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -31,7 +31,7 @@ pub async fn run(args: &LedgerArgs, cmd: KeysCommand) -> Result<ExitCode, CliErr
             storage.check_schema().await?;
             let ring = keyring(&storage, &id).await?;
             let entries: Vec<_> = ring.entries().cloned().collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(
                     &serde_json::json!({"ledger_id": id, "keys": entries})
@@ -49,7 +49,7 @@ pub async fn run(args: &LedgerArgs, cmd: KeysCommand) -> Result<ExitCode, CliErr
             let next_id = next.id().clone();
             let event = ledger.rotate_key(&current, next, "cli:keys-rotate").await?;
             ledger.shutdown().await;
-            println!(
+            outln!(
                 "rotated at position {}: key {} now signs; use --key {}",
                 event.record.position,
                 next_id,

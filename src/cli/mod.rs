@@ -1,6 +1,23 @@
 //! The `icac-ledger` command line. Each subcommand lives in its own module and returns an
 //! exit code; errors print one line to stderr.
 
+/// `print!` that survives a closed stdout (`cli::output`).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that survives a closed stdout (`cli::output`).
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod bench;
 mod checkpoint;
 mod compliance;
@@ -11,6 +28,7 @@ mod history;
 mod import;
 mod init;
 mod keys;
+mod output;
 mod projections;
 mod prove;
 mod report;
@@ -51,6 +69,8 @@ pub enum Command {
     Tokens(tokens::TokensCommand),
     /// Create the schema, a signing key if missing, and the ledger's genesis event
     Init,
+    /// Apply pending schema migrations only (as the owner role, before `serve`)
+    Migrate,
     /// Show the ledger's size, head and signing key
     Status(init::StatusArgs),
     /// Export the public keyring or rotate the signing key
@@ -108,6 +128,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Init => init::init(&cli.ledger).await,
+        Command::Migrate => init::migrate(&cli.ledger).await,
         Command::Serve(args) => serve::run(&cli.ledger, &args).await,
         Command::Tokens(cmd) => tokens::run(&cli.ledger, cmd).await,
         Command::Status(args) => init::status(&cli.ledger, &args).await,
@@ -126,6 +147,9 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Report(cmd) => report::run(&cli.ledger, &cmd).await,
         Command::Projections(cmd) => projections::run(&cli.ledger, &cmd).await,
     };
+    if let Some(note) = crate::projection::skipped::note() {
+        eprintln!("note: {note}");
+    }
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -135,9 +159,16 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+const NO_URL_PARAMETER_LOGS: &str = "sqlx_postgres::options=off";
+
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ICAC_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("ICAC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // sqlx warns about a URL parameter it does not know with the parameter's value,
+    // which may be a password (`?PASSWORD=...`): off, whatever ICAC_LOG asks for.
+    if let Ok(directive) = NO_URL_PARAMETER_LOGS.parse() {
+        filter = filter.add_directive(directive);
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -146,3 +177,13 @@ fn init_tracing() {
 
 /// Any error a command reports; displayed as one line.
 pub type CliError = Box<dyn std::error::Error + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_url_parameter_log_directive_parses() {
+        assert!(super::NO_URL_PARAMETER_LOGS
+            .parse::<tracing_subscriber::filter::Directive>()
+            .is_ok());
+    }
+}

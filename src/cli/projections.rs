@@ -37,7 +37,7 @@ pub async fn run(args: &LedgerArgs, cmd: &ProjectionsCommand) -> Result<ExitCode
             .await?;
             let _ = writeln!(stderr);
             let secs = summary.replay_micros.max(1) as f64 / 1e6;
-            println!(
+            outln!(
                 "rebuilt {} views at position {} (replay {:.2}s, {:.0} events/s; write {:.2}s)",
                 summary.views,
                 summary.position,

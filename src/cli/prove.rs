@@ -60,7 +60,7 @@ pub async fn run(args: &LedgerArgs, cmd: &ProveCommand) -> Result<ExitCode, CliE
     match out {
         Some(path) => std::fs::write(path, format!("{json}\n"))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
-        None => println!("{json}"),
+        None => outln!("{json}"),
     }
     storage.close().await;
     Ok(ExitCode::SUCCESS)

@@ -128,7 +128,7 @@ async fn annual_cmd(args: &LedgerArgs, a: &AnnualArgs) -> Result<ExitCode, CliEr
     .await?;
     let text = render::render(&report, a.format.into())?;
     std::fs::write(&a.out, text).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
-    println!(
+    outln!(
         "wrote {} (ledger position {}, {} notifications)",
         a.out.display(),
         report.attestation.position,
@@ -155,14 +155,14 @@ async fn verify_cmd(args: &LedgerArgs, v: &VerifyArgs) -> Result<ExitCode, CliEr
     storage.check_schema().await?;
     let problems = annual::verify(&storage, &args.ledger_id()?, &stated).await?;
     if problems.is_empty() {
-        println!(
+        outln!(
             "report matches the ledger at position {} (checkpoint signature valid)",
             stated.attestation.position
         );
         Ok(ExitCode::SUCCESS)
     } else {
         for p in &problems {
-            println!("MISMATCH {p}");
+            outln!("MISMATCH {p}");
         }
         eprintln!(
             "error: {} figure(s) or attestation field(s) do not match the ledger",

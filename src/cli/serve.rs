@@ -106,7 +106,13 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
 
 pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode, CliError> {
     let config = config(args)?;
-    let ledger = open_or_initialise(ledger_args).await?;
+    // Only --demo sets a ledger up; a plain `serve` changes no schema and writes no key,
+    // so it runs as the application role after `init` or `migrate` as the owner.
+    let ledger = if args.demo {
+        open_or_initialise(ledger_args).await?
+    } else {
+        ledger_args.open().await?
+    };
     let key = LedgerKey::load(&ledger_args.key)?;
     let state = AppState::open(ledger, key, config).await?;
 
@@ -115,22 +121,23 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         let head = state.ledger.head().await?;
         // Only the genesis (and key) events: an empty ledger gets the demo year.
         if head.position <= 1 {
-            println!("loading the demo year ({} cases)...", args.demo_cases);
+            outln!("loading the demo year ({} cases)...", args.demo_cases);
             let summary = demo::run(
                 &state.commands,
                 args.demo_cases,
                 DEMO_SEED,
                 |done, total| {
-                    println!("  {done}/{total} commands");
+                    outln!("  {done}/{total} commands");
                 },
             )
             .await?;
-            println!(
+            outln!(
                 "demo loaded: {} commands ({} refused by the rules)",
-                summary.commands, summary.rejected
+                summary.commands,
+                summary.rejected
             );
         } else {
-            println!(
+            outln!(
                 "the ledger already has {} events; not loading demo data again",
                 head.position
             );
@@ -161,23 +168,23 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let local = listener.local_addr()?;
-    println!(
+    outln!(
         "icac-ledger serving ledger {} on http://{local}/",
         state.ledger.id()
     );
-    println!("  public reporting page  http://{local}/");
-    println!("  staff pages            http://{local}/staff  (sign in with a token)");
-    println!("  API description        http://{local}/v1/openapi.json");
+    outln!("  public reporting page  http://{local}/");
+    outln!("  staff pages            http://{local}/staff  (sign in with a token)");
+    outln!("  API description        http://{local}/v1/openapi.json");
     if !demo_tokens.is_empty() {
-        println!("demo tokens (shown once; new ones are issued on every start):");
+        outln!("demo tokens (shown once; new ones are issued on every start):");
         for (role, unit, token) in &demo_tokens {
             let unit = unit
                 .as_deref()
                 .map(|u| format!(" [{u}]"))
                 .unwrap_or_default();
-            println!("  {:<14}{unit:<12} {token}", role.as_str());
+            outln!("  {:<14}{unit:<12} {token}", role.as_str());
         }
-        println!("try: curl -H 'Authorization: Bearer <token>' http://{local}/v1/whoami");
+        outln!("try: curl -H 'Authorization: Bearer <token>' http://{local}/v1/whoami");
     }
     // Auditors get a fresh signed checkpoint every N events or T seconds.
     let checkpointer = crate::audit::checkpointer::spawn_for(
@@ -188,9 +195,9 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
             every: Duration::from_secs(args.checkpoint_every_secs.max(1)),
         },
     );
-    println!("press ctrl-c to stop");
+    outln!("press ctrl-c to stop");
     server::serve(listener, state, server::shutdown_signal()).await?;
     checkpointer.abort();
-    println!("stopped");
+    outln!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -76,15 +76,15 @@ pub async fn run(args: &LedgerArgs, cmd: TokensCommand) -> Result<ExitCode, CliE
                     .map(|u| format!(" (unit {u})"))
                     .unwrap_or_default()
             );
-            println!("{}", issued.token);
+            outln!("{}", issued.token);
         }
         TokensCommand::Revoke(a) => {
             store.revoke(&a.token_id, &principal()).await?;
-            println!("revoked token {}", a.token_id);
+            outln!("revoked token {}", a.token_id);
         }
         TokensCommand::List => {
             for t in store.list().await? {
-                println!(
+                outln!(
                     "{}  {:<14} {:<10} {:<8} {}  {}",
                     t.token_id,
                     t.role.as_str(),

@@ -11,6 +11,7 @@ use crate::audit::bundle::{claim_from_file, verify_bundle_file};
 use crate::audit::proofs::{verify_proof, ProofKeys};
 use crate::audit::trust::{read_keyring_file, TrustRoot};
 use crate::audit::verify::{verify_storage, Report, VerifyOptions};
+use crate::bench::ownership;
 use crate::config::LedgerArgs;
 use crate::ledger::key_file::KeyFile;
 use crate::ledger::Ledger;
@@ -58,9 +59,9 @@ impl VerifyArgs {
 
 fn print_report(report: &Report, json: bool) -> ExitCode {
     if json {
-        println!("{}", report.to_json());
+        outln!("{}", report.to_json());
     } else {
-        print!("{}", report.to_text());
+        out!("{}", report.to_text());
     }
     if report.intact {
         ExitCode::SUCCESS
@@ -146,20 +147,20 @@ pub async fn verify_proof_cmd(v: &VerifyProofArgs) -> Result<ExitCode, CliError>
     match result {
         Ok(outcome) => {
             if v.json {
-                println!("{}", serde_json::json!({"valid": true, "outcome": outcome}));
+                outln!("{}", serde_json::json!({"valid": true, "outcome": outcome}));
             } else {
-                println!("VALID {} proof: {}", outcome.kind, outcome.statement);
+                outln!("VALID {} proof: {}", outcome.kind, outcome.statement);
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(rejected) => {
             if v.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"valid": false, "reason": rejected.0})
                 );
             } else {
-                println!("INVALID proof: {}", rejected.0);
+                outln!("INVALID proof: {}", rejected.0);
             }
             Ok(ExitCode::from(EXIT_FAILED))
         }
@@ -243,18 +244,12 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
     };
     let id = args.ledger_id()?;
     let storage = args.storage().await?;
-    storage.migrate().await?;
-    let key = if args.key.exists() {
-        LedgerKey::load(&args.key)?
-    } else {
-        let key = LedgerKey::generate();
-        key.save_new(&args.key)?;
-        key
-    };
-    Ledger::initialise(&storage, &id, &key).await?;
-    let size = storage.head(&id).await?.position;
+    let size = ownership::size(&storage, &id).await?;
     let mut generated_rate = None;
     if size < b.events {
+        // Growing the ledger writes synthetic events: only into a benchmark's own ledger.
+        let key = ownership::writable(&storage, &id, &args.key).await?;
+        let size = storage.head(&id).await?.position;
         let ledger = Ledger::open(storage.clone(), id.clone(), key).await?;
         let rate = bench::generate(
             &ledger,
@@ -352,39 +347,40 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         "peak_rss_mib_after_bundle": bundle_peak.map(|p| p.round()),
     });
     if b.json {
-        println!("{value}");
+        outln!("{value}");
     } else {
-        println!(
+        outln!(
             "verify benchmark ({}, {} threads)",
             storage.dialect(),
             rayon::current_num_threads()
         );
-        println!("  events                 {}", report.events_verified);
-        println!(
+        outln!("  events                 {}", report.events_verified);
+        outln!(
             "  verify                 {:.0} events/s ({:.2} s)",
-            report.events_per_second, report.elapsed_seconds
+            report.events_per_second,
+            report.elapsed_seconds
         );
-        println!("  raw verify_batch       {raw:.0} signatures/s");
-        println!("  ratio                  {ratio:.3}");
+        outln!("  raw verify_batch       {raw:.0} signatures/s");
+        outln!("  ratio                  {ratio:.3}");
         let us = |v: Option<f64>| {
             v.map(|v| format!("{v:.1} µs"))
                 .unwrap_or_else(|| "-".into())
         };
-        println!(
+        outln!(
             "  CPU per item           raw {} per signature; verify {} per event (this process) + {} (PostgreSQL backend)",
             us(raw_us),
             us(verify_us),
             us(server_us)
         );
         if let Some(p) = peak {
-            println!(
+            outln!(
                 "  peak RSS               {p:.0} MiB (before verify: {:.0} MiB)",
                 rss_before.unwrap_or(0.0)
             );
         }
-        println!("  intact                 {}", report.intact);
+        outln!("  intact                 {}", report.intact);
         if let Some(r) = &bundle_report {
-            println!(
+            outln!(
                 "  bundle verify          {:.0} events/s ({:.2} s, ratio {:.3}, intact {})",
                 r.events_per_second,
                 r.elapsed_seconds,
@@ -396,7 +392,7 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
                 r.intact
             );
         }
-        println!(
+        outln!(
             "  load average           {} before, {} after",
             load_before.as_deref().unwrap_or("-"),
             load_after.as_deref().unwrap_or("-")

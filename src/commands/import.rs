@@ -96,3 +96,47 @@ pub async fn import_notifications(
     }
     Ok(outcomes)
 }
+
+/// What became of one unit of a CSV import.
+#[derive(Debug, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum UnitOutcome {
+    Registered {
+        ori: String,
+    },
+    /// The domain refused it (already registered, say); nothing was recorded for it.
+    Rejected {
+        ori: String,
+        message: String,
+    },
+}
+
+/// Registers each parsed unit on its own: a unit the domain refuses is reported and the
+/// others still register, as lines of a notification import do. Fails only when the
+/// ledger itself fails.
+pub async fn import_units(
+    commands: &Commands,
+    units: Vec<icac_aggregates::units::RegisterUnit>,
+    principal: &str,
+) -> Result<Vec<UnitOutcome>, CommandError> {
+    let mut outcomes = Vec::with_capacity(units.len());
+    for (i, unit) in units.into_iter().enumerate() {
+        let ori = unit.ori.to_string();
+        let actor = Actor::system(principal, format!("import-unit-{i}"));
+        let command = icac_aggregates::units::UnitCommand::Register(unit);
+        match commands
+            .execute(&commands.units, &ori, command, &actor)
+            .await
+        {
+            Ok(()) => outcomes.push(UnitOutcome::Registered { ori }),
+            Err(e @ (CommandError::Rejected(_) | CommandError::Invalid(_))) => {
+                outcomes.push(UnitOutcome::Rejected {
+                    ori,
+                    message: e.to_string(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(outcomes)
+}

@@ -7,6 +7,7 @@ pub mod erasure;
 pub mod filing;
 pub mod import;
 pub mod indexes;
+pub mod setup;
 
 use icac_aggregates::text::BlamesField;
 use std::collections::HashMap;

@@ -16,6 +16,12 @@ pub enum KeyFileError {
     },
     #[error("signing key {path} is not an Ed25519 PKCS#8 PEM private key: {reason}")]
     Parse { path: PathBuf, reason: String },
+    #[error("signing key {path} is not a regular file (a FIFO, device or directory); give the path of the key file itself")]
+    NotAFile { path: PathBuf },
+    #[error("signing key {path} is larger than {limit} bytes; it is not a key file")]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("signing key {path} does not exist; `icac-ledger init` creates the first key, `keys rotate` the next")]
+    Missing { path: PathBuf },
     #[error("cannot write signing key {path}: {source}")]
     Write {
         path: PathBuf,
@@ -42,10 +48,7 @@ impl KeyFile for LedgerKey {
     }
 
     fn load(path: &Path) -> Result<Self, KeyFileError> {
-        let pem = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let pem = read_key_file(path)?;
         check_private_mode(path)?;
         let signing = SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyFileError::Parse {
             path: path.to_owned(),
@@ -67,6 +70,59 @@ impl KeyFile for LedgerKey {
             source,
         })
     }
+}
+
+/// Largest key file read: a PEM private key is a few hundred bytes.
+pub const MAX_KEY_FILE_BYTES: u64 = 16 * 1024;
+
+/// Reads a key file as text, refusing anything but a regular file of at most
+/// [`MAX_KEY_FILE_BYTES`]: a FIFO would block the reader forever, and a link to a
+/// device such as `/dev/zero` would be read without end.
+fn read_key_file(path: &Path) -> Result<String, KeyFileError> {
+    use std::io::Read;
+    let read_err = |source| KeyFileError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    // Checked before opening (opening a FIFO for reading blocks until a writer comes)...
+    let kind = match std::fs::metadata(path) {
+        Ok(meta) => meta.file_type(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(KeyFileError::Missing {
+                path: path.to_owned(),
+            })
+        }
+        Err(e) => return Err(read_err(e)),
+    };
+    if !kind.is_file() {
+        return Err(KeyFileError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // ...and again on what was opened, in case the path changed in between; non-blocking,
+    // so even a FIFO swapped in at that moment cannot hold the open.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(KeyFileError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let mut text = String::new();
+    file.take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_err)?;
+    if text.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(KeyFileError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_KEY_FILE_BYTES,
+        });
+    }
+    Ok(text)
 }
 
 #[cfg(unix)]

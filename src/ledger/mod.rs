@@ -67,6 +67,17 @@ impl Ledger {
         id: &LedgerId,
         key: &LedgerKey,
     ) -> Result<Head, LedgerError> {
+        Self::initialise_as(storage, id, key, "system:init").await
+    }
+
+    /// [`Ledger::initialise`], with `principal` recorded as the genesis event's author
+    /// (a benchmark marks the ledgers it creates this way).
+    pub async fn initialise_as(
+        storage: &Storage,
+        id: &LedgerId,
+        key: &LedgerKey,
+        principal: &str,
+    ) -> Result<Head, LedgerError> {
         let head = storage.head(id).await?;
         if head.position > 0 {
             return Ok(head);
@@ -82,7 +93,7 @@ impl Ledger {
                 erases: Vec::new(),
             }],
             context: RequestContext {
-                principal: "system:init".into(),
+                principal: principal.into(),
                 unit: None,
                 request_id: format!("init-{}", key.id()),
                 correlation_id: None,
@@ -249,6 +260,25 @@ impl Ledger {
 
     pub async fn head(&self) -> Result<Head, LedgerError> {
         Ok(self.storage().head(self.id()).await?)
+    }
+
+    /// The head, if the ledger can be read and written. After a batch failed to commit
+    /// (a full disk, say) reading is not enough: a small write to the database must
+    /// succeed first, so readiness comes back by itself once space does, even when no
+    /// command arrives to try.
+    pub async fn ready(&self) -> Result<Head, LedgerError> {
+        let head = self.head().await?;
+        let stats = &self.inner.stats;
+        if stats
+            .write_failing
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.storage().probe_write().await?;
+            stats
+                .write_failing
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(head)
     }
 
     /// Stops accepting appends and waits for queued ones to commit.

@@ -127,6 +127,9 @@ pub struct SequencerStats {
     /// (another process wrote); each was retried under the lock.
     pub stale_retries: AtomicU64,
     pub largest_batch: AtomicU64,
+    /// Set when a batch could not be written (a full disk, an I/O error, the database
+    /// gone), cleared by the next batch that commits; `/readyz` reads it.
+    pub write_failing: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -346,6 +349,7 @@ impl Writer {
         let wrote = match result {
             Ok((head, versions, sealed)) => {
                 let n = sealed.len() as u64;
+                self.stats.write_failing.store(false, Ordering::Relaxed);
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 self.stats.events.fetch_add(n, Ordering::Relaxed);
                 self.stats.largest_batch.fetch_max(n, Ordering::Relaxed);
@@ -372,6 +376,7 @@ impl Writer {
                 // The outcome is unknown (a lost connection may have committed or not):
                 // forget what we remember and read it again next time.
                 self.memory = None;
+                self.stats.write_failing.store(true, Ordering::Relaxed);
                 self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %err, ledger = %self.ledger, "batch commit failed");
                 let shared = Arc::new(err);

@@ -12,18 +12,19 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 
-use icac_projections::event::{decode_str, PayloadSeed};
+use icac_projections::event::{decode_str, is_known_event, PayloadSeed};
 use icac_projections::{DecodeError, DomainEvent, LedgerEvent};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::ProjectionError;
+use super::{skipped, ProjectionError};
 use crate::ledger::LedgerError;
 use crate::storage::{CanonicalRow, StorageError, StoredRow};
 use icac_format::chain::Hash32;
 use icac_format::record::{RecordError, SealedEvent, MAX_EVENT_BYTES};
 
-/// Parses and decodes one stored row; `Ok(None)` for the ledger's own key events.
+/// Parses and decodes one stored row; `Ok(None)` for the ledger's own key events and
+/// for events of a type this build does not know (`projection::skipped`).
 pub fn to_ledger_event(row: StoredRow) -> Result<Option<LedgerEvent>, ProjectionError> {
     decode_event(row.position, &row.hash, &row.canonical)
 }
@@ -111,6 +112,12 @@ fn decode_event(
         Ok(r) => r,
         Err(source) => {
             return Err(match payload_failure.into_inner() {
+                Some((aggregate_type, event_type))
+                    if !is_known_event(&aggregate_type, &event_type) =>
+                {
+                    skipped::record(position, &aggregate_type, &event_type);
+                    return Ok(None);
+                }
                 Some((aggregate_type, event_type)) => ProjectionError::Decode {
                     position,
                     source: DecodeError::Payload {
@@ -142,11 +149,14 @@ fn decode_event(
                 &r.event_type,
                 &r.event_version,
                 raw.get(),
-            )
-            .map_err(decode_error)?
-            {
-                Some(event) => event,
-                None => return Ok(None),
+            ) {
+                Ok(Some(event)) => event,
+                Ok(None) => return Ok(None),
+                Err(_) if !is_known_event(&r.aggregate_type, &r.event_type) => {
+                    skipped::record(position, &r.aggregate_type, &r.event_type);
+                    return Ok(None);
+                }
+                Err(e) => return Err(decode_error(e)),
             }
         }
     };
@@ -369,6 +379,24 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(matches!(got.event, DomainEvent::Case(_)));
+    }
+
+    #[test]
+    fn events_of_unknown_types_are_skipped_not_fatal() {
+        let bench = record(r#"{"i":0,"note":"x","task":1}"#, "BenchEventRecorded");
+        assert!(decode_event(1, &[7u8; 32], bench.as_bytes())
+            .unwrap()
+            .is_none());
+        let other_type = bench.replace(r#""aggregate_type":"case""#, r#""aggregate_type":"bench""#);
+        assert!(decode_event(2, &[7u8; 32], other_type.as_bytes())
+            .unwrap()
+            .is_none());
+        let newer = record(r#"{"Future":{}}"#, "Future");
+        let newer = newer.replace(r#""event_version":"1""#, r#""event_version":"9""#);
+        assert!(decode_event(3, &[7u8; 32], newer.as_bytes())
+            .unwrap()
+            .is_none());
+        assert!(super::skipped::note().is_some_and(|n| n.contains("case/BenchEventRecorded")));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod rebuild;
 pub mod replay;
 pub mod reveal;
 pub mod runner;
+pub mod skipped;
 pub mod store;
 pub mod views;
 

@@ -34,6 +34,8 @@ pub enum StorageError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("database schema is not initialised; run `icac-ledger init`")]
     NotInitialised,
+    #[error("database schema is version {found}, older than this icac-ledger's {supported}; run `icac-ledger migrate` (or `init`) as the schema's owner first")]
+    SchemaTooOld { found: i64, supported: i64 },
     #[error("migration {version} failed: {source}")]
     Migration { version: i64, source: sqlx::Error },
     #[error("database error: {0}")]
@@ -169,23 +171,79 @@ pub enum Storage {
     Sqlite(sqlite::SqliteStorage),
 }
 
-/// Removes a password from a URL before it appears in a message or a log.
+/// Removes every secret from a database URL before it appears in a message or a log:
+/// the password of `user:password@`, and the value of any query parameter whose name
+/// (percent-decoded, any case) speaks of a password, secret or token.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = redact_userinfo(base);
+    if let Some(query) = query {
+        out.push('?');
+        let params: Vec<String> = query.split('&').map(redact_param).collect();
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// `scheme://user:password@host...` to `scheme://user:***@host...`; without a scheme,
+/// everything before the `@` counts as credentials.
+fn redact_userinfo(base: &str) -> String {
+    let Some(at) = base.rfind('@') else {
+        return base.to_owned();
+    };
+    let start = base.find("://").map_or(0, |i| i + 3);
+    if at < start {
+        return base.to_owned();
+    }
+    let creds = &base[start..at];
+    match creds.find(':') {
+        Some(colon) => format!("{}:***{}", &base[..start + colon], &base[at..]),
+        None if start == 0 => format!("***{}", &base[at..]),
+        None => base.to_owned(),
+    }
+}
+
+fn redact_param(param: &str) -> String {
+    let (name, _) = param.split_once('=').unwrap_or((param, ""));
+    let decoded = percent_decode(name).to_ascii_lowercase();
+    let secret = ["pass", "pwd", "secret", "token"]
+        .iter()
+        .any(|word| decoded.contains(word));
+    if secret && param.contains('=') {
+        format!("{name}=***")
+    } else {
+        param.to_owned()
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
             }
         }
-        _ => url.to_owned(),
     }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Storage {
@@ -227,7 +285,10 @@ impl Storage {
                 found: v,
                 supported: LATEST_SCHEMA_VERSION,
             }),
-            Some(v) if v < LATEST_SCHEMA_VERSION => Err(StorageError::NotInitialised),
+            Some(v) if v < LATEST_SCHEMA_VERSION => Err(StorageError::SchemaTooOld {
+                found: v,
+                supported: LATEST_SCHEMA_VERSION,
+            }),
             Some(v) => Ok(v),
         }
     }
@@ -255,6 +316,15 @@ impl Storage {
         match self {
             Storage::Postgres(s) => s.insert_batch(ledger, batch).await,
             Storage::Sqlite(s) => s.insert_batch(ledger, batch).await,
+        }
+    }
+
+    /// Commits a write that changes nothing anyone reads, to learn whether the database
+    /// accepts writes at all (readiness after a failed batch).
+    pub async fn probe_write(&self) -> Result<(), StorageError> {
+        match self {
+            Storage::Postgres(s) => s.probe_write().await,
+            Storage::Sqlite(s) => s.probe_write().await,
         }
     }
 
@@ -475,5 +545,23 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(redact_url("sqlite://a.db"), "sqlite://a.db");
+        assert_eq!(
+            redact_url("postgres://db/x?user=app&password=s3cret&sslmode=require"),
+            "postgres://db/x?user=app&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db/x?PassWord=s3cret&pass%77ord=s3cret&sslpassword=s3cret"),
+            "postgres://db/x?PassWord=***&pass%77ord=***&sslpassword=***"
+        );
+        assert_eq!(
+            redact_url("postgres://app:s%33cr%40t@db/x?options=-c%20a%3Db"),
+            "postgres://app:***@db/x?options=-c%20a%3Db"
+        );
+        assert_eq!(redact_url("app:s3cret@db/x"), "app:***@db/x");
+        assert_eq!(redact_url("s3cret@db/x"), "***@db/x");
+        assert_eq!(
+            redact_url("mysql://app:s3cret@db/x"),
+            "mysql://app:***@db/x"
+        );
     }
 }

@@ -100,6 +100,16 @@ impl PgStorage {
         insert(&self.pool, ledger, batch).await
     }
 
+    pub async fn probe_write(&self) -> Result<(), StorageError> {
+        // A transaction id makes the commit write (and flush) a WAL record.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT txid_current()")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn head(&self, ledger: &LedgerId) -> Result<Head, StorageError> {
         let mut conn = self.pool.acquire().await?;
         head_in(&mut conn, ledger).await

@@ -29,7 +29,7 @@ pub struct SqliteStorage {
 impl SqliteStorage {
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         let connect_err = |source| StorageError::Connect {
-            url: url.to_owned(),
+            url: super::redact_url(url),
             source,
         };
         let options = SqliteConnectOptions::from_str(url)
@@ -43,9 +43,13 @@ impl SqliteStorage {
             // An erased sealed value is overwritten in the file, not left in a free page.
             .pragma("secure_delete", "on");
         let file = (!in_memory(url)).then(|| Arc::new(options.get_filename().to_path_buf()));
+        if let Some(path) = &file {
+            create_private(path).map_err(|e| connect_err(sqlx::Error::Io(e)))?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
+            .after_release(|conn, _| Box::pin(reusable(conn)))
             .connect_with(options)
             .await
             .map_err(connect_err)?;
@@ -100,6 +104,21 @@ impl SqliteStorage {
     pub async fn insert_batch(&self, ledger: &LedgerId, batch: &Batch) -> Result<(), StorageError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         insert(&mut tx, ledger, batch).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn probe_write(&self) -> Result<(), StorageError> {
+        // Rewriting the header's user_version with its own value dirties page 1, so the
+        // commit appends a frame to the WAL and syncs it, as a ledger batch would.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let version: i64 = sqlx::query("PRAGMA user_version")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        sqlx::query(&format!("PRAGMA user_version = {version}"))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -220,6 +239,48 @@ impl SqliteStorage {
         .await?;
         row.as_ref().map(decode::checkpoint).transpose()
     }
+}
+
+/// Creates the database file, empty and mode 0600, unless it exists. SQLite gives its
+/// `-wal` and `-shm` files the mode of the database file, so the three stay private to
+/// the service's user whatever the umask (SQLite alone would create them 0644).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(file) => {
+            // The umask may have taken bits from 0600 too (077 is fine, 277 is not).
+            #[cfg(unix)]
+            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            file.sync_all()
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a connection coming back to the pool is outside any transaction, both as
+/// sqlx counts them and as SQLite knows it. After SQLITE_FULL or an I/O error, SQLite may
+/// already have rolled the transaction back, so sqlx's own ROLLBACK fails and its count
+/// stays at one: every later `BEGIN IMMEDIATE` on that connection would then be refused
+/// ("begin_with at non-zero transaction depth"). Or SQLite kept the transaction open,
+/// and with it the write lock every other connection waits 30 s for. Either way the
+/// connection is closed (which rolls back whatever is left) and the pool opens a fresh
+/// one when it needs it.
+async fn reusable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    // Goes through the connection's worker queue, so a rollback queued when a
+    // transaction was dropped has run by the time the handle is ours.
+    let mut handle = conn.lock_handle().await?;
+    let autocommit = super::sqlite_direct::autocommit(&mut handle);
+    drop(handle);
+    let clean = autocommit && !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!("closing an SQLite connection left inside a failed transaction");
+    }
+    Ok(clean)
 }
 
 /// Whether an `sqlite:` URL names an in-memory database (as sqlx parses it:

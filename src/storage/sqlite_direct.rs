@@ -58,6 +58,13 @@ pub enum Access {
     ReadWrite,
 }
 
+/// Whether a pool connection is outside any transaction, as SQLite itself knows it.
+pub fn autocommit(handle: &mut sqlx::sqlite::LockedSqliteHandle<'_>) -> bool {
+    // SAFETY: a locked handle is a live connection no other thread uses until it is
+    // dropped; sqlite3_get_autocommit only reads a flag.
+    unsafe { ffi::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) != 0 }
+}
+
 /// One connection to an existing database file.
 pub struct Connection {
     db: NonNull<ffi::sqlite3>,

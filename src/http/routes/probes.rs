@@ -18,7 +18,7 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<SharedState>) -> ApiResult<Json<Value>> {
-    match state.ledger.head().await {
+    match state.ledger.ready().await {
         // Ready or not, and nothing more: the ledger's size is for those with a token
         // (`/v1/ledger/status`, `/metrics`).
         Ok(_) => Ok(Json(json!({ "status": "ready" }))),
@@ -26,7 +26,7 @@ pub async fn readyz(State(state): State<SharedState>) -> ApiResult<Json<Value>> 
             tracing::warn!(error = %e, "not ready");
             Err(Problem::new(
                 Kind::NotYetAvailable,
-                "the database is not reachable",
+                "the database is not reachable or does not accept writes",
             ))
         }
     }

@@ -339,38 +339,8 @@ pub struct HistoryQuery {
 }
 
 pub(crate) fn parse_cut(as_of: Option<&str>, at_position: Option<&str>) -> ApiResult<Cut> {
-    match (
-        as_of.filter(|s| !s.is_empty()),
-        at_position.filter(|s| !s.is_empty()),
-    ) {
-        (Some(_), Some(_)) => Err(Problem::field(
-            "/as_of",
-            "give as_of or at_position, not both",
-        )),
-        (None, Some(p)) => p
-            .parse::<u64>()
-            .map(|position| Cut::AtPosition { position })
-            .map_err(|_| Problem::field("/at_position", "must be a ledger position (digits)")),
-        (Some(s), None) => {
-            if let Ok(at) = s.parse::<Timestamp>() {
-                return Ok(Cut::AsOf { at });
-            }
-            let date: Date = s.parse().map_err(|_| {
-                Problem::field("/as_of", "must be an RFC 3339 instant or a date YYYY-MM-DD")
-            })?;
-            let end = date
-                .tomorrow()
-                .ok()
-                .and_then(|d| {
-                    d.to_zoned(jiff::tz::TimeZone::get("America/New_York").ok()?)
-                        .ok()
-                })
-                .map(|z| z.timestamp() - jiff::SignedDuration::from_nanos(1))
-                .ok_or_else(|| Problem::field("/as_of", "is out of range"))?;
-            Ok(Cut::AsOf { at: end })
-        }
-        (None, None) => Ok(Cut::Head),
-    }
+    crate::projection::history::parse_cut(as_of, at_position)
+        .map_err(|e| Problem::field(format!("/{}", e.field()), e.to_string()))
 }
 
 pub async fn case_history_route(
@@ -385,6 +355,9 @@ pub async fn case_history_route(
         .await
         .map_err(|e| match e {
             CaseHistoryError::NotFound(c) => Problem::not_found(format!("no case {c}")),
+            e @ CaseHistoryError::BeyondHead { .. } => {
+                Problem::field("/at_position", e.to_string())
+            }
             other => Problem::internal(other),
         })?;
     log_read(&state, &principal, "case_history_read", case_id.as_str()).await?;
