@@ -338,3 +338,60 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
         s.stop().await;
     }
 }
+
+/// A missing or corrupted sealed row is its own finding: the chain stays intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verify_reports_unavailable_and_corrupted_values_apart_from_the_chain() {
+    use icac_ledger::audit::sealed_check::{check_sealed, SealedFinding};
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let (st, filed) = s
+            .post(Role::UnitReporter, "/v1/notifications", planted_form())
+            .await;
+        assert_eq!(st, 201, "{kind:?}: {filed}");
+        let storage = s.state.ledger.storage();
+        let id = s.state.ledger.id();
+        let clean = check_sealed(storage, id).await.unwrap();
+        assert!(clean.ok() && clean.opened >= 7, "{kind:?}: {clean:?}");
+
+        // An operator's stray DELETE (no erasure event): unavailable.
+        let sql = "DELETE FROM sealed_values WHERE path LIKE '%/officer/phone'";
+        assert_eq!(s.db.exec(sql).await.unwrap(), 1, "{kind:?}");
+        // A value swapped for another: corrupted (the value no longer opens its commitment).
+        let swap = match kind {
+            Kind::Postgres => "ALTER TABLE sealed_values DISABLE TRIGGER sealed_values_no_update;
+                 UPDATE sealed_values SET value = convert_to('\"someone else\"', 'UTF8') WHERE path LIKE '%/victim/town';",
+            Kind::Sqlite => "DROP TRIGGER sealed_values_no_update;
+                 UPDATE sealed_values SET value = CAST('\"someone else\"' AS BLOB) WHERE path LIKE '%/victim/town';",
+        };
+        s.db.exec(swap).await.unwrap();
+        let report = check_sealed(storage, id).await.unwrap();
+        let kinds: Vec<SealedFinding> = report.listed.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds.len(), 2, "{kind:?}: {report:?}");
+        assert!(
+            kinds.contains(&SealedFinding::Unavailable),
+            "{kind:?}: {report:?}"
+        );
+        assert!(
+            kinds.contains(&SealedFinding::Corrupted),
+            "{kind:?}: {report:?}"
+        );
+        assert!(
+            chain_intact(&s).await,
+            "{kind:?}: the chain itself is intact"
+        );
+
+        // The CLI says so too, and exits 1.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_icac-ledger"))
+            .args(["--db", &s.db.url, "--ledger-id", id.as_str(), "verify"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{kind:?}: {text}");
+        assert!(
+            text.contains("Unavailable") && text.contains("Corrupted"),
+            "{kind:?}: {text}"
+        );
+        s.stop().await;
+    }
+}

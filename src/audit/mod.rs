@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod checkpointer;
 pub mod proofs;
 pub mod record_view;
+pub mod sealed_check;
 pub mod signature_batch;
 pub mod trust;
 pub mod verify;

@@ -24,6 +24,7 @@ mod compliance;
 mod demo;
 mod erase;
 mod export;
+mod export_openings;
 mod history;
 mod import;
 mod init;
@@ -94,6 +95,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Erase personal values under a legal reason (C.G.S. 54-142a); the chain keeps verifying
     Erase(erase::EraseArgs),
+    /// Export one case's sealed personal values (privileged, access-logged)
+    ExportOpenings(export_openings::ExportOpeningsArgs),
     /// Bulk-file notifications (JSON Lines) or register units (CSV)
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -141,6 +144,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Bench(cmd) => verify::bench(&cli.ledger, &cmd).await,
         Command::Demo(args) => demo::run(&cli.ledger, &args).await,
         Command::Erase(args) => erase::run(&cli.ledger, &args).await,
+        Command::ExportOpenings(args) => export_openings::run(&cli.ledger, &args).await,
         Command::Import(cmd) => import::run(&cli.ledger, cmd).await,
         Command::History(args) => history::run(&cli.ledger, &args).await,
         Command::Compliance(args) => compliance::run(&cli.ledger, &args).await,

@@ -9,6 +9,7 @@ use super::{CliError, EXIT_FAILED};
 use crate::audit::bench;
 use crate::audit::bundle::{claim_from_file, verify_bundle_file};
 use crate::audit::proofs::{verify_proof, ProofKeys};
+use crate::audit::sealed_check::{check_sealed, SealedReport};
 use crate::audit::trust::{read_keyring_file, TrustRoot};
 use crate::audit::verify::{verify_storage, Report, VerifyOptions};
 use crate::bench::ownership;
@@ -57,35 +58,60 @@ impl VerifyArgs {
     }
 }
 
-fn print_report(report: &Report, json: bool) -> ExitCode {
+fn print_report(report: &Report, sealed: Option<&SealedReport>, json: bool) -> ExitCode {
     if json {
-        outln!("{}", report.to_json());
+        let mut v = report.to_json();
+        if let (Some(s), serde_json::Value::Object(map)) = (sealed, &mut v) {
+            map.insert("sealed".into(), serde_json::to_value(s).unwrap_or_default());
+        }
+        outln!("{v}");
     } else {
         out!("{}", report.to_text());
+        if let Some(s) = sealed {
+            out!("{}", sealed_text(s));
+        }
     }
-    if report.intact {
+    if report.intact && sealed.is_none_or(SealedReport::ok) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
     }
 }
 
+/// The sealed store's findings, apart from the chain's verdict (LEDGER_FORMAT.md 12.4).
+fn sealed_text(s: &SealedReport) -> String {
+    let mut out = format!(
+        "sealed values: {} commitment(s), {} opened, {} erased, {} finding(s)\n",
+        s.commitments, s.opened, s.erased, s.findings
+    );
+    for f in &s.listed {
+        out.push_str(&format!(
+            "  {:?} at position {} {} ({}): the chain is intact, the value is not\n",
+            f.kind, f.position, f.path, f.commitment
+        ));
+    }
+    out
+}
+
 pub async fn verify(args: &LedgerArgs, v: &VerifyArgs) -> Result<ExitCode, CliError> {
     let options = v.options()?;
-    let report = match &v.bundle {
+    let (report, sealed) = match &v.bundle {
         Some(path) => {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || verify_bundle_file(&path, options)).await??
+            let report =
+                tokio::task::spawn_blocking(move || verify_bundle_file(&path, options)).await??;
+            (report, None)
         }
         None => {
             let id = args.ledger_id()?;
             let storage = args.storage().await?;
             let report = verify_storage(&storage, &id, options).await?;
+            let sealed = check_sealed(&storage, &id).await?;
             storage.close().await;
-            report
+            (report, Some(sealed))
         }
     };
-    Ok(print_report(&report, v.json))
+    Ok(print_report(&report, sealed.as_ref(), v.json))
 }
 
 #[derive(Debug, Args)]

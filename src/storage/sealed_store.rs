@@ -153,6 +153,21 @@ impl Storage {
         Ok(streams)
     }
 
+    /// The rows whose events sit at positions `from..=to`.
+    pub async fn sealed_in_positions(
+        &self,
+        ledger: &LedgerId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<SealedRow>, StorageError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sealed_values
+              WHERE ledger_id = $1 AND position >= $2 AND position <= $3
+              ORDER BY position, path"
+        );
+        sealed_rows!(self, &sql, ledger.as_str(), to_i64(from), to_i64(to))
+    }
+
     /// One page of the whole store in (position, commitment) order, after `after`.
     pub async fn sealed_page(
         &self,
