@@ -1,7 +1,7 @@
 //! Ed25519 signing keys: files on disk, key ids, and the keyring of public keys with the
 //! ledger positions each key was valid for.
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -47,6 +47,8 @@ pub enum KeyError {
     WeakPublicKey,
     #[error("public key must be 32 bytes of hex: {0}")]
     BadPublicKey(String),
+    #[error("key {0} is already in the key history; a rotation must introduce a new key")]
+    ReusedKey(KeyId),
 }
 
 /// The key this process signs with.
@@ -95,10 +97,16 @@ impl LedgerKey {
         Ok(Self::from_signing_key(signing))
     }
 
-    /// Writes the key as PKCS#8 PEM with mode 0600, never overwriting an existing file.
+    /// Writes the key as PKCS#8 v1 PEM (RFC 5208: the private key alone, no public key)
+    /// with mode 0600, never overwriting an existing file. v1 because OpenSSL 3.0 and
+    /// Python's `cryptography` refuse the v2 (RFC 5958) form with the public key that
+    /// ed25519-dalek writes by default; `load` still reads both.
     pub fn save_new(&self, path: &Path) -> Result<(), KeyError> {
-        let pem = self
-            .signing
+        let v1 = KeypairBytes {
+            secret_key: self.signing.to_bytes(),
+            public_key: None,
+        };
+        let pem = v1
             .to_pkcs8_pem(Default::default())
             .map_err(|e| KeyError::Parse {
                 path: path.to_owned(),
@@ -147,13 +155,15 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Parses a hex public key, rejecting small-order points so batch verification is sound.
+/// Parses a hex public key under the ledger's signature rule (docs/LEDGER_FORMAT.md
+/// section 5): the point must be canonically encoded (`y < p`, so no two encodings of one
+/// key hash differently) and not of small order.
 pub fn parse_public_key(hex_str: &str) -> Result<VerifyingKey, KeyError> {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(hex_str, &mut bytes)
         .map_err(|_| KeyError::BadPublicKey(hex_str.chars().take(80).collect()))?;
     let key = VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::WeakPublicKey)?;
-    if key.is_weak() {
+    if key.to_edwards().compress().to_bytes() != bytes || key.is_weak() {
         return Err(KeyError::WeakPublicKey);
     }
     Ok(key)
@@ -206,11 +216,20 @@ impl Keyring {
     }
 
     /// Closes the period of the active key at `last_position` and opens `next` after it.
+    /// `next` must be a key the ring has never held: rotating back to the active or a
+    /// retired key would leave no key able to sign the following position.
     pub fn rotate(&mut self, last_position: u64, next: KeyringEntry) -> Result<(), KeyError> {
+        if self.contains(&next.key_id) {
+            return Err(KeyError::ReusedKey(next.key_id));
+        }
         if let Some((entry, _)) = self.entries.iter_mut().find(|(e, _)| e.valid_to.is_none()) {
             entry.valid_to = Some(last_position);
         }
         self.add(next)
+    }
+
+    pub fn contains(&self, key_id: &KeyId) -> bool {
+        self.entries.iter().any(|(e, _)| &e.key_id == key_id)
     }
 
     pub fn active(&self) -> Option<&KeyringEntry> {
@@ -244,10 +263,13 @@ impl Keyring {
 }
 
 /// Verifies one signature over an event hash.
+/// This is the ledger's one signature rule (docs/LEDGER_FORMAT.md section 5, "strict"):
+/// `s < l`; `R` canonically encoded and not of small order; `A` not of small order; and
+/// the cofactorless equation `[s]B = R + [k]A`, checked as `encode([s]B - [k]A) == R`.
+/// Every verifier (events, checkpoints, proofs, bundles) uses it, so a signature that
+/// only satisfies the cofactored equation (`R = rB + T`, `T` a torsion point) is
+/// refused everywhere.
 pub fn verify_signature(key: &VerifyingKey, hash: &Hash32, signature: &[u8; 64]) -> bool {
-    // Strict: refuses non-canonical `s` and small-order `R` (and weak keys), as the
-    // batch verifier does, so a batch and the one-by-one check that locates a bad
-    // signature in it agree.
     key.verify_strict(hash.as_bytes(), &Signature::from_bytes(signature))
         .is_ok()
 }
@@ -275,6 +297,56 @@ mod tests {
                 Err(KeyError::Permissions { .. })
             ));
         }
+    }
+
+    fn pem_body(pem: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{pem}");
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap()
+    }
+
+    /// The file is PKCS#8 v1 (RFC 5208) and the real `openssl` binary reads the same key.
+    #[test]
+    fn key_file_is_pkcs8_v1_readable_by_openssl() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        let key = LedgerKey::generate();
+        key.save_new(&path).unwrap();
+        let pem = std::fs::read_to_string(&path).unwrap();
+        let der = pem_body(&pem);
+        // SEQUENCE { INTEGER 0 (v1), AlgorithmIdentifier { id-Ed25519 }, OCTET STRING }
+        // with nothing after the private key: 48 bytes.
+        assert_eq!(der.len(), 48, "{pem}");
+        assert_eq!(&der[2..5], &[0x02, 0x01, 0x00]);
+        let out = std::process::Command::new("openssl")
+            .args(["pkey", "-in"])
+            .arg(&path)
+            .args(["-pubout", "-outform", "DER"])
+            .output()
+            .expect("the openssl binary must be installed");
+        assert!(
+            out.status.success(),
+            "openssl pkey refused the key file: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // SubjectPublicKeyInfo DER: a 12-byte prefix, then the 32-byte public key.
+        assert_eq!(out.stdout.len(), 44);
+        assert_eq!(&out.stdout[12..], key.public().as_bytes());
+    }
+
+    /// Files written by earlier versions (PKCS#8 v2 with the public key) still load.
+    #[test]
+    fn pkcs8_v2_key_files_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.pem");
+        let key = LedgerKey::generate();
+        let v2 = key.signing_key().to_pkcs8_pem(Default::default()).unwrap();
+        assert_eq!(pem_body(&v2)[4], 0x01, "the old form is version 2 (v2 = 1)");
+        write_private_file(&path, v2.as_bytes()).unwrap();
+        assert_eq!(LedgerKey::load(&path).unwrap().id(), key.id());
     }
 
     #[test]
