@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::ledger::keys::{KeyError, LedgerKey};
+use crate::ledger::keys::KeyError;
 use crate::ledger::record::{LedgerId, RecordError};
 use crate::ledger::{Ledger, LedgerError};
 use crate::storage::{redact_url, Storage, StorageError};
@@ -54,8 +54,7 @@ impl LedgerArgs {
     /// Opens the ledger for writing: schema must be current, key must be the active one.
     pub async fn open(&self) -> Result<Ledger, ConfigError> {
         let id = self.ledger_id()?;
-        let key = LedgerKey::load(&self.key)?;
         let storage = self.storage().await?;
-        Ok(Ledger::open(storage, id, key).await?)
+        Ok(Ledger::open_with_key_file(storage, id, &self.key).await?)
     }
 }

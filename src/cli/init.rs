@@ -38,8 +38,9 @@ pub async fn open_or_initialise(args: &LedgerArgs) -> Result<Ledger, CliError> {
         key
     };
     Ledger::initialise(&storage, &id, &key).await?;
-    // Opening checks that this key is the ledger's active key.
-    Ok(Ledger::open(storage, id, key).await?)
+    // Opening checks that this key is the ledger's active key; the writer re-reads the
+    // file after a rotation by another process.
+    Ok(Ledger::open_with_key_file(storage, id, &args.key).await?)
 }
 
 #[derive(Debug, Args)]

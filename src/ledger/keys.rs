@@ -119,6 +119,31 @@ impl LedgerKey {
     }
 }
 
+/// Destroys a retired private key file: overwrites its bytes with zeros, syncs, and
+/// unlinks it. Best effort against recovery: a journaling or copy-on-write file system,
+/// a snapshot or a backup may still hold the old bytes (docs/OPERATIONS.md, "Rotating
+/// the signing key").
+pub fn destroy_key_file(path: &Path) -> Result<(), KeyError> {
+    use std::io::Write;
+    let write_err = |source| KeyError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let len = std::fs::symlink_metadata(path).map_err(write_err)?.len();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(write_err)?;
+    // A key file is a few hundred bytes; a larger one is not ours to overwrite.
+    if len <= 64 * 1024 {
+        file.write_all(&vec![0u8; len as usize])
+            .map_err(write_err)?;
+        file.sync_all().map_err(write_err)?;
+    }
+    drop(file);
+    std::fs::remove_file(path).map_err(write_err)
+}
+
 #[cfg(unix)]
 fn check_private_mode(path: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::PermissionsExt;
@@ -177,6 +202,25 @@ pub struct KeyringEntry {
     pub valid_from: u64,
     /// `None` while the key is the active signing key.
     pub valid_to: Option<u64>,
+}
+
+impl KeyringEntry {
+    /// Whether this key may sign a checkpoint (or a proof's or bundle's tree) of `size`
+    /// events: a tree whose last event it signed, or the tree it took over (the one
+    /// ending with the rotation that introduced it). A retired key cannot vouch for
+    /// anything after its period, and a new key for nothing before its introduction.
+    pub fn may_sign_tree(&self, size: u64) -> bool {
+        self.valid_from.saturating_sub(1) <= size && self.valid_to.is_none_or(|to| size <= to)
+    }
+
+    /// The tree sizes this key may sign, for messages.
+    pub fn tree_period(&self) -> String {
+        let to = self
+            .valid_to
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "now".into());
+        format!("{}..={to}", self.valid_from.saturating_sub(1))
+    }
 }
 
 /// Public keys known to a verifier, each bound to a range of positions.
