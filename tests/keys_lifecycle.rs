@@ -3,6 +3,7 @@
 //! trailers), and the rules for key events themselves (issue 14).
 
 mod common;
+mod http_support;
 #[path = "common/tamper.rs"]
 mod tamper;
 
@@ -548,5 +549,41 @@ async fn key_events_and_times_follow_the_rules() {
         }
         let report = verify(&db, VerifyOptions::default()).await;
         assert!(report.intact, "{kind:?}: {report:#?}");
+    }
+}
+
+/// Over HTTP: after a rotation by another process, a server that does not hold the new
+/// key answers a write with 503 problem+json and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_the_new_key_answers_503_and_writes_nothing() {
+    use icac_ledger::http::auth::Role;
+    use icac_ledger::http::ServerConfig;
+    for kind in KINDS {
+        let s = http_support::start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let held = s.state.ledger.signing_key();
+        let current = LedgerKey::from_signing_key(held.signing_key().clone());
+        let copy = LedgerKey::from_signing_key(held.signing_key().clone());
+        let other = Ledger::open(s.db.storage().await, ledger_id(), copy)
+            .await
+            .expect("second writer");
+        other
+            .rotate_key(&current, LedgerKey::generate(), "test")
+            .await
+            .expect("rotate elsewhere");
+        other.shutdown().await;
+        let before = s.head().await;
+        let (st, body) = s
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications",
+                http_support::form(http_support::HARTFORD, "24-777", "123123123"),
+            )
+            .await;
+        assert_eq!(st, 503, "{kind:?}: {body}");
+        assert_eq!(body["status"], 503, "{body}");
+        assert_eq!(s.head().await, before, "{kind:?}: nothing written");
+        let report = verify(&s.db, VerifyOptions::default()).await;
+        assert!(report.intact, "{kind:?}: {report:#?}");
+        s.stop().await;
     }
 }

@@ -5,8 +5,9 @@
 //! 1. In parallel (rayon, chunks of [`CHUNK`]): check the canonical bytes and read the
 //!    record's fields from them (one pass, `record_view`; the general parser only for
 //!    unusual records and to word errors), recompute the hash, cross-check the indexed
-//!    columns, and verify signatures with the keys known when the batch started (each
-//!    alone under the strict rule, `signature_batch`; keys parsed and refused if weak
+//!    columns, and verify signatures with the keys known when the batch started, under
+//!    the strict rule (`signature_batch`: a batch check that gives each signature its
+//!    single-check verdict, single checks when it fails; keys parsed and refused if weak
 //!    once per key).
 //! 2. In order, on one thread, while stage 1 works on the next batch: everything that
 //!    depends on the previous event: position gaps, `prev_hash` links, key periods and
@@ -648,7 +649,7 @@ fn prepare_chunk(chunk: &[RawEvent], ledger: &LedgerId, keys: &KeyCache) -> Vec<
     out
 }
 
-/// One batch verification for every unchecked signature whose key is known.
+/// Verifies every unchecked signature whose key is known.
 fn check_signatures(items: &mut [Prepared], keys: &KeyCache) {
     let vks: Vec<VerifyingKey> = keys.iter().map(|(_, k)| *k).collect();
     let mut idx = Vec::with_capacity(items.len());
