@@ -305,8 +305,7 @@ async fn checkpoints_hold_only_under_the_key_of_their_size() {
         let storage = tamper::storage(&r.db).await;
         let err = checkpointer::cut(&storage, &ledger_id(), &r.a)
             .await
-            .err()
-            .expect("a retired key cannot cut a checkpoint");
+            .expect_err("a retired key cannot cut a checkpoint");
         assert!(err.to_string().contains("may not sign"), "{err}");
         checkpointer::cut(&storage, &ledger_id(), &r.b)
             .await
@@ -347,7 +346,7 @@ async fn proofs_hold_only_under_the_key_of_their_tree_size() {
         // The active key's signature is the only thing that makes a tree size valid.
         assert!(proofs::verify_proof(&forge(&r.b), &ring).unwrap().is_ok());
         let refused = proofs::verify_proof(&forge(&r.a), &ring).unwrap();
-        let reason = refused.err().expect("retired key's proof is refused").0;
+        let reason = refused.expect_err("retired key's proof is refused").0;
         assert!(reason.contains("size"), "{reason}");
     }
 }

@@ -256,7 +256,8 @@ fn independent_python_verifier_agrees() {
     assert!(!bad.status.success(), "tampered vectors must be rejected");
 
     // Hashed and signed correctly, but breaking a rule of the format.
-    let resigned: [(&str, Box<dyn FnOnce(&mut Vec<Body>)>); 2] = [
+    type Edit = Box<dyn FnOnce(&mut Vec<Body>)>;
+    let resigned: [(&str, Edit); 2] = [
         (
             "recorded_at",
             Box::new(|b| b[2].4.recorded_at = "2099-13-45T25:61:61.000000Z".into()),

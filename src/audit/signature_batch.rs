@@ -147,7 +147,7 @@ fn batch_holds(keys: &[VerifyingKey], items: &[Signed<'_>]) -> bool {
         let mut mask = u128::from_le_bytes(mask_bytes.try_into().unwrap_or([0; 16]));
         while mask != 0 {
             let round = mask.trailing_zeros() as usize;
-            rounds[round] = &rounds[round] + &r;
+            rounds[round] += &r;
             mask &= mask - 1;
         }
     }
@@ -206,7 +206,10 @@ mod tests {
     }
 
     /// tests/vectors/signatures.json: (public key, message, signature, valid).
-    fn vectors() -> Vec<(String, [u8; 32], [u8; 32], [u8; 64], bool)> {
+    /// Name, public key, message, signature, valid.
+    type Vector = (String, [u8; 32], [u8; 32], [u8; 64], bool);
+
+    fn vectors() -> Vec<Vector> {
         let text = include_str!("../../tests/vectors/signatures.json");
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
         v["vectors"]
