@@ -4,10 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::ledger::key_file::{KeyFile, KeyFileError};
+use crate::ledger::key_file::KeyFileError;
 use crate::ledger::{Ledger, LedgerError};
 use crate::storage::{redact_url, Storage, StorageError};
-use icac_format::keys::LedgerKey;
 use icac_format::record::{LedgerId, RecordError};
 
 pub const DEFAULT_DB: &str = "sqlite://icac-ledger.db";
@@ -56,8 +55,7 @@ impl LedgerArgs {
     /// Opens the ledger for writing: schema must be current, key must be the active one.
     pub async fn open(&self) -> Result<Ledger, ConfigError> {
         let id = self.ledger_id()?;
-        let key = LedgerKey::load(&self.key)?;
         let storage = self.storage().await?;
-        Ok(Ledger::open(storage, id, key).await?)
+        Ok(Ledger::open_with_key_file(storage, id, &self.key).await?)
     }
 }

@@ -98,7 +98,6 @@ async fn checkpoints_are_signed_stored_and_written_periodically() {
 
         let task = checkpointer::spawn_for(
             &ledger,
-            LedgerKey::from_signing_key(key.signing_key().clone()),
             Schedule {
                 every_events: 4,
                 every: Duration::from_millis(100),

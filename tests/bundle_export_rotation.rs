@@ -46,7 +46,7 @@ async fn export_before_a_rotation_is_refused_and_after_it_verifies() {
     let msg = err.to_string();
     assert!(
         msg.contains(&format!(
-            "introduced at position {rotation}, after position {size}"
+            "may sign only trees of size {rotation}..=now, not {size}"
         )),
         "{msg}"
     );

@@ -26,6 +26,21 @@ fn seed() -> [u8; 32] {
 }
 
 fn generate() -> Value {
+    generate_with(|_| {})
+}
+
+/// One event of the vectors before sealing: stream, type, payload, metadata.
+type Body = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Value,
+    EventMetadata,
+);
+
+/// The vectors with `edit` applied to the event bodies before they are sealed: a
+/// correctly hashed and signed ledger that breaks a rule of the format.
+fn generate_with(edit: impl FnOnce(&mut Vec<Body>)) -> Value {
     let key = LedgerKey::from_signing_key(SigningKey::from_bytes(&seed()));
     let ledger = LedgerId::new("ct-icac-test").unwrap();
     let meta = |principal: &str, unit: Option<&str>, at: &str, req: &str| EventMetadata {
@@ -35,7 +50,7 @@ fn generate() -> Value {
         request_id: req.into(),
         correlation_id: None,
     };
-    let bodies = vec![
+    let mut bodies: Vec<Body> = vec![
         (
             "ledger",
             "ct-icac-test",
@@ -70,6 +85,7 @@ fn generate() -> Value {
             ),
         ),
     ];
+    edit(&mut bodies);
     let mut prev = GENESIS_PREV_HASH;
     let mut seqs = std::collections::HashMap::new();
     let mut events = Vec::new();
@@ -239,6 +255,69 @@ fn independent_python_verifier_agrees() {
     std::fs::write(&tampered, edited).unwrap();
     let bad = run(tampered.to_str().unwrap());
     assert!(!bad.status.success(), "tampered vectors must be rejected");
+
+    // Hashed and signed correctly, but breaking a rule of the format.
+    type Edit = Box<dyn FnOnce(&mut Vec<Body>)>;
+    let resigned: [(&str, Edit); 2] = [
+        (
+            "recorded_at",
+            Box::new(|b| b[2].4.recorded_at = "2099-13-45T25:61:61.000000Z".into()),
+        ),
+        (
+            "key event stream",
+            Box::new(|b| b[2].2 = key_events::SIGNING_KEY_ROTATED),
+        ),
+    ];
+    for (what, edit) in resigned {
+        let path = dir.path().join("resigned.json");
+        std::fs::write(&path, serde_json::to_string(&generate_with(edit)).unwrap()).unwrap();
+        let out = run(path.to_str().unwrap());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what} must be refused");
+        assert!(err.contains(what), "{what}: {err}");
+    }
+
+    // The signature rule's edge cases, and a copy that calls a cofactored-only one valid.
+    let sigs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/signatures.json");
+    let ok = run(sigs);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(sigs).unwrap()).unwrap();
+    let lenient = v["vectors"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|x| x["name"].as_str().unwrap().starts_with("cofactored-only"))
+        .unwrap();
+    lenient["valid"] = Value::Bool(true);
+    let path = dir.path().join("lenient.json");
+    std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+    assert!(!run(path.to_str().unwrap()).status.success());
+}
+
+/// The same signature vectors through the Rust verifiers: the one-signature check and a
+/// whole ledger whose event carries the vector's signature.
+#[test]
+fn signature_vectors_get_the_strict_verdict() {
+    let sigs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/signatures.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(sigs).unwrap()).unwrap();
+    assert_eq!(v["rule"], "strict");
+    for x in v["vectors"].as_array().unwrap() {
+        let bytes = |n: &str| hex::decode(x[n].as_str().unwrap()).unwrap();
+        let verdict = icac_format::keys::parse_public_key(x["public_key"].as_str().unwrap())
+            .map(|key| {
+                icac_format::keys::verify_signature(
+                    &key,
+                    &Hash32(bytes("message").try_into().unwrap()),
+                    &bytes("signature").try_into().unwrap(),
+                )
+            })
+            .unwrap_or(false);
+        assert_eq!(verdict, x["valid"].as_bool().unwrap(), "{}", x["name"]);
+    }
 }
 
 // ---- format version 2: sealed values (docs/LEDGER_FORMAT.md, section 12) ----

@@ -68,6 +68,8 @@ pub enum KeyEventError {
     MissingGenesis,
     #[error("key event at position {position} is malformed: {reason}")]
     Malformed { position: u64, reason: String },
+    #[error("position {position}: {reason}")]
+    OutsideLedgerStream { position: u64, reason: String },
     #[error(
         "rotation at position {position} is signed by {signed_by}, not the active key {active}"
     )]
@@ -76,6 +78,35 @@ pub enum KeyEventError {
         signed_by: KeyId,
         active: KeyId,
     },
+}
+
+/// The rule that places key events: `LedgerInitialized` and `SigningKeyRotated` are
+/// valid only in the stream `ledger/<ledger_id>`, and that stream holds nothing else.
+/// `None` when the event obeys it.
+pub fn stream_rule_broken(
+    ledger: &LedgerId,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    event_type: &str,
+) -> Option<String> {
+    let key_type = event_type == LEDGER_INITIALIZED || event_type == SIGNING_KEY_ROTATED;
+    let ledger_type = aggregate_type == LEDGER_AGGREGATE_TYPE;
+    if ledger_type && aggregate_id != ledger.as_str() {
+        return Some(format!(
+            "stream {LEDGER_AGGREGATE_TYPE}/{aggregate_id} is not this ledger's key stream \
+             {LEDGER_AGGREGATE_TYPE}/{ledger}"
+        ));
+    }
+    match (key_type, ledger_type) {
+        (true, false) => Some(format!(
+            "{event_type} is valid only in stream {LEDGER_AGGREGATE_TYPE}/{ledger}, \
+             not in {aggregate_type}/{aggregate_id}"
+        )),
+        (false, true) => Some(format!(
+            "stream {LEDGER_AGGREGATE_TYPE}/{ledger} holds only key events, not {event_type}"
+        )),
+        _ => None,
+    }
 }
 
 /// Folds key events, in position order, into the keyring they define. Every record in
@@ -90,6 +121,17 @@ pub fn keyring_from<'a>(
             position: record.position,
             reason,
         };
+        if let Some(reason) = stream_rule_broken(
+            &record.ledger_id,
+            &record.aggregate_type,
+            &record.aggregate_id,
+            &record.event_type,
+        ) {
+            return Err(KeyEventError::OutsideLedgerStream {
+                position: record.position,
+                reason,
+            });
+        }
         if !saw_genesis {
             if record.position != 1 || record.event_type != LEDGER_INITIALIZED {
                 return Err(KeyEventError::MissingGenesis);
@@ -112,7 +154,7 @@ pub fn keyring_from<'a>(
             continue;
         }
         if record.event_type != SIGNING_KEY_ROTATED {
-            continue;
+            return Err(malformed(format!("a second {LEDGER_INITIALIZED} event")));
         }
         let rotated: SigningKeyRotated =
             serde_json::from_value(record.payload.clone()).map_err(|e| malformed(e.to_string()))?;

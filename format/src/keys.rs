@@ -32,6 +32,8 @@ pub enum KeyError {
     WeakPublicKey,
     #[error("public key must be 32 bytes of hex: {0}")]
     BadPublicKey(String),
+    #[error("key {0} is already in the key history; a rotation must introduce a new key")]
+    ReusedKey(KeyId),
 }
 
 /// The key this process signs with.
@@ -63,13 +65,15 @@ impl LedgerKey {
     }
 }
 
-/// Parses a hex public key, rejecting small-order points so batch verification is sound.
+/// Parses a hex public key under the ledger's signature rule (docs/LEDGER_FORMAT.md
+/// section 5): the point must be canonically encoded (`y < p`, so no two encodings of one
+/// key hash differently) and not of small order.
 pub fn parse_public_key(hex_str: &str) -> Result<VerifyingKey, KeyError> {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(hex_str, &mut bytes)
         .map_err(|_| KeyError::BadPublicKey(hex_str.chars().take(80).collect()))?;
     let key = VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::WeakPublicKey)?;
-    if key.is_weak() {
+    if key.to_edwards().compress().to_bytes() != bytes || key.is_weak() {
         return Err(KeyError::WeakPublicKey);
     }
     Ok(key)
@@ -83,6 +87,25 @@ pub struct KeyringEntry {
     pub valid_from: u64,
     /// `None` while the key is the active signing key.
     pub valid_to: Option<u64>,
+}
+
+impl KeyringEntry {
+    /// Whether this key may sign a checkpoint (or a proof's or bundle's tree) of `size`
+    /// events: a tree whose last event it signed, or the tree it took over (the one
+    /// ending with the rotation that introduced it). A retired key cannot vouch for
+    /// anything after its period, and a new key for nothing before its introduction.
+    pub fn may_sign_tree(&self, size: u64) -> bool {
+        self.valid_from.saturating_sub(1) <= size && self.valid_to.is_none_or(|to| size <= to)
+    }
+
+    /// The tree sizes this key may sign, for messages.
+    pub fn tree_period(&self) -> String {
+        let to = self
+            .valid_to
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "now".into());
+        format!("{}..={to}", self.valid_from.saturating_sub(1))
+    }
 }
 
 /// Public keys known to a verifier, each bound to a range of positions.
@@ -122,11 +145,20 @@ impl Keyring {
     }
 
     /// Closes the period of the active key at `last_position` and opens `next` after it.
+    /// `next` must be a key the ring has never held: rotating back to the active or a
+    /// retired key would leave no key able to sign the following position.
     pub fn rotate(&mut self, last_position: u64, next: KeyringEntry) -> Result<(), KeyError> {
+        if self.contains(&next.key_id) {
+            return Err(KeyError::ReusedKey(next.key_id));
+        }
         if let Some((entry, _)) = self.entries.iter_mut().find(|(e, _)| e.valid_to.is_none()) {
             entry.valid_to = Some(last_position);
         }
         self.add(next)
+    }
+
+    pub fn contains(&self, key_id: &KeyId) -> bool {
+        self.entries.iter().any(|(e, _)| &e.key_id == key_id)
     }
 
     pub fn active(&self) -> Option<&KeyringEntry> {
@@ -160,10 +192,13 @@ impl Keyring {
 }
 
 /// Verifies one signature over an event hash.
+/// This is the ledger's one signature rule (docs/LEDGER_FORMAT.md section 5, "strict"):
+/// `s < l`; `R` canonically encoded and not of small order; `A` not of small order; and
+/// the cofactorless equation `[s]B = R + [k]A`, checked as `encode([s]B - [k]A) == R`.
+/// Every verifier (events, checkpoints, proofs, bundles) uses it, so a signature that
+/// only satisfies the cofactored equation (`R = rB + T`, `T` a torsion point) is
+/// refused everywhere.
 pub fn verify_signature(key: &VerifyingKey, hash: &Hash32, signature: &[u8; 64]) -> bool {
-    // Strict: refuses non-canonical `s` and small-order `R` (and weak keys), as the
-    // batch verifier does, so a batch and the one-by-one check that locates a bad
-    // signature in it agree.
     key.verify_strict(hash.as_bytes(), &Signature::from_bytes(signature))
         .is_ok()
 }

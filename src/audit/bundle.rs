@@ -239,14 +239,14 @@ async fn trailer_checkpoint(
     // genesis or a rotation event among them, or the header's entries valid at `from`):
     // a checkpoint signed with a key rotated in later makes a genuine bundle verify as
     // broken. A rotation at position p introduces a key valid from p + 1.
+    // Likewise a key retired before `size` may not vouch for it (section 7).
     if let Some(entry) = keyring.iter().find(|e| &e.key_id == key.id()) {
-        let introduced = entry.valid_from.saturating_sub(1).max(1);
-        if introduced > size {
+        if !entry.may_sign_tree(size) {
             return Err(AuditError::invalid(format!(
-                "the signing key {} was introduced at position {introduced}, after position \
-                 {size}: a verifier of positions up to {size} cannot trust its checkpoint; \
-                 export up to position {introduced} or later",
-                entry.key_id
+                "the signing key {} may sign only trees of size {}, not {size}: use the key \
+                 active at position {size}, or export a range ending within its period",
+                entry.key_id,
+                entry.tree_period()
             )));
         }
     }
@@ -629,8 +629,9 @@ fn check_trailer(
     if t.head != head || t.root != v.root() {
         return Err(malformed("head or root does not match the events".into()));
     }
-    let cp = checkpoint::parse_and_verify(&t.checkpoint, &v.note_verifiers())
-        .map_err(|e| malformed(format!("checkpoint is not signed by the ledger's key: {e}")))?;
+    let cp = v
+        .open_checkpoint(&t.checkpoint)
+        .map_err(|e| malformed(format!("checkpoint refused: {e}")))?;
     if cp.ledger_id != h.ledger_id.as_str()
         || cp.size != last
         || cp.root != v.root()

@@ -6,17 +6,21 @@
 //! the hash of its bytes linked to its predecessor, so it never signs over a row altered
 //! in the database; signatures are left to `verify` (they were made by this process).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::{now_rfc3339, AuditError};
+use crate::ledger::signer::Signer;
 use crate::ledger::Ledger;
 use crate::storage::{CheckpointRow, Storage, READ_PAGE};
 use icac_format::chain::{event_hash, Hash32, GENESIS_PREV_HASH};
 use icac_format::checkpoint::{self, Checkpoint};
-use icac_format::keys::LedgerKey;
+use icac_format::key_events::{SigningKeyRotated, LEDGER_AGGREGATE_TYPE, SIGNING_KEY_ROTATED};
+use icac_format::keys::{KeyId, LedgerKey};
 use icac_format::merkle::MerkleAccumulator;
+use icac_format::record::EventRecord;
 use icac_format::record::LedgerId;
 
 /// A checkpoint and its signed note.
@@ -66,11 +70,17 @@ pub async fn store(
     }
 }
 
-/// The Merkle frontier and chain head of the ledger prefix read so far.
+/// The Merkle frontier and chain head of the ledger prefix read so far, and the keys
+/// that may sign a checkpoint of it.
 #[derive(Debug, Clone, Default)]
 pub struct TreeState {
     acc: MerkleAccumulator,
     head: Hash32,
+    /// The key that signed the last event read.
+    last_signer: Option<KeyId>,
+    /// The key active after it: the one a rotation as the last event introduced, or
+    /// else the last signer.
+    active: Option<KeyId>,
 }
 
 impl TreeState {
@@ -78,7 +88,34 @@ impl TreeState {
         Self {
             acc: MerkleAccumulator::new(),
             head: GENESIS_PREV_HASH,
+            last_signer: None,
+            active: None,
         }
+    }
+
+    /// The key active for the tree read so far (`None` before the genesis).
+    pub fn active_key(&self) -> Option<&KeyId> {
+        self.active.as_ref()
+    }
+
+    /// Follows the key events among the rows read, trusting the stored bytes as far as
+    /// their hash (signatures are `verify`'s business).
+    fn follow_keys(&mut self, row: &crate::storage::StoredRow) -> Result<(), AuditError> {
+        let signer = KeyId(row.key_id.clone());
+        self.active = Some(
+            if row.aggregate_type == LEDGER_AGGREGATE_TYPE && row.event_type == SIGNING_KEY_ROTATED
+            {
+                let record = EventRecord::from_stored(&row.canonical)
+                    .map_err(|e| AuditError::invalid(format!("position {}: {e}", row.position)))?;
+                let rotated: SigningKeyRotated = serde_json::from_value(record.payload)
+                    .map_err(|e| AuditError::invalid(format!("position {}: {e}", row.position)))?;
+                rotated.key_id
+            } else {
+                signer.clone()
+            },
+        );
+        self.last_signer = Some(signer);
+        Ok(())
     }
 
     pub fn size(&self) -> u64 {
@@ -134,6 +171,7 @@ impl TreeState {
                         "its stored hash is not the hash of its bytes and predecessor",
                     ));
                 }
+                self.follow_keys(&row)?;
                 visit(&row, &hash);
                 self.acc.push(&hash)?;
                 self.head = hash;
@@ -142,7 +180,25 @@ impl TreeState {
         Ok(())
     }
 
+    /// Signs a checkpoint of the tree read so far. `key` must be the key active for it (or
+    /// the one that signed its last event, when that was the rotation away from it): a
+    /// checkpoint by any other key is refused by every verifier (LEDGER_FORMAT.md section 7).
     pub fn sign(&self, ledger: &LedgerId, key: &LedgerKey) -> Result<SignedCheckpoint, AuditError> {
+        let allowed = [&self.active, &self.last_signer]
+            .into_iter()
+            .any(|k| k.as_ref() == Some(key.id()));
+        if self.size() > 0 && !allowed {
+            return Err(AuditError::invalid(format!(
+                "key {} may not sign a checkpoint of size {}: the key active for it is {}; \
+                 use the key file the last `keys rotate` wrote",
+                key.id(),
+                self.size(),
+                self.active
+                    .as_ref()
+                    .map(|k| k.to_string())
+                    .unwrap_or_else(|| "unknown".into())
+            )));
+        }
         sign_checkpoint(ledger, key, self.size(), self.root(), self.head)
     }
 }
@@ -184,11 +240,14 @@ impl Default for Schedule {
 ///
 /// The server spawns this next to the ledger; it follows `committed` so it never
 /// polls the database while nothing happens.
+///
+/// It signs with the key `signer` holds for the tree it cuts (re-reading the key file
+/// after a rotation by another process); a cut no key may sign is logged and retried.
 pub async fn run_periodic(
     storage: Storage,
     ledger: LedgerId,
     mut committed: watch::Receiver<u64>,
-    key: LedgerKey,
+    signer: Arc<Signer>,
     schedule: Schedule,
 ) -> Result<u64, AuditError> {
     let mut state = TreeState::new();
@@ -213,7 +272,7 @@ pub async fn run_periodic(
         let upto = *committed.borrow();
         // A failure (the database restarting, say) is logged and retried at the next
         // tick or commit; `state` keeps every row it already checked.
-        match cut_to(&storage, &ledger, &key, &mut state, upto).await {
+        match cut_to(&storage, &ledger, &signer, &mut state, upto).await {
             Ok(signed) => {
                 last_cut = upto;
                 written += 1;
@@ -227,29 +286,34 @@ pub async fn run_periodic(
 async fn cut_to(
     storage: &Storage,
     ledger: &LedgerId,
-    key: &LedgerKey,
+    signer: &Signer,
     state: &mut TreeState,
     upto: u64,
 ) -> Result<SignedCheckpoint, AuditError> {
     state
         .catch_up(storage, ledger, Some(upto), |_, _| {})
         .await?;
-    let signed = state.sign(ledger, key)?;
-    store(storage, ledger, key, &signed).await?;
+    let key = match state.active_key() {
+        Some(active) => signer
+            .for_active(active)
+            .map_err(|e| AuditError::invalid(e.to_string()))?,
+        None => signer.current(),
+    };
+    let signed = state.sign(ledger, &key)?;
+    store(storage, ledger, &key, &signed).await?;
     Ok(signed)
 }
 
-/// Spawns [`run_periodic`] for an open ledger.
+/// Spawns [`run_periodic`] for an open ledger, signing with the ledger's own key.
 pub fn spawn_for(
     ledger: &Ledger,
-    key: LedgerKey,
     schedule: Schedule,
 ) -> tokio::task::JoinHandle<Result<u64, AuditError>> {
     tokio::spawn(run_periodic(
         ledger.storage().clone(),
         ledger.id().clone(),
         ledger.committed(),
-        key,
+        ledger.signer().clone(),
         schedule,
     ))
 }

@@ -84,16 +84,16 @@ async fn read_tree(
     Ok((hashes, state, kept))
 }
 
-/// A signed note for a tree of `size` with `root`/`head`: the stored checkpoint when the
-/// latest one matches, otherwise signed now with `key` (and stored).
+/// A signed note for the tree `state` has read: the stored checkpoint when the latest one
+/// matches, otherwise signed now with `key` (which must be active for that tree) and
+/// stored.
 async fn note_for(
     storage: &Storage,
     ledger: &LedgerId,
     key: Option<&LedgerKey>,
-    size: u64,
-    root: Hash32,
-    head: Hash32,
+    state: &TreeState,
 ) -> Result<String, AuditError> {
+    let (size, root, head) = (state.size(), state.root(), state.head());
     if let Some(row) = storage.latest_checkpoint(ledger).await? {
         if row.size == size && row.root == root.0 && row.head == head.0 {
             return Ok(row.note);
@@ -104,7 +104,7 @@ async fn note_for(
             "no stored checkpoint of size {size}; pass --checkpoint FILE or the signing key (--key)"
         ))
     })?;
-    let signed = checkpointer::sign_checkpoint(ledger, key, size, root, head)?;
+    let signed = state.sign(ledger, key)?;
     checkpointer::store(storage, ledger, key, &signed).await?;
     Ok(signed.note)
 }
@@ -142,7 +142,7 @@ pub async fn prove_inclusion(
             }
             note
         }
-        _ => note_for(storage, ledger, key, size, state.root(), state.head()).await?,
+        _ => note_for(storage, ledger, key, &state).await?,
     };
     let row = row.ok_or_else(|| AuditError::invalid(format!("position {position} not found")))?;
     let event = sealed_from_row(row)?.to_json();
@@ -183,10 +183,15 @@ pub async fn prove_consistency(
         .catch_up(storage, ledger, Some(new_size), |_, h| hashes.push(*h))
         .await?;
     let proof = merkle::consistency_proof(&hashes, old_size, new_size)?;
-    let new_note = note_for(storage, ledger, key, new_size, state.root(), state.head()).await?;
+    let new_note = note_for(storage, ledger, key, &state).await?;
     let old_note = match key {
-        Some(k) => checkpointer::sign_checkpoint(ledger, k, old_size, old.root(), old.head())?.note,
-        None => note_for(storage, ledger, None, old_size, old.root(), old.head()).await?,
+        // The key active at `new_size` may have been introduced after `old_size`; then
+        // only a stored checkpoint of `old_size` can vouch for it.
+        Some(k) => match old.sign(ledger, k) {
+            Ok(signed) => signed.note,
+            Err(_) => note_for(storage, ledger, None, &old).await?,
+        },
+        None => note_for(storage, ledger, None, &old).await?,
     };
     Ok(ConsistencyProof {
         format: CONSISTENCY_FORMAT.into(),
@@ -278,6 +283,9 @@ fn reject<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> ProofRejected + '_ 
     move |e| ProofRejected(format!("{what}: {e}"))
 }
 
+/// Opens a proof's checkpoint. With a keyring, the key must also be one that may sign a
+/// tree of the checkpoint's size (`KeyringEntry::may_sign_tree`): a retired key cannot
+/// vouch for a tree beyond its period, such as one larger than the real ledger.
 fn verify_note(
     note: &str,
     ledger: &LedgerId,
@@ -290,6 +298,22 @@ fn verify_note(
             "checkpoint is for ledger {}",
             cp.ledger_id
         )));
+    }
+    if let ProofKeys::Keyring(entries) = keys {
+        let signed_in_period = entries.iter().any(|e| {
+            e.may_sign_tree(cp.size)
+                && parse_public_key(&e.public_key)
+                    .ok()
+                    .and_then(|k| NoteVerifier::for_ledger(ledger.as_str(), k).ok())
+                    .is_some_and(|v| checkpoint::parse_and_verify(note, &v.into()).is_ok())
+        });
+        if !signed_in_period {
+            return Err(ProofRejected(format!(
+                "the checkpoint of size {} is signed only by keys the keyring does not allow \
+                 to sign a tree of that size (a key retired before it, or introduced after it)",
+                cp.size
+            )));
+        }
     }
     Ok(cp)
 }

@@ -5,10 +5,10 @@
 //! 1. In parallel (rayon, chunks of [`CHUNK`]): check the canonical bytes and read the
 //!    record's fields from them (one pass, `record_view`; the general parser only for
 //!    unusual records and to word errors), recompute the hash, cross-check the indexed
-//!    columns, and batch-verify signatures with the keys known when the batch started
-//!    (ed25519-dalek `verify_batch`, keys parsed and refused if weak once per key; on
-//!    failure each signature of that chunk is checked alone, so the first bad one is
-//!    found).
+//!    columns, and verify signatures with the keys known when the batch started, under
+//!    the strict rule (`signature_batch`: a batch check that gives each signature its
+//!    single-check verdict, single checks when it fails; keys parsed and refused if weak
+//!    once per key).
 //! 2. In order, on one thread, while stage 1 works on the next batch: everything that
 //!    depends on the previous event: position gaps, `prev_hash` links, key periods and
 //!    rotations, stream sequences, time order, the Merkle accumulator and checkpoint
@@ -298,10 +298,12 @@ fn stream_key(aggregate_type: &str, aggregate_id: &str) -> [u8; 16] {
 }
 
 /// `recorded_at` must have the fixed-width form the ledger writes, so that comparing
-/// strings compares times.
+/// strings compares times, and name a real instant: a month 01-12, a day that month
+/// has (leap years included), hours below 24, minutes and seconds below 60 (the
+/// ledger's clock never writes a leap second).
 fn is_recorded_at(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 27
+    let shaped = b.len() == 27
         && b.iter().enumerate().all(|(i, &c)| match i {
             4 | 7 => c == b'-',
             10 => c == b'T',
@@ -309,7 +311,26 @@ fn is_recorded_at(s: &str) -> bool {
             19 => c == b'.',
             26 => c == b'Z',
             _ => c.is_ascii_digit(),
-        })
+        });
+    if !shaped {
+        return false;
+    }
+    let num = |from: usize, to: usize| {
+        b[from..to]
+            .iter()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+    };
+    let (year, month, day) = (num(0, 4), num(5, 7), num(8, 10));
+    let (hour, minute, second) = (num(11, 13), num(14, 16), num(17, 19));
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    (1..=days).contains(&day) && hour < 24 && minute < 60 && second < 60
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -631,7 +652,7 @@ fn prepare_chunk(chunk: &[RawEvent], ledger: &LedgerId, keys: &KeyCache) -> Vec<
     out
 }
 
-/// One batch verification for every unchecked signature whose key is known.
+/// Verifies every unchecked signature whose key is known.
 fn check_signatures(items: &mut [Prepared], keys: &KeyCache) {
     let vks: Vec<VerifyingKey> = keys.iter().map(|(_, k)| *k).collect();
     let mut idx = Vec::with_capacity(items.len());
@@ -642,7 +663,7 @@ fn check_signatures(items: &mut [Prepared], keys: &KeyCache) {
                 continue;
             }
             if let Some(key) = keys.iter().position(|(id, _)| *id == c.f.key_id.0) {
-                idx.push((i, key));
+                idx.push(i);
                 batch.push(Signed {
                     key,
                     message: &c.stored_hash.0,
@@ -654,11 +675,9 @@ fn check_signatures(items: &mut [Prepared], keys: &KeyCache) {
     if idx.is_empty() {
         return;
     }
-    let all_ok = signature_batch::verify_all(&vks, &batch);
-    for (i, key) in idx {
+    let verdicts = signature_batch::verify_each(&vks, &batch);
+    for (i, ok) in idx.into_iter().zip(verdicts) {
         if let Ok(c) = &mut items[i].checked {
-            // A failed batch says only that some signature is bad; single checks say which.
-            let ok = all_ok || verify_signature(&vks[key], &c.stored_hash, &c.signature);
             c.sig = if ok {
                 SigStatus::Valid
             } else {
@@ -1072,6 +1091,14 @@ impl ChainVerifier {
                 format!("signature does not verify with key {}", r.key_id),
             ));
         }
+        if let Some(reason) = key_events::stream_rule_broken(
+            &self.ledger,
+            &r.aggregate_type,
+            &r.aggregate_id,
+            &r.event_type,
+        ) {
+            return Err((BreakKind::BadKeyEvent, reason));
+        }
         let last = self.streams.get(&c.stream).copied();
         let expected_seq = match last {
             Some(s) => s + 1,
@@ -1090,7 +1117,7 @@ impl ChainVerifier {
         let time = &r.recorded_at;
         if !is_recorded_at(time) {
             return Err(altered(format!(
-                "recorded_at {time:?} is not in the ledger's format"
+                "recorded_at {time:?} is not a real instant in the ledger's format"
             )));
         }
         if let Some(prev) = &self.prev_time {
@@ -1189,22 +1216,50 @@ impl ChainVerifier {
         }
     }
 
-    /// Public keys a checkpoint of this ledger may be signed with.
-    pub fn note_verifiers(&self) -> checkpoint::Keyring {
-        let mut kr = checkpoint::Keyring::new();
-        let mut add = |k: VerifyingKey| {
-            if let Ok(v) = NoteVerifier::for_ledger(self.ledger.as_str(), k) {
-                kr.add(v);
+    /// Opens a checkpoint note of this ledger, which must carry a signature by a key that
+    /// may sign a tree of the size it states (`KeyringEntry::may_sign_tree`): a key of
+    /// the chain's key history with the period the chain gives it, or a pinned key with
+    /// its pinned period. A key retired before that size, or introduced after it, does
+    /// not count, however valid its signature.
+    pub fn open_checkpoint(&self, note: &str) -> Result<Checkpoint, String> {
+        let mut candidates: Vec<KeyringEntry> = self
+            .ring
+            .as_ref()
+            .map(|r| r.entries().cloned().collect())
+            .unwrap_or_default();
+        if let TrustRoot::Keyring(pinned) = &self.trust {
+            for e in pinned {
+                if !candidates.iter().any(|c| c.key_id == e.key_id) {
+                    candidates.push(e.clone());
+                }
             }
-        };
-        // The chain's keys are anchored on the pin (if any) by the genesis check.
-        for (_, k) in self.key_snapshot().iter() {
-            add(*k);
         }
-        for k in self.trust.pinned_keys() {
-            add(k);
+        let mut refused = Vec::new();
+        for entry in &candidates {
+            let Ok(key) = parse_public_key(&entry.public_key) else {
+                continue;
+            };
+            let Ok(verifier) = NoteVerifier::for_ledger(self.ledger.as_str(), key) else {
+                continue;
+            };
+            let Ok(cp) = checkpoint::parse_and_verify(note, &verifier.into()) else {
+                continue;
+            };
+            if entry.may_sign_tree(cp.size) {
+                return Ok(cp);
+            }
+            refused.push(format!(
+                "it is signed by key {}, which may sign only trees of size {}, not {}",
+                entry.key_id,
+                entry.tree_period(),
+                cp.size
+            ));
         }
-        kr
+        Err(if refused.is_empty() {
+            "it is not signed by any key in this ledger's key history".into()
+        } else {
+            refused.join("; ")
+        })
     }
 
     /// Ends the run: checks each claimed checkpoint's signature and reach, and builds
@@ -1212,7 +1267,6 @@ impl ChainVerifier {
     pub fn finish(mut self, source: &str) -> Report {
         let (head_position, head_hash) = self.head();
         if self.broken.is_none() {
-            let verifiers = self.note_verifiers();
             for claim in std::mem::take(&mut self.claims) {
                 if claim.body.size > head_position {
                     self.outcomes.push(CheckpointOutcome {
@@ -1229,13 +1283,14 @@ impl ChainVerifier {
                         ),
                     });
                 }
-                if let Err(e) = checkpoint::parse_and_verify(&claim.note, &verifiers) {
+                if let Err(e) = self.open_checkpoint(&claim.note) {
                     self.candidates.push(Break {
                         position: 1,
                         kind: BreakKind::RewrittenSinceCheckpoint,
                         detail: format!(
-                            "{} is not signed by any key in this ledger's key history ({e}): \
-                             the history was re-signed from genesis, or the checkpoint is not from this ledger",
+                            "{} is not a checkpoint of this ledger's key history ({e}): \
+                             the history was re-signed from genesis, the checkpoint is not from \
+                             this ledger, or a key signed it outside its period",
                             claim.label
                         ),
                     });

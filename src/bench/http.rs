@@ -190,7 +190,7 @@ impl BenchServer {
             LedgerKey::from_signing_key(key.signing_key().clone()),
         )
         .await?;
-        let state = AppState::open(ledger, key, ServerConfig::default()).await?;
+        let state = AppState::open(ledger, ServerConfig::default()).await?;
         let register = UnitCommand::Register(RegisterUnit {
             ori: Ori::parse(UNIT)?,
             name: "Hartford Police Department".into(),

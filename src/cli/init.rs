@@ -35,8 +35,9 @@ pub async fn open_or_initialise(args: &LedgerArgs) -> Result<Ledger, CliError> {
         outln!("created signing key {} at {}", key.id(), args.key.display());
     }
     Ledger::initialise(&storage, &id, &key).await?;
-    // Opening checks that this key is the ledger's active key.
-    Ok(Ledger::open(storage, id, key).await?)
+    // Opening checks that this key is the ledger's active key; the writer re-reads the
+    // file after a rotation by another process.
+    Ok(Ledger::open_with_key_file(storage, id, &args.key).await?)
 }
 
 /// `migrate`: applies pending schema migrations and nothing else (no key, no genesis),

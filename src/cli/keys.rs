@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use super::CliError;
 use crate::config::LedgerArgs;
+use crate::ledger::key_file::destroy_key_file;
 use crate::ledger::key_file::KeyFile;
 use crate::ledger::keyring;
 use icac_format::keys::LedgerKey;
@@ -15,7 +16,9 @@ use icac_format::keys::LedgerKey;
 pub enum KeysCommand {
     /// Print the public keyring (every key and the positions it may sign) as JSON
     Export,
-    /// Record a new signing key in the ledger, signed by the current one
+    /// Record a new signing key in the ledger, signed by the current one, then destroy
+    /// the current key's file (--key). Safe while `serve` runs: the server stops writing
+    /// until the new key file is at its --key path (docs/OPERATIONS.md)
     Rotate {
         /// Where to write the new private key (must not exist yet)
         #[arg(long)]
@@ -49,11 +52,18 @@ pub async fn run(args: &LedgerArgs, cmd: KeysCommand) -> Result<ExitCode, CliErr
             let next_id = next.id().clone();
             let event = ledger.rotate_key(&current, next, "cli:keys-rotate").await?;
             ledger.shutdown().await;
+            // The retired key may sign nothing any more; a copy left on disk could only
+            // forge history within its old period.
+            destroy_key_file(&args.key)?;
             outln!(
-                "rotated at position {}: key {} now signs; use --key {}",
+                "rotated at position {}: key {} now signs; the retired key file {} was destroyed.\n\
+                 A running server stops writing until the new key is at its --key path:\n  \
+                 mv {} {}",
                 event.record.position,
                 next_id,
-                new_key.display()
+                args.key.display(),
+                new_key.display(),
+                args.key.display()
             );
             Ok(ExitCode::SUCCESS)
         }

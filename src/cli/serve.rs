@@ -14,8 +14,6 @@ use crate::config::LedgerArgs;
 use crate::http::auth::Role;
 use crate::http::listener::ConnectionLimits;
 use crate::http::{server, AppState, Hotline, ServerConfig};
-use crate::ledger::key_file::KeyFile;
-use icac_format::keys::LedgerKey;
 
 /// Cases the demo loads: enough for a living dashboard, quick to generate.
 pub const DEMO_CASES: usize = 300;
@@ -113,8 +111,7 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
     } else {
         ledger_args.open().await?
     };
-    let key = LedgerKey::load(&ledger_args.key)?;
-    let state = AppState::open(ledger, key, config).await?;
+    let state = AppState::open(ledger, config).await?;
 
     let mut demo_tokens = Vec::new();
     if args.demo {
@@ -189,7 +186,6 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
     // Auditors get a fresh signed checkpoint every N events or T seconds.
     let checkpointer = crate::audit::checkpointer::spawn_for(
         &state.ledger,
-        LedgerKey::load(&ledger_args.key)?,
         crate::audit::checkpointer::Schedule {
             every_events: args.checkpoint_every_events.max(1),
             every: Duration::from_secs(args.checkpoint_every_secs.max(1)),

@@ -78,6 +78,10 @@ pub enum CommandError {
     Conflict,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The ledger holds no key it may sign with (a rotation retired it); nothing was
+    /// written, and writes resume once the operator installs the new key.
+    #[error(transparent)]
+    SigningKey(crate::ledger::signer::SignerError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -94,9 +98,16 @@ impl<E: std::error::Error + BlamesField> From<AggregateError<E>> for CommandErro
                 None => CommandError::Rejected(e.to_string()),
             },
             AggregateError::AggregateConflict => CommandError::Conflict,
+            AggregateError::UnexpectedError(e) => {
+                match e.downcast_ref::<crate::ledger::sequencer::AppendError>() {
+                    Some(crate::ledger::sequencer::AppendError::SigningKey(k)) => {
+                        CommandError::SigningKey(k.clone())
+                    }
+                    _ => CommandError::Internal(e.to_string()),
+                }
+            }
             AggregateError::DatabaseConnectionError(e)
-            | AggregateError::DeserializationError(e)
-            | AggregateError::UnexpectedError(e) => CommandError::Internal(e.to_string()),
+            | AggregateError::DeserializationError(e) => CommandError::Internal(e.to_string()),
         }
     }
 }

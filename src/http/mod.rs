@@ -104,7 +104,6 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub commands: Commands,
     pub ledger: Ledger,
-    pub key: Arc<LedgerKey>,
     pub tokens: TokenStore,
     pub sessions: sessions::SessionStore,
     pub access_log: AccessLog,
@@ -119,11 +118,7 @@ pub type SharedState = Arc<AppState>;
 impl AppState {
     /// Builds the state over an open ledger: command frameworks, token store, access
     /// log, and the projection runner caught up to the head.
-    pub async fn open(
-        ledger: Ledger,
-        key: LedgerKey,
-        config: ServerConfig,
-    ) -> Result<SharedState, ServeError> {
+    pub async fn open(ledger: Ledger, config: ServerConfig) -> Result<SharedState, ServeError> {
         let storage = ledger.storage().clone();
         let id = ledger.id().clone();
         let commands = Commands::open(ledger.clone()).await?;
@@ -140,7 +135,6 @@ impl AppState {
         Ok(Arc::new(AppState {
             commands,
             ledger,
-            key: Arc::new(key),
             tokens,
             sessions,
             access_log,
@@ -149,6 +143,12 @@ impl AppState {
             metrics: Metrics::default(),
             public_limiter,
         }))
+    }
+
+    /// The key checkpoints, proofs and exports are signed with: the writer's, which
+    /// follows rotations.
+    pub fn key(&self) -> Arc<LedgerKey> {
+        self.ledger.signing_key()
     }
 
     /// Brings the view tables up to the ledger head (folding what the runner has not

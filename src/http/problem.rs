@@ -221,6 +221,16 @@ impl From<CommandError> for Problem {
             }
             CommandError::Conflict => Problem::new(Kind::Conflict, e.to_string()),
             CommandError::Ledger(e) => Problem::internal(e),
+            CommandError::SigningKey(e) => {
+                // The key ids and path are for the operator's log, not the client.
+                tracing::error!(error = %e, "write refused: no active signing key");
+                Problem::new(
+                    Kind::NotYetAvailable,
+                    "the ledger's signing key was rotated and the server does not hold the new \
+                     key yet; nothing was written, retry later",
+                )
+                .with_retry_after(30)
+            }
             CommandError::Internal(e) => Problem::internal(e),
         }
     }

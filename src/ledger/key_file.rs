@@ -2,7 +2,7 @@
 //! generator, or a PKCS#8 PEM file that only its owner may read. The key itself and
 //! everything it signs is `icac_format::keys`, which does no I/O and draws no randomness.
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::SigningKey;
 use icac_format::keys::LedgerKey;
 use std::path::{Path, PathBuf};
@@ -57,9 +57,15 @@ impl KeyFile for LedgerKey {
         Ok(Self::from_signing_key(signing))
     }
 
+    /// PKCS#8 v1 (RFC 5208: the private key alone, no public key), because OpenSSL 3.0
+    /// and Python's `cryptography` refuse the v2 (RFC 5958) form that ed25519-dalek
+    /// writes by default; `load` still reads both.
     fn save_new(&self, path: &Path) -> Result<(), KeyFileError> {
-        let pem = self
-            .signing_key()
+        let v1 = KeypairBytes {
+            secret_key: self.signing_key().to_bytes(),
+            public_key: None,
+        };
+        let pem = v1
             .to_pkcs8_pem(Default::default())
             .map_err(|e| KeyFileError::Parse {
                 path: path.to_owned(),
@@ -70,6 +76,31 @@ impl KeyFile for LedgerKey {
             source,
         })
     }
+}
+
+/// Destroys a retired private key file: overwrites its bytes with zeros, syncs, and
+/// unlinks it. Best effort against recovery: a journaling or copy-on-write file system,
+/// a snapshot or a backup may still hold the old bytes (docs/OPERATIONS.md, "Rotating
+/// the signing key").
+pub fn destroy_key_file(path: &Path) -> Result<(), KeyFileError> {
+    use std::io::Write;
+    let write_err = |source| KeyFileError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let len = std::fs::symlink_metadata(path).map_err(write_err)?.len();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(write_err)?;
+    // A key file is a few hundred bytes; a larger one is not ours to overwrite.
+    if len <= 64 * 1024 {
+        file.write_all(&vec![0u8; len as usize])
+            .map_err(write_err)?;
+        file.sync_all().map_err(write_err)?;
+    }
+    drop(file);
+    std::fs::remove_file(path).map_err(write_err)
 }
 
 /// Largest key file read: a PEM private key is a few hundred bytes.

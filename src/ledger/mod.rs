@@ -7,6 +7,7 @@
 
 pub mod key_file;
 pub mod sequencer;
+pub mod signer;
 
 use std::sync::Arc;
 
@@ -17,9 +18,12 @@ use icac_format::chain;
 use icac_format::key_events::{self, ledger_stream, KeyEventError};
 use icac_format::keys::{KeyId, Keyring, LedgerKey};
 use icac_format::record::{EventRecord, LedgerId, RecordError, SealedEvent, StreamId};
+use key_file::KeyFile;
 use sequencer::{
-    AppendError, AppendRequest, CommittedBatch, NewEvent, Outlets, RequestContext, SequencerHandle,
+    AppendError, AppendRequest, CommittedBatch, KeyStream, NewEvent, Outlets, RequestContext,
+    SequencerHandle,
 };
+use signer::Signer;
 
 pub use sequencer::SequencerStats;
 
@@ -37,6 +41,10 @@ pub enum LedgerError {
     },
     #[error("ledger key history is invalid: {0}")]
     KeyHistory(#[from] KeyEventError),
+    #[error(transparent)]
+    Key(#[from] icac_format::keys::KeyError),
+    #[error(transparent)]
+    KeyFile(#[from] key_file::KeyFileError),
     #[error("stored event at position {position} cannot be read: {source}")]
     BadRow { position: u64, source: RecordError },
     #[error(transparent)]
@@ -57,6 +65,7 @@ struct Inner {
     published: broadcast::Sender<CommittedBatch>,
     last_head: Arc<std::sync::Mutex<Option<Head>>>,
     stats: Arc<SequencerStats>,
+    signer: Arc<Signer>,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -107,13 +116,14 @@ impl Ledger {
             head: Default::default(),
             stats: Arc::new(SequencerStats::default()),
         };
-        let (writer, task) = sequencer::spawn(
-            storage.clone(),
-            id.clone(),
-            LedgerKey::from_signing_key(key.signing_key().clone()),
-            outlets,
-        );
-        let result = writer.append(request).await;
+        let signer = Signer::new(LedgerKey::from_signing_key(key.signing_key().clone()), None);
+        let keys = KeyStream {
+            version: 0,
+            active: key.id().clone(),
+        };
+        let (writer, task) =
+            sequencer::spawn(storage.clone(), id.clone(), Arc::new(signer), keys, outlets);
+        let result = writer.append_key_event(request).await;
         drop(writer);
         let _ = task.await;
         match result {
@@ -126,17 +136,40 @@ impl Ledger {
     }
 
     /// Opens an initialised ledger for writing with `key`, which must be the active key.
+    /// The writer cannot follow a rotation made by another process (it stops writing);
+    /// `open_with_key_file` can.
     pub async fn open(storage: Storage, id: LedgerId, key: LedgerKey) -> Result<Self, LedgerError> {
+        Self::open_with_signer(storage, id, Signer::new(key, None)).await
+    }
+
+    /// Opens the ledger with the key in `path`, which must be the active key. After a
+    /// rotation by another process (`keys rotate` while this one runs) the writer reads
+    /// `path` again and signs on once it holds the key rotated in (docs/OPERATIONS.md).
+    pub async fn open_with_key_file(
+        storage: Storage,
+        id: LedgerId,
+        path: &std::path::Path,
+    ) -> Result<Self, LedgerError> {
+        let key = LedgerKey::load(path)?;
+        Self::open_with_signer(storage, id, Signer::new(key, Some(path))).await
+    }
+
+    async fn open_with_signer(
+        storage: Storage,
+        id: LedgerId,
+        signer: Signer,
+    ) -> Result<Self, LedgerError> {
         storage.check_schema().await?;
         let head = storage.head(&id).await?;
         if head.position == 0 {
             return Err(LedgerError::NotInitialised(id));
         }
-        let ring = keyring(&storage, &id).await?;
+        let (ring, version) = key_history(&storage, &id).await?;
         let active = ring
             .active()
             .map(|e| e.key_id.clone())
             .ok_or(LedgerError::KeyHistory(KeyEventError::MissingGenesis))?;
+        let key = signer.current();
         if &active != key.id() {
             return Err(LedgerError::WrongKey {
                 ledger: id,
@@ -144,6 +177,8 @@ impl Ledger {
                 active,
             });
         }
+        let signer = Arc::new(signer);
+        let keys = KeyStream { version, active };
         let stats = Arc::new(SequencerStats::default());
         let (committed, rx) = watch::channel(head.position);
         let (published, _) = broadcast::channel(sequencer::PUBLISHED_BATCHES);
@@ -154,7 +189,8 @@ impl Ledger {
             head: head.clone(),
             stats: stats.clone(),
         };
-        let (writer, task) = sequencer::spawn(storage.clone(), id.clone(), key, outlets);
+        let (writer, task) =
+            sequencer::spawn(storage.clone(), id.clone(), signer.clone(), keys, outlets);
         Ok(Self {
             inner: Arc::new(Inner {
                 id,
@@ -164,6 +200,7 @@ impl Ledger {
                 published,
                 last_head: head,
                 stats,
+                signer,
                 task: std::sync::Mutex::new(Some(task)),
             }),
         })
@@ -179,6 +216,17 @@ impl Ledger {
 
     pub fn stats(&self) -> &SequencerStats {
         &self.inner.stats
+    }
+
+    /// The key this process signs with (it follows rotations; see `signer`).
+    pub fn signer(&self) -> &Arc<Signer> {
+        &self.inner.signer
+    }
+
+    /// The key held now, for checkpoints, proofs and bundles. Signing code checks it is
+    /// the key active for the tree it signs.
+    pub fn signing_key(&self) -> Arc<LedgerKey> {
+        self.inner.signer.current()
     }
 
     /// Follows the committed head position; projections wait on it to catch up.
@@ -205,14 +253,19 @@ impl Ledger {
         next: LedgerKey,
         principal: &str,
     ) -> Result<SealedEvent, LedgerError> {
+        let held = self.signing_key();
+        if held.id() != current.id() {
+            return Err(LedgerError::WrongKey {
+                ledger: self.id().clone(),
+                given: current.id().clone(),
+                active: held.id().clone(),
+            });
+        }
         let stream = ledger_stream(self.id());
-        let expected = self
-            .storage()
-            .read_stream(self.id(), &stream)
-            .await?
-            .last()
-            .map(|r| r.sequence)
-            .unwrap_or(0);
+        let (ring, expected) = key_history(self.storage(), self.id()).await?;
+        if ring.contains(next.id()) {
+            return Err(icac_format::keys::KeyError::ReusedKey(next.id().clone()).into());
+        }
         let request = AppendRequest {
             stream,
             expected_sequence: expected,
@@ -293,6 +346,12 @@ impl Ledger {
 
 /// The keyring defined by the ledger's own key events.
 pub async fn keyring(storage: &Storage, id: &LedgerId) -> Result<Keyring, LedgerError> {
+    Ok(key_history(storage, id).await?.0)
+}
+
+/// The keyring, and the key stream's last sequence (the writer's check that no rotation
+/// happened since it read them).
+pub async fn key_history(storage: &Storage, id: &LedgerId) -> Result<(Keyring, u64), LedgerError> {
     let rows = storage
         .read_type(id, key_events::LEDGER_AGGREGATE_TYPE)
         .await?;
@@ -300,7 +359,8 @@ pub async fn keyring(storage: &Storage, id: &LedgerId) -> Result<Keyring, Ledger
         .into_iter()
         .map(|row| sealed_from_row(row).map(|s| s.record))
         .collect::<Result<Vec<EventRecord>, _>>()?;
-    Ok(key_events::keyring_from(&records)?)
+    let version = records.last().map_or(0, |r| r.sequence);
+    Ok((key_events::keyring_from(&records)?, version))
 }
 
 /// Parses a stored row into a sealed event, trusting the database. Verification, which

@@ -14,10 +14,12 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::signer::{Signer, SignerError};
 use crate::storage::{Batch, BatchPlan, Head, Storage, StorageError, StoredOpening};
 use icac_format::canonical::MAX_SAFE_INTEGER;
 use icac_format::chain::Hash32;
-use icac_format::keys::LedgerKey;
+use icac_format::key_events::{self, ledger_stream};
+use icac_format::keys::{KeyId, LedgerKey};
 use icac_format::record::CURRENT_FORMAT_VERSION;
 use icac_format::record::{
     check_name, format_recorded_at, EventMetadata, EventRecord, LedgerId, RecordError, SealedEvent,
@@ -99,6 +101,18 @@ pub enum AppendError {
     BadContext { field: &'static str },
     #[error("the batch was not committed: {0}")]
     Storage(Arc<StorageError>),
+    /// The writer holds no key it may sign the next position with (a rotation made
+    /// elsewhere retired it); nothing was written.
+    #[error(transparent)]
+    SigningKey(#[from] SignerError),
+    #[error("the ledger's key history cannot be read: {0}")]
+    KeyHistory(Arc<super::LedgerError>),
+    #[error("the key history kept moving while the batch was sealed; nothing was written")]
+    KeyHistoryMoving,
+    #[error("a key event must name the key that signs it ({0}); the key changed meanwhile")]
+    KeyEventSigner(KeyId),
+    #[error("event {event_type} refused: the stream ledger/<ledger_id> and its key events are written only by the ledger itself")]
+    KeyEventType { event_type: String },
     #[error("the ledger writer has stopped")]
     Closed,
 }
@@ -140,6 +154,21 @@ pub struct SequencerHandle {
 impl SequencerHandle {
     pub async fn append(&self, request: AppendRequest) -> Result<Vec<SealedEvent>, AppendError> {
         validate(&request)?;
+        refuse_key_events(&request)?;
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Append { request, reply })
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        rx.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Writes the genesis; only `Ledger::initialise` calls this.
+    pub(super) async fn append_key_event(
+        &self,
+        request: AppendRequest,
+    ) -> Result<Vec<SealedEvent>, AppendError> {
+        validate(&request)?;
         let (reply, rx) = oneshot::channel();
         self.jobs
             .send(Job::Append { request, reply })
@@ -165,6 +194,22 @@ impl SequencerHandle {
             .map_err(|_| AppendError::Closed)?;
         rx.await.map_err(|_| AppendError::Closed)?
     }
+}
+
+/// Key events go only through `Ledger::initialise` and `Ledger::rotate_key`, which know the
+/// keys they name; an ordinary append may neither write one nor write to a `ledger` stream.
+fn refuse_key_events(request: &AppendRequest) -> Result<(), AppendError> {
+    let key_stream = request.stream.aggregate_type == key_events::LEDGER_AGGREGATE_TYPE;
+    for event in &request.events {
+        let key_type = event.event_type == key_events::LEDGER_INITIALIZED
+            || event.event_type == key_events::SIGNING_KEY_ROTATED;
+        if key_stream || key_type {
+            return Err(AppendError::KeyEventType {
+                event_type: event.event_type.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks everything about a request that does not depend on its place in the chain, on
@@ -226,18 +271,31 @@ pub struct Outlets {
     pub stats: Arc<SequencerStats>,
 }
 
-/// Starts the writer task.
+/// The key stream as the writer last read it: its last sequence (0 before the genesis)
+/// and the key it makes active.
+#[derive(Debug, Clone)]
+pub struct KeyStream {
+    pub version: u64,
+    pub active: KeyId,
+}
+
+/// Starts the writer task, signing with `signer`'s key while `keys` says it is active.
 pub fn spawn(
     storage: Storage,
     ledger: LedgerId,
-    key: LedgerKey,
+    signer: Arc<Signer>,
+    keys: KeyStream,
     outlets: Outlets,
 ) -> (SequencerHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+    let key_stream = ledger_stream(&ledger);
     let writer = Writer {
         storage,
         ledger,
-        key,
+        key: signer.current(),
+        signer,
+        keys,
+        key_stream,
         committed: outlets.committed,
         published: outlets.published,
         head: outlets.head,
@@ -251,7 +309,11 @@ pub fn spawn(
 struct Writer {
     storage: Storage,
     ledger: LedgerId,
-    key: LedgerKey,
+    /// The key sealing batches; always `keys.active` when a batch is sealed.
+    key: Arc<LedgerKey>,
+    signer: Arc<Signer>,
+    keys: KeyStream,
+    key_stream: StreamId,
     committed: watch::Sender<u64>,
     published: broadcast::Sender<CommittedBatch>,
     head: Arc<std::sync::Mutex<Option<Head>>>,
@@ -296,8 +358,14 @@ impl Writer {
                 self.commit_batch(appends).await;
             }
             if let Some((request, next_key, reply)) = rotation {
-                let ok = self.commit_batch(vec![(request, reply)]).await;
-                if ok {
+                let version = request.expected_sequence + 1;
+                let next_key = Arc::new(next_key);
+                if self.commit_batch(vec![(request, reply)]).await {
+                    self.keys = KeyStream {
+                        version,
+                        active: next_key.id().clone(),
+                    };
+                    self.signer.install(next_key.clone());
                     self.key = next_key;
                 }
             }
@@ -311,7 +379,18 @@ impl Writer {
         let mut outcomes: Vec<Outcome> = (0..requests.len()).map(|_| Outcome::Pending).collect();
 
         let mut result = None;
-        if let Some(versions) = self.memory.as_ref().and_then(|m| m.versions_for(&requests)) {
+        if self.key.id() != &self.keys.active {
+            // Holding a retired key: read the key history and the key file again; until
+            // one of them yields the active key, every batch fails here, unsigned.
+            if let Err(e) = self.adopt_active_key().await {
+                result = Some(Err(e));
+            }
+        }
+        let fast = match result {
+            None => self.memory.as_ref().and_then(|m| m.versions_for(&requests)),
+            Some(_) => None,
+        };
+        if let Some(versions) = fast {
             let head = self.memory.as_ref().map_or(Head::EMPTY, |m| m.head.clone());
             let batch = seal_batch(
                 &self.ledger,
@@ -329,6 +408,8 @@ impl Writer {
                     .await
                     .map(|()| batch.events)
             };
+            // The fast path needs no key check: its batch lands only if nobody wrote since
+            // this writer's last commit, so no rotation can have happened in between.
             match written {
                 Err(err) if err.is_chain_conflict() => {
                     // Another process wrote since our last commit: what we remember is
@@ -337,7 +418,13 @@ impl Writer {
                     self.memory = None;
                     outcomes.iter_mut().for_each(|o| *o = Outcome::Pending);
                 }
-                other => result = Some(other.map(|sealed| (head, versions, sealed))),
+                other => {
+                    result = Some(
+                        other
+                            .map(|sealed| (head, versions, sealed))
+                            .map_err(|e| AppendError::Storage(Arc::new(e))),
+                    )
+                }
             }
         }
         let result = match result {
@@ -379,10 +466,9 @@ impl Writer {
                 self.stats.write_failing.store(true, Ordering::Relaxed);
                 self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %err, ledger = %self.ledger, "batch commit failed");
-                let shared = Arc::new(err);
                 for outcome in outcomes.iter_mut() {
                     if matches!(outcome, Outcome::Accepted(_) | Outcome::Pending) {
-                        *outcome = Outcome::Failed(AppendError::Storage(shared.clone()));
+                        *outcome = Outcome::Failed(err.clone());
                     }
                 }
                 false
@@ -409,28 +495,77 @@ impl Writer {
 
     /// The careful path: locks the head in the database, reads it and the batch's
     /// stream versions, then seals and inserts. Returns what it read and what it wrote.
+    ///
+    /// The key stream's version is read under the same lock: if it moved (a rotation by
+    /// another process), nothing is sealed; the writer reads the key history, takes up
+    /// the active key (or fails without writing) and tries again.
     async fn write_locked(
-        &self,
+        &mut self,
         requests: &[AppendRequest],
         outcomes: &mut [Outcome],
-    ) -> Result<(Head, HashMap<StreamId, u64>, Vec<SealedEvent>), StorageError> {
+    ) -> Result<(Head, HashMap<StreamId, u64>, Vec<SealedEvent>), AppendError> {
         let mut streams: Vec<StreamId> = requests.iter().map(|r| r.stream.clone()).collect();
+        streams.push(self.key_stream.clone());
         streams.sort();
         streams.dedup();
-        let key = &self.key;
-        let ledger = &self.ledger;
-        let mut seen = None;
-        let seen_ref = &mut seen;
-        let plan: BatchPlan<'_> = Box::new(move |head, versions| {
-            *seen_ref = Some((head.clone(), versions.clone()));
-            seal_batch(ledger, key, head, versions, requests, outcomes)
-        });
-        let batch = self
-            .storage
-            .write_batch(&self.ledger, &streams, plan)
-            .await?;
-        let (head, versions) = seen.unwrap_or((Head::EMPTY, HashMap::new()));
-        Ok((head, versions, batch.events))
+        // A rotation between reading the key history and relocking is possible but rare;
+        // a few rounds are plenty, and a failed round wrote nothing.
+        for _ in 0..4 {
+            let key = self.key.clone();
+            let (ledger, key_stream, known) = (&self.ledger, &self.key_stream, self.keys.version);
+            let mut seen = None;
+            let seen_ref = &mut seen;
+            let mut moved = false;
+            let moved_ref = &mut moved;
+            let outcomes_ref = &mut *outcomes;
+            let plan: BatchPlan<'_> = Box::new(move |head, versions| {
+                *seen_ref = Some((head.clone(), versions.clone()));
+                if versions.get(key_stream).copied().unwrap_or(0) != known {
+                    *moved_ref = true;
+                    return Batch::default();
+                }
+                seal_batch(ledger, &key, head, versions, requests, outcomes_ref)
+            });
+            let batch = self
+                .storage
+                .write_batch(&self.ledger, &streams, plan)
+                .await
+                .map_err(|e| AppendError::Storage(Arc::new(e)))?;
+            if !moved {
+                let (head, versions) = seen.unwrap_or((Head::EMPTY, HashMap::new()));
+                return Ok((head, versions, batch.events));
+            }
+            self.adopt_active_key().await?;
+        }
+        Err(AppendError::KeyHistoryMoving)
+    }
+
+    /// Reads the key history afresh and takes up its active key: the one held, or the
+    /// key file's (`Signer::for_active`). Fails, writing nothing, when neither is active.
+    async fn adopt_active_key(&mut self) -> Result<(), AppendError> {
+        let (ring, version) = super::key_history(&self.storage, &self.ledger)
+            .await
+            .map_err(|e| AppendError::KeyHistory(Arc::new(e)))?;
+        let active = ring.active().map(|e| e.key_id.clone()).ok_or_else(|| {
+            AppendError::KeyHistory(Arc::new(super::LedgerError::KeyHistory(
+                key_events::KeyEventError::MissingGenesis,
+            )))
+        })?;
+        if self.keys.version != version {
+            tracing::warn!(ledger = %self.ledger, active = %active, "the key history moved: a rotation by another process");
+        }
+        self.keys = KeyStream { version, active };
+        self.memory = None;
+        if self.key.id() != &self.keys.active {
+            match self.signer.for_active(&self.keys.active) {
+                Ok(key) => self.key = key,
+                Err(e) => {
+                    tracing::error!(error = %e, ledger = %self.ledger, "refusing to sign with a retired key");
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -509,6 +644,20 @@ enum Outcome {
     Failed(AppendError),
 }
 
+/// Whether a key event in `request` names a key other than `key` as its signer: the
+/// genesis's `key_id`, a rotation's `previous_key_id`. The writer may have taken up a
+/// key rotated in by another process after the request was built.
+fn names_another_signer(key: &LedgerKey, request: &AppendRequest) -> bool {
+    request.events.iter().any(|e| {
+        let field = match e.event_type.as_str() {
+            key_events::LEDGER_INITIALIZED => "key_id",
+            key_events::SIGNING_KEY_ROTATED => "previous_key_id",
+            _ => return false,
+        };
+        e.payload.get(field).and_then(Value::as_str) != Some(key.id().0.as_str())
+    })
+}
+
 /// Batches at least this large are signed on all cores.
 const PARALLEL_SIGNING_MIN: usize = 16;
 
@@ -540,6 +689,10 @@ fn seal_batch(
     let mut erases: Vec<Hash32> = Vec::new();
 
     for (request, outcome) in requests.iter().zip(outcomes.iter_mut()) {
+        if names_another_signer(key, request) {
+            *outcome = Outcome::Failed(AppendError::KeyEventSigner(key.id().clone()));
+            continue;
+        }
         let actual = versions.get(&request.stream).copied().unwrap_or(0);
         if actual != request.expected_sequence {
             *outcome = Outcome::Failed(AppendError::Conflict {

@@ -30,13 +30,7 @@ pub struct Server {
 pub async fn start(db: TestDb, config: ServerConfig) -> Server {
     let key = LedgerKey::generate();
     let ledger = open_ledger(&db, &key).await;
-    let state = AppState::open(
-        ledger,
-        LedgerKey::from_signing_key(key.signing_key().clone()),
-        config,
-    )
-    .await
-    .expect("state");
+    let state = AppState::open(ledger, config).await.expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

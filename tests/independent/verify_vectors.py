@@ -3,7 +3,8 @@
 
 Uses only the Python standard library: hashlib for SHA-256/SHA-512, a transcription of
 the RFC 8032 section 6 reference code for Ed25519, and RFC 8785 for the integer-only
-JSON subset. Usage: verify_vectors.py tests/vectors/ledger-v1.json  (exit 0 = all good)
+JSON subset. Usage: verify_vectors.py tests/vectors/ledger-v1.json  (exit 0 = all good);
+verify_vectors.py tests/vectors/signatures.json checks the signature rule's edge cases.
 """
 import base64
 import hashlib
@@ -73,11 +74,17 @@ def decompress(s):
     return None if x is None else (x, y, 1, x * y % p)
 
 
+def small_order(P):
+    return equal(mul(8, P), (0, 1, 1, 0))
+
+
 def ed25519_verify(public, msg, sig):
+    """The ledger's rule (LEDGER_FORMAT.md section 5, strict): A and R canonical
+    (decompress refuses y >= p) and not of small order, s < q, cofactorless equation."""
     A = decompress(public)
     R = decompress(sig[:32])
     s = int.from_bytes(sig[32:], "little")
-    if A is None or R is None or s >= q:
+    if A is None or R is None or s >= q or small_order(A) or small_order(R):
         return False
     h = int.from_bytes(hashlib.sha512(sig[:32] + public + msg).digest(), "little") % q
     return equal(mul(s, G), add(R, mul(h, A)))
@@ -218,8 +225,37 @@ def check_openings(v, events):
     return len(opened), len(erased)
 
 
+KEY_EVENTS = {"LedgerInitialized", "SigningKeyRotated"}
+
+
+def real_instant(t):
+    """recorded_at: YYYY-MM-DDTHH:MM:SS.ffffffZ naming a real instant (section 2)."""
+    if len(t) != 27 or any(t[i] != c for i, c in ((4, "-"), (7, "-"), (10, "T"), (13, ":"),
+                                                  (16, ":"), (19, "."), (26, "Z"))):
+        return False
+    digits = t[0:4] + t[5:7] + t[8:10] + t[11:13] + t[14:16] + t[17:19] + t[20:26]
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    year, month, day = int(t[0:4]), int(t[5:7]), int(t[8:10])
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    return (1 <= month <= 12 and 1 <= day <= days[month - 1] and int(t[11:13]) < 24
+            and int(t[14:16]) < 60 and int(t[17:19]) < 60)
+
+
+def check_signature_vectors(v):
+    assert v["rule"] == "strict", "signature rule"
+    for item in v["vectors"]:
+        verdict = ed25519_verify(bytes.fromhex(item["public_key"]), bytes.fromhex(item["message"]),
+                                 bytes.fromhex(item["signature"]))
+        assert verdict == item["valid"], f"signature vector {item['name']!r}: got {verdict}"
+    print(f"ok: {len(v['vectors'])} signature vectors")
+
+
 def main(path):
     v = json.load(open(path, encoding="utf-8"))
+    if "vectors" in v:
+        return check_signature_vectors(v)
     public = bytes.fromhex(v["public_key_hex"])
     assert v["key_id"] == sha256(public)[:16].hex(), "key_id"
     prev = bytes(32)
@@ -238,6 +274,10 @@ def main(path):
         assert bytes.fromhex(event["prev_hash"]) == prev, "prev_hash link"
         assert sha256(PREFIX + prev + canonical) == h, f"hash of event {i + 1}"
         assert event["key_id"] == v["key_id"], "key id"
+        assert real_instant(event["metadata"]["recorded_at"]), f"recorded_at of event {i + 1}"
+        in_key_stream = (event["aggregate_type"], event["aggregate_id"]) == ("ledger", event["ledger_id"])
+        assert (event["event_type"] in KEY_EVENTS) == in_key_stream, f"key event stream of event {i + 1}"
+        assert event["aggregate_type"] != "ledger" or in_key_stream, f"ledger stream of event {i + 1}"
         assert ed25519_verify(public, h, sig), f"signature of event {i + 1}"
         leaves.append(h)
         prev = h

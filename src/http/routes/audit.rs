@@ -122,7 +122,7 @@ pub async fn cut_checkpoint(
     State(state): State<SharedState>,
     _: Principal,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
-    let signed = checkpointer::cut(state.ledger.storage(), state.ledger.id(), &state.key)
+    let signed = checkpointer::cut(state.ledger.storage(), state.ledger.id(), &state.key())
         .await
         .map_err(audit_problem)?;
     Ok((
@@ -154,7 +154,7 @@ pub async fn inclusion_proof(
     let proof = proofs::prove_inclusion(
         state.ledger.storage(),
         state.ledger.id(),
-        Some(&state.key),
+        Some(&*state.key()),
         q.position,
         None,
     )
@@ -196,7 +196,7 @@ pub async fn consistency_proof(
     let proof = proofs::prove_consistency(
         state.ledger.storage(),
         state.ledger.id(),
-        Some(&state.key),
+        Some(&*state.key()),
         q.old_size,
         new_size,
     )
@@ -244,7 +244,7 @@ pub async fn export(
     let summary = bundle::export(
         state.ledger.storage(),
         state.ledger.id(),
-        Some(&state.key),
+        Some(&*state.key()),
         &path,
         Some(from),
         Some(to),

@@ -567,7 +567,7 @@ pub(crate) async fn build_annual(
     annual::build(
         state.ledger.storage(),
         state.ledger.id(),
-        &state.key,
+        &state.key(),
         parameters,
         q.at_position,
         None,
