@@ -553,6 +553,22 @@ async fn public_form_rate_limit_and_honeypot() {
         let (st, q) = s.get(Role::Investigator, "/v1/public-reports").await;
         assert_eq!(st, 200);
         assert!(q.to_string().contains(&receipt), "{q}");
+        // What the person typed reaches intake staff, and only them: sealed in the chain.
+        assert!(
+            q.to_string().contains("An adult asked my niece for photos"),
+            "{q}"
+        );
+        assert!(q.to_string().contains("zq7_reported_account"), "{q}");
+        let rows = s
+            .state
+            .ledger
+            .storage()
+            .read_page(s.state.ledger.id(), 1, 10_000)
+            .await
+            .unwrap();
+        assert!(rows
+            .iter()
+            .all(|r| !String::from_utf8_lossy(&r.canonical).contains("niece")));
         let (st, b) = s
             .post(
                 Role::Investigator,

@@ -228,6 +228,17 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
         for v in PLANTED {
             assert!(!text.contains(v), "{kind:?}: a unit reporter sees {v}");
         }
+        // The role matrix for reveals: values exactly for the roles allowed to see them.
+        for role in Role::ALL {
+            let (st, h) = s.get(role, &path).await;
+            if !role.allows(icac_ledger::http::auth::Permission::ReadCases) {
+                assert!(st == 403, "{kind:?}: {role} reads history: {st}");
+                continue;
+            }
+            let sees = h.to_string().contains(PHONE);
+            let may = role.allows(icac_ledger::http::auth::Permission::RevealPersonalData);
+            assert_eq!(sees, may, "{kind:?}: {role} sees personal data: {sees}");
+        }
         let (_, q) = s.get(Role::Investigator, "/v1/public-reports").await;
         assert!(
             q.to_string().contains(DESCRIPTION),

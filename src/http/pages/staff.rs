@@ -514,6 +514,10 @@ pub async fn case_page(
             )
         })
         .collect();
+    let personal = match personal_section(&state, &p, &history, &case_id).await {
+        Ok(html) => html,
+        Err(e) => return error_page(&e),
+    };
     let view = history.view.as_ref();
     let status = view
         .and_then(|v| v.status)
@@ -565,11 +569,90 @@ pub async fn case_page(
         "<h1>Case <span class=\"mono\">{id}</span></h1>\
 <form method=\"get\" action=\"/staff/cases/{id}\"><label for=\"as_of\">Show the case as it stood on (date, or RFC 3339 instant)</label>\
 <input type=\"text\" id=\"as_of\" name=\"as_of\" value=\"{asof}\" placeholder=\"YYYY-MM-DD\"> <button type=\"submit\">Replay</button> <a href=\"/staff/cases/{id}\">Now</a></form>\
-{comp_html}{details}<h2>Timeline</h2><ol class=\"timeline\" id=\"timeline\">{entries}</ol>",
+{comp_html}{details}{personal}<h2>Timeline</h2><ol class=\"timeline\" id=\"timeline\">{entries}</ol>",
         id = escape(case_id.as_str()),
         asof = escape(as_of_val),
     );
     page(&p, &csrf, &format!("Case {}", case_id.as_str()), &body)
+}
+
+/// The case's sealed personal values: the values themselves for a role that may see
+/// them (the reveal is access-logged by `reveal_for`), `[sealed]` with the commitment for
+/// every other role, `[erased]` where a lawful erasure destroyed one.
+async fn personal_section(
+    state: &SharedState,
+    p: &Principal,
+    history: &icac_projections::history::CaseHistory,
+    case_id: &icac_aggregates::ids::CaseId,
+) -> Result<String, Problem> {
+    let mut doc = serde_json::to_value(history).map_err(Problem::internal)?;
+    queries::reveal_for(state, p, &mut doc, case_id.as_str()).await?;
+    let mut rows = Vec::new();
+    sealed_rows(&doc, &mut String::new(), &mut rows);
+    if rows.is_empty() {
+        return Ok(String::new());
+    }
+    let body: String = rows
+        .iter()
+        .map(|(field, shown)| {
+            format!(
+                "<tr><th>{}</th><td>{}</td></tr>",
+                escape(field),
+                escape(shown)
+            )
+        })
+        .collect();
+    Ok(format!(
+        "<h2>Personal details</h2><p class=\"hint\">Sealed out of the ledger; shown only to investigators and supervisors, and every view is logged.</p>\
+<table id=\"personal\"><tbody>{body}</tbody></table>"
+    ))
+}
+
+/// (field, what to show) for each sealed value in `v`, labelled by where it sits in its
+/// event (e.g. "officer › phone").
+fn sealed_rows(v: &serde_json::Value, path: &mut String, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) if map.contains_key("sealed") => {
+            let field = path
+                .split('/')
+                .filter(|s| !s.is_empty() && s.parse::<usize>().is_err())
+                .skip_while(|s| !s.chars().next().is_some_and(char::is_uppercase))
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" › ");
+            let shown = match (map.get("value"), map.get("erased")) {
+                (Some(Value::String(s)), _) => s.clone(),
+                (Some(other), _) => other.to_string(),
+                (None, Some(_)) => "[erased]".to_owned(),
+                (None, None) => format!(
+                    "[sealed] {}",
+                    map.get("sealed")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                ),
+            };
+            out.push((field, shown));
+        }
+        Value::Object(map) => {
+            for (k, child) in map {
+                let len = path.len();
+                path.push('/');
+                path.push_str(k);
+                sealed_rows(child, path, out);
+                path.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("/{i}"));
+                sealed_rows(child, path, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
 
 // ---------------------------------------------------------------- annual report
