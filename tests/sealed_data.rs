@@ -406,3 +406,92 @@ async fn verify_reports_unavailable_and_corrupted_values_apart_from_the_chain() 
         s.stop().await;
     }
 }
+
+/// The CLI: `erase` refuses with exit 1 and a clear message, erases once, and `verify`
+/// counts the erased values; `export-openings` writes one case's values, mode 0600.
+#[test]
+fn erase_and_export_openings_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("l.db").display());
+    let key = dir.path().join("k.pem");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_icac-ledger"))
+            .args(["--db", &db, "--key", key.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    assert_eq!(run(&["init"]).0, Some(0));
+    assert_eq!(run(&["demo", "--cases", "5", "--seed", "7"]).0, Some(0));
+    let (_, json) = run(&["compliance", "--format", "json"]);
+    let v: Value = serde_json::from_str(&json[json.find('{').unwrap()..]).unwrap();
+    let cases: Vec<String> = v["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["case_id"].as_str().unwrap().to_owned())
+        .collect();
+    let (case, other) = (&cases[0], &cases[1]);
+    let (code, text) = run(&["erase", "--case", "CT0003400:NOPE", "--reason", "dismissed"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("no case CT0003400:NOPE"), "{text}");
+    let (code, text) = run(&["erase", "--case", case, "--reason", " "]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("reason"), "{text}");
+    let (code, text) = run(&[
+        "erase",
+        "--case",
+        case,
+        "--reason",
+        "C.G.S. 54-142a(a): dismissed",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("/NotificationFiled/form/officer/phone"),
+        "{text}"
+    );
+    let (code, text) = run(&["erase", "--case", case, "--reason", "again"]);
+    assert_eq!(code, Some(1), "{text}");
+    let (code, _) = run(&["erase", "--subject", "nobody_zz", "--reason", "x"]);
+    assert_eq!(code, Some(1));
+    let (code, text) = run(&["verify"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("0 finding(s)"), "{text}");
+    let out = dir.path().join("o.jsonl");
+    let (code, text) = run(&[
+        "export-openings",
+        "--case",
+        other,
+        "--reason",
+        "court order 7",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let lines = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        lines.lines().count() > 3 && lines.contains("\"salt\""),
+        "{lines}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (code, _) = run(&[
+        "export-openings",
+        "--case",
+        case,
+        "--reason",
+        "x",
+        "--out",
+        dir.path().join("p").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "an erased case has nothing to export");
+}

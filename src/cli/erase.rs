@@ -43,6 +43,8 @@ pub async fn run(args: &LedgerArgs, e: &EraseArgs) -> Result<ExitCode, CliError>
         (None, Some(value)) => erase_subject(&commands, value, &e.reason, &actor).await,
         (None, None) => unreachable_group(),
     };
+    // The writer stops once every handle is gone: the commands hold one.
+    drop(commands);
     ledger.shutdown().await;
     match outcome {
         Ok(done) => {
@@ -50,6 +52,16 @@ pub async fn run(args: &LedgerArgs, e: &EraseArgs) -> Result<ExitCode, CliError>
                 println!("{}", summary(d));
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Err(ErasureError::Command(CommandError::Invalid(problems))) => {
+            for p in &problems {
+                eprintln!(
+                    "error: {}: {}",
+                    p.pointer.trim_start_matches('/'),
+                    p.message
+                );
+            }
+            Ok(ExitCode::from(EXIT_FAILED))
         }
         Err(err) if is_refusal(&err) => {
             eprintln!("error: {err}");

@@ -48,6 +48,11 @@ pub async fn run(args: &LedgerArgs, e: &ExportOpeningsArgs) -> Result<ExitCode, 
     let rows = storage
         .sealed_of_stream(&id, &StreamId::new("case", case_id.as_str()))
         .await?;
+    if rows.is_empty() {
+        eprintln!("error: the sealed store holds no value of case {case_id} (no such case, or all erased)");
+        storage.close().await;
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
     let log = AccessLog::new(storage.clone(), id.clone());
     let entry = AccessEntry::new(
         "personal_data_export",
