@@ -340,9 +340,7 @@ where
         for event in &events {
             new_events.push(sealed_event(event).map_err(unexpected)?);
         }
-        let seals = new_events
-            .iter()
-            .any(|e| !e.openings.is_empty() || !e.erases.is_empty());
+        let erases = new_events.iter().any(|e| !e.erases.is_empty());
         let request = AppendRequest {
             stream: StreamId::new(A::TYPE, &context.aggregate_id),
             expected_sequence: context.sequence,
@@ -368,10 +366,11 @@ where
             }
             Err(e) => return Err(unexpected(e)),
         };
-        if seals {
-            // The context's aggregate applied these events with their values open; the
-            // next load folds the committed events, which hold commitments only, so no
-            // personal value outlives its command in memory.
+        if erases {
+            // The cached state applied the events with their values open (the rules never
+            // read them, so it decides as the committed state would). An erasure drops it:
+            // the next load folds the committed events, which hold commitments only, so an
+            // erased value does not outlive its erasure even in memory.
             if let Ok(mut cache) = self.cache.lock() {
                 cache.remove(&context.aggregate_id);
             }
