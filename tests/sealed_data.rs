@@ -292,6 +292,7 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
             .post(Role::Supervisor, &erase, json!({ "reason": reason }))
             .await;
         assert_eq!(st, 201, "{kind:?}: {b}");
+        assert_eq!(b["compaction"], json!({"Ok": null}), "{kind:?}: {b}");
         assert_eq!(b["values"], json!(sealed.len()), "{kind:?}: {b}");
         assert_eq!(
             s.head().await,
@@ -318,7 +319,18 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
             );
         }
         if kind == Kind::Postgres {
-            let files = String::from_utf8_lossy(&pg_files(&s.db).await).into_owned();
+            // A transaction still open anywhere in the cluster (the other tests here run
+            // beside this one) can keep the dead row in the rewritten file; compacting
+            // again once it has ended clears it (docs/OPERATIONS.md).
+            let mut files = String::new();
+            for _ in 0..40 {
+                files = String::from_utf8_lossy(&pg_files(&s.db).await).into_owned();
+                if ![PHONE, TOWN, SUMMARY].iter().any(|v| files.contains(v)) {
+                    break;
+                }
+                s.db.exec("VACUUM FULL sealed_values").await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
             for v in [PHONE, TOWN, SUMMARY] {
                 assert!(
                     !files.contains(v),

@@ -35,6 +35,9 @@ pub struct Erased {
     /// How many values, and where they sat (field paths, never values).
     pub values: usize,
     pub paths: Vec<String>,
+    /// Whether the store's files were compacted afterwards (`Storage::purge_erased`); if
+    /// not, the reason, and the operator repeats it (docs/OPERATIONS.md).
+    pub compaction: Result<(), String>,
 }
 
 /// Erases every personal value of one case.
@@ -126,12 +129,14 @@ async fn erase_in_case(
     // The erasure is committed; clearing old copies out of the files is a clean-up
     // that an operator can repeat (docs/OPERATIONS.md), so its failure is logged, not
     // returned.
-    if let Err(e) = ledger.storage().purge_erased().await {
+    let compaction = ledger.storage().purge_erased().await.map_err(|e| {
         tracing::warn!(error = %e, "erased values are deleted; compacting the store failed");
-    }
+        e.to_string()
+    });
     Ok(Erased {
         case_id: case_id.clone(),
         values: rows.len(),
         paths,
+        compaction,
     })
 }

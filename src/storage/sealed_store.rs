@@ -11,6 +11,10 @@ use icac_format::chain::Hash32;
 use icac_format::record::{LedgerId, StreamId};
 use icac_format::sealed::Opening;
 
+/// How long (in 100 ms rounds) an erasure waits for older transactions before it
+/// compacts the table; one that outlives this is left to the operator (OPERATIONS.md).
+const PURGE_WAIT_ROUNDS: usize = 100;
+
 /// Rows one read returns at most: bounds memory while a verifier walks the store.
 pub const SEALED_PAGE: i64 = 5_000;
 
@@ -203,6 +207,26 @@ impl Storage {
                     .await?;
             }
             Storage::Postgres(s) => {
+                // A transaction that began before the erasure may still see the deleted
+                // row, and VACUUM FULL copies what some snapshot can see: wait (boundedly)
+                // for those transactions to end first.
+                let since: String = sqlx::query_scalar("SELECT clock_timestamp()::text")
+                    .fetch_one(s.pool())
+                    .await?;
+                for _ in 0..PURGE_WAIT_ROUNDS {
+                    let older: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_stat_activity
+                          WHERE datname = current_database() AND pid <> pg_backend_pid()
+                            AND backend_xmin IS NOT NULL AND xact_start < $1::timestamptz",
+                    )
+                    .bind(&since)
+                    .fetch_one(s.pool())
+                    .await?;
+                    if older == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
                 sqlx::query("VACUUM FULL sealed_values")
                     .execute(s.pool())
                     .await?;
