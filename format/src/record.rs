@@ -182,8 +182,7 @@ impl EventRecord {
         match self.format_version {
             None => Ok(()),
             Some(super::sealed::FORMAT_VERSION_SEALED) => {
-                super::sealed::commitments(&self.payload)?;
-                Ok(())
+                Ok(super::sealed::check_payload(&self.payload)?)
             }
             Some(other) => Err(RecordError::FormatVersion(other)),
         }

@@ -152,6 +152,34 @@ fn push_token(path: &mut String, key: &str) {
     }
 }
 
+/// Whether a version 2 payload follows section 12.3, without collecting anything: the
+/// check every appended event pays. On a failure, [`commitments`] words the error with
+/// its JSON Pointer.
+pub fn check_payload(payload: &Value) -> Result<(), SealError> {
+    if shapes_ok(payload) {
+        Ok(())
+    } else {
+        commitments(payload).map(|_| ())
+    }
+}
+
+fn shapes_ok(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key(UNSEALED_MEMBER) {
+                return false;
+            }
+            match map.get(SEALED_MEMBER) {
+                Some(Value::String(hex)) => map.len() == 1 && Hash32::from_hex(hex).is_ok(),
+                Some(_) => false,
+                None => map.values().all(shapes_ok),
+            }
+        }
+        Value::Array(items) => items.iter().all(shapes_ok),
+        _ => true,
+    }
+}
+
 /// The commitments in a version 2 payload, with their JSON Pointers, in document
 /// order; refuses a malformed `sealed` object and any `unsealed` one (section 12.3).
 pub fn commitments(payload: &Value) -> Result<Vec<(String, Hash32)>, SealError> {
@@ -261,6 +289,9 @@ mod tests {
             json!({"x": {"unsealed": "v"}}),
         ] {
             assert!(commitments(&bad).is_err(), "{bad}");
+            assert_eq!(check_payload(&bad), commitments(&bad).map(|_| ()), "{bad}");
         }
+        let good = json!({"x": [{"sealed": hex}], "y": {"z": 1}});
+        assert_eq!(check_payload(&good), Ok(()));
     }
 }

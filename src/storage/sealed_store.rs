@@ -64,13 +64,22 @@ where
 }
 
 /// Runs one query on whichever pool, binding the same values, and decodes the rows.
+/// `each` binds every item of an iterator after the fixed values.
 macro_rules! sealed_rows {
-    ($storage:expr, $sql:expr $(, $bind:expr)*) => {
+    ($storage:expr, $sql:expr $(, $bind:expr)* $(; each $items:expr)?) => {
         match $storage {
-            Storage::Postgres(s) => sqlx::query($sql)$(.bind($bind))*
-                .fetch_all(s.pool()).await?.iter().map(decode).collect(),
-            Storage::Sqlite(s) => sqlx::query($sql)$(.bind($bind))*
-                .fetch_all(s.pool()).await?.iter().map(decode).collect(),
+            Storage::Postgres(s) => {
+                #[allow(unused_mut)]
+                let mut q = sqlx::query($sql)$(.bind($bind))*;
+                $(for item in $items { q = q.bind(item); })?
+                q.fetch_all(s.pool()).await?.iter().map(decode).collect()
+            }
+            Storage::Sqlite(s) => {
+                #[allow(unused_mut)]
+                let mut q = sqlx::query($sql)$(.bind($bind))*;
+                $(for item in $items { q = q.bind(item); })?
+                q.fetch_all(s.pool()).await?.iter().map(decode).collect()
+            }
         }
     };
 }
@@ -110,31 +119,10 @@ impl Storage {
                 "SELECT {COLUMNS} FROM sealed_values WHERE ledger_id = $1 AND commitment IN ({})",
                 list.join(", ")
             );
-            let rows: Vec<SealedRow> = match self {
-                Storage::Postgres(s) => {
-                    let mut q = sqlx::query(&sql).bind(ledger.as_str());
-                    for c in chunk {
-                        q = q.bind(c.0.to_vec());
-                    }
-                    q.fetch_all(s.pool())
-                        .await?
-                        .iter()
-                        .map(decode)
-                        .collect::<Result<_, _>>()?
-                }
-                Storage::Sqlite(s) => {
-                    let mut q = sqlx::query(&sql).bind(ledger.as_str());
-                    for c in chunk {
-                        q = q.bind(c.0.to_vec());
-                    }
-                    q.fetch_all(s.pool())
-                        .await?
-                        .iter()
-                        .map(decode)
-                        .collect::<Result<_, _>>()?
-                }
-            };
-            out.extend(rows);
+            let rows: Result<Vec<SealedRow>, StorageError> = sealed_rows!(
+                self, &sql, ledger.as_str(); each chunk.iter().map(|c| c.0.to_vec())
+            );
+            out.extend(rows?);
         }
         Ok(out)
     }
