@@ -2,7 +2,7 @@
 //!
 //! Events arrive in batches, in position order, and go through a two-stage pipeline:
 //!
-//! 1. In parallel (rayon, chunks of [`CHUNK`]): check the canonical bytes and read the
+//! 1. In parallel (rayon, [`CHUNK`]s of a batch): check the canonical bytes and read the
 //!    record's fields from them (one pass, `record_view`; the general parser only for
 //!    unusual records and to word errors), recompute the hash, cross-check the indexed
 //!    columns, and verify signatures with the keys known when the batch started, under
@@ -47,10 +47,8 @@ use icac_format::keys::{
 use icac_format::merkle::MerkleAccumulator;
 use icac_format::record::{EventRecord, LedgerId, MAX_EVENT_BYTES};
 
-/// Events per parallel work unit and per batch verification: large enough for batch
-/// verification to pay off (its multiscalar multiplication costs less per point as it
-/// grows: per event, 1024 took 10 % less CPU than 512 here, and 2048 no less than
-/// 1024), small enough that a [`BATCH`] splits across cores.
+/// Events per parallel work unit of parsing: small enough that a [`BATCH`] splits
+/// across cores. Signatures are checked per batch (`signature_batch` splits it again).
 pub const CHUNK: usize = 1024;
 
 /// Rows per batch handed from the reader to the verifier.
@@ -639,19 +637,6 @@ fn prepare_line_slowly(line: &[u8], ledger: &LedgerId) -> Prepared {
 /// against weak keys once (when its key event was applied), looked up by id.
 type KeyCache = Vec<(String, VerifyingKey)>;
 
-/// Stage 1 for one chunk: parse everything, then batch-verify the signatures.
-fn prepare_chunk(chunk: &[RawEvent], ledger: &LedgerId, keys: &KeyCache) -> Vec<Prepared> {
-    let mut out: Vec<Prepared> = chunk
-        .iter()
-        .map(|raw| match raw {
-            RawEvent::Row(row) => prepare_row(row, ledger),
-            RawEvent::Line(line) => prepare_line(line, ledger),
-        })
-        .collect();
-    check_signatures(&mut out, keys);
-    out
-}
-
 /// Verifies every unchecked signature whose key is known.
 fn check_signatures(items: &mut [Prepared], keys: &KeyCache) {
     let vks: Vec<VerifyingKey> = keys.iter().map(|(_, k)| *k).collect();
@@ -687,12 +672,19 @@ fn check_signatures(items: &mut [Prepared], keys: &KeyCache) {
     }
 }
 
-/// Stage 1 for a batch, on all rayon threads.
+/// Stage 1 for a batch, on all rayon threads: parse everything, then check the
+/// signatures as one set (the batch check's fixed cost is paid once per batch).
 fn prepare_batch(batch: &[RawEvent], ledger: &LedgerId, keys: &KeyCache) -> Vec<Prepared> {
-    batch
-        .par_chunks(CHUNK)
-        .flat_map_iter(|chunk| prepare_chunk(chunk, ledger, keys))
-        .collect()
+    let mut out: Vec<Prepared> = batch
+        .par_iter()
+        .with_min_len(CHUNK)
+        .map(|raw| match raw {
+            RawEvent::Row(row) => prepare_row(row, ledger),
+            RawEvent::Line(line) => prepare_line(line, ledger),
+        })
+        .collect();
+    check_signatures(&mut out, keys);
+    out
 }
 
 /// The in-order state of a verification run.
@@ -923,9 +915,7 @@ impl ChainVerifier {
                 // A genesis or rotation made keys known that stage 1 did not have: check
                 // the rest of this batch in bulk rather than one by one.
                 let keys = self.key_snapshot();
-                prepared[i + 1..]
-                    .par_chunks_mut(CHUNK)
-                    .for_each(|chunk| check_signatures(chunk, &keys));
+                check_signatures(&mut prepared[i + 1..], &keys);
             }
         }
         true
