@@ -236,7 +236,10 @@ impl Part {
 
 /// `R`, `S` and the challenge `h = SHA-512(R || A || M)` of a signature the strict rule
 /// could accept; `None` for one it refuses on its encoding alone.
-fn parse_signature(key: &VerifyingKey, item: &Signed<'_>) -> Option<(EdwardsPoint, Scalar, Scalar)> {
+fn parse_signature(
+    key: &VerifyingKey,
+    item: &Signed<'_>,
+) -> Option<(EdwardsPoint, Scalar, Scalar)> {
     let mut r_bytes = [0u8; 32];
     r_bytes.copy_from_slice(&item.signature[..32]);
     let mut s_bytes = [0u8; 32];
@@ -370,7 +373,11 @@ mod tests {
             sigs[at] = (keys.len() - 1, message, signature);
             let verdicts = check(&keys, &sigs);
             assert_eq!(verdicts[at], valid, "{name} in part 2");
-            assert_eq!(verdicts.iter().filter(|v| !**v).count(), usize::from(!valid), "{name}");
+            assert_eq!(
+                verdicts.iter().filter(|v| !**v).count(),
+                usize::from(!valid),
+                "{name}"
+            );
             sigs[at] = saved;
         }
     }
