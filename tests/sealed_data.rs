@@ -5,6 +5,7 @@
 //! they are in no table, file or export, and the chain and bundles exported before and
 //! after still verify.
 
+mod child_server;
 mod common;
 mod http_support;
 
@@ -292,7 +293,11 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
             .post(Role::Supervisor, &erase, json!({ "reason": reason }))
             .await;
         assert_eq!(st, 201, "{kind:?}: {b}");
-        assert_eq!(b["compaction"], json!({"Ok": null}), "{kind:?}: {b}");
+        assert_eq!(
+            b["compaction"],
+            json!({ "status": "done" }),
+            "{kind:?}: {b}"
+        );
         assert_eq!(b["values"], json!(sealed.len()), "{kind:?}: {b}");
         assert_eq!(
             s.head().await,
@@ -506,4 +511,87 @@ fn erase_and_export_openings_on_the_command_line() {
         dir.path().join("p").to_str().unwrap(),
     ]);
     assert_eq!(code, Some(1), "an erased case has nothing to export");
+}
+
+/// The server's own log, at debug level, through a filing, a refused filing whose body
+/// holds a planted value where a date belongs, a share, a public report, reveals and an
+/// erasure, never holds a planted value: not as text, not as hex, not JSON-escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_logs_hold_no_personal_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("logs.db").display());
+    let (d, tokens) = child_server::Deployment::init(&url);
+    let issue = |args: &[&str]| {
+        let out = d.cli(&[&["tokens", "issue", "--name", "logs"], args].concat());
+        assert!(out.status.success(), "{}", child_server::show(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let reporter = issue(&["--role", "unit_reporter", "--unit", HARTFORD]);
+    let supervisor = issue(&["--role", "supervisor"]);
+    let server = d.serve_logging("logs", &[], None, "debug").await;
+    server.register_units(&tokens).await;
+
+    let (st, filed) = server
+        .post(&reporter, "/v1/notifications", planted_form())
+        .await;
+    assert_eq!(st, 201, "{filed}");
+    let case_id = filed["case_id"].as_str().unwrap().to_owned();
+    let mut refused = planted_form();
+    refused["unit_case_number"] = json!("ZQ-8");
+    refused["received"]["date"] = json!(SCREEN_NAME);
+    let (st, b) = server.post(&reporter, "/v1/notifications", refused).await;
+    assert_eq!(st, 422, "{b}");
+    let share = json!({ "direction": { "direction": "task_force_to_units", "to_units": [HARTFORD] }, "category": "intelligence", "summary": SUMMARY });
+    let (st, b) = server
+        .post(
+            &tokens.investigator,
+            &format!("/v1/cases/{case_id}/shares"),
+            share,
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let report = json!({ "channel": "hotline", "content": { "description": DESCRIPTION, "links": [SCREEN_NAME] } });
+    let (st, b) = server
+        .post(&tokens.investigator, "/v1/public-reports", report)
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let (st, history) = server
+        .get(
+            &tokens.investigator,
+            &format!("/v1/cases/{case_id}/history"),
+        )
+        .await;
+    assert_eq!(st, 200, "{history}");
+    assert!(
+        history.to_string().contains(PHONE),
+        "the reveal ran: {history}"
+    );
+    let (st, queue) = server.get(&tokens.investigator, "/v1/public-reports").await;
+    assert_eq!(st, 200, "{queue}");
+    let (st, b) = server
+        .post(
+            &supervisor,
+            &format!("/v1/cases/{case_id}/erase"),
+            json!({ "reason": "C.G.S. 54-142a(a): dismissed" }),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    assert_eq!(b["compaction"], json!({ "status": "done" }), "{b}");
+
+    let log = server.log_text();
+    server.kill();
+    assert!(
+        log.lines().count() > 20 && log.contains("DEBUG"),
+        "debug logging was on:\n{log}"
+    );
+    for v in PLANTED {
+        let escaped = serde_json::to_string(v).unwrap();
+        for form in [
+            v.to_owned(),
+            hex_of(v),
+            escaped[1..escaped.len() - 1].to_owned(),
+        ] {
+            assert!(!log.contains(&form), "{v} is in the server log as {form}");
+        }
+    }
 }

@@ -35,9 +35,18 @@ pub struct Erased {
     /// How many values, and where they sat (field paths, never values).
     pub values: usize,
     pub paths: Vec<String>,
-    /// Whether the store's files were compacted afterwards (`Storage::purge_erased`); if
-    /// not, the reason, and the operator repeats it (docs/OPERATIONS.md).
-    pub compaction: Result<(), String>,
+    /// Whether the store's files were compacted afterwards (`Storage::purge_erased`).
+    pub compaction: Compaction,
+}
+
+/// The clean-up after an erasure: old copies of the deleted values cleared out of the
+/// database files, or not, with the reason; the operator then repeats it
+/// (docs/OPERATIONS.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Compaction {
+    Done,
+    Failed { error: String },
 }
 
 /// Erases every personal value of one case.
@@ -129,10 +138,15 @@ async fn erase_in_case(
     // The erasure is committed; clearing old copies out of the files is a clean-up
     // that an operator can repeat (docs/OPERATIONS.md), so its failure is logged, not
     // returned.
-    let compaction = ledger.storage().purge_erased().await.map_err(|e| {
-        tracing::warn!(error = %e, "erased values are deleted; compacting the store failed");
-        e.to_string()
-    });
+    let compaction = match ledger.storage().purge_erased().await {
+        Ok(()) => Compaction::Done,
+        Err(e) => {
+            tracing::warn!(error = %e, "erased values are deleted; compacting the store failed");
+            Compaction::Failed {
+                error: e.to_string(),
+            }
+        }
+    };
     Ok(Erased {
         case_id: case_id.clone(),
         values: rows.len(),

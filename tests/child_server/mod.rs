@@ -106,6 +106,19 @@ impl Deployment {
         extra: &[&str],
         max_open_files: Option<u32>,
     ) -> ServerProcess {
+        self.serve_logging(label, extra, max_open_files, "warn")
+            .await
+    }
+
+    /// [`serve_with`](Self::serve_with), logging at `level` (`ICAC_LOG`) into the
+    /// process's log file.
+    pub async fn serve_logging(
+        &self,
+        label: &str,
+        extra: &[&str],
+        max_open_files: Option<u32>,
+        level: &str,
+    ) -> ServerProcess {
         let log = self.dir.path().join(format!("serve-{label}.log"));
         let stderr = std::fs::File::create(&log).expect("log file");
         let mut command = match max_open_files {
@@ -140,7 +153,7 @@ impl Deployment {
                 "500",
             ])
             .args(extra)
-            .env("ICAC_LOG", "warn")
+            .env("ICAC_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
