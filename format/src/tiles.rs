@@ -335,6 +335,57 @@ pub fn leaf_hashes_of_entries(entries: &[Hash32]) -> Vec<Hash32> {
     entries.iter().map(|e| leaf_hash(&e.0)).collect()
 }
 
+/// The Merkle root of a tree of `size` leaves computed from its tiles, as a C2SP client
+/// does: `hash_at(level, n)` returns the `n`-th hash of level `level` (hash `n % 256` of
+/// tile `n / 256`).
+pub fn root_from_tiles<E>(
+    size: u64,
+    hash_at: impl FnMut(u8, u64) -> Result<Hash32, E>,
+) -> Result<Hash32, E> {
+    Ok(range_from_tiles(0, size, hash_at)?.unwrap_or(super::merkle::EMPTY_ROOT))
+}
+
+/// `MTH(D[start:end])` from tiles, for the ranges RFC 6962 proofs use: `start` a
+/// multiple of every perfect subtree the range splits into (one per set bit of
+/// `end - start`, largest first). A subtree of `2^(8l + r)` leaves is the root of `2^r`
+/// consecutive level-`l` hashes. `None` for an empty or unaligned range.
+pub fn range_from_tiles<E>(
+    start: u64,
+    end: u64,
+    mut hash_at: impl FnMut(u8, u64) -> Result<Hash32, E>,
+) -> Result<Option<Hash32>, E> {
+    if end <= start {
+        return Ok(None);
+    }
+    let n = end - start;
+    let mut subtrees: Vec<Hash32> = Vec::new();
+    let mut offset = start;
+    for bit in (0..64u32).rev() {
+        let leaves = 1u64 << bit;
+        if n & leaves == 0 {
+            continue;
+        }
+        if offset % leaves != 0 {
+            return Ok(None);
+        }
+        let level = (bit / 8) as u8;
+        let per_hash = 1u64 << (8 * u32::from(level));
+        let count = leaves / per_hash;
+        let first = offset / per_hash;
+        let mut hashes = Vec::with_capacity(count as usize);
+        for i in first..first + count {
+            hashes.push(hash_at(level, i)?);
+        }
+        subtrees.push(root_of_leaf_hashes(&hashes));
+        offset += leaves;
+    }
+    let mut root = subtrees.pop();
+    while let (Some(left), Some(right)) = (subtrees.pop(), root) {
+        root = Some(super::merkle::node_hash(&left, &right));
+    }
+    Ok(root)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,6 +502,53 @@ mod tests {
         let right_side = crate::merkle::node_hash(&level1[2], &tail);
         assert_eq!(crate::merkle::node_hash(&left, &right_side), root(&events));
         assert_ne!(root(&events), EMPTY_ROOT);
+    }
+
+    #[test]
+    fn root_from_tiles_matches_the_tree() {
+        for size in [1u64, 2, 255, 256, 257, 511, 600, 65_536 + 300] {
+            let events: Vec<Hash32> = (0..size)
+                .map(|i| crate::chain::event_hash(&Hash32::ZERO, &i.to_be_bytes()))
+                .collect();
+            let leaves = leaf_hashes_of_entries(&events);
+            let level1: Vec<Hash32> = leaves.chunks_exact(256).map(tile_root).collect();
+            let level2: Vec<Hash32> = level1.chunks_exact(256).map(tile_root).collect();
+            let got = root_from_tiles(size, |level, n| -> Result<Hash32, ()> {
+                let lv = [&leaves, &level1, &level2][usize::from(level)];
+                lv.get(n as usize).copied().ok_or(())
+            })
+            .unwrap();
+            assert_eq!(got, root(&events), "size {size}");
+            // Proofs from tiles equal proofs from the leaves.
+            struct Tiles<'a>(&'a [Vec<Hash32>; 3], u64);
+            impl crate::merkle::LeafSource for Tiles<'_> {
+                fn len(&self) -> u64 {
+                    self.1
+                }
+                fn leaf_hash(&self, i: u64) -> Result<Hash32, crate::merkle::SourceError> {
+                    Ok(self.0[0][i as usize])
+                }
+                fn range_hash(&self, a: u64, z: u64) -> Result<Option<Hash32>, crate::merkle::SourceError> {
+                    range_from_tiles(a, z, |l, n| -> Result<Hash32, crate::merkle::SourceError> {
+                        Ok(self.0[usize::from(l)][n as usize])
+                    })
+                }
+            }
+            let levels = [leaves.clone(), level1.clone(), level2.clone()];
+            let src = Tiles(&levels, size);
+            for old in [1, size / 2, size - 1] {
+                if old > 0 {
+                    assert_eq!(
+                        crate::merkle::consistency_proof_from(&src, old, size).unwrap(),
+                        crate::merkle::consistency_proof(&events, old, size).unwrap()
+                    );
+                }
+            }
+            assert_eq!(
+                crate::merkle::inclusion_proof_from(&src, size - 1, size).unwrap(),
+                crate::merkle::inclusion_proof(&events, size - 1, size).unwrap()
+            );
+        }
     }
 
     #[test]
