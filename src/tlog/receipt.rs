@@ -20,6 +20,8 @@ pub enum ReceiptError {
     NotConfigured,
     #[error("position {position} is not yet under a published (witnessed) checkpoint; the latest covers {published} events, try again after the next publication")]
     NotYetWitnessed { position: u64, published: u64 },
+    #[error("the case has no filed notification")]
+    NoFiling,
     #[error("position {0} is not in the ledger")]
     NoSuchPosition(u64),
     #[error(transparent)]
@@ -84,4 +86,28 @@ pub async fn receipt(
         checkpoint_note: note,
     }
     .encode())
+}
+
+/// The event type a filing receipt proves.
+pub const FILING_EVENT: &str = "NotificationFiled";
+
+/// The receipt for a case's filing: its latest `NotificationFiled` event.
+pub async fn case_receipt(
+    storage: &Storage,
+    ledger: &LedgerId,
+    dir: Option<&Path>,
+    case_id: &str,
+) -> Result<String, ReceiptError> {
+    let dir = dir.ok_or(ReceiptError::NotConfigured)?;
+    let stream = icac_format::record::StreamId::new("case", case_id);
+    let position = storage
+        .read_stream(ledger, &stream)
+        .await
+        .map_err(AuditError::from)?
+        .iter()
+        .rev()
+        .find(|r| r.event_type == FILING_EVENT)
+        .map(|r| r.position)
+        .ok_or(ReceiptError::NoFiling)?;
+    receipt(storage, ledger, dir, position).await
 }
