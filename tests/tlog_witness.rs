@@ -172,7 +172,7 @@ async fn witness_answers_add_checkpoint_with_the_spec_status_codes() {
     let (st, _, lines) = post(&w.url, AddCheckpoint::encode(0, &[], n)).await;
     assert_eq!(st, 200, "{lines}");
     let wkey = CosignerKey::from_vkey(&witness_vkey()).unwrap();
-    let cos = verify_cosignatures(&format!("{n}{lines}"), &[wkey.clone()]).unwrap();
+    let cos = verify_cosignatures(&format!("{n}{lines}"), std::slice::from_ref(&wkey)).unwrap();
     assert_eq!(cos.len(), 1);
     assert!(cos[0].timestamp > 1_700_000_000);
     // Persisted before the answer: a fresh handle on the file sees it.

@@ -315,3 +315,29 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod vectors {
+    //! The vectors of docs/LEDGER_FORMAT.md section 13.3; Go's check of the same
+    //! message format is tests/go_tlog/main.go.
+    use super::*;
+
+    const BODY: &str = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    const VKEY: &str = "witness.example/w1+141f260a+BMqTrBcFGHBx1nuDx/8O/oEI6OxFMFdddyaHkzPb2r58";
+    const LINE: &str = "\u{2014} witness.example/w1 FB8mCgAAAABkGFDL82BuVAliPYXLWoJdqTHPN+gVatFS5l4TLdVUdui5SWFBYaPFa5qCTXt9oXy6f2KKtotpN9mICDJhWyA+srs/Ag==\n";
+
+    #[test]
+    fn documented_cosignature_vector() {
+        let k = SigningKey::from_bytes(&[4u8; 32]);
+        let ck = CosignerKey::new("witness.example/w1", k.verifying_key()).unwrap();
+        assert_eq!(ck.to_vkey(), VKEY);
+        assert_eq!(cosign(BODY, "witness.example/w1", &k, 1_679_315_147).unwrap(), LINE);
+        let note = format!("{BODY}\n{LINE}");
+        let got = verify_cosignatures(&note, &[CosignerKey::from_vkey(VKEY).unwrap()]).unwrap();
+        assert_eq!(got[0].timestamp, 1_679_315_147);
+        assert_eq!(
+            crate::merkle::leaf_hash(&[1u8; 32]).to_hex(),
+            "dcffe786ded16d283c663846ad0c4ff26558fccde36ca9d30b2ea19eade9fc0e"
+        );
+    }
+}
