@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::http::auth::Principal;
-use crate::http::problem::{ApiResult, Kind, Problem};
+use crate::http::problem::{ApiResult, Problem};
 use crate::http::SharedState;
 use crate::tlog::receipt::{case_receipt, ReceiptError};
 use crate::tlog::tiles::{self, ServeError, Served};
@@ -68,11 +68,13 @@ pub async fn receipt(
     )
     .await
     .map_err(|e| match e {
-        ReceiptError::NotYetWitnessed { .. } | ReceiptError::NotConfigured => {
-            let mut p = Problem::new(Kind::NotYetAvailable, e.to_string());
+        // Not a server fault: the receipt does not exist yet (or here); try again later.
+        ReceiptError::NotYetWitnessed { .. } => {
+            let mut p = Problem::not_found(e.to_string());
             p.retry_after = Some(30);
             p
         }
+        ReceiptError::NotConfigured => Problem::not_found(e.to_string()),
         ReceiptError::NoFiling | ReceiptError::NoSuchPosition(_) => Problem::not_found(e.to_string()),
         ReceiptError::Audit(a) => Problem::internal(a),
     })?;
