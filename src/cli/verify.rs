@@ -268,6 +268,18 @@ pub enum BenchCommand {
     Rebuild(super::bench::LedgerBenchArgs),
     /// Build the annual report in every format, next to a raw read of the same ledger
     Report(super::bench::ReportBenchArgs),
+    /// Write the C2SP tiles, then inclusion proofs from tiles next to proofs from every hash
+    Tiles(BenchTilesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchTilesArgs {
+    /// The tiles directory to write (must be new or of this ledger)
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Inclusion proofs to build from the tiles
+    #[arg(long, default_value_t = 200)]
+    pub proofs: usize,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +317,13 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         BenchCommand::Generate(g) => return super::bench::generate(args, g).await,
         BenchCommand::Rebuild(r) => return super::bench::rebuild(args, r).await,
         BenchCommand::Report(r) => return super::bench::report(args, r).await,
+        BenchCommand::Tiles(t) => {
+            let storage = args.storage().await?;
+            let r = crate::bench::tiles::run(&storage, &args.ledger_id()?, &t.dir, t.proofs).await?;
+            outln!("{}", serde_json::to_string_pretty(&r)?);
+            storage.close().await;
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     let id = args.ledger_id()?;
     let storage = args.storage().await?;

@@ -371,7 +371,7 @@ async fn ask(
                 ),
             );
         }
-        let source = TileSource { dir: &config.dir, size };
+        let source = TileSource::new(&config.dir, size);
         let proof = match consistency_proof_from(&source, old, size) {
             Ok(p) => p,
             Err(e) => return (name, Outcome::Unreachable(format!("consistency proof: {e}"))),

@@ -76,7 +76,7 @@ pub async fn receipt(
         .ok_or(ReceiptError::NoSuchPosition(position))?;
     let prev_hash = Hash32::from_slice(&row.prev_hash)
         .map_err(|e| AuditError::invalid(format!("position {position}: {e}")))?;
-    let source = TileSource { dir, size: cp.size };
+    let source = TileSource::new(dir, cp.size);
     let proof = inclusion_proof_from(&source, position - 1, cp.size).map_err(AuditError::from)?;
     Ok(Receipt {
         index: position - 1,

@@ -209,9 +209,9 @@ fn write_level0_tile(dir: &Path, index: u64, events: &[Hash32]) -> Result<usize,
     Ok(2)
 }
 
-/// The n-th hash of a level, read from the directory's tiles (full tile, or the
-/// rightmost partial one for a tree of `size`).
-fn hash_at(dir: &Path, size: u64, level: u8, n: u64) -> Result<Hash32, AuditError> {
+/// The tile holding the n-th hash of a level in a tree of `size` (full, or the
+/// rightmost partial one).
+fn tile_of(level: u8, n: u64, size: u64) -> Result<Tile, AuditError> {
     let index = n / TILE_WIDTH;
     let per_hash = 1u64
         .checked_shl(8 * u32::from(level))
@@ -223,19 +223,31 @@ fn hash_at(dir: &Path, size: u64, level: u8, n: u64) -> Result<Hash32, AuditErro
     } else {
         (hashes_in_level % TILE_WIDTH) as u16
     };
-    let tile = Tile {
+    Ok(Tile {
         kind: TileKind::Hashes { level },
         index,
         width,
-    };
-    let path = tile_path(dir, &tile);
+    })
+}
+
+fn read_tile(dir: &Path, tile: &Tile) -> Result<Vec<Hash32>, AuditError> {
+    let path = tile_path(dir, tile);
     let data = std::fs::read(&path).map_err(|e| read_err(&path, e))?;
-    let hashes = tiles::decode_hashes(&data, width)
-        .map_err(|e| AuditError::invalid(format!("{}: {e}", path.display())))?;
+    tiles::decode_hashes(&data, tile.width)
+        .map_err(|e| AuditError::invalid(format!("{}: {e}", path.display())))
+}
+
+fn hash_in(hashes: &[Hash32], n: u64) -> Result<Hash32, AuditError> {
     hashes
         .get((n % TILE_WIDTH) as usize)
         .copied()
-        .ok_or_else(|| AuditError::invalid(format!("{} is too short", path.display())))
+        .ok_or_else(|| AuditError::invalid("tile too short"))
+}
+
+/// The n-th hash of a level, read from the directory's tiles.
+fn hash_at(dir: &Path, size: u64, level: u8, n: u64) -> Result<Hash32, AuditError> {
+    let tile = tile_of(level, n, size)?;
+    hash_in(&read_tile(dir, &tile)?, n)
 }
 
 /// The root of the tree of `size` leaves the directory's tiles make.
@@ -243,10 +255,36 @@ pub fn root_of_dir(dir: &Path, size: u64) -> Result<Hash32, AuditError> {
     tiles::root_from_tiles(size, |level, n| hash_at(dir, size, level, n))
 }
 
-/// The tiles directory as a proof source: O(log n) tile reads per proof.
+/// The tiles directory as a proof source: O(log n) tile reads per proof (the last tile
+/// read is kept, since a range's hashes come from one or two tiles).
 pub struct TileSource<'a> {
     pub dir: &'a Path,
     pub size: u64,
+    last: std::cell::RefCell<Option<(Tile, Vec<Hash32>)>>,
+}
+
+impl<'a> TileSource<'a> {
+    pub fn new(dir: &'a Path, size: u64) -> Self {
+        Self {
+            dir,
+            size,
+            last: std::cell::RefCell::new(None),
+        }
+    }
+
+    fn hash(&self, level: u8, n: u64) -> Result<Hash32, AuditError> {
+        let tile = tile_of(level, n, self.size)?;
+        let mut last = self.last.borrow_mut();
+        if let Some((t, hashes)) = last.as_ref() {
+            if *t == tile {
+                return hash_in(hashes, n);
+            }
+        }
+        let hashes = read_tile(self.dir, &tile)?;
+        let h = hash_in(&hashes, n);
+        *last = Some((tile, hashes));
+        h
+    }
 }
 
 impl LeafSource for TileSource<'_> {
@@ -255,13 +293,11 @@ impl LeafSource for TileSource<'_> {
     }
 
     fn leaf_hash(&self, index: u64) -> Result<Hash32, SourceError> {
-        Ok(hash_at(self.dir, self.size, 0, index)?)
+        Ok(self.hash(0, index)?)
     }
 
     fn range_hash(&self, start: u64, end: u64) -> Result<Option<Hash32>, SourceError> {
-        Ok(tiles::range_from_tiles(start, end, |level, n| {
-            hash_at(self.dir, self.size, level, n)
-        })?)
+        Ok(tiles::range_from_tiles(start, end, |level, n| self.hash(level, n))?)
     }
 }
 
