@@ -382,6 +382,24 @@ async fn diverging(kind: Kind) {
     let refused = cli(&db_b.url, &["verify", "--policy", p, "--checkpoint", own_b.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
     assert!(show(&refused).contains("quorum"), "{}", show(&refused));
+    // The same holds offline: A's export bundle and an inclusion proof against the
+    // witnessed checkpoint pass under the policy; B's bundle fails.
+    let bundle_a = tmp.path().join("a.jsonl");
+    let bundle_b = tmp.path().join("b.jsonl");
+    assert!(cli(&db_a.url, &["export", "--out", bundle_a.to_str().unwrap()]).status.success());
+    assert!(cli(&db_b.url, &["export", "--out", bundle_b.to_str().unwrap()]).status.success());
+    let ok = cli(&db_a.url, &["verify", "--bundle", bundle_a.to_str().unwrap(), "--policy", p, "--checkpoint", c]);
+    assert!(ok.status.success(), "A bundle: {}", show(&ok));
+    let bad = cli(&db_a.url, &["verify", "--bundle", bundle_b.to_str().unwrap(), "--policy", p, "--checkpoint", c]);
+    assert_eq!(bad.status.code(), Some(1), "B bundle: {}", show(&bad));
+    let proof = tmp.path().join("proof.json");
+    let made = cli(&db_a.url, &["prove", "inclusion", "--position", "3", "--checkpoint", c, "--out", proof.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", show(&made));
+    let public = hex::encode(key.public().as_bytes());
+    let ok = cli(&db_a.url, &["verify-proof", proof.to_str().unwrap(), "--public-key", &public, "--policy", p, "--checkpoint", c]);
+    assert!(ok.status.success(), "verify-proof: {}", show(&ok));
+    let refused = cli(&db_a.url, &["verify-proof", proof.to_str().unwrap(), "--public-key", &public, "--policy", p, "--checkpoint", own_b.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
     // --policy without a checkpoint to hold the ledger to is a usage error.
     assert_eq!(cli(&db_a.url, &["verify", "--policy", p]).status.code(), Some(2));
 
