@@ -38,6 +38,9 @@ pub enum WitnessCommand {
         logs: Vec<String>,
         #[arg(long, default_value = "127.0.0.1:8090")]
         addr: SocketAddr,
+        /// Open connections at most; a connection beyond this is closed at once
+        #[arg(long, default_value_t = 256)]
+        max_connections: usize,
     },
     /// Print the inconsistent checkpoints the witness was shown, one JSON object a line
     Evidence {
@@ -59,6 +62,7 @@ pub async fn run(args: &LedgerArgs, cmd: WitnessCommand) -> Result<ExitCode, Cli
             state,
             logs,
             addr,
+            max_connections,
         } => {
             let logs = logs
                 .iter()
@@ -73,9 +77,20 @@ pub async fn run(args: &LedgerArgs, cmd: WitnessCommand) -> Result<ExitCode, Cli
             });
             let listener = tokio::net::TcpListener::bind(addr).await?;
             outln!("witness {} on http://{}/", witness.vkey()?, listener.local_addr()?);
-            axum::serve(listener, router(witness.clone()))
-                .with_graceful_shutdown(crate::http::server::shutdown_signal())
-                .await?;
+            // The API's accept loop: a connection cap, header-read and idle timeouts.
+            let limits = crate::http::listener::ConnectionLimits {
+                max_connections: max_connections.clamp(1, 1 << 16),
+                header_read_timeout: std::time::Duration::from_secs(10),
+                idle_timeout: std::time::Duration::from_secs(60),
+            };
+            crate::http::listener::run(
+                listener,
+                router(witness.clone()),
+                limits,
+                crate::http::server::shutdown_signal(),
+                std::time::Duration::from_secs(31),
+            )
+            .await?;
             witness.state.close().await;
         }
         WitnessCommand::Evidence { state } => {
