@@ -40,7 +40,13 @@ async fn publish(s: &http_support::Server, dir: &std::path::Path) -> u64 {
         witness_timeout: std::time::Duration::from_secs(5),
         retry: std::time::Duration::from_secs(1),
     };
-    let task = tokio::spawn(publisher::run(storage, id, config, s.state.publication.clone(), rx));
+    let task = tokio::spawn(publisher::run(
+        storage,
+        id,
+        config,
+        s.state.publication.clone(),
+        rx,
+    ));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let size = loop {
         if let Some(size) = s.state.publication.published_size() {

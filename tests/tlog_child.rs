@@ -5,14 +5,16 @@
 //! a filing's receipt from the API verifies offline and fails once edited, and the tiles
 //! served over HTTP match an `export tiles` of the same ledger.
 
-mod common;
 mod child_server;
+mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use child_server::{binary, client, notification, show, Deployment, Journal, Load, LoadSpec, HARTFORD};
+use child_server::{
+    binary, client, notification, show, Deployment, Journal, Load, LoadSpec, HARTFORD,
+};
 use common::{Kind, TestDb};
 use serde_json::Value;
 
@@ -26,7 +28,15 @@ impl WitnessProcess {
     fn start(dir: &Path, port: u16, log_vkey: &str) -> WitnessProcess {
         let log = std::fs::File::create(dir.join(format!("witness-{port}.log"))).unwrap();
         let child = Command::new(binary())
-            .args(["witness", "serve", "--name", WITNESS_NAME, "--log", log_vkey, "--addr"])
+            .args([
+                "witness",
+                "serve",
+                "--name",
+                WITNESS_NAME,
+                "--log",
+                log_vkey,
+                "--addr",
+            ])
             .arg(format!("127.0.0.1:{port}"))
             .arg("--key")
             .arg(dir.join("witness.key"))
@@ -70,7 +80,10 @@ async fn published_size(base: &str) -> u64 {
     if st != 200 {
         return 0;
     }
-    body.lines().nth(1).and_then(|l| l.parse().ok()).unwrap_or(0)
+    body.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0)
 }
 
 async fn status(base: &str, token: &str) -> Value {
@@ -100,7 +113,10 @@ async fn killing_the_witness_under_load_stops_publication_not_appends() {
     let db = TestDb::new(Kind::Sqlite).await;
     let (d, tokens) = Deployment::init(&db.url);
     let dir = d.dir.path().to_path_buf();
-    let vkey = String::from_utf8(d.cli(&["keys", "vkey"]).stdout).unwrap().trim().to_owned();
+    let vkey = String::from_utf8(d.cli(&["keys", "vkey"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
     let keygen = Command::new(binary())
         .args(["witness", "keygen", "--name", WITNESS_NAME, "--key"])
         .arg(dir.join("witness.key"))
@@ -108,7 +124,11 @@ async fn killing_the_witness_under_load_stops_publication_not_appends() {
         .unwrap();
     assert!(keygen.status.success(), "{}", show(&keygen));
     let witness_vkey = String::from_utf8(keygen.stdout).unwrap().trim().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let policy = dir.join("policy.txt");
     std::fs::write(
         &policy,
@@ -121,11 +141,16 @@ async fn killing_the_witness_under_load_stops_publication_not_appends() {
         .serve_with(
             "tlog",
             &[
-                "--tlog-dir", tiles.to_str().unwrap(),
-                "--witness-policy", policy.to_str().unwrap(),
-                "--witness-max-age-secs", "3",
-                "--witness-retry-secs", "1",
-                "--witness-timeout-secs", "2",
+                "--tlog-dir",
+                tiles.to_str().unwrap(),
+                "--witness-policy",
+                policy.to_str().unwrap(),
+                "--witness-max-age-secs",
+                "3",
+                "--witness-retry-secs",
+                "1",
+                "--witness-timeout-secs",
+                "2",
             ],
             None,
         )
@@ -135,7 +160,11 @@ async fn killing_the_witness_under_load_stops_publication_not_appends() {
 
     // A filing answers with its receipt's address.
     let (st, filed) = server
-        .post(&tokens.investigator, "/v1/notifications", notification(HARTFORD, "TLOG-1", None))
+        .post(
+            &tokens.investigator,
+            "/v1/notifications",
+            notification(HARTFORD, "TLOG-1", None),
+        )
         .await;
     assert_eq!(st, 201, "{filed}");
     let receipt_url = filed["receipt"].as_str().unwrap().to_owned();
@@ -153,9 +182,11 @@ async fn killing_the_witness_under_load_stops_publication_not_appends() {
         started,
     });
     let ok = |j: &Journal| j.answers().iter().filter(|a| a.status == Some(201)).count();
-    wait_until("a witnessed checkpoint with filings", Duration::from_secs(60), || async {
-        published_size(&base).await > 5 && ok(&journal) > 5
-    })
+    wait_until(
+        "a witnessed checkpoint with filings",
+        Duration::from_secs(60),
+        || async { published_size(&base).await > 5 && ok(&journal) > 5 },
+    )
     .await;
     let st = status(&base, &tokens.auditor).await;
     assert_eq!(st["publication"]["alert"], false, "{st}");
@@ -168,13 +199,25 @@ async fn killing_the_witness_under_load_stops_publication_not_appends() {
     };
     let acked_at_kill = ok(&journal);
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(ok(&journal) > acked_at_kill + 5, "appends stopped with the witness down");
-    let head = status(&base, &tokens.auditor).await["size"].as_u64().unwrap();
-    assert_eq!(published_size(&base).await, frozen, "a checkpoint was published without the witness");
+    assert!(
+        ok(&journal) > acked_at_kill + 5,
+        "appends stopped with the witness down"
+    );
+    let head = status(&base, &tokens.auditor).await["size"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        published_size(&base).await,
+        frozen,
+        "a checkpoint was published without the witness"
+    );
     assert!(head > frozen);
     let st = status(&base, &tokens.auditor).await;
     assert_eq!(st["publication"]["alert"], true, "{st}");
-    assert_eq!(st["publication"]["witnesses"][0]["state"], "unreachable", "{st}");
+    assert_eq!(
+        st["publication"]["witnesses"][0]["state"], "unreachable",
+        "{st}"
+    );
     let metrics = client()
         .get(format!("{base}/metrics"))
         .bearer_auth(&tokens.auditor)
@@ -185,17 +228,31 @@ async fn killing_the_witness_under_load_stops_publication_not_appends() {
         .await
         .unwrap();
     assert!(metrics.contains("icac_witness_alert 1"), "{metrics}");
-    assert!(metrics.contains(&format!("icac_witnessed_checkpoint_size {frozen}")), "{metrics}");
+    assert!(
+        metrics.contains(&format!("icac_witnessed_checkpoint_size {frozen}")),
+        "{metrics}"
+    );
 
     // Restart it: the publisher catches up to the head.
     let witness = WitnessProcess::start(&dir, port, &vkey);
     load.stop().await;
-    let refused: Vec<_> = journal.answers().into_iter().filter(|a| a.status.is_some_and(|s| s >= 300)).collect();
-    assert!(refused.is_empty(), "requests refused while the witness was down: {refused:?}");
-    let final_head = status(&base, &tokens.auditor).await["size"].as_u64().unwrap();
-    wait_until("catch-up after the restart", Duration::from_secs(60), || async {
-        published_size(&base).await == final_head
-    })
+    let refused: Vec<_> = journal
+        .answers()
+        .into_iter()
+        .filter(|a| a.status.is_some_and(|s| s >= 300))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "requests refused while the witness was down: {refused:?}"
+    );
+    let final_head = status(&base, &tokens.auditor).await["size"]
+        .as_u64()
+        .unwrap();
+    wait_until(
+        "catch-up after the restart",
+        Duration::from_secs(60),
+        || async { published_size(&base).await == final_head },
+    )
     .await;
     wait_until("the alert to clear", Duration::from_secs(10), || async {
         status(&base, &tokens.auditor).await["publication"]["alert"] == false
@@ -236,16 +293,37 @@ async fn killing_the_witness_under_load_stops_publication_not_appends() {
     let published = dir.join("published.checkpoint");
     let (_, note) = public_text(&format!("{base}/tlog/checkpoint")).await;
     std::fs::write(&published, &note).unwrap();
-    let out = d.cli(&["export", "tiles", exported.to_str().unwrap(), "--checkpoint", published.to_str().unwrap()]);
+    let out = d.cli(&[
+        "export",
+        "tiles",
+        exported.to_str().unwrap(),
+        "--checkpoint",
+        published.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", show(&out));
-    let served = client().get(format!("{base}/tlog/tile/0/000")).send().await.unwrap();
+    let served = client()
+        .get(format!("{base}/tlog/tile/0/000"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(served.headers()["content-type"], "application/octet-stream");
-    assert_eq!(served.bytes().await.unwrap().as_ref(), std::fs::read(exported.join("tile/0/000")).unwrap().as_slice());
+    assert_eq!(
+        served.bytes().await.unwrap().as_ref(),
+        std::fs::read(exported.join("tile/0/000"))
+            .unwrap()
+            .as_slice()
+    );
     // Past the published size: 404 problem.
     let (st, _) = public_text(&format!("{base}/tlog/tile/0/999")).await;
     assert_eq!(st, 404);
     // And with the quorum's checkpoint, the ledger verifies under the policy.
-    let out = d.cli(&["verify", "--policy", policy.to_str().unwrap(), "--checkpoint", published.to_str().unwrap()]);
+    let out = d.cli(&[
+        "verify",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--checkpoint",
+        published.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", show(&out));
 
     drop(witness);

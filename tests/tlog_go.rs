@@ -35,7 +35,10 @@ fn go_client(out: &Path) -> Option<PathBuf> {
         eprintln!("skipping the Go interoperability check: {why}");
         None
     };
-    if !Path::new(GOPATH).join("src/golang.org/x/mod/sumdb/tlog").is_dir() {
+    if !Path::new(GOPATH)
+        .join("src/golang.org/x/mod/sumdb/tlog")
+        .is_dir()
+    {
         return missing(format!("{GOPATH}/src/golang.org/x/mod is absent (apt-get install golang-go golang-golang-x-mod-dev)"));
     }
     let bin = out.join("go_tlog");
@@ -51,16 +54,26 @@ fn go_client(out: &Path) -> Option<PathBuf> {
         .output();
     match built {
         Ok(o) if o.status.success() => Some(bin),
-        Ok(o) => missing(format!("go build failed: {}", String::from_utf8_lossy(&o.stderr))),
+        Ok(o) => missing(format!(
+            "go build failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )),
         Err(e) => missing(format!("cannot run go: {e}")),
     }
 }
 
 fn run_go(bin: &Path, args: &[&str]) -> (bool, String) {
-    let o = Command::new(bin).args(args).output().expect("run go client");
+    let o = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("run go client");
     (
         o.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
     )
 }
 
@@ -88,7 +101,11 @@ async fn publish(
     });
     let deadline = Instant::now() + Duration::from_secs(20);
     while status.published_size() != Some(cut.checkpoint.size) {
-        assert!(Instant::now() < deadline, "{:?}", status.snapshot(std::time::SystemTime::now()));
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            status.snapshot(std::time::SystemTime::now())
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     task.abort();
@@ -98,11 +115,15 @@ async fn publish(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_sumdb_verifies_checkpoints_cosignatures_tiles_proofs_and_receipts() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(go) = go_client(tmp.path()) else { return };
+    let Some(go) = go_client(tmp.path()) else {
+        return;
+    };
     let key = LedgerKey::from_signing_key(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
     let wkey = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
     let log_vkey = checkpoint::verifier_key_string(ledger_id().as_str(), &key.public()).unwrap();
-    let witness_vkey = CosignerKey::new(WITNESS, wkey.verifying_key()).unwrap().to_vkey();
+    let witness_vkey = CosignerKey::new(WITNESS, wkey.verifying_key())
+        .unwrap()
+        .to_vkey();
 
     let witness = Arc::new(Witness {
         name: WITNESS.into(),
@@ -126,23 +147,35 @@ async fn go_sumdb_verifies_checkpoints_cosignatures_tiles_proofs_and_receipts() 
     let ledger = common::open_ledger(&db, &key).await;
     let stream = StreamId::new("case", "GO");
     for i in 0..6u64 {
-        ledger.append(tamper::request(&stream, i * 50, 50, &format!("a{i}"))).await.unwrap();
+        ledger
+            .append(tamper::request(&stream, i * 50, 50, &format!("a{i}")))
+            .await
+            .unwrap();
     }
     let storage = ledger.storage().clone();
     let dir = tmp.path().join("tiles");
     let old = publish(&storage, &dir, &policy, &key).await;
     let old_file = tmp.path().join("old.checkpoint");
     std::fs::write(&old_file, &old).unwrap();
-    let receipt_text = receipt::receipt(&storage, &ledger_id(), &dir, 200).await.unwrap();
+    let receipt_text = receipt::receipt(&storage, &ledger_id(), &dir, 200)
+        .await
+        .unwrap();
     for i in 0..330u64 {
         ledger
-            .append(tamper::request(&stream, 300 + i * 200, 200, &format!("b{i}")))
+            .append(tamper::request(
+                &stream,
+                300 + i * 200,
+                200,
+                &format!("b{i}"),
+            ))
             .await
             .unwrap();
     }
     publish(&storage, &dir, &policy, &key).await;
     assert!(dir.join("tile/2/000.p/1").exists(), "a level-2 tile");
-    let late_receipt = receipt::receipt(&storage, &ledger_id(), &dir, 66_000).await.unwrap();
+    let late_receipt = receipt::receipt(&storage, &ledger_id(), &dir, 66_000)
+        .await
+        .unwrap();
     ledger.shutdown().await;
     server.abort();
 
@@ -150,12 +183,30 @@ async fn go_sumdb_verifies_checkpoints_cosignatures_tiles_proofs_and_receipts() 
     let d = dir.to_str().unwrap();
     for (i, r) in [&receipt_text, &late_receipt].into_iter().enumerate() {
         std::fs::write(&rfile, r).unwrap();
-        let (ok, out) = run_go(&go, &[
-            "-base", d, "-log", &log_vkey, "-witness", &witness_vkey,
-            "-old", old_file.to_str().unwrap(), "-receipt", rfile.to_str().unwrap(),
-        ]);
+        let (ok, out) = run_go(
+            &go,
+            &[
+                "-base",
+                d,
+                "-log",
+                &log_vkey,
+                "-witness",
+                &witness_vkey,
+                "-old",
+                old_file.to_str().unwrap(),
+                "-receipt",
+                rfile.to_str().unwrap(),
+            ],
+        );
         assert!(ok, "receipt {i}: {out}");
-        for want in ["OK checkpoint", "OK cosignature/v1", "OK tree hash from tiles", "OK inclusion", "OK consistency 301 -> 66301", "OK receipt"] {
+        for want in [
+            "OK checkpoint",
+            "OK cosignature/v1",
+            "OK tree hash from tiles",
+            "OK inclusion",
+            "OK consistency 301 -> 66301",
+            "OK receipt",
+        ] {
             assert!(out.contains(want), "{want} missing: {out}");
         }
     }
@@ -173,11 +224,24 @@ async fn go_sumdb_verifies_checkpoints_cosignatures_tiles_proofs_and_receipts() 
     let at = late_receipt.find("index ").unwrap() + 60;
     edited[at] = if edited[at] == b'A' { b'B' } else { b'A' };
     std::fs::write(&rfile, &edited).unwrap();
-    let (ok, out) = run_go(&go, &["-base", d, "-log", &log_vkey, "-receipt", rfile.to_str().unwrap()]);
+    let (ok, out) = run_go(
+        &go,
+        &[
+            "-base",
+            d,
+            "-log",
+            &log_vkey,
+            "-receipt",
+            rfile.to_str().unwrap(),
+        ],
+    );
     assert!(!ok, "an edited receipt passed: {out}");
-    let stranger = CosignerKey::new(WITNESS, ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key())
-        .unwrap()
-        .to_vkey();
+    let stranger = CosignerKey::new(
+        WITNESS,
+        ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key(),
+    )
+    .unwrap()
+    .to_vkey();
     let (ok, out) = run_go(&go, &["-base", d, "-log", &log_vkey, "-witness", &stranger]);
     assert!(!ok, "a cosignature by another key passed: {out}");
 }

@@ -13,7 +13,6 @@ use icac_ledger::http::auth::Role;
 use icac_ledger::http::ServerConfig;
 use icac_ledger::tlog::publisher::{self, PublicationConfig};
 
-
 fn set_cookies(r: &reqwest::Response) -> Vec<String> {
     r.headers()
         .get_all("set-cookie")
@@ -68,7 +67,11 @@ async fn sign_in(s: &Server, token: &str) -> (String, String) {
     (session, csrf)
 }
 
-fn spawn_publisher(s: &Server, dir: &std::path::Path, policy: Option<icac_format::policy::Policy>) -> tokio::task::JoinHandle<()> {
+fn spawn_publisher(
+    s: &Server,
+    dir: &std::path::Path,
+    policy: Option<icac_format::policy::Policy>,
+) -> tokio::task::JoinHandle<()> {
     let (_tx, rx) = tokio::sync::watch::channel(None);
     let config = PublicationConfig {
         dir: dir.to_path_buf(),
@@ -109,7 +112,11 @@ async fn ledger_page_alerts_and_case_page_offers_the_receipt() {
         };
         let s = start(TestDb::new(kind).await, config).await;
         let (st, b) = s
-            .post(Role::UnitReporter, "/v1/notifications", form(HARTFORD, "24-001", "123123123"))
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications",
+                form(HARTFORD, "24-001", "123123123"),
+            )
             .await;
         assert_eq!(st, 201, "{b}");
         let case = b["case_id"].as_str().unwrap().to_owned();
@@ -120,20 +127,39 @@ async fn ledger_page_alerts_and_case_page_offers_the_receipt() {
 
         // A witness that is down: after the configured age the ledger page alerts.
         let key = s.state.key();
-        let log = icac_format::checkpoint::verifier_key_string(s.state.ledger.id().as_str(), &key.public()).unwrap();
-        let w = icac_format::cosignature::CosignerKey::new("w.example/1", ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key())
-            .unwrap()
-            .to_vkey();
-        let policy = icac_format::policy::Policy::parse(&format!("log {log}\nwitness W {w} http://127.0.0.1:9\nquorum W\n")).unwrap();
+        let log = icac_format::checkpoint::verifier_key_string(
+            s.state.ledger.id().as_str(),
+            &key.public(),
+        )
+        .unwrap();
+        let w = icac_format::cosignature::CosignerKey::new(
+            "w.example/1",
+            ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key(),
+        )
+        .unwrap()
+        .to_vkey();
+        let policy = icac_format::policy::Policy::parse(&format!(
+            "log {log}\nwitness W {w} http://127.0.0.1:9\nquorum W\n"
+        ))
+        .unwrap();
         let down = spawn_publisher(&s, tlog.path(), Some(policy));
         let (session, _) = sign_in(&s, &s.tokens[&Role::Supervisor]).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let (st, html) = page(&s, &session, "/staff/ledger").await;
         assert_eq!(st, 200);
-        assert!(html.contains("Last witnessed checkpoint"), "{kind:?}: {html}");
-        assert!(html.contains("id=\"witness-alert\"") && html.contains("no witnessed checkpoint"), "{kind:?}: {html}");
+        assert!(
+            html.contains("Last witnessed checkpoint"),
+            "{kind:?}: {html}"
+        );
+        assert!(
+            html.contains("id=\"witness-alert\"") && html.contains("no witnessed checkpoint"),
+            "{kind:?}: {html}"
+        );
         let (_, html) = page(&s, &session, &format!("/staff/cases/{case}")).await;
-        assert!(html.contains("awaiting the first witnessed checkpoint"), "{kind:?}");
+        assert!(
+            html.contains("awaiting the first witnessed checkpoint"),
+            "{kind:?}"
+        );
         down.abort();
 
         // Published (no policy: the ledger's own signature): the link downloads it.
@@ -152,8 +178,12 @@ async fn ledger_page_alerts_and_case_page_offers_the_receipt() {
         let (st, receipt) = page(&s, &session, &link).await;
         assert_eq!(st, 200);
         assert!(receipt.starts_with("c2sp.org/tlog-proof@v1\n"), "{receipt}");
-        let none = icac_format::policy::Policy::parse(&format!("log {log}\nquorum none\n")).unwrap();
-        let facts = icac_format::receipt::Receipt::parse(&receipt).unwrap().verify(&none).unwrap();
+        let none =
+            icac_format::policy::Policy::parse(&format!("log {log}\nquorum none\n")).unwrap();
+        let facts = icac_format::receipt::Receipt::parse(&receipt)
+            .unwrap()
+            .verify(&none)
+            .unwrap();
         assert_eq!(facts.event_type, "NotificationFiled");
         s.stop().await;
     }

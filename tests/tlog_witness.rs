@@ -114,7 +114,9 @@ async fn post(url: &str, body: impl Into<reqwest::Body>) -> (u16, String, String
 
 /// Event hashes of a ledger, in position order.
 fn hashes(rows: &[StoredRow]) -> Vec<Hash32> {
-    rows.iter().map(|r| Hash32::from_slice(&r.hash).unwrap()).collect()
+    rows.iter()
+        .map(|r| Hash32::from_slice(&r.hash).unwrap())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,12 +125,21 @@ async fn witness_answers_add_checkpoint_with_the_spec_status_codes() {
     let key = ledger_key();
     let (ledger, size) = tamper::seed(&db, &key, 2).await;
     let storage = ledger.storage().clone();
-    let small = checkpointer::cut(&storage, &ledger_id(), &key).await.unwrap();
-    ledger
-        .append(tamper::request(&StreamId::new("case", "CASE-9"), 0, 3, "more"))
+    let small = checkpointer::cut(&storage, &ledger_id(), &key)
         .await
         .unwrap();
-    let big = checkpointer::cut(&storage, &ledger_id(), &key).await.unwrap();
+    ledger
+        .append(tamper::request(
+            &StreamId::new("case", "CASE-9"),
+            0,
+            3,
+            "more",
+        ))
+        .await
+        .unwrap();
+    let big = checkpointer::cut(&storage, &ledger_id(), &key)
+        .await
+        .unwrap();
     let rows = tamper::rows(&db).await;
     let all = hashes(&rows);
     let proof = consistency_proof(&all, size, big.checkpoint.size).unwrap();
@@ -160,13 +171,27 @@ async fn witness_answers_add_checkpoint_with_the_spec_status_codes() {
         key.signing_key(),
     )
     .unwrap();
-    assert_eq!(post(&w.url, AddCheckpoint::encode(0, &[], &other)).await.0, 404);
+    assert_eq!(
+        post(&w.url, AddCheckpoint::encode(0, &[], &other)).await.0,
+        404
+    );
     let rogue = LedgerKey::from_signing_key(ed25519_dalek::SigningKey::from_bytes(&[9; 32]));
     let forged = checkpoint::sign(&small.checkpoint, rogue.signing_key()).unwrap();
-    assert_eq!(post(&w.url, AddCheckpoint::encode(0, &[], &forged)).await.0, 403);
+    assert_eq!(
+        post(&w.url, AddCheckpoint::encode(0, &[], &forged)).await.0,
+        403
+    );
     // Old size above the checkpoint: 400. Proof from size 0: 422.
-    assert_eq!(post(&w.url, AddCheckpoint::encode(size + 1, &[], n)).await.0, 400);
-    assert_eq!(post(&w.url, AddCheckpoint::encode(0, &proof, n)).await.0, 422);
+    assert_eq!(
+        post(&w.url, AddCheckpoint::encode(size + 1, &[], n))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        post(&w.url, AddCheckpoint::encode(0, &proof, n)).await.0,
+        422
+    );
 
     // First contact: cosigned, and the cosignature verifies as tlog-cosignature/v1.
     let (st, _, lines) = post(&w.url, AddCheckpoint::encode(0, &[], n)).await;
@@ -177,28 +202,45 @@ async fn witness_answers_add_checkpoint_with_the_spec_status_codes() {
     assert!(cos[0].timestamp > 1_700_000_000);
     // Persisted before the answer: a fresh handle on the file sees it.
     let reopened = WitnessState::open(&state_path).await.unwrap();
-    let held = reopened.latest("icac-ledger/ct-icac-test").await.unwrap().unwrap();
+    let held = reopened
+        .latest("icac-ledger/ct-icac-test")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(held.size, size);
     reopened.close().await;
 
     // A stale old size: 409 with the size, as text/x.tlog.size.
     let (st, ct, body) = post(&w.url, AddCheckpoint::encode(0, &[], &big.note)).await;
-    assert_eq!((st, ct.as_str(), body.as_str()), (409, "text/x.tlog.size", &*format!("{size}\n")));
+    assert_eq!(
+        (st, ct.as_str(), body.as_str()),
+        (409, "text/x.tlog.size", &*format!("{size}\n"))
+    );
     // A wrong proof: 422. The right one: 200.
     let mut wrong = proof.clone();
     wrong[0] = Hash32([1; 32]);
-    assert_eq!(post(&w.url, AddCheckpoint::encode(size, &wrong, &big.note)).await.0, 422);
+    assert_eq!(
+        post(&w.url, AddCheckpoint::encode(size, &wrong, &big.note))
+            .await
+            .0,
+        422
+    );
     let (st, _, _) = post(&w.url, AddCheckpoint::encode(size, &proof, &big.note)).await;
     assert_eq!(st, 200);
     // The monitoring endpoint serves the cosigned checkpoint.
     let origin_hash = icac_ledger::witness::state::origin_hash_hex("icac-ledger/ct-icac-test");
-    let mon = reqwest::get(format!("{}/{origin_hash}/checkpoint", w.url)).await.unwrap();
+    let mon = reqwest::get(format!("{}/{origin_hash}/checkpoint", w.url))
+        .await
+        .unwrap();
     assert_eq!(mon.status(), 200);
     let mon = mon.text().await.unwrap();
     assert!(mon.starts_with(&big.note));
     assert_eq!(verify_cosignatures(&mon, &[wkey]).unwrap().len(), 1);
     assert_eq!(
-        reqwest::get(format!("{}/{}/checkpoint", w.url, "0".repeat(64))).await.unwrap().status(),
+        reqwest::get(format!("{}/{}/checkpoint", w.url, "0".repeat(64)))
+            .await
+            .unwrap()
+            .status(),
         404
     );
     // A body over the limit is refused, not read.
@@ -207,7 +249,10 @@ async fn witness_answers_add_checkpoint_with_the_spec_status_codes() {
     // A proof that does not verify may be a fork: kept as evidence; stale sizes are not.
     let evidence = w.witness.state.evidence().await.unwrap();
     assert_eq!(evidence.len(), 1, "{evidence:?}");
-    assert_eq!(evidence[0].held_note.as_deref().map(|n| n.starts_with(n)), Some(true));
+    assert_eq!(
+        evidence[0].held_note.as_deref().map(|n| n.starts_with(n)),
+        Some(true)
+    );
     w.task.abort();
     ledger.shutdown().await;
 }
@@ -253,7 +298,11 @@ fn start_publisher(
     storage: &icac_ledger::storage::Storage,
     config: PublicationConfig,
     first: Option<SignedCheckpoint>,
-) -> (Publication, watch::Sender<Option<SignedCheckpoint>>, tokio::task::JoinHandle<()>) {
+) -> (
+    Publication,
+    watch::Sender<Option<SignedCheckpoint>>,
+    tokio::task::JoinHandle<()>,
+) {
     let status = Publication::default();
     let (tx, rx) = watch::channel(first);
     let task = tokio::spawn({
@@ -302,10 +351,15 @@ async fn diverging(kind: Kind) {
     let db_a = TestDb::new(kind).await;
     let (ledger_a, size) = tamper::seed(&db_a, &key, 3).await;
     let storage_a = ledger_a.storage().clone();
-    let cut_a = checkpointer::cut(&storage_a, &ledger_id(), &key).await.unwrap();
+    let cut_a = checkpointer::cut(&storage_a, &ledger_id(), &key)
+        .await
+        .unwrap();
     let dir_a = tmp.path().join("tiles-a");
-    let (status_a, _tx_a, task_a) =
-        start_publisher(&storage_a, publication_config(&dir_a, Some(policy.clone())), Some(cut_a));
+    let (status_a, _tx_a, task_a) = start_publisher(
+        &storage_a,
+        publication_config(&dir_a, Some(policy.clone())),
+        Some(cut_a),
+    );
     wait_for("A published", Duration::from_secs(20), || {
         status_a.published_size() == Some(size)
     })
@@ -331,18 +385,26 @@ async fn diverging(kind: Kind) {
         .await
         .unwrap();
     let storage_b = ledger_b.storage().clone();
-    let cut_b = checkpointer::cut(&storage_b, &ledger_id(), &key).await.unwrap();
+    let cut_b = checkpointer::cut(&storage_b, &ledger_id(), &key)
+        .await
+        .unwrap();
     assert_eq!(cut_b.checkpoint.size, size + 2);
     let dir_b = tmp.path().join("tiles-b");
-    let (status_b, _tx_b, task_b) =
-        start_publisher(&storage_b, publication_config(&dir_b, Some(policy.clone())), Some(cut_b.clone()));
+    let (status_b, _tx_b, task_b) = start_publisher(
+        &storage_b,
+        publication_config(&dir_b, Some(policy.clone())),
+        Some(cut_b.clone()),
+    );
     wait_for("B refused", Duration::from_secs(20), || {
         status_b.snapshot(SystemTime::now()).witness_refusals > 0
     })
     .await;
     let snap = status_b.snapshot(SystemTime::now());
     assert!(snap.alert, "{snap:?}");
-    assert_eq!(snap.published_size, None, "B's checkpoint must not be published");
+    assert_eq!(
+        snap.published_size, None,
+        "B's checkpoint must not be published"
+    );
     assert_eq!(snap.witnesses[0].state, "refused");
     assert!(!dir_b.join("checkpoint").exists());
     // Refused once, never asked again about the same checkpoint.
@@ -379,29 +441,107 @@ async fn diverging(kind: Kind) {
     // B's own checkpoint has no cosignature: refused by the policy.
     let own_b = tmp.path().join("b.checkpoint");
     std::fs::write(&own_b, &cut_b.note).unwrap();
-    let refused = cli(&db_b.url, &["verify", "--policy", p, "--checkpoint", own_b.to_str().unwrap()]);
+    let refused = cli(
+        &db_b.url,
+        &[
+            "verify",
+            "--policy",
+            p,
+            "--checkpoint",
+            own_b.to_str().unwrap(),
+        ],
+    );
     assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
     assert!(show(&refused).contains("quorum"), "{}", show(&refused));
     // The same holds offline: A's export bundle and an inclusion proof against the
     // witnessed checkpoint pass under the policy; B's bundle fails.
     let bundle_a = tmp.path().join("a.jsonl");
     let bundle_b = tmp.path().join("b.jsonl");
-    assert!(cli(&db_a.url, &["export", "--out", bundle_a.to_str().unwrap()]).status.success());
-    assert!(cli(&db_b.url, &["export", "--out", bundle_b.to_str().unwrap()]).status.success());
-    let ok = cli(&db_a.url, &["verify", "--bundle", bundle_a.to_str().unwrap(), "--policy", p, "--checkpoint", c]);
+    assert!(
+        cli(&db_a.url, &["export", "--out", bundle_a.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(
+        cli(&db_b.url, &["export", "--out", bundle_b.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let ok = cli(
+        &db_a.url,
+        &[
+            "verify",
+            "--bundle",
+            bundle_a.to_str().unwrap(),
+            "--policy",
+            p,
+            "--checkpoint",
+            c,
+        ],
+    );
     assert!(ok.status.success(), "A bundle: {}", show(&ok));
-    let bad = cli(&db_a.url, &["verify", "--bundle", bundle_b.to_str().unwrap(), "--policy", p, "--checkpoint", c]);
+    let bad = cli(
+        &db_a.url,
+        &[
+            "verify",
+            "--bundle",
+            bundle_b.to_str().unwrap(),
+            "--policy",
+            p,
+            "--checkpoint",
+            c,
+        ],
+    );
     assert_eq!(bad.status.code(), Some(1), "B bundle: {}", show(&bad));
     let proof = tmp.path().join("proof.json");
-    let made = cli(&db_a.url, &["prove", "inclusion", "--position", "3", "--checkpoint", c, "--out", proof.to_str().unwrap()]);
+    let made = cli(
+        &db_a.url,
+        &[
+            "prove",
+            "inclusion",
+            "--position",
+            "3",
+            "--checkpoint",
+            c,
+            "--out",
+            proof.to_str().unwrap(),
+        ],
+    );
     assert!(made.status.success(), "{}", show(&made));
     let public = hex::encode(key.public().as_bytes());
-    let ok = cli(&db_a.url, &["verify-proof", proof.to_str().unwrap(), "--public-key", &public, "--policy", p, "--checkpoint", c]);
+    let ok = cli(
+        &db_a.url,
+        &[
+            "verify-proof",
+            proof.to_str().unwrap(),
+            "--public-key",
+            &public,
+            "--policy",
+            p,
+            "--checkpoint",
+            c,
+        ],
+    );
     assert!(ok.status.success(), "verify-proof: {}", show(&ok));
-    let refused = cli(&db_a.url, &["verify-proof", proof.to_str().unwrap(), "--public-key", &public, "--policy", p, "--checkpoint", own_b.to_str().unwrap()]);
+    let refused = cli(
+        &db_a.url,
+        &[
+            "verify-proof",
+            proof.to_str().unwrap(),
+            "--public-key",
+            &public,
+            "--policy",
+            p,
+            "--checkpoint",
+            own_b.to_str().unwrap(),
+        ],
+    );
     assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
     // --policy without a checkpoint to hold the ledger to is a usage error.
-    assert_eq!(cli(&db_a.url, &["verify", "--policy", p]).status.code(), Some(2));
+    assert_eq!(
+        cli(&db_a.url, &["verify", "--policy", p]).status.code(),
+        Some(2)
+    );
 
     ledger_a.shutdown().await;
     ledger_b.shutdown().await;
@@ -414,7 +554,9 @@ async fn witness_down_slow_or_refusing_and_a_policy_that_cannot_be_met() {
     let db = TestDb::new(Kind::Sqlite).await;
     let (ledger, size) = tamper::seed(&db, &key, 1).await;
     let storage = ledger.storage().clone();
-    let cut = checkpointer::cut(&storage, &ledger_id(), &key).await.unwrap();
+    let cut = checkpointer::cut(&storage, &ledger_id(), &key)
+        .await
+        .unwrap();
     let tmp = tempfile::tempdir().unwrap();
 
     // Down: nothing listens on the port.
@@ -422,9 +564,16 @@ async fn witness_down_slow_or_refusing_and_a_policy_that_cannot_be_met() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let down = Policy::parse(&policy_text(&key, Some(&format!("http://127.0.0.1:{port}")))).unwrap();
-    let (status, _tx, task) =
-        start_publisher(&storage, publication_config(&tmp.path().join("down"), Some(down)), Some(cut.clone()));
+    let down = Policy::parse(&policy_text(
+        &key,
+        Some(&format!("http://127.0.0.1:{port}")),
+    ))
+    .unwrap();
+    let (status, _tx, task) = start_publisher(
+        &storage,
+        publication_config(&tmp.path().join("down"), Some(down)),
+        Some(cut.clone()),
+    );
     wait_for("alert while down", Duration::from_secs(20), || {
         status.snapshot(SystemTime::now()).alert
     })
@@ -432,13 +581,18 @@ async fn witness_down_slow_or_refusing_and_a_policy_that_cannot_be_met() {
     let snap = status.snapshot(SystemTime::now());
     assert_eq!(snap.witnesses[0].state, "unreachable", "{snap:?}");
     assert_eq!(snap.published_size, None);
-    assert!(snap.alert_reason.unwrap().contains("no witnessed checkpoint"));
+    assert!(snap
+        .alert_reason
+        .unwrap()
+        .contains("no witnessed checkpoint"));
     assert_eq!(snap.witness_refusals, 0, "down is not a refusal");
     // The witness comes up on that port: the retry publishes, the alert clears.
     let w = start_witness(&tmp.path().join("w.db"), &[log_vkey(&key)], port).await;
-    wait_for("published after the witness came up", Duration::from_secs(20), || {
-        status.published_size() == Some(size)
-    })
+    wait_for(
+        "published after the witness came up",
+        Duration::from_secs(20),
+        || status.published_size() == Some(size),
+    )
     .await;
     assert!(!status.snapshot(SystemTime::now()).alert);
     task.abort();
@@ -448,10 +602,17 @@ async fn witness_down_slow_or_refusing_and_a_policy_that_cannot_be_met() {
     let slow = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let slow_url = format!("http://{}", slow.local_addr().unwrap());
     let slow_policy = Policy::parse(&policy_text(&key, Some(&slow_url))).unwrap();
-    let (status, _tx, task) =
-        start_publisher(&storage, publication_config(&tmp.path().join("slow"), Some(slow_policy)), Some(cut.clone()));
+    let (status, _tx, task) = start_publisher(
+        &storage,
+        publication_config(&tmp.path().join("slow"), Some(slow_policy)),
+        Some(cut.clone()),
+    );
     wait_for("slow witness timed out", Duration::from_secs(20), || {
-        status.snapshot(SystemTime::now()).witnesses.first().is_some_and(|w| w.state == "unreachable")
+        status
+            .snapshot(SystemTime::now())
+            .witnesses
+            .first()
+            .is_some_and(|w| w.state == "unreachable")
     })
     .await;
     assert_eq!(status.published_size(), None);
@@ -461,15 +622,24 @@ async fn witness_down_slow_or_refusing_and_a_policy_that_cannot_be_met() {
     // Refusing: a witness that does not follow this log (404 for the origin).
     let stranger = start_witness(&tmp.path().join("s.db"), &[], 0).await;
     let refusing = Policy::parse(&policy_text(&key, Some(&stranger.url))).unwrap();
-    let (status, _tx, task) =
-        start_publisher(&storage, publication_config(&tmp.path().join("refusing"), Some(refusing)), Some(cut.clone()));
+    let (status, _tx, task) = start_publisher(
+        &storage,
+        publication_config(&tmp.path().join("refusing"), Some(refusing)),
+        Some(cut.clone()),
+    );
     wait_for("refusal", Duration::from_secs(20), || {
         status.snapshot(SystemTime::now()).witness_refusals == 1
     })
     .await;
     let snap = status.snapshot(SystemTime::now());
-    assert!(snap.alert && snap.alert_reason.as_deref().unwrap().contains("refused"), "{snap:?}");
-    assert!(snap.witnesses[0].detail.as_deref().unwrap().contains("404"), "{snap:?}");
+    assert!(
+        snap.alert && snap.alert_reason.as_deref().unwrap().contains("refused"),
+        "{snap:?}"
+    );
+    assert!(
+        snap.witnesses[0].detail.as_deref().unwrap().contains("404"),
+        "{snap:?}"
+    );
     task.abort();
     stranger.task.abort();
 
@@ -494,7 +664,10 @@ async fn witness_down_slow_or_refusing_and_a_policy_that_cannot_be_met() {
     assert!(show(&out).contains("can never be met"), "{}", show(&out));
     // And a policy with a group threshold above its members does not even parse.
     let bad = format!("witness A {}\ngroup G 2 A\nquorum G\n", witness_vkey());
-    assert!(Policy::parse(&bad).unwrap_err().to_string().contains("never be met"));
+    assert!(Policy::parse(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("never be met"));
     ledger.shutdown().await;
 }
 
@@ -510,9 +683,18 @@ async fn receipts_verify_offline_and_fail_after_any_edit() {
     let policy = Policy::parse(&text).unwrap();
     let policy_file = write_policy(tmp.path(), &text);
     let dir = tmp.path().join("tiles");
-    let cut = checkpointer::cut(&storage, &ledger_id(), &key).await.unwrap();
-    let (status, _tx, task) = start_publisher(&storage, publication_config(&dir, Some(policy.clone())), Some(cut));
-    wait_for("published", Duration::from_secs(20), || status.published_size() == Some(size)).await;
+    let cut = checkpointer::cut(&storage, &ledger_id(), &key)
+        .await
+        .unwrap();
+    let (status, _tx, task) = start_publisher(
+        &storage,
+        publication_config(&dir, Some(policy.clone())),
+        Some(cut),
+    );
+    wait_for("published", Duration::from_secs(20), || {
+        status.published_size() == Some(size)
+    })
+    .await;
     task.abort();
 
     // Not yet witnessed past the published size.
@@ -521,7 +703,9 @@ async fn receipts_verify_offline_and_fail_after_any_edit() {
         Err(receipt::ReceiptError::NotYetWitnessed { .. })
     ));
     let position = 5;
-    let text = receipt::receipt(&storage, &ledger_id(), &dir, position).await.unwrap();
+    let text = receipt::receipt(&storage, &ledger_id(), &dir, position)
+        .await
+        .unwrap();
     assert!(text.starts_with("c2sp.org/tlog-proof@v1\nextra "));
     let facts = Receipt::parse(&text).unwrap().verify(&policy).unwrap();
     let row = tamper::row(&db, position).await;
@@ -571,10 +755,17 @@ async fn receipts_verify_offline_and_fail_after_any_edit() {
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(show(&out).contains("INVALID"));
     // Under a policy that trusts another witness, the same receipt fails (no quorum).
-    let other = CosignerKey::new("other.example/w", ed25519_dalek::SigningKey::from_bytes(&[8; 32]).verifying_key())
-        .unwrap()
-        .to_vkey();
-    let strict = Policy::parse(&format!("log {}\nwitness O {other}\nquorum O\n", log_vkey(&key))).unwrap();
+    let other = CosignerKey::new(
+        "other.example/w",
+        ed25519_dalek::SigningKey::from_bytes(&[8; 32]).verifying_key(),
+    )
+    .unwrap()
+    .to_vkey();
+    let strict = Policy::parse(&format!(
+        "log {}\nwitness O {other}\nquorum O\n",
+        log_vkey(&key)
+    ))
+    .unwrap();
     assert!(Receipt::parse(&text).unwrap().verify(&strict).is_err());
 }
 
@@ -587,12 +778,19 @@ async fn tiles_export_is_incremental_and_refuses_past_the_tree_size() {
     let ledger = common::open_ledger(&db, &key).await;
     for i in 0..9u64 {
         ledger
-            .append(tamper::request(&StreamId::new("case", "BULK"), i * 40, 40, &format!("b{i}")))
+            .append(tamper::request(
+                &StreamId::new("case", "BULK"),
+                i * 40,
+                40,
+                &format!("b{i}"),
+            ))
             .await
             .unwrap();
     }
     let storage = ledger.storage().clone();
-    checkpointer::cut(&storage, &ledger_id(), &key).await.unwrap();
+    checkpointer::cut(&storage, &ledger_id(), &key)
+        .await
+        .unwrap();
     let dir = keyfile_dir.path().join("tiles");
     let d = dir.to_str().unwrap();
     let first = cli(&db.url, &["export", "tiles", d]);
@@ -602,19 +800,32 @@ async fn tiles_export_is_incremental_and_refuses_past_the_tree_size() {
     assert!(dir.join("tile/0/000").exists() && dir.join("tile/0/001.p/105").exists());
     assert!(dir.join("tile/entries/000").exists() && dir.join("tile/1/000.p/1").exists());
     assert_eq!(std::fs::read(dir.join("tile/0/000")).unwrap().len(), 8192);
-    let full_before = std::fs::metadata(dir.join("tile/0/000")).unwrap().modified().unwrap();
+    let full_before = std::fs::metadata(dir.join("tile/0/000"))
+        .unwrap()
+        .modified()
+        .unwrap();
 
     ledger
-        .append(tamper::request(&StreamId::new("case", "BULK"), 360, 10, "late"))
+        .append(tamper::request(
+            &StreamId::new("case", "BULK"),
+            360,
+            10,
+            "late",
+        ))
         .await
         .unwrap();
-    checkpointer::cut(&storage, &ledger_id(), &key).await.unwrap();
+    checkpointer::cut(&storage, &ledger_id(), &key)
+        .await
+        .unwrap();
     let second = cli(&db.url, &["export", "tiles", d]);
     assert!(second.status.success(), "{}", show(&second));
     assert!(show(&second).contains("(was 361)"), "{}", show(&second));
     assert_eq!(tiles::written_size(&dir).unwrap(), 371);
     assert_eq!(
-        std::fs::metadata(dir.join("tile/0/000")).unwrap().modified().unwrap(),
+        std::fs::metadata(dir.join("tile/0/000"))
+            .unwrap()
+            .modified()
+            .unwrap(),
         full_before,
         "a full tile is immutable and not rewritten"
     );
@@ -624,23 +835,47 @@ async fn tiles_export_is_incremental_and_refuses_past_the_tree_size() {
     )
     .map(|(t, l)| (t.to_owned(), l.len()))
     .unwrap();
-    assert_eq!(checkpoint::Checkpoint::parse_body(&text).unwrap().root, root);
+    assert_eq!(
+        checkpoint::Checkpoint::parse_body(&text).unwrap().root,
+        root
+    );
 
     // Requests past the published tree size, and malformed paths, are refused.
     let served = |p: &str| tiles::serve(&dir, p, Some(361));
     assert!(served("tile/0/000").is_ok());
     assert!(served("tile/0/001.p/105").is_ok());
-    assert!(matches!(served("tile/0/001.p/115"), Err(tiles::ServeError::PastTreeSize(..))));
-    assert!(matches!(served("tile/0/002"), Err(tiles::ServeError::PastTreeSize(..))));
-    assert!(matches!(served("tile/entries/001"), Err(tiles::ServeError::PastTreeSize(..))));
-    assert!(matches!(served("tile/0/../../etc"), Err(tiles::ServeError::BadPath(_))));
-    assert!(matches!(served("tile/0/x000/001"), Err(tiles::ServeError::BadPath(_))));
-    assert!(matches!(tiles::serve(&dir, "tile/0/000", None), Err(tiles::ServeError::NothingPublished)));
+    assert!(matches!(
+        served("tile/0/001.p/115"),
+        Err(tiles::ServeError::PastTreeSize(..))
+    ));
+    assert!(matches!(
+        served("tile/0/002"),
+        Err(tiles::ServeError::PastTreeSize(..))
+    ));
+    assert!(matches!(
+        served("tile/entries/001"),
+        Err(tiles::ServeError::PastTreeSize(..))
+    ));
+    assert!(matches!(
+        served("tile/0/../../etc"),
+        Err(tiles::ServeError::BadPath(_))
+    ));
+    assert!(matches!(
+        served("tile/0/x000/001"),
+        Err(tiles::ServeError::BadPath(_))
+    ));
+    assert!(matches!(
+        tiles::serve(&dir, "tile/0/000", None),
+        Err(tiles::ServeError::NothingPublished)
+    ));
 
     // A directory of a larger tree is never written back to a smaller one.
     let small = tempfile::tempdir().unwrap();
     std::fs::write(small.path().join(".icac-tiles-size"), "100000").unwrap();
-    let refused = cli(&db.url, &["export", "tiles", small.path().to_str().unwrap()]);
+    let refused = cli(
+        &db.url,
+        &["export", "tiles", small.path().to_str().unwrap()],
+    );
     assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
     assert!(show(&refused).contains("never goes back"));
     ledger.shutdown().await;

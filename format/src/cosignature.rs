@@ -184,9 +184,9 @@ pub fn split_note(note: &str) -> Result<(&str, Vec<&str>), CosignatureError> {
     if note.len() > MAX_NOTE_SIZE {
         return Err(CheckpointError::NoteTooLarge { size: note.len() }.into());
     }
-    let split = note
-        .rfind("\n\n")
-        .ok_or(CheckpointError::Malformed("no blank line before signatures"))?;
+    let split = note.rfind("\n\n").ok_or(CheckpointError::Malformed(
+        "no blank line before signatures",
+    ))?;
     let lines: Vec<&str> = note[split + 2..]
         .strip_suffix('\n')
         .ok_or(CheckpointError::MissingTrailingNewline)?
@@ -210,7 +210,9 @@ pub fn verify_cosignatures(
     for line in lines {
         let rest = line
             .strip_prefix(SIG_LINE_PREFIX)
-            .ok_or(CosignatureError::MalformedLine("must start with an em dash"))?;
+            .ok_or(CosignatureError::MalformedLine(
+                "must start with an em dash",
+            ))?;
         let (name, b64) = rest
             .split_once(' ')
             .ok_or(CosignatureError::MalformedLine("expected <name> <base64>"))?;
@@ -220,10 +222,7 @@ pub fn verify_cosignatures(
         if blob.len() < 5 {
             return Err(CosignatureError::MalformedLine("signature too short"));
         }
-        let Some(k) = keys
-            .iter()
-            .find(|k| k.name == name && k.id == blob[..4])
-        else {
+        let Some(k) = keys.iter().find(|k| k.name == name && k.id == blob[..4]) else {
             continue;
         };
         let bad = || CosignatureError::BadSignature(name.to_owned());
@@ -258,7 +257,8 @@ pub fn verify_cosignatures(
 mod tests {
     use super::*;
 
-    const BODY: &str = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    const BODY: &str =
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
 
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[4u8; 32])
@@ -322,7 +322,8 @@ mod vectors {
     //! message format is tests/go_tlog/main.go.
     use super::*;
 
-    const BODY: &str = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    const BODY: &str =
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
     const VKEY: &str = "witness.example/w1+141f260a+BMqTrBcFGHBx1nuDx/8O/oEI6OxFMFdddyaHkzPb2r58";
     const LINE: &str = "\u{2014} witness.example/w1 FB8mCgAAAABkGFDL82BuVAliPYXLWoJdqTHPN+gVatFS5l4TLdVUdui5SWFBYaPFa5qCTXt9oXy6f2KKtotpN9mICDJhWyA+srs/Ag==\n";
 
@@ -331,7 +332,10 @@ mod vectors {
         let k = SigningKey::from_bytes(&[4u8; 32]);
         let ck = CosignerKey::new("witness.example/w1", k.verifying_key()).unwrap();
         assert_eq!(ck.to_vkey(), VKEY);
-        assert_eq!(cosign(BODY, "witness.example/w1", &k, 1_679_315_147).unwrap(), LINE);
+        assert_eq!(
+            cosign(BODY, "witness.example/w1", &k, 1_679_315_147).unwrap(),
+            LINE
+        );
         let note = format!("{BODY}\n{LINE}");
         let got = verify_cosignatures(&note, &[CosignerKey::from_vkey(VKEY).unwrap()]).unwrap();
         assert_eq!(got[0].timestamp, 1_679_315_147);

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use super::checkpoint::{self, Checkpoint, Keyring, NoteVerifier};
-use super::cosignature::{self, CosignerKey, Cosigned};
+use super::cosignature::{self, Cosigned, CosignerKey};
 
 /// Largest policy file accepted.
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
@@ -230,7 +230,8 @@ impl Policy {
         if name == "none" {
             return Err("the name none is reserved".into());
         }
-        if self.witnesses.iter().any(|w| w.name == name) || self.groups.iter().any(|g| g.name == name)
+        if self.witnesses.iter().any(|w| w.name == name)
+            || self.groups.iter().any(|g| g.name == name)
         {
             return Err(format!("name {name:?} is already defined"));
         }
@@ -272,7 +273,11 @@ impl Policy {
 
     /// Whether the witnesses with these policy names together meet the quorum.
     pub fn quorum_met<S: AsRef<str>>(&self, cosigned: &[S]) -> bool {
-        let has = |i: usize| cosigned.iter().any(|c| c.as_ref() == self.witnesses[i].name);
+        let has = |i: usize| {
+            cosigned
+                .iter()
+                .any(|c| c.as_ref() == self.witnesses[i].name)
+        };
         let mut group_met: Vec<bool> = Vec::with_capacity(self.groups.len());
         // Groups refer only to earlier groups, so one pass in order decides them all.
         for g in &self.groups {
@@ -326,11 +331,7 @@ impl Policy {
         let witnesses: Vec<String> = self
             .witnesses
             .iter()
-            .filter(|w| {
-                cosignatures
-                    .iter()
-                    .any(|c| c.name == w.key.name())
-            })
+            .filter(|w| cosignatures.iter().any(|c| c.name == w.key.name()))
             .map(|w| w.name.clone())
             .collect();
         if !self.quorum_met(&witnesses) {
@@ -390,7 +391,9 @@ mod tests {
         assert!(!p.quorum_met::<&str>(&[]));
         // Only X1 has a URL: the publisher could never meet this quorum.
         assert!(!p.meetable_by_reachable());
-        assert!(Policy::parse("quorum none\n").unwrap().quorum_met::<&str>(&[]));
+        assert!(Policy::parse("quorum none\n")
+            .unwrap()
+            .quorum_met::<&str>(&[]));
     }
 
     #[test]

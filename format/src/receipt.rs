@@ -75,7 +75,11 @@ impl Receipt {
         extra.extend_from_slice(RECORD_HEADER.as_bytes());
         extra.extend_from_slice(format!("prev {}\n", self.prev_hash.to_hex()).as_bytes());
         extra.extend_from_slice(&self.canonical);
-        let mut s = format!("{HEADER}\nextra {}\nindex {}\n", B64.encode(extra), self.index);
+        let mut s = format!(
+            "{HEADER}\nextra {}\nindex {}\n",
+            B64.encode(extra),
+            self.index
+        );
         for h in &self.proof {
             s.push_str(&B64.encode(h.0));
             s.push('\n');
@@ -118,8 +122,11 @@ impl Receipt {
             if proof.len() == MAX_PROOF_LEN {
                 return Err(m("inclusion proof too long"));
             }
-            let raw = B64.decode(line).map_err(|_| m("proof line is not base64"))?;
-            proof.push(Hash32::from_slice(&raw).map_err(|_| m("proof line is not a 32-byte hash"))?);
+            let raw = B64
+                .decode(line)
+                .map_err(|_| m("proof line is not base64"))?;
+            proof
+                .push(Hash32::from_slice(&raw).map_err(|_| m("proof line is not a 32-byte hash"))?);
         }
         let rest = extra
             .strip_prefix(RECORD_HEADER.as_bytes())
@@ -151,7 +158,9 @@ impl Receipt {
         let record = EventRecord::from_canonical(&self.canonical)
             .map_err(|e| ReceiptError::Record(e.to_string()))?;
         if record.prev_hash != self.prev_hash {
-            return Err(ReceiptError::Record("prev differs from the record's prev_hash".into()));
+            return Err(ReceiptError::Record(
+                "prev differs from the record's prev_hash".into(),
+            ));
         }
         if Some(record.position) != self.index.checked_add(1) {
             return Err(ReceiptError::Record(format!(

@@ -34,7 +34,9 @@ pub enum TileError {
         width: u16,
         expected: usize,
     },
-    #[error("entry {index} in the bundle is {len} bytes; entries are {ENTRY_LEN}-byte event hashes")]
+    #[error(
+        "entry {index} in the bundle is {len} bytes; entries are {ENTRY_LEN}-byte event hashes"
+    )]
     BadEntry { index: usize, len: usize },
 }
 
@@ -528,7 +530,11 @@ mod tests {
                 fn leaf_hash(&self, i: u64) -> Result<Hash32, crate::merkle::SourceError> {
                     Ok(self.0[0][i as usize])
                 }
-                fn range_hash(&self, a: u64, z: u64) -> Result<Option<Hash32>, crate::merkle::SourceError> {
+                fn range_hash(
+                    &self,
+                    a: u64,
+                    z: u64,
+                ) -> Result<Option<Hash32>, crate::merkle::SourceError> {
                     range_from_tiles(a, z, |l, n| -> Result<Hash32, crate::merkle::SourceError> {
                         Ok(self.0[usize::from(l)][n as usize])
                     })

@@ -116,13 +116,16 @@ impl AddCheckpoint {
             .next()
             .and_then(|l| l.strip_prefix("old "))
             .ok_or_else(|| malformed("first line must be \"old <size>\""))?;
-        let old_size = parse_size(old).ok_or_else(|| malformed("old size is not a canonical decimal"))?;
+        let old_size =
+            parse_size(old).ok_or_else(|| malformed("old size is not a canonical decimal"))?;
         let mut proof = Vec::new();
         for line in lines {
             if proof.len() == MAX_PROOF_LINES {
                 return Err(malformed("more than 63 consistency proof lines"));
             }
-            proof.push(parse_hash(line).ok_or_else(|| malformed("proof line is not a base64 hash"))?);
+            proof.push(
+                parse_hash(line).ok_or_else(|| malformed("proof line is not a base64 hash"))?,
+            );
         }
         if note.is_empty() {
             return Err(malformed("no checkpoint"));
@@ -158,7 +161,8 @@ pub fn parse_head(text: &str) -> Result<CheckpointHead, Refusal> {
     }
     Ok(CheckpointHead {
         origin: origin.to_owned(),
-        size: parse_size(size).ok_or_else(|| malformed("checkpoint size is not a canonical decimal"))?,
+        size: parse_size(size)
+            .ok_or_else(|| malformed("checkpoint size is not a canonical decimal"))?,
         root: parse_hash(root).ok_or_else(|| malformed("checkpoint root is not a base64 hash"))?,
     })
 }
@@ -169,11 +173,14 @@ pub fn verify_log_signature(
     note: &str,
     logs: &[NoteVerifier],
 ) -> Result<(CheckpointHead, String), Refusal> {
-    let (text, _) = super::cosignature::split_note(note).map_err(|e| Refusal::Malformed(e.to_string()))?;
+    let (text, _) =
+        super::cosignature::split_note(note).map_err(|e| Refusal::Malformed(e.to_string()))?;
     let head = parse_head(text)?;
     let trusted: Vec<&NoteVerifier> = logs.iter().filter(|v| v.name() == head.origin).collect();
     if trusted.is_empty() {
-        return Err(Refusal::UnknownOrigin(head.origin.chars().take(80).collect()));
+        return Err(Refusal::UnknownOrigin(
+            head.origin.chars().take(80).collect(),
+        ));
     }
     let mut ring = Keyring::new();
     for v in trusted {
@@ -265,7 +272,10 @@ mod tests {
         let n = note(3, Hash32([1; 32]));
         let body = AddCheckpoint::encode(2, &[Hash32([2; 32])], &n);
         let req = AddCheckpoint::parse(body.as_bytes()).unwrap();
-        assert_eq!((req.old_size, req.proof.len(), req.note.as_str()), (2, 1, n.as_str()));
+        assert_eq!(
+            (req.old_size, req.proof.len(), req.note.as_str()),
+            (2, 1, n.as_str())
+        );
         for bad in [
             "".to_string(),
             format!("old 02\n\n{n}"),
@@ -273,28 +283,43 @@ mod tests {
             format!("old 2\nnot-base64\n\n{n}"),
             format!("old 2\n{n}"),
             "old 2\n\n".to_string(),
-            format!("old 2\n{}\n{n}", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".repeat(64)),
+            format!(
+                "old 2\n{}\n{n}",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".repeat(64)
+            ),
         ] {
             let e = AddCheckpoint::parse(bad.as_bytes()).unwrap_err();
             assert_eq!(e.status(), 400, "{bad:?}: {e}");
         }
-        assert_eq!(AddCheckpoint::parse(&[0xff, b'\n', b'\n']).unwrap_err().status(), 400);
+        assert_eq!(
+            AddCheckpoint::parse(&[0xff, b'\n', b'\n'])
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 
     #[test]
     fn signatures_give_404_and_403() {
         let n = note(3, Hash32([1; 32]));
         assert!(verify_log_signature(&n, &logs()).is_ok());
-        let other = vec![NoteVerifier::new("example.com/other", log_key().verifying_key()).unwrap()];
+        let other =
+            vec![NoteVerifier::new("example.com/other", log_key().verifying_key()).unwrap()];
         assert_eq!(verify_log_signature(&n, &other).unwrap_err().status(), 404);
         let stranger = vec![NoteVerifier::new(
             "example.com/log",
             SigningKey::from_bytes(&[6; 32]).verifying_key(),
         )
         .unwrap()];
-        assert_eq!(verify_log_signature(&n, &stranger).unwrap_err().status(), 403);
+        assert_eq!(
+            verify_log_signature(&n, &stranger).unwrap_err().status(),
+            403
+        );
         let forged = n.replacen("\n3\n", "\n4\n", 1);
-        assert_eq!(verify_log_signature(&forged, &logs()).unwrap_err().status(), 403);
+        assert_eq!(
+            verify_log_signature(&forged, &logs()).unwrap_err().status(),
+            403
+        );
     }
 
     #[test]
@@ -316,11 +341,28 @@ mod tests {
         assert!(check_consistency(&req(0, vec![]), &head(3, r3), None).is_ok());
         assert!(check_consistency(&req(3, proof.clone()), &head(7, r7), Some((3, r3))).is_ok());
         let code = |r: Result<(), Refusal>| r.unwrap_err().status();
-        assert_eq!(code(check_consistency(&req(8, vec![]), &head(7, r7), Some((3, r3)))), 400);
+        assert_eq!(
+            code(check_consistency(
+                &req(8, vec![]),
+                &head(7, r7),
+                Some((3, r3))
+            )),
+            400
+        );
         let conflict = check_consistency(&req(0, vec![]), &head(7, r7), Some((3, r3)));
         assert_eq!(conflict, Err(Refusal::Conflict { old: 0, latest: 3 }));
-        assert_eq!(code(check_consistency(&req(0, vec![]), &head(0, r3), None)), 422);
-        assert_eq!(code(check_consistency(&req(0, proof.clone()), &head(7, r7), None)), 422);
+        assert_eq!(
+            code(check_consistency(&req(0, vec![]), &head(0, r3), None)),
+            422
+        );
+        assert_eq!(
+            code(check_consistency(
+                &req(0, proof.clone()),
+                &head(7, r7),
+                None
+            )),
+            422
+        );
         // A fork: a tree of 7 whose first 3 leaves differ.
         let mut forked = leaves.clone();
         forked[1] = Hash32([9; 32]);

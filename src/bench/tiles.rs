@@ -33,10 +33,9 @@ pub async fn run(
     dir: &Path,
     proofs_wanted: usize,
 ) -> Result<TilesBench, AuditError> {
-    let row = storage
-        .latest_checkpoint(ledger)
-        .await?
-        .ok_or_else(|| AuditError::invalid("no stored checkpoint: run `icac-ledger checkpoint` first"))?;
+    let row = storage.latest_checkpoint(ledger).await?.ok_or_else(|| {
+        AuditError::invalid("no stored checkpoint: run `icac-ledger checkpoint` first")
+    })?;
     let (text, _) = split_note(&row.note).map_err(|e| AuditError::invalid(e.to_string()))?;
     let cp = Checkpoint::parse_body(text)?;
     let size = cp.size;
@@ -57,12 +56,20 @@ pub async fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let tile_us = t1.elapsed().as_secs_f64() * 1e6 / n as f64;
     // The baseline reads the whole tree per proof: a few positions are enough.
-    let sample: Vec<usize> = (0..positions.len()).step_by((positions.len() / 3).max(1)).take(3).collect();
+    let sample: Vec<usize> = (0..positions.len())
+        .step_by((positions.len() / 3).max(1))
+        .take(3)
+        .collect();
     let t2 = Instant::now();
     for &i in &sample {
-        let p = proofs::prove_inclusion(storage, ledger, None, positions[i], Some(row.note.clone())).await?;
+        let p =
+            proofs::prove_inclusion(storage, ledger, None, positions[i], Some(row.note.clone()))
+                .await?;
         if p.proof != from_tiles[i] {
-            return Err(AuditError::invalid(format!("proofs differ at position {}", positions[i])));
+            return Err(AuditError::invalid(format!(
+                "proofs differ at position {}",
+                positions[i]
+            )));
         }
     }
     let baseline_us = t2.elapsed().as_secs_f64() * 1e6 / sample.len() as f64;

@@ -73,11 +73,13 @@ async fn export_tiles(
     let note = match checkpoint {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
-        None => storage
-            .latest_checkpoint(&id)
-            .await?
-            .ok_or("the ledger has no stored checkpoint; run `icac-ledger checkpoint` first")?
-            .note,
+        None => {
+            storage
+                .latest_checkpoint(&id)
+                .await?
+                .ok_or("the ledger has no stored checkpoint; run `icac-ledger checkpoint` first")?
+                .note
+        }
     };
     let (text, _) = icac_format::cosignature::split_note(&note)?;
     let cp = icac_format::checkpoint::Checkpoint::parse_body(text)?;

@@ -26,11 +26,13 @@ pub enum ReceiptCommand {
 pub async fn run(cmd: ReceiptCommand) -> Result<ExitCode, CliError> {
     let ReceiptCommand::Verify { file, policy, json } = cmd;
     let policy = crate::tlog::read_policy(&policy)?;
-    let meta = std::fs::metadata(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let meta =
+        std::fs::metadata(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     if meta.len() > MAX_RECEIPT_BYTES as u64 {
         return Err(format!("{} is larger than a receipt may be", file.display()).into());
     }
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let verdict = Receipt::parse(&text).and_then(|r| r.verify(&policy));
     match verdict {
         Ok(f) => {
@@ -46,21 +48,33 @@ pub async fn run(cmd: ReceiptCommand) -> Result<ExitCode, CliError> {
             } else {
                 outln!(
                     "receipt valid: {} on {} {}, position {} of ledger {}, recorded_at {}, hash {}",
-                    f.event_type, f.aggregate_type, f.aggregate_id, f.position, f.ledger_id,
-                    f.recorded_at, f.event_hash
+                    f.event_type,
+                    f.aggregate_type,
+                    f.aggregate_id,
+                    f.position,
+                    f.ledger_id,
+                    f.recorded_at,
+                    f.event_hash
                 );
                 outln!(
                     "  under checkpoint of size {} ({}), cosigned by {}",
                     f.checkpoint_size,
                     f.checkpoint_time,
-                    if f.witnesses.is_empty() { "no witness (quorum none)".into() } else { f.witnesses.join(", ") }
+                    if f.witnesses.is_empty() {
+                        "no witness (quorum none)".into()
+                    } else {
+                        f.witnesses.join(", ")
+                    }
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             if json {
-                outln!("{}", serde_json::json!({"valid": false, "error": e.to_string()}));
+                outln!(
+                    "{}",
+                    serde_json::json!({"valid": false, "error": e.to_string()})
+                );
             } else {
                 eprintln!("receipt INVALID: {e}");
             }

@@ -99,19 +99,28 @@ fn sealed_text(s: &SealedReport) -> String {
 
 /// With `--policy`, the checkpoints given must each meet the policy's quorum; a
 /// checkpoint that does not is a failed verification (exit 1), not a usage error.
-fn policy_refuses(policy: Option<&std::path::Path>, checkpoints: &[PathBuf], json: bool) -> Result<bool, CliError> {
+fn policy_refuses(
+    policy: Option<&std::path::Path>,
+    checkpoints: &[PathBuf],
+    json: bool,
+) -> Result<bool, CliError> {
     let Some(path) = policy else { return Ok(false) };
     let policy = crate::tlog::read_policy(path)?;
     if checkpoints.is_empty() {
-        return Err("--policy needs the witnessed checkpoint to hold the ledger to: --checkpoint FILE \
+        return Err(
+            "--policy needs the witnessed checkpoint to hold the ledger to: --checkpoint FILE \
                     (the published <tlog-dir>/checkpoint, or a witness's monitoring checkpoint)"
-            .into());
+                .into(),
+        );
     }
     for file in checkpoints {
         let note = crate::audit::bundle::read_note_file(file)?;
         if let Err(e) = crate::tlog::require_quorum(&policy, &note) {
             if json {
-                outln!("{}", serde_json::json!({"intact": false, "policy": {"checkpoint": file.display().to_string(), "error": e}}));
+                outln!(
+                    "{}",
+                    serde_json::json!({"intact": false, "policy": {"checkpoint": file.display().to_string(), "error": e}})
+                );
             } else {
                 outln!("REFUSED by policy: checkpoint {}: {e}", file.display());
             }
@@ -319,7 +328,8 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         BenchCommand::Report(r) => return super::bench::report(args, r).await,
         BenchCommand::Tiles(t) => {
             let storage = args.storage().await?;
-            let r = crate::bench::tiles::run(&storage, &args.ledger_id()?, &t.dir, t.proofs).await?;
+            let r =
+                crate::bench::tiles::run(&storage, &args.ledger_id()?, &t.dir, t.proofs).await?;
             outln!("{}", serde_json::to_string_pretty(&r)?);
             storage.close().await;
             return Ok(ExitCode::SUCCESS);

@@ -66,7 +66,9 @@ pub async fn run(args: &LedgerArgs, cmd: WitnessCommand) -> Result<ExitCode, Cli
         } => {
             let logs = logs
                 .iter()
-                .map(|v| NoteVerifier::from_verifier_key(v).map_err(|e| format!("--log {v:?}: {e}")))
+                .map(|v| {
+                    NoteVerifier::from_verifier_key(v).map_err(|e| format!("--log {v:?}: {e}"))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let key = LedgerKey::load(&args.key)?;
             let witness = Arc::new(Witness {
@@ -76,7 +78,11 @@ pub async fn run(args: &LedgerArgs, cmd: WitnessCommand) -> Result<ExitCode, Cli
                 state: WitnessState::open(&state).await?,
             });
             let listener = tokio::net::TcpListener::bind(addr).await?;
-            outln!("witness {} on http://{}/", witness.vkey()?, listener.local_addr()?);
+            outln!(
+                "witness {} on http://{}/",
+                witness.vkey()?,
+                listener.local_addr()?
+            );
             // The API's accept loop: a connection cap, header-read and idle timeouts.
             let limits = crate::http::listener::ConnectionLimits {
                 max_connections: max_connections.clamp(1, 1 << 16),

@@ -124,7 +124,10 @@ impl Publication {
             .map(|w| w.name.as_str())
             .collect();
         let alert_reason = if !refused.is_empty() {
-            Some(format!("witness refused the checkpoint: {}", refused.join(", ")))
+            Some(format!(
+                "witness refused the checkpoint: {}",
+                refused.join(", ")
+            ))
         } else if stale {
             Some(format!(
                 "no witnessed checkpoint for {} s (limit {} s)",
@@ -148,7 +151,13 @@ impl Publication {
         }
     }
 
-    fn set_witness(&self, name: &str, state: &'static str, detail: Option<String>, size: Option<u64>) {
+    fn set_witness(
+        &self,
+        name: &str,
+        state: &'static str,
+        detail: Option<String>,
+        size: Option<u64>,
+    ) {
         let mut g = self.lock();
         if let Some(w) = g.witnesses.iter_mut().find(|w| w.name == name) {
             w.state = state;
@@ -186,7 +195,10 @@ pub async fn run(
     // Publish what the database already holds before any new event arrives.
     if let Some(latest) = latest_stored(&storage, &ledger).await? {
         cuts_seed(&mut round, &latest);
-        publish_round(&storage, &ledger, &config, &status, &client, &mut known, initial, &latest, &mut round).await;
+        publish_round(
+            &storage, &ledger, &config, &status, &client, &mut known, initial, &latest, &mut round,
+        )
+        .await;
     }
     loop {
         let retry_due = round.as_ref().is_some_and(|r| !r.done);
@@ -194,9 +206,14 @@ pub async fn run(
             changed = cuts.changed() => if changed.is_err() { return Ok(()) },
             _ = tokio::time::sleep(config.retry), if retry_due => {},
         }
-        let Some(signed) = cuts.borrow().clone() else { continue };
+        let Some(signed) = cuts.borrow().clone() else {
+            continue;
+        };
         cuts_seed(&mut round, &signed);
-        publish_round(&storage, &ledger, &config, &status, &client, &mut known, initial, &signed, &mut round).await;
+        publish_round(
+            &storage, &ledger, &config, &status, &client, &mut known, initial, &signed, &mut round,
+        )
+        .await;
     }
 }
 
@@ -255,10 +272,12 @@ async fn latest_stored(
     let Some(row) = storage.latest_checkpoint(ledger).await? else {
         return Ok(None);
     };
-    Ok(parse_published(&row.note).map(|checkpoint| SignedCheckpoint {
-        checkpoint,
-        note: row.note,
-    }))
+    Ok(
+        parse_published(&row.note).map(|checkpoint| SignedCheckpoint {
+            checkpoint,
+            note: row.note,
+        }),
+    )
 }
 
 /// One attempt at publishing `signed`; never fails the loop (errors go to the status).
@@ -274,7 +293,9 @@ async fn publish_round(
     signed: &SignedCheckpoint,
     round: &mut Option<Round>,
 ) {
-    let Some(r) = round.as_mut().filter(|r| !r.done) else { return };
+    let Some(r) = round.as_mut().filter(|r| !r.done) else {
+        return;
+    };
     status.lock().latest_cut = Some(r.size);
     if let Err(e) = tiles::write_tiles(storage, ledger, &config.dir, &signed.checkpoint).await {
         tracing::error!(error = %e, size = r.size, "writing tiles failed; will retry");
@@ -285,10 +306,9 @@ async fn publish_round(
         finish(config, status, r, &signed.note);
         return;
     };
-    let asks = policy
-        .witnesses
-        .iter()
-        .filter(|w| w.url.is_some() && !r.lines.contains_key(&w.name) && !r.refused.contains(&w.name));
+    let asks = policy.witnesses.iter().filter(|w| {
+        w.url.is_some() && !r.lines.contains_key(&w.name) && !r.refused.contains(&w.name)
+    });
     let answers = futures::future::join_all(asks.map(|w| {
         let old = known.get(&w.name).copied().unwrap_or(initial);
         ask(config, client, w, old, signed)
@@ -318,7 +338,11 @@ async fn publish_round(
     }
     let names: Vec<&String> = r.lines.keys().collect();
     if policy.quorum_met(&names) {
-        let cosigned = format!("{}{}", signed.note, r.lines.values().cloned().collect::<String>());
+        let cosigned = format!(
+            "{}{}",
+            signed.note,
+            r.lines.values().cloned().collect::<String>()
+        );
         finish(config, status, r, &cosigned);
     }
 }
@@ -374,16 +398,27 @@ async fn ask(
         let source = TileSource::new(&config.dir, size);
         let proof = match consistency_proof_from(&source, old, size) {
             Ok(p) => p,
-            Err(e) => return (name, Outcome::Unreachable(format!("consistency proof: {e}"))),
+            Err(e) => {
+                return (
+                    name,
+                    Outcome::Unreachable(format!("consistency proof: {e}")),
+                )
+            }
         };
         match client.add_checkpoint(url, old, &proof, &signed.note).await {
             Err(e) => return (name, Outcome::Unreachable(e.reason)),
             Ok(Answer::Conflict(latest)) if latest != old => old = latest,
             Ok(Answer::Conflict(latest)) => {
-                return (name, Outcome::Refused(format!("409 at the size it named ({latest})"), Some(latest)))
+                return (
+                    name,
+                    Outcome::Refused(format!("409 at the size it named ({latest})"), Some(latest)),
+                )
             }
             Ok(Answer::Refused { status, body }) => {
-                return (name, Outcome::Refused(format!("status {status}: {}", body.trim()), None))
+                return (
+                    name,
+                    Outcome::Refused(format!("status {status}: {}", body.trim()), None),
+                )
             }
             Ok(Answer::Cosigned(lines)) => {
                 let cosigned = format!("{}{lines}", signed.note);
@@ -396,8 +431,17 @@ async fn ask(
                             .unwrap_or_default();
                         (name, Outcome::Cosigned(line, size))
                     }
-                    Ok(_) => (name, Outcome::Refused("answered without a cosignature by its policy key".into(), None)),
-                    Err(e) => (name, Outcome::Refused(format!("bad cosignature: {e}"), None)),
+                    Ok(_) => (
+                        name,
+                        Outcome::Refused(
+                            "answered without a cosignature by its policy key".into(),
+                            None,
+                        ),
+                    ),
+                    Err(e) => (
+                        name,
+                        Outcome::Refused(format!("bad cosignature: {e}"), None),
+                    ),
                 };
             }
         }

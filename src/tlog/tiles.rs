@@ -11,8 +11,8 @@ use crate::storage::{Storage, READ_PAGE};
 use icac_format::chain::{event_hash, Hash32};
 use icac_format::checkpoint::Checkpoint;
 use icac_format::merkle::{LeafSource, SourceError};
-use icac_format::tiles::{self, Tile, TileKind, TILE_WIDTH};
 use icac_format::record::LedgerId;
+use icac_format::tiles::{self, Tile, TileKind, TILE_WIDTH};
 
 /// The file beside the tiles that records the tree size they were written for.
 const SIZE_FILE: &str = ".icac-tiles-size";
@@ -111,7 +111,11 @@ pub async fn write_tiles(
             let level = tile.level();
             let mut hashes = Vec::with_capacity(usize::from(tile.width));
             for i in 0..u64::from(tile.width) {
-                hashes.push(tiles::tile_root(&read_full(&dir_owned, level - 1, tile.index * TILE_WIDTH + i)?));
+                hashes.push(tiles::tile_root(&read_full(
+                    &dir_owned,
+                    level - 1,
+                    tile.index * TILE_WIDTH + i,
+                )?));
             }
             write_atomic(&tile_path(&dir_owned, tile), &tiles::encode_hashes(&hashes))?;
         }
@@ -154,7 +158,9 @@ async fn write_level0(
     while next <= size {
         let rows = storage.read_page(ledger, next, READ_PAGE).await?;
         if rows.is_empty() {
-            return Err(AuditError::invalid(format!("the ledger ends before position {next}")));
+            return Err(AuditError::invalid(format!(
+                "the ledger ends before position {next}"
+            )));
         }
         for row in rows.into_iter().take_while(|r| r.position <= size) {
             if row.position != next {
@@ -297,7 +303,9 @@ impl LeafSource for TileSource<'_> {
     }
 
     fn range_hash(&self, start: u64, end: u64) -> Result<Option<Hash32>, SourceError> {
-        Ok(tiles::range_from_tiles(start, end, |level, n| self.hash(level, n))?)
+        Ok(tiles::range_from_tiles(start, end, |level, n| {
+            self.hash(level, n)
+        })?)
     }
 }
 

@@ -78,7 +78,13 @@ impl Witness {
                 if refusal.is_evidence() {
                     tracing::error!(origin = %head.origin, reason = %refusal, "inconsistent checkpoint kept as evidence");
                     self.state
-                        .record_evidence(&head.origin, held.as_deref(), &req.note, req.old_size, &refusal.to_string())
+                        .record_evidence(
+                            &head.origin,
+                            held.as_deref(),
+                            &req.note,
+                            req.old_size,
+                            &refusal.to_string(),
+                        )
                         .await?;
                 }
                 Err(refusal.into())
@@ -95,9 +101,11 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response 
     let now = jiff::Timestamp::now().as_second().max(1) as u64;
     match w.add_checkpoint(&body, now).await {
         Ok(line) => text(StatusCode::OK, "text/plain; charset=utf-8", line),
-        Err(AddError::Refused(Refusal::Conflict { latest, .. })) => {
-            text(StatusCode::CONFLICT, "text/x.tlog.size", format!("{latest}\n"))
-        }
+        Err(AddError::Refused(Refusal::Conflict { latest, .. })) => text(
+            StatusCode::CONFLICT,
+            "text/x.tlog.size",
+            format!("{latest}\n"),
+        ),
         Err(AddError::Refused(r)) => text(
             StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST),
             "text/plain; charset=utf-8",
@@ -123,7 +131,11 @@ async fn monitoring_checkpoint(
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if !valid {
-        return text(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "no such log\n".into());
+        return text(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "no such log\n".into(),
+        );
     }
     match w.state.latest_by_hash(&origin_hash).await {
         Ok(Some(l)) => text(StatusCode::OK, "text/plain; charset=utf-8", l.note),
@@ -134,7 +146,11 @@ async fn monitoring_checkpoint(
         ),
         Err(e) => {
             tracing::error!(error = %e, "reading witness state failed");
-            text(StatusCode::SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", "unavailable\n".into())
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                "unavailable\n".into(),
+            )
         }
     }
 }

@@ -118,7 +118,11 @@ impl WitnessState {
             }
         }
         .await;
-        let end = if matches!(result, Ok(Ok(_))) { "COMMIT" } else { "ROLLBACK" };
+        let end = if matches!(result, Ok(Ok(_))) {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
         sqlx::query(end).execute(&mut *conn).await?;
         result
     }

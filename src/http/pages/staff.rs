@@ -770,7 +770,12 @@ fn witnessed_row(w: &crate::tlog::publisher::PublicationSnapshot) -> String {
     let alert = w
         .alert_reason
         .as_deref()
-        .map(|r| format!(" <strong class=\"alert\" id=\"witness-alert\">ALERT: {}</strong>", escape(r)))
+        .map(|r| {
+            format!(
+                " <strong class=\"alert\" id=\"witness-alert\">ALERT: {}</strong>",
+                escape(r)
+            )
+        })
         .unwrap_or_default();
     format!(
         "<tr><th>Last witnessed checkpoint</th><td id=\"witnessed\">size {}, {} s ago (quorum {}){alert}</td></tr>",

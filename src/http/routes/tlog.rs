@@ -25,7 +25,8 @@ fn serve_path(state: &SharedState, path: &str) -> ApiResult<Response> {
         .tlog_dir
         .as_deref()
         .ok_or_else(|| Problem::not_found("this server publishes no tiles (no --tlog-dir)"))?;
-    let served = tiles::serve(dir, path, state.publication.published_size()).map_err(tiles_problem)?;
+    let served =
+        tiles::serve(dir, path, state.publication.published_size()).map_err(tiles_problem)?;
     Ok(match served {
         Served::Checkpoint(b) => (
             [
@@ -50,7 +51,10 @@ pub async fn checkpoint(State(state): State<SharedState>) -> ApiResult<Response>
     serve_path(&state, "checkpoint")
 }
 
-pub async fn tile(State(state): State<SharedState>, Path(path): Path<String>) -> ApiResult<Response> {
+pub async fn tile(
+    State(state): State<SharedState>,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
     serve_path(&state, &format!("tile/{path}"))
 }
 
@@ -75,13 +79,18 @@ pub async fn receipt(
             p
         }
         ReceiptError::NotConfigured => Problem::not_found(e.to_string()),
-        ReceiptError::NoFiling | ReceiptError::NoSuchPosition(_) => Problem::not_found(e.to_string()),
+        ReceiptError::NoFiling | ReceiptError::NoSuchPosition(_) => {
+            Problem::not_found(e.to_string())
+        }
         ReceiptError::Audit(a) => Problem::internal(a),
     })?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"filing.tlog-proof\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"filing.tlog-proof\"",
+            ),
         ],
         text,
     )
