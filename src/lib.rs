@@ -15,3 +15,5 @@ pub mod http;
 pub mod ledger;
 pub mod projection;
 pub mod storage;
+pub mod tlog;
+pub mod witness;

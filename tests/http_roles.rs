@@ -20,12 +20,54 @@ fn concrete(path: &str) -> String {
         .replace("{operation_id}", "op-none")
         .replace("{receipt}", "WEB-2025-NONE")
         .replace("{token_id}", "abcdef0123456789")
+        .replace("{*path}", "0/000")
+}
+
+/// Publishes the ledger as it is now into `dir` (issue 16: receipts and `/tlog/` then
+/// answer), with the real publisher and no witness policy. Returns the published size.
+async fn publish(s: &http_support::Server, dir: &std::path::Path) -> u64 {
+    use icac_ledger::tlog::publisher::{self, PublicationConfig};
+    let storage = s.state.ledger.storage().clone();
+    let id = s.state.ledger.id().clone();
+    icac_ledger::audit::checkpointer::cut(&storage, &id, &s.state.key())
+        .await
+        .expect("checkpoint");
+    let (_tx, rx) = tokio::sync::watch::channel(None);
+    let config = PublicationConfig {
+        dir: dir.to_path_buf(),
+        policy: None,
+        max_age: std::time::Duration::from_secs(3600),
+        witness_timeout: std::time::Duration::from_secs(5),
+        retry: std::time::Duration::from_secs(1),
+    };
+    let task = tokio::spawn(publisher::run(
+        storage,
+        id,
+        config,
+        s.state.publication.clone(),
+        rx,
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let size = loop {
+        if let Some(size) = s.state.publication.published_size() {
+            break size;
+        }
+        assert!(std::time::Instant::now() < deadline, "not published");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    task.abort();
+    size
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_route_denies_the_wrong_role() {
     for kind in KINDS {
-        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let tlog = tempfile::tempdir().expect("tempdir");
+        let config = ServerConfig {
+            tlog_dir: Some(tlog.path().to_path_buf()),
+            ..ServerConfig::default()
+        };
+        let s = start(TestDb::new(kind).await, config).await;
         let (st, b) = s
             .post(
                 Role::UnitReporter,
@@ -34,9 +76,10 @@ async fn every_route_denies_the_wrong_role() {
             )
             .await;
         assert_eq!(st, 201, "{b}");
+        let published = publish(&s, tlog.path()).await;
         let mut checked = 0;
         for route in ROUTES {
-            let path = concrete(route.path);
+            let path = concrete(route.path).replace("/0/000", &format!("/0/000.p/{published}"));
             let send = |token: Option<&str>| {
                 let mut req = match route.method {
                     Method::Get => s.client.get(s.url(&path)),

@@ -12,8 +12,13 @@
 pub mod canonical;
 pub mod chain;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod key_events;
 pub mod keys;
 pub mod merkle;
+pub mod policy;
+pub mod receipt;
 pub mod record;
 pub mod sealed;
+pub mod tiles;
+pub mod witness;

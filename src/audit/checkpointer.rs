@@ -246,9 +246,23 @@ impl Default for Schedule {
 pub async fn run_periodic(
     storage: Storage,
     ledger: LedgerId,
+    committed: watch::Receiver<u64>,
+    signer: Arc<Signer>,
+    schedule: Schedule,
+) -> Result<u64, AuditError> {
+    run_periodic_to(storage, ledger, committed, signer, schedule, None).await
+}
+
+/// [`run_periodic`], handing each checkpoint it writes to `cuts` (the publisher, which
+/// sends it to the witnesses): only the newest counts, so a slow witness never makes
+/// checkpoints queue up.
+pub async fn run_periodic_to(
+    storage: Storage,
+    ledger: LedgerId,
     mut committed: watch::Receiver<u64>,
     signer: Arc<Signer>,
     schedule: Schedule,
+    cuts: Option<watch::Sender<Option<SignedCheckpoint>>>,
 ) -> Result<u64, AuditError> {
     let mut state = TreeState::new();
     let mut written = 0u64;
@@ -277,6 +291,9 @@ pub async fn run_periodic(
                 last_cut = upto;
                 written += 1;
                 tracing::info!(size = upto, root = %signed.checkpoint.root, "checkpoint written");
+                if let Some(cuts) = &cuts {
+                    cuts.send_replace(Some(signed));
+                }
             }
             Err(e) => tracing::error!(error = %e, size = upto, "checkpoint failed; will retry"),
         }
@@ -309,11 +326,21 @@ pub fn spawn_for(
     ledger: &Ledger,
     schedule: Schedule,
 ) -> tokio::task::JoinHandle<Result<u64, AuditError>> {
-    tokio::spawn(run_periodic(
+    spawn_publishing(ledger, schedule, None)
+}
+
+/// [`spawn_for`], handing each checkpoint to `cuts` (see [`run_periodic_to`]).
+pub fn spawn_publishing(
+    ledger: &Ledger,
+    schedule: Schedule,
+    cuts: Option<watch::Sender<Option<SignedCheckpoint>>>,
+) -> tokio::task::JoinHandle<Result<u64, AuditError>> {
+    tokio::spawn(run_periodic_to(
         ledger.storage().clone(),
         ledger.id().clone(),
         ledger.committed(),
         ledger.signer().clone(),
         schedule,
+        cuts,
     ))
 }

@@ -16,6 +16,8 @@ use icac_format::keys::LedgerKey;
 pub enum KeysCommand {
     /// Print the public keyring (every key and the positions it may sign) as JSON
     Export,
+    /// Print the signing key's signed-note vkey (`log` line of a tlog-policy, `witness serve --log`)
+    Vkey,
     /// Record a new signing key in the ledger, signed by the current one, then destroy
     /// the current key's file (--key). Safe while `serve` runs: the server stops writing
     /// until the new key file is at its --key path (docs/OPERATIONS.md)
@@ -28,6 +30,15 @@ pub enum KeysCommand {
 
 pub async fn run(args: &LedgerArgs, cmd: KeysCommand) -> Result<ExitCode, CliError> {
     match cmd {
+        KeysCommand::Vkey => {
+            let id = args.ledger_id()?;
+            let key = LedgerKey::load(&args.key)?;
+            outln!(
+                "{}",
+                icac_format::checkpoint::verifier_key_string(id.as_str(), &key.public())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         KeysCommand::Export => {
             let id = args.ledger_id()?;
             let storage = args.storage().await?;

@@ -32,10 +32,12 @@ mod keys;
 mod output;
 mod projections;
 mod prove;
+mod receipt;
 mod report;
 mod serve;
 mod tokens;
 mod verify;
+mod witness;
 
 use std::process::ExitCode;
 
@@ -110,6 +112,12 @@ pub enum Command {
     /// Maintain the read-model views
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
+    /// Run a C2SP tlog-witness (a separate server, run by a third party)
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
+    /// Verify a filing receipt (C2SP tlog-proof) offline against a tlog-policy
+    #[command(subcommand)]
+    Receipt(receipt::ReceiptCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -150,6 +158,8 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Compliance(args) => compliance::run(&cli.ledger, &args).await,
         Command::Report(cmd) => report::run(&cli.ledger, &cmd).await,
         Command::Projections(cmd) => projections::run(&cli.ledger, &cmd).await,
+        Command::Witness(cmd) => witness::run(&cli.ledger, cmd).await,
+        Command::Receipt(cmd) => receipt::run(cmd).await,
     };
     if let Some(note) = crate::projection::skipped::note() {
         eprintln!("note: {note}");

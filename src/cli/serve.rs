@@ -14,6 +14,7 @@ use crate::config::LedgerArgs;
 use crate::http::auth::Role;
 use crate::http::listener::ConnectionLimits;
 use crate::http::{server, AppState, Hotline, ServerConfig};
+use crate::tlog::publisher::{self, PublicationConfig};
 
 /// Cases the demo loads: enough for a living dashboard, quick to generate.
 pub const DEMO_CASES: usize = 300;
@@ -65,6 +66,40 @@ pub struct ServeArgs {
     /// ...or after this many seconds with new events, whichever comes first
     #[arg(long, default_value_t = 60)]
     pub checkpoint_every_secs: u64,
+    /// Publish the log as C2SP tiles in this directory, served under /tlog/ (and receipts)
+    #[arg(long, value_name = "DIR")]
+    pub tlog_dir: Option<std::path::PathBuf>,
+    /// A C2SP tlog-policy file: publish a checkpoint only once its witness quorum cosigned
+    #[arg(long, value_name = "FILE", requires = "tlog_dir")]
+    pub witness_policy: Option<std::path::PathBuf>,
+    /// Alert when the last witnessed checkpoint is older than this many seconds
+    #[arg(long, default_value_t = 3600)]
+    pub witness_max_age_secs: u64,
+    /// Seconds to wait for a witness's answer
+    #[arg(long, default_value_t = 10)]
+    pub witness_timeout_secs: u64,
+    /// Seconds between attempts while a witness is unreachable
+    #[arg(long, default_value_t = 5)]
+    pub witness_retry_secs: u64,
+}
+
+fn publication(args: &ServeArgs) -> Result<Option<PublicationConfig>, CliError> {
+    let Some(dir) = &args.tlog_dir else {
+        return Ok(None);
+    };
+    let policy = match &args.witness_policy {
+        Some(p) => Some(crate::tlog::read_policy(p)?),
+        None => None,
+    };
+    let config = PublicationConfig {
+        dir: dir.clone(),
+        policy,
+        max_age: Duration::from_secs(args.witness_max_age_secs.max(1)),
+        witness_timeout: Duration::from_secs(args.witness_timeout_secs.clamp(1, 600)),
+        retry: Duration::from_secs(args.witness_retry_secs.clamp(1, 3600)),
+    };
+    config.check()?;
+    Ok(Some(config))
 }
 
 fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
@@ -79,6 +114,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
             idle_timeout: Duration::from_secs(args.idle_timeout_secs.clamp(1, 3600)),
         },
         trusted_proxies: args.trusted_proxy.clone(),
+        tlog_dir: args.tlog_dir.clone(),
         ..ServerConfig::default()
     };
     if !args.hotline.is_empty() {
@@ -104,6 +140,8 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
 
 pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode, CliError> {
     let config = config(args)?;
+    // A policy that can never be met is refused before anything starts.
+    let publishing = publication(args)?;
     // Only --demo sets a ledger up; a plain `serve` changes no schema and writes no key,
     // so it runs as the application role after `init` or `migrate` as the owner.
     let ledger = if args.demo {
@@ -183,17 +221,37 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         }
         outln!("try: curl -H 'Authorization: Bearer <token>' http://{local}/v1/whoami");
     }
-    // Auditors get a fresh signed checkpoint every N events or T seconds.
-    let checkpointer = crate::audit::checkpointer::spawn_for(
+    // Auditors get a fresh signed checkpoint every N events or T seconds; with
+    // --tlog-dir each one goes to the publisher (tiles, witnesses, quorum).
+    let (cuts_tx, cuts_rx) = tokio::sync::watch::channel(None);
+    let checkpointer = crate::audit::checkpointer::spawn_publishing(
         &state.ledger,
         crate::audit::checkpointer::Schedule {
             every_events: args.checkpoint_every_events.max(1),
             every: Duration::from_secs(args.checkpoint_every_secs.max(1)),
         },
+        publishing.is_some().then_some(cuts_tx),
     );
+    let publisher_task = publishing.map(|p| {
+        outln!(
+            "  C2SP tiles             http://{local}/tlog/checkpoint  (from {}, quorum {})",
+            p.dir.display(),
+            p.policy.as_ref().map_or("none".into(), |q| q.quorum_name())
+        );
+        tokio::spawn(publisher::run(
+            state.ledger.storage().clone(),
+            state.ledger.id().clone(),
+            p,
+            state.publication.clone(),
+            cuts_rx,
+        ))
+    });
     outln!("press ctrl-c to stop");
     server::serve(listener, state, server::shutdown_signal()).await?;
     checkpointer.abort();
+    if let Some(t) = publisher_task {
+        t.abort();
+    }
     outln!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,10 @@ pub struct VerifyArgs {
     /// Pin the trust root: a keyring file as printed by `keys export`
     #[arg(long, value_name = "FILE")]
     pub keyring: Option<PathBuf>,
+    /// A C2SP tlog-policy: every --checkpoint must carry its witness quorum (at least one
+    /// --checkpoint is then required)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 impl VerifyArgs {
@@ -93,7 +97,43 @@ fn sealed_text(s: &SealedReport) -> String {
     out
 }
 
+/// With `--policy`, the checkpoints given must each meet the policy's quorum; a
+/// checkpoint that does not is a failed verification (exit 1), not a usage error.
+fn policy_refuses(
+    policy: Option<&std::path::Path>,
+    checkpoints: &[PathBuf],
+    json: bool,
+) -> Result<bool, CliError> {
+    let Some(path) = policy else { return Ok(false) };
+    let policy = crate::tlog::read_policy(path)?;
+    if checkpoints.is_empty() {
+        return Err(
+            "--policy needs the witnessed checkpoint to hold the ledger to: --checkpoint FILE \
+                    (the published <tlog-dir>/checkpoint, or a witness's monitoring checkpoint)"
+                .into(),
+        );
+    }
+    for file in checkpoints {
+        let note = crate::audit::bundle::read_note_file(file)?;
+        if let Err(e) = crate::tlog::require_quorum(&policy, &note) {
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"intact": false, "policy": {"checkpoint": file.display().to_string(), "error": e}})
+                );
+            } else {
+                outln!("REFUSED by policy: checkpoint {}: {e}", file.display());
+            }
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 pub async fn verify(args: &LedgerArgs, v: &VerifyArgs) -> Result<ExitCode, CliError> {
+    if policy_refuses(v.policy.as_deref(), &v.checkpoint, v.json)? {
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
     let options = v.options()?;
     let (report, sealed) = match &v.bundle {
         Some(path) => {
@@ -127,6 +167,9 @@ pub struct VerifyProofArgs {
     /// A checkpoint you already hold: the proof's (old) checkpoint must match it
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
+    /// A C2SP tlog-policy: --checkpoint (then required) must carry its witness quorum
+    #[arg(long, value_name = "FILE", requires = "checkpoint")]
+    pub policy: Option<PathBuf>,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
@@ -138,6 +181,10 @@ pub async fn verify_proof_cmd(v: &VerifyProofArgs) -> Result<ExitCode, CliError>
         None if !v.public_key.is_empty() => ProofKeys::from_hex(&v.public_key)?,
         None => return Err("verify-proof needs --public-key HEX or --keyring FILE".into()),
     };
+    let held: Vec<PathBuf> = v.checkpoint.iter().cloned().collect();
+    if policy_refuses(v.policy.as_deref(), &held, v.json)? {
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
     let text = read_bounded(&v.file, crate::audit::proofs::MAX_PROOF_FILE)?;
     let mut result = verify_proof(&text, &keys)?;
     if let (Ok(outcome), Some(path)) = (&result, &v.checkpoint) {
@@ -230,6 +277,18 @@ pub enum BenchCommand {
     Rebuild(super::bench::LedgerBenchArgs),
     /// Build the annual report in every format, next to a raw read of the same ledger
     Report(super::bench::ReportBenchArgs),
+    /// Write the C2SP tiles, then inclusion proofs from tiles next to proofs from every hash
+    Tiles(BenchTilesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchTilesArgs {
+    /// The tiles directory to write (must be new or of this ledger)
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Inclusion proofs to build from the tiles
+    #[arg(long, default_value_t = 200)]
+    pub proofs: usize,
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +326,14 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         BenchCommand::Generate(g) => return super::bench::generate(args, g).await,
         BenchCommand::Rebuild(r) => return super::bench::rebuild(args, r).await,
         BenchCommand::Report(r) => return super::bench::report(args, r).await,
+        BenchCommand::Tiles(t) => {
+            let storage = args.storage().await?;
+            let r =
+                crate::bench::tiles::run(&storage, &args.ledger_id()?, &t.dir, t.proofs).await?;
+            outln!("{}", serde_json::to_string_pretty(&r)?);
+            storage.close().await;
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     let id = args.ledger_id()?;
     let storage = args.storage().await?;

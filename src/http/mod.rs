@@ -64,6 +64,8 @@ pub struct ServerConfig {
     pub public_limiter_capacity: usize,
     /// Peers whose `Forwarded` / `X-Forwarded-For` header names the client address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The C2SP tiles directory served under `/tlog/` (and receipts built from it).
+    pub tlog_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +98,7 @@ impl Default for ServerConfig {
             },
             public_limiter_capacity: 100_000,
             trusted_proxies: Vec::new(),
+            tlog_dir: None,
         }
     }
 }
@@ -111,6 +114,8 @@ pub struct AppState {
     pub config: ServerConfig,
     pub metrics: Metrics,
     pub public_limiter: RateLimiter,
+    /// Publication to witnesses: what the status, metrics and ledger page show.
+    pub publication: crate::tlog::publisher::Publication,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -142,6 +147,7 @@ impl AppState {
             config,
             metrics: Metrics::default(),
             public_limiter,
+            publication: Default::default(),
         }))
     }
 

@@ -18,6 +18,7 @@ pub fn router() -> Router<SharedState> {
         .route("/staff/logout", post(staff::logout))
         .route("/staff/cases", get(staff::cases))
         .route("/staff/cases/{case_id}", get(staff::case_page))
+        .route("/staff/cases/{case_id}/receipt", get(staff::case_receipt))
         .route("/staff/annual-report", get(staff::annual))
         .route("/staff/ledger", get(staff::ledger))
 }

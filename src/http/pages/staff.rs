@@ -471,6 +471,21 @@ pub struct CasePageQuery {
     pub as_of: Option<String>,
 }
 
+/// Downloads the case's filing receipt (the staff page's link to `tlog::receipt`).
+pub async fn case_receipt(
+    State(state): State<SharedState>,
+    Staff(p, _csrf): Staff,
+    Path(raw): Path<String>,
+) -> Response {
+    if let Err(r) = require(&p, Permission::ReadCases) {
+        return r;
+    }
+    match crate::http::routes::tlog::receipt(State(state), p, Path(raw)).await {
+        Ok(r) => r,
+        Err(e) => error_page(&e),
+    }
+}
+
 pub async fn case_page(
     State(state): State<SharedState>,
     Staff(p, csrf): Staff,
@@ -569,9 +584,17 @@ pub async fn case_page(
         "<h1>Case <span class=\"mono\">{id}</span></h1>\
 <form method=\"get\" action=\"/staff/cases/{id}\"><label for=\"as_of\">Show the case as it stood on (date, or RFC 3339 instant)</label>\
 <input type=\"text\" id=\"as_of\" name=\"as_of\" value=\"{asof}\" placeholder=\"YYYY-MM-DD\"> <button type=\"submit\">Replay</button> <a href=\"/staff/cases/{id}\">Now</a></form>\
-{comp_html}{details}{personal}<h2>Timeline</h2><ol class=\"timeline\" id=\"timeline\">{entries}</ol>",
+{comp_html}{details}{receipt}{personal}<h2>Timeline</h2><ol class=\"timeline\" id=\"timeline\">{entries}</ol>",
         id = escape(case_id.as_str()),
         asof = escape(as_of_val),
+        receipt = match (&state.config.tlog_dir, state.publication.published_size()) {
+            (Some(_), Some(size)) => format!(
+                "<p id=\"receipt\">Filing receipt: <a href=\"/staff/cases/{}/receipt\">download (C2SP tlog-proof)</a> once a witnessed checkpoint covers the filing (the latest covers {size} events).</p>",
+                escape(case_id.as_str())
+            ),
+            (Some(_), None) => "<p id=\"receipt\">Filing receipt: awaiting the first witnessed checkpoint.</p>".into(),
+            (None, _) => String::new(),
+        },
     );
     page(&p, &csrf, &format!("Case {}", case_id.as_str()), &body)
 }
@@ -739,6 +762,29 @@ pub async fn annual(
 
 // ---------------------------------------------------------------- ledger status
 
+/// The ledger page's line on witnessed publication (issue 16): age and alert.
+fn witnessed_row(w: &crate::tlog::publisher::PublicationSnapshot) -> String {
+    if !w.configured {
+        return String::new();
+    }
+    let alert = w
+        .alert_reason
+        .as_deref()
+        .map(|r| {
+            format!(
+                " <strong class=\"alert\" id=\"witness-alert\">ALERT: {}</strong>",
+                escape(r)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<tr><th>Last witnessed checkpoint</th><td id=\"witnessed\">size {}, {} s ago (quorum {}){alert}</td></tr>",
+        w.published_size.map_or("none".into(), |s| s.to_string()),
+        w.seconds_since_witnessed.unwrap_or(0),
+        escape(&w.quorum)
+    )
+}
+
 pub async fn ledger(State(state): State<SharedState>, Staff(p, csrf): Staff) -> Response {
     if let Err(r) = require(&p, Permission::ReadLedgerStatus) {
         return r;
@@ -798,13 +844,14 @@ pub async fn ledger(State(state): State<SharedState>, Staff(p, csrf): Staff) -> 
 <tr><th>Ledger</th><td>{}</td></tr><tr><th>Database</th><td>{}</td></tr><tr><th>Size (events)</th><td id=\"size\">{}</td></tr>\
 <tr><th>Head hash</th><td class=\"mono\">{}</td></tr><tr><th>Last recorded</th><td>{}</td></tr>\
 <tr><th>Last checkpoint</th><td>{cp}</td></tr><tr><th>Last verification</th><td>{lv}</td></tr><tr><th>Access log</th><td>{al}</td></tr>\
-<tr><th>Read models at position</th><td>{}</td></tr></tbody></table>",
+<tr><th>Read models at position</th><td>{}</td></tr>{}</tbody></table>",
         escape(&get("ledger_id")),
         escape(&get("database")),
         escape(&get("size")),
         escape(&get("head")),
         escape(&get("last_recorded_at")),
         escape(&get("projection_position")),
+        witnessed_row(&state.publication.snapshot(std::time::SystemTime::now())),
     );
     page(&p, &csrf, "Ledger status", &body)
 }

@@ -254,7 +254,18 @@ pub async fn file(
             Timestamp::now(),
         )
         .await?;
-        serde_json::to_value(&receipt).map_err(Problem::internal)
+        let mut answer = serde_json::to_value(&receipt).map_err(Problem::internal)?;
+        // Where the unit fetches its tlog-proof receipt once a witnessed checkpoint
+        // covers the filing.
+        let (crate::commands::filing::FilingReceipt::Filed { case_id }
+        | crate::commands::filing::FilingReceipt::LinkedToExisting { case_id, .. }) = &receipt;
+        if let Value::Object(m) = &mut answer {
+            m.insert(
+                "receipt".into(),
+                Value::String(format!("/v1/cases/{case_id}/receipt")),
+            );
+        }
+        Ok(answer)
     }
     .await;
     finish(&state, result).await

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod commands;
 pub mod probes;
 pub mod queries;
+pub mod tlog;
 
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Extension, Router};
@@ -430,6 +431,34 @@ pub const ROUTES: &[RouteSpec] = &[
         "Ledger size, head, last checkpoint and verification",
         || get(audit::ledger_status),
     ),
+    route(
+        GET,
+        "/v1/cases/{case_id}/receipt",
+        Some(P::ReadCases),
+        "cases",
+        "The filing receipt (C2SP tlog-proof) once a witnessed checkpoint covers it",
+        || get(tlog::receipt),
+    )
+    .produces(&["text/plain"]),
+    // The log as C2SP tlog-tiles (docs/LEDGER_FORMAT.md section 13)
+    route(
+        GET,
+        "/tlog/checkpoint",
+        None,
+        "tlog",
+        "The latest published (witnessed) checkpoint",
+        || get(tlog::checkpoint),
+    )
+    .produces(&["text/plain"]),
+    route(
+        GET,
+        "/tlog/tile/{*path}",
+        None,
+        "tlog",
+        "A hash tile or entry bundle (tile/<L>/<N>[.p/<W>], tile/entries/<N>[.p/<W>])",
+        || get(tlog::tile),
+    )
+    .produces(&["application/octet-stream"]),
     route(
         POST,
         "/v1/audit/verify",

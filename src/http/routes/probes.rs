@@ -152,6 +152,37 @@ pub async fn metrics(State(state): State<SharedState>, principal: Principal) -> 
             &[("", head.position)],
         );
     }
+    let publication = state.publication.snapshot(std::time::SystemTime::now());
+    if publication.configured {
+        family(
+            &mut out,
+            "icac_witnessed_checkpoint_age_seconds",
+            "gauge",
+            "Seconds since the last checkpoint the witness quorum cosigned (since start if none)",
+            &[("", publication.seconds_since_witnessed.unwrap_or(0))],
+        );
+        family(
+            &mut out,
+            "icac_witnessed_checkpoint_size",
+            "gauge",
+            "Size of the last published (witnessed) checkpoint",
+            &[("", publication.published_size.unwrap_or(0))],
+        );
+        family(
+            &mut out,
+            "icac_witness_refusals_total",
+            "counter",
+            "Checkpoints a witness refused to cosign",
+            &[("", publication.witness_refusals)],
+        );
+        family(
+            &mut out,
+            "icac_witness_alert",
+            "gauge",
+            "1 when the witnessed checkpoint is older than the configured age or a witness refused",
+            &[("", u64::from(publication.alert))],
+        );
+    }
     let today = crate::http::routes::queries::today();
     let figures = principal.role.allows(Permission::ReadAggregates);
     let report = match figures {
