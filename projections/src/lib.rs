@@ -10,6 +10,7 @@ pub mod compliance;
 pub mod event;
 pub mod history;
 pub mod intake;
+pub mod operation_results;
 pub mod operations;
 pub mod read_models;
 pub mod report;

@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use icac_aggregates::compliance::DeadlinePolicy;
 use icac_aggregates::ids::Ori;
 use icac_aggregates::local_time::ct_date;
 use icac_projections::compliance::ComplianceReport;
 use jiff::civil::Date;
 
+use super::deadline_policy::DeadlinePolicyArgs;
 use super::CliError;
 use crate::config::LedgerArgs;
 use crate::projection::runner::ProjectionRunner;
@@ -30,9 +30,8 @@ pub struct ComplianceArgs {
     pub unit: Option<Ori>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: ComplianceFormat,
-    /// Roll a weekend or CT legal-holiday due date to the next business day
-    #[arg(long)]
-    pub roll_to_business_day: bool,
+    #[command(flatten)]
+    pub policy: DeadlinePolicyArgs,
 }
 
 pub async fn run(args: &LedgerArgs, c: &ComplianceArgs) -> Result<ExitCode, CliError> {
@@ -41,10 +40,7 @@ pub async fn run(args: &LedgerArgs, c: &ComplianceArgs) -> Result<ExitCode, CliE
     let runner = ProjectionRunner::open(storage, args.ledger_id()?).await?;
     runner.catch_up().await?;
     let as_of = c.as_of.unwrap_or_else(|| ct_date(jiff::Timestamp::now()));
-    let policy = DeadlinePolicy {
-        roll_to_business_day: c.roll_to_business_day,
-        ..DeadlinePolicy::default()
-    };
+    let policy = c.policy.policy().map_err(|e| e.to_string())?;
     let report = runner.compliance(as_of, c.unit.as_ref(), &policy).await?;
     match c.format {
         ComplianceFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
@@ -66,12 +62,20 @@ fn status_fields(s: &icac_aggregates::compliance::ComplianceStatus) -> (&'static
 }
 
 fn csv(r: &ComplianceReport) -> String {
-    let mut out =
-        String::from("case_id,unit,received_on,filed_on,due_on,status,days,incomplete_form\r\n");
+    let mut out = String::from(
+        "case_id,unit,received_on,filed_on,due_on,status,days,incomplete_form,deadline_policy\r\n",
+    );
+    // The policy in every row, so a row read alone still says what its due date assumes.
+    let policy = format!(
+        "roll_to_business_day={};saturday_to_friday={};due_soon_days={}",
+        r.policy.roll_to_business_day,
+        r.policy.observance.saturday_to_friday,
+        r.policy.due_soon_days
+    );
     for n in &r.notifications {
         let (status, days) = status_fields(&n.status);
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\r\n",
+            "{},{},{},{},{},{},{},{},{}\r\n",
             n.case_id,
             n.unit,
             n.received_on,
@@ -79,7 +83,8 @@ fn csv(r: &ComplianceReport) -> String {
             n.due_on,
             status,
             days,
-            n.incomplete_form
+            n.incomplete_form,
+            policy
         ));
     }
     out
@@ -94,6 +99,7 @@ fn table(r: &ComplianceReport) -> String {
         r.as_of,
         r.notifications.len()
     );
+    let _ = writeln!(out, "{}", r.policy_statement);
     let _ = writeln!(
         out,
         "{:<32} {:<10} {:<10} {:<10} {:<10} status",

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use icac_aggregates::compliance::DeadlinePolicy;
 use icac_projections::report::render::{self, Format};
 use icac_projections::report::suppression::DEFAULT_THRESHOLD;
 use icac_projections::report::{Parameters, MAX_RECOMMENDATION};
 use jiff::civil::Date;
 
+use super::deadline_policy::DeadlinePolicyArgs;
 use super::{CliError, EXIT_FAILED};
 use crate::config::LedgerArgs;
 use crate::ledger::key_file::KeyFile;
@@ -67,9 +67,8 @@ pub struct AnnualArgs {
     /// Victim-related counts from 1 to this value are suppressed
     #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
     pub suppression_threshold: u64,
-    /// Roll a weekend or CT legal-holiday due date to the next business day
-    #[arg(long)]
-    pub roll_to_business_day: bool,
+    #[command(flatten)]
+    pub policy: DeadlinePolicyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -112,10 +111,7 @@ async fn annual_cmd(args: &LedgerArgs, a: &AnnualArgs) -> Result<ExitCode, CliEr
         from: a.from,
         to: a.to,
         suppression_threshold: a.suppression_threshold,
-        deadline_policy: DeadlinePolicy {
-            roll_to_business_day: a.roll_to_business_day,
-            ..DeadlinePolicy::default()
-        },
+        deadline_policy: a.policy.policy().map_err(|e| e.to_string())?,
     };
     let report = annual::build(
         &storage,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::init::open_or_initialise;
+use super::deadline_policy::DeadlinePolicyArgs;
 use super::CliError;
 use crate::commands::demo;
 use crate::config::LedgerArgs;
@@ -65,6 +66,9 @@ pub struct ServeArgs {
     /// ...or after this many seconds with new events, whichever comes first
     #[arg(long, default_value_t = 60)]
     pub checkpoint_every_secs: u64,
+    /// The deadline policy every compliance answer uses unless a request names its own
+    #[command(flatten)]
+    pub policy: DeadlinePolicyArgs,
 }
 
 fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
@@ -79,6 +83,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
             idle_timeout: Duration::from_secs(args.idle_timeout_secs.clamp(1, 3600)),
         },
         trusted_proxies: args.trusted_proxy.clone(),
+        deadline_policy: args.policy.policy().map_err(|e| e.to_string())?,
         ..ServerConfig::default()
     };
     if !args.hotline.is_empty() {

@@ -7,6 +7,7 @@ pub mod erasure;
 pub mod filing;
 pub mod import;
 pub mod indexes;
+mod operation_links;
 pub mod setup;
 
 use icac_aggregates::text::BlamesField;
@@ -240,8 +241,14 @@ impl Commands {
         command: CaseCommand,
         actor: &Actor,
     ) -> Result<(), CommandError> {
-        if let CaseCommand::RecordCorrection(c) = &command {
-            self.ledger_index.prefetch(&self.ledger, c.corrects).await?;
+        match &command {
+            CaseCommand::RecordCorrection(c) => {
+                self.ledger_index.prefetch(&self.ledger, c.corrects).await?;
+            }
+            CaseCommand::LinkOperation(c) => {
+                operation_links::check_operation_exists(self, &c.operation_id).await?;
+            }
+            _ => {}
         }
         self.execute(&self.cases, case_id.as_str(), command, actor)
             .await

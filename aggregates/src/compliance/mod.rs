@@ -4,5 +4,5 @@ pub mod deadline;
 pub mod holidays;
 pub mod status;
 
-pub use deadline::{due_date, DeadlinePolicy, NOTIFICATION_DAYS};
+pub use deadline::{due_date, DeadlinePolicy, PolicyError, MAX_DUE_SOON_DAYS, NOTIFICATION_DAYS};
 pub use status::{assess, Compliance, ComplianceStatus, NotificationClock};

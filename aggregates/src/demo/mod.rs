@@ -537,7 +537,7 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
     let age_band = AgeBand::ALL[rng.weighted(&[25, 35, 25, 15])];
     let identified = age_band != AgeBand::Unknown && rng.chance(60);
     NotificationForm {
-        form_version: FormVersion::V1,
+        form_version: FormVersion::V2,
         reporting_unit: seed.unit.clone(),
         officer: OfficerContact {
             name: officer.into(),
@@ -546,11 +546,17 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
             email: None,
         },
         unit_case_number: seed.number.clone(),
-        received: ReceivedWhen {
-            date: received_on,
-            time: rng
+        received: {
+            let time = rng
                 .chance(70)
-                .then(|| seed.received.to_zoned(connecticut()).time()),
+                .then(|| seed.received.to_zoned(connecticut()).time());
+            ReceivedWhen {
+                date: received_on,
+                time,
+                // Always stated with a time: a receipt on the fall-back night is then
+                // never ambiguous.
+                utc_offset: time.map(|_| crate::local_time::ct_offset(seed.received)),
+            }
         },
         source: seed.source,
         incident: Incident {
@@ -566,13 +572,15 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
         suspected_statutes: statutes_for(incident_type, rng),
         urgent: seed.urgent,
         subject_identifiers: subjects,
-        victim: Victim {
+        victim: None,
+        victims: vec![Victim {
             identified,
             age_band,
+            identified_on: identified.then_some(received_on),
             town: rng
                 .chance(50)
                 .then(|| RestrictedTown(seed.town.to_string()).into()),
-        },
+        }],
         evidence: EvidenceSummary {
             item_count: images + videos + rng.below(3) as u32,
             image_count: images,
@@ -859,6 +867,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
                     unit_case_number: Some(number.clone()),
                     received_on,
                     received_time: None,
+                    received_offset: None,
                     source: source.clone(),
                     recorded_at: at.max(received),
                 }),
@@ -915,6 +924,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
                                     unit_case_number: Some(onum.clone()),
                                     received_on: ct_date(other_received),
                                     received_time: None,
+                                    received_offset: None,
                                     source: Source::NcmecCybertip {
                                         cybertip_number: tip.clone(),
                                     },
@@ -995,7 +1005,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
             // A correction of the notification itself.
             t = t.checked_add(Span::new().hours(3)).unwrap_or(t);
             let change = CorrectedValue::VictimAgeBand {
-                age_band: if form.victim.age_band == AgeBand::Age13To15 {
+                age_band: if form.victims.first().map(|v| v.age_band) == Some(AgeBand::Age13To15) {
                     AgeBand::Age16To17
                 } else {
                     AgeBand::Age13To15

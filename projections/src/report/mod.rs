@@ -66,6 +66,8 @@ pub fn build(
     }
     let catalog = Catalog::builtin().map_err(|e| ReportError::Catalog(e.to_string()))?;
     let figures = figures::compute(models, &parameters, catalog)?;
+    // The timeliness figures depend on it, so the report says which it used.
+    let policy_statement = parameters.deadline_policy.statement();
     Ok(AnnualReport {
         format: REPORT_FORMAT.to_owned(),
         title: format!(
@@ -78,7 +80,11 @@ pub fn build(
         attestation,
         figures,
         recommendation: recommendation.map(|r| r.trim_end().to_owned()),
-        definitions: figures::DEFINITIONS.iter().map(|s| (*s).to_owned()).collect(),
+        definitions: figures::DEFINITIONS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(std::iter::once(policy_statement))
+            .collect(),
     })
 }
 

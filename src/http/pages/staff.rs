@@ -385,12 +385,13 @@ pub async fn dashboard(
         None => "all units".to_owned(),
     };
     let body = format!(
-        "<h1>14-day compliance</h1><p>Notifications under C.G.S. 29-7e(c) for {scope}, as of {as_of}.</p>\
+        "<h1>14-day compliance</h1><p>Notifications under C.G.S. 29-7e(c) for {scope}, as of {as_of}.</p><p class=\"hint\" id=\"deadline-policy\">{policy}</p>\
 <form method=\"get\" action=\"/staff\"><label for=\"as_of\">As of date</label><input type=\"date\" id=\"as_of\" name=\"as_of\" value=\"{as_of}\"> <button type=\"submit\">Show</button></form>\
 <div class=\"cards\">{cards}</div><figure>{svg}<figcaption class=\"hint\">{n} notifications; {inc} with an incomplete form.</figcaption></figure>\
 <h2>By unit</h2><table><thead><tr><th>Unit</th><th class=\"n\">Notifications</th><th class=\"n\">On time</th><th class=\"n\">Late</th><th class=\"n\">Pending</th><th class=\"n\">Due soon</th><th class=\"n\">Overdue</th><th class=\"n\">Incomplete form</th></tr></thead><tbody>{rows}</tbody></table>",
         n = t.notifications,
         inc = t.incomplete_form,
+        policy = escape(&report.policy_statement),
     );
     page(&p, &csrf, "Compliance dashboard", &body)
 }
@@ -679,6 +680,9 @@ pub async fn annual(
         suppression_threshold: None,
         at_position: None,
         format: None,
+        roll_to_business_day: None,
+        saturday_to_friday: None,
+        due_soon_days: None,
     };
     let report = match queries::build_annual(&state, &aq).await {
         Ok(r) => r,

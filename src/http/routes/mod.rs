@@ -267,6 +267,33 @@ pub const ROUTES: &[RouteSpec] = &[
     .body(body::<b::RecordReferralBody>),
     route(
         POST,
+        "/v1/cases/{case_id}/victims",
+        Some(P::ManageCases),
+        "cases",
+        "Record a child the case learned of after the filing (age band; date identified if known)",
+        || post(commands::add_victim),
+    )
+    .body(body::<b::AddVictimBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/victim-identifications",
+        Some(P::ManageCases),
+        "cases",
+        "Record that a child of the case was identified, and when",
+        || post(commands::identify_victim),
+    )
+    .body(body::<b::IdentifyVictimBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/prosecution-outcomes",
+        Some(P::ManageCases),
+        "cases",
+        "Record a prosecution outcome of an arrest (charges filed, convicted, dismissed, nolle; a nolle starts the 13-month erasure clock of C.G.S. 54-142a)",
+        || post(commands::record_outcome),
+    )
+    .body(body::<b::RecordOutcomeBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/referrals/{number}/decision",
         Some(P::ManageCases),
         "cases",
