@@ -528,6 +528,19 @@ impl ProjectionRunner {
         views::operations(&self.storage, &self.ledger_id).await
     }
 
+    /// Operations with the results their linked cases hold.
+    pub async fn operation_results(
+        &self,
+    ) -> Result<
+        Vec<(
+            icac_projections::operations::OperationView,
+            icac_projections::operation_results::OperationResults,
+        )>,
+        ProjectionError,
+    > {
+        views::operation_results(&self.storage, &self.ledger_id).await
+    }
+
     pub async fn intake_page(
         &self,
         offset: usize,

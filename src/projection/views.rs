@@ -14,6 +14,7 @@ use icac_aggregates::ids::{CaseId, Ori};
 use icac_projections::case_view::CaseView;
 use icac_projections::compliance::{assess_clock, ComplianceReport, ComplianceTally};
 use icac_projections::intake::PublicReportView;
+use icac_projections::operation_results::OperationResults;
 use icac_projections::operations::OperationView;
 use icac_projections::unit_directory::UnitView;
 use jiff::civil::Date;
@@ -478,6 +479,54 @@ pub async fn operations(
     ledger_id: &LedgerId,
 ) -> Result<Vec<OperationView>, ProjectionError> {
     whole_table(storage, ledger_id, TABLES[1]).await
+}
+
+/// Every operation with its results derived from the cases linked to it, streaming
+/// the case views a page at a time and keeping only the linked ones.
+pub async fn operation_results(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+) -> Result<Vec<(OperationView, OperationResults)>, ProjectionError> {
+    let operations = operations(storage, ledger_id).await?;
+    let mut linked: Vec<CaseView> = Vec::new();
+    let mut after = String::new();
+    loop {
+        let sql = format!(
+            "SELECT view_id, {} FROM {} WHERE ledger_id = $1 AND view_id > $2{} \
+             ORDER BY view_id{} LIMIT $3",
+            payload_column(storage),
+            TABLES[0],
+            bytewise(storage),
+            bytewise(storage)
+        );
+        let params = [
+            Param::Text(ledger_id.as_str().to_owned()),
+            Param::Text(after.clone()),
+            Param::Int(STREAM_PAGE),
+        ];
+        let rows: Vec<(String, String)> = fetch!(storage, &sql, &params, |r| (
+            r.try_get::<String, _>(0)?,
+            r.try_get::<String, _>(1)?
+        ));
+        for (id, payload) in &rows {
+            let view: CaseView = parse_view(TABLES[0], id, payload)?;
+            if !view.operations.is_empty() {
+                linked.push(view);
+            }
+        }
+        match rows.last() {
+            Some((id, _)) if rows.len() as i64 == STREAM_PAGE => after = id.clone(),
+            _ => break,
+        }
+    }
+    let mut results = icac_projections::operation_results::results(&operations, &linked);
+    Ok(operations
+        .into_iter()
+        .map(|o| {
+            let r = results.remove(&o.operation_id).unwrap_or_default();
+            (o, r)
+        })
+        .collect())
 }
 
 /// A page of the intake queue.

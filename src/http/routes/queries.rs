@@ -468,9 +468,25 @@ pub async fn list_operations(
     state.fresh_views().await?;
     let ops = state
         .projections
-        .operations()
+        .operation_results()
         .await
         .map_err(Problem::internal)?;
+    // Results from the linked cases; `cases_opened` and `arrests` of the view are what
+    // was typed in at the conclusion and are kept only beside them for comparison.
+    let ops: Vec<Value> = ops
+        .into_iter()
+        .map(|(view, results)| {
+            let mut v = serde_json::to_value(&view).unwrap_or(Value::Null);
+            if let Some(m) = v.as_object_mut() {
+                m.insert(
+                    "status".into(),
+                    json!(if results.in_progress { "in_progress" } else { "concluded" }),
+                );
+                m.insert("results".into(), json!(results));
+            }
+            v
+        })
+        .collect();
     Ok(Json(json!({ "operations": ops })))
 }
 
