@@ -15,6 +15,7 @@ pub mod operations;
 pub mod read_models;
 pub mod report;
 pub mod unit_directory;
+pub mod victim_counts;
 
 pub use event::{decode, DecodeError, DomainEvent, LedgerEvent};
 pub use read_models::{ReadModels, ViewKey};
