@@ -7,6 +7,7 @@ use icac_aggregates::case::{
     ReferralDecision, ReferralTarget, ShareCategory, ShareDirection, UrgencyReason,
 };
 use icac_aggregates::catalog::{IncidentType, Medium, SourceKind};
+use icac_aggregates::compliance::sharing::SharingClock;
 use icac_aggregates::compliance::NotificationClock;
 use icac_aggregates::form::v1::{AgeBand, AssistanceRequested, Source, Victim};
 use icac_aggregates::form::NotificationForm;
@@ -213,6 +214,9 @@ pub struct CaseView {
     /// The children of the case, in the order the case learned of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub victims: Vec<VictimView>,
+    /// The case's own update cadence for continued sharing (days), if it set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing_cadence_days: Option<u32>,
     /// Events folded into this view (the stream sequence of the last one).
     pub version: u64,
     pub last_position: u64,
@@ -259,6 +263,7 @@ impl CaseView {
                 corrections: Vec::new(),
                 erasures: Vec::new(),
                 victims: Vec::new(),
+                sharing_cadence_days: None,
                 version: 0,
                 last_position: 0,
                 last_hash: *at.hash,
@@ -522,6 +527,9 @@ impl CaseView {
                     v.counted_on = Some(*identified_on);
                 }
             }
+            CaseEvent::SharingCadenceSet { cadence_days, .. } => {
+                self.sharing_cadence_days = Some(*cadence_days);
+            }
             CaseEvent::ProsecutionOutcomeRecorded {
                 arrest_number,
                 outcome,
@@ -625,6 +633,35 @@ impl CaseView {
             filed_on: self.notified_at.or(self.merged_at).map(ct_date),
             opened_by_complaint: self.opened_by_complaint,
         }
+    }
+
+    /// Inputs of the continued-sharing clock, once a notification is on file (a merged
+    /// duplicate owes nothing: its case is the primary's).
+    pub fn sharing_clock(&self) -> Option<SharingClock> {
+        if self.merged_into.is_some() {
+            return None;
+        }
+        let closed_on = match self.status {
+            Some(CaseStatus::Closed) => self
+                .status_log
+                .iter()
+                .rev()
+                .find(|s| s.to == CaseStatus::Closed)
+                .map(|s| ct_date(s.recorded_at)),
+            _ => None,
+        };
+        Some(SharingClock {
+            notified_on: ct_date(self.notified_at?),
+            cadence_days: self.sharing_cadence_days,
+            unit_updates: self
+                .shares
+                .iter()
+                .filter(|s| s.way == ShareWay::UnitToTaskForce)
+                .map(|s| ct_date(s.recorded_at))
+                .collect(),
+            arrests: self.arrests.iter().map(|a| a.arrested_on).collect(),
+            closed_on,
+        })
     }
 
     /// Positions of the events of this case that later corrections name.

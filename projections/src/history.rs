@@ -93,6 +93,7 @@ fn event_name(event: &CaseEvent) -> &'static str {
         CaseEvent::VictimAdded { .. } => 14,
         CaseEvent::VictimIdentified { .. } => 15,
         CaseEvent::ProsecutionOutcomeRecorded { .. } => 16,
+        CaseEvent::SharingCadenceSet { .. } => 17,
     };
     CaseEvent::TYPES[index]
 }

@@ -14,6 +14,7 @@ pub mod operation_results;
 pub mod operations;
 pub mod read_models;
 pub mod report;
+pub mod sharing;
 pub mod unit_directory;
 pub mod victim_counts;
 

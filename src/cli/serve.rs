@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::init::open_or_initialise;
-use super::deadline_policy::DeadlinePolicyArgs;
+use super::deadline_policy::{DeadlinePolicyArgs, SharingPolicyArgs};
 use super::CliError;
 use crate::commands::demo;
 use crate::config::LedgerArgs;
@@ -69,6 +69,8 @@ pub struct ServeArgs {
     /// The deadline policy every compliance answer uses unless a request names its own
     #[command(flatten)]
     pub policy: DeadlinePolicyArgs,
+    #[command(flatten)]
+    pub sharing: SharingPolicyArgs,
 }
 
 fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
@@ -84,6 +86,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
         },
         trusted_proxies: args.trusted_proxy.clone(),
         deadline_policy: args.policy.policy().map_err(|e| e.to_string())?,
+        sharing_policy: args.sharing.policy().map_err(|e| format!("--sharing-cadence-days: {e}"))?,
         ..ServerConfig::default()
     };
     if !args.hotline.is_empty() {

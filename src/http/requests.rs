@@ -213,9 +213,19 @@ pub struct RecordOutcomeBody {
     pub decided_on: Date,
 }
 
+/// `POST /v1/cases/{case_id}/sharing-cadence`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSharingCadenceBody {
+    /// An update from the unit every this many days (1 to 365).
+    #[schemars(range(min = 1, max = 365))]
+    pub cadence_days: u32,
+}
+
 /// The case commands a route can carry; `referral_number` comes from the URL.
 #[derive(Debug)]
 pub enum CaseBody {
+    SharingCadence(SetSharingCadenceBody),
     AddVictim(AddVictimBody),
     IdentifyVictim(IdentifyVictimBody),
     Outcome(RecordOutcomeBody),
@@ -233,6 +243,12 @@ pub enum CaseBody {
 impl CaseBody {
     pub fn command(self, recorded_at: Timestamp) -> CaseCommand {
         match self {
+            CaseBody::SharingCadence(b) => {
+                CaseCommand::SetSharingCadence(icac_aggregates::case::SetSharingCadence {
+                    cadence_days: b.cadence_days,
+                    recorded_at,
+                })
+            }
             CaseBody::AddVictim(b) => CaseCommand::AddVictim(icac_aggregates::case::AddVictim {
                 age_band: b.age_band,
                 identified_on: b.identified_on,

@@ -528,6 +528,17 @@ impl ProjectionRunner {
         views::operations(&self.storage, &self.ledger_id).await
     }
 
+    /// The continued-sharing clock of every case (or one unit's).
+    pub async fn sharing(
+        &self,
+        as_of: jiff::civil::Date,
+        unit: Option<&icac_aggregates::ids::Ori>,
+        policy: &icac_aggregates::compliance::sharing::SharingPolicy,
+        rows: bool,
+    ) -> Result<icac_projections::sharing::SharingReport, ProjectionError> {
+        views::sharing(&self.storage, &self.ledger_id, as_of, unit, policy, rows).await
+    }
+
     /// Operations with the results their linked cases hold.
     pub async fn operation_results(
         &self,

@@ -14,7 +14,9 @@ use icac_aggregates::ids::{CaseId, Ori};
 use icac_projections::case_view::CaseView;
 use icac_projections::compliance::{assess_clock, ComplianceReport, ComplianceTally};
 use icac_projections::intake::PublicReportView;
+use icac_aggregates::compliance::sharing::SharingPolicy;
 use icac_projections::operation_results::OperationResults;
+use icac_projections::sharing::{SharingReport, SharingTally};
 use icac_projections::operations::OperationView;
 use icac_projections::unit_directory::UnitView;
 use jiff::civil::Date;
@@ -481,14 +483,12 @@ pub async fn operations(
     whole_table(storage, ledger_id, TABLES[1]).await
 }
 
-/// Every operation with its results derived from the cases linked to it, streaming
-/// the case views a page at a time and keeping only the linked ones.
-pub async fn operation_results(
+/// Every case view, a page at a time (bounded memory), handed to `f` in id order.
+async fn each_case_view(
     storage: &Storage,
     ledger_id: &LedgerId,
-) -> Result<Vec<(OperationView, OperationResults)>, ProjectionError> {
-    let operations = operations(storage, ledger_id).await?;
-    let mut linked: Vec<CaseView> = Vec::new();
+    mut f: impl FnMut(CaseView),
+) -> Result<(), ProjectionError> {
     let mut after = String::new();
     loop {
         let sql = format!(
@@ -509,16 +509,29 @@ pub async fn operation_results(
             r.try_get::<String, _>(1)?
         ));
         for (id, payload) in &rows {
-            let view: CaseView = parse_view(TABLES[0], id, payload)?;
-            if !view.operations.is_empty() {
-                linked.push(view);
-            }
+            f(parse_view(TABLES[0], id, payload)?);
         }
         match rows.last() {
             Some((id, _)) if rows.len() as i64 == STREAM_PAGE => after = id.clone(),
-            _ => break,
+            _ => return Ok(()),
         }
     }
+}
+
+/// Every operation with its results derived from the cases linked to it, keeping
+/// only the linked case views.
+pub async fn operation_results(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+) -> Result<Vec<(OperationView, OperationResults)>, ProjectionError> {
+    let operations = operations(storage, ledger_id).await?;
+    let mut linked: Vec<CaseView> = Vec::new();
+    each_case_view(storage, ledger_id, |view| {
+        if !view.operations.is_empty() {
+            linked.push(view);
+        }
+    })
+    .await?;
     let mut results = icac_projections::operation_results::results(&operations, &linked);
     Ok(operations
         .into_iter()
@@ -527,6 +540,29 @@ pub async fn operation_results(
             (o, r)
         })
         .collect())
+}
+
+/// The continued-sharing clock of every case (or one unit's) as of `as_of`; with
+/// `rows` false, counts only.
+pub async fn sharing(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    as_of: Date,
+    unit: Option<&Ori>,
+    policy: &SharingPolicy,
+    rows: bool,
+) -> Result<SharingReport, ProjectionError> {
+    let mut tally = SharingTally::new(rows);
+    each_case_view(storage, ledger_id, |view| {
+        if unit.is_some_and(|u| *u != view.reporting_unit) {
+            return;
+        }
+        if let Some(row) = icac_projections::sharing::assess_case(&view, as_of, policy) {
+            tally.add(row);
+        }
+    })
+    .await?;
+    Ok(tally.finish(as_of, policy))
 }
 
 /// A page of the intake queue.

@@ -41,6 +41,16 @@ pub enum CaseCommand {
     IdentifyVictim(super::victims::IdentifyVictim),
     /// Charges filed, conviction, dismissal or nolle on an arrest.
     RecordProsecutionOutcome(super::prosecution::RecordProsecutionOutcome),
+    /// How often the unit owes the Task Force an update on this case (29-7e(c)).
+    SetSharingCadence(SetSharingCadence),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSharingCadence {
+    /// An update every this many days (1 to 365).
+    pub cadence_days: u32,
+    pub recorded_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,6 +279,7 @@ impl CaseCommand {
             Self::AddVictim(c) => c.recorded_at,
             Self::IdentifyVictim(c) => c.recorded_at,
             Self::RecordProsecutionOutcome(c) => c.recorded_at,
+            Self::SetSharingCadence(c) => c.recorded_at,
         }
     }
 }

@@ -147,6 +147,8 @@ pub enum CaseError {
     },
     #[error("received_offset is given only with received_time")]
     OffsetWithoutTime,
+    #[error(transparent)]
+    InvalidCadence(#[from] crate::compliance::sharing::CadenceError),
     #[error("no victim number {0} on this case")]
     UnknownVictim(u32),
     #[error("victim {0} is already identified")]
@@ -167,6 +169,7 @@ impl crate::text::BlamesField for CaseError {
             CaseError::InvalidText { field, .. } => Some(field),
             CaseError::InvalidReceivedTime { field, .. } => Some(field),
             CaseError::OffsetWithoutTime => Some("received_offset"),
+            CaseError::InvalidCadence(_) => Some("cadence_days"),
             CaseError::UnknownVictim(_) | CaseError::VictimAlreadyIdentified(_) => {
                 Some("victim_number")
             }

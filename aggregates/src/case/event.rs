@@ -137,10 +137,14 @@ pub enum CaseEvent {
         decided_on: Date,
         recorded_at: Timestamp,
     },
+    SharingCadenceSet {
+        cadence_days: u32,
+        recorded_at: Timestamp,
+    },
 }
 
 impl CaseEvent {
-    pub const TYPES: [&'static str; 17] = [
+    pub const TYPES: [&'static str; 18] = [
         "ComplaintLogged",
         "NotificationFiled",
         "DuplicateNotificationLinked",
@@ -158,6 +162,7 @@ impl CaseEvent {
         "VictimAdded",
         "VictimIdentified",
         "ProsecutionOutcomeRecorded",
+        "SharingCadenceSet",
     ];
 
     pub fn recorded_at(&self) -> Timestamp {
@@ -178,7 +183,8 @@ impl CaseEvent {
             | Self::PersonalDataErased { recorded_at, .. }
             | Self::VictimAdded { recorded_at, .. }
             | Self::VictimIdentified { recorded_at, .. }
-            | Self::ProsecutionOutcomeRecorded { recorded_at, .. } => *recorded_at,
+            | Self::ProsecutionOutcomeRecorded { recorded_at, .. }
+            | Self::SharingCadenceSet { recorded_at, .. } => *recorded_at,
         }
     }
 }
@@ -214,6 +220,7 @@ impl DomainEvent for CaseEvent {
             Self::VictimAdded { .. } => "VictimAdded",
             Self::VictimIdentified { .. } => "VictimIdentified",
             Self::ProsecutionOutcomeRecorded { .. } => "ProsecutionOutcomeRecorded",
+            Self::SharingCadenceSet { .. } => "SharingCadenceSet",
         };
         name.to_string()
     }

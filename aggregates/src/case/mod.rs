@@ -114,6 +114,8 @@ pub struct Case {
     pub erased: BTreeSet<Commitment>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub victims: Vec<CaseVictim>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing_cadence_days: Option<u32>,
 }
 
 fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), CaseError> {
@@ -284,6 +286,17 @@ impl Case {
             CaseCommand::AddVictim(c) => self.add_victim(c),
             CaseCommand::IdentifyVictim(c) => self.identify_victim(c),
             CaseCommand::RecordProsecutionOutcome(c) => self.record_outcome(c),
+            CaseCommand::SetSharingCadence(c) => {
+                self.require_active_notified()?;
+                let cadence_days = crate::compliance::sharing::check_cadence(c.cadence_days)?;
+                if self.sharing_cadence_days == Some(cadence_days) {
+                    return Err(CaseError::NothingToCorrect("cadence_days"));
+                }
+                Ok(vec![CaseEvent::SharingCadenceSet {
+                    cadence_days,
+                    recorded_at: c.recorded_at,
+                }])
+            }
         }
     }
 
@@ -1083,6 +1096,9 @@ impl Aggregate for Case {
                     v.identified = true;
                     v.identified_on = Some(identified_on);
                 }
+            }
+            CaseEvent::SharingCadenceSet { cadence_days, .. } => {
+                self.sharing_cadence_days = Some(cadence_days);
             }
             CaseEvent::ProsecutionOutcomeRecorded {
                 arrest_number,

@@ -2,6 +2,7 @@
 
 pub mod deadline;
 pub mod holidays;
+pub mod sharing;
 pub mod status;
 
 pub use deadline::{due_date, DeadlinePolicy, PolicyError, MAX_DUE_SOON_DAYS, NOTIFICATION_DAYS};

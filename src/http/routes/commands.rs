@@ -387,6 +387,7 @@ command_route!(link_operation, case_command, CaseBody::LinkOperation);
 command_route!(set_urgent, case_command, CaseBody::SetUrgent);
 command_route!(record_correction, case_command, CaseBody::Correction);
 command_route!(add_victim, case_command, CaseBody::AddVictim);
+command_route!(set_sharing_cadence, case_command, CaseBody::SharingCadence);
 command_route!(identify_victim, case_command, CaseBody::IdentifyVictim);
 command_route!(record_outcome, case_command, CaseBody::Outcome);
 

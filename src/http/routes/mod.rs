@@ -267,6 +267,15 @@ pub const ROUTES: &[RouteSpec] = &[
     .body(body::<b::RecordReferralBody>),
     route(
         POST,
+        "/v1/cases/{case_id}/sharing-cadence",
+        Some(P::ManageCases),
+        "cases",
+        "Set how often the unit owes the Task Force an update on this case (1 to 365 days; 29-7e(c))",
+        || post(commands::set_sharing_cadence),
+    )
+    .body(body::<b::SetSharingCadenceBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/victims",
         Some(P::ManageCases),
         "cases",
@@ -347,6 +356,15 @@ pub const ROUTES: &[RouteSpec] = &[
         || get(queries::compliance),
     )
     .query(schema::<queries::ComplianceQuery>),
+    route(
+        GET,
+        "/v1/compliance/sharing",
+        Some(P::ReadCompliance),
+        "compliance",
+        "Continued sharing (29-7e(c)): each open case's next update from its unit, current / due soon / overdue (unit reporters: own unit)",
+        || get(queries::sharing),
+    )
+    .query(schema::<queries::SharingQuery>),
     route(
         GET,
         "/v1/compliance/summary",

@@ -402,6 +402,43 @@ pub struct SummaryQuery {
     pub due_soon_days: Option<u32>,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharingQuery {
+    /// The sharing clock as of this date (default: today in Connecticut).
+    #[schemars(with = "Option<Date>")]
+    pub as_of: Option<String>,
+    /// One unit (ORI); a unit reporter always sees its own unit's only.
+    #[schemars(with = "Option<Ori>")]
+    pub unit: Option<String>,
+    /// Cadence of a case that set none (default: the server's, 30 days).
+    #[schemars(range(min = 1, max = 365))]
+    pub cadence_days: Option<u32>,
+}
+
+/// Continued sharing (29-7e(c)): which open case owes the Task Force an update.
+pub async fn sharing(
+    State(state): State<SharedState>,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<SharingQuery>,
+) -> ApiResult<Json<Value>> {
+    let as_of = parse_date("as_of", q.as_of.as_deref())?;
+    let mut policy = state.config.sharing_policy;
+    if let Some(days) = q.cadence_days {
+        policy.default_cadence_days = icac_aggregates::compliance::sharing::check_cadence(days)
+            .map_err(|e| Problem::field("/cadence_days", e.to_string()))?;
+    }
+    state.fresh_views().await?;
+    let unit = unit_scope(&principal, q.unit.as_deref())?;
+    let report = state
+        .projections
+        .sharing(as_of, unit.as_ref(), &policy, true)
+        .await
+        .map_err(Problem::internal)?;
+    json(report)
+}
+
+
 /// The deadline policy a request names; what it leaves out is the server's.
 pub(crate) fn request_policy(
     state: &SharedState,
