@@ -15,6 +15,7 @@ pub mod operations;
 pub mod read_models;
 pub mod report;
 pub mod sharing;
+pub mod tips;
 pub mod unit_directory;
 pub mod victim_counts;
 

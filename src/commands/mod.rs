@@ -8,6 +8,7 @@ pub mod filing;
 pub mod import;
 pub mod indexes;
 mod operation_links;
+pub mod tip_intake;
 pub mod setup;
 
 use icac_aggregates::text::BlamesField;
@@ -123,6 +124,7 @@ pub struct Commands {
     pub cybertips: Framework<CyberTip>,
     pub operations: Framework<Operation>,
     pub public_reports: Framework<PublicReport>,
+    pub ncmec_tips: Framework<icac_aggregates::tip_intake::Tip>,
     directory: Arc<InMemoryUnitDirectory>,
     ledger_index: Arc<PrefetchedLedgerIndex>,
     tips: Arc<InMemoryCyberTipIndex>,
@@ -153,7 +155,8 @@ impl Commands {
             cases: CqrsFramework::new(store(&ledger, &stale), vec![], case_services.clone()),
             cybertips: CqrsFramework::new(store(&ledger, &stale), vec![Box::new(tip_query)], ()),
             operations: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir.clone()),
-            public_reports: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir),
+            public_reports: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir.clone()),
+            ncmec_tips: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir),
             stale,
             ledger,
             directory,

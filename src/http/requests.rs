@@ -213,6 +213,62 @@ pub struct RecordOutcomeBody {
     pub decided_on: Date,
 }
 
+/// `POST /v1/tips`: a CyberTipline report NCMEC made available (docs/DOMAIN.md maps
+/// each field to NCMEC's report structure).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveTipBody {
+    pub cybertip_number: icac_aggregates::ids::CyberTipNumber,
+    pub priority: icac_aggregates::tip_intake::NcmecPriority,
+    pub incident_type: icac_aggregates::tip_intake::NcmecIncidentType,
+    #[schemars(length(min = 1, max = limits::NAME), pattern(TEXT))]
+    pub reporting_provider: String,
+    pub made_available_on: Date,
+    #[serde(default)]
+    #[schemars(length(max = 1000))]
+    pub files: Vec<icac_aggregates::tip_intake::TipFile>,
+    #[serde(default)]
+    pub location: Option<icac_aggregates::tip_intake::LocationEstimate>,
+}
+
+impl ReceiveTipBody {
+    pub fn report(self) -> icac_aggregates::tip_intake::NcmecReport {
+        icac_aggregates::tip_intake::NcmecReport {
+            cybertip_number: self.cybertip_number,
+            priority: self.priority,
+            incident_type: self.incident_type,
+            reporting_provider: self.reporting_provider,
+            made_available_on: self.made_available_on,
+            files: self.files,
+            location: self.location,
+        }
+    }
+}
+
+/// `POST /v1/tips/{cybertip_number}/triage`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriageTipBody {
+    pub priority: icac_aggregates::tip_intake::NcmecPriority,
+}
+
+/// `POST /v1/tips/{cybertip_number}/disseminate`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisseminateTipBody {
+    pub to_unit: Ori,
+}
+
+/// `POST /v1/tips/{cybertip_number}/acknowledge`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeTipBody {
+    /// The receiving unit (a unit reporter's own).
+    pub unit: Ori,
+    /// The unit's own case number for the tip: its case opens under it.
+    pub unit_case_number: UnitCaseNumber,
+}
+
 /// `POST /v1/cases/{case_id}/sharing-cadence`
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -539,6 +539,11 @@ impl ProjectionRunner {
         views::sharing(&self.storage, &self.ledger_id, as_of, unit, policy, rows).await
     }
 
+    /// CyberTips at the Task Force, with their dissemination status.
+    pub async fn tips(&self) -> Result<Vec<icac_projections::tips::TipView>, ProjectionError> {
+        views::tips(&self.storage, &self.ledger_id).await
+    }
+
     /// Operations with the results their linked cases hold.
     pub async fn operation_results(
         &self,

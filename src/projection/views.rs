@@ -565,6 +565,35 @@ pub async fn sharing(
     Ok(tally.finish(as_of, policy))
 }
 
+/// Every CyberTip at the Task Force, folded from its stream (a few thousand a year: no
+/// view table of their own yet).
+pub async fn tips(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+) -> Result<Vec<icac_projections::tips::TipView>, ProjectionError> {
+    let rows = storage
+        .read_type(ledger_id, <icac_aggregates::tip_intake::Tip as cqrs_es::Aggregate>::TYPE)
+        .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let position = row.position;
+        let record = crate::ledger::sealed_from_row(row)?.record;
+        let decoded = icac_projections::decode(
+            &record.aggregate_type,
+            &record.event_type,
+            &record.event_version,
+            record.payload,
+        )
+        .map_err(|source| ProjectionError::Decode { position, source })?;
+        if let Some(icac_projections::DomainEvent::NcmecTip(e)) = decoded {
+            events.push((record.aggregate_id.as_str().to_owned(), e));
+        }
+    }
+    Ok(icac_projections::tips::fold(
+        events.iter().map(|(id, e)| (id.as_str(), e)),
+    ))
+}
+
 /// A page of the intake queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntakePage {

@@ -331,6 +331,14 @@ pub async fn dashboard(
         Ok(r) => r.total,
         Err(e) => return error_page(&Problem::internal(e)),
     };
+    let unacknowledged = match state.projections.tips().await {
+        Ok(tips) => tips
+            .iter()
+            .filter(|t| t.status == icac_projections::tips::TipStatus::UnacknowledgedDissemination)
+            .filter(|t| unit.is_none() || t.disseminated_to == unit)
+            .count(),
+        Err(e) => return error_page(&Problem::internal(e)),
+    };
     let t = &report.total;
     let link = |status: &str, n: u64, label: &str| {
         if see_per_case && p.role.allows(Permission::ReadCases) {
@@ -397,7 +405,7 @@ pub async fn dashboard(
 <form method=\"get\" action=\"/staff\"><label for=\"as_of\">As of date</label><input type=\"date\" id=\"as_of\" name=\"as_of\" value=\"{as_of}\"> <button type=\"submit\">Show</button></form>\
 <div class=\"cards\">{cards}</div>\
 <h2>Continued sharing</h2><p class=\"hint\">An update from the unit every {cadence} days on an open case, and after an arrest or the closure (29-7e(c)).</p>\
-<div class=\"cards\"><div class=\"card\"><div class=\"v\" id=\"sharing-current\">{sc}</div>Current</div><div class=\"card\"><div class=\"v\" id=\"sharing-due-soon\">{sd}</div>Update due soon</div><div class=\"card\"><div class=\"v\" id=\"sharing-overdue\">{so}</div>Update overdue</div></div><figure>{svg}<figcaption class=\"hint\">{n} notifications; {inc} with an incomplete form.</figcaption></figure>\
+<div class=\"cards\"><div class=\"card\"><div class=\"v\" id=\"sharing-current\">{sc}</div>Current</div><div class=\"card\"><div class=\"v\" id=\"sharing-due-soon\">{sd}</div>Update due soon</div><div class=\"card\"><div class=\"v\" id=\"sharing-overdue\">{so}</div>Update overdue</div><div class=\"card\"><div class=\"v\" id=\"tips-unacknowledged\">{ua}</div>Unacknowledged dissemination</div></div><figure>{svg}<figcaption class=\"hint\">{n} notifications; {inc} with an incomplete form.</figcaption></figure>\
 <h2>By unit</h2><table><thead><tr><th>Unit</th><th class=\"n\">Notifications</th><th class=\"n\">On time</th><th class=\"n\">Late</th><th class=\"n\">Pending</th><th class=\"n\">Due soon</th><th class=\"n\">Overdue</th><th class=\"n\">Incomplete form</th></tr></thead><tbody>{rows}</tbody></table>",
         n = t.notifications,
         inc = t.incomplete_form,
@@ -406,6 +414,7 @@ pub async fn dashboard(
         sc = sharing.current,
         sd = sharing.due_soon,
         so = sharing.overdue,
+        ua = unacknowledged,
     );
     page(&p, &csrf, "Compliance dashboard", &body)
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod commands;
 pub mod probes;
 pub mod queries;
+pub mod tips;
 
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Extension, Router};
@@ -420,6 +421,51 @@ pub const ROUTES: &[RouteSpec] = &[
         || post(commands::conclude_operation),
     )
     .body(body::<b::ConcludeOperationBody>),
+    // CyberTips at the Task Force
+    route(
+        GET,
+        "/v1/tips",
+        Some(P::ReadCases),
+        "tips",
+        "CyberTips at the Task Force with their dissemination status (unit reporters: tips disseminated to their unit)",
+        || get(tips::list_tips),
+    ),
+    route(
+        POST,
+        "/v1/tips",
+        Some(P::ManageCases),
+        "tips",
+        "Receive a CyberTipline report made available by NCMEC",
+        || post(tips::receive_tip),
+    )
+    .body(body::<b::ReceiveTipBody>),
+    route(
+        POST,
+        "/v1/tips/{cybertip_number}/triage",
+        Some(P::ManageCases),
+        "tips",
+        "Triage a tip: confirm or change NCMEC's priority",
+        || post(tips::triage_tip),
+    )
+    .body(body::<b::TriageTipBody>),
+    route(
+        POST,
+        "/v1/tips/{cybertip_number}/disseminate",
+        Some(P::ManageCases),
+        "tips",
+        "Disseminate a tip to an active unit",
+        || post(tips::disseminate_tip),
+    )
+    .body(body::<b::DisseminateTipBody>),
+    route(
+        POST,
+        "/v1/tips/{cybertip_number}/acknowledge",
+        Some(P::FileForUnit),
+        "tips",
+        "The receiving unit acknowledges the tip: its case opens and its 14-day clock starts",
+        || post(tips::acknowledge_tip),
+    )
+    .body(body::<b::AcknowledgeTipBody>),
     // Public reports
     route(
         GET,
