@@ -58,8 +58,12 @@ pub struct AnnualArgs {
     #[arg(long)]
     pub at_position: Option<u64>,
     /// Text of the recommendation on extending the investigative unit
-    #[arg(long)]
+    #[arg(long, conflicts_with = "without_recommendation")]
     pub recommendation: Option<PathBuf>,
+    /// Publish without a recommendation on extending the investigative unit (29-7e(d)
+    /// asks for one; leaving it out must be a choice, and the report says it was)
+    #[arg(long)]
+    pub without_recommendation: bool,
     #[arg(long, value_enum)]
     pub format: ReportFormat,
     #[arg(long)]
@@ -85,6 +89,11 @@ pub async fn run(args: &LedgerArgs, cmd: &ReportCommand) -> Result<ExitCode, Cli
 }
 
 async fn annual_cmd(args: &LedgerArgs, a: &AnnualArgs) -> Result<ExitCode, CliError> {
+    if a.recommendation.is_none() && !a.without_recommendation {
+        return Err("29-7e(d) asks for a recommendation on extending the investigative unit: \
+                    give --recommendation FILE, or --without-recommendation to publish without one"
+            .into());
+    }
     let recommendation = match &a.recommendation {
         Some(path) => {
             let len = std::fs::metadata(path)

@@ -3,6 +3,7 @@
 pub mod figures;
 pub mod model;
 pub mod render;
+pub mod sting_unit;
 pub mod suppression;
 
 use icac_aggregates::catalog::Catalog;
@@ -68,6 +69,13 @@ pub fn build(
     let figures = figures::compute(models, &parameters, catalog)?;
     // The timeliness figures depend on it, so the report says which it used.
     let policy_statement = parameters.deadline_policy.statement();
+    let recommendation = recommendation.map(|r| r.trim_end().to_owned());
+    let sting_unit = sting_unit::compute(
+        models,
+        sting_unit::DEFAULT_CREATED_ON.min(parameters.from),
+        parameters.to,
+        recommendation.clone(),
+    );
     Ok(AnnualReport {
         format: REPORT_FORMAT.to_owned(),
         title: format!(
@@ -79,7 +87,8 @@ pub fn build(
         parameters,
         attestation,
         figures,
-        recommendation: recommendation.map(|r| r.trim_end().to_owned()),
+        recommendation,
+        sting_unit: Some(sting_unit),
         definitions: figures::DEFINITIONS
             .iter()
             .map(|s| (*s).to_owned())
