@@ -23,7 +23,11 @@ async fn refused(s: &http_support::Server, path: &str, body: Value, pointer: &st
         .map(|e| e.iter().filter_map(|x| x["pointer"].as_str()).collect())
         .unwrap_or_default();
     assert!(pointers.contains(&pointer), "{path} {body}: {got}");
-    assert_eq!(s.head().await, before, "{path}: a refusal recorded something");
+    assert_eq!(
+        s.head().await,
+        before,
+        "{path}: a refusal recorded something"
+    );
 }
 
 fn complaint(number: &str, received: Value) -> Value {
@@ -44,13 +48,34 @@ async fn times_are_refused_alike_on_every_path_that_starts_a_clock() {
         let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
         let c = "/v1/complaints";
         for (received, pointer) in [
-            (json!({ "received_on": "2026-03-01", "received_time": "00:10+00:00" }), "/received_time"),
-            (json!({ "received_on": "2026-03-01T00:10:00Z" }), "/received_on"),
-            (json!({ "received_on": "2026-03-01", "received_time": "23:59:60" }), "/received_time"),
-            (json!({ "received_on": "2026-03-08", "received_time": "02:30" }), "/received_time"),
-            (json!({ "received_on": "2026-11-01", "received_time": "01:45" }), "/received_time"),
-            (json!({ "received_on": "2026-07-01", "received_time": "12:00", "received_offset": "-05:00" }), "/received_offset"),
-            (json!({ "received_on": "2026-07-01", "received_offset": "-04:00" }), "/received_offset"),
+            (
+                json!({ "received_on": "2026-03-01", "received_time": "00:10+00:00" }),
+                "/received_time",
+            ),
+            (
+                json!({ "received_on": "2026-03-01T00:10:00Z" }),
+                "/received_on",
+            ),
+            (
+                json!({ "received_on": "2026-03-01", "received_time": "23:59:60" }),
+                "/received_time",
+            ),
+            (
+                json!({ "received_on": "2026-03-08", "received_time": "02:30" }),
+                "/received_time",
+            ),
+            (
+                json!({ "received_on": "2026-11-01", "received_time": "01:45" }),
+                "/received_time",
+            ),
+            (
+                json!({ "received_on": "2026-07-01", "received_time": "12:00", "received_offset": "-05:00" }),
+                "/received_offset",
+            ),
+            (
+                json!({ "received_on": "2026-07-01", "received_offset": "-04:00" }),
+                "/received_offset",
+            ),
         ] {
             refused(&s, c, complaint("C-1", received), pointer).await;
         }
@@ -117,21 +142,63 @@ async fn victims_outcomes_and_operations_from_the_ledger() {
         let (today, received_s) = (today.to_string(), received_on.to_string());
 
         // A child identified later, once; a child learned of later.
-        refused(&s, &at("victims"), json!({ "age_band": "age_18_plus" }), "/age_band").await;
-        refused(&s, &at("victim-identifications"), json!({ "victim_number": 1, "identified_on": today }), "/victim_number").await;
-        refused(&s, &at("victim-identifications"), json!({ "victim_number": 7, "identified_on": today }), "/victim_number").await;
-        refused(&s, &at("victim-identifications"), json!({ "victim_number": 2, "identified_on": "2999-01-01" }), "/identified_on").await;
+        refused(
+            &s,
+            &at("victims"),
+            json!({ "age_band": "age_18_plus" }),
+            "/age_band",
+        )
+        .await;
+        refused(
+            &s,
+            &at("victim-identifications"),
+            json!({ "victim_number": 1, "identified_on": today }),
+            "/victim_number",
+        )
+        .await;
+        refused(
+            &s,
+            &at("victim-identifications"),
+            json!({ "victim_number": 7, "identified_on": today }),
+            "/victim_number",
+        )
+        .await;
+        refused(
+            &s,
+            &at("victim-identifications"),
+            json!({ "victim_number": 2, "identified_on": "2999-01-01" }),
+            "/identified_on",
+        )
+        .await;
         let (st, body) = s
-            .post(Role::Supervisor, &at("victim-identifications"), json!({ "victim_number": 2, "identified_on": today }))
+            .post(
+                Role::Supervisor,
+                &at("victim-identifications"),
+                json!({ "victim_number": 2, "identified_on": today }),
+            )
             .await;
         assert_eq!(st, 201, "{body}");
-        refused(&s, &at("victim-identifications"), json!({ "victim_number": 2, "identified_on": today }), "/victim_number").await;
-        let (st, body) = s.post(Role::Supervisor, &at("victims"), json!({ "age_band": "age_16_to_17" })).await;
+        refused(
+            &s,
+            &at("victim-identifications"),
+            json!({ "victim_number": 2, "identified_on": today }),
+            "/victim_number",
+        )
+        .await;
+        let (st, body) = s
+            .post(
+                Role::Supervisor,
+                &at("victims"),
+                json!({ "age_band": "age_16_to_17" }),
+            )
+            .await;
         assert_eq!(st, 201, "{body}");
 
         // An arrest and its outcomes; none before the arrest.
         for to in ["triaged", "investigating"] {
-            let (st, body) = s.post(Role::Supervisor, &at("status"), json!({ "to": to })).await;
+            let (st, body) = s
+                .post(Role::Supervisor, &at("status"), json!({ "to": to }))
+                .await;
             assert_eq!(st, 201, "{body}");
         }
         let (st, body) = s
@@ -142,15 +209,42 @@ async fn victims_outcomes_and_operations_from_the_ledger() {
             )
             .await;
         assert_eq!(st, 201, "{body}");
-        let outcome = |o: &str, d: &str| json!({ "arrest_number": 1, "outcome": o, "decided_on": d });
-        refused(&s, &at("prosecution-outcomes"), outcome("charges_filed", &day_before), "/decided_on").await;
-        refused(&s, &at("prosecution-outcomes"), json!({ "arrest_number": 2, "outcome": "nolle", "decided_on": today }), "/arrest_number").await;
-        refused(&s, &at("prosecution-outcomes"), outcome("acquitted", &today), "/outcome").await;
+        let outcome =
+            |o: &str, d: &str| json!({ "arrest_number": 1, "outcome": o, "decided_on": d });
+        refused(
+            &s,
+            &at("prosecution-outcomes"),
+            outcome("charges_filed", &day_before),
+            "/decided_on",
+        )
+        .await;
+        refused(
+            &s,
+            &at("prosecution-outcomes"),
+            json!({ "arrest_number": 2, "outcome": "nolle", "decided_on": today }),
+            "/arrest_number",
+        )
+        .await;
+        refused(
+            &s,
+            &at("prosecution-outcomes"),
+            outcome("acquitted", &today),
+            "/outcome",
+        )
+        .await;
         for (o, d) in [("charges_filed", &received_s), ("nolle", &today)] {
-            let (st, body) = s.post(Role::Supervisor, &at("prosecution-outcomes"), outcome(o, d)).await;
+            let (st, body) = s
+                .post(Role::Supervisor, &at("prosecution-outcomes"), outcome(o, d))
+                .await;
             assert_eq!(st, 201, "{body}");
         }
-        refused(&s, &at("prosecution-outcomes"), outcome("convicted", &today), "/arrest_number").await;
+        refused(
+            &s,
+            &at("prosecution-outcomes"),
+            outcome("convicted", &today),
+            "/arrest_number",
+        )
+        .await;
 
         // The case view: each child once with the date it counts on; the erasure date.
         let (st, view) = s.get(Role::Supervisor, &format!("/v1/cases/{case}")).await;
@@ -165,7 +259,13 @@ async fn victims_outcomes_and_operations_from_the_ledger() {
         assert_eq!(outcomes[1]["erasure_due_on"], json!(erasure), "{view}");
 
         // Operations: a link to one never planned is refused; results come from the case.
-        refused(&s, &at("operations"), json!({ "operation_id": "OP-NOPE" }), "/operation_id").await;
+        refused(
+            &s,
+            &at("operations"),
+            json!({ "operation_id": "OP-NOPE" }),
+            "/operation_id",
+        )
+        .await;
         let (st, body) = s
             .post(
                 Role::Supervisor,
@@ -174,7 +274,13 @@ async fn victims_outcomes_and_operations_from_the_ledger() {
             )
             .await;
         assert_eq!(st, 201, "{body}");
-        let (st, body) = s.post(Role::Supervisor, &at("operations"), json!({ "operation_id": "OP-2026-01" })).await;
+        let (st, body) = s
+            .post(
+                Role::Supervisor,
+                &at("operations"),
+                json!({ "operation_id": "OP-2026-01" }),
+            )
+            .await;
         assert_eq!(st, 201, "{body}");
         let (st, body) = s.get(Role::Supervisor, "/v1/operations").await;
         assert_eq!(st, 200, "{body}");

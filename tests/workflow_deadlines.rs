@@ -95,7 +95,10 @@ async fn saturday_holidays_observed_on_friday_through_the_server() {
         assert_eq!(st, 200, "{body}");
         assert_eq!(statuses(&body), vec!["on_time"; 4], "{body}");
         assert_eq!(body["total"]["on_time"], json!(4), "{body}");
-        assert_eq!(body["policy"]["observance"]["saturday_to_friday"], json!(true));
+        assert_eq!(
+            body["policy"]["observance"]["saturday_to_friday"],
+            json!(true)
+        );
         let said = body["policy_statement"].as_str().unwrap_or_default();
         assert!(said.contains("observed on the Friday before"), "{said}");
         assert!(said.contains("next business day"), "{said}");
@@ -109,21 +112,36 @@ async fn saturday_holidays_observed_on_friday_through_the_server() {
 
         // A request may name its own policy: without the observance the four are late.
         let (st, body) = s
-            .get(Role::Supervisor, &format!("{base}&saturday_to_friday=false"))
+            .get(
+                Role::Supervisor,
+                &format!("{base}&saturday_to_friday=false"),
+            )
             .await;
         assert_eq!(st, 200, "{body}");
         assert_eq!(body["total"]["late"], json!(4), "{body}");
-        assert!(body["policy_statement"].as_str().unwrap().contains("NOT observed"));
+        assert!(body["policy_statement"]
+            .as_str()
+            .unwrap()
+            .contains("NOT observed"));
         // Calendar days only: due on the Friday, so filed late by three days.
         let (_, body) = s
-            .get(Role::Supervisor, &format!("{base}&roll_to_business_day=false"))
+            .get(
+                Role::Supervisor,
+                &format!("{base}&roll_to_business_day=false"),
+            )
             .await;
         assert_eq!(body["total"]["late"], json!(4), "{body}");
-        assert!(body["policy_statement"].as_str().unwrap().contains("does not move"));
+        assert!(body["policy_statement"]
+            .as_str()
+            .unwrap()
+            .contains("does not move"));
 
         // The counts-only summary states it too, and a bad window is refused by pointer.
         let (st, body) = s
-            .get(Role::ReportAuthor, "/v1/compliance/summary?as_of=2028-03-01")
+            .get(
+                Role::ReportAuthor,
+                "/v1/compliance/summary?as_of=2028-03-01",
+            )
             .await;
         assert_eq!(st, 200, "{body}");
         assert_eq!(body["total"]["on_time"], json!(4), "{body}");
@@ -132,7 +150,11 @@ async fn saturday_holidays_observed_on_friday_through_the_server() {
             .get(Role::Supervisor, &format!("{base}&due_soon_days=15"))
             .await;
         assert_eq!(st, 422, "{body}");
-        assert_eq!(body["errors"][0]["pointer"], json!("/due_soon_days"), "{body}");
+        assert_eq!(
+            body["errors"][0]["pointer"],
+            json!("/due_soon_days"),
+            "{body}"
+        );
 
         // The annual report says which policy its timeliness figures used.
         let (st, report) = s
@@ -142,9 +164,15 @@ async fn saturday_holidays_observed_on_friday_through_the_server() {
             )
             .await;
         assert_eq!(st, 200, "{report}");
-        assert_eq!(report["parameters"]["deadline_policy"]["roll_to_business_day"], json!(true));
+        assert_eq!(
+            report["parameters"]["deadline_policy"]["roll_to_business_day"],
+            json!(true)
+        );
         let defs = report["definitions"].to_string();
-        assert!(defs.contains("Deadline policy") && defs.contains("Friday before"), "{defs}");
+        assert!(
+            defs.contains("Deadline policy") && defs.contains("Friday before"),
+            "{defs}"
+        );
         s.stop().await;
     }
 }

@@ -64,7 +64,9 @@ async fn sharing_clock_at_its_edges() {
         let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
         let c = &s.state.commands;
         for (n, day) in [("S-1", "2026-01-10"), ("S-2", "2026-01-10")] {
-            file_notification(c, &form(n, day), &actor(), at(day)).await.expect("filed");
+            file_notification(c, &form(n, day), &actor(), at(day))
+                .await
+                .expect("filed");
         }
         let one = CaseId::parse(format!("{HARTFORD}:S-1")).unwrap();
         let two = CaseId::parse(format!("{HARTFORD}:S-2")).unwrap();
@@ -78,13 +80,18 @@ async fn sharing_clock_at_its_edges() {
                 recorded_at: at(day),
             })
         };
-        c.execute_case(&one, share("2026-02-09"), &actor()).await.unwrap();
+        c.execute_case(&one, share("2026-02-09"), &actor())
+            .await
+            .unwrap();
         c.execute_case(
             &one,
             CaseCommand::RecordArrest(RecordArrest {
                 arrested_on: "2026-02-20".parse().unwrap(),
                 arresting_unit: Ori::parse(HARTFORD).unwrap(),
-                charges: vec![Charge { statute: StatuteCode::parse("53a-196d").unwrap(), counts: 1 }],
+                charges: vec![Charge {
+                    statute: StatuteCode::parse("53a-196d").unwrap(),
+                    counts: 1,
+                }],
                 recorded_at: at("2026-02-20"),
             }),
             &actor(),
@@ -96,7 +103,10 @@ async fn sharing_clock_at_its_edges() {
             let s = &s;
             async move {
                 let (st, body) = s
-                    .get(Role::Supervisor, &format!("/v1/compliance/sharing?as_of={as_of}"))
+                    .get(
+                        Role::Supervisor,
+                        &format!("/v1/compliance/sharing?as_of={as_of}"),
+                    )
                     .await;
                 assert_eq!(st, 200, "{body}");
                 body
@@ -104,42 +114,84 @@ async fn sharing_clock_at_its_edges() {
         };
         // Case 2: no update since the notification on 01-10, due 02-09.
         for (as_of, status) in [
-            ("2026-02-05", json!({ "status": "current", "due_in_days": 4 })),
-            ("2026-02-06", json!({ "status": "due_soon", "due_in_days": 3 })),
-            ("2026-02-09", json!({ "status": "due_soon", "due_in_days": 0 })),
+            (
+                "2026-02-05",
+                json!({ "status": "current", "due_in_days": 4 }),
+            ),
+            (
+                "2026-02-06",
+                json!({ "status": "due_soon", "due_in_days": 3 }),
+            ),
+            (
+                "2026-02-09",
+                json!({ "status": "due_soon", "due_in_days": 0 }),
+            ),
             ("2026-02-10", json!({ "status": "overdue", "days": 1 })),
         ] {
             let body = get(as_of).await;
-            assert_eq!(row(&body, two.as_str())["status"], status, "{as_of}: {body}");
+            assert_eq!(
+                row(&body, two.as_str())["status"],
+                status,
+                "{as_of}: {body}"
+            );
             assert_eq!(row(&body, two.as_str())["due_on"], json!("2026-02-09"));
         }
         // Case 1: the update of 02-09 restarts the cadence; the arrest of 02-20 calls for
         // one within three days.
         let body = get("2026-02-10").await;
-        assert_eq!(row(&body, one.as_str())["status"], json!({ "status": "current", "due_in_days": 29 }));
+        assert_eq!(
+            row(&body, one.as_str())["status"],
+            json!({ "status": "current", "due_in_days": 29 })
+        );
         let body = get("2026-02-23").await;
         let r = row(&body, one.as_str());
-        assert_eq!((r["due_on"].clone(), r["due_for"].clone()), (json!("2026-02-23"), json!("arrest")), "{body}");
+        assert_eq!(
+            (r["due_on"].clone(), r["due_for"].clone()),
+            (json!("2026-02-23"), json!("arrest")),
+            "{body}"
+        );
         let body = get("2026-02-24").await;
-        assert_eq!(row(&body, one.as_str())["status"], json!({ "status": "overdue", "days": 1 }));
+        assert_eq!(
+            row(&body, one.as_str())["status"],
+            json!({ "status": "overdue", "days": 1 })
+        );
         assert_eq!(body["total"]["overdue"], json!(2), "{body}");
 
         // A case's own cadence; 0 is refused with a pointer and records nothing.
         let before = s.head().await;
         let (st, body) = s
-            .post(Role::Supervisor, &format!("/v1/cases/{two}/sharing-cadence"), json!({ "cadence_days": 0 }))
+            .post(
+                Role::Supervisor,
+                &format!("/v1/cases/{two}/sharing-cadence"),
+                json!({ "cadence_days": 0 }),
+            )
             .await;
         assert_eq!(st, 422, "{body}");
-        assert_eq!(body["errors"][0]["pointer"], json!("/cadence_days"), "{body}");
+        assert_eq!(
+            body["errors"][0]["pointer"],
+            json!("/cadence_days"),
+            "{body}"
+        );
         assert_eq!(s.head().await, before);
         let (st, body) = s
-            .post(Role::Supervisor, &format!("/v1/cases/{two}/sharing-cadence"), json!({ "cadence_days": 60 }))
+            .post(
+                Role::Supervisor,
+                &format!("/v1/cases/{two}/sharing-cadence"),
+                json!({ "cadence_days": 60 }),
+            )
             .await;
         assert_eq!(st, 201, "{body}");
         let body = get("2026-02-10").await;
-        assert_eq!(row(&body, two.as_str())["due_on"], json!("2026-03-11"), "{body}");
+        assert_eq!(
+            row(&body, two.as_str())["due_on"],
+            json!("2026-03-11"),
+            "{body}"
+        );
         let (st, body) = s
-            .get(Role::Supervisor, "/v1/compliance/sharing?as_of=2026-02-10&cadence_days=0")
+            .get(
+                Role::Supervisor,
+                "/v1/compliance/sharing?as_of=2026-02-10&cadence_days=0",
+            )
             .await;
         assert_eq!(st, 422, "{body}");
         s.stop().await;

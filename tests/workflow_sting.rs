@@ -18,11 +18,18 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn recompute(dir: &Path, report: &str) -> Output {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/recompute_sting.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/independent/recompute_sting.py"
+    );
     Command::new("python3")
         .current_dir(dir)
         .args([script, "b.jsonl", report])
@@ -38,16 +45,47 @@ fn sting_unit_section_recomputed_independently() {
         let o = run(d, args);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
     }
-    let period = ["report", "annual", "--from", "2024-07-01", "--to", "2026-06-30", "--format", "json"];
+    let period = [
+        "report",
+        "annual",
+        "--from",
+        "2024-07-01",
+        "--to",
+        "2026-06-30",
+        "--format",
+        "json",
+    ];
     let o = run(d, &[&period[..], &["--out", "r.json"]].concat());
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("--without-recommendation"), "{}", text(&o));
+    assert!(
+        text(&o).contains("--without-recommendation"),
+        "{}",
+        text(&o)
+    );
     assert!(!d.join("r.json").exists());
 
-    let o = run(d, &[&period[..], &["--without-recommendation", "--out", "r.json"]].concat());
+    let o = run(
+        d,
+        &[
+            &period[..],
+            &["--without-recommendation", "--out", "r.json"],
+        ]
+        .concat(),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    std::fs::write(d.join("rec.txt"), "Extend the unit: see the quarterly figures.\n").unwrap();
-    let o = run(d, &[&period[..], &["--recommendation", "rec.txt", "--out", "with.json"]].concat());
+    std::fs::write(
+        d.join("rec.txt"),
+        "Extend the unit: see the quarterly figures.\n",
+    )
+    .unwrap();
+    let o = run(
+        d,
+        &[
+            &period[..],
+            &["--recommendation", "rec.txt", "--out", "with.json"],
+        ]
+        .concat(),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = run(d, &["export", "--out", "b.jsonl"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -55,9 +93,19 @@ fn sting_unit_section_recomputed_independently() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("r.json")).unwrap()).unwrap();
     let section = &report["sting_unit"];
-    assert_eq!(section["published_without_recommendation"], serde_json::json!(true));
-    assert_eq!(section["quarters"].as_array().unwrap().len(), 8, "{section}");
-    assert!(section["totals"]["operations_conducted"].as_u64().unwrap() > 0, "{section}");
+    assert_eq!(
+        section["published_without_recommendation"],
+        serde_json::json!(true)
+    );
+    assert_eq!(
+        section["quarters"].as_array().unwrap().len(),
+        8,
+        "{section}"
+    );
+    assert!(
+        section["totals"]["operations_conducted"].as_u64().unwrap() > 0,
+        "{section}"
+    );
     let with: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("with.json")).unwrap()).unwrap();
     assert_eq!(
@@ -71,7 +119,9 @@ fn sting_unit_section_recomputed_independently() {
     }
     // The script is not a rubber stamp: a changed figure is found.
     let mut tampered = report.clone();
-    let n = tampered["sting_unit"]["totals"]["operations_conducted"].as_u64().unwrap();
+    let n = tampered["sting_unit"]["totals"]["operations_conducted"]
+        .as_u64()
+        .unwrap();
     tampered["sting_unit"]["totals"]["operations_conducted"] = serde_json::json!(n + 1);
     std::fs::write(d.join("t.json"), tampered.to_string()).unwrap();
     let o = recompute(d, "t.json");

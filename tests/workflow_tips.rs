@@ -39,7 +39,11 @@ async fn refused(s: &http_support::Server, role: Role, path: &str, body: Value, 
         .map(|e| e.iter().filter_map(|x| x["pointer"].as_str()).collect())
         .unwrap_or_default();
     assert!(pointers.contains(&pointer), "{path} {body}: {got}");
-    assert_eq!(s.head().await, before, "{path}: a refusal recorded something");
+    assert_eq!(
+        s.head().await,
+        before,
+        "{path}: a refusal recorded something"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -53,16 +57,40 @@ async fn a_tip_from_ncmec_to_the_units_case() {
         let mut bad = report(TIP, &yesterday);
         bad["priority"] = json!("4");
         refused(&s, tf, "/v1/tips", bad, "/priority").await;
-        refused(&s, tf, "/v1/tips", report(TIP, "2999-01-01"), "/made_available_on").await;
+        refused(
+            &s,
+            tf,
+            "/v1/tips",
+            report(TIP, "2999-01-01"),
+            "/made_available_on",
+        )
+        .await;
         let (st, body) = s.post(tf, "/v1/tips", report(TIP, &yesterday)).await;
         assert_eq!(st, 201, "{body}");
-        refused(&s, tf, "/v1/tips", report(TIP, &yesterday), "/cybertip_number").await;
-        let (st, body) = s.post(tf, &format!("/v1/tips/{TIP}/triage"), json!({ "priority": "2" })).await;
+        refused(
+            &s,
+            tf,
+            "/v1/tips",
+            report(TIP, &yesterday),
+            "/cybertip_number",
+        )
+        .await;
+        let (st, body) = s
+            .post(
+                tf,
+                &format!("/v1/tips/{TIP}/triage"),
+                json!({ "priority": "2" }),
+            )
+            .await;
         assert_eq!(st, 201, "{body}");
 
         // An inactive unit cannot receive it.
         let (st, body) = s
-            .post(Role::Admin, &format!("/v1/units/{NEW_HAVEN}/deactivate"), json!({ "reason": "merged into regional unit" }))
+            .post(
+                Role::Admin,
+                &format!("/v1/units/{NEW_HAVEN}/deactivate"),
+                json!({ "reason": "merged into regional unit" }),
+            )
             .await;
         assert_eq!(st, 201, "{body}");
         let d = format!("/v1/tips/{TIP}/disseminate");
@@ -75,21 +103,53 @@ async fn a_tip_from_ncmec_to_the_units_case() {
         assert_eq!(list["unacknowledged_disseminations"], json!(1), "{list}");
         let t = &list["tips"][0];
         assert_eq!(t["status"], json!("unacknowledged_dissemination"));
-        assert_eq!((t["priority"].clone(), t["generative_ai_files"].clone(), t["files_viewed_by_provider"].clone()), (json!("2"), json!(1), json!(1)));
-        assert!(!list.to_string().contains("Secretville"), "the city is sealed: {list}");
+        assert_eq!(
+            (
+                t["priority"].clone(),
+                t["generative_ai_files"].clone(),
+                t["files_viewed_by_provider"].clone()
+            ),
+            (json!("2"), json!(1), json!(1))
+        );
+        assert!(
+            !list.to_string().contains("Secretville"),
+            "the city is sealed: {list}"
+        );
 
         // The receiving unit acknowledges: its case opens, received today; only once.
         let a = format!("/v1/tips/{TIP}/acknowledge");
-        refused(&s, Role::UnitReporter, &a, json!({ "unit": HARTFORD, "unit_case_number": "bad/№" }), "/unit_case_number").await;
-        let (st, body) = s.post(Role::UnitReporter, &a, json!({ "unit": HARTFORD, "unit_case_number": "T-1" })).await;
+        refused(
+            &s,
+            Role::UnitReporter,
+            &a,
+            json!({ "unit": HARTFORD, "unit_case_number": "bad/№" }),
+            "/unit_case_number",
+        )
+        .await;
+        let (st, body) = s
+            .post(
+                Role::UnitReporter,
+                &a,
+                json!({ "unit": HARTFORD, "unit_case_number": "T-1" }),
+            )
+            .await;
         assert_eq!(st, 201, "{body}");
         let case = body["case_id"].as_str().unwrap().to_owned();
-        refused(&s, Role::UnitReporter, &a, json!({ "unit": HARTFORD, "unit_case_number": "T-2" }), "/unit").await;
+        refused(
+            &s,
+            Role::UnitReporter,
+            &a,
+            json!({ "unit": HARTFORD, "unit_case_number": "T-2" }),
+            "/unit",
+        )
+        .await;
         let (_, list) = s.get(Role::UnitReporter, "/v1/tips").await;
         assert_eq!(list["tips"][0]["status"], json!("acknowledged"), "{list}");
         assert_eq!(list["tips"][0]["case_id"], json!(case), "{list}");
         assert_eq!(list["unacknowledged_disseminations"], json!(0));
-        let (st, view) = s.get(Role::UnitReporter, &format!("/v1/cases/{case}")).await;
+        let (st, view) = s
+            .get(Role::UnitReporter, &format!("/v1/cases/{case}"))
+            .await;
         assert_eq!(st, 200, "{view}");
         assert_eq!(view["cybertip_number"], json!(TIP), "{view}");
         assert_eq!(view["received_on"], json!(today.to_string()), "{view}");
@@ -102,7 +162,9 @@ async fn a_tip_from_ncmec_to_the_units_case() {
         let (st, body) = s.post(Role::UnitReporter, "/v1/notifications", f).await;
         assert_eq!(st, 201, "{body}");
         assert_eq!(body["case_id"], json!(case), "{body}");
-        let (_, view) = s.get(Role::UnitReporter, &format!("/v1/cases/{case}")).await;
+        let (_, view) = s
+            .get(Role::UnitReporter, &format!("/v1/cases/{case}"))
+            .await;
         assert_eq!(view["status"], json!("received"), "{view}");
 
         // JSON Lines import: each line on its own, with pointers.
@@ -111,9 +173,14 @@ async fn a_tip_from_ncmec_to_the_units_case() {
             report("135792468", &yesterday),
             json!({ "cybertip_number": "135792469", "priority": "1" })
         );
-        let out = import_tips(&s.state.commands, lines.as_bytes(), "test:import", jiff::Timestamp::now)
-            .await
-            .unwrap();
+        let out = import_tips(
+            &s.state.commands,
+            lines.as_bytes(),
+            "test:import",
+            jiff::Timestamp::now,
+        )
+        .await
+        .unwrap();
         assert!(matches!(out[0], TipLineOutcome::Received { .. }), "{out:?}");
         assert!(matches!(out[1], TipLineOutcome::Rejected { .. }), "{out:?}");
         assert!(matches!(out[2], TipLineOutcome::Rejected { .. }), "{out:?}");

@@ -135,11 +135,17 @@ pub fn parse_time(s: &str) -> Result<Time, LocalTimeError> {
 /// The instant a Connecticut wall-clock time names. A time in the spring-forward gap
 /// is refused; one in the fall-back fold needs `offset`; an offset Connecticut did not
 /// keep at that moment is refused.
-pub fn resolve(date: Date, time: Time, offset: Option<CtOffset>) -> Result<Timestamp, LocalTimeError> {
+pub fn resolve(
+    date: Date,
+    time: Time,
+    offset: Option<CtOffset>,
+) -> Result<Timestamp, LocalTimeError> {
     let ambiguous = connecticut().to_ambiguous_timestamp(date.to_datetime(time));
     let chosen = match (ambiguous.offset(), offset) {
         (AmbiguousOffset::Gap { .. }, _) => return Err(LocalTimeError::Nonexistent { date, time }),
-        (AmbiguousOffset::Fold { .. }, None) => return Err(LocalTimeError::Ambiguous { date, time }),
+        (AmbiguousOffset::Fold { .. }, None) => {
+            return Err(LocalTimeError::Ambiguous { date, time })
+        }
         (AmbiguousOffset::Unambiguous { offset: kept }, None) => kept,
         (AmbiguousOffset::Unambiguous { offset: kept }, Some(o)) if kept == o.offset() => kept,
         (AmbiguousOffset::Fold { before, after }, Some(o))
@@ -184,14 +190,28 @@ mod tests {
         assert_eq!(parse_time("09:30"), Ok(time(9, 30, 0, 0)));
         assert_eq!(parse_time("23:59:59"), Ok(time(23, 59, 59, 0)));
         for bad in [
-            "23:59:60", "24:00", "00:10+00:00", "00:10Z", "9:30", "09:30:00.5",
-            "2026-03-08T02:30", "09-30", "", "0a:30",
+            "23:59:60",
+            "24:00",
+            "00:10+00:00",
+            "00:10Z",
+            "9:30",
+            "09:30:00.5",
+            "2026-03-08T02:30",
+            "09-30",
+            "",
+            "0a:30",
         ] {
-            assert!(matches!(parse_time(bad), Err(LocalTimeError::TimeShape(_))), "{bad}");
+            assert!(
+                matches!(parse_time(bad), Err(LocalTimeError::TimeShape(_))),
+                "{bad}"
+            );
         }
         assert_eq!(parse_date("2026-03-08"), Ok(date(2026, 3, 8)));
         for bad in ["2026-03-08T00:10:00Z", "2026-3-8", "2026-02-30", "20260308"] {
-            assert!(matches!(parse_date(bad), Err(LocalTimeError::DateShape(_))), "{bad}");
+            assert!(
+                matches!(parse_date(bad), Err(LocalTimeError::DateShape(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -200,13 +220,19 @@ mod tests {
         // Spring forward 2026-03-08: 02:30 never happened.
         assert_eq!(
             resolve(date(2026, 3, 8), time(2, 30, 0, 0), None),
-            Err(LocalTimeError::Nonexistent { date: date(2026, 3, 8), time: time(2, 30, 0, 0) })
+            Err(LocalTimeError::Nonexistent {
+                date: date(2026, 3, 8),
+                time: time(2, 30, 0, 0)
+            })
         );
         assert!(resolve(date(2026, 3, 8), time(2, 30, 0, 0), Some(CtOffset::Est)).is_err());
         // Fall back 2026-11-01: 01:45 happened twice.
         let d = date(2026, 11, 1);
         let t = time(1, 45, 0, 0);
-        assert_eq!(resolve(d, t, None), Err(LocalTimeError::Ambiguous { date: d, time: t }));
+        assert_eq!(
+            resolve(d, t, None),
+            Err(LocalTimeError::Ambiguous { date: d, time: t })
+        );
         let edt = resolve(d, t, Some(CtOffset::Edt)).unwrap();
         let est = resolve(d, t, Some(CtOffset::Est)).unwrap();
         assert_eq!(edt.to_string(), "2026-11-01T05:45:00Z");

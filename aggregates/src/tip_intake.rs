@@ -23,7 +23,9 @@ use crate::text::{self, limits, TextError};
 pub const MAX_FILES: usize = 1_000;
 
 /// NCMEC's priority level of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum NcmecPriority {
     /// A child may be in imminent danger.
     #[serde(rename = "1")]
@@ -116,19 +118,47 @@ pub struct NcmecReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TipCommand {
-    Receive { report: NcmecReport, recorded_at: Timestamp },
-    Triage { priority: NcmecPriority, recorded_at: Timestamp },
-    Disseminate { to_unit: Ori, recorded_at: Timestamp },
+    Receive {
+        report: NcmecReport,
+        recorded_at: Timestamp,
+    },
+    Triage {
+        priority: NcmecPriority,
+        recorded_at: Timestamp,
+    },
+    Disseminate {
+        to_unit: Ori,
+        recorded_at: Timestamp,
+    },
     /// The receiving unit takes the tip, as its case `case_id`.
-    Acknowledge { unit: Ori, case_id: CaseId, recorded_at: Timestamp },
+    Acknowledge {
+        unit: Ori,
+        case_id: CaseId,
+        recorded_at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TipEvent {
-    TipReceived { report: NcmecReport, recorded_at: Timestamp },
-    TipTriaged { priority: NcmecPriority, recorded_at: Timestamp },
-    TipDisseminated { to_unit: Ori, disseminated_on: Date, recorded_at: Timestamp },
-    TipAcknowledged { unit: Ori, case_id: CaseId, acknowledged_on: Date, recorded_at: Timestamp },
+    TipReceived {
+        report: NcmecReport,
+        recorded_at: Timestamp,
+    },
+    TipTriaged {
+        priority: NcmecPriority,
+        recorded_at: Timestamp,
+    },
+    TipDisseminated {
+        to_unit: Ori,
+        disseminated_on: Date,
+        recorded_at: Timestamp,
+    },
+    TipAcknowledged {
+        unit: Ori,
+        case_id: CaseId,
+        acknowledged_on: Date,
+        recorded_at: Timestamp,
+    },
 }
 
 impl crate::sealed::SealedEffects for TipEvent {}
@@ -155,9 +185,15 @@ pub enum TipError {
     #[error("this CyberTip has not been received")]
     NotReceived,
     #[error("the report names CyberTip {report} but this stream is CyberTip {stream}")]
-    WrongStream { stream: String, report: CyberTipNumber },
+    WrongStream {
+        stream: String,
+        report: CyberTipNumber,
+    },
     #[error("{field} {problem}")]
-    InvalidText { field: &'static str, problem: TextError },
+    InvalidText {
+        field: &'static str,
+        problem: TextError,
+    },
     #[error("made_available_on {0} is in the future or before 1998")]
     MadeAvailableOutOfRange(Date),
     #[error("files: at most {MAX_FILES}")]
@@ -186,9 +222,9 @@ impl crate::text::BlamesField for TipError {
             TipError::TooManyFiles => Some("files"),
             TipError::Country => Some("location.country"),
             TipError::WrongStream { .. } | TipError::AlreadyReceived(_) => Some("cybertip_number"),
-            TipError::UnknownUnit(_) | TipError::InactiveUnit(_) | TipError::AwaitingAcknowledgement(_) => {
-                Some("to_unit")
-            }
+            TipError::UnknownUnit(_)
+            | TipError::InactiveUnit(_)
+            | TipError::AwaitingAcknowledgement(_) => Some("to_unit"),
             TipError::NotTheReceivingUnit { .. } | TipError::AlreadyAcknowledged(_) => Some("unit"),
             TipError::NotReceived | TipError::NotDisseminated => None,
         }
@@ -241,20 +277,39 @@ fn check_report(r: &NcmecReport, at: Timestamp) -> Result<(), TipError> {
 }
 
 impl Tip {
-    pub fn decide(&self, command: TipCommand, units: &dyn UnitDirectory) -> Result<Vec<TipEvent>, TipError> {
+    pub fn decide(
+        &self,
+        command: TipCommand,
+        units: &dyn UnitDirectory,
+    ) -> Result<Vec<TipEvent>, TipError> {
         match command {
-            TipCommand::Receive { report, recorded_at } => {
+            TipCommand::Receive {
+                report,
+                recorded_at,
+            } => {
                 if let Some(n) = &self.cybertip_number {
                     return Err(TipError::AlreadyReceived(n.clone()));
                 }
                 check_report(&report, recorded_at)?;
-                Ok(vec![TipEvent::TipReceived { report, recorded_at }])
+                Ok(vec![TipEvent::TipReceived {
+                    report,
+                    recorded_at,
+                }])
             }
-            TipCommand::Triage { priority, recorded_at } => {
+            TipCommand::Triage {
+                priority,
+                recorded_at,
+            } => {
                 self.cybertip_number.as_ref().ok_or(TipError::NotReceived)?;
-                Ok(vec![TipEvent::TipTriaged { priority, recorded_at }])
+                Ok(vec![TipEvent::TipTriaged {
+                    priority,
+                    recorded_at,
+                }])
             }
-            TipCommand::Disseminate { to_unit, recorded_at } => {
+            TipCommand::Disseminate {
+                to_unit,
+                recorded_at,
+            } => {
                 self.cybertip_number.as_ref().ok_or(TipError::NotReceived)?;
                 match units.unit(&to_unit) {
                     None => return Err(TipError::UnknownUnit(to_unit)),
@@ -273,12 +328,19 @@ impl Tip {
                     recorded_at,
                 }])
             }
-            TipCommand::Acknowledge { unit, case_id, recorded_at } => {
+            TipCommand::Acknowledge {
+                unit,
+                case_id,
+                recorded_at,
+            } => {
                 let Some(to) = &self.disseminated_to else {
                     return Err(TipError::NotDisseminated);
                 };
                 if *to != unit {
-                    return Err(TipError::NotTheReceivingUnit { to: to.clone(), unit });
+                    return Err(TipError::NotTheReceivingUnit {
+                        to: to.clone(),
+                        unit,
+                    });
                 }
                 if self.acknowledged {
                     return Err(TipError::AlreadyAcknowledged(unit));

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use icac_aggregates::compliance::sharing::{
-    assess_sharing, DueFor, SharingPolicy, SharingStatus,
-};
+use icac_aggregates::compliance::sharing::{assess_sharing, DueFor, SharingPolicy, SharingStatus};
 use icac_aggregates::ids::{CaseId, Ori};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};

@@ -64,7 +64,9 @@ impl TipView {
                     .filter(|f| f.annotations.contains(&FileAnnotation::GenerativeAi))
                     .count(),
             ),
-            files_viewed_by_provider: count(report.files.iter().filter(|f| f.viewed_by_provider).count()),
+            files_viewed_by_provider: count(
+                report.files.iter().filter(|f| f.viewed_by_provider).count(),
+            ),
             location_country: report.location.as_ref().map(|l| l.country.clone()),
             status: TipStatus::Received,
             disseminated_to: None,
@@ -83,13 +85,21 @@ impl TipView {
                     self.status = TipStatus::Triaged;
                 }
             }
-            TipEvent::TipDisseminated { to_unit, disseminated_on, .. } => {
+            TipEvent::TipDisseminated {
+                to_unit,
+                disseminated_on,
+                ..
+            } => {
                 self.disseminated_to = Some(to_unit.clone());
                 self.disseminated_on = Some(*disseminated_on);
                 self.acknowledged_on = None;
                 self.status = TipStatus::UnacknowledgedDissemination;
             }
-            TipEvent::TipAcknowledged { acknowledged_on, case_id, .. } => {
+            TipEvent::TipAcknowledged {
+                acknowledged_on,
+                case_id,
+                ..
+            } => {
                 self.acknowledged_on = Some(*acknowledged_on);
                 self.case_id = Some(case_id.clone());
                 self.status = TipStatus::Acknowledged;

@@ -181,7 +181,9 @@ fn sharing_csv(r: &icac_projections::sharing::SharingReport) -> String {
             row.case_id,
             row.unit,
             row.cadence_days,
-            row.last_update_on.map(|d| d.to_string()).unwrap_or_default(),
+            row.last_update_on
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
             row.due_on.map(|d| d.to_string()).unwrap_or_default(),
             due_for,
             status,
@@ -211,7 +213,8 @@ fn sharing_table(r: &icac_projections::sharing::SharingReport) -> String {
             row.case_id.as_str(),
             row.unit.as_str(),
             row.cadence_days,
-            row.last_update_on.map_or_else(|| "-".to_owned(), |d| d.to_string()),
+            row.last_update_on
+                .map_or_else(|| "-".to_owned(), |d| d.to_string()),
             row.due_on.map_or_else(|| "-".to_owned(), |d| d.to_string()),
             row.label
         );

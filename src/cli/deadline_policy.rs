@@ -18,7 +18,12 @@ pub struct DeadlinePolicyArgs {
     pub roll_to_business_day: bool,
     /// Observe a Saturday holiday on the Friday before, as C.G.S. 1-4 provides ("off"
     /// only reproduces answers computed without it)
-    #[arg(long, env = "ICAC_SATURDAY_OBSERVANCE", value_enum, default_value = "on")]
+    #[arg(
+        long,
+        env = "ICAC_SATURDAY_OBSERVANCE",
+        value_enum,
+        default_value = "on"
+    )]
     pub saturday_observance: Switch,
     /// A notification is "due soon" with at most this many days left (0 to 14)
     #[arg(long, env = "ICAC_DUE_SOON_DAYS", default_value_t = 3)]

@@ -38,12 +38,20 @@ pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliE
             .await?;
             let rejected = outcomes
                 .iter()
-                .filter(|o| matches!(o, crate::commands::tip_intake::TipLineOutcome::Rejected { .. }))
+                .filter(|o| {
+                    matches!(
+                        o,
+                        crate::commands::tip_intake::TipLineOutcome::Rejected { .. }
+                    )
+                })
                 .count();
             for outcome in &outcomes {
                 outln!("{}", serde_json::to_string(outcome)?);
             }
-            eprintln!("import: {} received, {rejected} rejected", outcomes.len() - rejected);
+            eprintln!(
+                "import: {} received, {rejected} rejected",
+                outcomes.len() - rejected
+            );
             if rejected > 0 {
                 ExitCode::from(EXIT_FAILED)
             } else {

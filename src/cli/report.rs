@@ -90,9 +90,11 @@ pub async fn run(args: &LedgerArgs, cmd: &ReportCommand) -> Result<ExitCode, Cli
 
 async fn annual_cmd(args: &LedgerArgs, a: &AnnualArgs) -> Result<ExitCode, CliError> {
     if a.recommendation.is_none() && !a.without_recommendation {
-        return Err("29-7e(d) asks for a recommendation on extending the investigative unit: \
+        return Err(
+            "29-7e(d) asks for a recommendation on extending the investigative unit: \
                     give --recommendation FILE, or --without-recommendation to publish without one"
-            .into());
+                .into(),
+        );
     }
     let recommendation = match &a.recommendation {
         Some(path) => {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::init::open_or_initialise;
 use super::deadline_policy::{DeadlinePolicyArgs, SharingPolicyArgs};
+use super::init::open_or_initialise;
 use super::CliError;
 use crate::commands::demo;
 use crate::config::LedgerArgs;
@@ -86,7 +86,10 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
         },
         trusted_proxies: args.trusted_proxy.clone(),
         deadline_policy: args.policy.policy().map_err(|e| e.to_string())?,
-        sharing_policy: args.sharing.policy().map_err(|e| format!("--sharing-cadence-days: {e}"))?,
+        sharing_policy: args
+            .sharing
+            .policy()
+            .map_err(|e| format!("--sharing-cadence-days: {e}"))?,
         ..ServerConfig::default()
     };
     if !args.hotline.is_empty() {

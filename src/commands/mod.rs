@@ -8,8 +8,8 @@ pub mod filing;
 pub mod import;
 pub mod indexes;
 mod operation_links;
-pub mod tip_intake;
 pub mod setup;
+pub mod tip_intake;
 
 use icac_aggregates::text::BlamesField;
 use std::collections::HashMap;

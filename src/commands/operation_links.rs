@@ -17,7 +17,9 @@ pub(super) async fn check_operation_exists(
     if sequence == 0 || operation.stage.is_none() {
         return Err(CommandError::Invalid(vec![FieldError {
             pointer: "/operation_id".to_owned(),
-            message: format!("no operation {operation_id} is planned; plan it before linking cases to it"),
+            message: format!(
+                "no operation {operation_id} is planned; plan it before linking cases to it"
+            ),
         }]));
     }
     Ok(())

@@ -10,7 +10,7 @@ use icac_aggregates::form::v1::Source;
 use icac_aggregates::form::FieldError;
 use icac_aggregates::ids::{CaseId, CyberTipNumber, Ori, UnitCaseNumber};
 use icac_aggregates::local_time::ct_date;
-use icac_aggregates::tip_intake::{NcmecReport, NcmecPriority, TipCommand};
+use icac_aggregates::tip_intake::{NcmecPriority, NcmecReport, TipCommand};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -32,8 +32,13 @@ pub async fn receive(
     at: Timestamp,
 ) -> Result<CyberTipNumber, CommandError> {
     let tip = report.cybertip_number.clone();
-    let command = TipCommand::Receive { report, recorded_at: at };
-    commands.execute(&commands.ncmec_tips, tip.as_str(), command, actor).await?;
+    let command = TipCommand::Receive {
+        report,
+        recorded_at: at,
+    };
+    commands
+        .execute(&commands.ncmec_tips, tip.as_str(), command, actor)
+        .await?;
     Ok(tip)
 }
 
@@ -45,8 +50,13 @@ pub async fn triage(
     actor: &Actor,
     at: Timestamp,
 ) -> Result<(), CommandError> {
-    let command = TipCommand::Triage { priority, recorded_at: at };
-    commands.execute(&commands.ncmec_tips, tip.as_str(), command, actor).await
+    let command = TipCommand::Triage {
+        priority,
+        recorded_at: at,
+    };
+    commands
+        .execute(&commands.ncmec_tips, tip.as_str(), command, actor)
+        .await
 }
 
 pub async fn disseminate(
@@ -56,8 +66,13 @@ pub async fn disseminate(
     actor: &Actor,
     at: Timestamp,
 ) -> Result<(), CommandError> {
-    let command = TipCommand::Disseminate { to_unit, recorded_at: at };
-    commands.execute(&commands.ncmec_tips, tip.as_str(), command, actor).await
+    let command = TipCommand::Disseminate {
+        to_unit,
+        recorded_at: at,
+    };
+    commands
+        .execute(&commands.ncmec_tips, tip.as_str(), command, actor)
+        .await
 }
 
 /// The receiving unit takes the tip as its case `unit_case_number`: the
@@ -86,7 +101,9 @@ pub async fn acknowledge(
         case_id: case_id.clone(),
         recorded_at: at,
     };
-    commands.execute(&commands.ncmec_tips, tip.as_str(), command, actor).await?;
+    commands
+        .execute(&commands.ncmec_tips, tip.as_str(), command, actor)
+        .await?;
     let complaint = LogComplaint {
         case_id: case_id.clone(),
         reporting_unit: unit,
@@ -109,8 +126,14 @@ pub async fn acknowledge(
 #[derive(Debug, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum TipLineOutcome {
-    Received { line: usize, cybertip_number: String },
-    Rejected { line: usize, errors: Vec<LineError> },
+    Received {
+        line: usize,
+        cybertip_number: String,
+    },
+    Rejected {
+        line: usize,
+        errors: Vec<LineError>,
+    },
 }
 
 /// Receives every line of `input` (one NCMEC report as JSON per line) on its own.
@@ -127,10 +150,20 @@ pub async fn import_tips(
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        let rejected = |errors: Vec<LineError>| TipLineOutcome::Rejected { line: line_no, errors };
-        let whole = |m: String| vec![LineError { pointer: String::new(), message: m }];
+        let rejected = |errors: Vec<LineError>| TipLineOutcome::Rejected {
+            line: line_no,
+            errors,
+        };
+        let whole = |m: String| {
+            vec![LineError {
+                pointer: String::new(),
+                message: m,
+            }]
+        };
         if bytes.len() > MAX_LINE_BYTES {
-            outcomes.push(rejected(whole(format!("line is longer than {MAX_LINE_BYTES} bytes"))));
+            outcomes.push(rejected(whole(format!(
+                "line is longer than {MAX_LINE_BYTES} bytes"
+            ))));
             continue;
         }
         let report: NcmecReport = match serde_path_to_error::deserialize(
@@ -139,17 +172,26 @@ pub async fn import_tips(
             Ok(r) => r,
             Err(e) => {
                 let pointer = pointer_of(e.path());
-                outcomes.push(rejected(vec![LineError { pointer, message: e.inner().to_string() }]));
+                outcomes.push(rejected(vec![LineError {
+                    pointer,
+                    message: e.inner().to_string(),
+                }]));
                 continue;
             }
         };
         let actor = Actor::system(principal, format!("import-tip-{line_no}"));
         outcomes.push(match receive(commands, report, &actor, now()).await {
-            Ok(tip) => TipLineOutcome::Received { line: line_no, cybertip_number: tip.to_string() },
+            Ok(tip) => TipLineOutcome::Received {
+                line: line_no,
+                cybertip_number: tip.to_string(),
+            },
             Err(CommandError::Invalid(errors)) => rejected(
                 errors
                     .into_iter()
-                    .map(|e| LineError { pointer: e.pointer, message: e.message })
+                    .map(|e| LineError {
+                        pointer: e.pointer,
+                        message: e.message,
+                    })
                     .collect(),
             ),
             Err(other) => rejected(whole(other.to_string())),
@@ -162,7 +204,9 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
     path.iter()
         .filter_map(|seg| match seg {
             serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-            serde_path_to_error::Segment::Map { key } => Some(key.replace('~', "~0").replace('/', "~1")),
+            serde_path_to_error::Segment::Map { key } => {
+                Some(key.replace('~', "~0").replace('/', "~1"))
+            }
             serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
             serde_path_to_error::Segment::Unknown => None,
         })

@@ -8,16 +8,16 @@
 //! bytewise, `COLLATE "C"`, as Rust does), the same pure assessment.
 
 use icac_aggregates::compliance::deadline::DeadlineError;
+use icac_aggregates::compliance::sharing::SharingPolicy;
 use icac_aggregates::compliance::NOTIFICATION_DAYS;
 use icac_aggregates::compliance::{ComplianceStatus, DeadlinePolicy, NotificationClock};
 use icac_aggregates::ids::{CaseId, Ori};
 use icac_projections::case_view::CaseView;
 use icac_projections::compliance::{assess_clock, ComplianceReport, ComplianceTally};
 use icac_projections::intake::PublicReportView;
-use icac_aggregates::compliance::sharing::SharingPolicy;
 use icac_projections::operation_results::OperationResults;
-use icac_projections::sharing::{SharingReport, SharingTally};
 use icac_projections::operations::OperationView;
+use icac_projections::sharing::{SharingReport, SharingTally};
 use icac_projections::unit_directory::UnitView;
 use jiff::civil::Date;
 use serde::de::DeserializeOwned;
@@ -572,7 +572,10 @@ pub async fn tips(
     ledger_id: &LedgerId,
 ) -> Result<Vec<icac_projections::tips::TipView>, ProjectionError> {
     let rows = storage
-        .read_type(ledger_id, <icac_aggregates::tip_intake::Tip as cqrs_es::Aggregate>::TYPE)
+        .read_type(
+            ledger_id,
+            <icac_aggregates::tip_intake::Tip as cqrs_es::Aggregate>::TYPE,
+        )
         .await?;
     let mut events = Vec::with_capacity(rows.len());
     for row in rows {

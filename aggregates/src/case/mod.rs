@@ -803,14 +803,13 @@ impl Case {
             CorrectedValue::Medium { medium } => form.is_some_and(|f| f.medium == *medium),
             // A correction of the victim is of the form's first child (a version 1
             // form had exactly one).
-            CorrectedValue::VictimAgeBand { age_band } => self
-                .victims
-                .first()
-                .map_or(true, |v| v.age_band == *age_band),
+            CorrectedValue::VictimAgeBand { age_band } => {
+                self.victims.first().is_none_or(|v| v.age_band == *age_band)
+            }
             CorrectedValue::VictimIdentified { identified } => self
                 .victims
                 .first()
-                .map_or(true, |v| v.identified == *identified),
+                .is_none_or(|v| v.identified == *identified),
             CorrectedValue::SuspectedStatutes { statutes } => {
                 if statutes.len() > crate::form::v1::bounds::STATUTES {
                     return Err(CaseError::TooMany {

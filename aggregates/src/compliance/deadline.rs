@@ -185,7 +185,10 @@ mod tests {
             (date(2027, 12, 10), date(2027, 12, 24), date(2027, 12, 27)),
             (date(2028, 1, 28), date(2028, 2, 11), date(2028, 2, 14)),
         ] {
-            assert_eq!(due_date(received, &DeadlinePolicy::default()).unwrap(), friday);
+            assert_eq!(
+                due_date(received, &DeadlinePolicy::default()).unwrap(),
+                friday
+            );
             assert_eq!(due_date(received, &on).unwrap(), due, "{received}");
         }
         // Switching the observance off reproduces the old, wrong answer.
@@ -200,12 +203,21 @@ mod tests {
             Err(PolicyError::DueSoonDays(15))
         );
         let p = DeadlinePolicy::new(true, true, 3).unwrap();
-        assert_eq!(p, DeadlinePolicy { roll_to_business_day: true, ..DeadlinePolicy::default() });
+        assert_eq!(
+            p,
+            DeadlinePolicy {
+                roll_to_business_day: true,
+                ..DeadlinePolicy::default()
+            }
+        );
         let s = p.statement();
         assert!(s.contains("moves to the next business day"), "{s}");
         assert!(s.contains("observed on the Friday before"), "{s}");
         let s = DeadlinePolicy::new(false, false, 3).unwrap().statement();
-        assert!(s.contains("does not move") && s.contains("NOT observed"), "{s}");
+        assert!(
+            s.contains("does not move") && s.contains("NOT observed"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ impl Default for SharingPolicy {
 
 /// A cadence outside 1 to [`MAX_CADENCE_DAYS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("cadence_days must be 1 to {MAX_CADENCE_DAYS} (got {0}): an update every 0 days is no cadence")]
+#[error(
+    "cadence_days must be 1 to {MAX_CADENCE_DAYS} (got {0}): an update every 0 days is no cadence"
+)]
 pub struct CadenceError(pub u32);
 
 /// A checked cadence.
@@ -77,10 +79,16 @@ pub enum DueFor {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SharingStatus {
     /// The next update is more than the due-soon window away.
-    Current { due_in_days: u32 },
+    Current {
+        due_in_days: u32,
+    },
     /// Due within the window (0 = due today).
-    DueSoon { due_in_days: u32 },
-    Overdue { days: u32 },
+    DueSoon {
+        due_in_days: u32,
+    },
+    Overdue {
+        days: u32,
+    },
     /// Closed, and the unit's update after the closure is in: nothing more is owed.
     Complete,
 }
@@ -100,9 +108,13 @@ pub struct SharingAssessment {
 impl SharingAssessment {
     pub fn label(&self) -> String {
         match self.status {
-            SharingStatus::Current { due_in_days } => format!("current, next update in {due_in_days} day(s)"),
+            SharingStatus::Current { due_in_days } => {
+                format!("current, next update in {due_in_days} day(s)")
+            }
             SharingStatus::DueSoon { due_in_days: 0 } => "update due today".to_owned(),
-            SharingStatus::DueSoon { due_in_days } => format!("update due soon, in {due_in_days} day(s)"),
+            SharingStatus::DueSoon { due_in_days } => {
+                format!("update due soon, in {due_in_days} day(s)")
+            }
             SharingStatus::Overdue { days } => format!("update overdue by {days} day(s)"),
             SharingStatus::Complete => "closed, final update shared".to_owned(),
         }
@@ -110,7 +122,8 @@ impl SharingAssessment {
 }
 
 fn plus(d: Date, days: u32) -> Date {
-    d.checked_add(Span::new().days(i64::from(days))).unwrap_or(Date::MAX)
+    d.checked_add(Span::new().days(i64::from(days)))
+        .unwrap_or(Date::MAX)
 }
 
 /// Where the sharing clock stands on `as_of`; `None` before the notification. Events
@@ -123,8 +136,16 @@ pub fn assess_sharing(
     if clock.notified_on > as_of {
         return None;
     }
-    let cadence = clock.cadence_days.unwrap_or(policy.default_cadence_days).max(1);
-    let last = clock.unit_updates.iter().copied().filter(|d| *d <= as_of).max();
+    let cadence = clock
+        .cadence_days
+        .unwrap_or(policy.default_cadence_days)
+        .max(1);
+    let last = clock
+        .unit_updates
+        .iter()
+        .copied()
+        .filter(|d| *d <= as_of)
+        .max();
     let answered = |event: Date| last.is_some_and(|l| l >= event);
     let closed = clock.closed_on.filter(|d| *d <= as_of);
     let mut due: Vec<(Date, DueFor)> = Vec::new();
@@ -144,7 +165,12 @@ pub fn assess_sharing(
             due.push((plus(since, cadence), DueFor::Cadence));
         }
     }
-    for a in clock.arrests.iter().copied().filter(|a| *a <= as_of && !answered(*a)) {
+    for a in clock
+        .arrests
+        .iter()
+        .copied()
+        .filter(|a| *a <= as_of && !answered(*a))
+    {
         due.push((plus(a, policy.event_update_days), DueFor::Arrest));
     }
     let (due_on, due_for) = due.into_iter().min()?;
@@ -153,9 +179,13 @@ pub fn assess_sharing(
     let status = if left < 0 {
         SharingStatus::Overdue { days: clamp(-left) }
     } else if left <= i64::from(policy.due_soon_days) {
-        SharingStatus::DueSoon { due_in_days: clamp(left) }
+        SharingStatus::DueSoon {
+            due_in_days: clamp(left),
+        }
     } else {
-        SharingStatus::Current { due_in_days: clamp(left) }
+        SharingStatus::Current {
+            due_in_days: clamp(left),
+        }
     };
     Some(SharingAssessment {
         cadence_days: cadence,
@@ -182,7 +212,9 @@ mod tests {
     }
 
     fn status(c: &SharingClock, on: Date) -> SharingStatus {
-        assess_sharing(c, on, &SharingPolicy::default()).unwrap().status
+        assess_sharing(c, on, &SharingPolicy::default())
+            .unwrap()
+            .status
     }
 
     #[test]
@@ -190,20 +222,44 @@ mod tests {
         let c = clock();
         assert!(assess_sharing(&c, date(2026, 1, 9), &SharingPolicy::default()).is_none());
         // Due 2026-02-09: current up to 4 days before, due soon from 3, overdue after.
-        assert_eq!(status(&c, date(2026, 2, 5)), SharingStatus::Current { due_in_days: 4 });
-        assert_eq!(status(&c, date(2026, 2, 6)), SharingStatus::DueSoon { due_in_days: 3 });
-        assert_eq!(status(&c, date(2026, 2, 9)), SharingStatus::DueSoon { due_in_days: 0 });
-        assert_eq!(status(&c, date(2026, 2, 10)), SharingStatus::Overdue { days: 1 });
+        assert_eq!(
+            status(&c, date(2026, 2, 5)),
+            SharingStatus::Current { due_in_days: 4 }
+        );
+        assert_eq!(
+            status(&c, date(2026, 2, 6)),
+            SharingStatus::DueSoon { due_in_days: 3 }
+        );
+        assert_eq!(
+            status(&c, date(2026, 2, 9)),
+            SharingStatus::DueSoon { due_in_days: 0 }
+        );
+        assert_eq!(
+            status(&c, date(2026, 2, 10)),
+            SharingStatus::Overdue { days: 1 }
+        );
         // An update restarts the cadence from its date; a later update is not known yet.
         let mut c = clock();
         c.unit_updates = vec![date(2026, 2, 9), date(2026, 3, 20)];
-        assert_eq!(status(&c, date(2026, 2, 10)), SharingStatus::Current { due_in_days: 29 });
-        assert_eq!(status(&c, date(2026, 3, 12)), SharingStatus::Overdue { days: 1 });
+        assert_eq!(
+            status(&c, date(2026, 2, 10)),
+            SharingStatus::Current { due_in_days: 29 }
+        );
+        assert_eq!(
+            status(&c, date(2026, 3, 12)),
+            SharingStatus::Overdue { days: 1 }
+        );
         // A case's own cadence.
         let mut c = clock();
         c.cadence_days = Some(7);
-        assert_eq!(status(&c, date(2026, 1, 17)), SharingStatus::DueSoon { due_in_days: 0 });
-        assert_eq!(status(&c, date(2026, 1, 18)), SharingStatus::Overdue { days: 1 });
+        assert_eq!(
+            status(&c, date(2026, 1, 17)),
+            SharingStatus::DueSoon { due_in_days: 0 }
+        );
+        assert_eq!(
+            status(&c, date(2026, 1, 18)),
+            SharingStatus::Overdue { days: 1 }
+        );
     }
 
     #[test]
@@ -216,11 +272,23 @@ mod tests {
         assert_eq!(a.status, SharingStatus::Overdue { days: 1 });
         c.unit_updates = vec![date(2026, 1, 21)];
         let a = assess_sharing(&c, date(2026, 1, 24), &SharingPolicy::default()).unwrap();
-        assert_eq!((a.due_on, a.due_for), (Some(date(2026, 2, 20)), Some(DueFor::Cadence)));
+        assert_eq!(
+            (a.due_on, a.due_for),
+            (Some(date(2026, 2, 20)), Some(DueFor::Cadence))
+        );
         c.closed_on = Some(date(2026, 2, 1));
         let a = assess_sharing(&c, date(2026, 2, 4), &SharingPolicy::default()).unwrap();
-        assert_eq!((a.due_for, a.status), (Some(DueFor::Closure), SharingStatus::DueSoon { due_in_days: 0 }));
-        assert_eq!(status(&c, date(2026, 2, 5)), SharingStatus::Overdue { days: 1 });
+        assert_eq!(
+            (a.due_for, a.status),
+            (
+                Some(DueFor::Closure),
+                SharingStatus::DueSoon { due_in_days: 0 }
+            )
+        );
+        assert_eq!(
+            status(&c, date(2026, 2, 5)),
+            SharingStatus::Overdue { days: 1 }
+        );
         c.unit_updates.push(date(2026, 2, 2));
         assert_eq!(status(&c, date(2026, 2, 5)), SharingStatus::Complete);
     }

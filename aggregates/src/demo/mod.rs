@@ -610,7 +610,9 @@ fn later_flows(
     form: &NotificationForm,
     triaged: Timestamp,
 ) {
-    let soon = triaged.checked_add(Span::new().minutes(30)).unwrap_or(triaged);
+    let soon = triaged
+        .checked_add(Span::new().minutes(30))
+        .unwrap_or(triaged);
     if rng.chance(20) {
         let cadence_days = if rng.chance(50) { 14 } else { 60 };
         s.case(

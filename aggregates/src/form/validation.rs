@@ -360,7 +360,10 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
         Some(Some("1")) => Some(FormVersion::V1),
         Some(Some("2")) => Some(FormVersion::V2),
         Some(_) => {
-            w.err("/form_version", "must be \"1\" or \"2\" (the versions of this form)");
+            w.err(
+                "/form_version",
+                "must be \"1\" or \"2\" (the versions of this form)",
+            );
             None
         }
         None => None,
@@ -549,9 +552,8 @@ fn walk_received(
         .and_then(|d| w.date(d, "/received/date"));
     let time = Walk::optional(m, "time").and_then(|t| w.time(t, "/received/time"));
     let offset_raw = Walk::optional(m, "utc_offset");
-    let offset = offset_raw.and_then(|o| {
-        w.choice(o, "/received/utc_offset", &[CtOffset::Edt, CtOffset::Est])
-    });
+    let offset = offset_raw
+        .and_then(|o| w.choice(o, "/received/utc_offset", &[CtOffset::Edt, CtOffset::Est]));
     if offset_raw.is_some() && Walk::optional(m, "time").is_none() {
         w.err("/received/utc_offset", "is given only with received.time");
     }
@@ -619,7 +621,12 @@ fn walk_victims(
     };
     if let Some(items) = w.array(v, "/victims", bounds::VICTIMS) {
         for (i, item) in items.iter().enumerate() {
-            walk_victim(w, item, &index("/victims", i), Some(ct_date(ctx.recorded_at)));
+            walk_victim(
+                w,
+                item,
+                &index("/victims", i),
+                Some(ct_date(ctx.recorded_at)),
+            );
         }
     }
 }

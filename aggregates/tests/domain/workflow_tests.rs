@@ -28,7 +28,10 @@ fn v2(edit: impl FnOnce(&mut Value)) -> Value {
     f
 }
 
-fn parse_at(raw: &Value, at: &str) -> Result<icac_aggregates::form::NotificationForm, Vec<FieldError>> {
+fn parse_at(
+    raw: &Value,
+    at: &str,
+) -> Result<icac_aggregates::form::NotificationForm, Vec<FieldError>> {
     with_ctx(ts(at), |ctx| parse_and_validate(raw, ctx))
 }
 
@@ -57,7 +60,10 @@ fn version_2_victim_rules_are_pointed() {
     let at = "2024-09-10T14:00:00Z";
     let p = pointers(parse_at(
         &v2(|f| {
-            f["victims"][0].as_object_mut().unwrap().remove("identified_on");
+            f["victims"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("identified_on");
             f["victims"][1]["identified_on"] = json!("2024-09-03");
             f["victims"].as_array_mut().unwrap().push(json!({ "identified": true, "age_band": "age_18_plus", "identified_on": "2024-09-11" }));
             f["victim"] = json!({ "identified": false, "age_band": "unknown" });
@@ -78,7 +84,10 @@ fn version_2_victim_rules_are_pointed() {
     let mut f = form_json();
     f["victims"] = json!([]);
     f["received"]["utc_offset"] = json!("-04:00");
-    assert_eq!(pointers(parse_at(&f, at)), vec!["/received/utc_offset", "/victims"]);
+    assert_eq!(
+        pointers(parse_at(&f, at)),
+        vec!["/received/utc_offset", "/victims"]
+    );
 }
 
 #[test]
@@ -112,12 +121,23 @@ fn received_times_follow_one_set_of_rules() {
     assert_eq!(e[0].pointer, "/received/time");
     let mut wrong = on("2026-07-01", "12:00");
     wrong["received"]["utc_offset"] = json!("-05:00");
-    assert_eq!(pointers(parse_at(&wrong, late)), vec!["/received/utc_offset"]);
+    assert_eq!(
+        pointers(parse_at(&wrong, late)),
+        vec!["/received/utc_offset"]
+    );
     wrong["received"]["utc_offset"] = json!("+00:00");
-    assert_eq!(pointers(parse_at(&wrong, late)), vec!["/received/utc_offset"]);
+    assert_eq!(
+        pointers(parse_at(&wrong, late)),
+        vec!["/received/utc_offset"]
+    );
 }
 
-fn complaint_at(date_: jiff::civil::Date, t: jiff::civil::Time, offset: Option<CtOffset>, at: &str) -> CaseCommand {
+fn complaint_at(
+    date_: jiff::civil::Date,
+    t: jiff::civil::Time,
+    offset: Option<CtOffset>,
+    at: &str,
+) -> CaseCommand {
     CaseCommand::LogComplaint(LogComplaint {
         case_id: hartford_case(),
         reporting_unit: ori(HARTFORD),
@@ -134,18 +154,94 @@ fn complaint_at(date_: jiff::civil::Date, t: jiff::civil::Time, offset: Option<C
 fn a_complaint_takes_the_same_time_rules() {
     let case = Case::default();
     let s = services();
-    let gap = case.decide(complaint_at(date(2026, 3, 8), time(2, 30, 0, 0), None, "2026-03-09T12:00:00Z"), &s);
-    assert!(matches!(gap, Err(CaseError::InvalidReceivedTime { field: "received_time", .. })), "{gap:?}");
-    let fold = case.decide(complaint_at(date(2026, 11, 1), time(1, 45, 0, 0), None, "2026-11-01T06:10:00Z"), &s);
-    assert!(matches!(fold, Err(CaseError::InvalidReceivedTime { .. })), "{fold:?}");
+    let gap = case.decide(
+        complaint_at(
+            date(2026, 3, 8),
+            time(2, 30, 0, 0),
+            None,
+            "2026-03-09T12:00:00Z",
+        ),
+        &s,
+    );
+    assert!(
+        matches!(
+            gap,
+            Err(CaseError::InvalidReceivedTime {
+                field: "received_time",
+                ..
+            })
+        ),
+        "{gap:?}"
+    );
+    let fold = case.decide(
+        complaint_at(
+            date(2026, 11, 1),
+            time(1, 45, 0, 0),
+            None,
+            "2026-11-01T06:10:00Z",
+        ),
+        &s,
+    );
+    assert!(
+        matches!(fold, Err(CaseError::InvalidReceivedTime { .. })),
+        "{fold:?}"
+    );
     let edt = case
-        .decide(complaint_at(date(2026, 11, 1), time(1, 45, 0, 0), Some(CtOffset::Edt), "2026-11-01T06:10:00Z"), &s)
+        .decide(
+            complaint_at(
+                date(2026, 11, 1),
+                time(1, 45, 0, 0),
+                Some(CtOffset::Edt),
+                "2026-11-01T06:10:00Z",
+            ),
+            &s,
+        )
         .unwrap();
-    assert!(matches!(&edt[0], CaseEvent::ComplaintLogged { received_offset: Some(CtOffset::Edt), .. }));
-    let est = case.decide(complaint_at(date(2026, 11, 1), time(1, 45, 0, 0), Some(CtOffset::Est), "2026-11-01T06:10:00Z"), &s);
-    assert!(matches!(est, Err(CaseError::DateInFuture { field: "received_time", .. })), "{est:?}");
-    let wrong = case.decide(complaint_at(date(2026, 7, 1), time(12, 0, 0, 0), Some(CtOffset::Est), "2026-07-02T12:00:00Z"), &s);
-    assert!(matches!(wrong, Err(CaseError::InvalidReceivedTime { field: "received_offset", .. })), "{wrong:?}");
+    assert!(matches!(
+        &edt[0],
+        CaseEvent::ComplaintLogged {
+            received_offset: Some(CtOffset::Edt),
+            ..
+        }
+    ));
+    let est = case.decide(
+        complaint_at(
+            date(2026, 11, 1),
+            time(1, 45, 0, 0),
+            Some(CtOffset::Est),
+            "2026-11-01T06:10:00Z",
+        ),
+        &s,
+    );
+    assert!(
+        matches!(
+            est,
+            Err(CaseError::DateInFuture {
+                field: "received_time",
+                ..
+            })
+        ),
+        "{est:?}"
+    );
+    let wrong = case.decide(
+        complaint_at(
+            date(2026, 7, 1),
+            time(12, 0, 0, 0),
+            Some(CtOffset::Est),
+            "2026-07-02T12:00:00Z",
+        ),
+        &s,
+    );
+    assert!(
+        matches!(
+            wrong,
+            Err(CaseError::InvalidReceivedTime {
+                field: "received_offset",
+                ..
+            })
+        ),
+        "{wrong:?}"
+    );
 }
 
 fn state(events: Vec<CaseEvent>) -> Case {
@@ -178,31 +274,69 @@ fn a_child_identified_later_is_an_event_and_only_once() {
     let later = ts("2024-10-01T14:00:00Z");
     let ev = case
         .decide(
-            CaseCommand::IdentifyVictim(IdentifyVictim { victim_number: 1, identified_on: date(2024, 9, 30), recorded_at: later }),
+            CaseCommand::IdentifyVictim(IdentifyVictim {
+                victim_number: 1,
+                identified_on: date(2024, 9, 30),
+                recorded_at: later,
+            }),
             &s,
         )
         .unwrap();
     let case2 = state(vec![filed(), ev[0].clone()]);
     assert_eq!(case2.victims[0].identified_on, Some(date(2024, 9, 30)));
     let twice = case2.decide(
-        CaseCommand::IdentifyVictim(IdentifyVictim { victim_number: 1, identified_on: date(2024, 9, 30), recorded_at: later }),
+        CaseCommand::IdentifyVictim(IdentifyVictim {
+            victim_number: 1,
+            identified_on: date(2024, 9, 30),
+            recorded_at: later,
+        }),
         &s,
     );
     assert_eq!(twice, Err(CaseError::VictimAlreadyIdentified(1)));
     let unknown = case2.decide(
-        CaseCommand::IdentifyVictim(IdentifyVictim { victim_number: 9, identified_on: date(2024, 9, 30), recorded_at: later }),
+        CaseCommand::IdentifyVictim(IdentifyVictim {
+            victim_number: 9,
+            identified_on: date(2024, 9, 30),
+            recorded_at: later,
+        }),
         &s,
     );
     assert_eq!(unknown, Err(CaseError::UnknownVictim(9)));
     let added = case2
-        .decide(CaseCommand::AddVictim(AddVictim { age_band: AgeBand::Age0To12, identified_on: None, recorded_at: later }), &s)
+        .decide(
+            CaseCommand::AddVictim(AddVictim {
+                age_band: AgeBand::Age0To12,
+                identified_on: None,
+                recorded_at: later,
+            }),
+            &s,
+        )
         .unwrap();
-    assert!(matches!(added[0], CaseEvent::VictimAdded { victim_number: 2, .. }));
+    assert!(matches!(
+        added[0],
+        CaseEvent::VictimAdded {
+            victim_number: 2,
+            ..
+        }
+    ));
     let future = case2.decide(
-        CaseCommand::AddVictim(AddVictim { age_band: AgeBand::Age0To12, identified_on: Some(date(2024, 10, 2)), recorded_at: later }),
+        CaseCommand::AddVictim(AddVictim {
+            age_band: AgeBand::Age0To12,
+            identified_on: Some(date(2024, 10, 2)),
+            recorded_at: later,
+        }),
         &s,
     );
-    assert!(matches!(future, Err(CaseError::DateInFuture { field: "identified_on", .. })), "{future:?}");
+    assert!(
+        matches!(
+            future,
+            Err(CaseError::DateInFuture {
+                field: "identified_on",
+                ..
+            })
+        ),
+        "{future:?}"
+    );
 }
 
 #[test]
@@ -211,24 +345,49 @@ fn prosecution_outcomes_follow_their_arrest() {
     let case = state(vec![filed(), arrest()]);
     let at = ts("2024-12-01T14:00:00Z");
     let cmd = |outcome, d| {
-        CaseCommand::RecordProsecutionOutcome(RecordProsecutionOutcome { arrest_number: 1, outcome, decided_on: d, recorded_at: at })
+        CaseCommand::RecordProsecutionOutcome(RecordProsecutionOutcome {
+            arrest_number: 1,
+            outcome,
+            decided_on: d,
+            recorded_at: at,
+        })
     };
     assert_eq!(
         case.decide(cmd(ProsecutionOutcome::ChargesFiled, date(2024, 9, 4)), &s),
-        Err(CaseError::OutcomeBeforeArrest { decided_on: date(2024, 9, 4), arrested_on: date(2024, 9, 5) })
+        Err(CaseError::OutcomeBeforeArrest {
+            decided_on: date(2024, 9, 4),
+            arrested_on: date(2024, 9, 5)
+        })
     );
     let none = case.decide(
-        CaseCommand::RecordProsecutionOutcome(RecordProsecutionOutcome { arrest_number: 2, outcome: ProsecutionOutcome::Nolle, decided_on: date(2024, 10, 1), recorded_at: at }),
+        CaseCommand::RecordProsecutionOutcome(RecordProsecutionOutcome {
+            arrest_number: 2,
+            outcome: ProsecutionOutcome::Nolle,
+            decided_on: date(2024, 10, 1),
+            recorded_at: at,
+        }),
         &s,
     );
     assert_eq!(none, Err(CaseError::UnknownArrest(2)));
-    let filed_ev = case.decide(cmd(ProsecutionOutcome::ChargesFiled, date(2024, 9, 6)), &s).unwrap();
+    let filed_ev = case
+        .decide(cmd(ProsecutionOutcome::ChargesFiled, date(2024, 9, 6)), &s)
+        .unwrap();
     let case = state(vec![filed(), arrest(), filed_ev[0].clone()]);
-    let nolle = case.decide(cmd(ProsecutionOutcome::Nolle, date(2024, 11, 15)), &s).unwrap();
-    let case = state(vec![filed(), arrest(), filed_ev[0].clone(), nolle[0].clone()]);
+    let nolle = case
+        .decide(cmd(ProsecutionOutcome::Nolle, date(2024, 11, 15)), &s)
+        .unwrap();
+    let case = state(vec![
+        filed(),
+        arrest(),
+        filed_ev[0].clone(),
+        nolle[0].clone(),
+    ]);
     assert_eq!(
         case.decide(cmd(ProsecutionOutcome::Convicted, date(2024, 11, 20)), &s),
         Err(CaseError::ProsecutionConcluded(1))
     );
-    assert_eq!(prosecution::erasure_due_on(date(2024, 11, 15)), Some(date(2025, 12, 15)));
+    assert_eq!(
+        prosecution::erasure_due_on(date(2024, 11, 15)),
+        Some(date(2025, 12, 15))
+    );
 }

@@ -307,7 +307,8 @@ pub fn compute(
         operations: Vec::new(),
     };
     // Results come from the linked cases' own events, not from the conclusion.
-    let results = crate::operation_results::results(models.operations.values(), cases.iter().copied());
+    let results =
+        crate::operation_results::results(models.operations.values(), cases.iter().copied());
     for o in models.operations.values() {
         let active = o.started_on.is_some_and(|d| in_period(p, d))
             || o.concluded_on.is_some_and(|d| in_period(p, d));

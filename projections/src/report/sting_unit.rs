@@ -96,14 +96,29 @@ pub fn compute(
     let mut by: BTreeMap<(i16, i8), QuarterActivity> = BTreeMap::new();
     let mut d = created_on;
     while d <= through {
-        by.insert(key(d), QuarterActivity { year: d.year(), quarter: quarter(d), ..Default::default() });
+        by.insert(
+            key(d),
+            QuarterActivity {
+                year: d.year(),
+                quarter: quarter(d),
+                ..Default::default()
+            },
+        );
         d = match d.checked_add(jiff::Span::new().months(3)) {
             Ok(n) => n,
             Err(_) => break,
         };
     }
-    by.entry(key(through)).or_insert(QuarterActivity { year: through.year(), quarter: quarter(through), ..Default::default() });
-    let mut q = Quarters { by, created_on, through };
+    by.entry(key(through)).or_insert(QuarterActivity {
+        year: through.year(),
+        quarter: quarter(through),
+        ..Default::default()
+    });
+    let mut q = Quarters {
+        by,
+        created_on,
+        through,
+    };
     let mut in_progress = 0;
     for o in models.operations.values() {
         if let Some(started) = o.started_on {
@@ -116,10 +131,16 @@ pub fn compute(
         }
     }
     let results = operation_results::results(models.operations.values(), models.cases.values());
-    let linked: std::collections::BTreeSet<_> =
-        results.values().flat_map(|r| r.linked_cases.iter().cloned()).collect();
+    let linked: std::collections::BTreeSet<_> = results
+        .values()
+        .flat_map(|r| r.linked_cases.iter().cloned())
+        .collect();
     for case in linked.iter().filter_map(|id| models.cases.get(id)) {
-        if let Some(s) = case.status_log.iter().find(|s| s.to == CaseStatus::Investigating) {
+        if let Some(s) = case
+            .status_log
+            .iter()
+            .find(|s| s.to == CaseStatus::Investigating)
+        {
             if let Some(row) = q.slot(ct_date(s.recorded_at)) {
                 row.cases_opened += 1;
             }

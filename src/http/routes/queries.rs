@@ -438,7 +438,6 @@ pub async fn sharing(
     json(report)
 }
 
-
 /// The deadline policy a request names; what it leaves out is the server's.
 pub(crate) fn request_policy(
     state: &SharedState,
@@ -517,7 +516,11 @@ pub async fn list_operations(
             if let Some(m) = v.as_object_mut() {
                 m.insert(
                     "status".into(),
-                    json!(if results.in_progress { "in_progress" } else { "concluded" }),
+                    json!(if results.in_progress {
+                        "in_progress"
+                    } else {
+                        "concluded"
+                    }),
                 );
                 m.insert("results".into(), json!(results));
             }

@@ -15,7 +15,9 @@ use crate::commands::tip_intake;
 use crate::http::auth::Principal;
 use crate::http::extract::parse_body;
 use crate::http::problem::{ApiResult, Problem};
-use crate::http::requests::{AcknowledgeTipBody, DisseminateTipBody, ReceiveTipBody, TriageTipBody};
+use crate::http::requests::{
+    AcknowledgeTipBody, DisseminateTipBody, ReceiveTipBody, TriageTipBody,
+};
 use crate::http::SharedState;
 
 fn tip_number(raw: &str) -> ApiResult<CyberTipNumber> {
@@ -30,8 +32,13 @@ pub async fn receive_tip(
 ) -> ApiResult<Created> {
     let result = async {
         let report = parse_body::<ReceiveTipBody>(&headers, &body)?.report();
-        let tip = tip_intake::receive(&state.commands, report, &principal.actor(), Timestamp::now())
-            .await?;
+        let tip = tip_intake::receive(
+            &state.commands,
+            report,
+            &principal.actor(),
+            Timestamp::now(),
+        )
+        .await?;
         Ok(json!({ "cybertip_number": tip }))
     }
     .await;
@@ -48,8 +55,14 @@ pub async fn triage_tip(
     let tip = tip_number(&raw)?;
     let result = async {
         let b: TriageTipBody = parse_body(&headers, &body)?;
-        tip_intake::triage(&state.commands, &tip, b.priority, &principal.actor(), Timestamp::now())
-            .await?;
+        tip_intake::triage(
+            &state.commands,
+            &tip,
+            b.priority,
+            &principal.actor(),
+            Timestamp::now(),
+        )
+        .await?;
         Ok(json!({ "cybertip_number": tip }))
     }
     .await;
@@ -66,8 +79,14 @@ pub async fn disseminate_tip(
     let tip = tip_number(&raw)?;
     let result = async {
         let b: DisseminateTipBody = parse_body(&headers, &body)?;
-        tip_intake::disseminate(&state.commands, &tip, b.to_unit, &principal.actor(), Timestamp::now())
-            .await?;
+        tip_intake::disseminate(
+            &state.commands,
+            &tip,
+            b.to_unit,
+            &principal.actor(),
+            Timestamp::now(),
+        )
+        .await?;
         Ok(json!({ "cybertip_number": tip }))
     }
     .await;
