@@ -256,8 +256,9 @@ impl fmt::Debug for RestrictedTown {
 pub struct Victim {
     pub identified: bool,
     pub age_band: AgeBand,
-    /// Version 2: the Connecticut date the child was identified (required when
-    /// `identified` in version 2; not after the filing).
+    /// Version 2: the Connecticut date the child was identified (only when
+    /// `identified`; not after the filing). Left out, the child counts as identified on
+    /// the filing date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identified_on: Option<Date>,
     /// RESTRICTED: victim's town. Excluded from published figures; sealed out of the chain.

@@ -654,10 +654,10 @@ fn walk_victim(w: &mut Walk, v: &Value, p: &str, today: Option<Date>) {
     };
     let on_p = child(p, "identified_on");
     let on = Walk::optional(vm, "identified_on").and_then(|d| w.date(d, &on_p));
-    match (identified, Walk::optional(vm, "identified_on")) {
-        (Some(true), None) => w.err(&on_p, "is required when the child is identified"),
-        (Some(false), Some(_)) => w.err(&on_p, "is given only when the child is identified"),
-        _ => {}
+    // Optional even when identified: a version 1 form, upcast, never had it, and the
+    // projections then count the child on the filing date.
+    if let (Some(false), Some(_)) = (identified, Walk::optional(vm, "identified_on")) {
+        w.err(&on_p, "is given only when the child is identified");
     }
     if let Some(d) = on.filter(|d| *d > today) {
         w.err(&on_p, format!("{d} is after the filing date {today}"));
