@@ -154,6 +154,7 @@ async fn a_ledger_with_events_of_unknown_types_still_opens() {
             "2025-06-30",
             "--format",
             "json",
+            "--without-recommendation",
             "--out",
             report,
         ][..],

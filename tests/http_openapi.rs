@@ -160,7 +160,7 @@ async fn the_document_and_the_router_describe_the_same_routes() {
 
     // The form is the domain's published schema, not a copy.
     let published: Value = serde_json::from_str(
-        &icac_aggregates::form::schema::notification_v1_schema()
+        &icac_aggregates::form::schema::notification_schema()
             .unwrap()
             .replace("#/$defs/", "#/components/schemas/"),
     )

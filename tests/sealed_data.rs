@@ -386,11 +386,13 @@ async fn verify_reports_unavailable_and_corrupted_values_apart_from_the_chain() 
         let sql = "DELETE FROM sealed_values WHERE path LIKE '%/officer/phone'";
         assert_eq!(s.db.exec(sql).await.unwrap(), 1, "{kind:?}");
         // A value swapped for another: corrupted (the value no longer opens its commitment).
+        // (A version 1 form is recorded in the version 2 shape: its town sits at
+        // /victims/0/town.)
         let swap = match kind {
             Kind::Postgres => "ALTER TABLE sealed_values DISABLE TRIGGER sealed_values_no_update;
-                 UPDATE sealed_values SET value = convert_to('\"someone else\"', 'UTF8') WHERE path LIKE '%/victim/town';",
+                 UPDATE sealed_values SET value = convert_to('\"someone else\"', 'UTF8') WHERE path LIKE '%/victims/0/town';",
             Kind::Sqlite => "DROP TRIGGER sealed_values_no_update;
-                 UPDATE sealed_values SET value = CAST('\"someone else\"' AS BLOB) WHERE path LIKE '%/victim/town';",
+                 UPDATE sealed_values SET value = CAST('\"someone else\"' AS BLOB) WHERE path LIKE '%/victims/0/town';",
         };
         s.db.exec(swap).await.unwrap();
         let report = check_sealed(storage, id).await.unwrap();

@@ -18,6 +18,7 @@ pub mod public_report;
 pub mod sealed;
 pub mod services;
 pub mod text;
+pub mod tip_intake;
 pub mod units;
 pub mod upcast;
 

@@ -334,6 +334,7 @@ impl PublicReport {
             unit_case_number: None,
             received_on: routed_on,
             received_time: None,
+            received_offset: None,
             source: Source::PublicReport {
                 receipt_number: receipt.clone(),
             },

@@ -140,6 +140,33 @@ impl EventUpcaster for UpcastStep {
     }
 }
 
+/// Notification form version 1 in the shape of version 2, on the raw JSON of a form
+/// a filer sent (after validation): `form_version` becomes "2" and the one `victim`
+/// a list of one. The date identified stays unknown (a version 1 form did not ask);
+/// the projections count such a child in the period of the filing.
+pub fn raw_form_v1_to_v2(raw: &mut Value) {
+    let Some(m) = raw.as_object_mut() else {
+        return;
+    };
+    if m.get("form_version").and_then(Value::as_str) != Some("1") {
+        return;
+    }
+    m.insert("form_version".into(), Value::String("2".into()));
+    if let Some(victim) = m.remove("victim") {
+        m.insert("victims".into(), Value::Array(vec![victim]));
+    }
+}
+
+/// The same step on a typed form, for version 1 forms recorded before version 2
+/// existed: their bytes stay in the ledger as they were hashed, and the case state
+/// and views see the version 2 shape. Idempotent.
+pub fn form_v1_to_v2(form: &mut crate::form::NotificationForm) {
+    if let Some(victim) = form.victim.take() {
+        form.victims.insert(0, victim);
+    }
+    form.form_version = crate::form::v1::FormVersion::V2;
+}
+
 /// Applies `f` to the inner object of an externally tagged event payload.
 pub fn map_variant(
     payload: Value,

@@ -1,13 +1,15 @@
 //! The current state of one case, with every correction applied, in a shape
 //! safe to hand to investigators: the victim's town is never kept here.
 
+use icac_aggregates::case::prosecution::{self, ProsecutionOutcome};
 use icac_aggregates::case::{
     CaseEvent, CaseStatus, Charge, CorrectedValue, Disposition, Investigator, InvestigatorRole,
     ReferralDecision, ReferralTarget, ShareCategory, ShareDirection, UrgencyReason,
 };
 use icac_aggregates::catalog::{IncidentType, Medium, SourceKind};
+use icac_aggregates::compliance::sharing::SharingClock;
 use icac_aggregates::compliance::NotificationClock;
-use icac_aggregates::form::v1::{AgeBand, AssistanceRequested, Source};
+use icac_aggregates::form::v1::{AgeBand, AssistanceRequested, Source, Victim};
 use icac_aggregates::form::NotificationForm;
 use icac_aggregates::ids::{CaseId, CyberTipNumber, OperationId, Ori, StatuteCode, UnitCaseNumber};
 use icac_aggregates::local_time::ct_date;
@@ -45,12 +47,43 @@ impl NotificationSummary {
             medium: form.medium,
             platform: form.platform.clone(),
             suspected_statutes: form.suspected_statutes.clone(),
-            victim_identified: form.victim.identified,
-            victim_age_band: form.victim.age_band,
+            victim_identified: first_victim(form).is_some_and(|v| v.identified),
+            victim_age_band: first_victim(form).map_or(AgeBand::Unknown, |v| v.age_band),
             assistance_requested: form.assistance_requested,
             urgent: form.urgent,
         }
     }
+}
+
+/// The first child of a form of either version (what the single-victim fields of
+/// the summary and the corrections of "the victim" refer to).
+fn first_victim(form: &NotificationForm) -> Option<&Victim> {
+    form.victim.as_ref().or(form.victims.first())
+}
+
+/// One child of the case, never more than its age band and when it was identified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VictimView {
+    pub victim_number: u32,
+    pub age_band: AgeBand,
+    pub identified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identified_on: Option<Date>,
+    /// The date statistics count this child as identified: `identified_on`, or for a
+    /// child a version 1 form reported identified (no date asked), the filing date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_on: Option<Date>,
+}
+
+/// One prosecution outcome of an arrest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeView {
+    pub outcome: ProsecutionOutcome,
+    pub decided_on: Date,
+    /// For a nolle: when erasure of its records becomes due (C.G.S. 54-142a(c)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erasure_due_on: Option<Date>,
+    pub position: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +100,8 @@ pub struct ArrestView {
     pub arresting_unit: Ori,
     pub charges: Vec<Charge>,
     pub position: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<OutcomeView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +211,12 @@ pub struct CaseView {
     /// Erasures of personal values (C.G.S. 54-142a), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub erasures: Vec<ErasureView>,
+    /// The children of the case, in the order the case learned of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub victims: Vec<VictimView>,
+    /// The case's own update cadence for continued sharing (days), if it set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing_cadence_days: Option<u32>,
     /// Events folded into this view (the stream sequence of the last one).
     pub version: u64,
     pub last_position: u64,
@@ -221,6 +262,8 @@ impl CaseView {
                 shares: Vec::new(),
                 corrections: Vec::new(),
                 erasures: Vec::new(),
+                victims: Vec::new(),
+                sharing_cadence_days: None,
                 version: 0,
                 last_position: 0,
                 last_hash: *at.hash,
@@ -282,6 +325,18 @@ impl CaseView {
                 self.urgent |= form.urgent;
                 self.notification = Some(NotificationSummary::of(form));
                 self.notified_at = Some(*recorded_at);
+                let filed_on = ct_date(*recorded_at);
+                let listed = form.victim.iter().chain(form.victims.iter());
+                self.victims = listed
+                    .zip(1u32..)
+                    .map(|(v, n)| VictimView {
+                        victim_number: n,
+                        age_band: v.age_band,
+                        identified: v.identified,
+                        identified_on: v.identified_on,
+                        counted_on: v.identified.then(|| v.identified_on.unwrap_or(filed_on)),
+                    })
+                    .collect();
                 self.status = Some(CaseStatus::Received);
                 self.status_log.push(StatusStep {
                     from: None,
@@ -380,6 +435,7 @@ impl CaseView {
                 arresting_unit: arresting_unit.clone(),
                 charges: charges.clone(),
                 position: at.position,
+                outcomes: Vec::new(),
             }),
             CaseEvent::ReferralRecorded {
                 referral_number,
@@ -444,7 +500,62 @@ impl CaseView {
                 reason: reason.clone(),
                 recorded_at: *recorded_at,
             }),
+            CaseEvent::VictimAdded {
+                victim_number,
+                age_band,
+                identified_on,
+                ..
+            } => self.victims.push(VictimView {
+                victim_number: *victim_number,
+                age_band: *age_band,
+                identified: identified_on.is_some(),
+                identified_on: *identified_on,
+                counted_on: *identified_on,
+            }),
+            CaseEvent::VictimIdentified {
+                victim_number,
+                identified_on,
+                ..
+            } => {
+                if let Some(v) = self
+                    .victims
+                    .iter_mut()
+                    .find(|v| v.victim_number == *victim_number)
+                {
+                    v.identified = true;
+                    v.identified_on = Some(*identified_on);
+                    v.counted_on = Some(*identified_on);
+                }
+            }
+            CaseEvent::SharingCadenceSet { cadence_days, .. } => {
+                self.sharing_cadence_days = Some(*cadence_days);
+            }
+            CaseEvent::ProsecutionOutcomeRecorded {
+                arrest_number,
+                outcome,
+                decided_on,
+                ..
+            } => {
+                if let Some(a) = self.arrest_mut(*arrest_number) {
+                    a.outcomes.push(OutcomeView {
+                        outcome: *outcome,
+                        decided_on: *decided_on,
+                        erasure_due_on: (*outcome == ProsecutionOutcome::Nolle)
+                            .then(|| prosecution::erasure_due_on(*decided_on))
+                            .flatten(),
+                        position: at.position,
+                    });
+                }
+            }
         }
+    }
+
+    /// The children identified, each once, with the date statistics count them on
+    /// (see [`VictimView::counted_on`]): what the report counts per period.
+    pub fn identified_victims(&self) -> impl Iterator<Item = (Date, AgeBand)> + '_ {
+        self.victims
+            .iter()
+            .filter_map(|v| v.counted_on.map(|d| (d, v.age_band)))
     }
 
     // Same meaning as the aggregate's own correction rule: the newest value wins.
@@ -467,10 +578,22 @@ impl CaseView {
                 if let Some(f) = form {
                     f.victim_age_band = *age_band;
                 }
+                if let Some(v) = self.victims.first_mut() {
+                    v.age_band = *age_band;
+                }
             }
             CorrectedValue::VictimIdentified { identified } => {
                 if let Some(f) = form {
                     f.victim_identified = *identified;
+                }
+                let filed_on = self.notified_at.map(ct_date);
+                if let Some(v) = self.victims.first_mut() {
+                    v.identified = *identified;
+                    v.counted_on = if *identified {
+                        v.identified_on.or(filed_on)
+                    } else {
+                        None
+                    };
                 }
             }
             CorrectedValue::SuspectedStatutes { statutes } => {
@@ -510,6 +633,35 @@ impl CaseView {
             filed_on: self.notified_at.or(self.merged_at).map(ct_date),
             opened_by_complaint: self.opened_by_complaint,
         }
+    }
+
+    /// Inputs of the continued-sharing clock, once a notification is on file (a merged
+    /// duplicate owes nothing: its case is the primary's).
+    pub fn sharing_clock(&self) -> Option<SharingClock> {
+        if self.merged_into.is_some() {
+            return None;
+        }
+        let closed_on = match self.status {
+            Some(CaseStatus::Closed) => self
+                .status_log
+                .iter()
+                .rev()
+                .find(|s| s.to == CaseStatus::Closed)
+                .map(|s| ct_date(s.recorded_at)),
+            _ => None,
+        };
+        Some(SharingClock {
+            notified_on: ct_date(self.notified_at?),
+            cadence_days: self.sharing_cadence_days,
+            unit_updates: self
+                .shares
+                .iter()
+                .filter(|s| s.way == ShareWay::UnitToTaskForce)
+                .map(|s| ct_date(s.recorded_at))
+                .collect(),
+            arrests: self.arrests.iter().map(|a| a.arrested_on).collect(),
+            closed_on,
+        })
     }
 
     /// Positions of the events of this case that later corrections name.

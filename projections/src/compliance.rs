@@ -62,6 +62,9 @@ impl UnitCompliance {
 pub struct ComplianceReport {
     pub as_of: Date,
     pub policy: DeadlinePolicy,
+    /// [`DeadlinePolicy::statement`]: the policy in words, in every answer.
+    #[serde(default)]
+    pub policy_statement: String,
     pub notifications: Vec<NotificationCompliance>,
     pub units: Vec<UnitCompliance>,
     pub total: UnitCompliance,
@@ -167,6 +170,7 @@ impl ComplianceTally {
         ComplianceReport {
             as_of,
             policy: *policy,
+            policy_statement: policy.statement(),
             notifications: self.rows,
             units: self.by_unit.into_values().collect(),
             total: self.total,

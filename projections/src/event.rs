@@ -18,8 +18,14 @@ use serde_json::Value;
 pub const LEDGER_AGGREGATE_TYPE: &str = "ledger";
 
 /// The aggregate types whose events the read models fold ([`PayloadSeed`] decodes each).
-const DOMAIN_AGGREGATE_TYPES: [&str; 5] =
-    ["unit", "case", "cybertip", "operation", "public_report"];
+const DOMAIN_AGGREGATE_TYPES: [&str; 6] = [
+    "unit",
+    "case",
+    "cybertip",
+    "operation",
+    "public_report",
+    "ncmec_tip",
+];
 
 /// The only event version this build reads after upcasting.
 const SUPPORTED_VERSION: &str = icac_aggregates::EVENT_VERSION_1;
@@ -32,6 +38,7 @@ pub enum DomainEvent {
     Cybertip(CyberTipEvent),
     Operation(OperationEvent),
     PublicReport(PublicReportEvent),
+    NcmecTip(icac_aggregates::tip_intake::TipEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +188,9 @@ impl<'de> serde::de::DeserializeSeed<'de> for PayloadSeed<'_> {
             "cybertip" => CyberTipEvent::deserialize(d).map(DomainEvent::Cybertip),
             "operation" => OperationEvent::deserialize(d).map(DomainEvent::Operation),
             "public_report" => PublicReportEvent::deserialize(d).map(DomainEvent::PublicReport),
+            "ncmec_tip" => {
+                icac_aggregates::tip_intake::TipEvent::deserialize(d).map(DomainEvent::NcmecTip)
+            }
             // Constructed only for `DOMAIN_AGGREGATE_TYPES`.
             other => Err(serde::de::Error::custom(format!(
                 "unknown aggregate type {other:?}"
@@ -198,6 +208,7 @@ impl DomainEvent {
             DomainEvent::Cybertip(e) => e.event_type(),
             DomainEvent::Operation(e) => e.event_type(),
             DomainEvent::PublicReport(e) => e.event_type(),
+            DomainEvent::NcmecTip(e) => e.event_type(),
         }
     }
 }
@@ -224,6 +235,7 @@ impl LedgerEvent {
             DomainEvent::Cybertip(_) => "cybertip",
             DomainEvent::Operation(_) => "operation",
             DomainEvent::PublicReport(_) => "public_report",
+            DomainEvent::NcmecTip(_) => "ncmec_tip",
         }
     }
 }

@@ -90,6 +90,10 @@ fn event_name(event: &CaseEvent) -> &'static str {
         CaseEvent::UrgentFlagSet { .. } => 11,
         CaseEvent::CorrectionRecorded { .. } => 12,
         CaseEvent::PersonalDataErased { .. } => 13,
+        CaseEvent::VictimAdded { .. } => 14,
+        CaseEvent::VictimIdentified { .. } => 15,
+        CaseEvent::ProsecutionOutcomeRecorded { .. } => 16,
+        CaseEvent::SharingCadenceSet { .. } => 17,
     };
     CaseEvent::TYPES[index]
 }
@@ -99,7 +103,11 @@ fn redacted(event: &CaseEvent) -> CaseEvent {
     let mut event = event.clone();
     match &mut event {
         CaseEvent::NotificationFiled { form, .. }
-        | CaseEvent::DuplicateNotificationLinked { form, .. } => form.victim.town = None,
+        | CaseEvent::DuplicateNotificationLinked { form, .. } => {
+            for v in form.victim.iter_mut().chain(form.victims.iter_mut()) {
+                v.town = None;
+            }
+        }
         _ => {}
     }
     event

@@ -10,10 +10,14 @@ pub mod compliance;
 pub mod event;
 pub mod history;
 pub mod intake;
+pub mod operation_results;
 pub mod operations;
 pub mod read_models;
 pub mod report;
+pub mod sharing;
+pub mod tips;
 pub mod unit_directory;
+pub mod victim_counts;
 
 pub use event::{decode, DecodeError, DomainEvent, LedgerEvent};
 pub use read_models::{ReadModels, ViewKey};

@@ -33,7 +33,8 @@ impl ViewKey {
                 ReceiptNumber::parse(id).ok().map(ViewKey::PublicReport)
             }
             DomainEvent::Unit(_) => Ori::parse(id).ok().map(ViewKey::Unit),
-            DomainEvent::Cybertip(_) => None,
+            // Tips are read by folding their streams on request (`tips::fold`).
+            DomainEvent::Cybertip(_) | DomainEvent::NcmecTip(_) => None,
         }
     }
 }
@@ -170,7 +171,8 @@ impl ReadModels {
             }
             // CyberTip claims matter to deconfliction, which reads the
             // cybertip streams itself; no published view needs them.
-            DomainEvent::Cybertip(_) => None,
+            // Tips are read by folding their streams on request (`tips::fold`).
+            DomainEvent::Cybertip(_) | DomainEvent::NcmecTip(_) => None,
         };
         Ok(changed)
     }

@@ -100,6 +100,7 @@ fn complaint(id: &CaseId, received: Date, at: &str) -> CaseEvent {
         unit_case_number: None,
         received_on: received,
         received_time: None,
+        received_offset: None,
         source: Source::Parent,
         recorded_at: ts(at),
     }

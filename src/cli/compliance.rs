@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use icac_aggregates::compliance::DeadlinePolicy;
 use icac_aggregates::ids::Ori;
 use icac_aggregates::local_time::ct_date;
 use icac_projections::compliance::ComplianceReport;
 use jiff::civil::Date;
 
+use super::deadline_policy::{DeadlinePolicyArgs, SharingPolicyArgs};
 use super::CliError;
 use crate::config::LedgerArgs;
 use crate::projection::runner::ProjectionRunner;
@@ -30,9 +30,13 @@ pub struct ComplianceArgs {
     pub unit: Option<Ori>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: ComplianceFormat,
-    /// Roll a weekend or CT legal-holiday due date to the next business day
+    #[command(flatten)]
+    pub policy: DeadlinePolicyArgs,
+    /// Show the continued-sharing clock (29-7e(c), second sentence) instead of the 14-day rule
     #[arg(long)]
-    pub roll_to_business_day: bool,
+    pub sharing: bool,
+    #[command(flatten)]
+    pub sharing_policy: SharingPolicyArgs,
 }
 
 pub async fn run(args: &LedgerArgs, c: &ComplianceArgs) -> Result<ExitCode, CliError> {
@@ -41,10 +45,20 @@ pub async fn run(args: &LedgerArgs, c: &ComplianceArgs) -> Result<ExitCode, CliE
     let runner = ProjectionRunner::open(storage, args.ledger_id()?).await?;
     runner.catch_up().await?;
     let as_of = c.as_of.unwrap_or_else(|| ct_date(jiff::Timestamp::now()));
-    let policy = DeadlinePolicy {
-        roll_to_business_day: c.roll_to_business_day,
-        ..DeadlinePolicy::default()
-    };
+    let policy = c.policy.policy().map_err(|e| e.to_string())?;
+    if c.sharing {
+        let sp = c
+            .sharing_policy
+            .policy()
+            .map_err(|e| format!("--sharing-cadence-days: {e}"))?;
+        let report = runner.sharing(as_of, c.unit.as_ref(), &sp, true).await?;
+        match c.format {
+            ComplianceFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
+            ComplianceFormat::Csv => out!("{}", sharing_csv(&report)),
+            ComplianceFormat::Table => out!("{}", sharing_table(&report)),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = runner.compliance(as_of, c.unit.as_ref(), &policy).await?;
     match c.format {
         ComplianceFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
@@ -66,12 +80,20 @@ fn status_fields(s: &icac_aggregates::compliance::ComplianceStatus) -> (&'static
 }
 
 fn csv(r: &ComplianceReport) -> String {
-    let mut out =
-        String::from("case_id,unit,received_on,filed_on,due_on,status,days,incomplete_form\r\n");
+    let mut out = String::from(
+        "case_id,unit,received_on,filed_on,due_on,status,days,incomplete_form,deadline_policy\r\n",
+    );
+    // The policy in every row, so a row read alone still says what its due date assumes.
+    let policy = format!(
+        "roll_to_business_day={};saturday_to_friday={};due_soon_days={}",
+        r.policy.roll_to_business_day,
+        r.policy.observance.saturday_to_friday,
+        r.policy.due_soon_days
+    );
     for n in &r.notifications {
         let (status, days) = status_fields(&n.status);
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\r\n",
+            "{},{},{},{},{},{},{},{},{}\r\n",
             n.case_id,
             n.unit,
             n.received_on,
@@ -79,7 +101,8 @@ fn csv(r: &ComplianceReport) -> String {
             n.due_on,
             status,
             days,
-            n.incomplete_form
+            n.incomplete_form,
+            policy
         ));
     }
     out
@@ -94,6 +117,7 @@ fn table(r: &ComplianceReport) -> String {
         r.as_of,
         r.notifications.len()
     );
+    let _ = writeln!(out, "{}", r.policy_statement);
     let _ = writeln!(
         out,
         "{:<32} {:<10} {:<10} {:<10} {:<10} status",
@@ -131,6 +155,85 @@ fn table(r: &ComplianceReport) -> String {
             u.due_soon,
             u.overdue,
             u.incomplete_form
+        );
+    }
+    out
+}
+
+fn sharing_csv(r: &icac_projections::sharing::SharingReport) -> String {
+    let mut out =
+        String::from("case_id,unit,cadence_days,last_update_on,due_on,due_for,status,days\r\n");
+    for row in &r.cases {
+        use icac_aggregates::compliance::sharing::SharingStatus::*;
+        let (status, days) = match row.status {
+            Current { due_in_days } => ("current", due_in_days.to_string()),
+            DueSoon { due_in_days } => ("due_soon", due_in_days.to_string()),
+            Overdue { days } => ("overdue", days.to_string()),
+            Complete => ("complete", String::new()),
+        };
+        let due_for = row
+            .due_for
+            .and_then(|d| serde_json::to_value(d).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\r\n",
+            row.case_id,
+            row.unit,
+            row.cadence_days,
+            row.last_update_on
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            row.due_on.map(|d| d.to_string()).unwrap_or_default(),
+            due_for,
+            status,
+            days
+        ));
+    }
+    out
+}
+
+fn sharing_table(r: &icac_projections::sharing::SharingReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Continued sharing (29-7e(c)) as of {}: an update every {} day(s) unless a case sets its own, and within {} day(s) of an arrest or the closure",
+        r.as_of, r.policy.default_cadence_days, r.policy.event_update_days
+    );
+    let _ = writeln!(
+        out,
+        "{:<32} {:<10} {:>7} {:<10} {:<10} status",
+        "case", "unit", "cadence", "last", "due"
+    );
+    for row in &r.cases {
+        let _ = writeln!(
+            out,
+            "{:<32} {:<10} {:>7} {:<10} {:<10} {}",
+            row.case_id.as_str(),
+            row.unit.as_str(),
+            row.cadence_days,
+            row.last_update_on
+                .map_or_else(|| "-".to_owned(), |d| d.to_string()),
+            row.due_on.map_or_else(|| "-".to_owned(), |d| d.to_string()),
+            row.label
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<10} {:>6} {:>8} {:>8} {:>8} {:>9}",
+        "unit", "cases", "current", "due soon", "overdue", "complete"
+    );
+    for u in r.units.iter().chain(std::iter::once(&r.total)) {
+        let _ = writeln!(
+            out,
+            "{:<10} {:>6} {:>8} {:>8} {:>8} {:>9}",
+            u.unit.as_ref().map_or("all", |o| o.as_str()),
+            u.cases,
+            u.current,
+            u.due_soon,
+            u.overdue,
+            u.complete
         );
     }
     out

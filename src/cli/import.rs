@@ -18,12 +18,46 @@ pub enum ImportCommand {
     Notifications { file: PathBuf },
     /// Register law enforcement units from a CSV file (ori,name,kind,town)
     Units { file: PathBuf },
+    /// Receive CyberTipline reports made available by NCMEC, one JSON report per line
+    Tips { file: PathBuf },
 }
 
 pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliError> {
     let ledger = args.open().await?;
     let commands = Commands::open(ledger.clone()).await?;
     let code = match cmd {
+        ImportCommand::Tips { file } => {
+            let reader = std::fs::File::open(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let outcomes = crate::commands::tip_intake::import_tips(
+                &commands,
+                BufReader::new(reader),
+                "cli:import",
+                jiff::Timestamp::now,
+            )
+            .await?;
+            let rejected = outcomes
+                .iter()
+                .filter(|o| {
+                    matches!(
+                        o,
+                        crate::commands::tip_intake::TipLineOutcome::Rejected { .. }
+                    )
+                })
+                .count();
+            for outcome in &outcomes {
+                outln!("{}", serde_json::to_string(outcome)?);
+            }
+            eprintln!(
+                "import: {} received, {rejected} rejected",
+                outcomes.len() - rejected
+            );
+            if rejected > 0 {
+                ExitCode::from(EXIT_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
         ImportCommand::Notifications { file } => {
             let reader = std::fs::File::open(&file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;

@@ -21,6 +21,7 @@ macro_rules! outln {
 mod bench;
 mod checkpoint;
 mod compliance;
+mod deadline_policy;
 mod demo;
 mod erase;
 mod export;

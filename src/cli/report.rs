@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use icac_aggregates::compliance::DeadlinePolicy;
 use icac_projections::report::render::{self, Format};
 use icac_projections::report::suppression::DEFAULT_THRESHOLD;
 use icac_projections::report::{Parameters, MAX_RECOMMENDATION};
 use jiff::civil::Date;
 
+use super::deadline_policy::DeadlinePolicyArgs;
 use super::{CliError, EXIT_FAILED};
 use crate::config::LedgerArgs;
 use crate::ledger::key_file::KeyFile;
@@ -58,8 +58,12 @@ pub struct AnnualArgs {
     #[arg(long)]
     pub at_position: Option<u64>,
     /// Text of the recommendation on extending the investigative unit
-    #[arg(long)]
+    #[arg(long, conflicts_with = "without_recommendation")]
     pub recommendation: Option<PathBuf>,
+    /// Publish without a recommendation on extending the investigative unit (29-7e(d)
+    /// asks for one; leaving it out must be a choice, and the report says it was)
+    #[arg(long)]
+    pub without_recommendation: bool,
     #[arg(long, value_enum)]
     pub format: ReportFormat,
     #[arg(long)]
@@ -67,9 +71,8 @@ pub struct AnnualArgs {
     /// Victim-related counts from 1 to this value are suppressed
     #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
     pub suppression_threshold: u64,
-    /// Roll a weekend or CT legal-holiday due date to the next business day
-    #[arg(long)]
-    pub roll_to_business_day: bool,
+    #[command(flatten)]
+    pub policy: DeadlinePolicyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +89,13 @@ pub async fn run(args: &LedgerArgs, cmd: &ReportCommand) -> Result<ExitCode, Cli
 }
 
 async fn annual_cmd(args: &LedgerArgs, a: &AnnualArgs) -> Result<ExitCode, CliError> {
+    if a.recommendation.is_none() && !a.without_recommendation {
+        return Err(
+            "29-7e(d) asks for a recommendation on extending the investigative unit: \
+                    give --recommendation FILE, or --without-recommendation to publish without one"
+                .into(),
+        );
+    }
     let recommendation = match &a.recommendation {
         Some(path) => {
             let len = std::fs::metadata(path)
@@ -112,10 +122,7 @@ async fn annual_cmd(args: &LedgerArgs, a: &AnnualArgs) -> Result<ExitCode, CliEr
         from: a.from,
         to: a.to,
         suppression_threshold: a.suppression_threshold,
-        deadline_policy: DeadlinePolicy {
-            roll_to_business_day: a.roll_to_business_day,
-            ..DeadlinePolicy::default()
-        },
+        deadline_policy: a.policy.policy().map_err(|e| e.to_string())?,
     };
     let report = annual::build(
         &storage,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::deadline_policy::{DeadlinePolicyArgs, SharingPolicyArgs};
 use super::init::open_or_initialise;
 use super::CliError;
 use crate::commands::demo;
@@ -81,6 +82,11 @@ pub struct ServeArgs {
     /// Seconds between attempts while a witness is unreachable
     #[arg(long, default_value_t = 5)]
     pub witness_retry_secs: u64,
+    /// The deadline policy every compliance answer uses unless a request names its own
+    #[command(flatten)]
+    pub policy: DeadlinePolicyArgs,
+    #[command(flatten)]
+    pub sharing: SharingPolicyArgs,
 }
 
 fn publication(args: &ServeArgs) -> Result<Option<PublicationConfig>, CliError> {
@@ -115,6 +121,11 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
         },
         trusted_proxies: args.trusted_proxy.clone(),
         tlog_dir: args.tlog_dir.clone(),
+        deadline_policy: args.policy.policy().map_err(|e| e.to_string())?,
+        sharing_policy: args
+            .sharing
+            .policy()
+            .map_err(|e| format!("--sharing-cadence-days: {e}"))?,
         ..ServerConfig::default()
     };
     if !args.hotline.is_empty() {

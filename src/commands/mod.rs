@@ -7,7 +7,9 @@ pub mod erasure;
 pub mod filing;
 pub mod import;
 pub mod indexes;
+mod operation_links;
 pub mod setup;
+pub mod tip_intake;
 
 use icac_aggregates::text::BlamesField;
 use std::collections::HashMap;
@@ -122,6 +124,7 @@ pub struct Commands {
     pub cybertips: Framework<CyberTip>,
     pub operations: Framework<Operation>,
     pub public_reports: Framework<PublicReport>,
+    pub ncmec_tips: Framework<icac_aggregates::tip_intake::Tip>,
     directory: Arc<InMemoryUnitDirectory>,
     ledger_index: Arc<PrefetchedLedgerIndex>,
     tips: Arc<InMemoryCyberTipIndex>,
@@ -152,7 +155,8 @@ impl Commands {
             cases: CqrsFramework::new(store(&ledger, &stale), vec![], case_services.clone()),
             cybertips: CqrsFramework::new(store(&ledger, &stale), vec![Box::new(tip_query)], ()),
             operations: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir.clone()),
-            public_reports: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir),
+            public_reports: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir.clone()),
+            ncmec_tips: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir),
             stale,
             ledger,
             directory,
@@ -240,8 +244,14 @@ impl Commands {
         command: CaseCommand,
         actor: &Actor,
     ) -> Result<(), CommandError> {
-        if let CaseCommand::RecordCorrection(c) = &command {
-            self.ledger_index.prefetch(&self.ledger, c.corrects).await?;
+        match &command {
+            CaseCommand::RecordCorrection(c) => {
+                self.ledger_index.prefetch(&self.ledger, c.corrects).await?;
+            }
+            CaseCommand::LinkOperation(c) => {
+                operation_links::check_operation_exists(self, &c.operation_id).await?;
+            }
+            _ => {}
         }
         self.execute(&self.cases, case_id.as_str(), command, actor)
             .await

@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub public_reports_per_window: u32,
     pub public_window: Duration,
     pub deadline_policy: DeadlinePolicy,
+    /// The continued-sharing clock's default cadence (29-7e(c)).
+    pub sharing_policy: icac_aggregates::compliance::sharing::SharingPolicy,
     /// Set the `Secure` attribute on the staff session cookie (behind TLS).
     pub secure_cookies: bool,
     /// Connection cap, header-read and idle timeouts.
@@ -90,6 +92,7 @@ impl Default for ServerConfig {
             public_reports_per_window: 5,
             public_window: Duration::from_secs(10 * 60),
             deadline_policy: DeadlinePolicy::default(),
+            sharing_policy: Default::default(),
             secure_cookies: false,
             limits: listener::ConnectionLimits {
                 max_connections: 512,

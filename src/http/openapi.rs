@@ -23,9 +23,9 @@ pub fn notification_form(_: &mut SchemaGenerator) -> Schema {
 }
 
 /// The notification form's schema as the domain crate publishes it
-/// (docs/forms/notification-v1.schema.json), its `$defs` rehomed under components.
+/// (docs/forms/notification-v2.schema.json), its `$defs` rehomed under components.
 fn form_components() -> Result<Map<String, Value>, String> {
-    let text = icac_aggregates::form::schema::notification_v1_schema()
+    let text = icac_aggregates::form::schema::notification_schema()
         .map_err(|e| format!("notification form schema: {e}"))?
         .replace("#/$defs/", COMPONENTS);
     let Value::Object(mut form) = serde_json::from_str::<Value>(&text)

@@ -76,10 +76,19 @@ pub struct DeactivateUnitBody {
 pub struct LogComplaintBody {
     pub reporting_unit: Ori,
     pub unit_case_number: UnitCaseNumber,
-    /// Connecticut date the unit received the complaint.
+    /// Connecticut date the unit received the complaint (YYYY-MM-DD only: the same
+    /// rules as the form's `received.date`).
+    #[serde(deserialize_with = "icac_aggregates::local_time::strict_date")]
+    #[schemars(with = "Date")]
     pub received_on: Date,
-    #[serde(default)]
+    /// Connecticut local time, HH:MM or HH:MM:SS (no offset: see `received_offset`).
+    #[serde(default, deserialize_with = "icac_aggregates::local_time::strict_time")]
+    #[schemars(with = "Option<Time>")]
     pub received_time: Option<Time>,
+    /// Connecticut's UTC offset at `received_time`, "-04:00" or "-05:00"; required only
+    /// for a time that happened twice on the fall-back night.
+    #[serde(default)]
+    pub received_offset: Option<icac_aggregates::local_time::CtOffset>,
     pub source: Source,
 }
 
@@ -174,9 +183,108 @@ pub struct RecordCorrectionBody {
     pub reason: String,
 }
 
+/// `POST /v1/cases/{case_id}/victims`: a child the case learned of after the filing.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddVictimBody {
+    pub age_band: icac_aggregates::form::v1::AgeBand,
+    /// Connecticut date the child was identified, if already identified.
+    #[serde(default)]
+    pub identified_on: Option<Date>,
+}
+
+/// `POST /v1/cases/{case_id}/victim-identifications`: a child of the case identified.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifyVictimBody {
+    #[schemars(range(min = 1))]
+    pub victim_number: u32,
+    pub identified_on: Date,
+}
+
+/// `POST /v1/cases/{case_id}/prosecution-outcomes`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordOutcomeBody {
+    #[schemars(range(min = 1))]
+    pub arrest_number: u32,
+    pub outcome: icac_aggregates::case::ProsecutionOutcome,
+    /// Connecticut date of the filing, verdict, dismissal or nolle (not before the arrest).
+    pub decided_on: Date,
+}
+
+/// `POST /v1/tips`: a CyberTipline report NCMEC made available (docs/DOMAIN.md maps
+/// each field to NCMEC's report structure).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveTipBody {
+    pub cybertip_number: icac_aggregates::ids::CyberTipNumber,
+    pub priority: icac_aggregates::tip_intake::NcmecPriority,
+    pub incident_type: icac_aggregates::tip_intake::NcmecIncidentType,
+    #[schemars(length(min = 1, max = limits::NAME), pattern(TEXT))]
+    pub reporting_provider: String,
+    pub made_available_on: Date,
+    #[serde(default)]
+    #[schemars(length(max = 1000))]
+    pub files: Vec<icac_aggregates::tip_intake::TipFile>,
+    #[serde(default)]
+    pub location: Option<icac_aggregates::tip_intake::LocationEstimate>,
+}
+
+impl ReceiveTipBody {
+    pub fn report(self) -> icac_aggregates::tip_intake::NcmecReport {
+        icac_aggregates::tip_intake::NcmecReport {
+            cybertip_number: self.cybertip_number,
+            priority: self.priority,
+            incident_type: self.incident_type,
+            reporting_provider: self.reporting_provider,
+            made_available_on: self.made_available_on,
+            files: self.files,
+            location: self.location,
+        }
+    }
+}
+
+/// `POST /v1/tips/{cybertip_number}/triage`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriageTipBody {
+    pub priority: icac_aggregates::tip_intake::NcmecPriority,
+}
+
+/// `POST /v1/tips/{cybertip_number}/disseminate`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisseminateTipBody {
+    pub to_unit: Ori,
+}
+
+/// `POST /v1/tips/{cybertip_number}/acknowledge`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeTipBody {
+    /// The receiving unit (a unit reporter's own).
+    pub unit: Ori,
+    /// The unit's own case number for the tip: its case opens under it.
+    pub unit_case_number: UnitCaseNumber,
+}
+
+/// `POST /v1/cases/{case_id}/sharing-cadence`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSharingCadenceBody {
+    /// An update from the unit every this many days (1 to 365).
+    #[schemars(range(min = 1, max = 365))]
+    pub cadence_days: u32,
+}
+
 /// The case commands a route can carry; `referral_number` comes from the URL.
 #[derive(Debug)]
 pub enum CaseBody {
+    SharingCadence(SetSharingCadenceBody),
+    AddVictim(AddVictimBody),
+    IdentifyVictim(IdentifyVictimBody),
+    Outcome(RecordOutcomeBody),
     Share(ShareInformationBody),
     Assign(AssignInvestigatorBody),
     ChangeStatus(ChangeStatusBody),
@@ -191,6 +299,32 @@ pub enum CaseBody {
 impl CaseBody {
     pub fn command(self, recorded_at: Timestamp) -> CaseCommand {
         match self {
+            CaseBody::SharingCadence(b) => {
+                CaseCommand::SetSharingCadence(icac_aggregates::case::SetSharingCadence {
+                    cadence_days: b.cadence_days,
+                    recorded_at,
+                })
+            }
+            CaseBody::AddVictim(b) => CaseCommand::AddVictim(icac_aggregates::case::AddVictim {
+                age_band: b.age_band,
+                identified_on: b.identified_on,
+                recorded_at,
+            }),
+            CaseBody::IdentifyVictim(b) => {
+                CaseCommand::IdentifyVictim(icac_aggregates::case::IdentifyVictim {
+                    victim_number: b.victim_number,
+                    identified_on: b.identified_on,
+                    recorded_at,
+                })
+            }
+            CaseBody::Outcome(b) => CaseCommand::RecordProsecutionOutcome(
+                icac_aggregates::case::RecordProsecutionOutcome {
+                    arrest_number: b.arrest_number,
+                    outcome: b.outcome,
+                    decided_on: b.decided_on,
+                    recorded_at,
+                },
+            ),
             CaseBody::Share(b) => CaseCommand::ShareInformation(ShareInformation {
                 direction: b.direction,
                 category: b.category,

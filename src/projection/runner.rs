@@ -528,6 +528,35 @@ impl ProjectionRunner {
         views::operations(&self.storage, &self.ledger_id).await
     }
 
+    /// The continued-sharing clock of every case (or one unit's).
+    pub async fn sharing(
+        &self,
+        as_of: jiff::civil::Date,
+        unit: Option<&icac_aggregates::ids::Ori>,
+        policy: &icac_aggregates::compliance::sharing::SharingPolicy,
+        rows: bool,
+    ) -> Result<icac_projections::sharing::SharingReport, ProjectionError> {
+        views::sharing(&self.storage, &self.ledger_id, as_of, unit, policy, rows).await
+    }
+
+    /// CyberTips at the Task Force, with their dissemination status.
+    pub async fn tips(&self) -> Result<Vec<icac_projections::tips::TipView>, ProjectionError> {
+        views::tips(&self.storage, &self.ledger_id).await
+    }
+
+    /// Operations with the results their linked cases hold.
+    pub async fn operation_results(
+        &self,
+    ) -> Result<
+        Vec<(
+            icac_projections::operations::OperationView,
+            icac_projections::operation_results::OperationResults,
+        )>,
+        ProjectionError,
+    > {
+        views::operation_results(&self.storage, &self.ledger_id).await
+    }
+
     pub async fn intake_page(
         &self,
         offset: usize,

@@ -8,13 +8,16 @@
 //! bytewise, `COLLATE "C"`, as Rust does), the same pure assessment.
 
 use icac_aggregates::compliance::deadline::DeadlineError;
+use icac_aggregates::compliance::sharing::SharingPolicy;
 use icac_aggregates::compliance::NOTIFICATION_DAYS;
 use icac_aggregates::compliance::{ComplianceStatus, DeadlinePolicy, NotificationClock};
 use icac_aggregates::ids::{CaseId, Ori};
 use icac_projections::case_view::CaseView;
 use icac_projections::compliance::{assess_clock, ComplianceReport, ComplianceTally};
 use icac_projections::intake::PublicReportView;
+use icac_projections::operation_results::OperationResults;
 use icac_projections::operations::OperationView;
+use icac_projections::sharing::{SharingReport, SharingTally};
 use icac_projections::unit_directory::UnitView;
 use jiff::civil::Date;
 use serde::de::DeserializeOwned;
@@ -478,6 +481,120 @@ pub async fn operations(
     ledger_id: &LedgerId,
 ) -> Result<Vec<OperationView>, ProjectionError> {
     whole_table(storage, ledger_id, TABLES[1]).await
+}
+
+/// Every case view, a page at a time (bounded memory), handed to `f` in id order.
+async fn each_case_view(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    mut f: impl FnMut(CaseView),
+) -> Result<(), ProjectionError> {
+    let mut after = String::new();
+    loop {
+        let sql = format!(
+            "SELECT view_id, {} FROM {} WHERE ledger_id = $1 AND view_id > $2{} \
+             ORDER BY view_id{} LIMIT $3",
+            payload_column(storage),
+            TABLES[0],
+            bytewise(storage),
+            bytewise(storage)
+        );
+        let params = [
+            Param::Text(ledger_id.as_str().to_owned()),
+            Param::Text(after.clone()),
+            Param::Int(STREAM_PAGE),
+        ];
+        let rows: Vec<(String, String)> = fetch!(storage, &sql, &params, |r| (
+            r.try_get::<String, _>(0)?,
+            r.try_get::<String, _>(1)?
+        ));
+        for (id, payload) in &rows {
+            f(parse_view(TABLES[0], id, payload)?);
+        }
+        match rows.last() {
+            Some((id, _)) if rows.len() as i64 == STREAM_PAGE => after = id.clone(),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Every operation with its results derived from the cases linked to it, keeping
+/// only the linked case views.
+pub async fn operation_results(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+) -> Result<Vec<(OperationView, OperationResults)>, ProjectionError> {
+    let operations = operations(storage, ledger_id).await?;
+    let mut linked: Vec<CaseView> = Vec::new();
+    each_case_view(storage, ledger_id, |view| {
+        if !view.operations.is_empty() {
+            linked.push(view);
+        }
+    })
+    .await?;
+    let mut results = icac_projections::operation_results::results(&operations, &linked);
+    Ok(operations
+        .into_iter()
+        .map(|o| {
+            let r = results.remove(&o.operation_id).unwrap_or_default();
+            (o, r)
+        })
+        .collect())
+}
+
+/// The continued-sharing clock of every case (or one unit's) as of `as_of`; with
+/// `rows` false, counts only.
+pub async fn sharing(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    as_of: Date,
+    unit: Option<&Ori>,
+    policy: &SharingPolicy,
+    rows: bool,
+) -> Result<SharingReport, ProjectionError> {
+    let mut tally = SharingTally::new(rows);
+    each_case_view(storage, ledger_id, |view| {
+        if unit.is_some_and(|u| *u != view.reporting_unit) {
+            return;
+        }
+        if let Some(row) = icac_projections::sharing::assess_case(&view, as_of, policy) {
+            tally.add(row);
+        }
+    })
+    .await?;
+    Ok(tally.finish(as_of, policy))
+}
+
+/// Every CyberTip at the Task Force, folded from its stream (a few thousand a year: no
+/// view table of their own yet).
+pub async fn tips(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+) -> Result<Vec<icac_projections::tips::TipView>, ProjectionError> {
+    let rows = storage
+        .read_type(
+            ledger_id,
+            <icac_aggregates::tip_intake::Tip as cqrs_es::Aggregate>::TYPE,
+        )
+        .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let position = row.position;
+        let record = crate::ledger::sealed_from_row(row)?.record;
+        let decoded = icac_projections::decode(
+            &record.aggregate_type,
+            &record.event_type,
+            &record.event_version,
+            record.payload,
+        )
+        .map_err(|source| ProjectionError::Decode { position, source })?;
+        if let Some(icac_projections::DomainEvent::NcmecTip(e)) = decoded {
+            events.push((record.aggregate_id.as_str().to_owned(), e));
+        }
+    }
+    Ok(icac_projections::tips::fold(
+        events.iter().map(|(id, e)| (id.as_str(), e)),
+    ))
 }
 
 /// A page of the intake queue.

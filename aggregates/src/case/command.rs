@@ -35,6 +35,22 @@ pub enum CaseCommand {
     RecordCorrection(RecordCorrection),
     /// Destroy the case's personal values under a legal reason (C.G.S. 54-142a).
     ErasePersonalData(super::erasure::ErasePersonalData),
+    /// A child the case learned of after the filing.
+    AddVictim(super::victims::AddVictim),
+    /// A child of the case identified during the investigation.
+    IdentifyVictim(super::victims::IdentifyVictim),
+    /// Charges filed, conviction, dismissal or nolle on an arrest.
+    RecordProsecutionOutcome(super::prosecution::RecordProsecutionOutcome),
+    /// How often the unit owes the Task Force an update on this case (29-7e(c)).
+    SetSharingCadence(SetSharingCadence),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSharingCadence {
+    /// An update every this many days (1 to 365).
+    pub cadence_days: u32,
+    pub recorded_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +64,9 @@ pub struct LogComplaint {
     pub received_on: Date,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_time: Option<Time>,
+    /// Connecticut's offset at `received_time`; needed only on the fall-back night.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_offset: Option<crate::local_time::CtOffset>,
     pub source: Source,
     pub recorded_at: Timestamp,
 }
@@ -257,6 +276,10 @@ impl CaseCommand {
             Self::SetUrgent(c) => c.recorded_at,
             Self::RecordCorrection(c) => c.recorded_at,
             Self::ErasePersonalData(c) => c.recorded_at,
+            Self::AddVictim(c) => c.recorded_at,
+            Self::IdentifyVictim(c) => c.recorded_at,
+            Self::RecordProsecutionOutcome(c) => c.recorded_at,
+            Self::SetSharingCadence(c) => c.recorded_at,
         }
     }
 }

@@ -140,12 +140,47 @@ pub enum CaseError {
     NothingToCorrect(&'static str),
     #[error("the case holds more events of this kind than the ledger allows")]
     LimitReached,
+    #[error("{field}: {problem}")]
+    InvalidReceivedTime {
+        field: &'static str,
+        problem: crate::local_time::LocalTimeError,
+    },
+    #[error("received_offset is given only with received_time")]
+    OffsetWithoutTime,
+    #[error(transparent)]
+    InvalidCadence(#[from] crate::compliance::sharing::CadenceError),
+    #[error("no victim number {0} on this case")]
+    UnknownVictim(u32),
+    #[error("victim {0} is already identified")]
+    VictimAlreadyIdentified(u32),
+    #[error("decided_on {decided_on} is before the arrest on {arrested_on}")]
+    OutcomeBeforeArrest { decided_on: Date, arrested_on: Date },
+    #[error("decided_on {decided_on} is before the outcome already recorded on {earlier}")]
+    OutcomeBeforeEarlierOutcome { decided_on: Date, earlier: Date },
+    #[error("the prosecution of arrest {0} has concluded; record a correction instead")]
+    ProsecutionConcluded(u32),
+    #[error("this outcome is already recorded for arrest {0}")]
+    OutcomeAlreadyRecorded(u32),
 }
 
 impl crate::text::BlamesField for CaseError {
     fn blamed_field(&self) -> Option<&'static str> {
         match self {
             CaseError::InvalidText { field, .. } => Some(field),
+            CaseError::InvalidReceivedTime { field, .. } => Some(field),
+            CaseError::OffsetWithoutTime => Some("received_offset"),
+            CaseError::InvalidCadence(_) => Some("cadence_days"),
+            CaseError::UnknownVictim(_) | CaseError::VictimAlreadyIdentified(_) => {
+                Some("victim_number")
+            }
+            CaseError::UnknownArrest(_)
+            | CaseError::ProsecutionConcluded(_)
+            | CaseError::OutcomeAlreadyRecorded(_) => Some("arrest_number"),
+            CaseError::OutcomeBeforeArrest { .. }
+            | CaseError::OutcomeBeforeEarlierOutcome { .. } => Some("decided_on"),
+            CaseError::DateInFuture { field, .. } | CaseError::DateTooEarly { field, .. } => {
+                Some(field)
+            }
             _ => None,
         }
     }

@@ -13,8 +13,9 @@ use super::command::{
     ShareDirection, UrgencyReason,
 };
 use super::correction::CorrectedValue;
+use super::prosecution::ProsecutionOutcome;
 use super::status::{CaseStatus, Disposition};
-use crate::form::v1::Source;
+use crate::form::v1::{AgeBand, Source};
 use crate::form::NotificationForm;
 use crate::ids::{CaseId, LedgerPosition, OperationId, Ori, UnitCaseNumber};
 use crate::sealed::Sealed;
@@ -29,6 +30,10 @@ pub enum CaseEvent {
         received_on: Date,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         received_time: Option<Time>,
+        /// Absent in every event recorded before it existed, and whenever the time
+        /// was unambiguous: present only on the fall-back night.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        received_offset: Option<crate::local_time::CtOffset>,
         source: Source,
         recorded_at: Timestamp,
     },
@@ -114,10 +119,32 @@ pub enum CaseEvent {
         reason: String,
         recorded_at: Timestamp,
     },
+    VictimAdded {
+        victim_number: u32,
+        age_band: AgeBand,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identified_on: Option<Date>,
+        recorded_at: Timestamp,
+    },
+    VictimIdentified {
+        victim_number: u32,
+        identified_on: Date,
+        recorded_at: Timestamp,
+    },
+    ProsecutionOutcomeRecorded {
+        arrest_number: u32,
+        outcome: ProsecutionOutcome,
+        decided_on: Date,
+        recorded_at: Timestamp,
+    },
+    SharingCadenceSet {
+        cadence_days: u32,
+        recorded_at: Timestamp,
+    },
 }
 
 impl CaseEvent {
-    pub const TYPES: [&'static str; 14] = [
+    pub const TYPES: [&'static str; 18] = [
         "ComplaintLogged",
         "NotificationFiled",
         "DuplicateNotificationLinked",
@@ -132,6 +159,10 @@ impl CaseEvent {
         "UrgentFlagSet",
         "CorrectionRecorded",
         "PersonalDataErased",
+        "VictimAdded",
+        "VictimIdentified",
+        "ProsecutionOutcomeRecorded",
+        "SharingCadenceSet",
     ];
 
     pub fn recorded_at(&self) -> Timestamp {
@@ -149,7 +180,11 @@ impl CaseEvent {
             | Self::LinkedToOperation { recorded_at, .. }
             | Self::UrgentFlagSet { recorded_at, .. }
             | Self::CorrectionRecorded { recorded_at, .. }
-            | Self::PersonalDataErased { recorded_at, .. } => *recorded_at,
+            | Self::PersonalDataErased { recorded_at, .. }
+            | Self::VictimAdded { recorded_at, .. }
+            | Self::VictimIdentified { recorded_at, .. }
+            | Self::ProsecutionOutcomeRecorded { recorded_at, .. }
+            | Self::SharingCadenceSet { recorded_at, .. } => *recorded_at,
         }
     }
 }
@@ -182,6 +217,10 @@ impl DomainEvent for CaseEvent {
             Self::UrgentFlagSet { .. } => "UrgentFlagSet",
             Self::CorrectionRecorded { .. } => "CorrectionRecorded",
             Self::PersonalDataErased { .. } => "PersonalDataErased",
+            Self::VictimAdded { .. } => "VictimAdded",
+            Self::VictimIdentified { .. } => "VictimIdentified",
+            Self::ProsecutionOutcomeRecorded { .. } => "ProsecutionOutcomeRecorded",
+            Self::SharingCadenceSet { .. } => "SharingCadenceSet",
         };
         name.to_string()
     }

@@ -7,7 +7,9 @@ pub mod correction;
 pub mod erasure;
 pub mod error;
 pub mod event;
+pub mod prosecution;
 pub mod status;
+pub mod victims;
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -22,14 +24,16 @@ pub use correction::CorrectedValue;
 pub use erasure::{ErasePersonalData, ErasedValue};
 pub use error::{CaseError, FormErrors};
 pub use event::CaseEvent;
+pub use prosecution::{OutcomeEntry, ProsecutionOutcome, RecordProsecutionOutcome};
 pub use status::{CaseStatus, Disposition};
+pub use victims::{AddVictim, CaseVictim, IdentifyVictim};
 
 use crate::compliance::NotificationClock;
 use crate::form::v1::Source;
 use crate::form::validation::EARLIEST_DATE;
 use crate::form::{self, NotificationForm, ValidationContext};
 use crate::ids::{CaseId, CyberTipNumber, OperationId, Ori, StatuteCode, UnitCaseNumber};
-use crate::local_time::{ct_date, ct_time};
+use crate::local_time::{self, ct_date};
 use crate::sealed::{Commitment, Sealed};
 pub use crate::services::CaseServices;
 use crate::text::{self, limits};
@@ -60,6 +64,8 @@ pub struct Arrest {
     pub arrested_on: Date,
     pub arresting_unit: Ori,
     pub charges: Vec<Charge>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<OutcomeEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +112,10 @@ pub struct Case {
     /// Commitments whose values were lawfully erased.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub erased: BTreeSet<Commitment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub victims: Vec<CaseVictim>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing_cadence_days: Option<u32>,
 }
 
 fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), CaseError> {
@@ -273,7 +283,62 @@ impl Case {
             CaseCommand::SetUrgent(c) => self.set_urgent(c),
             CaseCommand::RecordCorrection(c) => self.record_correction(c, services),
             CaseCommand::ErasePersonalData(c) => self.erase(c),
+            CaseCommand::AddVictim(c) => self.add_victim(c),
+            CaseCommand::IdentifyVictim(c) => self.identify_victim(c),
+            CaseCommand::RecordProsecutionOutcome(c) => self.record_outcome(c),
+            CaseCommand::SetSharingCadence(c) => {
+                self.require_active_notified()?;
+                let cadence_days = crate::compliance::sharing::check_cadence(c.cadence_days)?;
+                if self.sharing_cadence_days == Some(cadence_days) {
+                    return Err(CaseError::NothingToCorrect("cadence_days"));
+                }
+                Ok(vec![CaseEvent::SharingCadenceSet {
+                    cadence_days,
+                    recorded_at: c.recorded_at,
+                }])
+            }
         }
+    }
+
+    fn add_victim(&self, c: AddVictim) -> Result<Vec<CaseEvent>, CaseError> {
+        self.require_active_notified()?;
+        let victim_number = victims::next_number(&self.victims)?;
+        if let Some(d) = c.identified_on {
+            check_past_date("identified_on", d, c.recorded_at)?;
+        }
+        Ok(vec![CaseEvent::VictimAdded {
+            victim_number,
+            age_band: c.age_band,
+            identified_on: c.identified_on,
+            recorded_at: c.recorded_at,
+        }])
+    }
+
+    fn identify_victim(&self, c: IdentifyVictim) -> Result<Vec<CaseEvent>, CaseError> {
+        self.require_open()?;
+        if self.status.is_none() {
+            return Err(CaseError::NotificationRequired);
+        }
+        victims::check_identify(&self.victims, c.victim_number)?;
+        check_past_date("identified_on", c.identified_on, c.recorded_at)?;
+        Ok(vec![CaseEvent::VictimIdentified {
+            victim_number: c.victim_number,
+            identified_on: c.identified_on,
+            recorded_at: c.recorded_at,
+        }])
+    }
+
+    fn record_outcome(&self, c: RecordProsecutionOutcome) -> Result<Vec<CaseEvent>, CaseError> {
+        self.require_open()?;
+        let arrest = self.arrest(c.arrest_number)?;
+        check_past_date("decided_on", c.decided_on, c.recorded_at)?;
+        prosecution::check(arrest.arrested_on, &arrest.outcomes, &c)?;
+        Ok(vec![CaseEvent::ProsecutionOutcomeRecorded {
+            arrest_number: c.arrest_number,
+            outcome: c.outcome,
+            decided_on: c.decided_on,
+            recorded_at: c.recorded_at,
+        }])
     }
 
     fn erase(&self, c: ErasePersonalData) -> Result<Vec<CaseEvent>, CaseError> {
@@ -299,13 +364,23 @@ impl Case {
         check_active_unit(services, &c.reporting_unit)?;
         check_past_date("received_on", c.received_on, c.recorded_at)?;
         if let Some(t) = c.received_time {
-            if c.received_on == ct_date(c.recorded_at) && t > ct_time(c.recorded_at) {
+            let at = local_time::resolve(c.received_on, t, c.received_offset).map_err(|e| {
+                let field = match e {
+                    local_time::LocalTimeError::WrongOffset { .. } => "received_offset",
+                    _ => "received_time",
+                };
+                CaseError::InvalidReceivedTime { field, problem: e }
+            })?;
+            // The instant, not the wall clock: 01:45 EDT comes before 01:10 EST.
+            if at > c.recorded_at {
                 return Err(CaseError::DateInFuture {
                     field: "received_time",
                     date: c.received_on,
                     today: ct_date(c.recorded_at),
                 });
             }
+        } else if c.received_offset.is_some() {
+            return Err(CaseError::OffsetWithoutTime);
         }
         form::validation::validate_source(&c.source)
             .map_err(|e| CaseError::InvalidSource(FormErrors(e)))?;
@@ -315,6 +390,7 @@ impl Case {
             unit_case_number: c.unit_case_number,
             received_on: c.received_on,
             received_time: c.received_time,
+            received_offset: c.received_offset,
             source: c.source,
             recorded_at: c.recorded_at,
         }])
@@ -725,12 +801,15 @@ impl Case {
                 form.is_some_and(|f| f.incident.incident_type == *incident_type)
             }
             CorrectedValue::Medium { medium } => form.is_some_and(|f| f.medium == *medium),
+            // A correction of the victim is of the form's first child (a version 1
+            // form had exactly one).
             CorrectedValue::VictimAgeBand { age_band } => {
-                form.is_some_and(|f| f.victim.age_band == *age_band)
+                self.victims.first().is_none_or(|v| v.age_band == *age_band)
             }
-            CorrectedValue::VictimIdentified { identified } => {
-                form.is_some_and(|f| f.victim.identified == *identified)
-            }
+            CorrectedValue::VictimIdentified { identified } => self
+                .victims
+                .first()
+                .is_none_or(|v| v.identified == *identified),
             CorrectedValue::SuspectedStatutes { statutes } => {
                 if statutes.len() > crate::form::v1::bounds::STATUTES {
                     return Err(CaseError::TooMany {
@@ -800,13 +879,19 @@ impl Case {
                 }
             }
             CorrectedValue::VictimAgeBand { age_band } => {
-                if let Some(f) = form {
-                    f.victim.age_band = age_band;
+                if let Some(f) = form.and_then(|f| f.victims.first_mut()) {
+                    f.age_band = age_band;
+                }
+                if let Some(v) = self.victims.first_mut() {
+                    v.age_band = age_band;
                 }
             }
             CorrectedValue::VictimIdentified { identified } => {
-                if let Some(f) = form {
-                    f.victim.identified = identified;
+                if let Some(f) = form.and_then(|f| f.victims.first_mut()) {
+                    f.identified = identified;
+                }
+                if let Some(v) = self.victims.first_mut() {
+                    v.identified = identified;
                 }
             }
             CorrectedValue::SuspectedStatutes { statutes } => {
@@ -882,9 +967,11 @@ impl Aggregate for Case {
             }
             CaseEvent::NotificationFiled {
                 case_id,
-                form,
+                mut form,
                 recorded_at,
             } => {
+                crate::upcast::form_v1_to_v2(&mut form);
+                self.victims = victims::from_form(&form.victims);
                 self.case_id = Some(case_id);
                 self.reporting_unit = Some(form.reporting_unit.clone());
                 self.unit_case_number = Some(form.unit_case_number.clone());
@@ -942,6 +1029,7 @@ impl Aggregate for Case {
                     arrested_on,
                     arresting_unit,
                     charges,
+                    outcomes: Vec::new(),
                 });
             }
             CaseEvent::ReferralRecorded {
@@ -982,6 +1070,51 @@ impl Aggregate for Case {
             }
             CaseEvent::PersonalDataErased { erased, .. } => {
                 self.erased.extend(erased.into_iter().map(|v| v.commitment));
+            }
+            CaseEvent::VictimAdded {
+                victim_number,
+                age_band,
+                identified_on,
+                ..
+            } => self.victims.push(CaseVictim {
+                victim_number,
+                age_band,
+                identified: identified_on.is_some(),
+                identified_on,
+            }),
+            CaseEvent::VictimIdentified {
+                victim_number,
+                identified_on,
+                ..
+            } => {
+                if let Some(v) = self
+                    .victims
+                    .iter_mut()
+                    .find(|v| v.victim_number == victim_number)
+                {
+                    v.identified = true;
+                    v.identified_on = Some(identified_on);
+                }
+            }
+            CaseEvent::SharingCadenceSet { cadence_days, .. } => {
+                self.sharing_cadence_days = Some(cadence_days);
+            }
+            CaseEvent::ProsecutionOutcomeRecorded {
+                arrest_number,
+                outcome,
+                decided_on,
+                ..
+            } => {
+                if let Some(a) = self
+                    .arrests
+                    .iter_mut()
+                    .find(|a| a.arrest_number == arrest_number)
+                {
+                    a.outcomes.push(OutcomeEntry {
+                        outcome,
+                        decided_on,
+                    });
+                }
             }
         }
     }

@@ -4,7 +4,9 @@
 //! counting whole calendar days, so the due date is the received date plus
 //! 14 days. No general statute moves a deadline off a weekend; one old case
 //! accepted a filing on the next day when the last day was a legal holiday,
-//! so rolling is a policy switch, off by default.
+//! so rolling is a policy switch, off by default. When it is on, the legal
+//! holidays are those of C.G.S. 1-4 as written, Saturday holidays observed on
+//! the Friday before.
 
 use jiff::civil::Date;
 use jiff::Span;
@@ -33,6 +35,61 @@ impl Default for DeadlinePolicy {
             observance: ObservanceRules::default(),
             due_soon_days: 3,
         }
+    }
+}
+
+/// Largest "due soon" window a policy may set: the whole 14-day period.
+pub const MAX_DUE_SOON_DAYS: u32 = NOTIFICATION_DAYS as u32;
+
+/// A policy that cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("due_soon_days must be 0 to {MAX_DUE_SOON_DAYS} (got {0})")]
+    DueSoonDays(u32),
+}
+
+impl DeadlinePolicy {
+    /// The policy, checked at the boundary where it comes in (CLI, API, config).
+    pub fn new(
+        roll_to_business_day: bool,
+        saturday_to_friday: bool,
+        due_soon_days: u32,
+    ) -> Result<Self, PolicyError> {
+        if due_soon_days > MAX_DUE_SOON_DAYS {
+            return Err(PolicyError::DueSoonDays(due_soon_days));
+        }
+        Ok(Self {
+            roll_to_business_day,
+            observance: ObservanceRules {
+                saturday_to_friday,
+                ..ObservanceRules::default()
+            },
+            due_soon_days,
+        })
+    }
+
+    /// The policy in one sentence, stated beside every answer computed under it
+    /// so that a reader knows which due dates the figures assume.
+    pub fn statement(&self) -> String {
+        let roll = if self.roll_to_business_day {
+            "a due date on a weekend or a Connecticut legal holiday (C.G.S. 1-4) moves to the next business day"
+        } else {
+            "a due date on a weekend or holiday does not move"
+        };
+        let saturday = if self.observance.saturday_to_friday {
+            "a Saturday holiday is observed on the Friday before (C.G.S. 1-4)"
+        } else {
+            "a Saturday holiday is NOT observed on the Friday before (departs from C.G.S. 1-4)"
+        };
+        let sunday = if self.observance.sunday_to_monday {
+            "a Sunday holiday on the Monday after"
+        } else {
+            "a Sunday holiday is not observed on the Monday after"
+        };
+        format!(
+            "Deadline policy: due = received date + {NOTIFICATION_DAYS} calendar days; {roll}; {saturday}, {sunday}; \"due soon\" = {} day(s) or fewer left.",
+            self.due_soon_days
+        )
     }
 }
 
@@ -111,6 +168,56 @@ mod tests {
         // A Saturday due date rolls to Monday only with the policy on.
         assert_eq!(due_date(date(2024, 8, 3), &off).unwrap(), date(2024, 8, 17));
         assert_eq!(due_date(date(2024, 8, 3), &on).unwrap(), date(2024, 8, 19));
+    }
+
+    #[test]
+    fn saturday_holidays_roll_a_friday_due_date_with_the_policy_on() {
+        let on = DeadlinePolicy {
+            roll_to_business_day: true,
+            ..DeadlinePolicy::default()
+        };
+        // (received, nominal due Friday, due under C.G.S. 1-4)
+        for (received, friday, due) in [
+            (date(2026, 6, 19), date(2026, 7, 3), date(2026, 7, 6)),
+            (date(2027, 6, 4), date(2027, 6, 18), date(2027, 6, 21)),
+            // Friday Dec 31 (New Year's Day 2028 observed), Saturday Jan 1 itself.
+            (date(2027, 12, 17), date(2027, 12, 31), date(2028, 1, 3)),
+            (date(2027, 12, 10), date(2027, 12, 24), date(2027, 12, 27)),
+            (date(2028, 1, 28), date(2028, 2, 11), date(2028, 2, 14)),
+        ] {
+            assert_eq!(
+                due_date(received, &DeadlinePolicy::default()).unwrap(),
+                friday
+            );
+            assert_eq!(due_date(received, &on).unwrap(), due, "{received}");
+        }
+        // Switching the observance off reproduces the old, wrong answer.
+        let old = DeadlinePolicy::new(true, false, 3).unwrap();
+        assert_eq!(due_date(date(2026, 6, 19), &old).unwrap(), date(2026, 7, 3));
+    }
+
+    #[test]
+    fn policy_bounds_and_statement() {
+        assert_eq!(
+            DeadlinePolicy::new(false, true, 15),
+            Err(PolicyError::DueSoonDays(15))
+        );
+        let p = DeadlinePolicy::new(true, true, 3).unwrap();
+        assert_eq!(
+            p,
+            DeadlinePolicy {
+                roll_to_business_day: true,
+                ..DeadlinePolicy::default()
+            }
+        );
+        let s = p.statement();
+        assert!(s.contains("moves to the next business day"), "{s}");
+        assert!(s.contains("observed on the Friday before"), "{s}");
+        let s = DeadlinePolicy::new(false, false, 3).unwrap().statement();
+        assert!(
+            s.contains("does not move") && s.contains("NOT observed"),
+            "{s}"
+        );
     }
 
     #[test]

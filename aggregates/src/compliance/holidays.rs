@@ -9,9 +9,10 @@ pub struct ObservanceRules {
     /// C.G.S. 1-4: a fixed-date holiday falling on a Sunday is observed on the
     /// following Monday.
     pub sunday_to_monday: bool,
-    /// State practice also observes a Saturday holiday on the preceding
-    /// Friday. Off by default: whether that moves a filing deadline is
-    /// unsettled (check).
+    /// C.G.S. 1-4: when a holiday falls on a Saturday, "the Friday
+    /// immediately preceding such day shall be a legal holiday". On by
+    /// default because the statute says so; the switch exists only to
+    /// reproduce answers computed before this rule was applied.
     pub saturday_to_friday: bool,
 }
 
@@ -19,7 +20,7 @@ impl Default for ObservanceRules {
     fn default() -> Self {
         Self {
             sunday_to_monday: true,
-            saturday_to_friday: false,
+            saturday_to_friday: true,
         }
     }
 }
@@ -128,14 +129,30 @@ mod tests {
     }
 
     #[test]
-    fn saturday_observance_is_optional() {
-        // July 4, 2026 is a Saturday.
-        let off = ObservanceRules::default();
-        let on = ObservanceRules {
-            saturday_to_friday: true,
-            ..off
+    fn saturday_holidays_are_observed_on_the_friday_before_by_default() {
+        let on = ObservanceRules::default();
+        let off = ObservanceRules {
+            saturday_to_friday: false,
+            ..on
         };
-        assert!(!is_legal_holiday(date(2026, 7, 3), off));
-        assert!(is_legal_holiday(date(2026, 7, 3), on));
+        // Independence Day 2026, Juneteenth 2027, New Year's Day 2028 (observed
+        // in the previous year), Christmas 2027, Lincoln's Birthday 2028: all
+        // Saturdays.
+        for friday in [
+            date(2026, 7, 3),
+            date(2027, 6, 18),
+            date(2027, 12, 31),
+            date(2027, 12, 24),
+            date(2028, 2, 11),
+        ] {
+            assert_eq!(friday.weekday(), Weekday::Friday, "{friday}");
+            assert!(is_legal_holiday(friday, on), "{friday}");
+            assert!(!is_business_day(friday, on), "{friday}");
+            assert!(!is_legal_holiday(friday, off), "{friday}");
+        }
+        // The Thursday before is an ordinary day.
+        assert!(is_business_day(date(2026, 7, 2), on));
+        // A Saturday that is not a holiday moves nothing.
+        assert!(is_business_day(date(2026, 7, 10), on));
     }
 }

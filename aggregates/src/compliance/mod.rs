@@ -2,7 +2,8 @@
 
 pub mod deadline;
 pub mod holidays;
+pub mod sharing;
 pub mod status;
 
-pub use deadline::{due_date, DeadlinePolicy, NOTIFICATION_DAYS};
+pub use deadline::{due_date, DeadlinePolicy, PolicyError, MAX_DUE_SOON_DAYS, NOTIFICATION_DAYS};
 pub use status::{assess, Compliance, ComplianceStatus, NotificationClock};

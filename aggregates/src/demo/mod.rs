@@ -537,7 +537,7 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
     let age_band = AgeBand::ALL[rng.weighted(&[25, 35, 25, 15])];
     let identified = age_band != AgeBand::Unknown && rng.chance(60);
     NotificationForm {
-        form_version: FormVersion::V1,
+        form_version: FormVersion::V2,
         reporting_unit: seed.unit.clone(),
         officer: OfficerContact {
             name: officer.into(),
@@ -546,11 +546,17 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
             email: None,
         },
         unit_case_number: seed.number.clone(),
-        received: ReceivedWhen {
-            date: received_on,
-            time: rng
+        received: {
+            let time = rng
                 .chance(70)
-                .then(|| seed.received.to_zoned(connecticut()).time()),
+                .then(|| seed.received.to_zoned(connecticut()).time());
+            ReceivedWhen {
+                date: received_on,
+                time,
+                // Always stated with a time: a receipt on the fall-back night is then
+                // never ambiguous.
+                utc_offset: time.map(|_| crate::local_time::ct_offset(seed.received)),
+            }
         },
         source: seed.source,
         incident: Incident {
@@ -566,13 +572,15 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
         suspected_statutes: statutes_for(incident_type, rng),
         urgent: seed.urgent,
         subject_identifiers: subjects,
-        victim: Victim {
+        victim: None,
+        victims: vec![Victim {
             identified,
             age_band,
+            identified_on: identified.then_some(received_on),
             town: rng
                 .chance(50)
                 .then(|| RestrictedTown(seed.town.to_string()).into()),
-        },
+        }],
         evidence: EvidenceSummary {
             item_count: images + videos + rng.below(3) as u32,
             image_count: images,
@@ -592,12 +600,99 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
     }
 }
 
+/// Issue 17's flows on a case just triaged, from their own random stream (so the rest
+/// of the script is what it was): a cadence of its own for continued sharing, a child
+/// identified during the investigation, a child the case learned of later.
+fn later_flows(
+    s: &mut Script,
+    rng: &mut SplitMix64,
+    case_id: &CaseId,
+    form: &NotificationForm,
+    triaged: Timestamp,
+) {
+    let soon = triaged
+        .checked_add(Span::new().minutes(30))
+        .unwrap_or(triaged);
+    if rng.chance(20) {
+        let cadence_days = if rng.chance(50) { 14 } else { 60 };
+        s.case(
+            soon,
+            case_id,
+            CaseCommand::SetSharingCadence(crate::case::SetSharingCadence {
+                cadence_days,
+                recorded_at: soon,
+            }),
+        );
+    }
+    if rng.chance(5) {
+        let t = soon.checked_add(Span::new().minutes(5)).unwrap_or(soon);
+        s.case(
+            t,
+            case_id,
+            CaseCommand::AddVictim(crate::case::AddVictim {
+                age_band: AgeBand::ALL[rng.weighted(&[30, 40, 30, 0])],
+                identified_on: Some(ct_date(t)),
+                recorded_at: t,
+            }),
+        );
+    }
+    let unidentified = form.victims.first().is_some_and(|v| !v.identified);
+    if unidentified && rng.chance(20) {
+        let t = after(triaged, rng.between(10, 90), rng);
+        s.case(
+            t,
+            case_id,
+            CaseCommand::IdentifyVictim(crate::case::IdentifyVictim {
+                victim_number: 1,
+                identified_on: ct_date(t),
+                recorded_at: t,
+            }),
+        );
+    }
+}
+
+/// Charges filed after an arrest, and for many a final outcome months later.
+fn prosecution_flow(s: &mut Script, rng: &mut SplitMix64, case_id: &CaseId, arrested: Timestamp) {
+    use crate::case::{ProsecutionOutcome, RecordProsecutionOutcome};
+    let filed = after(arrested, rng.between(1, 10), rng);
+    s.case(
+        filed,
+        case_id,
+        CaseCommand::RecordProsecutionOutcome(RecordProsecutionOutcome {
+            arrest_number: 1,
+            outcome: ProsecutionOutcome::ChargesFiled,
+            decided_on: ct_date(filed),
+            recorded_at: filed,
+        }),
+    );
+    if rng.chance(55) {
+        let at = after(filed, rng.between(30, 180), rng);
+        let outcome = [
+            ProsecutionOutcome::Convicted,
+            ProsecutionOutcome::Nolle,
+            ProsecutionOutcome::Dismissed,
+        ][rng.weighted(&[60, 25, 15])];
+        s.case(
+            at,
+            case_id,
+            CaseCommand::RecordProsecutionOutcome(RecordProsecutionOutcome {
+                arrest_number: 1,
+                outcome,
+                decided_on: ct_date(at),
+                recorded_at: at,
+            }),
+        );
+    }
+}
+
 /// Scripts `cases` notifications (capped at [`MAX_CASES`]) over the year
 /// starting at `start`, sorted by time. Commands dated after the year's end
 /// are left out, so the last weeks hold pending and overdue notifications.
 pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
     let cases = cases.min(MAX_CASES);
     let mut rng = SplitMix64::new(seed);
+    // Issue 17's flows draw from their own stream: the rest of the script is unchanged.
+    let mut extra = SplitMix64::new(seed ^ 0x1717_1717);
     let mut s = Script { steps: Vec::new() };
     let end = at_local(add_days(start, 365), 0);
     let tf = Ori::parse(TASK_FORCE_ORI).ok();
@@ -859,6 +954,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
                     unit_case_number: Some(number.clone()),
                     received_on,
                     received_time: None,
+                    received_offset: None,
                     source: source.clone(),
                     recorded_at: at.max(received),
                 }),
@@ -915,6 +1011,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
                                     unit_case_number: Some(onum.clone()),
                                     received_on: ct_date(other_received),
                                     received_time: None,
+                                    received_offset: None,
                                     source: Source::NcmecCybertip {
                                         cybertip_number: tip.clone(),
                                     },
@@ -950,6 +1047,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         // The Task Force's work on the case.
         let mut t = after(filed_at, rng.between(0, 4), &mut rng);
         s.case(t, &case_id, status_cmd(CaseStatus::Triaged, None, None, t));
+        later_flows(&mut s, &mut extra, &case_id, &form, t);
         if rng.chance(3) && !urgent {
             t = t.checked_add(Span::new().hours(1)).unwrap_or(t);
             s.case(
@@ -995,7 +1093,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
             // A correction of the notification itself.
             t = t.checked_add(Span::new().hours(3)).unwrap_or(t);
             let change = CorrectedValue::VictimAgeBand {
-                age_band: if form.victim.age_band == AgeBand::Age13To15 {
+                age_band: if form.victims.first().map(|v| v.age_band) == Some(AgeBand::Age13To15) {
                     AgeBand::Age16To17
                 } else {
                     AgeBand::Age13To15
@@ -1097,6 +1195,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
                 if let Some(op) = operation {
                     *op_arrests.entry(op).or_default() += 1;
                 }
+                prosecution_flow(&mut s, &mut extra, &case_id, t);
                 t = after(t, rng.between(1, 10), &mut rng);
                 s.case(
                     t,

@@ -1,7 +1,14 @@
-//! Version 1 of the form. Field names and enum values here are a public
-//! contract (JSON Schema in `docs/forms/notification-v1.schema.json`) and are
-//! hashed into the ledger: change them only through a new form version plus
-//! an upcaster (see `crate::upcast`).
+//! The form, versions 1 and 2. Field names and enum values here are a public
+//! contract (JSON Schema in `docs/forms/notification-v1.schema.json`,
+//! `notification-v2.schema.json`) and are hashed into the ledger: change them
+//! only through a new form version plus an upcaster (see `crate::upcast`).
+//!
+//! Version 2 adds `received.utc_offset` (an explicit fall-back time), a list of
+//! `victims` (zero or more, each with the date identified) in place of the one
+//! `victim`. The typed form holds either shape: a version 1 form recorded before
+//! version 2 existed keeps its bytes in the ledger and is brought to the version 2
+//! shape in memory by `crate::upcast::form_v1_to_v2`; a version 1 form filed now
+//! is upcast before it is recorded.
 
 use std::fmt;
 
@@ -23,20 +30,23 @@ pub mod bounds {
     pub const SUBJECT_IDENTIFIERS: usize = 100;
     pub const HASHES: usize = 500;
     pub const COUNT: u32 = 10_000_000;
+    pub const VICTIMS: usize = 50;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum FormVersion {
     #[serde(rename = "1")]
     V1,
+    #[serde(rename = "2")]
+    V2,
 }
 
 /// Standardized initial notification to the ICAC Task Force, version 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "Connecticut ICAC standardized initial notification, version 1")]
+#[schemars(title = "Connecticut ICAC standardized initial notification, versions 1 and 2")]
 pub struct NotificationForm {
-    /// Always "1" for this version.
+    /// "2" (current) or "1" (still accepted, upcast to 2).
     pub form_version: FormVersion,
     /// ORI of the law enforcement unit filing the notification.
     pub reporting_unit: Ori,
@@ -61,7 +71,14 @@ pub struct NotificationForm {
     pub urgent: bool,
     #[schemars(length(max = 100))]
     pub subject_identifiers: Vec<SubjectIdentifier>,
-    pub victim: Victim,
+    /// Version 1 only: the one child. Version 2 uses `victims`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub victim: Option<Victim>,
+    /// Version 2: the children, zero or more (at most 50). A child identified
+    /// later is a `VictimIdentified` event on the case, not a new form.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub victims: Vec<Victim>,
     pub evidence: EvidenceSummary,
     /// The unit checked for other agencies' involvement before filing.
     pub deconfliction_checked: bool,
@@ -94,9 +111,13 @@ pub struct OfficerContact {
 pub struct ReceivedWhen {
     /// Connecticut local date (YYYY-MM-DD).
     pub date: Date,
-    /// Connecticut local time, if known.
+    /// Connecticut local time, if known (HH:MM or HH:MM:SS, no offset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<Time>,
+    /// Version 2: Connecticut's UTC offset at `time`, "-04:00" (EDT) or "-05:00"
+    /// (EST). Required only for a time on the fall-back night that happened twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<crate::local_time::CtOffset>,
 }
 
 /// Where the information came from, with its reference number where one exists.
@@ -235,6 +256,11 @@ impl fmt::Debug for RestrictedTown {
 pub struct Victim {
     pub identified: bool,
     pub age_band: AgeBand,
+    /// Version 2: the Connecticut date the child was identified (only when
+    /// `identified`; not after the filing). Left out, the child counts as identified on
+    /// the filing date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identified_on: Option<Date>,
     /// RESTRICTED: victim's town. Excluded from published figures; sealed out of the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub town: Option<Sealed<RestrictedTown>>,

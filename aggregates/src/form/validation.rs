@@ -16,12 +16,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::v1::{bounds, AgeBand, HashAlgorithm, NotificationForm, SubjectIdentifierKind};
+use super::v1::{
+    bounds, AgeBand, FormVersion, HashAlgorithm, NotificationForm, SubjectIdentifierKind,
+};
 use crate::catalog::{Catalog, IncidentType, Medium, SourceKind};
 use crate::ids::{
     CyberTipNumber, IdError, OperationId, Ori, ReceiptNumber, StatuteCode, UnitCaseNumber,
 };
-use crate::local_time::{ct_date, ct_time};
+use crate::local_time::{ct_date, CtOffset, LocalTimeError};
 use crate::services::UnitDirectory;
 use crate::text::{self, limits};
 
@@ -72,6 +74,7 @@ const TOP_FIELDS: &[&str] = &[
     "urgent",
     "subject_identifiers",
     "victim",
+    "victims",
     "evidence",
     "deconfliction_checked",
     "assistance_requested",
@@ -288,13 +291,10 @@ impl Walk {
 
     fn time(&mut self, v: &Value, p: &str) -> Option<Time> {
         let s = self.string(v, p)?;
-        match s.parse::<Time>() {
-            Ok(t) if s.len() == 5 || s.len() == 8 => Some(t),
-            _ => {
-                self.err(
-                    p,
-                    format!("`{s}` is not a time of day in the form HH:MM or HH:MM:SS"),
-                );
+        match crate::local_time::parse_time(s) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.err(p, e.to_string());
                 None
             }
         }
@@ -323,7 +323,10 @@ pub fn parse_and_validate(
     if !w.errors.is_empty() {
         return Err(w.errors);
     }
-    serde_json::from_value(raw.clone()).map_err(|e| {
+    // Version 1 is still accepted, and recorded in the version 2 shape.
+    let mut raw = raw.clone();
+    crate::upcast::raw_form_v1_to_v2(&mut raw);
+    serde_json::from_value(raw).map_err(|e| {
         vec![FieldError {
             pointer: String::new(),
             message: format!("form could not be read: {e}"),
@@ -353,14 +356,18 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
     let Some(m) = w.object(raw, "", TOP_FIELDS) else {
         return;
     };
-    if let Some(v) = w.required(m, "", "form_version") {
-        if v.as_str() != Some("1") {
+    let version = match w.required(m, "", "form_version").map(Value::as_str) {
+        Some(Some("1")) => Some(FormVersion::V1),
+        Some(Some("2")) => Some(FormVersion::V2),
+        Some(_) => {
             w.err(
                 "/form_version",
-                "must be \"1\" (this is version 1 of the form)",
+                "must be \"1\" or \"2\" (the versions of this form)",
             );
+            None
         }
-    }
+        None => None,
+    };
 
     if let Some(v) = w.required(m, "", "reporting_unit") {
         if let Some(ori) = w.id(v, "/reporting_unit", Ori::try_from) {
@@ -388,7 +395,7 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
 
     let received = w
         .required(m, "", "received")
-        .and_then(|v| walk_received(w, v, ctx));
+        .and_then(|v| walk_received(w, v, ctx, version));
 
     if let Some(v) = w.required(m, "", "source") {
         walk_source(w, v);
@@ -433,19 +440,7 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
         }
     }
 
-    if let Some(v) = w.required(m, "", "victim") {
-        if let Some(vm) = w.object(v, "/victim", &["identified", "age_band", "town"]) {
-            if let Some(b) = w.required(vm, "/victim", "identified") {
-                w.boolean(b, "/victim/identified");
-            }
-            if let Some(a) = w.required(vm, "/victim", "age_band") {
-                w.choice(a, "/victim/age_band", &AgeBand::ALL);
-            }
-            if let Some(t) = Walk::optional(vm, "town") {
-                w.text(t, "/victim/town", limits::SHORT);
-            }
-        }
-    }
+    walk_victims(w, m, version, ctx);
 
     if let Some(v) = w.required(m, "", "evidence") {
         walk_evidence(w, v);
@@ -540,28 +535,133 @@ fn looks_like_email(s: &str) -> bool {
     }
 }
 
-fn walk_received(w: &mut Walk, v: &Value, ctx: &ValidationContext<'_>) -> Option<Date> {
+fn walk_received(
+    w: &mut Walk,
+    v: &Value,
+    ctx: &ValidationContext<'_>,
+    version: Option<FormVersion>,
+) -> Option<Date> {
     let p = "/received";
-    let m = w.object(v, p, &["date", "time"])?;
+    let fields: &[&str] = match version {
+        Some(FormVersion::V1) => &["date", "time"],
+        _ => &["date", "time", "utc_offset"],
+    };
+    let m = w.object(v, p, fields)?;
     let date = w
         .required(m, p, "date")
         .and_then(|d| w.date(d, "/received/date"));
     let time = Walk::optional(m, "time").and_then(|t| w.time(t, "/received/time"));
+    let offset_raw = Walk::optional(m, "utc_offset");
+    let offset = offset_raw
+        .and_then(|o| w.choice(o, "/received/utc_offset", &[CtOffset::Edt, CtOffset::Est]));
+    if offset_raw.is_some() && Walk::optional(m, "time").is_none() {
+        w.err("/received/utc_offset", "is given only with received.time");
+    }
     let today = ct_date(ctx.recorded_at);
     let date = date?;
     if date > today {
         w.err("/received/date", format!("{date} is in the future (today in Connecticut is {today}); a notification cannot be received after it is filed"));
         return None;
     }
-    if let Some(t) = time {
-        if date == today && t > ct_time(ctx.recorded_at) {
-            w.err(
-                "/received/time",
-                format!("{t} today is later than the filing time"),
+    let Some(t) = time else {
+        return Some(date);
+    };
+    if offset_raw.is_some() && offset.is_none() {
+        return Some(date);
+    }
+    match crate::local_time::resolve(date, t, offset) {
+        // The instant, not the wall clock: 01:45 EDT is before 01:10 EST.
+        Ok(at) if at > ctx.recorded_at => w.err(
+            "/received/time",
+            format!("{t} on {date} is later than the filing time"),
+        ),
+        Ok(_) => {}
+        Err(e @ LocalTimeError::WrongOffset { .. }) => w.err("/received/utc_offset", e.to_string()),
+        Err(e @ LocalTimeError::Ambiguous { .. }) if version == Some(FormVersion::V1) => w.err(
+            "/received/time",
+            format!("{e} (received.utc_offset is a field of form_version \"2\")"),
+        ),
+        Err(e) => w.err("/received/time", e.to_string()),
+    }
+    Some(date)
+}
+
+/// Version 1: exactly one `victim`. Version 2: `victims`, zero or more.
+fn walk_victims(
+    w: &mut Walk,
+    m: &Map<String, Value>,
+    version: Option<FormVersion>,
+    ctx: &ValidationContext<'_>,
+) {
+    // With no usable version, check the shape the form itself uses.
+    let version = version.unwrap_or(if m.contains_key("victims") {
+        FormVersion::V2
+    } else {
+        FormVersion::V1
+    });
+    let (wanted, other) = match version {
+        FormVersion::V1 => ("victim", "victims"),
+        FormVersion::V2 => ("victims", "victim"),
+    };
+    if m.contains_key(other) {
+        let which = if other == "victim" { "1" } else { "2" };
+        w.err(
+            child("", other),
+            format!("is a field of form_version \"{which}\"; this form uses `{wanted}`"),
+        );
+    }
+    if version == FormVersion::V1 {
+        if let Some(v) = w.required(m, "", "victim") {
+            walk_victim(w, v, "/victim", None);
+        }
+        return;
+    }
+    let Some(v) = Walk::optional(m, "victims") else {
+        return;
+    };
+    if let Some(items) = w.array(v, "/victims", bounds::VICTIMS) {
+        for (i, item) in items.iter().enumerate() {
+            walk_victim(
+                w,
+                item,
+                &index("/victims", i),
+                Some(ct_date(ctx.recorded_at)),
             );
         }
     }
-    Some(date)
+}
+
+/// One child. `today` is given for version 2, which also takes `identified_on`.
+fn walk_victim(w: &mut Walk, v: &Value, p: &str, today: Option<Date>) {
+    let fields: &[&str] = match today {
+        None => &["identified", "age_band", "town"],
+        Some(_) => &["identified", "age_band", "identified_on", "town"],
+    };
+    let Some(vm) = w.object(v, p, fields) else {
+        return;
+    };
+    let identified = w
+        .required(vm, p, "identified")
+        .and_then(|b| w.boolean(b, &child(p, "identified")));
+    if let Some(a) = w.required(vm, p, "age_band") {
+        w.choice(a, &child(p, "age_band"), &AgeBand::ALL);
+    }
+    if let Some(t) = Walk::optional(vm, "town") {
+        w.text(t, &child(p, "town"), limits::SHORT);
+    }
+    let Some(today) = today else {
+        return;
+    };
+    let on_p = child(p, "identified_on");
+    let on = Walk::optional(vm, "identified_on").and_then(|d| w.date(d, &on_p));
+    // Optional even when identified: a version 1 form, upcast, never had it, and the
+    // projections then count the child on the filing date.
+    if let (Some(false), Some(_)) = (identified, Walk::optional(vm, "identified_on")) {
+        w.err(&on_p, "is given only when the child is identified");
+    }
+    if let Some(d) = on.filter(|d| *d > today) {
+        w.err(&on_p, format!("{d} is after the filing date {today}"));
+    }
 }
 
 fn walk_source(w: &mut Walk, v: &Value) {

@@ -22,6 +22,7 @@ fn complaint() -> CaseEvent {
         unit_case_number: None,
         received_on: date(2024, 9, 1),
         received_time: None,
+        received_offset: None,
         source: Source::NcmecCybertip {
             cybertip_number: CyberTipNumber::parse(TIP).unwrap(),
         },
@@ -36,6 +37,7 @@ fn log_complaint() -> CaseCommand {
         unit_case_number: None,
         received_on: date(2024, 9, 1),
         received_time: None,
+        received_offset: None,
         source: Source::NcmecCybertip {
             cybertip_number: CyberTipNumber::parse(TIP).unwrap(),
         },
@@ -945,7 +947,7 @@ async fn correction_is_recorded_and_applied() {
         cqrs_es::Aggregate::apply(&mut case, e);
     }
     assert_eq!(
-        case.notification.unwrap().victim.age_band,
+        case.notification.unwrap().victims[0].age_band,
         AgeBand::Age13To15
     );
     assert_eq!(case.corrections, 1);

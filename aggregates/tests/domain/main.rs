@@ -9,3 +9,4 @@ mod other_aggregates;
 mod status_props;
 mod upcast_tests;
 mod validation_tests;
+mod workflow_tests;

@@ -61,6 +61,7 @@ proptest! {
                 unit_case_number: None,
                 received_on: date(2024, 9, 1),
                 received_time: None,
+                received_offset: None,
                 source: icac_aggregates::form::v1::Source::Parent,
                 recorded_at: now(),
             });

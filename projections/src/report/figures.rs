@@ -26,7 +26,7 @@ pub const DEFINITIONS: [&str; 12] = [
     "Notifications: standardized initial notifications filed with the Task Force during the period (Connecticut date the ledger recorded the filing); duplicates of a CyberTip already held by another case are counted separately.",
     "Timeliness: every notification clock that started in the period (received date, as corrected), assessed on the last day of the period: on time = form filed within 14 calendar days; late = filed after; overdue = not filed and past due; not yet due = not filed, still inside the 14 days. Percent within 14 days = on time / (on time + late). Median days to notify = median of (filing date - received date) over filed notifications.",
     "Investigations opened: cases first moved to 'investigating' during the period; proactive when the case came from undercover work (source proactive/undercover, or linked to an operation), reactive otherwise.",
-    "Undercover operations: operations of the investigative unit conducted (start date) or concluded during the period; linked cases are cases linked to the operation; cases opened and arrests as reported at its conclusion.",
+    "Undercover operations: operations of the investigative unit conducted (start date) or concluded during the period; linked cases are cases linked to the operation; cases opened (linked cases moved to investigating) and arrests (arrests recorded in linked cases) come from the linked cases' own events, not from figures entered at the conclusion.",
     "Arrests: arrests with an arrest date in the period (as corrected); charges by statute count each arrest charging the statute once, and the counts charged.",
     "Referrals: referrals with a referral date in the period, by target, with the decision recorded so far.",
     "Outcomes without arrest: cases closed during the period with a disposition other than arrest.",
@@ -306,12 +306,16 @@ pub fn compute(
         arrests: 0,
         operations: Vec::new(),
     };
+    // Results come from the linked cases' own events, not from the conclusion.
+    let results =
+        crate::operation_results::results(models.operations.values(), cases.iter().copied());
     for o in models.operations.values() {
         let active = o.started_on.is_some_and(|d| in_period(p, d))
             || o.concluded_on.is_some_and(|d| in_period(p, d));
         if !active {
             continue;
         }
+        let derived = results.get(&o.operation_id);
         let row = OperationRow {
             operation_id: o.operation_id.to_string(),
             name: o.name.clone(),
@@ -319,8 +323,8 @@ pub fn compute(
             started_on: o.started_on,
             ended_on: o.ended_on,
             linked_cases: linked.get(o.operation_id.as_str()).copied().unwrap_or(0),
-            cases_opened: o.cases_opened.len() as u64,
-            arrests: u64::from(o.arrests),
+            cases_opened: derived.map_or(0, |r| r.cases_opened),
+            arrests: derived.map_or(0, |r| r.arrests),
         };
         ops.conducted += 1;
         ops.linked_cases += row.linked_cases;

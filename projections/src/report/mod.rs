@@ -3,6 +3,7 @@
 pub mod figures;
 pub mod model;
 pub mod render;
+pub mod sting_unit;
 pub mod suppression;
 
 use icac_aggregates::catalog::Catalog;
@@ -66,6 +67,15 @@ pub fn build(
     }
     let catalog = Catalog::builtin().map_err(|e| ReportError::Catalog(e.to_string()))?;
     let figures = figures::compute(models, &parameters, catalog)?;
+    // The timeliness figures depend on it, so the report says which it used.
+    let policy_statement = parameters.deadline_policy.statement();
+    let recommendation = recommendation.map(|r| r.trim_end().to_owned());
+    let sting_unit = sting_unit::compute(
+        models,
+        sting_unit::DEFAULT_CREATED_ON.min(parameters.from),
+        parameters.to,
+        recommendation.clone(),
+    );
     Ok(AnnualReport {
         format: REPORT_FORMAT.to_owned(),
         title: format!(
@@ -77,8 +87,13 @@ pub fn build(
         parameters,
         attestation,
         figures,
-        recommendation: recommendation.map(|r| r.trim_end().to_owned()),
-        definitions: figures::DEFINITIONS.iter().map(|s| (*s).to_owned()).collect(),
+        recommendation,
+        sting_unit: Some(sting_unit),
+        definitions: figures::DEFINITIONS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(std::iter::once(policy_statement))
+            .collect(),
     })
 }
 

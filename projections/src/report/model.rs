@@ -280,5 +280,9 @@ pub struct AnnualReport {
     pub figures: Figures,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recommendation: Option<String>,
+    /// The sting unit's activity and results by quarter, with the recommendation
+    /// (issue 17; `report::sting_unit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sting_unit: Option<super::sting_unit::StingUnitSection>,
     pub definitions: Vec<String>,
 }

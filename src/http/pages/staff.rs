@@ -323,6 +323,22 @@ pub async fn dashboard(
         }
         Err(ViewQueryError::Projection(e)) => return error_page(&Problem::internal(e)),
     };
+    let sharing = match state
+        .projections
+        .sharing(as_of, unit.as_ref(), &state.config.sharing_policy, false)
+        .await
+    {
+        Ok(r) => r.total,
+        Err(e) => return error_page(&Problem::internal(e)),
+    };
+    let unacknowledged = match state.projections.tips().await {
+        Ok(tips) => tips
+            .iter()
+            .filter(|t| t.status == icac_projections::tips::TipStatus::UnacknowledgedDissemination)
+            .filter(|t| unit.is_none() || t.disseminated_to == unit)
+            .count(),
+        Err(e) => return error_page(&Problem::internal(e)),
+    };
     let t = &report.total;
     let link = |status: &str, n: u64, label: &str| {
         if see_per_case && p.role.allows(Permission::ReadCases) {
@@ -385,12 +401,20 @@ pub async fn dashboard(
         None => "all units".to_owned(),
     };
     let body = format!(
-        "<h1>14-day compliance</h1><p>Notifications under C.G.S. 29-7e(c) for {scope}, as of {as_of}.</p>\
+        "<h1>14-day compliance</h1><p>Notifications under C.G.S. 29-7e(c) for {scope}, as of {as_of}.</p><p class=\"hint\" id=\"deadline-policy\">{policy}</p>\
 <form method=\"get\" action=\"/staff\"><label for=\"as_of\">As of date</label><input type=\"date\" id=\"as_of\" name=\"as_of\" value=\"{as_of}\"> <button type=\"submit\">Show</button></form>\
-<div class=\"cards\">{cards}</div><figure>{svg}<figcaption class=\"hint\">{n} notifications; {inc} with an incomplete form.</figcaption></figure>\
+<div class=\"cards\">{cards}</div>\
+<h2>Continued sharing</h2><p class=\"hint\">An update from the unit every {cadence} days on an open case, and after an arrest or the closure (29-7e(c)).</p>\
+<div class=\"cards\"><div class=\"card\"><div class=\"v\" id=\"sharing-current\">{sc}</div>Current</div><div class=\"card\"><div class=\"v\" id=\"sharing-due-soon\">{sd}</div>Update due soon</div><div class=\"card\"><div class=\"v\" id=\"sharing-overdue\">{so}</div>Update overdue</div><div class=\"card\"><div class=\"v\" id=\"tips-unacknowledged\">{ua}</div>Unacknowledged dissemination</div></div><figure>{svg}<figcaption class=\"hint\">{n} notifications; {inc} with an incomplete form.</figcaption></figure>\
 <h2>By unit</h2><table><thead><tr><th>Unit</th><th class=\"n\">Notifications</th><th class=\"n\">On time</th><th class=\"n\">Late</th><th class=\"n\">Pending</th><th class=\"n\">Due soon</th><th class=\"n\">Overdue</th><th class=\"n\">Incomplete form</th></tr></thead><tbody>{rows}</tbody></table>",
         n = t.notifications,
         inc = t.incomplete_form,
+        policy = escape(&report.policy_statement),
+        cadence = state.config.sharing_policy.default_cadence_days,
+        sc = sharing.current,
+        sd = sharing.due_soon,
+        so = sharing.overdue,
+        ua = unacknowledged,
     );
     page(&p, &csrf, "Compliance dashboard", &body)
 }
@@ -702,6 +726,9 @@ pub async fn annual(
         suppression_threshold: None,
         at_position: None,
         format: None,
+        roll_to_business_day: None,
+        saturday_to_friday: None,
+        due_soon_days: None,
     };
     let report = match queries::build_annual(&state, &aq).await {
         Ok(r) => r,

@@ -288,6 +288,7 @@ pub async fn log_complaint(
             unit_case_number: Some(body.unit_case_number),
             received_on: body.received_on,
             received_time: body.received_time,
+            received_offset: body.received_offset,
             source: body.source,
             recorded_at: Timestamp::now(),
         };
@@ -396,6 +397,10 @@ command_route!(record_referral, case_command, CaseBody::Referral);
 command_route!(link_operation, case_command, CaseBody::LinkOperation);
 command_route!(set_urgent, case_command, CaseBody::SetUrgent);
 command_route!(record_correction, case_command, CaseBody::Correction);
+command_route!(add_victim, case_command, CaseBody::AddVictim);
+command_route!(set_sharing_cadence, case_command, CaseBody::SharingCadence);
+command_route!(identify_victim, case_command, CaseBody::IdentifyVictim);
+command_route!(record_outcome, case_command, CaseBody::Outcome);
 
 pub async fn decide_referral(
     State(state): State<SharedState>,

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod probes;
 pub mod queries;
 pub mod tlog;
+pub mod tips;
 
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Extension, Router};
@@ -268,6 +269,42 @@ pub const ROUTES: &[RouteSpec] = &[
     .body(body::<b::RecordReferralBody>),
     route(
         POST,
+        "/v1/cases/{case_id}/sharing-cadence",
+        Some(P::ManageCases),
+        "cases",
+        "Set how often the unit owes the Task Force an update on this case (1 to 365 days; 29-7e(c))",
+        || post(commands::set_sharing_cadence),
+    )
+    .body(body::<b::SetSharingCadenceBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/victims",
+        Some(P::ManageCases),
+        "cases",
+        "Record a child the case learned of after the filing (age band; date identified if known)",
+        || post(commands::add_victim),
+    )
+    .body(body::<b::AddVictimBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/victim-identifications",
+        Some(P::ManageCases),
+        "cases",
+        "Record that a child of the case was identified, and when",
+        || post(commands::identify_victim),
+    )
+    .body(body::<b::IdentifyVictimBody>),
+    route(
+        POST,
+        "/v1/cases/{case_id}/prosecution-outcomes",
+        Some(P::ManageCases),
+        "cases",
+        "Record a prosecution outcome of an arrest (charges filed, convicted, dismissed, nolle; a nolle starts the 13-month erasure clock of C.G.S. 54-142a)",
+        || post(commands::record_outcome),
+    )
+    .body(body::<b::RecordOutcomeBody>),
+    route(
+        POST,
         "/v1/cases/{case_id}/referrals/{number}/decision",
         Some(P::ManageCases),
         "cases",
@@ -323,6 +360,15 @@ pub const ROUTES: &[RouteSpec] = &[
     .query(schema::<queries::ComplianceQuery>),
     route(
         GET,
+        "/v1/compliance/sharing",
+        Some(P::ReadCompliance),
+        "compliance",
+        "Continued sharing (29-7e(c)): each open case's next update from its unit, current / due soon / overdue (unit reporters: own unit)",
+        || get(queries::sharing),
+    )
+    .query(schema::<queries::SharingQuery>),
+    route(
+        GET,
         "/v1/compliance/summary",
         Some(P::ReadAggregates),
         "compliance",
@@ -376,6 +422,51 @@ pub const ROUTES: &[RouteSpec] = &[
         || post(commands::conclude_operation),
     )
     .body(body::<b::ConcludeOperationBody>),
+    // CyberTips at the Task Force
+    route(
+        GET,
+        "/v1/tips",
+        Some(P::ReadCases),
+        "tips",
+        "CyberTips at the Task Force with their dissemination status (unit reporters: tips disseminated to their unit)",
+        || get(tips::list_tips),
+    ),
+    route(
+        POST,
+        "/v1/tips",
+        Some(P::ManageCases),
+        "tips",
+        "Receive a CyberTipline report made available by NCMEC",
+        || post(tips::receive_tip),
+    )
+    .body(body::<b::ReceiveTipBody>),
+    route(
+        POST,
+        "/v1/tips/{cybertip_number}/triage",
+        Some(P::ManageCases),
+        "tips",
+        "Triage a tip: confirm or change NCMEC's priority",
+        || post(tips::triage_tip),
+    )
+    .body(body::<b::TriageTipBody>),
+    route(
+        POST,
+        "/v1/tips/{cybertip_number}/disseminate",
+        Some(P::ManageCases),
+        "tips",
+        "Disseminate a tip to an active unit",
+        || post(tips::disseminate_tip),
+    )
+    .body(body::<b::DisseminateTipBody>),
+    route(
+        POST,
+        "/v1/tips/{cybertip_number}/acknowledge",
+        Some(P::FileForUnit),
+        "tips",
+        "The receiving unit acknowledges the tip: its case opens and its 14-day clock starts",
+        || post(tips::acknowledge_tip),
+    )
+    .body(body::<b::AcknowledgeTipBody>),
     // Public reports
     route(
         GET,

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use icac_aggregates::compliance::{DeadlinePolicy, PolicyError};
 use icac_aggregates::ids::Ori;
 use icac_projections::case_view::CaseView;
 use icac_projections::compliance::{assess_case, NotificationCompliance};
@@ -189,9 +190,9 @@ async fn compliance_report(
     state: &SharedState,
     as_of: Date,
     unit: Option<&Ori>,
+    policy: &DeadlinePolicy,
     rows: bool,
 ) -> ApiResult<icac_projections::compliance::ComplianceReport> {
-    let policy = &state.config.deadline_policy;
     let report = if rows {
         state.projections.compliance(as_of, unit, policy).await
     } else {
@@ -375,6 +376,14 @@ pub struct ComplianceQuery {
     /// One unit (ORI); a unit reporter always sees its own unit's only.
     #[schemars(with = "Option<Ori>")]
     pub unit: Option<String>,
+    /// Deadline policy for this answer (default: the server's): roll a weekend or
+    /// CT legal-holiday due date to the next business day.
+    pub roll_to_business_day: Option<bool>,
+    /// Observe a Saturday holiday on the Friday before (C.G.S. 1-4; default: the server's, on).
+    pub saturday_to_friday: Option<bool>,
+    /// "Due soon" with at most this many days left, 0 to 14 (default: the server's).
+    #[schemars(range(max = 14))]
+    pub due_soon_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -383,6 +392,68 @@ pub struct SummaryQuery {
     /// Compliance as of this date (default: today in Connecticut).
     #[schemars(with = "Option<Date>")]
     pub as_of: Option<String>,
+    /// Deadline policy for this answer (default: the server's): roll a weekend or
+    /// CT legal-holiday due date to the next business day.
+    pub roll_to_business_day: Option<bool>,
+    /// Observe a Saturday holiday on the Friday before (C.G.S. 1-4; default: the server's, on).
+    pub saturday_to_friday: Option<bool>,
+    /// "Due soon" with at most this many days left, 0 to 14 (default: the server's).
+    #[schemars(range(max = 14))]
+    pub due_soon_days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharingQuery {
+    /// The sharing clock as of this date (default: today in Connecticut).
+    #[schemars(with = "Option<Date>")]
+    pub as_of: Option<String>,
+    /// One unit (ORI); a unit reporter always sees its own unit's only.
+    #[schemars(with = "Option<Ori>")]
+    pub unit: Option<String>,
+    /// Cadence of a case that set none (default: the server's, 30 days).
+    #[schemars(range(min = 1, max = 365))]
+    pub cadence_days: Option<u32>,
+}
+
+/// Continued sharing (29-7e(c)): which open case owes the Task Force an update.
+pub async fn sharing(
+    State(state): State<SharedState>,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<SharingQuery>,
+) -> ApiResult<Json<Value>> {
+    let as_of = parse_date("as_of", q.as_of.as_deref())?;
+    let mut policy = state.config.sharing_policy;
+    if let Some(days) = q.cadence_days {
+        policy.default_cadence_days = icac_aggregates::compliance::sharing::check_cadence(days)
+            .map_err(|e| Problem::field("/cadence_days", e.to_string()))?;
+    }
+    state.fresh_views().await?;
+    let unit = unit_scope(&principal, q.unit.as_deref())?;
+    let report = state
+        .projections
+        .sharing(as_of, unit.as_ref(), &policy, true)
+        .await
+        .map_err(Problem::internal)?;
+    json(report)
+}
+
+/// The deadline policy a request names; what it leaves out is the server's.
+pub(crate) fn request_policy(
+    state: &SharedState,
+    roll_to_business_day: Option<bool>,
+    saturday_to_friday: Option<bool>,
+    due_soon_days: Option<u32>,
+) -> ApiResult<DeadlinePolicy> {
+    let base = state.config.deadline_policy;
+    DeadlinePolicy::new(
+        roll_to_business_day.unwrap_or(base.roll_to_business_day),
+        saturday_to_friday.unwrap_or(base.observance.saturday_to_friday),
+        due_soon_days.unwrap_or(base.due_soon_days),
+    )
+    .map_err(|e| match e {
+        PolicyError::DueSoonDays(_) => Problem::field("/due_soon_days", e.to_string()),
+    })
 }
 
 pub async fn compliance(
@@ -391,9 +462,15 @@ pub async fn compliance(
     ApiQuery(q): ApiQuery<ComplianceQuery>,
 ) -> ApiResult<Json<Value>> {
     let as_of = parse_date("as_of", q.as_of.as_deref())?;
+    let policy = request_policy(
+        &state,
+        q.roll_to_business_day,
+        q.saturday_to_friday,
+        q.due_soon_days,
+    )?;
     state.fresh_views().await?;
     let unit = unit_scope(&principal, q.unit.as_deref())?;
-    json(compliance_report(&state, as_of, unit.as_ref(), true).await?)
+    json(compliance_report(&state, as_of, unit.as_ref(), &policy, true).await?)
 }
 
 /// Counts only (no case ids): for report authors and supervisors.
@@ -403,11 +480,18 @@ pub async fn compliance_summary(
     ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> ApiResult<Json<Value>> {
     let as_of = parse_date("as_of", q.as_of.as_deref())?;
+    let policy = request_policy(
+        &state,
+        q.roll_to_business_day,
+        q.saturday_to_friday,
+        q.due_soon_days,
+    )?;
     state.fresh_views().await?;
-    let report = compliance_report(&state, as_of, None, false).await?;
+    let report = compliance_report(&state, as_of, None, &policy, false).await?;
     Ok(Json(json!({
         "as_of": report.as_of,
         "policy": report.policy,
+        "policy_statement": report.policy_statement,
         "total": report.total,
         "units": report.units,
     })))
@@ -420,9 +504,29 @@ pub async fn list_operations(
     state.fresh_views().await?;
     let ops = state
         .projections
-        .operations()
+        .operation_results()
         .await
         .map_err(Problem::internal)?;
+    // Results from the linked cases; `cases_opened` and `arrests` of the view are what
+    // was typed in at the conclusion and are kept only beside them for comparison.
+    let ops: Vec<Value> = ops
+        .into_iter()
+        .map(|(view, results)| {
+            let mut v = serde_json::to_value(&view).unwrap_or(Value::Null);
+            if let Some(m) = v.as_object_mut() {
+                m.insert(
+                    "status".into(),
+                    json!(if results.in_progress {
+                        "in_progress"
+                    } else {
+                        "concluded"
+                    }),
+                );
+                m.insert("results".into(), json!(results));
+            }
+            v
+        })
+        .collect();
     Ok(Json(json!({ "operations": ops })))
 }
 
@@ -479,6 +583,14 @@ pub struct AnnualQuery {
     /// `json` (default), `html`, `csv` or `md`.
     #[schemars(extend("enum" = ["json", "html", "csv", "md"]))]
     pub format: Option<String>,
+    /// Deadline policy for this answer (default: the server's): roll a weekend or
+    /// CT legal-holiday due date to the next business day.
+    pub roll_to_business_day: Option<bool>,
+    /// Observe a Saturday holiday on the Friday before (C.G.S. 1-4; default: the server's, on).
+    pub saturday_to_friday: Option<bool>,
+    /// "Due soon" with at most this many days left, 0 to 14 (default: the server's).
+    #[schemars(range(max = 14))]
+    pub due_soon_days: Option<u32>,
 }
 
 pub async fn annual_report(
@@ -562,7 +674,12 @@ pub(crate) async fn build_annual(
         from,
         to,
         suppression_threshold: threshold,
-        deadline_policy: state.config.deadline_policy,
+        deadline_policy: request_policy(
+            state,
+            q.roll_to_business_day,
+            q.saturday_to_friday,
+            q.due_soon_days,
+        )?,
     };
     annual::build(
         state.ledger.storage(),
