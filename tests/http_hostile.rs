@@ -10,7 +10,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use common::{Kind, TestDb, KINDS};
-use http_support::{form, start, Server, HARTFORD};
+use http_support::{
+    cookie_value, form, hidden_csrf, set_cookies, sign_in, start, Server, HARTFORD,
+};
 use icac_ledger::http::auth::Role;
 use icac_ledger::http::ServerConfig;
 use serde_json::{json, Value};
@@ -246,60 +248,6 @@ async fn forwarded_headers_count_only_from_a_trusted_proxy() {
     }
     assert_eq!(whoami(&s, "icac_0f_bad", Some("192.0.2.200")).await, 429);
     s.stop().await;
-}
-
-fn set_cookies(r: &reqwest::Response) -> Vec<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect()
-}
-
-fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
-    cookies.iter().find_map(|c| {
-        let first = c.split(';').next()?;
-        let (k, v) = first.split_once('=')?;
-        (k == name).then(|| v.to_owned())
-    })
-}
-
-fn hidden_csrf(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|t| t.split('"').next())
-        .expect("a csrf field")
-        .to_owned()
-}
-
-/// Signs in through the login form; returns the session cookie and the page's CSRF token.
-async fn sign_in(s: &Server, token: &str) -> (String, String) {
-    let page = s.client.get(s.url("/staff/login")).send().await.unwrap();
-    let login_cookie =
-        cookie_value(&set_cookies(&page), "icac_login_csrf").expect("login csrf cookie");
-    let csrf = hidden_csrf(&page.text().await.unwrap());
-    let r = s
-        .client
-        .post(s.url("/staff/login"))
-        .header("cookie", format!("icac_login_csrf={login_cookie}"))
-        .header("origin", &s.base)
-        .form(&[("csrf", csrf.as_str()), ("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let cookies = set_cookies(&r);
-    let session = cookie_value(&cookies, "icac_session").expect("session cookie");
-    let dash = s
-        .client
-        .get(s.url("/staff"))
-        .header("cookie", format!("icac_session={session}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(dash.status(), 200);
-    let csrf = hidden_csrf(&dash.text().await.unwrap());
-    (session, csrf)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

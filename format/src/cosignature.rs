@@ -86,34 +86,8 @@ impl CosignerKey {
 
     /// Parses a vkey `<name>+<8 hex id>+<base64(0x04 || 32-byte key)>`.
     pub fn from_vkey(vkey: &str) -> Result<Self, CosignatureError> {
-        if vkey.len() > MAX_KEY_NAME_LEN + 64 {
-            return Err(CosignatureError::BadKey("too long"));
-        }
-        let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(CosignatureError::BadKey("expected <name>+<hash>+<key>"));
-        };
-        let mut id = [0u8; 4];
-        if id_hex.len() != 8 || hex::decode_to_slice(id_hex, &mut id).is_err() {
-            return Err(CosignatureError::BadKey("key hash must be 8 hex digits"));
-        }
-        let raw = B64
-            .decode(b64)
-            .map_err(|_| CosignatureError::BadKey("key is not standard base64"))?;
-        let [alg, key_bytes @ ..] = raw.as_slice() else {
-            return Err(CosignatureError::BadKey("key is empty"));
-        };
-        if *alg != SIG_TYPE_COSIGNATURE_V1 {
-            return Err(CosignatureError::BadKey(
-                "a witness key must have signature type 0x04 (cosignature/v1)",
-            ));
-        }
-        let key_bytes: [u8; 32] = key_bytes
-            .try_into()
-            .map_err(|_| CosignatureError::BadKey("Ed25519 public key must be 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&key_bytes)
-            .map_err(|_| CosignatureError::BadKey("not a valid Ed25519 public key"))?;
+        let (name, id, key) = super::checkpoint::parse_vkey(vkey, SIG_TYPE_COSIGNATURE_V1)
+            .map_err(CosignatureError::BadKey)?;
         let k = Self::new(name, key)?;
         if k.id != id {
             return Err(CosignatureError::BadKey(

@@ -157,3 +157,59 @@ pub fn form(unit: &str, case_number: &str, tip: &str) -> Value {
         "attestation": { "name": "Det. A. Rivera", "statement_accepted": true }
     })
 }
+
+// Staff pages: the login form, its cookies and CSRF tokens.
+
+pub fn set_cookies(r: &reqwest::Response) -> Vec<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect()
+}
+
+pub fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
+    cookies.iter().find_map(|c| {
+        let first = c.split(';').next()?;
+        let (k, v) = first.split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}
+
+pub fn hidden_csrf(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("a csrf field")
+        .to_owned()
+}
+
+/// Signs in through the login form; returns the session cookie and the page's CSRF token.
+pub async fn sign_in(s: &Server, token: &str) -> (String, String) {
+    let page = s.client.get(s.url("/staff/login")).send().await.unwrap();
+    let login_cookie =
+        cookie_value(&set_cookies(&page), "icac_login_csrf").expect("login csrf cookie");
+    let csrf = hidden_csrf(&page.text().await.unwrap());
+    let r = s
+        .client
+        .post(s.url("/staff/login"))
+        .header("cookie", format!("icac_login_csrf={login_cookie}"))
+        .header("origin", &s.base)
+        .form(&[("csrf", csrf.as_str()), ("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookies = set_cookies(&r);
+    let session = cookie_value(&cookies, "icac_session").expect("session cookie");
+    let dash = s
+        .client
+        .get(s.url("/staff"))
+        .header("cookie", format!("icac_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dash.status(), 200);
+    let csrf = hidden_csrf(&dash.text().await.unwrap());
+    (session, csrf)
+}

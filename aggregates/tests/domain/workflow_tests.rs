@@ -53,7 +53,10 @@ fn version_2_lists_victims_and_version_1_is_upcast() {
     let mut identified = form_json();
     identified["victim"] = json!({ "identified": true, "age_band": "age_13_to_15" });
     let up = parse_at(&identified, "2024-09-10T14:00:00Z").unwrap();
-    with_ctx(ts("2024-09-10T14:00:00Z"), |ctx| icac_aggregates::form::validate(&up, ctx)).unwrap();
+    with_ctx(ts("2024-09-10T14:00:00Z"), |ctx| {
+        icac_aggregates::form::validate(&up, ctx)
+    })
+    .unwrap();
     let old = parse_at(&form_json(), "2024-09-10T14:00:00Z").unwrap();
     assert_eq!(old.form_version, FormVersion::V2);
     assert_eq!(old.victims.len(), 1);

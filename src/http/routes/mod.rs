@@ -6,8 +6,8 @@ pub mod audit;
 pub mod commands;
 pub mod probes;
 pub mod queries;
-pub mod tlog;
 pub mod tips;
+pub mod tlog;
 
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Extension, Router};
