@@ -7,6 +7,7 @@ pub mod erasure;
 pub mod filing;
 pub mod import;
 pub mod indexes;
+pub mod release;
 pub mod setup;
 
 use icac_aggregates::text::BlamesField;
@@ -260,7 +261,7 @@ fn upcast_payload(
         .map_err(|e| e.to_string())
 }
 
-fn store<A>(ledger: &Ledger, stale: &Arc<StaleLoads>) -> LedgerEventStore<A> {
+pub(crate) fn store<A>(ledger: &Ledger, stale: &Arc<StaleLoads>) -> LedgerEventStore<A> {
     LedgerEventStore::new(ledger.clone())
         .with_upcaster(upcast_payload)
         .with_stale_loads(stale.clone())

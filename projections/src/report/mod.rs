@@ -1,6 +1,8 @@
 //! The annual legislative report: figures, privacy suppression, renderers.
 
+pub mod audit;
 pub mod figures;
+pub mod linked;
 pub mod model;
 pub mod render;
 pub mod suppression;
@@ -23,6 +25,8 @@ pub enum ReportError {
     PeriodTooLong,
     #[error(transparent)]
     Suppression(#[from] suppression::SuppressionError),
+    #[error(transparent)]
+    Period(#[from] icac_aggregates::release::PeriodError),
     #[error("deadline: {0}")]
     Deadline(String),
     #[error("catalog: {0}")]
@@ -43,6 +47,17 @@ pub fn build(
     parameters: Parameters,
     attestation: Attestation,
     recommendation: Option<String>,
+) -> Result<AnnualReport, ReportError> {
+    build_linked(models, parameters, attestation, recommendation, &[])
+}
+
+/// [`build`] with the victim table suppressed jointly with `earlier` releases.
+pub fn build_linked(
+    models: &ReadModels,
+    parameters: Parameters,
+    attestation: Attestation,
+    recommendation: Option<String>,
+    earlier: &[linked::PublicTable],
 ) -> Result<AnnualReport, ReportError> {
     if parameters.from > parameters.to {
         return Err(ReportError::PeriodOrder {
@@ -65,7 +80,7 @@ pub fn build(
         return Err(ReportError::RecommendationTooLong);
     }
     let catalog = Catalog::builtin().map_err(|e| ReportError::Catalog(e.to_string()))?;
-    let figures = figures::compute(models, &parameters, catalog)?;
+    let figures = figures::compute_linked(models, &parameters, catalog, earlier)?;
     Ok(AnnualReport {
         format: REPORT_FORMAT.to_owned(),
         title: format!(
@@ -79,6 +94,7 @@ pub fn build(
         figures,
         recommendation: recommendation.map(|r| r.trim_end().to_owned()),
         definitions: figures::DEFINITIONS.iter().map(|s| (*s).to_owned()).collect(),
+        release: None,
     })
 }
 

@@ -562,6 +562,7 @@ pub(crate) async fn build_annual(
         from,
         to,
         suppression_threshold: threshold,
+        protection_width: threshold,
         deadline_policy: state.config.deadline_policy,
     };
     annual::build(
