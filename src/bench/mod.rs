@@ -6,3 +6,4 @@ pub mod generate;
 pub mod http;
 pub mod ownership;
 pub mod projections;
+pub mod release;

@@ -230,6 +230,8 @@ pub enum BenchCommand {
     Rebuild(super::bench::LedgerBenchArgs),
     /// Build the annual report in every format, next to a raw read of the same ledger
     Report(super::bench::ReportBenchArgs),
+    /// Publish two overlapping releases (joint suppression, audit, event, proof), next to a draft
+    Release(super::bench::ReleaseBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +269,7 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         BenchCommand::Generate(g) => return super::bench::generate(args, g).await,
         BenchCommand::Rebuild(r) => return super::bench::rebuild(args, r).await,
         BenchCommand::Report(r) => return super::bench::report(args, r).await,
+        BenchCommand::Release(r) => return super::bench::release(args, r).await,
     };
     let id = args.ledger_id()?;
     let storage = args.storage().await?;
