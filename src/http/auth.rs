@@ -89,17 +89,26 @@ impl Role {
                     | P::ManageOperations
                     | P::HandlePublicReports
                     | P::ReadAggregates
+                    | P::PublishReleases
                     | P::ReadLedgerStatus
                     | P::RevealPersonalData
                     | P::ErasePersonalData
             ),
             Role::Auditor => matches!(p, P::Audit | P::ReadLedgerStatus | P::ReadDirectory),
-            Role::ReportAuthor => matches!(p, P::ReadAggregates | P::ReadDirectory),
+            Role::ReportAuthor => {
+                matches!(p, P::ReadAggregates | P::PublishReleases | P::ReadDirectory)
+            }
             Role::Admin => matches!(
                 p,
                 P::ManageUnits | P::ManageTokens | P::ReadLedgerStatus | P::ReadDirectory
             ),
         }
+    }
+
+    /// Drafts of the annual report (any dates or position, not audited against
+    /// releases) only for roles that may already read every case behind them.
+    pub fn reads_drafts(self) -> bool {
+        self.allows(Permission::ReadCases) && !self.is_unit_bound()
     }
 
     /// A role bound to one unit sees and acts only for that unit.
@@ -146,8 +155,10 @@ pub enum Permission {
     ReadCases,
     /// 14-day compliance per case (unit reporters: own unit only).
     ReadCompliance,
-    /// Counts only: compliance summary, annual report.
+    /// Counts only: compliance summary, released annual reports.
     ReadAggregates,
+    /// Publish a release of the annual report (audited; recorded in the ledger).
+    PublishReleases,
     ManageOperations,
     HandlePublicReports,
     ManageUnits,

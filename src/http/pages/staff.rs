@@ -680,7 +680,7 @@ pub async fn annual(
         at_position: None,
         format: None,
     };
-    let report = match queries::build_annual(&state, &aq).await {
+    let report = match queries::build_annual(&state, &p, &aq).await {
         Ok(r) => r,
         Err(e) => return error_page(&e),
     };
