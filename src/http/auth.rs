@@ -77,6 +77,7 @@ impl Role {
                     | P::ManageOperations
                     | P::HandlePublicReports
                     | P::RevealPersonalData
+                    | P::ReadDrafts
             ),
             Role::Supervisor => matches!(
                 p,
@@ -90,6 +91,7 @@ impl Role {
                     | P::HandlePublicReports
                     | P::ReadAggregates
                     | P::PublishReleases
+                    | P::ReadDrafts
                     | P::ReadLedgerStatus
                     | P::RevealPersonalData
                     | P::ErasePersonalData
@@ -103,12 +105,6 @@ impl Role {
                 P::ManageUnits | P::ManageTokens | P::ReadLedgerStatus | P::ReadDirectory
             ),
         }
-    }
-
-    /// Drafts of the annual report (any dates or position, not audited against
-    /// releases) only for roles that may already read every case behind them.
-    pub fn reads_drafts(self) -> bool {
-        self.allows(Permission::ReadCases) && !self.is_unit_bound()
     }
 
     /// A role bound to one unit sees and acts only for that unit.
@@ -159,6 +155,9 @@ pub enum Permission {
     ReadAggregates,
     /// Publish a release of the annual report (audited; recorded in the ledger).
     PublishReleases,
+    /// Drafts of the annual report (any dates or position, not audited against the
+    /// releases): only roles that already read every case behind them.
+    ReadDrafts,
     ManageOperations,
     HandlePublicReports,
     ManageUnits,

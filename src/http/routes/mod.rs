@@ -332,7 +332,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(
         GET,
         "/v1/reports/annual",
-        Some(P::ReadCases),
+        Some(P::ReadDrafts),
         "reports",
         "A draft of the annual report (29-7e(d)) at any dates or position, watermarked; only for roles that read every case",
         || get(queries::annual_report),
