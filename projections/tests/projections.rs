@@ -481,7 +481,10 @@ fn check_non_derivable(truth: &Grid, threshold: u64, width: u64) -> Option<Victi
     let t = match victim_table(truth, bands, "2025", &[], &params(threshold, width)) {
         Ok(t) => t,
         // Refusing to publish is allowed; publishing a derivable figure is not.
-        Err(ReportError::Suppression(SuppressionError::Unprotected(_))) => return None,
+        Err(ReportError::Suppression(SuppressionError::Unprotected(_))) => {
+            eprintln!("REFUSED {truth:?}");
+            return None;
+        }
         Err(e) => panic!("{e}"),
     };
     let true_figures = {

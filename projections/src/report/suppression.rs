@@ -142,39 +142,15 @@ fn complements(
         .map(|(&k, &y)| (system.true_value(k) + 1) as f64 * y)
         .sum();
     let mut problem = vars.minimise(loss).using(microlp);
+    let choice = Choice {
+        candidates: &candidates,
+        hide: &hide,
+        big,
+        model,
+        target,
+    };
     for (delta, bound) in [(&raise, up as f64), (&lower, -(down as f64))] {
-        let moved = |cells: &[usize]| -> Expression { cells.iter().map(|&b| delta[b]).sum() };
-        for (k, it) in system.items.iter().enumerate() {
-            let d = moved(&it.cells);
-            let value = system.true_value(k) as f64;
-            match (it.shown, candidates.iter().position(|&c| c == k)) {
-                (Some(_), Some(i)) => {
-                    problem = problem
-                        .with(constraint!(d.clone() <= big * hide[i]))
-                        .with(constraint!(d.clone() + big * hide[i] >= 0));
-                    let (l, h) = p.bounds(model, system.true_value(k));
-                    problem = problem.with(constraint!(d.clone() + value >= l as f64));
-                    if h < OPEN {
-                        problem = problem.with(constraint!(d + value <= h as f64));
-                    }
-                }
-                (Some(_), None) => problem = problem.with(constraint!(d == 0)),
-                (None, _) => {
-                    let (l, h) = p.bounds(model, system.true_value(k));
-                    problem = problem.with(constraint!(d.clone() + value >= l as f64));
-                    if h < OPEN {
-                        problem = problem.with(constraint!(d.clone() + value <= h as f64));
-                    }
-                    if k == target {
-                        problem = if bound >= 0.0 {
-                            problem.with(constraint!(d >= bound))
-                        } else {
-                            problem.with(constraint!(d <= bound))
-                        };
-                    }
-                }
-            }
-        }
+        problem = choice.keep(problem, system, p, delta, bound);
     }
     match problem.solve() {
         Ok(solution) => Ok(candidates
@@ -185,5 +161,61 @@ fn complements(
             .collect()),
         Err(ResolutionError::Infeasible) => Ok(Vec::new()),
         Err(e) => Err(AuditError::Solver(e.to_string()).into()),
+    }
+}
+
+/// The variables one protection program shares between its two directions.
+struct Choice<'a> {
+    candidates: &'a [usize],
+    hide: &'a [Variable],
+    big: f64,
+    model: ReaderModel,
+    target: usize,
+}
+
+impl Choice<'_> {
+    /// Constrains one shifted table `delta` (a change per base cell): shown
+    /// figures stay, a candidate moves only if hidden, hidden figures stay
+    /// within what the reader knows, and the target moves by `bound`.
+    fn keep<M: SolverModel>(
+        &self,
+        mut problem: M,
+        system: &System,
+        p: &Protection,
+        delta: &[Variable],
+        bound: f64,
+    ) -> M {
+        let moved = |cells: &[usize]| -> Expression { cells.iter().map(|&b| delta[b]).sum() };
+        for (k, it) in system.items.iter().enumerate() {
+            let d = moved(&it.cells);
+            let value = system.true_value(k) as f64;
+            let (l, h) = p.bounds(self.model, system.true_value(k));
+            let candidate = self.candidates.iter().position(|&c| c == k);
+            match (it.shown, candidate) {
+                (Some(_), None) => {
+                    problem = problem.with(constraint!(d == 0));
+                    continue;
+                }
+                (Some(_), Some(i)) => {
+                    let y = self.hide[i];
+                    problem = problem
+                        .with(constraint!(d.clone() <= self.big * y))
+                        .with(constraint!(d.clone() + self.big * y >= 0));
+                }
+                (None, _) if k == self.target => {
+                    problem = if bound >= 0.0 {
+                        problem.with(constraint!(d.clone() >= bound))
+                    } else {
+                        problem.with(constraint!(d.clone() <= bound))
+                    };
+                }
+                (None, _) => {}
+            }
+            problem = problem.with(constraint!(d.clone() + value >= l as f64));
+            if h < OPEN {
+                problem = problem.with(constraint!(d + value <= h as f64));
+            }
+        }
+        problem
     }
 }
