@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use icac_format::record::LedgerId;
+use icac_ledger::ledger::key_file::KeyFile;
 use icac_ledger::projection::annual;
 use icac_ledger::storage::Storage;
 use icac_projections::report::figures::victim_truth;
@@ -149,6 +150,23 @@ fn releases_resist_differencing_on_300_cases() {
     }
     let after = size(d);
     assert_eq!(after, head + 5);
+
+    // The embedded inclusion proof checks with only the public key, and proves the
+    // release event with this release's period and position.
+    let key = icac_format::keys::LedgerKey::load(&d.join("icac-ledger.key")).unwrap();
+    let public = hex::encode(key.public().as_bytes());
+    let fy = read(d, "fy2025");
+    let stamp = fy.release.as_ref().unwrap();
+    std::fs::write(d.join("proof.json"), stamp.inclusion_proof.to_string()).unwrap();
+    let o = run(d, &["verify-proof", "proof.json", "--public-key", &public]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let event = &stamp.inclusion_proof["event"];
+    assert_eq!(event["aggregate_type"], "release");
+    assert_eq!(event["event_type"], "ReleasePublished");
+    let payload = &event["payload"]["ReleasePublished"];
+    assert_eq!(payload["period"]["first"], "2024-Q3");
+    assert_eq!(payload["position"], fy.attestation.position);
+    assert_eq!(payload["number"], stamp.number);
 
     // Something is actually hidden, and the attacker has work to do.
     let cal = read(d, "cal2025");
