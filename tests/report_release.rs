@@ -51,7 +51,16 @@ fn size(dir: &Path) -> u64 {
 fn release(dir: &Path, name: &str, from: &str, to: &str, extra: &[&str]) -> Output {
     let out = format!("releases/{name}.json");
     let mut args = vec![
-        "report", "annual", "--release", "--from", from, "--to", to, "--format", "json", "--out",
+        "report",
+        "annual",
+        "--release",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--format",
+        "json",
+        "--out",
         &out,
     ];
     args.extend_from_slice(extra);
@@ -108,7 +117,8 @@ fn attacker(dir: &Path, files: &[&str], truth: Option<&str>) -> Output {
     if let Some(t) = truth {
         cmd.args(["--truth", t]);
     }
-    cmd.output().expect("python3 with numpy and scipy (pip install scipy)")
+    cmd.output()
+        .expect("python3 with numpy and scipy (pip install scipy)")
 }
 
 fn demo(cases: &str) -> tempfile::TempDir {
@@ -177,10 +187,20 @@ fn releases_resist_differencing_on_300_cases() {
     // The same quarters at a later position, where their counts moved: refused.
     let o = release(d, "late", "2025-04-01", "2025-06-30", &[]);
     assert_eq!(code(&o), 1, "{}", text(&o));
-    assert!(text(&o).contains("2025-Q2") && text(&o).contains("frozen"), "{}", text(&o));
+    assert!(
+        text(&o).contains("2025-Q2") && text(&o).contains("frozen"),
+        "{}",
+        text(&o)
+    );
     assert_eq!(size(d), after);
     // The same period and position twice: refused by the release aggregate.
-    let o = release(d, "again", "2025-01-01", "2025-03-31", &["--at-position", &early]);
+    let o = release(
+        d,
+        "again",
+        "2025-01-01",
+        "2025-03-31",
+        &["--at-position", &early],
+    );
     assert_eq!(code(&o), 1, "{}", text(&o));
     assert_eq!(size(d), after);
 
@@ -193,7 +213,16 @@ fn releases_resist_differencing_on_300_cases() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(text(&o).contains("knows_small"), "{}", text(&o));
     // The built-in audit agrees.
-    let o = run(d, &["report", "audit", "releases/q2.json", "--against", "releases"]);
+    let o = run(
+        d,
+        &[
+            "report",
+            "audit",
+            "releases/q2.json",
+            "--against",
+            "releases",
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     // Every release recomputes exactly, its earlier releases included.
     for name in all {
@@ -227,26 +256,67 @@ fn releases_resist_differencing_on_300_cases() {
     std::fs::write(d.join("releases/leaky.json"), leaky.to_string()).unwrap();
     let o = attacker(d, &["leaky"], None);
     assert_eq!(code(&o), 1, "{}", text(&o));
-    assert!(text(&o).contains(&format!("DERIVED {kept}")), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("DERIVED {kept}")),
+        "{}",
+        text(&o)
+    );
     std::fs::remove_file(d.join("releases/leaky.json")).unwrap();
 
     // A declared revision at the head passes the audit against everything public.
-    let o = release(d, "cal2025-rev", "2025-01-01", "2025-12-31", &["--revision", "late filings"]);
+    let o = release(
+        d,
+        "cal2025-rev",
+        "2025-01-01",
+        "2025-12-31",
+        &["--revision", "late filings"],
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     let rev = read(d, "cal2025-rev");
     assert!(!rev.release.as_ref().unwrap().revises.is_empty());
-    let o = run(d, &["report", "audit", "releases/cal2025-rev.json", "--against", "releases"]);
+    let o = run(
+        d,
+        &[
+            "report",
+            "audit",
+            "releases/cal2025-rev.json",
+            "--against",
+            "releases",
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
 
     // Drafts are watermarked in every format.
     let o = run(
         d,
-        &["report", "annual", "--from", "2025-01-15", "--to", "2025-05-31", "--format", "md", "--out", "draft.md"],
+        &[
+            "report",
+            "annual",
+            "--from",
+            "2025-01-15",
+            "--to",
+            "2025-05-31",
+            "--format",
+            "md",
+            "--out",
+            "draft.md",
+        ],
     );
     assert_eq!(code(&o), 0, "{}", text(&o));
     let md = std::fs::read_to_string(d.join("draft.md")).unwrap();
     assert!(md.contains("DRAFT"), "{md}");
-    let o = run(d, &["report", "render", "releases/cal2025.json", "--format", "html", "--out", "cal.html"]);
+    let o = run(
+        d,
+        &[
+            "report",
+            "render",
+            "releases/cal2025.json",
+            "--format",
+            "html",
+            "--out",
+            "cal.html",
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     let html = std::fs::read_to_string(d.join("cal.html")).unwrap();
     assert!(!html.contains("DRAFT") && html.contains("Release 1 of 2025-Q1..2025-Q4"));
@@ -269,7 +339,16 @@ fn releases_resist_differencing_on_2000_cases() {
     let truth = truth_file(d, position.parse().unwrap(), "2024-07-01", "2025-12-31");
     let o = attacker(d, &["cal2025", "fy2025", "q2"], Some(&truth));
     assert_eq!(code(&o), 0, "{}", text(&o));
-    let o = run(d, &["report", "audit", "releases/q2.json", "--against", "releases"]);
+    let o = run(
+        d,
+        &[
+            "report",
+            "audit",
+            "releases/q2.json",
+            "--against",
+            "releases",
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     // Shown statutory figures match a recomputation from the ledger.
     let o = run(d, &["report", "verify", "releases/fy2025.json"]);

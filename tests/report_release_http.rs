@@ -40,25 +40,43 @@ async fn releases_and_drafts_over_http() {
         let head = s.head().await;
         let short = q.last_day().yesterday().unwrap().to_string();
         let (st, b) = s
-            .post(Role::ReportAuthor, "/v1/reports/releases", json!({ "from": from, "to": short }))
+            .post(
+                Role::ReportAuthor,
+                "/v1/reports/releases",
+                json!({ "from": from, "to": short }),
+            )
             .await;
         assert_eq!(st, 422, "{b}");
-        assert!(b["detail"].as_str().unwrap().contains(&q.to_string()), "{b}");
+        assert!(
+            b["detail"].as_str().unwrap().contains(&q.to_string()),
+            "{b}"
+        );
         assert_eq!(s.head().await, head);
 
         // A unit reporter may not publish.
         let (st, _) = s
-            .post(Role::UnitReporter, "/v1/reports/releases", json!({ "from": from, "to": to }))
+            .post(
+                Role::UnitReporter,
+                "/v1/reports/releases",
+                json!({ "from": from, "to": to }),
+            )
             .await;
         assert_eq!(st, 403);
 
         // The release: recorded, with the event's inclusion proof; the victims hidden.
         let (st, r) = s
-            .post(Role::ReportAuthor, "/v1/reports/releases", json!({ "from": from, "to": to }))
+            .post(
+                Role::ReportAuthor,
+                "/v1/reports/releases",
+                json!({ "from": from, "to": to }),
+            )
             .await;
         assert_eq!(st, 201, "{kind:?} {r}");
         assert_eq!(r["release"]["number"], 1);
-        assert_eq!(r["release"]["inclusion_proof"]["position"], r["release"]["event_position"]);
+        assert_eq!(
+            r["release"]["inclusion_proof"]["position"],
+            r["release"]["event_position"]
+        );
         assert_eq!(r["figures"]["victims_identified"]["total"], "suppressed");
         assert_eq!(s.head().await, head + 1);
         let (st, list) = s.get(Role::ReportAuthor, "/v1/reports/releases").await;

@@ -115,7 +115,9 @@ pub enum PeriodError {
         quarter: Quarter,
         start: Date,
     },
-    #[error("a period ends on the last day of a quarter: {day} is inside {quarter} (which ends {end})")]
+    #[error(
+        "a period ends on the last day of a quarter: {day} is inside {quarter} (which ends {end})"
+    )]
     NotQuarterEnd {
         day: Date,
         quarter: Quarter,
@@ -426,7 +428,10 @@ fn first_difference(
     now: &QuarterFigures,
 ) -> Option<(String, String, String)> {
     for (i, band) in bands.iter().enumerate() {
-        let (a, b) = (was.victims.get(i).copied().flatten(), now.victims.get(i).copied().flatten());
+        let (a, b) = (
+            was.victims.get(i).copied().flatten(),
+            now.victims.get(i).copied().flatten(),
+        );
         if a != b || was.victims.get(i).is_none() {
             return Some((format!("victims aged {band}"), show(a), show(b)));
         }
@@ -461,15 +466,18 @@ fn check_shape(c: &PublishRelease) -> Result<(), ReleaseError> {
         return Err(shape("a release covers 1 to 12 quarters"));
     }
     let v = &c.victims;
-    if v.quarters.iter().map(|q| q.quarter).ne(quarters.iter().copied()) {
+    if v.quarters
+        .iter()
+        .map(|q| q.quarter)
+        .ne(quarters.iter().copied())
+    {
         return Err(shape("one column per quarter of the period, in order"));
     }
     let bands = v.bands.len();
     if bands == 0 || bands > 16 || v.band_totals.len() != bands {
         return Err(shape("1 to 16 age bands, each with its total"));
     }
-    if v
-        .quarters
+    if v.quarters
         .iter()
         .any(|q| q.victims.len() != bands || q.notifications_by_month.len() != 3)
     {
@@ -477,8 +485,7 @@ fn check_shape(c: &PublishRelease) -> Result<(), ReleaseError> {
     }
     let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
     if c.tables.len() > MAX_TABLES
-        || c
-            .tables
+        || c.tables
             .iter()
             .any(|t| !hex(&t.sha256) || t.table.is_empty() || t.table.len() > 64)
     {
@@ -595,16 +602,27 @@ mod tests {
     #[test]
     fn a_released_quarter_is_frozen_unless_revised() {
         let mut r = Release::default();
-        let events = r.decide(ReleaseCommand::Publish(publish("2025-Q1", "2025-Q4", 100, None))).unwrap();
+        let events = r
+            .decide(ReleaseCommand::Publish(publish(
+                "2025-Q1", "2025-Q4", 100, None,
+            )))
+            .unwrap();
         apply_all(&mut r, events);
         // The fiscal year overlapping it reproduces the two quarters: accepted.
         let events = r
-            .decide(ReleaseCommand::Publish(publish("2024-Q3", "2025-Q2", 120, None)))
+            .decide(ReleaseCommand::Publish(publish(
+                "2024-Q3", "2025-Q2", 120, None,
+            )))
             .unwrap();
         apply_all(&mut r, events);
         // A different figure in 2025-Q1 is refused, naming the quarter.
         let e = r
-            .decide(ReleaseCommand::Publish(publish("2025-Q1", "2025-Q1", 130, Some(12))))
+            .decide(ReleaseCommand::Publish(publish(
+                "2025-Q1",
+                "2025-Q1",
+                130,
+                Some(12),
+            )))
             .unwrap_err();
         assert!(e.to_string().contains("2025-Q1"), "{e}");
         let mut revision = publish("2025-Q1", "2025-Q1", 130, Some(12));
@@ -612,11 +630,15 @@ mod tests {
             reason: "late filings".into(),
         });
         let events = r.decide(ReleaseCommand::Publish(revision)).unwrap();
-        let ReleaseEvent::ReleasePublished { revises, number, .. } = &events[0];
+        let ReleaseEvent::ReleasePublished {
+            revises, number, ..
+        } = &events[0];
         assert_eq!((revises.as_slice(), *number), ([2u32].as_slice(), 3));
         // The same period and position twice is refused.
         assert!(matches!(
-            r.decide(ReleaseCommand::Publish(publish("2025-Q1", "2025-Q4", 100, None))),
+            r.decide(ReleaseCommand::Publish(publish(
+                "2025-Q1", "2025-Q4", 100, None
+            ))),
             Err(ReleaseError::AlreadyReleased { release: 1, .. })
         ));
     }

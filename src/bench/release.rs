@@ -48,8 +48,9 @@ fn parameters(from: Date, to: Date, threshold: u64) -> Parameters {
 }
 
 fn hidden(r: &AnnualReport) -> usize {
-    serde_json::to_string(&r.figures.victims_identified)
-        .map_or(0, |t| t.matches(icac_projections::report::SUPPRESSED_MARK).count())
+    serde_json::to_string(&r.figures.victims_identified).map_or(0, |t| {
+        t.matches(icac_projections::report::SUPPRESSED_MARK).count()
+    })
 }
 
 /// Publishes `first`, then `second` (overlapping it, so its suppression is
@@ -63,7 +64,15 @@ pub async fn release_bench(
     threshold: u64,
 ) -> Result<ReleaseFigures, BenchError> {
     let started = Instant::now();
-    let draft = annual::build(storage, id, &key, parameters(first.0, first.1, threshold), None, None).await?;
+    let draft = annual::build(
+        storage,
+        id,
+        &key,
+        parameters(first.0, first.1, threshold),
+        None,
+        None,
+    )
+    .await?;
     let draft_seconds = started.elapsed().as_secs_f64();
     rayon::broadcast(|_| ());
     let events = draft.attestation.position;
@@ -80,7 +89,8 @@ pub async fn release_bench(
             revision: None,
         };
         let actor = Actor::system("bench:release", format!("bench-release-{name}"));
-        let outcome = release::publish(&ledger, &signing, request, &actor, jiff::Timestamp::now()).await;
+        let outcome =
+            release::publish(&ledger, &signing, request, &actor, jiff::Timestamp::now()).await;
         let report = match outcome {
             Ok(r) => r,
             Err(e) => {
@@ -102,7 +112,10 @@ pub async fn release_bench(
         .await
         .map_err(|e| BenchError::Render(e.to_string()))?;
     runs.push(ReleaseRun {
-        what: format!("report audit (second against first): {} finding(s)", audit.findings.len()),
+        what: format!(
+            "report audit (second against first): {} finding(s)",
+            audit.findings.len()
+        ),
         seconds: started.elapsed().as_secs_f64(),
         hidden: audit.hidden,
     });

@@ -267,10 +267,11 @@ async fn audit_cmd(args: &LedgerArgs, a: &AuditArgs) -> Result<ExitCode, CliErro
     }
     if audit.findings.is_empty() {
         outln!(
-            "audit passed: {} hidden figure(s) across {} release(s), each holds at least {} possible values for every reader model",
+            "audit passed: {} hidden figure(s) across {} release(s); each keeps at least {} possible values for a reader who knows hidden figures are at least 1, and at least {} for the readers told which are small",
             audit.hidden,
             against.len() + 1,
-            subject.parameters.protection_width
+            subject.parameters.protection_width.max(2),
+            subject.parameters.protection_width.div_ceil(2).max(2)
         );
         Ok(ExitCode::SUCCESS)
     } else {

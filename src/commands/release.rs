@@ -11,9 +11,9 @@ use icac_aggregates::release::{
     Period, PublishRelease, PublishedVictims, QuarterFigures, Release, ReleaseCommand,
     ReleaseEvent, ReleaseRecord, Revision, TableDigest, STREAM,
 };
-use icac_format::record::{LedgerId, StreamId};
 use icac_format::canonical;
 use icac_format::keys::LedgerKey;
+use icac_format::record::{LedgerId, StreamId};
 use icac_projections::report::linked::PublicTable;
 use icac_projections::report::{
     self, figures, AnnualReport, Parameters, ReleaseStamp, VictimTable,
@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 use super::{Actor, CommandError};
 use crate::event_store::{LedgerEventStore, StaleLoads};
 use crate::ledger::{sealed_from_row, Ledger};
-use crate::storage::Storage;
 use crate::projection::annual::{self, AnnualError};
+use crate::storage::Storage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
@@ -46,6 +46,8 @@ pub enum ReleaseError {
     Command(#[from] CommandError),
     #[error("proof of the release event: {0}")]
     Proof(String),
+    #[error("the release stream: {0}")]
+    Stream(String),
 }
 
 impl ReleaseError {
@@ -56,7 +58,10 @@ impl ReleaseError {
         match self {
             ReleaseError::Period(_) | ReleaseError::QuarterChanged { .. } => true,
             ReleaseError::Report(r) | ReleaseError::Annual(AnnualError::Report(r)) => {
-                matches!(r, R::Suppression(_) | R::Period(_) | R::PeriodOrder { .. } | R::PeriodTooLong)
+                matches!(
+                    r,
+                    R::Suppression(_) | R::Period(_) | R::PeriodOrder { .. } | R::PeriodTooLong
+                )
             }
             ReleaseError::Annual(AnnualError::BeyondHead { .. } | AnnualError::Empty) => true,
             ReleaseError::Command(CommandError::Rejected(_) | CommandError::Invalid(_)) => true,
@@ -89,14 +94,14 @@ pub async fn releases(
     let rows = storage
         .read_stream(ledger_id, &stream)
         .await
-        .map_err(|e| ReleaseError::Proof(e.to_string()))?;
+        .map_err(|e| ReleaseError::Stream(e.to_string()))?;
     let mut state = Release::default();
     let mut positions = Vec::with_capacity(rows.len());
     for row in rows {
-        let event = sealed_from_row(row).map_err(|e| ReleaseError::Proof(e.to_string()))?;
+        let event = sealed_from_row(row).map_err(|e| ReleaseError::Stream(e.to_string()))?;
         positions.push(event.record.position);
         let e: ReleaseEvent = serde_json::from_value(event.record.payload)
-            .map_err(|e| ReleaseError::Proof(format!("release event: {e}")))?;
+            .map_err(|e| ReleaseError::Stream(format!("release event: {e}")))?;
         state.apply(e);
     }
     Ok(state.releases.into_iter().zip(positions).collect())
@@ -122,7 +127,10 @@ pub async fn public_before(
 }
 
 /// True victim counts of each quarter of `period_of`, folded at `models`.
-fn truth(models: &ReadModels, p: &Parameters) -> Vec<(icac_aggregates::release::Quarter, Vec<u64>)> {
+fn truth(
+    models: &ReadModels,
+    p: &Parameters,
+) -> Vec<(icac_aggregates::release::Quarter, Vec<u64>)> {
     figures::victim_truth(models, p)
 }
 
@@ -219,7 +227,8 @@ fn check_frozen(
 
 fn digest<T: serde::Serialize>(table: &str, value: &T) -> Result<TableDigest, ReleaseError> {
     let json = serde_json::to_value(value).map_err(|e| ReleaseError::Proof(e.to_string()))?;
-    let bytes = canonical::to_canonical_bytes(&json).map_err(|e| ReleaseError::Proof(e.to_string()))?;
+    let bytes =
+        canonical::to_canonical_bytes(&json).map_err(|e| ReleaseError::Proof(e.to_string()))?;
     Ok(TableDigest {
         table: table.to_owned(),
         sha256: hex::encode(Sha256::digest(&bytes)),
@@ -267,7 +276,11 @@ pub fn published_victims(r: &AnnualReport, period: &Period) -> PublishedVictims 
             .enumerate()
             .map(|(qi, q)| QuarterFigures {
                 quarter: *q,
-                victims: v.cells.iter().map(|row| row.get(qi).and_then(shown)).collect(),
+                victims: v
+                    .cells
+                    .iter()
+                    .map(|row| row.get(qi).and_then(shown))
+                    .collect(),
                 victims_total: v.column_totals.get(qi).and_then(shown),
                 notifications_by_month: q.months().iter().map(|m| month_count(m)).collect(),
             })
@@ -290,11 +303,13 @@ pub async fn publish(
     let storage = ledger.storage();
     let position = match request.position {
         Some(n) => n,
-        None => storage
-            .head(ledger.id())
-            .await
-            .map_err(|e| AnnualError::Projection(e.into()))?
-            .position,
+        None => {
+            storage
+                .head(ledger.id())
+                .await
+                .map_err(|e| AnnualError::Projection(e.into()))?
+                .position
+        }
     };
     let earlier: Vec<ReleaseRecord> = releases(storage, ledger.id())
         .await?
@@ -302,8 +317,15 @@ pub async fn publish(
         .map(|(r, _)| r)
         .collect();
     let at = annual::ledger_at(storage, ledger.id(), position).await?;
-    let public =
-        linked_public(storage, ledger.id(), &period, p, &earlier, (position, &at.models)).await?;
+    let public = linked_public(
+        storage,
+        ledger.id(),
+        &period,
+        p,
+        &earlier,
+        (position, &at.models),
+    )
+    .await?;
     let now = truth(&at.models, p);
     if request.revision.is_none() {
         check_frozen(&period, &public, &now, &earlier, position)?;
@@ -335,7 +357,11 @@ pub async fn publish(
 }
 
 /// The stamp of the release just recorded: its event's position and proof.
-async fn stamp(ledger: &Ledger, key: &LedgerKey, period: &Period) -> Result<ReleaseStamp, ReleaseError> {
+async fn stamp(
+    ledger: &Ledger,
+    key: &LedgerKey,
+    period: &Period,
+) -> Result<ReleaseStamp, ReleaseError> {
     let (record, position) = releases(ledger.storage(), ledger.id())
         .await?
         .pop()
@@ -397,7 +423,7 @@ pub async fn audit(
             .iter()
             .find(|(n, _)| *n == position)
             .map(|(_, m)| m)
-            .ok_or_else(|| ReleaseError::Proof("fold missing".into()))?;
+            .ok_or_else(|| ReleaseError::Stream("a report position was not folded".into()))?;
         let truth = figures::victim_truth(models, p);
         let published = published_victims(r, &period);
         let number = r
@@ -411,7 +437,11 @@ pub async fn audit(
                 truth: &truth,
                 published: Some(&published),
             })
-            .map_err(|e| report::ReportError::from(icac_projections::report::suppression::SuppressionError::from(e)))?;
+            .map_err(|e| {
+                report::ReportError::from(
+                    icac_projections::report::suppression::SuppressionError::from(e),
+                )
+            })?;
     }
     let p = &release.parameters;
     let protection = icac_projections::report::suppression::protection(
@@ -419,8 +449,12 @@ pub async fn audit(
         p.protection_width,
     )
     .map_err(report::ReportError::from)?;
-    let findings = attacker::audit(&system, &protection, attacker::every_item(&system))
-        .map_err(|e| report::ReportError::from(icac_projections::report::suppression::SuppressionError::from(e)))?;
+    let findings =
+        attacker::audit(&system, &protection, attacker::every_item(&system)).map_err(|e| {
+            report::ReportError::from(
+                icac_projections::report::suppression::SuppressionError::from(e),
+            )
+        })?;
     Ok(AuditReport {
         hidden: system.items.iter().filter(|i| i.shown.is_none()).count(),
         findings,

@@ -168,9 +168,9 @@ fn optimise(
             Ok(if v <= 0.0 { 0 } else { v as u64 })
         }
         Err(ResolutionError::Unbounded) => Ok(OPEN),
-        Err(ResolutionError::Infeasible) => Err(AuditError::Infeasible(
-            system.items[item].label.clone(),
-        )),
+        Err(ResolutionError::Infeasible) => {
+            Err(AuditError::Infeasible(system.items[item].label.clone()))
+        }
         Err(e) => Err(AuditError::Solver(e.to_string())),
     }
 }

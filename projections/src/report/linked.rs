@@ -63,10 +63,16 @@ pub struct System {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
     #[error("release {release} has {got} age bands, this release {want}")]
-    Bands { release: u32, got: usize, want: usize },
+    Bands {
+        release: u32,
+        got: usize,
+        want: usize,
+    },
     #[error("the true counts given for {quarter} do not have one figure per band")]
     Truth { quarter: Quarter },
-    #[error("release {release} and a later one publish {label} as {a} and {b} over the same counts")]
+    #[error(
+        "release {release} and a later one publish {label} as {a} and {b} over the same counts"
+    )]
     Inconsistent {
         release: u32,
         label: String,
@@ -217,7 +223,9 @@ impl System {
         }
         for b in 0..bands {
             let cells = grid.iter().map(|row| row[b]).collect();
-            let shown = t.published.and_then(|p| p.band_totals.get(b).copied().flatten());
+            let shown = t
+                .published
+                .and_then(|p| p.band_totals.get(b).copied().flatten());
             let label = format!("{}, age {}", t.period_label, self.bands[b]);
             out.band_totals
                 .push(self.add_item(label, cells, shown, t.origin)?);

@@ -96,7 +96,10 @@ pub fn suppress(system: &mut System, p: &Protection) -> Result<(), SuppressionEr
             system.items[k].shown = None;
         }
     }
-    match audit::audit(system, p, audit::every_item(system))?.into_iter().next() {
+    match audit::audit(system, p, audit::every_item(system))?
+        .into_iter()
+        .next()
+    {
         None => Ok(()),
         Some(f) => Err(SuppressionError::Unprotected(f)),
     }
@@ -127,7 +130,10 @@ fn complements(
             it.origin == Origin::Current && it.shown.is_some_and(|s| s >= 1)
         })
         .collect();
-    let hide: Vec<Variable> = candidates.iter().map(|_| vars.add(variable().binary())).collect();
+    let hide: Vec<Variable> = candidates
+        .iter()
+        .map(|_| vars.add(variable().binary()))
+        .collect();
     let shift = |vars: &mut ProblemVariables| -> Vec<Variable> {
         system
             .truth
