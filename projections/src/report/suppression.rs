@@ -225,3 +225,133 @@ impl Choice<'_> {
         problem
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::audit::every_item;
+    use crate::report::linked::{system_for, PublicTable};
+    use icac_aggregates::release::{PublishedVictims, Quarter, QuarterFigures};
+
+    fn q(year: i16, number: u8) -> Quarter {
+        Quarter { year, number }
+    }
+
+    fn bands() -> Vec<String> {
+        vec!["a".into(), "b".into(), "c".into()]
+    }
+
+    /// What the suppressed system publishes for the current table.
+    fn published(
+        system: &System,
+        items: &crate::report::linked::TableItems,
+        quarters: &[Quarter],
+    ) -> PublishedVictims {
+        PublishedVictims {
+            bands: bands(),
+            quarters: quarters
+                .iter()
+                .enumerate()
+                .map(|(i, quarter)| QuarterFigures {
+                    quarter: *quarter,
+                    victims: items.cells[i]
+                        .iter()
+                        .map(|&k| system.items[k].shown)
+                        .collect(),
+                    victims_total: system.items[items.quarter_totals[i]].shown,
+                    notifications_by_month: vec![0, 0, 0],
+                })
+                .collect(),
+            band_totals: items
+                .band_totals
+                .iter()
+                .map(|&k| system.items[k].shown)
+                .collect(),
+            total: system.items[items.total].shown,
+        }
+    }
+
+    #[test]
+    fn a_lone_small_cell_gets_partners_and_the_audit_passes() {
+        let p = protection(10, 10).unwrap();
+        let truth = vec![
+            (q(2025, 1), vec![3, 20, 40]),
+            (q(2025, 2), vec![30, 50, 60]),
+        ];
+        let (mut s, items) = system_for(bands(), &[], "2025-Q1..2025-Q2".into(), &truth).unwrap();
+        suppress(&mut s, &p).unwrap();
+        let hidden = |k: usize| s.items[k].shown.is_none();
+        assert!(hidden(items.cells[0][0]));
+        assert!(items.cells[0].iter().filter(|&&k| hidden(k)).count() >= 2);
+        assert!(audit::audit(&s, &p, every_item(&s)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_second_release_is_suppressed_against_the_first() {
+        let p = protection(10, 10).unwrap();
+        let fiscal = vec![
+            (q(2024, 3), vec![4, 25, 30]),
+            (q(2024, 4), vec![15, 2, 40]),
+            (q(2025, 1), vec![3, 20, 40]),
+            (q(2025, 2), vec![30, 6, 60]),
+        ];
+        let (mut s, items) = system_for(bands(), &[], "FY".into(), &fiscal).unwrap();
+        suppress(&mut s, &p).unwrap();
+        let first = PublicTable {
+            number: 1,
+            period_label: "FY".into(),
+            victims: published(
+                &s,
+                &items,
+                &fiscal.iter().map(|(q, _)| *q).collect::<Vec<_>>(),
+            ),
+            truth: fiscal.clone(),
+        };
+        let calendar = vec![
+            (q(2025, 1), vec![3, 20, 40]),
+            (q(2025, 2), vec![30, 6, 60]),
+            (q(2025, 3), vec![12, 9, 33]),
+            (q(2025, 4), vec![40, 41, 1]),
+        ];
+        let (mut s2, items2) = system_for(
+            bands(),
+            std::slice::from_ref(&first),
+            "CY".into(),
+            &calendar,
+        )
+        .unwrap();
+        suppress(&mut s2, &p).unwrap();
+        // The shared quarters publish exactly what the first release did.
+        for i in 0..2 {
+            for b in 0..3 {
+                assert_eq!(
+                    s2.items[items2.cells[i][b]].shown,
+                    first.victims.quarters[i + 2].victims[b]
+                );
+            }
+        }
+        // Every hidden figure of both releases keeps its width against both together.
+        assert!(audit::audit(&s2, &p, every_item(&s2)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_table_that_cannot_be_protected_is_refused() {
+        // Two 1s and a total of 2 at threshold 2: a reader told the total is small
+        // knows both cells are 1, whatever is hidden.
+        let p = protection(2, 2).unwrap();
+        let truth = vec![(q(2025, 1), vec![1, 1, 0])];
+        let (mut s, _) = system_for(bands(), &[], "2025-Q1".into(), &truth).unwrap();
+        assert!(matches!(
+            suppress(&mut s, &p),
+            Err(SuppressionError::Unprotected(_))
+        ));
+    }
+
+    #[test]
+    fn threshold_and_width_bounds() {
+        assert!(protection(1, 2).is_err());
+        assert!(protection(10, 1).is_err());
+        assert!(protection(10, 11).is_err());
+        assert!(protection(10, 10).is_ok());
+    }
+}
