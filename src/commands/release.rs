@@ -6,13 +6,17 @@
 
 use std::sync::Arc;
 
+use crate::audit::proofs::{InclusionProof, INCLUSION_FORMAT, PROOF_VERSION};
 use cqrs_es::{Aggregate, CqrsFramework};
 use icac_aggregates::release::{
     Period, PublishRelease, PublishedVictims, QuarterFigures, Release, ReleaseCommand,
     ReleaseEvent, ReleaseRecord, Revision, TableDigest, STREAM,
 };
 use icac_format::canonical;
+use icac_format::chain::Hash32;
+use icac_format::checkpoint::{self, Checkpoint};
 use icac_format::keys::LedgerKey;
+use icac_format::merkle::{self, MerkleAccumulator};
 use icac_format::record::{LedgerId, StreamId};
 use icac_projections::report::linked::PublicTable;
 use icac_projections::report::{
@@ -352,36 +356,93 @@ pub async fn publish(
         .execute_with_metadata(STREAM, ReleaseCommand::Publish(command), actor.metadata())
         .await
         .map_err(CommandError::from)?;
-    report.release = Some(stamp(ledger, key, &period).await?);
+    report.release = Some(stamp(ledger, key, &period, at.tree).await?);
     Ok(report)
 }
 
-/// The stamp of the release just recorded: its event's position and proof.
+/// The stamp of the release just recorded: its event's position and an
+/// inclusion proof in the tree that ends with it. The event is the last leaf of
+/// that tree, so its path is the frontier of the tree before it (smallest
+/// subtree first): the fold's frontier at the report's position, grown by the
+/// few events recorded since, with no second read of the ledger.
 async fn stamp(
     ledger: &Ledger,
     key: &LedgerKey,
     period: &Period,
+    mut tree: MerkleAccumulator,
 ) -> Result<ReleaseStamp, ReleaseError> {
-    let (record, position) = releases(ledger.storage(), ledger.id())
-        .await?
+    let proof_error = |e: &dyn std::fmt::Display| ReleaseError::Proof(e.to_string());
+    let stream = StreamId::new(<Release as Aggregate>::TYPE, STREAM);
+    let row = ledger
+        .storage()
+        .read_stream(ledger.id(), &stream)
+        .await
+        .map_err(|e| ReleaseError::Stream(e.to_string()))?
         .pop()
         .ok_or_else(|| ReleaseError::Proof("the release event is not in the ledger".into()))?;
-    let proof = crate::audit::proofs::prove_inclusion(
-        ledger.storage(),
-        ledger.id(),
-        Some(key),
+    let event = sealed_from_row(row).map_err(|e| proof_error(&e))?;
+    let position = event.record.position;
+    // Events recorded between the report's position and the release event.
+    while tree.size() + 1 < position {
+        let from = tree.size() + 1;
+        let limit = u32::try_from((position - from).min(10_000)).unwrap_or(10_000);
+        let rows = ledger
+            .storage()
+            .read_page(ledger.id(), from, limit)
+            .await
+            .map_err(|e| ReleaseError::Stream(e.to_string()))?;
+        if rows.is_empty() {
+            return Err(ReleaseError::Proof(format!(
+                "no events after position {}",
+                tree.size()
+            )));
+        }
+        for row in rows.into_iter().filter(|r| r.position < position) {
+            if row.position != tree.size() + 1 {
+                return Err(ReleaseError::Proof(format!(
+                    "position {} out of order",
+                    row.position
+                )));
+            }
+            let sealed = sealed_from_row(row).map_err(|e| proof_error(&e))?;
+            tree.push(&sealed.hash).map_err(|e| proof_error(&e))?;
+        }
+    }
+    let path: Vec<Hash32> = tree.frontier().iter().rev().copied().collect();
+    tree.push(&event.hash).map_err(|e| proof_error(&e))?;
+    let root = tree.root();
+    merkle::verify_inclusion(&event.hash, position - 1, position, &path, &root)
+        .map_err(|e| proof_error(&e))?;
+    let cp = Checkpoint::new(
+        ledger.id().as_str(),
         position,
-        None,
+        root,
+        event.hash,
+        &event.record.metadata.recorded_at,
     )
-    .await
-    .map_err(|e| ReleaseError::Proof(e.to_string()))?;
+    .map_err(|e| proof_error(&e))?;
+    let note = checkpoint::sign(&cp, key.signing_key()).map_err(|e| proof_error(&e))?;
+    let record: ReleaseEvent = serde_json::from_value(event.record.payload.clone())
+        .map_err(|e| ReleaseError::Stream(format!("release event: {e}")))?;
+    let ReleaseEvent::ReleasePublished {
+        number, revises, ..
+    } = record;
+    let proof = InclusionProof {
+        format: INCLUSION_FORMAT.into(),
+        format_version: PROOF_VERSION,
+        ledger_id: ledger.id().clone(),
+        position,
+        tree_size: position,
+        event: event.to_json(),
+        proof: path,
+        checkpoint: note,
+    };
     Ok(ReleaseStamp {
-        number: record.number,
+        number,
         period: period.to_string(),
         event_position: position,
-        revises: record.revises,
-        inclusion_proof: serde_json::to_value(&proof)
-            .map_err(|e| ReleaseError::Proof(e.to_string()))?,
+        revises,
+        inclusion_proof: serde_json::to_value(&proof).map_err(|e| proof_error(&e))?,
     })
 }
 

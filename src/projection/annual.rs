@@ -38,6 +38,8 @@ pub enum AnnualError {
 pub struct LedgerAt {
     pub models: ReadModels,
     pub root: Hash32,
+    /// The Merkle frontier at the position.
+    pub tree: icac_format::merkle::MerkleAccumulator,
     pub head: Hash32,
     pub recorded_at: String,
 }
@@ -66,6 +68,9 @@ pub async fn ledger_at(
         models: replayed.models,
         root: replayed
             .root
+            .ok_or_else(|| ProjectionError::Worker("the replay folded no Merkle tree".into()))?,
+        tree: replayed
+            .tree
             .ok_or_else(|| ProjectionError::Worker("the replay folded no Merkle tree".into()))?,
         head: replayed.head,
         recorded_at: replayed.recorded_at,
