@@ -174,13 +174,23 @@ async fn linked_public(
     }
     chosen.sort_by_key(|r| r.number);
     let mut out = Vec::with_capacity(chosen.len());
+    // One fold per distinct position: releases are usually cut at one position.
+    let mut folded: Vec<(u64, ReadModels)> = Vec::new();
     for r in chosen {
         let p = parameters_for(base, &r.period);
         let t = if r.position == current.0 {
             truth(current.1, &p)
         } else {
-            let at = annual::ledger_at(storage, ledger_id, r.position).await?;
-            truth(&at.models, &p)
+            if !folded.iter().any(|(n, _)| *n == r.position) {
+                let at = annual::ledger_at(storage, ledger_id, r.position).await?;
+                folded.push((r.position, at.models));
+            }
+            let models = folded
+                .iter()
+                .find(|(n, _)| *n == r.position)
+                .map(|(_, m)| m)
+                .ok_or_else(|| ReleaseError::Stream("a release position was not folded".into()))?;
+            truth(models, &p)
         };
         out.push(PublicTable {
             number: r.number,
