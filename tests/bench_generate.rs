@@ -116,6 +116,7 @@ async fn generator_writes_the_demo_ledger_and_projections_read_it() {
                 from: date(2024, 7, 1),
                 to: date(2025, 6, 30),
                 suppression_threshold: 10,
+                protection_width: 10,
                 deadline_policy: DeadlinePolicy::default(),
             },
             None,

@@ -24,6 +24,7 @@ fn params() -> Parameters {
         from: date(2024, 7, 1),
         to: date(2025, 6, 30),
         suppression_threshold: 10,
+        protection_width: 10,
         deadline_policy: DeadlinePolicy::default(),
     }
 }

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod local_time;
 pub mod operation;
 pub mod public_report;
+pub mod release;
 pub mod sealed;
 pub mod services;
 pub mod text;

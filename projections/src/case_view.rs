@@ -140,6 +140,10 @@ pub struct ShareView {
     pub way: ShareWay,
     pub category: ShareCategory,
     pub recipients: u32,
+    /// The receiving units' ORIs (Task Force to units), so reports count
+    /// distinct units reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to_units: Vec<String>,
     pub recorded_at: Timestamp,
 }
 
@@ -382,11 +386,14 @@ impl CaseView {
                 recorded_at,
                 ..
             } => {
-                let (way, recipients) = match direction {
-                    ShareDirection::UnitToTaskForce { .. } => (ShareWay::UnitToTaskForce, 1),
+                let (way, recipients, to_units) = match direction {
+                    ShareDirection::UnitToTaskForce { .. } => {
+                        (ShareWay::UnitToTaskForce, 1, Vec::new())
+                    }
                     ShareDirection::TaskForceToUnits { to_units } => (
                         ShareWay::TaskForceToUnits,
                         u32::try_from(to_units.len()).unwrap_or(u32::MAX),
+                        to_units.iter().map(ToString::to_string).collect(),
                     ),
                 };
                 self.shares.push(ShareView {
@@ -394,6 +401,7 @@ impl CaseView {
                     way,
                     category: *category,
                     recipients,
+                    to_units,
                     recorded_at: *recorded_at,
                 });
             }

@@ -16,6 +16,15 @@ use serde_json::Value;
 
 /// The ledger's own stream type (key events); projections skip it.
 pub const LEDGER_AGGREGATE_TYPE: &str = "ledger";
+/// Releases of the annual report (`icac_aggregates::release`): no read model
+/// folds them; the report reads their stream itself.
+pub const RELEASE_AGGREGATE_TYPE: &str = "release";
+
+/// Events that carry nothing the read models fold: the ledger's key events and
+/// report releases.
+fn not_folded(aggregate_type: &str) -> bool {
+    aggregate_type == LEDGER_AGGREGATE_TYPE || aggregate_type == RELEASE_AGGREGATE_TYPE
+}
 
 /// The aggregate types whose events the read models fold ([`PayloadSeed`] decodes each).
 const DOMAIN_AGGREGATE_TYPES: [&str; 6] = [
@@ -67,7 +76,7 @@ pub fn decode(
     event_version: &str,
     payload: Value,
 ) -> Result<Option<DomainEvent>, DecodeError> {
-    if aggregate_type == LEDGER_AGGREGATE_TYPE {
+    if not_folded(aggregate_type) {
         return Ok(None);
     }
     let (version, payload) = upcast(aggregate_type, event_type, event_version, payload)?;
@@ -111,7 +120,7 @@ pub fn decode_str(
     event_version: &str,
     payload: &str,
 ) -> Result<Option<DomainEvent>, DecodeError> {
-    if aggregate_type == LEDGER_AGGREGATE_TYPE {
+    if not_folded(aggregate_type) {
         return Ok(None);
     }
     let bad = |source| DecodeError::Payload {
@@ -147,7 +156,7 @@ impl<'a> PayloadSeed<'a> {
         event_type: &'a str,
         event_version: &str,
     ) -> Result<Option<Self>, DecodeError> {
-        if aggregate_type == LEDGER_AGGREGATE_TYPE {
+        if not_folded(aggregate_type) {
             return Ok(None);
         }
         if !DOMAIN_AGGREGATE_TYPES.contains(&aggregate_type) {
@@ -317,7 +326,7 @@ mod tests {
 /// wrote it, and a read model can skip it; a known event whose payload does not
 /// decode is damage.
 pub fn is_known_event(aggregate_type: &str, event_type: &str) -> bool {
-    if aggregate_type == LEDGER_AGGREGATE_TYPE {
+    if not_folded(aggregate_type) {
         return true;
     }
     let variants = match aggregate_type {

@@ -10,16 +10,16 @@ use icac_format::chain::Hash32;
 use icac_projections::compliance::compliance;
 use icac_projections::history::{replay, Cut};
 use icac_projections::report::render::{render, Format};
-use icac_projections::report::suppression::{
-    augment, published, suppress, witness, Hidden, Reader, Suppressed,
-};
-use icac_projections::report::{build, Attestation, Parameters};
+use icac_aggregates::release::Quarter;
+use icac_projections::report::figures::victim_table;
+use icac_projections::report::suppression::SuppressionError;
+use icac_projections::report::{build, Attestation, Cell, Parameters, ReportError, VictimTable};
 use icac_projections::{DomainEvent, LedgerEvent, ReadModels};
 use jiff::civil::{date, Date};
 use jiff::Timestamp;
 use proptest::prelude::*;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 const UNIT: &str = "CT0006400";
 
@@ -339,6 +339,7 @@ fn report_inputs() -> (ReadModels, Parameters, Attestation) {
         from: date(2025, 1, 1),
         to: date(2025, 12, 31),
         suppression_threshold: 10,
+        protection_width: 10,
         deadline_policy: DeadlinePolicy::default(),
     };
     let attestation = Attestation {
@@ -384,129 +385,80 @@ fn report_is_deterministic_and_hides_small_victim_counts() {
     assert!(html.contains("<svg") && html.contains("Timeliness by unit"));
 }
 
-const READERS: [Reader; 2] = [Reader::Published, Reader::KnowsWhichAreSmall];
+type Grid = Vec<(Quarter, Vec<u64>)>;
 
-/// Checks that no hidden figure of `table` can be derived: from what is published
-/// always, and, unless every non-zero figure had to be hidden, even by a reader who
-/// knows which hidden figures are small.
-fn check_non_derivable(table: &[Vec<u64>], threshold: u64) -> Suppressed {
-    let s = suppress(table, threshold).expect("suppress");
-    let shown = published(&s);
-    let full = augment(table).expect("augment");
-    let every_non_zero_hidden =
-        (0..s.rows()).all(|r| (0..s.cols()).all(|c| full[r][c] == 0 || s.is_hidden(r, c)));
-    if !every_non_zero_hidden {
-        assert_eq!(s.protection, Reader::KnowsWhichAreSmall, "{table:?}");
+fn quarter(n: usize) -> Quarter {
+    Quarter {
+        year: 2025,
+        number: u8::try_from(n % 4 + 1).unwrap(),
     }
-    for r in 0..s.rows() {
-        for c in 0..s.cols() {
-            let v = full[r][c];
-            if (1..=threshold).contains(&v) {
-                assert_eq!(s.hidden[r][c], Hidden::Primary);
-            }
-            if v == 0 {
-                assert!(!s.is_hidden(r, c), "zeros are shown");
-            }
-            if !s.is_hidden(r, c) {
-                continue;
-            }
-            for reader in READERS.into_iter().filter(|&x| x <= s.protection) {
-                // An independent check of the witness: it must be a table whose own
-                // totals are consistent, show every published figure, keep hidden
-                // values possible for this reader, and differ in this cell.
-                let w = witness(&s, r, c, reader).expect("every hidden cell has a witness");
-                let inner: Vec<Vec<u64>> = w[..s.rows() - 1]
-                    .iter()
-                    .map(|row| row[..s.cols() - 1].to_vec())
-                    .collect();
-                assert_eq!(augment(&inner).unwrap(), w, "witness totals");
-                for rr in 0..s.rows() {
-                    for cc in 0..s.cols() {
-                        match shown[rr][cc] {
-                            Some(x) => assert_eq!(w[rr][cc], x),
-                            None => assert!(w[rr][cc] >= 1),
-                        }
-                        if reader == Reader::KnowsWhichAreSmall
-                            && s.hidden[rr][cc] == Hidden::Primary
-                        {
-                            assert!(w[rr][cc] <= threshold);
-                        }
-                    }
-                }
-                assert_ne!(w[r][c], v);
-            }
-        }
-    }
-    // A second, independent argument where it is cheap: enumerate tables.
-    let hidden_inner = (0..s.rows() - 1)
-        .flat_map(|r| (0..s.cols() - 1).map(move |c| (r, c)))
-        .filter(|&(r, c)| s.is_hidden(r, c))
-        .count();
-    if hidden_inner <= 5 {
-        for reader in READERS.into_iter().filter(|&x| x <= s.protection) {
-            for (cell, values) in possible_values(&s, reader, 2) {
-                assert!(
-                    values.len() >= 2,
-                    "{cell:?} pinned to {values:?} for {reader:?}"
-                );
-            }
-        }
-    }
-    s
 }
 
-/// For each hidden figure of `s`, the values it takes over every table that shows
-/// what `s` publishes and keeps what `reader` knows, enumerating each hidden inner
-/// cell over its true value ± `spread` (at least 1). A search by enumeration, sharing
-/// nothing with the cycle search in the crate.
-fn possible_values(
-    s: &Suppressed,
-    reader: Reader,
-    spread: u64,
-) -> BTreeMap<(usize, usize), BTreeSet<u64>> {
-    let (rows, cols) = (s.rows() - 1, s.cols() - 1);
-    let shown = published(s);
-    let truth: Vec<Vec<u64>> = (0..rows).map(|r| s.values[r][..cols].to_vec()).collect();
-    let cells: Vec<(usize, usize)> = (0..rows)
-        .flat_map(|r| (0..cols).map(move |c| (r, c)))
-        .filter(|&(r, c)| s.is_hidden(r, c))
+fn params(threshold: u64, width: u64) -> Parameters {
+    Parameters {
+        from: date(2025, 1, 1),
+        to: date(2025, 12, 31),
+        suppression_threshold: threshold,
+        protection_width: width,
+        deadline_policy: DeadlinePolicy::default(),
+    }
+}
+
+/// Every figure of a published table as (band cells, quarter indexes), shown value.
+fn figures_of(t: &VictimTable) -> Vec<(Vec<(usize, usize)>, Cell)> {
+    let (bands, quarters) = (t.rows.len(), t.columns.len());
+    let mut out = Vec::new();
+    for b in 0..bands {
+        for q in 0..quarters {
+            out.push((vec![(b, q)], t.cells[b][q]));
+        }
+        out.push(((0..quarters).map(|q| (b, q)).collect(), t.row_totals[b]));
+    }
+    for q in 0..quarters {
+        out.push(((0..bands).map(|b| (b, q)).collect(), t.column_totals[q]));
+    }
+    let all = (0..bands).flat_map(|b| (0..quarters).map(move |q| (b, q))).collect();
+    out.push((all, t.total));
+    out
+}
+
+/// The values each hidden figure takes over every table within `spread` of the
+/// truth that shows what `t` shows and keeps hidden figures at least 1:
+/// enumeration, sharing nothing with the crate's integer programs.
+fn possible_values(t: &VictimTable, truth: &Grid, spread: u64) -> Vec<BTreeSet<u64>> {
+    let figures = figures_of(t);
+    let free: Vec<(usize, usize)> = (0..t.rows.len())
+        .flat_map(|b| (0..t.columns.len()).map(move |q| (b, q)))
+        .filter(|&(b, q)| t.cells[b][q] == Cell::Suppressed)
         .collect();
-    let ranges: Vec<(u64, u64)> = cells
+    let value = |trial: &Grid, cells: &[(usize, usize)]| -> u64 {
+        cells.iter().map(|&(b, q)| trial[q].1[b]).sum()
+    };
+    let ranges: Vec<(u64, u64)> = free
         .iter()
-        .map(|&(r, c)| {
-            let v = truth[r][c];
+        .map(|&(b, q)| {
+            let v = truth[q].1[b];
             (v.saturating_sub(spread).max(1), v + spread)
         })
         .collect();
-    let mut trial = truth.clone();
+    let mut seen = vec![BTreeSet::new(); figures.len()];
     let mut at: Vec<u64> = ranges.iter().map(|r| r.0).collect();
-    let mut seen: BTreeMap<(usize, usize), BTreeSet<u64>> = BTreeMap::new();
+    let mut trial = truth.clone();
     loop {
-        for (i, &(r, c)) in cells.iter().enumerate() {
-            trial[r][c] = at[i];
+        for (i, &(b, q)) in free.iter().enumerate() {
+            trial[q].1[b] = at[i];
         }
-        let grid = augment(&trial).unwrap();
-        let consistent = (0..=rows).all(|r| {
-            (0..=cols).all(|c| match shown[r][c] {
-                Some(x) => grid[r][c] == x,
-                None => {
-                    grid[r][c] >= 1
-                        && !(reader == Reader::KnowsWhichAreSmall
-                            && s.hidden[r][c] == Hidden::Primary
-                            && grid[r][c] > s.threshold)
-                }
-            })
+        let consistent = figures.iter().all(|(cells, shown)| match shown {
+            Cell::Count(x) => value(&trial, cells) == *x,
+            Cell::Suppressed => value(&trial, cells) >= 1,
         });
         if consistent {
-            for r in 0..=rows {
-                for c in 0..=cols {
-                    if shown[r][c].is_none() {
-                        seen.entry((r, c)).or_default().insert(grid[r][c]);
-                    }
+            for (i, (cells, shown)) in figures.iter().enumerate() {
+                if *shown == Cell::Suppressed {
+                    seen[i].insert(value(&trial, cells));
                 }
             }
         }
-        // Next combination, odometer style.
         let mut i = 0;
         loop {
             if i == at.len() {
@@ -522,46 +474,83 @@ fn possible_values(
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
-    #[test]
-    fn no_suppressed_cell_can_be_derived(
-        rows in 1usize..5,
-        cols in 1usize..6,
-        threshold in 2u64..13,
-        seed in proptest::collection::vec(prop_oneof![Just(0u64), 1u64..12, 11u64..60], 30),
-    ) {
-        let table: Vec<Vec<u64>> = (0..rows).map(|r| (0..cols).map(|c| seed[r * cols + c]).collect()).collect();
-        check_non_derivable(&table, threshold);
+/// Suppresses `truth` and checks the published table: small figures hidden,
+/// zeros shown, and (where enumeration is cheap) every hidden figure able to
+/// take at least `width` values for a reader who knows only what is shown.
+fn check_non_derivable(truth: &Grid, threshold: u64, width: u64) -> Option<VictimTable> {
+    let bands: Vec<String> = (0..truth[0].1.len()).map(|b| format!("b{b}")).collect();
+    let t = match victim_table(truth, bands, "2025", &[], &params(threshold, width)) {
+        Ok(t) => t,
+        // Refusing to publish is allowed; publishing a derivable figure is not.
+        Err(ReportError::Suppression(SuppressionError::Unprotected(_))) => {
+            eprintln!("REFUSED {truth:?}");
+            return None;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let true_figures = {
+        let full: Vec<Vec<u64>> = (0..t.rows.len())
+            .map(|b| truth.iter().map(|(_, c)| c[b]).collect())
+            .collect();
+        figures_of(&t)
+            .into_iter()
+            .map(|(cells, _)| cells.iter().map(|&(b, q)| full[b][q]).sum::<u64>())
+            .collect::<Vec<u64>>()
+    };
+    for ((_, shown), v) in figures_of(&t).iter().zip(&true_figures) {
+        match shown {
+            Cell::Count(x) => {
+                assert_eq!(x, v);
+                assert!(*x == 0 || *x > threshold, "small figure shown: {truth:?}");
+            }
+            Cell::Suppressed => assert!(*v >= 1, "a zero hidden: {truth:?}"),
+        }
     }
+    let hidden_cells = t.cells.iter().flatten().filter(|c| **c == Cell::Suppressed).count();
+    if hidden_cells <= 5 {
+        for (i, values) in possible_values(&t, truth, width).iter().enumerate() {
+            if matches!(figures_of(&t)[i].1, Cell::Suppressed) {
+                assert!(
+                    values.len() as u64 >= width,
+                    "figure {i} narrowed to {values:?} in {truth:?} -> {t:?}"
+                );
+            }
+        }
+    }
+    Some(t)
 }
 
-/// Found by the property test: two cells of 1 in one column, all else zero, threshold
-/// 2. Every non-zero figure is hidden and nothing else can be; a reader who knew that
-/// the column total is small (at most 2) would know both cells are 1, since a small
-/// cell is at least 1, and no suppression can prevent that. What is published alone
-/// does not pin them: the cells could be 2 and 1, or 5 and 7.
-#[test]
-fn every_figure_small_is_protected_from_what_is_published() {
-    let s = check_non_derivable(&[vec![0, 0], vec![0, 0], vec![1, 0], vec![1, 0]], 2);
-    assert_eq!(s.protection, Reader::Published);
-    // The stronger protection is impossible here, not merely not found: enumerating
-    // the small cells over all of 1..=threshold pins every one of them.
-    let strict = possible_values(&s, Reader::KnowsWhichAreSmall, 2);
-    assert!(!strict.is_empty());
-    assert!(strict.values().all(|v| v.len() == 1), "{strict:?}");
-    let published_only = possible_values(&s, Reader::Published, 2);
-    assert!(published_only.values().all(|v| v.len() >= 2));
+fn grid(rows: &[&[u64]]) -> Grid {
+    rows.iter()
+        .enumerate()
+        .map(|(q, bands)| (quarter(q), bands.to_vec()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(60))]
+    #[test]
+    fn no_suppressed_cell_can_be_derived(
+        quarters in 1usize..4,
+        bands in 1usize..4,
+        threshold in 2u64..6,
+        seed in proptest::collection::vec(prop_oneof![Just(0u64), 1u64..6, 6u64..40], 12),
+    ) {
+        let truth: Grid = (0..quarters)
+            .map(|q| (quarter(q), (0..bands).map(|b| seed[q * bands + b]).collect()))
+            .collect();
+        check_non_derivable(&truth, threshold, threshold);
+    }
 }
 
 #[test]
 fn classic_disclosure_cases() {
-    check_non_derivable(&[vec![1, 1]], 10); // two small cells, total 2
-    check_non_derivable(&[vec![3, 0, 0, 0]], 10); // the total would give it away
-    check_non_derivable(&[vec![10, 10], vec![10, 10]], 10);
-    check_non_derivable(&[vec![1]], 2);
+    assert!(check_non_derivable(&grid(&[&[1, 1]]), 10, 10).is_some()); // two small cells, total 2
+    assert!(check_non_derivable(&grid(&[&[3, 0, 0, 0]]), 10, 10).is_some()); // the total would give it away
+    check_non_derivable(&grid(&[&[10, 10], &[10, 10]]), 10, 10);
+    check_non_derivable(&grid(&[&[3, 20, 40], &[30, 50, 60]]), 10, 10);
+    check_non_derivable(&grid(&[&[7, 3, 5, 0], &[12, 25, 4, 1]]), 10, 10);
 }
-
 /// Many cases, interleaved, with a correction: folded in any number of partitions and
 /// merged, the models equal one fold over all events.
 #[test]

@@ -7,3 +7,4 @@ pub mod http;
 pub mod ownership;
 pub mod projections;
 pub mod tiles;
+pub mod release;

@@ -255,6 +255,7 @@ pub async fn report_bench(
             from,
             to,
             suppression_threshold: DEFAULT_THRESHOLD,
+            protection_width: DEFAULT_THRESHOLD,
             deadline_policy: DeadlinePolicy::default(),
         };
         let report = annual::build(storage, id, key, parameters, None, None).await?;

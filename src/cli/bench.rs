@@ -275,6 +275,51 @@ pub struct ReportBenchArgs {
     pub to: jiff::civil::Date,
 }
 
+#[derive(Debug, Args)]
+pub struct ReleaseBenchArgs {
+    #[command(flatten)]
+    pub ledger: LedgerBenchArgs,
+    /// The first release: whole quarters
+    #[arg(long, default_value = "2024-07-01")]
+    pub from: jiff::civil::Date,
+    #[arg(long, default_value = "2025-06-30")]
+    pub to: jiff::civil::Date,
+    /// The second release, overlapping the first
+    #[arg(long, default_value = "2025-01-01")]
+    pub second_from: jiff::civil::Date,
+    #[arg(long, default_value = "2025-12-31")]
+    pub second_to: jiff::civil::Date,
+    /// Suppression threshold (and protection width); raise it to make suppression work
+    #[arg(long, default_value_t = icac_projections::report::suppression::DEFAULT_THRESHOLD)]
+    pub threshold: u64,
+}
+
+pub async fn release(args: &LedgerArgs, r: &ReleaseBenchArgs) -> Result<ExitCode, CliError> {
+    let (storage, id, key) = prepared(args, r.ledger.events, r.ledger.seed).await?;
+    let f = crate::bench::release::release_bench(
+        &storage,
+        &id,
+        key,
+        (r.from, r.to),
+        (r.second_from, r.second_to),
+        r.threshold,
+    )
+    .await?;
+    if r.ledger.json {
+        outln!("{}", serde_json::to_string(&f)?);
+    } else {
+        outln!("release benchmark ({}, {} events)", f.database, f.events);
+        outln!("| run | seconds | hidden victim figures |");
+        outln!("|---|---:|---:|");
+        outln!("| baseline: draft report annual --format json | {:.2} | |", f.draft_seconds);
+        for run in &f.runs {
+            outln!("| {} | {:.2} | {} |", run.what, run.seconds, run.hidden);
+        }
+        outln!("slowest over the draft: {:.2}x", f.ratio_to_draft);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn prepared(
     args: &LedgerArgs,
     events: u64,

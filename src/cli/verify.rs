@@ -279,6 +279,8 @@ pub enum BenchCommand {
     Report(super::bench::ReportBenchArgs),
     /// Write the C2SP tiles, then inclusion proofs from tiles next to proofs from every hash
     Tiles(BenchTilesArgs),
+    /// Publish two overlapping releases (joint suppression, audit, event, proof), next to a draft
+    Release(super::bench::ReleaseBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -334,6 +336,7 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
             storage.close().await;
             return Ok(ExitCode::SUCCESS);
         }
+        BenchCommand::Release(r) => return super::bench::release(args, r).await,
     };
     let id = args.ledger_id()?;
     let storage = args.storage().await?;

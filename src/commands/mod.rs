@@ -8,6 +8,7 @@ pub mod filing;
 pub mod import;
 pub mod indexes;
 mod operation_links;
+pub mod release;
 pub mod setup;
 pub mod tip_intake;
 
@@ -270,7 +271,7 @@ fn upcast_payload(
         .map_err(|e| e.to_string())
 }
 
-fn store<A>(ledger: &Ledger, stale: &Arc<StaleLoads>) -> LedgerEventStore<A> {
+pub(crate) fn store<A>(ledger: &Ledger, stale: &Arc<StaleLoads>) -> LedgerEventStore<A> {
     LedgerEventStore::new(ledger.clone())
         .with_upcaster(upcast_payload)
         .with_stale_loads(stale.clone())

@@ -77,6 +77,7 @@ impl Role {
                     | P::ManageOperations
                     | P::HandlePublicReports
                     | P::RevealPersonalData
+                    | P::ReadDrafts
             ),
             Role::Supervisor => matches!(
                 p,
@@ -89,12 +90,16 @@ impl Role {
                     | P::ManageOperations
                     | P::HandlePublicReports
                     | P::ReadAggregates
+                    | P::PublishReleases
+                    | P::ReadDrafts
                     | P::ReadLedgerStatus
                     | P::RevealPersonalData
                     | P::ErasePersonalData
             ),
             Role::Auditor => matches!(p, P::Audit | P::ReadLedgerStatus | P::ReadDirectory),
-            Role::ReportAuthor => matches!(p, P::ReadAggregates | P::ReadDirectory),
+            Role::ReportAuthor => {
+                matches!(p, P::ReadAggregates | P::PublishReleases | P::ReadDirectory)
+            }
             Role::Admin => matches!(
                 p,
                 P::ManageUnits | P::ManageTokens | P::ReadLedgerStatus | P::ReadDirectory
@@ -146,8 +151,13 @@ pub enum Permission {
     ReadCases,
     /// 14-day compliance per case (unit reporters: own unit only).
     ReadCompliance,
-    /// Counts only: compliance summary, annual report.
+    /// Counts only: compliance summary, released annual reports.
     ReadAggregates,
+    /// Publish a release of the annual report (audited; recorded in the ledger).
+    PublishReleases,
+    /// Drafts of the annual report (any dates or position, not audited against the
+    /// releases): only roles that already read every case behind them.
+    ReadDrafts,
     ManageOperations,
     HandlePublicReports,
     ManageUnits,

@@ -544,3 +544,25 @@ pub struct IssueTokenBody {
     #[schemars(length(min = 1, max = super::tokens::MAX_NAME_LEN), pattern(TEXT))]
     pub name: String,
 }
+
+/// `POST /v1/reports/releases`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishReleaseBody {
+    /// First day: the first day of a quarter.
+    pub from: Date,
+    /// Last day: the last day of a quarter.
+    pub to: Date,
+    /// The ledger position to compute at (default: the head).
+    #[schemars(range(min = 1))]
+    pub at_position: Option<u64>,
+    /// Victim counts from 1 to this are suppressed (default 10).
+    #[schemars(range(min = 2, max = 1000))]
+    pub suppression_threshold: Option<u64>,
+    /// Values every hidden figure must keep possible (default: the threshold).
+    #[schemars(range(min = 2, max = 1000))]
+    pub protection_width: Option<u64>,
+    /// A declared revision of released quarters, and why.
+    #[schemars(length(min = 1, max = 120))]
+    pub revision: Option<String>,
+}

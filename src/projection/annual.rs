@@ -28,6 +28,8 @@ pub enum AnnualError {
     Checkpoint(String),
     #[error("ledger keyring: {0}")]
     Keyring(String),
+    #[error("earlier releases: {0}")]
+    Release(String),
     #[error("the report's ledger id {stated} is not {actual}")]
     OtherLedger { stated: String, actual: String },
 }
@@ -36,6 +38,8 @@ pub enum AnnualError {
 pub struct LedgerAt {
     pub models: ReadModels,
     pub root: Hash32,
+    /// The Merkle frontier at the position.
+    pub tree: icac_format::merkle::MerkleAccumulator,
     pub head: Hash32,
     pub recorded_at: String,
 }
@@ -65,6 +69,9 @@ pub async fn ledger_at(
         root: replayed
             .root
             .ok_or_else(|| ProjectionError::Worker("the replay folded no Merkle tree".into()))?,
+        tree: replayed
+            .tree
+            .ok_or_else(|| ProjectionError::Worker("the replay folded no Merkle tree".into()))?,
         head: replayed.head,
         recorded_at: replayed.recorded_at,
     })
@@ -92,6 +99,20 @@ pub async fn build(
         }
     };
     let at = ledger_at(storage, ledger_id, position).await?;
+    let attestation = attest(ledger_id, key, position, &at)?;
+    let report = report::build(&at.models, parameters, attestation, recommendation);
+    drop_behind(at);
+    Ok(report?)
+}
+
+/// The attestation of the ledger at `position`: a checkpoint for exactly that
+/// size, signed by `key`, timed by the event at `position`.
+pub fn attest(
+    ledger_id: &LedgerId,
+    key: &LedgerKey,
+    position: u64,
+    at: &LedgerAt,
+) -> Result<Attestation, AnnualError> {
     let cp = Checkpoint::new(
         ledger_id.as_str(),
         position,
@@ -102,16 +123,13 @@ pub async fn build(
     .map_err(|e| AnnualError::Checkpoint(e.to_string()))?;
     let note = checkpoint::sign(&cp, key.signing_key())
         .map_err(|e| AnnualError::Checkpoint(e.to_string()))?;
-    let attestation = Attestation {
+    Ok(Attestation {
         ledger_id: ledger_id.as_str().to_owned(),
         position,
         head_hash: at.head.to_hex(),
         merkle_root: at.root.to_hex(),
         checkpoint: note,
-    };
-    let report = report::build(&at.models, parameters, attestation, recommendation);
-    drop_behind(at);
-    Ok(report?)
+    })
 }
 
 /// Frees the models on the thread pool: about 160k views at 1M events take a fifth of
@@ -175,7 +193,28 @@ pub async fn verify(
     }
     let catalog = icac_aggregates::catalog::Catalog::builtin()
         .map_err(|e| report::ReportError::Catalog(e.to_string()))?;
-    let recomputed = figures::compute(&at.models, &stated.parameters, catalog);
+    // A release was suppressed jointly with the releases before it.
+    let earlier = match &stated.release {
+        Some(r) => {
+            let period = icac_aggregates::release::Period::from_days(
+                stated.parameters.from,
+                stated.parameters.to,
+            )
+            .map_err(report::ReportError::from)?;
+            crate::commands::release::public_before(
+                storage,
+                ledger_id,
+                r.number,
+                &period,
+                &stated.parameters,
+                (a.position, &at.models),
+            )
+            .await
+            .map_err(|e| AnnualError::Release(e.to_string()))?
+        }
+        None => Vec::new(),
+    };
+    let recomputed = figures::compute_linked(&at.models, &stated.parameters, catalog, &earlier);
     drop_behind(at);
     problems.extend(report::differences(&stated.figures, &recomputed?));
     Ok(problems)

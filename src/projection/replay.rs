@@ -32,6 +32,8 @@ pub struct Replayed {
     pub models: ReadModels,
     /// The RFC 6962 root over the hashes read, when asked for.
     pub root: Option<Hash32>,
+    /// The tree's frontier behind that root (a release proves its own event from it).
+    pub tree: Option<MerkleAccumulator>,
     /// The hash and recorded time of the last event read (zero and empty if none).
     pub head: Hash32,
     pub recorded_at: String,
@@ -183,6 +185,7 @@ pub async fn replay(
     Ok(Replayed {
         models,
         root,
+        tree: state.tree,
         head: state.head,
         recorded_at: state.recorded_at,
     })

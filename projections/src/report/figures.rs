@@ -16,7 +16,9 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use super::model::*;
-use super::suppression::{self, Hidden};
+use super::linked::{self, PublicTable};
+use super::suppression;
+use icac_aggregates::release::{Period, Quarter};
 use super::ReportError;
 use crate::case_view::{CaseView, ShareWay};
 use crate::read_models::ReadModels;
@@ -24,14 +26,14 @@ use crate::read_models::ReadModels;
 pub const DEFINITIONS: [&str; 12] = [
     "Period: Connecticut calendar dates (America/New_York) from the first to the last day given, inclusive.",
     "Notifications: standardized initial notifications filed with the Task Force during the period (Connecticut date the ledger recorded the filing); duplicates of a CyberTip already held by another case are counted separately.",
-    "Timeliness: every notification clock that started in the period (received date, as corrected), assessed on the last day of the period: on time = form filed within 14 calendar days; late = filed after; overdue = not filed and past due; not yet due = not filed, still inside the 14 days. Percent within 14 days = on time / (on time + late). Median days to notify = median of (filing date - received date) over filed notifications.",
+    "Timeliness: every notification clock that started in the period (received date, as corrected), assessed on the last day of the period: on time = form filed within 14 calendar days; late = filed after; overdue = not filed and past due; not yet due = not filed, still inside the 14 days. Percent on time of those due = on time / (on time + late + overdue): every notification due by the last day of the period, an overdue one counted as not on time. Percent on time of those filed = on time / (on time + late). Median days to notify = median of (filing date - received date) over filed notifications.",
     "Investigations opened: cases first moved to 'investigating' during the period; proactive when the case came from undercover work (source proactive/undercover, or linked to an operation), reactive otherwise.",
     "Undercover operations: operations of the investigative unit conducted (start date) or concluded during the period; linked cases are cases linked to the operation; cases opened (linked cases moved to investigating) and arrests (arrests recorded in linked cases) come from the linked cases' own events, not from figures entered at the conclusion.",
     "Arrests: arrests with an arrest date in the period (as corrected); charges by statute count each arrest charging the statute once, and the counts charged.",
     "Referrals: referrals with a referral date in the period, by target, with the decision recorded so far.",
     "Outcomes without arrest: cases closed during the period with a disposition other than arrest.",
-    "Information shares: shares recorded during the period, from units to the Task Force (29-7e(c)) and from the Task Force to units (29-7e(a)(3)); technical assistance and forensic results are share categories.",
-    "Child victims identified: notifications filed in the period reporting an identified child, statewide only, by age band and calendar quarter; counts of 1 to the suppression threshold are suppressed, with further cells suppressed so none can be derived from totals.",
+    "Information shares: shares recorded during the period, from units to the Task Force (29-7e(c)) and from the Task Force to units (29-7e(a)(3)); technical assistance and forensic results are share categories; units reached = distinct units that received at least one Task Force share.",
+    "Child victims identified: notifications filed in the period reporting an identified child, statewide only, by age band and calendar quarter, never crossed with unit, town, platform, source or month; counts of 1 to the suppression threshold are suppressed, with further figures suppressed, jointly with every earlier release, so that no combination of published reports narrows a hidden figure below the protection width.",
     "Public reports: reports from the public received during the period, by channel, with their state at the attested position.",
     "All figures are computed from the ledger at the attested position only; events recorded later do not change this report.",
 ];
@@ -83,15 +85,11 @@ fn median_tenths(mut days: Vec<u64>) -> Option<Tenths> {
     })
 }
 
-fn quarter_label(d: Date) -> String {
-    format!("{}-Q{}", d.year(), (d.month() - 1) / 3 + 1)
-}
-
-fn quarters(p: &Parameters) -> Vec<String> {
+fn quarters(p: &Parameters) -> Vec<Quarter> {
     let mut out = Vec::new();
     let mut d = p.from;
     while d <= p.to {
-        let q = quarter_label(d);
+        let q = Quarter::of(d);
         if out.last() != Some(&q) {
             out.push(q);
         }
@@ -125,6 +123,16 @@ pub fn compute(
     models: &ReadModels,
     p: &Parameters,
     catalog: &Catalog,
+) -> Result<Figures, ReportError> {
+    compute_linked(models, p, catalog, &[])
+}
+
+/// The figures, the victim table suppressed jointly with `earlier` releases.
+pub fn compute_linked(
+    models: &ReadModels,
+    p: &Parameters,
+    catalog: &Catalog,
+    earlier: &[PublicTable],
 ) -> Result<Figures, ReportError> {
     let cases: Vec<&CaseView> = models.cases.values().collect();
 
@@ -215,6 +223,8 @@ pub fn compute(
         not_yet_due: 0,
         incomplete_form: 0,
         percent_within_14_days: None,
+        due: 0,
+        percent_on_time_of_due: None,
         median_days_to_notify: None,
         by_unit: Vec::new(),
     };
@@ -268,6 +278,8 @@ pub fn compute(
         }
     }
     t.percent_within_14_days = percent(t.on_time, t.on_time + t.late);
+    t.due = t.on_time + t.late + t.overdue;
+    t.percent_on_time_of_due = percent(t.on_time, t.due);
     t.median_days_to_notify = median_tenths(days_to_notify);
     t.by_unit = t_units.into_values().collect();
 
@@ -417,6 +429,7 @@ pub fn compute(
         by_category: Vec::new(),
     };
     let mut by_category: BTreeMap<String, u64> = BTreeMap::new();
+    let mut reached: BTreeSet<&str> = BTreeSet::new();
     for s in cases
         .iter()
         .flat_map(|c| c.shares.iter())
@@ -426,7 +439,7 @@ pub fn compute(
             ShareWay::UnitToTaskForce => shares.unit_to_task_force += 1,
             ShareWay::TaskForceToUnits => {
                 shares.task_force_to_units += 1;
-                shares.unit_recipients += u64::from(s.recipients);
+                reached.extend(s.to_units.iter().map(String::as_str));
                 match s.category {
                     ShareCategory::TechnicalAssistance => shares.technical_assistance += 1,
                     ShareCategory::ForensicResults => shares.forensic_results += 1,
@@ -436,6 +449,7 @@ pub fn compute(
         }
         bump(&mut by_category, key(&s.category));
     }
+    shares.unit_recipients = reached.len() as u64;
     shares.by_category = by_category
         .into_iter()
         .map(|(k, n)| Row {
@@ -446,23 +460,7 @@ pub fn compute(
         .collect();
 
     // Victims identified: statewide, age band x quarter, suppressed.
-    let columns = quarters(p);
-    let bands = AgeBand::ALL;
-    let mut table = vec![vec![0u64; columns.len()]; bands.len()];
-    for c in &filed {
-        let (Some(n), Some(d)) = (&c.notification, filed_on(c)) else {
-            continue;
-        };
-        if !n.victim_identified {
-            continue;
-        }
-        let r = bands.iter().position(|b| *b == n.victim_age_band);
-        let q = columns.iter().position(|q| *q == quarter_label(d));
-        if let (Some(r), Some(q)) = (r, q) {
-            table[r][q] += 1;
-        }
-    }
-    let victims = victim_table(&table, &bands, columns, p.suppression_threshold)?;
+    let victims = victims(&filed, p, earlier)?;
 
     // Public reports.
     let mut pr: BTreeMap<String, PublicReportRow> = BTreeMap::new();
@@ -530,30 +528,84 @@ fn band_label(b: AgeBand) -> &'static str {
     }
 }
 
-/// Builds the published victim table from raw counts.
-pub fn victim_table(
-    table: &[Vec<u64>],
-    bands: &[AgeBand],
-    columns: Vec<String>,
-    threshold: u64,
-) -> Result<VictimTable, ReportError> {
-    let s = suppression::suppress(table, threshold)?;
-    let (rows, cols) = (table.len(), columns.len());
-    let cell = |r: usize, c: usize| {
-        if s.hidden[r][c] == Hidden::Shown {
-            Cell::Count(s.values[r][c])
-        } else {
-            Cell::Suppressed
+/// True counts of identified victims per quarter of `p` and band, from the
+/// notifications filed in the period.
+pub fn victim_truth(models: &ReadModels, p: &Parameters) -> Vec<(Quarter, Vec<u64>)> {
+    let filed: Vec<&CaseView> = models
+        .cases
+        .values()
+        .filter(|c| filed_on(c).is_some_and(|d| in_period(p, d)))
+        .collect();
+    victim_counts(&filed, p)
+}
+
+/// True counts of identified victims per quarter of the period and band.
+pub fn victim_counts(filed: &[&CaseView], p: &Parameters) -> Vec<(Quarter, Vec<u64>)> {
+    let bands = AgeBand::ALL;
+    let mut table: Vec<(Quarter, Vec<u64>)> = quarters(p)
+        .into_iter()
+        .map(|q| (q, vec![0u64; bands.len()]))
+        .collect();
+    for c in filed {
+        let (Some(n), Some(d)) = (&c.notification, filed_on(c)) else {
+            continue;
+        };
+        if !n.victim_identified {
+            continue;
         }
-    };
+        let r = bands.iter().position(|b| *b == n.victim_age_band);
+        let q = table.iter().position(|(q, _)| *q == Quarter::of(d));
+        if let (Some(r), Some(q)) = (r, q) {
+            table[q].1[r] += 1;
+        }
+    }
+    table
+}
+
+fn victims(
+    filed: &[&CaseView],
+    p: &Parameters,
+    earlier: &[PublicTable],
+) -> Result<VictimTable, ReportError> {
+    let truth = victim_counts(filed, p);
+    let bands: Vec<String> = AgeBand::ALL
+        .iter()
+        .map(|b| band_label(*b).to_owned())
+        .collect();
+    victim_table(&truth, bands, &period_label(p), earlier, p)
+}
+
+/// `2025-Q1..2025-Q4` for whole quarters, else the dates.
+pub fn period_label(p: &Parameters) -> String {
+    match Period::from_days(p.from, p.to) {
+        Ok(period) => period.to_string(),
+        Err(_) => format!("{} to {}", p.from, p.to),
+    }
+}
+
+/// Builds the published victim table from true counts, suppressed jointly
+/// with every earlier public release.
+pub fn victim_table(
+    truth: &[(Quarter, Vec<u64>)],
+    bands: Vec<String>,
+    period_label: &str,
+    earlier: &[PublicTable],
+    p: &Parameters,
+) -> Result<VictimTable, ReportError> {
+    let protection = suppression::protection(p.suppression_threshold, p.protection_width)?;
+    let (mut system, items) = linked::system_for(bands.clone(), earlier, period_label.to_owned(), truth)
+        .map_err(suppression::SuppressionError::from)?;
+    suppression::suppress(&mut system, &protection)?;
+    let cell = |k: usize| system.items[k].shown.map_or(Cell::Suppressed, Cell::Count);
+    let rows = bands.len();
     Ok(VictimTable {
-        rows: bands.iter().map(|b| band_label(*b).to_owned()).collect(),
         cells: (0..rows)
-            .map(|r| (0..cols).map(|c| cell(r, c)).collect())
+            .map(|b| items.cells.iter().map(|q| cell(q[b])).collect())
             .collect(),
-        row_totals: (0..rows).map(|r| cell(r, cols)).collect(),
-        column_totals: (0..cols).map(|c| cell(rows, c)).collect(),
-        total: cell(rows, cols),
-        columns,
+        row_totals: items.band_totals.iter().map(|&k| cell(k)).collect(),
+        column_totals: items.quarter_totals.iter().map(|&k| cell(k)).collect(),
+        total: cell(items.total),
+        columns: truth.iter().map(|(q, _)| q.to_string()).collect(),
+        rows: bands,
     })
 }

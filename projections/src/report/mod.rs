@@ -1,6 +1,8 @@
 //! The annual legislative report: figures, privacy suppression, renderers.
 
+pub mod audit;
 pub mod figures;
+pub mod linked;
 pub mod model;
 pub mod render;
 pub mod sting_unit;
@@ -24,6 +26,8 @@ pub enum ReportError {
     PeriodTooLong,
     #[error(transparent)]
     Suppression(#[from] suppression::SuppressionError),
+    #[error(transparent)]
+    Period(#[from] icac_aggregates::release::PeriodError),
     #[error("deadline: {0}")]
     Deadline(String),
     #[error("catalog: {0}")]
@@ -44,6 +48,17 @@ pub fn build(
     parameters: Parameters,
     attestation: Attestation,
     recommendation: Option<String>,
+) -> Result<AnnualReport, ReportError> {
+    build_linked(models, parameters, attestation, recommendation, &[])
+}
+
+/// [`build`] with the victim table suppressed jointly with `earlier` releases.
+pub fn build_linked(
+    models: &ReadModels,
+    parameters: Parameters,
+    attestation: Attestation,
+    recommendation: Option<String>,
+    earlier: &[linked::PublicTable],
 ) -> Result<AnnualReport, ReportError> {
     if parameters.from > parameters.to {
         return Err(ReportError::PeriodOrder {
@@ -66,7 +81,7 @@ pub fn build(
         return Err(ReportError::RecommendationTooLong);
     }
     let catalog = Catalog::builtin().map_err(|e| ReportError::Catalog(e.to_string()))?;
-    let figures = figures::compute(models, &parameters, catalog)?;
+    let figures = figures::compute_linked(models, &parameters, catalog, earlier)?;
     // The timeliness figures depend on it, so the report says which it used.
     let policy_statement = parameters.deadline_policy.statement();
     let recommendation = recommendation.map(|r| r.trim_end().to_owned());
@@ -94,6 +109,7 @@ pub fn build(
             .map(|s| (*s).to_owned())
             .chain(std::iter::once(policy_statement))
             .collect(),
+        release: None,
     })
 }
 

@@ -136,6 +136,13 @@ pub struct TimelinessFigures {
     pub incomplete_form: u64,
     /// on_time / (on_time + late), in percent; absent when nothing was filed.
     pub percent_within_14_days: Option<Tenths>,
+    /// Notifications due by the period's last day: on time + late + overdue.
+    #[serde(default)]
+    pub due: u64,
+    /// on_time / due, in percent (overdue counts as not on time); absent when
+    /// nothing fell due.
+    #[serde(default)]
+    pub percent_on_time_of_due: Option<Tenths>,
     pub median_days_to_notify: Option<Tenths>,
     pub by_unit: Vec<UnitTimeliness>,
 }
@@ -254,6 +261,10 @@ pub struct Parameters {
     pub from: Date,
     pub to: Date,
     pub suppression_threshold: u64,
+    /// Values every hidden victim figure's feasible interval must hold
+    /// (`report::audit`); reports before releases existed used the threshold.
+    #[serde(default = "default_width")]
+    pub protection_width: u64,
     pub deadline_policy: DeadlinePolicy,
 }
 
@@ -267,6 +278,30 @@ pub struct Attestation {
     pub merkle_root: String,
     /// C2SP signed note; verify with the ledger's published keyring.
     pub checkpoint: String,
+}
+
+fn default_width() -> u64 {
+    super::suppression::DEFAULT_THRESHOLD
+}
+
+/// Marks every edition of a report that is not a release.
+pub const DRAFT_WATERMARK: &str = "DRAFT - not a release: an ad-hoc preview for staff who may read the cases; not for publication";
+
+/// What makes a report a release: the ledger event that recorded it, with
+/// the proof that the event is in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseStamp {
+    pub number: u32,
+    /// Whole quarters, e.g. `2024-Q3..2025-Q2`.
+    pub period: String,
+    /// Ledger position of the `ReleasePublished` event.
+    pub event_position: u64,
+    /// Earlier releases whose figures this one revises (empty: none).
+    #[serde(default)]
+    pub revises: Vec<u32>,
+    /// The event's RFC 6962 inclusion proof with a signed checkpoint
+    /// (`icac-ledger/inclusion-proof`, docs/LEDGER_FORMAT.md).
+    pub inclusion_proof: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,4 +320,13 @@ pub struct AnnualReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sting_unit: Option<super::sting_unit::StingUnitSection>,
     pub definitions: Vec<String>,
+    /// `None`: a draft, watermarked as such in every format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseStamp>,
+}
+
+impl AnnualReport {
+    pub fn is_draft(&self) -> bool {
+        self.release.is_none()
+    }
 }

@@ -730,7 +730,7 @@ pub async fn annual(
         saturday_to_friday: None,
         due_soon_days: None,
     };
-    let report = match queries::build_annual(&state, &aq).await {
+    let report = match queries::build_annual(&state, &p, &aq).await {
         Ok(r) => r,
         Err(e) => return error_page(&e),
     };

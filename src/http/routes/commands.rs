@@ -632,3 +632,44 @@ command_route!(
     public_report_command,
     PublicReportBody::Close
 );
+
+// ---------------------------------------------------------------- report releases
+
+/// `POST /v1/reports/releases`: refused releases are 422 naming the quarter or figure.
+pub async fn publish_release(
+    State(state): State<SharedState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Created> {
+    use crate::commands::release::{self, ReleaseRequest};
+    let result = async {
+        let body: crate::http::requests::PublishReleaseBody = parse_body(&headers, &body)?;
+        let threshold = body.suppression_threshold.unwrap_or(10);
+        let request = ReleaseRequest {
+            parameters: icac_projections::report::Parameters {
+                from: body.from,
+                to: body.to,
+                suppression_threshold: threshold,
+                protection_width: body.protection_width.unwrap_or(threshold),
+                deadline_policy: state.config.deadline_policy,
+            },
+            position: body.at_position,
+            recommendation: None,
+            revision: body.revision,
+        };
+        let key = state.key();
+        let report = release::publish(&state.ledger, &key, request, &principal.actor(), Timestamp::now())
+            .await
+            .map_err(|e| {
+                if e.is_refusal() {
+                    Problem::new(Kind::Rejected, e.to_string())
+                } else {
+                    Problem::internal(e)
+                }
+            })?;
+        serde_json::to_value(&report).map_err(Problem::internal)
+    }
+    .await;
+    finish(&state, result).await
+}

@@ -379,13 +379,30 @@ pub const ROUTES: &[RouteSpec] = &[
     route(
         GET,
         "/v1/reports/annual",
-        Some(P::ReadAggregates),
+        Some(P::ReadDrafts),
         "reports",
-        "The annual report to the General Assembly (29-7e(d)), attested by a signed checkpoint",
+        "A draft of the annual report (29-7e(d)) at any dates or position, watermarked; only for roles that read every case",
         || get(queries::annual_report),
     )
     .query(schema::<queries::AnnualQuery>)
     .produces(&["application/json", "text/html", "text/csv", "text/markdown"]),
+    route(
+        GET,
+        "/v1/reports/releases",
+        Some(P::ReadAggregates),
+        "reports",
+        "Releases of the annual report: period, ledger position, the release event",
+        || get(queries::list_releases),
+    ),
+    route(
+        POST,
+        "/v1/reports/releases",
+        Some(P::PublishReleases),
+        "reports",
+        "Publish a release (whole quarters; jointly suppressed and audited against every earlier release; 422 naming the quarter or figure when refused)",
+        || post(commands::publish_release),
+    )
+    .body(body::<b::PublishReleaseBody>),
     // Operations
     route(
         GET,

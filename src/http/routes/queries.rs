@@ -595,10 +595,10 @@ pub struct AnnualQuery {
 
 pub async fn annual_report(
     State(state): State<SharedState>,
-    _: Principal,
+    principal: Principal,
     ApiQuery(q): ApiQuery<AnnualQuery>,
 ) -> ApiResult<Response> {
-    let report = build_annual(&state, &q).await?;
+    let report = build_annual(&state, &principal, &q).await?;
     let format = q.format.as_deref().unwrap_or("json");
     use icac_projections::report::render;
     let (ct, body) = match format {
@@ -628,10 +628,40 @@ pub async fn annual_report(
         .into_response())
 }
 
+/// `GET /v1/reports/releases`
+pub async fn list_releases(
+    State(state): State<SharedState>,
+    _: Principal,
+) -> ApiResult<Json<Value>> {
+    let list = crate::commands::release::releases(state.ledger.storage(), state.ledger.id())
+        .await
+        .map_err(Problem::internal)?;
+    let releases: Vec<Value> = list
+        .iter()
+        .map(|(r, event_position)| {
+            json!({
+                "number": r.number,
+                "period": r.period.to_string(),
+                "position": r.position,
+                "event_position": event_position,
+                "revises": r.revises,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "releases": releases })))
+}
+
+/// A draft: only for roles that may read every case behind it.
 pub(crate) async fn build_annual(
     state: &SharedState,
+    principal: &Principal,
     q: &AnnualQuery,
 ) -> ApiResult<icac_projections::report::AnnualReport> {
+    if !principal.role.allows(crate::http::auth::Permission::ReadDrafts) {
+        return Err(Problem::forbidden(
+            "drafts of the annual report are for roles that read every case; the report role reads releases (GET /v1/reports/releases)",
+        ));
+    }
     let to = match q.to.as_deref() {
         Some(_) => parse_date("to", q.to.as_deref())?,
         None => today(),
@@ -674,6 +704,7 @@ pub(crate) async fn build_annual(
         from,
         to,
         suppression_threshold: threshold,
+        protection_width: threshold,
         deadline_policy: request_policy(
             state,
             q.roll_to_business_day,

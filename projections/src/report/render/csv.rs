@@ -47,6 +47,11 @@ pub fn render(r: &AnnualReport) -> String {
         &mut out,
         ["report", "period", "to", &r.parameters.to.to_string()],
     );
+    let edition = match &r.release {
+        None => crate::report::DRAFT_WATERMARK.to_owned(),
+        Some(rel) => format!("release {} of {}", rel.number, rel.period),
+    };
+    line(&mut out, ["report", "edition", "", &edition]);
     for t in tables(r) {
         for row in &t.rows {
             let Some((name, values)) = row.split_first() else {

@@ -22,7 +22,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:Georgia,'Times New Roman',serif;max-width:7.5in;margin:0 auto;color:#000;font-size:11pt}\
+const STYLE: &str = ".watermark{position:fixed;top:40%;left:0;width:100%;text-align:center;font-size:120pt;color:rgba(200,0,0,.15);transform:rotate(-30deg);pointer-events:none}.draft{border:2px solid #c00;padding:4pt;color:#c00}\
+body{font-family:Georgia,'Times New Roman',serif;max-width:7.5in;margin:0 auto;color:#000;font-size:11pt}\
 h1{font-size:18pt}h2{font-size:13pt;margin-top:1.4em;break-after:avoid}\
 table{border-collapse:collapse;width:100%;margin:.4em 0;break-inside:avoid}\
 th,td{border:1px solid #999;padding:2px 6px;text-align:left}td.n{text-align:right}\
@@ -42,6 +43,25 @@ pub fn render(r: &AnnualReport) -> String {
         escape(&r.title)
     );
     let _ = writeln!(out, "<h1>{}</h1>", escape(&r.title));
+    match &r.release {
+        // On every printed page, not only the first.
+        None => {
+            let _ = writeln!(
+                out,
+                "<div class=\"watermark\" aria-hidden=\"true\">DRAFT</div>\n<p class=\"draft\"><strong>{}</strong></p>",
+                escape(crate::report::DRAFT_WATERMARK)
+            );
+        }
+        Some(rel) => {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\">Release {} of {}, recorded in the ledger at position {}.</p>",
+                rel.number,
+                escape(&rel.period),
+                rel.event_position
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "<p>To the {}.</p>",

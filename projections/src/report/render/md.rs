@@ -29,6 +29,18 @@ fn cell(text: &str) -> String {
 pub fn render(r: &AnnualReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", r.title);
+    match &r.release {
+        None => {
+            let _ = writeln!(out, "> **{}**\n", crate::report::DRAFT_WATERMARK);
+        }
+        Some(rel) => {
+            let _ = writeln!(
+                out,
+                "Release {} of {}, recorded in the ledger at position {}.\n",
+                rel.number, rel.period, rel.event_position
+            );
+        }
+    }
     let _ = writeln!(out, "To the {}.\n", r.addressed_to.join("; the "));
     let _ = writeln!(out, "{}\n", r.delivery);
     let a = &r.attestation;

@@ -87,20 +87,27 @@ pub fn tables(r: &AnnualReport) -> Vec<Table> {
         counts("by_medium", "Notifications by medium", "Medium", &n.by_medium),
         counts("by_unit", "Notifications by reporting unit", "Unit", &n.by_unit),
         counts("by_month", "Notifications by month", "Month", &n.by_month),
-        pairs(
-            "timeliness",
-            "Timeliness of initial notifications (14-day rule, 29-7e(c))",
-            vec![
-                ("Notification clocks started", t.received.to_string()),
-                ("Filed within 14 days", t.on_time.to_string()),
-                ("Filed late", t.late.to_string()),
-                ("Overdue (not filed, past due)", t.overdue.to_string()),
-                ("Not yet due", t.not_yet_due.to_string()),
-                ("Complaint logged, form not yet filed", t.incomplete_form.to_string()),
-                ("Percent filed within 14 days", opt(&t.percent_within_14_days)),
-                ("Median days to notify", opt(&t.median_days_to_notify)),
-            ],
-        ),
+        Table {
+            id: "timeliness",
+            title: "Timeliness of initial notifications (14-day rule, 29-7e(c))".to_owned(),
+            header: ["Measure", "Value", "Definition"].map(str::to_owned).to_vec(),
+            rows: [
+                ("Notification clocks started", t.received.to_string(), "clocks whose received date is in the period"),
+                ("Filed within 14 days", t.on_time.to_string(), "form filed within 14 calendar days of the received date"),
+                ("Filed late", t.late.to_string(), "form filed after the 14 days"),
+                ("Overdue (not filed, past due)", t.overdue.to_string(), "not filed by the period's last day, the 14 days over"),
+                ("Not yet due", t.not_yet_due.to_string(), "not filed, still inside the 14 days on the period's last day"),
+                ("Complaint logged, form not yet filed", t.incomplete_form.to_string(), "a complaint opened the case and no form followed yet"),
+                ("Due in the period", t.due.to_string(), "on time + late + overdue"),
+                ("Percent on time of those due", opt(&t.percent_on_time_of_due), "on time / (on time + late + overdue): an overdue notification counts as not on time"),
+                ("Percent on time of those filed", opt(&t.percent_within_14_days), "on time / (on time + late): filed notifications only"),
+                ("Median days to notify", opt(&t.median_days_to_notify), "median of filing date - received date over filed notifications"),
+            ]
+            .into_iter()
+            .map(|(k, v, d)| vec![k.to_owned(), v, d.to_owned()])
+            .collect(),
+            note: None,
+        },
         Table {
             id: "timeliness_by_unit",
             title: "Timeliness by reporting unit".to_owned(),
@@ -219,7 +226,7 @@ pub fn tables(r: &AnnualReport) -> Vec<Table> {
             vec![
                 ("Shares from units to the Task Force", f.information_shares.unit_to_task_force.to_string()),
                 ("Shares from the Task Force to units", f.information_shares.task_force_to_units.to_string()),
-                ("Units reached by Task Force shares", f.information_shares.unit_recipients.to_string()),
+                ("Distinct units reached by Task Force shares", f.information_shares.unit_recipients.to_string()),
                 ("Technical assistance provided", f.information_shares.technical_assistance.to_string()),
                 ("Forensic results provided", f.information_shares.forensic_results.to_string()),
             ],
@@ -230,8 +237,8 @@ pub fn tables(r: &AnnualReport) -> Vec<Table> {
             header: victim_header,
             rows: victim_rows,
             note: Some(format!(
-                "* suppressed: counts of 1 to {} are not shown, and further cells are suppressed so that no hidden count can be derived from the totals.",
-                r.parameters.suppression_threshold
+                "* suppressed: counts of 1 to {} are not shown, and further figures are suppressed, jointly with every earlier release, so that no combination of published figures narrows a hidden count to fewer than {} possible values.",
+                r.parameters.suppression_threshold, r.parameters.protection_width
             )),
         },
         Table {
