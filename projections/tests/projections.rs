@@ -6,12 +6,12 @@ use icac_aggregates::compliance::{ComplianceStatus, DeadlinePolicy};
 use icac_aggregates::form::v1::Source;
 use icac_aggregates::form::NotificationForm;
 use icac_aggregates::ids::{CaseId, LedgerPosition, Ori};
+use icac_aggregates::release::Quarter;
 use icac_format::chain::Hash32;
 use icac_projections::compliance::compliance;
 use icac_projections::history::{replay, Cut};
-use icac_projections::report::render::{render, Format};
-use icac_aggregates::release::Quarter;
 use icac_projections::report::figures::victim_table;
+use icac_projections::report::render::{render, Format};
 use icac_projections::report::suppression::SuppressionError;
 use icac_projections::report::{build, Attestation, Cell, Parameters, ReportError, VictimTable};
 use icac_projections::{DomainEvent, LedgerEvent, ReadModels};
@@ -417,7 +417,9 @@ fn figures_of(t: &VictimTable) -> Vec<(Vec<(usize, usize)>, Cell)> {
     for q in 0..quarters {
         out.push(((0..bands).map(|b| (b, q)).collect(), t.column_totals[q]));
     }
-    let all = (0..bands).flat_map(|b| (0..quarters).map(move |q| (b, q))).collect();
+    let all = (0..bands)
+        .flat_map(|b| (0..quarters).map(move |q| (b, q)))
+        .collect();
     out.push((all, t.total));
     out
 }
@@ -506,7 +508,12 @@ fn check_non_derivable(truth: &Grid, threshold: u64, width: u64) -> Option<Victi
             Cell::Suppressed => assert!(*v >= 1, "a zero hidden: {truth:?}"),
         }
     }
-    let hidden_cells = t.cells.iter().flatten().filter(|c| **c == Cell::Suppressed).count();
+    let hidden_cells = t
+        .cells
+        .iter()
+        .flatten()
+        .filter(|c| **c == Cell::Suppressed)
+        .count();
     if hidden_cells <= 5 {
         for (i, values) in possible_values(&t, truth, width).iter().enumerate() {
             if matches!(figures_of(&t)[i].1, Cell::Suppressed) {

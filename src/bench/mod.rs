@@ -6,5 +6,5 @@ pub mod generate;
 pub mod http;
 pub mod ownership;
 pub mod projections;
-pub mod tiles;
 pub mod release;
+pub mod tiles;

@@ -311,7 +311,10 @@ pub async fn release(args: &LedgerArgs, r: &ReleaseBenchArgs) -> Result<ExitCode
         outln!("release benchmark ({}, {} events)", f.database, f.events);
         outln!("| run | seconds | hidden victim figures |");
         outln!("|---|---:|---:|");
-        outln!("| baseline: draft report annual --format json | {:.2} | |", f.draft_seconds);
+        outln!(
+            "| baseline: draft report annual --format json | {:.2} | |",
+            f.draft_seconds
+        );
         for run in &f.runs {
             outln!("| {} | {:.2} | {} |", run.what, run.seconds, run.hidden);
         }

@@ -169,7 +169,8 @@ async fn annual_cmd(args: &LedgerArgs, a: &AnnualArgs) -> Result<ExitCode, CliEr
         };
         let actor = Actor::system("cli:report", format!("release-{}", jiff::Timestamp::now()));
         let key = ledger.signing_key();
-        let outcome = release::publish(&ledger, &key, request, &actor, jiff::Timestamp::now()).await;
+        let outcome =
+            release::publish(&ledger, &key, request, &actor, jiff::Timestamp::now()).await;
         ledger.shutdown().await;
         match outcome {
             Ok(r) => r,
@@ -282,7 +283,10 @@ async fn audit_cmd(args: &LedgerArgs, a: &AuditArgs) -> Result<ExitCode, CliErro
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("error: {} hidden figure(s) can be derived or narrowed", audit.findings.len());
+        eprintln!(
+            "error: {} hidden figure(s) can be derived or narrowed",
+            audit.findings.len()
+        );
         Ok(ExitCode::from(EXIT_FAILED))
     }
 }

@@ -15,13 +15,13 @@ use icac_aggregates::public_report::{Channel, ReportStage};
 use jiff::civil::Date;
 use serde::Serialize;
 
-use super::model::*;
 use super::linked::{self, PublicTable};
+use super::model::*;
 use super::suppression;
-use icac_aggregates::release::{Period, Quarter};
 use super::ReportError;
 use crate::case_view::{CaseView, ShareWay};
 use crate::read_models::ReadModels;
+use icac_aggregates::release::{Period, Quarter};
 
 pub const DEFINITIONS: [&str; 12] = [
     "Period: Connecticut calendar dates (America/New_York) from the first to the last day given, inclusive.",
@@ -33,7 +33,7 @@ pub const DEFINITIONS: [&str; 12] = [
     "Referrals: referrals with a referral date in the period, by target, with the decision recorded so far.",
     "Outcomes without arrest: cases closed during the period with a disposition other than arrest.",
     "Information shares: shares recorded during the period, from units to the Task Force (29-7e(c)) and from the Task Force to units (29-7e(a)(3)); technical assistance and forensic results are share categories; units reached = distinct units that received at least one Task Force share.",
-    "Child victims identified: notifications filed in the period reporting an identified child, statewide only, by age band and calendar quarter, never crossed with unit, town, platform, source or month; counts of 1 to the suppression threshold are suppressed, with further figures suppressed, jointly with every earlier release, so that no combination of published reports narrows a hidden figure below the protection width.",
+    "Child victims identified: children identified in the period, each counted once, in the quarter identified (a child a version 1 form reported identified counts in the quarter of the filing), statewide only, by age band and calendar quarter, never crossed with unit, town, platform, source or month; counts of 1 to the suppression threshold are suppressed, with further figures suppressed, jointly with every earlier release, so that no combination of published reports narrows a hidden figure below the protection width.",
     "Public reports: reports from the public received during the period, by channel, with their state at the attested position.",
     "All figures are computed from the ledger at the attested position only; events recorded later do not change this report.",
 ];
@@ -460,7 +460,7 @@ pub fn compute_linked(
         .collect();
 
     // Victims identified: statewide, age band x quarter, suppressed.
-    let victims = victims(&filed, p, earlier)?;
+    let victims = victims(models, p, earlier)?;
 
     // Public reports.
     let mut pr: BTreeMap<String, PublicReportRow> = BTreeMap::new();
@@ -528,46 +528,44 @@ fn band_label(b: AgeBand) -> &'static str {
     }
 }
 
-/// True counts of identified victims per quarter of `p` and band, from the
-/// notifications filed in the period.
+/// True counts of children identified in the period, per quarter of identification
+/// and band: each child once, in the quarter it was identified (a child a version 1
+/// form reported identified counts in the quarter of the filing), whenever its case was
+/// filed (`victim_counts::identified_by_quarter`).
 pub fn victim_truth(models: &ReadModels, p: &Parameters) -> Vec<(Quarter, Vec<u64>)> {
-    let filed: Vec<&CaseView> = models
-        .cases
-        .values()
-        .filter(|c| filed_on(c).is_some_and(|d| in_period(p, d)))
-        .collect();
-    victim_counts(&filed, p)
+    victim_counts(models.cases.values(), p)
 }
 
-/// True counts of identified victims per quarter of the period and band.
-pub fn victim_counts(filed: &[&CaseView], p: &Parameters) -> Vec<(Quarter, Vec<u64>)> {
+/// True counts of children identified per quarter of the period and band.
+pub fn victim_counts<'a>(
+    cases: impl IntoIterator<Item = &'a CaseView>,
+    p: &Parameters,
+) -> Vec<(Quarter, Vec<u64>)> {
     let bands = AgeBand::ALL;
     let mut table: Vec<(Quarter, Vec<u64>)> = quarters(p)
         .into_iter()
         .map(|q| (q, vec![0u64; bands.len()]))
         .collect();
-    for c in filed {
-        let (Some(n), Some(d)) = (&c.notification, filed_on(c)) else {
-            continue;
-        };
-        if !n.victim_identified {
-            continue;
-        }
-        let r = bands.iter().position(|b| *b == n.victim_age_band);
-        let q = table.iter().position(|(q, _)| *q == Quarter::of(d));
+    let identified = crate::victim_counts::identified_by_quarter(cases, p.from, p.to);
+    for ((year, number, band), n) in identified {
+        let quarter = u8::try_from(number)
+            .ok()
+            .map(|number| Quarter { year, number });
+        let r = bands.iter().position(|b| *b == band);
+        let q = table.iter().position(|(q, _)| Some(*q) == quarter);
         if let (Some(r), Some(q)) = (r, q) {
-            table[q].1[r] += 1;
+            table[q].1[r] += n;
         }
     }
     table
 }
 
 fn victims(
-    filed: &[&CaseView],
+    models: &ReadModels,
     p: &Parameters,
     earlier: &[PublicTable],
 ) -> Result<VictimTable, ReportError> {
-    let truth = victim_counts(filed, p);
+    let truth = victim_truth(models, p);
     let bands: Vec<String> = AgeBand::ALL
         .iter()
         .map(|b| band_label(*b).to_owned())
@@ -593,8 +591,9 @@ pub fn victim_table(
     p: &Parameters,
 ) -> Result<VictimTable, ReportError> {
     let protection = suppression::protection(p.suppression_threshold, p.protection_width)?;
-    let (mut system, items) = linked::system_for(bands.clone(), earlier, period_label.to_owned(), truth)
-        .map_err(suppression::SuppressionError::from)?;
+    let (mut system, items) =
+        linked::system_for(bands.clone(), earlier, period_label.to_owned(), truth)
+            .map_err(suppression::SuppressionError::from)?;
     suppression::suppress(&mut system, &protection)?;
     let cell = |k: usize| system.items[k].shown.map_or(Cell::Suppressed, Cell::Count);
     let rows = bands.len();

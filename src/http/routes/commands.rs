@@ -659,15 +659,21 @@ pub async fn publish_release(
             revision: body.revision,
         };
         let key = state.key();
-        let report = release::publish(&state.ledger, &key, request, &principal.actor(), Timestamp::now())
-            .await
-            .map_err(|e| {
-                if e.is_refusal() {
-                    Problem::new(Kind::Rejected, e.to_string())
-                } else {
-                    Problem::internal(e)
-                }
-            })?;
+        let report = release::publish(
+            &state.ledger,
+            &key,
+            request,
+            &principal.actor(),
+            Timestamp::now(),
+        )
+        .await
+        .map_err(|e| {
+            if e.is_refusal() {
+                Problem::new(Kind::Rejected, e.to_string())
+            } else {
+                Problem::internal(e)
+            }
+        })?;
         serde_json::to_value(&report).map_err(Problem::internal)
     }
     .await;

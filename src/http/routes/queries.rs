@@ -657,7 +657,10 @@ pub(crate) async fn build_annual(
     principal: &Principal,
     q: &AnnualQuery,
 ) -> ApiResult<icac_projections::report::AnnualReport> {
-    if !principal.role.allows(crate::http::auth::Permission::ReadDrafts) {
+    if !principal
+        .role
+        .allows(crate::http::auth::Permission::ReadDrafts)
+    {
         return Err(Problem::forbidden(
             "drafts of the annual report are for roles that read every case; the report role reads releases (GET /v1/reports/releases)",
         ));
