@@ -53,6 +53,7 @@ fn release(dir: &Path, name: &str, from: &str, to: &str, extra: &[&str]) -> Outp
     let mut args = vec![
         "report",
         "annual",
+        "--without-recommendation",
         "--release",
         "--from",
         from,
@@ -292,6 +293,7 @@ fn releases_resist_differencing_on_300_cases() {
         &[
             "report",
             "annual",
+            "--without-recommendation",
             "--from",
             "2025-01-15",
             "--to",
