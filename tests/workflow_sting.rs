@@ -87,6 +87,30 @@ fn sting_unit_section_recomputed_independently() {
         .concat(),
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Every format shows the section, and the Markdown edition the recommendation
+    // next to it.
+    let md_period: Vec<&str> = period
+        .iter()
+        .map(|a| if *a == "json" { "md" } else { a })
+        .collect();
+    let o = run(
+        d,
+        &[
+            &md_period[..],
+            &["--recommendation", "rec.txt", "--out", "with.md"],
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let md = std::fs::read_to_string(d.join("with.md")).unwrap();
+    assert!(
+        md.contains("Investigative (sting) unit since") && md.contains("| Total |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Extend the unit: see the quarterly figures."),
+        "{md}"
+    );
     let o = run(d, &["export", "--out", "b.jsonl"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 

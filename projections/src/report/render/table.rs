@@ -69,7 +69,7 @@ pub fn tables(r: &AnnualReport) -> Vec<Table> {
     victim_header.extend(v.columns.iter().cloned());
     victim_header.push("Total".to_owned());
 
-    vec![
+    let mut out = vec![
         pairs(
             "notifications",
             "Notifications received",
@@ -270,5 +270,57 @@ pub fn tables(r: &AnnualReport) -> Vec<Table> {
                 ("Filed at least one notification in the period", f.units.filing_in_period.to_string()),
             ],
         ),
-    ]
+    ];
+    out.extend(sting_unit(r));
+    out
+}
+
+/// The investigative (sting) unit's activity and results by quarter since it was
+/// created (29-7e(d)); the recommendation itself is printed beside it by each renderer.
+fn sting_unit(r: &AnnualReport) -> Option<Table> {
+    let s = r.sting_unit.as_ref()?;
+    let row = |label: String, q: &crate::report::sting_unit::QuarterActivity| {
+        vec![
+            label,
+            q.operations_conducted.to_string(),
+            q.cases_opened.to_string(),
+            q.arrests.to_string(),
+            q.referrals.to_string(),
+            q.charges_filed.to_string(),
+            q.convictions.to_string(),
+            q.dismissals.to_string(),
+            q.nolles.to_string(),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = s
+        .quarters
+        .iter()
+        .map(|q| row(format!("{} Q{}", q.year, q.quarter), q))
+        .collect();
+    rows.push(row("Total".to_owned(), &s.totals));
+    Some(Table {
+        id: "sting_unit",
+        title: format!(
+            "Investigative (sting) unit since {}, through {} (29-7e(d))",
+            s.created_on, s.through
+        ),
+        header: [
+            "Quarter",
+            "Operations",
+            "Cases opened",
+            "Arrests",
+            "Referrals",
+            "Charges filed",
+            "Convictions",
+            "Dismissals",
+            "Nolles",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        rows,
+        note: Some(format!(
+            "Operations still in progress: {}.",
+            s.operations_in_progress
+        )),
+    })
 }
