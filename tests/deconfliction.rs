@@ -159,7 +159,9 @@ async fn a_cybertip_filed_by_two_units_keeps_both_cases_open() {
         let (st, body) = call(&s, &hartford, "/v1/notifications", Some(h)).await;
         assert_eq!(st, 201, "{body}");
         let h_case = parse(&body)["case_id"].as_str().expect("id").to_string();
-        let nh = with_subjects(form(NEW_HAVEN, "NHPD-1", tip), json!([]));
+        let mut nh = with_subjects(form(NEW_HAVEN, "NHPD-1", tip), json!([]));
+        // Not checked: accepted, and on the Task Force's follow-up list.
+        nh["deconfliction_checked"] = json!(false);
         let (st, body) = call(&s, &new_haven, "/v1/notifications", Some(nh)).await;
         assert_eq!(st, 201, "{body}");
         assert_reveals_nothing(&body, &[h_case.as_str(), "HART-1"]);
@@ -182,6 +184,13 @@ async fn a_cybertip_filed_by_two_units_keeps_both_cases_open() {
         let (_, all) = s.get(Role::Supervisor, "/v1/deconfliction/matches").await;
         assert_eq!(all["total"], 1, "{all}");
         assert_eq!(all["matches"][0]["basis"], "cybertip_number");
+        let (st, unchecked) = s.get(Role::Supervisor, "/v1/deconfliction/unchecked").await;
+        assert_eq!(st, 200, "{unchecked}");
+        assert_eq!(unchecked["total"], 1, "{unchecked}");
+        assert_eq!(unchecked["cases"][0]["case_id"], json!(nh_case));
+        assert_eq!(unchecked["cases"][0]["unit"], NEW_HAVEN);
+        let (st, _) = call(&s, &new_haven, "/v1/deconfliction/unchecked", None).await;
+        assert_eq!(st, 403);
         s.stop().await;
     }
 }

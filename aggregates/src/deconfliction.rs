@@ -125,6 +125,13 @@ pub enum DeconflictionCommand {
         unit: Ori,
         recorded_at: Timestamp,
     },
+    /// `case_id` was filed with `deconfliction_checked: false`: the Task Force follows
+    /// it up. On the case's own stream (a keyed id of the case). Idempotent.
+    FlagNotChecked {
+        case_id: CaseId,
+        unit: Ori,
+        recorded_at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +154,12 @@ pub enum DeconflictionEvent {
         other_unit: Ori,
         recorded_at: Timestamp,
     },
+    /// A case filed saying its unit did not check for other agencies' involvement.
+    DeconflictionNotChecked {
+        case_id: CaseId,
+        unit: Ori,
+        recorded_at: Timestamp,
+    },
 }
 
 impl crate::sealed::SealedEffects for DeconflictionEvent {}
@@ -156,6 +169,7 @@ impl DomainEvent for DeconflictionEvent {
         match self {
             Self::FingerprintRegistered { .. } => "FingerprintRegistered",
             Self::DeconflictionMatch { .. } => "DeconflictionMatch",
+            Self::DeconflictionNotChecked { .. } => "DeconflictionNotChecked",
         }
         .to_string()
     }
@@ -181,6 +195,9 @@ impl crate::text::BlamesField for DeconflictionError {
 pub struct Deconfliction {
     pub basis: Option<MatchBasis>,
     pub holders: Vec<(CaseId, Ori)>,
+    /// A not-checked stream: its case is flagged.
+    #[serde(default)]
+    pub not_checked: bool,
 }
 
 impl Deconfliction {
@@ -188,13 +205,29 @@ impl Deconfliction {
         &self,
         command: DeconflictionCommand,
     ) -> Result<Vec<DeconflictionEvent>, DeconflictionError> {
-        let DeconflictionCommand::Register {
-            fingerprint,
-            basis,
-            case_id,
-            unit,
-            recorded_at,
-        } = command;
+        let (fingerprint, basis, case_id, unit, recorded_at) = match command {
+            DeconflictionCommand::Register {
+                fingerprint,
+                basis,
+                case_id,
+                unit,
+                recorded_at,
+            } => (fingerprint, basis, case_id, unit, recorded_at),
+            DeconflictionCommand::FlagNotChecked {
+                case_id,
+                unit,
+                recorded_at,
+            } => {
+                if self.not_checked {
+                    return Ok(vec![]);
+                }
+                return Ok(vec![DeconflictionEvent::DeconflictionNotChecked {
+                    case_id,
+                    unit,
+                    recorded_at,
+                }]);
+            }
+        };
         if self.basis.is_some_and(|b| b != basis) {
             return Err(DeconflictionError::BasisMismatch);
         }
@@ -250,15 +283,18 @@ impl Aggregate for Deconfliction {
     }
 
     fn apply(&mut self, event: Self::Event) {
-        if let DeconflictionEvent::FingerprintRegistered {
-            basis,
-            case_id,
-            unit,
-            ..
-        } = event
-        {
-            self.basis = Some(basis);
-            self.holders.push((case_id, unit));
+        match event {
+            DeconflictionEvent::FingerprintRegistered {
+                basis,
+                case_id,
+                unit,
+                ..
+            } => {
+                self.basis = Some(basis);
+                self.holders.push((case_id, unit));
+            }
+            DeconflictionEvent::DeconflictionNotChecked { .. } => self.not_checked = true,
+            DeconflictionEvent::DeconflictionMatch { .. } => {}
         }
     }
 }

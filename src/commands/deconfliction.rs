@@ -42,14 +42,41 @@ pub struct MatchNotice {
     pub recorded_at: Timestamp,
 }
 
-/// Every match this process has seen, by position order.
+/// A case filed with `deconfliction_checked: false`, for the Task Force to follow up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotChecked {
+    pub case_id: CaseId,
+    pub unit: Ori,
+    pub recorded_at: Timestamp,
+}
+
+/// Every match (and not-checked filing) this process has seen, in position order.
 #[derive(Default)]
 pub struct MatchIndex {
     matches: RwLock<Vec<MatchRecord>>,
+    not_checked: RwLock<Vec<NotChecked>>,
 }
 
 impl MatchIndex {
+    pub fn not_checked(&self) -> Vec<NotChecked> {
+        self.not_checked.read().map(|m| m.clone()).unwrap_or_default()
+    }
+
     fn apply(&self, event: &DeconflictionEvent) {
+        if let DeconflictionEvent::DeconflictionNotChecked {
+            case_id,
+            unit,
+            recorded_at,
+        } = event
+        {
+            if let Ok(mut m) = self.not_checked.write() {
+                m.push(NotChecked {
+                    case_id: case_id.clone(),
+                    unit: unit.clone(),
+                    recorded_at: *recorded_at,
+                });
+            }
+        }
         if let DeconflictionEvent::DeconflictionMatch {
             basis,
             case_id,
@@ -157,6 +184,17 @@ pub async fn register_filing(
     actor: &Actor,
     recorded_at: Timestamp,
 ) -> Result<Vec<MatchNotice>, CommandError> {
+    if !form.deconfliction_checked {
+        let stream = commands.deconfliction_key().case_stream(case_id.as_str());
+        let flag = DeconflictionCommand::FlagNotChecked {
+            case_id: case_id.clone(),
+            unit: form.reporting_unit.clone(),
+            recorded_at,
+        };
+        commands
+            .execute(&commands.deconfliction, stream.as_str(), flag, actor)
+            .await?;
+    }
     for (basis, value) in comparable_values(form) {
         let fingerprint = commands.deconfliction_key().fingerprint(basis, &value);
         let command = DeconflictionCommand::Register {

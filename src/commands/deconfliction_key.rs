@@ -76,6 +76,15 @@ impl DeconflictionKey {
 
     /// HMAC-SHA-256 over `label 0x00 normalised`: the label keeps kinds apart.
     pub fn fingerprint(&self, basis: MatchBasis, normalised: &str) -> Fingerprint {
+        self.keyed(basis.label(), normalised)
+    }
+
+    /// The stream id of a case's not-checked flag (keyed, so it does not name the case).
+    pub fn case_stream(&self, case_id: &str) -> Fingerprint {
+        self.keyed("case_not_checked", case_id)
+    }
+
+    fn keyed(&self, label: &str, normalised: &str) -> Fingerprint {
         // A key shorter than SHA-256's 64-byte block is zero-padded by HMAC itself
         // (RFC 2104), so padding it here is the same MAC without a fallible call.
         let mut block = [0u8; 64];
@@ -83,7 +92,7 @@ impl DeconflictionKey {
         let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new(
             hmac::digest::generic_array::GenericArray::from_slice(&block),
         );
-        mac.update(basis.label().as_bytes());
+        mac.update(label.as_bytes());
         mac.update(&[0]);
         mac.update(normalised.as_bytes());
         Fingerprint::from_bytes(mac.finalize().into_bytes().into())

@@ -138,8 +138,25 @@ pub struct Commands {
 }
 
 impl Commands {
-    /// Builds the frameworks and warms the indexes from the ledger.
+    /// Builds the frameworks and warms the indexes from the ledger. The deconfliction
+    /// key is the file next to the signing key (created on first use); a ledger opened
+    /// without a key file gets a key for this process only.
     pub async fn open(ledger: Ledger) -> Result<Self, CommandError> {
+        let key = match ledger.signer().path() {
+            Some(signing) => deconfliction_key::DeconflictionKey::load_or_create(
+                &deconfliction_key::path_for(signing),
+            )
+            .map_err(|e| CommandError::Internal(e.to_string()))?,
+            None => deconfliction_key::DeconflictionKey::ephemeral(),
+        };
+        Self::open_with_deconfliction_key(ledger, key).await
+    }
+
+    /// As `open`, comparing identifiers under `deconfliction_key`.
+    pub async fn open_with_deconfliction_key(
+        ledger: Ledger,
+        deconfliction_key: deconfliction_key::DeconflictionKey,
+    ) -> Result<Self, CommandError> {
         let directory = Arc::new(InMemoryUnitDirectory::default());
         let tips = Arc::new(InMemoryCyberTipIndex::default());
         let ledger_index = Arc::new(PrefetchedLedgerIndex::default());
@@ -147,13 +164,6 @@ impl Commands {
         indexes::warm(&ledger, &directory, &tip_query).await?;
         let matches = Arc::new(deconfliction::MatchIndex::default());
         deconfliction::warm(&ledger, &matches).await?;
-        let deconfliction_key = match ledger.signer().path() {
-            Some(signing) => {
-                deconfliction_key::DeconflictionKey::load_or_create(&deconfliction_key::path_for(signing))
-                    .map_err(|e| CommandError::Internal(e.to_string()))?
-            }
-            None => deconfliction_key::DeconflictionKey::ephemeral(),
-        };
 
         let case_services =
             CaseServices::new(directory.clone(), tips.clone(), ledger_index.clone())

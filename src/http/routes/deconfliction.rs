@@ -35,3 +35,13 @@ pub async fn all_matches(
     log_read(&state, &principal, "deconfliction_matches_read", "all").await?;
     json(json!({ "total": matches.len(), "matches": matches }))
 }
+
+/// `GET /v1/deconfliction/unchecked`
+pub async fn not_checked(
+    State(state): State<SharedState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    let cases = state.commands.matches().not_checked();
+    log_read(&state, &principal, "deconfliction_unchecked_read", "all").await?;
+    json(json!({ "total": cases.len(), "cases": cases }))
+}

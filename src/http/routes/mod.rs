@@ -240,6 +240,14 @@ pub const ROUTES: &[RouteSpec] = &[
         || get(deconfliction::all_matches),
     ),
     route(
+        GET,
+        "/v1/deconfliction/unchecked",
+        Some(P::ManageCases),
+        "cases",
+        "Task Force: cases filed with deconfliction_checked false, to follow up (access-logged)",
+        || get(deconfliction::not_checked),
+    ),
+    route(
         POST,
         "/v1/cases/{case_id}/shares",
         Some(P::ShareFromUnit),
