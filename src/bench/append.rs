@@ -325,7 +325,10 @@ async fn ledger_run_as(
         let receipt =
             crate::commands::filing::file_notification(&commands, &value, &actor(w, 0), now())
                 .await?;
-        cases.push(receipt.case_id().clone());
+        match receipt {
+            crate::commands::filing::FilingReceipt::Filed { case_id } => cases.push(case_id),
+            other => return Err(format!("unexpected filing outcome {other:?}").into()),
+        }
     }
     let cases = Arc::new(cases);
     let c = commands.clone();

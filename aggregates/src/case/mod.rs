@@ -433,8 +433,16 @@ impl Case {
                 });
             }
         }
-        // A CyberTip another unit's case holds is no reason to refuse: both cases stay
-        // open and both units are told of each other (`deconfliction`, issue 17).
+        if let Some(tip) = c.form.source.cybertip() {
+            if let Some(holder) = services.cybertips.case_for(tip) {
+                if holder != c.case_id {
+                    return Err(CaseError::CyberTipHeldByOtherCase {
+                        tip: tip.clone(),
+                        case_id: holder,
+                    });
+                }
+            }
+        }
         Ok(vec![CaseEvent::NotificationFiled {
             case_id: c.case_id,
             form: c.form,
