@@ -140,12 +140,25 @@ fn check_key_name(name: &str) -> Result<(), CheckpointError> {
 
 /// signed-note key ID: `SHA-256(name || 0x0A || 0x01 || public key)[:4]`.
 pub fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
+    typed_key_id(name, SIG_TYPE_ED25519, key)
+}
+
+/// A signed-note key ID for signature type `alg`: `SHA-256(name || 0x0A || alg || key)[:4]`.
+pub(crate) fn typed_key_id(name: &str, alg: u8, key: &VerifyingKey) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', SIG_TYPE_ED25519]);
+    h.update([b'\n', alg]);
     h.update(key.as_bytes());
     let d = h.finalize();
     [d[0], d[1], d[2], d[3]]
+}
+
+/// A verifier key's text: `<name>+<hex key ID>+<base64(alg || key)>`.
+pub(crate) fn format_vkey(name: &str, id: [u8; 4], alg: u8, key: &VerifyingKey) -> String {
+    let mut typed = Vec::with_capacity(33);
+    typed.push(alg);
+    typed.extend_from_slice(key.as_bytes());
+    format!("{}+{}+{}", name, hex::encode(id), B64.encode(typed))
 }
 
 /// A trusted signer: key name, key ID and Ed25519 public key.
@@ -194,15 +207,7 @@ impl NoteVerifier {
 
     /// Go `sumdb/note` verifier key text, for export to other tooling.
     pub fn to_verifier_key(&self) -> String {
-        let mut typed = Vec::with_capacity(33);
-        typed.push(SIG_TYPE_ED25519);
-        typed.extend_from_slice(self.key.as_bytes());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.id),
-            B64.encode(typed)
-        )
+        format_vkey(&self.name, self.id, SIG_TYPE_ED25519, &self.key)
     }
 
     pub fn name(&self) -> &str {

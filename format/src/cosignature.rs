@@ -10,7 +10,6 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
-use sha2::{Digest, Sha256};
 
 use super::checkpoint::{CheckpointError, MAX_KEY_NAME_LEN, MAX_NOTE_SIZE, MAX_SIGNATURES};
 
@@ -66,12 +65,7 @@ fn check_name(name: &str) -> Result<(), CosignatureError> {
 
 /// `SHA-256(name || "\n" || 0x04 || key)[:4]`.
 pub fn cosigner_key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update([b'\n', SIG_TYPE_COSIGNATURE_V1]);
-    h.update(key.as_bytes());
-    let d = h.finalize();
-    [d[0], d[1], d[2], d[3]]
+    super::checkpoint::typed_key_id(name, SIG_TYPE_COSIGNATURE_V1, key)
 }
 
 impl CosignerKey {
@@ -98,14 +92,7 @@ impl CosignerKey {
     }
 
     pub fn to_vkey(&self) -> String {
-        let mut typed = vec![SIG_TYPE_COSIGNATURE_V1];
-        typed.extend_from_slice(self.key.as_bytes());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.id),
-            B64.encode(typed)
-        )
+        super::checkpoint::format_vkey(&self.name, self.id, SIG_TYPE_COSIGNATURE_V1, &self.key)
     }
 
     pub fn name(&self) -> &str {
@@ -230,6 +217,7 @@ pub fn verify_cosignatures(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest as _;
 
     const BODY: &str =
         "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
@@ -279,7 +267,7 @@ mod tests {
     #[test]
     fn key_id_uses_type_4() {
         let vk = key().verifying_key();
-        let mut h = Sha256::new();
+        let mut h = sha2::Sha256::new();
         h.update(b"w\n\x04");
         h.update(vk.as_bytes());
         assert_eq!(cosigner_key_id("w", &vk), h.finalize()[..4]);
