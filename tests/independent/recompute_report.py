@@ -193,6 +193,8 @@ def load(path, position):
                 break
             last = int(rec["position"])
             kind, ident = rec["aggregate_type"], rec["aggregate_id"]
+            if kind not in ("case", "operation", "public_report", "unit"):
+                continue  # key events, releases, CyberTip claims, tips: no figure
             (etype, body), = rec["payload"].items()
             if kind == "case":
                 if ident not in cases:
