@@ -163,19 +163,23 @@ async fn a_replay_with_stops_sees_the_fold_at_each_stop() {
         let id = ledger_id();
         let commands = Commands::open(ledger.clone()).await.expect("commands");
         // Enough cases for more than one page of the replay (4,096 rows).
-        demo::run(&commands, 800, 7, |_, _| {})
-            .await
-            .expect("demo");
+        demo::run(&commands, 800, 7, |_, _| {}).await.expect("demo");
         let head = ledger.head().await.expect("head").position;
         assert!(head > 4096, "{kind:?}: {head} events fill more than a page");
         let stops = vec![head / 3, 4096, head / 2, head / 3, 1, head];
         let snapshot: Snapshot<ReadModels> = Box::new(|position, parts: &[ReadModels]| {
             ReadModels::merge(parts.to_vec(), position).expect("merge")
         });
-        let (replayed, seen) =
-            replay_with_stops(&storage, &id, Some(head), true, Some((stops, snapshot)), |_| {})
-                .await
-                .expect("replay with stops");
+        let (replayed, seen) = replay_with_stops(
+            &storage,
+            &id,
+            Some(head),
+            true,
+            Some((stops, snapshot)),
+            |_| {},
+        )
+        .await
+        .expect("replay with stops");
         let positions: Vec<u64> = seen.iter().map(|(p, _)| *p).collect();
         let mut want = vec![1, 4096, head / 3, head / 2, head];
         want.sort_unstable();

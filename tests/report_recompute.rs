@@ -91,7 +91,13 @@ fn every_table_recomputes_from_the_export_on_300_cases() {
     // A draft over two years, and two overlapping releases (jointly suppressed).
     report(d, "draft.json", "2024-07-01", "2026-06-30", &[]);
     report(d, "fy2025.json", "2024-07-01", "2025-06-30", &["--release"]);
-    report(d, "cal2025.json", "2025-01-01", "2025-12-31", &["--release"]);
+    report(
+        d,
+        "cal2025.json",
+        "2025-01-01",
+        "2025-12-31",
+        &["--release"],
+    );
     let o = run(d, &["export", "--out", "b.jsonl"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
@@ -113,7 +119,13 @@ fn every_table_recomputes_from_the_export_on_300_cases() {
     assert!(victims.contains("suppressed"), "{victims}");
 
     // A changed figure in any table is caught and named.
-    caught(d, &r, "t1.json", |f| bump(&mut f["notifications"]["total"]), "notifications.total");
+    caught(
+        d,
+        &r,
+        "t1.json",
+        |f| bump(&mut f["notifications"]["total"]),
+        "notifications.total",
+    );
     caught(
         d,
         &r,
@@ -189,5 +201,9 @@ fn every_table_recomputes_from_the_export_on_300_cases() {
     std::fs::write(d.join("t10.json"), sting.to_string()).unwrap();
     let o = recompute(d, "b.jsonl", "t10.json");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("sting_unit.totals.arrests"), "{}", text(&o));
+    assert!(
+        text(&o).contains("sting_unit.totals.arrests"),
+        "{}",
+        text(&o)
+    );
 }

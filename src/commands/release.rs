@@ -415,8 +415,7 @@ pub async fn publish(
         .map(|(r, _)| r)
         .collect();
     let chosen = linked(&period, &earlier);
-    let (at, truths) =
-        fold_with_truths(storage, ledger.id(), position, wanted(&chosen, p)).await?;
+    let (at, truths) = fold_with_truths(storage, ledger.id(), position, wanted(&chosen, p)).await?;
     let public = public_tables(&chosen, truths)?;
     let now = figures::victim_truth(&at.models, p);
     if request.revision.is_none() {

@@ -376,10 +376,15 @@ mod tests {
         // At width 10 the third reader needs ceil(10 / 2) = 5 values: the audit
         // names that reader (the first two pass).
         let findings = audit::audit(&s, &p, every_item(&s)).unwrap();
-        let f = findings.iter().find(|f| f.item == a).expect("a finding for a");
+        let f = findings
+            .iter()
+            .find(|f| f.item == a)
+            .expect("a finding for a");
         assert_eq!(f.model, ReaderModel::KnowsWhichAreSmall);
         assert_eq!((f.values, f.required), (4, 5));
-        assert!(f.to_string().contains("knows which hidden figures are small"));
+        assert!(f
+            .to_string()
+            .contains("knows which hidden figures are small"));
     }
 
     #[test]
@@ -462,7 +467,10 @@ mod tests {
             for model in READER_MODELS {
                 assert!(p.required(model) >= 2, "{model} at width {width}");
             }
-            assert_eq!(p.required(ReaderModel::KnowsWhichAreSmall), width.div_ceil(2).max(2));
+            assert_eq!(
+                p.required(ReaderModel::KnowsWhichAreSmall),
+                width.div_ceil(2).max(2)
+            );
         }
     }
 
