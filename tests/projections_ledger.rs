@@ -146,3 +146,64 @@ async fn live_views_equal_a_rebuild_and_reports_verify() {
         ledger.shutdown().await;
     }
 }
+
+/// A replay that stops on the way (releases cut at earlier positions take their true
+/// counts from one pass) hands out, at each stop, partitions that together are
+/// exactly the models of a fold to that position, and its end result is the plain
+/// fold's: stops inside a page, at a page's last row, at the end, repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_with_stops_sees_the_fold_at_each_stop() {
+    use icac_ledger::projection::replay::{replay_with_stops, Snapshot};
+    use icac_projections::ReadModels;
+    for kind in KINDS {
+        let db = TestDb::new(kind).await;
+        let key = LedgerKey::generate();
+        let ledger = open_ledger(&db, &key).await;
+        let storage = ledger.storage().clone();
+        let id = ledger_id();
+        let commands = Commands::open(ledger.clone()).await.expect("commands");
+        // Enough cases for more than one page of the replay (4,096 rows).
+        demo::run(&commands, 800, 7, |_, _| {}).await.expect("demo");
+        let head = ledger.head().await.expect("head").position;
+        assert!(head > 4096, "{kind:?}: {head} events fill more than a page");
+        let stops = vec![head / 3, 4096, head / 2, head / 3, 1, head];
+        let snapshot: Snapshot<ReadModels> = Box::new(|position, parts: &[ReadModels]| {
+            ReadModels::merge(parts.to_vec(), position).expect("merge")
+        });
+        let (replayed, seen) = replay_with_stops(
+            &storage,
+            &id,
+            Some(head),
+            true,
+            Some((stops, snapshot)),
+            |_| {},
+        )
+        .await
+        .expect("replay with stops");
+        let positions: Vec<u64> = seen.iter().map(|(p, _)| *p).collect();
+        let mut want = vec![1, 4096, head / 3, head / 2, head];
+        want.sort_unstable();
+        assert_eq!(positions, want, "{kind:?}");
+        for (position, models) in &seen {
+            let plain = models_at(&storage, &id, *position).await.expect("fold");
+            assert_eq!(models, &plain, "{kind:?} at {position}");
+        }
+        let plain = annual::ledger_at(&storage, &id, head).await.expect("fold");
+        assert_eq!(replayed.models, plain.models, "{kind:?}");
+        assert_eq!(replayed.root, Some(plain.root), "{kind:?}");
+        // A stop beyond the end is refused before anything is read.
+        let beyond: Snapshot<()> = Box::new(|_, _: &[ReadModels]| ());
+        assert!(replay_with_stops(
+            &storage,
+            &id,
+            Some(head / 2),
+            false,
+            Some((vec![head], beyond)),
+            |_| {}
+        )
+        .await
+        .is_err());
+        drop(commands);
+        ledger.shutdown().await;
+    }
+}

@@ -23,7 +23,25 @@ use crate::storage::Storage;
 pub struct ReleaseRun {
     pub what: String,
     pub seconds: f64,
+    /// CPU time of the whole process (every thread) during the run: the machine
+    /// is shared, so wall time alone says little.
+    pub cpu_seconds: f64,
     pub hidden: usize,
+}
+
+/// CPU seconds this process has used so far, user and system, all threads:
+/// fields 14 and 15 of /proc/self/stat, in USER_HZ ticks (100 a second on
+/// Linux whatever the kernel's own tick). 0 where /proc is missing.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // The command name (field 2) may hold spaces: count from after its ')'.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let mut fields = after.split_whitespace().skip(11);
+    let tick = |f: Option<&str>| f.and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+    let (user, system) = (tick(fields.next()), tick(fields.next()));
+    (user + system) as f64 / 100.0
 }
 
 #[derive(Debug, Serialize)]
@@ -32,6 +50,7 @@ pub struct ReleaseFigures {
     pub events: u64,
     /// The draft of the first period: the baseline.
     pub draft_seconds: f64,
+    pub draft_cpu_seconds: f64,
     pub runs: Vec<ReleaseRun>,
     /// The slowest release over the draft.
     pub ratio_to_draft: f64,
@@ -64,6 +83,7 @@ pub async fn release_bench(
     threshold: u64,
 ) -> Result<ReleaseFigures, BenchError> {
     let started = Instant::now();
+    let cpu = cpu_seconds();
     let draft = annual::build(
         storage,
         id,
@@ -74,6 +94,7 @@ pub async fn release_bench(
     )
     .await?;
     let draft_seconds = started.elapsed().as_secs_f64();
+    let draft_cpu_seconds = cpu_seconds() - cpu;
     rayon::broadcast(|_| ());
     let events = draft.attestation.position;
     let signing = LedgerKey::from_signing_key(key.signing_key().clone());
@@ -82,6 +103,7 @@ pub async fn release_bench(
     let mut published = Vec::new();
     for (name, (from, to)) in [("release", first), ("overlapping release", second)] {
         let started = Instant::now();
+        let cpu = cpu_seconds();
         let request = ReleaseRequest {
             parameters: parameters(from, to, threshold),
             position: Some(events),
@@ -101,6 +123,7 @@ pub async fn release_bench(
         runs.push(ReleaseRun {
             what: format!("{name} {from} to {to}"),
             seconds: started.elapsed().as_secs_f64(),
+            cpu_seconds: cpu_seconds() - cpu,
             hidden: hidden(&report),
         });
         published.push(report);
@@ -108,6 +131,7 @@ pub async fn release_bench(
     }
     ledger.shutdown().await;
     let started = Instant::now();
+    let cpu = cpu_seconds();
     let audit = release::audit(storage, id, &published[1], &published[..1])
         .await
         .map_err(|e| BenchError::Render(e.to_string()))?;
@@ -117,6 +141,7 @@ pub async fn release_bench(
             audit.findings.len()
         ),
         seconds: started.elapsed().as_secs_f64(),
+        cpu_seconds: cpu_seconds() - cpu,
         hidden: audit.hidden,
     });
     let slowest = runs.iter().map(|r| r.seconds).fold(0.0, f64::max);
@@ -124,6 +149,7 @@ pub async fn release_bench(
         database: storage.dialect(),
         events,
         draft_seconds,
+        draft_cpu_seconds,
         ratio_to_draft: slowest / draft_seconds.max(1e-9),
         runs,
     })

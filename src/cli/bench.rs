@@ -309,14 +309,21 @@ pub async fn release(args: &LedgerArgs, r: &ReleaseBenchArgs) -> Result<ExitCode
         outln!("{}", serde_json::to_string(&f)?);
     } else {
         outln!("release benchmark ({}, {} events)", f.database, f.events);
-        outln!("| run | seconds | hidden victim figures |");
-        outln!("|---|---:|---:|");
+        outln!("| run | seconds | CPU seconds | hidden victim figures |");
+        outln!("|---|---:|---:|---:|");
         outln!(
-            "| baseline: draft report annual --format json | {:.2} | |",
-            f.draft_seconds
+            "| baseline: draft report annual --format json | {:.2} | {:.2} | |",
+            f.draft_seconds,
+            f.draft_cpu_seconds
         );
         for run in &f.runs {
-            outln!("| {} | {:.2} | {} |", run.what, run.seconds, run.hidden);
+            outln!(
+                "| {} | {:.2} | {:.2} | {} |",
+                run.what,
+                run.seconds,
+                run.cpu_seconds,
+                run.hidden
+            );
         }
         outln!("slowest over the draft: {:.2}x", f.ratio_to_draft);
     }

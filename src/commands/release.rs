@@ -29,6 +29,7 @@ use super::{Actor, CommandError};
 use crate::event_store::{LedgerEventStore, StaleLoads};
 use crate::ledger::{sealed_from_row, Ledger};
 use crate::projection::annual::{self, AnnualError};
+use crate::projection::replay::{replay_with_stops, Snapshot};
 use crate::storage::Storage;
 
 #[derive(Debug, thiserror::Error)]
@@ -127,15 +128,26 @@ pub async fn public_before(
         .map(|(r, _)| r)
         .filter(|r| r.number < release)
         .collect();
-    linked_public(storage, ledger_id, period, base, &earlier, current).await
+    let chosen = linked(period, &earlier);
+    let (here, elsewhere): (Vec<Wanted>, Vec<Wanted>) = wanted(&chosen, base)
+        .into_iter()
+        .partition(|w| w.position == current.0);
+    let mut truths = truths_only(storage, ledger_id, elsewhere).await?;
+    for w in here {
+        truths.insert(w.key, figures::victim_truth(current.1, &w.parameters));
+    }
+    public_tables(&chosen, truths)
 }
 
-/// True victim counts of each quarter of `period_of`, folded at `models`.
-fn truth(
-    models: &ReadModels,
-    p: &Parameters,
-) -> Vec<(icac_aggregates::release::Quarter, Vec<u64>)> {
-    figures::victim_truth(models, p)
+type Truth = Vec<(icac_aggregates::release::Quarter, Vec<u64>)>;
+
+/// A table whose true counts a fold must find: over its period, at its position.
+#[derive(Clone)]
+struct Wanted {
+    /// The release number (or, for the audit, the report's place in the list).
+    key: u32,
+    position: u64,
+    parameters: Parameters,
 }
 
 fn parameters_for(base: &Parameters, period: &Period) -> Parameters {
@@ -146,16 +158,92 @@ fn parameters_for(base: &Parameters, period: &Period) -> Parameters {
     }
 }
 
-/// The earlier releases the new one links to (through shared quarters, also
-/// indirectly), each with its true counts at its own position.
-async fn linked_public(
+fn wanted(chosen: &[&ReleaseRecord], base: &Parameters) -> Vec<Wanted> {
+    chosen
+        .iter()
+        .map(|r| Wanted {
+            key: r.number,
+            position: r.position,
+            parameters: parameters_for(base, &r.period),
+        })
+        .collect()
+}
+
+/// Takes, from the partitions of a fold standing at `position`, the true
+/// counts of each wanted table cut there. The counts are sums over cases, so
+/// summing over the partitions gives exactly the counts of the merged models.
+fn truths_snapshot(wanted: Vec<Wanted>) -> Snapshot<Vec<(u32, Truth)>> {
+    Box::new(move |position, parts: &[ReadModels]| {
+        wanted
+            .iter()
+            .filter(|w| w.position == position)
+            .map(|w| {
+                let cases = parts.iter().flat_map(|m| m.cases.values());
+                (w.key, figures::victim_counts(cases, &w.parameters))
+            })
+            .collect()
+    })
+}
+
+/// One fold to `position` (the report's), taking on the way the true counts
+/// of each wanted table cut at an earlier position; tables cut later take
+/// one more pass, to the latest of them.
+async fn fold_with_truths(
     storage: &Storage,
     ledger_id: &LedgerId,
-    period: &Period,
-    base: &Parameters,
-    earlier: &[ReleaseRecord],
-    current: (u64, &ReadModels),
-) -> Result<Vec<PublicTable>, ReleaseError> {
+    position: u64,
+    wanted: Vec<Wanted>,
+) -> Result<(annual::LedgerAt, std::collections::BTreeMap<u32, Truth>), ReleaseError> {
+    let (earlier, rest): (Vec<Wanted>, Vec<Wanted>) =
+        wanted.into_iter().partition(|w| w.position < position);
+    let (here, later): (Vec<Wanted>, Vec<Wanted>) =
+        rest.into_iter().partition(|w| w.position == position);
+    let stops = earlier.iter().map(|w| w.position).collect();
+    let (at, taken) = annual::ledger_at_with_stops(
+        storage,
+        ledger_id,
+        position,
+        Some((stops, truths_snapshot(earlier))),
+    )
+    .await?;
+    let mut truths: std::collections::BTreeMap<u32, Truth> =
+        taken.into_iter().flat_map(|(_, t)| t).collect();
+    for w in here {
+        truths.insert(w.key, figures::victim_truth(&at.models, &w.parameters));
+    }
+    truths.extend(truths_only(storage, ledger_id, later).await?);
+    Ok((at, truths))
+}
+
+/// The true counts of each wanted table at its own position, from one pass
+/// to the latest of them (no Merkle tree).
+async fn truths_only(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    wanted: Vec<Wanted>,
+) -> Result<std::collections::BTreeMap<u32, Truth>, ReleaseError> {
+    let Some(end) = wanted.iter().map(|w| w.position).max() else {
+        return Ok(std::collections::BTreeMap::new());
+    };
+    let stops = wanted.iter().map(|w| w.position).collect();
+    let (replayed, taken) = replay_with_stops(
+        storage,
+        ledger_id,
+        Some(end),
+        false,
+        Some((stops, truths_snapshot(wanted))),
+        |_| {},
+    )
+    .await
+    .map_err(AnnualError::from)?;
+    // About 160k views at 1M events: freed on the pool, nobody waits for it.
+    rayon::spawn(move || drop(replayed));
+    Ok(taken.into_iter().flat_map(|(_, t)| t).collect())
+}
+
+/// The earlier releases the new one links to (through shared quarters, also
+/// indirectly), in release order.
+fn linked<'a>(period: &Period, earlier: &'a [ReleaseRecord]) -> Vec<&'a ReleaseRecord> {
     let mut quarters: Vec<_> = period.quarters();
     let mut chosen: Vec<&ReleaseRecord> = Vec::new();
     // Grow the set until no release shares a quarter with it.
@@ -173,33 +261,29 @@ async fn linked_public(
         }
     }
     chosen.sort_by_key(|r| r.number);
-    let mut out = Vec::with_capacity(chosen.len());
-    // One fold per distinct position: releases are usually cut at one position.
-    let mut folded: Vec<(u64, ReadModels)> = Vec::new();
-    for r in chosen {
-        let p = parameters_for(base, &r.period);
-        let t = if r.position == current.0 {
-            truth(current.1, &p)
-        } else {
-            if !folded.iter().any(|(n, _)| *n == r.position) {
-                let at = annual::ledger_at(storage, ledger_id, r.position).await?;
-                folded.push((r.position, at.models));
-            }
-            let models = folded
-                .iter()
-                .find(|(n, _)| *n == r.position)
-                .map(|(_, m)| m)
-                .ok_or_else(|| ReleaseError::Stream("a release position was not folded".into()))?;
-            truth(models, &p)
-        };
-        out.push(PublicTable {
-            number: r.number,
-            period_label: r.period.to_string(),
-            victims: r.victims.clone(),
-            truth: t,
-        });
-    }
-    Ok(out)
+    chosen
+}
+
+/// The linked releases as the suppression takes them, each with its true
+/// counts at its own position.
+fn public_tables(
+    chosen: &[&ReleaseRecord],
+    mut truths: std::collections::BTreeMap<u32, Truth>,
+) -> Result<Vec<PublicTable>, ReleaseError> {
+    chosen
+        .iter()
+        .map(|r| {
+            let truth = truths.remove(&r.number).ok_or_else(|| {
+                ReleaseError::Stream(format!("release {} was not folded", r.number))
+            })?;
+            Ok(PublicTable {
+                number: r.number,
+                period_label: r.period.to_string(),
+                victims: r.victims.clone(),
+                truth,
+            })
+        })
+        .collect()
 }
 
 /// A quarter whose true counts moved since it was released, unless revised.
@@ -330,17 +414,10 @@ pub async fn publish(
         .into_iter()
         .map(|(r, _)| r)
         .collect();
-    let at = annual::ledger_at(storage, ledger.id(), position).await?;
-    let public = linked_public(
-        storage,
-        ledger.id(),
-        &period,
-        p,
-        &earlier,
-        (position, &at.models),
-    )
-    .await?;
-    let now = truth(&at.models, p);
+    let chosen = linked(&period, &earlier);
+    let (at, truths) = fold_with_truths(storage, ledger.id(), position, wanted(&chosen, p)).await?;
+    let public = public_tables(&chosen, truths)?;
+    let now = figures::victim_truth(&at.models, p);
     if request.revision.is_none() {
         check_frozen(&period, &public, &now, &earlier, position)?;
     }
@@ -481,21 +558,24 @@ pub async fn audit(
     all.push(release);
     let bands = release.figures.victims_identified.rows.clone();
     let mut system = System::new(bands);
-    let mut folded: Vec<(u64, ReadModels)> = Vec::new();
+    // One pass to the latest report's position, stopping at each of the others.
+    let wanted: Vec<Wanted> = all
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Wanted {
+            key: u32::try_from(i).unwrap_or(u32::MAX),
+            position: r.attestation.position,
+            parameters: r.parameters.clone(),
+        })
+        .collect();
+    let mut truths = truths_only(storage, ledger_id, wanted).await?;
     for (i, r) in all.iter().enumerate() {
         let p = &r.parameters;
         let period = Period::from_days(p.from, p.to)?;
-        let position = r.attestation.position;
-        if !folded.iter().any(|(n, _)| *n == position) {
-            let at = annual::ledger_at(storage, ledger_id, position).await?;
-            folded.push((position, at.models));
-        }
-        let models = folded
-            .iter()
-            .find(|(n, _)| *n == position)
-            .map(|(_, m)| m)
+        let key = u32::try_from(i).unwrap_or(u32::MAX);
+        let truth = truths
+            .remove(&key)
             .ok_or_else(|| ReleaseError::Stream("a report position was not folded".into()))?;
-        let truth = figures::victim_truth(models, p);
         let published = published_victims(r, &period);
         let number = r
             .release

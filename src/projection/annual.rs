@@ -6,7 +6,7 @@
 use icac_projections::report::{self, figures, AnnualReport, Attestation, Parameters};
 use icac_projections::ReadModels;
 
-use super::replay::replay;
+use super::replay::{replay_with_stops, Snapshot};
 use super::ProjectionError;
 use crate::storage::Storage;
 use icac_format::chain::Hash32;
@@ -50,6 +50,19 @@ pub async fn ledger_at(
     ledger_id: &LedgerId,
     position: u64,
 ) -> Result<LedgerAt, AnnualError> {
+    let (at, _) = ledger_at_with_stops::<()>(storage, ledger_id, position, None).await?;
+    Ok(at)
+}
+
+/// [`ledger_at`], in the same one pass also handing the fold to `snapshot` as
+/// it stands at each of the earlier `stops` (for the true counts of releases
+/// cut at other positions); what it saw comes back by position.
+pub async fn ledger_at_with_stops<T: Send + 'static>(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    position: u64,
+    stops: Option<(Vec<u64>, Snapshot<T>)>,
+) -> Result<(LedgerAt, Vec<(u64, T)>), AnnualError> {
     if position == 0 {
         return Err(AnnualError::Empty);
     }
@@ -63,8 +76,9 @@ pub async fn ledger_at(
             head: head.position,
         });
     }
-    let replayed = replay(storage, ledger_id, Some(position), true, |_| {}).await?;
-    Ok(LedgerAt {
+    let (replayed, taken) =
+        replay_with_stops(storage, ledger_id, Some(position), true, stops, |_| {}).await?;
+    let at = LedgerAt {
         models: replayed.models,
         root: replayed
             .root
@@ -74,7 +88,8 @@ pub async fn ledger_at(
             .ok_or_else(|| ProjectionError::Worker("the replay folded no Merkle tree".into()))?,
         head: replayed.head,
         recorded_at: replayed.recorded_at,
-    })
+    };
+    Ok((at, taken))
 }
 
 /// Builds the report at `position` (the head when `None`), signed by `key`.

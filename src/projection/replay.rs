@@ -39,9 +39,23 @@ pub struct Replayed {
     pub recorded_at: String,
 }
 
+/// Looks at the partitions of the fold as they stand at one stop position
+/// (together they hold exactly the models of a fold to that position).
+pub type Snapshot<T> = Box<dyn Fn(u64, &[ReadModels]) -> T + Send>;
+
+/// Positions at which a replay hands its partitions to a [`Snapshot`] on the
+/// way, so one pass answers questions about several earlier positions.
+struct Stops<T> {
+    /// Ascending, each at most the replay's end.
+    positions: Vec<u64>,
+    snapshot: Snapshot<T>,
+    taken: Vec<(u64, T)>,
+}
+
 /// What the folding stage carries from page to page.
-struct State {
+struct State<T> {
     parts: Vec<ReadModels>,
+    stops: Option<Stops<T>>,
     /// The page being folded, decoded; reused from page to page.
     decoded: Vec<DecodedRow>,
     tree: Option<MerkleAccumulator>,
@@ -50,7 +64,7 @@ struct State {
     recorded_at: String,
 }
 
-impl State {
+impl<T> State<T> {
     fn apply_page(&mut self, mut rows: Vec<CanonicalRow>) -> Result<(), ProjectionError> {
         // The Merkle tree takes the hashes as stored, so it grows while the page is
         // decoded: decoding splits into many small tasks that balance around it, where
@@ -99,22 +113,48 @@ impl State {
         self.position = last.position;
         self.head = last.hash;
         self.recorded_at.clone_from(&last.recorded_at);
-        let n = self.parts.len();
-        // Events are large (a whole notification form inline): route references.
-        let mut routed: Vec<Vec<&LedgerEvent>> = (0..n).map(|_| Vec::new()).collect();
-        for e in decoded.iter().filter_map(|r| r.event.as_ref()) {
-            routed[ReadModels::partition_of(e, n)].push(e);
+        // The page is folded in segments that end at the stops inside it.
+        let mut start = 0;
+        while start < decoded.len() {
+            let stop = self.stops.as_ref().and_then(|s| {
+                s.positions
+                    .iter()
+                    .copied()
+                    .find(|&p| p >= decoded[start].position && p <= last.position)
+            });
+            let end = match stop {
+                Some(p) => start + (p - decoded[start].position) as usize + 1,
+                None => decoded.len(),
+            };
+            fold(&mut self.parts, &decoded[start..end])?;
+            if let (Some(p), Some(stops)) = (stop, self.stops.as_mut()) {
+                let seen = (stops.snapshot)(p, &self.parts);
+                stops.taken.push((p, seen));
+                stops.positions.retain(|&q| q != p);
+            }
+            start = end;
         }
-        self.parts
-            .par_iter_mut()
-            .zip(routed.into_par_iter())
-            .try_for_each(|(models, events)| {
-                events
-                    .into_iter()
-                    .try_for_each(|e| models.apply(e).map(|_| ()))
-            })?;
         Ok(())
     }
+}
+
+/// Folds consecutive rows into their partitions, on all cores.
+fn fold(parts: &mut [ReadModels], rows: &[DecodedRow]) -> Result<(), ProjectionError> {
+    let n = parts.len();
+    // Events are large (a whole notification form inline): route references.
+    let mut routed: Vec<Vec<&LedgerEvent>> = (0..n).map(|_| Vec::new()).collect();
+    for e in rows.iter().filter_map(|r| r.event.as_ref()) {
+        routed[ReadModels::partition_of(e, n)].push(e);
+    }
+    parts
+        .par_iter_mut()
+        .zip(routed.into_par_iter())
+        .try_for_each(|(models, events)| {
+            events
+                .into_iter()
+                .try_for_each(|e| models.apply(e).map(|_| ()))
+        })?;
+    Ok(())
 }
 
 /// Replays positions `1..=up_to` (`None`: to the head). `with_root` also folds the
@@ -124,8 +164,38 @@ pub async fn replay(
     ledger_id: &LedgerId,
     up_to: Option<u64>,
     with_root: bool,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<Replayed, ProjectionError> {
+    let (replayed, _) =
+        replay_with_stops::<()>(storage, ledger_id, up_to, with_root, None, progress).await?;
+    Ok(replayed)
+}
+
+/// [`replay`], also handing the fold's partitions to `snapshot` at each of
+/// `positions` (each at most `up_to`) on the way; returns what it saw, by
+/// position ascending. The fold is the same: the partitions are only read.
+pub async fn replay_with_stops<T: Send + 'static>(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    up_to: Option<u64>,
+    with_root: bool,
+    stops: Option<(Vec<u64>, Snapshot<T>)>,
+    mut progress: impl FnMut(u64),
+) -> Result<(Replayed, Vec<(u64, T)>), ProjectionError> {
+    let stops = stops.map(|(mut positions, snapshot)| {
+        positions.sort_unstable();
+        positions.dedup();
+        Stops {
+            positions,
+            snapshot,
+            taken: Vec::new(),
+        }
+    });
+    if let (Some(s), Some(limit)) = (&stops, up_to) {
+        if let Some(&p) = s.positions.iter().find(|&&p| p == 0 || p > limit) {
+            return Err(ProjectionError::NoSuchPosition(p));
+        }
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<CanonicalRow>>(PAGES_AHEAD);
     let reader = {
         let storage = storage.clone();
@@ -135,6 +205,7 @@ pub async fn replay(
     let partitions = rayon::current_num_threads().max(1);
     let mut state = State {
         parts: vec![ReadModels::new(); partitions],
+        stops,
         decoded: Vec::with_capacity(PAGE),
         tree: with_root.then(MerkleAccumulator::new),
         position: 0,
@@ -180,13 +251,21 @@ pub async fn replay(
             return Err(ProjectionError::NoSuchPosition(limit));
         }
     }
+    let taken = match state.stops {
+        Some(s) if !s.positions.is_empty() => {
+            return Err(ProjectionError::NoSuchPosition(s.positions[0]));
+        }
+        Some(s) => s.taken,
+        None => Vec::new(),
+    };
     let root = state.tree.as_ref().map(MerkleAccumulator::root);
     let models = ReadModels::merge(state.parts, state.position)?;
-    Ok(Replayed {
+    let replayed = Replayed {
         models,
         root,
         tree: state.tree,
         head: state.head,
         recorded_at: state.recorded_at,
-    })
+    };
+    Ok((replayed, taken))
 }

@@ -36,13 +36,16 @@ def quarter(d):
     return (d.year, (d.month - 1) // 3 + 1)
 
 
-def load(path):
+def load(path, position=None):
+    """The operations and cases of the export, up to `position` (all when None)."""
     ops, cases = {}, {}
     with open(path, encoding="utf-8") as f:
         for line in f:
             rec = json.loads(line)
             if "icac_ledger_bundle" in rec or "aggregate_type" not in rec:
                 continue
+            if position is not None and int(rec["position"]) > position:
+                break
             kind, ident, (etype, body) = rec["aggregate_type"], rec["aggregate_id"], next(iter(rec["payload"].items()))
             if kind == "operation":
                 o = ops.setdefault(ident, {"started": None, "concluded": None, "planned": None})

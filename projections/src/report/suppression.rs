@@ -229,7 +229,7 @@ impl Choice<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::audit::every_item;
+    use crate::report::audit::{every_item, READER_MODELS};
     use crate::report::linked::{system_for, PublicTable};
     use icac_aggregates::release::{PublishedVictims, Quarter, QuarterFigures};
 
@@ -332,6 +332,146 @@ mod tests {
         }
         // Every hidden figure of both releases keeps its width against both together.
         assert!(audit::audit(&s2, &p, every_item(&s2)).unwrap().is_empty());
+    }
+
+    /// One quarter, bands a=3 (small), b=12, c=0: hidden a and b with the total
+    /// of 15 shown. A reader told only that hidden figures are at least 1, or
+    /// that small ones are at most 10, keeps a in 1..=14 or 1..=10; a reader told
+    /// which are small knows b >= 11, so a is 1..=4: four values.
+    fn weak_first_release(p: &Protection) -> PublicTable {
+        let truth = vec![(q(2025, 1), vec![3, 12, 0])];
+        let (mut s, items) = system_for(bands(), &[], "2025-Q1".into(), &truth).unwrap();
+        suppress(&mut s, p).unwrap();
+        let victims = published(&s, &items, &[q(2025, 1)]);
+        assert_eq!(victims.quarters[0].victims, vec![None, None, Some(0)]);
+        assert_eq!(victims.quarters[0].victims_total, Some(15));
+        PublicTable {
+            number: 1,
+            period_label: "2025-Q1".into(),
+            victims,
+            truth,
+        }
+    }
+
+    #[test]
+    fn the_reader_who_knows_which_figures_are_small_is_held_to_half_the_width() {
+        let p = protection(10, 10).unwrap();
+        // Width 2: four values are enough for every reader, so it publishes.
+        let first = weak_first_release(&protection(10, 2).unwrap());
+        let (s, items) = system_for(
+            bands(),
+            std::slice::from_ref(&first),
+            "2025-Q1".into(),
+            &first.truth,
+        )
+        .unwrap();
+        let a = items.cells[0][0];
+        let width = |model| {
+            let (lo, hi) = audit::interval(&s, &p, model, a).unwrap();
+            hi - lo + 1
+        };
+        assert_eq!(width(ReaderModel::AtLeastOne), 14);
+        assert_eq!(width(ReaderModel::SmallAtMostThreshold), 10);
+        assert_eq!(width(ReaderModel::KnowsWhichAreSmall), 4);
+        // At width 10 the third reader needs ceil(10 / 2) = 5 values: the audit
+        // names that reader (the first two pass).
+        let findings = audit::audit(&s, &p, every_item(&s)).unwrap();
+        let f = findings
+            .iter()
+            .find(|f| f.item == a)
+            .expect("a finding for a");
+        assert_eq!(f.model, ReaderModel::KnowsWhichAreSmall);
+        assert_eq!((f.values, f.required), (4, 5));
+        assert!(f
+            .to_string()
+            .contains("knows which hidden figures are small"));
+    }
+
+    #[test]
+    fn a_release_is_refused_when_the_third_reader_narrows_a_public_figure() {
+        // The first release, at width 2, is public. A release of the same quarter
+        // (or any period containing it) at width 10 cannot widen a figure already
+        // published, so it is refused, naming the cell and the third reader.
+        let first = weak_first_release(&protection(10, 2).unwrap());
+        let p = protection(10, 10).unwrap();
+        for (label, truth) in [
+            ("2025-Q1", first.truth.clone()),
+            (
+                "2025-Q1..2025-Q2",
+                vec![(q(2025, 1), vec![3, 12, 0]), (q(2025, 2), vec![30, 40, 50])],
+            ),
+        ] {
+            let (mut s, _) =
+                system_for(bands(), std::slice::from_ref(&first), label.into(), &truth).unwrap();
+            match suppress(&mut s, &p) {
+                Err(SuppressionError::Unprotected(f)) => {
+                    assert_eq!(f.model, ReaderModel::KnowsWhichAreSmall, "{f}");
+                    assert!(f.label.starts_with("2025-Q1, age "), "{f}");
+                    assert!(f.values < f.required && f.values >= 2, "{f}");
+                }
+                other => panic!("{label}: expected a refusal, got {other:?}"),
+            }
+        }
+        // The half year at width 2 is not refused: the refusal is the width.
+        let half = vec![(q(2025, 1), vec![3, 12, 0]), (q(2025, 2), vec![30, 40, 50])];
+        let (mut s, _) = system_for(
+            bands(),
+            std::slice::from_ref(&first),
+            "2025-Q1..2025-Q2".into(),
+            &half,
+        )
+        .unwrap();
+        assert!(suppress(&mut s, &protection(10, 2).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn solving_the_strongest_reader_first_changes_no_verdict() {
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let values = [0, 1, 2, 3, 5, 8, 11, 14, 20, 40];
+        let mut findings = 0;
+        for round in 0..60 {
+            let mut truth = Vec::new();
+            for quarter in 1..=2 {
+                let mut counts = Vec::new();
+                for _ in 0..3 {
+                    counts.push(values[next(values.len() as u64) as usize]);
+                }
+                truth.push((q(2025, quarter), counts));
+            }
+            let (mut s, _) = system_for(bands(), &[], "H1".into(), &truth).unwrap();
+            let p = protection(10, [2, 6, 10][round % 3]).unwrap();
+            // Hide each non-zero figure with probability one half.
+            for k in 0..s.items.len() {
+                let v = s.true_value(k);
+                s.items[k].shown = if v > 0 && next(2) == 0 { None } else { Some(v) };
+            }
+            let fast = audit::audit(&s, &p, every_item(&s)).unwrap();
+            let full = audit::audit_every_reader(&s, &p, every_item(&s)).unwrap();
+            assert_eq!(fast, full, "round {round}: {truth:?}");
+            findings += full.len();
+        }
+        // The random patterns do expose figures, to every kind of reader.
+        assert!(findings > 10, "{findings}");
+    }
+
+    #[test]
+    fn no_hidden_figure_may_be_a_single_value_for_any_reader() {
+        for width in 2..=10 {
+            let p = protection(10, width).unwrap();
+            for model in READER_MODELS {
+                assert!(p.required(model) >= 2, "{model} at width {width}");
+            }
+            assert_eq!(
+                p.required(ReaderModel::KnowsWhichAreSmall),
+                width.div_ceil(2).max(2)
+            );
+        }
     }
 
     #[test]
