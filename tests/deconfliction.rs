@@ -1,0 +1,254 @@
+//! Deconfliction as a result (issue 17), over real HTTP on SQLite and PostgreSQL: two
+//! units holding the same screen name learn of each other without seeing it; a
+//! CyberTip filed by two units keeps both cases open; identifiers are normalised before
+//! they are keyed-hashed; a value of another kind does not match; bad input is refused
+//! with a pointer and records nothing; the Task Force sees every match.
+
+mod common;
+mod http_support;
+
+use common::{TestDb, KINDS};
+use http_support::{form, start, Server, HARTFORD, NEW_HAVEN};
+use icac_ledger::http::auth::Role;
+use icac_ledger::http::ServerConfig;
+use serde_json::{json, Value};
+
+/// A New Haven unit reporter's token (the harness binds unit tokens to Hartford).
+async fn new_haven_token(s: &Server) -> String {
+    s.state
+        .tokens
+        .issue(
+            Role::UnitReporter,
+            Some(NEW_HAVEN.parse().expect("ori")),
+            "new haven reporter",
+            "test",
+        )
+        .await
+        .expect("issue")
+        .token
+}
+
+async fn call(s: &Server, token: &str, path: &str, body: Option<Value>) -> (u16, String) {
+    let req = match &body {
+        Some(b) => s.client.post(s.url(path)).json(b),
+        None => s.client.get(s.url(path)),
+    };
+    let r = req.bearer_auth(token).send().await.expect("send");
+    let status = r.status().as_u16();
+    (status, r.text().await.expect("body"))
+}
+
+fn with_subjects(mut f: Value, subjects: Value) -> Value {
+    f["subject_identifiers"] = subjects;
+    f
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// Everything the second unit is answered must hold none of the first unit's case.
+fn assert_reveals_nothing(text: &str, secrets: &[&str]) {
+    let lower = text.to_lowercase();
+    for s in secrets {
+        assert!(
+            !lower.contains(&s.to_lowercase()),
+            "answer reveals {s:?}: {text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_units_holding_the_same_screen_name_learn_of_each_other_without_seeing_it() {
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let hartford = s.tokens[&Role::UnitReporter].clone();
+        let new_haven = new_haven_token(&s).await;
+
+        let h_form = with_subjects(
+            form(HARTFORD, "HPD-2026-0417", "700100200"),
+            json!([{ "kind": "screen_name", "value": "Shadow_Fox_77", "platform": "Example Messenger" }]),
+        );
+        let (st, body) = call(&s, &hartford, "/v1/notifications", Some(h_form)).await;
+        assert_eq!(st, 201, "{body}");
+        let h_case = parse(&body)["case_id"].as_str().expect("case id").to_string();
+        assert_eq!(parse(&body)["deconfliction"], json!([]), "{body}");
+
+        // Same screen name, other case and white space: normalised, it matches.
+        let nh_form = with_subjects(
+            form(NEW_HAVEN, "NHPD-26-88", "700100300"),
+            json!([{ "kind": "screen_name", "value": "  SHADOW_fox_77  ", "platform": "Other App" }]),
+        );
+        let (st, body) = call(&s, &new_haven, "/v1/notifications", Some(nh_form)).await;
+        assert_eq!(st, 201, "{body}");
+        let secrets = [h_case.as_str(), "HPD-2026-0417", "shadow_fox_77", "700100200"];
+        assert_reveals_nothing(&body, &secrets);
+        let answer = parse(&body);
+        assert_eq!(answer["outcome"], "filed");
+        let nh_case = answer["case_id"].as_str().expect("case id").to_string();
+        assert_eq!(
+            answer["deconfliction"],
+            json!([{
+                "basis": "screen_name",
+                "contact_unit": HARTFORD,
+                "contact_unit_name": "Hartford Police Department",
+                "recorded_at": answer["deconfliction"][0]["recorded_at"],
+            }]),
+            "{body}"
+        );
+
+        // New Haven sees the match on its case, still without Hartford's case...
+        let (st, body) = call(&s, &new_haven, &format!("/v1/cases/{nh_case}/deconfliction"), None).await;
+        assert_eq!(st, 200, "{body}");
+        assert_reveals_nothing(&body, &secrets);
+        assert_eq!(parse(&body)["matches"][0]["contact_unit"], HARTFORD);
+        let (st, body) = call(&s, &new_haven, &format!("/v1/cases/{nh_case}"), None).await;
+        assert_eq!(st, 200, "{body}");
+        assert_reveals_nothing(&body, &secrets);
+        // ...and cannot open it.
+        let (st, _) = call(&s, &new_haven, &format!("/v1/cases/{h_case}"), None).await;
+        assert_eq!(st, 404);
+        let (st, _) = call(&s, &new_haven, &format!("/v1/cases/{h_case}/deconfliction"), None).await;
+        assert_eq!(st, 404);
+        let (st, _) = call(&s, &new_haven, "/v1/deconfliction/matches", None).await;
+        assert_eq!(st, 403, "units do not read the Task Force's match list");
+
+        // Hartford is told whom to call, too, without New Haven's case.
+        let (st, body) = call(&s, &hartford, &format!("/v1/cases/{h_case}/deconfliction"), None).await;
+        assert_eq!(st, 200, "{body}");
+        assert_reveals_nothing(&body, &[nh_case.as_str(), "NHPD-26-88"]);
+        let m = parse(&body);
+        assert_eq!(m["matches"][0]["contact_unit"], NEW_HAVEN, "{body}");
+        assert_eq!(m["matches"][0]["contact_unit_name"], "New Haven Police Department");
+
+        // The Task Force sees the DeconflictionMatch with both cases.
+        let (st, all) = s.get(Role::Supervisor, "/v1/deconfliction/matches").await;
+        assert_eq!(st, 200, "{all}");
+        assert_eq!(all["total"], 1, "{all}");
+        assert_eq!(all["matches"][0]["case_id"], json!(nh_case));
+        assert_eq!(all["matches"][0]["other_case_id"], json!(h_case));
+        assert_eq!(all["matches"][0]["basis"], "screen_name");
+        let (st, _) = s.get(Role::Investigator, "/v1/deconfliction/matches").await;
+        assert_eq!(st, 200);
+
+        // In the chain: a DeconflictionMatch; the screen name nowhere in clear.
+        let rows = s
+            .state
+            .ledger
+            .storage()
+            .read_page(s.state.ledger.id(), 1, 10_000)
+            .await
+            .expect("rows");
+        assert!(rows.iter().any(|r| r.event_type == "DeconflictionMatch"));
+        for r in &rows {
+            let canonical = String::from_utf8_lossy(&r.canonical).to_lowercase();
+            assert!(!canonical.contains("shadow_fox_77"), "{canonical}");
+        }
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cybertip_filed_by_two_units_keeps_both_cases_open() {
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let hartford = s.tokens[&Role::UnitReporter].clone();
+        let new_haven = new_haven_token(&s).await;
+        let tip = "700200100";
+        let h = with_subjects(form(HARTFORD, "HART-1", tip), json!([]));
+        let (st, body) = call(&s, &hartford, "/v1/notifications", Some(h)).await;
+        assert_eq!(st, 201, "{body}");
+        let h_case = parse(&body)["case_id"].as_str().expect("id").to_string();
+        let mut nh = with_subjects(form(NEW_HAVEN, "NHPD-1", tip), json!([]));
+        // Not checked: accepted, and on the Task Force's follow-up list.
+        nh["deconfliction_checked"] = json!(false);
+        let (st, body) = call(&s, &new_haven, "/v1/notifications", Some(nh)).await;
+        assert_eq!(st, 201, "{body}");
+        assert_reveals_nothing(&body, &[h_case.as_str(), "HART-1"]);
+        let answer = parse(&body);
+        assert_eq!(answer["outcome"], "filed", "{body}");
+        assert_eq!(answer["deconfliction"][0]["basis"], "cybertip_number", "{body}");
+        assert_eq!(answer["deconfliction"][0]["contact_unit"], HARTFORD);
+        let nh_case = answer["case_id"].as_str().expect("id").to_string();
+        assert_ne!(nh_case, h_case);
+
+        // Both cases are open with their own notification, neither merged.
+        for case in [&h_case, &nh_case] {
+            let (st, view) = s.get(Role::Supervisor, &format!("/v1/cases/{case}")).await;
+            assert_eq!(st, 200, "{view}");
+            assert!(view.get("merged_into").is_none(), "{view}");
+            assert!(view["notification"].is_object(), "{view}");
+            assert_ne!(view["status"], "closed", "{view}");
+            assert!(view["linked_notifications"].as_array().is_some_and(|l| l.is_empty()), "{view}");
+        }
+        let (_, all) = s.get(Role::Supervisor, "/v1/deconfliction/matches").await;
+        assert_eq!(all["total"], 1, "{all}");
+        assert_eq!(all["matches"][0]["basis"], "cybertip_number");
+        let (st, unchecked) = s.get(Role::Supervisor, "/v1/deconfliction/unchecked").await;
+        assert_eq!(st, 200, "{unchecked}");
+        assert_eq!(unchecked["total"], 1, "{unchecked}");
+        assert_eq!(unchecked["cases"][0]["case_id"], json!(nh_case));
+        assert_eq!(unchecked["cases"][0]["unit"], NEW_HAVEN);
+        let (st, _) = call(&s, &new_haven, "/v1/deconfliction/unchecked", None).await;
+        assert_eq!(st, 403);
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kinds_stay_apart_and_bad_input_records_nothing() {
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let hartford = s.tokens[&Role::UnitReporter].clone();
+        let new_haven = new_haven_token(&s).await;
+        // A screen name that reads like an e-mail address...
+        let h = with_subjects(
+            form(HARTFORD, "HPD-9", "700300100"),
+            json!([{ "kind": "screen_name", "value": "same@example.org" },
+                   { "kind": "ip_event", "value": "::ffff:198.51.100.7", "observed_at": "2026-01-02T03:04:05Z" }]),
+        );
+        let (st, body) = call(&s, &hartford, "/v1/notifications", Some(h)).await;
+        assert_eq!(st, 201, "{body}");
+        // ...is not the e-mail address: an identifier matches one of its own kind only.
+        // The IP address matches in its canonical text (IPv4-mapped IPv6 is IPv4).
+        let nh = with_subjects(
+            form(NEW_HAVEN, "NHPD-9", "700300200"),
+            json!([{ "kind": "email_address", "value": "Same@Example.org" },
+                   { "kind": "ip_event", "value": "198.51.100.7", "observed_at": "2026-01-03T03:04:05Z" }]),
+        );
+        let (st, body) = call(&s, &new_haven, "/v1/notifications", Some(nh)).await;
+        assert_eq!(st, 201, "{body}");
+        let answer = parse(&body);
+        let bases: Vec<&str> = answer["deconfliction"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|m| m["basis"].as_str())
+            .collect();
+        assert_eq!(bases, vec!["ip_address"], "{body}");
+
+        // Bad input: a pointer per problem, and nothing recorded.
+        let before = s.head().await;
+        let bad = with_subjects(
+            form(NEW_HAVEN, "NHPD-10", "700300300"),
+            json!([{ "kind": "ip_event", "value": "999.1.1.1", "observed_at": "2026-01-03T03:04:05Z" },
+                   { "kind": "email_address", "value": "not-an-address" },
+                   { "kind": "nickname", "value": "x" }]),
+        );
+        let (st, body) = call(&s, &new_haven, "/v1/notifications", Some(bad)).await;
+        assert_eq!(st, 422, "{body}");
+        let pointers: Vec<String> = parse(&body)["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .filter_map(|e| e["pointer"].as_str().map(str::to_string))
+            .collect();
+        for p in ["/subject_identifiers/0/value", "/subject_identifiers/1/value", "/subject_identifiers/2/kind"] {
+            assert!(pointers.iter().any(|x| x == p), "{p} missing: {body}");
+        }
+        assert_eq!(s.head().await, before, "a refused filing recorded something");
+        let (_, all) = s.get(Role::Supervisor, "/v1/deconfliction/matches").await;
+        assert_eq!(all["total"], 1, "{all}");
+        s.stop().await;
+    }
+}
