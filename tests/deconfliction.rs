@@ -252,3 +252,104 @@ async fn kinds_stay_apart_and_bad_input_records_nothing() {
         s.stop().await;
     }
 }
+
+/// The crash test's load, concentrated: many filings at once that all hold one screen
+/// name, from both units, through the server and through a second writer on the same
+/// database (as a CLI import beside the server). Every filing succeeds (no stream is
+/// contended by more than two filings, and that once), both units learn of each
+/// other on every case, and the pair is matched exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_filings_of_one_screen_name_all_succeed_and_every_case_learns_of_the_other_unit() {
+    use icac_format::keys::LedgerKey;
+    use icac_ledger::commands::{filing, Actor, Commands};
+    use icac_ledger::ledger::Ledger;
+
+    const PER_WRITER: usize = 12;
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let hartford = s.tokens[&Role::UnitReporter].clone();
+        let new_haven = new_haven_token(&s).await;
+        let signing = s.state.ledger.signing_key();
+        let second_ledger = Ledger::open(
+            s.db.storage().await,
+            common::ledger_id(),
+            LedgerKey::from_signing_key(signing.signing_key().clone()),
+        )
+        .await
+        .expect("second writer");
+        let second = std::sync::Arc::new(
+            Commands::open_with_deconfliction_key(
+                second_ledger.clone(),
+                s.state.commands.deconfliction_key().clone(),
+            )
+            .await
+            .expect("commands"),
+        );
+
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..PER_WRITER {
+            for (unit, token, prefix) in [(HARTFORD, &hartford, "HC"), (NEW_HAVEN, &new_haven, "NC")] {
+                let (client, url, token) = (s.client.clone(), s.url("/v1/notifications"), token.clone());
+                let body = form(unit, &format!("{prefix}-{i}"), &format!("71{i:02}{}", if unit == HARTFORD { "1001" } else { "2002" }));
+                tasks.spawn(async move {
+                    let r = client.post(url).bearer_auth(token).json(&body).send().await.expect("send");
+                    let status = r.status().as_u16();
+                    let text = r.text().await.expect("body");
+                    (status, text)
+                });
+            }
+            for (unit, prefix) in [(HARTFORD, "HX"), (NEW_HAVEN, "NX")] {
+                let commands = second.clone();
+                let body = form(unit, &format!("{prefix}-{i}"), &format!("72{i:02}{}", if unit == HARTFORD { "3003" } else { "4004" }));
+                tasks.spawn(async move {
+                    let actor = Actor::system("test:second-writer", format!("second-{unit}-{i}"));
+                    match filing::file_notification(&commands, &body, &actor, jiff::Timestamp::now()).await {
+                        Ok(receipt) => (201, serde_json::to_string(&receipt).expect("json")),
+                        Err(e) => (500, e.to_string()),
+                    }
+                });
+            }
+        }
+        let mut cases = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            let (status, body) = done.expect("task");
+            assert_eq!(status, 201, "{kind:?}: a filing failed: {body}");
+            cases.push(parse(&body)["case_id"].as_str().expect("case id").to_string());
+        }
+        assert_eq!(cases.len(), 4 * PER_WRITER);
+
+        for case in &cases {
+            let (st, body) = s.get(Role::Supervisor, &format!("/v1/cases/{case}/deconfliction")).await;
+            assert_eq!(st, 200, "{body}");
+            let own = &case[..9];
+            let other = if own == HARTFORD { NEW_HAVEN } else { HARTFORD };
+            let contacts: Vec<&str> = body["matches"]
+                .as_array()
+                .expect("matches")
+                .iter()
+                .filter_map(|m| m["contact_unit"].as_str())
+                .collect();
+            assert_eq!(contacts, vec![other], "{kind:?}: {case}: {body}");
+        }
+        let (_, all) = s.get(Role::Supervisor, "/v1/deconfliction/matches").await;
+        assert_eq!(all["total"], 1, "{kind:?}: one match per pair of units and value: {all}");
+        assert_eq!(all["matches"][0]["basis"], "screen_name");
+
+        // The second writer's index sees the same, once it reads the ledger.
+        second.matches().catch_up(second.ledger()).await.expect("catch up");
+        assert_eq!(second.matches().all().len(), 1);
+        let rows = s
+            .state
+            .ledger
+            .storage()
+            .read_page(s.state.ledger.id(), 1, 100_000)
+            .await
+            .expect("rows");
+        let count = |t: &str| rows.iter().filter(|r| r.event_type == t).count();
+        assert_eq!(count("FingerprintsRegistered"), 4 * PER_WRITER);
+        assert_eq!(count("DeconflictionMatch"), 1);
+        drop(second);
+        second_ledger.shutdown().await;
+        s.stop().await;
+    }
+}

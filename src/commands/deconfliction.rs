@@ -1,135 +1,135 @@
 //! Deconfliction on the command side: after a filing, the form's CyberTip number and
-//! suspect identifiers are normalised, keyed-hashed (`deconfliction_key`) before they are
-//! sealed, and registered on one `deconfliction` stream per fingerprint. The domain
-//! records a `DeconflictionMatch` when another unit's case holds the same value; the
-//! index here answers both the Task Force (every match, both case ids) and each unit
-//! (only the other unit's name: never its case id, number or identifiers).
+//! suspect identifiers are normalised and keyed-hashed (`deconfliction_key`) before they
+//! are sealed, and registered on the case's own `deconfliction` stream. The filing then
+//! brings the match index up to (at least) its own registration and records the
+//! `DeconflictionMatch`es the domain's `Registry::plan` finds missing, each on the
+//! stream of its value and pair of units. The index answers both the Task Force (every
+//! match, both case ids) and each unit (only the other unit's name: never its case id,
+//! number or identifiers).
+//!
+//! Why no filing can starve: a registration writes only its own case's stream, and a
+//! match stream only ever takes one event, so a race for it costs one retry that reads
+//! the winner's event and writes nothing. Why no pair of units is missed: the index is
+//! brought up to date from the ledger (every committed position, whichever process
+//! wrote it) after the filing's registration committed, so of two filings of one
+//! value, the later-committed one sees the earlier one (see `icac_aggregates::
+//! deconfliction`).
 
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use cqrs_es::{EventEnvelope, Query};
 use icac_aggregates::deconfliction::{
-    normalise, Deconfliction, DeconflictionCommand, DeconflictionEvent, MatchBasis,
+    normalise, Deconfliction, DeconflictionCommand, DeconflictionEvent, FollowUpOutcome, MatchBasis, MatchRecord, NotChecked, PlannedMatch, RegisteredValue,
+    Registry,
 };
 use icac_aggregates::form::NotificationForm;
-use icac_aggregates::ids::{CaseId, Ori};
+use icac_aggregates::ids::CaseId;
 use icac_aggregates::services::UnitDirectory;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::deconfliction_key::DeconflictionKey;
 use super::{Actor, CommandError, Commands};
 use crate::ledger::{sealed_from_row, Ledger, LedgerError};
 
-/// One match as the Task Force sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MatchRecord {
-    pub basis: MatchBasis,
-    pub case_id: CaseId,
-    pub unit: Ori,
-    pub other_case_id: CaseId,
-    pub other_unit: Ori,
-    pub recorded_at: Timestamp,
-}
+const AGGREGATE_TYPE: &str = <Deconfliction as cqrs_es::Aggregate>::TYPE;
+
+/// Rows read per query when the index catches up with the ledger.
+const CATCH_UP_PAGE: u32 = 2_000;
+
+/// A race for a match stream is lost at most once (the winner's event is then read);
+/// a third conflict would mean the stream is not what this module writes.
+const MATCH_ATTEMPTS: usize = 3;
 
 /// What a unit is told about a match on its case: that it exists, on what kind of
 /// value, and whom to call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MatchNotice {
     pub basis: MatchBasis,
-    pub contact_unit: Ori,
+    pub contact_unit: icac_aggregates::ids::Ori,
     pub contact_unit_name: String,
     pub recorded_at: Timestamp,
 }
 
-/// A case filed with `deconfliction_checked: false`, for the Task Force to follow up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NotChecked {
-    pub case_id: CaseId,
-    pub unit: Ori,
-    pub recorded_at: Timestamp,
-}
-
-/// Every match (and not-checked filing) this process has seen, in position order.
+/// The ledger's registrations and matches, folded (`Registry`), and how far this
+/// process has read the ledger for them.
 #[derive(Default)]
 pub struct MatchIndex {
-    matches: RwLock<Vec<MatchRecord>>,
-    not_checked: RwLock<Vec<NotChecked>>,
+    registry: RwLock<Registry>,
+    /// Every position up to this one has been read from the ledger and applied. Held
+    /// across a catch-up, so concurrent filings read each row once between them.
+    read_through: tokio::sync::Mutex<u64>,
 }
 
 impl MatchIndex {
-    pub fn not_checked(&self) -> Vec<NotChecked> {
-        self.not_checked.read().map(|m| m.clone()).unwrap_or_default()
-    }
-
     fn apply(&self, event: &DeconflictionEvent) {
-        if let DeconflictionEvent::DeconflictionNotChecked {
-            case_id,
-            unit,
-            recorded_at,
-        } = event
-        {
-            if let Ok(mut m) = self.not_checked.write() {
-                m.push(NotChecked {
-                    case_id: case_id.clone(),
-                    unit: unit.clone(),
-                    recorded_at: *recorded_at,
-                });
-            }
+        if let Ok(mut r) = self.registry.write() {
+            r.apply(event);
         }
-        if let DeconflictionEvent::DeconflictionMatch {
-            basis,
-            case_id,
-            unit,
-            other_case_id,
-            other_unit,
-            recorded_at,
-            ..
-        } = event
-        {
-            if let Ok(mut m) = self.matches.write() {
-                m.push(MatchRecord {
-                    basis: *basis,
-                    case_id: case_id.clone(),
-                    unit: unit.clone(),
-                    other_case_id: other_case_id.clone(),
-                    other_unit: other_unit.clone(),
-                    recorded_at: *recorded_at,
-                });
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Registry) -> T) -> Option<T> {
+        self.registry.read().ok().map(|r| f(&r))
+    }
+
+    /// Applies every deconfliction event committed to the ledger since the last
+    /// catch-up, by any process. Stops at a gap (a position not yet visible), so no
+    /// position is ever skipped.
+    pub async fn catch_up(&self, ledger: &Ledger) -> Result<(), LedgerError> {
+        let mut through = self.read_through.lock().await;
+        loop {
+            let rows = ledger
+                .storage()
+                .read_page(ledger.id(), *through + 1, CATCH_UP_PAGE)
+                .await?;
+            let full = rows.len() == CATCH_UP_PAGE as usize;
+            for row in rows {
+                if row.position != *through + 1 {
+                    return Ok(());
+                }
+                *through = row.position;
+                if row.aggregate_type != AGGREGATE_TYPE {
+                    continue;
+                }
+                let record = sealed_from_row(row)?.record;
+                if let Ok(event) = serde_json::from_value::<DeconflictionEvent>(record.payload) {
+                    self.apply(&event);
+                }
+            }
+            if !full {
+                return Ok(());
             }
         }
     }
 
+    /// Every match, in the order recorded.
     pub fn all(&self) -> Vec<MatchRecord> {
-        self.matches.read().map(|m| m.clone()).unwrap_or_default()
+        self.read(|r| r.matches().to_vec()).unwrap_or_default()
     }
 
-    /// The notices for `case_id`: the other side of each match, by unit only.
+    /// Cases filed with `deconfliction_checked: false`; `open_only`: not followed up.
+    pub fn not_checked(&self, open_only: bool) -> Vec<NotChecked> {
+        self.read(|r| r.not_checked(open_only)).unwrap_or_default()
+    }
+
+    /// The notices for `case_id`: each other unit holding one of its values.
     pub fn notices(&self, case_id: &CaseId, units: &dyn UnitDirectory) -> Vec<MatchNotice> {
-        let name = |ori: &Ori| units.unit(ori).map(|u| u.name).unwrap_or_default();
-        let mut out: Vec<MatchNotice> = Vec::new();
-        for m in self.all() {
-            let other = if m.case_id == *case_id {
-                &m.other_unit
-            } else if m.other_case_id == *case_id {
-                &m.unit
-            } else {
-                continue;
-            };
-            if !out.iter().any(|n| n.contact_unit == *other && n.basis == m.basis) {
-                out.push(MatchNotice {
-                    basis: m.basis,
-                    contact_unit: other.clone(),
-                    contact_unit_name: name(other),
-                    recorded_at: m.recorded_at,
-                });
-            }
-        }
-        out
+        let contacts = self.read(|r| r.contacts(case_id)).unwrap_or_default();
+        contacts
+            .into_iter()
+            .map(|(basis, unit, recorded_at)| MatchNotice {
+                basis,
+                contact_unit_name: units.unit(&unit).map(|u| u.name).unwrap_or_default(),
+                contact_unit: unit,
+                recorded_at,
+            })
+            .collect()
     }
 }
 
-/// Keeps the match index current from committed deconfliction events.
+/// Keeps the match index current from this process's own deconfliction commits (the
+/// catch-up reads them again, harmlessly: applying is idempotent).
 pub struct MatchIndexQuery(pub Arc<MatchIndex>);
 
 #[async_trait]
@@ -141,11 +141,13 @@ impl Query<Deconfliction> for MatchIndexQuery {
     }
 }
 
-/// Fills the match index from the ledger's deconfliction streams.
+/// Fills the match index from the ledger at start-up: every deconfliction event, then
+/// everything up to the head read before them.
 pub async fn warm(ledger: &Ledger, index: &MatchIndex) -> Result<(), LedgerError> {
+    let head = ledger.storage().head(ledger.id()).await?.position;
     let rows = ledger
         .storage()
-        .read_type(ledger.id(), <Deconfliction as cqrs_es::Aggregate>::TYPE)
+        .read_type(ledger.id(), AGGREGATE_TYPE)
         .await?;
     for row in rows {
         let record = sealed_from_row(row)?.record;
@@ -153,13 +155,17 @@ pub async fn warm(ledger: &Ledger, index: &MatchIndex) -> Result<(), LedgerError
             index.apply(&event);
         }
     }
+    *index.read_through.lock().await = head;
     Ok(())
 }
 
 /// The values of a form that are compared, normalised, each once.
 pub fn comparable_values(form: &NotificationForm) -> Vec<(MatchBasis, String)> {
     let mut out: Vec<(MatchBasis, String)> = Vec::new();
-    let tip = form.source.cybertip().map(|t| (MatchBasis::CybertipNumber, t.to_string()));
+    let tip = form
+        .source
+        .cybertip()
+        .map(|t| (MatchBasis::CybertipNumber, t.to_string()));
     let subjects = form.subject_identifiers.iter().filter_map(|s| {
         // A form on file holds values (a commitment is refused by validation).
         let value = s.value.value()?;
@@ -175,8 +181,32 @@ pub fn comparable_values(form: &NotificationForm) -> Vec<(MatchBasis, String)> {
     out
 }
 
-/// Registers the filed case on every fingerprint of its form; returns what the filer
-/// is told (the other units to call).
+/// The `Register` command for a filed form, under `key` (also what the benchmark
+/// generator decides with).
+pub fn registration(
+    key: &DeconflictionKey,
+    case_id: &CaseId,
+    form: &NotificationForm,
+    recorded_at: Timestamp,
+) -> DeconflictionCommand {
+    let values = comparable_values(form)
+        .into_iter()
+        .map(|(basis, value)| RegisteredValue {
+            fingerprint: key.fingerprint(basis, &value),
+            basis,
+        })
+        .collect();
+    DeconflictionCommand::Register {
+        case_id: case_id.clone(),
+        unit: form.reporting_unit.clone(),
+        values,
+        deconfliction_checked: form.deconfliction_checked,
+        recorded_at,
+    }
+}
+
+/// Registers the filed case's values, records the matches they complete, and returns
+/// what the filer is told (the other units to call).
 pub async fn register_filing(
     commands: &Commands,
     case_id: &CaseId,
@@ -184,44 +214,87 @@ pub async fn register_filing(
     actor: &Actor,
     recorded_at: Timestamp,
 ) -> Result<Vec<MatchNotice>, CommandError> {
-    if !form.deconfliction_checked {
-        let stream = commands.deconfliction_key().case_stream(case_id.as_str());
-        let flag = DeconflictionCommand::FlagNotChecked {
-            case_id: case_id.clone(),
-            unit: form.reporting_unit.clone(),
-            recorded_at,
-        };
-        commands
-            .execute(&commands.deconfliction, stream.as_str(), flag, actor)
-            .await?;
-    }
-    for (basis, value) in comparable_values(form) {
-        let fingerprint = commands.deconfliction_key().fingerprint(basis, &value);
-        let command = DeconflictionCommand::Register {
-            fingerprint: fingerprint.clone(),
-            basis,
-            case_id: case_id.clone(),
-            unit: form.reporting_unit.clone(),
-            recorded_at,
-        };
-        // Two filings of one value at once: one conflicts and, on the retry, sees the
-        // other's registration (and records the match).
-        let mut attempt = 0;
+    let key = commands.deconfliction_key();
+    let stream = key.case_stream(case_id.as_str());
+    let command = registration(key, case_id, form, recorded_at);
+    commands
+        .execute(&commands.deconfliction, stream.as_str(), command, actor)
+        .await?;
+    let index = commands.matches();
+    index.catch_up(commands.ledger()).await?;
+    let values = index.read(|r| r.values_of(case_id)).unwrap_or_default();
+    let planned: Vec<PlannedMatch> = index
+        .read(|r| {
+            values
+                .iter()
+                .flat_map(|f| r.plan(f, Some(case_id), recorded_at))
+                .collect()
+        })
+        .unwrap_or_default();
+    record_matches(commands, planned, actor).await?;
+    Ok(index.notices(case_id, commands.directory().as_ref()))
+}
+
+/// Records planned matches, each on its value's stream for its pair of units.
+async fn record_matches(
+    commands: &Commands,
+    planned: Vec<PlannedMatch>,
+    actor: &Actor,
+) -> Result<usize, CommandError> {
+    let mut lost_race = false;
+    let count = planned.len();
+    for m in planned {
+        let stream = commands
+            .deconfliction_key()
+            .pair_stream(&m.fingerprint, &m.unit, &m.other_unit);
+        let command = DeconflictionCommand::RecordMatch(m);
+        let mut attempt = 1;
         loop {
             let result = commands
-                .execute(&commands.deconfliction, fingerprint.as_str(), command.clone(), actor)
+                .execute(&commands.deconfliction, stream.as_str(), command.clone(), actor)
                 .await;
             match result {
-                Err(CommandError::Conflict) if attempt < 3 => attempt += 1,
+                Err(CommandError::Conflict) if attempt < MATCH_ATTEMPTS => {
+                    lost_race = true;
+                    attempt += 1;
+                }
                 other => break other?,
             }
         }
     }
-    Ok(commands
-        .matches()
-        .notices(case_id, commands.directory().as_ref()))
+    if lost_race {
+        // The winner's match came from another request: read it before answering.
+        commands.matches().catch_up(commands.ledger()).await?;
+    }
+    Ok(count)
 }
 
-/// Index of matches, shared with the queries.
-pub type SharedMatches = Arc<MatchIndex>;
+/// Records every match missing on the ledger (a process that stopped between a
+/// registration and its matches). `serve` runs it at start-up; returns how many.
+pub async fn reconcile(commands: &Commands, actor: &Actor) -> Result<usize, CommandError> {
+    let index = commands.matches();
+    index.catch_up(commands.ledger()).await?;
+    let planned = index
+        .read(|r| r.plan_all(Timestamp::now()))
+        .unwrap_or_default();
+    record_matches(commands, planned, actor).await
+}
 
+/// The Task Force's follow-up of a case filed with `deconfliction_checked: false`.
+pub async fn follow_up(
+    commands: &Commands,
+    case_id: &CaseId,
+    outcome: FollowUpOutcome,
+    actor: &Actor,
+    recorded_at: Timestamp,
+) -> Result<(), CommandError> {
+    let stream = commands.deconfliction_key().case_stream(case_id.as_str());
+    let command = DeconflictionCommand::FollowUp {
+        case_id: case_id.clone(),
+        outcome,
+        recorded_at,
+    };
+    commands
+        .execute(&commands.deconfliction, stream.as_str(), command, actor)
+        .await
+}

@@ -9,11 +9,15 @@ use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
 use icac_aggregates::deconfliction::{Fingerprint, MatchBasis};
+use icac_aggregates::ids::Ori;
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 
 use crate::ledger::key_file::{check_private_mode, read_key_file, write_private_file, KeyFileError};
 
+/// `Clone`: a second `Commands` over the same ledger (a test of two writers) compares
+/// under the same key.
+#[derive(Clone)]
 pub struct DeconflictionKey([u8; 32]);
 
 impl std::fmt::Debug for DeconflictionKey {
@@ -39,6 +43,15 @@ impl DeconflictionKey {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
         DeconflictionKey(bytes)
+    }
+
+    /// The key of `ledger`'s deployment: the file next to its signing key (created on
+    /// first use); a ledger opened without a key file gets a key for this process only.
+    pub fn for_ledger(ledger: &crate::ledger::Ledger) -> Result<Self, KeyFileError> {
+        match ledger.signer().path() {
+            Some(signing) => Self::load_or_create(&path_for(signing)),
+            None => Ok(Self::ephemeral()),
+        }
     }
 
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
@@ -79,9 +92,18 @@ impl DeconflictionKey {
         self.keyed(basis.label(), normalised)
     }
 
-    /// The stream id of a case's not-checked flag (keyed, so it does not name the case).
+    /// The stream id of a case's deconfliction record: its registered values, its
+    /// not-checked flag and follow-up (keyed, so the stream id does not name the case).
     pub fn case_stream(&self, case_id: &str) -> Fingerprint {
-        self.keyed("case_not_checked", case_id)
+        self.keyed("case_deconfliction", case_id)
+    }
+
+    /// The stream id of the match on `fingerprint` between two units, whichever order
+    /// they are given in: the one stream both units' filings race for.
+    pub fn pair_stream(&self, fingerprint: &Fingerprint, a: &Ori, b: &Ori) -> Fingerprint {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let input = format!("{}\0{}\0{}", fingerprint.as_str(), lo.as_str(), hi.as_str());
+        self.keyed("value_unit_pair", &input)
     }
 
     fn keyed(&self, label: &str, normalised: &str) -> Fingerprint {

@@ -143,13 +143,8 @@ impl Commands {
     /// key is the file next to the signing key (created on first use); a ledger opened
     /// without a key file gets a key for this process only.
     pub async fn open(ledger: Ledger) -> Result<Self, CommandError> {
-        let key = match ledger.signer().path() {
-            Some(signing) => deconfliction_key::DeconflictionKey::load_or_create(
-                &deconfliction_key::path_for(signing),
-            )
-            .map_err(|e| CommandError::Internal(e.to_string()))?,
-            None => deconfliction_key::DeconflictionKey::ephemeral(),
-        };
+        let key = deconfliction_key::DeconflictionKey::for_ledger(&ledger)
+            .map_err(|e| CommandError::Internal(e.to_string()))?;
         Self::open_with_deconfliction_key(ledger, key).await
     }
 

@@ -130,6 +130,17 @@ impl AppState {
         let storage = ledger.storage().clone();
         let id = ledger.id().clone();
         let commands = Commands::open(ledger.clone()).await?;
+        // Matches a stopped process registered but did not record (it died between the
+        // two): the next filing of the value would record them too; this does it now.
+        let actor = crate::commands::Actor::system(
+            "deconfliction:reconcile",
+            format!("reconcile-{}", jiff::Timestamp::now().as_nanosecond()),
+        );
+        match crate::commands::deconfliction::reconcile(&commands, &actor).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(matches = n, "recorded deconfliction matches missing at start-up"),
+            Err(e) => tracing::error!(error = %e, "could not reconcile deconfliction matches at start-up"),
+        }
         let access_log = AccessLog::new(storage.clone(), id.clone());
         let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());
         let sessions = sessions::SessionStore::new(storage.clone(), id.clone(), tokens.clone());

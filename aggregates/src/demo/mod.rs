@@ -39,6 +39,10 @@ use crate::operation::{ConcludeOperation, OperationCommand, PlanOperation, Recor
 use crate::public_report::{
     Channel, CloseReason, PublicReportCommand, ReportContent, TriagePriority,
 };
+use crate::tip_intake::{
+    FileAnnotation, LocationEstimate, NcmecIncidentType, NcmecPriority, NcmecReport, TipCommand,
+    TipFile,
+};
 use crate::units::{RegisterUnit, UnitCommand, UnitKind};
 use prng::SplitMix64;
 
@@ -59,6 +63,17 @@ pub enum DemoCommand {
     Cybertip(CyberTipCommand),
     Operation(OperationCommand),
     PublicReport(PublicReportCommand),
+    /// A CyberTip at the Task Force: receive, triage, disseminate (aggregate
+    /// `ncmec_tip`, id the tip number).
+    Tip(TipCommand),
+    /// The receiving unit acknowledges a disseminated tip as its case
+    /// `unit_case_number`: execute through the intake orchestration (the tip records
+    /// the acknowledgement, then the unit's case logs the complaint).
+    AcknowledgeTip {
+        cybertip_number: CyberTipNumber,
+        unit: Ori,
+        unit_case_number: UnitCaseNumber,
+    },
 }
 
 /// For a correction: which earlier event's ledger position the app must put
@@ -939,12 +954,33 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
             }
         }
 
+        // Most CyberTips reach the unit from the Task Force (issue 17): NCMEC makes the
+        // report available, the Task Force receives, triages and disseminates it, and
+        // the unit's acknowledgement on the day it receives it opens its case. The rest
+        // came to the unit some other way (NCMEC sent it elsewhere first).
+        let via_task_force = match source_tip(&source) {
+            Some(tip) if extra.chance(80) => {
+                tip_flow(&mut s, &mut extra, &tip, ori, &number, received, start);
+                true
+            }
+            _ => false,
+        };
+        if extra.chance(2) {
+            stray_tip(&mut s, &mut extra, i, &units, received, start);
+        }
+
         let mut last = received;
+        let mut complained = received;
         if complaint_first {
-            let at = received
+            complained = received
                 .checked_add(Span::new().minutes(rng.between(10, 300)))
                 .unwrap_or(received);
-            last = at;
+            last = complained;
+        }
+        let at = complained;
+        // The acknowledgement logged this tip's complaint; the draws above are made
+        // anyway, so the rest of the script is the same with or without intake.
+        if complaint_first && !via_task_force {
             s.case(
                 at,
                 &case_id,
@@ -1330,6 +1366,187 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
     s.steps.sort_by_key(|c| c.at);
     s.steps.retain(|c| c.at < end);
     s.steps
+}
+
+/// What NCMEC's report of a demo tip says: a priority and incident type as NCMEC
+/// assigns them (mostly apparent child pornography), the reporting provider, and a few
+/// files with the provider's annotations.
+fn ncmec_report(
+    tip: &CyberTipNumber,
+    made_available: Timestamp,
+    rng: &mut SplitMix64,
+) -> NcmecReport {
+    let priority = [
+        NcmecPriority::Level1,
+        NcmecPriority::Level2,
+        NcmecPriority::Level3,
+        NcmecPriority::Informational,
+    ][rng.weighted(&[8, 52, 32, 8])];
+    let incident_type = [
+        NcmecIncidentType::ChildPornography,
+        NcmecIncidentType::OnlineEnticementOfChildren,
+        NcmecIncidentType::UnsolicitedObsceneMaterialToChild,
+        NcmecIncidentType::ChildSexTrafficking,
+        NcmecIncidentType::MisleadingWordsOrDigitalImages,
+    ][rng.weighted(&[82, 11, 4, 1, 2])];
+    let provider = PLATFORMS[rng.below(PLATFORMS.len() as u64) as usize];
+    let files = (0..1 + rng.below(4))
+        .map(|_| {
+            let mut annotations = Vec::new();
+            if rng.chance(6) {
+                annotations.push(FileAnnotation::GenerativeAi);
+            }
+            if rng.chance(10) {
+                annotations.push(FileAnnotation::Viral);
+            }
+            if rng.chance(5) {
+                annotations.push(FileAnnotation::PossibleSelfProduction);
+            }
+            TipFile {
+                annotations,
+                viewed_by_provider: rng.chance(75),
+            }
+        })
+        .collect();
+    NcmecReport {
+        cybertip_number: tip.clone(),
+        priority,
+        incident_type,
+        reporting_provider: provider.to_string(),
+        made_available_on: ct_date(made_available),
+        files,
+        location: rng.chance(85).then(|| LocationEstimate {
+            country: "US".into(),
+            region: Some("Connecticut".into()),
+            city: None,
+        }),
+    }
+}
+
+/// The Task Force's intake of `tip` for `unit`, which receives it at `received`:
+/// NCMEC made it available half a day to four days earlier, the Task Force received
+/// and triaged it, disseminated it half an hour before, and the unit acknowledges it.
+fn tip_flow(
+    s: &mut Script,
+    rng: &mut SplitMix64,
+    tip: &CyberTipNumber,
+    unit: &Ori,
+    number: &UnitCaseNumber,
+    received: Timestamp,
+    start: Date,
+) {
+    let earliest = at_local(start, 8 * 60);
+    let got = received
+        .checked_sub(Span::new().hours(rng.between(12, 96)))
+        .unwrap_or(received)
+        .max(earliest);
+    let report = ncmec_report(tip, got, rng);
+    let ncmec_priority = report.priority;
+    s.push(
+        got,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::Tip(TipCommand::Receive {
+            report,
+            recorded_at: got,
+        }),
+    );
+    let triaged = got
+        .checked_add(Span::new().hours(rng.between(1, 6)))
+        .unwrap_or(got);
+    // The Task Force mostly keeps NCMEC's priority; sometimes raises it.
+    let priority = if rng.chance(10) {
+        NcmecPriority::Level1
+    } else {
+        ncmec_priority
+    };
+    let disseminated = received
+        .checked_sub(Span::new().minutes(30))
+        .unwrap_or(received)
+        .max(triaged);
+    s.push(
+        triaged,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::Tip(TipCommand::Triage {
+            priority,
+            recorded_at: triaged,
+        }),
+    );
+    s.push(
+        disseminated,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::Tip(TipCommand::Disseminate {
+            to_unit: unit.clone(),
+            recorded_at: disseminated,
+        }),
+    );
+    s.push(
+        received,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::AcknowledgeTip {
+            cybertip_number: tip.clone(),
+            unit: unit.clone(),
+            unit_case_number: number.clone(),
+        },
+    );
+}
+
+/// A tip that never became a case: informational ones the Task Force keeps, and a few
+/// disseminated to a unit that has not acknowledged them (the dashboards' open
+/// disseminations).
+fn stray_tip(
+    s: &mut Script,
+    rng: &mut SplitMix64,
+    i: usize,
+    units: &[(Ori, &UnitSeed)],
+    near: Timestamp,
+    start: Date,
+) {
+    let Ok(tip) = CyberTipNumber::parse(format!("{}", 190_000_000 + i as u64)) else {
+        return;
+    };
+    let got = near.max(at_local(start, 8 * 60));
+    let report = ncmec_report(&tip, got, rng);
+    s.push(
+        got,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::Tip(TipCommand::Receive {
+            report,
+            recorded_at: got,
+        }),
+    );
+    let triaged = got.checked_add(Span::new().hours(2)).unwrap_or(got);
+    let disseminate = rng.chance(60);
+    s.push(
+        triaged,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::Tip(TipCommand::Triage {
+            priority: if disseminate {
+                NcmecPriority::Level3
+            } else {
+                NcmecPriority::Informational
+            },
+            recorded_at: triaged,
+        }),
+    );
+    let to = units.get(rng.below(units.len() as u64) as usize);
+    if let (true, Some((unit, _))) = (disseminate, to) {
+        let at = triaged.checked_add(Span::new().hours(20)).unwrap_or(triaged);
+        s.push(
+            at,
+            "ncmec_tip",
+            tip.as_str(),
+            DemoCommand::Tip(TipCommand::Disseminate {
+                to_unit: unit.clone(),
+                recorded_at: at,
+            }),
+        );
+    }
 }
 
 fn source_tip(source: &Source) -> Option<CyberTipNumber> {

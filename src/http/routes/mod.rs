@@ -244,9 +244,19 @@ pub const ROUTES: &[RouteSpec] = &[
         "/v1/deconfliction/unchecked",
         Some(P::ManageCases),
         "cases",
-        "Task Force: cases filed with deconfliction_checked false, to follow up (access-logged)",
+        "Task Force: cases filed with deconfliction_checked false, still to follow up (access-logged)",
         || get(deconfliction::not_checked),
-    ),
+    )
+    .query(schema::<deconfliction::UncheckedQuery>),
+    route(
+        POST,
+        "/v1/deconfliction/unchecked/{case_id}/follow-up",
+        Some(P::ManageCases),
+        "cases",
+        "Task Force: record the follow-up of a case filed with deconfliction_checked false",
+        || post(deconfliction::follow_up),
+    )
+    .body(body::<b::FollowUpBody>),
     route(
         POST,
         "/v1/cases/{case_id}/shares",
