@@ -33,7 +33,7 @@ use icac_aggregates::ids::{CaseId, CyberTipNumber, LedgerPosition, Ori};
 use icac_aggregates::operation::Operation;
 use icac_aggregates::public_report::PublicReport;
 use icac_aggregates::services::{
-    CaseServices, CyberTipIndex, InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory,
+    CaseServices, InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory,
     LedgerEventRef, UnitDirectory,
 };
 use icac_aggregates::tip_intake::{Tip, TipCommand};
