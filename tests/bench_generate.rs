@@ -93,10 +93,17 @@ async fn generator_writes_the_demo_ledger_and_projections_read_it() {
             generated.iter().any(|e| e.2 == "CorrectionRecorded"),
             "{kind:?}: the scenario has corrections, which name positions"
         );
-        for event_type in ["FingerprintsRegistered", "DeconflictionMatch", "DeconflictionNotChecked"] {
+        for event_type in [
+            "FingerprintsRegistered",
+            "DeconflictionMatch",
+            "DeconflictionNotChecked",
+            "TipReceived",
+            "TipDisseminated",
+            "TipAcknowledged",
+        ] {
             assert!(
                 generated.iter().any(|e| e.2 == event_type),
-                "{kind:?}: the scenario deconflicts ({event_type})"
+                "{kind:?}: the scenario has {event_type} (deconfliction, tip intake)"
             );
         }
         assert_eq!(generated, expected, "{kind:?}: generator != demo");

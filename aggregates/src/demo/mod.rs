@@ -5,6 +5,11 @@
 //! units file on time and some late or never, the Task Force triages, shares,
 //! assigns, runs stings, records arrests, charges, referrals and corrections,
 //! a few CyberTips are filed by a second unit, and public reports are routed.
+//! Most CyberTips reach their unit through the Task Force's intake (NCMEC makes the
+//! report available; the Task Force receives, triages and disseminates it; the unit
+//! acknowledges it, which opens its case); a few tips stay informational or wait for an
+//! acknowledgement. One case in twenty shares a screen name with a recent case of
+//! another unit (the same suspect in two towns), for deconfliction to find.
 //! Every name is synthetic; ORIs, CyberTip and receipt numbers are made up.
 //! Same `(cases, seed, start)` ⇒ the same commands, on every platform.
 
@@ -796,6 +801,8 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         UnitCaseNumber::parse(format!("{:02}-{:05}", received.year() % 100, n)).ok()
     };
     let mut receipts = 0u32;
+    // Recent cases' screen names, for the same suspect turning up in another town.
+    let mut screen_names: Vec<(Ori, String)> = Vec::new();
 
     for i in 0..cases {
         let unit_index = rng.weighted(&weights);
@@ -1006,7 +1013,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         };
         let urgent = rng.chance(8);
         let filed_at = after(last, delay, &mut rng);
-        let form = build_form(
+        let mut form = build_form(
             FormSeed {
                 unit: ori,
                 number: &number,
@@ -1017,6 +1024,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
             },
             &mut rng,
         );
+        same_suspect_elsewhere(&mut form, ori, &mut screen_names, &mut extra);
         s.case(
             filed_at,
             &case_id,
@@ -1546,6 +1554,36 @@ fn stray_tip(
                 recorded_at: at,
             }),
         );
+    }
+}
+
+/// Screen names kept for [`same_suspect_elsewhere`].
+const RECENT_SCREEN_NAMES: usize = 400;
+
+/// One case in twenty holds a screen name a recent case of another unit holds: the same
+/// suspect, active in two towns, that deconfliction has to find.
+fn same_suspect_elsewhere(
+    form: &mut NotificationForm,
+    unit: &Ori,
+    recent: &mut Vec<(Ori, String)>,
+    rng: &mut SplitMix64,
+) {
+    if rng.chance(5) {
+        let elsewhere: Vec<&String> = recent
+            .iter()
+            .filter(|(u, _)| u != unit)
+            .map(|(_, name)| name)
+            .collect();
+        let pick = elsewhere.get(rng.below(elsewhere.len() as u64) as usize).cloned();
+        if let (Some(name), Some(first)) = (pick, form.subject_identifiers.first_mut()) {
+            first.value = name.clone().into();
+        }
+    }
+    if let Some(name) = form.subject_identifiers.first().and_then(|s| s.value.value()) {
+        recent.push((unit.clone(), name.clone()));
+        if recent.len() > RECENT_SCREEN_NAMES {
+            recent.remove(0);
+        }
     }
 }
 
