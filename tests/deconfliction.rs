@@ -353,3 +353,129 @@ async fn many_concurrent_filings_of_one_screen_name_all_succeed_and_every_case_l
         s.stop().await;
     }
 }
+
+/// A process that stopped between a case's filing and its registration (the two are on
+/// different streams) leaves the case unregistered; the start-up reconciliation
+/// registers it from its form and records the match the other unit's filing missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_case_filed_without_its_registration_is_registered_and_matched_by_reconciliation() {
+    use icac_aggregates::case::{CaseCommand, FileNotification};
+    use icac_aggregates::catalog::Catalog;
+    use icac_aggregates::form::{parse_and_validate, ValidationContext};
+    use icac_aggregates::ids::CaseId;
+    use icac_ledger::commands::{deconfliction, Actor};
+
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let new_haven = new_haven_token(&s).await;
+        let commands = &s.state.commands;
+        let now = jiff::Timestamp::now();
+        let raw = with_subjects(
+            form(HARTFORD, "HPD-STOPPED-1", "700900100"),
+            json!([{ "kind": "screen_name", "value": "Lost_Handle" }]),
+        );
+        let ctx = ValidationContext {
+            recorded_at: now,
+            units: commands.directory().as_ref(),
+            catalog: Catalog::builtin().expect("catalog"),
+        };
+        let parsed = parse_and_validate(&raw, &ctx).expect("valid form");
+        let h_case = CaseId::parse(format!("{HARTFORD}:HPD-STOPPED-1")).expect("id");
+        // The case's own commit only: the process stops before it registers.
+        let actor = Actor::system("test:stopped-filing", "stopped-1");
+        commands
+            .execute_case(
+                &h_case,
+                CaseCommand::FileNotification(FileNotification {
+                    case_id: h_case.clone(),
+                    form: parsed,
+                    recorded_at: now,
+                }),
+                &actor,
+            )
+            .await
+            .expect("file");
+
+        let nh = with_subjects(
+            form(NEW_HAVEN, "NHPD-77", "700900200"),
+            json!([{ "kind": "screen_name", "value": "lost_handle" }]),
+        );
+        let (st, body) = call(&s, &new_haven, "/v1/notifications", Some(nh)).await;
+        assert_eq!(st, 201, "{body}");
+        assert_eq!(parse(&body)["deconfliction"], json!([]), "Hartford is not registered yet");
+        let nh_case = parse(&body)["case_id"].as_str().expect("id").to_string();
+
+        let actor = Actor::system("deconfliction:reconcile", "test-reconcile");
+        let done = deconfliction::reconcile(commands, &actor).await.expect("reconcile");
+        assert_eq!((done.registered, done.matches), (1, 1), "{kind:?}: {done:?}");
+        let (_, body) = call(&s, &new_haven, &format!("/v1/cases/{nh_case}/deconfliction"), None).await;
+        assert_eq!(parse(&body)["matches"][0]["contact_unit"], HARTFORD, "{body}");
+        let (_, view) = s
+            .get(Role::Supervisor, &format!("/v1/cases/{h_case}/deconfliction"))
+            .await;
+        assert_eq!(view["matches"][0]["contact_unit"], NEW_HAVEN, "{view}");
+        // Nothing left to do: a second pass records nothing.
+        let before = s.head().await;
+        let again = deconfliction::reconcile(commands, &actor).await.expect("again");
+        assert_eq!((again.registered, again.matches), (0, 0));
+        assert_eq!(s.head().await, before);
+        s.stop().await;
+    }
+}
+
+/// `deconfliction_checked: false` stays on the Task Force's list until it records its
+/// follow-up; bad follow-ups are refused with a pointer and record nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_case_not_checked_stays_on_the_follow_up_list_until_the_task_force_follows_it_up() {
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let hartford = s.tokens[&Role::UnitReporter].clone();
+        let mut unchecked = form(HARTFORD, "HPD-UC-1", "700950100");
+        unchecked["deconfliction_checked"] = json!(false);
+        let (st, body) = call(&s, &hartford, "/v1/notifications", Some(unchecked)).await;
+        assert_eq!(st, 201, "{body}");
+        let case = parse(&body)["case_id"].as_str().expect("id").to_string();
+        let (st, checked) = call(&s, &hartford, "/v1/notifications", Some(form(HARTFORD, "HPD-UC-2", "700950200"))).await;
+        assert_eq!(st, 201, "{checked}");
+        let checked_case = parse(&checked)["case_id"].as_str().expect("id").to_string();
+
+        let (_, list) = s.get(Role::Supervisor, "/v1/deconfliction/unchecked").await;
+        assert_eq!(list["total"], 1, "{list}");
+        assert_eq!(list["cases"][0]["case_id"], json!(case));
+        assert_eq!(list["cases"][0]["units_matched"], 0);
+        assert!(list["cases"][0]["follow_up"].is_null(), "{list}");
+
+        let supervisor = s.tokens[&Role::Supervisor].clone();
+        let path = |c: &str| format!("/v1/deconfliction/unchecked/{c}/follow-up");
+        let before = s.head().await;
+        for (target, body, pointer) in [
+            (&checked_case, json!({ "outcome": "task_force_found_none" }), "/case_id"),
+            (&case, json!({ "outcome": "looked_around" }), "/outcome"),
+            (&case, json!({ "outcome": "task_force_found_none", "note": "x" }), ""),
+        ] {
+            let (st, answer) = call(&s, &supervisor, &path(target), Some(body)).await;
+            assert!((400..500).contains(&st), "{kind:?}: {answer}");
+            if !pointer.is_empty() {
+                assert!(answer.contains(pointer), "{kind:?}: {answer}");
+            }
+        }
+        assert_eq!(s.head().await, before, "a refused follow-up recorded something");
+        let (st, _) = call(&s, &hartford, &path(&case), Some(json!({ "outcome": "task_force_found_none" }))).await;
+        assert_eq!(st, 403, "a unit does not follow up its own case");
+
+        let (st, answer) = call(&s, &supervisor, &path(&case), Some(json!({ "outcome": "other_agency_contacted" }))).await;
+        assert_eq!(st, 201, "{answer}");
+        let (st, answer) = call(&s, &supervisor, &path(&case), Some(json!({ "outcome": "other_agency_contacted" }))).await;
+        assert_eq!(st, 422, "followed up twice: {answer}");
+        assert!(answer.contains("/case_id"), "{answer}");
+
+        let (_, open) = s.get(Role::Supervisor, "/v1/deconfliction/unchecked").await;
+        assert_eq!(open["total"], 0, "{open}");
+        let (_, all) = s
+            .get(Role::Supervisor, "/v1/deconfliction/unchecked?include_followed_up=true")
+            .await;
+        assert_eq!(all["total"], 1, "{all}");
+        assert_eq!(all["cases"][0]["follow_up"]["outcome"], "other_agency_contacted");
+        s.stop().await;
+    }
+}

@@ -269,15 +269,48 @@ async fn record_matches(
     Ok(count)
 }
 
-/// Records every match missing on the ledger (a process that stopped between a
-/// registration and its matches). `serve` runs it at start-up; returns how many.
-pub async fn reconcile(commands: &Commands, actor: &Actor) -> Result<usize, CommandError> {
+/// What [`reconcile`] recorded.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Reconciled {
+    /// Filed cases that had no registration, registered now.
+    pub registered: usize,
+    /// Matches that were missing, recorded now.
+    pub matches: usize,
+}
+
+/// Repairs what a process that stopped mid-filing left undone: registers every filed
+/// case that has no registration (it stopped between the case's commit and the
+/// registration, or the ledger was written before deconfliction), then records every
+/// match missing on the ledger (it stopped between a registration and its matches).
+/// `serve` runs it at start-up.
+pub async fn reconcile(commands: &Commands, actor: &Actor) -> Result<Reconciled, CommandError> {
     let index = commands.matches();
     index.catch_up(commands.ledger()).await?;
+    let filed = commands
+        .ledger()
+        .storage()
+        .streams_with_event(commands.ledger().id(), "case", "NotificationFiled")
+        .await
+        .map_err(LedgerError::from)?;
+    let mut done = Reconciled::default();
+    for raw in filed {
+        let Ok(case_id) = CaseId::parse(raw) else {
+            continue;
+        };
+        if index.read(|r| r.is_registered(&case_id)).unwrap_or(true) {
+            continue;
+        }
+        let (_, case) = commands.load_case(&case_id).await?;
+        if let Some(form) = case.notification {
+            register_filing(commands, &case_id, &form, actor, Timestamp::now()).await?;
+            done.registered += 1;
+        }
+    }
     let planned = index
         .read(|r| r.plan_all(Timestamp::now()))
         .unwrap_or_default();
-    record_matches(commands, planned, actor).await
+    done.matches = record_matches(commands, planned, actor).await?;
+    Ok(done)
 }
 
 /// The Task Force's follow-up of a case filed with `deconfliction_checked: false`.

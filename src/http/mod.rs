@@ -130,15 +130,19 @@ impl AppState {
         let storage = ledger.storage().clone();
         let id = ledger.id().clone();
         let commands = Commands::open(ledger.clone()).await?;
-        // Matches a stopped process registered but did not record (it died between the
-        // two): the next filing of the value would record them too; this does it now.
+        // What a stopped process left undone between a filing, its registration and its
+        // matches (the next filing of a value would record its matches too).
         let actor = crate::commands::Actor::system(
             "deconfliction:reconcile",
             format!("reconcile-{}", jiff::Timestamp::now().as_nanosecond()),
         );
         match crate::commands::deconfliction::reconcile(&commands, &actor).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(matches = n, "recorded deconfliction matches missing at start-up"),
+            Ok(done) if done == Default::default() => {}
+            Ok(done) => tracing::warn!(
+                registered = done.registered,
+                matches = done.matches,
+                "deconfliction: registered filed cases and recorded matches missing at start-up"
+            ),
             Err(e) => tracing::error!(error = %e, "could not reconcile deconfliction matches at start-up"),
         }
         let access_log = AccessLog::new(storage.clone(), id.clone());

@@ -196,6 +196,24 @@ impl PgStorage {
             .await?)
     }
 
+    pub async fn streams_with_event(
+        &self,
+        ledger: &LedgerId,
+        aggregate_type: &str,
+        event_type: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT aggregate_id FROM ledger_events
+              WHERE ledger_id = $1 AND aggregate_type = $2 AND event_type = $3",
+        )
+        .bind(ledger.as_str())
+        .bind(aggregate_type)
+        .bind(event_type)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     pub async fn read_type(
         &self,
         ledger: &LedgerId,
