@@ -151,7 +151,10 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
             .read_stream(&StreamId::new("case", nh_case.as_str()))
             .await
             .unwrap();
-        assert_eq!(events.last().unwrap().record.event_type, "NotificationFiled");
+        assert_eq!(
+            events.last().unwrap().record.event_type,
+            "NotificationFiled"
+        );
 
         // Every kind of error at once, with pointers; nothing recorded.
         let before = ledger.head().await.unwrap().position;

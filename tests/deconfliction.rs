@@ -71,7 +71,10 @@ async fn two_units_holding_the_same_screen_name_learn_of_each_other_without_seei
         );
         let (st, body) = call(&s, &hartford, "/v1/notifications", Some(h_form)).await;
         assert_eq!(st, 201, "{body}");
-        let h_case = parse(&body)["case_id"].as_str().expect("case id").to_string();
+        let h_case = parse(&body)["case_id"]
+            .as_str()
+            .expect("case id")
+            .to_string();
         assert_eq!(parse(&body)["deconfliction"], json!([]), "{body}");
 
         // Same screen name, other case and white space: normalised, it matches.
@@ -81,7 +84,12 @@ async fn two_units_holding_the_same_screen_name_learn_of_each_other_without_seei
         );
         let (st, body) = call(&s, &new_haven, "/v1/notifications", Some(nh_form)).await;
         assert_eq!(st, 201, "{body}");
-        let secrets = [h_case.as_str(), "HPD-2026-0417", "shadow_fox_77", "700100200"];
+        let secrets = [
+            h_case.as_str(),
+            "HPD-2026-0417",
+            "shadow_fox_77",
+            "700100200",
+        ];
         assert_reveals_nothing(&body, &secrets);
         let answer = parse(&body);
         assert_eq!(answer["outcome"], "filed");
@@ -98,7 +106,13 @@ async fn two_units_holding_the_same_screen_name_learn_of_each_other_without_seei
         );
 
         // New Haven sees the match on its case, still without Hartford's case...
-        let (st, body) = call(&s, &new_haven, &format!("/v1/cases/{nh_case}/deconfliction"), None).await;
+        let (st, body) = call(
+            &s,
+            &new_haven,
+            &format!("/v1/cases/{nh_case}/deconfliction"),
+            None,
+        )
+        .await;
         assert_eq!(st, 200, "{body}");
         assert_reveals_nothing(&body, &secrets);
         assert_eq!(parse(&body)["matches"][0]["contact_unit"], HARTFORD);
@@ -108,18 +122,33 @@ async fn two_units_holding_the_same_screen_name_learn_of_each_other_without_seei
         // ...and cannot open it.
         let (st, _) = call(&s, &new_haven, &format!("/v1/cases/{h_case}"), None).await;
         assert_eq!(st, 404);
-        let (st, _) = call(&s, &new_haven, &format!("/v1/cases/{h_case}/deconfliction"), None).await;
+        let (st, _) = call(
+            &s,
+            &new_haven,
+            &format!("/v1/cases/{h_case}/deconfliction"),
+            None,
+        )
+        .await;
         assert_eq!(st, 404);
         let (st, _) = call(&s, &new_haven, "/v1/deconfliction/matches", None).await;
         assert_eq!(st, 403, "units do not read the Task Force's match list");
 
         // Hartford is told whom to call, too, without New Haven's case.
-        let (st, body) = call(&s, &hartford, &format!("/v1/cases/{h_case}/deconfliction"), None).await;
+        let (st, body) = call(
+            &s,
+            &hartford,
+            &format!("/v1/cases/{h_case}/deconfliction"),
+            None,
+        )
+        .await;
         assert_eq!(st, 200, "{body}");
         assert_reveals_nothing(&body, &[nh_case.as_str(), "NHPD-26-88"]);
         let m = parse(&body);
         assert_eq!(m["matches"][0]["contact_unit"], NEW_HAVEN, "{body}");
-        assert_eq!(m["matches"][0]["contact_unit_name"], "New Haven Police Department");
+        assert_eq!(
+            m["matches"][0]["contact_unit_name"],
+            "New Haven Police Department"
+        );
 
         // The Task Force sees the DeconflictionMatch with both cases.
         let (st, all) = s.get(Role::Supervisor, "/v1/deconfliction/matches").await;
@@ -167,7 +196,10 @@ async fn a_cybertip_filed_by_two_units_keeps_both_cases_open() {
         assert_reveals_nothing(&body, &[h_case.as_str(), "HART-1"]);
         let answer = parse(&body);
         assert_eq!(answer["outcome"], "filed", "{body}");
-        assert_eq!(answer["deconfliction"][0]["basis"], "cybertip_number", "{body}");
+        assert_eq!(
+            answer["deconfliction"][0]["basis"], "cybertip_number",
+            "{body}"
+        );
         assert_eq!(answer["deconfliction"][0]["contact_unit"], HARTFORD);
         let nh_case = answer["case_id"].as_str().expect("id").to_string();
         assert_ne!(nh_case, h_case);
@@ -179,7 +211,12 @@ async fn a_cybertip_filed_by_two_units_keeps_both_cases_open() {
             assert!(view.get("merged_into").is_none(), "{view}");
             assert!(view["notification"].is_object(), "{view}");
             assert_ne!(view["status"], "closed", "{view}");
-            assert!(view["linked_notifications"].as_array().is_some_and(|l| l.is_empty()), "{view}");
+            assert!(
+                view["linked_notifications"]
+                    .as_array()
+                    .is_some_and(|l| l.is_empty()),
+                "{view}"
+            );
         }
         let (_, all) = s.get(Role::Supervisor, "/v1/deconfliction/matches").await;
         assert_eq!(all["total"], 1, "{all}");
@@ -243,10 +280,18 @@ async fn kinds_stay_apart_and_bad_input_records_nothing() {
             .iter()
             .filter_map(|e| e["pointer"].as_str().map(str::to_string))
             .collect();
-        for p in ["/subject_identifiers/0/value", "/subject_identifiers/1/value", "/subject_identifiers/2/kind"] {
+        for p in [
+            "/subject_identifiers/0/value",
+            "/subject_identifiers/1/value",
+            "/subject_identifiers/2/kind",
+        ] {
             assert!(pointers.iter().any(|x| x == p), "{p} missing: {body}");
         }
-        assert_eq!(s.head().await, before, "a refused filing recorded something");
+        assert_eq!(
+            s.head().await,
+            before,
+            "a refused filing recorded something"
+        );
         let (_, all) = s.get(Role::Supervisor, "/v1/deconfliction/matches").await;
         assert_eq!(all["total"], 1, "{all}");
         s.stop().await;
@@ -259,7 +304,8 @@ async fn kinds_stay_apart_and_bad_input_records_nothing() {
 /// contended by more than two filings, and that once), both units learn of each
 /// other on every case, and the pair is matched exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn many_concurrent_filings_of_one_screen_name_all_succeed_and_every_case_learns_of_the_other_unit() {
+async fn many_concurrent_filings_of_one_screen_name_all_succeed_and_every_case_learns_of_the_other_unit(
+) {
     use icac_format::keys::LedgerKey;
     use icac_ledger::commands::{filing, Actor, Commands};
     use icac_ledger::ledger::Ledger;
@@ -288,11 +334,24 @@ async fn many_concurrent_filings_of_one_screen_name_all_succeed_and_every_case_l
 
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..PER_WRITER {
-            for (unit, token, prefix) in [(HARTFORD, &hartford, "HC"), (NEW_HAVEN, &new_haven, "NC")] {
-                let (client, url, token) = (s.client.clone(), s.url("/v1/notifications"), token.clone());
-                let body = form(unit, &format!("{prefix}-{i}"), &format!("71{i:02}{}", if unit == HARTFORD { "1001" } else { "2002" }));
+            for (unit, token, prefix) in
+                [(HARTFORD, &hartford, "HC"), (NEW_HAVEN, &new_haven, "NC")]
+            {
+                let (client, url, token) =
+                    (s.client.clone(), s.url("/v1/notifications"), token.clone());
+                let body = form(
+                    unit,
+                    &format!("{prefix}-{i}"),
+                    &format!("71{i:02}{}", if unit == HARTFORD { "1001" } else { "2002" }),
+                );
                 tasks.spawn(async move {
-                    let r = client.post(url).bearer_auth(token).json(&body).send().await.expect("send");
+                    let r = client
+                        .post(url)
+                        .bearer_auth(token)
+                        .json(&body)
+                        .send()
+                        .await
+                        .expect("send");
                     let status = r.status().as_u16();
                     let text = r.text().await.expect("body");
                     (status, text)
@@ -300,10 +359,21 @@ async fn many_concurrent_filings_of_one_screen_name_all_succeed_and_every_case_l
             }
             for (unit, prefix) in [(HARTFORD, "HX"), (NEW_HAVEN, "NX")] {
                 let commands = second.clone();
-                let body = form(unit, &format!("{prefix}-{i}"), &format!("72{i:02}{}", if unit == HARTFORD { "3003" } else { "4004" }));
+                let body = form(
+                    unit,
+                    &format!("{prefix}-{i}"),
+                    &format!("72{i:02}{}", if unit == HARTFORD { "3003" } else { "4004" }),
+                );
                 tasks.spawn(async move {
                     let actor = Actor::system("test:second-writer", format!("second-{unit}-{i}"));
-                    match filing::file_notification(&commands, &body, &actor, jiff::Timestamp::now()).await {
+                    match filing::file_notification(
+                        &commands,
+                        &body,
+                        &actor,
+                        jiff::Timestamp::now(),
+                    )
+                    .await
+                    {
                         Ok(receipt) => (201, serde_json::to_string(&receipt).expect("json")),
                         Err(e) => (500, e.to_string()),
                     }
@@ -314,12 +384,19 @@ async fn many_concurrent_filings_of_one_screen_name_all_succeed_and_every_case_l
         while let Some(done) = tasks.join_next().await {
             let (status, body) = done.expect("task");
             assert_eq!(status, 201, "{kind:?}: a filing failed: {body}");
-            cases.push(parse(&body)["case_id"].as_str().expect("case id").to_string());
+            cases.push(
+                parse(&body)["case_id"]
+                    .as_str()
+                    .expect("case id")
+                    .to_string(),
+            );
         }
         assert_eq!(cases.len(), 4 * PER_WRITER);
 
         for case in &cases {
-            let (st, body) = s.get(Role::Supervisor, &format!("/v1/cases/{case}/deconfliction")).await;
+            let (st, body) = s
+                .get(Role::Supervisor, &format!("/v1/cases/{case}/deconfliction"))
+                .await;
             assert_eq!(st, 200, "{body}");
             let own = &case[..9];
             let other = if own == HARTFORD { NEW_HAVEN } else { HARTFORD };
@@ -332,11 +409,18 @@ async fn many_concurrent_filings_of_one_screen_name_all_succeed_and_every_case_l
             assert_eq!(contacts, vec![other], "{kind:?}: {case}: {body}");
         }
         let (_, all) = s.get(Role::Supervisor, "/v1/deconfliction/matches").await;
-        assert_eq!(all["total"], 1, "{kind:?}: one match per pair of units and value: {all}");
+        assert_eq!(
+            all["total"], 1,
+            "{kind:?}: one match per pair of units and value: {all}"
+        );
         assert_eq!(all["matches"][0]["basis"], "screen_name");
 
         // The second writer's index sees the same, once it reads the ledger.
-        second.matches().catch_up(second.ledger()).await.expect("catch up");
+        second
+            .matches()
+            .catch_up(second.ledger())
+            .await
+            .expect("catch up");
         assert_eq!(second.matches().all().len(), 1);
         let rows = s
             .state
@@ -402,21 +486,58 @@ async fn a_case_filed_without_its_registration_is_registered_and_matched_by_reco
         );
         let (st, body) = call(&s, &new_haven, "/v1/notifications", Some(nh)).await;
         assert_eq!(st, 201, "{body}");
-        assert_eq!(parse(&body)["deconfliction"], json!([]), "Hartford is not registered yet");
+        assert_eq!(
+            parse(&body)["deconfliction"],
+            json!([]),
+            "Hartford is not registered yet"
+        );
         let nh_case = parse(&body)["case_id"].as_str().expect("id").to_string();
 
         let actor = Actor::system("deconfliction:reconcile", "test-reconcile");
-        let done = deconfliction::reconcile(commands, &actor).await.expect("reconcile");
-        assert_eq!((done.registered, done.matches), (1, 1), "{kind:?}: {done:?}");
-        let (_, body) = call(&s, &new_haven, &format!("/v1/cases/{nh_case}/deconfliction"), None).await;
-        assert_eq!(parse(&body)["matches"][0]["contact_unit"], HARTFORD, "{body}");
+        let done = deconfliction::reconcile(commands, &actor)
+            .await
+            .expect("reconcile");
+        let rows = s
+            .state
+            .ledger
+            .storage()
+            .read_page(s.state.ledger.id(), 1, 10_000)
+            .await
+            .expect("rows");
+        let regs: Vec<String> = rows
+            .iter()
+            .filter(|r| r.event_type == "FingerprintsRegistered")
+            .map(|r| String::from_utf8_lossy(&r.canonical).to_string())
+            .collect();
+        assert_eq!(
+            (done.registered, done.matches),
+            (1, 1),
+            "{kind:?}: {done:?} {regs:#?}"
+        );
+        let (_, body) = call(
+            &s,
+            &new_haven,
+            &format!("/v1/cases/{nh_case}/deconfliction"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            parse(&body)["matches"][0]["contact_unit"],
+            HARTFORD,
+            "{body}"
+        );
         let (_, view) = s
-            .get(Role::Supervisor, &format!("/v1/cases/{h_case}/deconfliction"))
+            .get(
+                Role::Supervisor,
+                &format!("/v1/cases/{h_case}/deconfliction"),
+            )
             .await;
         assert_eq!(view["matches"][0]["contact_unit"], NEW_HAVEN, "{view}");
         // Nothing left to do: a second pass records nothing.
         let before = s.head().await;
-        let again = deconfliction::reconcile(commands, &actor).await.expect("again");
+        let again = deconfliction::reconcile(commands, &actor)
+            .await
+            .expect("again");
         assert_eq!((again.registered, again.matches), (0, 0));
         assert_eq!(s.head().await, before);
         s.stop().await;
@@ -435,7 +556,13 @@ async fn a_case_not_checked_stays_on_the_follow_up_list_until_the_task_force_fol
         let (st, body) = call(&s, &hartford, "/v1/notifications", Some(unchecked)).await;
         assert_eq!(st, 201, "{body}");
         let case = parse(&body)["case_id"].as_str().expect("id").to_string();
-        let (st, checked) = call(&s, &hartford, "/v1/notifications", Some(form(HARTFORD, "HPD-UC-2", "700950200"))).await;
+        let (st, checked) = call(
+            &s,
+            &hartford,
+            "/v1/notifications",
+            Some(form(HARTFORD, "HPD-UC-2", "700950200")),
+        )
+        .await;
         assert_eq!(st, 201, "{checked}");
         let checked_case = parse(&checked)["case_id"].as_str().expect("id").to_string();
 
@@ -449,9 +576,17 @@ async fn a_case_not_checked_stays_on_the_follow_up_list_until_the_task_force_fol
         let path = |c: &str| format!("/v1/deconfliction/unchecked/{c}/follow-up");
         let before = s.head().await;
         for (target, body, pointer) in [
-            (&checked_case, json!({ "outcome": "task_force_found_none" }), "/case_id"),
+            (
+                &checked_case,
+                json!({ "outcome": "task_force_found_none" }),
+                "/case_id",
+            ),
             (&case, json!({ "outcome": "looked_around" }), "/outcome"),
-            (&case, json!({ "outcome": "task_force_found_none", "note": "x" }), ""),
+            (
+                &case,
+                json!({ "outcome": "task_force_found_none", "note": "x" }),
+                "",
+            ),
         ] {
             let (st, answer) = call(&s, &supervisor, &path(target), Some(body)).await;
             assert!((400..500).contains(&st), "{kind:?}: {answer}");
@@ -459,23 +594,51 @@ async fn a_case_not_checked_stays_on_the_follow_up_list_until_the_task_force_fol
                 assert!(answer.contains(pointer), "{kind:?}: {answer}");
             }
         }
-        assert_eq!(s.head().await, before, "a refused follow-up recorded something");
-        let (st, _) = call(&s, &hartford, &path(&case), Some(json!({ "outcome": "task_force_found_none" }))).await;
+        assert_eq!(
+            s.head().await,
+            before,
+            "a refused follow-up recorded something"
+        );
+        let (st, _) = call(
+            &s,
+            &hartford,
+            &path(&case),
+            Some(json!({ "outcome": "task_force_found_none" })),
+        )
+        .await;
         assert_eq!(st, 403, "a unit does not follow up its own case");
 
-        let (st, answer) = call(&s, &supervisor, &path(&case), Some(json!({ "outcome": "other_agency_contacted" }))).await;
+        let (st, answer) = call(
+            &s,
+            &supervisor,
+            &path(&case),
+            Some(json!({ "outcome": "other_agency_contacted" })),
+        )
+        .await;
         assert_eq!(st, 201, "{answer}");
-        let (st, answer) = call(&s, &supervisor, &path(&case), Some(json!({ "outcome": "other_agency_contacted" }))).await;
+        let (st, answer) = call(
+            &s,
+            &supervisor,
+            &path(&case),
+            Some(json!({ "outcome": "other_agency_contacted" })),
+        )
+        .await;
         assert_eq!(st, 422, "followed up twice: {answer}");
         assert!(answer.contains("/case_id"), "{answer}");
 
         let (_, open) = s.get(Role::Supervisor, "/v1/deconfliction/unchecked").await;
         assert_eq!(open["total"], 0, "{open}");
         let (_, all) = s
-            .get(Role::Supervisor, "/v1/deconfliction/unchecked?include_followed_up=true")
+            .get(
+                Role::Supervisor,
+                "/v1/deconfliction/unchecked?include_followed_up=true",
+            )
             .await;
         assert_eq!(all["total"], 1, "{all}");
-        assert_eq!(all["cases"][0]["follow_up"]["outcome"], "other_agency_contacted");
+        assert_eq!(
+            all["cases"][0]["follow_up"]["outcome"],
+            "other_agency_contacted"
+        );
         s.stop().await;
     }
 }

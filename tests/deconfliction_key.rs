@@ -83,10 +83,15 @@ async fn the_key_is_private_stable_and_never_recorded_or_logged() {
         let (ledger, commands) = open(&db, &signing).await;
         let key_path = path_for(&signing);
         let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(&key_path).expect("key created").permissions(),
+            &std::fs::metadata(&key_path)
+                .expect("key created")
+                .permissions(),
         );
         assert_eq!(mode & 0o777, 0o600, "{kind:?}");
-        let secret = std::fs::read_to_string(&key_path).expect("read").trim().to_string();
+        let secret = std::fs::read_to_string(&key_path)
+            .expect("read")
+            .trim()
+            .to_string();
         assert_eq!(secret.len(), 64);
         assert!(!format!("{:?}", commands.deconfliction_key()).contains(&secret));
         for (ori, name) in [("CT0006400", "Hartford PD"), ("CT0009300", "New Haven PD")] {
@@ -103,15 +108,23 @@ async fn the_key_is_private_stable_and_never_recorded_or_logged() {
                 .expect("unit");
         }
         let actor = Actor::system("test", "f1");
-        file_notification(&commands, &form("CT0006400", "H-1", "810000001", "Quiet_Owl"), &actor, at)
-            .await
-            .expect("file");
+        file_notification(
+            &commands,
+            &form("CT0006400", "H-1", "810000001", "Quiet_Owl"),
+            &actor,
+            at,
+        )
+        .await
+        .expect("file");
         drop(commands);
         ledger.shutdown().await;
 
         // After a restart the same key: the second unit's filing still matches.
         let (ledger, commands) = open(&db, &signing).await;
-        let secret_again = std::fs::read_to_string(&key_path).expect("read").trim().to_string();
+        let secret_again = std::fs::read_to_string(&key_path)
+            .expect("read")
+            .trim()
+            .to_string();
         assert_eq!(secret, secret_again);
         let receipt = file_notification(
             &commands,
@@ -134,12 +147,18 @@ async fn the_key_is_private_stable_and_never_recorded_or_logged() {
         for r in &rows {
             let text = String::from_utf8_lossy(&r.canonical).to_lowercase();
             assert!(!text.contains(&secret), "{kind:?}: key in the chain");
-            assert!(!r.canonical.windows(32).any(|w| w == secret_bytes.as_slice()));
+            assert!(!r
+                .canonical
+                .windows(32)
+                .any(|w| w == secret_bytes.as_slice()));
         }
         drop(commands);
         ledger.shutdown().await;
         let logged = String::from_utf8_lossy(&logs.0.lock().expect("lock")).to_lowercase();
         assert!(!logged.contains(&secret), "{kind:?}: key in the logs");
-        assert!(!logged.contains("quiet_owl"), "{kind:?}: identifier in the logs");
+        assert!(
+            !logged.contains("quiet_owl"),
+            "{kind:?}: identifier in the logs"
+        );
     }
 }

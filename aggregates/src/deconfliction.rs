@@ -248,7 +248,9 @@ pub enum DeconflictionError {
     OtherCase,
     #[error("a case registers at most {MAX_VALUES_PER_CASE} values for deconfliction")]
     TooManyValues,
-    #[error("case {0} was not filed with deconfliction_checked false: there is nothing to follow up")]
+    #[error(
+        "case {0} was not filed with deconfliction_checked false: there is nothing to follow up"
+    )]
     NotFlagged(CaseId),
     #[error("case {0} has already been followed up")]
     AlreadyFollowedUp(CaseId),
@@ -494,7 +496,10 @@ impl Registry {
                 other_unit,
                 recorded_at,
             } => {
-                if !self.matched.insert(unit_pair(fingerprint, unit, other_unit)) {
+                if !self
+                    .matched
+                    .insert(unit_pair(fingerprint, unit, other_unit))
+                {
                     return;
                 }
                 let index = self.matches.len();
@@ -588,7 +593,10 @@ impl Registry {
         let mut out = Vec::new();
         for (j, (later, later_case)) in units.iter().enumerate() {
             for (earlier, earlier_case) in &units[..j] {
-                if self.matched.contains(&unit_pair(fingerprint, earlier, later)) {
+                if self
+                    .matched
+                    .contains(&unit_pair(fingerprint, earlier, later))
+                {
                     continue;
                 }
                 let (case_id, unit, other_case_id, other_unit) = match newcomer_unit {
@@ -699,11 +707,26 @@ mod tests {
     #[test]
     fn normal_forms() {
         let n = |b, v| normalise(b, v);
-        assert_eq!(n(MatchBasis::ScreenName, "  KidFinder99 \t"), Some("kidfinder99".into()));
-        assert_eq!(n(MatchBasis::EmailAddress, "A@B.Org"), Some("a@b.org".into()));
-        assert_eq!(n(MatchBasis::PhoneNumber, "(860) 555-0100"), Some("8605550100".into()));
-        assert_eq!(n(MatchBasis::IpAddress, "::ffff:10.0.0.1"), Some("10.0.0.1".into()));
-        assert_eq!(n(MatchBasis::IpAddress, "2001:DB8:0:0::1"), Some("2001:db8::1".into()));
+        assert_eq!(
+            n(MatchBasis::ScreenName, "  KidFinder99 \t"),
+            Some("kidfinder99".into())
+        );
+        assert_eq!(
+            n(MatchBasis::EmailAddress, "A@B.Org"),
+            Some("a@b.org".into())
+        );
+        assert_eq!(
+            n(MatchBasis::PhoneNumber, "(860) 555-0100"),
+            Some("8605550100".into())
+        );
+        assert_eq!(
+            n(MatchBasis::IpAddress, "::ffff:10.0.0.1"),
+            Some("10.0.0.1".into())
+        );
+        assert_eq!(
+            n(MatchBasis::IpAddress, "2001:DB8:0:0::1"),
+            Some("2001:db8::1".into())
+        );
         assert_eq!(n(MatchBasis::IpAddress, "not an ip"), None);
         assert_eq!(n(MatchBasis::ScreenName, "   "), None);
     }
@@ -753,7 +776,10 @@ mod tests {
             unit: ori(A),
             values: values
                 .into_iter()
-                .map(|n| RegisteredValue { fingerprint: fp(n), basis: MatchBasis::ScreenName })
+                .map(|n| RegisteredValue {
+                    fingerprint: fp(n),
+                    basis: MatchBasis::ScreenName,
+                })
                 .collect(),
             deconfliction_checked: checked,
             recorded_at: at(),
@@ -784,7 +810,10 @@ mod tests {
             outcome: FollowUpOutcome::TaskForceFoundNone,
             recorded_at: at(),
         };
-        assert!(matches!(d.decide(follow.clone()), Err(DeconflictionError::NotFlagged(_))));
+        assert!(matches!(
+            d.decide(follow.clone()),
+            Err(DeconflictionError::NotFlagged(_))
+        ));
         d.apply_event(DeconflictionEvent::DeconflictionNotChecked {
             case_id: case("CT0006400:H1"),
             unit: ori(A),
@@ -792,7 +821,10 @@ mod tests {
         });
         let events = d.decide(follow.clone()).unwrap();
         events.into_iter().for_each(|e| d.apply_event(e));
-        assert!(matches!(d.decide(follow), Err(DeconflictionError::AlreadyFollowedUp(_))));
+        assert!(matches!(
+            d.decide(follow),
+            Err(DeconflictionError::AlreadyFollowedUp(_))
+        ));
     }
 
     #[test]
@@ -807,11 +839,20 @@ mod tests {
             other_unit: ori(A),
             recorded_at: at(),
         };
-        let events = d.decide(DeconflictionCommand::RecordMatch(m.clone())).unwrap();
+        let events = d
+            .decide(DeconflictionCommand::RecordMatch(m.clone()))
+            .unwrap();
         assert_eq!(events.len(), 1);
         events.into_iter().for_each(|e| d.apply_event(e));
-        assert_eq!(d.decide(DeconflictionCommand::RecordMatch(m.clone())).unwrap(), vec![]);
-        let same_unit = PlannedMatch { other_unit: ori(B), ..m };
+        assert_eq!(
+            d.decide(DeconflictionCommand::RecordMatch(m.clone()))
+                .unwrap(),
+            vec![]
+        );
+        let same_unit = PlannedMatch {
+            other_unit: ori(B),
+            ..m
+        };
         assert_eq!(
             Deconfliction::default().decide(DeconflictionCommand::RecordMatch(same_unit)),
             Err(DeconflictionError::SameUnit)
@@ -852,7 +893,11 @@ mod tests {
         // C's filing records its own two and repairs A-B (named by B's first case).
         assert_eq!(
             pairs,
-            vec![("CT0009300:N1", B, A), ("CT0015100:W1", C, A), ("CT0015100:W1", C, B)]
+            vec![
+                ("CT0009300:N1", B, A),
+                ("CT0015100:W1", C, A),
+                ("CT0015100:W1", C, B)
+            ]
         );
         for m in &plan {
             r.apply(&recorded(m));
@@ -867,7 +912,10 @@ mod tests {
             .collect();
         contacts.sort();
         assert_eq!(contacts, vec![A.to_string(), C.to_string()]);
-        assert!(r.contacts(&case("CT0006400:H1")).iter().all(|(_, o, _)| o.as_str() != A));
+        assert!(r
+            .contacts(&case("CT0006400:H1"))
+            .iter()
+            .all(|(_, o, _)| o.as_str() != A));
         assert_eq!(r.matches().len(), 3);
     }
 }

@@ -68,7 +68,9 @@ impl NcmecIncidentType {
     /// NCMEC's text for the type (its Reporting API's enumeration value).
     pub fn ncmec_text(self) -> &'static str {
         match self {
-            Self::ChildPornography => "Child Pornography (possession, manufacture, and distribution)",
+            Self::ChildPornography => {
+                "Child Pornography (possession, manufacture, and distribution)"
+            }
             Self::ChildSexTrafficking => "Child Sex Trafficking",
             Self::ChildSexTourism => "Child Sex Tourism",
             Self::ChildSexualMolestation => "Child Sexual Molestation",
@@ -77,7 +79,9 @@ impl NcmecIncidentType {
                 "Misleading Words or Digital Images on the Internet"
             }
             Self::OnlineEnticementOfChildren => "Online Enticement of Children for Sexual Acts",
-            Self::UnsolicitedObsceneMaterialToChild => "Unsolicited Obscene Material Sent to a Child",
+            Self::UnsolicitedObsceneMaterialToChild => {
+                "Unsolicited Obscene Material Sent to a Child"
+            }
         }
     }
 }
@@ -442,11 +446,24 @@ mod tests {
             NcmecIncidentType::UnsolicitedObsceneMaterialToChild,
         ] {
             let text = serde_json::Value::String(t.ncmec_text().to_string());
-            assert_eq!(serde_json::from_value::<NcmecIncidentType>(text).unwrap(), t);
+            assert_eq!(
+                serde_json::from_value::<NcmecIncidentType>(text).unwrap(),
+                t
+            );
             let stored = serde_json::to_value(t).unwrap();
-            assert_eq!(serde_json::from_value::<NcmecIncidentType>(stored.clone()).unwrap(), t);
-            assert!(stored.as_str().unwrap().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert_eq!(
+                serde_json::from_value::<NcmecIncidentType>(stored.clone()).unwrap(),
+                t
+            );
+            assert!(stored
+                .as_str()
+                .unwrap()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_'));
         }
-        assert!(serde_json::from_value::<NcmecIncidentType>("Apparent Child Pornography".into()).is_err());
+        assert!(
+            serde_json::from_value::<NcmecIncidentType>("Apparent Child Pornography".into())
+                .is_err()
+        );
     }
 }

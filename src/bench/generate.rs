@@ -24,9 +24,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use futures::stream::{FuturesOrdered, StreamExt};
 use icac_aggregates::case::{Case, CaseCommand};
 use icac_aggregates::cybertip::{filing, ClaimOutcome, CyberTip, CyberTipCommand, CyberTipEvent};
-use icac_aggregates::deconfliction::{
-    Deconfliction, DeconflictionCommand, PlannedMatch, Registry,
-};
+use icac_aggregates::deconfliction::{Deconfliction, DeconflictionCommand, PlannedMatch, Registry};
 use icac_aggregates::demo::{self, DemoCommand, ScriptedCommand};
 use icac_aggregates::form::NotificationForm;
 use icac_aggregates::ids::{CaseId, CyberTipNumber, LedgerPosition, Ori};
@@ -426,7 +424,10 @@ impl Domain {
             recorded_at,
         });
         let accepted = match self.cases.get(case_id.as_str()) {
-            Some(e) => e.state.decide(own_filing.clone(), &self.case_services).is_ok(),
+            Some(e) => e
+                .state
+                .decide(own_filing.clone(), &self.case_services)
+                .is_ok(),
             None => Case::default()
                 .decide(own_filing.clone(), &self.case_services)
                 .is_ok(),
@@ -489,7 +490,11 @@ impl Domain {
     ) -> Result<(), Refusal> {
         let case_id = CaseId::for_unit_case(&unit, &number)
             .map_err(|e| GenerateError::Internal(e.to_string()))?;
-        if self.cases.get(case_id.as_str()).is_some_and(|e| e.sequence > 0) {
+        if self
+            .cases
+            .get(case_id.as_str())
+            .is_some_and(|e| e.sequence > 0)
+        {
             return Err(Refusal::Fatal(GenerateError::Internal(format!(
                 "demo acknowledges tip {tip} as case {case_id}, which is already open"
             ))));

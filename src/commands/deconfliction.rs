@@ -15,17 +15,20 @@
 //! value, the later-committed one sees the earlier one (see `icac_aggregates::
 //! deconfliction`).
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use cqrs_es::{EventEnvelope, Query};
 use icac_aggregates::deconfliction::{
-    normalise, Deconfliction, DeconflictionCommand, DeconflictionEvent, FollowUpOutcome, MatchBasis, MatchRecord, NotChecked, PlannedMatch, RegisteredValue,
-    Registry,
+    normalise, Deconfliction, DeconflictionCommand, DeconflictionEvent, FollowUpOutcome,
+    MatchBasis, MatchRecord, NotChecked, PlannedMatch, RegisteredValue, Registry,
 };
 use icac_aggregates::form::NotificationForm;
 use icac_aggregates::ids::CaseId;
+use icac_aggregates::sealed::Sealed;
 use icac_aggregates::services::UnitDirectory;
+use icac_format::record::StreamId;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -214,6 +217,21 @@ pub async fn register_filing(
     actor: &Actor,
     recorded_at: Timestamp,
 ) -> Result<Vec<MatchNotice>, CommandError> {
+    register_and_match(commands, case_id, form, actor, recorded_at).await?;
+    Ok(commands
+        .matches()
+        .notices(case_id, commands.directory().as_ref()))
+}
+
+/// Registers `case_id`'s values and records the matches they complete; returns how
+/// many matches it recorded (or found recorded by a racing filing).
+async fn register_and_match(
+    commands: &Commands,
+    case_id: &CaseId,
+    form: &NotificationForm,
+    actor: &Actor,
+    recorded_at: Timestamp,
+) -> Result<usize, CommandError> {
     let key = commands.deconfliction_key();
     let stream = key.case_stream(case_id.as_str());
     let command = registration(key, case_id, form, recorded_at);
@@ -231,8 +249,7 @@ pub async fn register_filing(
                 .collect()
         })
         .unwrap_or_default();
-    record_matches(commands, planned, actor).await?;
-    Ok(index.notices(case_id, commands.directory().as_ref()))
+    record_matches(commands, planned, actor).await
 }
 
 /// Records planned matches, each on its value's stream for its pair of units.
@@ -244,14 +261,20 @@ async fn record_matches(
     let mut lost_race = false;
     let count = planned.len();
     for m in planned {
-        let stream = commands
-            .deconfliction_key()
-            .pair_stream(&m.fingerprint, &m.unit, &m.other_unit);
+        let stream =
+            commands
+                .deconfliction_key()
+                .pair_stream(&m.fingerprint, &m.unit, &m.other_unit);
         let command = DeconflictionCommand::RecordMatch(m);
         let mut attempt = 1;
         loop {
             let result = commands
-                .execute(&commands.deconfliction, stream.as_str(), command.clone(), actor)
+                .execute(
+                    &commands.deconfliction,
+                    stream.as_str(),
+                    command.clone(),
+                    actor,
+                )
                 .await;
             match result {
                 Err(CommandError::Conflict) if attempt < MATCH_ATTEMPTS => {
@@ -301,16 +324,57 @@ pub async fn reconcile(commands: &Commands, actor: &Actor) -> Result<Reconciled,
             continue;
         }
         let (_, case) = commands.load_case(&case_id).await?;
-        if let Some(form) = case.notification {
-            register_filing(commands, &case_id, &form, actor, Timestamp::now()).await?;
+        if let Some(mut form) = case.notification {
+            open_subject_identifiers(commands, &case_id, &mut form).await?;
+            done.matches +=
+                register_and_match(commands, &case_id, &form, actor, Timestamp::now()).await?;
             done.registered += 1;
         }
     }
     let planned = index
         .read(|r| r.plan_all(Timestamp::now()))
         .unwrap_or_default();
-    done.matches = record_matches(commands, planned, actor).await?;
+    done.matches += record_matches(commands, planned, actor).await?;
     Ok(done)
+}
+
+/// A case loaded from the ledger holds commitments, not values: its suspect
+/// identifiers are opened from the sealed store (an erased value stays closed, and is
+/// not compared).
+async fn open_subject_identifiers(
+    commands: &Commands,
+    case_id: &CaseId,
+    form: &mut NotificationForm,
+) -> Result<(), CommandError> {
+    if form
+        .subject_identifiers
+        .iter()
+        .all(|s| s.value.value().is_some())
+    {
+        return Ok(());
+    }
+    let ledger = commands.ledger();
+    let stream = StreamId::new("case", case_id.as_str());
+    let rows = ledger
+        .storage()
+        .sealed_of_stream(ledger.id(), &stream)
+        .await
+        .map_err(LedgerError::from)?;
+    let openings: HashMap<[u8; 32], String> = rows
+        .into_iter()
+        .filter(|r| r.opening.is_valid())
+        .filter_map(|r| {
+            let value = serde_json::from_slice::<String>(&r.opening.value).ok()?;
+            Some((r.opening.commitment.0, value))
+        })
+        .collect();
+    for subject in &mut form.subject_identifiers {
+        let value = subject.value.commitment().and_then(|c| openings.get(&c.0));
+        if let Some(value) = value {
+            subject.value = Sealed::Open(value.clone());
+        }
+    }
+    Ok(())
 }
 
 /// The Task Force's follow-up of a case filed with `deconfliction_checked: false`.

@@ -13,7 +13,9 @@ use icac_aggregates::ids::Ori;
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 
-use crate::ledger::key_file::{check_private_mode, read_key_file, write_private_file, KeyFileError};
+use crate::ledger::key_file::{
+    check_private_mode, read_key_file, write_private_file, KeyFileError,
+};
 
 /// `Clone`: a second `Commands` over the same ledger (a test of two writers) compares
 /// under the same key.

@@ -143,7 +143,9 @@ impl AppState {
                 matches = done.matches,
                 "deconfliction: registered filed cases and recorded matches missing at start-up"
             ),
-            Err(e) => tracing::error!(error = %e, "could not reconcile deconfliction matches at start-up"),
+            Err(e) => {
+                tracing::error!(error = %e, "could not reconcile deconfliction matches at start-up")
+            }
         }
         let access_log = AccessLog::new(storage.clone(), id.clone());
         let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());

@@ -393,8 +393,14 @@ impl Storage {
         event_type: &str,
     ) -> Result<Vec<String>, StorageError> {
         match self {
-            Storage::Postgres(s) => s.streams_with_event(ledger, aggregate_type, event_type).await,
-            Storage::Sqlite(s) => s.streams_with_event(ledger, aggregate_type, event_type).await,
+            Storage::Postgres(s) => {
+                s.streams_with_event(ledger, aggregate_type, event_type)
+                    .await
+            }
+            Storage::Sqlite(s) => {
+                s.streams_with_event(ledger, aggregate_type, event_type)
+                    .await
+            }
         }
     }
 

@@ -1544,7 +1544,9 @@ fn stray_tip(
     );
     let to = units.get(rng.below(units.len() as u64) as usize);
     if let (true, Some((unit, _))) = (disseminate, to) {
-        let at = triaged.checked_add(Span::new().hours(20)).unwrap_or(triaged);
+        let at = triaged
+            .checked_add(Span::new().hours(20))
+            .unwrap_or(triaged);
         s.push(
             at,
             "ncmec_tip",
@@ -1574,12 +1576,18 @@ fn same_suspect_elsewhere(
             .filter(|(u, _)| u != unit)
             .map(|(_, name)| name)
             .collect();
-        let pick = elsewhere.get(rng.below(elsewhere.len() as u64) as usize).cloned();
+        let pick = elsewhere
+            .get(rng.below(elsewhere.len() as u64) as usize)
+            .cloned();
         if let (Some(name), Some(first)) = (pick, form.subject_identifiers.first_mut()) {
             first.value = name.clone().into();
         }
     }
-    if let Some(name) = form.subject_identifiers.first().and_then(|s| s.value.value()) {
+    if let Some(name) = form
+        .subject_identifiers
+        .first()
+        .and_then(|s| s.value.value())
+    {
         recent.push((unit.clone(), name.clone()));
         if recent.len() > RECENT_SCREEN_NAMES {
             recent.remove(0);

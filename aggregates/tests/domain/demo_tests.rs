@@ -6,16 +6,16 @@ use std::sync::Arc;
 
 use cqrs_es::{Aggregate, DomainEvent};
 use icac_aggregates::case::{Case, CaseCommand, CaseServices, LogComplaint};
-use icac_aggregates::form::v1::Source;
-use icac_aggregates::tip_intake::{Tip, TipCommand};
 use icac_aggregates::cybertip::{filing, ClaimOutcome, CyberTip};
 use icac_aggregates::demo::{generate, DemoCommand, ScriptedCommand};
+use icac_aggregates::form::v1::Source;
 use icac_aggregates::ids::{CaseId, LedgerPosition, Ori};
 use icac_aggregates::operation::Operation;
 use icac_aggregates::public_report::PublicReport;
 use icac_aggregates::services::{
     InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory, LedgerEventRef,
 };
+use icac_aggregates::tip_intake::{Tip, TipCommand};
 use icac_aggregates::units::Unit;
 use jiff::civil::date;
 
@@ -162,7 +162,11 @@ impl MiniApp {
                 unit_case_number,
             } => {
                 let case_id = CaseId::for_unit_case(&unit, &unit_case_number).unwrap();
-                if self.cases.get(case_id.as_str()).is_some_and(|c| c.case_id.is_some()) {
+                if self
+                    .cases
+                    .get(case_id.as_str())
+                    .is_some_and(|c| c.case_id.is_some())
+                {
                     return Err(format!("case {case_id} is already open"));
                 }
                 let ack = TipCommand::Acknowledge {

@@ -74,10 +74,7 @@ pub async fn not_checked(
     Query(q): Query<UncheckedQuery>,
 ) -> ApiResult<Json<Value>> {
     caught_up(&state).await?;
-    let cases = state
-        .commands
-        .matches()
-        .not_checked(!q.include_followed_up);
+    let cases = state.commands.matches().not_checked(!q.include_followed_up);
     log_read(&state, &principal, "deconfliction_unchecked_read", "all").await?;
     json(json!({ "total": cases.len(), "cases": cases }))
 }
