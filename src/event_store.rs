@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::ledger::sequencer::{AppendError, AppendRequest, NewEvent, RequestContext};
 use crate::ledger::Ledger;
+use crate::storage::SealedRef;
 use icac_aggregates::sealed::SealedEffects;
 use icac_format::chain::Hash32;
 use icac_format::record::{SealedEvent, StreamId};
@@ -421,7 +422,14 @@ where
         event_version: event.event_version(),
         payload,
         openings,
-        erases: event.erases().into_iter().map(|c| Hash32(c.0)).collect(),
+        erases: event
+            .erases()
+            .into_iter()
+            .map(|(position, c)| SealedRef {
+                position: position.get(),
+                commitment: Hash32(c.0),
+            })
+            .collect(),
     })
 }
 

@@ -44,7 +44,7 @@ async fn contents(storage: &Storage) -> Vec<(u64, String, String, u64, String, S
             r.event_type.clone(),
             r.sequence,
             // Salts are random: compare what was sealed, not the commitments.
-            common::opened(storage, &r.payload).await.to_string(),
+            common::opened(storage, &r).await.to_string(),
             r.metadata.principal,
             r.metadata.request_id,
         ));

@@ -269,7 +269,7 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
             .unwrap()
         {
             // The summary is sealed: the chain holds its commitment, the store its text.
-            let opened = common::opened(ledger.storage(), &e.record.payload).await;
+            let opened = common::opened(ledger.storage(), &e.record).await;
             if let Some(s) = opened
                 .pointer("/InformationShared/summary")
                 .and_then(|s| s.as_str())
@@ -381,7 +381,7 @@ async fn demo_is_deterministic_across_fresh_stores() {
             for row in rows {
                 from = row.position + 1;
                 let e = icac_ledger::ledger::sealed_from_row(row).unwrap();
-                let content = common::opened(ledger.storage(), &e.record.payload).await;
+                let content = common::opened(ledger.storage(), &e.record).await;
                 all.push((
                     e.record.aggregate_type,
                     e.record.aggregate_id,

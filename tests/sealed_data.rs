@@ -18,6 +18,7 @@ use icac_ledger::audit::bundle::verify_bundle;
 use icac_ledger::audit::verify::{verify_storage, VerifyOptions};
 use icac_ledger::http::auth::Role;
 use icac_ledger::http::ServerConfig;
+use icac_ledger::storage::{sealed_pack, StoredOpening};
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -333,7 +334,7 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
                 if ![PHONE, TOWN, SUMMARY].iter().any(|v| files.contains(v)) {
                     break;
                 }
-                s.db.exec("VACUUM FULL sealed_values").await.unwrap();
+                s.db.exec("VACUUM FULL sealed_batches").await.unwrap();
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
             for v in [PHONE, TOWN, SUMMARY] {
@@ -383,18 +384,20 @@ async fn verify_reports_unavailable_and_corrupted_values_apart_from_the_chain() 
         assert!(clean.ok() && clean.opened >= 7, "{kind:?}: {clean:?}");
 
         // An operator's stray DELETE (no erasure event): unavailable.
-        let sql = "DELETE FROM sealed_values WHERE path LIKE '%/officer/phone'";
-        assert_eq!(s.db.exec(sql).await.unwrap(), 1, "{kind:?}");
-        // A value swapped for another: corrupted (the value no longer opens its commitment).
         // (A version 1 form is recorded in the version 2 shape: its town sits at
-        // /victims/0/town.)
-        let swap = match kind {
-            Kind::Postgres => "ALTER TABLE sealed_values DISABLE TRIGGER sealed_values_no_update;
-                 UPDATE sealed_values SET value = convert_to('\"someone else\"', 'UTF8') WHERE path LIKE '%/victims/0/town';",
-            Kind::Sqlite => "DROP TRIGGER sealed_values_no_update;
-                 UPDATE sealed_values SET value = CAST('\"someone else\"' AS BLOB) WHERE path LIKE '%/victims/0/town';",
-        };
-        s.db.exec(swap).await.unwrap();
+        // /victims/0/town.) A value swapped for another: corrupted (the value no longer
+        // opens its commitment).
+        rewrite_openings(&s, |openings| {
+            let before = openings.len();
+            openings.retain(|o| !o.opening.path.ends_with("/officer/phone"));
+            assert_eq!(openings.len() + 1, before, "{kind:?}: one phone");
+            let town = openings
+                .iter_mut()
+                .find(|o| o.opening.path.ends_with("/victims/0/town"))
+                .expect("a town");
+            town.opening.value = b"\"someone else\"".to_vec();
+        })
+        .await;
         let report = check_sealed(storage, id).await.unwrap();
         let kinds: Vec<SealedFinding> = report.listed.iter().map(|f| f.kind).collect();
         assert_eq!(kinds.len(), 2, "{kind:?}: {report:?}");
@@ -595,5 +598,110 @@ async fn server_logs_hold_no_personal_value() {
         ] {
             assert!(!log.contains(&form), "{v} is in the server log as {form}");
         }
+    }
+}
+
+/// Rewrites the sealed store as a database owner could, bypassing the ledger: every
+/// opening is read, changed by `change`, and written back, one packed row per position.
+async fn rewrite_openings(s: &Server, change: impl FnOnce(&mut Vec<StoredOpening>)) {
+    let storage = s.state.ledger.storage();
+    let id = s.state.ledger.id();
+    let mut openings = storage.sealed_in_positions(id, 1, 1 << 40).await.unwrap();
+    change(&mut openings);
+    s.db.exec("DELETE FROM sealed_batches").await.unwrap();
+    let mut positions: Vec<u64> = openings.iter().map(|o| o.position).collect();
+    positions.dedup();
+    for p in positions {
+        let here: Vec<StoredOpening> = openings
+            .iter()
+            .filter(|o| o.position == p)
+            .cloned()
+            .collect();
+        let packed = sealed_pack::pack(&here).unwrap();
+        let sql = format!(
+            "INSERT INTO sealed_batches (ledger_id, first_position, last_position, openings)
+             VALUES ('{}', {p}, {p}, {})",
+            id.as_str(),
+            match s.db.kind {
+                Kind::Postgres => format!("'\\x{}'::bytea", hex::encode(&packed)),
+                Kind::Sqlite => format!("X'{}'", hex::encode(&packed)),
+            }
+        );
+        s.db.exec(&sql).await.unwrap();
+    }
+}
+
+/// A ledger written before schema 8 keeps one `sealed_values` row per value; the
+/// migration repacks them and drops the old table, and every value still opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn schema_6_sealed_values_are_repacked_by_the_migration() {
+    use icac_ledger::audit::sealed_check::check_sealed;
+    use icac_ledger::storage::Storage;
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let (st, filed) = s
+            .post(Role::UnitReporter, "/v1/notifications", planted_form())
+            .await;
+        assert_eq!(st, 201, "{kind:?}: {filed}");
+        let id = s.state.ledger.id();
+        let openings = s
+            .state
+            .ledger
+            .storage()
+            .sealed_in_positions(id, 1, 1 << 40)
+            .await
+            .unwrap();
+        assert!(openings.len() >= 7, "{kind:?}: {openings:?}");
+
+        // Back to schema 6's shape, as an older icac-ledger left it.
+        let (undo, legacy) = match kind {
+            Kind::Postgres => (
+                "DROP TABLE sealed_batches; DROP FUNCTION sealed_batches_shrink_only();",
+                include_str!("../migrations/postgres/0006_sealed_values.sql"),
+            ),
+            Kind::Sqlite => (
+                "DROP TABLE sealed_batches;",
+                include_str!("../migrations/sqlite/0006_sealed_values.sql"),
+            ),
+        };
+        s.db.exec(undo).await.unwrap();
+        s.db.exec(legacy).await.unwrap();
+        for o in &openings {
+            let b = |bytes: &[u8]| match kind {
+                Kind::Postgres => format!("'\\x{}'::bytea", hex::encode(bytes)),
+                Kind::Sqlite => format!("X'{}'", hex::encode(bytes)),
+            };
+            let sql = format!(
+                "INSERT INTO sealed_values (ledger_id, commitment, position, aggregate_type,
+                     aggregate_id, path, salt, value)
+                 VALUES ('{}', {}, {}, '{}', '{}', '{}', {}, {})",
+                id.as_str(),
+                b(&o.opening.commitment.0),
+                o.position,
+                o.stream.aggregate_type,
+                o.stream.aggregate_id,
+                o.opening.path,
+                b(&o.opening.salt),
+                b(&o.opening.value)
+            );
+            s.db.exec(&sql).await.unwrap();
+        }
+        s.db.exec("DELETE FROM ledger_schema_version WHERE version = 8")
+            .await
+            .unwrap();
+
+        let storage = Storage::connect(&s.db.url).await.unwrap();
+        assert_eq!(storage.migrate().await.unwrap(), 8, "{kind:?}");
+        let mut repacked = storage.sealed_in_positions(id, 1, 1 << 40).await.unwrap();
+        let mut expected = openings.clone();
+        let key = |o: &StoredOpening| (o.position, o.opening.path.clone());
+        repacked.sort_by_key(key);
+        expected.sort_by_key(key);
+        assert_eq!(repacked, expected, "{kind:?}");
+        let report = check_sealed(&storage, id).await.unwrap();
+        assert!(report.ok() && report.opened as usize == openings.len(), "{kind:?}: {report:?}");
+        let gone = s.db.exec("SELECT count(*) FROM sealed_values").await;
+        assert!(gone.is_err(), "{kind:?}: schema 6's table is dropped");
+        s.stop().await;
     }
 }

@@ -221,8 +221,10 @@ fn classify(value: Value) -> Shape {
 /// the domain says which events destroy values, so the ledger never guesses from an
 /// event's name.
 pub trait SealedEffects {
-    /// Commitments whose values this event erases (in the same transaction).
-    fn erases(&self) -> Vec<Commitment> {
+    /// The values this event erases (in the same transaction), each by the position of
+    /// the event that sealed it and its commitment: the store finds an opening by its
+    /// position, never by scanning.
+    fn erases(&self) -> Vec<(crate::ids::LedgerPosition, Commitment)> {
         Vec::new()
     }
 }

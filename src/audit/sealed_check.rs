@@ -12,7 +12,7 @@ use icac_format::sealed;
 use serde::Serialize;
 
 use crate::projection::reveal::erased_in;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{SealedRef, Storage, StorageError};
 
 /// Events read per step; bounds memory with the anomalies found.
 const PAGE: u32 = 2_000;
@@ -75,7 +75,7 @@ pub async fn check_sealed(
 ) -> Result<SealedReport, StorageError> {
     let mut report = SealedReport::default();
     let mut missing: Vec<(u64, String, Hash32)> = Vec::new();
-    let mut erased: HashSet<Hash32> = HashSet::new();
+    let mut erased: HashSet<SealedRef> = HashSet::new();
     let mut from = 1;
     loop {
         let rows = storage.read_page(ledger, from, PAGE).await?;
@@ -116,13 +116,14 @@ pub async fn check_sealed(
         from = last + 1;
     }
     report.erased = erased.len() as u64;
+    let erased_commitments: HashSet<Hash32> = erased.iter().map(|r| r.commitment).collect();
     for (position, path, c) in missing {
-        if !erased.contains(&c) {
+        if !erased_commitments.contains(&c) {
             report.note(SealedFinding::Unavailable, position, &path, c);
         }
     }
-    let erased: Vec<Hash32> = erased.into_iter().collect();
-    for r in storage.sealed_by_commitment(ledger, &erased).await? {
+    let erased: Vec<SealedRef> = erased.into_iter().collect();
+    for r in storage.sealed_at(ledger, &erased).await? {
         report.note(
             SealedFinding::ErasedStillHeld,
             r.position,

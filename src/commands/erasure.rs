@@ -10,7 +10,7 @@ use icac_aggregates::sealed::Commitment;
 use jiff::Timestamp;
 
 use super::{Actor, CommandError, Commands};
-use crate::storage::{SealedRow, StorageError};
+use crate::storage::{StorageError, StoredOpening};
 use icac_format::canonical::to_canonical_bytes;
 use icac_format::record::StreamId;
 
@@ -100,7 +100,7 @@ async fn erase_in_case(
     case_id: &CaseId,
     reason: &str,
     actor: &Actor,
-    select: impl Fn(&SealedRow) -> bool,
+    select: impl Fn(&StoredOpening) -> bool,
 ) -> Result<Erased, ErasureError> {
     let (sequence, _) = commands.load_case(case_id).await?;
     if sequence == 0 {
@@ -108,7 +108,7 @@ async fn erase_in_case(
     }
     let ledger = commands.ledger();
     let stream = StreamId::new(CASE_STREAM, case_id.as_str());
-    let rows: Vec<SealedRow> = ledger
+    let rows: Vec<StoredOpening> = ledger
         .storage()
         .sealed_of_stream(ledger.id(), &stream)
         .await?

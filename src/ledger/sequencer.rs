@@ -15,9 +15,8 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::signer::{Signer, SignerError};
-use crate::storage::{Batch, BatchPlan, Head, Storage, StorageError, StoredOpening};
+use crate::storage::{Batch, BatchPlan, Head, SealedRef, Storage, StorageError, StoredOpening};
 use icac_format::canonical::MAX_SAFE_INTEGER;
-use icac_format::chain::Hash32;
 use icac_format::key_events::{self, ledger_stream};
 use icac_format::keys::{KeyId, LedgerKey};
 use icac_format::record::CURRENT_FORMAT_VERSION;
@@ -45,8 +44,8 @@ pub struct NewEvent {
     /// The values behind the payload's commitments, stored beside the event in the same
     /// transaction.
     pub openings: Vec<Opening>,
-    /// Sealed values this event erases, deleted in the same transaction.
-    pub erases: Vec<Hash32>,
+    /// Sealed values this event erases, destroyed in the same transaction.
+    pub erases: Vec<SealedRef>,
 }
 
 impl NewEvent {
@@ -686,7 +685,7 @@ fn seal_batch(
     let mut prev_hash = head.hash;
     let mut batch: Vec<SealedEvent> = Vec::new();
     let mut openings: Vec<StoredOpening> = Vec::new();
-    let mut erases: Vec<Hash32> = Vec::new();
+    let mut erases: Vec<SealedRef> = Vec::new();
 
     for (request, outcome) in requests.iter().zip(outcomes.iter_mut()) {
         if names_another_signer(key, request) {

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::storage::{Storage, StorageError};
+use crate::storage::{SealedRef, Storage, StorageError};
 use icac_format::chain::Hash32;
 use icac_format::record::LedgerId;
 use icac_format::sealed::{self, SEALED_MEMBER};
@@ -29,13 +29,15 @@ pub struct RevealCount {
 /// when the store holds `c`, `{"sealed": c, "erased": true}` when an erasure named it,
 /// and `{"sealed": c, "unavailable": true}` otherwise (a missing or corrupted row: the
 /// chain is intact, the value is not at hand).
+/// `doc` is made of the streams `aggregate_type`/`ids` (a case, or a page of public
+/// reports): the store finds values by the positions of those streams' events.
 pub async fn reveal(
     storage: &Storage,
     ledger: &LedgerId,
+    (aggregate_type, ids): (&str, &[String]),
     doc: &mut Value,
-    erased: &HashSet<Hash32>,
 ) -> Result<RevealCount, StorageError> {
-    let wanted: Vec<Hash32> = sealed::commitments(doc)
+    let wanted: HashSet<Hash32> = sealed::commitments(doc)
         .unwrap_or_default()
         .into_iter()
         .map(|(_, c)| c)
@@ -44,17 +46,18 @@ pub async fn reveal(
     if wanted.is_empty() {
         return Ok(RevealCount::default());
     }
-    let rows = storage.sealed_by_commitment(ledger, &wanted).await?;
+    let erased: HashSet<Hash32> = erased_in(doc).into_iter().map(|r| r.commitment).collect();
+    let rows = storage.sealed_of_streams(ledger, aggregate_type, ids).await?;
     let values: HashMap<Hash32, Value> = rows
         .into_iter()
-        .filter(|r| r.opening.is_valid())
+        .filter(|r| wanted.contains(&r.opening.commitment) && r.opening.is_valid())
         .filter_map(|r| {
             let v = serde_json::from_slice(&r.opening.value).ok()?;
             Some((r.opening.commitment, v))
         })
         .collect();
     let mut count = RevealCount::default();
-    fill(doc, &values, erased, &mut count);
+    fill(doc, &values, &erased, &mut count);
     Ok(count)
 }
 
@@ -108,13 +111,13 @@ fn commitment_of(map: &Map<String, Value>) -> Option<Hash32> {
 
 /// The commitments named by the erasure events anywhere in `doc` (a history, or a
 /// list of payloads).
-pub fn erased_in(doc: &Value) -> HashSet<Hash32> {
+pub fn erased_in(doc: &Value) -> HashSet<SealedRef> {
     let mut out = HashSet::new();
     collect_erased(doc, &mut out);
     out
 }
 
-fn collect_erased(doc: &Value, out: &mut HashSet<Hash32>) {
+fn collect_erased(doc: &Value, out: &mut HashSet<SealedRef>) {
     match doc {
         Value::Object(map) => {
             if let Some(list) = map
@@ -122,10 +125,12 @@ fn collect_erased(doc: &Value, out: &mut HashSet<Hash32>) {
                 .and_then(|e| e.get("erased"))
                 .and_then(Value::as_array)
             {
-                out.extend(
-                    list.iter()
-                        .filter_map(|v| Hash32::from_hex(v.get("commitment")?.as_str()?).ok()),
-                );
+                out.extend(list.iter().filter_map(|v| {
+                    Some(SealedRef {
+                        position: v.get("position")?.as_str()?.parse().ok()?,
+                        commitment: Hash32::from_hex(v.get("commitment")?.as_str()?).ok()?,
+                    })
+                }));
             }
             map.values().for_each(|v| collect_erased(v, out));
         }

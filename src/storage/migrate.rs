@@ -3,7 +3,10 @@
 
 use sqlx::{PgPool, Row, SqlitePool};
 
-use super::StorageError;
+use super::{sealed_pack, StorageError, StoredOpening};
+use icac_format::chain::Hash32;
+use icac_format::record::StreamId;
+use icac_format::sealed::Opening;
 
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_ledger.sql")),
@@ -27,6 +30,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         7,
         include_str!("../../migrations/postgres/0007_staff_sessions.sql"),
+    ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_sealed_batches.sql"),
     ),
 ];
 const SQLITE: &[(i64, &str)] = &[
@@ -52,9 +59,93 @@ const SQLITE: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/sqlite/0007_staff_sessions.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/sqlite/0008_sealed_batches.sql"),
+    ),
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 7;
+pub const LATEST_SCHEMA_VERSION: i64 = 8;
+
+/// Schema 8 moves schema 6's rows (one per value) into packed rows (one per event)
+/// after creating the new table, then drops the old one: SQL alone cannot pack.
+const REPACK_VERSION: i64 = 8;
+const LEGACY_ROWS: &str = "SELECT ledger_id, position, aggregate_type, aggregate_id, path,
+        commitment, salt, value FROM sealed_values ORDER BY ledger_id, position, path";
+const INSERT_PACKED: &str = "INSERT INTO sealed_batches (ledger_id, first_position,
+        last_position, openings) VALUES ($1, $2, $2, $3)";
+const DROP_LEGACY: &str = "DROP TABLE sealed_values";
+
+/// Schema 6's rows, grouped into one packed row per (ledger, position).
+fn repack<R>(rows: &[R]) -> Result<Vec<(String, i64, Vec<u8>)>, StorageError>
+where
+    R: Row,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    let mut groups: Vec<(String, i64, Vec<StoredOpening>)> = Vec::new();
+    for row in rows {
+        let ledger: String = row.try_get("ledger_id")?;
+        let position: i64 = row.try_get("position")?;
+        let malformed = |reason: &str| StorageError::Malformed {
+            position: u64::try_from(position).unwrap_or(0),
+            reason: format!("schema 6 sealed value: {reason}"),
+        };
+        let commitment: Vec<u8> = row.try_get("commitment")?;
+        let salt: Vec<u8> = row.try_get("salt")?;
+        let opening = StoredOpening {
+            position: u64::try_from(position).map_err(|_| malformed("negative position"))?,
+            stream: StreamId {
+                aggregate_type: row.try_get("aggregate_type")?,
+                aggregate_id: row.try_get("aggregate_id")?,
+            },
+            opening: Opening {
+                commitment: Hash32::from_slice(&commitment)
+                    .map_err(|_| malformed("commitment is not 32 bytes"))?,
+                path: row.try_get("path")?,
+                salt: salt
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| malformed("salt is not 32 bytes"))?,
+                value: row.try_get("value")?,
+            },
+        };
+        match groups.last_mut() {
+            Some((l, p, list)) if *l == ledger && *p == position => list.push(opening),
+            _ => groups.push((ledger, position, vec![opening])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(ledger, position, list)| {
+            let packed = sealed_pack::pack(&list).map_err(|e| StorageError::Malformed {
+                position: u64::try_from(position).unwrap_or(0),
+                reason: format!("schema 6 sealed value: {e}"),
+            })?;
+            Ok((ledger, position, packed))
+        })
+        .collect()
+}
+
+/// Runs the Rust part of a step, if it has one, inside the migration's transaction.
+macro_rules! after_step {
+    ($tx:expr, $version:expr) => {
+        if $version == REPACK_VERSION {
+            let rows = sqlx::query(LEGACY_ROWS).fetch_all(&mut *$tx).await?;
+            for (ledger, position, packed) in repack(&rows)? {
+                sqlx::query(INSERT_PACKED)
+                    .bind(ledger)
+                    .bind(position)
+                    .bind(packed)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            sqlx::query(DROP_LEGACY).execute(&mut *$tx).await?;
+        }
+    };
+}
 
 const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS ledger_schema_version (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";
@@ -89,6 +180,7 @@ pub async fn postgres(pool: &PgPool) -> Result<i64, StorageError> {
                 version: *version,
                 source,
             })?;
+        after_step!(tx, *version);
         sqlx::query("INSERT INTO ledger_schema_version (version, applied_at) VALUES ($1, $2)")
             .bind(version)
             .bind(now_text())
@@ -122,6 +214,7 @@ pub async fn sqlite(pool: &SqlitePool) -> Result<i64, StorageError> {
                 version: *version,
                 source,
             })?;
+        after_step!(tx, *version);
         sqlx::query("INSERT INTO ledger_schema_version (version, applied_at) VALUES (?, ?)")
             .bind(version)
             .bind(now_text())

@@ -7,7 +7,8 @@
 mod migrate;
 mod postgres;
 pub mod scan;
-mod sealed_store;
+pub mod sealed_pack;
+pub(crate) mod sealed_store;
 mod sqlite;
 pub(crate) mod sqlite_direct;
 
@@ -18,7 +19,6 @@ use icac_format::record::{LedgerId, SealedEvent, StreamId};
 use icac_format::sealed::Opening;
 
 pub use migrate::LATEST_SCHEMA_VERSION;
-pub use sealed_store::{SealedRow, SEALED_PAGE};
 pub use sqlite_direct::SqliteError;
 
 /// How many rows one page of a sequential read returns; bounds memory while streaming.
@@ -147,14 +147,22 @@ pub struct CheckpointRow {
 pub type BatchPlan<'a> = Box<dyn FnOnce(&Head, &HashMap<StreamId, u64>) -> Batch + Send + 'a>;
 
 /// What one transaction writes: the events, the openings of the values they seal
-/// (`sealed_values`), and the sealed values an erasure among them destroys. One
-/// transaction, so an acknowledged event always has its openings and an erasure event
-/// never exists beside the values it erased.
+/// (one packed `sealed_batches` row), and the sealed values an erasure among them
+/// destroys. One transaction, so an acknowledged event always has its openings and an
+/// erasure event never exists beside the values it erased.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub events: Vec<SealedEvent>,
     pub openings: Vec<StoredOpening>,
-    pub erases: Vec<Hash32>,
+    pub erases: Vec<SealedRef>,
+}
+
+/// Names one sealed value without its content: the position of the event that sealed
+/// it and its commitment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SealedRef {
+    pub position: u64,
+    pub commitment: Hash32,
 }
 
 /// An opening with the event that holds its commitment.
@@ -547,7 +555,7 @@ fn to_u64(position_hint: u64, value: i64, field: &str) -> Result<u64, StorageErr
     })
 }
 
-fn to_i64(value: u64) -> i64 {
+pub(crate) fn to_i64(value: u64) -> i64 {
     // Positions and sequences are bounded far below i64::MAX by MAX_SAFE_INTEGER checks
     // in the sequencer; saturate rather than wrap if that invariant is ever broken.
     i64::try_from(value).unwrap_or(i64::MAX)

@@ -6,9 +6,10 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
+use super::sealed_store::erase_in;
 use super::{
-    decode, redact_url, to_i64, to_u64, Batch, BatchPlan, CanonicalRow, CheckpointRow, Head,
-    StorageError, StoredRow,
+    decode, redact_url, sealed_pack, to_i64, to_u64, Batch, BatchPlan, CanonicalRow,
+    CheckpointRow, Head, StorageError, StoredRow,
 };
 use icac_format::record::{LedgerId, StreamId};
 
@@ -89,15 +90,28 @@ impl PgStorage {
             tx.rollback().await?;
             return Ok(batch);
         }
+        erase_in!(&mut *tx, ledger, &batch.erases);
         insert(&mut *tx, ledger, &batch).await?;
         tx.commit().await?;
         Ok(batch)
     }
 
     pub async fn insert_batch(&self, ledger: &LedgerId, batch: &Batch) -> Result<(), StorageError> {
-        // One statement outside an explicit transaction is its own transaction: one
-        // round trip, and the chain guard runs before it commits.
-        insert(&self.pool, ledger, batch).await
+        if batch.erases.is_empty() {
+            // One statement outside an explicit transaction is its own transaction: one
+            // round trip, and the chain guard runs before it commits.
+            return insert(&self.pool, ledger, batch).await;
+        }
+        // An erasure reads the rows it rewrites, so it takes the head lock first.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(ledger.as_str())
+            .execute(&mut *tx)
+            .await?;
+        erase_in!(&mut *tx, ledger, &batch.erases);
+        insert(&mut *tx, ledger, batch).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn probe_write(&self) -> Result<(), StorageError> {
@@ -289,13 +303,20 @@ async fn insert<'e>(
     for event in &batch.events {
         cols.push(StoredRow::from_sealed(event));
     }
-    let sealed = SealedColumns::of(batch);
+    let packed = sealed_pack::packed_row(&batch.openings).map_err(|e| StorageError::Malformed {
+        position: batch.events.first().map_or(0, |e| e.record.position),
+        reason: format!("sealed batch: {e}"),
+    })?;
+    let (first, last, openings) = match packed {
+        Some(p) => (Some(to_i64(p.first_position)), Some(to_i64(p.last_position)), Some(p.openings)),
+        None => (None, None, None),
+    };
     sqlx::query(
         // The chain-head lock comes first (joined in, so it is taken before any row is
         // produced): a batch written without reading the head must still never run
         // beside a writer that did read it. Already held when inside `write_batch`.
-        // The openings and erasures ride in the same statement, so they commit or fail
-        // with the events.
+        // The batch's openings ride in the same statement as one packed row, so they
+        // commit or fail with the events.
         "WITH head_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))),
          events AS (
          INSERT INTO ledger_events (ledger_id, position, aggregate_type, aggregate_id, sequence,
@@ -303,15 +324,9 @@ async fn insert<'e>(
          SELECT $1, u.* FROM head_lock, UNNEST($2::int8[], $3::text[], $4::text[], $5::int8[],
              $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::text[],
              $12::bytea[], $13::bytea[]) AS u
-         ORDER BY 2),
-         openings AS (
-         INSERT INTO sealed_values (ledger_id, commitment, position, aggregate_type,
-             aggregate_id, path, salt, value)
-         SELECT $1, o.* FROM head_lock, UNNEST($14::bytea[], $15::int8[], $16::text[],
-             $17::text[], $18::text[], $19::bytea[], $20::bytea[]) AS o)
-         DELETE FROM sealed_values
-          WHERE ledger_id = $1 AND commitment = ANY($21::bytea[])
-            AND EXISTS (SELECT 1 FROM head_lock)",
+         ORDER BY 2)
+         INSERT INTO sealed_batches (ledger_id, first_position, last_position, openings)
+         SELECT $1, $14::int8, $15::int8, $16::bytea FROM head_lock WHERE $16::bytea IS NOT NULL",
     )
     .bind(ledger.as_str())
     .bind(&cols.position)
@@ -326,56 +341,14 @@ async fn insert<'e>(
     .bind(&cols.key_id)
     .bind(&cols.signature)
     .bind(&cols.canonical)
-    .bind(&sealed.commitment)
-    .bind(&sealed.position)
-    .bind(&sealed.aggregate_type)
-    .bind(&sealed.aggregate_id)
-    .bind(&sealed.path)
-    .bind(&sealed.salt)
-    .bind(&sealed.value)
-    .bind(&sealed.erases)
+    .bind(first)
+    .bind(last)
+    .bind(openings)
     .execute(executor)
     .await?;
     Ok(())
 }
 
-/// A batch's openings and erasures, column by column.
-struct SealedColumns {
-    commitment: Vec<Vec<u8>>,
-    position: Vec<i64>,
-    aggregate_type: Vec<String>,
-    aggregate_id: Vec<String>,
-    path: Vec<String>,
-    salt: Vec<Vec<u8>>,
-    value: Vec<Vec<u8>>,
-    erases: Vec<Vec<u8>>,
-}
-
-impl SealedColumns {
-    fn of(batch: &Batch) -> Self {
-        let n = batch.openings.len();
-        let mut c = SealedColumns {
-            commitment: Vec::with_capacity(n),
-            position: Vec::with_capacity(n),
-            aggregate_type: Vec::with_capacity(n),
-            aggregate_id: Vec::with_capacity(n),
-            path: Vec::with_capacity(n),
-            salt: Vec::with_capacity(n),
-            value: Vec::with_capacity(n),
-            erases: batch.erases.iter().map(|h| h.0.to_vec()).collect(),
-        };
-        for o in &batch.openings {
-            c.commitment.push(o.opening.commitment.0.to_vec());
-            c.position.push(to_i64(o.position));
-            c.aggregate_type.push(o.stream.aggregate_type.clone());
-            c.aggregate_id.push(o.stream.aggregate_id.clone());
-            c.path.push(o.opening.path.clone());
-            c.salt.push(o.opening.salt.to_vec());
-            c.value.push(o.opening.value.clone());
-        }
-        c
-    }
-}
 
 /// A batch laid out column by column for one `INSERT ... SELECT FROM UNNEST(...)`.
 struct Columns {

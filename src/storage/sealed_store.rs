@@ -1,73 +1,62 @@
-//! The sealed store (`sealed_values`, schema 6): personal values and their salts, kept
-//! beside the chain (docs/LEDGER_FORMAT.md, section 12). Rows are written with their
-//! events by `insert_batch`/`write_batch`; this module reads them, and cleans up after
-//! an erasure. Both dialects take the same SQL here (`$n` parameters work in SQLite
-//! too); only the pool and the post-erasure clean-up differ.
+//! The sealed store (`sealed_batches`, schema 8): personal values and their salts, kept
+//! beside the chain (docs/LEDGER_FORMAT.md, section 12), one packed row per committed
+//! batch (`sealed_pack`). Rows are written with their events by `insert_batch`/
+//! `write_batch`; this module reads them, and cleans up after an erasure. Both dialects
+//! take the same SQL here (`$n` parameters work in SQLite too); only the pool and the
+//! post-erasure clean-up differ.
+//!
+//! A batch's positions are contiguous and batches never overlap, so the row holding a
+//! position `p` is the one with the greatest `first_position <= p`: every lookup below
+//! is that one index probe (`max(first_position)`), never a scan of the ranges.
+
+use std::collections::{BTreeSet, HashSet};
 
 use sqlx::Row;
 
-use super::{to_i64, to_u64, Storage, StorageError};
-use icac_format::chain::Hash32;
+use super::sealed_pack;
+use super::{to_i64, to_u64, SealedRef, Storage, StorageError, StoredOpening};
 use icac_format::record::{LedgerId, StreamId};
-use icac_format::sealed::Opening;
 
 /// How long (in 100 ms rounds) an erasure waits for older transactions before it
 /// compacts the table; one that outlives this is left to the operator (OPERATIONS.md).
 const PURGE_WAIT_ROUNDS: usize = 100;
 
-/// Rows one read returns at most: bounds memory while a verifier walks the store.
-pub const SEALED_PAGE: i64 = 5_000;
+/// Batch rows one read of the whole store returns at most: bounds memory while a
+/// search walks it.
+const SCAN_PAGE: i64 = 500;
 
-/// A sealed row as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SealedRow {
-    pub position: u64,
-    pub stream: StreamId,
-    pub opening: Opening,
+/// Streams one statement names at most.
+const STREAMS_PER_STATEMENT: usize = 200;
+
+/// The SQL that finds the row holding position `$n`.
+fn holding(param: &str) -> String {
+    format!(
+        "(SELECT max(s.first_position) FROM sealed_batches s
+           WHERE s.ledger_id = $1 AND s.first_position <= {param})"
+    )
 }
 
-const COLUMNS: &str = "commitment, position, aggregate_type, aggregate_id, path, salt, value";
-
-fn decode<R>(row: &R) -> Result<SealedRow, StorageError>
+fn decode<R>(row: &R) -> Result<Vec<StoredOpening>, StorageError>
 where
     R: Row,
     for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'c> &'c str: sqlx::ColumnIndex<R>,
 {
-    let position: i64 = row.try_get("position")?;
-    let position = to_u64(0, position, "sealed position")?;
-    let malformed = |reason: &str| StorageError::Malformed {
+    let first: i64 = row.try_get("first_position")?;
+    let position = to_u64(0, first, "sealed batch position")?;
+    let packed: Vec<u8> = row.try_get("openings")?;
+    sealed_pack::unpack(&packed).map_err(|e| StorageError::Malformed {
         position,
-        reason: format!("sealed value: {reason}"),
-    };
-    let commitment: Vec<u8> = row.try_get("commitment")?;
-    let salt: Vec<u8> = row.try_get("salt")?;
-    Ok(SealedRow {
-        position,
-        stream: StreamId {
-            aggregate_type: row.try_get("aggregate_type")?,
-            aggregate_id: row.try_get("aggregate_id")?,
-        },
-        opening: Opening {
-            commitment: Hash32::from_slice(&commitment)
-                .map_err(|_| malformed("commitment is not 32 bytes"))?,
-            path: row.try_get("path")?,
-            salt: salt
-                .as_slice()
-                .try_into()
-                .map_err(|_| malformed("salt is not 32 bytes"))?,
-            value: row.try_get("value")?,
-        },
+        reason: format!("sealed batch: {e}"),
     })
 }
 
-/// Runs one query on whichever pool, binding the same values, and decodes the rows.
+/// Runs one query on whichever pool, binding the same values, and unpacks the rows.
 /// `each` binds every item of an iterator after the fixed values.
 macro_rules! sealed_rows {
-    ($storage:expr, $sql:expr $(, $bind:expr)* $(; each $items:expr)?) => {
-        match $storage {
+    ($storage:expr, $sql:expr $(, $bind:expr)* $(; each $items:expr)?) => {{
+        let batches: Result<Vec<Vec<StoredOpening>>, StorageError> = match $storage {
             Storage::Postgres(s) => {
                 #[allow(unused_mut)]
                 let mut q = sqlx::query($sql)$(.bind($bind))*;
@@ -80,105 +69,221 @@ macro_rules! sealed_rows {
                 $(for item in $items { q = q.bind(item); })?
                 q.fetch_all(s.pool()).await?.iter().map(decode).collect()
             }
-        }
-    };
+        };
+        batches.map(|b| b.into_iter().flatten().collect::<Vec<StoredOpening>>())
+    }};
 }
 
+/// Inside a transaction that holds the chain-head lock: rewrites every row holding an
+/// opening named by `erases` without it, deleting a row left empty. A macro because the
+/// two dialects' connections differ only in type; the SQL is the same.
+macro_rules! erase_in {
+    ($conn:expr, $ledger:expr, $erases:expr) => {{
+        let conn = $conn;
+        let erases: &[$crate::storage::SealedRef] = $erases;
+        let gone: std::collections::HashSet<icac_format::chain::Hash32> =
+            erases.iter().map(|r| r.commitment).collect();
+        let mut positions: Vec<u64> = erases.iter().map(|r| r.position).collect();
+        positions.sort_unstable();
+        positions.dedup();
+        let mut rewritten: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
+        for position in positions {
+            let row = sqlx::query($crate::storage::sealed_store::FIND_HOLDING)
+                .bind($ledger.as_str())
+                .bind($crate::storage::to_i64(position))
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some(row) = row else { continue };
+            let first: i64 = sqlx::Row::try_get(&row, "first_position")?;
+            if !rewritten.insert(first) {
+                continue;
+            }
+            let packed: Vec<u8> = sqlx::Row::try_get(&row, "openings")?;
+            let (rest, removed) = $crate::storage::sealed_pack::strip(&packed, &gone)
+                .map_err(|e| $crate::storage::StorageError::Malformed {
+                    position,
+                    reason: format!("sealed batch: {e}"),
+                })?;
+            let q = match (rest, removed) {
+                (_, 0) => continue,
+                (None, _) => sqlx::query(
+                    "DELETE FROM sealed_batches WHERE ledger_id = $1 AND first_position = $2",
+                )
+                .bind($ledger.as_str())
+                .bind(first),
+                (Some(rest), _) => sqlx::query(
+                    "UPDATE sealed_batches SET openings = $3
+                      WHERE ledger_id = $1 AND first_position = $2",
+                )
+                .bind($ledger.as_str())
+                .bind(first)
+                .bind(rest),
+            };
+            q.execute(&mut *conn).await?;
+        }
+    }};
+}
+pub(super) use erase_in;
+
+/// The row that holds position `$2`, if any row starts at or before it.
+pub(super) const FIND_HOLDING: &str = "SELECT first_position, openings FROM sealed_batches
+  WHERE ledger_id = $1 AND first_position = (SELECT max(s.first_position)
+        FROM sealed_batches s WHERE s.ledger_id = $1 AND s.first_position <= $2)";
+
 impl Storage {
-    /// Every sealed row of one stream (a case), in position order.
+    /// Every sealed value of one stream (a case), in position order.
     pub async fn sealed_of_stream(
         &self,
         ledger: &LedgerId,
         stream: &StreamId,
-    ) -> Result<Vec<SealedRow>, StorageError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM sealed_values
-              WHERE ledger_id = $1 AND aggregate_type = $2 AND aggregate_id = $3
-              ORDER BY position, path"
-        );
-        sealed_rows!(
-            self,
-            &sql,
-            ledger.as_str(),
-            &stream.aggregate_type,
-            &stream.aggregate_id
-        )
+    ) -> Result<Vec<StoredOpening>, StorageError> {
+        self.sealed_of_streams(ledger, &stream.aggregate_type, std::slice::from_ref(&stream.aggregate_id))
+            .await
     }
 
-    /// The rows for these commitments (those still held; erased ones are absent).
-    pub async fn sealed_by_commitment(
+    /// Every sealed value of these streams of one aggregate type, in position order.
+    pub async fn sealed_of_streams(
         &self,
         ledger: &LedgerId,
-        commitments: &[Hash32],
-    ) -> Result<Vec<SealedRow>, StorageError> {
-        let mut out = Vec::with_capacity(commitments.len());
-        // One statement per page of commitments keeps the statement size bounded.
-        for chunk in commitments.chunks(200) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        aggregate_type: &str,
+        ids: &[String],
+    ) -> Result<Vec<StoredOpening>, StorageError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(STREAMS_PER_STATEMENT) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
             let sql = format!(
-                "SELECT {COLUMNS} FROM sealed_values WHERE ledger_id = $1 AND commitment IN ({})",
+                "SELECT b.first_position, b.openings FROM sealed_batches b
+                  WHERE b.ledger_id = $1 AND b.first_position IN (
+                        SELECT {} FROM ledger_events e
+                         WHERE e.ledger_id = $1 AND e.aggregate_type = $2
+                           AND e.aggregate_id IN ({}))
+                  ORDER BY b.first_position",
+                holding("e.position"),
                 list.join(", ")
             );
-            let rows: Result<Vec<SealedRow>, StorageError> = sealed_rows!(
-                self, &sql, ledger.as_str(); each chunk.iter().map(|c| c.0.to_vec())
+            let rows = sealed_rows!(self, &sql, ledger.as_str(), aggregate_type; each chunk.iter());
+            let wanted: HashSet<&str> = chunk.iter().map(String::as_str).collect();
+            out.extend(rows?.into_iter().filter(|o| {
+                o.stream.aggregate_type == aggregate_type
+                    && wanted.contains(o.stream.aggregate_id.as_str())
+            }));
+        }
+        out.sort_by(|a, b| (a.position, &a.opening.path).cmp(&(b.position, &b.opening.path)));
+        Ok(out)
+    }
+
+    /// The values named by `refs` that the store still holds (erased ones are absent).
+    pub async fn sealed_at(
+        &self,
+        ledger: &LedgerId,
+        refs: &[SealedRef],
+    ) -> Result<Vec<StoredOpening>, StorageError> {
+        let wanted: HashSet<SealedRef> = refs.iter().copied().collect();
+        let positions: BTreeSet<u64> = refs.iter().map(|r| r.position).collect();
+        let mut out = Vec::new();
+        let mut covered_to = 0;
+        for position in positions {
+            if position <= covered_to {
+                continue;
+            }
+            let sql = format!(
+                "SELECT first_position, openings FROM sealed_batches
+                  WHERE ledger_id = $1 AND first_position = {}",
+                holding("$2")
             );
-            out.extend(rows?);
+            let rows = sealed_rows!(self, &sql, ledger.as_str(), to_i64(position))?;
+            covered_to = rows.iter().map(|o| o.position).max().unwrap_or(position).max(position);
+            out.extend(rows.into_iter().filter(|o| {
+                wanted.contains(&SealedRef {
+                    position: o.position,
+                    commitment: o.opening.commitment,
+                })
+            }));
         }
         Ok(out)
     }
 
-    /// The streams holding a sealed value with exactly these canonical bytes.
+    /// The streams holding a sealed value with exactly these canonical bytes. Walks the
+    /// whole store: no index may hold a copy of a value.
     pub async fn streams_with_value(
         &self,
         ledger: &LedgerId,
         value: &[u8],
     ) -> Result<Vec<StreamId>, StorageError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM sealed_values WHERE ledger_id = $1 AND value = $2
-              ORDER BY aggregate_type, aggregate_id"
-        );
-        let rows: Result<Vec<SealedRow>, StorageError> =
-            sealed_rows!(self, &sql, ledger.as_str(), value.to_vec());
-        let rows = rows?;
-        let mut streams: Vec<StreamId> = rows.into_iter().map(|r| r.stream).collect();
+        let mut streams: Vec<StreamId> = Vec::new();
+        let mut after = 0i64;
+        loop {
+            let sql = format!(
+                "SELECT first_position, openings FROM sealed_batches
+                  WHERE ledger_id = $1 AND first_position > $2
+                  ORDER BY first_position LIMIT {SCAN_PAGE}"
+            );
+            let page = self.sealed_page(ledger, &sql, after).await?;
+            let Some(last) = page.last_first else {
+                break;
+            };
+            streams.extend(
+                page.openings
+                    .into_iter()
+                    .filter(|o| o.opening.value == value)
+                    .map(|o| o.stream),
+            );
+            after = last;
+        }
+        streams.sort_by(|a, b| {
+            (&a.aggregate_type, &a.aggregate_id).cmp(&(&b.aggregate_type, &b.aggregate_id))
+        });
         streams.dedup();
         Ok(streams)
     }
 
-    /// The rows whose events sit at positions `from..=to`.
+    /// The values whose events sit at positions `from..=to`, in position order.
     pub async fn sealed_in_positions(
         &self,
         ledger: &LedgerId,
         from: u64,
         to: u64,
-    ) -> Result<Vec<SealedRow>, StorageError> {
+    ) -> Result<Vec<StoredOpening>, StorageError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM sealed_values
-              WHERE ledger_id = $1 AND position >= $2 AND position <= $3
-              ORDER BY position, path"
+            "SELECT first_position, openings FROM sealed_batches
+              WHERE ledger_id = $1 AND first_position <= $3
+                AND first_position >= COALESCE({}, 0)
+              ORDER BY first_position",
+            holding("$2")
         );
-        sealed_rows!(self, &sql, ledger.as_str(), to_i64(from), to_i64(to))
+        let rows = sealed_rows!(self, &sql, ledger.as_str(), to_i64(from), to_i64(to))?;
+        let mut out: Vec<StoredOpening> = rows
+            .into_iter()
+            .filter(|o| (from..=to).contains(&o.position))
+            .collect();
+        out.sort_by(|a, b| (a.position, &a.opening.path).cmp(&(b.position, &b.opening.path)));
+        Ok(out)
     }
 
-    /// One page of the whole store in (position, commitment) order, after `after`.
-    pub async fn sealed_page(
+    /// One page of whole batch rows after `after` (a `first_position`).
+    async fn sealed_page(
         &self,
         ledger: &LedgerId,
-        after: Option<(u64, Hash32)>,
-    ) -> Result<Vec<SealedRow>, StorageError> {
-        let (position, commitment) = after.unwrap_or((0, Hash32::ZERO));
-        let sql = format!(
-            "SELECT {COLUMNS} FROM sealed_values
-              WHERE ledger_id = $1 AND (position > $2 OR (position = $2 AND commitment > $3))
-              ORDER BY position, commitment LIMIT {SEALED_PAGE}"
-        );
-        sealed_rows!(
-            self,
-            &sql,
-            ledger.as_str(),
-            to_i64(position),
-            commitment.0.to_vec()
-        )
+        sql: &str,
+        after: i64,
+    ) -> Result<ScanPage, StorageError> {
+        let (mut openings, mut last_first) = (Vec::new(), None);
+        macro_rules! scan {
+            ($pool:expr) => {{
+                for row in sqlx::query(sql).bind(ledger.as_str()).bind(after).fetch_all($pool).await? {
+                    last_first = Some(row.try_get::<i64, _>("first_position")?);
+                    openings.extend(decode(&row)?);
+                }
+            }};
+        }
+        match self {
+            Storage::Postgres(s) => scan!(s.pool()),
+            Storage::Sqlite(s) => scan!(s.pool()),
+        }
+        Ok(ScanPage {
+            openings,
+            last_first,
+        })
     }
 
     /// After an erasure: make the deleted values unrecoverable from the database files
@@ -215,11 +320,17 @@ impl Storage {
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
-                sqlx::query("VACUUM FULL sealed_values")
+                sqlx::query("VACUUM FULL sealed_batches")
                     .execute(s.pool())
                     .await?;
             }
         }
         Ok(())
     }
+}
+
+struct ScanPage {
+    openings: Vec<StoredOpening>,
+    /// The last row's `first_position`; `None` when the page is empty.
+    last_first: Option<i64>,
 }

@@ -9,9 +9,10 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use super::sealed_store::erase_in;
 use super::{
-    decode, to_i64, to_u64, Batch, BatchPlan, CanonicalRow, CheckpointRow, Head, StorageError,
-    StoredRow,
+    decode, sealed_pack, to_i64, to_u64, Batch, BatchPlan, CanonicalRow, CheckpointRow, Head,
+    StorageError, StoredRow,
 };
 use icac_format::record::{LedgerId, StreamId};
 
@@ -358,29 +359,22 @@ async fn insert(
         .execute(&mut **tx)
         .await?;
     }
-    for o in &batch.openings {
+    erase_in!(&mut **tx, ledger, &batch.erases);
+    let packed = sealed_pack::packed_row(&batch.openings).map_err(|e| StorageError::Malformed {
+        position: batch.events.first().map_or(0, |e| e.record.position),
+        reason: format!("sealed batch: {e}"),
+    })?;
+    if let Some(p) = packed {
         sqlx::query(
-            "INSERT INTO sealed_values (ledger_id, commitment, position, aggregate_type,
-                 aggregate_id, path, salt, value)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sealed_batches (ledger_id, first_position, last_position, openings)
+             VALUES (?, ?, ?, ?)",
         )
         .bind(ledger.as_str())
-        .bind(&o.opening.commitment.0[..])
-        .bind(to_i64(o.position))
-        .bind(&o.stream.aggregate_type)
-        .bind(&o.stream.aggregate_id)
-        .bind(&o.opening.path)
-        .bind(&o.opening.salt[..])
-        .bind(&o.opening.value)
+        .bind(to_i64(p.first_position))
+        .bind(to_i64(p.last_position))
+        .bind(p.openings)
         .execute(&mut **tx)
         .await?;
-    }
-    for c in &batch.erases {
-        sqlx::query("DELETE FROM sealed_values WHERE ledger_id = ? AND commitment = ?")
-            .bind(ledger.as_str())
-            .bind(&c.0[..])
-            .execute(&mut **tx)
-            .await?;
     }
     Ok(())
 }

@@ -157,13 +157,17 @@ pub async fn open_ledger(db: &TestDb, key: &LedgerKey) -> Ledger {
 /// A payload with each sealed value replaced by the value the sealed store holds for it
 /// (`"[erased]"` or `"[unavailable]"` when it holds none), so that two ledgers written
 /// with different random salts compare equal on what they recorded.
-pub async fn opened(storage: &Storage, payload: &serde_json::Value) -> serde_json::Value {
-    let mut doc = payload.clone();
+pub async fn opened(
+    storage: &Storage,
+    record: &icac_format::record::EventRecord,
+) -> serde_json::Value {
+    let mut doc = record.payload.clone();
+    let ids = [record.aggregate_id.clone()];
     icac_ledger::projection::reveal::reveal(
         storage,
-        &ledger_id(),
+        &record.ledger_id,
+        (&record.aggregate_type, &ids),
         &mut doc,
-        &std::collections::HashSet::new(),
     )
     .await
     .expect("reveal");

@@ -190,10 +190,10 @@ impl CaseEvent {
 }
 
 impl crate::sealed::SealedEffects for CaseEvent {
-    fn erases(&self) -> Vec<crate::sealed::Commitment> {
+    fn erases(&self) -> Vec<(crate::ids::LedgerPosition, crate::sealed::Commitment)> {
         match self {
             Self::PersonalDataErased { erased, .. } => {
-                erased.iter().map(|v| v.commitment).collect()
+                erased.iter().map(|v| (v.position, v.commitment)).collect()
             }
             _ => Vec::new(),
         }

@@ -633,7 +633,8 @@ async fn personal_section(
     case_id: &icac_aggregates::ids::CaseId,
 ) -> Result<String, Problem> {
     let mut doc = serde_json::to_value(history).map_err(Problem::internal)?;
-    queries::reveal_for(state, p, &mut doc, case_id.as_str()).await?;
+    let ids = [case_id.as_str().to_owned()];
+    queries::reveal_for(state, p, &mut doc, case_id.as_str(), ("case", &ids)).await?;
     let mut rows = Vec::new();
     sealed_rows(&doc, &mut String::new(), &mut rows);
     if rows.is_empty() {

@@ -49,18 +49,19 @@ pub(crate) fn parse_date(field: &str, raw: Option<&str>) -> ApiResult<Date> {
 
 /// For a role allowed to see personal data, fills the sealed values of `doc` from
 /// the sealed store, and logs the reveal before anything is answered (no log entry,
-/// no values). Every other role gets `doc` as it is: commitments only.
+/// no values). Every other role gets `doc` as it is: commitments only. `streams` are
+/// the streams `doc` was made from (an aggregate type and ids).
 pub(crate) async fn reveal_for(
     state: &SharedState,
     principal: &Principal,
     doc: &mut Value,
     target: &str,
+    streams: (&str, &[String]),
 ) -> ApiResult<()> {
     if !principal.role.allows(Permission::RevealPersonalData) {
         return Ok(());
     }
-    let erased = reveal::erased_in(doc);
-    let count = reveal::reveal(state.ledger.storage(), state.ledger.id(), doc, &erased)
+    let count = reveal::reveal(state.ledger.storage(), state.ledger.id(), streams, doc)
         .await
         .map_err(Problem::internal)?;
     if count == reveal::RevealCount::default() {
@@ -363,7 +364,8 @@ pub async fn case_history_route(
         })?;
     log_read(&state, &principal, "case_history_read", case_id.as_str()).await?;
     let mut doc = serde_json::to_value(history).map_err(Problem::internal)?;
-    reveal_for(&state, &principal, &mut doc, case_id.as_str()).await?;
+    let ids = [case_id.as_str().to_owned()];
+    reveal_for(&state, &principal, &mut doc, case_id.as_str(), ("case", &ids)).await?;
     Ok(Json(doc))
 }
 
@@ -554,6 +556,11 @@ pub async fn intake_queue(
         .intake_page(offset, limit)
         .await
         .map_err(Problem::internal)?;
+    let ids: Vec<String> = page
+        .reports
+        .iter()
+        .map(|r| r.receipt_number.as_str().to_owned())
+        .collect();
     let mut doc = json!({
         "open": page.reports,
         "all": page.all,
@@ -561,7 +568,14 @@ pub async fn intake_queue(
         "offset": offset,
         "limit": limit,
     });
-    reveal_for(&state, &principal, &mut doc, "intake_queue").await?;
+    reveal_for(
+        &state,
+        &principal,
+        &mut doc,
+        "intake_queue",
+        ("public_report", &ids),
+    )
+    .await?;
     Ok(Json(doc))
 }
 
