@@ -548,8 +548,7 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
     if rng.chance(50) {
         subjects.push(SubjectIdentifier {
             kind: SubjectIdentifierKind::IpEvent,
-            // TEST-NET-3 documentation range: never a real host.
-            value: format!("203.0.113.{}", 1 + rng.below(254)).into(),
+            value: demo_ip(rng.below(1 << 32)).into(),
             platform: None,
             observed_at: Some(observed),
         });
@@ -1556,6 +1555,19 @@ fn stray_tip(
                 recorded_at: at,
             }),
         );
+    }
+}
+
+/// A suspect's address from documentation ranges only (never a real host): mostly IPv6
+/// (2001:db8::/32, so two cases rarely share one by chance), one in ten IPv4 from the
+/// three TEST-NET blocks (762 addresses, so a few do, as carrier-grade NAT makes them).
+fn demo_ip(n: u64) -> String {
+    if n % 10 == 0 {
+        let k = (n / 10) % 762;
+        let block = ["192.0.2", "198.51.100", "203.0.113"][(k / 254) as usize];
+        format!("{block}.{}", 1 + k % 254)
+    } else {
+        format!("2001:db8:{:x}:{:x}::1", (n >> 16) & 0xffff, n & 0xffff)
     }
 }
 
