@@ -8,8 +8,8 @@ use sqlx::{PgPool, Row};
 
 use super::sealed_store::erase_in;
 use super::{
-    decode, redact_url, sealed_pack, to_i64, to_u64, Batch, BatchPlan, CanonicalRow,
-    CheckpointRow, Head, StorageError, StoredRow,
+    decode, redact_url, sealed_pack, to_i64, to_u64, Batch, BatchPlan, CanonicalRow, CheckpointRow,
+    Head, StorageError, StoredRow,
 };
 use icac_format::record::{LedgerId, StreamId};
 
@@ -308,7 +308,11 @@ async fn insert<'e>(
         reason: format!("sealed batch: {e}"),
     })?;
     let (first, last, openings) = match packed {
-        Some(p) => (Some(to_i64(p.first_position)), Some(to_i64(p.last_position)), Some(p.openings)),
+        Some(p) => (
+            Some(to_i64(p.first_position)),
+            Some(to_i64(p.last_position)),
+            Some(p.openings),
+        ),
         None => (None, None, None),
     };
     sqlx::query(
@@ -348,7 +352,6 @@ async fn insert<'e>(
     .await?;
     Ok(())
 }
-
 
 /// A batch laid out column by column for one `INSERT ... SELECT FROM UNNEST(...)`.
 struct Columns {
