@@ -9,6 +9,7 @@ use icac_aggregates::compliance::DeadlinePolicy;
 use icac_format::keys::LedgerKey;
 use icac_ledger::audit::verify::{verify_storage, VerifyOptions};
 use icac_ledger::bench::generate::{generate, GenerateError, GenerateOptions};
+use icac_ledger::commands::deconfliction_key::DeconflictionKey;
 use icac_ledger::commands::{demo, Commands};
 use icac_ledger::ledger::key_file::KeyFile;
 use icac_ledger::ledger::sealed_from_row;
@@ -21,6 +22,9 @@ use jiff::civil::date;
 
 const CASES: usize = 40;
 const SEED: u64 = 7;
+/// Both runs compare identifiers under one deconfliction key, so their fingerprints
+/// (payloads and stream ids) are the same.
+const DECONFLICTION_KEY: [u8; 32] = [0x5a; 32];
 
 /// Everything about each event that a run decides (not the key, clock or hashes).
 async fn contents(storage: &Storage) -> Vec<(u64, String, String, u64, String, String, String)> {
@@ -54,7 +58,12 @@ async fn generator_writes_the_demo_ledger_and_projections_read_it() {
         // The demo through the real command path.
         let demo_db = TestDb::new(kind).await;
         let demo_ledger = open_ledger(&demo_db, &LedgerKey::generate()).await;
-        let commands = Commands::open(demo_ledger.clone()).await.expect("commands");
+        let commands = Commands::open_with_deconfliction_key(
+            demo_ledger.clone(),
+            DeconflictionKey::from_bytes(DECONFLICTION_KEY),
+        )
+        .await
+        .expect("commands");
         let by_commands = demo::run(&commands, CASES, SEED, |_, _| {})
             .await
             .expect("demo");
@@ -70,6 +79,7 @@ async fn generator_writes_the_demo_ledger_and_projections_read_it() {
             seed: SEED,
             max_events: None,
             in_flight: 512,
+            deconfliction_key: Some(DECONFLICTION_KEY),
         };
         let summary = generate(&ledger, options, |_| {}).await.expect("generate");
         assert_eq!(summary.rejected, by_commands.rejected, "{kind:?}");
@@ -83,6 +93,19 @@ async fn generator_writes_the_demo_ledger_and_projections_read_it() {
             generated.iter().any(|e| e.2 == "CorrectionRecorded"),
             "{kind:?}: the scenario has corrections, which name positions"
         );
+        for event_type in [
+            "FingerprintsRegistered",
+            "DeconflictionMatch",
+            "DeconflictionNotChecked",
+            "TipReceived",
+            "TipDisseminated",
+            "TipAcknowledged",
+        ] {
+            assert!(
+                generated.iter().any(|e| e.2 == event_type),
+                "{kind:?}: the scenario has {event_type} (deconfliction, tip intake)"
+            );
+        }
         assert_eq!(generated, expected, "{kind:?}: generator != demo");
 
         // A second run would duplicate the scenario: refused, nothing written.

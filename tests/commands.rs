@@ -102,9 +102,7 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
         )
         .await
         .unwrap();
-        let FilingReceipt::Filed { case_id } = receipt else {
-            panic!("{receipt:?}")
-        };
+        let FilingReceipt::Filed { case_id, .. } = receipt;
         let events = ledger
             .read_stream(&StreamId::new("case", case_id.as_str()))
             .await
@@ -116,7 +114,8 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
             format!("unit-reporter:{HARTFORD}")
         );
 
-        // The same CyberTip from another unit is linked, not duplicated.
+        // The same CyberTip from another unit opens that unit's own case (both stay
+        // open); the filer is told which unit to call, never the other case.
         let receipt = file_notification(
             &commands,
             &form(NEW_HAVEN, "NH-77", "111222333"),
@@ -125,17 +124,19 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
         )
         .await
         .unwrap();
-        assert_eq!(
-            receipt,
-            FilingReceipt::LinkedToExisting {
-                case_id: CaseId::for_unit_case(
-                    &Ori::parse(NEW_HAVEN).unwrap(),
-                    &"NH-77".parse().unwrap()
-                )
-                .unwrap(),
-                primary_case_id: case_id.clone(),
-            },
-            "{kind:?}"
+        let nh_case =
+            CaseId::for_unit_case(&Ori::parse(NEW_HAVEN).unwrap(), &"NH-77".parse().unwrap())
+                .unwrap();
+        let FilingReceipt::Filed {
+            case_id: filed,
+            deconfliction,
+        } = receipt;
+        assert_eq!(filed, nh_case, "{kind:?}");
+        assert!(
+            deconfliction
+                .iter()
+                .any(|m| m.contact_unit.as_str() == HARTFORD),
+            "{deconfliction:?}"
         );
         let events = ledger
             .read_stream(&StreamId::new("case", case_id.as_str()))
@@ -143,7 +144,16 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
             .unwrap();
         assert_eq!(
             events.last().unwrap().record.event_type,
-            "DuplicateNotificationLinked"
+            "NotificationFiled",
+            "the first case is not touched"
+        );
+        let events = ledger
+            .read_stream(&StreamId::new("case", nh_case.as_str()))
+            .await
+            .unwrap();
+        assert_eq!(
+            events.last().unwrap().record.event_type,
+            "NotificationFiled"
         );
 
         // Every kind of error at once, with pointers; nothing recorded.
@@ -229,7 +239,7 @@ async fn filing_deconfliction_and_validation_through_cqrs() {
             .unwrap();
         assert_eq!(
             events.len(),
-            2 + ok,
+            1 + ok,
             "{kind:?}: exactly the acknowledged shares are present"
         );
 
@@ -323,9 +333,7 @@ async fn a_stranded_cybertip_claim_is_taken_over() {
         )
         .await
         .unwrap();
-        let FilingReceipt::Filed { case_id } = receipt else {
-            panic!("{kind:?}: {receipt:?}")
-        };
+        let FilingReceipt::Filed { case_id, .. } = receipt;
         assert_ne!(case_id, stranded_case);
         let tip_events: Vec<String> = ledger
             .read_stream(&StreamId::new("cybertip", tip))
@@ -349,7 +357,11 @@ async fn demo_is_deterministic_across_fresh_stores() {
     for kind in KINDS {
         let db = TestDb::new(kind).await;
         let ledger = open_ledger(&db, &LedgerKey::generate()).await;
-        let commands = Commands::open(ledger.clone()).await.unwrap();
+        // One deconfliction key for both stores, so their fingerprints are the same.
+        let key = icac_ledger::commands::deconfliction_key::DeconflictionKey::from_bytes([7; 32]);
+        let commands = Commands::open_with_deconfliction_key(ledger.clone(), key)
+            .await
+            .unwrap();
         let summary = demo::run(&commands, 40, 7, |_, _| {}).await.unwrap();
         assert_eq!(
             summary.rejected, 0,

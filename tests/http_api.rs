@@ -43,7 +43,8 @@ async fn filing_sharing_status_and_errors_over_http() {
         let case_id = body["case_id"].as_str().unwrap().to_owned();
         assert_eq!(case_id, format!("{HARTFORD}:24-001"));
 
-        // The same CyberTip from another unit links to the first case (deconfliction).
+        // The same CyberTip from another unit opens its own case; it is told whom to
+        // call (deconfliction), never the first unit's case.
         let (st, body) = s
             .post(
                 Role::Investigator,
@@ -52,8 +53,10 @@ async fn filing_sharing_status_and_errors_over_http() {
             )
             .await;
         assert_eq!(st, 201, "{body}");
-        assert_eq!(body["outcome"], "linked_to_existing");
-        assert_eq!(body["primary_case_id"], json!(case_id));
+        assert_eq!(body["outcome"], "filed");
+        assert_eq!(body["case_id"], json!(format!("{NEW_HAVEN}:NH-1")));
+        assert_eq!(body["deconfliction"][0]["contact_unit"], HARTFORD, "{body}");
+        assert!(!body.to_string().contains(&case_id), "{body}");
 
         // A unit reporter may not file for another unit.
         let before = s.head().await;

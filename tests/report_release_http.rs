@@ -84,12 +84,26 @@ async fn releases_and_drafts_over_http() {
         assert_eq!(list["releases"].as_array().unwrap().len(), 1, "{list}");
         assert_eq!(list["releases"][0]["period"], q.to_string());
 
-        // The same quarter at a position where its counts differ: 422, nothing written.
+        // The same quarter at a position where its counts differ (before the last
+        // filing; its deconfliction registration follows it): 422, nothing written.
+        let rows = s
+            .state
+            .ledger
+            .storage()
+            .read_page(s.state.ledger.id(), 1, 10_000)
+            .await
+            .unwrap();
+        let last_filing = rows
+            .iter()
+            .filter(|r| r.event_type == "NotificationFiled")
+            .map(|r| r.position)
+            .max()
+            .unwrap();
         let (st, b) = s
             .post(
                 Role::ReportAuthor,
                 "/v1/reports/releases",
-                json!({ "from": from, "to": to, "at_position": head - 1 }),
+                json!({ "from": from, "to": to, "at_position": last_filing - 1 }),
             )
             .await;
         assert_eq!(st, 422, "{b}");

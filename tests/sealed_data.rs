@@ -699,7 +699,10 @@ async fn schema_6_sealed_values_are_repacked_by_the_migration() {
         expected.sort_by_key(key);
         assert_eq!(repacked, expected, "{kind:?}");
         let report = check_sealed(&storage, id).await.unwrap();
-        assert!(report.ok() && report.opened as usize == openings.len(), "{kind:?}: {report:?}");
+        assert!(
+            report.ok() && report.opened as usize == openings.len(),
+            "{kind:?}: {report:?}"
+        );
         let gone = s.db.exec("SELECT count(*) FROM sealed_values").await;
         assert!(gone.is_err(), "{kind:?}: schema 6's table is dropped");
         s.stop().await;

@@ -9,6 +9,7 @@ pub mod case;
 pub mod catalog;
 pub mod compliance;
 pub mod cybertip;
+pub mod deconfliction;
 pub mod demo;
 pub mod form;
 pub mod ids;

@@ -39,18 +39,51 @@ pub enum NcmecPriority {
     Informational,
 }
 
-/// NCMEC's incident types (the report's `incidentSummary.incidentType`).
+/// NCMEC's incident types (the report's `/report/incidentSummary/incidentType`). Stored
+/// and answered as the snake_case names; NCMEC's own text for each (its Reporting API's
+/// enumeration, e.g. "Online Enticement of Children for Sexual Acts") is accepted too,
+/// so a report copied from NCMEC's export needs no translation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NcmecIncidentType {
+    #[serde(alias = "Child Pornography (possession, manufacture, and distribution)")]
     ChildPornography,
+    #[serde(alias = "Child Sex Trafficking")]
     ChildSexTrafficking,
+    #[serde(alias = "Child Sex Tourism")]
     ChildSexTourism,
+    #[serde(alias = "Child Sexual Molestation")]
     ChildSexualMolestation,
+    #[serde(alias = "Misleading Domain Name")]
     MisleadingDomainName,
+    #[serde(alias = "Misleading Words or Digital Images on the Internet")]
     MisleadingWordsOrDigitalImages,
+    #[serde(alias = "Online Enticement of Children for Sexual Acts")]
     OnlineEnticementOfChildren,
+    #[serde(alias = "Unsolicited Obscene Material Sent to a Child")]
     UnsolicitedObsceneMaterialToChild,
+}
+
+impl NcmecIncidentType {
+    /// NCMEC's text for the type (its Reporting API's enumeration value).
+    pub fn ncmec_text(self) -> &'static str {
+        match self {
+            Self::ChildPornography => {
+                "Child Pornography (possession, manufacture, and distribution)"
+            }
+            Self::ChildSexTrafficking => "Child Sex Trafficking",
+            Self::ChildSexTourism => "Child Sex Tourism",
+            Self::ChildSexualMolestation => "Child Sexual Molestation",
+            Self::MisleadingDomainName => "Misleading Domain Name",
+            Self::MisleadingWordsOrDigitalImages => {
+                "Misleading Words or Digital Images on the Internet"
+            }
+            Self::OnlineEnticementOfChildren => "Online Enticement of Children for Sexual Acts",
+            Self::UnsolicitedObsceneMaterialToChild => {
+                "Unsolicited Obscene Material Sent to a Child"
+            }
+        }
+    }
 }
 
 /// A provider's annotation of a file (the report's `fileAnnotations`), spelled as
@@ -391,5 +424,46 @@ impl Aggregate for Tip {
                 self.case_id = Some(case_id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NcmecIncidentType;
+
+    /// NCMEC's own text for every incident type reads as that type, and the stored
+    /// (snake_case) name is what is written back.
+    #[test]
+    fn ncmec_incident_type_text_is_accepted() {
+        for t in [
+            NcmecIncidentType::ChildPornography,
+            NcmecIncidentType::ChildSexTrafficking,
+            NcmecIncidentType::ChildSexTourism,
+            NcmecIncidentType::ChildSexualMolestation,
+            NcmecIncidentType::MisleadingDomainName,
+            NcmecIncidentType::MisleadingWordsOrDigitalImages,
+            NcmecIncidentType::OnlineEnticementOfChildren,
+            NcmecIncidentType::UnsolicitedObsceneMaterialToChild,
+        ] {
+            let text = serde_json::Value::String(t.ncmec_text().to_string());
+            assert_eq!(
+                serde_json::from_value::<NcmecIncidentType>(text).unwrap(),
+                t
+            );
+            let stored = serde_json::to_value(t).unwrap();
+            assert_eq!(
+                serde_json::from_value::<NcmecIncidentType>(stored.clone()).unwrap(),
+                t
+            );
+            assert!(stored
+                .as_str()
+                .unwrap()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+        assert!(
+            serde_json::from_value::<NcmecIncidentType>("Apparent Child Pornography".into())
+                .is_err()
+        );
     }
 }

@@ -20,10 +20,16 @@ pub const LEDGER_AGGREGATE_TYPE: &str = "ledger";
 /// folds them; the report reads their stream itself.
 pub const RELEASE_AGGREGATE_TYPE: &str = "release";
 
-/// Events that carry nothing the read models fold: the ledger's key events and
-/// report releases.
+/// Deconfliction's registrations and matches: the command side's match index reads
+/// them (`commands::deconfliction`); no published view or figure does.
+pub const DECONFLICTION_AGGREGATE_TYPE: &str = "deconfliction";
+
+/// Events that carry nothing the read models fold: the ledger's key events, report
+/// releases and deconfliction.
 fn not_folded(aggregate_type: &str) -> bool {
-    aggregate_type == LEDGER_AGGREGATE_TYPE || aggregate_type == RELEASE_AGGREGATE_TYPE
+    aggregate_type == LEDGER_AGGREGATE_TYPE
+        || aggregate_type == RELEASE_AGGREGATE_TYPE
+        || aggregate_type == DECONFLICTION_AGGREGATE_TYPE
 }
 
 /// The aggregate types whose events the read models fold ([`PayloadSeed`] decodes each).

@@ -325,10 +325,7 @@ async fn ledger_run_as(
         let receipt =
             crate::commands::filing::file_notification(&commands, &value, &actor(w, 0), now())
                 .await?;
-        match receipt {
-            crate::commands::filing::FilingReceipt::Filed { case_id } => cases.push(case_id),
-            other => return Err(format!("unexpected filing outcome {other:?}").into()),
-        }
+        cases.push(receipt.case_id().clone());
     }
     let cases = Arc::new(cases);
     let c = commands.clone();

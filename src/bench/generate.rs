@@ -24,18 +24,22 @@ use cqrs_es::{Aggregate, DomainEvent};
 use futures::stream::{FuturesOrdered, StreamExt};
 use icac_aggregates::case::{Case, CaseCommand};
 use icac_aggregates::cybertip::{filing, ClaimOutcome, CyberTip, CyberTipCommand, CyberTipEvent};
+use icac_aggregates::deconfliction::{Deconfliction, DeconflictionCommand, PlannedMatch, Registry};
 use icac_aggregates::demo::{self, DemoCommand, ScriptedCommand};
 use icac_aggregates::form::NotificationForm;
 use icac_aggregates::ids::{CaseId, CyberTipNumber, LedgerPosition, Ori};
 use icac_aggregates::operation::Operation;
 use icac_aggregates::public_report::PublicReport;
 use icac_aggregates::services::{
-    CaseServices, CyberTipIndex, InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory,
+    CaseServices, InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory,
     LedgerEventRef, UnitDirectory,
 };
+use icac_aggregates::tip_intake::{Tip, TipCommand};
 use icac_aggregates::units::Unit;
 use jiff::Timestamp;
 
+use crate::commands::deconfliction;
+use crate::commands::deconfliction_key::DeconflictionKey;
 use crate::commands::demo::DEMO_START;
 use crate::ledger::sequencer::{AppendError, AppendRequest, RequestContext, QUEUE_DEPTH};
 use crate::ledger::{Ledger, LedgerError};
@@ -47,9 +51,10 @@ use icac_format::record::{SealedEvent, StreamId};
 /// never waits for room (it could not reorder anyway: the queue is FIFO).
 pub const DEFAULT_IN_FLIGHT: usize = 4_096;
 
-/// The demo scenario yields about 6.4 events per case (12,869 for 2,000 cases); a
+/// The demo scenario yields about 10.1 events per case (20,152 for 2,000 cases, with
+/// deconfliction and CyberTip intake); a
 /// little less is assumed so a target is reached.
-const EVENTS_PER_CASE_TENTHS: u64 = 63;
+const EVENTS_PER_CASE_TENTHS: u64 = 100;
 
 #[derive(Debug, Clone, Copy)]
 pub struct GenerateOptions {
@@ -59,6 +64,9 @@ pub struct GenerateOptions {
     /// is in time order, so the year ends early).
     pub max_events: Option<u64>,
     pub in_flight: usize,
+    /// The deconfliction key's bytes; `None`: the ledger's own key file, as `demo`
+    /// and `serve` use (`DeconflictionKey::for_ledger`).
+    pub deconfliction_key: Option<[u8; 32]>,
 }
 
 impl GenerateOptions {
@@ -71,6 +79,7 @@ impl GenerateOptions {
             seed,
             max_events: Some(events),
             in_flight: DEFAULT_IN_FLIGHT,
+            deconfliction_key: None,
         }
     }
 }
@@ -154,6 +163,11 @@ struct Domain {
     tips: HashMap<String, Entry<CyberTip>>,
     operations: HashMap<String, Entry<Operation>>,
     public_reports: HashMap<String, Entry<PublicReport>>,
+    ncmec_tips: HashMap<String, Entry<Tip>>,
+    deconfliction: HashMap<String, Entry<Deconfliction>>,
+    /// `commands::deconfliction::MatchIndex`'s registry, always current here.
+    registry: Registry,
+    key: DeconflictionKey,
     directory: Arc<InMemoryUnitDirectory>,
     unit_directory: Arc<dyn UnitDirectory>,
     tip_index: Arc<InMemoryCyberTipIndex>,
@@ -206,7 +220,7 @@ where
 }
 
 impl Domain {
-    fn new(next_position: u64) -> Result<Self, GenerateError> {
+    fn new(next_position: u64, key: DeconflictionKey) -> Result<Self, GenerateError> {
         let directory = Arc::new(InMemoryUnitDirectory::default());
         let tip_index = Arc::new(InMemoryCyberTipIndex::default());
         let ledger_index = Arc::new(InMemoryLedgerIndex::default());
@@ -219,6 +233,10 @@ impl Domain {
             tips: HashMap::new(),
             operations: HashMap::new(),
             public_reports: HashMap::new(),
+            ncmec_tips: HashMap::new(),
+            deconfliction: HashMap::new(),
+            registry: Registry::default(),
+            key,
             unit_directory: directory.clone(),
             directory,
             tip_index,
@@ -280,6 +298,23 @@ impl Domain {
                 )
                 .map(|_| ())
             }
+            DemoCommand::Tip(c) => {
+                let units = self.unit_directory.clone();
+                decide_and_record(
+                    &mut self.ncmec_tips,
+                    id,
+                    context,
+                    &mut self.next_position,
+                    &mut self.out,
+                    |t| t.decide(c, units.as_ref()),
+                )
+                .map(|_| ())
+            }
+            DemoCommand::AcknowledgeTip {
+                cybertip_number,
+                unit,
+                unit_case_number,
+            } => self.acknowledge_tip(&cybertip_number, unit, unit_case_number, step.at, context),
         }
     }
 
@@ -298,6 +333,8 @@ impl Domain {
                 .public_reports
                 .get(&query.aggregate_id)
                 .map(|e| &e.events),
+            "ncmec_tip" => self.ncmec_tips.get(&query.aggregate_id).map(|e| &e.events),
+
             _ => None,
         };
         let position = events.and_then(|events| {
@@ -373,7 +410,8 @@ impl Domain {
         Ok(events)
     }
 
-    /// `commands::filing::file_form`, decided in memory.
+    /// `commands::filing::file_form`, decided in memory: the own case's filing (a tip
+    /// another case holds is no reason to refuse), then deconfliction.
     fn file_form(
         &mut self,
         case_id: CaseId,
@@ -381,31 +419,22 @@ impl Domain {
         recorded_at: Timestamp,
         context: &RequestContext,
     ) -> Result<(), Refusal> {
-        let own_case_opened = self
-            .cases
-            .get(case_id.as_str())
-            .is_some_and(|e| e.sequence > 0);
-        let held_elsewhere = form
-            .source
-            .cybertip()
-            .and_then(|tip| self.tip_index.case_for(tip))
-            .is_some_and(|holder| holder != case_id);
-        if !held_elsewhere {
-            let own_filing =
-                CaseCommand::FileNotification(icac_aggregates::case::FileNotification {
-                    case_id: case_id.clone(),
-                    form: form.clone(),
-                    recorded_at,
-                });
-            let accepted = match self.cases.get(case_id.as_str()) {
-                Some(e) => e.state.decide(own_filing, &self.case_services).is_ok(),
-                None => Case::default()
-                    .decide(own_filing, &self.case_services)
-                    .is_ok(),
-            };
-            if !accepted {
-                return Err(Refusal::Rejected);
-            }
+        let own_filing = CaseCommand::FileNotification(icac_aggregates::case::FileNotification {
+            case_id: case_id.clone(),
+            form: form.clone(),
+            recorded_at,
+        });
+        let accepted = match self.cases.get(case_id.as_str()) {
+            Some(e) => e
+                .state
+                .decide(own_filing.clone(), &self.case_services)
+                .is_ok(),
+            None => Case::default()
+                .decide(own_filing.clone(), &self.case_services)
+                .is_ok(),
+        };
+        if !accepted {
+            return Err(Refusal::Rejected);
         }
         let claim = filing::claim(&case_id, &form, recorded_at);
         let outcome = match &claim {
@@ -421,34 +450,122 @@ impl Domain {
                 }
             }
         };
-        let outcome = match outcome {
-            ClaimOutcome::LinkToExisting(primary) if primary == case_id => {
-                ClaimOutcome::FileOnOwnCase
-            }
-            other => other,
-        };
-        let filed_own = matches!(outcome, ClaimOutcome::FileOnOwnCase);
-        for (target, command) in
-            filing::case_commands(case_id.clone(), form, recorded_at, outcome, own_case_opened)
-        {
-            match self.case(target.as_str(), command, context) {
-                Ok(()) => {}
-                Err(Refusal::Rejected) => {
-                    if let (true, Some((tip, _))) = (filed_own, &claim) {
-                        let release = CyberTipCommand::Release {
-                            case_id: case_id.clone(),
-                            reason: "notification could not be filed".into(),
-                            recorded_at,
-                        };
-                        match self.cybertip(tip, release, context) {
-                            Ok(_) | Err(Refusal::Rejected) => {}
-                            Err(fatal) => return Err(fatal),
-                        }
+        // Another case's claim is never stranded here (this process is the only writer
+        // and releases a claim whose filing failed), so it stays that case's.
+        let claimed_own = claim.is_some()
+            && match outcome {
+                ClaimOutcome::FileOnOwnCase => true,
+                ClaimOutcome::LinkToExisting(holder) => holder == case_id,
+            };
+        match self.case(case_id.as_str(), own_filing, context) {
+            Ok(()) => {}
+            Err(Refusal::Rejected) => {
+                if let (true, Some((tip, _))) = (claimed_own, &claim) {
+                    let release = CyberTipCommand::Release {
+                        case_id: case_id.clone(),
+                        reason: "notification could not be filed".into(),
+                        recorded_at,
+                    };
+                    match self.cybertip(tip, release, context) {
+                        Ok(_) | Err(Refusal::Rejected) => {}
+                        Err(fatal) => return Err(fatal),
                     }
-                    return Err(Refusal::Rejected);
                 }
-                Err(fatal) => return Err(fatal),
+                return Err(Refusal::Rejected);
             }
+            Err(fatal) => return Err(fatal),
+        }
+        self.deconflict(&case_id, &form, recorded_at, context)
+    }
+
+    /// `commands::tip_intake::acknowledge`, decided in memory: the tip records the
+    /// acknowledgement, then the unit's case logs the complaint. A case already open
+    /// is refused there as invalid input, which stops `demo`: here too.
+    fn acknowledge_tip(
+        &mut self,
+        tip: &CyberTipNumber,
+        unit: Ori,
+        number: icac_aggregates::ids::UnitCaseNumber,
+        at: Timestamp,
+        context: &RequestContext,
+    ) -> Result<(), Refusal> {
+        let case_id = CaseId::for_unit_case(&unit, &number)
+            .map_err(|e| GenerateError::Internal(e.to_string()))?;
+        if self
+            .cases
+            .get(case_id.as_str())
+            .is_some_and(|e| e.sequence > 0)
+        {
+            return Err(Refusal::Fatal(GenerateError::Internal(format!(
+                "demo acknowledges tip {tip} as case {case_id}, which is already open"
+            ))));
+        }
+        let units = self.unit_directory.clone();
+        let command = TipCommand::Acknowledge {
+            unit: unit.clone(),
+            case_id: case_id.clone(),
+            recorded_at: at,
+        };
+        decide_and_record(
+            &mut self.ncmec_tips,
+            tip.as_str(),
+            context,
+            &mut self.next_position,
+            &mut self.out,
+            |t| t.decide(command, units.as_ref()),
+        )?;
+        let complaint = CaseCommand::LogComplaint(icac_aggregates::case::LogComplaint {
+            case_id: case_id.clone(),
+            reporting_unit: unit,
+            unit_case_number: Some(number),
+            received_on: icac_aggregates::local_time::ct_date(at),
+            received_time: None,
+            received_offset: None,
+            source: icac_aggregates::form::v1::Source::NcmecCybertip {
+                cybertip_number: tip.clone(),
+            },
+            recorded_at: at,
+        });
+        self.case(case_id.as_str(), complaint, context)
+    }
+
+    /// `commands::deconfliction::register_filing`, decided in memory: the registry is
+    /// always current here, so the plan is the one the demo's filing makes.
+    fn deconflict(
+        &mut self,
+        case_id: &CaseId,
+        form: &NotificationForm,
+        recorded_at: Timestamp,
+        context: &RequestContext,
+    ) -> Result<(), Refusal> {
+        let command = deconfliction::registration(&self.key, case_id, form, recorded_at);
+        let stream = self.key.case_stream(case_id.as_str());
+        let events = decide_and_record(
+            &mut self.deconfliction,
+            stream.as_str(),
+            context,
+            &mut self.next_position,
+            &mut self.out,
+            |d| d.decide(command),
+        )?;
+        events.iter().for_each(|e| self.registry.apply(e));
+        let planned: Vec<PlannedMatch> = self
+            .registry
+            .values_of(case_id)
+            .iter()
+            .flat_map(|f| self.registry.plan(f, Some(case_id), recorded_at))
+            .collect();
+        for m in planned {
+            let stream = self.key.pair_stream(&m.fingerprint, &m.unit, &m.other_unit);
+            let events = decide_and_record(
+                &mut self.deconfliction,
+                stream.as_str(),
+                context,
+                &mut self.next_position,
+                &mut self.out,
+                |d| d.decide(DeconflictionCommand::RecordMatch(m)),
+            )?;
+            events.iter().for_each(|e| self.registry.apply(e));
         }
         Ok(())
     }
@@ -491,7 +608,12 @@ pub async fn generate(
         return Err(GenerateError::NotFresh(head - keys));
     }
     let script = demo::generate(options.cases, options.seed, DEMO_START);
-    let mut domain = Domain::new(head + 1)?;
+    let key = match options.deconfliction_key {
+        Some(bytes) => DeconflictionKey::from_bytes(bytes),
+        None => DeconflictionKey::for_ledger(ledger)
+            .map_err(|e| GenerateError::Internal(e.to_string()))?,
+    };
+    let mut domain = Domain::new(head + 1, key)?;
     let in_flight_limit = options.in_flight.clamp(1, QUEUE_DEPTH / 2);
     let mut in_flight = FuturesOrdered::new();
     let mut summary = GenerateSummary {
@@ -563,7 +685,7 @@ mod tests {
 
     #[test]
     fn unit_directory_follows_unit_events() {
-        let mut d = Domain::new(2).unwrap();
+        let mut d = Domain::new(2, DeconflictionKey::ephemeral()).unwrap();
         let ori = Ori::parse("CT0006400").unwrap();
         let ctx = RequestContext {
             principal: "t".into(),

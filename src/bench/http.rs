@@ -299,7 +299,6 @@ async fn database_runs(
                     match file_notification(&state.commands, &form, &actor, Timestamp::now()).await
                     {
                         Ok(FilingReceipt::Filed { .. }) => Ok(()),
-                        Ok(other) => Err(format!("unexpected outcome {other:?}")),
                         Err(e) => Err(e.to_string()),
                     }
                 }

@@ -1,11 +1,14 @@
 //! Fills a ledger with the domain's deterministic synthetic year of activity, through
-//! the real command path (cqrs-es → aggregates → ledger).
+//! the real command path (cqrs-es → aggregates → ledger): filings through the filing
+//! orchestration (with deconfliction), CyberTips through the Task Force's intake
+//! (receive, triage, disseminate, the unit's acknowledgement opening its case).
 
 use icac_aggregates::demo::{self, DemoCommand, ScriptedCommand};
 use icac_aggregates::ids::{CaseId, LedgerPosition};
 use jiff::civil::Date;
 
 use super::filing::file_form;
+use super::tip_intake;
 use super::{Actor, CommandError, Commands};
 use icac_format::record::StreamId;
 
@@ -78,6 +81,7 @@ async fn execute(
     actor: &Actor,
 ) -> Result<(), CommandError> {
     let id = step.aggregate_id.as_str();
+    let at = step.at;
     match step.command {
         DemoCommand::Unit(c) => commands.execute(&commands.units, id, c, actor).await,
         DemoCommand::Case(icac_aggregates::case::CaseCommand::FileNotification(f)) => {
@@ -96,5 +100,20 @@ async fn execute(
                 .execute(&commands.public_reports, id, c, actor)
                 .await
         }
+        DemoCommand::Tip(c) => commands.execute(&commands.ncmec_tips, id, c, actor).await,
+        DemoCommand::AcknowledgeTip {
+            cybertip_number,
+            unit,
+            unit_case_number,
+        } => tip_intake::acknowledge(
+            commands,
+            &cybertip_number,
+            unit,
+            unit_case_number,
+            actor,
+            at,
+        )
+        .await
+        .map(|_| ()),
     }
 }

@@ -1,6 +1,6 @@
-//! Filing a standardized notification: validate, claim the CyberTip, then file on the
-//! unit's own case or link to the case that already holds the tip (deconfliction).
-//! The order is docs/DOMAIN.md's "Deconfliction" orchestration.
+//! Filing a standardized notification: validate, claim the CyberTip (first filer), file
+//! on the unit's own case, then register its CyberTip and suspect identifiers for
+//! deconfliction. The order is docs/DOMAIN.md's "Deconfliction" orchestration.
 
 use cqrs_es::AggregateError;
 use icac_aggregates::case::{CaseCommand, FileNotification};
@@ -12,19 +12,28 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::deconfliction::{self, MatchNotice};
 use super::{Actor, CommandError, Commands};
 
-/// What happened to a filed notification.
+/// What happened to a filed notification. Never another unit's case id, case number
+/// or identifiers: a match names only the unit to call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum FilingReceipt {
     /// A case was opened (or a logged complaint completed) for this notification.
-    Filed { case_id: CaseId },
-    /// Another unit's case already holds this CyberTip; the notification was linked to it.
-    LinkedToExisting {
+    Filed {
         case_id: CaseId,
-        primary_case_id: CaseId,
+        /// Other units holding the same CyberTip or suspect identifier: call them.
+        deconfliction: Vec<MatchNotice>,
     },
+}
+
+impl FilingReceipt {
+    pub fn case_id(&self) -> &CaseId {
+        match self {
+            FilingReceipt::Filed { case_id, .. } => case_id,
+        }
+    }
 }
 
 /// Validates raw form JSON (every problem at once, with JSON Pointers) and files it.
@@ -55,74 +64,53 @@ pub async fn file_form(
     actor: &Actor,
     recorded_at: Timestamp,
 ) -> Result<FilingReceipt, CommandError> {
-    // One load of the filer's case answers both "was a complaint logged?" and "would
-    // the case accept this filing?".
-    let (sequence, own_case) = commands.load_case(&case_id).await?;
-    let own_case_opened = sequence > 0;
-
+    let (_, own_case) = commands.load_case(&case_id).await?;
     // Ask the case first, so a filing the case would refuse records no claim either.
-    // (When another case already holds the tip, the filing becomes a link instead.)
-    let held_elsewhere = form
-        .source
-        .cybertip()
-        .and_then(|tip| commands.tip_holder(tip))
-        .is_some_and(|holder| holder != case_id);
-    if !held_elsewhere {
-        let own_filing = CaseCommand::FileNotification(FileNotification {
-            case_id: case_id.clone(),
-            form: form.clone(),
-            recorded_at,
-        });
-        commands.would_accept(&own_case, own_filing)?;
-    }
+    let own_filing = CaseCommand::FileNotification(FileNotification {
+        case_id: case_id.clone(),
+        form: form.clone(),
+        recorded_at,
+    });
+    commands.would_accept(&own_case, own_filing.clone())?;
 
+    // The first case to file a tip claims it; a later case of another unit files on its
+    // own case too (both stay open) and deconfliction tells both units of each other.
     let claim = filing::claim(&case_id, &form, recorded_at);
     let outcome = match &claim {
         None => ClaimOutcome::FileOnOwnCase,
         Some((tip, command)) => claim_tip(commands, tip, command, actor).await?,
     };
-    // The domain treats a re-claim by the same case as success; be explicit anyway.
     let outcome = match (outcome, &claim) {
-        (ClaimOutcome::LinkToExisting(primary), _) if primary == case_id => {
-            ClaimOutcome::FileOnOwnCase
-        }
-        (ClaimOutcome::LinkToExisting(holder), Some((tip, command))) => {
+        (ClaimOutcome::LinkToExisting(holder), Some((tip, command))) if holder != case_id => {
             take_over_if_stranded(commands, tip, command, holder, actor, recorded_at).await?
         }
+        (ClaimOutcome::LinkToExisting(_), _) => ClaimOutcome::FileOnOwnCase,
         (other, _) => other,
     };
-    let receipt = match &outcome {
-        ClaimOutcome::FileOnOwnCase => FilingReceipt::Filed {
-            case_id: case_id.clone(),
-        },
-        ClaimOutcome::LinkToExisting(primary) => FilingReceipt::LinkedToExisting {
-            case_id: case_id.clone(),
-            primary_case_id: primary.clone(),
-        },
-    };
-    let filed_own = matches!(outcome, ClaimOutcome::FileOnOwnCase);
-    for (target, command) in
-        filing::case_commands(case_id.clone(), form, recorded_at, outcome, own_case_opened)
-    {
-        if let Err(err) = commands.execute_case(&target, command, actor).await {
-            // A claim whose filing failed would block the tip for everyone else.
-            if let (true, Some((tip, _))) = (filed_own, &claim) {
-                let release = CyberTipCommand::Release {
-                    case_id: case_id.clone(),
-                    reason: "notification could not be filed".into(),
-                    recorded_at,
-                };
-                if let Err(e) = commands
-                    .execute(&commands.cybertips, tip, release, actor)
-                    .await
-                {
-                    tracing::error!(error = %e, "could not release CyberTip claim after a failed filing");
-                }
+    let claimed_own = claim.is_some() && matches!(outcome, ClaimOutcome::FileOnOwnCase);
+    if let Err(err) = commands.execute_case(&case_id, own_filing, actor).await {
+        // A claim whose filing failed would block the tip for everyone else.
+        if let (true, Some((tip, _))) = (claimed_own, &claim) {
+            let release = CyberTipCommand::Release {
+                case_id: case_id.clone(),
+                reason: "notification could not be filed".into(),
+                recorded_at,
+            };
+            if let Err(e) = commands
+                .execute(&commands.cybertips, tip, release, actor)
+                .await
+            {
+                tracing::error!(error = %e, "could not release CyberTip claim after a failed filing");
             }
-            return Err(err);
         }
+        return Err(err);
     }
-    Ok(receipt)
+    let deconfliction =
+        deconfliction::register_filing(commands, &case_id, &form, actor, recorded_at).await?;
+    Ok(FilingReceipt::Filed {
+        case_id,
+        deconfliction,
+    })
 }
 
 /// The tip is held by `holder`. If `holder` never filed its notification (a filing

@@ -2,6 +2,8 @@
 //! aggregate through cqrs-es (`execute_with_metadata`), and its events reach the ledger
 //! through `event_store::LedgerEventStore`.
 
+pub mod deconfliction;
+pub mod deconfliction_key;
 pub mod demo;
 pub mod erasure;
 pub mod filing;
@@ -126,6 +128,9 @@ pub struct Commands {
     pub operations: Framework<Operation>,
     pub public_reports: Framework<PublicReport>,
     pub ncmec_tips: Framework<icac_aggregates::tip_intake::Tip>,
+    pub deconfliction: Framework<icac_aggregates::deconfliction::Deconfliction>,
+    deconfliction_key: deconfliction_key::DeconflictionKey,
+    matches: Arc<deconfliction::MatchIndex>,
     directory: Arc<InMemoryUnitDirectory>,
     ledger_index: Arc<PrefetchedLedgerIndex>,
     tips: Arc<InMemoryCyberTipIndex>,
@@ -134,13 +139,27 @@ pub struct Commands {
 }
 
 impl Commands {
-    /// Builds the frameworks and warms the indexes from the ledger.
+    /// Builds the frameworks and warms the indexes from the ledger. The deconfliction
+    /// key is the file next to the signing key (created on first use); a ledger opened
+    /// without a key file gets a key for this process only.
     pub async fn open(ledger: Ledger) -> Result<Self, CommandError> {
+        let key = deconfliction_key::DeconflictionKey::for_ledger(&ledger)
+            .map_err(|e| CommandError::Internal(e.to_string()))?;
+        Self::open_with_deconfliction_key(ledger, key).await
+    }
+
+    /// As `open`, comparing identifiers under `deconfliction_key`.
+    pub async fn open_with_deconfliction_key(
+        ledger: Ledger,
+        deconfliction_key: deconfliction_key::DeconflictionKey,
+    ) -> Result<Self, CommandError> {
         let directory = Arc::new(InMemoryUnitDirectory::default());
         let tips = Arc::new(InMemoryCyberTipIndex::default());
         let ledger_index = Arc::new(PrefetchedLedgerIndex::default());
         let tip_query = CyberTipIndexQuery(tips.clone());
         indexes::warm(&ledger, &directory, &tip_query).await?;
+        let matches = Arc::new(deconfliction::MatchIndex::default());
+        deconfliction::warm(&ledger, &matches).await?;
 
         let case_services =
             CaseServices::new(directory.clone(), tips.clone(), ledger_index.clone())
@@ -158,6 +177,13 @@ impl Commands {
             operations: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir.clone()),
             public_reports: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir.clone()),
             ncmec_tips: CqrsFramework::new(store(&ledger, &stale), vec![], unit_dir),
+            deconfliction: CqrsFramework::new(
+                store(&ledger, &stale),
+                vec![Box::new(deconfliction::MatchIndexQuery(matches.clone()))],
+                (),
+            ),
+            deconfliction_key,
+            matches,
             stale,
             ledger,
             directory,
@@ -169,6 +195,16 @@ impl Commands {
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The key subject identifiers are compared under (never logged, never stored).
+    pub fn deconfliction_key(&self) -> &deconfliction_key::DeconflictionKey {
+        &self.deconfliction_key
+    }
+
+    /// Every deconfliction match this process knows of.
+    pub fn matches(&self) -> &deconfliction::MatchIndex {
+        &self.matches
     }
 
     pub fn directory(&self) -> &Arc<InMemoryUnitDirectory> {

@@ -130,6 +130,23 @@ impl AppState {
         let storage = ledger.storage().clone();
         let id = ledger.id().clone();
         let commands = Commands::open(ledger.clone()).await?;
+        // What a stopped process left undone between a filing, its registration and its
+        // matches (the next filing of a value would record its matches too).
+        let actor = crate::commands::Actor::system(
+            "deconfliction:reconcile",
+            format!("reconcile-{}", jiff::Timestamp::now().as_nanosecond()),
+        );
+        match crate::commands::deconfliction::reconcile(&commands, &actor).await {
+            Ok(done) if done == Default::default() => {}
+            Ok(done) => tracing::warn!(
+                registered = done.registered,
+                matches = done.matches,
+                "deconfliction: registered filed cases and recorded matches missing at start-up"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "could not reconcile deconfliction matches at start-up")
+            }
+        }
         let access_log = AccessLog::new(storage.clone(), id.clone());
         let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());
         let sessions = sessions::SessionStore::new(storage.clone(), id.clone(), tokens.clone());

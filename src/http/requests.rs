@@ -269,6 +269,14 @@ pub struct AcknowledgeTipBody {
     pub unit_case_number: UnitCaseNumber,
 }
 
+/// `POST /v1/deconfliction/unchecked/{case_id}/follow-up`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpBody {
+    /// What the Task Force found (a closed list: no free text).
+    pub outcome: icac_aggregates::deconfliction::FollowUpOutcome,
+}
+
 /// `POST /v1/cases/{case_id}/sharing-cadence`
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

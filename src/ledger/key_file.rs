@@ -109,7 +109,7 @@ pub const MAX_KEY_FILE_BYTES: u64 = 16 * 1024;
 /// Reads a key file as text, refusing anything but a regular file of at most
 /// [`MAX_KEY_FILE_BYTES`]: a FIFO would block the reader forever, and a link to a
 /// device such as `/dev/zero` would be read without end.
-fn read_key_file(path: &Path) -> Result<String, KeyFileError> {
+pub(crate) fn read_key_file(path: &Path) -> Result<String, KeyFileError> {
     use std::io::Read;
     let read_err = |source| KeyFileError::Read {
         path: path.to_owned(),
@@ -157,7 +157,7 @@ fn read_key_file(path: &Path) -> Result<String, KeyFileError> {
 }
 
 #[cfg(unix)]
-fn check_private_mode(path: &Path) -> Result<(), KeyFileError> {
+pub(crate) fn check_private_mode(path: &Path) -> Result<(), KeyFileError> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|source| KeyFileError::Read {
         path: path.to_owned(),
@@ -174,11 +174,11 @@ fn check_private_mode(path: &Path) -> Result<(), KeyFileError> {
 }
 
 #[cfg(not(unix))]
-fn check_private_mode(_path: &Path) -> Result<(), KeyFileError> {
+pub(crate) fn check_private_mode(_path: &Path) -> Result<(), KeyFileError> {
     Ok(())
 }
 
-fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -47,6 +47,11 @@ impl Signer {
         }
     }
 
+    /// The key file this process was started with, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
     /// The key held now.
     pub fn current(&self) -> Arc<LedgerKey> {
         self.current

@@ -47,7 +47,9 @@ pub async fn reveal(
         return Ok(RevealCount::default());
     }
     let erased: HashSet<Hash32> = erased_in(doc).into_iter().map(|r| r.commitment).collect();
-    let rows = storage.sealed_of_streams(ledger, aggregate_type, ids).await?;
+    let rows = storage
+        .sealed_of_streams(ledger, aggregate_type, ids)
+        .await?;
     let values: HashMap<Hash32, Value> = rows
         .into_iter()
         .filter(|r| wanted.contains(&r.opening.commitment) && r.opening.is_valid())

@@ -392,6 +392,26 @@ impl Storage {
         }
     }
 
+    /// The ids of the streams of `aggregate_type` holding an event of `event_type`, in
+    /// no particular order (ids only: a start-up check over every case stays small).
+    pub async fn streams_with_event(
+        &self,
+        ledger: &LedgerId,
+        aggregate_type: &str,
+        event_type: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        match self {
+            Storage::Postgres(s) => {
+                s.streams_with_event(ledger, aggregate_type, event_type)
+                    .await
+            }
+            Storage::Sqlite(s) => {
+                s.streams_with_event(ledger, aggregate_type, event_type)
+                    .await
+            }
+        }
+    }
+
     /// Rows of one aggregate type in position order (for the ledger's own key events).
     pub async fn read_type(
         &self,

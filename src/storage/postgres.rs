@@ -8,8 +8,8 @@ use sqlx::{PgPool, Row};
 
 use super::sealed_store::erase_in;
 use super::{
-    decode, redact_url, sealed_pack, to_i64, to_u64, Batch, BatchPlan, CanonicalRow,
-    CheckpointRow, Head, StorageError, StoredRow,
+    decode, redact_url, sealed_pack, to_i64, to_u64, Batch, BatchPlan, CanonicalRow, CheckpointRow,
+    Head, StorageError, StoredRow,
 };
 use icac_format::record::{LedgerId, StreamId};
 
@@ -210,6 +210,24 @@ impl PgStorage {
             .await?)
     }
 
+    pub async fn streams_with_event(
+        &self,
+        ledger: &LedgerId,
+        aggregate_type: &str,
+        event_type: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT aggregate_id FROM ledger_events
+              WHERE ledger_id = $1 AND aggregate_type = $2 AND event_type = $3",
+        )
+        .bind(ledger.as_str())
+        .bind(aggregate_type)
+        .bind(event_type)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     pub async fn read_type(
         &self,
         ledger: &LedgerId,
@@ -290,7 +308,11 @@ async fn insert<'e>(
         reason: format!("sealed batch: {e}"),
     })?;
     let (first, last, openings) = match packed {
-        Some(p) => (Some(to_i64(p.first_position)), Some(to_i64(p.last_position)), Some(p.openings)),
+        Some(p) => (
+            Some(to_i64(p.first_position)),
+            Some(to_i64(p.last_position)),
+            Some(p.openings),
+        ),
         None => (None, None, None),
     };
     sqlx::query(
@@ -330,7 +352,6 @@ async fn insert<'e>(
     .await?;
     Ok(())
 }
-
 
 /// A batch laid out column by column for one `INSERT ... SELECT FROM UNNEST(...)`.
 struct Columns {

@@ -108,10 +108,7 @@ pub fn unpack(bytes: &[u8]) -> Result<Vec<StoredOpening>, PackError> {
 
 /// `bytes` without the openings whose commitment is in `erase`: the packed rest (`None`
 /// when nothing is left) and how many openings were removed.
-pub fn strip(
-    bytes: &[u8],
-    erase: &HashSet<Hash32>,
-) -> Result<(Option<Vec<u8>>, usize), PackError> {
+pub fn strip(bytes: &[u8], erase: &HashSet<Hash32>) -> Result<(Option<Vec<u8>>, usize), PackError> {
     let all = unpack(bytes)?;
     let before = all.len();
     let kept: Vec<StoredOpening> = all

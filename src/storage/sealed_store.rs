@@ -99,10 +99,12 @@ macro_rules! erase_in {
                 continue;
             }
             let packed: Vec<u8> = sqlx::Row::try_get(&row, "openings")?;
-            let (rest, removed) = $crate::storage::sealed_pack::strip(&packed, &gone)
-                .map_err(|e| $crate::storage::StorageError::Malformed {
-                    position,
-                    reason: format!("sealed batch: {e}"),
+            let (rest, removed) =
+                $crate::storage::sealed_pack::strip(&packed, &gone).map_err(|e| {
+                    $crate::storage::StorageError::Malformed {
+                        position,
+                        reason: format!("sealed batch: {e}"),
+                    }
                 })?;
             let q = match (rest, removed) {
                 (_, 0) => continue,
@@ -137,8 +139,12 @@ impl Storage {
         ledger: &LedgerId,
         stream: &StreamId,
     ) -> Result<Vec<StoredOpening>, StorageError> {
-        self.sealed_of_streams(ledger, &stream.aggregate_type, std::slice::from_ref(&stream.aggregate_id))
-            .await
+        self.sealed_of_streams(
+            ledger,
+            &stream.aggregate_type,
+            std::slice::from_ref(&stream.aggregate_id),
+        )
+        .await
     }
 
     /// Every sealed value of these streams of one aggregate type, in position order.
@@ -192,7 +198,12 @@ impl Storage {
                 holding("$2")
             );
             let rows = sealed_rows!(self, &sql, ledger.as_str(), to_i64(position))?;
-            covered_to = rows.iter().map(|o| o.position).max().unwrap_or(position).max(position);
+            covered_to = rows
+                .iter()
+                .map(|o| o.position)
+                .max()
+                .unwrap_or(position)
+                .max(position);
             out.extend(rows.into_iter().filter(|o| {
                 wanted.contains(&SealedRef {
                     position: o.position,
@@ -270,7 +281,12 @@ impl Storage {
         let (mut openings, mut last_first) = (Vec::new(), None);
         macro_rules! scan {
             ($pool:expr) => {{
-                for row in sqlx::query(sql).bind(ledger.as_str()).bind(after).fetch_all($pool).await? {
+                for row in sqlx::query(sql)
+                    .bind(ledger.as_str())
+                    .bind(after)
+                    .fetch_all($pool)
+                    .await?
+                {
                     last_first = Some(row.try_get::<i64, _>("first_position")?);
                     openings.extend(decode(&row)?);
                 }

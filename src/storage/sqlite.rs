@@ -188,6 +188,24 @@ impl SqliteStorage {
         rows.iter().map(decode::canonical).collect()
     }
 
+    pub async fn streams_with_event(
+        &self,
+        ledger: &LedgerId,
+        aggregate_type: &str,
+        event_type: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT aggregate_id FROM ledger_events
+              WHERE ledger_id = ? AND aggregate_type = ? AND event_type = ?",
+        )
+        .bind(ledger.as_str())
+        .bind(aggregate_type)
+        .bind(event_type)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     pub async fn read_type(
         &self,
         ledger: &LedgerId,

@@ -433,16 +433,8 @@ impl Case {
                 });
             }
         }
-        if let Some(tip) = c.form.source.cybertip() {
-            if let Some(holder) = services.cybertips.case_for(tip) {
-                if holder != c.case_id {
-                    return Err(CaseError::CyberTipHeldByOtherCase {
-                        tip: tip.clone(),
-                        case_id: holder,
-                    });
-                }
-            }
-        }
+        // A CyberTip another unit's case holds is no reason to refuse: both cases stay
+        // open and both units are told of each other (`deconfliction`, issue 17).
         Ok(vec![CaseEvent::NotificationFiled {
             case_id: c.case_id,
             form: c.form,

@@ -5,6 +5,11 @@
 //! units file on time and some late or never, the Task Force triages, shares,
 //! assigns, runs stings, records arrests, charges, referrals and corrections,
 //! a few CyberTips are filed by a second unit, and public reports are routed.
+//! Most CyberTips reach their unit through the Task Force's intake (NCMEC makes the
+//! report available; the Task Force receives, triages and disseminates it; the unit
+//! acknowledges it, which opens its case); a few tips stay informational or wait for an
+//! acknowledgement. One case in twenty shares a screen name with a recent case of
+//! another unit (the same suspect in two towns), for deconfliction to find.
 //! Every name is synthetic; ORIs, CyberTip and receipt numbers are made up.
 //! Same `(cases, seed, start)` ⇒ the same commands, on every platform.
 
@@ -39,6 +44,10 @@ use crate::operation::{ConcludeOperation, OperationCommand, PlanOperation, Recor
 use crate::public_report::{
     Channel, CloseReason, PublicReportCommand, ReportContent, TriagePriority,
 };
+use crate::tip_intake::{
+    FileAnnotation, LocationEstimate, NcmecIncidentType, NcmecPriority, NcmecReport, TipCommand,
+    TipFile,
+};
 use crate::units::{RegisterUnit, UnitCommand, UnitKind};
 use prng::SplitMix64;
 
@@ -59,6 +68,17 @@ pub enum DemoCommand {
     Cybertip(CyberTipCommand),
     Operation(OperationCommand),
     PublicReport(PublicReportCommand),
+    /// A CyberTip at the Task Force: receive, triage, disseminate (aggregate
+    /// `ncmec_tip`, id the tip number).
+    Tip(TipCommand),
+    /// The receiving unit acknowledges a disseminated tip as its case
+    /// `unit_case_number`: execute through the intake orchestration (the tip records
+    /// the acknowledgement, then the unit's case logs the complaint).
+    AcknowledgeTip {
+        cybertip_number: CyberTipNumber,
+        unit: Ori,
+        unit_case_number: UnitCaseNumber,
+    },
 }
 
 /// For a correction: which earlier event's ledger position the app must put
@@ -528,8 +548,7 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
     if rng.chance(50) {
         subjects.push(SubjectIdentifier {
             kind: SubjectIdentifierKind::IpEvent,
-            // TEST-NET-3 documentation range: never a real host.
-            value: format!("203.0.113.{}", 1 + rng.below(254)).into(),
+            value: demo_ip(rng.below(1 << 32)).into(),
             platform: None,
             observed_at: Some(observed),
         });
@@ -781,6 +800,8 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         UnitCaseNumber::parse(format!("{:02}-{:05}", received.year() % 100, n)).ok()
     };
     let mut receipts = 0u32;
+    // Recent cases' screen names, for the same suspect turning up in another town.
+    let mut screen_names: Vec<(Ori, String)> = Vec::new();
 
     for i in 0..cases {
         let unit_index = rng.weighted(&weights);
@@ -939,12 +960,33 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
             }
         }
 
+        // Most CyberTips reach the unit from the Task Force (issue 17): NCMEC makes the
+        // report available, the Task Force receives, triages and disseminates it, and
+        // the unit's acknowledgement on the day it receives it opens its case. The rest
+        // came to the unit some other way (NCMEC sent it elsewhere first).
+        let via_task_force = match source_tip(&source) {
+            Some(tip) if extra.chance(80) => {
+                tip_flow(&mut s, &mut extra, &tip, ori, &number, received, start);
+                true
+            }
+            _ => false,
+        };
+        if extra.chance(2) {
+            stray_tip(&mut s, &mut extra, i, &units, received, start);
+        }
+
         let mut last = received;
+        let mut complained = received;
         if complaint_first {
-            let at = received
+            complained = received
                 .checked_add(Span::new().minutes(rng.between(10, 300)))
                 .unwrap_or(received);
-            last = at;
+            last = complained;
+        }
+        let at = complained;
+        // The acknowledgement logged this tip's complaint; the draws above are made
+        // anyway, so the rest of the script is the same with or without intake.
+        if complaint_first && !via_task_force {
             s.case(
                 at,
                 &case_id,
@@ -970,7 +1012,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
         };
         let urgent = rng.chance(8);
         let filed_at = after(last, delay, &mut rng);
-        let form = build_form(
+        let mut form = build_form(
             FormSeed {
                 unit: ori,
                 number: &number,
@@ -981,6 +1023,7 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
             },
             &mut rng,
         );
+        same_suspect_elsewhere(&mut form, ori, &mut screen_names, &mut extra);
         s.case(
             filed_at,
             &case_id,
@@ -1330,6 +1373,238 @@ pub fn generate(cases: usize, seed: u64, start: Date) -> Vec<ScriptedCommand> {
     s.steps.sort_by_key(|c| c.at);
     s.steps.retain(|c| c.at < end);
     s.steps
+}
+
+/// What NCMEC's report of a demo tip says: a priority and incident type as NCMEC
+/// assigns them (mostly apparent child pornography), the reporting provider, and a few
+/// files with the provider's annotations.
+fn ncmec_report(
+    tip: &CyberTipNumber,
+    made_available: Timestamp,
+    rng: &mut SplitMix64,
+) -> NcmecReport {
+    let priority = [
+        NcmecPriority::Level1,
+        NcmecPriority::Level2,
+        NcmecPriority::Level3,
+        NcmecPriority::Informational,
+    ][rng.weighted(&[8, 52, 32, 8])];
+    let incident_type = [
+        NcmecIncidentType::ChildPornography,
+        NcmecIncidentType::OnlineEnticementOfChildren,
+        NcmecIncidentType::UnsolicitedObsceneMaterialToChild,
+        NcmecIncidentType::ChildSexTrafficking,
+        NcmecIncidentType::MisleadingWordsOrDigitalImages,
+    ][rng.weighted(&[82, 11, 4, 1, 2])];
+    let provider = PLATFORMS[rng.below(PLATFORMS.len() as u64) as usize];
+    let files = (0..1 + rng.below(4))
+        .map(|_| {
+            let mut annotations = Vec::new();
+            if rng.chance(6) {
+                annotations.push(FileAnnotation::GenerativeAi);
+            }
+            if rng.chance(10) {
+                annotations.push(FileAnnotation::Viral);
+            }
+            if rng.chance(5) {
+                annotations.push(FileAnnotation::PossibleSelfProduction);
+            }
+            TipFile {
+                annotations,
+                viewed_by_provider: rng.chance(75),
+            }
+        })
+        .collect();
+    NcmecReport {
+        cybertip_number: tip.clone(),
+        priority,
+        incident_type,
+        reporting_provider: provider.to_string(),
+        made_available_on: ct_date(made_available),
+        files,
+        location: rng.chance(85).then(|| LocationEstimate {
+            country: "US".into(),
+            region: Some("Connecticut".into()),
+            city: None,
+        }),
+    }
+}
+
+/// The Task Force's intake of `tip` for `unit`, which receives it at `received`:
+/// NCMEC made it available half a day to four days earlier, the Task Force received
+/// and triaged it, disseminated it half an hour before, and the unit acknowledges it.
+fn tip_flow(
+    s: &mut Script,
+    rng: &mut SplitMix64,
+    tip: &CyberTipNumber,
+    unit: &Ori,
+    number: &UnitCaseNumber,
+    received: Timestamp,
+    start: Date,
+) {
+    let earliest = at_local(start, 8 * 60);
+    let got = received
+        .checked_sub(Span::new().hours(rng.between(12, 96)))
+        .unwrap_or(received)
+        .max(earliest);
+    let report = ncmec_report(tip, got, rng);
+    let ncmec_priority = report.priority;
+    s.push(
+        got,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::Tip(TipCommand::Receive {
+            report,
+            recorded_at: got,
+        }),
+    );
+    let triaged = got
+        .checked_add(Span::new().hours(rng.between(1, 6)))
+        .unwrap_or(got);
+    // The Task Force mostly keeps NCMEC's priority; sometimes raises it.
+    let priority = if rng.chance(10) {
+        NcmecPriority::Level1
+    } else {
+        ncmec_priority
+    };
+    let disseminated = received
+        .checked_sub(Span::new().minutes(30))
+        .unwrap_or(received)
+        .max(triaged);
+    s.push(
+        triaged,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::Tip(TipCommand::Triage {
+            priority,
+            recorded_at: triaged,
+        }),
+    );
+    s.push(
+        disseminated,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::Tip(TipCommand::Disseminate {
+            to_unit: unit.clone(),
+            recorded_at: disseminated,
+        }),
+    );
+    s.push(
+        received,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::AcknowledgeTip {
+            cybertip_number: tip.clone(),
+            unit: unit.clone(),
+            unit_case_number: number.clone(),
+        },
+    );
+}
+
+/// A tip that never became a case: informational ones the Task Force keeps, and a few
+/// disseminated to a unit that has not acknowledged them (the dashboards' open
+/// disseminations).
+fn stray_tip(
+    s: &mut Script,
+    rng: &mut SplitMix64,
+    i: usize,
+    units: &[(Ori, &UnitSeed)],
+    near: Timestamp,
+    start: Date,
+) {
+    let Ok(tip) = CyberTipNumber::parse(format!("{}", 190_000_000 + i as u64)) else {
+        return;
+    };
+    let got = near.max(at_local(start, 8 * 60));
+    let report = ncmec_report(&tip, got, rng);
+    s.push(
+        got,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::Tip(TipCommand::Receive {
+            report,
+            recorded_at: got,
+        }),
+    );
+    let triaged = got.checked_add(Span::new().hours(2)).unwrap_or(got);
+    let disseminate = rng.chance(60);
+    s.push(
+        triaged,
+        "ncmec_tip",
+        tip.as_str(),
+        DemoCommand::Tip(TipCommand::Triage {
+            priority: if disseminate {
+                NcmecPriority::Level3
+            } else {
+                NcmecPriority::Informational
+            },
+            recorded_at: triaged,
+        }),
+    );
+    let to = units.get(rng.below(units.len() as u64) as usize);
+    if let (true, Some((unit, _))) = (disseminate, to) {
+        let at = triaged
+            .checked_add(Span::new().hours(20))
+            .unwrap_or(triaged);
+        s.push(
+            at,
+            "ncmec_tip",
+            tip.as_str(),
+            DemoCommand::Tip(TipCommand::Disseminate {
+                to_unit: unit.clone(),
+                recorded_at: at,
+            }),
+        );
+    }
+}
+
+/// A suspect's address from documentation ranges only (never a real host): mostly IPv6
+/// (2001:db8::/32, so two cases rarely share one by chance), one in ten IPv4 from the
+/// three TEST-NET blocks (762 addresses, so a few do, as carrier-grade NAT makes them).
+fn demo_ip(n: u64) -> String {
+    if n % 10 == 0 {
+        let k = (n / 10) % 762;
+        let block = ["192.0.2", "198.51.100", "203.0.113"][(k / 254) as usize];
+        format!("{block}.{}", 1 + k % 254)
+    } else {
+        format!("2001:db8:{:x}:{:x}::1", (n >> 16) & 0xffff, n & 0xffff)
+    }
+}
+
+/// Screen names kept for [`same_suspect_elsewhere`].
+const RECENT_SCREEN_NAMES: usize = 400;
+
+/// One case in twenty holds a screen name a recent case of another unit holds: the same
+/// suspect, active in two towns, that deconfliction has to find.
+fn same_suspect_elsewhere(
+    form: &mut NotificationForm,
+    unit: &Ori,
+    recent: &mut Vec<(Ori, String)>,
+    rng: &mut SplitMix64,
+) {
+    if rng.chance(5) {
+        let elsewhere: Vec<&String> = recent
+            .iter()
+            .filter(|(u, _)| u != unit)
+            .map(|(_, name)| name)
+            .collect();
+        let pick = elsewhere
+            .get(rng.below(elsewhere.len() as u64) as usize)
+            .cloned();
+        if let (Some(name), Some(first)) = (pick, form.subject_identifiers.first_mut()) {
+            first.value = name.clone().into();
+        }
+    }
+    if let Some(name) = form
+        .subject_identifiers
+        .first()
+        .and_then(|s| s.value.value())
+    {
+        recent.push((unit.clone(), name.clone()));
+        if recent.len() > RECENT_SCREEN_NAMES {
+            recent.remove(0);
+        }
+    }
 }
 
 fn source_tip(source: &Source) -> Option<CyberTipNumber> {

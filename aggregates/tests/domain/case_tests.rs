@@ -285,20 +285,22 @@ async fn notification_for_another_stream_id_is_refused() {
 }
 
 #[tokio::test]
-async fn notification_for_a_tip_held_elsewhere_is_refused() {
+async fn notification_for_a_tip_held_elsewhere_opens_its_own_case() {
+    // Issue 17: a tip another unit's case holds is filed on this case too; both stay
+    // open and deconfliction tells both units of each other.
     let world = World::new();
     world.tips.insert(
         CyberTipNumber::parse(TIP).unwrap(),
         case_id("CT0009300:NH-1"),
     );
-    F::with(world.services())
-        .given_no_previous_events()
-        .when_async(file_cmd())
-        .await
-        .then_expect_error(CaseError::CyberTipHeldByOtherCase {
-            tip: CyberTipNumber::parse(TIP).unwrap(),
-            case_id: case_id("CT0009300:NH-1"),
-        });
+    let services = world.services();
+    let events = Case::default()
+        .decide(file_cmd(), &services)
+        .expect("accepted");
+    assert!(matches!(
+        events.as_slice(),
+        [CaseEvent::NotificationFiled { .. }]
+    ));
 }
 
 #[tokio::test]

@@ -5,15 +5,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cqrs_es::{Aggregate, DomainEvent};
-use icac_aggregates::case::{Case, CaseCommand, CaseServices};
+use icac_aggregates::case::{Case, CaseCommand, CaseServices, LogComplaint};
 use icac_aggregates::cybertip::{filing, ClaimOutcome, CyberTip};
 use icac_aggregates::demo::{generate, DemoCommand, ScriptedCommand};
+use icac_aggregates::form::v1::Source;
 use icac_aggregates::ids::{CaseId, LedgerPosition, Ori};
 use icac_aggregates::operation::Operation;
 use icac_aggregates::public_report::PublicReport;
 use icac_aggregates::services::{
     InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory, LedgerEventRef,
 };
+use icac_aggregates::tip_intake::{Tip, TipCommand};
 use icac_aggregates::units::Unit;
 use jiff::civil::date;
 
@@ -27,6 +29,7 @@ struct MiniApp {
     tip_state: HashMap<String, CyberTip>,
     ops: HashMap<String, Operation>,
     reports: HashMap<String, PublicReport>,
+    ncmec_tips: HashMap<String, Tip>,
     positions: HashMap<(String, String, String), Vec<u64>>,
     next: u64,
     events: Vec<serde_json::Value>,
@@ -62,17 +65,16 @@ impl MiniApp {
         Ok(())
     }
 
-    /// The filing orchestration from docs/DOMAIN.md.
+    /// The filing orchestration from docs/DOMAIN.md: the first case to file a tip
+    /// claims it; every filing files on its own case (both stay open).
     fn file(&mut self, case_id: CaseId, cmd: CaseCommand) -> Result<(), String> {
-        let CaseCommand::FileNotification(f) = cmd else {
+        let CaseCommand::FileNotification(f) = &cmd else {
             unreachable!()
         };
-        let mut outcome = ClaimOutcome::FileOnOwnCase;
         if let Some((tip_id, claim)) = filing::claim(&case_id, &f.form, f.recorded_at) {
             let state = self.tip_state.entry(tip_id.clone()).or_default();
             let result = state.decide(claim);
-            outcome = ClaimOutcome::from_result(result.as_ref().map(|_| ()))
-                .map_err(|e| e.to_string())?;
+            ClaimOutcome::from_result(result.as_ref().map(|_| ())).map_err(|e| e.to_string())?;
             if let Ok(events) = result {
                 for e in events {
                     if let icac_aggregates::cybertip::CyberTipEvent::CyberTipClaimed {
@@ -88,14 +90,17 @@ impl MiniApp {
                 }
             }
         }
-        let own_opened = self
-            .cases
-            .get(case_id.as_str())
-            .is_some_and(|c| c.case_id.is_some());
-        for (target, command) in
-            filing::case_commands(case_id, f.form, f.recorded_at, outcome, own_opened)
-        {
-            self.case(&target, command)?;
+        self.case(&case_id, cmd)
+    }
+
+    fn tip(&mut self, id: &str, cmd: TipCommand) -> Result<(), String> {
+        let state = self.ncmec_tips.entry(id.to_string()).or_default();
+        let events = state
+            .decide(cmd, self.units.as_ref())
+            .map_err(|e| format!("tip {id}: {e}"))?;
+        for e in events {
+            self.ncmec_tips.get_mut(id).unwrap().apply(e.clone());
+            self.record("ncmec_tip", id, &e);
         }
         Ok(())
     }
@@ -148,6 +153,39 @@ impl MiniApp {
                     self.record("operation", &id, &e);
                 }
                 Ok(())
+            }
+            DemoCommand::Tip(c) => self.tip(&id, c),
+            // `commands::tip_intake::acknowledge`: the tip, then the unit's complaint.
+            DemoCommand::AcknowledgeTip {
+                cybertip_number,
+                unit,
+                unit_case_number,
+            } => {
+                let case_id = CaseId::for_unit_case(&unit, &unit_case_number).unwrap();
+                if self
+                    .cases
+                    .get(case_id.as_str())
+                    .is_some_and(|c| c.case_id.is_some())
+                {
+                    return Err(format!("case {case_id} is already open"));
+                }
+                let ack = TipCommand::Acknowledge {
+                    unit: unit.clone(),
+                    case_id: case_id.clone(),
+                    recorded_at: step.at,
+                };
+                self.tip(&id, ack)?;
+                let complaint = CaseCommand::LogComplaint(LogComplaint {
+                    case_id: case_id.clone(),
+                    reporting_unit: unit,
+                    unit_case_number: Some(unit_case_number),
+                    received_on: icac_aggregates::local_time::ct_date(step.at),
+                    received_time: None,
+                    received_offset: None,
+                    source: Source::NcmecCybertip { cybertip_number },
+                    recorded_at: step.at,
+                });
+                self.case(&case_id, complaint)
             }
             DemoCommand::PublicReport(c) => {
                 let state = self.reports.entry(id.clone()).or_default();
@@ -207,7 +245,6 @@ fn every_scripted_command_is_accepted_and_the_mix_is_realistic() {
         "UnitDeactivated",
         "ComplaintLogged",
         "NotificationFiled",
-        "DuplicateNotificationLinked",
         "InformationShared",
         "InvestigatorAssigned",
         "StatusChanged",
@@ -224,10 +261,23 @@ fn every_scripted_command_is_accepted_and_the_mix_is_realistic() {
         "PublicReportReceived",
         "PublicReportRouted",
         "PublicReportClosed",
+        "TipReceived",
+        "TipTriaged",
+        "TipDisseminated",
+        "TipAcknowledged",
     ] {
         assert!(count(name) > 0, "no {name} in demo output");
     }
     assert!(count("UnitRegistered") >= 30);
+    // Most CyberTips reach their unit through the Task Force's intake (issue 17); a
+    // few disseminations are still waiting for their unit's acknowledgement.
+    let (claimed, acknowledged) = (count("CyberTipClaimed"), count("TipAcknowledged"));
+    assert!(
+        acknowledged * 100 >= claimed * 65 && acknowledged * 100 <= claimed * 95,
+        "{acknowledged} of {claimed} tips through intake"
+    );
+    assert!(count("TipDisseminated") > acknowledged);
+    assert!(count("TipReceived") > count("TipDisseminated"));
 
     // Timeliness mix at the end of the year.
     use icac_aggregates::compliance::{assess, ComplianceStatus, DeadlinePolicy};

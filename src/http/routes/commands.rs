@@ -257,8 +257,7 @@ pub async fn file(
         let mut answer = serde_json::to_value(&receipt).map_err(Problem::internal)?;
         // Where the unit fetches its tlog-proof receipt once a witnessed checkpoint
         // covers the filing.
-        let (crate::commands::filing::FilingReceipt::Filed { case_id }
-        | crate::commands::filing::FilingReceipt::LinkedToExisting { case_id, .. }) = &receipt;
+        let case_id = receipt.case_id();
         if let Value::Object(m) = &mut answer {
             m.insert(
                 "receipt".into(),

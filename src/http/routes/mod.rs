@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod commands;
+pub mod deconfliction;
 pub mod probes;
 pub mod queries;
 pub mod tips;
@@ -222,6 +223,40 @@ pub const ROUTES: &[RouteSpec] = &[
         || get(queries::case_history_route),
     )
     .query(schema::<queries::HistoryQuery>),
+    route(
+        GET,
+        "/v1/cases/{case_id}/deconfliction",
+        Some(P::ReadCases),
+        "cases",
+        "Deconfliction matches on the case: which other unit holds the same CyberTip or suspect identifier, and whom to call (never the other unit's case; access-logged)",
+        || get(deconfliction::case_matches),
+    ),
+    route(
+        GET,
+        "/v1/deconfliction/matches",
+        Some(P::ManageCases),
+        "cases",
+        "Task Force: every deconfliction match, with both units' cases (access-logged)",
+        || get(deconfliction::all_matches),
+    ),
+    route(
+        GET,
+        "/v1/deconfliction/unchecked",
+        Some(P::ManageCases),
+        "cases",
+        "Task Force: cases filed with deconfliction_checked false, still to follow up (access-logged)",
+        || get(deconfliction::not_checked),
+    )
+    .query(schema::<deconfliction::UncheckedQuery>),
+    route(
+        POST,
+        "/v1/deconfliction/unchecked/{case_id}/follow-up",
+        Some(P::ManageCases),
+        "cases",
+        "Task Force: record the follow-up of a case filed with deconfliction_checked false",
+        || post(deconfliction::follow_up),
+    )
+    .body(body::<b::FollowUpBody>),
     route(
         POST,
         "/v1/cases/{case_id}/shares",

@@ -365,7 +365,14 @@ pub async fn case_history_route(
     log_read(&state, &principal, "case_history_read", case_id.as_str()).await?;
     let mut doc = serde_json::to_value(history).map_err(Problem::internal)?;
     let ids = [case_id.as_str().to_owned()];
-    reveal_for(&state, &principal, &mut doc, case_id.as_str(), ("case", &ids)).await?;
+    reveal_for(
+        &state,
+        &principal,
+        &mut doc,
+        case_id.as_str(),
+        ("case", &ids),
+    )
+    .await?;
     Ok(Json(doc))
 }
 
