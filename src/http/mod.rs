@@ -46,6 +46,13 @@ pub struct Hotline {
     pub number: String,
 }
 
+impl Hotline {
+    /// The number as a `tel:` link takes it (no spaces).
+    pub fn tel(&self) -> String {
+        self.number.replace(' ', "")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub body_limit: usize,
@@ -75,11 +82,10 @@ impl Default for ServerConfig {
         ServerConfig {
             body_limit: 256 * 1024,
             request_timeout: Duration::from_secs(30),
+            // The national lines every deployment lists; the Task Force's own tip line
+            // is the deployment's (`serve --hotline`, required outside `--demo`), so
+            // no placeholder number can reach the public page.
             hotlines: vec![
-                Hotline {
-                    label: "Connecticut ICAC Task Force tip line (configure with --hotline)".into(),
-                    number: "1-800-555-0142".into(),
-                },
                 Hotline {
                     label: "NCMEC CyberTipline".into(),
                     number: "1-800-843-5678".into(),
