@@ -3,6 +3,7 @@
 //! through `event_store::LedgerEventStore`.
 
 pub mod demo;
+pub mod case_at;
 pub mod erasure;
 pub mod filing;
 pub mod import;

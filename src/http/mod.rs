@@ -22,6 +22,7 @@ pub mod routes;
 pub mod server;
 pub mod sessions;
 pub mod tokens;
+pub mod web_forms;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,6 +119,8 @@ pub struct AppState {
     pub ledger: Ledger,
     pub tokens: TokenStore,
     pub sessions: sessions::SessionStore,
+    /// The web form's drafts and submission claims (outside the ledger).
+    pub web_forms: web_forms::WebForms,
     pub access_log: AccessLog,
     pub projections: ProjectionRunner,
     pub config: ServerConfig,
@@ -139,6 +142,7 @@ impl AppState {
         let access_log = AccessLog::new(storage.clone(), id.clone());
         let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());
         let sessions = sessions::SessionStore::new(storage.clone(), id.clone(), tokens.clone());
+        let web_forms = web_forms::WebForms::new(storage.clone(), id.clone());
         let projections = ProjectionRunner::open(storage, id).await?;
         projections.catch_up().await?;
         let public_limiter = RateLimiter::new(
@@ -151,6 +155,7 @@ impl AppState {
             ledger,
             tokens,
             sessions,
+            web_forms,
             access_log,
             projections,
             config,

@@ -20,6 +20,8 @@ use crate::projection::views::ViewQueryError;
 #[derive(Debug, Deserialize)]
 pub struct DashboardQuery {
     pub as_of: Option<String>,
+    /// `csv`: the by-unit table as a download.
+    pub format: Option<String>,
 }
 
 #[derive(Template)]
@@ -144,6 +146,26 @@ pub(super) fn unit_rows(state: &SharedState, units: &[UnitCompliance]) -> Vec<Un
         .collect()
 }
 
+fn units_csv(state: &SharedState, units: &[UnitCompliance], as_of: jiff::civil::Date) -> Response {
+    let body = super::csv::table(
+        &["unit", "ori", "notifications", "on_time", "late", "pending", "due_soon", "overdue", "incomplete_form"],
+        unit_rows(state, units).into_iter().map(|u| {
+            vec![
+                u.name,
+                u.ori,
+                u.notifications.to_string(),
+                u.on_time.to_string(),
+                u.late.to_string(),
+                u.pending.to_string(),
+                u.due_soon.to_string(),
+                u.overdue.to_string(),
+                u.incomplete.to_string(),
+            ]
+        }),
+    );
+    super::csv::download(&format!("icac-compliance-by-unit-{as_of}.csv"), body)
+}
+
 fn welcome(p: &Principal, csrf: &str) -> Response {
     render(
         StatusCode::OK,
@@ -203,6 +225,9 @@ pub async fn dashboard(
             .count(),
         Err(e) => return error_page(&Problem::internal(e)),
     };
+    if q.format.as_deref() == Some("csv") {
+        return units_csv(&state, &report.units, as_of);
+    }
     let t = &report.total;
     let page = DashboardPage {
         chrome: chrome(&p, &csrf, "Compliance dashboard"),

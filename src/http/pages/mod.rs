@@ -1,12 +1,18 @@
 //! Server-rendered HTML: the public reporting page and the staff pages, every one an
 //! askama template under `templates/` extending `layout.html`.
 
+pub mod actions;
 pub mod cases;
+pub mod csv;
 pub mod dashboard;
+pub mod form_spec;
+pub mod labels;
 pub mod layout;
+pub mod notification;
 pub mod public;
 pub mod reports;
 pub mod staff;
+pub mod timeline;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -20,9 +26,12 @@ pub fn router() -> Router<SharedState> {
         .route("/staff", get(dashboard::dashboard))
         .route("/staff/login", get(staff::login_page).post(staff::login))
         .route("/staff/logout", post(staff::logout))
+        .route("/staff/notifications/new", get(notification::new_form))
+        .route("/staff/notifications", post(notification::submit))
         .route("/staff/cases", get(cases::cases))
         .route("/staff/cases/{case_id}", get(cases::case_page))
         .route("/staff/cases/{case_id}/receipt", get(cases::case_receipt))
+        .route("/staff/cases/{case_id}/actions/{action}", post(actions::act))
         .route("/staff/annual-report", get(reports::annual))
         .route("/staff/ledger", get(reports::ledger))
 }

@@ -66,6 +66,23 @@ fn edition(
         .into_response()
 }
 
+/// The year the January report covers: the last calendar year that ended before
+/// today, or before the newest receipt on the ledger when that is older (a ledger
+/// whose data stops earlier, like the demo year, opens on a year with figures).
+async fn last_complete_year(
+    state: &SharedState,
+    p: &crate::http::auth::Principal,
+) -> Result<i16, Problem> {
+    let today = queries::today();
+    let (_, newest) =
+        queries::case_summaries(state, p, None, None, today, 0, 1).await?;
+    let until = newest
+        .first()
+        .map(|c| c.received_on.min(today))
+        .unwrap_or(today);
+    Ok(until.year() - 1)
+}
+
 pub async fn annual(
     State(state): State<SharedState>,
     Staff(p, csrf): Staff,
@@ -74,8 +91,17 @@ pub async fn annual(
     if let Err(r) = require(&p, Permission::ReadAggregates) {
         return r;
     }
-    let from = q.from.clone().filter(|s| !s.is_empty());
-    let to = q.to.clone().filter(|s| !s.is_empty());
+    let mut from = q.from.clone().filter(|s| !s.is_empty());
+    let mut to = q.to.clone().filter(|s| !s.is_empty());
+    if from.is_none() && to.is_none() {
+        match last_complete_year(&state, &p).await {
+            Ok(year) => {
+                from = Some(format!("{year}-01-01"));
+                to = Some(format!("{year}-12-31"));
+            }
+            Err(e) => return error_page(&e),
+        }
+    }
     let aq = queries::AnnualQuery {
         from: from.clone(),
         to: to.clone(),

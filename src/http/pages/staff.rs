@@ -72,6 +72,48 @@ impl FromRequestParts<SharedState> for Staff {
     }
 }
 
+/// A staff form post: the session's principal, its CSRF token, and the form's fields.
+/// Refused unless the browser sent it from this site and it carries the session's CSRF
+/// token (checked here, server side, for every staff form).
+pub struct StaffForm(pub Principal, pub String, pub Vec<(String, String)>);
+
+/// A staff form's body at most: the notification form with many rows fits.
+const MAX_FORM_BODY: usize = 256 * 1024;
+
+impl axum::extract::FromRequest<SharedState> for StaffForm {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &SharedState,
+    ) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        if csrf::cross_site(&parts.headers) {
+            return Err(forged());
+        }
+        let Staff(p, token) = Staff::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let bytes = axum::body::to_bytes(body, MAX_FORM_BODY).await.map_err(|_| {
+            error_page(&Problem::new(
+                crate::http::problem::Kind::TooLarge,
+                "the form was too large; nothing was recorded",
+            ))
+        })?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
+            error_page(&Problem::new(
+                crate::http::problem::Kind::BadRequest,
+                "the form could not be read; open the page again and resend",
+            ))
+        })?;
+        let sent = csrf::form_field(&pairs, csrf::FIELD).unwrap_or_default();
+        if !constant_time_eq(token.as_bytes(), sent.as_bytes()) {
+            return Err(forged());
+        }
+        Ok(StaffForm(p, token, pairs))
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
@@ -104,6 +146,9 @@ pub(super) fn nav(p: &Principal, csrf: &str) -> Nav {
     let mut links = vec![("/staff", "Dashboard")];
     if p.role.allows(Permission::ReadCases) {
         links.push(("/staff/cases", "Cases"));
+    }
+    if p.role.allows(Permission::FileForUnit) {
+        links.push(("/staff/notifications/new", "File a notification"));
     }
     if p.role.allows(Permission::ReadAggregates) {
         links.push(("/staff/annual-report", "Annual report"));
