@@ -231,3 +231,97 @@ async fn the_notification_form_validates_drafts_and_files_once() {
         s.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_actions_keep_the_version_and_intake_routes_a_report() {
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let (st, b) = s
+            .post(Role::UnitReporter, "/v1/notifications", form(HARTFORD, "24-500", "9005001"))
+            .await;
+        assert_eq!(st, 201, "{b}");
+        let case = format!("/staff/cases/{HARTFORD}:24-500");
+        let (session, _) = sign_in(&s, &s.tokens[&Role::Investigator]).await;
+        let (st, _, html) = page(&s, &session, &case).await;
+        assert_eq!(st, 200);
+        let version = hidden(&html, "version");
+        let csrf = hidden(&html, "csrf");
+        // Only the moves valid now: from received, triage or close.
+        let offered = html.split("id=\"status-to\"").nth(1).unwrap().split("</select>").next().unwrap();
+        assert!(offered.contains("value=\"triaged\"") && offered.contains("value=\"closed\""), "{offered}");
+        assert!(!offered.contains("value=\"investigating\""), "{offered}");
+
+        // Share to a unit, then triage, each with the version the page showed.
+        let share = [("csrf", csrf.as_str()), ("version", version.as_str()), ("direction", "to_units"), ("to_units", HARTFORD), ("category", "intelligence"), ("summary", "Subscriber records came back")];
+        let (st, location, html) = post_form(&s, &session, &format!("{case}/actions/share"), &share).await;
+        assert_eq!(st, 303, "{html}");
+        assert_eq!(location, format!("{case}?done=share"));
+        let before = s.head().await;
+
+        // The same page again (its version is now stale): told to reload, nothing lost.
+        let triage = [("csrf", csrf.as_str()), ("version", version.as_str()), ("to", "triaged")];
+        let (st, _, html) = post_form(&s, &session, &format!("{case}/actions/status"), &triage).await;
+        assert_eq!(st, 409, "{html}");
+        assert!(html.contains("This case changed since you loaded the page"), "{html}");
+        assert_eq!(s.head().await, before);
+        let fresh = hidden(&html, "version");
+        let triage = [("csrf", csrf.as_str()), ("version", fresh.as_str()), ("to", "triaged")];
+        let (st, _, _) = post_form(&s, &session, &format!("{case}/actions/status"), &triage).await;
+        assert_eq!(st, 303);
+
+        // A refused move says why, beside its form, in words.
+        let (_, _, html) = page(&s, &session, &case).await;
+        let v = hidden(&html, "version");
+        let close = [("csrf", csrf.as_str()), ("version", v.as_str()), ("to", "closed")];
+        let (st, _, html) = post_form(&s, &session, &format!("{case}/actions/status"), &close).await;
+        assert_eq!(st, 422, "{html}");
+        assert!(html.contains("closing a case requires a disposition"), "{html}");
+        let close = [("csrf", csrf.as_str()), ("version", v.as_str()), ("to", "closed"), ("disposition", "unfounded")];
+        let (st, _, _) = post_form(&s, &session, &format!("{case}/actions/status"), &close).await;
+        assert_eq!(st, 303);
+
+        // A correction, shown beside the event it corrects.
+        let (_, _, html) = page(&s, &session, &case).await;
+        let v = hidden(&html, "version");
+        let filed_at = html.split("id=\"event-").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let fix = [("csrf", csrf.as_str()), ("version", v.as_str()), ("corrects", filed_at.as_str()), ("field", "medium"), ("new_value", "gaming"), ("reason", "Typed in the wrong box")];
+        let (st, _, html) = post_form(&s, &session, &format!("{case}/actions/correction"), &fix).await;
+        assert_eq!(st, 303, "{html}");
+        let (_, _, html) = page(&s, &session, &case).await;
+        assert!(html.contains("Corrected by <a href=\"#event-"), "{html}");
+        assert!(html.contains("Status changed to closed"), "{html}");
+        let (st, b) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:24-500")).await;
+        assert_eq!(st, 200);
+        assert_eq!(b["status"], "closed", "{b}");
+
+        // Intake: a public report, routed from the page, opens the unit's case.
+        let r = s
+            .client
+            .post(s.url("/report"))
+            .form(&[("category", "online_enticement"), ("good_faith", "yes"), ("description", "A stranger keeps messaging my daughter")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let (st, _, html) = page(&s, &session, "/staff/intake").await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("A stranger keeps messaging my daughter") && html.contains("minute"), "{html}");
+        let receipt = html.split("<td class=\"mono\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+        // Routing before triage is refused by the domain, and the page says so.
+        let route = [("csrf", csrf.as_str()), ("unit", HARTFORD)];
+        let (st, _, html) = post_form(&s, &session, &format!("/staff/intake/{receipt}/route"), &route).await;
+        assert_eq!(st, 422);
+        assert!(html.contains("must be triaged before it is routed"), "{html}");
+        let triage = [("csrf", csrf.as_str()), ("priority", "urgent")];
+        let (st, location, _) = post_form(&s, &session, &format!("/staff/intake/{receipt}/triage"), &triage).await;
+        assert_eq!((st, location.as_str()), (303, "/staff/intake?done=triage"));
+        let (st, location, html) = post_form(&s, &session, &format!("/staff/intake/{receipt}/route"), &route).await;
+        assert_eq!(st, 303, "{html}");
+        assert_eq!(location, "/staff/intake?done=route");
+        let (st, b) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:PR-{receipt}")).await;
+        assert_eq!(st, 200, "{b}");
+        let (_, _, html) = page(&s, &session, "/staff/intake").await;
+        assert!(!html.contains(&format!("<td class=\"mono\">{receipt}<")), "{html}");
+        s.stop().await;
+    }
+}

@@ -234,7 +234,7 @@ fn body(action: &str, p: &Posted, who: &Principal) -> Result<CaseBody, Problem> 
                 "incident_type" => "incident_type",
                 _ => "medium",
             };
-            let corrects = p.get("corrects").parse::<u64>().map(Value::from).unwrap_or(Value::Null);
+            let corrects = text(p, "corrects");
             json!({ "corrects": corrects, "changes": [{ "field": field, key: text(p, "new_value") }], "reason": text(p, "reason") })
         }
         _ => return Err(Problem::not_found(format!("no case action {:?}", action.chars().take(20).collect::<String>()))),

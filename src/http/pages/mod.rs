@@ -6,6 +6,7 @@ pub mod cases;
 pub mod csv;
 pub mod dashboard;
 pub mod form_spec;
+pub mod intake;
 pub mod labels;
 pub mod layout;
 pub mod notification;
@@ -32,6 +33,8 @@ pub fn router() -> Router<SharedState> {
         .route("/staff/cases/{case_id}", get(cases::case_page))
         .route("/staff/cases/{case_id}/receipt", get(cases::case_receipt))
         .route("/staff/cases/{case_id}/actions/{action}", post(actions::act))
+        .route("/staff/intake", get(intake::queue))
+        .route("/staff/intake/{receipt}/{action}", post(intake::act))
         .route("/staff/annual-report", get(reports::annual))
         .route("/staff/ledger", get(reports::ledger))
 }

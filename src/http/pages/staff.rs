@@ -147,6 +147,9 @@ pub(super) fn nav(p: &Principal, csrf: &str) -> Nav {
     if p.role.allows(Permission::ReadCases) {
         links.push(("/staff/cases", "Cases"));
     }
+    if p.role.allows(Permission::HandlePublicReports) {
+        links.push(("/staff/intake", "Intake"));
+    }
     if p.role.allows(Permission::FileForUnit) {
         links.push(("/staff/notifications/new", "File a notification"));
     }
