@@ -541,6 +541,8 @@ fn sealed_rows(v: &serde_json::Value, path: &mut String, out: &mut Vec<(String, 
                 .filter(|s| !s.is_empty() && s.parse::<usize>().is_err())
                 .skip_while(|s| !s.chars().next().is_some_and(char::is_uppercase))
                 .skip(1)
+                .filter(|s| *s != "form")
+                .map(spell)
                 .collect::<Vec<_>>()
                 .join(" › ");
             let shown = match (map.get("value"), map.get("erased")) {

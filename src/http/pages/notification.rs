@@ -118,7 +118,10 @@ fn field_view(spec: &super::form_spec::FieldSpec, pointer: &str, posted: &Posted
     }
 }
 
-fn section_view(spec: &SectionSpec, posted: &Posted, errors: &[FieldError], schema: &Value, claimed: &mut Vec<String>) -> SectionView {
+/// Every field shown: (pointer, label as the error summary names it).
+type Claimed = Vec<(String, String)>;
+
+fn section_view(spec: &SectionSpec, posted: &Posted, errors: &[FieldError], schema: &Value, claimed: &mut Claimed) -> SectionView {
     let (fields, rows, add) = match spec.list {
         None => (
             spec.fields.iter().map(|f| field_view(f, &f.pointer, posted, errors, schema)).collect(),
@@ -147,15 +150,18 @@ fn section_view(spec: &SectionSpec, posted: &Posted, errors: &[FieldError], sche
         .filter(|e| spec.list.is_some_and(|(l, _, _)| e.pointer == l))
         .map(|e| e.message.clone())
         .collect();
-    claimed.extend(fields.iter().chain(rows.iter().flat_map(|r: &RowView| r.fields.iter())).map(|f: &FieldView| f.name.clone()));
+    claimed.extend(fields.iter().map(|f| (f.name.clone(), f.label.clone())));
+    for r in &rows {
+        claimed.extend(r.fields.iter().map(|f| (f.name.clone(), format!("{}, {}", r.legend, f.label.to_lowercase()))));
+    }
     SectionView { id: spec.id, legend: spec.legend, hint: spec.hint, errors: own, fields, rows, add }
 }
 
 /// Where the error summary links an error: its field, else the nearest group.
-fn anchor(pointer: &str, fields: &[String]) -> String {
+fn anchor(pointer: &str, fields: &Claimed) -> String {
     let mut p = pointer.to_owned();
     loop {
-        if fields.iter().any(|f| *f == p) {
+        if fields.iter().any(|(f, _)| *f == p) {
             return field_id(&p);
         }
         match p.rfind('/') {
@@ -205,7 +211,12 @@ async fn show_form(cx: &FormContext<'_>, status: StatusCode, posted: &Posted, er
         .iter()
         .map(|e| {
             let target = anchor(&e.pointer, &claimed);
-            let text = if claimed.contains(&e.pointer) { e.message.clone() } else { format!("{}: {}", pointer_words(&e.pointer), e.message) };
+            let name = claimed
+                .iter()
+                .find(|(f, _)| *f == e.pointer)
+                .map(|(_, label)| label.clone())
+                .unwrap_or_else(|| pointer_words(&e.pointer));
+            let text = format!("{name}: {}", e.message);
             (target, text)
         })
         .collect();
