@@ -34,9 +34,17 @@ pub async fn page(s: &Server, session: &str, path: &str) -> (u16, String, String
 async fn case_list_pages_searches_downloads_and_reads_in_plain_english() {
     for kind in KINDS {
         let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
-        for (n, tip) in [("24-101", "9001001"), ("24-102", "9001002"), ("24-103", "9001003")] {
+        for (n, tip) in [
+            ("24-101", "9001001"),
+            ("24-102", "9001002"),
+            ("24-103", "9001003"),
+        ] {
             let (st, b) = s
-                .post(Role::UnitReporter, "/v1/notifications", form(HARTFORD, n, tip))
+                .post(
+                    Role::UnitReporter,
+                    "/v1/notifications",
+                    form(HARTFORD, n, tip),
+                )
                 .await;
             assert_eq!(st, 201, "{b}");
         }
@@ -49,7 +57,11 @@ async fn case_list_pages_searches_downloads_and_reads_in_plain_english() {
         assert!(html.contains("id=\"next-page\""), "{html}");
         let (_, _, html) = page(&s, &session, "/staff/cases?limit=2&offset=2").await;
         assert!(html.contains("Showing 3–3 of 3 cases"), "{html}");
-        assert_eq!(html.matches("<tr><td><a href=\"/staff/cases/").count(), 1, "{html}");
+        assert_eq!(
+            html.matches("<tr><td><a href=\"/staff/cases/").count(),
+            1,
+            "{html}"
+        );
         // The unit's name, with its code as secondary text.
         assert!(html.contains("secondary-text\">CT0006400</span>"), "{html}");
 
@@ -59,7 +71,11 @@ async fn case_list_pages_searches_downloads_and_reads_in_plain_english() {
         assert!(html.contains("There is no 14-day status called"), "{html}");
 
         // Search: by unit case number, CyberTip number and case id; one match opens it.
-        for (q, case) in [("24-101", "24-101"), ("9001002", "24-102"), ("CT0006400:24-103", "24-103")] {
+        for (q, case) in [
+            ("24-101", "24-101"),
+            ("9001002", "24-102"),
+            ("CT0006400:24-103", "24-103"),
+        ] {
             let (st, location, _) = page(&s, &session, &format!("/staff/cases?q={q}")).await;
             assert_eq!(st, 303, "{q}");
             assert_eq!(location, format!("/staff/cases/{HARTFORD}:{case}"), "{q}");
@@ -72,7 +88,10 @@ async fn case_list_pages_searches_downloads_and_reads_in_plain_english() {
         let (st, ct, csv) = page(&s, &session, "/staff/cases?limit=1&format=csv").await;
         assert_eq!((st, ct.as_str()), (200, "text/csv; charset=utf-8"));
         assert_eq!(csv.lines().count(), 4, "{csv}");
-        assert!(csv.starts_with("case_id,unit,unit_ori,received_on,status"), "{csv}");
+        assert!(
+            csv.starts_with("case_id,unit,unit_ori,received_on,status"),
+            "{csv}"
+        );
         let (st, _, csv) = page(&s, &session, "/staff?format=csv").await;
         assert_eq!(st, 200);
         assert!(csv.starts_with("unit,ori,notifications"), "{csv}");
@@ -81,9 +100,17 @@ async fn case_list_pages_searches_downloads_and_reads_in_plain_english() {
         // The timeline speaks: the business date first, no Rust names.
         let (st, _, html) = page(&s, &session, &format!("/staff/cases/{HARTFORD}:24-101")).await;
         assert_eq!(st, 200);
-        assert!(html.contains("<strong>Notification filed</strong>"), "{html}");
+        assert!(
+            html.contains("<strong>Notification filed</strong>"),
+            "{html}"
+        );
         assert!(html.contains("2 days after receipt"), "{html}");
-        for leak in ["NotificationFiled", "CsamDistribution", "NcmecCybertip", "..="] {
+        for leak in [
+            "NotificationFiled",
+            "CsamDistribution",
+            "NcmecCybertip",
+            "..=",
+        ] {
             assert!(!html.contains(leak), "{leak} in {html}");
         }
 
@@ -98,7 +125,12 @@ async fn case_list_pages_searches_downloads_and_reads_in_plain_english() {
 }
 
 /// Posts a staff form with the session cookie and this site's origin.
-pub async fn post_form(s: &Server, session: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+pub async fn post_form(
+    s: &Server,
+    session: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
     let r = s
         .client
         .post(s.url(path))
@@ -163,7 +195,10 @@ async fn the_notification_form_validates_drafts_and_files_once() {
         let (session, csrf) = sign_in(&s, &s.tokens[&Role::UnitReporter]).await;
         let (st, _, html) = page(&s, &session, "/staff/notifications/new").await;
         assert_eq!(st, 200, "{html}");
-        assert!(html.contains("name=\"/officer/name\"") && html.contains("This form attaches nothing"), "{html}");
+        assert!(
+            html.contains("name=\"/officer/name\"") && html.contains("This form attaches nothing"),
+            "{html}"
+        );
         let submission = hidden(&html, "submission");
         let received = icac_aggregates::local_time::ct_date(jiff::Timestamp::now())
             .checked_sub(jiff::Span::new().days(2))
@@ -173,7 +208,9 @@ async fn the_notification_form_validates_drafts_and_files_once() {
 
         // No CSRF token: refused, nothing recorded.
         let mut fields = filled(&received, "not-the-token", &submission);
-        let as_ref = |f: &Vec<(&'static str, String)>| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+        let as_ref = |f: &Vec<(&'static str, String)>| {
+            f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>()
+        };
         let borrowed = as_ref(&fields);
         let pairs: Vec<(&str, &str)> = borrowed.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let (st, _, _) = post_form(&s, &session, "/staff/notifications", &pairs).await;
@@ -189,7 +226,10 @@ async fn the_notification_form_validates_drafts_and_files_once() {
         let (st, _, html) = post_form(&s, &session, "/staff/notifications", &pairs).await;
         assert_eq!(st, 422, "{html}");
         assert!(html.contains("id=\"f-officer-name-error\""), "{html}");
-        assert!(html.contains("id=\"f-evidence-item-count-error\""), "{html}");
+        assert!(
+            html.contains("id=\"f-evidence-item-count-error\""),
+            "{html}"
+        );
         assert!(html.contains("href=\"#f-officer-name\""), "{html}");
         // What was typed stays in the form.
         assert!(html.contains("value=\"web_suspect_77\""), "{html}");
@@ -203,7 +243,10 @@ async fn the_notification_form_validates_drafts_and_files_once() {
         assert_eq!(st, 200);
         assert!(html.contains("Draft saved"), "{html}");
         let (_, _, html) = page(&s, &session, "/staff/notifications/new").await;
-        assert!(html.contains("value=\"web_suspect_77\"") && html.contains("saved draft"), "{html}");
+        assert!(
+            html.contains("value=\"web_suspect_77\"") && html.contains("saved draft"),
+            "{html}"
+        );
         assert_eq!(s.head().await, before);
 
         // Filed: the case page with its 14-day status; the draft is gone.
@@ -217,16 +260,27 @@ async fn the_notification_form_validates_drafts_and_files_once() {
         assert!(filed > before);
         let (st, _, html) = page(&s, &session, &location).await;
         assert_eq!(st, 200);
-        assert!(html.contains("Notification filed.") && html.contains("14-day rule"), "{html}");
+        assert!(
+            html.contains("Notification filed.") && html.contains("14-day rule"),
+            "{html}"
+        );
         let (_, _, html) = page(&s, &session, "/staff/notifications/new").await;
-        assert!(!html.contains("web_suspect_77"), "the draft outlived the filing: {html}");
+        assert!(
+            !html.contains("web_suspect_77"),
+            "the draft outlived the filing: {html}"
+        );
 
         // The same form sent again files nothing more.
         let (st, location, _) = post_form(&s, &session, "/staff/notifications", &pairs).await;
         assert_eq!(st, 303);
-        assert_eq!(location, format!("/staff/cases/{HARTFORD}:WEB-1?filed=again"));
+        assert_eq!(
+            location,
+            format!("/staff/cases/{HARTFORD}:WEB-1?filed=again")
+        );
         assert_eq!(s.head().await, filed);
-        let (st, b) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:WEB-1")).await;
+        let (st, b) = s
+            .get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:WEB-1"))
+            .await;
         assert_eq!(st, 200, "{b}");
         s.stop().await;
     }
@@ -237,7 +291,11 @@ async fn case_actions_keep_the_version_and_intake_routes_a_report() {
     for kind in KINDS {
         let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
         let (st, b) = s
-            .post(Role::UnitReporter, "/v1/notifications", form(HARTFORD, "24-500", "9005001"))
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications",
+                form(HARTFORD, "24-500", "9005001"),
+            )
             .await;
         assert_eq!(st, 201, "{b}");
         let case = format!("/staff/cases/{HARTFORD}:24-500");
@@ -247,50 +305,109 @@ async fn case_actions_keep_the_version_and_intake_routes_a_report() {
         let version = hidden(&html, "version");
         let csrf = hidden(&html, "csrf");
         // Only the moves valid now: from received, triage or close.
-        let offered = html.split("id=\"status-to\"").nth(1).unwrap().split("</select>").next().unwrap();
-        assert!(offered.contains("value=\"triaged\"") && offered.contains("value=\"closed\""), "{offered}");
+        let offered = html
+            .split("id=\"status-to\"")
+            .nth(1)
+            .unwrap()
+            .split("</select>")
+            .next()
+            .unwrap();
+        assert!(
+            offered.contains("value=\"triaged\"") && offered.contains("value=\"closed\""),
+            "{offered}"
+        );
         assert!(!offered.contains("value=\"investigating\""), "{offered}");
 
         // Share to a unit, then triage, each with the version the page showed.
-        let share = [("csrf", csrf.as_str()), ("version", version.as_str()), ("direction", "to_units"), ("to_units", HARTFORD), ("category", "intelligence"), ("summary", "Subscriber records came back")];
-        let (st, location, html) = post_form(&s, &session, &format!("{case}/actions/share"), &share).await;
+        let share = [
+            ("csrf", csrf.as_str()),
+            ("version", version.as_str()),
+            ("direction", "to_units"),
+            ("to_units", HARTFORD),
+            ("category", "intelligence"),
+            ("summary", "Subscriber records came back"),
+        ];
+        let (st, location, html) =
+            post_form(&s, &session, &format!("{case}/actions/share"), &share).await;
         assert_eq!(st, 303, "{html}");
         assert_eq!(location, format!("{case}?done=share"));
         let before = s.head().await;
 
         // The same page again (its version is now stale): told to reload, nothing lost.
-        let triage = [("csrf", csrf.as_str()), ("version", version.as_str()), ("to", "triaged")];
-        let (st, _, html) = post_form(&s, &session, &format!("{case}/actions/status"), &triage).await;
+        let triage = [
+            ("csrf", csrf.as_str()),
+            ("version", version.as_str()),
+            ("to", "triaged"),
+        ];
+        let (st, _, html) =
+            post_form(&s, &session, &format!("{case}/actions/status"), &triage).await;
         assert_eq!(st, 409, "{html}");
-        assert!(html.contains("This case changed since you loaded the page"), "{html}");
+        assert!(
+            html.contains("This case changed since you loaded the page"),
+            "{html}"
+        );
         assert_eq!(s.head().await, before);
         let fresh = hidden(&html, "version");
-        let triage = [("csrf", csrf.as_str()), ("version", fresh.as_str()), ("to", "triaged")];
+        let triage = [
+            ("csrf", csrf.as_str()),
+            ("version", fresh.as_str()),
+            ("to", "triaged"),
+        ];
         let (st, _, _) = post_form(&s, &session, &format!("{case}/actions/status"), &triage).await;
         assert_eq!(st, 303);
 
         // A refused move says why, beside its form, in words.
         let (_, _, html) = page(&s, &session, &case).await;
         let v = hidden(&html, "version");
-        let close = [("csrf", csrf.as_str()), ("version", v.as_str()), ("to", "closed")];
-        let (st, _, html) = post_form(&s, &session, &format!("{case}/actions/status"), &close).await;
+        let close = [
+            ("csrf", csrf.as_str()),
+            ("version", v.as_str()),
+            ("to", "closed"),
+        ];
+        let (st, _, html) =
+            post_form(&s, &session, &format!("{case}/actions/status"), &close).await;
         assert_eq!(st, 422, "{html}");
-        assert!(html.contains("closing a case requires a disposition"), "{html}");
-        let close = [("csrf", csrf.as_str()), ("version", v.as_str()), ("to", "closed"), ("disposition", "unfounded")];
+        assert!(
+            html.contains("closing a case requires a disposition"),
+            "{html}"
+        );
+        let close = [
+            ("csrf", csrf.as_str()),
+            ("version", v.as_str()),
+            ("to", "closed"),
+            ("disposition", "unfounded"),
+        ];
         let (st, _, _) = post_form(&s, &session, &format!("{case}/actions/status"), &close).await;
         assert_eq!(st, 303);
 
         // A correction, shown beside the event it corrects.
         let (_, _, html) = page(&s, &session, &case).await;
         let v = hidden(&html, "version");
-        let filed_at = html.split("id=\"event-").nth(1).unwrap().split('"').next().unwrap().to_owned();
-        let fix = [("csrf", csrf.as_str()), ("version", v.as_str()), ("corrects", filed_at.as_str()), ("field", "medium"), ("new_value", "gaming"), ("reason", "Typed in the wrong box")];
-        let (st, _, html) = post_form(&s, &session, &format!("{case}/actions/correction"), &fix).await;
+        let filed_at = html
+            .split("id=\"event-")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let fix = [
+            ("csrf", csrf.as_str()),
+            ("version", v.as_str()),
+            ("corrects", filed_at.as_str()),
+            ("field", "medium"),
+            ("new_value", "gaming"),
+            ("reason", "Typed in the wrong box"),
+        ];
+        let (st, _, html) =
+            post_form(&s, &session, &format!("{case}/actions/correction"), &fix).await;
         assert_eq!(st, 303, "{html}");
         let (_, _, html) = page(&s, &session, &case).await;
         assert!(html.contains("Corrected by <a href=\"#event-"), "{html}");
         assert!(html.contains("Status changed to closed"), "{html}");
-        let (st, b) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:24-500")).await;
+        let (st, b) = s
+            .get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:24-500"))
+            .await;
         assert_eq!(st, 200);
         assert_eq!(b["status"], "closed", "{b}");
 
@@ -298,30 +415,73 @@ async fn case_actions_keep_the_version_and_intake_routes_a_report() {
         let r = s
             .client
             .post(s.url("/report"))
-            .form(&[("category", "online_enticement"), ("good_faith", "yes"), ("description", "A stranger keeps messaging my daughter")])
+            .form(&[
+                ("category", "online_enticement"),
+                ("good_faith", "yes"),
+                ("description", "A stranger keeps messaging my daughter"),
+            ])
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
         let (st, _, html) = page(&s, &session, "/staff/intake").await;
         assert_eq!(st, 200, "{html}");
-        assert!(html.contains("A stranger keeps messaging my daughter") && html.contains("minute"), "{html}");
-        let receipt = html.split("<td class=\"mono\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+        assert!(
+            html.contains("A stranger keeps messaging my daughter") && html.contains("minute"),
+            "{html}"
+        );
+        let receipt = html
+            .split("<td class=\"mono\">")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_owned();
         // Routing before triage is refused by the domain, and the page says so.
         let route = [("csrf", csrf.as_str()), ("unit", HARTFORD)];
-        let (st, _, html) = post_form(&s, &session, &format!("/staff/intake/{receipt}/route"), &route).await;
+        let (st, _, html) = post_form(
+            &s,
+            &session,
+            &format!("/staff/intake/{receipt}/route"),
+            &route,
+        )
+        .await;
         assert_eq!(st, 422);
-        assert!(html.contains("must be triaged before it is routed"), "{html}");
+        assert!(
+            html.contains("must be triaged before it is routed"),
+            "{html}"
+        );
         let triage = [("csrf", csrf.as_str()), ("priority", "urgent")];
-        let (st, location, _) = post_form(&s, &session, &format!("/staff/intake/{receipt}/triage"), &triage).await;
+        let (st, location, _) = post_form(
+            &s,
+            &session,
+            &format!("/staff/intake/{receipt}/triage"),
+            &triage,
+        )
+        .await;
         assert_eq!((st, location.as_str()), (303, "/staff/intake?done=triage"));
-        let (st, location, html) = post_form(&s, &session, &format!("/staff/intake/{receipt}/route"), &route).await;
+        let (st, location, html) = post_form(
+            &s,
+            &session,
+            &format!("/staff/intake/{receipt}/route"),
+            &route,
+        )
+        .await;
         assert_eq!(st, 303, "{html}");
         assert_eq!(location, "/staff/intake?done=route");
-        let (st, b) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:PR-{receipt}")).await;
+        let (st, b) = s
+            .get(
+                Role::Investigator,
+                &format!("/v1/cases/{HARTFORD}:PR-{receipt}"),
+            )
+            .await;
         assert_eq!(st, 200, "{b}");
         let (_, _, html) = page(&s, &session, "/staff/intake").await;
-        assert!(!html.contains(&format!("<td class=\"mono\">{receipt}<")), "{html}");
+        assert!(
+            !html.contains(&format!("<td class=\"mono\">{receipt}<")),
+            "{html}"
+        );
         s.stop().await;
     }
 }

@@ -135,8 +135,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
             number: "1-800-555-0142".into(),
         }]
     } else {
-        args
-            .hotline
+        args.hotline
             .iter()
             .map(|h| {
                 let (label, number) = h

@@ -9,7 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use icac_aggregates::case::status::next_statuses;
-use icac_aggregates::case::{CaseStatus, Disposition, InvestigatorRole, ReferralTarget, ShareCategory, UrgencyReason};
+use icac_aggregates::case::{
+    CaseStatus, Disposition, InvestigatorRole, ReferralTarget, ShareCategory, UrgencyReason,
+};
 use icac_aggregates::catalog::{Catalog, IncidentType, Medium};
 use icac_projections::case_view::CaseView;
 use jiff::Timestamp;
@@ -82,8 +84,14 @@ pub async fn view(
     error: Option<(String, Vec<String>)>,
 ) -> Result<Option<ActionsView>, Problem> {
     let manage = p.role.allows(Permission::ManageCases);
-    let share_from = (p.role.allows(Permission::ShareFromUnit) && p.require_unit(&v.reporting_unit).is_ok())
-        .then(|| (v.reporting_unit.to_string(), super::dashboard::unit_name(state, &v.reporting_unit)));
+    let share_from = (p.role.allows(Permission::ShareFromUnit)
+        && p.require_unit(&v.reporting_unit).is_ok())
+    .then(|| {
+        (
+            v.reporting_unit.to_string(),
+            super::dashboard::unit_name(state, &v.reporting_unit),
+        )
+    });
     if !manage && share_from.is_none() {
         return Ok(None);
     }
@@ -105,7 +113,12 @@ pub async fn view(
             .await
             .map_err(Problem::internal)?
             .into_iter()
-            .map(|o| (o.operation_id.to_string(), format!("{} ({})", o.name, o.operation_id)))
+            .map(|o| {
+                (
+                    o.operation_id.to_string(),
+                    format!("{} ({})", o.name, o.operation_id),
+                )
+            })
             .collect()
     } else {
         Vec::new()
@@ -126,17 +139,33 @@ pub async fn view(
             ShareCategory::Deconfliction,
             ShareCategory::Other,
         ]),
-        next_statuses: if v.status.is_some() { options(&next_statuses(status).collect::<Vec<_>>()) } else { Vec::new() },
+        next_statuses: if v.status.is_some() {
+            options(&next_statuses(status).collect::<Vec<_>>())
+        } else {
+            Vec::new()
+        },
         dispositions: options(&Disposition::ALL),
-        roles: options(&[InvestigatorRole::Lead, InvestigatorRole::Support, InvestigatorRole::Forensic, InvestigatorRole::Undercover]),
-        statutes: catalog.statutes.iter().map(|s| (s.code.to_string(), format!("{} — {}", s.code, s.title))).collect(),
+        roles: options(&[
+            InvestigatorRole::Lead,
+            InvestigatorRole::Support,
+            InvestigatorRole::Forensic,
+            InvestigatorRole::Undercover,
+        ]),
+        statutes: catalog
+            .statutes
+            .iter()
+            .map(|s| (s.code.to_string(), format!("{} — {}", s.code, s.title)))
+            .collect(),
         referral_targets: options(&[
             ReferralTarget::FederalProsecutors,
             ReferralTarget::FederalAgency,
             ReferralTarget::OutOfStateAgency,
             ReferralTarget::OtherConnecticutAgency,
         ]),
-        urgency_reasons: options(&[UrgencyReason::ChildIdentifiable, UrgencyReason::ChildInImminentDanger]),
+        urgency_reasons: options(&[
+            UrgencyReason::ChildIdentifiable,
+            UrgencyReason::ChildInImminentDanger,
+        ]),
         operations,
         events: timeline
             .iter()
@@ -237,7 +266,12 @@ fn body(action: &str, p: &Posted, who: &Principal) -> Result<CaseBody, Problem> 
             let corrects = text(p, "corrects");
             json!({ "corrects": corrects, "changes": [{ "field": field, key: text(p, "new_value") }], "reason": text(p, "reason") })
         }
-        _ => return Err(Problem::not_found(format!("no case action {:?}", action.chars().take(20).collect::<String>()))),
+        _ => {
+            return Err(Problem::not_found(format!(
+                "no case action {:?}",
+                action.chars().take(20).collect::<String>()
+            )))
+        }
     };
     let value = strip_nulls(value);
     Ok(match action {
@@ -262,7 +296,9 @@ pub fn done_notice(action: &str) -> Option<String> {
         "referral" => "The referral was recorded.",
         "operation" => "The case was linked to the operation.",
         "urgent" => "The case was marked urgent.",
-        "correction" => "The correction was recorded; it is shown beside the original in the timeline.",
+        "correction" => {
+            "The correction was recorded; it is shown beside the original in the timeline."
+        }
         _ => return None,
     };
     Some(what.to_owned())
@@ -272,7 +308,16 @@ fn messages(p: &Problem) -> Vec<String> {
     if p.errors.is_empty() {
         vec![p.detail.clone()]
     } else {
-        p.errors.iter().map(|e| format!("{}: {}", super::form_spec::pointer_words(&e.pointer), e.message)).collect()
+        p.errors
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    super::form_spec::pointer_words(&e.pointer),
+                    e.message
+                )
+            })
+            .collect()
     }
 }
 
@@ -290,11 +335,18 @@ pub async fn act(
     };
     let posted = Posted(pairs);
     let refused = |status: StatusCode, problem: Problem| {
-        let shown = CaseShown { as_of: None, notice: None, action_error: Some((action.clone(), messages(&problem))) };
+        let shown = CaseShown {
+            as_of: None,
+            notice: None,
+            action_error: Some((action.clone(), messages(&problem))),
+        };
         (status, shown)
     };
     let Ok(expected) = posted.get("version").parse::<u64>() else {
-        let (status, shown) = refused(StatusCode::BAD_REQUEST, Problem::field("/version", "the form has no case version; reload the page"));
+        let (status, shown) = refused(
+            StatusCode::BAD_REQUEST,
+            Problem::field("/version", "the form has no case version; reload the page"),
+        );
         return render_case(&state, &p, &csrf, &case_id, shown, status).await;
     };
     let command = match body(&action, &posted, &p) {

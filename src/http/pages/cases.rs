@@ -9,11 +9,11 @@ use icac_projections::case_view::CaseView;
 use serde::Deserialize;
 
 use super::dashboard::unit_name;
+use super::labels::{date, spell, words};
 use super::layout::{render, Chrome};
 use super::staff::{chrome, error_page, require, Staff};
-use crate::http::auth::{Permission, Principal};
-use super::labels::{date, spell, words};
 use super::timeline::{timeline, TimelineEntry};
+use crate::http::auth::{Permission, Principal};
 use crate::http::problem::{Kind, Problem};
 use crate::http::routes::commands::visible_case;
 use crate::http::routes::queries::{self, case_summaries, log_read, parse_cut, parse_date, today};
@@ -105,7 +105,13 @@ fn case_row(state: &SharedState, c: queries::CaseSummary) -> CaseRow {
 }
 
 /// The list's query string with `offset` (and the format) replaced.
-fn list_link(q: &CasesQuery, as_of: jiff::civil::Date, offset: usize, limit: usize, csv: bool) -> String {
+fn list_link(
+    q: &CasesQuery,
+    as_of: jiff::civil::Date,
+    offset: usize,
+    limit: usize,
+    csv: bool,
+) -> String {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     if let Some(u) = q.unit.as_deref().filter(|u| !u.is_empty()) {
         pairs.push(("unit", u.to_owned()));
@@ -137,9 +143,16 @@ async fn cases_csv(
     let mut rows = Vec::new();
     let mut offset = 0;
     loop {
-        let (total, page) =
-            case_summaries(state, p, q.unit.as_deref(), compliance, as_of, offset, queries::MAX_LIMIT)
-                .await?;
+        let (total, page) = case_summaries(
+            state,
+            p,
+            q.unit.as_deref(),
+            compliance,
+            as_of,
+            offset,
+            queries::MAX_LIMIT,
+        )
+        .await?;
         let n = page.len();
         rows.extend(page.into_iter().map(|c| case_row(state, c)));
         offset += n;
@@ -149,7 +162,16 @@ async fn cases_csv(
     }
     log_read(state, p, "case_list_csv", q.unit.as_deref().unwrap_or("*")).await?;
     let body = super::csv::table(
-        &["case_id", "unit", "unit_ori", "received_on", "status", "urgent", "fourteen_day_rule", "due_on"],
+        &[
+            "case_id",
+            "unit",
+            "unit_ori",
+            "received_on",
+            "status",
+            "urgent",
+            "fourteen_day_rule",
+            "due_on",
+        ],
         rows.into_iter().map(|r| {
             vec![
                 r.case_id,
@@ -163,7 +185,10 @@ async fn cases_csv(
             ]
         }),
     );
-    Ok(super::csv::download(&format!("icac-cases-{as_of}.csv"), body))
+    Ok(super::csv::download(
+        &format!("icac-cases-{as_of}.csv"),
+        body,
+    ))
 }
 
 /// The cases `text` names: as a case id, as a CyberTip number (the case holding it),
@@ -192,14 +217,23 @@ async fn find(state: &SharedState, p: &Principal, text: &str) -> Result<Vec<Case
                 .map(|u| u.ori)
                 .collect(),
         };
-        ids.extend(units.iter().filter_map(|u| CaseId::for_unit_case(u, &number).ok()));
+        ids.extend(
+            units
+                .iter()
+                .filter_map(|u| CaseId::for_unit_case(u, &number).ok()),
+        );
     }
     ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     ids.dedup();
     state.fresh_view().await?;
     let mut found = Vec::new();
     for id in ids.iter().filter(|id| p.may_see_case(id)) {
-        if let Some(v) = state.projections.case_view(id).await.map_err(Problem::internal)? {
+        if let Some(v) = state
+            .projections
+            .case_view(id)
+            .await
+            .map_err(Problem::internal)?
+        {
             found.push(v);
         }
     }
@@ -213,11 +247,19 @@ async fn search(state: &SharedState, p: &Principal, csrf: &str, text: &str) -> R
         Ok(f) => f,
         Err(e) => return error_page(&e),
     };
-    if let Err(e) = log_read(state, p, "case_search", &format!("{} match(es)", found.len())).await {
+    if let Err(e) = log_read(
+        state,
+        p,
+        "case_search",
+        &format!("{} match(es)", found.len()),
+    )
+    .await
+    {
         return error_page(&e);
     }
     if let [one] = found.as_slice() {
-        return axum::response::Redirect::to(&format!("/staff/cases/{}", one.case_id)).into_response();
+        return axum::response::Redirect::to(&format!("/staff/cases/{}", one.case_id))
+            .into_response();
     }
     let as_of = today();
     let policy = state.config.deadline_policy;
@@ -291,11 +333,20 @@ pub async fn cases(
     }
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(PAGE).clamp(1, queries::MAX_LIMIT);
-    let (total, list) =
-        match case_summaries(&state, &p, q.unit.as_deref(), compliance, as_of, offset, limit).await {
-            Ok(l) => l,
-            Err(e) => return error_page(&e),
-        };
+    let (total, list) = match case_summaries(
+        &state,
+        &p,
+        q.unit.as_deref(),
+        compliance,
+        as_of,
+        offset,
+        limit,
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return error_page(&e),
+    };
     if let Err(e) = log_read(&state, &p, "case_list", q.unit.as_deref().unwrap_or("*")).await {
         return error_page(&e);
     }
@@ -333,8 +384,10 @@ pub async fn cases(
         as_of_words: date(as_of),
         as_of_is_today: as_of == today(),
         csv_link: list_link(&q, as_of, 0, limit, true),
-        prev_link: (offset > 0).then(|| list_link(&q, as_of, offset.saturating_sub(limit), limit, false)),
-        next_link: (offset + rows.len() < total).then(|| list_link(&q, as_of, offset + limit, limit, false)),
+        prev_link: (offset > 0)
+            .then(|| list_link(&q, as_of, offset.saturating_sub(limit), limit, false)),
+        next_link: (offset + rows.len() < total)
+            .then(|| list_link(&q, as_of, offset + limit, limit, false)),
         rows,
     };
     render(StatusCode::OK, &page)
@@ -393,13 +446,19 @@ fn details(state: &SharedState, v: &CaseView) -> Vec<(&'static str, String)> {
     let mut rows = vec![
         (
             "Reporting unit",
-            format!("{} ({})", unit_name(state, &v.reporting_unit), v.reporting_unit),
+            format!(
+                "{} ({})",
+                unit_name(state, &v.reporting_unit),
+                v.reporting_unit
+            ),
         ),
         ("Received", date(v.received_on)),
         ("Source", words(&v.source)),
         (
             "Status",
-            v.status.map(|s| words(&s)).unwrap_or_else(|| "Complaint only (no form yet)".into()),
+            v.status
+                .map(|s| words(&s))
+                .unwrap_or_else(|| "Complaint only (no form yet)".into()),
         ),
         ("Urgent", if v.urgent { "Yes" } else { "No" }.into()),
         ("Investigators assigned", v.assignments.len().to_string()),
@@ -427,12 +486,21 @@ pub async fn case_page(
         Err(e) => return error_page(&e),
     };
     let notice = match (q.filed.as_deref(), q.done.as_deref()) {
-        (Some("1"), _) => Some("Notification filed. The case, its 14-day status and its receipt are below.".to_owned()),
-        (Some("again"), _) => Some("This form was already filed (it was sent twice); it was filed once, on this case.".to_owned()),
+        (Some("1"), _) => Some(
+            "Notification filed. The case, its 14-day status and its receipt are below.".to_owned(),
+        ),
+        (Some("again"), _) => Some(
+            "This form was already filed (it was sent twice); it was filed once, on this case."
+                .to_owned(),
+        ),
         (_, Some(done)) => super::actions::done_notice(done),
         _ => None,
     };
-    let shown = CaseShown { as_of: q.as_of, notice, action_error: None };
+    let shown = CaseShown {
+        as_of: q.as_of,
+        notice,
+        action_error: None,
+    };
     render_case(&state, &p, &csrf, &case_id, shown, StatusCode::OK).await
 }
 
@@ -457,7 +525,8 @@ pub(super) async fn render_case(
         Ok(c) => c,
         Err(e) => return error_page(&e),
     };
-    let history = match case_history(state.ledger.storage(), state.ledger.id(), case_id, cut).await {
+    let history = match case_history(state.ledger.storage(), state.ledger.id(), case_id, cut).await
+    {
         Ok(h) => h,
         Err(e) => return error_page(&Problem::internal(e)),
     };
@@ -473,7 +542,10 @@ pub(super) async fn render_case(
     let view = history.view.as_ref();
     let as_of = shown.as_of.clone().unwrap_or_default();
     let compliance = view.and_then(|v| {
-        let asof = as_of.get(..10).and_then(|s| s.parse().ok()).unwrap_or_else(today);
+        let asof = as_of
+            .get(..10)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(today);
         icac_projections::compliance::assess_case(v, asof, &state.config.deadline_policy)
             .ok()
             .flatten()
@@ -482,7 +554,9 @@ pub(super) async fn render_case(
     let actions = match (view, as_of.is_empty()) {
         (Some(v), true) => {
             let version = history.entries.last().map_or(0, |e| e.sequence);
-            match super::actions::view(state, p, csrf, v, version, &timeline, shown.action_error).await {
+            match super::actions::view(state, p, csrf, v, version, &timeline, shown.action_error)
+                .await
+            {
                 Ok(a) => a,
                 Err(e) => return error_page(&e),
             }
@@ -578,4 +652,3 @@ fn sealed_rows(v: &serde_json::Value, path: &mut String, out: &mut Vec<(String, 
         _ => {}
     }
 }
-

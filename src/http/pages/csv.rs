@@ -27,7 +27,11 @@ pub fn cell(text: &str) -> String {
 
 /// A whole table: the header row, then each row, CRLF line ends.
 pub fn table(headers: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
-    let mut out = headers.iter().map(|h| cell(h)).collect::<Vec<_>>().join(",");
+    let mut out = headers
+        .iter()
+        .map(|h| cell(h))
+        .collect::<Vec<_>>()
+        .join(",");
     out.push_str("\r\n");
     for row in rows {
         out.push_str(&row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
@@ -60,6 +64,9 @@ mod tests {
         assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(cell("-12"), "-12");
         assert_eq!(cell("a,b"), "\"a,b\"");
-        assert_eq!(table(&["a", "b"], [vec!["1".into(), "@x".into()]]), "a,b\r\n1,'@x\r\n");
+        assert_eq!(
+            table(&["a", "b"], [vec!["1".into(), "@x".into()]]),
+            "a,b\r\n1,'@x\r\n"
+        );
     }
 }

@@ -73,13 +73,15 @@ struct ChartBar {
 
 impl Chart {
     fn columns(title: &'static str, bars: &[(&'static str, u64, &'static str)]) -> Chart {
-        let (width, height, top, base, bar_width, gap) = (640u32, 300u32, 30u32, 260u32, 80u32, 30u32);
+        let (width, height, top, base, bar_width, gap) =
+            (640u32, 300u32, 30u32, 260u32, 80u32, 30u32);
         let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1);
         let bars = bars
             .iter()
             .enumerate()
             .map(|(i, &(label, value, colour))| {
-                let h = u32::try_from(value.saturating_mul(u64::from(base - top)) / max).unwrap_or(0);
+                let h =
+                    u32::try_from(value.saturating_mul(u64::from(base - top)) / max).unwrap_or(0);
                 ChartBar {
                     label,
                     value,
@@ -90,7 +92,14 @@ impl Chart {
                 }
             })
             .collect();
-        Chart { title, width, height, base, bar_width, bars }
+        Chart {
+            title,
+            width,
+            height,
+            base,
+            bar_width,
+            bars,
+        }
     }
 }
 
@@ -148,7 +157,17 @@ pub(super) fn unit_rows(state: &SharedState, units: &[UnitCompliance]) -> Vec<Un
 
 fn units_csv(state: &SharedState, units: &[UnitCompliance], as_of: jiff::civil::Date) -> Response {
     let body = super::csv::table(
-        &["unit", "ori", "notifications", "on_time", "late", "pending", "due_soon", "overdue", "incomplete_form"],
+        &[
+            "unit",
+            "ori",
+            "notifications",
+            "on_time",
+            "late",
+            "pending",
+            "due_soon",
+            "overdue",
+            "incomplete_form",
+        ],
         unit_rows(state, units).into_iter().map(|u| {
             vec![
                 u.name,
@@ -239,11 +258,31 @@ pub async fn dashboard(
         policy: report.policy_statement.clone(),
         link_cards: see_per_case && p.role.allows(Permission::ReadCases),
         cards: vec![
-            Card { key: "overdue", label: "Overdue", count: t.overdue },
-            Card { key: "due_soon", label: "Due soon", count: t.due_soon },
-            Card { key: "pending", label: "Pending", count: t.pending },
-            Card { key: "late", label: "Filed late", count: t.late },
-            Card { key: "on_time", label: "On time", count: t.on_time },
+            Card {
+                key: "overdue",
+                label: "Overdue",
+                count: t.overdue,
+            },
+            Card {
+                key: "due_soon",
+                label: "Due soon",
+                count: t.due_soon,
+            },
+            Card {
+                key: "pending",
+                label: "Pending",
+                count: t.pending,
+            },
+            Card {
+                key: "late",
+                label: "Filed late",
+                count: t.late,
+            },
+            Card {
+                key: "on_time",
+                label: "On time",
+                count: t.on_time,
+            },
         ],
         cadence: state.config.sharing_policy.default_cadence_days,
         sharing_current: sharing.current,

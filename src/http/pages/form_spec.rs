@@ -45,7 +45,12 @@ fn field(pointer: &str, label: &str, control: Control, hint: &'static str) -> Fi
     }
 }
 
-fn select(pointer: &str, label: &str, hint: &'static str, options: Vec<(String, String)>) -> FieldSpec {
+fn select(
+    pointer: &str,
+    label: &str,
+    hint: &'static str,
+    options: Vec<(String, String)>,
+) -> FieldSpec {
     FieldSpec {
         options,
         ..field(pointer, label, Control::Select, hint)
@@ -70,9 +75,21 @@ pub struct SectionSpec {
 /// The form's groups, in order. `units` is the unit choice (empty: fixed to the filer's).
 pub fn sections(catalog: &Catalog, units: Vec<(String, String)>) -> Vec<SectionSpec> {
     use Control::*;
-    let sources = catalog.sources.iter().map(|l| (code(&l.code), l.label.clone())).collect();
-    let incidents = catalog.incident_types.iter().map(|l| (code(&l.code), l.label.clone())).collect();
-    let media = catalog.media.iter().map(|l| (code(&l.code), l.label.clone())).collect();
+    let sources = catalog
+        .sources
+        .iter()
+        .map(|l| (code(&l.code), l.label.clone()))
+        .collect();
+    let incidents = catalog
+        .incident_types
+        .iter()
+        .map(|l| (code(&l.code), l.label.clone()))
+        .collect();
+    let media = catalog
+        .media
+        .iter()
+        .map(|l| (code(&l.code), l.label.clone()))
+        .collect();
     let statutes = catalog
         .statutes
         .iter()
@@ -80,7 +97,12 @@ pub fn sections(catalog: &Catalog, units: Vec<(String, String)>) -> Vec<SectionS
         .collect();
     let mut filing = vec![];
     if !units.is_empty() {
-        filing.push(select("/reporting_unit", "Reporting unit", "The law enforcement unit filing this notification.", units));
+        filing.push(select(
+            "/reporting_unit",
+            "Reporting unit",
+            "The law enforcement unit filing this notification.",
+            units,
+        ));
     }
     filing.extend([
         field("/unit_case_number", "Your unit's case number", Text, "Your own case or incident number, as your records show it."),
@@ -226,7 +248,10 @@ impl Posted {
 
     /// Rows of a list the form shows: as posted (at least 1), within the list's bound.
     pub fn rows(&self, list: &str, bound: usize) -> usize {
-        self.get(&format!("rows{list}")).parse::<usize>().unwrap_or(1).clamp(1, bound)
+        self.get(&format!("rows{list}"))
+            .parse::<usize>()
+            .unwrap_or(1)
+            .clamp(1, bound)
     }
 }
 
@@ -252,7 +277,10 @@ fn object(p: &Posted, base: &str, texts: &[&str], flags: &[&str]) -> Map<String,
         put_text(&mut m, t, p.get(&format!("{base}/{t}")));
     }
     for f in flags {
-        m.insert((*f).to_owned(), Value::Bool(p.checked(&format!("{base}/{f}"))));
+        m.insert(
+            (*f).to_owned(),
+            Value::Bool(p.checked(&format!("{base}/{f}"))),
+        );
     }
     m
 }
@@ -261,7 +289,10 @@ fn object(p: &Posted, base: &str, texts: &[&str], flags: &[&str]) -> Map<String,
 fn list(p: &Posted, list: &str, bound: usize, texts: &[&str], flags: &[&str]) -> Vec<Value> {
     (0..p.rows(list, bound))
         .map(|i| object(p, &format!("{list}/{i}"), texts, flags))
-        .filter(|m| m.iter().any(|(_, v)| v.as_str().is_some() || v == &Value::Bool(true)))
+        .filter(|m| {
+            m.iter()
+                .any(|(_, v)| v.as_str().is_some() || v == &Value::Bool(true))
+        })
         .map(Value::Object)
         .collect()
 }
@@ -271,10 +302,25 @@ fn list(p: &Posted, list: &str, bound: usize, texts: &[&str], flags: &[&str]) ->
 pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
     let mut form = Map::new();
     form.insert("form_version".into(), Value::String("2".into()));
-    put_text(&mut form, "reporting_unit", unit.unwrap_or(p.get("/reporting_unit")));
-    form.insert("officer".into(), Value::Object(object(p, "/officer", &["name", "badge", "phone", "email"], &[])));
+    put_text(
+        &mut form,
+        "reporting_unit",
+        unit.unwrap_or(p.get("/reporting_unit")),
+    );
+    form.insert(
+        "officer".into(),
+        Value::Object(object(
+            p,
+            "/officer",
+            &["name", "badge", "phone", "email"],
+            &[],
+        )),
+    );
     put_text(&mut form, "unit_case_number", p.get("/unit_case_number"));
-    form.insert("received".into(), Value::Object(object(p, "/received", &["date", "time", "utc_offset"], &[])));
+    form.insert(
+        "received".into(),
+        Value::Object(object(p, "/received", &["date", "time", "utc_offset"], &[])),
+    );
     let kind = p.get("/source/kind");
     let mut source = Map::new();
     put_text(&mut source, "kind", kind);
@@ -290,21 +336,43 @@ pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
         put_text(&mut source, d, p.get(&format!("/source/{d}")));
     }
     form.insert("source".into(), Value::Object(source));
-    let mut incident = object(p, "/incident", &["date_from", "date_to"], &["sextortion", "ai_generated_material", "minor_to_minor"]);
+    let mut incident = object(
+        p,
+        "/incident",
+        &["date_from", "date_to"],
+        &["sextortion", "ai_generated_material", "minor_to_minor"],
+    );
     put_text(&mut incident, "type", p.get("/incident/type"));
     form.insert("incident".into(), Value::Object(incident));
     put_text(&mut form, "medium", p.get("/medium"));
     put_text(&mut form, "platform", p.get("/platform"));
     form.insert(
         "suspected_statutes".into(),
-        Value::Array(p.all("/suspected_statutes").into_iter().map(|s| Value::String(s.to_owned())).collect()),
+        Value::Array(
+            p.all("/suspected_statutes")
+                .into_iter()
+                .map(|s| Value::String(s.to_owned()))
+                .collect(),
+        ),
     );
     form.insert("urgent".into(), Value::Bool(p.checked("/urgent")));
     form.insert(
         "subject_identifiers".into(),
-        Value::Array(list(p, "/subject_identifiers", bounds::SUBJECT_IDENTIFIERS, &["kind", "value", "platform", "observed_at"], &[])),
+        Value::Array(list(
+            p,
+            "/subject_identifiers",
+            bounds::SUBJECT_IDENTIFIERS,
+            &["kind", "value", "platform", "observed_at"],
+            &[],
+        )),
     );
-    let victims = list(p, "/victims", bounds::VICTIMS, &["age_band", "identified_on", "town"], &["identified"]);
+    let victims = list(
+        p,
+        "/victims",
+        bounds::VICTIMS,
+        &["age_band", "identified_on", "town"],
+        &["identified"],
+    );
     if !victims.is_empty() {
         form.insert("victims".into(), Value::Array(victims));
     }
@@ -314,17 +382,36 @@ pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
     }
     evidence.insert(
         "hashes".into(),
-        Value::Array(list(p, "/evidence/hashes", bounds::HASHES, &["algorithm", "value"], &[])),
+        Value::Array(list(
+            p,
+            "/evidence/hashes",
+            bounds::HASHES,
+            &["algorithm", "value"],
+            &[],
+        )),
     );
     form.insert("evidence".into(), Value::Object(evidence));
-    form.insert("deconfliction_checked".into(), Value::Bool(p.checked("/deconfliction_checked")));
+    form.insert(
+        "deconfliction_checked".into(),
+        Value::Bool(p.checked("/deconfliction_checked")),
+    );
     form.insert(
         "assistance_requested".into(),
-        Value::Object(object(p, "/assistance_requested", &[], &["undercover", "forensic", "technical"])),
+        Value::Object(object(
+            p,
+            "/assistance_requested",
+            &[],
+            &["undercover", "forensic", "technical"],
+        )),
     );
     form.insert(
         "attestation".into(),
-        Value::Object(object(p, "/attestation", &["name"], &["statement_accepted"])),
+        Value::Object(object(
+            p,
+            "/attestation",
+            &["name"],
+            &["statement_accepted"],
+        )),
     );
     Value::Object(form)
 }
@@ -361,7 +448,11 @@ pub fn schema_help(schema: &Value, pointer: &str) -> String {
             None => return String::new(),
         }
     }
-    let text = |n: &Value| n.get("description").and_then(Value::as_str).map(str::to_owned);
+    let text = |n: &Value| {
+        n.get("description")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     text(&node)
         .or_else(|| text(&resolve(&node)))
         .map(|d| d.replace('\n', " "))

@@ -85,7 +85,10 @@ async fn rows(state: &SharedState, p: &Principal) -> Result<(u64, u64, Vec<Row>)
             received: r.received_at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
             waiting: waiting(r.received_at, now),
             channel: words(&r.channel),
-            category: r.category.map(|c| words(&c)).unwrap_or_else(|| "Not given".into()),
+            category: r
+                .category
+                .map(|c| words(&c))
+                .unwrap_or_else(|| "Not given".into()),
             stage: words(&r.stage),
             description: revealed
                 .pointer("/content/description/value")
@@ -97,13 +100,24 @@ async fn rows(state: &SharedState, p: &Principal) -> Result<(u64, u64, Vec<Row>)
     Ok((page.open, page.all, rows))
 }
 
-async fn show(state: &SharedState, p: &Principal, csrf: &str, notice: Option<String>, error: Option<String>, status: StatusCode) -> Response {
+async fn show(
+    state: &SharedState,
+    p: &Principal,
+    csrf: &str,
+    notice: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
     let (open, all, rows) = match rows(state, p).await {
         Ok(r) => r,
         Err(e) => return error_page(&e),
     };
     let mut units: Vec<(String, String)> = match state.projections.units().await {
-        Ok(u) => u.into_iter().filter(|u| u.active).map(|u| (u.ori.to_string(), format!("{} ({})", u.name, u.ori))).collect(),
+        Ok(u) => u
+            .into_iter()
+            .filter(|u| u.active)
+            .map(|u| (u.ori.to_string(), format!("{} ({})", u.name, u.ori)))
+            .collect(),
         Err(e) => return error_page(&Problem::internal(e)),
     };
     units.sort_by(|a, b| a.1.cmp(&b.1));
@@ -119,11 +133,25 @@ async fn show(state: &SharedState, p: &Principal, csrf: &str, notice: Option<Str
     .collect();
     render(
         status,
-        &IntakePage { chrome: chrome(p, csrf, "Intake"), csrf: csrf.to_owned(), notice, error, open, all, rows, units, reasons },
+        &IntakePage {
+            chrome: chrome(p, csrf, "Intake"),
+            csrf: csrf.to_owned(),
+            notice,
+            error,
+            open,
+            all,
+            rows,
+            units,
+            reasons,
+        },
     )
 }
 
-pub async fn queue(State(state): State<SharedState>, Staff(p, csrf): Staff, Query(q): Query<IntakeQuery>) -> Response {
+pub async fn queue(
+    State(state): State<SharedState>,
+    Staff(p, csrf): Staff,
+    Query(q): Query<IntakeQuery>,
+) -> Response {
     if let Err(r) = require(&p, Permission::HandlePublicReports) {
         return r;
     }
@@ -133,8 +161,14 @@ pub async fn queue(State(state): State<SharedState>, Staff(p, csrf): Staff, Quer
             Ok((_, _, rows)) => super::csv::download(
                 "icac-intake-queue.csv",
                 super::csv::table(
-                    &["receipt", "received", "waiting", "channel", "concern", "stage"],
-                    rows.into_iter().map(|r| vec![r.receipt, r.received, r.waiting, r.channel, r.category, r.stage]),
+                    &[
+                        "receipt", "received", "waiting", "channel", "concern", "stage",
+                    ],
+                    rows.into_iter().map(|r| {
+                        vec![
+                            r.receipt, r.received, r.waiting, r.channel, r.category, r.stage,
+                        ]
+                    }),
                 ),
             ),
             Err(e) => error_page(&e),
@@ -142,7 +176,10 @@ pub async fn queue(State(state): State<SharedState>, Staff(p, csrf): Staff, Quer
     }
     let notice = match q.done.as_deref() {
         Some("triage") => Some("The report was triaged.".to_owned()),
-        Some("route") => Some("The report was routed; the unit's case is open and its 14-day clock has started.".to_owned()),
+        Some("route") => Some(
+            "The report was routed; the unit's case is open and its 14-day clock has started."
+                .to_owned(),
+        ),
         Some("close") => Some("The report was closed.".to_owned()),
         _ => None,
     };
@@ -182,7 +219,11 @@ pub async fn act(
         Err(e) if e.status >= 500 => error_page(&e),
         Err(e) => {
             let detail = match e.errors.first() {
-                Some(f) => format!("{receipt}: {} ({})", e.detail, f.pointer.trim_start_matches('/')),
+                Some(f) => format!(
+                    "{receipt}: {} ({})",
+                    e.detail,
+                    f.pointer.trim_start_matches('/')
+                ),
                 None => format!("{receipt}: {}", e.detail),
             };
             show(&state, &p, &csrf, None, Some(detail), e.status()).await

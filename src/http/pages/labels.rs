@@ -63,8 +63,18 @@ pub fn words<T: Serialize>(value: &T) -> String {
             .incident_types
             .iter()
             .map(|l| (self::code(&l.code), &l.label))
-            .chain(catalog.sources.iter().map(|l| (self::code(&l.code), &l.label)))
-            .chain(catalog.media.iter().map(|l| (self::code(&l.code), &l.label)));
+            .chain(
+                catalog
+                    .sources
+                    .iter()
+                    .map(|l| (self::code(&l.code), &l.label)),
+            )
+            .chain(
+                catalog
+                    .media
+                    .iter()
+                    .map(|l| (self::code(&l.code), &l.label)),
+            );
         for (c, label) in labelled {
             if c == code {
                 return label.clone();

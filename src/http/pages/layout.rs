@@ -14,8 +14,6 @@ use axum::response::{IntoResponse, Response};
 pub struct Chrome {
     pub title: String,
     pub nav: Option<Nav>,
-    /// Loads the form script (progressive enhancement; every form works without it).
-    pub script: bool,
 }
 
 impl Chrome {
@@ -24,7 +22,6 @@ impl Chrome {
         Chrome {
             title: title.into(),
             nav: None,
-            script: false,
         }
     }
 }
@@ -64,7 +61,7 @@ pub fn html(status: StatusCode, page: String) -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-src 'self'; frame-ancestors 'self'"),
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-src 'self'; frame-ancestors 'self'"),
     );
     h.insert(
         "x-content-type-options",

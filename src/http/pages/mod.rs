@@ -32,7 +32,10 @@ pub fn router() -> Router<SharedState> {
         .route("/staff/cases", get(cases::cases))
         .route("/staff/cases/{case_id}", get(cases::case_page))
         .route("/staff/cases/{case_id}/receipt", get(cases::case_receipt))
-        .route("/staff/cases/{case_id}/actions/{action}", post(actions::act))
+        .route(
+            "/staff/cases/{case_id}/actions/{action}",
+            post(actions::act),
+        )
         .route("/staff/intake", get(intake::queue))
         .route("/staff/intake/{receipt}/{action}", post(intake::act))
         .route("/staff/annual-report", get(reports::annual))

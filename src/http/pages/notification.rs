@@ -15,7 +15,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::dashboard::unit_name;
-use super::form_spec::{field_id, pointer_words, schema_help, sections, to_json, Control, Posted, SectionSpec};
+use super::form_spec::{
+    field_id, pointer_words, schema_help, sections, to_json, Control, Posted, SectionSpec,
+};
 use super::layout::{render, Chrome};
 use super::staff::{chrome, error_page, require, Staff, StaffForm};
 use crate::commands::filing::{file_notification, FilingReceipt};
@@ -75,14 +77,28 @@ struct NotificationPage {
     sections: Vec<SectionView>,
 }
 
-fn field_view(spec: &super::form_spec::FieldSpec, pointer: &str, posted: &Posted, errors: &[FieldError], schema: &Value) -> FieldView {
+fn field_view(
+    spec: &super::form_spec::FieldSpec,
+    pointer: &str,
+    posted: &Posted,
+    errors: &[FieldError],
+    schema: &Value,
+) -> FieldView {
     let id = field_id(pointer);
     let error = errors
         .iter()
-        .filter(|e| e.pointer == pointer || (spec.control == Control::Checkboxes && e.pointer.starts_with(&format!("{pointer}/"))))
+        .filter(|e| {
+            e.pointer == pointer
+                || (spec.control == Control::Checkboxes
+                    && e.pointer.starts_with(&format!("{pointer}/")))
+        })
         .map(|e| e.message.clone())
         .reduce(|a, b| format!("{a}; {b}"));
-    let hint = if spec.hint.is_empty() { schema_help(schema, pointer) } else { spec.hint.to_owned() };
+    let hint = if spec.hint.is_empty() {
+        schema_help(schema, pointer)
+    } else {
+        spec.hint.to_owned()
+    };
     let mut describedby = Vec::new();
     if !hint.is_empty() {
         describedby.push(format!("{id}-hint"));
@@ -121,10 +137,19 @@ fn field_view(spec: &super::form_spec::FieldSpec, pointer: &str, posted: &Posted
 /// Every field shown: (pointer, label as the error summary names it).
 type Claimed = Vec<(String, String)>;
 
-fn section_view(spec: &SectionSpec, posted: &Posted, errors: &[FieldError], schema: &Value, claimed: &mut Claimed) -> SectionView {
+fn section_view(
+    spec: &SectionSpec,
+    posted: &Posted,
+    errors: &[FieldError],
+    schema: &Value,
+    claimed: &mut Claimed,
+) -> SectionView {
     let (fields, rows, add) = match spec.list {
         None => (
-            spec.fields.iter().map(|f| field_view(f, &f.pointer, posted, errors, schema)).collect(),
+            spec.fields
+                .iter()
+                .map(|f| field_view(f, &f.pointer, posted, errors, schema))
+                .collect(),
             Vec::new(),
             None,
         ),
@@ -136,13 +161,28 @@ fn section_view(spec: &SectionSpec, posted: &Posted, errors: &[FieldError], sche
                     let fields: Vec<FieldView> = spec
                         .fields
                         .iter()
-                        .map(|f| field_view(f, &format!("{base}/{}", f.pointer), posted, errors, schema))
+                        .map(|f| {
+                            field_view(f, &format!("{base}/{}", f.pointer), posted, errors, schema)
+                        })
                         .collect();
-                    let errors = errors.iter().filter(|e| e.pointer == base).map(|e| e.message.clone()).collect();
-                    RowView { id: field_id(&base), legend: format!("{noun} {}", i + 1), errors, fields }
+                    let errors = errors
+                        .iter()
+                        .filter(|e| e.pointer == base)
+                        .map(|e| e.message.clone())
+                        .collect();
+                    RowView {
+                        id: field_id(&base),
+                        legend: format!("{noun} {}", i + 1),
+                        errors,
+                        fields,
+                    }
                 })
                 .collect();
-            (Vec::new(), rows, Some((list, n, noun.to_lowercase(), bound)))
+            (
+                Vec::new(),
+                rows,
+                Some((list, n, noun.to_lowercase(), bound)),
+            )
         }
     };
     let own: Vec<String> = errors
@@ -152,9 +192,22 @@ fn section_view(spec: &SectionSpec, posted: &Posted, errors: &[FieldError], sche
         .collect();
     claimed.extend(fields.iter().map(|f| (f.name.clone(), f.label.clone())));
     for r in &rows {
-        claimed.extend(r.fields.iter().map(|f| (f.name.clone(), format!("{}, {}", r.legend, f.label.to_lowercase()))));
+        claimed.extend(r.fields.iter().map(|f| {
+            (
+                f.name.clone(),
+                format!("{}, {}", r.legend, f.label.to_lowercase()),
+            )
+        }));
     }
-    SectionView { id: spec.id, legend: spec.legend, hint: spec.hint, errors: own, fields, rows, add }
+    SectionView {
+        id: spec.id,
+        legend: spec.legend,
+        hint: spec.hint,
+        errors: own,
+        fields,
+        rows,
+        add,
+    }
 }
 
 /// Where the error summary links an error: its field, else the nearest group.
@@ -177,7 +230,13 @@ struct FormContext<'a> {
     csrf: &'a str,
 }
 
-async fn show_form(cx: &FormContext<'_>, status: StatusCode, posted: &Posted, errors: &[FieldError], notice: Option<String>) -> Response {
+async fn show_form(
+    cx: &FormContext<'_>,
+    status: StatusCode,
+    posted: &Posted,
+    errors: &[FieldError],
+    notice: Option<String>,
+) -> Response {
     let catalog = match Catalog::builtin() {
         Ok(c) => c,
         Err(e) => return error_page(&Problem::internal(e)),
@@ -224,7 +283,11 @@ async fn show_form(cx: &FormContext<'_>, status: StatusCode, posted: &Posted, er
         s if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => s.to_owned(),
         _ => random_id(),
     };
-    let title = if errors.is_empty() { "File a notification".to_owned() } else { "Error: File a notification".to_owned() };
+    let title = if errors.is_empty() {
+        "File a notification".to_owned()
+    } else {
+        "Error: File a notification".to_owned()
+    };
     render(
         status,
         &NotificationPage {
@@ -255,10 +318,15 @@ pub async fn new_form(State(state): State<SharedState>, Staff(p, csrf): Staff) -
         Ok(d) => d,
         Err(e) => return error_page(&Problem::internal(e)),
     };
-    let cx = FormContext { state: &state, p: &p, csrf: &csrf };
+    let cx = FormContext {
+        state: &state,
+        p: &p,
+        csrf: &csrf,
+    };
     match draft {
         Some(body) => {
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap_or_default();
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(&body).unwrap_or_default();
             show_form(&cx, StatusCode::OK, &Posted(pairs), &[], Some("Your saved draft is below. It is not filed until you choose File notification.".into())).await
         }
         None => show_form(&cx, StatusCode::OK, &Posted(Vec::new()), &[], None).await,
@@ -268,16 +336,27 @@ pub async fn new_form(State(state): State<SharedState>, Staff(p, csrf): Staff) -
 /// What is kept of a posted form as a draft: every field but the CSRF token and the
 /// button pressed.
 fn draft_body(posted: &Posted) -> String {
-    let keep: Vec<&(String, String)> = posted.0.iter().filter(|(k, _)| k != "csrf" && k != "action").collect();
+    let keep: Vec<&(String, String)> = posted
+        .0
+        .iter()
+        .filter(|(k, _)| k != "csrf" && k != "action")
+        .collect();
     serde_urlencoded::to_string(keep).unwrap_or_default()
 }
 
-pub async fn submit(State(state): State<SharedState>, StaffForm(p, csrf, pairs): StaffForm) -> Response {
+pub async fn submit(
+    State(state): State<SharedState>,
+    StaffForm(p, csrf, pairs): StaffForm,
+) -> Response {
     if let Err(r) = require(&p, Permission::FileForUnit) {
         return r;
     }
     let mut posted = Posted(pairs);
-    let cx = FormContext { state: &state, p: &p, csrf: &csrf };
+    let cx = FormContext {
+        state: &state,
+        p: &p,
+        csrf: &csrf,
+    };
     let action = posted.get("action").to_owned();
     if let Some(list) = action.strip_prefix("add") {
         // One more row of a list: the page again, nothing saved or filed.
@@ -288,8 +367,21 @@ pub async fn submit(State(state): State<SharedState>, StaffForm(p, csrf, pairs):
         return show_form(&cx, StatusCode::OK, &posted, &[], None).await;
     }
     if action == "save" {
-        return match state.web_forms.save_draft(&owner(&p), &draft_body(&posted)).await {
-            Ok(()) => show_form(&cx, StatusCode::OK, &posted, &[], Some("Draft saved. It is kept for you only and is not a filing.".into())).await,
+        return match state
+            .web_forms
+            .save_draft(&owner(&p), &draft_body(&posted))
+            .await
+        {
+            Ok(()) => {
+                show_form(
+                    &cx,
+                    StatusCode::OK,
+                    &posted,
+                    &[],
+                    Some("Draft saved. It is kept for you only and is not a filing.".into()),
+                )
+                .await
+            }
             Err(e) => error_page(&Problem::internal(e)),
         };
     }
@@ -300,7 +392,14 @@ async fn file(cx: &FormContext<'_>, posted: &Posted) -> Response {
     let (state, p) = (cx.state, cx.p);
     let submission = posted.get("submission").to_owned();
     if submission.len() != 64 || !submission.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return show_form(cx, StatusCode::BAD_REQUEST, posted, &[], Some("The form was incomplete; check it and file again.".into())).await;
+        return show_form(
+            cx,
+            StatusCode::BAD_REQUEST,
+            posted,
+            &[],
+            Some("The form was incomplete; check it and file again.".into()),
+        )
+        .await;
     }
     let unit = match (&p.unit, p.role.is_unit_bound()) {
         (Some(u), true) => Some(u.to_string()),
@@ -316,12 +415,19 @@ async fn file(cx: &FormContext<'_>, posted: &Posted) -> Response {
         Err(e) => return error_page(&Problem::internal(e)),
     }
     let outcome = file_notification(&state.commands, &raw, &p.actor(), Timestamp::now()).await;
-    let failure: Option<Problem> = outcome.as_ref().err().map(|e| Problem::from(clone_error(e)));
+    let failure: Option<Problem> = outcome
+        .as_ref()
+        .err()
+        .map(|e| Problem::from(clone_error(e)));
     state.metrics.command(&failure.as_ref().map_or(Ok(()), Err));
     match outcome {
         Ok(receipt) => {
-            let (FilingReceipt::Filed { case_id } | FilingReceipt::LinkedToExisting { case_id, .. }) = &receipt;
-            let completed = state.web_forms.complete(&submission, case_id.as_str()).await;
+            let (FilingReceipt::Filed { case_id }
+            | FilingReceipt::LinkedToExisting { case_id, .. }) = &receipt;
+            let completed = state
+                .web_forms
+                .complete(&submission, case_id.as_str())
+                .await;
             let dropped = state.web_forms.delete_draft(&owner(p)).await;
             if let Err(e) = completed.and(dropped) {
                 tracing::warn!(error = %e, "filed; the web form's bookkeeping could not be updated");
@@ -333,14 +439,22 @@ async fn file(cx: &FormContext<'_>, posted: &Posted) -> Response {
                 tracing::warn!(error = %release, "could not release a web form submission claim");
             }
             match e {
-                CommandError::Invalid(errors) => show_form(cx, StatusCode::UNPROCESSABLE_ENTITY, posted, &errors, None).await,
-                CommandError::Rejected(reason) => show_form(
-                    cx,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    posted,
-                    &[FieldError { pointer: String::new(), message: reason }],
-                    None,
-                ).await,
+                CommandError::Invalid(errors) => {
+                    show_form(cx, StatusCode::UNPROCESSABLE_ENTITY, posted, &errors, None).await
+                }
+                CommandError::Rejected(reason) => {
+                    show_form(
+                        cx,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        posted,
+                        &[FieldError {
+                            pointer: String::new(),
+                            message: reason,
+                        }],
+                        None,
+                    )
+                    .await
+                }
                 other => error_page(&Problem::from(other)),
             }
         }

@@ -17,10 +17,10 @@ use icac_aggregates::public_report::{content_bounds, Channel, ReportContent, Rep
 use askama::Template;
 
 use super::layout::{render, Chrome};
-use crate::http::Hotline;
 use crate::commands::Actor;
 use crate::http::extract::ClientAddr;
 use crate::http::routes::commands::receive_public_report;
+use crate::http::Hotline;
 use crate::http::SharedState;
 
 /// A description of 4,000 characters, percent-encoded, with links and contact details,
@@ -361,7 +361,15 @@ pub async fn submit(
         },
         correlation_id: None,
     };
-    match receive_public_report(&state, Channel::WebSite, category, Some(s.content()), &actor).await {
+    match receive_public_report(
+        &state,
+        Channel::WebSite,
+        category,
+        Some(s.content()),
+        &actor,
+    )
+    .await
+    {
         Ok(receipt) => {
             state.metrics.public_reports.fetch_add(1, Ordering::Relaxed);
             thanks(StatusCode::CREATED, Some(receipt.as_str()))

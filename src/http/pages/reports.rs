@@ -32,11 +32,7 @@ struct AnnualPage {
 }
 
 /// A rendered edition of the report as a download (or inline, for the preview frame).
-fn edition(
-    report: &icac_projections::report::AnnualReport,
-    fmt: &str,
-    download: bool,
-) -> Response {
+fn edition(report: &icac_projections::report::AnnualReport, fmt: &str, download: bool) -> Response {
     use icac_projections::report::render;
     let (ct, text) = match fmt {
         "html" => ("text/html; charset=utf-8", render::html::render(report)),
@@ -74,8 +70,7 @@ async fn last_complete_year(
     p: &crate::http::auth::Principal,
 ) -> Result<i16, Problem> {
     let today = queries::today();
-    let (_, newest) =
-        queries::case_summaries(state, p, None, None, today, 0, 1).await?;
+    let (_, newest) = queries::case_summaries(state, p, None, None, today, 0, 1).await?;
     let until = newest
         .first()
         .map(|c| c.received_on.min(today))
@@ -186,7 +181,13 @@ fn status_rows(v: &serde_json::Value) -> Vec<StatusRow> {
     let cp = v
         .get("last_checkpoint")
         .filter(|c| !c.is_null())
-        .map(|c| format!("size {} at {}", c["size"], c["created_at"].as_str().unwrap_or("")))
+        .map(|c| {
+            format!(
+                "size {} at {}",
+                c["size"],
+                c["created_at"].as_str().unwrap_or("")
+            )
+        })
         .unwrap_or_else(|| "none yet".into());
     let lv = v
         .get("last_verification")
@@ -194,7 +195,11 @@ fn status_rows(v: &serde_json::Value) -> Vec<StatusRow> {
         .map(|c| {
             format!(
                 "{} at {} ({} events)",
-                if c["intact"].as_bool() == Some(true) { "intact" } else { "BROKEN" },
+                if c["intact"].as_bool() == Some(true) {
+                    "intact"
+                } else {
+                    "BROKEN"
+                },
                 c["at"].as_str().unwrap_or(""),
                 c["events"]
             )
@@ -206,15 +211,25 @@ fn status_rows(v: &serde_json::Value) -> Vec<StatusRow> {
             format!(
                 "{} entries, {}",
                 a["entries"],
-                if a["valid"].as_bool() == Some(true) { "chain valid" } else { "CHAIN BROKEN" }
+                if a["valid"].as_bool() == Some(true) {
+                    "chain valid"
+                } else {
+                    "CHAIN BROKEN"
+                }
             )
         })
         .unwrap_or_default();
     vec![
         StatusRow::new("Ledger", get("ledger_id")),
         StatusRow::new("Database", get("database")),
-        StatusRow { id: Some("size"), ..StatusRow::new("Size (events)", get("size")) },
-        StatusRow { mono: true, ..StatusRow::new("Head hash", get("head")) },
+        StatusRow {
+            id: Some("size"),
+            ..StatusRow::new("Size (events)", get("size"))
+        },
+        StatusRow {
+            mono: true,
+            ..StatusRow::new("Head hash", get("head"))
+        },
         StatusRow::new("Last recorded", get("last_recorded_at")),
         StatusRow::new("Last checkpoint", cp),
         StatusRow::new("Last verification", lv),

@@ -5,12 +5,12 @@
 //! page shares (navigation, error page); the pages themselves are in `dashboard`,
 //! `cases` and `reports`.
 
+use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use askama::Template;
 
 use super::layout::{render, Chrome, Nav};
 use crate::http::access_log::AccessEntry;
@@ -94,12 +94,14 @@ impl axum::extract::FromRequest<SharedState> for StaffForm {
         let Staff(p, token) = Staff::from_request_parts(&mut parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let bytes = axum::body::to_bytes(body, MAX_FORM_BODY).await.map_err(|_| {
-            error_page(&Problem::new(
-                crate::http::problem::Kind::TooLarge,
-                "the form was too large; nothing was recorded",
-            ))
-        })?;
+        let bytes = axum::body::to_bytes(body, MAX_FORM_BODY)
+            .await
+            .map_err(|_| {
+                error_page(&Problem::new(
+                    crate::http::problem::Kind::TooLarge,
+                    "the form was too large; nothing was recorded",
+                ))
+            })?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
             error_page(&Problem::new(
                 crate::http::problem::Kind::BadRequest,
@@ -172,7 +174,6 @@ pub(super) fn chrome(p: &Principal, csrf: &str, title: impl Into<String>) -> Chr
     Chrome {
         title: title.into(),
         nav: Some(nav(p, csrf)),
-        script: false,
     }
 }
 
@@ -334,4 +335,3 @@ pub async fn logout(State(state): State<SharedState>, request: axum::extract::Re
     }
     r
 }
-

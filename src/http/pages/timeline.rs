@@ -22,15 +22,26 @@ pub struct TimelineEntry {
     pub corrects: Option<u64>,
 }
 
-fn unit_list(units: &[icac_aggregates::ids::Ori], name: &dyn Fn(&icac_aggregates::ids::Ori) -> String) -> String {
+fn unit_list(
+    units: &[icac_aggregates::ids::Ori],
+    name: &dyn Fn(&icac_aggregates::ids::Ori) -> String,
+) -> String {
     units.iter().map(|u| name(u)).collect::<Vec<_>>().join(", ")
 }
 
 /// Title and detail of one event. `name` gives a unit's name for its code.
-pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> String) -> (String, String) {
+pub fn describe(
+    event: &CaseEvent,
+    name: &dyn Fn(&icac_aggregates::ids::Ori) -> String,
+) -> (String, String) {
     use CaseEvent as E;
     match event {
-        E::ComplaintLogged { reporting_unit, received_on, source, .. } => (
+        E::ComplaintLogged {
+            reporting_unit,
+            received_on,
+            source,
+            ..
+        } => (
             "Complaint logged".into(),
             format!(
                 "Received {} by {}; source: {}. The 14-day clock started that day.",
@@ -39,7 +50,9 @@ pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> 
                 words(source)
             ),
         ),
-        E::NotificationFiled { form, recorded_at, .. } => {
+        E::NotificationFiled {
+            form, recorded_at, ..
+        } => {
             let filed = ct_date(*recorded_at);
             let days = (filed - form.received.date).get_days();
             (
@@ -56,7 +69,9 @@ pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> 
                 ),
             )
         }
-        E::DuplicateNotificationLinked { form, from_case_id, .. } => (
+        E::DuplicateNotificationLinked {
+            form, from_case_id, ..
+        } => (
             "Another unit's notification linked".into(),
             format!(
                 "{} filed on the same CyberTip (received {}){}.",
@@ -68,15 +83,25 @@ pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> 
                     .unwrap_or_default()
             ),
         ),
-        E::CaseMerged { primary_case_id, .. } => (
+        E::CaseMerged {
+            primary_case_id, ..
+        } => (
             "Merged into another case".into(),
             format!("This case continues as case {primary_case_id}."),
         ),
-        E::InformationShared { share_number, direction, category, .. } => (
+        E::InformationShared {
+            share_number,
+            direction,
+            category,
+            ..
+        } => (
             format!("Information shared ({})", words(category).to_lowercase()),
             match direction {
                 ShareDirection::UnitToTaskForce { from_unit } => {
-                    format!("Share {share_number}: from {} to the Task Force.", name(from_unit))
+                    format!(
+                        "Share {share_number}: from {} to the Task Force.",
+                        name(from_unit)
+                    )
                 }
                 ShareDirection::TaskForceToUnits { to_units } => format!(
                     "Share {share_number}: from the Task Force to {}.",
@@ -84,7 +109,9 @@ pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> 
                 ),
             },
         ),
-        E::InvestigatorAssigned { investigator, role, .. } => (
+        E::InvestigatorAssigned {
+            investigator, role, ..
+        } => (
             "Investigator assigned".into(),
             format!(
                 "{} ({}), {} investigator.",
@@ -93,7 +120,12 @@ pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> 
                 words(role).to_lowercase()
             ),
         ),
-        E::StatusChanged { from, to, disposition, .. } => (
+        E::StatusChanged {
+            from,
+            to,
+            disposition,
+            ..
+        } => (
             format!("Status changed to {}", words(to).to_lowercase()),
             format!(
                 "Was {}{}.",
@@ -103,7 +135,13 @@ pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> 
                     .unwrap_or_default()
             ),
         ),
-        E::ArrestRecorded { arrest_number, arrested_on, arresting_unit, charges, .. } => (
+        E::ArrestRecorded {
+            arrest_number,
+            arrested_on,
+            arresting_unit,
+            charges,
+            ..
+        } => (
             "Arrest recorded".into(),
             format!(
                 "Arrest {arrest_number} on {} by {}; charges: {}.",
@@ -116,7 +154,13 @@ pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> 
                     .join("; ")
             ),
         ),
-        E::ReferralRecorded { referral_number, target, agency_name, referred_on, .. } => (
+        E::ReferralRecorded {
+            referral_number,
+            target,
+            agency_name,
+            referred_on,
+            ..
+        } => (
             "Referral recorded".into(),
             format!(
                 "Referral {referral_number} on {} to {agency_name} ({}).",
@@ -124,19 +168,29 @@ pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> 
                 words(target).to_lowercase()
             ),
         ),
-        E::ReferralDecided { referral_number, decision, decided_on, .. } => (
+        E::ReferralDecided {
+            referral_number,
+            decision,
+            decided_on,
+            ..
+        } => (
             format!("Referral {}", words(decision).to_lowercase()),
-            format!("Referral {referral_number} decided on {}.", date(*decided_on)),
+            format!(
+                "Referral {referral_number} decided on {}.",
+                date(*decided_on)
+            ),
         ),
         E::LinkedToOperation { operation_id, .. } => (
             "Linked to an undercover operation".into(),
             format!("Operation {operation_id}."),
         ),
-        E::UrgentFlagSet { reason, .. } => (
-            "Marked urgent".into(),
-            format!("{}.", words(reason)),
-        ),
-        E::CorrectionRecorded { corrects, changes, reason, .. } => (
+        E::UrgentFlagSet { reason, .. } => ("Marked urgent".into(), format!("{}.", words(reason))),
+        E::CorrectionRecorded {
+            corrects,
+            changes,
+            reason,
+            ..
+        } => (
             format!("Correction of the event at ledger position {corrects}"),
             format!(
                 "{}. Reason: {reason}",
@@ -151,7 +205,12 @@ pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> 
             "Personal data erased".into(),
             format!("{} value(s) destroyed. Reason: {reason}", erased.len()),
         ),
-        E::VictimAdded { victim_number, age_band, identified_on, .. } => (
+        E::VictimAdded {
+            victim_number,
+            age_band,
+            identified_on,
+            ..
+        } => (
             "Child added to the case".into(),
             format!(
                 "Child {victim_number}, {}{}.",
@@ -161,11 +220,23 @@ pub fn describe(event: &CaseEvent, name: &dyn Fn(&icac_aggregates::ids::Ori) -> 
                     .unwrap_or_default()
             ),
         ),
-        E::VictimIdentified { victim_number, identified_on, .. } => (
+        E::VictimIdentified {
+            victim_number,
+            identified_on,
+            ..
+        } => (
             "Child identified".into(),
-            format!("Child {victim_number} identified on {}.", date(*identified_on)),
+            format!(
+                "Child {victim_number} identified on {}.",
+                date(*identified_on)
+            ),
         ),
-        E::ProsecutionOutcomeRecorded { arrest_number, outcome, decided_on, .. } => (
+        E::ProsecutionOutcomeRecorded {
+            arrest_number,
+            outcome,
+            decided_on,
+            ..
+        } => (
             format!("Prosecution: {}", words(outcome).to_lowercase()),
             format!("On arrest {arrest_number}, decided {}.", date(*decided_on)),
         ),
@@ -193,7 +264,11 @@ pub fn correction_text(c: &icac_aggregates::case::CorrectedValue) -> String {
             serde_json::Value::String(s) => super::labels::spell(s),
             serde_json::Value::Array(items) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| i.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             other => other.to_string(),
@@ -202,7 +277,10 @@ pub fn correction_text(c: &icac_aggregates::case::CorrectedValue) -> String {
     format!("{field} → {}", shown.join(" "))
 }
 
-pub fn entry(e: &HistoryEntry, name: &dyn Fn(&icac_aggregates::ids::Ori) -> String) -> TimelineEntry {
+pub fn entry(
+    e: &HistoryEntry,
+    name: &dyn Fn(&icac_aggregates::ids::Ori) -> String,
+) -> TimelineEntry {
     let (title, detail) = describe(&e.event, name);
     TimelineEntry {
         position: e.position,
