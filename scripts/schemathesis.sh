@@ -101,7 +101,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 BASE="http://127.0.0.1:$PORT"
 log "starting the server on $BASE"
 # The checkpointer is set far off so that it does not write while a phase is measured.
-ICAC_LOG=info "$BIN" serve --addr "127.0.0.1:$PORT" --checkpoint-every-events 1000000000 \
+ICAC_LOG=info "$BIN" serve --addr "127.0.0.1:$PORT" --hotline "Fuzz tip line=1-800-555-0100" --checkpoint-every-events 1000000000 \
     --checkpoint-every-secs 86400 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do

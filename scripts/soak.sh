@@ -73,7 +73,7 @@ investigator=$(issue investigator)
 auditor=$(issue auditor)
 
 # Public reports are rate-limited per address; the soak sends them all from loopback.
-"$BIN" serve --addr 127.0.0.1:0 --public-reports-per-10min 1000000000 \
+"$BIN" serve --addr 127.0.0.1:0 --hotline "Soak tip line=1-800-555-0100" --public-reports-per-10min 1000000000 \
     >"$work/serve.out" 2>"$work/serve.log" &
 server_pid=$!
 base=""

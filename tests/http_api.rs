@@ -590,16 +590,25 @@ async fn public_form_rate_limit_and_honeypot() {
         assert_eq!(st, 201, "{b}");
         assert_eq!(b["case_id"], json!(format!("{HARTFORD}:PR-{receipt}")));
 
-        // Rate limit: 3 per window from this address (the honeypot and the bad form counted).
-        let r = s
-            .client
-            .post(s.url("/report"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("category=other&good_faith=yes")
-            .send()
-            .await
-            .unwrap();
+        // Rate limit: 3 per window from this address. The honeypot and the report
+        // counted; the form sent back with errors did not, so one more report is taken.
+        let report = "category=other&good_faith=yes&description=Someone+sent+my+son+threats";
+        let post = |body: &'static str| {
+            s.client
+                .post(s.url("/report"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+        };
+        assert_eq!(post(report).await.unwrap().status(), 201);
+        let r = post(report).await.unwrap();
         assert_eq!(r.status(), 429);
+        let html = r.text().await.unwrap();
+        // The refusal lists the hotlines and promises no form it does not show.
+        assert!(html.contains("1-800-843-5678"), "{html}");
+        assert!(!html.contains("Or report here") && !html.contains("<form"), "{html}");
+        // Past the limit, a form with errors still gets its errors, not the 429.
+        assert_eq!(post("category=other").await.unwrap().status(), 422);
         s.stop().await;
     }
 }

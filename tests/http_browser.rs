@@ -18,6 +18,8 @@ use icac_ledger::http::ServerConfig;
 use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// axe-core 4.14.1 (MPL-2.0), the npm package's axe.min.js, vendored.
+const AXE: &str = include_str!("fixtures/axe-core/axe.min.js");
 const DRIVER: &str = "/usr/bin/chromedriver";
 
 struct Driver {
@@ -176,6 +178,64 @@ impl Driver {
         }
     }
 
+    /// Runs `script` in the page (WebDriver's execute, which the page's CSP does not
+    /// govern) and returns its value.
+    async fn execute(&self, script: &str, args: Value) -> Value {
+        self.cmd("POST", "/execute/sync", json!({ "script": script, "args": args }))
+            .await
+    }
+
+    /// Sets a control's value as a person picking a date or an option would, and tells
+    /// the page it changed.
+    async fn set_value(&self, css: &str, value: &str) {
+        let r = self
+            .execute(
+                "const e = document.querySelector(arguments[0]); if (!e) return 'missing'; e.value = arguments[1]; e.dispatchEvent(new Event('change', {bubbles: true})); return e.value;",
+                json!([css, value]),
+            )
+            .await;
+        assert_eq!(r, json!(value), "{css} did not take {value:?}");
+    }
+
+    /// Runs axe-core (vendored, tests/fixtures/axe-core) on the page for WCAG 2.x A and
+    /// AA and fails with every violation found.
+    async fn assert_accessible(&self, page: &str) {
+        self.execute(AXE, json!([])).await;
+        let script = "const done = arguments[arguments.length - 1];\
+            axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })\
+            .then(r => done({ passes: r.passes.length, violations: r.violations.map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', ')) }))\
+            .catch(e => done({ passes: 0, violations: ['axe did not run: ' + e] }));";
+        let v = self
+            .cmd("POST", "/execute/async", json!({ "script": script, "args": [] }))
+            .await;
+        // Rules that passed prove axe ran; an answer without them is a failure too.
+        let passes = v["passes"].as_u64().unwrap_or(0);
+        let mut violations: Vec<String> = serde_json::from_value(v["violations"].clone())
+            .unwrap_or_else(|_| vec![format!("unexpected axe answer: {v}")]);
+        if passes == 0 && violations.is_empty() {
+            violations.push(format!("axe checked nothing: {v}"));
+        }
+        if !violations.is_empty() {
+            self.screenshot(&format!("axe-{page}.png")).await;
+        }
+        assert!(violations.is_empty(), "{page}: accessibility violations:\n{}", violations.join("\n"));
+    }
+
+    /// A screenshot for docs/screenshots when ICAC_DOC_SCREENSHOTS is set (to refresh
+    /// the committed ones), else beside the others in target/screenshots.
+    async fn doc_shot(&self, name: &str) {
+        if std::env::var_os("ICAC_DOC_SCREENSHOTS").is_none() {
+            return self.screenshot(name).await;
+        }
+        let v = self.cmd("GET", "/screenshot", json!({})).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("screenshot"))
+            .expect("png");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&dir).expect("docs/screenshots");
+        std::fs::write(dir.join(name), bytes).expect("write screenshot");
+    }
+
     async fn quit(&self) {
         self.cmd("DELETE", "", json!({})).await;
     }
@@ -285,4 +345,183 @@ async fn wait_for_title(driver: &Driver, needle: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("page title {title:?} never contained {needle:?}");
+}
+
+/// Signs in through the login page (signing out first if someone is signed in).
+async fn browser_sign_in(driver: &Driver, s: &http_support::Server, role: Role) {
+    driver.goto(&s.url("/staff/login")).await;
+    wait_for_title(driver, "sign in").await;
+    driver.type_into("#token", &s.tokens[&role]).await;
+    driver
+        .click("form[action='/staff/login'] button[type=submit]")
+        .await;
+    wait_for_title(driver, "ashboard").await;
+}
+
+async fn sign_out(driver: &Driver) {
+    driver
+        .click("form[action='/staff/logout'] button[type=submit]")
+        .await;
+    wait_for_title(driver, "sign in").await;
+}
+
+/// Issue 18 in a real browser: a unit reporter files through the page (one attempt
+/// with errors first), finds the case by its unit case number and downloads the list
+/// as CSV; an investigator shares information and closes the case; intake routes a
+/// public report; a supervisor replays the case as of a past date. axe-core checks
+/// every page on the way; each step is checked in the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_and_the_task_force_work_in_the_browser() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let s = start(TestDb::new(Kind::Sqlite).await, ServerConfig::default()).await;
+    let today = icac_aggregates::local_time::ct_date(jiff::Timestamp::now());
+    let received = today.checked_sub(jiff::Span::new().days(3)).unwrap().to_string();
+
+    // The public page, and a report for intake later.
+    driver.goto(&s.url("/")).await;
+    wait_for_title(&driver, "Report").await;
+    driver.assert_accessible("public").await;
+    driver.click("input[name=category][value=online_enticement]").await;
+    driver.type_into("#description", "Someone asked my son for pictures on a game").await;
+    driver.click("#good_faith").await;
+    driver.click("form[action='/report'] button[type=submit]").await;
+    let receipt = wait_for_text(&driver, "#receipt").await;
+    driver.assert_accessible("public-receipt").await;
+
+    // A unit reporter files, first with errors.
+    browser_sign_in(&driver, &s, Role::UnitReporter).await;
+    driver.assert_accessible("dashboard").await;
+    driver.click("nav a[href='/staff/notifications/new']").await;
+    wait_for_title(&driver, "File a notification").await;
+    driver.assert_accessible("notification-form").await;
+    driver.type_into("#f-unit-case-number", "B-2201").await;
+    driver.set_value("#f-received-date", &received).await;
+    let before = s.head().await;
+    driver.click("#file").await;
+    wait_for_title(&driver, "Error").await;
+    let summary = driver.text("#error-summary").await;
+    assert!(summary.contains("There is a problem"), "{summary}");
+    assert!(driver.text("#f-officer-name-error").await.starts_with("Error:"));
+    assert_eq!(s.head().await, before, "a form with errors recorded something");
+    driver.assert_accessible("notification-errors").await;
+    driver.doc_shot("notification-errors.png").await;
+
+    driver.type_into("#f-officer-name", "Det. Ana Reyes").await;
+    driver.type_into("#f-officer-phone", "(203) 555-0101").await;
+    driver.set_value("#f-source-kind", "parent").await;
+    driver.set_value("#f-incident-type", "online_enticement").await;
+    driver.set_value("#f-medium", "gaming").await;
+    driver.click("#f-suspected-statutes-0").await;
+    driver.set_value("#f-subject-identifiers-0-kind", "screen_name").await;
+    driver.type_into("#f-subject-identifiers-0-value", "gamer_suspect_9").await;
+    driver.type_into("#f-evidence-item-count", "0").await;
+    driver.type_into("#f-evidence-image-count", "0").await;
+    driver.type_into("#f-evidence-video-count", "0").await;
+    driver.click("#f-deconfliction-checked").await;
+    driver.type_into("#f-attestation-name", "Det. Ana Reyes").await;
+    driver.click("#f-attestation-statement-accepted").await;
+    driver.click("#file").await;
+    wait_for_title(&driver, "B-2201").await;
+    assert!(driver.text("#notice").await.contains("Notification filed"));
+    assert!(driver.text("#compliance").await.contains("14-day rule"));
+    driver.assert_accessible("case-after-filing").await;
+    driver.doc_shot("case-filed.png").await;
+    let (st, view) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:B-2201")).await;
+    assert_eq!(st, 200, "{view}");
+
+    // Find it by the unit case number, and download the list as CSV.
+    driver.click("nav a[href='/staff/cases']").await;
+    wait_for_title(&driver, "Cases").await;
+    driver.assert_accessible("case-list").await;
+    driver.type_into("#q", "B-2201").await;
+    driver.click("form[role=search] button[type=submit]").await;
+    wait_for_title(&driver, "B-2201").await;
+    driver.goto(&s.url("/staff/cases")).await;
+    wait_for_title(&driver, "Cases").await;
+    // The download link, fetched with the browser's own session cookie (the pages'
+    // CSP lets no script fetch anything).
+    let href = driver
+        .execute("return document.getElementById('csv').href;", json!([]))
+        .await;
+    let cookie = driver.cmd("GET", "/cookie/icac_session", json!({})).await;
+    let r = s
+        .client
+        .get(href.as_str().expect("a CSV link"))
+        .header("cookie", format!("icac_session={}", cookie["value"].as_str().expect("session cookie")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    assert!(csv.starts_with("case_id,unit") && csv.contains("CT0006400:B-2201"), "{csv}");
+    sign_out(&driver).await;
+
+    // An investigator shares information and closes the case.
+    browser_sign_in(&driver, &s, Role::Investigator).await;
+    driver.goto(&s.url(&format!("/staff/cases/{HARTFORD}:B-2201"))).await;
+    wait_for_title(&driver, "B-2201").await;
+    driver.assert_accessible("case-actions").await;
+    driver.click("#action-share summary").await;
+    driver.click("#share-down").await;
+    driver.set_value("#share-to", HARTFORD).await;
+    driver.set_value("#share-category", "case_update").await;
+    driver.type_into("#share-summary", "Platform records requested").await;
+    driver.click("form[action$='/actions/share'] button[type=submit]").await;
+    assert!(wait_for_text(&driver, "#notice").await.contains("share was recorded"));
+    for (to, disposition) in [("triaged", None), ("closed", Some("unfounded"))] {
+        driver.click("#action-status summary").await;
+        driver.set_value("#status-to", to).await;
+        if let Some(d) = disposition {
+            driver.set_value("#status-disposition", d).await;
+        }
+        driver.click("form[action$='/actions/status'] button[type=submit]").await;
+        assert!(wait_for_text(&driver, "#notice").await.contains("status was changed"));
+    }
+    driver.doc_shot("case-closed.png").await;
+    let (_, view) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:B-2201")).await;
+    assert_eq!(view["status"], "closed", "{view}");
+    assert_eq!(view["shares"].as_array().map(Vec::len), Some(1), "{view}");
+
+    // Intake triages and routes the public report.
+    driver.click("nav a[href='/staff/intake']").await;
+    wait_for_title(&driver, "Intake").await;
+    driver.assert_accessible("intake").await;
+    driver.doc_shot("intake.png").await;
+    driver.set_value(&format!("#priority-{receipt}"), "urgent").await;
+    driver.click(&format!("form[action='/staff/intake/{receipt}/triage'] button")).await;
+    assert!(wait_for_text(&driver, "#notice").await.contains("triaged"));
+    driver.set_value(&format!("#unit-{receipt}"), HARTFORD).await;
+    driver.click(&format!("form[action='/staff/intake/{receipt}/route'] button")).await;
+    assert!(wait_for_text(&driver, "#notice").await.contains("routed"));
+    let (st, b) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:PR-{receipt}")).await;
+    assert_eq!(st, 200, "{b}");
+    sign_out(&driver).await;
+
+    // A supervisor replays the case as of a past date: before it was filed.
+    browser_sign_in(&driver, &s, Role::Supervisor).await;
+    driver.goto(&s.url(&format!("/staff/cases/{HARTFORD}:B-2201"))).await;
+    wait_for_title(&driver, "B-2201").await;
+    let yesterday = today.checked_sub(jiff::Span::new().days(1)).unwrap().to_string();
+    driver.set_value("#as_of", &yesterday).await;
+    driver.click("form[method=get] button[type=submit]").await;
+    assert!(wait_for_text(&driver, "#replay-note").await.contains("Replay"));
+    assert!(driver.text("#not-yet").await.contains("did not exist yet"));
+    driver.assert_accessible("replay").await;
+    driver.goto(&s.url(&format!("/staff/cases/{HARTFORD}:B-2201?as_of={today}"))).await;
+    wait_for_title(&driver, "B-2201").await;
+    assert!(driver.text("#details").await.contains("Closed"));
+    driver.goto(&s.url("/staff/annual-report")).await;
+    wait_for_title(&driver, "Annual").await;
+    driver.assert_accessible("annual-report").await;
+    driver.goto(&s.url("/staff/ledger")).await;
+    wait_for_title(&driver, "Ledger").await;
+    driver.assert_accessible("ledger").await;
+    driver.goto(&s.url("/staff")).await;
+    wait_for_title(&driver, "ashboard").await;
+    driver.doc_shot("dashboard.png").await;
+
+    driver.quit().await;
+    s.stop().await;
 }

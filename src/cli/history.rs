@@ -1,5 +1,6 @@
 //! `history CASE_ID [--as-of TIMESTAMP | --at-position N] [--format text|json]`
 
+use crate::http::pages::labels::words;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -99,27 +100,29 @@ fn text(h: &CaseHistory) -> String {
             let _ = writeln!(out, "state:");
             let _ = writeln!(
                 out,
-                "  unit {}  received {}  source {:?}",
-                v.reporting_unit, v.received_on, v.source
+                "  unit {}  received {}  source {}",
+                v.reporting_unit,
+                v.received_on,
+                words(&v.source)
             );
             let status = v
                 .status
                 .map_or("complaint logged, no form".to_owned(), |s| {
-                    format!("{s:?}").to_lowercase()
+                    words(&s).to_lowercase()
                 });
             let _ = writeln!(
                 out,
                 "  status {status}{}",
                 v.disposition
-                    .map(|d| format!(" ({d:?})"))
+                    .map(|d| format!(" ({})", words(&d).to_lowercase()))
                     .unwrap_or_default()
             );
             if let Some(n) = &v.notification {
                 let _ = writeln!(
                     out,
-                    "  incident {:?}  medium {:?}  statutes {}",
-                    n.incident_type,
-                    n.medium,
+                    "  incident {}  medium {}  statutes {}",
+                    words(&n.incident_type),
+                    words(&n.medium),
                     n.suggested_statutes_text()
                 );
             }

@@ -34,7 +34,8 @@ pub struct ServeArgs {
     /// Cases for --demo
     #[arg(long, default_value_t = DEMO_CASES, requires = "demo")]
     pub demo_cases: usize,
-    /// A hotline for the public page, "LABEL=NUMBER"; repeat for several (replaces the defaults)
+    /// A hotline for the public page, "LABEL=NUMBER"; repeat for several (listed before
+    /// NCMEC's and 911). Required outside --demo: the Task Force's own tip line
     #[arg(long, value_name = "LABEL=NUMBER")]
     pub hotline: Vec<String>,
     /// Largest request body, in KiB
@@ -128,9 +129,13 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
             .map_err(|e| format!("--sharing-cadence-days: {e}"))?,
         ..ServerConfig::default()
     };
-    if !args.hotline.is_empty() {
-        config.hotlines = args
-            .hotline
+    let own: Vec<Hotline> = if args.hotline.is_empty() {
+        vec![Hotline {
+            label: "Connecticut ICAC Task Force tip line (demo: a fictional 555 number)".into(),
+            number: "1-800-555-0142".into(),
+        }]
+    } else {
+        args.hotline
             .iter()
             .map(|h| {
                 let (label, number) = h
@@ -144,8 +149,9 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
                     number: number.trim().to_owned(),
                 })
             })
-            .collect::<Result<_, String>>()?;
-    }
+            .collect::<Result<_, String>>()?
+    };
+    config.hotlines.splice(0..0, own);
     Ok(config)
 }
 
@@ -160,6 +166,10 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
     } else {
         ledger_args.open().await?
     };
+    // Checked once the ledger and policy are known good, so their errors come first.
+    if args.hotline.is_empty() && !args.demo {
+        return Err("--hotline \"LABEL=NUMBER\" is required: the public page must list the Task Force's own tip line (only --demo runs without one)".into());
+    }
     let state = AppState::open(ledger, config).await?;
 
     let mut demo_tokens = Vec::new();

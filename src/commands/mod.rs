@@ -5,6 +5,7 @@
 pub mod deconfliction;
 pub mod deconfliction_key;
 pub mod demo;
+pub mod case_at;
 pub mod erasure;
 pub mod filing;
 pub mod import;

@@ -22,6 +22,7 @@ pub mod routes;
 pub mod server;
 pub mod sessions;
 pub mod tokens;
+pub mod web_forms;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,13 @@ pub use server::{router, serve, ServeError};
 pub struct Hotline {
     pub label: String,
     pub number: String,
+}
+
+impl Hotline {
+    /// The number as a `tel:` link takes it (no spaces).
+    pub fn tel(&self) -> String {
+        self.number.replace(' ', "")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -75,11 +83,10 @@ impl Default for ServerConfig {
         ServerConfig {
             body_limit: 256 * 1024,
             request_timeout: Duration::from_secs(30),
+            // The national lines every deployment lists; the Task Force's own tip line
+            // is the deployment's (`serve --hotline`, required outside `--demo`), so
+            // no placeholder number can reach the public page.
             hotlines: vec![
-                Hotline {
-                    label: "Connecticut ICAC Task Force tip line (configure with --hotline)".into(),
-                    number: "1-800-555-0142".into(),
-                },
                 Hotline {
                     label: "NCMEC CyberTipline".into(),
                     number: "1-800-843-5678".into(),
@@ -112,6 +119,8 @@ pub struct AppState {
     pub ledger: Ledger,
     pub tokens: TokenStore,
     pub sessions: sessions::SessionStore,
+    /// The web form's drafts and submission claims (outside the ledger).
+    pub web_forms: web_forms::WebForms,
     pub access_log: AccessLog,
     pub projections: ProjectionRunner,
     pub config: ServerConfig,
@@ -150,6 +159,7 @@ impl AppState {
         let access_log = AccessLog::new(storage.clone(), id.clone());
         let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());
         let sessions = sessions::SessionStore::new(storage.clone(), id.clone(), tokens.clone());
+        let web_forms = web_forms::WebForms::new(storage.clone(), id.clone());
         let projections = ProjectionRunner::open(storage, id).await?;
         projections.catch_up().await?;
         let public_limiter = RateLimiter::new(
@@ -162,6 +172,7 @@ impl AppState {
             ledger,
             tokens,
             sessions,
+            web_forms,
             access_log,
             projections,
             config,

@@ -34,7 +34,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../migrations/postgres/0008_sealed_batches.sql"),
-    ),
+    ),    (9, include_str!("../../migrations/postgres/0009_web_forms.sql")),
 ];
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
@@ -62,10 +62,10 @@ const SQLITE: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../migrations/sqlite/0008_sealed_batches.sql"),
-    ),
+    ),    (9, include_str!("../../migrations/sqlite/0009_web_forms.sql")),
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 8;
+pub const LATEST_SCHEMA_VERSION: i64 = 9;
 
 /// Schema 8 moves schema 6's rows (one per value) into packed rows (one per event)
 /// after creating the new table, then drops the old one: SQL alone cannot pack.

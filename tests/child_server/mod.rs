@@ -151,6 +151,8 @@ impl Deployment {
                 "1",
                 "--checkpoint-every-events",
                 "500",
+                "--hotline",
+                "Test tip line=1-800-555-0100",
             ])
             .args(extra)
             .env("ICAC_LOG", level)

@@ -86,7 +86,7 @@ pub enum CaseError {
         date: Date,
         earliest: Date,
     },
-    #[error("status cannot change from {from:?} to {to:?}")]
+    #[error("status cannot change from {} to {}", crate::text::spoken(.from), crate::text::spoken(.to))]
     TransitionNotAllowed { from: CaseStatus, to: CaseStatus },
     #[error("closing a case requires a disposition")]
     DispositionRequired,
@@ -94,7 +94,7 @@ pub enum CaseError {
     DispositionNotAllowed,
     #[error("disposition arrest requires an arrest to be recorded first")]
     DispositionNeedsArrest,
-    #[error("disposition {disposition:?} requires a referral to {target:?} to be recorded first")]
+    #[error("the outcome \"{}\" needs a referral to {} recorded first", crate::text::spoken(.disposition), crate::text::spoken(.target))]
     DispositionNeedsReferral {
         disposition: Disposition,
         target: ReferralTarget,

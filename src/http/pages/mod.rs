@@ -1,8 +1,19 @@
-//! Server-rendered HTML: the public reporting page and the staff pages.
+//! Server-rendered HTML: the public reporting page and the staff pages, every one an
+//! askama template under `templates/` extending `layout.html`.
 
+pub mod actions;
+pub mod cases;
+pub mod csv;
+pub mod dashboard;
+pub mod form_spec;
+pub mod intake;
+pub mod labels;
 pub mod layout;
+pub mod notification;
 pub mod public;
+pub mod reports;
 pub mod staff;
+pub mod timeline;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -13,12 +24,20 @@ pub fn router() -> Router<SharedState> {
     Router::new()
         .route("/", get(public::page))
         .route("/report", post(public::submit))
-        .route("/staff", get(staff::dashboard))
+        .route("/staff", get(dashboard::dashboard))
         .route("/staff/login", get(staff::login_page).post(staff::login))
         .route("/staff/logout", post(staff::logout))
-        .route("/staff/cases", get(staff::cases))
-        .route("/staff/cases/{case_id}", get(staff::case_page))
-        .route("/staff/cases/{case_id}/receipt", get(staff::case_receipt))
-        .route("/staff/annual-report", get(staff::annual))
-        .route("/staff/ledger", get(staff::ledger))
+        .route("/staff/notifications/new", get(notification::new_form))
+        .route("/staff/notifications", post(notification::submit))
+        .route("/staff/cases", get(cases::cases))
+        .route("/staff/cases/{case_id}", get(cases::case_page))
+        .route("/staff/cases/{case_id}/receipt", get(cases::case_receipt))
+        .route(
+            "/staff/cases/{case_id}/actions/{action}",
+            post(actions::act),
+        )
+        .route("/staff/intake", get(intake::queue))
+        .route("/staff/intake/{receipt}/{action}", post(intake::act))
+        .route("/staff/annual-report", get(reports::annual))
+        .route("/staff/ledger", get(reports::ledger))
 }

@@ -564,50 +564,78 @@ async fn public_report_command(
     raw: String,
     parse: impl FnOnce() -> ApiResult<PublicReportBody>,
 ) -> ApiResult<Created> {
-    let receipt = existing(
-        &state,
-        "public_report",
-        &raw,
-        ReceiptNumber::parse,
-        ReceiptNumber::as_str,
-    )
-    .await?;
+    let receipt = existing_public_report(&state, &raw).await?;
     let result = async {
-        let now = Timestamp::now();
-        let command = parse()?.command(now);
-        let routed = matches!(command, PublicReportCommand::RouteToUnit { .. });
-        let actor = principal.actor();
-        state
-            .commands
-            .execute(
-                &state.commands.public_reports,
-                receipt.as_str(),
-                command,
-                &actor,
-            )
-            .await?;
-        let mut out = json!({ "receipt_number": receipt });
-        if routed {
-            // Routing starts the unit's clock: log the complaint on the unit's case.
-            let store = LedgerEventStore::<PublicReport>::new(state.ledger.clone());
-            let mut context = store
-                .load_aggregate(receipt.as_str())
-                .await
-                .map_err(|e| Problem::internal(e.to_string()))?;
-            let report = context.aggregate();
-            if let Some(complaint) = report.routing_complaint(now).map_err(Problem::internal)? {
-                let case_id = complaint.case_id.clone();
-                state
-                    .commands
-                    .execute_case(&case_id, CaseCommand::LogComplaint(complaint), &actor)
-                    .await?;
-                out["case_id"] = json!(case_id);
-            }
-        }
-        Ok(out)
+        let command = parse()?.command(Timestamp::now());
+        run_public_report(&state, &principal, &receipt, command).await
     }
     .await;
     finish(&state, result).await
+}
+
+/// A public report's receipt from the URL, if the report exists (else a 404).
+pub(crate) async fn existing_public_report(
+    state: &SharedState,
+    raw: &str,
+) -> ApiResult<ReceiptNumber> {
+    existing(
+        state,
+        "public_report",
+        raw,
+        ReceiptNumber::parse,
+        ReceiptNumber::as_str,
+    )
+    .await
+}
+
+/// Runs one intake command on a public report; routing also logs the complaint on the
+/// unit's case, which starts its clock. Shared by the API and the intake page.
+pub(crate) async fn run_public_report(
+    state: &SharedState,
+    principal: &Principal,
+    receipt: &ReceiptNumber,
+    command: PublicReportCommand,
+) -> ApiResult<Value> {
+    let routed = matches!(command, PublicReportCommand::RouteToUnit { .. });
+    let now = command_time(&command);
+    let actor = principal.actor();
+    state
+        .commands
+        .execute(
+            &state.commands.public_reports,
+            receipt.as_str(),
+            command,
+            &actor,
+        )
+        .await?;
+    let mut out = json!({ "receipt_number": receipt });
+    if routed {
+        // Routing starts the unit's clock: log the complaint on the unit's case.
+        let store = LedgerEventStore::<PublicReport>::new(state.ledger.clone());
+        let mut context = store
+            .load_aggregate(receipt.as_str())
+            .await
+            .map_err(|e| Problem::internal(e.to_string()))?;
+        let report = context.aggregate();
+        if let Some(complaint) = report.routing_complaint(now).map_err(Problem::internal)? {
+            let case_id = complaint.case_id.clone();
+            state
+                .commands
+                .execute_case(&case_id, CaseCommand::LogComplaint(complaint), &actor)
+                .await?;
+            out["case_id"] = json!(case_id);
+        }
+    }
+    Ok(out)
+}
+
+fn command_time(command: &PublicReportCommand) -> Timestamp {
+    match command {
+        PublicReportCommand::Receive { recorded_at, .. }
+        | PublicReportCommand::Triage { recorded_at, .. }
+        | PublicReportCommand::RouteToUnit { recorded_at, .. }
+        | PublicReportCommand::Close { recorded_at, .. } => *recorded_at,
+    }
 }
 
 command_route!(conduct_operation, operation_command, OperationBody::Conduct);

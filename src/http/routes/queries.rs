@@ -206,7 +206,7 @@ async fn compliance_report(
 }
 
 /// One line of the case list for a view, with its 14-day standing as of `as_of`.
-fn case_summary(
+pub(crate) fn case_summary(
     c: &CaseView,
     as_of: Date,
     policy: &icac_aggregates::compliance::DeadlinePolicy,
