@@ -5,6 +5,7 @@ pub mod append;
 pub mod generate;
 pub mod http;
 pub mod ownership;
+pub mod pages;
 pub mod projections;
 pub mod release;
 pub mod tiles;

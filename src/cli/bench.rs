@@ -480,3 +480,52 @@ pub async fn report(args: &LedgerArgs, r: &ReportBenchArgs) -> Result<ExitCode, 
     storage.close().await;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct PagesArgs {
+    /// Concurrent signed-in users, each with its own session and connection
+    #[arg(long, default_value_t = 64)]
+    pub users: usize,
+    /// Measured seconds
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// Cases in the demo year the pages show
+    #[arg(long, default_value_t = 2000)]
+    pub cases: usize,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn pages(args: &PagesArgs) -> Result<ExitCode, CliError> {
+    use crate::bench::pages;
+    let bench = pages::PagesBenchArgs {
+        users: args.users.max(1),
+        duration: std::time::Duration::from_secs(args.seconds.max(1)),
+        cases: args.cases.max(1),
+        seed: 7,
+    };
+    let report = pages::run(&bench, |m| eprintln!("{m}...")).await?;
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
+        "pages, {} users, {} cases, {} s ({} events)",
+        report.users,
+        report.cases,
+        report.seconds,
+        report.events
+    );
+    for r in report.pages.iter().chain([&report.all]) {
+        outln!(
+            "  {:<12} {:>7} requests  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
+            r.page,
+            r.requests,
+            r.p50_ms,
+            r.p99_ms,
+            r.errors
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

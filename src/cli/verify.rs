@@ -271,6 +271,8 @@ pub enum BenchCommand {
     Http(super::bench::HttpArgs),
     /// A mixed load at a fixed rate against a running server (scripts/soak.sh)
     Load(super::bench::LoadArgs),
+    /// The staff pages under concurrent signed-in users, on the demo year
+    Pages(super::bench::PagesArgs),
     /// Build a realistic domain ledger fast (the demo scenario, batched appends)
     Generate(super::bench::GenerateArgs),
     /// Rebuild all projections, next to a raw read of the same ledger
@@ -325,6 +327,7 @@ pub async fn bench(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, Cl
         BenchCommand::Append(a) => return super::bench::append(a).await,
         BenchCommand::Http(a) => return super::bench::http(a).await,
         BenchCommand::Load(a) => return super::bench::load(a).await,
+        BenchCommand::Pages(a) => return super::bench::pages(a).await,
         BenchCommand::Generate(g) => return super::bench::generate(args, g).await,
         BenchCommand::Rebuild(r) => return super::bench::rebuild(args, r).await,
         BenchCommand::Report(r) => return super::bench::report(args, r).await,
