@@ -20,7 +20,7 @@ use super::form_spec::{
 };
 use super::layout::{render, Chrome};
 use super::staff::{chrome, error_page, require, Staff, StaffForm};
-use crate::commands::filing::{file_notification, FilingReceipt};
+use crate::commands::filing::file_notification;
 use crate::commands::CommandError;
 use crate::http::auth::{Permission, Principal};
 use crate::http::problem::Problem;
@@ -422,8 +422,7 @@ async fn file(cx: &FormContext<'_>, posted: &Posted) -> Response {
     state.metrics.command(&failure.as_ref().map_or(Ok(()), Err));
     match outcome {
         Ok(receipt) => {
-            let (FilingReceipt::Filed { case_id }
-            | FilingReceipt::LinkedToExisting { case_id, .. }) = &receipt;
+            let case_id = receipt.case_id();
             let completed = state
                 .web_forms
                 .complete(&submission, case_id.as_str())
