@@ -121,6 +121,8 @@ pub struct AppState {
     pub sessions: sessions::SessionStore,
     /// The web form's drafts and submission claims (outside the ledger).
     pub web_forms: web_forms::WebForms,
+    /// The dashboard's figures per ledger position (`pages::dashboard`).
+    pub dashboard_cache: pages::dashboard::FiguresCache,
     pub access_log: AccessLog,
     pub projections: ProjectionRunner,
     pub config: ServerConfig,
@@ -173,6 +175,7 @@ impl AppState {
             tokens,
             sessions,
             web_forms,
+            dashboard_cache: Default::default(),
             access_log,
             projections,
             config,

@@ -185,6 +185,79 @@ fn units_csv(state: &SharedState, units: &[UnitCompliance], as_of: jiff::civil::
     super::csv::download(&format!("icac-compliance-by-unit-{as_of}.csv"), body)
 }
 
+/// The dashboard's figures at one ledger position: the same for every request until
+/// the next commit, so they are computed once per position, date and unit.
+pub struct Figures {
+    report: icac_projections::compliance::ComplianceReport,
+    sharing: icac_projections::sharing::SharingCounts,
+    unacknowledged: usize,
+}
+
+type FiguresKey = (u64, jiff::civil::Date, Option<icac_aggregates::ids::Ori>);
+
+/// The last few positions' figures (a new position drops the older ones).
+#[derive(Default)]
+pub struct FiguresCache(std::sync::Mutex<Vec<(FiguresKey, std::sync::Arc<Figures>)>>);
+
+impl FiguresCache {
+    const ENTRIES: usize = 32;
+
+    fn get(&self, key: &FiguresKey) -> Option<std::sync::Arc<Figures>> {
+        let entries = self.0.lock().ok()?;
+        entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, f)| f.clone())
+    }
+
+    fn put(&self, key: FiguresKey, figures: Figures) -> std::sync::Arc<Figures> {
+        let figures = std::sync::Arc::new(figures);
+        if let Ok(mut entries) = self.0.lock() {
+            entries.retain(|(k, _)| k.0 == key.0);
+            if entries.len() >= Self::ENTRIES {
+                entries.remove(0);
+            }
+            entries.push((key, figures.clone()));
+        }
+        figures
+    }
+}
+
+async fn figures(
+    state: &SharedState,
+    as_of: jiff::civil::Date,
+    unit: Option<&icac_aggregates::ids::Ori>,
+) -> Result<Figures, Problem> {
+    let report = state
+        .projections
+        .compliance_counts(as_of, unit, &state.config.deadline_policy)
+        .await
+        .map_err(|e| match e {
+            ViewQueryError::Deadline(e) => Problem::field("/as_of", e.to_string()),
+            ViewQueryError::Projection(e) => Problem::internal(e),
+        })?;
+    let sharing = state
+        .projections
+        .sharing(as_of, unit, &state.config.sharing_policy, false)
+        .await
+        .map_err(Problem::internal)?
+        .total;
+    let unacknowledged = state
+        .projections
+        .tips()
+        .await
+        .map_err(Problem::internal)?
+        .iter()
+        .filter(|t| t.status == icac_projections::tips::TipStatus::UnacknowledgedDissemination)
+        .filter(|t| unit.is_none() || t.disseminated_to.as_ref() == unit)
+        .count();
+    Ok(Figures {
+        report,
+        sharing,
+        unacknowledged,
+    })
+}
+
 fn welcome(p: &Principal, csrf: &str) -> Response {
     render(
         StatusCode::OK,
@@ -209,41 +282,25 @@ pub async fn dashboard(
         Ok(d) => d,
         Err(e) => return error_page(&e),
     };
-    if let Err(e) = state.fresh_views().await {
-        return error_page(&e);
-    }
+    let position = match state.projections.catch_up().await {
+        Ok(p) => p,
+        Err(e) => return error_page(&Problem::internal(e)),
+    };
     let unit = if p.role.is_unit_bound() {
         p.unit.clone()
     } else {
         None
     };
-    let report = match state
-        .projections
-        .compliance_counts(as_of, unit.as_ref(), &state.config.deadline_policy)
-        .await
-    {
-        Ok(r) => r,
-        Err(ViewQueryError::Deadline(e)) => {
-            return error_page(&Problem::field("/as_of", e.to_string()))
-        }
-        Err(ViewQueryError::Projection(e)) => return error_page(&Problem::internal(e)),
+    let key = (position, as_of, unit.clone());
+    let figures = match state.dashboard_cache.get(&key) {
+        Some(f) => f,
+        None => match figures(&state, as_of, unit.as_ref()).await {
+            Ok(f) => state.dashboard_cache.put(key, f),
+            Err(e) => return error_page(&e),
+        },
     };
-    let sharing = match state
-        .projections
-        .sharing(as_of, unit.as_ref(), &state.config.sharing_policy, false)
-        .await
-    {
-        Ok(r) => r.total,
-        Err(e) => return error_page(&Problem::internal(e)),
-    };
-    let unacknowledged = match state.projections.tips().await {
-        Ok(tips) => tips
-            .iter()
-            .filter(|t| t.status == icac_projections::tips::TipStatus::UnacknowledgedDissemination)
-            .filter(|t| unit.is_none() || t.disseminated_to == unit)
-            .count(),
-        Err(e) => return error_page(&Problem::internal(e)),
-    };
+    let (report, sharing, unacknowledged) =
+        (&figures.report, &figures.sharing, figures.unacknowledged);
     if q.format.as_deref() == Some("csv") {
         return units_csv(&state, &report.units, as_of);
     }
