@@ -4,26 +4,9 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// A cell a spreadsheet will not run: text that starts like a formula (`=`, `+`, `-`,
-/// `@`, tab, CR) gets a leading apostrophe unless it is a plain number; then quoting as
-/// RFC 4180 needs. (The report edition's CSV follows the same rule.)
-pub fn cell(text: &str) -> String {
-    let formula_like = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let number = text.parse::<f64>().is_ok_and(f64::is_finite)
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'.'));
-    let text = if formula_like && !number {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r', '\t']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
+/// A cell a spreadsheet will not run, quoted as RFC 4180 needs: the report edition's
+/// rule, so every CSV the product writes follows one.
+pub use icac_projections::report::render::csv::cell;
 
 /// A whole table: the header row, then each row, CRLF line ends.
 pub fn table(headers: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {

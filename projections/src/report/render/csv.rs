@@ -5,8 +5,8 @@ use crate::report::AnnualReport;
 
 /// A cell a spreadsheet will not run: text that starts like a formula (`=`, `+`, `-`,
 /// `@`, tab, CR) gets a leading apostrophe, unless it is a plain number; then quoting
-/// as RFC 4180 needs.
-fn field(text: &str) -> String {
+/// as RFC 4180 needs. The pages' CSV downloads use it too.
+pub fn cell(text: &str) -> String {
     let formula_like = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let number = text.parse::<f64>().is_ok_and(f64::is_finite)
         && text
@@ -27,7 +27,7 @@ fn field(text: &str) -> String {
 pub fn render(r: &AnnualReport) -> String {
     let mut out = String::from("table,row,column,value\r\n");
     let line = |out: &mut String, cols: [&str; 4]| {
-        out.push_str(&cols.map(field).join(","));
+        out.push_str(&cols.map(cell).join(","));
         out.push_str("\r\n");
     };
     line(
@@ -67,22 +67,22 @@ pub fn render(r: &AnnualReport) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::field;
+    use super::cell;
 
     #[test]
     fn formula_cells_are_neutralised() {
         assert_eq!(
-            field("=HYPERLINK(\"http://x\")"),
+            cell("=HYPERLINK(\"http://x\")"),
             "\"'=HYPERLINK(\"\"http://x\"\")\""
         );
         for bad in ["+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
             assert!(
-                field(bad).trim_start_matches('"').starts_with('\''),
+                cell(bad).trim_start_matches('"').starts_with('\''),
                 "{bad}"
             );
         }
-        assert_eq!(field("-3"), "-3");
-        assert_eq!(field("12"), "12");
-        assert_eq!(field("Hartford PD"), "Hartford PD");
+        assert_eq!(cell("-3"), "-3");
+        assert_eq!(cell("12"), "12");
+        assert_eq!(cell("Hartford PD"), "Hartford PD");
     }
 }
