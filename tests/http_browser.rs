@@ -139,6 +139,28 @@ impl Driver {
             .await;
     }
 
+    /// Clicks a form's submit button and waits for the answer's page: the old page's
+    /// notice would otherwise still be there to read (a race the fresh-clone CI hit).
+    async fn submit(&self, css: &str) {
+        self.execute("window.__icacBefore = true; return true;", json!([]))
+            .await;
+        self.click(css).await;
+        for _ in 0..100 {
+            let gone = self
+                .execute(
+                    "return window.__icacBefore === undefined && document.readyState === 'complete';",
+                    json!([]),
+                )
+                .await;
+            if gone == json!(true) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.screenshot("submit_failed.png").await;
+        panic!("submitting {css} never loaded a new page (screenshot in target/screenshots)");
+    }
+
     async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
         self.cmd(
@@ -468,7 +490,7 @@ async fn units_and_the_task_force_work_in_the_browser() {
     driver.set_value("#share-to", HARTFORD).await;
     driver.set_value("#share-category", "case_update").await;
     driver.type_into("#share-summary", "Platform records requested").await;
-    driver.click("form[action$='/actions/share'] button[type=submit]").await;
+    driver.submit("form[action$='/actions/share'] button[type=submit]").await;
     assert!(wait_for_text(&driver, "#notice").await.contains("share was recorded"));
     for (to, disposition) in [("triaged", None), ("closed", Some("unfounded"))] {
         driver.click("#action-status summary").await;
@@ -476,7 +498,7 @@ async fn units_and_the_task_force_work_in_the_browser() {
         if let Some(d) = disposition {
             driver.set_value("#status-disposition", d).await;
         }
-        driver.click("form[action$='/actions/status'] button[type=submit]").await;
+        driver.submit("form[action$='/actions/status'] button[type=submit]").await;
         assert!(wait_for_text(&driver, "#notice").await.contains("status was changed"));
     }
     driver.doc_shot("case-closed.png").await;
@@ -490,10 +512,10 @@ async fn units_and_the_task_force_work_in_the_browser() {
     driver.assert_accessible("intake").await;
     driver.doc_shot("intake.png").await;
     driver.set_value(&format!("#priority-{receipt}"), "urgent").await;
-    driver.click(&format!("form[action='/staff/intake/{receipt}/triage'] button")).await;
+    driver.submit(&format!("form[action='/staff/intake/{receipt}/triage'] button")).await;
     assert!(wait_for_text(&driver, "#notice").await.contains("triaged"));
     driver.set_value(&format!("#unit-{receipt}"), HARTFORD).await;
-    driver.click(&format!("form[action='/staff/intake/{receipt}/route'] button")).await;
+    driver.submit(&format!("form[action='/staff/intake/{receipt}/route'] button")).await;
     assert!(wait_for_text(&driver, "#notice").await.contains("routed"));
     let (st, b) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:PR-{receipt}")).await;
     assert_eq!(st, 200, "{b}");
@@ -505,7 +527,7 @@ async fn units_and_the_task_force_work_in_the_browser() {
     wait_for_title(&driver, "B-2201").await;
     let yesterday = today.checked_sub(jiff::Span::new().days(1)).unwrap().to_string();
     driver.set_value("#as_of", &yesterday).await;
-    driver.click("form[method=get] button[type=submit]").await;
+    driver.submit("form[method=get] button[type=submit]").await;
     assert!(wait_for_text(&driver, "#replay-note").await.contains("Replay"));
     assert!(driver.text("#not-yet").await.contains("did not exist yet"));
     driver.assert_accessible("replay").await;
