@@ -606,7 +606,10 @@ async fn public_form_rate_limit_and_honeypot() {
         let html = r.text().await.unwrap();
         // The refusal lists the hotlines and promises no form it does not show.
         assert!(html.contains("1-800-843-5678"), "{html}");
-        assert!(!html.contains("Or report here") && !html.contains("<form"), "{html}");
+        assert!(
+            !html.contains("Or report here") && !html.contains("<form"),
+            "{html}"
+        );
         // Past the limit, a form with errors still gets its errors, not the 429.
         assert_eq!(post("category=other").await.unwrap().status(), 422);
         s.stop().await;

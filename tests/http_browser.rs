@@ -203,8 +203,12 @@ impl Driver {
     /// Runs `script` in the page (WebDriver's execute, which the page's CSP does not
     /// govern) and returns its value.
     async fn execute(&self, script: &str, args: Value) -> Value {
-        self.cmd("POST", "/execute/sync", json!({ "script": script, "args": args }))
-            .await
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            json!({ "script": script, "args": args }),
+        )
+        .await
     }
 
     /// Sets a control's value as a person picking a date or an option would, and tells
@@ -228,7 +232,11 @@ impl Driver {
             .then(r => done({ passes: r.passes.length, violations: r.violations.map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', ')) }))\
             .catch(e => done({ passes: 0, violations: ['axe did not run: ' + e] }));";
         let v = self
-            .cmd("POST", "/execute/async", json!({ "script": script, "args": [] }))
+            .cmd(
+                "POST",
+                "/execute/async",
+                json!({ "script": script, "args": [] }),
+            )
             .await;
         // Rules that passed prove axe ran; an answer without them is a failure too.
         let passes = v["passes"].as_u64().unwrap_or(0);
@@ -240,7 +248,11 @@ impl Driver {
         if !violations.is_empty() {
             self.screenshot(&format!("axe-{page}.png")).await;
         }
-        assert!(violations.is_empty(), "{page}: accessibility violations:\n{}", violations.join("\n"));
+        assert!(
+            violations.is_empty(),
+            "{page}: accessibility violations:\n{}",
+            violations.join("\n")
+        );
     }
 
     /// A screenshot for docs/screenshots when ICAC_DOC_SCREENSHOTS is set (to refresh
@@ -399,16 +411,28 @@ async fn units_and_the_task_force_work_in_the_browser() {
     };
     let s = start(TestDb::new(Kind::Sqlite).await, ServerConfig::default()).await;
     let today = icac_aggregates::local_time::ct_date(jiff::Timestamp::now());
-    let received = today.checked_sub(jiff::Span::new().days(3)).unwrap().to_string();
+    let received = today
+        .checked_sub(jiff::Span::new().days(3))
+        .unwrap()
+        .to_string();
 
     // The public page, and a report for intake later.
     driver.goto(&s.url("/")).await;
     wait_for_title(&driver, "Report").await;
     driver.assert_accessible("public").await;
-    driver.click("input[name=category][value=online_enticement]").await;
-    driver.type_into("#description", "Someone asked my son for pictures on a game").await;
+    driver
+        .click("input[name=category][value=online_enticement]")
+        .await;
+    driver
+        .type_into(
+            "#description",
+            "Someone asked my son for pictures on a game",
+        )
+        .await;
     driver.click("#good_faith").await;
-    driver.click("form[action='/report'] button[type=submit]").await;
+    driver
+        .click("form[action='/report'] button[type=submit]")
+        .await;
     let receipt = wait_for_text(&driver, "#receipt").await;
     driver.assert_accessible("public-receipt").await;
 
@@ -425,24 +449,39 @@ async fn units_and_the_task_force_work_in_the_browser() {
     wait_for_title(&driver, "Error").await;
     let summary = driver.text("#error-summary").await;
     assert!(summary.contains("There is a problem"), "{summary}");
-    assert!(driver.text("#f-officer-name-error").await.starts_with("Error:"));
-    assert_eq!(s.head().await, before, "a form with errors recorded something");
+    assert!(driver
+        .text("#f-officer-name-error")
+        .await
+        .starts_with("Error:"));
+    assert_eq!(
+        s.head().await,
+        before,
+        "a form with errors recorded something"
+    );
     driver.assert_accessible("notification-errors").await;
     driver.doc_shot("notification-errors.png").await;
 
     driver.type_into("#f-officer-name", "Det. Ana Reyes").await;
     driver.type_into("#f-officer-phone", "(203) 555-0101").await;
     driver.set_value("#f-source-kind", "parent").await;
-    driver.set_value("#f-incident-type", "online_enticement").await;
+    driver
+        .set_value("#f-incident-type", "online_enticement")
+        .await;
     driver.set_value("#f-medium", "gaming").await;
     driver.click("#f-suspected-statutes-0").await;
-    driver.set_value("#f-subject-identifiers-0-kind", "screen_name").await;
-    driver.type_into("#f-subject-identifiers-0-value", "gamer_suspect_9").await;
+    driver
+        .set_value("#f-subject-identifiers-0-kind", "screen_name")
+        .await;
+    driver
+        .type_into("#f-subject-identifiers-0-value", "gamer_suspect_9")
+        .await;
     driver.type_into("#f-evidence-item-count", "0").await;
     driver.type_into("#f-evidence-image-count", "0").await;
     driver.type_into("#f-evidence-video-count", "0").await;
     driver.click("#f-deconfliction-checked").await;
-    driver.type_into("#f-attestation-name", "Det. Ana Reyes").await;
+    driver
+        .type_into("#f-attestation-name", "Det. Ana Reyes")
+        .await;
     driver.click("#f-attestation-statement-accepted").await;
     driver.click("#file").await;
     wait_for_title(&driver, "B-2201").await;
@@ -450,7 +489,9 @@ async fn units_and_the_task_force_work_in_the_browser() {
     assert!(driver.text("#compliance").await.contains("14-day rule"));
     driver.assert_accessible("case-after-filing").await;
     driver.doc_shot("case-filed.png").await;
-    let (st, view) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:B-2201")).await;
+    let (st, view) = s
+        .get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:B-2201"))
+        .await;
     assert_eq!(st, 200, "{view}");
 
     // Find it by the unit case number, and download the list as CSV.
@@ -471,38 +512,61 @@ async fn units_and_the_task_force_work_in_the_browser() {
     let r = s
         .client
         .get(href.as_str().expect("a CSV link"))
-        .header("cookie", format!("icac_session={}", cookie["value"].as_str().expect("session cookie")))
+        .header(
+            "cookie",
+            format!(
+                "icac_session={}",
+                cookie["value"].as_str().expect("session cookie")
+            ),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = r.text().await.unwrap();
-    assert!(csv.starts_with("case_id,unit") && csv.contains("CT0006400:B-2201"), "{csv}");
+    assert!(
+        csv.starts_with("case_id,unit") && csv.contains("CT0006400:B-2201"),
+        "{csv}"
+    );
     sign_out(&driver).await;
 
     // An investigator shares information and closes the case.
     browser_sign_in(&driver, &s, Role::Investigator).await;
-    driver.goto(&s.url(&format!("/staff/cases/{HARTFORD}:B-2201"))).await;
+    driver
+        .goto(&s.url(&format!("/staff/cases/{HARTFORD}:B-2201")))
+        .await;
     wait_for_title(&driver, "B-2201").await;
     driver.assert_accessible("case-actions").await;
     driver.click("#action-share summary").await;
     driver.click("#share-down").await;
     driver.set_value("#share-to", HARTFORD).await;
     driver.set_value("#share-category", "case_update").await;
-    driver.type_into("#share-summary", "Platform records requested").await;
-    driver.submit("form[action$='/actions/share'] button[type=submit]").await;
-    assert!(wait_for_text(&driver, "#notice").await.contains("share was recorded"));
+    driver
+        .type_into("#share-summary", "Platform records requested")
+        .await;
+    driver
+        .submit("form[action$='/actions/share'] button[type=submit]")
+        .await;
+    assert!(wait_for_text(&driver, "#notice")
+        .await
+        .contains("share was recorded"));
     for (to, disposition) in [("triaged", None), ("closed", Some("unfounded"))] {
         driver.click("#action-status summary").await;
         driver.set_value("#status-to", to).await;
         if let Some(d) = disposition {
             driver.set_value("#status-disposition", d).await;
         }
-        driver.submit("form[action$='/actions/status'] button[type=submit]").await;
-        assert!(wait_for_text(&driver, "#notice").await.contains("status was changed"));
+        driver
+            .submit("form[action$='/actions/status'] button[type=submit]")
+            .await;
+        assert!(wait_for_text(&driver, "#notice")
+            .await
+            .contains("status was changed"));
     }
     driver.doc_shot("case-closed.png").await;
-    let (_, view) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:B-2201")).await;
+    let (_, view) = s
+        .get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:B-2201"))
+        .await;
     assert_eq!(view["status"], "closed", "{view}");
     assert_eq!(view["shares"].as_array().map(Vec::len), Some(1), "{view}");
 
@@ -511,27 +575,53 @@ async fn units_and_the_task_force_work_in_the_browser() {
     wait_for_title(&driver, "Intake").await;
     driver.assert_accessible("intake").await;
     driver.doc_shot("intake.png").await;
-    driver.set_value(&format!("#priority-{receipt}"), "urgent").await;
-    driver.submit(&format!("form[action='/staff/intake/{receipt}/triage'] button")).await;
+    driver
+        .set_value(&format!("#priority-{receipt}"), "urgent")
+        .await;
+    driver
+        .submit(&format!(
+            "form[action='/staff/intake/{receipt}/triage'] button"
+        ))
+        .await;
     assert!(wait_for_text(&driver, "#notice").await.contains("triaged"));
-    driver.set_value(&format!("#unit-{receipt}"), HARTFORD).await;
-    driver.submit(&format!("form[action='/staff/intake/{receipt}/route'] button")).await;
+    driver
+        .set_value(&format!("#unit-{receipt}"), HARTFORD)
+        .await;
+    driver
+        .submit(&format!(
+            "form[action='/staff/intake/{receipt}/route'] button"
+        ))
+        .await;
     assert!(wait_for_text(&driver, "#notice").await.contains("routed"));
-    let (st, b) = s.get(Role::Investigator, &format!("/v1/cases/{HARTFORD}:PR-{receipt}")).await;
+    let (st, b) = s
+        .get(
+            Role::Investigator,
+            &format!("/v1/cases/{HARTFORD}:PR-{receipt}"),
+        )
+        .await;
     assert_eq!(st, 200, "{b}");
     sign_out(&driver).await;
 
     // A supervisor replays the case as of a past date: before it was filed.
     browser_sign_in(&driver, &s, Role::Supervisor).await;
-    driver.goto(&s.url(&format!("/staff/cases/{HARTFORD}:B-2201"))).await;
+    driver
+        .goto(&s.url(&format!("/staff/cases/{HARTFORD}:B-2201")))
+        .await;
     wait_for_title(&driver, "B-2201").await;
-    let yesterday = today.checked_sub(jiff::Span::new().days(1)).unwrap().to_string();
+    let yesterday = today
+        .checked_sub(jiff::Span::new().days(1))
+        .unwrap()
+        .to_string();
     driver.set_value("#as_of", &yesterday).await;
     driver.submit("form[method=get] button[type=submit]").await;
-    assert!(wait_for_text(&driver, "#replay-note").await.contains("Replay"));
+    assert!(wait_for_text(&driver, "#replay-note")
+        .await
+        .contains("Replay"));
     assert!(driver.text("#not-yet").await.contains("did not exist yet"));
     driver.assert_accessible("replay").await;
-    driver.goto(&s.url(&format!("/staff/cases/{HARTFORD}:B-2201?as_of={today}"))).await;
+    driver
+        .goto(&s.url(&format!("/staff/cases/{HARTFORD}:B-2201?as_of={today}")))
+        .await;
     wait_for_title(&driver, "B-2201").await;
     assert!(driver.text("#details").await.contains("Closed"));
     driver.goto(&s.url("/staff/annual-report")).await;

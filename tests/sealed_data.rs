@@ -683,7 +683,10 @@ async fn schema_6_sealed_values_are_repacked_by_the_migration() {
         assert_eq!(repacked, expected, "{kind:?}");
         assert!(repacked.iter().all(|o| o.opening.is_valid()), "{kind:?}");
         let rows = db.exec("SELECT 1 FROM sealed_batches").await.unwrap();
-        assert!(rows == 3 || kind == Kind::Sqlite, "{kind:?}: one row per position");
+        assert!(
+            rows == 3 || kind == Kind::Sqlite,
+            "{kind:?}: one row per position"
+        );
         let gone = db.exec("SELECT count(*) FROM sealed_values").await;
         assert!(gone.is_err(), "{kind:?}: schema 6's table is dropped");
     }
@@ -707,11 +710,15 @@ async fn schema_7(db: &TestDb) {
         .collect();
     steps.sort();
     assert_eq!(steps.len(), 7);
-    db.exec("CREATE TABLE ledger_schema_version (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        .await
-        .unwrap();
+    db.exec(
+        "CREATE TABLE ledger_schema_version (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    .await
+    .unwrap();
     for (n, path) in steps {
-        db.exec(&std::fs::read_to_string(path).unwrap()).await.unwrap();
+        db.exec(&std::fs::read_to_string(path).unwrap())
+            .await
+            .unwrap();
         db.exec(&format!(
             "INSERT INTO ledger_schema_version VALUES ({n}, '2026-12-01T00:00:00Z')"
         ))

@@ -2,10 +2,10 @@
 //! aggregate through cqrs-es (`execute_with_metadata`), and its events reach the ledger
 //! through `event_store::LedgerEventStore`.
 
+pub mod case_at;
 pub mod deconfliction;
 pub mod deconfliction_key;
 pub mod demo;
-pub mod case_at;
 pub mod erasure;
 pub mod filing;
 pub mod import;

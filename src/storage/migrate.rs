@@ -34,7 +34,11 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../migrations/postgres/0008_sealed_batches.sql"),
-    ),    (9, include_str!("../../migrations/postgres/0009_web_forms.sql")),
+    ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_web_forms.sql"),
+    ),
 ];
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
@@ -62,7 +66,11 @@ const SQLITE: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../migrations/sqlite/0008_sealed_batches.sql"),
-    ),    (9, include_str!("../../migrations/sqlite/0009_web_forms.sql")),
+    ),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_web_forms.sql"),
+    ),
 ];
 
 pub const LATEST_SCHEMA_VERSION: i64 = 9;

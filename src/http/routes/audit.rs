@@ -229,7 +229,9 @@ pub async fn export(
     if from == 0 || from > to || to > head {
         return Err(Problem::field(
             "/from",
-            format!("the range must lie between positions 1 and {head}, with from no later than to"),
+            format!(
+                "the range must lie between positions 1 and {head}, with from no later than to"
+            ),
         ));
     }
     if to - from + 1 > MAX_EXPORT_EVENTS {

@@ -76,10 +76,7 @@ mod tests {
             "\"'=HYPERLINK(\"\"http://x\"\")\""
         );
         for bad in ["+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
-            assert!(
-                cell(bad).trim_start_matches('"').starts_with('\''),
-                "{bad}"
-            );
+            assert!(cell(bad).trim_start_matches('"').starts_with('\''), "{bad}");
         }
         assert_eq!(cell("-3"), "-3");
         assert_eq!(cell("12"), "12");
