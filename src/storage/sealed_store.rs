@@ -222,20 +222,21 @@ impl Storage {
         value: &[u8],
     ) -> Result<Vec<StreamId>, StorageError> {
         let mut streams: Vec<StreamId> = Vec::new();
-        let mut after = 0i64;
+        let mut after = 0u64;
         loop {
             let sql = format!(
                 "SELECT first_position, openings FROM sealed_batches
                   WHERE ledger_id = $1 AND first_position > $2
                   ORDER BY first_position LIMIT {SCAN_PAGE}"
             );
-            let page = self.sealed_page(ledger, &sql, after).await?;
-            let Some(last) = page.last_first else {
+            let page = sealed_rows!(self, &sql, ledger.as_str(), to_i64(after))?;
+            // Batches never overlap, so the page's last opening lies in its last row and
+            // every later row starts after it.
+            let Some(last) = page.iter().map(|o| o.position).max() else {
                 break;
             };
             streams.extend(
-                page.openings
-                    .into_iter()
+                page.into_iter()
                     .filter(|o| o.opening.value == value)
                     .map(|o| o.stream),
             );
@@ -269,37 +270,6 @@ impl Storage {
             .collect();
         out.sort_by(|a, b| (a.position, &a.opening.path).cmp(&(b.position, &b.opening.path)));
         Ok(out)
-    }
-
-    /// One page of whole batch rows after `after` (a `first_position`).
-    async fn sealed_page(
-        &self,
-        ledger: &LedgerId,
-        sql: &str,
-        after: i64,
-    ) -> Result<ScanPage, StorageError> {
-        let (mut openings, mut last_first) = (Vec::new(), None);
-        macro_rules! scan {
-            ($pool:expr) => {{
-                for row in sqlx::query(sql)
-                    .bind(ledger.as_str())
-                    .bind(after)
-                    .fetch_all($pool)
-                    .await?
-                {
-                    last_first = Some(row.try_get::<i64, _>("first_position")?);
-                    openings.extend(decode(&row)?);
-                }
-            }};
-        }
-        match self {
-            Storage::Postgres(s) => scan!(s.pool()),
-            Storage::Sqlite(s) => scan!(s.pool()),
-        }
-        Ok(ScanPage {
-            openings,
-            last_first,
-        })
     }
 
     /// After an erasure: make the deleted values unrecoverable from the database files
@@ -343,10 +313,4 @@ impl Storage {
         }
         Ok(())
     }
-}
-
-struct ScanPage {
-    openings: Vec<StoredOpening>,
-    /// The last row's `first_position`; `None` when the page is empty.
-    last_first: Option<i64>,
 }
