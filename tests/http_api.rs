@@ -6,7 +6,7 @@
 mod common;
 mod http_support;
 
-use common::{TestDb, KINDS};
+use common::{Kind, TestDb, KINDS};
 use http_support::{form, start, HARTFORD, NEW_HAVEN};
 use icac_ledger::http::auth::Role;
 use icac_ledger::http::ServerConfig;
@@ -333,7 +333,13 @@ async fn filing_sharing_status_and_errors_over_http() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|e| e["action"] == "case_read" && e["target"] == json!(case_id)),
+                .any(|e| e["action"] == "GET /v1/cases/{case_id}"
+                    && e["target"] == json!(format!("/v1/cases/{case_id}"))
+                    && e["outcome"] == "ok"
+                    && e["principal"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("unit_reporter:")),
             "{log}"
         );
         let (st, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
@@ -368,7 +374,7 @@ async fn tampering_with_the_access_log_is_detected() {
         );
         let (_, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
         assert_eq!(v["valid"], true, "{v}");
-        s.db.exec("UPDATE access_log SET entry = replace(entry, 'case_list', 'case_lisx')")
+        s.db.exec("UPDATE access_log SET entry = replace(entry, '/v1/cases', '/v1/casex')")
             .await
             .unwrap();
         let (_, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
@@ -706,4 +712,124 @@ async fn fuzzer_findings_get_a_specific_4xx_and_record_nothing() {
     }
     assert_eq!(s.head().await, head, "a refused request changed the ledger");
     s.stop().await;
+}
+
+/// Makes the database refuse new access-log rows, as a full or read-only volume would.
+fn refuse_access_log(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => {
+            "CREATE TRIGGER refuse_access_log BEFORE INSERT ON access_log
+             BEGIN SELECT RAISE(ABORT, 'access log volume refused the write'); END;"
+        }
+        Kind::Postgres => {
+            "CREATE FUNCTION refuse_access_log() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'access log volume refused the write'; END $$;
+             CREATE TRIGGER refuse_access_log BEFORE INSERT ON access_log
+               FOR EACH ROW EXECUTE FUNCTION refuse_access_log();"
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_access_log_refuses_case_reads_and_raises_the_alert() {
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let (st, filed) = s
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications",
+                form(HARTFORD, "AL-1", "7001001"),
+            )
+            .await;
+        assert_eq!(st, 201, "{filed}");
+        let case_path = format!("/v1/cases/{}", filed["case_id"].as_str().unwrap());
+        let (st, _) = s.get(Role::Investigator, &case_path).await;
+        assert_eq!(st, 200);
+        let (_, before) = s
+            .get(Role::Auditor, "/v1/audit/access-log?limit=1000")
+            .await;
+        let logged_before = before["entries"].as_array().unwrap().len();
+
+        s.db.exec(refuse_access_log(kind)).await.unwrap();
+        let events_before = s.head().await;
+        let r = s
+            .client
+            .get(s.url(&case_path))
+            .bearer_auth(&s.tokens[&Role::Investigator])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503, "{kind:?}");
+        let problem: Value = r.json().await.unwrap();
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("access-log-unavailable"),
+            "{problem}"
+        );
+        assert!(problem.get("case_id").is_none(), "{problem}");
+        // Writes are refused before they run while the log is known to fail.
+        let (st, refused) = s
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications",
+                form(HARTFORD, "AL-2", "7001002"),
+            )
+            .await;
+        assert_eq!(st, 503, "{kind:?} {refused}");
+        assert_eq!(s.head().await, events_before, "{kind:?}");
+
+        // The alert: the status page and the metrics say so, though they too go unlogged.
+        let (st, status) = s.get(Role::Auditor, "/v1/ledger/status").await;
+        assert_eq!(st, 200, "{status}");
+        assert_eq!(status["access_log_health"]["writable"], false, "{status}");
+        assert!(
+            status["access_log_health"]["failing"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("refused the write"),
+            "{status}"
+        );
+        let metrics = s
+            .client
+            .get(s.url("/metrics"))
+            .bearer_auth(&s.tokens[&Role::Auditor])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("\nicac_access_log_writable 0\n"),
+            "{metrics}"
+        );
+
+        // Once the volume takes writes again, the next request clears the alert.
+        let drop = match kind {
+            Kind::Sqlite => "DROP TRIGGER refuse_access_log",
+            Kind::Postgres => "DROP TRIGGER refuse_access_log ON access_log",
+        };
+        s.db.exec(drop).await.unwrap();
+        let (st, _) = s.get(Role::Investigator, &case_path).await;
+        assert_eq!(st, 200, "{kind:?}");
+        let (_, status) = s.get(Role::Auditor, "/v1/ledger/status").await;
+        assert_eq!(status["access_log_health"]["writable"], true, "{status}");
+        let (_, after) = s
+            .get(Role::Auditor, "/v1/audit/access-log?limit=1000")
+            .await;
+        let entries = after["entries"].as_array().unwrap();
+        // The refused requests left nothing; the recheck and the read after it did.
+        assert!(entries.len() >= logged_before + 2, "{after}");
+        assert!(
+            entries
+                .iter()
+                .all(|e| e["outcome"] != "refused" || e["detail"] != "HTTP 503"),
+            "{after}"
+        );
+        let (_, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
+        assert_eq!(v["valid"], true, "{v}");
+        s.stop().await;
+    }
 }

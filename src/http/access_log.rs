@@ -3,14 +3,15 @@
 //! `hash = SHA-256(prev_hash || canonical JSON of the entry)`, starting from 32 zero
 //! bytes, so removing, editing or reordering an entry breaks every later hash.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use tokio::sync::Mutex;
+use tokio::sync::{oneshot, Mutex};
 
-use super::db::{is_unique_violation, on_pool};
+use super::db::{is_unique_violation, on_pool, on_write_tx};
 use crate::storage::Storage;
 use icac_format::canonical::to_canonical_bytes;
 use icac_format::record::LedgerId;
@@ -28,6 +29,10 @@ pub enum AccessLogError {
     Encode(String),
     #[error("another writer kept extending the access log; giving up")]
     Contended,
+    #[error("the access log did not accept the entry: {0}")]
+    Unwritable(String),
+    #[error("more than {MAX_WAITING} access log entries are waiting to be written")]
+    Backlog,
 }
 
 /// One entry. Identities are principal ids (role:token), never names; the target is a
@@ -81,6 +86,48 @@ pub struct ChainedEntry {
     pub hash: String,
 }
 
+/// Links `entries` after the entry `seq` whose hash is `prev`: numbers them and hashes
+/// each over its predecessor.
+fn chain(
+    mut seq: u64,
+    mut prev: String,
+    entries: &mut [AccessEntry],
+) -> Result<Vec<ChainedEntry>, AccessLogError> {
+    let mut stored = Vec::with_capacity(entries.len());
+    for entry in entries.iter_mut() {
+        seq += 1;
+        entry.seq = seq;
+        let hash = entry_hash(&prev, entry)?;
+        stored.push(ChainedEntry {
+            entry: entry.clone(),
+            prev_hash: std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        });
+    }
+    Ok(stored)
+}
+
+/// One INSERT of `rows` entries.
+fn insert_statement(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let b = r * 5;
+            format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO access_log (ledger_id, seq, entry, prev_hash, hash) VALUES {}",
+        values.join(", ")
+    )
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AccessLogReport {
     pub entries: u64,
@@ -104,13 +151,60 @@ pub fn entry_hash(prev_hash_hex: &str, entry: &AccessEntry) -> Result<String, Ac
     Ok(hex::encode(h.finalize()))
 }
 
+/// Entries written in one transaction at most: a batch of 5 parameters each stays far
+/// under both dialects' limits on bound parameters.
+const MAX_BATCH: usize = 512;
+/// Entries waiting for a writer at most. Past it a request fails (closed) instead of
+/// queueing without bound behind a log that cannot keep up.
+const MAX_WAITING: usize = 16_384;
+/// Attempts of one batch against writers in other processes.
+const ATTEMPTS: usize = 8;
+
+/// An entry waiting to be written, and who waits for its outcome.
+struct Waiting {
+    entry: AccessEntry,
+    done: oneshot::Sender<Result<ChainedEntry, AccessLogError>>,
+}
+
+/// Whether the log is accepting entries: what the status page, the metrics and the
+/// alert report (CJIS AU-5). Set by every write, so it changes within one request of
+/// the log failing or recovering.
+#[derive(Debug, Default)]
+struct Health {
+    failures: AtomicU64,
+    written: AtomicU64,
+    failing: std::sync::Mutex<Option<Failing>>,
+}
+
+/// Since when the log has refused entries, and why (the database's words, no entry).
+#[derive(Debug, Clone, Serialize)]
+pub struct Failing {
+    pub since: String,
+    pub error: String,
+}
+
+/// The log's writability, for the status page and `/metrics`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessLogHealth {
+    pub writable: bool,
+    pub write_failures: u64,
+    pub entries_written: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing: Option<Failing>,
+}
+
 #[derive(Clone)]
 pub struct AccessLog {
     storage: Storage,
     ledger: LedgerId,
-    // Appends in this process take turns; other processes are caught by the unique
+    /// Entries no writer has taken yet. Every append adds its entry here, then takes
+    /// the writer's turn and writes whatever is waiting: concurrent requests share one
+    /// transaction (group commit), and no entry waits for more than the batch ahead.
+    waiting: Arc<std::sync::Mutex<Vec<Waiting>>>,
+    // One writer at a time in this process; other processes are caught by the unique
     // constraints and retried.
     turn: Arc<Mutex<()>>,
+    health: Arc<Health>,
     /// What this process's last check of the chain found: status requests continue
     /// from there instead of rehashing a log that grows with every logged request.
     checked: Arc<Mutex<Option<AccessLogReport>>>,
@@ -121,63 +215,206 @@ impl AccessLog {
         AccessLog {
             storage,
             ledger,
+            waiting: Arc::default(),
             turn: Arc::new(Mutex::new(())),
+            health: Arc::default(),
             checked: Arc::new(Mutex::new(None)),
         }
     }
 
-    async fn head(&self) -> Result<(u64, String), AccessLogError> {
-        let row = on_pool!(&self.storage, |pool, sql| {
-            let r = sqlx::query(&sql(
-                "SELECT seq, hash FROM access_log WHERE ledger_id = $1 ORDER BY seq DESC LIMIT 1",
-            ))
-            .bind(self.ledger.as_str())
-            .fetch_optional(pool)
-            .await?;
-            match r {
-                Some(r) => Some((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)),
-                None => None,
+    /// Appends one entry and returns it as stored, once its transaction has committed.
+    /// An error means the entry is not in the log, and the caller must not go on with
+    /// what the entry records (fail closed).
+    pub async fn append(&self, entry: AccessEntry) -> Result<ChainedEntry, AccessLogError> {
+        let (done, outcome) = oneshot::channel();
+        {
+            let mut waiting = self
+                .waiting
+                .lock()
+                .map_err(|_| AccessLogError::Unwritable("the queue's lock is poisoned".into()))?;
+            if waiting.len() >= MAX_WAITING {
+                return Err(AccessLogError::Backlog);
             }
-        });
-        Ok(row
-            .map(|(s, h)| (s.max(0) as u64, h))
-            .unwrap_or((0, ZERO_HASH.to_owned())))
+            waiting.push(Waiting { entry, done });
+        }
+        // A task of its own: a request dropped while its batch is being written (the
+        // client went away) must not roll back the entries of the others in it.
+        let writer = self.clone();
+        let _ = tokio::spawn(async move { writer.write_waiting().await }).await;
+        outcome.await.unwrap_or_else(|_| {
+            Err(AccessLogError::Unwritable(
+                "the writer stopped before the entry was written".into(),
+            ))
+        })
     }
 
-    pub async fn append(&self, mut entry: AccessEntry) -> Result<ChainedEntry, AccessLogError> {
+    /// Takes the writer's turn and writes what waits, a batch at a time, until nothing
+    /// does. Whoever appended after the last batch started finds its entry taken.
+    async fn write_waiting(&self) {
         let _turn = self.turn.lock().await;
-        for _ in 0..8 {
-            let (seq, prev_hash) = self.head().await?;
-            entry.seq = seq + 1;
-            let hash = entry_hash(&prev_hash, &entry)?;
-            let text =
-                serde_json::to_string(&entry).map_err(|e| AccessLogError::Encode(e.to_string()))?;
-            let result = on_pool!(&self.storage, |pool, sql| {
-                sqlx::query(&sql(
-                    "INSERT INTO access_log (ledger_id, seq, entry, prev_hash, hash) VALUES ($1, $2, $3, $4, $5)",
-                ))
-                .bind(self.ledger.as_str())
-                .bind(entry.seq as i64)
-                .bind(&text)
-                .bind(&prev_hash)
-                .bind(&hash)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-            });
-            match result {
-                Ok(_) => {
-                    return Ok(ChainedEntry {
-                        entry,
-                        prev_hash,
-                        hash,
-                    })
+        loop {
+            let batch: Vec<Waiting> = match self.waiting.lock() {
+                Ok(mut w) => {
+                    let n = w.len().min(MAX_BATCH);
+                    w.drain(..n).collect()
                 }
-                Err(e) if is_unique_violation(&e) => continue,
-                Err(e) => return Err(e.into()),
+                Err(_) => return,
+            };
+            if batch.is_empty() {
+                return;
+            }
+            let (entries, waiters): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|w| (w.entry, w.done)).unzip();
+            match self.write_batch(entries).await {
+                Ok(stored) => {
+                    self.healthy(stored.len());
+                    for (done, e) in waiters.into_iter().zip(stored) {
+                        let _ = done.send(Ok(e));
+                    }
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    self.failed(&reason, waiters.len());
+                    for done in waiters {
+                        let _ = done.send(Err(AccessLogError::Unwritable(reason.clone())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes `entries` after the head in one transaction, retrying when another
+    /// process extended the log first.
+    async fn write_batch(
+        &self,
+        mut entries: Vec<AccessEntry>,
+    ) -> Result<Vec<ChainedEntry>, AccessLogError> {
+        assert!(!entries.is_empty() && entries.len() <= MAX_BATCH);
+        for _ in 0..ATTEMPTS {
+            match self.try_batch(&mut entries).await {
+                Ok(stored) => return Ok(stored),
+                Err(AccessLogError::Sql(e)) if is_unique_violation(&e) => continue,
+                Err(e) => return Err(e),
             }
         }
         Err(AccessLogError::Contended)
+    }
+
+    async fn try_batch(
+        &self,
+        entries: &mut [AccessEntry],
+    ) -> Result<Vec<ChainedEntry>, AccessLogError> {
+        on_write_tx!(&self.storage, |tx, sql| {
+            let head = sqlx::query(&sql(
+                "SELECT seq, hash FROM access_log WHERE ledger_id = $1 ORDER BY seq DESC LIMIT 1",
+            ))
+            .bind(self.ledger.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (seq, prev) = match head {
+                Some(r) => (
+                    r.try_get::<i64, _>(0)?.max(0) as u64,
+                    r.try_get::<String, _>(1)?,
+                ),
+                None => (0, ZERO_HASH.to_owned()),
+            };
+            let stored = chain(seq, prev, entries)?;
+            let statement = sql(&insert_statement(stored.len()));
+            let mut insert = sqlx::query(&statement);
+            for e in &stored {
+                let text = serde_json::to_string(&e.entry)
+                    .map_err(|e| AccessLogError::Encode(e.to_string()))?;
+                insert = insert
+                    .bind(self.ledger.as_str())
+                    .bind(e.entry.seq as i64)
+                    .bind(text)
+                    .bind(e.prev_hash.clone())
+                    .bind(e.hash.clone());
+            }
+            insert.execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(stored)
+        })
+    }
+
+    fn healthy(&self, written: usize) {
+        self.health
+            .written
+            .fetch_add(written as u64, Ordering::Relaxed);
+        let Ok(mut failing) = self.health.failing.lock() else {
+            return;
+        };
+        if let Some(was) = failing.take() {
+            tracing::warn!(
+                target: "icac_ledger::alert",
+                since = %was.since,
+                "access log: accepting entries again"
+            );
+        }
+    }
+
+    /// Raises the alert (CJIS AU-5): an error-level line on every failed batch, the
+    /// status page and `icac_access_log_writable` from the first one.
+    fn failed(&self, reason: &str, entries: usize) {
+        self.health.failures.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            target: "icac_ledger::alert",
+            error = %reason,
+            refused_entries = entries,
+            "ALERT access log: entries cannot be written; reads of case data are refused until it accepts them"
+        );
+        if let Ok(mut failing) = self.health.failing.lock() {
+            failing.get_or_insert_with(|| Failing {
+                since: jiff::Timestamp::now().to_string(),
+                error: reason.chars().take(MAX_FIELD).collect(),
+            });
+        }
+    }
+
+    /// Probes the log every `period` until dropped (the server aborts it at shutdown),
+    /// so a log that stops accepting entries raises the alert on an idle service too,
+    /// and one that recovers clears it.
+    pub async fn watch(self, period: std::time::Duration) {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let _turn = self.turn.lock().await;
+            match self.probe().await {
+                Ok(()) => self.healthy(0),
+                Err(e) => self.failed(&e.to_string(), 0),
+            }
+        }
+    }
+
+    /// Writes a row the way an entry is written and rolls it back: the log accepts
+    /// entries, and nothing is added to it.
+    async fn probe(&self) -> Result<(), AccessLogError> {
+        on_write_tx!(&self.storage, |tx, sql| {
+            sqlx::query(&sql(
+                "INSERT INTO access_log (ledger_id, seq, entry, prev_hash, hash) VALUES ($1, $2, $3, $4, $5)",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(i64::MAX)
+            .bind("{}")
+            .bind("probe")
+            .bind("probe")
+            .execute(&mut *tx)
+            .await?;
+            tx.rollback().await?;
+            Ok(())
+        })
+    }
+
+    /// Whether the last write failed, and since when; counters since start-up.
+    pub fn health(&self) -> AccessLogHealth {
+        let failing = self.health.failing.lock().ok().and_then(|f| f.clone());
+        AccessLogHealth {
+            writable: failing.is_none(),
+            write_failures: self.health.failures.load(Ordering::Relaxed),
+            entries_written: self.health.written.load(Ordering::Relaxed),
+            failing,
+        }
     }
 
     /// Entries with `seq > after`, oldest first, at most `limit`.

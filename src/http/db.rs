@@ -41,6 +41,28 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Runs `$body` with `$tx` a write transaction of the dialect (SQLite's `BEGIN
+/// IMMEDIATE` takes the one write lock before the body reads anything, so a head read
+/// inside it cannot move) and `$sql` as in [`on_pool!`]. The body commits; dropping the
+/// transaction rolls it back.
+macro_rules! on_write_tx {
+    ($storage:expr, |$tx:ident, $sql:ident| $body:expr) => {
+        match $storage {
+            $crate::storage::Storage::Postgres(s) => {
+                let mut $tx = s.pool().begin().await?;
+                let $sql = |q: &str| q.to_string();
+                $body
+            }
+            $crate::storage::Storage::Sqlite(s) => {
+                let mut $tx = s.pool().begin_with("BEGIN IMMEDIATE").await?;
+                let $sql = $crate::http::db::for_sqlite;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_write_tx;
+
 /// Seconds since the Unix epoch; the lockout window is counted in these.
 pub(crate) fn unix_now() -> i64 {
     jiff::Timestamp::now().as_second()

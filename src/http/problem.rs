@@ -38,6 +38,8 @@ pub enum Kind {
     RateLimited,
     Timeout,
     NotYetAvailable,
+    /// The access log refused the request's entry, so its answer is withheld.
+    AccessLogUnavailable,
     Internal,
 }
 
@@ -61,6 +63,7 @@ impl Kind {
             Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Kind::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Kind::NotYetAvailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::AccessLogUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,6 +87,7 @@ impl Kind {
             Kind::RateLimited => "rate-limited",
             Kind::Timeout => "timeout",
             Kind::NotYetAvailable => "not-yet-available",
+            Kind::AccessLogUnavailable => "access-log-unavailable",
             Kind::Internal => "internal",
         }
     }
@@ -107,6 +111,7 @@ impl Kind {
             Kind::RateLimited => "Too many requests",
             Kind::Timeout => "The request took too long",
             Kind::NotYetAvailable => "Not yet available",
+            Kind::AccessLogUnavailable => "The access log cannot record this request",
             Kind::Internal => "Internal error",
         }
     }

@@ -44,6 +44,10 @@ pub fn router(state: SharedState) -> Router {
         .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(middleware::from_fn(refuse_long_uri))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::audit_trail::record,
+        ))
         .layer(middleware::from_fn(request_log))
         .with_state(state)
 }
@@ -198,6 +202,10 @@ async fn request_log(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// How often the access log is probed while nobody writes to it: the alert fires within
+/// this of the log failing even on an idle service (CJIS AU-5 asks for an hour).
+const ACCESS_LOG_PROBE: Duration = Duration::from_secs(20);
+
 /// Serves `state` on `listener` until `shutdown` resolves: stops accepting, lets
 /// in-flight requests finish, then shuts the ledger down (flushing its writer).
 pub async fn serve(
@@ -206,9 +214,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let projection_task = state.projections.spawn(&state.ledger);
+    let watch_task = tokio::spawn(state.access_log.clone().watch(ACCESS_LOG_PROBE));
     let app = router(state.clone());
     let drain = state.config.request_timeout + Duration::from_secs(1);
     listener::run(listener, app, state.config.limits, shutdown, drain).await?;
+    watch_task.abort();
     projection_task.abort();
     let _ = projection_task.await;
     // Views are written behind; write what is left so a restart starts from here.

@@ -16,7 +16,7 @@ use super::timeline::{timeline, TimelineEntry};
 use crate::http::auth::{Permission, Principal};
 use crate::http::problem::{Kind, Problem};
 use crate::http::routes::commands::visible_case;
-use crate::http::routes::queries::{self, case_summaries, log_read, parse_cut, parse_date, today};
+use crate::http::routes::queries::{self, case_summaries, parse_cut, parse_date, today};
 use crate::http::SharedState;
 use crate::projection::history::case_history;
 
@@ -160,7 +160,6 @@ async fn cases_csv(
             break;
         }
     }
-    log_read(state, p, "case_list_csv", q.unit.as_deref().unwrap_or("*")).await?;
     let body = super::csv::table(
         &[
             "case_id",
@@ -247,16 +246,6 @@ async fn search(state: &SharedState, p: &Principal, csrf: &str, text: &str) -> R
         Ok(f) => f,
         Err(e) => return error_page(&e),
     };
-    if let Err(e) = log_read(
-        state,
-        p,
-        "case_search",
-        &format!("{} match(es)", found.len()),
-    )
-    .await
-    {
-        return error_page(&e);
-    }
     if let [one] = found.as_slice() {
         return axum::response::Redirect::to(&format!("/staff/cases/{}", one.case_id))
             .into_response();
@@ -347,9 +336,6 @@ pub async fn cases(
         Ok(l) => l,
         Err(e) => return error_page(&e),
     };
-    if let Err(e) = log_read(&state, &p, "case_list", q.unit.as_deref().unwrap_or("*")).await {
-        return error_page(&e);
-    }
     let rows: Vec<CaseRow> = list.into_iter().map(|c| case_row(&state, c)).collect();
     let mut units: Vec<(String, String, bool)> = match state.projections.units().await {
         Ok(us) => us
@@ -530,9 +516,6 @@ pub(super) async fn render_case(
         Ok(h) => h,
         Err(e) => return error_page(&Problem::internal(e)),
     };
-    if let Err(e) = log_read(state, p, "case_read", case_id.as_str()).await {
-        return error_page(&e);
-    }
     let name = |o: &icac_aggregates::ids::Ori| unit_name(state, o);
     let timeline = timeline(&history.entries, &name);
     let personal = match personal_rows(state, p, &history, case_id).await {

@@ -219,6 +219,14 @@ fn status_rows(v: &serde_json::Value) -> Vec<StatusRow> {
             )
         })
         .unwrap_or_default();
+    let al = match v.get("access_log_health") {
+        Some(h) if h["writable"].as_bool() == Some(false) => format!(
+            "{al}; NOT ACCEPTING ENTRIES since {} ({}): reads of case data are refused",
+            h["failing"]["since"].as_str().unwrap_or(""),
+            h["failing"]["error"].as_str().unwrap_or("")
+        ),
+        _ => al,
+    };
     vec![
         StatusRow::new("Ledger", get("ledger_id")),
         StatusRow::new("Database", get("database")),

@@ -66,6 +66,7 @@ pub async fn ledger_status_value(state: &SharedState) -> ApiResult<Value> {
         "last_verification": state.metrics.last_verify(),
         "projection_position": state.projections.position().await,
         "access_log": access,
+        "access_log_health": state.access_log.health(),
         "publication": state.publication.snapshot(std::time::SystemTime::now()),
     }))
 }

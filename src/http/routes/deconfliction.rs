@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::commands::{finish, visible_case, Created};
-use super::queries::log_read;
 use crate::commands::deconfliction;
 use crate::commands::CommandError;
 use crate::http::auth::Principal;
@@ -43,18 +42,13 @@ pub async fn case_matches(
         .commands
         .matches()
         .notices(&case_id, state.commands.directory().as_ref());
-    log_read(&state, &principal, "deconfliction_read", case_id.as_str()).await?;
     json(json!({ "case_id": case_id, "matches": notices }))
 }
 
 /// `GET /v1/deconfliction/matches`
-pub async fn all_matches(
-    State(state): State<SharedState>,
-    principal: Principal,
-) -> ApiResult<Json<Value>> {
+pub async fn all_matches(State(state): State<SharedState>, _: Principal) -> ApiResult<Json<Value>> {
     caught_up(&state).await?;
     let matches = state.commands.matches().all();
-    log_read(&state, &principal, "deconfliction_matches_read", "all").await?;
     json(json!({ "total": matches.len(), "matches": matches }))
 }
 
@@ -70,12 +64,11 @@ pub struct UncheckedQuery {
 /// `GET /v1/deconfliction/unchecked`
 pub async fn not_checked(
     State(state): State<SharedState>,
-    principal: Principal,
+    _: Principal,
     Query(q): Query<UncheckedQuery>,
 ) -> ApiResult<Json<Value>> {
     caught_up(&state).await?;
     let cases = state.commands.matches().not_checked(!q.include_followed_up);
-    log_read(&state, &principal, "deconfliction_unchecked_read", "all").await?;
     json(json!({ "total": cases.len(), "cases": cases }))
 }
 

@@ -129,6 +129,21 @@ pub async fn metrics(State(state): State<SharedState>, principal: Principal) -> 
         "Failed authentications",
         &[("", get(&m.auth_failures))],
     );
+    let access = state.access_log.health();
+    family(
+        &mut out,
+        "icac_access_log_writable",
+        "gauge",
+        "1 while the access log accepts entries; 0 raises the alert (CJIS AU-5)",
+        &[("", u64::from(access.writable))],
+    );
+    family(
+        &mut out,
+        "icac_access_log_write_failures_total",
+        "counter",
+        "Batches of access-log entries the database refused",
+        &[("", access.write_failures)],
+    );
     family(
         &mut out,
         "icac_public_reports_total",

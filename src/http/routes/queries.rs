@@ -87,26 +87,6 @@ pub(crate) async fn reveal_for(
         .map_err(Problem::internal)
 }
 
-pub(crate) async fn log_read(
-    state: &SharedState,
-    principal: &Principal,
-    action: &str,
-    target: &str,
-) -> ApiResult<()> {
-    state
-        .access_log
-        .append(AccessEntry::new(
-            action,
-            &principal.id(),
-            &principal.source,
-            target,
-            "ok",
-        ))
-        .await
-        .map(|_| ())
-        .map_err(Problem::internal)
-}
-
 pub async fn list_units(State(state): State<SharedState>, _: Principal) -> ApiResult<Json<Value>> {
     state.fresh_views().await?;
     let units = state.projections.units().await.map_err(Problem::internal)?;
@@ -301,13 +281,6 @@ pub async fn list_cases(
         limit,
     )
     .await?;
-    log_read(
-        &state,
-        &principal,
-        "case_list",
-        q.unit.as_deref().unwrap_or("*"),
-    )
-    .await?;
     Ok(Json(
         json!({ "total": total, "offset": offset, "limit": limit, "cases": page }),
     ))
@@ -326,7 +299,6 @@ pub async fn get_case(
         .await
         .map_err(Problem::internal)?
         .ok_or_else(|| Problem::not_found(format!("no case {case_id}")))?;
-    log_read(&state, &principal, "case_read", case_id.as_str()).await?;
     json(view)
 }
 
@@ -362,7 +334,6 @@ pub async fn case_history_route(
             }
             other => Problem::internal(other),
         })?;
-    log_read(&state, &principal, "case_history_read", case_id.as_str()).await?;
     let mut doc = serde_json::to_value(history).map_err(Problem::internal)?;
     let ids = [case_id.as_str().to_owned()];
     reveal_for(
