@@ -197,13 +197,35 @@ type FiguresKey = (u64, jiff::civil::Date, Option<icac_aggregates::ids::Ori>);
 
 /// The last few positions' figures (a new position drops the older ones).
 #[derive(Default)]
-pub struct FiguresCache(std::sync::Mutex<Vec<(FiguresKey, std::sync::Arc<Figures>)>>);
+pub struct FiguresCache {
+    entries: std::sync::Mutex<Vec<(FiguresKey, std::sync::Arc<Figures>)>>,
+    /// One computation at a time: the users who open the dashboard together after a
+    /// commit wait for one computation instead of each running their own (which took
+    /// the whole machine for seconds at 64 users).
+    computing: tokio::sync::Mutex<()>,
+}
 
 impl FiguresCache {
     const ENTRIES: usize = 32;
 
+    async fn get_or_compute(
+        &self,
+        state: &SharedState,
+        key: FiguresKey,
+    ) -> Result<std::sync::Arc<Figures>, Problem> {
+        if let Some(f) = self.get(&key) {
+            return Ok(f);
+        }
+        let _turn = self.computing.lock().await;
+        if let Some(f) = self.get(&key) {
+            return Ok(f);
+        }
+        let computed = figures(state, key.1, key.2.as_ref()).await?;
+        Ok(self.put(key, computed))
+    }
+
     fn get(&self, key: &FiguresKey) -> Option<std::sync::Arc<Figures>> {
-        let entries = self.0.lock().ok()?;
+        let entries = self.entries.lock().ok()?;
         entries
             .iter()
             .find(|(k, _)| k == key)
@@ -212,7 +234,7 @@ impl FiguresCache {
 
     fn put(&self, key: FiguresKey, figures: Figures) -> std::sync::Arc<Figures> {
         let figures = std::sync::Arc::new(figures);
-        if let Ok(mut entries) = self.0.lock() {
+        if let Ok(mut entries) = self.entries.lock() {
             entries.retain(|(k, _)| k.0 == key.0);
             if entries.len() >= Self::ENTRIES {
                 entries.remove(0);
@@ -292,12 +314,9 @@ pub async fn dashboard(
         None
     };
     let key = (position, as_of, unit.clone());
-    let figures = match state.dashboard_cache.get(&key) {
-        Some(f) => f,
-        None => match figures(&state, as_of, unit.as_ref()).await {
-            Ok(f) => state.dashboard_cache.put(key, f),
-            Err(e) => return error_page(&e),
-        },
+    let figures = match state.dashboard_cache.get_or_compute(&state, key).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&e),
     };
     let (report, sharing, unacknowledged) =
         (&figures.report, &figures.sharing, figures.unacknowledged);
