@@ -47,6 +47,31 @@ fn audit_commands_end_to_end() {
     assert_eq!(v["status"], "intact");
     assert_eq!(v["genesis_key_id"], key.id().0.as_str());
 
+    // The access log's weekly review and retention purge.
+    let o = run(d, &["tokens", "issue", "--role", "auditor", "--name", "A"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let week = icac_ledger::http::access_review::IsoWeek::of(jiff::Timestamp::now()).to_string();
+    let o = run(d, &["audit", "review", "--week", &week, "--json"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let review: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(review["privileged_actions"]["count"], 1, "{review}");
+    assert_eq!(
+        review["privileged_actions"]["entries"][0]["action"],
+        "token_issued"
+    );
+    let o = run(d, &["audit", "review", "--week", "2026-W99"]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains("not an ISO week"), "{}", text(&o));
+    let o = run(
+        d,
+        &["audit", "purge", "--retention-days", "30", "--reason", "x"],
+    );
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains("365"), "{}", text(&o));
+    let o = run(d, &["audit", "purge", "--reason", "records schedule 7"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("nothing purged"), "{}", text(&o));
+
     let o = run(d, &["checkpoint", "--out", "cp1.note"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     let o = run(d, &["export", "--out", "b.jsonl"]);

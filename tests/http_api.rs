@@ -374,6 +374,12 @@ async fn tampering_with_the_access_log_is_detected() {
         );
         let (_, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
         assert_eq!(v["valid"], true, "{v}");
+        // As someone with the database's owner rights would: past the triggers first.
+        let unguard = match kind {
+            Kind::Sqlite => "DROP TRIGGER access_log_no_update",
+            Kind::Postgres => "ALTER TABLE access_log DISABLE TRIGGER access_log_guard",
+        };
+        s.db.exec(unguard).await.unwrap();
         s.db.exec("UPDATE access_log SET entry = replace(entry, '/v1/cases', '/v1/casex')")
             .await
             .unwrap();
@@ -830,6 +836,185 @@ async fn an_unwritable_access_log_refuses_case_reads_and_raises_the_alert() {
         );
         let (_, v) = s.get(Role::Auditor, "/v1/audit/access-log/verify").await;
         assert_eq!(v["valid"], true, "{v}");
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weeks_activity_yields_a_review_whose_counts_match_the_access_log() {
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let (st, filed) = s
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications",
+                form(HARTFORD, "RV-1", "7002001"),
+            )
+            .await;
+        assert_eq!(st, 201, "{filed}");
+        let case_id = filed["case_id"].as_str().unwrap().to_owned();
+        // Three failed logons, a reveal, a refused request, an export, a token, an erasure.
+        for _ in 0..3 {
+            let r = s
+                .client
+                .get(s.url("/v1/cases"))
+                .bearer_auth("icac_nosuch_0000000000000000")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401);
+        }
+        let (st, _) = s
+            .get(Role::Investigator, &format!("/v1/cases/{case_id}/history"))
+            .await;
+        assert_eq!(st, 200);
+        let (st, _) = s.get(Role::UnitReporter, "/v1/audit/access-log").await;
+        assert_eq!(st, 403);
+        let r = s
+            .client
+            .get(s.url("/v1/audit/export"))
+            .bearer_auth(&s.tokens[&Role::Auditor])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let (st, _) = s
+            .post(
+                Role::Admin,
+                "/v1/tokens",
+                json!({ "role": "auditor", "name": "Review test" }),
+            )
+            .await;
+        assert_eq!(st, 201);
+        let (st, erased) = s
+            .post(
+                Role::Supervisor,
+                &format!("/v1/cases/{case_id}/erase"),
+                json!({ "reason": "C.G.S. 54-142a(a): dismissed" }),
+            )
+            .await;
+        assert_eq!(st, 201, "{erased}");
+
+        let week = icac_ledger::http::access_review::IsoWeek::of(jiff::Timestamp::now());
+        let path = format!("/v1/audit/reviews/{week}");
+        let (st, review) = s.get(Role::Supervisor, &path).await;
+        assert_eq!(st, 200, "{review}");
+        let (_, log) = s
+            .get(Role::Auditor, "/v1/audit/access-log?limit=1000")
+            .await;
+        let entries = log["entries"].as_array().unwrap();
+        let count = |f: &dyn Fn(&Value) -> bool| entries.iter().filter(|e| f(e)).count() as u64;
+        let failed = count(&|e| e["action"] == "auth_failed");
+        let reveals = count(&|e| e["action"] == "personal_data_reveal");
+        let tokens = count(&|e| e["action"] == "token_issued" || e["action"] == "token_revoked");
+        let units = count(&|e| e["action"] == "POST /v1/units" && e["outcome"] == "ok");
+        let exports = count(&|e| e["action"] == "GET /v1/audit/export" && e["outcome"] == "ok");
+        let erasures =
+            count(&|e| e["action"] == "POST /v1/cases/{case_id}/erase" && e["outcome"] == "ok");
+        let denied = count(&|e| e["detail"] == "HTTP 403");
+        assert_eq!(failed, 3, "{log}");
+        assert_eq!(
+            (reveals > 0, tokens > 0, exports, erasures, denied > 0),
+            (true, true, 1, 1, true),
+            "{log}"
+        );
+        assert_eq!(review["week"], json!(week.to_string()));
+        assert_eq!(review["failed_logons"]["count"], failed, "{review}");
+        assert_eq!(review["reveals"]["count"], reveals, "{review}");
+        assert_eq!(
+            review["privileged_actions"]["count"],
+            tokens + units,
+            "{review}"
+        );
+        assert_eq!(review["exports"]["count"], exports, "{review}");
+        assert_eq!(review["erasures"]["count"], erasures, "{review}");
+        assert_eq!(review["denied_requests"]["count"], denied, "{review}");
+        // Every entry listed is the log's own, by sequence number.
+        let seqs: Vec<&Value> = entries.iter().map(|e| &e["seq"]).collect();
+        for line in review["failed_logons"]["entries"].as_array().unwrap() {
+            assert!(seqs.contains(&&line["seq"]), "{line}");
+        }
+
+        // Only a supervisor acknowledges, and only the review as it is now.
+        let ack = format!("{path}/acknowledgement");
+        let (st, _) = s
+            .post(Role::Auditor, &ack, json!({ "sha256": review["sha256"] }))
+            .await;
+        assert_eq!(st, 403);
+        // That refusal is new activity of the week: the review read before is stale.
+        let (st, stale) = s
+            .post(
+                Role::Supervisor,
+                &ack,
+                json!({ "sha256": review["sha256"] }),
+            )
+            .await;
+        assert_eq!(st, 409, "{stale}");
+        let (_, review) = s.get(Role::Supervisor, &path).await;
+        assert_eq!(review["denied_requests"]["count"], denied + 1, "{review}");
+        let (st, done) = s
+            .post(
+                Role::Supervisor,
+                &ack,
+                json!({ "sha256": review["sha256"] }),
+            )
+            .await;
+        assert_eq!(st, 201, "{done}");
+        let (_, again) = s.get(Role::Auditor, &path).await;
+        assert_eq!(
+            again["sha256"], review["sha256"],
+            "reading the review changes it"
+        );
+        let acks = again["acknowledgements"].as_array().unwrap();
+        assert_eq!(acks.len(), 1, "{again}");
+        assert_eq!(acks[0]["review_sha256"], review["sha256"]);
+        assert!(acks[0]["by"].as_str().unwrap().starts_with("supervisor:"));
+        let (st, bad) = s.get(Role::Supervisor, "/v1/audit/reviews/2026-W60").await;
+        assert_eq!(st, 422, "{bad}");
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retention_purge_keeps_the_access_log_verifiable_and_nothing_else_removes_entries() {
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        for _ in 0..3 {
+            let (st, _) = s.get(Role::Investigator, "/v1/cases").await;
+            assert_eq!(st, 200);
+        }
+        // Neither the service nor anyone short of dropping the triggers edits or deletes.
+        assert!(s
+            .db
+            .exec("UPDATE access_log SET entry = entry")
+            .await
+            .is_err());
+        assert!(s.db.exec("DELETE FROM access_log").await.is_err());
+        let log = &s.state.access_log;
+        let before = log.verify().await.unwrap();
+        let cut = jiff::Timestamp::now();
+        let purged = log
+            .purge_before(cut, "test:purge", "records schedule item 7")
+            .await
+            .unwrap()
+            .expect("entries older than the cut");
+        assert_eq!(purged.first_seq, 1);
+        assert!(purged.through_seq >= 3 && purged.through_seq <= before.entries);
+        let (st, _) = s.get(Role::Investigator, "/v1/cases").await;
+        assert_eq!(st, 200);
+        let after = log.verify().await.unwrap();
+        assert!(after.valid, "{kind:?} {after:?}");
+        let page = log.page(0, 1000).await.unwrap();
+        assert_eq!(page[0].entry.seq, purged.through_seq + 1);
+        assert_eq!(page[0].prev_hash, purged.anchor_hash);
+        assert_eq!(page[0].entry.action, "access_log_purged");
+        // The anchor cannot be moved back, and what follows it cannot be deleted.
+        assert!(s.db.exec("DELETE FROM access_log").await.is_err());
+        assert!(s
+            .db
+            .exec("UPDATE access_log_anchors SET seq = 1")
+            .await
+            .is_err());
         s.stop().await;
     }
 }

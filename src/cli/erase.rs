@@ -11,6 +11,7 @@ use super::{CliError, EXIT_FAILED};
 use crate::commands::erasure::{erase_case, erase_subject, Erased, ErasureError};
 use crate::commands::{Actor, CommandError, Commands};
 use crate::config::LedgerArgs;
+use crate::http::access_log::{AccessEntry, AccessLog};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["case", "subject"])))]
@@ -45,6 +46,9 @@ pub async fn run(args: &LedgerArgs, e: &EraseArgs) -> Result<ExitCode, CliError>
     };
     // The writer stops once every handle is gone: the commands hold one.
     drop(commands);
+    if let Ok(done) = &outcome {
+        log_erasures(&ledger, done, &e.reason).await?;
+    }
     ledger.shutdown().await;
     match outcome {
         Ok(done) => {
@@ -94,4 +98,26 @@ fn summary(d: &Erased) -> String {
         d.case_id,
         d.paths.join(", ")
     )
+}
+
+/// The erasure is in the ledger already; the access log records it too, so the weekly
+/// review lists it beside erasures made over the API.
+async fn log_erasures(
+    ledger: &crate::ledger::Ledger,
+    done: &[Erased],
+    reason: &str,
+) -> Result<(), CliError> {
+    let log = AccessLog::new(ledger.storage().clone(), ledger.id().clone());
+    for d in done {
+        let entry = AccessEntry::new(
+            "personal_data_erased",
+            "cli:erase",
+            "cli",
+            d.case_id.as_str(),
+            "ok",
+        )
+        .with_detail(format!("{} value(s): {reason}", d.values));
+        log.append(entry).await?;
+    }
+    Ok(())
 }

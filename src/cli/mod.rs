@@ -18,6 +18,7 @@ macro_rules! outln {
     };
 }
 
+mod audit_log;
 mod bench;
 mod checkpoint;
 mod compliance;
@@ -116,6 +117,9 @@ pub enum Command {
     /// Run a C2SP tlog-witness (a separate server, run by a third party)
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
+    /// The access log's weekly review and its retention purge (CJIS AU-6, AU-11)
+    #[command(subcommand)]
+    Audit(audit_log::AuditCommand),
     /// Verify a filing receipt (C2SP tlog-proof) offline against a tlog-policy
     #[command(subcommand)]
     Receipt(receipt::ReceiptCommand),
@@ -161,6 +165,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Projections(cmd) => projections::run(&cli.ledger, &cmd).await,
         Command::Witness(cmd) => witness::run(&cli.ledger, cmd).await,
         Command::Receipt(cmd) => receipt::run(cmd).await,
+        Command::Audit(cmd) => audit_log::run(&cli.ledger, &cmd).await,
     };
     if let Some(note) = crate::projection::skipped::note() {
         eprintln!("note: {note}");

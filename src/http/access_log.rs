@@ -193,6 +193,18 @@ pub struct AccessLogHealth {
     pub failing: Option<Failing>,
 }
 
+/// Entries younger than this are never purged (CJIS AU-11: at least a year).
+pub const MIN_RETENTION_DAYS: i64 = 365;
+
+/// What a purge removed: entries `first_seq..=through_seq`; verification continues
+/// from `anchor_hash`, the last one's hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct Purged {
+    pub first_seq: u64,
+    pub through_seq: u64,
+    pub anchor_hash: String,
+}
+
 #[derive(Clone)]
 pub struct AccessLog {
     storage: Storage,
@@ -452,9 +464,110 @@ impl AccessLog {
             .collect()
     }
 
-    /// Recomputes every hash and link from the first entry.
+    /// Where the retained log starts: the last purged entry's sequence number and hash
+    /// (schema 11's anchor), or the start of the chain if nothing was purged.
+    pub async fn anchor(&self) -> Result<(u64, String), AccessLogError> {
+        let row = on_pool!(&self.storage, |pool, sql| {
+            let r = sqlx::query(&sql(
+                "SELECT seq, hash FROM access_log_anchors WHERE ledger_id = $1",
+            ))
+            .bind(self.ledger.as_str())
+            .fetch_optional(pool)
+            .await?;
+            match r {
+                Some(r) => Some((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)),
+                None => None,
+            }
+        });
+        Ok(row
+            .map(|(s, h)| (s.max(0) as u64, h))
+            .unwrap_or((0, ZERO_HASH.to_owned())))
+    }
+
+    /// Removes the entries recorded before `before`, keeping the chain verifiable: the
+    /// purge is first recorded in the log itself (who, why, which entries), then one
+    /// transaction moves the anchor to the last removed entry and deletes up to it.
+    /// The caller enforces the retention period (at least [`MIN_RETENTION_DAYS`]).
+    pub async fn purge_before(
+        &self,
+        before: jiff::Timestamp,
+        by: &str,
+        reason: &str,
+    ) -> Result<Option<Purged>, AccessLogError> {
+        let (from, _) = self.anchor().await?;
+        let Some((through, hash)) = self.last_before(from, before).await? else {
+            return Ok(None);
+        };
+        let purged = Purged {
+            first_seq: from + 1,
+            through_seq: through,
+            anchor_hash: hash,
+        };
+        let detail = format!(
+            "entries {}..{} recorded before {before} removed; anchor {}; reason: {reason}",
+            purged.first_seq, purged.through_seq, purged.anchor_hash
+        );
+        self.append(
+            AccessEntry::new("access_log_purged", by, "cli", "access_log", "ok")
+                .with_detail(detail),
+        )
+        .await?;
+        on_write_tx!(&self.storage, |tx, sql| {
+            sqlx::query(&sql(
+                "INSERT INTO access_log_anchors (ledger_id, seq, hash, purged_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (ledger_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, purged_at = excluded.purged_at",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(purged.through_seq as i64)
+            .bind(&purged.anchor_hash)
+            .bind(jiff::Timestamp::now().to_string())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(&sql(
+                "DELETE FROM access_log WHERE ledger_id = $1 AND seq <= $2",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(purged.through_seq as i64)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        *self.checked.lock().await = None;
+        Ok(Some(purged))
+    }
+
+    /// The last entry after `from` recorded before `before`: entries are numbered in
+    /// the order they were written, so the scan stops at the first one that is not.
+    async fn last_before(
+        &self,
+        mut from: u64,
+        before: jiff::Timestamp,
+    ) -> Result<Option<(u64, String)>, AccessLogError> {
+        let mut last = None;
+        loop {
+            let page = self.page(from, MAX_PAGE).await?;
+            let Some(end) = page.last().map(|e| e.entry.seq) else {
+                return Ok(last);
+            };
+            for e in page {
+                let at: jiff::Timestamp = e
+                    .entry
+                    .at
+                    .parse()
+                    .map_err(|err: jiff::Error| AccessLogError::Encode(err.to_string()))?;
+                if at >= before {
+                    return Ok(last);
+                }
+                last = Some((e.entry.seq, e.hash));
+            }
+            from = end;
+        }
+    }
+
+    /// Recomputes every hash and link from the first retained entry.
     pub async fn verify(&self) -> Result<AccessLogReport, AccessLogError> {
-        let report = self.verify_from(0, ZERO_HASH.to_owned()).await?;
+        let (seq, hash) = self.anchor().await?;
+        let report = self.verify_from(seq, hash).await?;
         *self.checked.lock().await = Some(report.clone());
         Ok(report)
     }
@@ -469,7 +582,10 @@ impl AccessLog {
         let report = match checked.as_ref() {
             Some(done) if !done.valid => return Ok(done.clone()),
             Some(done) => self.verify_from(done.entries, done.head.clone()).await?,
-            None => self.verify_from(0, ZERO_HASH.to_owned()).await?,
+            None => {
+                let (seq, hash) = self.anchor().await?;
+                self.verify_from(seq, hash).await?
+            }
         };
         *checked = Some(report.clone());
         Ok(report)

@@ -95,8 +95,13 @@ impl Role {
                     | P::ReadLedgerStatus
                     | P::RevealPersonalData
                     | P::ErasePersonalData
+                    | P::ReadAccessReview
+                    | P::AcknowledgeAccessReview
             ),
-            Role::Auditor => matches!(p, P::Audit | P::ReadLedgerStatus | P::ReadDirectory),
+            Role::Auditor => matches!(
+                p,
+                P::Audit | P::ReadLedgerStatus | P::ReadDirectory | P::ReadAccessReview
+            ),
             Role::ReportAuthor => {
                 matches!(p, P::ReadAggregates | P::PublishReleases | P::ReadDirectory)
             }
@@ -169,6 +174,10 @@ pub enum Permission {
     RevealPersonalData,
     /// Erase a case's personal values under a legal reason (C.G.S. 54-142a).
     ErasePersonalData,
+    /// Read the weekly review of the access log (CJIS AU-6).
+    ReadAccessReview,
+    /// Acknowledge a weekly review (supervisors; the acknowledgement is logged).
+    AcknowledgeAccessReview,
     ReadLedgerStatus,
 }
 

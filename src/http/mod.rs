@@ -6,6 +6,7 @@
 //! a final mapping that turns any bare error response into RFC 9457 problem+json.
 
 pub mod access_log;
+pub mod access_review;
 pub mod audit_trail;
 pub mod auth;
 pub mod client_addr;

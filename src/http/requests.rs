@@ -478,6 +478,16 @@ pub struct ErasePersonalDataBody {
     pub reason: String,
 }
 
+/// `POST /v1/audit/reviews/{week}/acknowledgement`: the review read, by its digest.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeReviewBody {
+    /// The review's `sha256` as read: an acknowledgement of a review that has changed
+    /// since (entries of the week added after it was read) is refused.
+    #[schemars(length(min = 64, max = 64))]
+    pub sha256: String,
+}
+
 /// `POST /v1/public-reports`: a report taken by the hotline.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

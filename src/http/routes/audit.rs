@@ -13,6 +13,7 @@ use crate::audit::trust::TrustRoot;
 use crate::audit::verify::{verify_storage, VerifyOptions};
 use crate::audit::{bundle, checkpointer, proofs, AuditError};
 use crate::http::access_log::MAX_PAGE;
+use crate::http::access_review::{self, AcknowledgeError, IsoWeek};
 use crate::http::auth::Principal;
 use crate::http::extract::ApiQuery;
 use crate::http::problem::{json, ApiResult, Problem};
@@ -311,4 +312,50 @@ pub async fn verify_access_log(
 ) -> ApiResult<Json<Value>> {
     let report = state.access_log.verify().await.map_err(Problem::internal)?;
     json(report)
+}
+
+/// `GET /v1/audit/reviews/{week}`
+pub async fn access_review(
+    State(state): State<SharedState>,
+    _: Principal,
+    axum::extract::Path(week): axum::extract::Path<String>,
+) -> ApiResult<Json<Value>> {
+    let week: IsoWeek = week
+        .parse()
+        .map_err(|e: access_review::BadWeek| Problem::field("/week", e.to_string()))?;
+    let review = access_review::review(&state.access_log, week)
+        .await
+        .map_err(Problem::internal)?;
+    json(review)
+}
+
+/// `POST /v1/audit/reviews/{week}/acknowledgement`
+pub async fn acknowledge_access_review(
+    State(state): State<SharedState>,
+    principal: Principal,
+    axum::extract::Path(week): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+    let week: IsoWeek = week
+        .parse()
+        .map_err(|e: access_review::BadWeek| Problem::field("/week", e.to_string()))?;
+    let body: crate::http::requests::AcknowledgeReviewBody =
+        crate::http::extract::parse_body(&headers, &body)?;
+    let acknowledged = access_review::acknowledge(
+        &state.access_log,
+        week,
+        &body.sha256,
+        &principal.id(),
+        &principal.source,
+    )
+    .await
+    .map_err(|e| match e {
+        AcknowledgeError::Changed { .. } => {
+            Problem::new(crate::http::problem::Kind::Conflict, e.to_string())
+        }
+        AcknowledgeError::Log(e) => Problem::internal(e),
+    })?;
+    let value = serde_json::to_value(&acknowledged).map_err(Problem::internal)?;
+    Ok((axum::http::StatusCode::CREATED, Json(value)))
 }

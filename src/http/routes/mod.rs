@@ -647,6 +647,23 @@ pub const ROUTES: &[RouteSpec] = &[
     .query(schema::<audit::ConsistencyQuery>),
     route(
         GET,
+        "/v1/audit/reviews/{week}",
+        Some(P::ReadAccessReview),
+        "audit",
+        "The weekly review of the access log (CJIS AU-6): failed logons, lockouts, privileged actions, exports, reveals, erasures; week as 2026-W49 (UTC)",
+        || get(audit::access_review),
+    ),
+    route(
+        POST,
+        "/v1/audit/reviews/{week}/acknowledgement",
+        Some(P::AcknowledgeAccessReview),
+        "audit",
+        "Acknowledge the weekly review as read (by its sha256); the acknowledgement is an access-log entry",
+        || post(audit::acknowledge_access_review),
+    )
+    .body(body::<b::AcknowledgeReviewBody>),
+    route(
+        GET,
         "/v1/audit/export",
         Some(P::Audit),
         "audit",
