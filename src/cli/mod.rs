@@ -18,6 +18,7 @@ macro_rules! outln {
     };
 }
 
+mod access_entry;
 mod audit_log;
 mod bench;
 mod checkpoint;
@@ -142,6 +143,12 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
+    if let Some((action, target)) = access_entry::read_by(&cli.command) {
+        if let Err(e) = access_entry::record(&cli.ledger, action, &target).await {
+            eprintln!("error: the access log cannot record this read, so it does not run: {e}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    }
     let result = match cli.command {
         Command::Init => init::init(&cli.ledger).await,
         Command::Migrate => init::migrate(&cli.ledger).await,
