@@ -21,7 +21,10 @@ fn every_control_names_a_test_that_exists() {
     let mut sources = String::new();
     test_sources(&root.join("tests"), &mut sources);
     let mut rows = 0;
-    for line in table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| control")) {
+    for line in table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| control"))
+    {
         let Some(last) = line.trim_end_matches('|').rsplit('|').next() else {
             continue;
         };

@@ -287,6 +287,10 @@ async fn update_delete_truncate_are_refused_by_the_database() {
         };
         let err = db.exec(forged).await.expect_err("forged insert");
         assert!(err.to_string().contains("link"), "{kind:?}: {err}");
+        // The writer recognises it as a conflict by its code (SQLSTATE 23000, SQLite's
+        // constraint-trigger code), not by its words.
+        let err = icac_ledger::storage::StorageError::Query(err);
+        assert!(err.is_chain_conflict(), "{kind:?}: {err}");
         assert_eq!(assert_chain_intact(ledger.storage()).await, 3);
     }
 }

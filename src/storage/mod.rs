@@ -49,17 +49,26 @@ pub enum StorageError {
     Malformed { position: u64, reason: String },
 }
 
+/// SQLSTATE class 23's generic code, which the ledger's PostgreSQL triggers raise.
+const PG_INTEGRITY_CONSTRAINT_VIOLATION: &str = "23000";
+/// SQLite's extended result code for a constraint a trigger raised (1811).
+const SQLITE_CONSTRAINT_TRIGGER: &str = "1811";
+
 impl StorageError {
     /// True when the database refused a row because it would fork or gap the chain or
     /// duplicate a stream sequence: another writer got there first.
     pub fn is_chain_conflict(&self) -> bool {
         match self {
+            // By code, never by message: PostgreSQL's link and sequence triggers raise
+            // SQLSTATE 23000 (integrity_constraint_violation); SQLite's `RAISE(ABORT)` in
+            // a trigger is SQLITE_CONSTRAINT_TRIGGER. The only insert triggers on the
+            // ledger tables are those two checks.
             StorageError::Query(sqlx::Error::Database(db)) => {
                 db.is_unique_violation()
-                    || db.code().as_deref() == Some("23000")
-                    || db.message().contains("does not link")
-                    || db.message().contains("skips a number")
-                    || db.message().contains("does not follow")
+                    || matches!(
+                        db.code().as_deref(),
+                        Some(PG_INTEGRITY_CONSTRAINT_VIOLATION | SQLITE_CONSTRAINT_TRIGGER)
+                    )
             }
             _ => false,
         }
