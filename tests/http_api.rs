@@ -118,6 +118,12 @@ async fn filing_sharing_status_and_errors_over_http() {
             )
             .await;
         assert_problem(st, &body, 422);
+        // The rule is named for clients to branch on; the words are for people.
+        assert!(
+            body["type"].as_str().unwrap().ends_with("rejected-by-rule"),
+            "{body}"
+        );
+        assert_eq!(body["kind"], "transition_not_allowed", "{body}");
         assert_eq!(s.head().await, before);
 
         // A second filing of the same case is refused; the head does not move.

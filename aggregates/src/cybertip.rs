@@ -62,7 +62,8 @@ impl DomainEvent for CyberTipEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum CyberTipError {
     /// Not a failure of the system: the app links the notification to `case_id`.
     #[error("CyberTip {cybertip_number} is already held by case {case_id}")]
@@ -287,6 +288,10 @@ pub mod filing {
 }
 
 impl crate::text::BlamesField for CyberTipError {
+    fn rule(&self) -> &'static str {
+        self.into()
+    }
+
     fn blamed_field(&self) -> Option<&'static str> {
         match self {
             CyberTipError::InvalidReason(_) => Some("reason"),

@@ -242,7 +242,8 @@ impl DomainEvent for DeconflictionEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum DeconflictionError {
     #[error("this deconfliction record belongs to another case")]
     OtherCase,
@@ -259,6 +260,10 @@ pub enum DeconflictionError {
 }
 
 impl crate::text::BlamesField for DeconflictionError {
+    fn rule(&self) -> &'static str {
+        self.into()
+    }
+
     fn blamed_field(&self) -> Option<&'static str> {
         match self {
             Self::NotFlagged(_) | Self::AlreadyFollowedUp(_) => Some("case_id"),

@@ -109,7 +109,8 @@ impl DomainEvent for OperationEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum OperationError {
     #[error("operation is already planned")]
     AlreadyPlanned,
@@ -363,6 +364,10 @@ impl Aggregate for Operation {
 }
 
 impl crate::text::BlamesField for OperationError {
+    fn rule(&self) -> &'static str {
+        self.into()
+    }
+
     fn blamed_field(&self) -> Option<&'static str> {
         match self {
             OperationError::InvalidText { field, .. } => Some(field),

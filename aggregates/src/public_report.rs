@@ -196,7 +196,8 @@ impl DomainEvent for PublicReportEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum PublicReportError {
     #[error("report {0} is already received")]
     AlreadyReceived(ReceiptNumber),
@@ -389,4 +390,8 @@ impl Aggregate for PublicReport {
     }
 }
 
-impl crate::text::BlamesField for PublicReportError {}
+impl crate::text::BlamesField for PublicReportError {
+    fn rule(&self) -> &'static str {
+        self.into()
+    }
+}

@@ -296,7 +296,8 @@ impl DomainEvent for ReleaseEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum ReleaseError {
     #[error("{quarter} was released in release {release} with {what} = {published}; this release has {stated}. A released quarter is frozen: reproduce it, or declare a revision")]
     Frozen {
@@ -326,7 +327,11 @@ pub enum ReleaseError {
     Reason(TextError),
 }
 
-impl crate::text::BlamesField for ReleaseError {}
+impl crate::text::BlamesField for ReleaseError {
+    fn rule(&self) -> &'static str {
+        self.into()
+    }
+}
 
 /// One release as the stream holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,12 +55,17 @@ pub fn check(value: &str, max: usize) -> Result<(), TextError> {
 /// limit goes in `maxLength`.
 pub const PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]*[^\s\u0000-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^\u0000-\u001f\u007f-\u009f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]*$";
 
-/// A domain error that blames one field of the command's input, named with dots
-/// (`investigator.name`), so the caller can point at it (`/investigator/name`).
+/// A domain error, as the caller sees it: the rule that refused the command, by a
+/// stable snake_case name (problem+json's `kind`), and the one field of the command's
+/// input it blames, if any, named with dots (`investigator.name`) so the caller can
+/// point at it (`/investigator/name`).
 pub trait BlamesField {
     fn blamed_field(&self) -> Option<&'static str> {
         None
     }
+
+    /// The rule's name: the error variant's, in snake_case (`transition_not_allowed`).
+    fn rule(&self) -> &'static str;
 }
 
 /// Limits shared by forms and commands (characters).

@@ -211,7 +211,8 @@ impl DomainEvent for TipEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum TipError {
     #[error("CyberTip {0} has already been received")]
     AlreadyReceived(CyberTipNumber),
@@ -248,6 +249,10 @@ pub enum TipError {
 }
 
 impl crate::text::BlamesField for TipError {
+    fn rule(&self) -> &'static str {
+        self.into()
+    }
+
     fn blamed_field(&self) -> Option<&'static str> {
         match self {
             TipError::InvalidText { field, .. } => Some(field),

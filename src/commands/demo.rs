@@ -9,7 +9,7 @@ use jiff::civil::Date;
 
 use super::filing::file_form;
 use super::tip_intake;
-use super::{Actor, CommandError, Commands};
+use super::{Actor, CommandError, Commands, Refusal};
 use icac_format::record::StreamId;
 
 /// The demo year starts on the statute's effective date.
@@ -68,9 +68,12 @@ async fn resolve(
         .map(|e| e.record.position);
     match position {
         Some(p) => Ok(step.with_position(LedgerPosition::new(p))),
-        None => Err(CommandError::Rejected(format!(
-            "demo correction refers to {} #{} in {}, which does not exist",
-            query.event_type, query.occurrence, stream
+        None => Err(CommandError::Rejected(Refusal::new(
+            "demo_correction_target_missing",
+            format!(
+                "demo correction refers to {} #{} in {}, which does not exist",
+                query.event_type, query.occurrence, stream
+            ),
         ))),
     }
 }
@@ -90,7 +93,9 @@ async fn execute(
                 .map(|_| ())
         }
         DemoCommand::Case(c) => {
-            let case_id = CaseId::parse(id).map_err(|e| CommandError::Rejected(e.to_string()))?;
+            let case_id = CaseId::parse(id).map_err(|e| {
+                CommandError::Rejected(Refusal::new("invalid_case_id", e.to_string()))
+            })?;
             commands.execute_case(&case_id, c, actor).await
         }
         DemoCommand::Cybertip(c) => commands.execute(&commands.cybertips, id, c, actor).await,

@@ -13,7 +13,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::deconfliction::{self, MatchNotice};
+use super::Refusal;
 use super::{Actor, CommandError, Commands};
+use icac_aggregates::text::BlamesField;
 
 /// What happened to a filed notification. Never another unit's case id, case number
 /// or identifiers: a match names only the unit to call.
@@ -51,7 +53,7 @@ pub async fn file_notification(
     };
     let form = parse_and_validate(raw, &ctx).map_err(CommandError::Invalid)?;
     let case_id = CaseId::for_unit_case(&form.reporting_unit, &form.unit_case_number)
-        .map_err(|e| CommandError::Rejected(e.to_string()))?;
+        .map_err(|e| CommandError::Rejected(Refusal::new("invalid_case_id", e.to_string())))?;
     file_form(commands, case_id, form, actor, recorded_at).await
 }
 
@@ -171,7 +173,7 @@ async fn claim_tip(
             Ok(()) => return Ok(ClaimOutcome::FileOnOwnCase),
             Err(AggregateError::UserError(e)) => {
                 return ClaimOutcome::from_result(Err(&e))
-                    .map_err(|e| CommandError::Rejected(e.to_string()))
+                    .map_err(|e| CommandError::Rejected(Refusal::new(e.rule(), e.to_string())))
             }
             Err(AggregateError::AggregateConflict) => continue,
             Err(other) => return Err(other.into()),

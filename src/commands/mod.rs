@@ -71,11 +71,29 @@ impl Actor {
     }
 }
 
+/// A refusal by a rule: its stable name (problem+json's `kind`; the domain error's
+/// variant, or the orchestration's own rule) and its words for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub rule: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(rule: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            rule,
+            message: message.into(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     /// The domain refused the command (a rule of the statute or the state of the case).
     #[error("{0}")]
-    Rejected(String),
+    Rejected(Refusal),
     /// The form or input did not validate; every problem with its JSON Pointer.
     #[error("{} problem(s) with the input", .0.len())]
     Invalid(Vec<icac_aggregates::form::FieldError>),
@@ -101,7 +119,7 @@ impl<E: std::error::Error + BlamesField> From<AggregateError<E>> for CommandErro
                     pointer: format!("/{}", field.replace('.', "/")),
                     message: e.to_string(),
                 }]),
-                None => CommandError::Rejected(e.to_string()),
+                None => CommandError::Rejected(Refusal::new(e.rule(), e.to_string())),
             },
             AggregateError::AggregateConflict => CommandError::Conflict,
             AggregateError::UnexpectedError(e) => {
@@ -272,7 +290,7 @@ impl Commands {
     pub fn would_accept(&self, case: &Case, command: CaseCommand) -> Result<(), CommandError> {
         case.decide(command, &self.case_services)
             .map(|_| ())
-            .map_err(|e| CommandError::Rejected(e.to_string()))
+            .map_err(|e| CommandError::Rejected(Refusal::new(e.rule(), e.to_string())))
     }
 
     /// Runs a case command; a correction first learns what event its position names.

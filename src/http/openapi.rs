@@ -52,6 +52,10 @@ fn problem_schema() -> Value {
             "title": { "type": "string" },
             "status": { "type": "integer" },
             "detail": { "type": "string" },
+            "kind": {
+                "type": "string",
+                "description": "For rejected-by-rule: the rule that refused, by a stable snake_case name (e.g. transition_not_allowed)"
+            },
             "errors": {
                 "type": "array",
                 "items": {

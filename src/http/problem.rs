@@ -127,6 +127,10 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+    /// For a refusal by a rule (`rejected-by-rule`): which rule, by a stable name
+    /// (`transition_not_allowed`), so clients branch on it instead of on `detail`'s words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
     #[serde(skip)]
     pub retry_after: Option<u64>,
 }
@@ -139,6 +143,7 @@ impl Problem {
             status: kind.status().as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            kind: None,
             retry_after: None,
         }
     }
@@ -210,7 +215,11 @@ impl IntoResponse for Problem {
 impl From<CommandError> for Problem {
     fn from(e: CommandError) -> Self {
         match e {
-            CommandError::Rejected(reason) => Problem::new(Kind::Rejected, reason),
+            CommandError::Rejected(refusal) => {
+                let mut p = Problem::new(Kind::Rejected, refusal.message);
+                p.kind = Some(refusal.rule);
+                p
+            }
             CommandError::Invalid(errors) => {
                 let n = errors.len();
                 Problem::invalid(

@@ -19,7 +19,8 @@ impl std::fmt::Display for FormErrors {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum CaseError {
     #[error("the notification form has {count} problem(s): {errors}", count = .0.0.len(), errors = .0)]
     InvalidForm(FormErrors),
@@ -164,6 +165,10 @@ pub enum CaseError {
 }
 
 impl crate::text::BlamesField for CaseError {
+    fn rule(&self) -> &'static str {
+        self.into()
+    }
+
     fn blamed_field(&self) -> Option<&'static str> {
         match self {
             CaseError::InvalidText { field, .. } => Some(field),

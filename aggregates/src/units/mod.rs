@@ -94,7 +94,8 @@ impl DomainEvent for UnitEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum UnitError {
     #[error("unit {0} is already registered")]
     AlreadyRegistered(Ori),
@@ -222,6 +223,10 @@ impl Aggregate for Unit {
 }
 
 impl crate::text::BlamesField for UnitError {
+    fn rule(&self) -> &'static str {
+        self.into()
+    }
+
     fn blamed_field(&self) -> Option<&'static str> {
         match self {
             UnitError::InvalidText { field, .. } => Some(field),

@@ -448,7 +448,7 @@ async fn file(cx: &FormContext<'_>, posted: &Posted) -> Response {
                         posted,
                         &[FieldError {
                             pointer: String::new(),
-                            message: reason,
+                            message: reason.message,
                         }],
                         None,
                     )
