@@ -442,6 +442,59 @@ async fn units_and_the_task_force_work_in_the_browser() {
     driver.click("nav a[href='/staff/notifications/new']").await;
     wait_for_title(&driver, "File a notification").await;
     driver.assert_accessible("notification-form").await;
+
+    // As it is typed: an e-mail address the API refuses is named beside its field, in
+    // the API's own words, announced, and nothing is sent or recorded; fixing it
+    // clears the message.
+    let untouched = s.head().await;
+    driver.type_into("#f-officer-email", "ana.reyes@").await;
+    let shown = wait_for_text(&driver, "#f-officer-email-error").await;
+    let (st, api) = s
+        .post(
+            Role::UnitReporter,
+            "/v1/notifications",
+            json!({ "form_version": "2", "officer": { "name": "Ana Reyes", "email": "ana.reyes@" } }),
+        )
+        .await;
+    assert_eq!(st, 422, "{api}");
+    let said = api["errors"]
+        .as_array()
+        .and_then(|errors| errors.iter().find(|e| e["pointer"] == "/officer/email"))
+        .and_then(|e| e["message"].as_str())
+        .unwrap_or_else(|| panic!("the API named no /officer/email error: {api}"))
+        .to_owned();
+    assert_eq!(shown, format!("Error: {said}"));
+    let aria = driver
+        .execute(
+            "const e = document.getElementById('f-officer-email'); return [e.getAttribute('aria-invalid'), e.getAttribute('aria-describedby'), document.getElementById('form-check-status').textContent];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(aria[0], "true", "{aria}");
+    assert!(
+        aria[1]
+            .as_str()
+            .is_some_and(|d| d.split(' ').any(|id| id == "f-officer-email-error")),
+        "{aria}"
+    );
+    assert!(
+        aria[2].as_str().is_some_and(|t| t.contains(&said)),
+        "{aria}"
+    );
+    // Only the field typed in is judged: the empty ones not reached yet say nothing.
+    assert_eq!(driver.count(".field-error").await, 1);
+    // Not submitted: the page is the one typed in, not an answer with errors.
+    assert_eq!(driver.title().await, "File a notification");
+    driver.assert_accessible("notification-checked").await;
+    driver.doc_shot("notification-as-you-type.png").await;
+    driver.type_into("#f-officer-email", "agency.gov").await;
+    driver.wait_gone("#f-officer-email-error").await;
+    assert_eq!(
+        s.head().await,
+        untouched,
+        "checking the form as it is typed recorded something"
+    );
+
     driver.type_into("#f-unit-case-number", "B-2201").await;
     driver.set_value("#f-received-date", &received).await;
     let before = s.head().await;
@@ -636,4 +689,30 @@ async fn units_and_the_task_force_work_in_the_browser() {
 
     driver.quit().await;
     s.stop().await;
+}
+
+// Driver steps the check-as-you-type test needs (kept apart from the Driver above).
+impl Driver {
+    /// How many elements match `css` now.
+    async fn count(&self, css: &str) -> u64 {
+        self.execute(
+            "return document.querySelectorAll(arguments[0]).length;",
+            json!([css]),
+        )
+        .await
+        .as_u64()
+        .unwrap_or(0)
+    }
+
+    /// Waits up to ten seconds for no element to match `css`.
+    async fn wait_gone(&self, css: &str) {
+        for _ in 0..100 {
+            if self.count(css).await == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.screenshot("wait_gone_failed.png").await;
+        panic!("{css} never went away (screenshot in target/screenshots)");
+    }
 }

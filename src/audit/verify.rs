@@ -39,7 +39,8 @@ use icac_format::canonical::{parse_canonical, to_canonical_bytes};
 use icac_format::chain::{event_hash, Hash32, EVENT_HASH_PREFIX, GENESIS_PREV_HASH};
 use icac_format::checkpoint::{self, Checkpoint, NoteVerifier};
 use icac_format::key_events::{
-    self, SigningKeyRotated, LEDGER_AGGREGATE_TYPE, LEDGER_INITIALIZED, SIGNING_KEY_ROTATED,
+    self, CommitClock, SigningKeyRotated, LEDGER_AGGREGATE_TYPE, LEDGER_INITIALIZED,
+    SIGNING_KEY_ROTATED,
 };
 use icac_format::keys::{
     parse_public_key, verify_signature, KeyId, Keyring, KeyringEntry, KeyringError,
@@ -198,6 +199,10 @@ pub struct Report {
     /// RFC 6962 root over positions 1..=head_position.
     pub merkle_root: Hash32,
     pub genesis_key_id: Option<KeyId>,
+    /// What the genesis declares the commit times follow: `system` on every real
+    /// ledger; `demo` on a demonstration ledger, whose commit times follow its
+    /// synthetic story and are evidence of nothing (docs/LEDGER_FORMAT.md).
+    pub commit_clock: CommitClock,
     /// Keys a partial bundle's header supplies for positions before its first event,
     /// which neither the bundle's events nor the pinned trust root vouch for. Events
     /// they sign verify only as far as the header is trusted; `--keyring` pins them.
@@ -244,6 +249,11 @@ impl Report {
         match &self.genesis_key_id {
             Some(k) => out.push_str(&format!("  genesis key {k} ({})\n", self.trust)),
             None => out.push_str(&format!("  genesis key - ({})\n", self.trust)),
+        }
+        if self.commit_clock == CommitClock::Demo {
+            out.push_str(
+                "  note        a DEMO ledger: its genesis declares the demo clock, so its commit times follow a synthetic story, not when events were written\n",
+            );
         }
         for c in &self.checkpoints {
             out.push_str(&format!(
@@ -711,6 +721,7 @@ pub struct ChainVerifier {
     candidates: Vec<Break>,
     broken: Option<Break>,
     genesis_key: Option<KeyId>,
+    commit_clock: CommitClock,
     unverified_header_keys: Vec<KeyId>,
     started: std::time::Instant,
 }
@@ -737,6 +748,7 @@ impl ChainVerifier {
             candidates: Vec::new(),
             broken: None,
             genesis_key: None,
+            commit_clock: CommitClock::System,
             unverified_header_keys: Vec::new(),
             started: std::time::Instant::now(),
         }
@@ -1049,6 +1061,9 @@ impl ChainVerifier {
                 return Err(issue);
             }
             self.genesis_key = Some(r.key_id.clone());
+            if let Some(full) = r.full.as_deref() {
+                self.commit_clock = CommitClock::of_genesis(&full.payload);
+            }
             self.set_ring(ring);
         } else if is_key_event && r.event_type == LEDGER_INITIALIZED {
             return Err((
@@ -1305,6 +1320,7 @@ impl ChainVerifier {
             head_hash,
             merkle_root: self.acc.root(),
             genesis_key_id: self.genesis_key.clone(),
+            commit_clock: self.commit_clock,
             unverified_header_keys: self.unverified_header_keys,
             trust: self.trust.label(),
             checkpoints: self.outcomes,

@@ -19,7 +19,7 @@ pub struct DemoArgs {
 }
 
 pub async fn run(args: &LedgerArgs, demo_args: &DemoArgs) -> Result<ExitCode, CliError> {
-    let ledger = super::init::open_or_initialise(args).await?;
+    let ledger = super::init::open_or_initialise_demo(args).await?;
     let commands = Commands::open(ledger.clone()).await?;
     let summary = demo::run(&commands, demo_args.cases, demo_args.seed, |done, total| {
         eprintln!("demo: {done}/{total} commands");

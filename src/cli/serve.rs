@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::deadline_policy::{DeadlinePolicyArgs, SharingPolicyArgs};
-use super::init::open_or_initialise;
+use super::init::open_or_initialise_demo;
 use super::CliError;
 use crate::commands::demo;
 use crate::config::LedgerArgs;
@@ -162,7 +162,7 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
     // Only --demo sets a ledger up; a plain `serve` changes no schema and writes no key,
     // so it runs as the application role after `init` or `migrate` as the owner.
     let ledger = if args.demo {
-        open_or_initialise(ledger_args).await?
+        open_or_initialise_demo(ledger_args).await?
     } else {
         ledger_args.open().await?
     };
