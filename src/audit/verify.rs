@@ -1352,6 +1352,17 @@ pub async fn verify_storage(
     ledger: &LedgerId,
     options: VerifyOptions,
 ) -> Result<Report, AuditError> {
+    verify_storage_with_progress(storage, ledger, options, |_| {}).await
+}
+
+/// [`verify_storage`], telling `progress` how many events have been read after each
+/// batch (it only watches; the verdict is the same without it).
+pub async fn verify_storage_with_progress(
+    storage: &Storage,
+    ledger: &LedgerId,
+    options: VerifyOptions,
+    mut progress: impl FnMut(u64) + Send + 'static,
+) -> Result<Report, AuditError> {
     storage.check_schema().await?;
     let batch = if options.page_size == 0 {
         BATCH
@@ -1370,8 +1381,12 @@ pub async fn verify_storage(
     }
     let source = storage.dialect().to_owned();
     let worker = tokio::task::spawn_blocking(move || {
-        let batches = std::iter::from_fn(|| rx.blocking_recv())
-            .map(|rows| rows.into_iter().map(RawEvent::Row).collect::<Vec<_>>());
+        let mut read = 0u64;
+        let batches = std::iter::from_fn(|| rx.blocking_recv()).map(|rows| {
+            read += rows.len() as u64;
+            progress(read);
+            rows.into_iter().map(RawEvent::Row).collect::<Vec<_>>()
+        });
         // Dropping the rest of the source closes the channel: the reader stops.
         drop(verifier.run(batches));
         verifier

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::progress::Progress;
 use super::CliError;
 use crate::commands::{demo, Commands};
 use crate::config::LedgerArgs;
@@ -21,10 +22,19 @@ pub struct DemoArgs {
 pub async fn run(args: &LedgerArgs, demo_args: &DemoArgs) -> Result<ExitCode, CliError> {
     let ledger = super::init::open_or_initialise_demo(args).await?;
     let commands = Commands::open(ledger.clone()).await?;
+    let bar = Progress::new("demo", 0, "commands");
     let summary = demo::run(&commands, demo_args.cases, demo_args.seed, |done, total| {
-        eprintln!("demo: {done}/{total} commands");
+        if bar.is_drawn() {
+            if done == 1 {
+                bar.restart("demo", total as u64);
+            }
+            bar.set(done as u64);
+        } else if done % 500 == 0 || done == total {
+            eprintln!("demo: {done}/{total} commands");
+        }
     })
     .await?;
+    bar.finish();
     drop(commands);
     let head = ledger.head().await?;
     ledger.shutdown().await;

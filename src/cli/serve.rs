@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::deadline_policy::{DeadlinePolicyArgs, SharingPolicyArgs};
 use super::init::open_or_initialise_demo;
+use super::progress::Progress;
 use super::CliError;
 use crate::commands::demo;
 use crate::config::LedgerArgs;
@@ -178,15 +179,24 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         // Only the genesis (and key) events: an empty ledger gets the demo year.
         if head.position <= 1 {
             outln!("loading the demo year ({} cases)...", args.demo_cases);
+            let bar = Progress::new("demo", 0, "commands");
             let summary = demo::run(
                 &state.commands,
                 args.demo_cases,
                 DEMO_SEED,
                 |done, total| {
-                    outln!("  {done}/{total} commands");
+                    if bar.is_drawn() {
+                        if done == 1 {
+                            bar.restart("demo", total as u64);
+                        }
+                        bar.set(done as u64);
+                    } else if done % 500 == 0 || done == total {
+                        outln!("  {done}/{total} commands");
+                    }
                 },
             )
             .await?;
+            bar.finish();
             outln!(
                 "demo loaded: {} commands ({} refused by the rules)",
                 summary.commands,
