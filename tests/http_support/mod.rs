@@ -216,8 +216,8 @@ pub async fn sign_in(s: &Server, token: &str) -> (String, String) {
 
 /// A server over a demo ledger as `serve --demo` makes one: the genesis declares the
 /// demo clock and the demo year of `cases` cases is loaded (its own units; none are
-/// registered here). Tokens are issued for every role, unit-bound ones to the first
-/// demo unit.
+/// registered here). Tokens are issued for every role, unit-bound ones to Hartford
+/// (a demo unit).
 pub async fn start_demo(db: TestDb, cases: usize) -> Server {
     use icac_ledger::commands::demo;
     use icac_ledger::ledger::Ledger;
@@ -254,14 +254,12 @@ pub async fn start_demo(db: TestDb, cases: usize) -> Server {
         .await
         .expect("serve");
     });
-    let unit = state
-        .projections
-        .units()
-        .await
-        .expect("units")
-        .into_iter()
-        .find(|u| u.active)
-        .map(|u| u.ori);
+    let units = state.projections.units().await.expect("units");
+    let unit = units
+        .iter()
+        .find(|u| u.active && u.ori.as_str() == HARTFORD)
+        .or_else(|| units.iter().find(|u| u.active))
+        .map(|u| u.ori.clone());
     let mut tokens = HashMap::new();
     for role in Role::ALL {
         let unit = role.is_unit_bound().then(|| unit.clone()).flatten();
