@@ -661,6 +661,17 @@ async fn a_demo_case_overdue_as_of_a_past_date_replays_at_that_date() {
         .parse()
         .unwrap();
     assert!(now_at > jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600));
+    // The verifier says what kind of ledger it is, and the chain holds.
+    let report = icac_ledger::audit::verify::verify_storage(
+        s.state.ledger.storage(),
+        s.state.ledger.id(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    assert!(report.intact, "{}", report.to_text());
+    assert_eq!(report.commit_clock, Some(CommitClock::Demo));
+    assert!(report.to_text().contains("DEMO ledger"));
     s.stop().await;
 
     // A real ledger's writer refuses a story time.

@@ -360,7 +360,7 @@ fn empty_report(source: &str, detail: String) -> Report {
         head_hash: Hash32::ZERO,
         merkle_root: icac_format::merkle::EMPTY_ROOT,
         genesis_key_id: None,
-        commit_clock: Default::default(),
+        commit_clock: None,
         unverified_header_keys: Vec::new(),
         trust: String::new(),
         checkpoints: Vec::new(),

@@ -201,8 +201,9 @@ pub struct Report {
     pub genesis_key_id: Option<KeyId>,
     /// What the genesis declares the commit times follow: `system` on every real
     /// ledger; `demo` on a demonstration ledger, whose commit times follow its
-    /// synthetic story and are evidence of nothing (docs/LEDGER_FORMAT.md).
-    pub commit_clock: CommitClock,
+    /// synthetic story and are evidence of nothing (docs/LEDGER_FORMAT.md). `None`
+    /// when the genesis was not among the events verified (a partial bundle).
+    pub commit_clock: Option<CommitClock>,
     /// Keys a partial bundle's header supplies for positions before its first event,
     /// which neither the bundle's events nor the pinned trust root vouch for. Events
     /// they sign verify only as far as the header is trusted; `--keyring` pins them.
@@ -250,7 +251,7 @@ impl Report {
             Some(k) => out.push_str(&format!("  genesis key {k} ({})\n", self.trust)),
             None => out.push_str(&format!("  genesis key - ({})\n", self.trust)),
         }
-        if self.commit_clock == CommitClock::Demo {
+        if self.commit_clock == Some(CommitClock::Demo) {
             out.push_str(
                 "  note        a DEMO ledger: its genesis declares the demo clock, so its commit times follow a synthetic story, not when events were written\n",
             );
@@ -721,7 +722,7 @@ pub struct ChainVerifier {
     candidates: Vec<Break>,
     broken: Option<Break>,
     genesis_key: Option<KeyId>,
-    commit_clock: CommitClock,
+    commit_clock: Option<CommitClock>,
     unverified_header_keys: Vec<KeyId>,
     started: std::time::Instant,
 }
@@ -748,7 +749,7 @@ impl ChainVerifier {
             candidates: Vec::new(),
             broken: None,
             genesis_key: None,
-            commit_clock: CommitClock::System,
+            commit_clock: None,
             unverified_header_keys: Vec::new(),
             started: std::time::Instant::now(),
         }
@@ -1062,7 +1063,7 @@ impl ChainVerifier {
             }
             self.genesis_key = Some(r.key_id.clone());
             if let Some(full) = r.full.as_deref() {
-                self.commit_clock = CommitClock::of_genesis(&full.payload);
+                self.commit_clock = Some(CommitClock::of_genesis(&full.payload));
             }
             self.set_ring(ring);
         } else if is_key_event && r.event_type == LEDGER_INITIALIZED {
