@@ -261,6 +261,39 @@ async fn the_notification_form_validates_drafts_and_files_once() {
                 "{pointer}: {message:?} is not what the page said: {html}"
             );
         }
+        // Pointer by pointer the same as the API's own check of the same form.
+        let typed = [
+            ("csrf", csrf.as_str()),
+            ("/officer/name", "Det. Maria Lopez"),
+            ("/officer/email", "maria@"),
+            ("/evidence/item_count", "three"),
+        ];
+        let (st, _, page_said) =
+            post_form(&s, &session, "/staff/notifications/check", &typed).await;
+        assert_eq!(st, 422, "{page_said}");
+        let page_said: serde_json::Value = serde_json::from_str(&page_said).unwrap();
+        let (st, api_said) = s
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications/check",
+                serde_json::json!({ "form_version": "2", "officer": { "name": "Det. Maria Lopez", "email": "maria@" }, "evidence": { "item_count": "three" } }),
+            )
+            .await;
+        assert_eq!(st, 422, "{api_said}");
+        for pointer in [
+            "/officer/email",
+            "/evidence/item_count",
+            "/unit_case_number",
+        ] {
+            let at = |v: &serde_json::Value| {
+                v["errors"]
+                    .as_array()
+                    .and_then(|e| e.iter().find(|e| e["pointer"] == pointer))
+                    .map(|e| e["message"].clone())
+            };
+            assert!(at(&page_said).is_some(), "{pointer}: {page_said}");
+            assert_eq!(at(&page_said), at(&api_said), "{pointer}");
+        }
         let filled_ok = filled(&received, &csrf, &submission);
         let ok: Vec<(&str, &str)> = filled_ok.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let (st, _, body) = post_form(&s, &session, "/staff/notifications/check", &ok).await;
