@@ -325,7 +325,14 @@ async fn verify_cmd(args: &LedgerArgs, v: &VerifyArgs) -> Result<ExitCode, CliEr
     let stated = render::json::parse(&text)?;
     let storage = args.storage().await?;
     storage.check_schema().await?;
-    let problems = annual::verify(&storage, &args.ledger_id()?, &stated).await?;
+    let bar = Progress::new(
+        "recomputing the report",
+        stated.attestation.position,
+        "events",
+    );
+    let problems =
+        annual::verify_with_progress(&storage, &args.ledger_id()?, &stated, |p| bar.set(p)).await?;
+    bar.finish();
     if problems.is_empty() {
         outln!(
             "report matches the ledger at position {} (checkpoint signature valid)",

@@ -193,6 +193,16 @@ pub async fn verify(
     ledger_id: &LedgerId,
     stated: &AnnualReport,
 ) -> Result<Vec<String>, AnnualError> {
+    verify_with_progress(storage, ledger_id, stated, |_| {}).await
+}
+
+/// [`verify`], telling `progress` each position folded (it only watches).
+pub async fn verify_with_progress(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    stated: &AnnualReport,
+    progress: impl FnMut(u64),
+) -> Result<Vec<String>, AnnualError> {
     let a = &stated.attestation;
     if a.ledger_id != ledger_id.as_str() {
         return Err(AnnualError::OtherLedger {
@@ -200,7 +210,7 @@ pub async fn verify(
             actual: ledger_id.as_str().to_owned(),
         });
     }
-    let at = ledger_at(storage, ledger_id, a.position).await?;
+    let (at, _) = ledger_at_watched::<()>(storage, ledger_id, a.position, None, progress).await?;
     let mut problems = Vec::new();
     if a.head_hash != at.head.to_hex() {
         problems.push(format!(
