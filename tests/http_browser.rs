@@ -661,6 +661,33 @@ async fn units_and_the_task_force_work_in_the_browser() {
         )
         .await;
     assert_eq!(st, 200, "{b}");
+    let report = s
+        .state
+        .ledger
+        .read_stream(&icac_format::record::StreamId::new(
+            "public_report",
+            &receipt,
+        ))
+        .await
+        .expect("public report stream");
+    let kinds: Vec<&str> = report
+        .iter()
+        .map(|e| e.record.event_type.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "PublicReportReceived",
+            "PublicReportTriaged",
+            "PublicReportRouted"
+        ],
+        "{kinds:?}"
+    );
+    let routed = report[2].record.payload.to_string();
+    assert!(
+        routed.contains(&format!("\"unit\":\"{HARTFORD}\"")),
+        "{routed}"
+    );
     sign_out(&driver).await;
 
     // A supervisor replays the case as of a past date: before it was filed.
