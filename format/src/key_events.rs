@@ -230,3 +230,33 @@ pub fn keyring_from<'a>(
     }
     Ok(ring)
 }
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    fn genesis(clock: CommitClock) -> (LedgerId, LedgerKey, Value) {
+        let id = LedgerId::new("ct-icac-test").unwrap();
+        let key = LedgerKey::from_signing_key(ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]));
+        let payload = genesis_payload(&id, &key, FORMAT_VERSION, clock);
+        (id, key, payload)
+    }
+
+    #[test]
+    fn a_real_genesis_names_no_clock() {
+        let (id, key, payload) = genesis(CommitClock::System);
+        assert!(payload.get("clock").is_none(), "{payload}");
+        assert_eq!(payload, initialized_payload(&id, &key));
+        assert_eq!(CommitClock::of_genesis(&payload), CommitClock::System);
+    }
+
+    #[test]
+    fn a_demo_genesis_says_so_and_an_unknown_clock_is_malformed() {
+        let (_, _, payload) = genesis(CommitClock::Demo);
+        assert_eq!(payload["clock"], "demo");
+        assert_eq!(CommitClock::of_genesis(&payload), CommitClock::Demo);
+        let mut odd = payload.clone();
+        odd["clock"] = Value::String("sundial".into());
+        assert!(serde_json::from_value::<LedgerInitialized>(odd).is_err());
+    }
+}
