@@ -303,6 +303,26 @@ async fn the_notification_form_validates_drafts_and_files_once() {
         let (st, _, _) = post_form(&s, &session, "/staff/notifications/check", &forged).await;
         assert_eq!(st, 403);
         assert_eq!(s.head().await, before, "a check recorded something");
+        // Bounded per token: past the minute's allowance a check is refused (429, with
+        // when to retry) and filing is untouched.
+        let mut refused = None;
+        for _ in 0..=icac_ledger::http::FORM_CHECKS_PER_MINUTE {
+            let r = s
+                .client
+                .post(s.url("/staff/notifications/check"))
+                .header("cookie", format!("icac_session={session}"))
+                .header("origin", &s.base)
+                .form(&ok)
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 429 {
+                refused = Some(r.headers().contains_key("retry-after"));
+                break;
+            }
+            assert_eq!(r.status(), 204);
+        }
+        assert_eq!(refused, Some(true), "the check is not rate limited");
         // The script is ours, served from this origin, and the form's page may run it.
         let r = s
             .client
