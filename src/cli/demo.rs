@@ -8,6 +8,7 @@ use super::progress::Progress;
 use super::CliError;
 use crate::commands::{demo, Commands};
 use crate::config::LedgerArgs;
+use icac_format::key_events::CommitClock;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -22,6 +23,9 @@ pub struct DemoArgs {
 pub async fn run(args: &LedgerArgs, demo_args: &DemoArgs) -> Result<ExitCode, CliError> {
     let ledger = super::init::open_or_initialise_demo(args).await?;
     let commands = Commands::open(ledger.clone()).await?;
+    if ledger.clock().commit_clock() != CommitClock::Demo {
+        eprintln!("demo: this ledger was not created as a demo ledger (its genesis declares the system clock): the demo's events are stamped when they are loaded, not at their time in the story");
+    }
     let bar = Progress::new("demo", 0, "commands");
     let summary = demo::run(&commands, demo_args.cases, demo_args.seed, |done, total| {
         if bar.is_drawn() {
