@@ -235,6 +235,133 @@ async fn the_notification_form_validates_drafts_and_files_once() {
         assert!(html.contains("value=\"web_suspect_77\""), "{html}");
         assert_eq!(s.head().await, before);
 
+        // Checked as it is typed (the page's script): the same errors at the same
+        // pointers in the same words, as problem+json; nothing recorded.
+        let r = s
+            .client
+            .post(s.url("/staff/notifications/check"))
+            .header("cookie", format!("icac_session={session}"))
+            .header("origin", &s.base)
+            .form(&pairs)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let problem: serde_json::Value = r.json().await.unwrap();
+        let errors = problem["errors"].as_array().expect("errors");
+        for pointer in ["/officer/name", "/evidence/item_count"] {
+            let e = errors
+                .iter()
+                .find(|e| e["pointer"] == pointer)
+                .unwrap_or_else(|| panic!("no {pointer} in {problem}"));
+            let message = e["message"].as_str().unwrap();
+            assert!(
+                html.contains(&format!("-error\">Error: {message}</p>")),
+                "{pointer}: {message:?} is not what the page said: {html}"
+            );
+        }
+        // Pointer by pointer the same as the API's own check of the same form.
+        let typed = [
+            ("csrf", csrf.as_str()),
+            ("/officer/name", "Det. Maria Lopez"),
+            ("/officer/email", "maria@"),
+            ("/evidence/item_count", "three"),
+        ];
+        let (st, _, page_said) =
+            post_form(&s, &session, "/staff/notifications/check", &typed).await;
+        assert_eq!(st, 422, "{page_said}");
+        let page_said: serde_json::Value = serde_json::from_str(&page_said).unwrap();
+        let (st, api_said) = s
+            .post(
+                Role::UnitReporter,
+                "/v1/notifications/check",
+                serde_json::json!({ "form_version": "2", "officer": { "name": "Det. Maria Lopez", "email": "maria@" }, "evidence": { "item_count": "three" } }),
+            )
+            .await;
+        assert_eq!(st, 422, "{api_said}");
+        for pointer in [
+            "/officer/email",
+            "/evidence/item_count",
+            "/unit_case_number",
+        ] {
+            let at = |v: &serde_json::Value| {
+                v["errors"]
+                    .as_array()
+                    .and_then(|e| e.iter().find(|e| e["pointer"] == pointer))
+                    .map(|e| e["message"].clone())
+            };
+            assert!(at(&page_said).is_some(), "{pointer}: {page_said}");
+            assert_eq!(at(&page_said), at(&api_said), "{pointer}");
+        }
+        let filled_ok = filled(&received, &csrf, &submission);
+        let ok: Vec<(&str, &str)> = filled_ok.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (st, _, body) = post_form(&s, &session, "/staff/notifications/check", &ok).await;
+        assert_eq!(st, 204, "{body}");
+        let mut forged = ok.clone();
+        forged.retain(|(k, _)| *k != "csrf");
+        let (st, _, _) = post_form(&s, &session, "/staff/notifications/check", &forged).await;
+        assert_eq!(st, 403);
+        assert_eq!(s.head().await, before, "a check recorded something");
+        // Bounded per token: past the minute's allowance a check is refused (429, with
+        // when to retry) and filing is untouched.
+        let mut refused = None;
+        for _ in 0..=icac_ledger::http::FORM_CHECKS_PER_MINUTE {
+            let r = s
+                .client
+                .post(s.url("/staff/notifications/check"))
+                .header("cookie", format!("icac_session={session}"))
+                .header("origin", &s.base)
+                .form(&ok)
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 429 {
+                refused = Some(r.headers().contains_key("retry-after"));
+                break;
+            }
+            assert_eq!(r.status(), 204);
+        }
+        assert_eq!(refused, Some(true), "the check is not rate limited");
+        // The script is ours, served from this origin, and the form's page may run it.
+        let r = s
+            .client
+            .get(s.url("/assets/notification.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
+        assert!(r.text().await.unwrap().contains("notification-form"));
+        let r = s
+            .client
+            .get(s.url("/staff/notifications/new"))
+            .header("cookie", format!("icac_session={session}"))
+            .send()
+            .await
+            .unwrap();
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("script-src 'self'")
+                && !csp.contains("unsafe-inline'; script")
+                && !csp.contains("'unsafe-eval'"),
+            "{csp}"
+        );
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("<script src=\"/assets/notification.js\" defer></script>"),
+            "{html}"
+        );
+        assert!(
+            !html.contains(" onclick=") && !html.contains(" oninput="),
+            "{html}"
+        );
+
         // A draft: kept outside the ledger, shown again on the next visit.
         let mut draft = pairs.clone();
         draft.retain(|(k, _)| *k != "action");
@@ -484,4 +611,134 @@ async fn case_actions_keep_the_version_and_intake_routes_a_report() {
         );
         s.stop().await;
     }
+}
+
+/// Issue 18's demo clock: on a demo ledger the commit times follow the story, so a case
+/// the dashboard shows overdue as of a past date opens at that date in as-of replay
+/// (before, every event was stamped when the demo was loaded and the case "did not
+/// exist yet"). A real ledger refuses a story time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_case_overdue_as_of_a_past_date_replays_at_that_date() {
+    use icac_format::key_events::{ledger_stream, CommitClock};
+    let s = http_support::start_demo(TestDb::new(common::Kind::Sqlite).await, 120).await;
+    let genesis = s
+        .state
+        .ledger
+        .read_stream(&ledger_stream(s.state.ledger.id()))
+        .await
+        .unwrap();
+    assert_eq!(genesis[0].record.payload["clock"], "demo");
+    assert_eq!(s.state.ledger.clock().commit_clock(), CommitClock::Demo);
+    let (session, _) = sign_in(&s, &s.tokens[&Role::Supervisor]).await;
+
+    let as_of = "2025-03-01";
+    let (st, _, html) = page(&s, &session, &format!("/staff?as_of={as_of}")).await;
+    assert_eq!(st, 200, "{html}");
+    let (st, _, csv) = page(
+        &s,
+        &session,
+        &format!("/staff/cases?compliance=overdue&as_of={as_of}&format=csv"),
+    )
+    .await;
+    assert_eq!(st, 200, "{csv}");
+    let overdue: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert!(!overdue.is_empty(), "no case overdue as of {as_of}: {csv}");
+    // Each opens at that date overdue, as the dashboard said: the cases whose complaint
+    // was logged on receipt with their details as they stood that day (with the old
+    // load-time stamps none did); the ones the ledger first heard of later (filed late,
+    // nothing logged on receipt) say so, with the day it first recorded them.
+    let mut replayed = 0;
+    for case in &overdue {
+        let (st, _, html) = page(&s, &session, &format!("/staff/cases/{case}?as_of={as_of}")).await;
+        assert_eq!(st, 200, "{html}");
+        assert!(html.contains("id=\"replay-note\""), "{html}");
+        let rule = html
+            .split("14-day rule: <strong>")
+            .nth(1)
+            .and_then(|t| t.split("</strong>").next())
+            .unwrap_or_default();
+        assert!(
+            rule.contains("overdue by"),
+            "{case} is overdue on the dashboard as of {as_of}, not on its page ({rule:?}): {html}"
+        );
+        if html.contains("id=\"details\"") {
+            replayed += 1;
+            continue;
+        }
+        let first: jiff::civil::Date = html
+            .split("The ledger first recorded it on <time datetime=\"")
+            .nth(1)
+            .and_then(|t| t.split('"').next())
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| panic!("{case}: an empty replay that does not say why: {html}"));
+        assert!(
+            first > as_of.parse().unwrap(),
+            "{case}: first recorded {first}, yet not there on {as_of}"
+        );
+    }
+    assert!(
+        replayed > 0,
+        "no overdue case opened at {as_of}: the demo's commit times do not follow its story"
+    );
+
+    // Commit times never go backwards, and none is after the story's year.
+    let head = s.head().await;
+    let last = s.state.ledger.head().await.unwrap();
+    assert!(head > 100);
+    let last_at: jiff::Timestamp = last.recorded_at.expect("recorded_at").parse().unwrap();
+    assert!(
+        last_at < "2025-07-02T00:00:00Z".parse().unwrap(),
+        "{last_at}"
+    );
+    // After the story the demo ledger writes at the real time again.
+    let (st, b) = s
+        .post(
+            Role::Admin,
+            "/v1/units",
+            serde_json::json!({ "ori": "CT0099900", "name": "Test Unit", "kind": "municipal_police", "town": "Hartford" }),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let now_at: jiff::Timestamp = s
+        .state
+        .ledger
+        .head()
+        .await
+        .unwrap()
+        .recorded_at
+        .expect("recorded_at")
+        .parse()
+        .unwrap();
+    assert!(now_at > jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600));
+    // The verifier says what kind of ledger it is, and the chain holds.
+    let report = icac_ledger::audit::verify::verify_storage(
+        s.state.ledger.storage(),
+        s.state.ledger.id(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    assert!(report.intact, "{}", report.to_text());
+    assert_eq!(report.commit_clock, Some(CommitClock::Demo));
+    assert!(report.to_text().contains("DEMO ledger"));
+    s.stop().await;
+
+    // A real ledger's writer refuses a story time.
+    let s = start(
+        TestDb::new(common::Kind::Sqlite).await,
+        ServerConfig::default(),
+    )
+    .await;
+    assert_eq!(s.state.ledger.clock().commit_clock(), CommitClock::System);
+    assert!(s
+        .state
+        .ledger
+        .clock()
+        .set_story_time(Some("2025-01-01T00:00:00Z".parse().unwrap()))
+        .is_err());
+    s.stop().await;
 }

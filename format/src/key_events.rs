@@ -30,6 +30,39 @@ pub struct LedgerInitialized {
     pub format_version: u64,
     pub key_id: KeyId,
     pub public_key: String,
+    /// What the ledger's commit times (`metadata.recorded_at`) follow; absent on every
+    /// real ledger (the system clock).
+    #[serde(default, skip_serializing_if = "CommitClock::is_system")]
+    pub clock: CommitClock,
+}
+
+/// What a ledger's commit times follow, as its genesis declares it once and for all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitClock {
+    /// The writer's system clock: when each event was really committed. Every real
+    /// ledger; the genesis has no `clock` field.
+    #[default]
+    System,
+    /// A demonstration ledger (`"clock": "demo"`): while the demo's synthetic story is
+    /// loaded, commit times are the story's instants (back-dated, still never going
+    /// backwards and never after the real time of writing); afterwards the system
+    /// clock. Such a ledger's commit times are not evidence of when anything happened.
+    Demo,
+}
+
+impl CommitClock {
+    pub fn is_system(&self) -> bool {
+        *self == CommitClock::System
+    }
+
+    /// The clock a genesis payload declares (`System` when it names none, or cannot be
+    /// read: a genesis that cannot be read fails the key history on its own).
+    pub fn of_genesis(payload: &Value) -> CommitClock {
+        serde_json::from_value::<LedgerInitialized>(payload.clone())
+            .map(|g| g.clock)
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,11 +79,23 @@ pub fn initialized_payload(ledger: &LedgerId, key: &LedgerKey) -> Value {
 
 /// The genesis payload of a ledger created under `format_version`.
 pub fn initialized_payload_of(ledger: &LedgerId, key: &LedgerKey, format_version: u64) -> Value {
+    genesis_payload(ledger, key, format_version, CommitClock::System)
+}
+
+/// The genesis payload of a ledger created under `format_version` whose commit times
+/// follow `clock`.
+pub fn genesis_payload(
+    ledger: &LedgerId,
+    key: &LedgerKey,
+    format_version: u64,
+    clock: CommitClock,
+) -> Value {
     serde_json::json!(LedgerInitialized {
         ledger_id: ledger.clone(),
         format_version,
         key_id: key.id().clone(),
         public_key: hex::encode(key.public().as_bytes()),
+        clock,
     })
 }
 
@@ -184,4 +229,34 @@ pub fn keyring_from<'a>(
         return Err(KeyEventError::MissingGenesis);
     }
     Ok(ring)
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    fn genesis(clock: CommitClock) -> (LedgerId, LedgerKey, Value) {
+        let id = LedgerId::new("ct-icac-test").unwrap();
+        let key = LedgerKey::from_signing_key(ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]));
+        let payload = genesis_payload(&id, &key, FORMAT_VERSION, clock);
+        (id, key, payload)
+    }
+
+    #[test]
+    fn a_real_genesis_names_no_clock() {
+        let (id, key, payload) = genesis(CommitClock::System);
+        assert!(payload.get("clock").is_none(), "{payload}");
+        assert_eq!(payload, initialized_payload(&id, &key));
+        assert_eq!(CommitClock::of_genesis(&payload), CommitClock::System);
+    }
+
+    #[test]
+    fn a_demo_genesis_says_so_and_an_unknown_clock_is_malformed() {
+        let (_, _, payload) = genesis(CommitClock::Demo);
+        assert_eq!(payload["clock"], "demo");
+        assert_eq!(CommitClock::of_genesis(&payload), CommitClock::Demo);
+        let mut odd = payload.clone();
+        odd["clock"] = Value::String("sundial".into());
+        assert!(serde_json::from_value::<LedgerInitialized>(odd).is_err());
+    }
 }

@@ -110,6 +110,20 @@ pub async fn export(
     from: Option<u64>,
     to: Option<u64>,
 ) -> Result<ExportSummary, AuditError> {
+    export_with_progress(storage, ledger, key, out, from, to, |_, _| {}).await
+}
+
+/// [`export`], telling `progress` (position reached, last position) after each page
+/// read (it only watches; the bundle is the same without it).
+pub async fn export_with_progress(
+    storage: &Storage,
+    ledger: &LedgerId,
+    key: Option<&LedgerKey>,
+    out: &Path,
+    from: Option<u64>,
+    to: Option<u64>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<ExportSummary, AuditError> {
     storage.check_schema().await?;
     let head = storage.head(ledger).await?;
     let from = from.unwrap_or(1);
@@ -179,6 +193,7 @@ pub async fn export(
             last_hash = hash;
             next += 1;
         }
+        progress(next - 1, to);
     }
     if next != to + 1 {
         return Err(AuditError::invalid(format!(
@@ -345,6 +360,7 @@ fn empty_report(source: &str, detail: String) -> Report {
         head_hash: Hash32::ZERO,
         merkle_root: icac_format::merkle::EMPTY_ROOT,
         genesis_key_id: None,
+        commit_clock: None,
         unverified_header_keys: Vec::new(),
         trust: String::new(),
         checkpoints: Vec::new(),

@@ -39,7 +39,8 @@ use icac_format::canonical::{parse_canonical, to_canonical_bytes};
 use icac_format::chain::{event_hash, Hash32, EVENT_HASH_PREFIX, GENESIS_PREV_HASH};
 use icac_format::checkpoint::{self, Checkpoint, NoteVerifier};
 use icac_format::key_events::{
-    self, SigningKeyRotated, LEDGER_AGGREGATE_TYPE, LEDGER_INITIALIZED, SIGNING_KEY_ROTATED,
+    self, CommitClock, SigningKeyRotated, LEDGER_AGGREGATE_TYPE, LEDGER_INITIALIZED,
+    SIGNING_KEY_ROTATED,
 };
 use icac_format::keys::{
     parse_public_key, verify_signature, KeyId, Keyring, KeyringEntry, KeyringError,
@@ -198,6 +199,11 @@ pub struct Report {
     /// RFC 6962 root over positions 1..=head_position.
     pub merkle_root: Hash32,
     pub genesis_key_id: Option<KeyId>,
+    /// What the genesis declares the commit times follow: `system` on every real
+    /// ledger; `demo` on a demonstration ledger, whose commit times follow its
+    /// synthetic story and are evidence of nothing (docs/LEDGER_FORMAT.md). `None`
+    /// when the genesis was not among the events verified (a partial bundle).
+    pub commit_clock: Option<CommitClock>,
     /// Keys a partial bundle's header supplies for positions before its first event,
     /// which neither the bundle's events nor the pinned trust root vouch for. Events
     /// they sign verify only as far as the header is trusted; `--keyring` pins them.
@@ -244,6 +250,11 @@ impl Report {
         match &self.genesis_key_id {
             Some(k) => out.push_str(&format!("  genesis key {k} ({})\n", self.trust)),
             None => out.push_str(&format!("  genesis key - ({})\n", self.trust)),
+        }
+        if self.commit_clock == Some(CommitClock::Demo) {
+            out.push_str(
+                "  note        a DEMO ledger: its genesis declares the demo clock, so its commit times follow a synthetic story, not when events were written\n",
+            );
         }
         for c in &self.checkpoints {
             out.push_str(&format!(
@@ -711,6 +722,7 @@ pub struct ChainVerifier {
     candidates: Vec<Break>,
     broken: Option<Break>,
     genesis_key: Option<KeyId>,
+    commit_clock: Option<CommitClock>,
     unverified_header_keys: Vec<KeyId>,
     started: std::time::Instant,
 }
@@ -737,6 +749,7 @@ impl ChainVerifier {
             candidates: Vec::new(),
             broken: None,
             genesis_key: None,
+            commit_clock: None,
             unverified_header_keys: Vec::new(),
             started: std::time::Instant::now(),
         }
@@ -1049,6 +1062,9 @@ impl ChainVerifier {
                 return Err(issue);
             }
             self.genesis_key = Some(r.key_id.clone());
+            if let Some(full) = r.full.as_deref() {
+                self.commit_clock = Some(CommitClock::of_genesis(&full.payload));
+            }
             self.set_ring(ring);
         } else if is_key_event && r.event_type == LEDGER_INITIALIZED {
             return Err((
@@ -1305,6 +1321,7 @@ impl ChainVerifier {
             head_hash,
             merkle_root: self.acc.root(),
             genesis_key_id: self.genesis_key.clone(),
+            commit_clock: self.commit_clock,
             unverified_header_keys: self.unverified_header_keys,
             trust: self.trust.label(),
             checkpoints: self.outcomes,
@@ -1336,6 +1353,17 @@ pub async fn verify_storage(
     ledger: &LedgerId,
     options: VerifyOptions,
 ) -> Result<Report, AuditError> {
+    verify_storage_with_progress(storage, ledger, options, |_| {}).await
+}
+
+/// [`verify_storage`], telling `progress` how many events have been read after each
+/// batch (it only watches; the verdict is the same without it).
+pub async fn verify_storage_with_progress(
+    storage: &Storage,
+    ledger: &LedgerId,
+    options: VerifyOptions,
+    mut progress: impl FnMut(u64) + Send + 'static,
+) -> Result<Report, AuditError> {
     storage.check_schema().await?;
     let batch = if options.page_size == 0 {
         BATCH
@@ -1354,8 +1382,12 @@ pub async fn verify_storage(
     }
     let source = storage.dialect().to_owned();
     let worker = tokio::task::spawn_blocking(move || {
-        let batches = std::iter::from_fn(|| rx.blocking_recv())
-            .map(|rows| rows.into_iter().map(RawEvent::Row).collect::<Vec<_>>());
+        let mut read = 0u64;
+        let batches = std::iter::from_fn(|| rx.blocking_recv()).map(|rows| {
+            read += rows.len() as u64;
+            progress(read);
+            rows.into_iter().map(RawEvent::Row).collect::<Vec<_>>()
+        });
         // Dropping the rest of the source closes the channel: the reader stops.
         drop(verifier.run(batches));
         verifier

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::progress::Progress;
 use super::CliError;
 use crate::commands::{demo, Commands};
 use crate::config::LedgerArgs;
+use icac_format::key_events::CommitClock;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -19,12 +21,24 @@ pub struct DemoArgs {
 }
 
 pub async fn run(args: &LedgerArgs, demo_args: &DemoArgs) -> Result<ExitCode, CliError> {
-    let ledger = super::init::open_or_initialise(args).await?;
+    let ledger = super::init::open_or_initialise_demo(args).await?;
     let commands = Commands::open(ledger.clone()).await?;
+    if ledger.clock().commit_clock() != CommitClock::Demo {
+        eprintln!("demo: this ledger was not created as a demo ledger (its genesis declares the system clock): the demo's events are stamped when they are loaded, not at their time in the story");
+    }
+    let bar = Progress::new("demo", 0, "commands");
     let summary = demo::run(&commands, demo_args.cases, demo_args.seed, |done, total| {
-        eprintln!("demo: {done}/{total} commands");
+        if bar.is_drawn() {
+            if done == 1 {
+                bar.restart("demo", total as u64);
+            }
+            bar.set(done as u64);
+        } else if done % 500 == 0 || done == total {
+            eprintln!("demo: {done}/{total} commands");
+        }
     })
     .await?;
+    bar.finish();
     drop(commands);
     let head = ledger.head().await?;
     ledger.shutdown().await;

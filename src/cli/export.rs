@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use super::progress::Progress;
 use super::CliError;
 use crate::audit::bundle;
 use crate::config::LedgerArgs;
@@ -47,7 +48,24 @@ pub async fn run(args: &LedgerArgs, e: &ExportArgs) -> Result<ExitCode, CliError
     let storage = args.storage().await?;
     // Without the key the export reuses a stored checkpoint of exactly --to.
     let key = LedgerKey::load(&args.key).ok();
-    let summary = bundle::export(&storage, &id, key.as_ref(), out, e.from, e.to).await?;
+    let bar = Progress::new("exporting", 0, "events");
+    let sized = std::cell::Cell::new(false);
+    let summary = bundle::export_with_progress(
+        &storage,
+        &id,
+        key.as_ref(),
+        out,
+        e.from,
+        e.to,
+        |done, to| {
+            if !sized.replace(true) {
+                bar.restart("exporting", to);
+            }
+            bar.set(done);
+        },
+    )
+    .await?;
+    bar.finish();
     outln!(
         "exported positions {}..={} ({} events) of ledger {} to {}; head {}, root {}",
         summary.from,

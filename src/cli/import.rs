@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use icac_aggregates::units::import::parse_csv;
 
+use super::progress::Progress;
 use super::{CliError, EXIT_FAILED};
 use crate::commands::import::{import_notifications, import_units, LineOutcome, UnitOutcome};
 use crate::commands::Commands;
@@ -29,13 +30,15 @@ pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliE
         ImportCommand::Tips { file } => {
             let reader = std::fs::File::open(&file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let bar = Progress::bytes("importing tips", file_size(&reader));
             let outcomes = crate::commands::tip_intake::import_tips(
                 &commands,
-                BufReader::new(reader),
+                bar.reader(BufReader::new(reader)),
                 "cli:import",
                 jiff::Timestamp::now,
             )
             .await?;
+            bar.finish();
             let rejected = outcomes
                 .iter()
                 .filter(|o| {
@@ -61,13 +64,15 @@ pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliE
         ImportCommand::Notifications { file } => {
             let reader = std::fs::File::open(&file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let bar = Progress::bytes("importing notifications", file_size(&reader));
             let outcomes = import_notifications(
                 &commands,
-                BufReader::new(reader),
+                bar.reader(BufReader::new(reader)),
                 "cli:import",
                 jiff::Timestamp::now,
             )
             .await?;
+            bar.finish();
             let mut rejected = 0;
             for outcome in &outcomes {
                 if matches!(outcome, LineOutcome::Rejected { .. }) {
@@ -121,4 +126,9 @@ pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliE
     drop(commands);
     ledger.shutdown().await;
     Ok(code)
+}
+
+/// The file's size for the progress bar (0 when the system cannot tell).
+fn file_size(file: &std::fs::File) -> u64 {
+    file.metadata().map(|m| m.len()).unwrap_or(0)
 }

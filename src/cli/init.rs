@@ -27,6 +27,17 @@ pub async fn init(args: &LedgerArgs) -> Result<ExitCode, CliError> {
 /// has no genesis yet, writes the genesis event if the ledger is empty, and opens the
 /// ledger for writing. Idempotent.
 pub async fn open_or_initialise(args: &LedgerArgs) -> Result<Ledger, CliError> {
+    open_or_initialise_with(args, false).await
+}
+
+/// [`open_or_initialise`] for the demo commands: a ledger created here declares the
+/// demo clock in its genesis (its commit times follow the demo's story). A ledger that
+/// exists already keeps the clock its genesis declares.
+pub async fn open_or_initialise_demo(args: &LedgerArgs) -> Result<Ledger, CliError> {
+    open_or_initialise_with(args, true).await
+}
+
+async fn open_or_initialise_with(args: &LedgerArgs, demo: bool) -> Result<Ledger, CliError> {
     let id = args.ledger_id()?;
     let storage = args.storage().await?;
     storage.migrate().await?;
@@ -34,7 +45,11 @@ pub async fn open_or_initialise(args: &LedgerArgs) -> Result<Ledger, CliError> {
     if created {
         outln!("created signing key {} at {}", key.id(), args.key.display());
     }
-    Ledger::initialise(&storage, &id, &key).await?;
+    if demo {
+        Ledger::initialise_demo(&storage, &id, &key, crate::commands::demo::story_start()).await?;
+    } else {
+        Ledger::initialise(&storage, &id, &key).await?;
+    }
     // Opening checks that this key is the ledger's active key; the writer re-reads the
     // file after a rotation by another process.
     Ok(Ledger::open_with_key_file(storage, id, &args.key).await?)

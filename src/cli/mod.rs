@@ -33,6 +33,7 @@ mod import;
 mod init;
 mod keys;
 mod output;
+mod progress;
 mod projections;
 mod prove;
 mod receipt;

@@ -10,6 +10,7 @@ use icac_projections::report::{Parameters, MAX_RECOMMENDATION};
 use jiff::civil::Date;
 
 use super::deadline_policy::DeadlinePolicyArgs;
+use super::progress::Progress;
 use super::{CliError, EXIT_FAILED};
 use crate::commands::{release, Actor};
 use crate::config::LedgerArgs;
@@ -184,15 +185,24 @@ async fn annual_cmd(args: &LedgerArgs, a: &AnnualArgs) -> Result<ExitCode, CliEr
         let key = LedgerKey::load(&args.key)?;
         let storage = args.storage().await?;
         storage.check_schema().await?;
-        annual::build(
+        let id = args.ledger_id()?;
+        let upto = match a.at_position {
+            Some(p) => p,
+            None => storage.head(&id).await?.position,
+        };
+        let bar = Progress::new("reading the ledger", upto, "events");
+        let report = annual::build_with_progress(
             &storage,
-            &args.ledger_id()?,
+            &id,
             &key,
             parameters,
             a.at_position,
             recommendation,
+            |position| bar.set(position),
         )
-        .await?
+        .await?;
+        bar.finish();
+        report
     };
     let text = render::render(&report, a.format.into())?;
     std::fs::write(&a.out, text).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
@@ -315,7 +325,14 @@ async fn verify_cmd(args: &LedgerArgs, v: &VerifyArgs) -> Result<ExitCode, CliEr
     let stated = render::json::parse(&text)?;
     let storage = args.storage().await?;
     storage.check_schema().await?;
-    let problems = annual::verify(&storage, &args.ledger_id()?, &stated).await?;
+    let bar = Progress::new(
+        "recomputing the report",
+        stated.attestation.position,
+        "events",
+    );
+    let problems =
+        annual::verify_with_progress(&storage, &args.ledger_id()?, &stated, |p| bar.set(p)).await?;
+    bar.finish();
     if problems.is_empty() {
         outln!(
             "report matches the ledger at position {} (checkpoint signature valid)",

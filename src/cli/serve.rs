@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::deadline_policy::{DeadlinePolicyArgs, SharingPolicyArgs};
-use super::init::open_or_initialise;
+use super::init::open_or_initialise_demo;
+use super::progress::Progress;
 use super::CliError;
 use crate::commands::demo;
 use crate::config::LedgerArgs;
@@ -162,7 +163,7 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
     // Only --demo sets a ledger up; a plain `serve` changes no schema and writes no key,
     // so it runs as the application role after `init` or `migrate` as the owner.
     let ledger = if args.demo {
-        open_or_initialise(ledger_args).await?
+        open_or_initialise_demo(ledger_args).await?
     } else {
         ledger_args.open().await?
     };
@@ -178,15 +179,24 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         // Only the genesis (and key) events: an empty ledger gets the demo year.
         if head.position <= 1 {
             outln!("loading the demo year ({} cases)...", args.demo_cases);
+            let bar = Progress::new("demo", 0, "commands");
             let summary = demo::run(
                 &state.commands,
                 args.demo_cases,
                 DEMO_SEED,
                 |done, total| {
-                    outln!("  {done}/{total} commands");
+                    if bar.is_drawn() {
+                        if done == 1 {
+                            bar.restart("demo", total as u64);
+                        }
+                        bar.set(done as u64);
+                    } else if done % 500 == 0 || done == total {
+                        outln!("  {done}/{total} commands");
+                    }
                 },
             )
             .await?;
+            bar.finish();
             outln!(
                 "demo loaded: {} commands ({} refused by the rules)",
                 summary.commands,

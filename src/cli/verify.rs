@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use super::progress::Progress;
 use super::{CliError, EXIT_FAILED};
 use crate::audit::bench;
 use crate::audit::bundle::{claim_from_file, verify_bundle_file};
 use crate::audit::proofs::{verify_proof, ProofKeys};
 use crate::audit::sealed_check::{check_sealed, SealedReport};
 use crate::audit::trust::{read_keyring_file, TrustRoot};
-use crate::audit::verify::{verify_storage, Report, VerifyOptions};
+use crate::audit::verify::{verify_storage, verify_storage_with_progress, Report, VerifyOptions};
 use crate::bench::ownership;
 use crate::config::LedgerArgs;
 use crate::ledger::key_file::KeyFile;
@@ -145,7 +146,10 @@ pub async fn verify(args: &LedgerArgs, v: &VerifyArgs) -> Result<ExitCode, CliEr
         None => {
             let id = args.ledger_id()?;
             let storage = args.storage().await?;
-            let report = verify_storage(&storage, &id, options).await?;
+            let head = storage.head(&id).await?.position;
+            let bar = Progress::new("verifying", head, "events");
+            let report = verify_storage_with_progress(&storage, &id, options, bar.setter()).await?;
+            bar.finish();
             let sealed = check_sealed(&storage, &id).await?;
             storage.close().await;
             (report, Some(sealed))

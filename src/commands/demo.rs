@@ -2,6 +2,11 @@
 //! the real command path (cqrs-es → aggregates → ledger): filings through the filing
 //! orchestration (with deconfliction), CyberTips through the Task Force's intake
 //! (receive, triage, disseminate, the unit's acknowledgement opening its case).
+//!
+//! On a demo ledger (created by `demo` or `serve --demo`, its genesis declaring the demo
+//! clock) every step is committed at its instant in the story, so the ledger's commit
+//! times, the business dates and as-of replay agree; on another ledger the steps are
+//! committed when they are loaded.
 
 use icac_aggregates::demo::{self, DemoCommand, ScriptedCommand};
 use icac_aggregates::ids::{CaseId, LedgerPosition};
@@ -10,10 +15,21 @@ use jiff::civil::Date;
 use super::filing::file_form;
 use super::tip_intake;
 use super::{Actor, CommandError, Commands, Refusal};
+use crate::ledger::clock::WriterClock;
+use icac_format::key_events::CommitClock;
 use icac_format::record::StreamId;
 
 /// The demo year starts on the statute's effective date.
 pub const DEMO_START: Date = jiff::civil::date(2024, 7, 1);
+
+/// The story's first instant: midnight in Connecticut on [`DEMO_START`]. A demo
+/// ledger's genesis is committed then (`Ledger::initialise_demo`).
+pub fn story_start() -> jiff::Timestamp {
+    DEMO_START
+        .to_zoned(jiff::tz::TimeZone::get("America/New_York").unwrap_or(jiff::tz::TimeZone::UTC))
+        .map(|z| z.timestamp())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
 
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct DemoSummary {
@@ -21,7 +37,8 @@ pub struct DemoSummary {
     pub rejected: usize,
 }
 
-/// Runs the script for `cases` cases from `seed`; `progress` is told every 500 commands.
+/// Runs the script for `cases` cases from `seed`; `progress` is told (done, total)
+/// after every command (it only watches: it decides nothing).
 pub async fn run(
     commands: &Commands,
     cases: usize,
@@ -31,7 +48,11 @@ pub async fn run(
     let script = demo::generate(cases, seed, DEMO_START);
     let total = script.len();
     let mut summary = DemoSummary::default();
+    // On a demo ledger (its genesis declares the demo clock) each step is committed at
+    // its instant in the story; on any other ledger, when it is loaded.
+    let story = StoryClock::start(commands.ledger().clock());
     for (i, step) in script.into_iter().enumerate() {
+        story.at(step.at);
         let step = resolve(commands, step).await?;
         let actor = Actor::system("demo:generator", format!("demo-{seed}-{i}"));
         match execute(commands, step, &actor).await {
@@ -44,11 +65,34 @@ pub async fn run(
             Err(other) => return Err(other),
         }
         summary.commands += 1;
-        if (i + 1) % 500 == 0 || i + 1 == total {
-            progress(i + 1, total);
-        }
+        progress(i + 1, total);
     }
     Ok(summary)
+}
+
+/// The story's clock while the script runs, back to the system clock when it ends
+/// (however it ends). Does nothing on a ledger that does not declare the demo clock.
+struct StoryClock<'a>(Option<&'a WriterClock>);
+
+impl<'a> StoryClock<'a> {
+    fn start(clock: &'a WriterClock) -> Self {
+        StoryClock((clock.commit_clock() == CommitClock::Demo).then_some(clock))
+    }
+
+    fn at(&self, at: jiff::Timestamp) {
+        if let Some(c) = self.0 {
+            // Cannot fail: the clock declares the demo clock.
+            let _ = c.set_story_time(Some(at));
+        }
+    }
+}
+
+impl Drop for StoryClock<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0 {
+            let _ = c.set_story_time(None);
+        }
+    }
 }
 
 /// Fills in the ledger position a correction refers to.

@@ -45,6 +45,18 @@ pub async fn file_notification(
     actor: &Actor,
     recorded_at: Timestamp,
 ) -> Result<FilingReceipt, CommandError> {
+    let (case_id, form) = validate_notification(commands, raw, recorded_at)?;
+    file_form(commands, case_id, form, actor, recorded_at).await
+}
+
+/// The validation `file_notification` runs before it files, and nothing else: every
+/// problem at once with its JSON Pointer, or the case the form would be filed on. It
+/// writes nothing (the web form checks a form with it as it is typed).
+pub fn validate_notification(
+    commands: &Commands,
+    raw: &Value,
+    recorded_at: Timestamp,
+) -> Result<(CaseId, NotificationForm), CommandError> {
     let catalog = Catalog::builtin().map_err(|e| CommandError::Internal(e.to_string()))?;
     let ctx = ValidationContext {
         recorded_at,
@@ -54,7 +66,7 @@ pub async fn file_notification(
     let form = parse_and_validate(raw, &ctx).map_err(CommandError::Invalid)?;
     let case_id = CaseId::for_unit_case(&form.reporting_unit, &form.unit_case_number)
         .map_err(|e| CommandError::Rejected(Refusal::new("invalid_case_id", e.to_string())))?;
-    file_form(commands, case_id, form, actor, recorded_at).await
+    Ok((case_id, form))
 }
 
 /// Files an already validated form on `case_id` (the unit's own case, or the case a

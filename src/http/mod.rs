@@ -115,6 +115,11 @@ impl Default for ServerConfig {
     }
 }
 
+/// Checks of the web form as it is typed that one token may ask for per minute: the
+/// page's script asks at most once per pause in typing, so only a script run wild (or
+/// someone scripting the endpoint) meets the limit.
+pub const FORM_CHECKS_PER_MINUTE: u32 = 120;
+
 /// Everything a handler may reach; shared behind an `Arc`.
 pub struct AppState {
     pub commands: Commands,
@@ -130,6 +135,8 @@ pub struct AppState {
     pub config: ServerConfig,
     pub metrics: Metrics,
     pub public_limiter: RateLimiter,
+    /// The web form's checks as it is typed, per token (`pages::notification::check`).
+    pub form_checks: RateLimiter,
     /// Publication to witnesses: what the status, metrics and ledger page show.
     pub publication: crate::tlog::publisher::Publication,
 }
@@ -183,6 +190,7 @@ impl AppState {
             config,
             metrics: Metrics::default(),
             public_limiter,
+            form_checks: RateLimiter::new(FORM_CHECKS_PER_MINUTE, Duration::from_secs(60), 10_000),
             publication: Default::default(),
         }))
     }

@@ -5,6 +5,7 @@
 //! `verify` and the export bundle. What the bytes mean (records, hashes, keys, proofs)
 //! is `icac_format`; this module writes and reads them.
 
+pub mod clock;
 pub mod key_file;
 pub mod sequencer;
 pub mod signer;
@@ -14,7 +15,9 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
 
 use crate::storage::{Head, Storage, StorageError, StoredRow};
+use clock::{ClockError, WriterClock};
 use icac_format::chain;
+use icac_format::key_events::CommitClock;
 use icac_format::key_events::{self, ledger_stream, KeyEventError};
 use icac_format::keys::{KeyId, Keyring, LedgerKey};
 use icac_format::record::{EventRecord, LedgerId, RecordError, SealedEvent, StreamId};
@@ -49,6 +52,8 @@ pub enum LedgerError {
     BadRow { position: u64, source: RecordError },
     #[error(transparent)]
     Append(#[from] AppendError),
+    #[error(transparent)]
+    Clock(#[from] ClockError),
 }
 
 /// A handle to one open ledger; cheap to clone.
@@ -66,6 +71,7 @@ struct Inner {
     last_head: Arc<std::sync::Mutex<Option<Head>>>,
     stats: Arc<SequencerStats>,
     signer: Arc<Signer>,
+    clock: WriterClock,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -87,6 +93,33 @@ impl Ledger {
         key: &LedgerKey,
         principal: &str,
     ) -> Result<Head, LedgerError> {
+        Self::initialise_with(storage, id, key, principal, WriterClock::system()).await
+    }
+
+    /// Writes the genesis of a demo ledger if the ledger is empty: its genesis declares
+    /// the demo clock (`clock`), so the demo's story sets its commit times while it is
+    /// loaded. Only the demo commands call this; a ledger already initialised keeps the
+    /// clock its genesis declares.
+    /// The genesis is committed at `story_start` (the story's first instant, so that
+    /// the story's own commit times can follow it without going backwards).
+    pub async fn initialise_demo(
+        storage: &Storage,
+        id: &LedgerId,
+        key: &LedgerKey,
+        story_start: jiff::Timestamp,
+    ) -> Result<Head, LedgerError> {
+        let clock = WriterClock::declared(CommitClock::Demo);
+        clock.set_story_time(Some(story_start))?;
+        Self::initialise_with(storage, id, key, "system:demo", clock).await
+    }
+
+    async fn initialise_with(
+        storage: &Storage,
+        id: &LedgerId,
+        key: &LedgerKey,
+        principal: &str,
+        clock: WriterClock,
+    ) -> Result<Head, LedgerError> {
         let head = storage.head(id).await?;
         if head.position > 0 {
             return Ok(head);
@@ -97,7 +130,12 @@ impl Ledger {
             events: vec![NewEvent {
                 event_type: key_events::LEDGER_INITIALIZED.into(),
                 event_version: key_events::KEY_EVENT_VERSION.into(),
-                payload: key_events::initialized_payload(id, key),
+                payload: key_events::genesis_payload(
+                    id,
+                    key,
+                    key_events::FORMAT_VERSION,
+                    clock.commit_clock(),
+                ),
                 openings: Vec::new(),
                 erases: Vec::new(),
             }],
@@ -121,8 +159,14 @@ impl Ledger {
             version: 0,
             active: key.id().clone(),
         };
-        let (writer, task) =
-            sequencer::spawn(storage.clone(), id.clone(), Arc::new(signer), keys, outlets);
+        let (writer, task) = sequencer::spawn(
+            storage.clone(),
+            id.clone(),
+            Arc::new(signer),
+            keys,
+            outlets,
+            clock,
+        );
         let result = writer.append_key_event(request).await;
         drop(writer);
         let _ = task.await;
@@ -164,7 +208,10 @@ impl Ledger {
         if head.position == 0 {
             return Err(LedgerError::NotInitialised(id));
         }
-        let (ring, version) = key_history(&storage, &id).await?;
+        let records = key_records(&storage, &id).await?;
+        let version = records.last().map_or(0, |r| r.sequence);
+        let ring = key_events::keyring_from(&records)?;
+        let clock = WriterClock::declared(genesis_clock(&records));
         let active = ring
             .active()
             .map(|e| e.key_id.clone())
@@ -189,8 +236,14 @@ impl Ledger {
             head: head.clone(),
             stats: stats.clone(),
         };
-        let (writer, task) =
-            sequencer::spawn(storage.clone(), id.clone(), signer.clone(), keys, outlets);
+        let (writer, task) = sequencer::spawn(
+            storage.clone(),
+            id.clone(),
+            signer.clone(),
+            keys,
+            outlets,
+            clock.clone(),
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 id,
@@ -201,9 +254,16 @@ impl Ledger {
                 last_head: head,
                 stats,
                 signer,
+                clock,
                 task: std::sync::Mutex::new(Some(task)),
             }),
         })
+    }
+
+    /// The writer's clock: what the genesis declares, and on a demo ledger the story's
+    /// instant (`clock`).
+    pub fn clock(&self) -> &WriterClock {
+        &self.inner.clock
     }
 
     pub fn id(&self) -> &LedgerId {
@@ -352,15 +412,31 @@ pub async fn keyring(storage: &Storage, id: &LedgerId) -> Result<Keyring, Ledger
 /// The keyring, and the key stream's last sequence (the writer's check that no rotation
 /// happened since it read them).
 pub async fn key_history(storage: &Storage, id: &LedgerId) -> Result<(Keyring, u64), LedgerError> {
+    let records = key_records(storage, id).await?;
+    let version = records.last().map_or(0, |r| r.sequence);
+    Ok((key_events::keyring_from(&records)?, version))
+}
+
+/// The clock the ledger's genesis declares its commit times follow.
+pub async fn commit_clock(storage: &Storage, id: &LedgerId) -> Result<CommitClock, LedgerError> {
+    Ok(genesis_clock(&key_records(storage, id).await?))
+}
+
+fn genesis_clock(records: &[EventRecord]) -> CommitClock {
+    records
+        .first()
+        .filter(|r| r.position == 1 && r.event_type == key_events::LEDGER_INITIALIZED)
+        .map(|r| CommitClock::of_genesis(&r.payload))
+        .unwrap_or_default()
+}
+
+async fn key_records(storage: &Storage, id: &LedgerId) -> Result<Vec<EventRecord>, LedgerError> {
     let rows = storage
         .read_type(id, key_events::LEDGER_AGGREGATE_TYPE)
         .await?;
-    let records = rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| sealed_from_row(row).map(|s| s.record))
-        .collect::<Result<Vec<EventRecord>, _>>()?;
-    let version = records.last().map_or(0, |r| r.sequence);
-    Ok((key_events::keyring_from(&records)?, version))
+        .collect()
 }
 
 /// Parses a stored row into a sealed event, trusting the database. Verification, which

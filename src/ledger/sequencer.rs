@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::clock::WriterClock;
 use super::signer::{Signer, SignerError};
 use crate::storage::{Batch, BatchPlan, Head, SealedRef, Storage, StorageError, StoredOpening};
 use icac_format::canonical::MAX_SAFE_INTEGER;
@@ -285,6 +286,7 @@ pub fn spawn(
     signer: Arc<Signer>,
     keys: KeyStream,
     outlets: Outlets,
+    clock: WriterClock,
 ) -> (SequencerHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let key_stream = ledger_stream(&ledger);
@@ -300,6 +302,7 @@ pub fn spawn(
         head: outlets.head,
         stats: outlets.stats,
         memory: None,
+        clock,
     };
     let task = tokio::spawn(writer.run(rx));
     (SequencerHandle { jobs: tx }, task)
@@ -319,6 +322,8 @@ struct Writer {
     stats: Arc<SequencerStats>,
     /// `None` until a locked read, and again after any failure.
     memory: Option<Memory>,
+    /// Where commit times come from (`clock`).
+    clock: WriterClock,
 }
 
 type Reply = oneshot::Sender<Result<Vec<SealedEvent>, AppendError>>;
@@ -394,6 +399,7 @@ impl Writer {
             let batch = seal_batch(
                 &self.ledger,
                 &self.key,
+                self.clock.now(),
                 &head,
                 &versions,
                 &requests,
@@ -512,6 +518,7 @@ impl Writer {
         for _ in 0..4 {
             let key = self.key.clone();
             let (ledger, key_stream, known) = (&self.ledger, &self.key_stream, self.keys.version);
+            let clock = &self.clock;
             let mut seen = None;
             let seen_ref = &mut seen;
             let mut moved = false;
@@ -523,7 +530,15 @@ impl Writer {
                     *moved_ref = true;
                     return Batch::default();
                 }
-                seal_batch(ledger, &key, head, versions, requests, outcomes_ref)
+                seal_batch(
+                    ledger,
+                    &key,
+                    clock.now(),
+                    head,
+                    versions,
+                    requests,
+                    outcomes_ref,
+                )
             });
             let batch = self
                 .storage
@@ -661,7 +676,8 @@ fn names_another_signer(key: &LedgerKey, request: &AppendRequest) -> bool {
 const PARALLEL_SIGNING_MIN: usize = 16;
 
 /// Runs with the head locked: accepts or rejects each request against the stream versions,
-/// then seals accepted events in order. Pure apart from the clock read for `recorded_at`.
+/// then seals accepted events in order, committed at `now` (the writer's clock, read
+/// with the head locked; see `clock`).
 ///
 /// Hashing is sequential (each hash covers the previous one), signing is not: events
 /// are hashed in one pass and signed afterwards, in parallel for large batches, to keep
@@ -669,13 +685,14 @@ const PARALLEL_SIGNING_MIN: usize = 16;
 fn seal_batch(
     ledger: &LedgerId,
     key: &LedgerKey,
+    now: jiff::Timestamp,
     head: &Head,
     versions: &HashMap<StreamId, u64>,
     requests: &[AppendRequest],
     outcomes: &mut [Outcome],
 ) -> Batch {
     // recorded_at never goes backwards, even if the system clock does.
-    let now = format_recorded_at(jiff::Timestamp::now());
+    let now = format_recorded_at(now);
     let recorded_at = match &head.recorded_at {
         Some(last) if *last > now => last.clone(),
         _ => now,

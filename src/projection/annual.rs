@@ -50,7 +50,7 @@ pub async fn ledger_at(
     ledger_id: &LedgerId,
     position: u64,
 ) -> Result<LedgerAt, AnnualError> {
-    let (at, _) = ledger_at_with_stops::<()>(storage, ledger_id, position, None).await?;
+    let (at, _) = ledger_at_watched::<()>(storage, ledger_id, position, None, |_| {}).await?;
     Ok(at)
 }
 
@@ -62,6 +62,17 @@ pub async fn ledger_at_with_stops<T: Send + 'static>(
     ledger_id: &LedgerId,
     position: u64,
     stops: Option<(Vec<u64>, Snapshot<T>)>,
+) -> Result<(LedgerAt, Vec<(u64, T)>), AnnualError> {
+    ledger_at_watched(storage, ledger_id, position, stops, |_| {}).await
+}
+
+/// [`ledger_at_with_stops`], telling `progress` each position folded (it only watches).
+async fn ledger_at_watched<T: Send + 'static>(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    position: u64,
+    stops: Option<(Vec<u64>, Snapshot<T>)>,
+    progress: impl FnMut(u64),
 ) -> Result<(LedgerAt, Vec<(u64, T)>), AnnualError> {
     if position == 0 {
         return Err(AnnualError::Empty);
@@ -77,7 +88,7 @@ pub async fn ledger_at_with_stops<T: Send + 'static>(
         });
     }
     let (replayed, taken) =
-        replay_with_stops(storage, ledger_id, Some(position), true, stops, |_| {}).await?;
+        replay_with_stops(storage, ledger_id, Some(position), true, stops, progress).await?;
     let at = LedgerAt {
         models: replayed.models,
         root: replayed
@@ -103,6 +114,29 @@ pub async fn build(
     position: Option<u64>,
     recommendation: Option<String>,
 ) -> Result<AnnualReport, AnnualError> {
+    build_with_progress(
+        storage,
+        ledger_id,
+        key,
+        parameters,
+        position,
+        recommendation,
+        |_| {},
+    )
+    .await
+}
+
+/// [`build`], telling `progress` each position folded (it only watches: the report is
+/// the same without it).
+pub async fn build_with_progress(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    key: &LedgerKey,
+    parameters: Parameters,
+    position: Option<u64>,
+    recommendation: Option<String>,
+    progress: impl FnMut(u64),
+) -> Result<AnnualReport, AnnualError> {
     let position = match position {
         Some(p) => p,
         None => {
@@ -113,7 +147,7 @@ pub async fn build(
                 .position
         }
     };
-    let at = ledger_at(storage, ledger_id, position).await?;
+    let (at, _) = ledger_at_watched::<()>(storage, ledger_id, position, None, progress).await?;
     let attestation = attest(ledger_id, key, position, &at)?;
     let report = report::build(&at.models, parameters, attestation, recommendation);
     drop_behind(at);
@@ -159,6 +193,16 @@ pub async fn verify(
     ledger_id: &LedgerId,
     stated: &AnnualReport,
 ) -> Result<Vec<String>, AnnualError> {
+    verify_with_progress(storage, ledger_id, stated, |_| {}).await
+}
+
+/// [`verify`], telling `progress` each position folded (it only watches).
+pub async fn verify_with_progress(
+    storage: &Storage,
+    ledger_id: &LedgerId,
+    stated: &AnnualReport,
+    progress: impl FnMut(u64),
+) -> Result<Vec<String>, AnnualError> {
     let a = &stated.attestation;
     if a.ledger_id != ledger_id.as_str() {
         return Err(AnnualError::OtherLedger {
@@ -166,7 +210,7 @@ pub async fn verify(
             actual: ledger_id.as_str().to_owned(),
         });
     }
-    let at = ledger_at(storage, ledger_id, a.position).await?;
+    let (at, _) = ledger_at_watched::<()>(storage, ledger_id, a.position, None, progress).await?;
     let mut problems = Vec::new();
     if a.head_hash != at.head.to_hex() {
         problems.push(format!(

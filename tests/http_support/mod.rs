@@ -213,3 +213,73 @@ pub async fn sign_in(s: &Server, token: &str) -> (String, String) {
     let csrf = hidden_csrf(&dash.text().await.unwrap());
     (session, csrf)
 }
+
+/// A server over a demo ledger as `serve --demo` makes one: the genesis declares the
+/// demo clock and the demo year of `cases` cases is loaded (its own units; none are
+/// registered here). Tokens are issued for every role, unit-bound ones to Hartford
+/// (a demo unit).
+pub async fn start_demo(db: TestDb, cases: usize) -> Server {
+    use icac_ledger::commands::demo;
+    use icac_ledger::ledger::Ledger;
+    let key = LedgerKey::generate();
+    let storage = db.storage().await;
+    let id = crate::common::ledger_id();
+    Ledger::initialise_demo(&storage, &id, &key, demo::story_start())
+        .await
+        .expect("demo genesis");
+    let ledger = Ledger::open(
+        storage,
+        id,
+        LedgerKey::from_signing_key(key.signing_key().clone()),
+    )
+    .await
+    .expect("open");
+    let state = AppState::open(ledger, ServerConfig::default())
+        .await
+        .expect("state");
+    demo::run(&state.commands, cases, 7, |_, _| {})
+        .await
+        .expect("demo");
+    state.projections.catch_up().await.expect("views");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let st = state.clone();
+    let task = tokio::spawn(async move {
+        serve(listener, st, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("serve");
+    });
+    let units = state.projections.units().await.expect("units");
+    let unit = units
+        .iter()
+        .find(|u| u.active && u.ori.as_str() == HARTFORD)
+        .or_else(|| units.iter().find(|u| u.active))
+        .map(|u| u.ori.clone());
+    let mut tokens = HashMap::new();
+    for role in Role::ALL {
+        let unit = role.is_unit_bound().then(|| unit.clone()).flatten();
+        let t = state
+            .tokens
+            .issue(role, unit, &format!("test {role}"), "test")
+            .await
+            .expect("issue");
+        tokens.insert(role, t.token);
+    }
+    Server {
+        base: format!("http://{addr}"),
+        state,
+        tokens,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        stop: Some(tx),
+        task: Some(task),
+        db,
+    }
+}

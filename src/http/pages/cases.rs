@@ -422,6 +422,9 @@ struct CasePage {
     /// (label, due date) under the 14-day rule.
     compliance: Option<(String, String)>,
     details: Option<Vec<(&'static str, String)>>,
+    /// In a replay before the case's first event: the day the ledger first recorded it
+    /// (ISO date, words).
+    first_recorded: Option<(String, String)>,
     receipt: ReceiptLine,
     personal: Vec<(String, String)>,
     actions: Option<super::actions::ActionsView>,
@@ -524,7 +527,33 @@ pub(super) async fn render_case(
     };
     let view = history.view.as_ref();
     let as_of = shown.as_of.clone().unwrap_or_default();
-    let compliance = view.and_then(|v| {
+    // Replayed to before the ledger first heard of the case (a notification filed late,
+    // with no complaint logged on receipt): the 14-day status on that day is still the
+    // dashboard's (received more than 14 days before, not filed by then), from the case
+    // as the ledger holds it now; the page says when the ledger first recorded it.
+    let (first_recorded, known_later) = match (view, as_of.is_empty()) {
+        (None, false) => {
+            match case_history(
+                state.ledger.storage(),
+                state.ledger.id(),
+                case_id,
+                icac_projections::history::Cut::Head,
+            )
+            .await
+            {
+                Ok(h) => (
+                    h.entries.first().map(|e| {
+                        let day = icac_aggregates::local_time::ct_date(e.recorded_at);
+                        (day.to_string(), date(day))
+                    }),
+                    h.view,
+                ),
+                Err(e) => return error_page(&Problem::internal(e)),
+            }
+        }
+        _ => (None, None),
+    };
+    let compliance = view.or(known_later.as_ref()).and_then(|v| {
         let asof = as_of
             .get(..10)
             .and_then(|s| s.parse().ok())
@@ -559,6 +588,7 @@ pub(super) async fn render_case(
         as_of,
         compliance: compliance.map(|(label, due)| (label, date(due))),
         details: view.map(|v| details(state, v)),
+        first_recorded,
         receipt: match (&state.config.tlog_dir, state.publication.published_size()) {
             (Some(_), Some(size)) => ReceiptLine::Published(size),
             (Some(_), None) => ReceiptLine::Awaiting,

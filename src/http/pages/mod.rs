@@ -2,6 +2,7 @@
 //! askama template under `templates/` extending `layout.html`.
 
 pub mod actions;
+pub mod assets;
 pub mod cases;
 pub mod csv;
 pub mod dashboard;
@@ -29,6 +30,8 @@ pub fn router() -> Router<SharedState> {
         .route("/staff/logout", post(staff::logout))
         .route("/staff/notifications/new", get(notification::new_form))
         .route("/staff/notifications", post(notification::submit))
+        .route(notification::CHECK_PATH, post(notification::check))
+        .route(assets::NOTIFICATION_JS, get(assets::notification_js))
         .route("/staff/cases", get(cases::cases))
         .route("/staff/cases/{case_id}", get(cases::case_page))
         .route("/staff/cases/{case_id}/receipt", get(cases::case_receipt))

@@ -4,6 +4,10 @@
 //! (`commands::filing`), each error beside its field by JSON Pointer. It works without
 //! JavaScript. Drafts are kept per token outside the ledger (`web_forms`) and deleted
 //! when the form is filed; a form sent twice files once.
+//!
+//! With JavaScript, the page's script (`assets`) posts the form to [`check`] as it is
+//! typed: the same fields-to-JSON mapping and the same validation as filing, nothing
+//! written, every error with its pointer, which the script shows beside its field.
 
 use askama::Template;
 use axum::extract::State;
@@ -14,16 +18,17 @@ use icac_aggregates::form::FieldError;
 use jiff::Timestamp;
 use serde_json::Value;
 
+use super::assets::{allow_own_script, NOTIFICATION_JS};
 use super::dashboard::unit_name;
 use super::form_spec::{
     field_id, pointer_words, schema_help, sections, to_json, Control, Posted, SectionSpec,
 };
 use super::layout::{render, Chrome};
 use super::staff::{chrome, error_page, require, Staff, StaffForm};
-use crate::commands::filing::file_notification;
+use crate::commands::filing::{file_notification, validate_notification};
 use crate::commands::CommandError;
 use crate::http::auth::{Permission, Principal};
-use crate::http::problem::Problem;
+use crate::http::problem::{Kind, Problem};
 use crate::http::sessions::random_id;
 use crate::http::web_forms::Claim;
 use crate::http::SharedState;
@@ -75,7 +80,13 @@ struct NotificationPage {
     /// (field id to jump to, message)
     errors: Vec<(String, String)>,
     sections: Vec<SectionView>,
+    /// The check-as-you-type script, and where it posts the form.
+    script: &'static str,
+    check: &'static str,
 }
+
+/// Where the page's script posts the form to be checked ([`check`]).
+pub const CHECK_PATH: &str = "/staff/notifications/check";
 
 fn field_view(
     spec: &super::form_spec::FieldSpec,
@@ -288,7 +299,7 @@ async fn show_form(
     } else {
         "Error: File a notification".to_owned()
     };
-    render(
+    allow_own_script(render(
         status,
         &NotificationPage {
             chrome: chrome(cx.p, cx.csrf, title),
@@ -301,8 +312,10 @@ async fn show_form(
             },
             errors: summary,
             sections,
+            script: NOTIFICATION_JS,
+            check: CHECK_PATH,
         },
-    )
+    ))
 }
 
 /// The owner of drafts and submissions: the token (one person's credential).
@@ -474,4 +487,37 @@ pub(super) fn clone_error(e: &CommandError) -> CommandError {
 fn filed_redirect(case_id: &str, again: bool) -> Response {
     let flag = if again { "again" } else { "1" };
     Redirect::to(&format!("/staff/cases/{case_id}?filed={flag}")).into_response()
+}
+
+/// The form checked as it is typed: the posted fields become the form's JSON exactly as
+/// when filing (`to_json`), and run through the filing command's own validation
+/// (`validate_notification`); nothing is saved or written. 204 when the form would
+/// file; otherwise the problem+json the API gives, each error with its JSON Pointer.
+/// A staff form post like the others (session, CSRF, body limit), and limited per
+/// token (`FORM_CHECKS_PER_MINUTE`).
+pub async fn check(
+    State(state): State<SharedState>,
+    StaffForm(p, _csrf, pairs): StaffForm,
+) -> Response {
+    if let Err(problem) = p.require(Permission::FileForUnit) {
+        return problem.into_response();
+    }
+    if let Err(wait) = state.form_checks.check(&owner(&p)) {
+        return Problem::new(
+            Kind::RateLimited,
+            "too many checks of the form; it is checked again when you file it",
+        )
+        .with_retry_after(wait)
+        .into_response();
+    }
+    let unit = match (&p.unit, p.role.is_unit_bound()) {
+        (Some(u), true) => Some(u.to_string()),
+        _ => None,
+    };
+    let raw = to_json(&Posted(pairs), unit.as_deref());
+    match validate_notification(&state.commands, &raw, Timestamp::now()) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(CommandError::Rejected(reason)) => Problem::field("", reason.message).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
 }

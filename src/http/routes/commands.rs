@@ -15,7 +15,7 @@ use icac_aggregates::units::UnitCommand;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use crate::commands::filing::file_notification;
+use crate::commands::filing::{file_notification, validate_notification};
 use crate::commands::Actor;
 use crate::event_store::LedgerEventStore;
 use crate::http::auth::{Permission, Principal};
@@ -232,21 +232,7 @@ pub async fn file(
 ) -> ApiResult<Created> {
     let result = async {
         let form = json_object(&headers, &body)?;
-        // A unit reporter files only for its own unit; a missing or malformed unit is
-        // left to the form's validation, which names it.
-        if let Some(unit) = str_field(&form, "reporting_unit").and_then(|u| Ori::parse(u).ok()) {
-            principal.require_unit(&unit)?;
-        } else if principal.role.is_unit_bound() {
-            if let Some(u) = str_field(&form, "reporting_unit") {
-                return Err(Problem::field(
-                    "/reporting_unit",
-                    format!(
-                        "{:?} is not a unit code",
-                        u.chars().take(20).collect::<String>()
-                    ),
-                ));
-            }
-        }
+        own_unit(&principal, &form)?;
         let receipt = file_notification(
             &state.commands,
             &Value::Object(form),
@@ -268,6 +254,42 @@ pub async fn file(
     }
     .await;
     finish(&state, result).await
+}
+
+/// A unit reporter files only for its own unit; a missing or malformed unit is left to
+/// the form's validation, which names it.
+fn own_unit(principal: &Principal, form: &serde_json::Map<String, Value>) -> Result<(), Problem> {
+    if let Some(unit) = str_field(form, "reporting_unit").and_then(|u| Ori::parse(u).ok()) {
+        principal.require_unit(&unit)?;
+    } else if principal.role.is_unit_bound() {
+        if let Some(u) = str_field(form, "reporting_unit") {
+            return Err(Problem::field(
+                "/reporting_unit",
+                format!(
+                    "{:?} is not a unit code",
+                    u.chars().take(20).collect::<String>()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a notification exactly as `POST /v1/notifications` would before filing it —
+/// the filing command's own validation (`validate_notification`) — and records
+/// nothing: 200 with the case it would be filed on, or the same 422 problem+json,
+/// every error with its JSON Pointer.
+pub async fn check_notification(
+    State(state): State<SharedState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let form = json_object(&headers, &body)?;
+    own_unit(&principal, &form)?;
+    let (case_id, _) =
+        validate_notification(&state.commands, &Value::Object(form), Timestamp::now())?;
+    Ok(Json(json!({ "valid": true, "case_id": case_id })))
 }
 
 pub async fn log_complaint(

@@ -189,6 +189,16 @@ pub const ROUTES: &[RouteSpec] = &[
     .body(openapi::notification_form),
     route(
         POST,
+        "/v1/notifications/check",
+        Some(P::FileForUnit),
+        "filing",
+        "Check a notification as filing would (the same validation and errors); records nothing",
+        || post(commands::check_notification),
+    )
+    .body(openapi::notification_form)
+    .ok(),
+    route(
+        POST,
         "/v1/complaints",
         Some(P::FileForUnit),
         "filing",
