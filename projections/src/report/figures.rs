@@ -135,8 +135,47 @@ pub fn compute_linked(
     earlier: &[PublicTable],
 ) -> Result<Figures, ReportError> {
     let cases: Vec<&CaseView> = models.cases.values().collect();
+    let notifications = notifications(models, &cases, p, catalog);
+    let timeliness = timeliness(models, &cases, p)?;
+    let investigations = investigations(&cases, p);
+    let operations = operations(models, &cases, p);
+    let arrests = arrests(&cases, p, catalog);
+    let referrals = referrals(&cases, p);
+    let outcomes = outcomes_without_arrest(&cases, p);
+    let information_shares = shares(&cases, p);
+    // Victims identified: statewide, age band x quarter, suppressed.
+    let victims = victims(models, p, earlier)?;
+    let public_reports = public_reports(models, p);
+    let units = UnitFigures {
+        registered_active: models.units.values().filter(|u| u.active).count() as u64,
+        filing_in_period: notifications.by_unit.len() as u64,
+    };
+    debug_assert_eq!(
+        timeliness.received,
+        timeliness.on_time + timeliness.late + timeliness.overdue + timeliness.not_yet_due
+    );
+    Ok(Figures {
+        notifications,
+        timeliness,
+        investigations,
+        operations,
+        arrests,
+        referrals,
+        outcomes_without_arrest: outcomes,
+        information_shares,
+        victims_identified: victims,
+        public_reports,
+        units,
+    })
+}
 
-    // Notifications filed in the period.
+/// Notifications filed in the period, by source, incident type, medium, unit and month.
+fn notifications(
+    models: &ReadModels,
+    cases: &[&CaseView],
+    p: &Parameters,
+    catalog: &Catalog,
+) -> NotificationFigures {
     let filed: Vec<&CaseView> = cases
         .iter()
         .copied()
@@ -146,7 +185,7 @@ pub fn compute_linked(
     let mut by_incident: BTreeMap<IncidentType, u64> = BTreeMap::new();
     let mut by_medium: BTreeMap<Medium, u64> = BTreeMap::new();
     let mut by_unit: BTreeMap<String, u64> = BTreeMap::new();
-    let mut by_month: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_month = months_of(p);
     let (mut urgent_tips, mut other_tips, mut sextortion, mut ai) = (0, 0, 0, 0);
     for c in &filed {
         bump(&mut by_source, c.source);
@@ -168,23 +207,12 @@ pub fn compute_linked(
             }
         }
     }
-    // Every month of the period appears, so the trend chart has no gaps.
-    let mut month = p.from.first_of_month();
-    while month <= p.to {
-        by_month
-            .entry(format!("{:04}-{:02}", month.year(), month.month()))
-            .or_insert(0);
-        month = match month.checked_add(jiff::Span::new().months(1)) {
-            Ok(m) => m,
-            Err(_) => break,
-        };
-    }
     let duplicates_linked = cases
         .iter()
         .flat_map(|c| c.linked_notifications.iter())
         .filter(|l| in_period(p, ct_date(l.recorded_at)))
         .count() as u64;
-    let notifications = NotificationFigures {
+    NotificationFigures {
         total: filed.len() as u64,
         by_source: rows(&by_source, |k| labels(&catalog.sources, *k)),
         by_incident_type: rows(&by_incident, |k| labels(&catalog.incident_types, *k)),
@@ -210,9 +238,31 @@ pub fn compute_linked(
                 count: *n,
             })
             .collect(),
-    };
+    }
+}
 
-    // Timeliness of clocks that started in the period, as of its last day.
+/// Every month of the period at zero, so the trend chart has no gaps.
+fn months_of(p: &Parameters) -> BTreeMap<String, u64> {
+    let mut by_month = BTreeMap::new();
+    let mut month = p.from.first_of_month();
+    while month <= p.to {
+        by_month
+            .entry(format!("{:04}-{:02}", month.year(), month.month()))
+            .or_insert(0);
+        month = match month.checked_add(jiff::Span::new().months(1)) {
+            Ok(m) => m,
+            Err(_) => break,
+        };
+    }
+    by_month
+}
+
+/// Timeliness of clocks that started in the period, as of its last day.
+fn timeliness(
+    models: &ReadModels,
+    cases: &[&CaseView],
+    p: &Parameters,
+) -> Result<TimelinessFigures, ReportError> {
     let mut t_units: BTreeMap<String, UnitTimeliness> = BTreeMap::new();
     let mut days_to_notify = Vec::new();
     let mut t = TimelinessFigures {
@@ -228,7 +278,7 @@ pub fn compute_linked(
         median_days_to_notify: None,
         by_unit: Vec::new(),
     };
-    for c in &cases {
+    for c in cases {
         let clock = c.notification_clock();
         if !in_period(p, clock.received_on) {
             continue;
@@ -247,26 +297,7 @@ pub fn compute_linked(
                 overdue: 0,
                 not_yet_due: 0,
             });
-        t.received += 1;
-        u.received += 1;
-        match a.status {
-            ComplianceStatus::OnTime => {
-                t.on_time += 1;
-                u.on_time += 1;
-            }
-            ComplianceStatus::Late { .. } => {
-                t.late += 1;
-                u.late += 1;
-            }
-            ComplianceStatus::Overdue { .. } => {
-                t.overdue += 1;
-                u.overdue += 1;
-            }
-            ComplianceStatus::Pending { .. } | ComplianceStatus::DueSoon { .. } => {
-                t.not_yet_due += 1;
-                u.not_yet_due += 1;
-            }
-        }
+        count_status(&mut t, u, &a.status);
         t.incomplete_form += u64::from(a.incomplete_form);
         if let Some(f) = clock.filed_on.filter(|f| *f <= p.to) {
             let days = clock
@@ -282,14 +313,41 @@ pub fn compute_linked(
     t.percent_on_time_of_due = percent(t.on_time, t.due);
     t.median_days_to_notify = median_tenths(days_to_notify);
     t.by_unit = t_units.into_values().collect();
+    Ok(t)
+}
 
-    // Investigations opened.
+/// One clock received, statewide and in its unit, under its status.
+fn count_status(t: &mut TimelinessFigures, u: &mut UnitTimeliness, status: &ComplianceStatus) {
+    t.received += 1;
+    u.received += 1;
+    match status {
+        ComplianceStatus::OnTime => {
+            t.on_time += 1;
+            u.on_time += 1;
+        }
+        ComplianceStatus::Late { .. } => {
+            t.late += 1;
+            u.late += 1;
+        }
+        ComplianceStatus::Overdue { .. } => {
+            t.overdue += 1;
+            u.overdue += 1;
+        }
+        ComplianceStatus::Pending { .. } | ComplianceStatus::DueSoon { .. } => {
+            t.not_yet_due += 1;
+            u.not_yet_due += 1;
+        }
+    }
+}
+
+/// Investigations opened: cases first moved to investigating in the period.
+fn investigations(cases: &[&CaseView], p: &Parameters) -> InvestigationFigures {
     let mut inv = InvestigationFigures {
         opened: 0,
         reactive: 0,
         proactive: 0,
     };
-    for c in &cases {
+    for c in cases {
         let first = c
             .status_log
             .iter()
@@ -303,10 +361,13 @@ pub fn compute_linked(
             }
         }
     }
+    inv
+}
 
-    // Undercover operations.
+/// Undercover operations conducted or concluded in the period.
+fn operations(models: &ReadModels, cases: &[&CaseView], p: &Parameters) -> OperationFigures {
     let mut linked: BTreeMap<&str, u64> = BTreeMap::new();
-    for c in &cases {
+    for c in cases {
         for op in &c.operations {
             *linked.entry(op.as_str()).or_insert(0) += 1;
         }
@@ -344,11 +405,14 @@ pub fn compute_linked(
         ops.arrests += row.arrests;
         ops.operations.push(row);
     }
+    ops
+}
 
-    // Arrests and charges.
+/// Arrests dated in the period, and their charges by statute.
+fn arrests(cases: &[&CaseView], p: &Parameters, catalog: &Catalog) -> ArrestFigures {
     let mut charge_rows: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let (mut arrests, mut cases_with_arrest) = (0u64, 0u64);
-    for c in &cases {
+    for c in cases {
         let mut any = false;
         for a in c.arrests.iter().filter(|a| in_period(p, a.arrested_on)) {
             arrests += 1;
@@ -364,7 +428,7 @@ pub fn compute_linked(
         }
         cases_with_arrest += u64::from(any);
     }
-    let arrest_figures = ArrestFigures {
+    ArrestFigures {
         arrests,
         cases_with_arrest,
         charges: charge_rows
@@ -381,11 +445,13 @@ pub fn compute_linked(
             })
             .collect(),
         nibrs_note: catalog.nibrs_note.clone(),
-    };
+    }
+}
 
-    // Referrals.
+/// Referrals dated in the period, by target, with their decisions so far.
+fn referrals(cases: &[&CaseView], p: &Parameters) -> Vec<ReferralRow> {
     let mut referrals: BTreeMap<String, ReferralRow> = BTreeMap::new();
-    for c in &cases {
+    for c in cases {
         for r in c.referrals.iter().filter(|r| in_period(p, r.referred_on)) {
             let row = referrals
                 .entry(key(&r.target))
@@ -405,10 +471,13 @@ pub fn compute_linked(
             }
         }
     }
+    referrals.into_values().collect()
+}
 
-    // Outcomes without arrest.
+/// Cases closed in the period with a disposition other than arrest.
+fn outcomes_without_arrest(cases: &[&CaseView], p: &Parameters) -> Vec<Row> {
     let mut outcomes: BTreeMap<Disposition, u64> = BTreeMap::new();
-    for c in &cases {
+    for c in cases {
         for s in &c.status_log {
             if s.to != CaseStatus::Closed || !in_period(p, ct_date(s.recorded_at)) {
                 continue;
@@ -418,8 +487,11 @@ pub fn compute_linked(
             }
         }
     }
+    rows(&outcomes, |d| key(d).replace('_', " "))
+}
 
-    // Information shares.
+/// Information shares recorded in the period, both ways.
+fn shares(cases: &[&CaseView], p: &Parameters) -> ShareFigures {
     let mut shares = ShareFigures {
         unit_to_task_force: 0,
         task_force_to_units: 0,
@@ -458,11 +530,11 @@ pub fn compute_linked(
             count: n,
         })
         .collect();
+    shares
+}
 
-    // Victims identified: statewide, age band x quarter, suppressed.
-    let victims = victims(models, p, earlier)?;
-
-    // Public reports.
+/// Public reports received in the period, by channel, with their state now.
+fn public_reports(models: &ReadModels, p: &Parameters) -> Vec<PublicReportRow> {
     let mut pr: BTreeMap<String, PublicReportRow> = BTreeMap::new();
     for r in models
         .public_reports
@@ -489,27 +561,8 @@ pub fn compute_linked(
             ReportStage::Received | ReportStage::Triaged => row.open += 1,
         }
     }
-
-    let units = UnitFigures {
-        registered_active: models.units.values().filter(|u| u.active).count() as u64,
-        filing_in_period: notifications.by_unit.len() as u64,
-    };
-
-    Ok(Figures {
-        notifications,
-        timeliness: t,
-        investigations: inv,
-        operations: ops,
-        arrests: arrest_figures,
-        referrals: referrals.into_values().collect(),
-        outcomes_without_arrest: rows(&outcomes, |d| key(d).replace('_', " ")),
-        information_shares: shares,
-        victims_identified: victims,
-        public_reports: pr.into_values().collect(),
-        units,
-    })
+    pr.into_values().collect()
 }
-
 fn referral_label(t: ReferralTarget) -> &'static str {
     match t {
         ReferralTarget::FederalProsecutors => "Federal prosecutors (U.S. Attorney)",
