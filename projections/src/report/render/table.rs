@@ -45,48 +45,88 @@ fn pairs(id: &'static str, title: &str, rows: Vec<(&str, String)>) -> Table {
     }
 }
 
+/// Every table of the report, in the order the report shows them.
 pub fn tables(r: &AnnualReport) -> Vec<Table> {
     let f = &r.figures;
-    let n = &f.notifications;
-    let t = &f.timeliness;
-    let v = &f.victims_identified;
-    let mut victim_rows: Vec<Vec<String>> = v
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, band)| {
-            let mut row = vec![band.clone()];
-            row.extend(v.cells[i].iter().map(ToString::to_string));
-            row.push(v.row_totals[i].to_string());
-            row
-        })
-        .collect();
-    let mut totals = vec!["All ages".to_owned()];
-    totals.extend(v.column_totals.iter().map(ToString::to_string));
-    totals.push(v.total.to_string());
-    victim_rows.push(totals);
-    let mut victim_header = vec!["Age band".to_owned()];
-    victim_header.extend(v.columns.iter().cloned());
-    victim_header.push("Total".to_owned());
+    let mut out = notification_tables(&f.notifications);
+    out.extend(timeliness_tables(&f.timeliness));
+    out.extend([
+        investigations(&f.investigations),
+        operations(&f.operations),
+        charges(&f.arrests),
+        referrals(&f.referrals),
+        counts(
+            "outcomes",
+            "Cases closed without arrest",
+            "Disposition",
+            &f.outcomes_without_arrest,
+        ),
+        shares(&f.information_shares),
+        victims(&f.victims_identified, &r.parameters),
+        public_reports(&f.public_reports),
+        units(&f.units),
+    ]);
+    out.extend(sting_unit(r));
+    debug_assert!(
+        out.iter()
+            .all(|t| t.rows.iter().all(|row| row.len() == t.header.len())),
+        "every row has a cell per column"
+    );
+    out
+}
 
-    let mut out = vec![
+/// The notifications received: the totals, then by source, type, medium, unit and month.
+fn notification_tables(n: &NotificationFigures) -> Vec<Table> {
+    vec![
         pairs(
             "notifications",
             "Notifications received",
             vec![
                 ("Notifications filed", n.total.to_string()),
-                ("Duplicate notifications of a CyberTip already held", n.duplicates_linked.to_string()),
+                (
+                    "Duplicate notifications of a CyberTip already held",
+                    n.duplicates_linked.to_string(),
+                ),
                 ("NCMEC CyberTips, urgent", n.cybertips_urgent.to_string()),
                 ("NCMEC CyberTips, other", n.cybertips_other.to_string()),
                 ("Involving sextortion", n.sextortion.to_string()),
-                ("Involving AI-generated material", n.ai_generated_material.to_string()),
+                (
+                    "Involving AI-generated material",
+                    n.ai_generated_material.to_string(),
+                ),
             ],
         ),
-        counts("by_source", "Notifications by source", "Source", &n.by_source),
-        counts("by_incident_type", "Notifications by incident type", "Incident type", &n.by_incident_type),
-        counts("by_medium", "Notifications by medium", "Medium", &n.by_medium),
-        counts("by_unit", "Notifications by reporting unit", "Unit", &n.by_unit),
+        counts(
+            "by_source",
+            "Notifications by source",
+            "Source",
+            &n.by_source,
+        ),
+        counts(
+            "by_incident_type",
+            "Notifications by incident type",
+            "Incident type",
+            &n.by_incident_type,
+        ),
+        counts(
+            "by_medium",
+            "Notifications by medium",
+            "Medium",
+            &n.by_medium,
+        ),
+        counts(
+            "by_unit",
+            "Notifications by reporting unit",
+            "Unit",
+            &n.by_unit,
+        ),
         counts("by_month", "Notifications by month", "Month", &n.by_month),
+    ]
+}
+
+/// The 14-day rule, statewide and by unit.
+fn timeliness_tables(t: &TimelinessFigures) -> [Table; 2] {
+    [
         Table {
             id: "timeliness",
             title: "Timeliness of initial notifications (14-day rule, 29-7e(c))".to_owned(),
@@ -131,148 +171,221 @@ pub fn tables(r: &AnnualReport) -> Vec<Table> {
                 .collect(),
             note: None,
         },
-        pairs(
-            "investigations",
-            "Investigations opened",
-            vec![
-                ("Opened", f.investigations.opened.to_string()),
-                ("Reactive", f.investigations.reactive.to_string()),
-                ("Proactive (undercover)", f.investigations.proactive.to_string()),
-            ],
+    ]
+}
+
+/// Investigations opened, reactive and proactive.
+fn investigations(i: &InvestigationFigures) -> Table {
+    pairs(
+        "investigations",
+        "Investigations opened",
+        vec![
+            ("Opened", i.opened.to_string()),
+            ("Reactive", i.reactive.to_string()),
+            ("Proactive (undercover)", i.proactive.to_string()),
+        ],
+    )
+}
+
+/// Undercover operations, each and all.
+fn operations(ops: &OperationFigures) -> Table {
+    Table {
+        id: "operations",
+        title: "Undercover operations of the investigative unit".to_owned(),
+        header: [
+            "Operation",
+            "Lead unit",
+            "Started",
+            "Ended",
+            "Linked cases",
+            "Cases opened",
+            "Arrests",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        rows: ops
+            .operations
+            .iter()
+            .map(|o| {
+                vec![
+                    o.name.clone(),
+                    o.lead_unit.clone(),
+                    opt(&o.started_on),
+                    opt(&o.ended_on),
+                    o.linked_cases.to_string(),
+                    o.cases_opened.to_string(),
+                    o.arrests.to_string(),
+                ]
+            })
+            .chain(std::iter::once(vec![
+                format!("All operations ({})", ops.conducted),
+                String::new(),
+                String::new(),
+                String::new(),
+                ops.linked_cases.to_string(),
+                ops.cases_opened.to_string(),
+                ops.arrests.to_string(),
+            ]))
+            .collect(),
+        note: None,
+    }
+}
+
+/// Arrests and their charges by statute.
+fn charges(a: &ArrestFigures) -> Table {
+    Table {
+        id: "charges",
+        title: format!(
+            "Arrests ({} arrests in {} cases) and charges by statute",
+            a.arrests, a.cases_with_arrest
         ),
-        Table {
-            id: "operations",
-            title: "Undercover operations of the investigative unit".to_owned(),
-            header: ["Operation", "Lead unit", "Started", "Ended", "Linked cases", "Cases opened", "Arrests"]
-                .map(str::to_owned)
-                .to_vec(),
-            rows: f
-                .operations
-                .operations
-                .iter()
-                .map(|o| {
-                    vec![
-                        o.name.clone(),
-                        o.lead_unit.clone(),
-                        opt(&o.started_on),
-                        opt(&o.ended_on),
-                        o.linked_cases.to_string(),
-                        o.cases_opened.to_string(),
-                        o.arrests.to_string(),
-                    ]
-                })
-                .chain(std::iter::once(vec![
-                    format!("All operations ({})", f.operations.conducted),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    f.operations.linked_cases.to_string(),
-                    f.operations.cases_opened.to_string(),
-                    f.operations.arrests.to_string(),
-                ]))
-                .collect(),
-            note: None,
-        },
-        Table {
-            id: "charges",
-            title: format!(
-                "Arrests ({} arrests in {} cases) and charges by statute",
-                f.arrests.arrests, f.arrests.cases_with_arrest
+        header: ["Statute", "Offense", "Proposed NIBRS", "Arrests", "Counts"]
+            .map(str::to_owned)
+            .to_vec(),
+        rows: a
+            .charges
+            .iter()
+            .map(|c| {
+                vec![
+                    format!("C.G.S. {}", c.statute),
+                    c.title.clone(),
+                    c.proposed_nibrs.clone(),
+                    c.arrests.to_string(),
+                    c.counts.to_string(),
+                ]
+            })
+            .collect(),
+        note: Some(a.nibrs_note.clone()),
+    }
+}
+
+/// Referrals by target and decision.
+fn referrals(referrals: &[ReferralRow]) -> Table {
+    Table {
+        id: "referrals",
+        title: "Referrals and their outcome".to_owned(),
+        header: [
+            "Referred to",
+            "Referred",
+            "Accepted",
+            "Declined",
+            "Undecided",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        rows: referrals
+            .iter()
+            .map(|x| {
+                vec![
+                    x.label.clone(),
+                    x.referred.to_string(),
+                    x.accepted.to_string(),
+                    x.declined.to_string(),
+                    x.undecided.to_string(),
+                ]
+            })
+            .collect(),
+        note: None,
+    }
+}
+
+/// Information shared both ways, and assistance.
+fn shares(s: &ShareFigures) -> Table {
+    pairs(
+        "shares",
+        "Information shared and assistance (29-7e(a)(3), (c))",
+        vec![
+            (
+                "Shares from units to the Task Force",
+                s.unit_to_task_force.to_string(),
             ),
-            header: ["Statute", "Offense", "Proposed NIBRS", "Arrests", "Counts"]
-                .map(str::to_owned)
-                .to_vec(),
-            rows: f
-                .arrests
-                .charges
-                .iter()
-                .map(|c| {
-                    vec![
-                        format!("C.G.S. {}", c.statute),
-                        c.title.clone(),
-                        c.proposed_nibrs.clone(),
-                        c.arrests.to_string(),
-                        c.counts.to_string(),
-                    ]
-                })
-                .collect(),
-            note: Some(f.arrests.nibrs_note.clone()),
-        },
-        Table {
-            id: "referrals",
-            title: "Referrals and their outcome".to_owned(),
-            header: ["Referred to", "Referred", "Accepted", "Declined", "Undecided"]
-                .map(str::to_owned)
-                .to_vec(),
-            rows: f
-                .referrals
-                .iter()
-                .map(|x| {
-                    vec![
-                        x.label.clone(),
-                        x.referred.to_string(),
-                        x.accepted.to_string(),
-                        x.declined.to_string(),
-                        x.undecided.to_string(),
-                    ]
-                })
-                .collect(),
-            note: None,
-        },
-        counts("outcomes", "Cases closed without arrest", "Disposition", &f.outcomes_without_arrest),
-        pairs(
-            "shares",
-            "Information shared and assistance (29-7e(a)(3), (c))",
-            vec![
-                ("Shares from units to the Task Force", f.information_shares.unit_to_task_force.to_string()),
-                ("Shares from the Task Force to units", f.information_shares.task_force_to_units.to_string()),
-                ("Distinct units reached by Task Force shares", f.information_shares.unit_recipients.to_string()),
-                ("Technical assistance provided", f.information_shares.technical_assistance.to_string()),
-                ("Forensic results provided", f.information_shares.forensic_results.to_string()),
-            ],
-        ),
-        Table {
-            id: "victims",
-            title: "Child victims identified, statewide, by age band and quarter".to_owned(),
-            header: victim_header,
-            rows: victim_rows,
-            note: Some(format!(
-                "* suppressed: counts of 1 to {} are not shown, and further figures are suppressed, jointly with every earlier release, so that no combination of published figures narrows a hidden count to fewer than {} possible values.",
-                r.parameters.suppression_threshold, r.parameters.protection_width
-            )),
-        },
-        Table {
-            id: "public_reports",
-            title: "Reports from the public (29-7e(b)(3))".to_owned(),
-            header: ["Channel", "Received", "Routed to a unit", "Closed", "Open"]
-                .map(str::to_owned)
-                .to_vec(),
-            rows: f
-                .public_reports
-                .iter()
-                .map(|x| {
-                    vec![
-                        x.label.clone(),
-                        x.received.to_string(),
-                        x.routed.to_string(),
-                        x.closed.to_string(),
-                        x.open.to_string(),
-                    ]
-                })
-                .collect(),
-            note: None,
-        },
-        pairs(
-            "units",
-            "Participating law enforcement units",
-            vec![
-                ("Registered and active", f.units.registered_active.to_string()),
-                ("Filed at least one notification in the period", f.units.filing_in_period.to_string()),
-            ],
-        ),
-    ];
-    out.extend(sting_unit(r));
-    out
+            (
+                "Shares from the Task Force to units",
+                s.task_force_to_units.to_string(),
+            ),
+            (
+                "Distinct units reached by Task Force shares",
+                s.unit_recipients.to_string(),
+            ),
+            (
+                "Technical assistance provided",
+                s.technical_assistance.to_string(),
+            ),
+            ("Forensic results provided", s.forensic_results.to_string()),
+        ],
+    )
+}
+
+/// The victim table, band by quarter with totals, and its suppression note.
+fn victims(v: &VictimTable, p: &Parameters) -> Table {
+    let mut victim_rows: Vec<Vec<String>> = v
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, band)| {
+            let mut row = vec![band.clone()];
+            row.extend(v.cells[i].iter().map(ToString::to_string));
+            row.push(v.row_totals[i].to_string());
+            row
+        })
+        .collect();
+    let mut totals = vec!["All ages".to_owned()];
+    totals.extend(v.column_totals.iter().map(ToString::to_string));
+    totals.push(v.total.to_string());
+    victim_rows.push(totals);
+    let mut victim_header = vec!["Age band".to_owned()];
+    victim_header.extend(v.columns.iter().cloned());
+    victim_header.push("Total".to_owned());
+
+    Table {
+        id: "victims",
+        title: "Child victims identified, statewide, by age band and quarter".to_owned(),
+        header: victim_header,
+        rows: victim_rows,
+        note: Some(format!(
+            "* suppressed: counts of 1 to {} are not shown, and further figures are suppressed, jointly with every earlier release, so that no combination of published figures narrows a hidden count to fewer than {} possible values.",
+            p.suppression_threshold, p.protection_width
+        )),
+    }
+}
+
+/// Reports from the public by channel.
+fn public_reports(reports: &[PublicReportRow]) -> Table {
+    Table {
+        id: "public_reports",
+        title: "Reports from the public (29-7e(b)(3))".to_owned(),
+        header: ["Channel", "Received", "Routed to a unit", "Closed", "Open"]
+            .map(str::to_owned)
+            .to_vec(),
+        rows: reports
+            .iter()
+            .map(|x| {
+                vec![
+                    x.label.clone(),
+                    x.received.to_string(),
+                    x.routed.to_string(),
+                    x.closed.to_string(),
+                    x.open.to_string(),
+                ]
+            })
+            .collect(),
+        note: None,
+    }
+}
+
+/// The participating units.
+fn units(u: &UnitFigures) -> Table {
+    pairs(
+        "units",
+        "Participating law enforcement units",
+        vec![
+            ("Registered and active", u.registered_active.to_string()),
+            (
+                "Filed at least one notification in the period",
+                u.filing_in_period.to_string(),
+            ),
+        ],
+    )
 }
 
 /// The investigative (sting) unit's activity and results by quarter since it was
