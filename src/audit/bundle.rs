@@ -395,135 +395,20 @@ pub fn verify_bundle(
     options: VerifyOptions,
 ) -> Result<Report, AuditError> {
     let trust = options.trust.clone();
-    let mut buf = Vec::new();
-    let read_err = |e: std::io::Error| AuditError::Read {
-        path: source.to_owned(),
-        source: e,
+    let header = match read_header(&mut input, source, &trust)? {
+        Ok(header) => header,
+        Err(report) => return Ok(report),
     };
-    let header_line = match read_line(&mut input, MAX_HEADER_BYTES, &mut buf).map_err(read_err)? {
-        None => {
-            return Ok(header_break(
-                source,
-                None,
-                &trust,
-                "the bundle is empty".into(),
-            ))
-        }
-        Some(false) => {
-            return Ok(header_break(
-                source,
-                None,
-                &trust,
-                "the bundle ends inside its header".into(),
-            ))
-        }
-        Some(true) => std::mem::take(&mut buf),
-    };
-    let header: Header = match parse_tagged(&header_line, HEADER_KEY) {
-        Ok(h) => h,
-        Err(e) => return Ok(header_break(source, None, &trust, e)),
-    };
-    let id = header.ledger_id.clone();
-    if let Err(detail) = check_header(&header) {
-        return Ok(header_break(source, Some(&id), &trust, detail));
-    }
-    let mut verifier = if header.from == 1 {
-        ChainVerifier::new(id.clone(), trust.clone())
-    } else {
-        let acc =
-            match MerkleAccumulator::from_frontier(header.from - 1, header.prefix_frontier.clone())
-            {
-                Ok(acc) => acc,
-                Err(e) => {
-                    return Ok(header_break(
-                        source,
-                        Some(&id),
-                        &trust,
-                        format!("prefix_frontier: {e}"),
-                    ))
-                }
-            };
-        match ChainVerifier::resume(
-            id.clone(),
-            trust.clone(),
-            header.from,
-            header.prev_hash,
-            acc,
-            &header.keyring,
-        ) {
-            Ok(v) => v,
-            Err((kind, detail)) => {
-                let mut v = ChainVerifier::new(id.clone(), trust.clone());
-                v.fail(
-                    if kind == BreakKind::BundleMalformed {
-                        0
-                    } else {
-                        header.from
-                    },
-                    kind,
-                    detail,
-                );
-                return Ok(v.finish(source));
-            }
-        }
+    let mut verifier = match start_verifier(&header, &trust, source) {
+        Ok(v) => v,
+        Err(report) => return Ok(report),
     };
     for claim in options.checkpoints {
         verifier.expect_checkpoint(claim)?;
     }
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(2);
-    let reader = std::thread::spawn(move || {
-        let mut page = Vec::with_capacity(BUNDLE_PAGE);
-        let mut line = Vec::new();
-        loop {
-            let msg = match read_line(&mut input, MAX_LINE_BYTES.max(MAX_TRAILER_BYTES), &mut line)
-            {
-                Err(e) => Msg::Io(e.to_string()),
-                Ok(None) => break,
-                Ok(Some(false)) if line.len() > MAX_LINE_BYTES.max(MAX_TRAILER_BYTES) => {
-                    Msg::TooLong
-                }
-                Ok(Some(false)) => Msg::Cut,
-                Ok(Some(true)) if line.starts_with(TRAILER_PREFIX) => {
-                    let trailer = std::mem::take(&mut line);
-                    // Anything after the trailer is not part of the bundle.
-                    let extra = match read_line(&mut input, 1, &mut line) {
-                        Ok(None) => None,
-                        _ => Some(Msg::Extra),
-                    };
-                    if !page.is_empty() && tx.send(Msg::Page(std::mem::take(&mut page))).is_err() {
-                        return;
-                    }
-                    let _ = tx.send(Msg::Trailer(trailer));
-                    if let Some(m) = extra {
-                        let _ = tx.send(m);
-                    }
-                    return;
-                }
-                Ok(Some(true)) => {
-                    page.push(RawEvent::Line(std::mem::take(&mut line)));
-                    if page.len() < BUNDLE_PAGE {
-                        continue;
-                    }
-                    Msg::Page(std::mem::replace(
-                        &mut page,
-                        Vec::with_capacity(BUNDLE_PAGE),
-                    ))
-                }
-            };
-            let stop = !matches!(msg, Msg::Page(_));
-            if !page.is_empty() && stop && tx.send(Msg::Page(std::mem::take(&mut page))).is_err() {
-                return;
-            }
-            if tx.send(msg).is_err() || stop {
-                return;
-            }
-        }
-        if !page.is_empty() {
-            let _ = tx.send(Msg::Page(page));
-        }
-    });
-
+    let reader = std::thread::spawn(move || read_pages(input, tx));
     let pages = verifier.run(Pages {
         rx,
         tail: Vec::new(),
@@ -532,54 +417,169 @@ pub fn verify_bundle(
     drop(rx);
     let _ = reader.join();
 
-    let mut trailer: Option<Vec<u8>> = None;
-    let mut ending: Option<(BreakKind, String)> = None;
     // After a break nothing that follows matters (stage 1 may have read ahead of it).
-    let tail = if verifier.is_broken() {
-        Vec::new()
-    } else {
-        tail
-    };
-    for msg in tail {
-        match msg {
-            Msg::Page(_) => {}
-            Msg::Trailer(t) => trailer = Some(t),
-            Msg::Cut => {
-                ending = Some((
-                    BreakKind::BundleTruncated,
-                    "the bundle ends in the middle of a line".into(),
-                ));
-            }
-            Msg::TooLong => {
-                ending = Some((
-                    BreakKind::ContentAltered,
-                    format!("a line is longer than {MAX_LINE_BYTES} bytes"),
-                ));
-            }
-            Msg::Extra => {
-                ending = Some((
-                    BreakKind::BundleMalformed,
-                    "the trailer is followed by more lines".into(),
-                ));
-            }
-            Msg::Io(e) => return Err(AuditError::invalid(format!("reading {source}: {e}"))),
-        }
-        if ending.is_some() {
-            break;
-        }
+    if verifier.is_broken() {
+        return Ok(verifier.finish(source));
     }
-
-    if !verifier.is_broken() {
-        let next = verifier.next_position();
-        if let Some((kind, detail)) = ending {
-            verifier.fail(next, kind, detail);
-        } else if let Err((kind, detail)) = check_trailer(&verifier, &header, trailer.as_deref()) {
-            verifier.fail(next, kind, detail);
-        } else if let Err(detail) = check_header_keyring(&verifier, &header) {
-            verifier.fail(0, BreakKind::BundleMalformed, format!("header: {detail}"));
-        }
+    let (trailer, ending) = read_tail(tail, source)?;
+    let next = verifier.next_position();
+    if let Some((kind, detail)) = ending {
+        verifier.fail(next, kind, detail);
+    } else if let Err((kind, detail)) = check_trailer(&verifier, &header, trailer.as_deref()) {
+        verifier.fail(next, kind, detail);
+    } else if let Err(detail) = check_header_keyring(&verifier, &header) {
+        verifier.fail(0, BreakKind::BundleMalformed, format!("header: {detail}"));
     }
     Ok(verifier.finish(source))
+}
+
+/// The bundle's first line, parsed and checked; `Ok(Err(report))`: the header is
+/// broken and `report` says how.
+fn read_header(
+    input: &mut Box<dyn BufRead + Send>,
+    source: &str,
+    trust: &TrustRoot,
+) -> Result<Result<Header, Report>, AuditError> {
+    let mut buf = Vec::new();
+    let read_err = |e: std::io::Error| AuditError::Read {
+        path: source.to_owned(),
+        source: e,
+    };
+    let broken =
+        |id: Option<&LedgerId>, detail: String| Ok(Err(header_break(source, id, trust, detail)));
+    let header_line = match read_line(input, MAX_HEADER_BYTES, &mut buf).map_err(read_err)? {
+        None => return broken(None, "the bundle is empty".into()),
+        Some(false) => return broken(None, "the bundle ends inside its header".into()),
+        Some(true) => std::mem::take(&mut buf),
+    };
+    let header: Header = match parse_tagged(&header_line, HEADER_KEY) {
+        Ok(h) => h,
+        Err(e) => return broken(None, e),
+    };
+    if let Err(detail) = check_header(&header) {
+        return broken(Some(&header.ledger_id), detail);
+    }
+    Ok(Ok(header))
+}
+
+/// The chain verifier for a bundle starting at `header.from`: fresh at position 1,
+/// else resumed from the header's prefix. `Err(report)`: the prefix does not hold.
+fn start_verifier(
+    header: &Header,
+    trust: &TrustRoot,
+    source: &str,
+) -> Result<ChainVerifier, Report> {
+    let id = header.ledger_id.clone();
+    if header.from == 1 {
+        return Ok(ChainVerifier::new(id, trust.clone()));
+    }
+    let acc = MerkleAccumulator::from_frontier(header.from - 1, header.prefix_frontier.clone())
+        .map_err(|e| header_break(source, Some(&id), trust, format!("prefix_frontier: {e}")))?;
+    ChainVerifier::resume(
+        id.clone(),
+        trust.clone(),
+        header.from,
+        header.prev_hash,
+        acc,
+        &header.keyring,
+    )
+    .map_err(|(kind, detail)| {
+        let mut v = ChainVerifier::new(id, trust.clone());
+        v.fail(
+            if kind == BreakKind::BundleMalformed {
+                0
+            } else {
+                header.from
+            },
+            kind,
+            detail,
+        );
+        v.finish(source)
+    })
+}
+
+/// The reader thread: sends the bundle's event lines in pages of `BUNDLE_PAGE`, then
+/// what ends them (the trailer, a cut or overlong line, lines after the trailer, or
+/// an I/O error), and stops at the first of those or when the verifier hangs up.
+fn read_pages(mut input: Box<dyn BufRead + Send>, tx: std::sync::mpsc::SyncSender<Msg>) {
+    let mut page = Vec::with_capacity(BUNDLE_PAGE);
+    let mut line = Vec::new();
+    loop {
+        let msg = match read_line(&mut input, MAX_LINE_BYTES.max(MAX_TRAILER_BYTES), &mut line) {
+            Err(e) => Msg::Io(e.to_string()),
+            Ok(None) => break,
+            Ok(Some(false)) if line.len() > MAX_LINE_BYTES.max(MAX_TRAILER_BYTES) => Msg::TooLong,
+            Ok(Some(false)) => Msg::Cut,
+            Ok(Some(true)) if line.starts_with(TRAILER_PREFIX) => {
+                let trailer = std::mem::take(&mut line);
+                // Anything after the trailer is not part of the bundle.
+                let extra = match read_line(&mut input, 1, &mut line) {
+                    Ok(None) => None,
+                    _ => Some(Msg::Extra),
+                };
+                if !page.is_empty() && tx.send(Msg::Page(std::mem::take(&mut page))).is_err() {
+                    return;
+                }
+                let _ = tx.send(Msg::Trailer(trailer));
+                if let Some(m) = extra {
+                    let _ = tx.send(m);
+                }
+                return;
+            }
+            Ok(Some(true)) => {
+                page.push(RawEvent::Line(std::mem::take(&mut line)));
+                if page.len() < BUNDLE_PAGE {
+                    continue;
+                }
+                Msg::Page(std::mem::replace(
+                    &mut page,
+                    Vec::with_capacity(BUNDLE_PAGE),
+                ))
+            }
+        };
+        let stop = !matches!(msg, Msg::Page(_));
+        if !page.is_empty() && stop && tx.send(Msg::Page(std::mem::take(&mut page))).is_err() {
+            return;
+        }
+        if tx.send(msg).is_err() || stop {
+            return;
+        }
+    }
+    if !page.is_empty() {
+        let _ = tx.send(Msg::Page(page));
+    }
+}
+
+/// What followed the event pages of an unbroken chain: the trailer line, and how the
+/// bundle ended if not with a trailer alone.
+type Tail = (Option<Vec<u8>>, Option<(BreakKind, String)>);
+
+fn read_tail(tail: Vec<Msg>, source: &str) -> Result<Tail, AuditError> {
+    let mut trailer: Option<Vec<u8>> = None;
+    for msg in tail {
+        let ending = match msg {
+            Msg::Page(_) => continue,
+            Msg::Trailer(t) => {
+                trailer = Some(t);
+                continue;
+            }
+            Msg::Cut => (
+                BreakKind::BundleTruncated,
+                "the bundle ends in the middle of a line".into(),
+            ),
+            Msg::TooLong => (
+                BreakKind::ContentAltered,
+                format!("a line is longer than {MAX_LINE_BYTES} bytes"),
+            ),
+            Msg::Extra => (
+                BreakKind::BundleMalformed,
+                "the trailer is followed by more lines".into(),
+            ),
+            Msg::Io(e) => return Err(AuditError::invalid(format!("reading {source}: {e}"))),
+        };
+        return Ok((trailer, Some(ending)));
+    }
+    Ok((trailer, None))
 }
 
 fn check_header(h: &Header) -> Result<(), String> {
