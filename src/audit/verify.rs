@@ -419,6 +419,87 @@ struct Checked {
     sig: SigStatus,
 }
 
+/// The position an event claims is the one it occupies.
+fn check_claimed_position(claimed: Option<u64>, e: u64) -> Result<(), Issue> {
+    match claimed {
+        Some(claimed) if claimed > e => Err((
+            BreakKind::MissingPosition,
+            format!("position {e} is missing; the next event is at position {claimed}"),
+        )),
+        Some(claimed) if claimed < e => Err((
+            BreakKind::InsertedOrReordered,
+            format!("an event for position {claimed} appears where position {e} belongs"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The keyring the genesis record (position 1) sets up.
+fn genesis_ring(r: &Fields) -> Result<Keyring, Issue> {
+    match r.full.as_deref() {
+        Some(full) => key_events::keyring_from(std::iter::once(full))
+            .map_err(|err| (BreakKind::BadKeyEvent, err.to_string())),
+        // Stage 1 parses position 1 whole; this cannot happen.
+        None => Err((
+            BreakKind::BadKeyEvent,
+            "genesis record was not parsed".to_string(),
+        )),
+    }
+}
+
+/// Whether the stored hash carries a valid signature: stage 1's verdict, or checked
+/// here with the resolved key.
+fn signature_ok(c: &Checked, resolved: Option<&Result<VerifyingKey, KeyringError>>) -> bool {
+    match (c.sig, resolved) {
+        (SigStatus::Valid, _) => true,
+        (SigStatus::Invalid, _) => false,
+        (SigStatus::Unchecked, Some(Ok(key))) => {
+            verify_signature(key, &c.stored_hash, &c.signature)
+        }
+        (SigStatus::Unchecked, _) => false,
+    }
+}
+
+/// The bytes hash to the stored hash; if not, a signed hash means the content was
+/// altered, an unsigned one that the hash was.
+fn check_hash(c: &Checked, sig_ok: bool) -> Result<(), Issue> {
+    if c.computed_hash == c.stored_hash {
+        return Ok(());
+    }
+    Err(if sig_ok {
+        altered(format!(
+            "the bytes hash to {}, not to the signed hash {}",
+            c.computed_hash, c.stored_hash
+        ))
+    } else {
+        (
+            BreakKind::HashMismatch,
+            format!(
+                "stored hash {} is neither the hash of the bytes ({}) nor signed",
+                c.stored_hash, c.computed_hash
+            ),
+        )
+    })
+}
+
+/// The event's key was found, valid at its position.
+fn check_resolved(resolved: Option<Result<VerifyingKey, KeyringError>>) -> Result<(), Issue> {
+    match resolved {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(err)) => {
+            let detail = match err {
+                KeyringError::Unknown(k) => format!("key {k} is not in the ledger's keyring"),
+                other => other.to_string(),
+            };
+            Err((BreakKind::UnknownOrOutOfPeriodKey, detail))
+        }
+        None => Err((
+            BreakKind::BadKeyEvent,
+            "no keyring: the ledger has no valid genesis".to_string(),
+        )),
+    }
+}
+
 fn altered(detail: String) -> Issue {
     (BreakKind::ContentAltered, detail)
 }
@@ -975,20 +1056,7 @@ impl ChainVerifier {
 
     fn check_one(&mut self, p: Prepared) -> Result<(), Issue> {
         let e = self.next;
-        if let Some(claimed) = p.claimed {
-            if claimed > e {
-                return Err((
-                    BreakKind::MissingPosition,
-                    format!("position {e} is missing; the next event is at position {claimed}"),
-                ));
-            }
-            if claimed < e {
-                return Err((
-                    BreakKind::InsertedOrReordered,
-                    format!("an event for position {claimed} appears where position {e} belongs"),
-                ));
-            }
-        }
+        check_claimed_position(p.claimed, e)?;
         let c = p.checked?;
         if let Some(issue) = c.column_issue {
             return Err(issue);
@@ -997,6 +1065,50 @@ impl ChainVerifier {
         let is_key_event = r.aggregate_type == LEDGER_AGGREGATE_TYPE;
         // Checks run in the order of docs/LEDGER_FORMAT.md section 6, so that two
         // verifiers name the same kind for the same break.
+        self.check_link(r, e)?;
+        let genesis_ring = (e == 1).then(|| genesis_ring(r));
+        // The key is resolved before the hash comparison (quietly) because whether the
+        // stored hash carries a valid signature tells "content altered" (the bytes
+        // changed under a genuine hash) from "hash mismatch" (the hash itself changed).
+        let resolved = self.resolve_key(genesis_ring.as_ref(), r, e);
+        let sig_ok = signature_ok(&c, resolved.as_ref());
+        check_hash(&c, sig_ok)?;
+        match genesis_ring {
+            Some(ring) => self.adopt_genesis(ring?, r)?,
+            None if is_key_event && r.event_type == LEDGER_INITIALIZED => {
+                return Err((
+                    BreakKind::BadKeyEvent,
+                    "a second LedgerInitialized event".into(),
+                ));
+            }
+            None => {}
+        }
+        check_resolved(resolved)?;
+        if let Some(issue) = self.trust.check_event(&r.key_id, e) {
+            return Err(issue);
+        }
+        if !sig_ok {
+            return Err((
+                BreakKind::BadSignature,
+                format!("signature does not verify with key {}", r.key_id),
+            ));
+        }
+        self.check_stream(r, &c.stream)?;
+        self.check_time_and_format(r)?;
+        if is_key_event && r.event_type == SIGNING_KEY_ROTATED {
+            let full = r.full.as_deref().ok_or_else(|| {
+                (
+                    BreakKind::BadKeyEvent,
+                    "rotation record was not parsed".to_string(),
+                )
+            })?;
+            self.apply_rotation(full)?;
+        }
+        self.advance(&c, e)
+    }
+
+    /// The record's `prev_hash` links to the hash of the position before it.
+    fn check_link(&self, r: &Fields, e: u64) -> Result<(), Issue> {
         if r.prev_hash != self.prev_hash {
             return Err((
                 BreakKind::InsertedOrReordered,
@@ -1008,95 +1120,41 @@ impl ChainVerifier {
                 ),
             ));
         }
-        let genesis_ring = if e == 1 {
-            Some(match r.full.as_deref() {
-                Some(full) => key_events::keyring_from(std::iter::once(full))
-                    .map_err(|err| (BreakKind::BadKeyEvent, err.to_string())),
-                // Stage 1 parses position 1 whole; this cannot happen.
-                None => Err((
-                    BreakKind::BadKeyEvent,
-                    "genesis record was not parsed".to_string(),
-                )),
-            })
-        } else {
-            None
+        Ok(())
+    }
+
+    /// The key of `r` at position `e`, from the genesis' own keyring at position 1,
+    /// else the ledger's; `None`: no keyring to ask.
+    fn resolve_key(
+        &self,
+        genesis_ring: Option<&Result<Keyring, Issue>>,
+        r: &Fields,
+        e: u64,
+    ) -> Option<Result<VerifyingKey, KeyringError>> {
+        let ring = match genesis_ring {
+            Some(Ok(ring)) => Some(ring),
+            Some(Err(_)) => None,
+            None => self.ring.as_ref(),
         };
-        // The key is resolved before the hash comparison (quietly) because whether the
-        // stored hash carries a valid signature tells "content altered" (the bytes
-        // changed under a genuine hash) from "hash mismatch" (the hash itself changed).
-        let resolved = {
-            let ring = match &genesis_ring {
-                Some(Ok(ring)) => Some(ring),
-                Some(Err(_)) => None,
-                None => self.ring.as_ref(),
-            };
-            ring.map(|ring| ring.key_for(&r.key_id, e).copied())
-        };
-        let sig_ok = match (c.sig, &resolved) {
-            (SigStatus::Valid, _) => true,
-            (SigStatus::Invalid, _) => false,
-            (SigStatus::Unchecked, Some(Ok(key))) => {
-                verify_signature(key, &c.stored_hash, &c.signature)
-            }
-            (SigStatus::Unchecked, _) => false,
-        };
-        if c.computed_hash != c.stored_hash {
-            return Err(if sig_ok {
-                altered(format!(
-                    "the bytes hash to {}, not to the signed hash {}",
-                    c.computed_hash, c.stored_hash
-                ))
-            } else {
-                (
-                    BreakKind::HashMismatch,
-                    format!(
-                        "stored hash {} is neither the hash of the bytes ({}) nor signed",
-                        c.stored_hash, c.computed_hash
-                    ),
-                )
-            });
-        }
-        if let Some(ring) = genesis_ring {
-            let ring = ring?;
-            if let Some(issue) = self.trust.check_genesis(&r.key_id) {
-                return Err(issue);
-            }
-            self.genesis_key = Some(r.key_id.clone());
-            if let Some(full) = r.full.as_deref() {
-                self.commit_clock = Some(CommitClock::of_genesis(&full.payload));
-            }
-            self.set_ring(ring);
-        } else if is_key_event && r.event_type == LEDGER_INITIALIZED {
-            return Err((
-                BreakKind::BadKeyEvent,
-                "a second LedgerInitialized event".into(),
-            ));
-        }
-        match resolved {
-            Some(Ok(_)) => {}
-            Some(Err(err)) => {
-                let detail = match err {
-                    KeyringError::Unknown(k) => format!("key {k} is not in the ledger's keyring"),
-                    other => other.to_string(),
-                };
-                return Err((BreakKind::UnknownOrOutOfPeriodKey, detail));
-            }
-            None => {
-                return Err((
-                    BreakKind::BadKeyEvent,
-                    "no keyring: the ledger has no valid genesis".to_string(),
-                ))
-            }
-        }
-        if let Some(issue) = self.trust.check_event(&r.key_id, e) {
+        ring.map(|ring| ring.key_for(&r.key_id, e).copied())
+    }
+
+    /// Position 1 passed its checks so far: its key must be the trusted genesis key,
+    /// and its keyring and commit clock become the ledger's.
+    fn adopt_genesis(&mut self, ring: Keyring, r: &Fields) -> Result<(), Issue> {
+        if let Some(issue) = self.trust.check_genesis(&r.key_id) {
             return Err(issue);
         }
-        if !sig_ok {
-            return Err((
-                BreakKind::BadSignature,
-                format!("signature does not verify with key {}", r.key_id),
-            ));
+        self.genesis_key = Some(r.key_id.clone());
+        if let Some(full) = r.full.as_deref() {
+            self.commit_clock = Some(CommitClock::of_genesis(&full.payload));
         }
+        self.set_ring(ring);
+        Ok(())
+    }
+
+    /// The stream rules of the ledger's own events, and the stream's next sequence.
+    fn check_stream(&self, r: &Fields, stream: &[u8; 16]) -> Result<(), Issue> {
         if let Some(reason) = key_events::stream_rule_broken(
             &self.ledger,
             &r.aggregate_type,
@@ -1105,7 +1163,7 @@ impl ChainVerifier {
         ) {
             return Err((BreakKind::BadKeyEvent, reason));
         }
-        let last = self.streams.get(&c.stream).copied();
+        let last = self.streams.get(stream).copied();
         let expected_seq = match last {
             Some(s) => s + 1,
             None if self.lenient_streams => r.sequence,
@@ -1120,6 +1178,12 @@ impl ChainVerifier {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// `recorded_at` is a real instant no earlier than the last, and the format
+    /// version never goes down (which it then records).
+    fn check_time_and_format(&mut self, r: &Fields) -> Result<(), Issue> {
         let time = &r.recorded_at;
         if !is_recorded_at(time) {
             return Err(altered(format!(
@@ -1141,23 +1205,20 @@ impl ChainVerifier {
             )));
         }
         self.prev_format = r.format_version;
-        if is_key_event && r.event_type == SIGNING_KEY_ROTATED {
-            let full = r.full.as_deref().ok_or_else(|| {
-                (
-                    BreakKind::BadKeyEvent,
-                    "rotation record was not parsed".to_string(),
-                )
-            })?;
-            self.apply_rotation(full)?;
-        }
+        Ok(())
+    }
+
+    /// Position `e` verified: the chain moves past it.
+    fn advance(&mut self, c: &Checked, e: u64) -> Result<(), Issue> {
+        let r = &c.f;
         self.streams.insert(c.stream, r.sequence);
         match &mut self.prev_time {
             // Reuses the buffer: no allocation per event.
             Some(prev) => {
                 prev.clear();
-                prev.push_str(time);
+                prev.push_str(&r.recorded_at);
             }
-            None => self.prev_time = Some(time.clone()),
+            None => self.prev_time = Some(r.recorded_at.clone()),
         }
         self.prev_hash = c.stored_hash;
         self.acc
