@@ -401,7 +401,7 @@ pub fn verify_bundle(
     };
     let mut verifier = match start_verifier(&header, &trust, source) {
         Ok(v) => v,
-        Err(report) => return Ok(report),
+        Err(report) => return Ok(*report),
     };
     for claim in options.checkpoints {
         verifier.expect_checkpoint(claim)?;
@@ -468,13 +468,20 @@ fn start_verifier(
     header: &Header,
     trust: &TrustRoot,
     source: &str,
-) -> Result<ChainVerifier, Report> {
+) -> Result<ChainVerifier, Box<Report>> {
     let id = header.ledger_id.clone();
     if header.from == 1 {
         return Ok(ChainVerifier::new(id, trust.clone()));
     }
     let acc = MerkleAccumulator::from_frontier(header.from - 1, header.prefix_frontier.clone())
-        .map_err(|e| header_break(source, Some(&id), trust, format!("prefix_frontier: {e}")))?;
+        .map_err(|e| {
+            Box::new(header_break(
+                source,
+                Some(&id),
+                trust,
+                format!("prefix_frontier: {e}"),
+            ))
+        })?;
     ChainVerifier::resume(
         id.clone(),
         trust.clone(),
@@ -494,7 +501,7 @@ fn start_verifier(
             kind,
             detail,
         );
-        v.finish(source)
+        Box::new(v.finish(source))
     })
 }
 
