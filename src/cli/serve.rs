@@ -229,7 +229,7 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         state.ledger.id()
     );
     outln!("  public reporting page  http://{local}/");
-    outln!("  staff pages            http://{local}/staff  (sign in with a token)");
+    outln!("  staff pages            http://{local}/staff  (sign in with an account or a token)");
     outln!("  API description        http://{local}/v1/openapi.json");
     if !demo_tokens.is_empty() {
         outln!("demo tokens (shown once; new ones are issued on every start):");
@@ -267,8 +267,14 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
             cuts_rx,
         ))
     });
+    // AC-2(3): accounts unused for 90 days are disabled, checked every six hours.
+    let sweep = crate::http::accounts::spawn_inactivity_sweep(
+        state.accounts.clone(),
+        crate::http::accounts::SWEEP_EVERY,
+    );
     outln!("press ctrl-c to stop");
     server::serve(listener, state, server::shutdown_signal()).await?;
+    sweep.abort();
     checkpointer.abort();
     if let Some(t) = publisher_task {
         t.abort();

@@ -6,6 +6,7 @@
 //! a final mapping that turns any bare error response into RFC 9457 problem+json.
 
 pub mod access_log;
+pub mod accounts;
 pub mod auth;
 pub mod client_addr;
 pub mod csrf;
@@ -19,8 +20,10 @@ pub mod problem;
 pub mod rate_limit;
 pub mod requests;
 pub mod routes;
+pub mod second_factor;
 pub mod server;
 pub mod sessions;
+pub mod signin;
 pub mod tokens;
 pub mod web_forms;
 
@@ -118,6 +121,8 @@ pub struct AppState {
     pub commands: Commands,
     pub ledger: Ledger,
     pub tokens: TokenStore,
+    /// Staff accounts, their factors and lockouts (schema 10).
+    pub accounts: accounts::AccountStore,
     pub sessions: sessions::SessionStore,
     /// The web form's drafts and submission claims (outside the ledger).
     pub web_forms: web_forms::WebForms,
@@ -160,6 +165,7 @@ impl AppState {
         }
         let access_log = AccessLog::new(storage.clone(), id.clone());
         let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());
+        let accounts = accounts::AccountStore::new(storage.clone(), id.clone(), access_log.clone());
         let sessions = sessions::SessionStore::new(storage.clone(), id.clone(), tokens.clone());
         let web_forms = web_forms::WebForms::new(storage.clone(), id.clone());
         let projections = ProjectionRunner::open(storage, id).await?;
@@ -173,6 +179,7 @@ impl AppState {
             commands,
             ledger,
             tokens,
+            accounts,
             sessions,
             web_forms,
             dashboard_cache: Default::default(),

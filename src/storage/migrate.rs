@@ -39,6 +39,10 @@ const POSTGRES: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/postgres/0009_web_forms.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_accounts.sql"),
+    ),
 ];
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_ledger.sql")),
@@ -71,9 +75,13 @@ const SQLITE: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_web_forms.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_accounts.sql"),
+    ),
 ];
 
-pub const LATEST_SCHEMA_VERSION: i64 = 9;
+pub const LATEST_SCHEMA_VERSION: i64 = 10;
 
 /// Schema 8 moves schema 6's rows (one per value) into packed rows (one per event)
 /// after creating the new table, then drops the old one: SQL alone cannot pack.

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod notification;
 pub mod public;
 pub mod reports;
+pub mod signin;
 pub mod staff;
 pub mod timeline;
 
@@ -27,6 +28,15 @@ pub fn router() -> Router<SharedState> {
         .route("/staff", get(dashboard::dashboard))
         .route("/staff/login", get(staff::login_page).post(staff::login))
         .route("/staff/logout", post(staff::logout))
+        .route(
+            "/staff/signin",
+            get(signin::signin_page).post(signin::signin),
+        )
+        .route(
+            "/staff/enroll",
+            get(signin::enroll_page).post(signin::enroll),
+        )
+        .route("/staff/account", get(signin::account_page))
         .route("/staff/notifications/new", get(notification::new_form))
         .route("/staff/notifications", post(notification::submit))
         .route("/staff/cases", get(cases::cases))
