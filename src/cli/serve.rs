@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// Mark the staff session cookie Secure (when served behind TLS)
     #[arg(long)]
     pub secure_cookies: bool,
+    /// The origin staff open the service at (e.g. https://ledger.example): the passkey
+    /// (WebAuthn) relying party. Without it passkeys work only at http://localhost:PORT
+    #[arg(long)]
+    pub public_origin: Option<String>,
     /// Open connections at most; a connection beyond this is closed at once
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
@@ -115,6 +119,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
         request_timeout: Duration::from_secs(args.timeout_secs.clamp(1, 600)),
         public_reports_per_window: args.public_reports_per_10min.max(1),
         secure_cookies: args.secure_cookies,
+        public_origin: args.public_origin.clone(),
         limits: ConnectionLimits {
             max_connections: args.max_connections.clamp(1, 1 << 20),
             header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.clamp(1, 600)),

@@ -16,6 +16,7 @@ pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod passkeys;
 pub mod problem;
 pub mod rate_limit;
 pub mod requests;
@@ -79,6 +80,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The C2SP tiles directory served under `/tlog/` (and receipts built from it).
     pub tlog_dir: Option<std::path::PathBuf>,
+    /// The origin staff open the service at (`https://ledger.example`): the WebAuthn
+    /// relying party. Without it passkeys work only at `http://localhost:PORT`.
+    pub public_origin: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -112,6 +116,7 @@ impl Default for ServerConfig {
             public_limiter_capacity: 100_000,
             trusted_proxies: Vec::new(),
             tlog_dir: None,
+            public_origin: None,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod intake;
 pub mod labels;
 pub mod layout;
 pub mod notification;
+pub mod passkey;
 pub mod public;
 pub mod reports;
 pub mod signin;
@@ -37,6 +38,17 @@ pub fn router() -> Router<SharedState> {
             get(signin::enroll_page).post(signin::enroll),
         )
         .route("/staff/account", get(signin::account_page))
+        .route("/staff/passkey.js", get(passkey::script))
+        .route(
+            "/staff/passkey/register/start",
+            post(passkey::register_start),
+        )
+        .route(
+            "/staff/passkey/register/finish",
+            post(passkey::register_finish),
+        )
+        .route("/staff/passkey/login/start", post(passkey::login_start))
+        .route("/staff/passkey/login/finish", post(passkey::login_finish))
         .route("/staff/notifications/new", get(notification::new_form))
         .route("/staff/notifications", post(notification::submit))
         .route("/staff/cases", get(cases::cases))
