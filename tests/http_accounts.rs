@@ -146,6 +146,11 @@ impl<'a> Browser<'a> {
             (dash.status, dash.location.as_str()),
             (303, "/staff/enroll")
         );
+        self.set_up_authenticator(password).await
+    }
+
+    /// Sets up a (new) authenticator from the enrolment page of this session.
+    async fn set_up_authenticator(&mut self, password: &str) -> (Vec<u8>, Vec<String>) {
         let page = self.get("/staff/enroll").await;
         assert_eq!(page.status, 200);
         let secret_text = between(&page.body, "id=\"totp-secret\">", "<");
@@ -767,6 +772,43 @@ async fn sessions_end_at_logout_when_idle_at_their_limit_and_on_disable() {
         7,
         "a refused sign-in spends no code"
     );
+
+    // A factor change ends the account's other sessions; a password reset ends all.
+    let (status, _) = s
+        .post(Role::Admin, "/v1/accounts/carol/enable", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let mut f = Browser::new(&s);
+    assert_eq!(f.sign_in("carol", &pw, &codes[3]).await.status, 303);
+    let mut g = Browser::new(&s);
+    assert_eq!(g.sign_in("carol", &pw, &codes[4]).await.status, 303);
+    let (_, new_codes) = g.set_up_authenticator(&pw).await;
+    let a = f.get("/staff").await;
+    assert_eq!(a.status, 401);
+    assert!(a.body.contains("factor_changed"), "{}", a.body);
+    assert_eq!(
+        g.get("/staff").await.status,
+        200,
+        "the browser that did it stays in"
+    );
+    let mut h = Browser::new(&s);
+    assert_eq!(
+        h.sign_in("carol", &pw, &codes[5]).await.status,
+        401,
+        "old codes are gone"
+    );
+    let (status, v) = s
+        .post(Role::Admin, "/v1/accounts/carol/password-reset", json!({}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let a = g.get("/staff").await;
+    assert_eq!(a.status, 401);
+    assert!(a.body.contains("password_reset"), "{}", a.body);
+    let new_pw = v["password"].as_str().unwrap();
+    assert_eq!(h.sign_in("carol", &pw, &new_codes[0]).await.status, 401);
+    // The authenticator was sealed under the old password: it is set up again.
+    let a = h.sign_in("carol", new_pw, "").await;
+    assert_eq!(a.location, "/staff/enroll");
     s.stop().await;
 }
 
