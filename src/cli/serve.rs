@@ -178,6 +178,7 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
     let state = AppState::open(ledger, config).await?;
 
     let mut demo_tokens = Vec::new();
+    let mut demo_account = None;
     if args.demo {
         let head = state.ledger.head().await?;
         // Only the genesis (and key) events: an empty ledger gets the demo year.
@@ -225,6 +226,21 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
                 .await?;
             demo_tokens.push((role, issued.info.unit.clone(), issued.token));
         }
+        // A staff account to try the account sign-in with (once per demo ledger).
+        if state.accounts.get("demo.supervisor").await?.is_none() {
+            let by = crate::http::accounts::Actor::cli("cli:serve-demo".into());
+            let created = state
+                .accounts
+                .create(
+                    "demo.supervisor",
+                    Role::Supervisor,
+                    None,
+                    &by,
+                    jiff::Timestamp::now().as_second(),
+                )
+                .await?;
+            demo_account = Some(created.password);
+        }
     }
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
@@ -246,6 +262,12 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
             outln!("  {:<14}{unit:<12} {token}", role.as_str());
         }
         outln!("try: curl -H 'Authorization: Bearer <token>' http://{local}/v1/whoami");
+    }
+    if let Some(password) = &demo_account {
+        outln!(
+            "demo staff account (shown once): sign in at http://localhost:{}/staff/signin as demo.supervisor with {password}",
+            local.port()
+        );
     }
     // Auditors get a fresh signed checkpoint every N events or T seconds; with
     // --tlog-dir each one goes to the publisher (tiles, witnesses, quorum).

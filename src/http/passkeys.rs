@@ -323,3 +323,32 @@ impl AccountStore {
         Ok(username)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relying_party_is_the_configured_origin_or_localhost_only() {
+        assert!(relying_party(Some("https://ledger.example"), Some("evil.example")).is_ok());
+        assert!(relying_party(None, Some("localhost:8080")).is_ok());
+        assert!(matches!(
+            relying_party(None, Some("ledger.example")),
+            Err(PasskeyError::NoOrigin)
+        ));
+        assert!(matches!(
+            relying_party(None, Some("127.0.0.1:8080")),
+            Err(PasskeyError::NoOrigin)
+        ));
+        assert!(matches!(
+            relying_party(None, None),
+            Err(PasskeyError::NoOrigin)
+        ));
+    }
+
+    #[test]
+    fn user_handles_are_stable_and_distinct() {
+        assert_eq!(user_handle("alice"), user_handle("alice"));
+        assert_ne!(user_handle("alice"), user_handle("bob"));
+    }
+}
