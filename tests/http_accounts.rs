@@ -724,7 +724,8 @@ async fn sessions_end_at_logout_when_idle_at_their_limit_and_on_disable() {
     let mut c = Browser::new(&s);
     assert_eq!(c.sign_in("carol", &pw, &codes[1]).await.status, 303);
     let id = SessionId::from_cookie(c.session.as_deref().unwrap()).unwrap();
-    let mut at = now();
+    // From before the sign-in, so no step is ever a whole idle period after the last.
+    let mut at = t;
     while at < t + ACCOUNT_SESSION_SECS {
         at += ACCOUNT_IDLE_SECS - 1;
         let r = s.state.sessions.resolve_account(&id, at).await.unwrap();
@@ -948,4 +949,43 @@ fn the_accounts_command_line_administers_accounts() {
     assert!(out.status.success(), "{}", child_server::show(&out));
     let out = d.cli(&["tokens", "list"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("account uma"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_token_sign_in_off_the_staff_pages_take_accounts_only() {
+    let config = ServerConfig {
+        token_sign_in: false,
+        ..ServerConfig::default()
+    };
+    let s = start(TestDb::new(common::Kind::Sqlite).await, config).await;
+    let page = s.client.get(s.url("/staff/login")).send().await.unwrap();
+    let cookie = cookie_value(&set_cookies(&page), "icac_login_csrf").unwrap();
+    let csrf = hidden_csrf(&page.text().await.unwrap());
+    let r = s
+        .client
+        .post(s.url("/staff/login"))
+        .header("cookie", format!("icac_login_csrf={cookie}"))
+        .header("origin", &s.base)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("token", s.tokens[&Role::Supervisor].as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(set_cookies(&r)
+        .iter()
+        .all(|c| !c.starts_with("icac_session=")));
+    assert!(r.text().await.unwrap().contains("/staff/signin"));
+    assert!(logged(&s, "logon_failed")
+        .await
+        .iter()
+        .any(|(_, _, o)| o == "token_sign_in_off"));
+    // The API still takes the token; accounts still sign in.
+    assert_eq!(s.get(Role::Supervisor, "/v1/whoami").await.0, 200);
+    let pw = create(&s, "fay", "auditor", None).await;
+    let mut b = Browser::new(&s);
+    b.enrol("fay", &pw).await;
+    s.stop().await;
 }

@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// (WebAuthn) relying party. Without it passkeys work only at http://localhost:PORT
     #[arg(long)]
     pub public_origin: Option<String>,
+    /// Refuse token sign-in on the staff pages: people sign in only with their account
+    /// and its second factor (tokens keep working for the API)
+    #[arg(long)]
+    pub no_token_sign_in: bool,
     /// Open connections at most; a connection beyond this is closed at once
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
@@ -120,6 +124,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
         public_reports_per_window: args.public_reports_per_10min.max(1),
         secure_cookies: args.secure_cookies,
         public_origin: args.public_origin.clone(),
+        token_sign_in: !args.no_token_sign_in,
         limits: ConnectionLimits {
             max_connections: args.max_connections.clamp(1, 1 << 20),
             header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.clamp(1, 600)),

@@ -83,6 +83,9 @@ pub struct ServerConfig {
     /// The origin staff open the service at (`https://ledger.example`): the WebAuthn
     /// relying party. Without it passkeys work only at `http://localhost:PORT`.
     pub public_origin: Option<String>,
+    /// Whether the staff pages still take a token at `/staff/login` (no second factor).
+    /// `serve --no-token-sign-in` turns it off, so people sign in only with accounts.
+    pub token_sign_in: bool,
 }
 
 impl Default for ServerConfig {
@@ -117,6 +120,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             tlog_dir: None,
             public_origin: None,
+            token_sign_in: true,
         }
     }
 }

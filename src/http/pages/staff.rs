@@ -346,6 +346,25 @@ pub async fn login(State(state): State<SharedState>, request: axum::extract::Req
     if expected.is_empty() || !constant_time_eq(expected.as_bytes(), sent.as_bytes()) {
         return forged();
     }
+    if !state.config.token_sign_in {
+        let source = client_addr(&parts, &state.config.trusted_proxies);
+        if let Err(e) = state
+            .access_log
+            .append(AccessEntry::new(
+                "logon_failed",
+                "",
+                &source,
+                "",
+                "token_sign_in_off",
+            ))
+            .await
+        {
+            return error_page(&Problem::internal(e));
+        }
+        return error_page(&Problem::forbidden(
+            "the staff pages take account sign-in only here; sign in at /staff/signin with your username, password and authenticator, or your passkey",
+        ));
+    }
     let token = csrf::form_field(&pairs, "token")
         .map(|t| t.trim().to_owned())
         .unwrap_or_default();
