@@ -127,9 +127,11 @@ impl AccountStore {
             .filter(|c| !c.is_control())
             .take(40)
             .collect();
-        let principal = super::accounts::valid_username(username)
-            .then(|| account_principal_id(username).0)
-            .unwrap_or_default();
+        let principal = if super::accounts::valid_username(username) {
+            account_principal_id(username).0
+        } else {
+            String::new()
+        };
         match &result {
             Ok(SignedIn::Full { factor, .. }) => {
                 self.touch(username, now).await?;
