@@ -989,3 +989,52 @@ async fn with_token_sign_in_off_the_staff_pages_take_accounts_only() {
     b.enrol("fay", &pw).await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_ends_every_other_session_and_keeps_the_authenticator() {
+    for kind in KINDS {
+        let s = start(TestDb::new(kind).await, ServerConfig::default()).await;
+        let pw = create(&s, "gus", "investigator", None).await;
+        let mut b = Browser::new(&s);
+        let (secret, codes) = b.enrol("gus", &pw).await;
+        let mut other = Browser::new(&s);
+        assert_eq!(other.sign_in("gus", &pw, &codes[0]).await.status, 303);
+        let page = b.get("/staff/account").await;
+        assert_eq!(page.status, 200);
+        let csrf = hidden_csrf(&page.body);
+        // The wrong current password: 422, nothing changes.
+        let a = b
+            .post(
+                "/staff/account/password",
+                None,
+                &[("csrf", csrf.as_str()), ("password", "not-it")],
+            )
+            .await;
+        assert_eq!(a.status, 422);
+        assert_eq!(other.get("/staff").await.status, 200);
+        let a = b
+            .post(
+                "/staff/account/password",
+                None,
+                &[("csrf", csrf.as_str()), ("password", pw.as_str())],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let new_pw = between(&a.body, "id=\"new-password\">", "<");
+        assert_ne!(new_pw, pw);
+        let ended = other.get("/staff").await;
+        assert_eq!(ended.status, 401);
+        assert!(ended.body.contains("password_changed"), "{}", ended.body);
+        assert_eq!(b.get("/staff").await.status, 200, "this browser stays in");
+        // The old password is gone; the new one works with the same authenticator.
+        let mut c = Browser::new(&s);
+        assert_eq!(c.sign_in("gus", &pw, &codes[1]).await.status, 401);
+        let code = code_at(&secret, now() + TOTP_STEP);
+        assert_eq!(c.sign_in("gus", &new_pw, &code).await.status, 303);
+        assert!(logged(&s, "account_password_changed")
+            .await
+            .iter()
+            .any(|(p, t, o)| p == "acct.gus" && t == "gus" && o == "ok"));
+        s.stop().await;
+    }
+}

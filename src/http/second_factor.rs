@@ -268,6 +268,50 @@ impl AccountStore {
         Ok(n == 1)
     }
 
+    /// A person's own password change: a new generated password (returned, shown once)
+    /// if `old` is right, the authenticator resealed under it and every session of the
+    /// account ended. `None`: `old` is wrong (nothing changed).
+    pub async fn change_password(
+        &self,
+        username: &str,
+        old: &str,
+        now: i64,
+    ) -> Result<Option<String>, AccountError> {
+        let Some(account) = self.secrets(username).await? else {
+            return Ok(None);
+        };
+        if !super::accounts::verify_password(old, &account.password_argon2) {
+            return Ok(None);
+        }
+        let new = super::accounts::generate_password();
+        let phc = super::accounts::hash_password(&new)?;
+        let sealed = match &account.totp_sealed {
+            Some(s) => Some(seal(
+                &unseal(s, old, username)
+                    .ok_or_else(|| AccountError::Malformed("TOTP secret does not open".into()))?,
+                &new,
+                username,
+            )?),
+            None => None,
+        };
+        let ledger = self.ledger().as_str();
+        on_pool!(self.storage(), |pool, sql| {
+            sqlx::query(&sql(
+                "UPDATE staff_accounts SET password_argon2 = $1, totp_sealed = $2 WHERE ledger_id = $3 AND username = $4",
+            ))
+            .bind(&phc)
+            .bind(&sealed)
+            .bind(ledger)
+            .bind(username)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        self.revoke_sessions(username, "password_changed", now)
+            .await?;
+        Ok(Some(new))
+    }
+
     /// Unused recovery codes left.
     pub async fn recovery_codes_left(&self, username: &str) -> Result<i64, AccountError> {
         let ledger = self.ledger().as_str();

@@ -38,6 +38,7 @@ pub fn router() -> Router<SharedState> {
             get(signin::enroll_page).post(signin::enroll),
         )
         .route("/staff/account", get(signin::account_page))
+        .route("/staff/account/password", post(signin::change_password))
         .route("/staff/passkey.js", get(passkey::script))
         .route(
             "/staff/passkey/register/start",

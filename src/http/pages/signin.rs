@@ -10,7 +10,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::layout::{render, Chrome};
-use super::staff::{chrome, error_page, forged, form_pairs, set_cookie, Staff, SESSION_COOKIE};
+use super::staff::{
+    chrome, error_page, forged, form_pairs, set_cookie, Staff, StaffForm, SESSION_COOKIE,
+};
 use crate::http::access_log::AccessEntry;
 use crate::http::accounts::{account_principal_id, verify_password, AccountInfo};
 use crate::http::csrf;
@@ -436,4 +438,85 @@ pub async fn account_page(State(state): State<SharedState>, Staff(p, csrf): Staf
             csrf,
         },
     ))
+}
+
+#[derive(Template)]
+#[template(path = "password_changed.html")]
+struct PasswordChangedPage<'a> {
+    chrome: Chrome,
+    password: &'a str,
+}
+
+/// A person changes their own password: the current one proves it is them; the new one
+/// is generated and shown once. Every session of the account ends; this browser gets a
+/// new one. A wrong current password counts as a failed logon.
+pub async fn change_password(State(state): State<SharedState>, form: StaffForm) -> Response {
+    let StaffForm(p, _, pairs) = form;
+    let Some(username) = p.account.clone() else {
+        return error_page(&Problem::forbidden(
+            "only an account (not a token) has a password",
+        ));
+    };
+    let old = csrf::form_field(&pairs, "password").unwrap_or_default();
+    let now = unix_now();
+    let principal = account_principal_id(&username).0;
+    let changed = match state.accounts.change_password(&username, &old, now).await {
+        Ok(c) => c,
+        Err(e) => return error_page(&Problem::internal(e)),
+    };
+    let Some(new) = changed else {
+        if let Err(e) = state
+            .accounts
+            .record_failure(&username, &p.source, "wrong_password", now)
+            .await
+        {
+            return error_page(&Problem::internal(e));
+        }
+        return error_page(&Problem::new(
+            crate::http::problem::Kind::InvalidInput,
+            "that is not your current password; nothing was changed",
+        ));
+    };
+    let finish = async {
+        state
+            .access_log
+            .append(
+                AccessEntry::new(
+                    "account_password_changed",
+                    &principal,
+                    &p.source,
+                    &username,
+                    "ok",
+                )
+                .with_detail("sessions revoked".into()),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        state
+            .sessions
+            .start_account(&username, SessionStage::Full, "password_change", now)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let session = match finish.await {
+        Ok(s) => s,
+        Err(e) => return error_page(&Problem::internal(e)),
+    };
+    let mut r = render(
+        StatusCode::OK,
+        &PasswordChangedPage {
+            chrome: Chrome::public("Your new password"),
+            password: &new,
+        },
+    );
+    if let Some(v) = set_cookie(
+        &state,
+        SESSION_COOKIE,
+        session.as_cookie(),
+        "/staff",
+        ACCOUNT_SESSION_SECS,
+    ) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
