@@ -391,10 +391,21 @@ impl AccessLog {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let _turn = self.turn.lock().await;
-            match self.probe().await {
-                Ok(()) => self.healthy(0),
-                Err(e) => self.failed(&e.to_string(), 0),
+            self.recheck().await;
+        }
+    }
+
+    /// Probes the log now (as `watch` does) and says whether it accepts entries.
+    pub async fn recheck(&self) -> bool {
+        let _turn = self.turn.lock().await;
+        match self.probe().await {
+            Ok(()) => {
+                self.healthy(0);
+                true
+            }
+            Err(e) => {
+                self.failed(&e.to_string(), 0);
+                false
             }
         }
     }
