@@ -117,6 +117,16 @@ async fn the_documented_roles_work_as_written() {
     let out = psql(&names.url(&names.owner), &names.apply(&owner_sql));
     assert!(out.status.success(), "owner part: {}", show(&out));
 
+    // Staff accounts (schema 10) are administered as the application role too.
+    for args in [
+        &["accounts", "create", "roles-aud", "--role", "auditor"][..],
+        &["accounts", "disable", "roles-aud", "--reason", "roles test"][..],
+        &["accounts", "enable", "roles-aud"][..],
+        &["accounts", "disable-inactive"][..],
+    ] {
+        let out = app.cli(args);
+        assert!(out.status.success(), "{args:?} as the app: {}", show(&out));
+    }
     let issue = |role: &str| {
         let out = app.cli(&["tokens", "issue", "--role", role, "--name", "roles"]);
         assert!(

@@ -64,8 +64,9 @@ async fn review(args: &LedgerArgs, r: &ReviewArgs) -> Result<ExitCode, CliError>
     let id = args.ledger_id()?;
     let storage = args.storage().await?;
     storage.check_schema().await?;
-    let log = AccessLog::new(storage.clone(), id);
-    let review = access_review::review(&log, week).await;
+    let log = AccessLog::new(storage.clone(), id.clone());
+    let accounts = crate::http::accounts::AccountStore::new(storage.clone(), id, log.clone());
+    let review = access_review::weekly(&log, &accounts, week, jiff::Timestamp::now()).await;
     storage.close().await;
     let review = review?;
     if r.json {
@@ -109,6 +110,15 @@ fn print_summary(r: &WeeklyReview) {
                 l.outcome
             );
         }
+    }
+    for a in &r.accounts_near_inactivity {
+        outln!(
+            "  near inactivity: {} ({}), last used {}, disabled from {}",
+            a.username,
+            a.role,
+            a.last_used_at,
+            a.disabled_from
+        );
     }
     outln!("  review sha256          {}", r.sha256);
     match r.acknowledgements.last() {

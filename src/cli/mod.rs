@@ -19,6 +19,7 @@ macro_rules! outln {
 }
 
 mod access_entry;
+mod accounts;
 mod audit_log;
 mod bench;
 mod checkpoint;
@@ -71,6 +72,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service: API, public reporting page, staff pages (--demo: with demo data)
     Serve(serve::ServeArgs),
+    /// Create, change, disable, re-enable and release staff accounts
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCommand),
     /// Issue, revoke or list API and staff-page tokens
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
@@ -155,6 +159,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Migrate => init::migrate(&cli.ledger).await,
         Command::Serve(args) => serve::run(&cli.ledger, &args).await,
         Command::Tokens(cmd) => tokens::run(&cli.ledger, cmd).await,
+        Command::Accounts(cmd) => accounts::run(&cli.ledger, cmd).await,
         Command::Status(args) => init::status(&cli.ledger, &args).await,
         Command::Keys(cmd) => keys::run(&cli.ledger, cmd).await,
         Command::Verify(args) => verify::verify(&cli.ledger, &args).await,

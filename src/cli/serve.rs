@@ -51,6 +51,14 @@ pub struct ServeArgs {
     /// Mark the staff session cookie Secure (when served behind TLS)
     #[arg(long)]
     pub secure_cookies: bool,
+    /// The origin staff open the service at (e.g. https://ledger.example): the passkey
+    /// (WebAuthn) relying party. Without it passkeys work only at http://localhost:PORT
+    #[arg(long)]
+    pub public_origin: Option<String>,
+    /// Refuse token sign-in on the staff pages: people sign in only with their account
+    /// and its second factor (tokens keep working for the API)
+    #[arg(long)]
+    pub no_token_sign_in: bool,
     /// Open connections at most; a connection beyond this is closed at once
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
@@ -116,6 +124,8 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
         request_timeout: Duration::from_secs(args.timeout_secs.clamp(1, 600)),
         public_reports_per_window: args.public_reports_per_10min.max(1),
         secure_cookies: args.secure_cookies,
+        public_origin: args.public_origin.clone(),
+        token_sign_in: !args.no_token_sign_in,
         limits: ConnectionLimits {
             max_connections: args.max_connections.clamp(1, 1 << 20),
             header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.clamp(1, 600)),
@@ -174,6 +184,7 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
     let state = AppState::open(ledger, config).await?;
 
     let mut demo_tokens = Vec::new();
+    let mut demo_account = None;
     if args.demo {
         let head = state.ledger.head().await?;
         // Only the genesis (and key) events: an empty ledger gets the demo year.
@@ -230,6 +241,21 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
                 .await?;
             demo_tokens.push((role, issued.info.unit.clone(), issued.token));
         }
+        // A staff account to try the account sign-in with (once per demo ledger).
+        if state.accounts.get("demo.supervisor").await?.is_none() {
+            let by = crate::http::accounts::Actor::cli("cli:serve-demo".into());
+            let created = state
+                .accounts
+                .create(
+                    "demo.supervisor",
+                    Role::Supervisor,
+                    None,
+                    &by,
+                    jiff::Timestamp::now().as_second(),
+                )
+                .await?;
+            demo_account = Some(created.password);
+        }
     }
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
@@ -239,7 +265,7 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         state.ledger.id()
     );
     outln!("  public reporting page  http://{local}/");
-    outln!("  staff pages            http://{local}/staff  (sign in with a token)");
+    outln!("  staff pages            http://{local}/staff  (sign in with an account or a token)");
     outln!("  API description        http://{local}/v1/openapi.json");
     if !demo_tokens.is_empty() {
         outln!("demo tokens (shown once; new ones are issued on every start):");
@@ -251,6 +277,12 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
             outln!("  {:<14}{unit:<12} {token}", role.as_str());
         }
         outln!("try: curl -H 'Authorization: Bearer <token>' http://{local}/v1/whoami");
+    }
+    if let Some(password) = &demo_account {
+        outln!(
+            "demo staff account (shown once): sign in at http://localhost:{}/staff/signin as demo.supervisor with {password}",
+            local.port()
+        );
     }
     // Auditors get a fresh signed checkpoint every N events or T seconds; with
     // --tlog-dir each one goes to the publisher (tiles, witnesses, quorum).
@@ -277,8 +309,14 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
             cuts_rx,
         ))
     });
+    // AC-2(3): accounts unused for 90 days are disabled, checked every six hours.
+    let sweep = crate::http::accounts::spawn_inactivity_sweep(
+        state.accounts.clone(),
+        crate::http::accounts::SWEEP_EVERY,
+    );
     outln!("press ctrl-c to stop");
     server::serve(listener, state, server::shutdown_signal()).await?;
+    sweep.abort();
     checkpointer.abort();
     if let Some(t) = publisher_task {
         t.abort();

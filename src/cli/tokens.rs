@@ -9,7 +9,7 @@ use super::CliError;
 use crate::config::LedgerArgs;
 use crate::http::access_log::AccessLog;
 use crate::http::auth::Role;
-use crate::http::tokens::TokenStore;
+use crate::http::tokens::{TokenScope, TokenStore};
 
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
@@ -23,9 +23,17 @@ pub enum TokensCommand {
 
 #[derive(Debug, Args)]
 pub struct IssueArgs {
-    /// unit_reporter, investigator, supervisor, auditor, report_author or admin
+    /// A service token's role: unit_reporter, investigator, supervisor, auditor,
+    /// report_author or admin
+    #[arg(long, required_unless_present = "account", conflicts_with = "account")]
+    pub role: Option<Role>,
+    /// Scope the token to this account instead: it acts with the account's role and
+    /// unit, and only while the account is enabled
     #[arg(long)]
-    pub role: Role,
+    pub account: Option<String>,
+    /// Days until the token expires (1 to 366)
+    #[arg(long, default_value_t = crate::http::tokens::DEFAULT_TOKEN_DAYS)]
+    pub days: i64,
     /// The unit (ORI) a unit_reporter acts for
     #[arg(long)]
     pub unit: Option<String>,
@@ -40,7 +48,7 @@ pub struct RevokeArgs {
     pub token_id: String,
 }
 
-fn principal() -> String {
+pub(super) fn principal() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     format!(
         "cli:{}",
@@ -55,7 +63,12 @@ pub async fn run(args: &LedgerArgs, cmd: TokensCommand) -> Result<ExitCode, CliE
     let storage = args.storage().await?;
     storage.check_schema().await?;
     let id = args.ledger_id()?;
-    let store = TokenStore::new(storage.clone(), id.clone(), AccessLog::new(storage, id));
+    let storage_for_accounts = storage.clone();
+    let store = TokenStore::new(
+        storage.clone(),
+        id.clone(),
+        AccessLog::new(storage, id.clone()),
+    );
     match cmd {
         TokensCommand::Issue(a) => {
             let unit = a
@@ -63,7 +76,28 @@ pub async fn run(args: &LedgerArgs, cmd: TokensCommand) -> Result<ExitCode, CliE
                 .as_deref()
                 .map(icac_aggregates::ids::Ori::parse)
                 .transpose()?;
-            let issued = store.issue(a.role, unit, &a.name, &principal()).await?;
+            let scope = match (a.role, &a.account) {
+                (_, Some(username)) => {
+                    let accounts = crate::http::accounts::AccountStore::new(
+                        storage_for_accounts.clone(),
+                        id.clone(),
+                        AccessLog::new(storage_for_accounts.clone(), id.clone()),
+                    );
+                    let account = accounts
+                        .get(username)
+                        .await?
+                        .ok_or_else(|| format!("no account {username}"))?;
+                    if unit.is_some() {
+                        return Err("--unit is the account's; leave it out with --account".into());
+                    }
+                    TokenScope::Account(account)
+                }
+                (Some(role), None) => TokenScope::Service { role, unit },
+                (None, None) => return Err("give --role or --account".into()),
+            };
+            let issued = store
+                .issue_scoped(scope, &a.name, &principal(), a.days)
+                .await?;
             eprintln!(
                 "issued {} token {} for {:?}{}; it is shown only now:",
                 issued.info.role,
@@ -84,16 +118,28 @@ pub async fn run(args: &LedgerArgs, cmd: TokensCommand) -> Result<ExitCode, CliE
         }
         TokensCommand::List => {
             for t in store.list().await? {
+                let expired = t
+                    .expires_at
+                    .as_deref()
+                    .and_then(|e| e.parse::<jiff::Timestamp>().ok())
+                    .is_some_and(|e| e <= jiff::Timestamp::now());
                 outln!(
-                    "{}  {:<14} {:<10} {:<8} {}  {}",
+                    "{}  {:<14} {:<10} {:<8} {:<20} expires {:<28} {}  {}",
                     t.token_id,
                     t.role.as_str(),
                     t.unit.as_deref().unwrap_or("-"),
                     if t.revoked_at.is_some() {
                         "revoked"
+                    } else if expired {
+                        "expired"
                     } else {
                         "active"
                     },
+                    t.account
+                        .as_deref()
+                        .map(|a| format!("account {a}"))
+                        .unwrap_or_else(|| "service".into()),
+                    t.expires_at.as_deref().unwrap_or("never (pre-schema-10)"),
                     t.issued_at,
                     t.name
                 );

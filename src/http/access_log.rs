@@ -391,16 +391,28 @@ impl AccessLog {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let _turn = self.turn.lock().await;
-            match self.probe().await {
-                Ok(()) => self.healthy(0),
-                Err(e) => self.failed(&e.to_string(), 0),
+            self.recheck().await;
+        }
+    }
+
+    /// Probes the log now (as `watch` does) and says whether it accepts entries.
+    pub async fn recheck(&self) -> bool {
+        let _turn = self.turn.lock().await;
+        match self.probe().await {
+            Ok(()) => {
+                self.healthy(0);
+                true
+            }
+            Err(e) => {
+                self.failed(&e.to_string(), 0);
+                false
             }
         }
     }
 
-    /// Writes a row the way an entry is written and rolls it back: the log accepts
-    /// entries, and nothing is added to it.
+    /// Writes a row the way an entry is written and rolls it back (grants, triggers),
+    /// then commits a write that changes nothing (space): the log accepts entries, and
+    /// nothing is added to it.
     async fn probe(&self) -> Result<(), AccessLogError> {
         on_write_tx!(&self.storage, |tx, sql| {
             sqlx::query(&sql(
@@ -414,8 +426,12 @@ impl AccessLog {
             .execute(&mut *tx)
             .await?;
             tx.rollback().await?;
-            Ok(())
-        })
+        });
+        // A rolled-back row needs no space: a commit is what a full volume refuses.
+        self.storage
+            .probe_write()
+            .await
+            .map_err(|e| AccessLogError::Unwritable(e.to_string()))
     }
 
     /// Whether the last write failed, and since when; counters since start-up.

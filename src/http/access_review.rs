@@ -149,6 +149,11 @@ const NAMED: &[(&str, Category)] = &[
     ("account_disabled", Category::Privileged),
     ("account_enabled", Category::Privileged),
     ("account_released", Category::Privileged),
+    ("account_disabled_inactive", Category::Privileged),
+    ("account_password_reset", Category::Privileged),
+    ("account_password_changed", Category::Privileged),
+    ("totp_enrolled", Category::Privileged),
+    ("passkey_registered", Category::Privileged),
     ("access_log_purged", Category::Privileged),
     ("personal_data_export", Category::Export),
     ("personal_data_reveal", Category::Reveal),
@@ -210,6 +215,9 @@ pub struct WeeklyReview {
     pub reveals: Section,
     pub erasures: Section,
     pub denied_requests: Section,
+    /// Enabled accounts the inactivity sweep disables within [`INACTIVITY_WARNING_DAYS`]
+    /// of when the review was made (from the accounts, not the log: not in the digest).
+    pub accounts_near_inactivity: Vec<NearInactivity>,
     /// Acknowledgements of this week's review, oldest first (not part of the digest).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub acknowledgements: Vec<Acknowledgement>,
@@ -233,6 +241,7 @@ impl WeeklyReview {
             reveals: Section::default(),
             erasures: Section::default(),
             denied_requests: Section::default(),
+            accounts_near_inactivity: Vec::new(),
             acknowledgements: Vec::new(),
             sha256: String::new(),
         }
@@ -274,6 +283,64 @@ impl WeeklyReview {
         self.sha256 = hex::encode(Sha256::digest(bytes));
         Ok(())
     }
+}
+
+/// Days before the 90-day inactivity sweep an account is listed in the review.
+pub const INACTIVITY_WARNING_DAYS: i64 = 14;
+
+/// An enabled account close to being disabled for inactivity (CJIS AC-2(3)).
+#[derive(Debug, Clone, Serialize)]
+pub struct NearInactivity {
+    pub username: String,
+    pub role: super::auth::Role,
+    pub last_used_at: String,
+    /// When the sweep disables it if it stays unused.
+    pub disabled_from: String,
+}
+
+/// The accounts of `accounts` the sweep disables within the warning period of `now`.
+pub fn near_inactivity(
+    accounts: &[super::accounts::AccountInfo],
+    now: jiff::Timestamp,
+) -> Vec<NearInactivity> {
+    let warn_from = now.as_second() + INACTIVITY_WARNING_DAYS * 24 * 60 * 60;
+    accounts
+        .iter()
+        .filter(|a| a.status == super::accounts::AccountStatus::Enabled)
+        .filter_map(|a| {
+            let used: jiff::Timestamp = a.last_used_at.parse().ok()?;
+            let disabled = used.as_second() + super::accounts::INACTIVITY_SECS;
+            (disabled <= warn_from).then(|| NearInactivity {
+                username: a.username.clone(),
+                role: a.role,
+                last_used_at: a.last_used_at.clone(),
+                disabled_from: jiff::Timestamp::from_second(disabled)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error(transparent)]
+    Log(#[from] AccessLogError),
+    #[error(transparent)]
+    Accounts(#[from] super::accounts::AccountError),
+}
+
+/// The weekly review as a supervisor reads it: the log's week and the accounts close
+/// to the inactivity sweep as of `now`.
+pub async fn weekly(
+    log: &AccessLog,
+    accounts: &super::accounts::AccountStore,
+    week: IsoWeek,
+    now: jiff::Timestamp,
+) -> Result<WeeklyReview, ReviewError> {
+    let mut r = review(log, week).await?;
+    r.accounts_near_inactivity = near_inactivity(&accounts.list().await?, now);
+    Ok(r)
 }
 
 /// Computes the review of `week` from the retained log. Acknowledgements are found in

@@ -92,7 +92,7 @@ pub async fn record(State(state): State<SharedState>, request: Request, next: Ne
         }
     }
     let response = next.run(request).await;
-    let Some(principal) = slot.and_then(|s| s.0.lock().ok().and_then(|p| p.clone())) else {
+    let Some(principal) = slot.and_then(|s| s.get()).map(|l| l.identity) else {
         return response;
     };
     let entry = AccessEntry::new(

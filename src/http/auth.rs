@@ -107,7 +107,11 @@ impl Role {
             }
             Role::Admin => matches!(
                 p,
-                P::ManageUnits | P::ManageTokens | P::ReadLedgerStatus | P::ReadDirectory
+                P::ManageUnits
+                    | P::ManageTokens
+                    | P::ManageAccounts
+                    | P::ReadLedgerStatus
+                    | P::ReadDirectory
             ),
         }
     }
@@ -167,6 +171,8 @@ pub enum Permission {
     HandlePublicReports,
     ManageUnits,
     ManageTokens,
+    /// Create, change, disable, re-enable and release staff accounts.
+    ManageAccounts,
     /// Verification, checkpoints, proofs, exports, the access log.
     Audit,
     /// See sealed personal values (suspect identifiers, officer contact, report
@@ -198,6 +204,8 @@ pub struct Principal {
     pub name: String,
     pub role: Role,
     pub unit: Option<Ori>,
+    /// The staff account acting: signed in to it, or holding a token scoped to it.
+    pub account: Option<String>,
     /// The client address the request came from (for logs and lockout), no port.
     pub source: String,
     pub request_id: String,

@@ -19,9 +19,36 @@ use super::SharedState;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Filled in by authentication so the request log can name the principal (by id).
+/// Filled in by authentication so the request log can name the principal (by id) and
+/// the access log the person (CJIS AU-3: identity).
 #[derive(Debug, Clone, Default)]
-pub struct LoggedPrincipal(pub Arc<Mutex<Option<String>>>);
+pub struct LoggedPrincipal(pub Arc<Mutex<Option<Logged>>>);
+
+/// Who a request was authenticated as.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    /// `role[:unit]:token-id`: what operational logs carry (no names).
+    pub id: String,
+    /// For the access log: `acct.<username>:` before the id when an account acts.
+    pub identity: String,
+}
+
+impl LoggedPrincipal {
+    pub fn record(&self, p: &Principal) {
+        if let Ok(mut s) = self.0.lock() {
+            let id = p.id();
+            let identity = match &p.account {
+                Some(a) => format!("acct.{a}:{id}"),
+                None => id.clone(),
+            };
+            *s = Some(Logged { id, identity });
+        }
+    }
+
+    pub fn get(&self) -> Option<Logged> {
+        self.0.lock().ok().and_then(|p| p.clone())
+    }
+}
 
 /// The client's address without the port (lockout and rate limits are per address):
 /// the peer's, or, when the peer is a configured trusted proxy, the one it forwards.
@@ -86,9 +113,7 @@ pub async fn authenticate(
     match state.tokens.authenticate(presented, &source, &rid).await {
         Ok(p) => {
             if let Some(slot) = parts.extensions.get::<LoggedPrincipal>() {
-                if let Ok(mut s) = slot.0.lock() {
-                    *s = Some(p.id());
-                }
+                slot.record(&p);
             }
             Ok(p)
         }

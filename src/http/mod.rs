@@ -7,6 +7,7 @@
 
 pub mod access_log;
 pub mod access_review;
+pub mod accounts;
 pub mod audit_trail;
 pub mod auth;
 pub mod client_addr;
@@ -17,12 +18,15 @@ pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod passkeys;
 pub mod problem;
 pub mod rate_limit;
 pub mod requests;
 pub mod routes;
+pub mod second_factor;
 pub mod server;
 pub mod sessions;
+pub mod signin;
 pub mod tokens;
 pub mod web_forms;
 
@@ -78,6 +82,12 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The C2SP tiles directory served under `/tlog/` (and receipts built from it).
     pub tlog_dir: Option<std::path::PathBuf>,
+    /// The origin staff open the service at (`https://ledger.example`): the WebAuthn
+    /// relying party. Without it passkeys work only at `http://localhost:PORT`.
+    pub public_origin: Option<String>,
+    /// Whether the staff pages still take a token at `/staff/login` (no second factor).
+    /// `serve --no-token-sign-in` turns it off, so people sign in only with accounts.
+    pub token_sign_in: bool,
 }
 
 impl Default for ServerConfig {
@@ -111,6 +121,8 @@ impl Default for ServerConfig {
             public_limiter_capacity: 100_000,
             trusted_proxies: Vec::new(),
             tlog_dir: None,
+            public_origin: None,
+            token_sign_in: true,
         }
     }
 }
@@ -125,6 +137,8 @@ pub struct AppState {
     pub commands: Commands,
     pub ledger: Ledger,
     pub tokens: TokenStore,
+    /// Staff accounts, their factors and lockouts (schema 10).
+    pub accounts: accounts::AccountStore,
     pub sessions: sessions::SessionStore,
     /// The web form's drafts and submission claims (outside the ledger).
     pub web_forms: web_forms::WebForms,
@@ -169,6 +183,7 @@ impl AppState {
         }
         let access_log = AccessLog::new(storage.clone(), id.clone());
         let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());
+        let accounts = accounts::AccountStore::new(storage.clone(), id.clone(), access_log.clone());
         let sessions = sessions::SessionStore::new(storage.clone(), id.clone(), tokens.clone());
         let web_forms = web_forms::WebForms::new(storage.clone(), id.clone());
         let projections = ProjectionRunner::open(storage, id).await?;
@@ -182,6 +197,7 @@ impl AppState {
             commands,
             ledger,
             tokens,
+            accounts,
             sessions,
             web_forms,
             dashboard_cache: Default::default(),

@@ -555,12 +555,53 @@ impl PublicReportBody {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueTokenBody {
-    pub role: Role,
-    /// Required for a unit reporter, refused for every other role.
+    /// A service token's role; leave it out with `account`.
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// Scope the token to this account: it acts with the account's role and unit, and
+    /// only while the account is enabled. Leave out `role` and `unit` with it.
+    #[serde(default)]
+    #[schemars(length(min = 2, max = 32), pattern("^[a-z][a-z0-9._-]{1,31}$"))]
+    pub account: Option<String>,
+    /// Required for a unit reporter service token, refused for every other role.
     #[serde(default)]
     pub unit: Option<Ori>,
     #[schemars(length(min = 1, max = super::tokens::MAX_NAME_LEN), pattern(TEXT))]
     pub name: String,
+    /// Days until the token expires (default 90, at most 366).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 366))]
+    pub days: Option<i64>,
+}
+
+/// `POST /v1/accounts`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccountBody {
+    #[schemars(length(min = 2, max = 32), pattern("^[a-z][a-z0-9._-]{1,31}$"))]
+    pub username: String,
+    pub role: Role,
+    /// Required for a unit reporter, refused for every other role.
+    #[serde(default)]
+    pub unit: Option<Ori>,
+}
+
+/// `POST /v1/accounts/{username}/role`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeAccountBody {
+    pub role: Role,
+    /// Required for a unit reporter, refused for every other role.
+    #[serde(default)]
+    pub unit: Option<Ori>,
+}
+
+/// `POST /v1/accounts/{username}/disable`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisableAccountBody {
+    #[schemars(length(min = 1, max = 200), pattern(TEXT))]
+    pub reason: String,
 }
 
 /// `POST /v1/reports/releases`

@@ -183,12 +183,7 @@ async fn request_log(mut request: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&rid) {
         response.headers_mut().insert("x-request-id", v);
     }
-    let who = principal
-        .0
-        .lock()
-        .ok()
-        .and_then(|p| p.clone())
-        .unwrap_or_default();
+    let who = principal.get().map(|l| l.id).unwrap_or_default();
     tracing::info!(
         target: "icac_ledger::http",
         request_id = %rid,

@@ -18,6 +18,80 @@ pub const SESSION_SECS: i64 = 8 * 60 * 60;
 /// Hex characters of a session id (32 random bytes).
 const SESSION_ID_LEN: usize = 64;
 
+/// An account session ends after this long without a request (seconds)...
+pub const ACCOUNT_IDLE_SECS: i64 = 15 * 60;
+/// ...and this long after sign-in at the latest (seconds).
+pub const ACCOUNT_SESSION_SECS: i64 = 8 * 60 * 60;
+/// An enrolment session (password proved, no second factor yet) lasts this long.
+pub const ENROLL_SECS: i64 = 10 * 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStage {
+    /// Only the second-factor enrolment page opens.
+    Enroll,
+    Full,
+}
+
+impl SessionStage {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionStage::Enroll => "enroll",
+            SessionStage::Full => "full",
+        }
+    }
+}
+
+/// Why an account session no longer signs anyone in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEnd {
+    SignedOut,
+    Idle,
+    Expired,
+    /// Ended by the server: the account was disabled or locked, or its password,
+    /// factors or role changed.
+    Revoked(String),
+}
+
+impl SessionEnd {
+    pub fn as_str(&self) -> &str {
+        match self {
+            SessionEnd::SignedOut => "signed_out",
+            SessionEnd::Idle => "idle",
+            SessionEnd::Expired => "expired",
+            SessionEnd::Revoked(r) => r,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            SessionEnd::SignedOut => "You signed out of this session.".into(),
+            SessionEnd::Idle => format!(
+                "Your session ended after {} minutes without activity.",
+                ACCOUNT_IDLE_SECS / 60
+            ),
+            SessionEnd::Expired => format!(
+                "Your session reached its {}-hour limit.",
+                ACCOUNT_SESSION_SECS / 3600
+            ),
+            SessionEnd::Revoked(r) => format!("Your session was ended by the service ({r})."),
+        }
+    }
+}
+
+/// What an account session cookie names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountSession {
+    Unknown,
+    Live {
+        username: String,
+        stage: SessionStage,
+    },
+    Ended {
+        username: String,
+        why: SessionEnd,
+    },
+}
+
 #[derive(Clone)]
 pub struct SessionStore {
     storage: Storage,
@@ -144,13 +218,24 @@ impl SessionStore {
             }))
     }
 
-    /// Ends a session; a copy of its cookie no longer signs anyone in.
+    /// Ends a session (a token's or an account's); a copy of its cookie no longer signs
+    /// anyone in.
     pub async fn end(&self, id: &SessionId) -> Result<(), TokenError> {
+        let now = unix_now();
         on_pool!(&self.storage, |pool, sql| {
             sqlx::query(&sql(
                 "UPDATE staff_sessions SET revoked_at = $1 WHERE ledger_id = $2 AND session_sha256 = $3 AND revoked_at IS NULL",
             ))
-            .bind(unix_now())
+            .bind(now)
+            .bind(self.ledger.as_str())
+            .bind(id.stored())
+            .execute(pool)
+            .await?;
+            sqlx::query(&sql(
+                "UPDATE account_sessions SET revoked_at = $1, revoked_reason = 'logout' WHERE ledger_id = $2 \
+                 AND session_sha256 = $3 AND revoked_at IS NULL",
+            ))
+            .bind(now)
             .bind(self.ledger.as_str())
             .bind(id.stored())
             .execute(pool)
@@ -158,5 +243,120 @@ impl SessionStore {
             .rows_affected()
         });
         Ok(())
+    }
+
+    /// Starts a session for an account that proved its password (`Enroll`: it has no
+    /// second factor yet) or its password and a second factor, or a passkey (`Full`).
+    pub async fn start_account(
+        &self,
+        username: &str,
+        stage: SessionStage,
+        factor: &str,
+        now: i64,
+    ) -> Result<SessionId, TokenError> {
+        let id = SessionId(random_id());
+        let lifetime = match stage {
+            SessionStage::Enroll => ENROLL_SECS,
+            SessionStage::Full => ACCOUNT_SESSION_SECS,
+        };
+        on_pool!(&self.storage, |pool, sql| {
+            sqlx::query(&sql(
+                "DELETE FROM account_sessions WHERE ledger_id = $1 AND expires_at <= $2",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(now - ACCOUNT_SESSION_SECS)
+            .execute(pool)
+            .await?;
+            sqlx::query(&sql(
+                "INSERT INTO account_sessions (ledger_id, session_sha256, username, stage, factor, created_at, \
+                 last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(id.stored())
+            .bind(username)
+            .bind(stage.as_str())
+            .bind(factor)
+            .bind(now)
+            .bind(now)
+            .bind(now + lifetime)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(id)
+    }
+
+    /// What an account session cookie names at `now`. A live session's idle clock
+    /// starts again.
+    pub async fn resolve_account(
+        &self,
+        id: &SessionId,
+        now: i64,
+    ) -> Result<AccountSession, TokenError> {
+        type R = (String, String, i64, i64, Option<i64>, Option<String>);
+        let row: Option<R> = on_pool!(&self.storage, |pool, sql| {
+            let r = sqlx::query(&sql(
+                "SELECT username, stage, last_seen_at, expires_at, revoked_at, revoked_reason FROM account_sessions \
+                 WHERE ledger_id = $1 AND session_sha256 = $2",
+            ))
+            .bind(self.ledger.as_str())
+            .bind(id.stored())
+            .fetch_optional(pool)
+            .await?;
+            match r {
+                Some(r) => Some((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                    r.try_get(5)?,
+                )),
+                None => None,
+            }
+        });
+        let Some((username, stage, last_seen, expires, revoked, reason)) = row else {
+            return Ok(AccountSession::Unknown);
+        };
+        if revoked.is_some() {
+            return Ok(AccountSession::Ended {
+                username,
+                why: match reason.as_deref() {
+                    Some("logout") => SessionEnd::SignedOut,
+                    _ => SessionEnd::Revoked(reason.unwrap_or_default()),
+                },
+            });
+        }
+        if now >= expires {
+            return Ok(AccountSession::Ended {
+                username,
+                why: SessionEnd::Expired,
+            });
+        }
+        if now - last_seen >= ACCOUNT_IDLE_SECS {
+            return Ok(AccountSession::Ended {
+                username,
+                why: SessionEnd::Idle,
+            });
+        }
+        if now > last_seen {
+            on_pool!(&self.storage, |pool, sql| {
+                sqlx::query(&sql(
+                    "UPDATE account_sessions SET last_seen_at = $1 WHERE ledger_id = $2 AND session_sha256 = $3",
+                ))
+                .bind(now)
+                .bind(self.ledger.as_str())
+                .bind(id.stored())
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+        }
+        let stage = if stage == "full" {
+            SessionStage::Full
+        } else {
+            SessionStage::Enroll
+        };
+        Ok(AccountSession::Live { username, stage })
     }
 }

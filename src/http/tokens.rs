@@ -40,6 +40,10 @@ pub enum TokenError {
     NoSuchToken(String),
     #[error("token {0} is already revoked")]
     AlreadyRevoked(String),
+    #[error("a token lasts 1 to {MAX_TOKEN_DAYS} days")]
+    BadExpiry,
+    #[error("account {0} is not enabled")]
+    AccountNotEnabled(String),
     #[error("stored token row is malformed: {0}")]
     Malformed(String),
 }
@@ -69,7 +73,26 @@ pub struct TokenInfo {
     pub issued_at: String,
     pub issued_by: String,
     pub revoked_at: Option<String>,
+    /// The account the token acts for (its role and unit follow the account's), or
+    /// none for a service token.
+    pub account: Option<String>,
+    /// When the token stops working (none: issued before schema 10).
+    pub expires_at: Option<String>,
 }
+
+/// Whom a token acts for.
+#[derive(Debug, Clone)]
+pub enum TokenScope {
+    /// A machine: a named service with its own role (and unit, for unit reporters).
+    Service { role: Role, unit: Option<Ori> },
+    /// A person's script or tool: the account's role and unit, while it is enabled.
+    Account(super::accounts::AccountInfo),
+}
+
+/// Days a token lasts unless told otherwise.
+pub const DEFAULT_TOKEN_DAYS: i64 = 90;
+/// Days a token may last at most.
+pub const MAX_TOKEN_DAYS: i64 = 366;
 
 /// A freshly issued token: `token` is the only copy of the secret.
 #[derive(Debug, Clone, Serialize)]
@@ -196,6 +219,7 @@ impl TokenStore {
         }
     }
 
+    /// A service token lasting [`DEFAULT_TOKEN_DAYS`].
     pub async fn issue(
         &self,
         role: Role,
@@ -203,22 +227,55 @@ impl TokenStore {
         name: &str,
         issued_by: &str,
     ) -> Result<IssuedToken, TokenError> {
+        self.issue_scoped(
+            TokenScope::Service { role, unit },
+            name,
+            issued_by,
+            DEFAULT_TOKEN_DAYS,
+        )
+        .await
+    }
+
+    pub async fn issue_scoped(
+        &self,
+        scope: TokenScope,
+        name: &str,
+        issued_by: &str,
+        days: i64,
+    ) -> Result<IssuedToken, TokenError> {
         if !valid_name(name) {
             return Err(TokenError::BadName);
         }
-        match (role.is_unit_bound(), &unit) {
-            (true, None) => return Err(TokenError::UnitRequired(role)),
-            (false, Some(_)) => return Err(TokenError::UnitNotAllowed),
-            _ => {}
+        if !(1..=MAX_TOKEN_DAYS).contains(&days) {
+            return Err(TokenError::BadExpiry);
         }
+        let (role, unit_s, account) = match &scope {
+            TokenScope::Service { role, unit } => {
+                match (role.is_unit_bound(), unit) {
+                    (true, None) => return Err(TokenError::UnitRequired(*role)),
+                    (false, Some(_)) => return Err(TokenError::UnitNotAllowed),
+                    _ => {}
+                }
+                (*role, unit.as_ref().map(|u| u.to_string()), None)
+            }
+            TokenScope::Account(a) => {
+                if a.status != super::accounts::AccountStatus::Enabled {
+                    return Err(TokenError::AccountNotEnabled(a.username.clone()));
+                }
+                (a.role, a.unit.clone(), Some(a.username.clone()))
+            }
+        };
         let token_id = random_hex(8);
         let secret = random_hex(32);
-        let issued_at = jiff::Timestamp::now().to_string();
-        let unit_s = unit.as_ref().map(|u| u.to_string());
+        let now = jiff::Timestamp::now();
+        let issued_at = now.to_string();
+        let expires_at = jiff::Timestamp::from_second(now.as_second() + days * 86_400)
+            .map_err(|e| TokenError::Malformed(e.to_string()))?
+            .to_string();
         on_pool!(&self.storage, |pool, sql| {
             sqlx::query(&sql(
-                "INSERT INTO access_tokens (ledger_id, token_id, name, role, unit, secret_sha256, issued_at, issued_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO access_tokens (ledger_id, token_id, name, role, unit, secret_sha256, issued_at, issued_by, account, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             ))
             .bind(self.ledger.as_str())
             .bind(&token_id)
@@ -228,6 +285,8 @@ impl TokenStore {
             .bind(sha256_hex(&secret))
             .bind(&issued_at)
             .bind(issued_by)
+            .bind(&account)
+            .bind(&expires_at)
             .execute(pool)
             .await?
             .rows_affected()
@@ -236,7 +295,11 @@ impl TokenStore {
             .append(
                 AccessEntry::new("token_issued", issued_by, "", &token_id, "ok").with_detail(
                     format!(
-                        "role={role}{}",
+                        "{} role={role}{} expires={expires_at}",
+                        account
+                            .as_deref()
+                            .map(|a| format!("account={a}"))
+                            .unwrap_or_else(|| "service".into()),
                         unit_s
                             .as_deref()
                             .map(|u| format!(" unit={u}"))
@@ -255,6 +318,8 @@ impl TokenStore {
                 issued_at,
                 issued_by: issued_by.to_owned(),
                 revoked_at: None,
+                account,
+                expires_at: Some(expires_at),
             },
         })
     }
@@ -294,6 +359,12 @@ impl TokenStore {
         Ok(())
     }
 
+    /// Forgets every verified token this process remembers, so that a change made
+    /// elsewhere (an account disabled) takes effect at the next request.
+    pub fn forget_verified(&self) {
+        self.recent.forget_all();
+    }
+
     pub async fn list(&self) -> Result<Vec<TokenInfo>, TokenError> {
         self.select(None).await
     }
@@ -304,7 +375,7 @@ impl TokenStore {
 
     async fn select(&self, token_id: Option<&str>) -> Result<Vec<TokenInfo>, TokenError> {
         let rows = on_pool!(&self.storage, |pool, sql| {
-            let q = "SELECT token_id, name, role, unit, issued_at, issued_by, revoked_at FROM access_tokens \
+            let q = "SELECT token_id, name, role, unit, issued_at, issued_by, revoked_at, account, expires_at FROM access_tokens \
                      WHERE ledger_id = $1 AND ($2 = '' OR token_id = $3) ORDER BY issued_at, token_id";
             let rows = sqlx::query(&sql(q))
                 .bind(self.ledger.as_str())
@@ -322,13 +393,25 @@ impl TokenStore {
                         r.try_get::<String, _>(4)?,
                         r.try_get::<String, _>(5)?,
                         r.try_get::<Option<String>, _>(6)?,
+                        r.try_get::<Option<String>, _>(7)?,
+                        r.try_get::<Option<String>, _>(8)?,
                     ))
                 })
                 .collect::<Result<Vec<_>, _>>()?
         });
         rows.into_iter()
             .map(
-                |(token_id, name, role, unit, issued_at, issued_by, revoked_at)| {
+                |(
+                    token_id,
+                    name,
+                    role,
+                    unit,
+                    issued_at,
+                    issued_by,
+                    revoked_at,
+                    account,
+                    expires_at,
+                )| {
                     Ok(TokenInfo {
                         role: role.parse().map_err(|e: super::auth::UnknownRole| {
                             TokenError::Malformed(e.to_string())
@@ -339,6 +422,8 @@ impl TokenStore {
                         issued_at,
                         issued_by,
                         revoked_at,
+                        account,
+                        expires_at,
                     })
                 },
             )
@@ -485,12 +570,26 @@ impl TokenStore {
         Ok(self.live_token(token_id).await?.map(|(p, _)| p))
     }
 
-    /// An unrevoked token's principal and stored secret hash.
+    /// An unrevoked, unexpired token's principal and stored secret hash. A token
+    /// scoped to an account acts with the account's current role and unit, and only
+    /// while the account is enabled; its use counts as the account's use.
     async fn live_token(&self, token_id: &str) -> Result<Option<(Principal, String)>, TokenError> {
-        let row = on_pool!(&self.storage, |pool, sql| {
+        type Row10 = (
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let row: Option<Row10> = on_pool!(&self.storage, |pool, sql| {
             let r = sqlx::query(&sql(
-                "SELECT name, role, unit, secret_sha256 FROM access_tokens \
-                 WHERE ledger_id = $1 AND token_id = $2 AND revoked_at IS NULL",
+                "SELECT t.name, t.role, t.unit, t.secret_sha256, t.account, t.expires_at, a.role, a.unit, a.status \
+                 FROM access_tokens t LEFT JOIN staff_accounts a ON a.ledger_id = t.ledger_id AND a.username = t.account \
+                 WHERE t.ledger_id = $1 AND t.token_id = $2 AND t.revoked_at IS NULL",
             ))
             .bind(self.ledger.as_str())
             .bind(token_id)
@@ -498,16 +597,52 @@ impl TokenStore {
             .await?;
             match r {
                 Some(r) => Some((
-                    r.try_get::<String, _>(0)?,
-                    r.try_get::<String, _>(1)?,
-                    r.try_get::<Option<String>, _>(2)?,
-                    r.try_get::<String, _>(3)?,
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                    r.try_get(5)?,
+                    r.try_get(6)?,
+                    r.try_get(7)?,
+                    r.try_get(8)?,
                 )),
                 None => None,
             }
         });
-        let Some((name, role, unit, stored)) = row else {
+        let Some((name, role, unit, stored, account, expires_at, a_role, a_unit, a_status)) = row
+        else {
             return Ok(None);
+        };
+        let now = jiff::Timestamp::now();
+        if let Some(expires) = expires_at {
+            let expires: jiff::Timestamp = expires
+                .parse()
+                .map_err(|e: jiff::Error| TokenError::Malformed(e.to_string()))?;
+            if expires <= now {
+                return Ok(None);
+            }
+        }
+        let (role, unit) = match &account {
+            None => (role, unit),
+            Some(username) => {
+                if a_status.as_deref() != Some("enabled") {
+                    return Ok(None);
+                }
+                on_pool!(&self.storage, |pool, sql| {
+                    sqlx::query(&sql(
+                        "UPDATE staff_accounts SET last_used_at = $1 WHERE ledger_id = $2 AND username = $3 AND last_used_at < $4",
+                    ))
+                    .bind(now.as_second())
+                    .bind(self.ledger.as_str())
+                    .bind(username)
+                    .bind(now.as_second() - 60)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+                });
+                (a_role.unwrap_or(role), a_unit)
+            }
         };
         let role: Role = role
             .parse()
@@ -521,6 +656,7 @@ impl TokenStore {
             name,
             role,
             unit,
+            account,
             source: String::new(),
             request_id: String::new(),
         };

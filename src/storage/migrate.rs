@@ -40,6 +40,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0009_web_forms.sql"),
     ),
     (
+        10,
+        include_str!("../../migrations/postgres/0010_accounts.sql"),
+    ),
+    (
         11,
         include_str!("../../migrations/postgres/0011_access_log_retention.sql"),
     ),
@@ -74,6 +78,10 @@ const SQLITE: &[(i64, &str)] = &[
     (
         9,
         include_str!("../../migrations/sqlite/0009_web_forms.sql"),
+    ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_accounts.sql"),
     ),
     (
         11,

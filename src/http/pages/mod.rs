@@ -11,8 +11,10 @@ pub mod intake;
 pub mod labels;
 pub mod layout;
 pub mod notification;
+pub mod passkey;
 pub mod public;
 pub mod reports;
+pub mod signin;
 pub mod staff;
 pub mod timeline;
 
@@ -28,6 +30,27 @@ pub fn router() -> Router<SharedState> {
         .route("/staff", get(dashboard::dashboard))
         .route("/staff/login", get(staff::login_page).post(staff::login))
         .route("/staff/logout", post(staff::logout))
+        .route(
+            "/staff/signin",
+            get(signin::signin_page).post(signin::signin),
+        )
+        .route(
+            "/staff/enroll",
+            get(signin::enroll_page).post(signin::enroll),
+        )
+        .route("/staff/account", get(signin::account_page))
+        .route("/staff/account/password", post(signin::change_password))
+        .route("/staff/passkey.js", get(passkey::script))
+        .route(
+            "/staff/passkey/register/start",
+            post(passkey::register_start),
+        )
+        .route(
+            "/staff/passkey/register/finish",
+            post(passkey::register_finish),
+        )
+        .route("/staff/passkey/login/start", post(passkey::login_start))
+        .route("/staff/passkey/login/finish", post(passkey::login_finish))
         .route("/staff/notifications/new", get(notification::new_form))
         .route("/staff/notifications", post(notification::submit))
         .route(notification::CHECK_PATH, post(notification::check))

@@ -14,11 +14,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::layout::{render, Chrome, Nav};
 use crate::http::access_log::AccessEntry;
+use crate::http::accounts::{account_principal_id, AccountStatus};
 use crate::http::auth::{Permission, Principal};
 use crate::http::csrf;
+use crate::http::db::unix_now;
 use crate::http::extract::{authenticate, client_addr, cookie, request_id, LoggedPrincipal};
 use crate::http::problem::Problem;
 use crate::http::sessions::{constant_time_eq, random_id, SessionId, SESSION_SECS};
+use crate::http::sessions::{AccountSession, SessionStage};
 use crate::http::SharedState;
 
 pub const SESSION_COOKIE: &str = "icac_session";
@@ -29,6 +32,10 @@ pub struct Staff(pub Principal, pub String);
 
 pub enum StaffRejection {
     Login,
+    /// An account session that proved its password but has no second factor yet.
+    Enroll,
+    /// An account session that no longer signs anyone in, and why.
+    Ended(String),
     Problem(Problem),
 }
 
@@ -36,6 +43,8 @@ impl IntoResponse for StaffRejection {
     fn into_response(self) -> Response {
         match self {
             StaffRejection::Login => Redirect::to("/staff/login").into_response(),
+            StaffRejection::Enroll => Redirect::to("/staff/enroll").into_response(),
+            StaffRejection::Ended(why) => super::signin::session_ended_page(&why),
             StaffRejection::Problem(p) => error_page(&p),
         }
     }
@@ -53,23 +62,93 @@ impl FromRequestParts<SharedState> for Staff {
             return Err(StaffRejection::Login);
         };
         let source = client_addr(parts, &state.config.trusted_proxies);
-        match state
-            .sessions
-            .resolve(&session, &source, &request_id(parts))
-            .await
-        {
-            Ok(Some(p)) => {
-                if let Some(slot) = parts.extensions.get::<LoggedPrincipal>() {
-                    if let Ok(mut s) = slot.0.lock() {
-                        *s = Some(p.id());
-                    }
+        let rid = request_id(parts);
+        let principal = match account_session(state, &session, &source, &rid).await? {
+            Some(p) => Some(p),
+            None => state
+                .sessions
+                .resolve(&session, &source, &rid)
+                .await
+                .map_err(|e| StaffRejection::Problem(Problem::internal(e)))?,
+        };
+        let Some(p) = principal else {
+            return Err(StaffRejection::Login);
+        };
+        if let Some(slot) = parts.extensions.get::<LoggedPrincipal>() {
+            slot.record(&p);
+        }
+        Ok(Staff(p, session.csrf()))
+    }
+}
+
+/// The principal of a live, fully signed-in account session; `None` when the cookie
+/// names no account session (it may be a token's). A session that ended (signed out,
+/// idle, expired, revoked) or whose account is no longer enabled answers a page that
+/// says so (401), and the refusal is access-logged; an enrolment session goes to the
+/// enrolment page.
+async fn account_session(
+    state: &SharedState,
+    session: &SessionId,
+    source: &str,
+    rid: &str,
+) -> Result<Option<Principal>, StaffRejection> {
+    let internal = |e: String| StaffRejection::Problem(Problem::internal(e));
+    let now = unix_now();
+    match state
+        .sessions
+        .resolve_account(session, now)
+        .await
+        .map_err(|e| internal(e.to_string()))?
+    {
+        AccountSession::Unknown => Ok(None),
+        AccountSession::Live {
+            stage: SessionStage::Enroll,
+            ..
+        } => Err(StaffRejection::Enroll),
+        AccountSession::Live { username, .. } => {
+            let account = state
+                .accounts
+                .get(&username)
+                .await
+                .map_err(|e| internal(e.to_string()))?;
+            match account {
+                Some(a) if a.status == AccountStatus::Enabled => a
+                    .principal(source, rid)
+                    .map(Some)
+                    .map_err(|e| internal(e.to_string())),
+                _ => {
+                    session_refused(state, &username, source, "account_not_enabled").await?;
+                    Err(StaffRejection::Ended(
+                        "Your account is not enabled; ask an administrator.".into(),
+                    ))
                 }
-                Ok(Staff(p, session.csrf()))
             }
-            Ok(None) => Err(StaffRejection::Login),
-            Err(e) => Err(StaffRejection::Problem(Problem::internal(e))),
+        }
+        AccountSession::Ended { username, why } => {
+            session_refused(state, &username, source, why.as_str()).await?;
+            Err(StaffRejection::Ended(why.message()))
         }
     }
+}
+
+async fn session_refused(
+    state: &SharedState,
+    username: &str,
+    source: &str,
+    why: &str,
+) -> Result<(), StaffRejection> {
+    state
+        .access_log
+        .append(AccessEntry::new(
+            "session_refused",
+            &account_principal_id(username).0,
+            source,
+            username,
+            why,
+        ))
+        .await
+        .map(|_| ())
+        .map_err(|e| StaffRejection::Problem(Problem::internal(e)))
 }
 
 /// A staff form post: the session's principal, its CSRF token, and the form's fields.
@@ -161,6 +240,9 @@ pub(super) fn nav(p: &Principal, csrf: &str) -> Nav {
     if p.role.allows(Permission::ReadLedgerStatus) {
         links.push(("/staff/ledger", "Ledger status"));
     }
+    if p.account.is_some() {
+        links.push(("/staff/account", "Your account"));
+    }
     Nav {
         links,
         name: p.name.clone(),
@@ -184,7 +266,7 @@ pub(super) fn require(p: &Principal, perm: Permission) -> Result<(), Response> {
 // ---------------------------------------------------------------- login
 
 /// A `Set-Cookie` value: HttpOnly and SameSite=Strict always, `Secure` when configured.
-fn set_cookie(
+pub(super) fn set_cookie(
     state: &SharedState,
     name: &str,
     value: &str,
@@ -261,6 +343,25 @@ pub async fn login(State(state): State<SharedState>, request: axum::extract::Req
     let sent = csrf::form_field(&pairs, csrf::FIELD).unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(expected.as_bytes(), sent.as_bytes()) {
         return forged();
+    }
+    if !state.config.token_sign_in {
+        let source = client_addr(&parts, &state.config.trusted_proxies);
+        if let Err(e) = state
+            .access_log
+            .append(AccessEntry::new(
+                "logon_failed",
+                "",
+                &source,
+                "",
+                "token_sign_in_off",
+            ))
+            .await
+        {
+            return error_page(&Problem::internal(e));
+        }
+        return error_page(&Problem::forbidden(
+            "the staff pages take account sign-in only here; sign in at /staff/signin with your username, password and authenticator, or your passkey",
+        ));
     }
     let token = csrf::form_field(&pairs, "token")
         .map(|t| t.trim().to_owned())

@@ -10,7 +10,7 @@ use crate::http::auth::Principal;
 use crate::http::extract::parse_body;
 use crate::http::problem::{ApiResult, Kind, Problem};
 use crate::http::requests::IssueTokenBody;
-use crate::http::tokens::TokenError;
+use crate::http::tokens::{TokenError, TokenScope, DEFAULT_TOKEN_DAYS};
 use crate::http::SharedState;
 
 pub async fn whoami(principal: Principal) -> Json<Value> {
@@ -19,6 +19,7 @@ pub async fn whoami(principal: Principal) -> Json<Value> {
         "name": principal.name,
         "role": principal.role,
         "unit": principal.unit,
+        "account": principal.account,
     }))
 }
 
@@ -33,6 +34,8 @@ fn token_problem(e: TokenError) -> Problem {
             Problem::field("/unit", e.to_string())
         }
         TokenError::BadName => Problem::field("/name", e.to_string()),
+        TokenError::BadExpiry => Problem::field("/days", e.to_string()),
+        TokenError::AccountNotEnabled(_) => Problem::field("/account", e.to_string()),
         TokenError::NoSuchToken(_) => Problem::not_found(e.to_string()),
         TokenError::AlreadyRevoked(_) => Problem::new(Kind::Conflict, e.to_string()),
         other => Problem::internal(other),
@@ -46,6 +49,39 @@ pub async fn issue_token(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let req: IssueTokenBody = parse_body(&headers, &body)?;
+    let scope = match (req.role, &req.account) {
+        (Some(_), Some(_)) => {
+            return Err(Problem::field(
+                "/role",
+                "a token scoped to an account takes the account's role; leave out role",
+            ))
+        }
+        (None, None) => {
+            return Err(Problem::field(
+                "/role",
+                "give role (a service token) or account",
+            ))
+        }
+        (None, Some(username)) => {
+            if req.unit.is_some() {
+                return Err(Problem::field(
+                    "/unit",
+                    "a token scoped to an account takes the account's unit; leave out unit",
+                ));
+            }
+            let account = state
+                .accounts
+                .get(username)
+                .await
+                .map_err(Problem::internal)?
+                .ok_or_else(|| Problem::field("/account", "no such account"))?;
+            TokenScope::Account(account)
+        }
+        (Some(role), None) => TokenScope::Service {
+            role,
+            unit: req.unit.clone(),
+        },
+    };
     if let Some(unit) = &req.unit {
         if icac_aggregates::services::UnitDirectory::unit(state.commands.directory().as_ref(), unit)
             .is_none()
@@ -58,7 +94,12 @@ pub async fn issue_token(
     }
     let issued = state
         .tokens
-        .issue(req.role, req.unit, &req.name, &principal.id())
+        .issue_scoped(
+            scope,
+            &req.name,
+            &principal.id(),
+            req.days.unwrap_or(DEFAULT_TOKEN_DAYS),
+        )
         .await
         .map_err(token_problem)?;
     Ok((

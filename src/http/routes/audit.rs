@@ -323,9 +323,14 @@ pub async fn access_review(
     let week: IsoWeek = week
         .parse()
         .map_err(|e: access_review::BadWeek| Problem::field("/week", e.to_string()))?;
-    let review = access_review::review(&state.access_log, week)
-        .await
-        .map_err(Problem::internal)?;
+    let review = access_review::weekly(
+        &state.access_log,
+        &state.accounts,
+        week,
+        jiff::Timestamp::now(),
+    )
+    .await
+    .map_err(Problem::internal)?;
     json(review)
 }
 

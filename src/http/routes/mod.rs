@@ -1,6 +1,7 @@
 //! The JSON API under `/v1`. [`ROUTES`] is the one table of every route, the permission
 //! it needs and its body; the OpenAPI document and the role-matrix test are built from it.
 
+pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod commands;
@@ -725,6 +726,79 @@ pub const ROUTES: &[RouteSpec] = &[
         "Revoke a token",
         || delete(admin::revoke_token),
     ),
+    // Accounts
+    route(
+        GET,
+        "/v1/accounts",
+        Some(P::ManageAccounts),
+        "accounts",
+        "List staff accounts (never secrets)",
+        || get(accounts::list),
+    ),
+    route(
+        POST,
+        "/v1/accounts",
+        Some(P::ManageAccounts),
+        "accounts",
+        "Create a staff account (its first password is shown once)",
+        || post(accounts::create),
+    )
+    .body(body::<b::CreateAccountBody>),
+    route(
+        GET,
+        "/v1/accounts/{username}",
+        Some(P::ManageAccounts),
+        "accounts",
+        "One staff account",
+        || get(accounts::get_one),
+    ),
+    route(
+        POST,
+        "/v1/accounts/{username}/role",
+        Some(P::ManageAccounts),
+        "accounts",
+        "Change an account's role and unit (its sessions end)",
+        || post(accounts::change),
+    )
+    .body(body::<b::ChangeAccountBody>)
+    .ok(),
+    route(
+        POST,
+        "/v1/accounts/{username}/disable",
+        Some(P::ManageAccounts),
+        "accounts",
+        "Disable an account (refused for the last enabled admin); its sessions end and its tokens stop working",
+        || post(accounts::disable),
+    )
+    .body(body::<b::DisableAccountBody>)
+    .ok(),
+    route(
+        POST,
+        "/v1/accounts/{username}/enable",
+        Some(P::ManageAccounts),
+        "accounts",
+        "Re-enable a disabled or locked account",
+        || post(accounts::enable),
+    )
+    .ok(),
+    route(
+        POST,
+        "/v1/accounts/{username}/release",
+        Some(P::ManageAccounts),
+        "accounts",
+        "Release an account locked after five failed sign-ins",
+        || post(accounts::release),
+    )
+    .ok(),
+    route(
+        POST,
+        "/v1/accounts/{username}/password-reset",
+        Some(P::ManageAccounts),
+        "accounts",
+        "Give an account a new password (shown once); its authenticator must be enrolled again",
+        || post(accounts::reset_password),
+    )
+    .ok(),
     // Service
     route(
         GET,

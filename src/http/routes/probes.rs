@@ -18,6 +18,14 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<SharedState>) -> ApiResult<Json<Value>> {
+    // A service whose access log refuses entries refuses every request with a token or
+    // a session (fail closed): it is not ready. Asking rechecks the log.
+    if !state.access_log.health().writable && !state.access_log.recheck().await {
+        return Err(Problem::new(
+            Kind::NotYetAvailable,
+            "the access log does not accept entries, so requests with a token or session are refused",
+        ));
+    }
     match state.ledger.ready().await {
         // Ready or not, and nothing more: the ledger's size is for those with a token
         // (`/v1/ledger/status`, `/metrics`).
