@@ -55,10 +55,12 @@ pub struct ServeArgs {
     /// (WebAuthn) relying party. Without it passkeys work only at http://localhost:PORT
     #[arg(long)]
     pub public_origin: Option<String>,
-    /// Refuse token sign-in on the staff pages: people sign in only with their account
-    /// and its second factor (tokens keep working for the API)
+    /// Also let the staff pages take a bearer token at /staff/login, with no second
+    /// factor (for a deployment moving people over to accounts; on with --demo). Without
+    /// it people sign in only with their account and its second factor (CJIS IA-2(1));
+    /// tokens always work for the API
     #[arg(long)]
-    pub no_token_sign_in: bool,
+    pub token_sign_in: bool,
     /// Open connections at most; a connection beyond this is closed at once
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
@@ -125,7 +127,9 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, CliError> {
         public_reports_per_window: args.public_reports_per_10min.max(1),
         secure_cookies: args.secure_cookies,
         public_origin: args.public_origin.clone(),
-        token_sign_in: !args.no_token_sign_in,
+        // Multi-factor sign-in for people unless asked otherwise; the demo hands out a
+        // token per role to try the pages with.
+        token_sign_in: args.token_sign_in || args.demo,
         limits: ConnectionLimits {
             max_connections: args.max_connections.clamp(1, 1 << 20),
             header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.clamp(1, 600)),

@@ -86,7 +86,8 @@ pub struct ServerConfig {
     /// relying party. Without it passkeys work only at `http://localhost:PORT`.
     pub public_origin: Option<String>,
     /// Whether the staff pages still take a token at `/staff/login` (no second factor).
-    /// `serve --no-token-sign-in` turns it off, so people sign in only with accounts.
+    /// On in this struct's default, which tests sign in with; `serve` turns it off
+    /// unless `--token-sign-in` or `--demo`, so people sign in with their accounts.
     pub token_sign_in: bool,
 }
 
