@@ -80,7 +80,9 @@ pub fn parse_public_key(hex_str: &str) -> Result<VerifyingKey, KeyError> {
 }
 
 /// One public key and the ledger positions it may sign: `valid_from..=valid_to`.
+/// Unknown fields are refused: a mangled `valid_to` must not read as "still active".
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct KeyringEntry {
     pub key_id: KeyId,
     pub public_key: String,
