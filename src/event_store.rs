@@ -33,7 +33,8 @@ pub const META_HASH: &str = "hash";
 pub const META_RECORDED_AT: &str = "recorded_at";
 
 /// Rewrites a stored payload written under an older `event_version` into the current
-/// shape before it is deserialized. Identity by default.
+/// shape before it is deserialized. Every store is given one: a store that skipped it
+/// would read old events as if they were current.
 pub type Upcaster = fn(
     aggregate_type: &str,
     event_type: &str,
@@ -41,9 +42,6 @@ pub type Upcaster = fn(
     payload: Value,
 ) -> Result<Value, String>;
 
-fn no_upcast(_: &str, _: &str, _: &str, payload: Value) -> Result<Value, String> {
-    Ok(payload)
-}
 
 /// Most aggregates kept in memory per store. Measured (a counting allocator over the
 /// soak's filings): a case aggregate holding a typical notification form takes about
@@ -154,19 +152,14 @@ pub struct LedgerEventStore<A> {
 }
 
 impl<A> LedgerEventStore<A> {
-    pub fn new(ledger: Ledger) -> Self {
+    pub fn new(ledger: Ledger, upcast: Upcaster) -> Self {
         Self {
             ledger,
-            upcast: no_upcast,
+            upcast,
             stale: Default::default(),
             cache: Mutex::new(AggregateCache::new()),
             _aggregate: PhantomData,
         }
-    }
-
-    pub fn with_upcaster(mut self, upcast: Upcaster) -> Self {
-        self.upcast = upcast;
-        self
     }
 
     /// Where this store notes conflicts caused by a stale cache.

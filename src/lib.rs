@@ -5,11 +5,15 @@
 //! See docs/ARCHITECTURE.md for the map.
 
 pub mod audit;
+/// Benchmarks against their baselines (docs/PERFORMANCE.md); not in the server build.
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod event_store;
+/// Properties the fuzz targets and tests/fuzz_regressions.rs check; not in the server build.
+#[cfg(feature = "fuzz")]
 pub mod fuzz_checks;
 pub mod http;
 pub mod ledger;

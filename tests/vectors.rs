@@ -213,7 +213,7 @@ fn vectors_verify_from_the_file_alone() {
     };
     let root = node(node(leaf(&leaves[0]), leaf(&leaves[1])), leaf(&leaves[2]));
     assert_eq!(hex::encode(root), v["merkle_root"].as_str().unwrap());
-    let mut ring = checkpoint::Keyring::new();
+    let mut ring = checkpoint::NoteVerifiers::new();
     ring.add(checkpoint::NoteVerifier::for_ledger("ct-icac-test", pk).unwrap());
     let cp = checkpoint::parse_and_verify(v["checkpoint_note"].as_str().unwrap(), &ring).unwrap();
     assert_eq!(cp.size, 3);

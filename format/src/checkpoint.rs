@@ -228,13 +228,14 @@ pub fn verifier_key_string(ledger_id: &str, key: &VerifyingKey) -> Result<String
     Ok(NoteVerifier::for_ledger(ledger_id, *key)?.to_verifier_key())
 }
 
-/// The set of keys trusted to sign notes.
+/// The note verifier keys (C2SP signed-note) a reader trusts: by name and key ID,
+/// with no positions. Not `keys::Keyring`, which binds ledger keys to position ranges.
 #[derive(Clone, Debug, Default)]
-pub struct Keyring {
+pub struct NoteVerifiers {
     verifiers: Vec<NoteVerifier>,
 }
 
-impl Keyring {
+impl NoteVerifiers {
     pub fn new() -> Self {
         Self::default()
     }
@@ -252,7 +253,7 @@ impl Keyring {
     }
 }
 
-impl From<NoteVerifier> for Keyring {
+impl From<NoteVerifier> for NoteVerifiers {
     fn from(v: NoteVerifier) -> Self {
         Self { verifiers: vec![v] }
     }
@@ -301,7 +302,7 @@ pub struct VerifiedNote<'a> {
 ///
 /// Signatures by unknown keys are ignored (they may be witnesses'
 /// cosignatures); a signature by a trusted key that fails rejects the note.
-pub fn open_note<'a>(note: &'a str, keys: &Keyring) -> Result<VerifiedNote<'a>, CheckpointError> {
+pub fn open_note<'a>(note: &'a str, keys: &NoteVerifiers) -> Result<VerifiedNote<'a>, CheckpointError> {
     if note.len() > MAX_NOTE_SIZE {
         return Err(CheckpointError::NoteTooLarge { size: note.len() });
     }
@@ -581,7 +582,7 @@ pub fn sign(cp: &Checkpoint, key: &SigningKey) -> Result<String, CheckpointError
 /// Succeeds only if a trusted key *named after the checkpoint's origin* signed
 /// it; a valid signature by some other trusted key (e.g. a witness) alone is
 /// not enough to accept another ledger's checkpoint.
-pub fn parse_and_verify(note: &str, keys: &Keyring) -> Result<Checkpoint, CheckpointError> {
+pub fn parse_and_verify(note: &str, keys: &NoteVerifiers) -> Result<Checkpoint, CheckpointError> {
     let opened = open_note(note, keys)?;
     let cp = Checkpoint::parse_body(opened.text)?;
     if !opened.signers.contains(&cp.origin) {
@@ -635,7 +636,7 @@ mod tests {
         \n\
         \u{2014} icac-ledger/ct-icac-test MUTJvtd68ERmO3OUHG3EYhPwVKmTf5CuRw26XhrUtNGsyWc+XnnYrj29ADPTx/2BrJxOERaLhRtHY2sPsGue3LQx2wk=\n";
 
-    fn keyring() -> Keyring {
+    fn keyring() -> NoteVerifiers {
         NoteVerifier::for_ledger("ct-icac-test", kat_key().verifying_key())
             .unwrap()
             .into()
@@ -698,7 +699,7 @@ mod tests {
         )
         .unwrap();
         let k = kat_key();
-        let ring: Keyring = NoteVerifier::for_ledger("empty-ledger", k.verifying_key())
+        let ring: NoteVerifiers = NoteVerifier::for_ledger("empty-ledger", k.verifying_key())
             .unwrap()
             .into();
         assert_eq!(
@@ -771,7 +772,7 @@ mod tests {
         let note = sign(&kat_checkpoint(), &kat_key()).unwrap();
         let other = SigningKey::from_bytes(&[7u8; 32]);
         // Same name, different key: key ID differs, so the signature is unknown.
-        let ring: Keyring = NoteVerifier::for_ledger("ct-icac-test", other.verifying_key())
+        let ring: NoteVerifiers = NoteVerifier::for_ledger("ct-icac-test", other.verifying_key())
             .unwrap()
             .into();
         assert_eq!(
@@ -786,7 +787,7 @@ mod tests {
         );
         // A trusted key with a different name (say, a witness) does not make
         // the ledger's checkpoint acceptable.
-        let mut ring = Keyring::new();
+        let mut ring = NoteVerifiers::new();
         ring.add(NoteVerifier::new("witness.example/w1", other.verifying_key()).unwrap());
         let body = kat_checkpoint().body().unwrap();
         let witness_signed = sign_note(&body, "witness.example/w1", &other).unwrap();
@@ -1031,7 +1032,7 @@ mod tests {
     fn go_sumdb_note_cross_check() {
         let v = NoteVerifier::from_verifier_key(GO_VERIFIER_KEY).unwrap();
         assert_eq!(v.to_verifier_key(), GO_VERIFIER_KEY);
-        let ring: Keyring = v.into();
+        let ring: NoteVerifiers = v.into();
         let opened = open_note(GO_NOTE, &ring).unwrap();
         assert_eq!(opened.text, GO_TEXT);
         assert_eq!(opened.signers, vec!["PeterNeumann".to_string()]);

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use super::checkpoint::{self, Checkpoint, Keyring, NoteVerifier};
+use super::checkpoint::{self, Checkpoint, NoteVerifier, NoteVerifiers};
 use super::cosignature::{self, Cosigned, CosignerKey};
 
 /// Largest policy file accepted.
@@ -311,8 +311,8 @@ impl Policy {
     }
 
     /// The ledger keyring of the logs the policy names.
-    pub fn log_keyring(&self) -> Keyring {
-        let mut ring = Keyring::new();
+    pub fn log_keyring(&self) -> NoteVerifiers {
+        let mut ring = NoteVerifiers::new();
         for l in &self.logs {
             ring.add(l.verifier.clone());
         }

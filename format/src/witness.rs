@@ -8,7 +8,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
-use super::checkpoint::{self, CheckpointError, Keyring, NoteVerifier, MAX_NOTE_SIZE};
+use super::checkpoint::{self, CheckpointError, NoteVerifier, NoteVerifiers, MAX_NOTE_SIZE};
 use super::merkle::{verify_consistency, Hash32, EMPTY_ROOT, MAX_TREE_SIZE};
 
 /// Largest add-checkpoint body: 63 proof lines and a note.
@@ -182,7 +182,7 @@ pub fn verify_log_signature(
             head.origin.chars().take(80).collect(),
         ));
     }
-    let mut ring = Keyring::new();
+    let mut ring = NoteVerifiers::new();
     for v in trusted {
         ring.add(v.clone());
     }

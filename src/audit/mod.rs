@@ -6,7 +6,6 @@
 //! carry that trust forward without re-reading the whole ledger; bundles let them do it
 //! with no database at all.
 
-pub mod bench;
 pub mod bundle;
 pub mod checkpointer;
 pub mod proofs;

@@ -238,8 +238,8 @@ impl ProofKeys {
         }
     }
 
-    fn notes(&self, ledger: &LedgerId) -> checkpoint::Keyring {
-        let mut kr = checkpoint::Keyring::new();
+    fn notes(&self, ledger: &LedgerId) -> checkpoint::NoteVerifiers {
+        let mut kr = checkpoint::NoteVerifiers::new();
         for k in self.all() {
             if let Ok(v) = NoteVerifier::for_ledger(ledger.as_str(), k) {
                 kr.add(v);

@@ -482,7 +482,7 @@ pub async fn run(
     mut progress: impl FnMut(&RunResult),
 ) -> Result<AppendReport, BenchError> {
     let mut runs = Vec::new();
-    let load_before = crate::audit::bench::load_average();
+    let load_before = crate::bench::measure::load_average();
 
     let db = BenchDb::create(&args.postgres_url, "ledger").await?;
     let ledger = with_cpu(
@@ -534,7 +534,7 @@ pub async fn run(
         per_writer: args.per_writer,
         postgres_fsync: setting(&args.postgres_url, "fsync").await?,
         postgres_synchronous_commit: setting(&args.postgres_url, "synchronous_commit").await?,
-        load_average: (load_before, crate::audit::bench::load_average()),
+        load_average: (load_before, crate::bench::measure::load_average()),
         ratio_vs_postgres_es: ratio(1),
         ratio_vs_naive_chain: ratio(2),
         runs,
@@ -587,7 +587,7 @@ async fn with_cpu(
     database: &str,
     run: impl std::future::Future<Output = Result<RunResult, BenchError>>,
 ) -> Result<RunResult, BenchError> {
-    use crate::audit::bench::{process_cpu_seconds, BackendCpu};
+    use crate::bench::measure::{process_cpu_seconds, BackendCpu};
     let sampler = BackendCpu::start(database);
     let before = process_cpu_seconds();
     let result = run.await;

@@ -29,7 +29,7 @@ use icac_aggregates::demo::{self, DemoCommand, ScriptedCommand};
 use icac_aggregates::form::NotificationForm;
 use icac_aggregates::ids::{CaseId, CyberTipNumber, LedgerPosition, Ori};
 use icac_aggregates::operation::Operation;
-use icac_aggregates::public_report::PublicReport;
+use icac_aggregates::public_report::{PublicReport, PublicReportCommand};
 use icac_aggregates::services::{
     CaseServices, InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory,
     LedgerEventRef, UnitDirectory,
@@ -286,18 +286,7 @@ impl Domain {
                 )
                 .map(|_| ())
             }
-            DemoCommand::PublicReport(c) => {
-                let units = self.unit_directory.clone();
-                decide_and_record(
-                    &mut self.public_reports,
-                    id,
-                    context,
-                    &mut self.next_position,
-                    &mut self.out,
-                    |r| r.decide(c, units.as_ref()),
-                )
-                .map(|_| ())
-            }
+            DemoCommand::PublicReport(c) => self.public_report(id, c, context),
             DemoCommand::Tip(c) => {
                 let units = self.unit_directory.clone();
                 decide_and_record(
@@ -361,6 +350,41 @@ impl Domain {
             },
         );
         Ok(step.with_position(at))
+    }
+
+    /// `commands::public_report::run`, decided in memory: routing also logs the
+    /// complaint on the unit's case, as the report words it.
+    fn public_report(
+        &mut self,
+        id: &str,
+        c: PublicReportCommand,
+        context: &RequestContext,
+    ) -> Result<(), Refusal> {
+        let routed_at = match &c {
+            PublicReportCommand::RouteToUnit { recorded_at, .. } => Some(*recorded_at),
+            _ => None,
+        };
+        let units = self.unit_directory.clone();
+        decide_and_record(
+            &mut self.public_reports,
+            id,
+            context,
+            &mut self.next_position,
+            &mut self.out,
+            |r| r.decide(c, units.as_ref()),
+        )?;
+        let Some(at) = routed_at else { return Ok(()) };
+        let complaint = self
+            .public_reports
+            .get(id)
+            .and_then(|r| r.state.routing_complaint(at).ok().flatten());
+        match complaint {
+            Some(complaint) => {
+                let case_id = complaint.case_id.to_string();
+                self.case(&case_id, CaseCommand::LogComplaint(complaint), context)
+            }
+            None => Ok(()),
+        }
     }
 
     fn case(&mut self, id: &str, c: CaseCommand, context: &RequestContext) -> Result<(), Refusal> {

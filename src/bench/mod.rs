@@ -4,6 +4,7 @@
 pub mod append;
 pub mod generate;
 pub mod http;
+pub mod measure;
 pub mod ownership;
 pub mod pages;
 pub mod projections;

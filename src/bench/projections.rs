@@ -288,7 +288,7 @@ pub async fn report_bench(
 
 /// Peak resident memory of this process since the last reset (Linux `VmHWM`), in MiB.
 pub fn peak_rss_mib() -> Option<f64> {
-    crate::audit::bench::peak_rss_mib()
+    crate::bench::measure::peak_rss_mib()
 }
 
 /// CPU time this process has used (user + system, all threads), in seconds. On a

@@ -21,6 +21,7 @@ macro_rules! outln {
 mod access_entry;
 mod accounts;
 mod audit_log;
+#[cfg(feature = "bench")]
 mod bench;
 mod checkpoint;
 mod compliance;
@@ -100,7 +101,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Benchmarks (not part of the test suite)
     #[command(subcommand)]
-    Bench(verify::BenchCommand),
+    #[cfg(feature = "bench")]
+    Bench(bench::BenchCommand),
     /// Fill the ledger with a deterministic synthetic year of activity
     Demo(demo::DemoArgs),
     /// Erase personal values under a legal reason (C.G.S. 54-142a); the chain keeps verifying
@@ -167,7 +169,8 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Prove(cmd) => prove::run(&cli.ledger, &cmd).await,
         Command::VerifyProof(args) => verify::verify_proof_cmd(&args).await,
         Command::Export(args) => export::run(&cli.ledger, &args).await,
-        Command::Bench(cmd) => verify::bench(&cli.ledger, &cmd).await,
+        #[cfg(feature = "bench")]
+        Command::Bench(cmd) => bench::run(&cli.ledger, &cmd).await,
         Command::Demo(args) => demo::run(&cli.ledger, &args).await,
         Command::Erase(args) => erase::run(&cli.ledger, &args).await,
         Command::ExportOpenings(args) => export_openings::run(&cli.ledger, &args).await,

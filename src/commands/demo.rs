@@ -9,11 +9,11 @@
 //! committed when they are loaded.
 
 use icac_aggregates::demo::{self, DemoCommand, ScriptedCommand};
-use icac_aggregates::ids::{CaseId, LedgerPosition};
+use icac_aggregates::ids::{CaseId, LedgerPosition, ReceiptNumber};
 use jiff::civil::Date;
 
 use super::filing::file_form;
-use super::tip_intake;
+use super::{public_report, tip_intake};
 use super::{Actor, CommandError, Commands, Refusal};
 use crate::ledger::clock::WriterClock;
 use icac_format::key_events::CommitClock;
@@ -145,9 +145,12 @@ async fn execute(
         DemoCommand::Cybertip(c) => commands.execute(&commands.cybertips, id, c, actor).await,
         DemoCommand::Operation(c) => commands.execute(&commands.operations, id, c, actor).await,
         DemoCommand::PublicReport(c) => {
-            commands
-                .execute(&commands.public_reports, id, c, actor)
+            let receipt = ReceiptNumber::parse(id).map_err(|e| {
+                CommandError::Rejected(Refusal::new("invalid_receipt_number", e.to_string()))
+            })?;
+            public_report::run(commands, &receipt, c, actor)
                 .await
+                .map(|_| ())
         }
         DemoCommand::Tip(c) => commands.execute(&commands.ncmec_tips, id, c, actor).await,
         DemoCommand::AcknowledgeTip {

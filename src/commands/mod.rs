@@ -11,6 +11,8 @@ pub mod filing;
 pub mod import;
 pub mod indexes;
 mod operation_links;
+pub mod public_report;
+pub mod registration;
 pub mod release;
 pub mod setup;
 pub mod tip_intake;
@@ -97,6 +99,9 @@ pub enum CommandError {
     /// The form or input did not validate; every problem with its JSON Pointer.
     #[error("{} problem(s) with the input", .0.len())]
     Invalid(Vec<icac_aggregates::form::FieldError>),
+    /// The record the command would create exists already (a unit, an operation).
+    #[error("{0}")]
+    AlreadyExists(String),
     /// Someone else changed the same record first; retry on the new state.
     #[error("the record was changed by someone else at the same time; reload and retry")]
     Conflict,
@@ -277,7 +282,7 @@ impl Commands {
         A::Event: icac_aggregates::sealed::SealedEffects,
         A::Error: BlamesField,
     {
-        let store = LedgerEventStore::<A>::new(self.ledger.clone()).with_upcaster(upcast_payload);
+        let store = LedgerEventStore::<A>::new(self.ledger.clone(), upcast_payload);
         let mut context = cqrs_es::EventStore::<A>::load_aggregate(&store, aggregate_id).await?;
         let sequence = context.sequence();
         Ok((
@@ -315,7 +320,7 @@ impl Commands {
 }
 
 /// The domain's upcaster in the shape the event store wants.
-fn upcast_payload(
+pub(crate) fn upcast_payload(
     aggregate_type: &str,
     event_type: &str,
     event_version: &str,
@@ -327,7 +332,5 @@ fn upcast_payload(
 }
 
 pub(crate) fn store<A>(ledger: &Ledger, stale: &Arc<StaleLoads>) -> LedgerEventStore<A> {
-    LedgerEventStore::new(ledger.clone())
-        .with_upcaster(upcast_payload)
-        .with_stale_loads(stale.clone())
+    LedgerEventStore::new(ledger.clone(), upcast_payload).with_stale_loads(stale.clone())
 }

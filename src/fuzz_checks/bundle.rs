@@ -145,8 +145,8 @@ impl Reference {
         &self.header.keyring
     }
 
-    pub(super) fn note_keys(&self) -> checkpoint::Keyring {
-        let mut ring = checkpoint::Keyring::new();
+    pub(super) fn note_keys(&self) -> checkpoint::NoteVerifiers {
+        let mut ring = checkpoint::NoteVerifiers::new();
         for k in &self.keys {
             if let Ok(v) = NoteVerifier::for_ledger(self.ledger_id.as_str(), *k) {
                 ring.add(v);

@@ -158,6 +158,8 @@ impl FromRequestParts<SharedState> for Principal {
                 ))
             }
         }
+        // For the target extractors that follow it (`command_extractor`).
+        parts.extensions.insert(principal.clone());
         Ok(principal)
     }
 }

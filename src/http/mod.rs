@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod audit_trail;
 pub mod auth;
 pub mod client_addr;
+pub mod command_extractor;
 pub mod csrf;
 pub(crate) mod db;
 pub mod extract;

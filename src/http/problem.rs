@@ -233,6 +233,7 @@ impl From<CommandError> for Problem {
                         .collect(),
                 )
             }
+            CommandError::AlreadyExists(what) => Problem::new(Kind::Conflict, what),
             CommandError::Conflict => Problem::new(Kind::Conflict, e.to_string()),
             CommandError::Ledger(e) => Problem::internal(e),
             CommandError::SigningKey(e) => {
@@ -246,6 +247,28 @@ impl From<CommandError> for Problem {
                 .with_retry_after(30)
             }
             CommandError::Internal(e) => Problem::internal(e),
+        }
+    }
+}
+
+impl From<crate::commands::erasure::ErasureError> for Problem {
+    fn from(e: crate::commands::erasure::ErasureError) -> Self {
+        use crate::commands::erasure::ErasureError as E;
+        match e {
+            E::UnknownCase(_) | E::UnknownValue => Problem::not_found(e.to_string()),
+            E::NothingToErase(_) => Problem::new(Kind::Conflict, e.to_string()),
+            E::Command(c) => Problem::from(c),
+            E::Storage(s) => Problem::internal(s),
+        }
+    }
+}
+
+impl From<crate::commands::release::ReleaseError> for Problem {
+    fn from(e: crate::commands::release::ReleaseError) -> Self {
+        if e.is_refusal() {
+            Problem::new(Kind::Rejected, e.to_string())
+        } else {
+            Problem::internal(e)
         }
     }
 }

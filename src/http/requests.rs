@@ -625,3 +625,68 @@ pub struct PublishReleaseBody {
     #[schemars(length(min = 1, max = 120))]
     pub revision: Option<String>,
 }
+
+/// The unit commands on a registered unit.
+#[derive(Debug)]
+pub enum UnitBody {
+    Rename(RenameUnitBody),
+    Deactivate(DeactivateUnitBody),
+}
+
+impl UnitBody {
+    pub fn command(self, recorded_at: Timestamp) -> UnitCommand {
+        match self {
+            UnitBody::Rename(b) => UnitCommand::Rename {
+                name: b.name,
+                recorded_at,
+            },
+            UnitBody::Deactivate(b) => UnitCommand::Deactivate {
+                reason: b.reason,
+                recorded_at,
+            },
+        }
+    }
+}
+
+/// Each route's body type names its command, so one generic handler per kind of
+/// target (`routes::commands::{case, unit, operation, public_report}`) serves them all.
+macro_rules! command_bodies {
+    ($target:ident { $($variant:ident($body:ty)),+ $(,)? }) => {
+        $(impl From<$body> for $target {
+            fn from(body: $body) -> Self {
+                $target::$variant(body)
+            }
+        })+
+    };
+}
+
+command_bodies!(UnitBody {
+    Rename(RenameUnitBody),
+    Deactivate(DeactivateUnitBody),
+});
+
+command_bodies!(CaseBody {
+    SharingCadence(SetSharingCadenceBody),
+    AddVictim(AddVictimBody),
+    IdentifyVictim(IdentifyVictimBody),
+    Outcome(RecordOutcomeBody),
+    Share(ShareInformationBody),
+    Assign(AssignInvestigatorBody),
+    ChangeStatus(ChangeStatusBody),
+    Arrest(RecordArrestBody),
+    Referral(RecordReferralBody),
+    LinkOperation(LinkOperationBody),
+    SetUrgent(SetUrgentBody),
+    Correction(RecordCorrectionBody),
+});
+
+command_bodies!(OperationBody {
+    Conduct(RecordConductBody),
+    Conclude(ConcludeOperationBody),
+});
+
+command_bodies!(PublicReportBody {
+    Triage(TriagePublicReportBody),
+    Route(RoutePublicReportBody),
+    Close(ClosePublicReportBody),
+});

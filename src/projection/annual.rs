@@ -231,7 +231,7 @@ pub async fn verify_with_progress(
     let ring = crate::ledger::keyring(storage, ledger_id)
         .await
         .map_err(|e| AnnualError::Keyring(e.to_string()))?;
-    let mut trusted = checkpoint::Keyring::new();
+    let mut trusted = checkpoint::NoteVerifiers::new();
     for entry in ring.entries() {
         let key =
             parse_public_key(&entry.public_key).map_err(|e| AnnualError::Keyring(e.to_string()))?;

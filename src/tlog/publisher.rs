@@ -186,8 +186,7 @@ pub async fn run(
     status: Publication,
     mut cuts: watch::Receiver<Option<SignedCheckpoint>>,
 ) -> Result<(), AuditError> {
-    let client = WitnessClient::new(config.witness_timeout)
-        .map_err(|e| AuditError::invalid(format!("cannot build the witness client: {e}")))?;
+    let client = WitnessClient::new(config.witness_timeout);
     init_status(&config, &status);
     let mut known: HashMap<String, u64> = HashMap::new();
     let initial = status.published_size().unwrap_or(0);

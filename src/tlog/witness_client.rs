@@ -3,6 +3,13 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::Request;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use icac_format::merkle::Hash32;
 use icac_format::witness::AddCheckpoint;
 
@@ -28,21 +35,22 @@ pub struct Unreachable {
     pub reason: String,
 }
 
-/// One HTTP client for all witnesses (keep-alive, per-request deadline).
+/// One HTTP client for all witnesses (keep-alive, per-request deadline). Plain HTTP/1.1
+/// through hyper, which the server already links; redirects are not followed.
 #[derive(Clone)]
 pub struct WitnessClient {
-    http: reqwest::Client,
+    http: Client<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
 }
 
 impl WitnessClient {
-    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
-        Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(timeout)
-                .connect_timeout(timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
-        })
+    pub fn new(timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(timeout));
+        Self {
+            http: Client::builder(TokioExecutor::new()).build(connector),
+            timeout,
+        }
     }
 
     /// POSTs `<submission prefix>/add-checkpoint`.
@@ -58,17 +66,19 @@ impl WitnessClient {
             url: url.clone(),
             reason,
         };
-        let response = self
-            .http
-            .post(&url)
-            .body(AddCheckpoint::encode(old_size, proof, note))
-            .send()
-            .await
+        let request = Request::post(&url)
+            .body(Full::new(Bytes::from(AddCheckpoint::encode(old_size, proof, note))))
             .map_err(|e| unreachable(e.to_string()))?;
-        let status = response.status().as_u16();
-        let body = read_limited(response)
+        let exchange = async {
+            let response = self.http.request(request).await.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let body = read_limited(response.into_body()).await?;
+            Ok::<_, String>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|_| unreachable(format!("no answer within {:?}", self.timeout)))?
+            .map_err(unreachable)?;
         Ok(match status {
             200 => Answer::Cosigned(body),
             409 => match body.trim_end_matches('\n').parse::<u64>() {
@@ -92,13 +102,17 @@ fn echo(s: &str) -> String {
     s.chars().take(200).collect()
 }
 
-async fn read_limited(mut response: reqwest::Response) -> Result<String, String> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        if buf.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(format!("answer longer than {MAX_ANSWER_BYTES} bytes"));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    String::from_utf8(buf).map_err(|_| "answer is not UTF-8".to_owned())
+async fn read_limited(body: Incoming) -> Result<String, String> {
+    let bytes = Limited::new(body, MAX_ANSWER_BYTES)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<LengthLimitError>() {
+                format!("answer longer than {MAX_ANSWER_BYTES} bytes")
+            } else {
+                e.to_string()
+            }
+        })?
+        .to_bytes();
+    String::from_utf8(bytes.to_vec()).map_err(|_| "answer is not UTF-8".to_owned())
 }

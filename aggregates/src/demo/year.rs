@@ -166,10 +166,14 @@ impl Year {
         let Some(d) = self.draft(i) else { return };
         let mut d = d;
         let mut complaint_first = self.rng.chance(35);
+        // Routing a public report logs the complaint on the unit's case itself
+        // (`PublicReport::routing_complaint`), when it is routed: at `d.received`.
+        let mut routed = false;
         if let Source::PublicReport { receipt_number } = &d.source {
             let receipt_number = receipt_number.clone();
             if let Some(id) = self.public_report_flow(&d, &receipt_number) {
                 d.case_id = id;
+                routed = true;
             }
             complaint_first = true;
         }
@@ -190,15 +194,18 @@ impl Year {
             stray_tip(s, extra, i, &self.units, d.received, self.start);
         }
         let mut complained = d.received;
-        if complaint_first {
+        if complaint_first && !routed {
             complained = d
                 .received
                 .checked_add(Span::new().minutes(self.rng.between(10, 300)))
                 .unwrap_or(d.received);
+        } else if complaint_first {
+            // The same draw as above, so the rest of the script does not shift.
+            self.rng.between(10, 300);
         }
         // The acknowledgement logged this tip's complaint; the draws above are made
         // anyway, so the rest of the script is the same with or without intake.
-        if complaint_first && !via_task_force {
+        if complaint_first && !via_task_force && !routed {
             self.log_complaint(&d, complained);
         }
         let (form, filed_at, urgent) = self.file(&d, complained);

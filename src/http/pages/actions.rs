@@ -28,7 +28,7 @@ use crate::http::auth::{Permission, Principal};
 use crate::http::extract::decode;
 use crate::http::problem::Problem;
 use crate::http::requests::CaseBody;
-use crate::http::routes::commands::visible_case;
+use crate::http::command_extractor::visible_case;
 use crate::http::SharedState;
 
 type Options = Vec<(String, String)>;

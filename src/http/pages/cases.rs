@@ -15,7 +15,7 @@ use super::staff::{chrome, error_page, require, Staff};
 use super::timeline::{timeline, TimelineEntry};
 use crate::http::auth::{Permission, Principal};
 use crate::http::problem::{Kind, Problem};
-use crate::http::routes::commands::visible_case;
+use crate::http::command_extractor::visible_case;
 use crate::http::routes::queries::{self, case_summaries, parse_cut, parse_date, today};
 use crate::http::SharedState;
 use crate::projection::history::case_history;

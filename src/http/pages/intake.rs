@@ -20,7 +20,8 @@ use crate::http::auth::{Permission, Principal};
 use crate::http::extract::decode;
 use crate::http::problem::Problem;
 use crate::http::requests::PublicReportBody;
-use crate::http::routes::commands::{existing_public_report, run_public_report};
+use crate::commands::public_report;
+use crate::http::command_extractor::existing_public_report;
 use crate::http::routes::queries::reveal_for;
 use crate::http::SharedState;
 
@@ -215,7 +216,12 @@ pub async fn act(
         _ => return error_page(&Problem::not_found("no such intake action")),
     };
     let result = match body {
-        Ok(b) => run_public_report(&state, &p, &receipt, b.command(Timestamp::now())).await,
+        Ok(b) => {
+            let command = b.command(Timestamp::now());
+            public_report::run(&state.commands, &receipt, command, &p.actor())
+                .await
+                .map_err(Problem::from)
+        }
         Err(e) => Err(e),
     };
     state.metrics.command(&result.as_ref().map(|_| ()));

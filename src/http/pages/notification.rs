@@ -479,6 +479,7 @@ pub(super) fn clone_error(e: &CommandError) -> CommandError {
         CommandError::Invalid(v) => CommandError::Invalid(v.clone()),
         CommandError::Rejected(r) => CommandError::Rejected(r.clone()),
         CommandError::Conflict => CommandError::Conflict,
+        CommandError::AlreadyExists(w) => CommandError::AlreadyExists(w.clone()),
         other => CommandError::Internal(other.to_string()),
     }
 }

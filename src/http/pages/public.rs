@@ -19,7 +19,8 @@ use askama::Template;
 use super::layout::{render, Chrome};
 use crate::commands::Actor;
 use crate::http::extract::ClientAddr;
-use crate::http::routes::commands::receive_public_report;
+use crate::commands::public_report;
+use jiff::Timestamp;
 use crate::http::Hotline;
 use crate::http::SharedState;
 
@@ -361,12 +362,13 @@ pub async fn submit(
         },
         correlation_id: None,
     };
-    match receive_public_report(
-        &state,
+    match public_report::receive(
+        &state.commands,
         Channel::WebSite,
         category,
         Some(s.content()),
         &actor,
+        Timestamp::now(),
     )
     .await
     {
@@ -374,8 +376,8 @@ pub async fn submit(
             state.metrics.public_reports.fetch_add(1, Ordering::Relaxed);
             thanks(StatusCode::CREATED, Some(receipt.as_str()))
         }
-        Err(problem) => {
-            tracing::error!(target: "icac_ledger::http", status = problem.status, detail = %problem.detail, "public report could not be recorded");
+        Err(e) => {
+            tracing::error!(target: "icac_ledger::http", error = %e, "public report could not be recorded");
             public_page(
                 &state,
                 StatusCode::SERVICE_UNAVAILABLE,

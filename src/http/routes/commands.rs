@@ -1,33 +1,35 @@
 //! Every command of the domain as a `POST`: units, notifications, complaints, the case
 //! commands, operations and public reports. Bodies are the domain's command without the
 //! fields the server sets (`recorded_at`, ids from the URL).
+//!
+//! A handler extracts (caller, target, body: `command_extractor`), authorizes, calls one
+//! function of `crate::commands` and answers; the rules live there and in the domain.
+//! One generic handler serves each kind of target, instantiated per body type by the
+//! route table.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
-use cqrs_es::{AggregateContext, EventStore};
 use icac_aggregates::case::{CaseCommand, LogComplaint, ShareDirection};
-use icac_aggregates::ids::{CaseId, IdError, OperationId, Ori, ReceiptNumber};
-use icac_aggregates::public_report::{PublicReport, PublicReportCommand};
-use icac_aggregates::services::UnitDirectory;
-use icac_aggregates::units::UnitCommand;
+use icac_aggregates::ids::CaseId;
 use jiff::Timestamp;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::commands::filing::{file_notification, validate_notification};
-use crate::commands::Actor;
-use crate::event_store::LedgerEventStore;
+use crate::commands::{erasure, public_report, registration, release};
 use crate::http::auth::{Permission, Principal};
-use crate::http::extract::{json_object, parse_body, str_field};
-use crate::http::problem::{ApiResult, Kind, Problem};
+use crate::http::command_extractor::{
+    CommandBody, ExistingOperation, ExistingPublicReport, KnownUnit, VisibleCase,
+};
+use crate::http::extract::str_field;
+use crate::http::problem::{ApiResult, Problem};
 use crate::http::requests::{
-    CaseBody, DeactivateUnitBody, LogComplaintBody, OperationBody, PlanOperationBody,
-    PublicReportBody, PublicReportIntakeBody, RegisterUnitBody, RenameUnitBody,
-    ShareInformationBody,
+    CaseBody, DecideReferralBody, ErasePersonalDataBody, LogComplaintBody, OperationBody,
+    PlanOperationBody, PublicReportBody, PublicReportIntakeBody, PublishReleaseBody,
+    RegisterUnitBody, ShareInformationBody, UnitBody,
 };
 use crate::http::SharedState;
-use icac_format::record::StreamId;
 
 pub type Created = (StatusCode, Json<Value>);
 
@@ -62,73 +64,9 @@ pub(crate) async fn finish(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-async fn stream_exists(state: &SharedState, aggregate_type: &str, id: &str) -> ApiResult<bool> {
-    let events = state
-        .ledger
-        .read_stream(&StreamId::new(aggregate_type, id))
-        .await
-        .map_err(Problem::internal)?;
-    Ok(!events.is_empty())
-}
-
-/// Parses the id of an operation or public report from the URL and checks it exists;
-/// a malformed or unknown id is a 404 either way.
-async fn existing<T>(
-    state: &SharedState,
-    aggregate_type: &str,
-    raw: &str,
-    parse: fn(String) -> Result<T, IdError>,
-    key: fn(&T) -> &str,
-) -> ApiResult<T> {
-    let not_found = || {
-        Problem::not_found(format!(
-            "no {} {:?}",
-            aggregate_type.replace('_', " "),
-            raw.chars().take(64).collect::<String>()
-        ))
-    };
-    let id = parse(raw.to_owned()).map_err(|_| not_found())?;
-    if !stream_exists(state, aggregate_type, key(&id)).await? {
-        return Err(not_found());
-    }
-    Ok(id)
-}
-
-/// Parses a case id from the URL and checks the caller may see it and that it exists.
-/// A case of another unit is reported as not found, so ids cannot be probed.
-pub(crate) async fn visible_case(
-    state: &SharedState,
-    principal: &Principal,
-    raw: &str,
-) -> ApiResult<CaseId> {
-    let not_found = || {
-        Problem::not_found(format!(
-            "no case {:?}",
-            raw.chars().take(80).collect::<String>()
-        ))
-    };
-    let case_id = CaseId::parse(raw).map_err(|_| not_found())?;
-    if !principal.may_see_case(&case_id) || !stream_exists(state, "case", case_id.as_str()).await? {
-        return Err(not_found());
-    }
-    Ok(case_id)
-}
-
-fn parse_ori(raw: &str) -> ApiResult<Ori> {
-    Ori::parse(raw).map_err(|_| {
-        Problem::not_found(format!(
-            "no unit {:?}",
-            raw.chars().take(20).collect::<String>()
-        ))
-    })
-}
-
-fn known_unit(state: &SharedState, raw: &str) -> ApiResult<Ori> {
-    let ori = parse_ori(raw)?;
-    if state.commands.directory().unit(&ori).is_none() {
-        return Err(Problem::not_found(format!("no unit {ori}")));
-    }
-    Ok(ori)
+/// Serializes what a command returned as the answer's body.
+fn answer<T: serde::Serialize>(value: &T) -> Result<Value, Problem> {
+    serde_json::to_value(value).map_err(Problem::internal)
 }
 
 // ---------------------------------------------------------------- units
@@ -136,90 +74,35 @@ fn known_unit(state: &SharedState, raw: &str) -> ApiResult<Ori> {
 pub async fn register_unit(
     State(state): State<SharedState>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(body): CommandBody<RegisterUnitBody>,
 ) -> ApiResult<Created> {
-    let result = async {
-        let body: RegisterUnitBody = parse_body(&headers, &body)?;
-        let ori = body.ori.clone();
-        if state.commands.directory().unit(&ori).is_some() {
-            return Err(Problem::new(
-                Kind::Conflict,
-                format!("unit {ori} is already registered"),
-            ));
-        }
-        let command = body.command(Timestamp::now());
-        state
-            .commands
-            .execute(
-                &state.commands.units,
-                ori.as_str(),
-                command,
-                &principal.actor(),
-            )
-            .await?;
-        Ok(json!({ "ori": ori }))
-    }
-    .await;
+    let ori = body.ori.clone();
+    let command = body.command(Timestamp::now());
+    let result = registration::register_unit(&state.commands, &ori, command, &principal.actor())
+        .await
+        .map_err(Problem::from)
+        .map(|()| json!({ "ori": ori }));
     finish(&state, result).await
 }
 
-pub async fn rename_unit(
+/// Any command on a registered unit (`requests::UnitBody`).
+pub async fn unit<B>(
     State(state): State<SharedState>,
     principal: Principal,
-    Path(ori): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    let ori = known_unit(&state, &ori)?;
-    let result = async {
-        let body: RenameUnitBody = parse_body(&headers, &body)?;
-        let command = UnitCommand::Rename {
-            name: body.name,
-            recorded_at: Timestamp::now(),
-        };
-        unit_command(&state, &principal, &ori, command).await
-    }
-    .await;
+    KnownUnit(ori): KnownUnit,
+    CommandBody(body): CommandBody<B>,
+) -> ApiResult<Created>
+where
+    B: DeserializeOwned + Into<UnitBody>,
+{
+    let command = body.into().command(Timestamp::now());
+    let commands = &state.commands;
+    let result = commands
+        .execute(&commands.units, ori.as_str(), command, &principal.actor())
+        .await
+        .map_err(Problem::from)
+        .map(|()| json!({ "ori": ori }));
     finish(&state, result).await
-}
-
-pub async fn deactivate_unit(
-    State(state): State<SharedState>,
-    principal: Principal,
-    Path(ori): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    let ori = known_unit(&state, &ori)?;
-    let result = async {
-        let body: DeactivateUnitBody = parse_body(&headers, &body)?;
-        let command = UnitCommand::Deactivate {
-            reason: body.reason,
-            recorded_at: Timestamp::now(),
-        };
-        unit_command(&state, &principal, &ori, command).await
-    }
-    .await;
-    finish(&state, result).await
-}
-
-async fn unit_command(
-    state: &SharedState,
-    principal: &Principal,
-    ori: &Ori,
-    command: UnitCommand,
-) -> ApiResult<Value> {
-    state
-        .commands
-        .execute(
-            &state.commands.units,
-            ori.as_str(),
-            command,
-            &principal.actor(),
-        )
-        .await?;
-    Ok(json!({ "ori": ori }))
 }
 
 // ---------------------------------------------------------------- filing
@@ -227,20 +110,15 @@ async fn unit_command(
 pub async fn file(
     State(state): State<SharedState>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(form): CommandBody<serde_json::Map<String, Value>>,
 ) -> ApiResult<Created> {
     let result = async {
-        let form = json_object(&headers, &body)?;
         own_unit(&principal, &form)?;
-        let receipt = file_notification(
-            &state.commands,
-            &Value::Object(form),
-            &principal.actor(),
-            Timestamp::now(),
-        )
-        .await?;
-        let mut answer = serde_json::to_value(&receipt).map_err(Problem::internal)?;
+        let form = Value::Object(form);
+        let receipt =
+            file_notification(&state.commands, &form, &principal.actor(), Timestamp::now())
+                .await?;
+        let mut answer = answer(&receipt)?;
         // Where the unit fetches its tlog-proof receipt once a witnessed checkpoint
         // covers the filing.
         let case_id = receipt.case_id();
@@ -259,20 +137,18 @@ pub async fn file(
 /// A unit reporter files only for its own unit; a missing or malformed unit is left to
 /// the form's validation, which names it.
 fn own_unit(principal: &Principal, form: &serde_json::Map<String, Value>) -> Result<(), Problem> {
-    if let Some(unit) = str_field(form, "reporting_unit").and_then(|u| Ori::parse(u).ok()) {
-        principal.require_unit(&unit)?;
-    } else if principal.role.is_unit_bound() {
-        if let Some(u) = str_field(form, "reporting_unit") {
-            return Err(Problem::field(
-                "/reporting_unit",
-                format!(
-                    "{:?} is not a unit code",
-                    u.chars().take(20).collect::<String>()
-                ),
-            ));
-        }
+    let unit = str_field(form, "reporting_unit");
+    match unit.map(icac_aggregates::ids::Ori::parse) {
+        Some(Ok(unit)) => principal.require_unit(&unit),
+        Some(Err(_)) if principal.role.is_unit_bound() => Err(Problem::field(
+            "/reporting_unit",
+            format!(
+                "{:?} is not a unit code",
+                unit.unwrap_or_default().chars().take(20).collect::<String>()
+            ),
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Checks a notification exactly as `POST /v1/notifications` would before filing it —
@@ -282,10 +158,8 @@ fn own_unit(principal: &Principal, form: &serde_json::Map<String, Value>) -> Res
 pub async fn check_notification(
     State(state): State<SharedState>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(form): CommandBody<serde_json::Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
-    let form = json_object(&headers, &body)?;
     own_unit(&principal, &form)?;
     let (case_id, _) =
         validate_notification(&state.commands, &Value::Object(form), Timestamp::now())?;
@@ -295,11 +169,9 @@ pub async fn check_notification(
 pub async fn log_complaint(
     State(state): State<SharedState>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(body): CommandBody<LogComplaintBody>,
 ) -> ApiResult<Created> {
     let result = async {
-        let body: LogComplaintBody = parse_body(&headers, &body)?;
         principal.require_unit(&body.reporting_unit)?;
         let case_id = CaseId::for_unit_case(&body.reporting_unit, &body.unit_case_number)
             .map_err(|e| Problem::field("/unit_case_number", e.to_string()))?;
@@ -313,13 +185,10 @@ pub async fn log_complaint(
             source: body.source,
             recorded_at: Timestamp::now(),
         };
+        let command = CaseCommand::LogComplaint(command);
         state
             .commands
-            .execute_case(
-                &case_id,
-                CaseCommand::LogComplaint(command),
-                &principal.actor(),
-            )
+            .execute_case(&case_id, command, &principal.actor())
             .await?;
         Ok(json!({ "case_id": case_id }))
     }
@@ -329,108 +198,59 @@ pub async fn log_complaint(
 
 // ---------------------------------------------------------------- case commands
 
-/// Runs one case command on a case the caller may see. The body is parsed only once
-/// the case is known to exist, so ids cannot be probed through body errors.
-async fn case_command(
-    state: SharedState,
-    principal: Principal,
-    raw_case: String,
-    parse: impl FnOnce() -> ApiResult<CaseBody>,
+/// Sharing is the one case command a unit reporter may issue, for its own unit; the
+/// route table's permission (checked on extraction) covers the rest.
+fn authorize_case_command(principal: &Principal, body: &CaseBody) -> ApiResult<()> {
+    match body {
+        CaseBody::Share(ShareInformationBody { direction, .. }) => match direction {
+            ShareDirection::UnitToTaskForce { from_unit } => principal.require_unit(from_unit),
+            ShareDirection::TaskForceToUnits { .. } => principal.require(Permission::ManageCases),
+        },
+        _ => Ok(()),
+    }
+}
+
+async fn run_case_command(
+    state: &SharedState,
+    principal: &Principal,
+    case_id: CaseId,
+    body: CaseBody,
 ) -> ApiResult<Created> {
-    let case_id = visible_case(&state, &principal, &raw_case).await?;
     let result = async {
-        let body = parse()?;
-        // Sharing is the one case command a unit reporter may issue, for its own unit;
-        // the route table's permission (checked on extraction) covers the rest.
-        if let CaseBody::Share(ShareInformationBody { direction, .. }) = &body {
-            match direction {
-                ShareDirection::UnitToTaskForce { from_unit } => {
-                    principal.require_unit(from_unit)?
-                }
-                ShareDirection::TaskForceToUnits { .. } => {
-                    principal.require(Permission::ManageCases)?
-                }
-            }
-        }
+        authorize_case_command(principal, &body)?;
+        let command = body.command(Timestamp::now());
         state
             .commands
-            .execute_case(&case_id, body.command(Timestamp::now()), &principal.actor())
+            .execute_case(&case_id, command, &principal.actor())
             .await?;
         Ok(json!({ "case_id": case_id }))
     }
     .await;
-    finish(&state, result).await
+    finish(state, result).await
 }
 
-/// Lawful erasure of a case's personal values; the decision is the domain's and
-/// `commands::erasure`'s, the answer names what was erased (paths, never values).
-pub async fn erase_personal_data(
+/// Any command on a case the caller may see (`requests::CaseBody`).
+pub async fn case<B>(
     State(state): State<SharedState>,
     principal: Principal,
-    Path(raw_case): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Created> {
-    use crate::commands::erasure::{erase_case, ErasureError};
-    let case_id = visible_case(&state, &principal, &raw_case).await?;
-    let result = async {
-        let body: crate::http::requests::ErasePersonalDataBody = parse_body(&headers, &body)?;
-        let erased = erase_case(&state.commands, &case_id, &body.reason, &principal.actor())
-            .await
-            .map_err(|e| match e {
-                ErasureError::UnknownCase(_) | ErasureError::UnknownValue => {
-                    Problem::not_found(e.to_string())
-                }
-                ErasureError::NothingToErase(_) => Problem::new(Kind::Conflict, e.to_string()),
-                ErasureError::Command(c) => Problem::from(c),
-                ErasureError::Storage(s) => Problem::internal(s),
-            })?;
-        serde_json::to_value(&erased).map_err(Problem::internal)
-    }
-    .await;
-    finish(&state, result).await
+    VisibleCase(case_id): VisibleCase,
+    CommandBody(body): CommandBody<B>,
+) -> ApiResult<Created>
+where
+    B: DeserializeOwned + Into<CaseBody>,
+{
+    run_case_command(&state, &principal, case_id, body.into()).await
 }
 
-/// A `POST` on an existing case, operation or public report: `$run` checks the thing
-/// exists and the caller may act on it, then parses the body as `$body` and runs it.
-macro_rules! command_route {
-    ($name:ident, $run:ident, $body:path) => {
-        pub async fn $name(
-            State(state): State<SharedState>,
-            principal: Principal,
-            Path(id): Path<String>,
-            headers: HeaderMap,
-            body: Bytes,
-        ) -> ApiResult<Created> {
-            $run(state, principal, id, || {
-                parse_body(&headers, &body).map($body)
-            })
-            .await
-        }
-    };
-}
-
-command_route!(share, case_command, CaseBody::Share);
-command_route!(assign, case_command, CaseBody::Assign);
-command_route!(change_status, case_command, CaseBody::ChangeStatus);
-command_route!(record_arrest, case_command, CaseBody::Arrest);
-command_route!(record_referral, case_command, CaseBody::Referral);
-command_route!(link_operation, case_command, CaseBody::LinkOperation);
-command_route!(set_urgent, case_command, CaseBody::SetUrgent);
-command_route!(record_correction, case_command, CaseBody::Correction);
-command_route!(add_victim, case_command, CaseBody::AddVictim);
-command_route!(set_sharing_cadence, case_command, CaseBody::SharingCadence);
-command_route!(identify_victim, case_command, CaseBody::IdentifyVictim);
-command_route!(record_outcome, case_command, CaseBody::Outcome);
-
+/// The decision on a case's referral `{number}` (from 1).
 pub async fn decide_referral(
     State(state): State<SharedState>,
     principal: Principal,
-    Path((case_id, number)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    VisibleCase(case_id): VisibleCase,
+    Path((_, number)): Path<(String, String)>,
+    CommandBody(body): CommandBody<DecideReferralBody>,
 ) -> ApiResult<Created> {
-    let n: u32 = match number.parse() {
+    let n = match number.parse::<u32>() {
         Ok(n) if n >= 1 => n,
         _ => {
             return Err(Problem::not_found(format!(
@@ -439,10 +259,23 @@ pub async fn decide_referral(
             )))
         }
     };
-    case_command(state, principal, case_id, || {
-        parse_body(&headers, &body).map(|b| CaseBody::DecideReferral(b, n))
-    })
-    .await
+    run_case_command(&state, &principal, case_id, CaseBody::DecideReferral(body, n)).await
+}
+
+/// Lawful erasure of a case's personal values; the decision is the domain's and
+/// `commands::erasure`'s, the answer names what was erased (paths, never values).
+pub async fn erase_personal_data(
+    State(state): State<SharedState>,
+    principal: Principal,
+    VisibleCase(case_id): VisibleCase,
+    CommandBody(body): CommandBody<ErasePersonalDataBody>,
+) -> ApiResult<Created> {
+    let actor = principal.actor();
+    let result = erasure::erase_case(&state.commands, &case_id, &body.reason, &actor)
+        .await
+        .map_err(Problem::from)
+        .and_then(|erased| answer(&erased));
+    finish(&state, result).await
 }
 
 // ---------------------------------------------------------------- operations
@@ -450,237 +283,77 @@ pub async fn decide_referral(
 pub async fn plan_operation(
     State(state): State<SharedState>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(body): CommandBody<PlanOperationBody>,
 ) -> ApiResult<Created> {
-    let result = async {
-        let body: PlanOperationBody = parse_body(&headers, &body)?;
-        let id = body.operation_id.clone();
-        if stream_exists(&state, "operation", id.as_str()).await? {
-            return Err(Problem::new(
-                Kind::Conflict,
-                format!("operation {id} is already planned"),
-            ));
-        }
-        state
-            .commands
-            .execute(
-                &state.commands.operations,
-                id.as_str(),
-                body.command(Timestamp::now()),
-                &principal.actor(),
-            )
-            .await?;
-        Ok(json!({ "operation_id": id }))
-    }
-    .await;
+    let id = body.operation_id.clone();
+    let command = body.command(Timestamp::now());
+    let result = registration::plan_operation(&state.commands, &id, command, &principal.actor())
+        .await
+        .map_err(Problem::from)
+        .map(|()| json!({ "operation_id": id }));
     finish(&state, result).await
 }
 
-async fn operation_command(
-    state: SharedState,
+/// Any command on a planned operation (`requests::OperationBody`).
+pub async fn operation<B>(
+    State(state): State<SharedState>,
     principal: Principal,
-    raw_id: String,
-    parse: impl FnOnce() -> ApiResult<OperationBody>,
-) -> ApiResult<Created> {
-    let id = existing(
-        &state,
-        "operation",
-        &raw_id,
-        OperationId::parse,
-        OperationId::as_str,
-    )
-    .await?;
-    let result = async {
-        let command = parse()?.command(Timestamp::now());
-        state
-            .commands
-            .execute(
-                &state.commands.operations,
-                id.as_str(),
-                command,
-                &principal.actor(),
-            )
-            .await?;
-        Ok(json!({ "operation_id": id }))
-    }
-    .await;
+    ExistingOperation(id): ExistingOperation,
+    CommandBody(body): CommandBody<B>,
+) -> ApiResult<Created>
+where
+    B: DeserializeOwned + Into<OperationBody>,
+{
+    let command = body.into().command(Timestamp::now());
+    let commands = &state.commands;
+    let result = commands
+        .execute(&commands.operations, id.as_str(), command, &principal.actor())
+        .await
+        .map_err(Problem::from)
+        .map(|()| json!({ "operation_id": id }));
     finish(&state, result).await
 }
 
 // ---------------------------------------------------------------- public reports
 
-/// A fresh receipt number: `WEB-2025-` or `HOT-2025-` plus ten random characters, so
-/// receipts cannot be guessed or counted from outside.
-pub fn new_receipt(channel: icac_aggregates::public_report::Channel) -> ApiResult<ReceiptNumber> {
-    use rand_core::{OsRng, RngCore};
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut b = [0u8; 10];
-    OsRng.fill_bytes(&mut b);
-    let tail: String = b
-        .iter()
-        .map(|x| ALPHABET[(*x as usize) % ALPHABET.len()] as char)
-        .collect();
-    let prefix = match channel {
-        icac_aggregates::public_report::Channel::WebSite => "WEB",
-        icac_aggregates::public_report::Channel::Hotline => "HOT",
-    };
-    let year = icac_aggregates::local_time::ct_date(Timestamp::now()).year();
-    ReceiptNumber::parse(format!("{prefix}-{year}-{tail}")).map_err(Problem::internal)
-}
-
-/// Records a received public report under a fresh receipt; used by the API (hotline
-/// intake by staff) and the public page.
-pub async fn receive_public_report(
-    state: &SharedState,
-    channel: icac_aggregates::public_report::Channel,
-    category: Option<icac_aggregates::catalog::IncidentType>,
-    content: Option<icac_aggregates::public_report::ReportContent>,
-    actor: &Actor,
-) -> ApiResult<ReceiptNumber> {
-    let receipt = new_receipt(channel)?;
-    let command = PublicReportCommand::Receive {
-        receipt_number: receipt.clone(),
-        channel,
-        category,
-        content,
-        recorded_at: Timestamp::now(),
-    };
-    state
-        .commands
-        .execute(
-            &state.commands.public_reports,
-            receipt.as_str(),
-            command,
-            actor,
-        )
-        .await?;
-    Ok(receipt)
-}
-
+/// Hotline intake by staff: a report received by telephone.
 pub async fn intake_public_report(
     State(state): State<SharedState>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(intake): CommandBody<PublicReportIntakeBody>,
 ) -> ApiResult<Created> {
-    let result = async {
-        let intake: PublicReportIntakeBody = parse_body(&headers, &body)?;
-        let receipt = receive_public_report(
-            &state,
-            intake.channel,
-            intake.category,
-            intake.content,
-            &principal.actor(),
-        )
-        .await?;
-        Ok(json!({ "receipt_number": receipt }))
-    }
-    .await;
-    finish(&state, result).await
-}
-
-async fn public_report_command(
-    state: SharedState,
-    principal: Principal,
-    raw: String,
-    parse: impl FnOnce() -> ApiResult<PublicReportBody>,
-) -> ApiResult<Created> {
-    let receipt = existing_public_report(&state, &raw).await?;
-    let result = async {
-        let command = parse()?.command(Timestamp::now());
-        run_public_report(&state, &principal, &receipt, command).await
-    }
-    .await;
-    finish(&state, result).await
-}
-
-/// A public report's receipt from the URL, if the report exists (else a 404).
-pub(crate) async fn existing_public_report(
-    state: &SharedState,
-    raw: &str,
-) -> ApiResult<ReceiptNumber> {
-    existing(
-        state,
-        "public_report",
-        raw,
-        ReceiptNumber::parse,
-        ReceiptNumber::as_str,
+    let result = public_report::receive(
+        &state.commands,
+        intake.channel,
+        intake.category,
+        intake.content,
+        &principal.actor(),
+        Timestamp::now(),
     )
     .await
+    .map_err(Problem::from)
+    .map(|receipt| json!({ "receipt_number": receipt }));
+    finish(&state, result).await
 }
 
-/// Runs one intake command on a public report; routing also logs the complaint on the
-/// unit's case, which starts its clock. Shared by the API and the intake page.
-pub(crate) async fn run_public_report(
-    state: &SharedState,
-    principal: &Principal,
-    receipt: &ReceiptNumber,
-    command: PublicReportCommand,
-) -> ApiResult<Value> {
-    let routed = matches!(command, PublicReportCommand::RouteToUnit { .. });
-    let now = command_time(&command);
-    let actor = principal.actor();
-    state
-        .commands
-        .execute(
-            &state.commands.public_reports,
-            receipt.as_str(),
-            command,
-            &actor,
-        )
-        .await?;
-    let mut out = json!({ "receipt_number": receipt });
-    if routed {
-        // Routing starts the unit's clock: log the complaint on the unit's case.
-        let store = LedgerEventStore::<PublicReport>::new(state.ledger.clone());
-        let mut context = store
-            .load_aggregate(receipt.as_str())
-            .await
-            .map_err(|e| Problem::internal(e.to_string()))?;
-        let report = context.aggregate();
-        if let Some(complaint) = report.routing_complaint(now).map_err(Problem::internal)? {
-            let case_id = complaint.case_id.clone();
-            state
-                .commands
-                .execute_case(&case_id, CaseCommand::LogComplaint(complaint), &actor)
-                .await?;
-            out["case_id"] = json!(case_id);
-        }
-    }
-    Ok(out)
+/// Any intake command on a received report (`requests::PublicReportBody`); routing
+/// also opens the unit's case (`commands::public_report::run`).
+pub async fn public_report<B>(
+    State(state): State<SharedState>,
+    principal: Principal,
+    ExistingPublicReport(receipt): ExistingPublicReport,
+    CommandBody(body): CommandBody<B>,
+) -> ApiResult<Created>
+where
+    B: DeserializeOwned + Into<PublicReportBody>,
+{
+    let command = body.into().command(Timestamp::now());
+    let result = public_report::run(&state.commands, &receipt, command, &principal.actor())
+        .await
+        .map_err(Problem::from)
+        .and_then(|outcome| answer(&outcome));
+    finish(&state, result).await
 }
-
-fn command_time(command: &PublicReportCommand) -> Timestamp {
-    match command {
-        PublicReportCommand::Receive { recorded_at, .. }
-        | PublicReportCommand::Triage { recorded_at, .. }
-        | PublicReportCommand::RouteToUnit { recorded_at, .. }
-        | PublicReportCommand::Close { recorded_at, .. } => *recorded_at,
-    }
-}
-
-command_route!(conduct_operation, operation_command, OperationBody::Conduct);
-command_route!(
-    conclude_operation,
-    operation_command,
-    OperationBody::Conclude
-);
-command_route!(
-    triage_public_report,
-    public_report_command,
-    PublicReportBody::Triage
-);
-command_route!(
-    route_public_report,
-    public_report_command,
-    PublicReportBody::Route
-);
-command_route!(
-    close_public_report,
-    public_report_command,
-    PublicReportBody::Close
-);
 
 // ---------------------------------------------------------------- report releases
 
@@ -688,43 +361,26 @@ command_route!(
 pub async fn publish_release(
     State(state): State<SharedState>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(body): CommandBody<PublishReleaseBody>,
 ) -> ApiResult<Created> {
-    use crate::commands::release::{self, ReleaseRequest};
-    let result = async {
-        let body: crate::http::requests::PublishReleaseBody = parse_body(&headers, &body)?;
-        let threshold = body.suppression_threshold.unwrap_or(10);
-        let request = ReleaseRequest {
-            parameters: icac_projections::report::Parameters {
-                from: body.from,
-                to: body.to,
-                suppression_threshold: threshold,
-                protection_width: body.protection_width.unwrap_or(threshold),
-                deadline_policy: state.config.deadline_policy,
-            },
-            position: body.at_position,
-            recommendation: None,
-            revision: body.revision,
-        };
-        let key = state.key();
-        let report = release::publish(
-            &state.ledger,
-            &key,
-            request,
-            &principal.actor(),
-            Timestamp::now(),
-        )
+    let threshold = body.suppression_threshold.unwrap_or(10);
+    let request = release::ReleaseRequest {
+        parameters: icac_projections::report::Parameters {
+            from: body.from,
+            to: body.to,
+            suppression_threshold: threshold,
+            protection_width: body.protection_width.unwrap_or(threshold),
+            deadline_policy: state.config.deadline_policy,
+        },
+        position: body.at_position,
+        recommendation: None,
+        revision: body.revision,
+    };
+    let key = state.key();
+    let actor = principal.actor();
+    let result = release::publish(&state.ledger, &key, request, &actor, Timestamp::now())
         .await
-        .map_err(|e| {
-            if e.is_refusal() {
-                Problem::new(Kind::Rejected, e.to_string())
-            } else {
-                Problem::internal(e)
-            }
-        })?;
-        serde_json::to_value(&report).map_err(Problem::internal)
-    }
-    .await;
+        .map_err(Problem::from)
+        .and_then(|report| answer(&report));
     finish(&state, result).await
 }

@@ -12,7 +12,8 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::commands::{finish, visible_case, Created};
+use super::commands::{finish, Created};
+use crate::http::command_extractor::visible_case;
 use crate::commands::deconfliction;
 use crate::commands::CommandError;
 use crate::http::auth::Principal;

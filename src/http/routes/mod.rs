@@ -166,7 +166,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageUnits),
         "units",
         "Rename a unit",
-        || post(commands::rename_unit),
+        || post(commands::unit::<b::RenameUnitBody>),
     )
     .body(body::<b::RenameUnitBody>),
     route(
@@ -175,7 +175,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageUnits),
         "units",
         "Deactivate a unit",
-        || post(commands::deactivate_unit),
+        || post(commands::unit::<b::DeactivateUnitBody>),
     )
     .body(body::<b::DeactivateUnitBody>),
     // Filing
@@ -274,7 +274,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ShareFromUnit),
         "cases",
         "Record information shared (unit to Task Force, or Task Force to units)",
-        || post(commands::share),
+        || post(commands::case::<b::ShareInformationBody>),
     )
     .body(body::<b::ShareInformationBody>),
     route(
@@ -283,7 +283,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Assign an investigator",
-        || post(commands::assign),
+        || post(commands::case::<b::AssignInvestigatorBody>),
     )
     .body(body::<b::AssignInvestigatorBody>),
     route(
@@ -292,7 +292,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Change a case's status",
-        || post(commands::change_status),
+        || post(commands::case::<b::ChangeStatusBody>),
     )
     .body(body::<b::ChangeStatusBody>),
     route(
@@ -301,7 +301,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Record an arrest and charges",
-        || post(commands::record_arrest),
+        || post(commands::case::<b::RecordArrestBody>),
     )
     .body(body::<b::RecordArrestBody>),
     route(
@@ -310,7 +310,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Record a referral",
-        || post(commands::record_referral),
+        || post(commands::case::<b::RecordReferralBody>),
     )
     .body(body::<b::RecordReferralBody>),
     route(
@@ -319,7 +319,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Set how often the unit owes the Task Force an update on this case (1 to 365 days; 29-7e(c))",
-        || post(commands::set_sharing_cadence),
+        || post(commands::case::<b::SetSharingCadenceBody>),
     )
     .body(body::<b::SetSharingCadenceBody>),
     route(
@@ -328,7 +328,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Record a child the case learned of after the filing (age band; date identified if known)",
-        || post(commands::add_victim),
+        || post(commands::case::<b::AddVictimBody>),
     )
     .body(body::<b::AddVictimBody>),
     route(
@@ -337,7 +337,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Record that a child of the case was identified, and when",
-        || post(commands::identify_victim),
+        || post(commands::case::<b::IdentifyVictimBody>),
     )
     .body(body::<b::IdentifyVictimBody>),
     route(
@@ -346,7 +346,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Record a prosecution outcome of an arrest (charges filed, convicted, dismissed, nolle; a nolle starts the 13-month erasure clock of C.G.S. 54-142a)",
-        || post(commands::record_outcome),
+        || post(commands::case::<b::RecordOutcomeBody>),
     )
     .body(body::<b::RecordOutcomeBody>),
     route(
@@ -364,7 +364,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Link the case to an undercover operation",
-        || post(commands::link_operation),
+        || post(commands::case::<b::LinkOperationBody>),
     )
     .body(body::<b::LinkOperationBody>),
     route(
@@ -373,7 +373,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Flag the case urgent",
-        || post(commands::set_urgent),
+        || post(commands::case::<b::SetUrgentBody>),
     )
     .body(body::<b::SetUrgentBody>),
     route(
@@ -382,7 +382,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageCases),
         "cases",
         "Record a correction of an earlier event (nothing is edited)",
-        || post(commands::record_correction),
+        || post(commands::case::<b::RecordCorrectionBody>),
     )
     .body(body::<b::RecordCorrectionBody>),
     route(
@@ -473,7 +473,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageOperations),
         "operations",
         "Record how an operation was conducted",
-        || post(commands::conduct_operation),
+        || post(commands::operation::<b::RecordConductBody>),
     )
     .body(body::<b::RecordConductBody>),
     route(
@@ -482,7 +482,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::ManageOperations),
         "operations",
         "Conclude an operation",
-        || post(commands::conclude_operation),
+        || post(commands::operation::<b::ConcludeOperationBody>),
     )
     .body(body::<b::ConcludeOperationBody>),
     // CyberTips at the Task Force
@@ -555,7 +555,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::HandlePublicReports),
         "public reports",
         "Triage a public report",
-        || post(commands::triage_public_report),
+        || post(commands::public_report::<b::TriagePublicReportBody>),
     )
     .body(body::<b::TriagePublicReportBody>),
     route(
@@ -564,7 +564,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::HandlePublicReports),
         "public reports",
         "Route a public report to a unit (opens its case, starts its clock)",
-        || post(commands::route_public_report),
+        || post(commands::public_report::<b::RoutePublicReportBody>),
     )
     .body(body::<b::RoutePublicReportBody>),
     route(
@@ -573,7 +573,7 @@ pub const ROUTES: &[RouteSpec] = &[
         Some(P::HandlePublicReports),
         "public reports",
         "Close a public report without routing",
-        || post(commands::close_public_report),
+        || post(commands::public_report::<b::ClosePublicReportBody>),
     )
     .body(body::<b::ClosePublicReportBody>),
     // Audit

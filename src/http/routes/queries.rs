@@ -20,7 +20,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::commands::visible_case;
+use crate::http::command_extractor::visible_case;
 use crate::http::access_log::AccessEntry;
 use crate::http::auth::{Permission, Principal};
 use crate::http::extract::ApiQuery;

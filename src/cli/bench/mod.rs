@@ -3,9 +3,10 @@
 //! `bench report`: a realistic domain ledger, and the projections and the annual report
 //! over it, each next to a raw read.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 
 use super::CliError;
 use crate::bench::append::{self, AppendBenchArgs};
@@ -18,6 +19,91 @@ use crate::ledger::Ledger;
 use crate::storage::Storage;
 use icac_format::keys::LedgerKey;
 use icac_format::record::LedgerId;
+
+mod verify;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Verify throughput on the configured database, next to raw batch verification
+    Verify(BenchVerifyArgs),
+    /// Append throughput through the full command path, next to postgres-es and a naive chain
+    Append(AppendArgs),
+    /// Notifications filed over HTTP, next to GET /healthz and in-process filings
+    Http(HttpArgs),
+    /// A mixed load at a fixed rate against a running server (scripts/soak.sh)
+    Load(LoadArgs),
+    /// The staff pages under concurrent signed-in users, on the demo year
+    Pages(PagesArgs),
+    /// Build a realistic domain ledger fast (the demo scenario, batched appends)
+    Generate(GenerateArgs),
+    /// Rebuild all projections, next to a raw read of the same ledger
+    Rebuild(LedgerBenchArgs),
+    /// Build the annual report in every format, next to a raw read of the same ledger
+    Report(ReportBenchArgs),
+    /// Write the C2SP tiles, then inclusion proofs from tiles next to proofs from every hash
+    Tiles(BenchTilesArgs),
+    /// Publish two overlapping releases (joint suppression, audit, event, proof), next to a draft
+    Release(ReleaseBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchTilesArgs {
+    /// The tiles directory to write (must be new or of this ledger)
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Inclusion proofs to build from the tiles
+    #[arg(long, default_value_t = 200)]
+    pub proofs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchVerifyArgs {
+    /// Grow the ledger to at least this many events first (through Ledger::append)
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Concurrent appending tasks for the generator
+    #[arg(long, default_value_t = 16)]
+    pub tasks: usize,
+    /// Events per append request
+    #[arg(long, default_value_t = 64)]
+    pub per_request: usize,
+    /// Approximate payload size of generated events
+    #[arg(long, default_value_t = 1024)]
+    pub payload_bytes: usize,
+    /// Signatures for the raw verify_batch measurement
+    #[arg(long, default_value_t = 200_000)]
+    pub raw_signatures: usize,
+    /// Also verify an export bundle of the ledger (written to FILE unless it exists):
+    /// the same checks with no database competing for the CPU
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+
+pub async fn run(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, CliError> {
+    match cmd {
+        BenchCommand::Verify(b) => verify::run(args, b).await,
+        BenchCommand::Append(a) => append(a).await,
+        BenchCommand::Http(a) => http(a).await,
+        BenchCommand::Load(a) => load(a).await,
+        BenchCommand::Pages(a) => pages(a).await,
+        BenchCommand::Generate(g) => generate(args, g).await,
+        BenchCommand::Rebuild(r) => rebuild(args, r).await,
+        BenchCommand::Report(r) => report(args, r).await,
+        BenchCommand::Tiles(t) => {
+            let storage = args.storage().await?;
+            let r =
+                crate::bench::tiles::run(&storage, &args.ledger_id()?, &t.dir, t.proofs).await?;
+            outln!("{}", serde_json::to_string_pretty(&r)?);
+            storage.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Release(r) => release(args, r).await,
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct AppendArgs {

@@ -11,8 +11,8 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rayon::prelude::*;
 use serde_json::json;
 
-use super::verify::CHUNK;
-use super::AuditError;
+use crate::audit::verify::CHUNK;
+use crate::audit::AuditError;
 use crate::ledger::sequencer::{AppendRequest, NewEvent, RequestContext, MAX_EVENTS_PER_REQUEST};
 use crate::ledger::Ledger;
 use icac_format::record::StreamId;
