@@ -11,7 +11,7 @@ use icac_aggregates::demo::{generate, DemoCommand, ScriptedCommand};
 use icac_aggregates::form::v1::Source;
 use icac_aggregates::ids::{CaseId, LedgerPosition, Ori};
 use icac_aggregates::operation::Operation;
-use icac_aggregates::public_report::PublicReport;
+use icac_aggregates::public_report::{PublicReport, PublicReportCommand};
 use icac_aggregates::services::{
     InMemoryCyberTipIndex, InMemoryLedgerIndex, InMemoryUnitDirectory, LedgerEventRef,
 };
@@ -188,6 +188,11 @@ impl MiniApp {
                 self.case(&case_id, complaint)
             }
             DemoCommand::PublicReport(c) => {
+                // `commands::public_report::run`: routing logs the unit's complaint.
+                let routed_at = match &c {
+                    PublicReportCommand::RouteToUnit { recorded_at, .. } => Some(*recorded_at),
+                    _ => None,
+                };
                 let state = self.reports.entry(id.clone()).or_default();
                 let events = state
                     .decide(c, self.units.as_ref())
@@ -196,7 +201,11 @@ impl MiniApp {
                     self.reports.get_mut(&id).unwrap().apply(e.clone());
                     self.record("public_report", &id, &e);
                 }
-                Ok(())
+                let complaint = routed_at.and_then(|at| self.reports[&id].routing_complaint(at).unwrap());
+                match complaint {
+                    Some(c) => self.case(&c.case_id.clone(), CaseCommand::LogComplaint(c)),
+                    None => Ok(()),
+                }
             }
         }
     }
