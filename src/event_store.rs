@@ -42,7 +42,6 @@ pub type Upcaster = fn(
     payload: Value,
 ) -> Result<Value, String>;
 
-
 /// Most aggregates kept in memory per store. Measured (a counting allocator over the
 /// soak's filings): a case aggregate holding a typical notification form takes about
 /// 1.5 KB, so the 20,000 this used to be was ~30 MiB for cases alone and most of the

@@ -82,7 +82,9 @@ fn count(journal: &Journal, pred: impl Fn(&child_server::Answer) -> bool) -> usi
 async fn a_full_disk_fails_writes_cleanly_and_recovers_without_a_restart() {
     let required = std::env::var(ENABLE).as_deref() == Ok("1");
     // `/proc/self` belongs to the process's effective user.
-    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("/proc/self")) == 0;
+    let root =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("/proc/self"))
+            == 0;
     if !root && !required {
         eprintln!("skipped: needs root to mount a tmpfs ({ENABLE}=1 makes it mandatory)");
         return;

@@ -302,7 +302,10 @@ pub struct VerifiedNote<'a> {
 ///
 /// Signatures by unknown keys are ignored (they may be witnesses'
 /// cosignatures); a signature by a trusted key that fails rejects the note.
-pub fn open_note<'a>(note: &'a str, keys: &NoteVerifiers) -> Result<VerifiedNote<'a>, CheckpointError> {
+pub fn open_note<'a>(
+    note: &'a str,
+    keys: &NoteVerifiers,
+) -> Result<VerifiedNote<'a>, CheckpointError> {
     if note.len() > MAX_NOTE_SIZE {
         return Err(CheckpointError::NoteTooLarge { size: note.len() });
     }

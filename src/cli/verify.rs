@@ -259,4 +259,3 @@ fn read_bounded(path: &std::path::Path, limit: usize) -> Result<String, CliError
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(text)
 }
-

@@ -67,10 +67,16 @@ impl WitnessClient {
             reason,
         };
         let request = Request::post(&url)
-            .body(Full::new(Bytes::from(AddCheckpoint::encode(old_size, proof, note))))
+            .body(Full::new(Bytes::from(AddCheckpoint::encode(
+                old_size, proof, note,
+            ))))
             .map_err(|e| unreachable(e.to_string()))?;
         let exchange = async {
-            let response = self.http.request(request).await.map_err(|e| e.to_string())?;
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| e.to_string())?;
             let status = response.status().as_u16();
             let body = read_limited(response.into_body()).await?;
             Ok::<_, String>((status, body))

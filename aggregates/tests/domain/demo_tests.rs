@@ -201,7 +201,8 @@ impl MiniApp {
                     self.reports.get_mut(&id).unwrap().apply(e.clone());
                     self.record("public_report", &id, &e);
                 }
-                let complaint = routed_at.and_then(|at| self.reports[&id].routing_complaint(at).unwrap());
+                let complaint =
+                    routed_at.and_then(|at| self.reports[&id].routing_complaint(at).unwrap());
                 match complaint {
                     Some(c) => self.case(&c.case_id.clone(), CaseCommand::LogComplaint(c)),
                     None => Ok(()),

@@ -82,7 +82,6 @@ pub struct BenchVerifyArgs {
     pub json: bool,
 }
 
-
 pub async fn run(args: &LedgerArgs, cmd: &BenchCommand) -> Result<ExitCode, CliError> {
     match cmd {
         BenchCommand::Verify(b) => verify::run(args, b).await,

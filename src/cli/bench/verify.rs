@@ -44,9 +44,10 @@ pub async fn run(args: &LedgerArgs, b: &BenchVerifyArgs) -> Result<ExitCode, Cli
             crate::audit::bundle::export(&storage, &id, Some(&key), path, None, None).await?;
         }
         let path = path.clone();
-        let report =
-            tokio::task::spawn_blocking(move || verify_bundle_file(&path, VerifyOptions::default()))
-                .await??;
+        let report = tokio::task::spawn_blocking(move || {
+            verify_bundle_file(&path, VerifyOptions::default())
+        })
+        .await??;
         figures.bundle = Some(report);
         figures.bundle_peak = measure::peak_rss_mib();
     }
@@ -177,7 +178,10 @@ fn json(f: &Figures, storage: &Storage) -> serde_json::Value {
 fn print_text(f: &Figures, storage: &Storage) {
     let raw = f.raw_signatures_per_second;
     let threads = rayon::current_num_threads();
-    outln!("verify benchmark ({}, {threads} threads)", storage.dialect());
+    outln!(
+        "verify benchmark ({}, {threads} threads)",
+        storage.dialect()
+    );
     outln!("  events                 {}", f.report.events_verified);
     outln!(
         "  verify                 {:.0} events/s ({:.2} s)",
@@ -185,8 +189,14 @@ fn print_text(f: &Figures, storage: &Storage) {
         f.report.elapsed_seconds
     );
     outln!("  raw verify_batch       {raw:.0} signatures/s");
-    outln!("  ratio                  {:.3}", ratio(f.report.events_per_second, raw));
-    let us = |v: Option<f64>| v.map(|v| format!("{v:.1} µs")).unwrap_or_else(|| "-".into());
+    outln!(
+        "  ratio                  {:.3}",
+        ratio(f.report.events_per_second, raw)
+    );
+    let us = |v: Option<f64>| {
+        v.map(|v| format!("{v:.1} µs"))
+            .unwrap_or_else(|| "-".into())
+    };
     outln!(
         "  CPU per item           raw {} per signature; verify {} per event (this process) + {} (PostgreSQL backend)",
         us(f.raw_us),

@@ -25,10 +25,10 @@ use super::timeline::TimelineEntry;
 use crate::commands::case_at::{execute_case_at, CaseAtError};
 use crate::commands::CommandError;
 use crate::http::auth::{Permission, Principal};
+use crate::http::command_extractor::visible_case;
 use crate::http::extract::decode;
 use crate::http::problem::Problem;
 use crate::http::requests::CaseBody;
-use crate::http::command_extractor::visible_case;
 use crate::http::SharedState;
 
 type Options = Vec<(String, String)>;

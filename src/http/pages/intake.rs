@@ -16,12 +16,12 @@ use super::form_spec::Posted;
 use super::labels::{code, words};
 use super::layout::{render, Chrome};
 use super::staff::{chrome, error_page, require, Staff, StaffForm};
+use crate::commands::public_report;
 use crate::http::auth::{Permission, Principal};
+use crate::http::command_extractor::existing_public_report;
 use crate::http::extract::decode;
 use crate::http::problem::Problem;
 use crate::http::requests::PublicReportBody;
-use crate::commands::public_report;
-use crate::http::command_extractor::existing_public_report;
 use crate::http::routes::queries::reveal_for;
 use crate::http::SharedState;
 

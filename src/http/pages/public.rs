@@ -17,12 +17,12 @@ use icac_aggregates::public_report::{content_bounds, Channel, ReportContent, Rep
 use askama::Template;
 
 use super::layout::{render, Chrome};
+use crate::commands::public_report;
 use crate::commands::Actor;
 use crate::http::extract::ClientAddr;
-use crate::commands::public_report;
-use jiff::Timestamp;
 use crate::http::Hotline;
 use crate::http::SharedState;
+use jiff::Timestamp;
 
 /// A description of 4,000 characters, percent-encoded, with links and contact details,
 /// fits; anything larger is not a person filling it in.

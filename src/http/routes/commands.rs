@@ -116,8 +116,7 @@ pub async fn file(
         own_unit(&principal, &form)?;
         let form = Value::Object(form);
         let receipt =
-            file_notification(&state.commands, &form, &principal.actor(), Timestamp::now())
-                .await?;
+            file_notification(&state.commands, &form, &principal.actor(), Timestamp::now()).await?;
         let mut answer = answer(&receipt)?;
         // Where the unit fetches its tlog-proof receipt once a witnessed checkpoint
         // covers the filing.
@@ -144,7 +143,10 @@ fn own_unit(principal: &Principal, form: &serde_json::Map<String, Value>) -> Res
             "/reporting_unit",
             format!(
                 "{:?} is not a unit code",
-                unit.unwrap_or_default().chars().take(20).collect::<String>()
+                unit.unwrap_or_default()
+                    .chars()
+                    .take(20)
+                    .collect::<String>()
             ),
         )),
         _ => Ok(()),
@@ -259,7 +261,13 @@ pub async fn decide_referral(
             )))
         }
     };
-    run_case_command(&state, &principal, case_id, CaseBody::DecideReferral(body, n)).await
+    run_case_command(
+        &state,
+        &principal,
+        case_id,
+        CaseBody::DecideReferral(body, n),
+    )
+    .await
 }
 
 /// Lawful erasure of a case's personal values; the decision is the domain's and
@@ -307,7 +315,12 @@ where
     let command = body.into().command(Timestamp::now());
     let commands = &state.commands;
     let result = commands
-        .execute(&commands.operations, id.as_str(), command, &principal.actor())
+        .execute(
+            &commands.operations,
+            id.as_str(),
+            command,
+            &principal.actor(),
+        )
         .await
         .map_err(Problem::from)
         .map(|()| json!({ "operation_id": id }));

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::commands::{finish, Created};
-use crate::http::command_extractor::visible_case;
 use crate::commands::deconfliction;
 use crate::commands::CommandError;
 use crate::http::auth::Principal;
+use crate::http::command_extractor::visible_case;
 use crate::http::extract::parse_body;
 use crate::http::problem::{json, ApiResult};
 use crate::http::requests::FollowUpBody;

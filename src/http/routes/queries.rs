@@ -20,9 +20,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::http::command_extractor::visible_case;
 use crate::http::access_log::AccessEntry;
 use crate::http::auth::{Permission, Principal};
+use crate::http::command_extractor::visible_case;
 use crate::http::extract::ApiQuery;
 use crate::http::problem::{json, ApiResult, Problem};
 use crate::http::SharedState;

@@ -63,7 +63,8 @@ pub async fn receipt(
     principal: Principal,
     Path(case_id): Path<String>,
 ) -> ApiResult<Response> {
-    let case_id = crate::http::command_extractor::visible_case(&state, &principal, &case_id).await?;
+    let case_id =
+        crate::http::command_extractor::visible_case(&state, &principal, &case_id).await?;
     let text = case_receipt(
         state.ledger.storage(),
         state.ledger.id(),
