@@ -134,8 +134,7 @@ impl StaleLoads {
     pub fn take(&self, aggregate_type: &'static str, aggregate_id: &str) -> bool {
         self.0
             .lock()
-            .map(|mut set| set.remove(&(aggregate_type, aggregate_id.to_owned())))
-            .unwrap_or(false)
+            .is_ok_and(|mut set| set.remove(&(aggregate_type, aggregate_id.to_owned())))
     }
 }
 

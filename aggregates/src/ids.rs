@@ -253,13 +253,13 @@ impl CaseId {
                 encoded.push_str(&format!("_{b:02X}"));
             }
         }
-        Self::parse(format!("{}:{}", ori, encoded))
+        Self::parse(format!("{ori}:{encoded}"))
     }
 
     /// A case opened when a public report is routed to a unit, before the
     /// unit has numbered it.
     pub fn for_public_report(ori: &Ori, receipt: &ReceiptNumber) -> Result<Self, IdError> {
-        Self::parse(format!("{}:PR-{}", ori, receipt))
+        Self::parse(format!("{ori}:PR-{receipt}"))
     }
 }
 

@@ -80,6 +80,16 @@ pub mod limits {
     pub const PHONE: usize = 25;
 }
 
+/// An enum value as words for a message: its JSON code with spaces
+/// (`CaseStatus::Triaged` → "triaged", `ReferralTarget::FederalProsecutors` →
+/// "federal prosecutors"), never its Rust name.
+pub fn spoken<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s.replace('_', " "),
+        _ => String::from("(unknown)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,15 +109,5 @@ mod tests {
         }
         assert_eq!(check("Hartford Police Department", 120), Ok(()));
         assert_eq!(check("Département de police", 120), Ok(()));
-    }
-}
-
-/// An enum value as words for a message: its JSON code with spaces
-/// (`CaseStatus::Triaged` → "triaged", `ReferralTarget::FederalProsecutors` →
-/// "federal prosecutors"), never its Rust name.
-pub fn spoken<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s.replace('_', " "),
-        _ => String::from("(unknown)"),
     }
 }

@@ -122,7 +122,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
         };
         out.extend_from_slice(&bytes[run..i]);
         if esc.is_empty() {
-            out.extend_from_slice(format!("\\u{:04x}", b).as_bytes());
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
         } else {
             out.extend_from_slice(esc);
         }

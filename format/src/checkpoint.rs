@@ -594,6 +594,42 @@ pub fn parse_and_verify(note: &str, keys: &NoteVerifiers) -> Result<Checkpoint, 
     Ok(cp)
 }
 
+/// Splits a signed-note verifier key `<name>+<8 hex key hash>+<base64(alg || 32-byte
+/// Ed25519 key)>` for signature type `alg` (0x01 notes, 0x04 cosignatures): the name
+/// (unchecked), the key hash as written, and the key. The caller checks the name and
+/// that the hash matches its own derivation.
+pub(crate) fn parse_vkey(
+    vkey: &str,
+    alg: u8,
+) -> Result<(&str, [u8; 4], VerifyingKey), &'static str> {
+    if vkey.len() > MAX_KEY_NAME_LEN + 64 {
+        return Err("too long");
+    }
+    // The name cannot contain '+', but the base64 part can: split twice only.
+    let mut parts = vkey.splitn(3, '+');
+    let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("expected <name>+<hash>+<key>");
+    };
+    let mut id = [0u8; 4];
+    if id_hex.len() != 8 || hex::decode_to_slice(id_hex, &mut id).is_err() {
+        return Err("key hash must be 8 hex digits");
+    }
+    let raw = B64.decode(b64).map_err(|_| "key is not standard base64")?;
+    let (found, key_bytes) = raw.split_first().ok_or("key is empty")?;
+    if *found != alg {
+        return Err(if alg == SIG_TYPE_ED25519 {
+            "unsupported signature type (only Ed25519, 0x01)"
+        } else {
+            "a witness key must have signature type 0x04 (cosignature/v1)"
+        });
+    }
+    let key_bytes: [u8; 32] = key_bytes
+        .try_into()
+        .map_err(|_| "Ed25519 public key must be 32 bytes")?;
+    let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| "not a valid Ed25519 public key")?;
+    Ok((name, id, key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::merkle;
@@ -1051,40 +1087,4 @@ mod tests {
         let sk = SigningKey::from_bytes(&raw[1..].try_into().unwrap());
         assert_eq!(sign_note(GO_TEXT, "PeterNeumann", &sk).unwrap(), GO_NOTE);
     }
-}
-
-/// Splits a signed-note verifier key `<name>+<8 hex key hash>+<base64(alg || 32-byte
-/// Ed25519 key)>` for signature type `alg` (0x01 notes, 0x04 cosignatures): the name
-/// (unchecked), the key hash as written, and the key. The caller checks the name and
-/// that the hash matches its own derivation.
-pub(crate) fn parse_vkey(
-    vkey: &str,
-    alg: u8,
-) -> Result<(&str, [u8; 4], VerifyingKey), &'static str> {
-    if vkey.len() > MAX_KEY_NAME_LEN + 64 {
-        return Err("too long");
-    }
-    // The name cannot contain '+', but the base64 part can: split twice only.
-    let mut parts = vkey.splitn(3, '+');
-    let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err("expected <name>+<hash>+<key>");
-    };
-    let mut id = [0u8; 4];
-    if id_hex.len() != 8 || hex::decode_to_slice(id_hex, &mut id).is_err() {
-        return Err("key hash must be 8 hex digits");
-    }
-    let raw = B64.decode(b64).map_err(|_| "key is not standard base64")?;
-    let (found, key_bytes) = raw.split_first().ok_or("key is empty")?;
-    if *found != alg {
-        return Err(if alg == SIG_TYPE_ED25519 {
-            "unsupported signature type (only Ed25519, 0x01)"
-        } else {
-            "a witness key must have signature type 0x04 (cosignature/v1)"
-        });
-    }
-    let key_bytes: [u8; 32] = key_bytes
-        .try_into()
-        .map_err(|_| "Ed25519 public key must be 32 bytes")?;
-    let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| "not a valid Ed25519 public key")?;
-    Ok((name, id, key))
 }

@@ -103,9 +103,7 @@ impl KeyringEntry {
     /// The tree sizes this key may sign, for messages.
     pub fn tree_period(&self) -> String {
         let to = self
-            .valid_to
-            .map(|t| t.to_string())
-            .unwrap_or_else(|| "now".into());
+            .valid_to.map_or_else(|| "now".into(), |t| t.to_string());
         format!("{}..={to}", self.valid_from.saturating_sub(1))
     }
 }
@@ -184,9 +182,7 @@ impl Keyring {
                 position,
                 from: entry.valid_from,
                 to: entry
-                    .valid_to
-                    .map(|t| t.to_string())
-                    .unwrap_or_else(|| "now".into()),
+                    .valid_to.map_or_else(|| "now".into(), |t| t.to_string()),
             });
         }
         Ok(key)

@@ -119,10 +119,10 @@ impl Policy {
                 [w, ..] if w.starts_with('#') => {}
                 ["log", vkey, rest @ ..] => p.add_log(vkey, rest).map_err(|r| err(&r))?,
                 ["witness", name, vkey, rest @ ..] => {
-                    p.add_witness(name, vkey, rest).map_err(|r| err(&r))?
+                    p.add_witness(name, vkey, rest).map_err(|r| err(&r))?;
                 }
                 ["group", name, threshold, members @ ..] => {
-                    p.add_group(name, threshold, members).map_err(|r| err(&r))?
+                    p.add_group(name, threshold, members).map_err(|r| err(&r))?;
                 }
                 ["quorum", name] => {
                     if have_quorum {

@@ -1,6 +1,9 @@
 //! Hostile input to the C2SP parsers (issue 16): any bytes give a value or an error,
 //! never a panic, and what parses re-encodes to the same text.
 
+// A test fails by panicking; helpers outside `#[test]` functions unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use icac_format::policy::Policy;
 use icac_format::receipt::Receipt;
 use icac_format::tiles::{self, Tile};

@@ -475,7 +475,7 @@ impl CaseView {
                 }
             }
             CaseEvent::LinkedToOperation { operation_id, .. } => {
-                self.operations.push(operation_id.clone())
+                self.operations.push(operation_id.clone());
             }
             CaseEvent::UrgentFlagSet { reason, .. } => {
                 self.urgent = true;

@@ -1,6 +1,9 @@
 //! Folds over hand-built ledger events: compliance edge dates, history cut
 //! equals a replay cut, suppression cannot be undone, reports are stable.
 
+// A test fails by panicking; helpers outside `#[test]` functions unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use icac_aggregates::case::{CaseEvent, CorrectedValue};
 use icac_aggregates::compliance::{ComplianceStatus, DeadlinePolicy};
 use icac_aggregates::form::v1::Source;

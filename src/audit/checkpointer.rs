@@ -194,9 +194,7 @@ impl TreeState {
                 key.id(),
                 self.size(),
                 self.active
-                    .as_ref()
-                    .map(|k| k.to_string())
-                    .unwrap_or_else(|| "unknown".into())
+                    .as_ref().map_or_else(|| "unknown".into(), std::string::ToString::to_string)
             )));
         }
         sign_checkpoint(ledger, key, self.size(), self.root(), self.head)

@@ -140,9 +140,7 @@ impl TrustRoot {
                     format!(
                         "key {key_id} signs position {position}, outside its pinned period {}..{}",
                         e.valid_from,
-                        e.valid_to
-                            .map(|t| t.to_string())
-                            .unwrap_or_else(|| "now".into())
+                        e.valid_to.map_or_else(|| "now".into(), |t| t.to_string())
                     ),
                 )
             });

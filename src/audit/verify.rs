@@ -668,13 +668,11 @@ fn prepare_line_slowly(line: &[u8], ledger: &LedgerId) -> Prepared {
         let Value::Object(mut map) = value else {
             return Err(altered("line is not a JSON object".into()));
         };
-        let hash_hex = match map.remove("hash") {
-            Some(Value::String(s)) => s,
-            _ => return Err(altered("event has no \"hash\" string".into())),
+        let Some(Value::String(hash_hex)) = map.remove("hash") else {
+            return Err(altered("event has no \"hash\" string".into()));
         };
-        let sig_hex = match map.remove("signature") {
-            Some(Value::String(s)) => s,
-            _ => return Err(altered("event has no \"signature\" string".into())),
+        let Some(Value::String(sig_hex)) = map.remove("signature") else {
+            return Err(altered("event has no \"signature\" string".into()));
         };
         if let Some(p) = map.get("position").and_then(Value::as_u64) {
             claimed = Some(p);
@@ -874,16 +872,14 @@ impl ChainVerifier {
             .map(|e| e.key_id.clone());
         if let Some(issue) = v
             .genesis_key
-            .as_ref()
-            .map(|k| v.trust.check_genesis(k))
-            .unwrap_or_else(|| {
+            .as_ref().map_or_else(|| {
                 v.trust.is_pinned().then(|| {
                     (
                         BreakKind::UntrustedKey,
                         "header keyring has no genesis key".into(),
                     )
                 })
-            })
+            }, |k| v.trust.check_genesis(k))
         {
             return Err(issue);
         }
@@ -932,7 +928,7 @@ impl ChainVerifier {
                     .map(|k| (e.key_id.0.clone(), k))
             })
             .collect();
-        *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+        *self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         self.ring_version += 1;
         self.ring = Some(ring);
     }
@@ -970,7 +966,7 @@ impl ChainVerifier {
     }
 
     fn key_snapshot(&self) -> Arc<KeyCache> {
-        self.keys.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Verifies one page. Returns false once a break was found (stop reading).
@@ -1031,7 +1027,7 @@ impl ChainVerifier {
             let stage1 = s.spawn(move || {
                 let mut batches = batches;
                 for batch in batches.by_ref() {
-                    let snapshot = keys.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    let snapshot = keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
                     let prepared = prepare_batch(&batch, &ledger, &snapshot);
                     drop(batch);
                     if tx.send(prepared).is_err() {
@@ -1040,7 +1036,7 @@ impl ChainVerifier {
                 }
                 batches
             });
-            for prepared in rx.iter() {
+            for prepared in &rx {
                 if !self.check_prepared(prepared) {
                     break;
                 }

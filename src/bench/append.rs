@@ -234,7 +234,7 @@ pub fn with_database(url: &str, name: &str) -> String {
         Some((b, q)) => (b, format!("?{q}")),
         None => (url, String::new()),
     };
-    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
     let prefix = match base[authority_start..].find('/') {
         Some(i) => &base[..authority_start + i],
         None => base,

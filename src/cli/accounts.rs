@@ -114,7 +114,7 @@ pub async fn run(args: &LedgerArgs, cmd: AccountsCommand) -> Result<ExitCode, Cl
             }
             AccountsCommand::Enable { username } => print(&store.enable(&username, &by, now).await?),
             AccountsCommand::Release { username } => {
-                print(&store.release(&username, &by, now).await?)
+                print(&store.release(&username, &by, now).await?);
             }
             AccountsCommand::ResetPassword { username } => {
                 let password = store.reset_password(&username, &by, now).await?;
@@ -122,7 +122,7 @@ pub async fn run(args: &LedgerArgs, cmd: AccountsCommand) -> Result<ExitCode, Cl
                 outln!("{password}");
             }
             AccountsCommand::DisableInactive { as_of } => {
-                let at = as_of.map(|t| t.as_second()).unwrap_or(now);
+                let at = as_of.map_or(now, jiff::Timestamp::as_second);
                 let done = store.disable_inactive(at, &by).await?;
                 outln!("disabled {} account(s) unused for 90 days", done.len());
                 for u in done {

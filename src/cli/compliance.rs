@@ -131,9 +131,7 @@ fn table(r: &ComplianceReport) -> String {
             n.unit.as_str(),
             n.received_on.to_string(),
             n.due_on.to_string(),
-            n.filed_on
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "-".to_owned()),
+            n.filed_on.map_or_else(|| "-".to_owned(), |d| d.to_string()),
             n.label
         );
     }

@@ -130,5 +130,5 @@ pub async fn run(args: &LedgerArgs, cmd: ImportCommand) -> Result<ExitCode, CliE
 
 /// The file's size for the progress bar (0 when the system cannot tell).
 fn file_size(file: &std::fs::File) -> u64 {
-    file.metadata().map(|m| m.len()).unwrap_or(0)
+    file.metadata().map_or(0, |m| m.len())
 }

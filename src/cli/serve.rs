@@ -20,6 +20,8 @@ use crate::tlog::publisher::{self, PublicationConfig};
 
 /// Cases the demo loads: enough for a living dashboard, quick to generate.
 pub const DEMO_CASES: usize = 300;
+// The statute's number, 29-7.
+#[allow(clippy::inconsistent_digit_grouping)]
 const DEMO_SEED: u64 = 29_7;
 /// The unit the demo's unit reporter token is bound to (a demo unit; see `demo::generate`).
 const DEMO_UNIT_FALLBACK: &str = "CT0001500";
@@ -303,7 +305,7 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         outln!(
             "  C2SP tiles             http://{local}/tlog/checkpoint  (from {}, quorum {})",
             p.dir.display(),
-            p.policy.as_ref().map_or("none".into(), |q| q.quorum_name())
+            p.policy.as_ref().map_or("none".into(), icac_format::policy::Policy::quorum_name)
         );
         tokio::spawn(publisher::run(
             state.ledger.storage().clone(),

@@ -53,7 +53,7 @@ pub(super) fn principal() -> String {
     format!(
         "cli:{}",
         user.chars()
-            .filter(|c| c.is_ascii_alphanumeric())
+            .filter(char::is_ascii_alphanumeric)
             .take(32)
             .collect::<String>()
     )
@@ -136,9 +136,7 @@ pub async fn run(args: &LedgerArgs, cmd: TokensCommand) -> Result<ExitCode, CliE
                         "active"
                     },
                     t.account
-                        .as_deref()
-                        .map(|a| format!("account {a}"))
-                        .unwrap_or_else(|| "service".into()),
+                        .as_deref().map_or_else(|| "service".into(), |a| format!("account {a}")),
                     t.expires_at.as_deref().unwrap_or("never (pre-schema-10)"),
                     t.issued_at,
                     t.name

@@ -32,7 +32,7 @@ impl std::fmt::Debug for DeconflictionKey {
 pub fn path_for(signing_key: &Path) -> PathBuf {
     let mut name = signing_key
         .file_name()
-        .map(|n| n.to_os_string())
+        .map(std::ffi::OsStr::to_os_string)
         .unwrap_or_default();
     name.push(".deconfliction-key");
     signing_key.with_file_name(name)

@@ -27,8 +27,7 @@ pub const DEMO_START: Date = jiff::civil::date(2024, 7, 1);
 pub fn story_start() -> jiff::Timestamp {
     DEMO_START
         .to_zoned(jiff::tz::TimeZone::get("America/New_York").unwrap_or(jiff::tz::TimeZone::UTC))
-        .map(|z| z.timestamp())
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .map_or(jiff::Timestamp::UNIX_EPOCH, |z| z.timestamp())
 }
 
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]

@@ -51,7 +51,7 @@ pub async fn import_notifications(
     for (i, line) in input.split(b'\n').enumerate() {
         let line_no = i + 1;
         let bytes = line?;
-        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         if bytes.len() > MAX_LINE_BYTES {
@@ -133,7 +133,7 @@ pub async fn import_units(
                 outcomes.push(UnitOutcome::Rejected {
                     ori,
                     message: e.to_string(),
-                })
+                });
             }
             Err(e) => return Err(e),
         }

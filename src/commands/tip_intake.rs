@@ -147,7 +147,7 @@ pub async fn import_tips(
     for (i, line) in input.split(b'\n').enumerate() {
         let line_no = i + 1;
         let bytes = line?;
-        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let rejected = |errors: Vec<LineError>| TipLineOutcome::Rejected {

@@ -257,7 +257,7 @@ impl Principal {
     pub fn actor(&self) -> Actor {
         Actor {
             principal: self.id(),
-            unit: self.unit.as_ref().map(|u| u.to_string()),
+            unit: self.unit.as_ref().map(std::string::ToString::to_string),
             request_id: self.request_id.clone(),
             correlation_id: None,
         }

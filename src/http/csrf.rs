@@ -27,7 +27,7 @@ pub fn cross_site(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     // Compare the authority only: behind a TLS proxy the scheme differs.
-    let authority = origin.split_once("://").map(|(_, a)| a).unwrap_or("");
+    let authority = origin.split_once("://").map_or("", |(_, a)| a);
     host.is_empty() || !authority.eq_ignore_ascii_case(host)
 }
 

@@ -180,7 +180,7 @@ impl AppState {
                 "deconfliction: registered filed cases and recorded matches missing at start-up"
             ),
             Err(e) => {
-                tracing::error!(error = %e, "could not reconcile deconfliction matches at start-up")
+                tracing::error!(error = %e, "could not reconcile deconfliction matches at start-up");
             }
         }
         let access_log = AccessLog::new(storage.clone(), id.clone());

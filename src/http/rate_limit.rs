@@ -67,8 +67,7 @@ impl RateLimiter {
     pub fn remembered(&self) -> usize {
         self.clients
             .lock()
-            .map(|g| g.current.len() + g.previous.len())
-            .unwrap_or(0)
+            .map_or(0, |g| g.current.len() + g.previous.len())
     }
 }
 

@@ -428,7 +428,7 @@ impl Writer {
                         other
                             .map(|sealed| (head, versions, sealed))
                             .map_err(|e| AppendError::Storage(Arc::new(e))),
-                    )
+                    );
                 }
             }
         }
@@ -471,7 +471,7 @@ impl Writer {
                 self.stats.write_failing.store(true, Ordering::Relaxed);
                 self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %err, ledger = %self.ledger, "batch commit failed");
-                for outcome in outcomes.iter_mut() {
+                for outcome in &mut outcomes {
                     if matches!(outcome, Outcome::Accepted(_) | Outcome::Pending) {
                         *outcome = Outcome::Failed(err.clone());
                     }
@@ -786,7 +786,7 @@ fn seal_batch(
             .par_iter_mut()
             .for_each(|e| e.signature = key.sign(&e.hash));
     } else {
-        for e in batch.iter_mut() {
+        for e in &mut batch {
             e.signature = key.sign(&e.hash);
         }
     }

@@ -502,7 +502,7 @@ impl Case {
         check_text("summary", &c.summary, limits::SUMMARY)?;
         match &c.direction {
             ShareDirection::UnitToTaskForce { from_unit } => {
-                check_active_unit(services, from_unit)?
+                check_active_unit(services, from_unit)?;
             }
             ShareDirection::TaskForceToUnits { to_units } => {
                 if to_units.is_empty() {

@@ -418,8 +418,7 @@ fn at_local(d: Date, minutes_after_midnight: i64) -> Timestamp {
     let time = Time::new((m / 60) as i8, (m % 60) as i8, 0, 0).unwrap_or(Time::midnight());
     d.to_datetime(time)
         .to_zoned(connecticut())
-        .map(|z| z.timestamp())
-        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .map_or(Timestamp::UNIX_EPOCH, |z| z.timestamp())
 }
 
 fn after(t: Timestamp, days: i64, rng: &mut SplitMix64) -> Timestamp {
@@ -948,7 +947,7 @@ fn same_suspect_elsewhere(
             .collect();
         let pick = elsewhere
             .get(rng.below(elsewhere.len() as u64) as usize)
-            .cloned();
+            .copied();
         if let (Some(name), Some(first)) = (pick, form.subject_identifiers.first_mut()) {
             first.value = name.clone().into();
         }

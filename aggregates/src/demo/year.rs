@@ -250,12 +250,10 @@ impl Year {
             Some((_, begin, finish)) => {
                 let from = begin
                     .since(self.start)
-                    .map(|sp| i64::from(sp.get_days()))
-                    .unwrap_or(1);
+                    .map_or(1, |sp| i64::from(sp.get_days()));
                 let to = finish
                     .since(self.start)
-                    .map(|sp| i64::from(sp.get_days()))
-                    .unwrap_or(from);
+                    .map_or(from, |sp| i64::from(sp.get_days()));
                 self.rng.between(from, to)
             }
             None => 1 + self.rng.below(364) as i64,
@@ -782,11 +780,11 @@ impl Year {
                     started_on: *begin,
                     ended_on: *finish,
                     media: vec![Medium::ChatIm, Medium::Gaming],
-                    platforms: PLATFORMS.iter().take(3).map(|p| p.to_string()).collect(),
+                    platforms: PLATFORMS.iter().take(3).map(std::string::ToString::to_string).collect(),
                     personas: PERSONAS
                         .iter()
                         .take(2 + n % 3)
-                        .map(|p| p.to_string())
+                        .map(std::string::ToString::to_string)
                         .collect(),
                     recorded_at: conducted,
                 })),

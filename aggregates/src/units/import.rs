@@ -72,12 +72,12 @@ pub fn parse_csv(input: &str, recorded_at: Timestamp) -> Result<Vec<RegisterUnit
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(index as u64 + 2, |p| p.line());
+                let line = e.position().map_or(index as u64 + 2, csv::Position::line);
                 errors.push(row_error(line, "row", e.to_string()));
                 continue;
             }
         };
-        let line = record.position().map_or(index as u64 + 2, |p| p.line());
+        let line = record.position().map_or(index as u64 + 2, csv::Position::line);
         if record.len() != HEADER.len() {
             errors.push(row_error(
                 line,

@@ -1,6 +1,9 @@
 //! Given/when/then and property tests for the domain crate (one test binary
 //! to keep link time down).
 
+// A test fails by panicking; helpers outside `#[test]` functions unwrap too.
+#![allow(clippy::unwrap_used)]
+
 mod case_tests;
 mod compliance_tests;
 mod demo_tests;

@@ -285,7 +285,7 @@ async fn concurrent_claims_yield_one_case() {
         match r {
             Ok(()) => outcomes.push(format!("{me} files")),
             Err(AggregateError::UserError(CyberTipError::AlreadyClaimed { case_id, .. })) => {
-                outcomes.push(format!("{me} links to {case_id}"))
+                outcomes.push(format!("{me} links to {case_id}"));
             }
             Err(e) => panic!("{e}"),
         }

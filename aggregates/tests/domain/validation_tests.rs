@@ -48,7 +48,7 @@ fn received_date_in_the_future() {
     );
     // Today, but later than the filing time (10:00 EDT).
     let e = errors(&with(|f| {
-        f["received"] = json!({ "date": "2024-09-10", "time": "11:00:00" })
+        f["received"] = json!({ "date": "2024-09-10", "time": "11:00:00" });
     }));
     assert_eq!(e[0].pointer, "/received/time");
     // Earlier today is fine.
@@ -140,7 +140,7 @@ fn cybertip_number_rules() {
 #[test]
 fn statutes_from_the_catalog_only() {
     let e = errors(&with(|f| {
-        f["suspected_statutes"] = json!(["53a-196d", "53-21", "53a-999", "53-21", "nonsense"])
+        f["suspected_statutes"] = json!(["53a-196d", "53-21", "53a-999", "53-21", "nonsense"]);
     }));
     let got: Vec<&str> = e.iter().map(|e| e.pointer.as_str()).collect();
     assert_eq!(
@@ -188,7 +188,7 @@ fn hashes_must_be_well_formed() {
             { "algorithm": "md5", "value": "zz8f6bcd4621d373cade4e832627b4f6" },
             { "algorithm": "sha1", "value": "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3" },
             { "algorithm": "md5", "value": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" }
-        ])
+        ]);
     }));
     let got: Vec<&str> = e.iter().map(|e| e.pointer.as_str()).collect();
     assert_eq!(
@@ -274,7 +274,7 @@ fn subject_identifiers() {
             { "kind": "email_address", "value": "nobody" },
             { "kind": "fingerprint", "value": "x" },
             { "kind": "screen_name", "value": "ok", "observed_at": "2030-01-01T00:00:00Z" }
-        ])
+        ]);
     }));
     let got: Vec<&str> = e.iter().map(|e| e.pointer.as_str()).collect();
     assert_eq!(

@@ -303,8 +303,7 @@ fn timeliness(
             let days = clock
                 .received_on
                 .until(f)
-                .map(|s| s.get_days())
-                .unwrap_or(0);
+                .map_or(0, |s| s.get_days());
             days_to_notify.push(u64::try_from(days.max(0)).unwrap_or(0));
         }
     }

@@ -208,6 +208,8 @@ impl System {
         let mut out = TableItems::default();
         for (qi, (quarter, _)) in t.truth.iter().enumerate() {
             let mut row = Vec::with_capacity(bands);
+            // `b` indexes three things, and the body borrows `self` mutably.
+            #[allow(clippy::needless_range_loop)]
             for b in 0..bands {
                 let label = format!("{quarter}, age {}", self.bands[b]);
                 row.push(self.add_item(label, vec![grid[qi][b]], shown_cell(qi, b), t.origin)?);

@@ -69,8 +69,7 @@ pub fn build_linked(
     let days = parameters
         .from
         .until(parameters.to)
-        .map(|s| s.get_days())
-        .unwrap_or(i32::MAX);
+        .map_or(i32::MAX, |s| s.get_days());
     if i64::from(days) > figures::MAX_PERIOD_DAYS {
         return Err(ReportError::PeriodTooLong);
     }

@@ -159,7 +159,7 @@ pub async fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
                 .map(|b| format!("  mean batch {b:.1}"))
                 .unwrap_or_default()
                 + &cpu_text(r)
-        )
+        );
     })
     .await?;
     if args.json {
@@ -243,7 +243,7 @@ pub async fn http(args: &HttpArgs) -> Result<ExitCode, CliError> {
         eprintln!(
             "{:<72} {:>7.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
             r.name, r.requests_per_second, r.p50_ms, r.p99_ms, r.errors
-        )
+        );
     })
     .await?;
     if args.json {

@@ -158,9 +158,9 @@ fn json(f: &Figures, storage: &Storage) -> serde_json::Value {
         "verify_seconds": f.report.elapsed_seconds,
         "raw_verify_batch_signatures_per_second": raw.round(),
         "ratio": round3(ratio(f.report.events_per_second, raw)),
-        "peak_rss_mib": f.peak.map(|p| p.round()),
-        "peak_rss_mib_before_verify": f.rss_before.map(|p| p.round()),
-        "generated_events_per_second": f.generated_rate.map(|r| r.round()),
+        "peak_rss_mib": f.peak.map(f64::round),
+        "peak_rss_mib_before_verify": f.rss_before.map(f64::round),
+        "generated_events_per_second": f.generated_rate.map(f64::round),
         "threads": rayon::current_num_threads(),
         "raw_cpu_microseconds_per_signature": f.raw_us,
         "verify_cpu_microseconds_per_event": f.verify_us,
@@ -171,7 +171,7 @@ fn json(f: &Figures, storage: &Storage) -> serde_json::Value {
         "bundle_intact": f.bundle.as_ref().map(|r| r.intact),
         "bundle_verify_events_per_second": f.bundle.as_ref().map(|r| r.events_per_second.round()),
         "bundle_ratio": f.bundle.as_ref().map(|r| round3(ratio(r.events_per_second, raw))),
-        "peak_rss_mib_after_bundle": f.bundle_peak.map(|p| p.round()),
+        "peak_rss_mib_after_bundle": f.bundle_peak.map(f64::round),
     })
 }
 
@@ -194,8 +194,7 @@ fn print_text(f: &Figures, storage: &Storage) {
         ratio(f.report.events_per_second, raw)
     );
     let us = |v: Option<f64>| {
-        v.map(|v| format!("{v:.1} µs"))
-            .unwrap_or_else(|| "-".into())
+        v.map_or_else(|| "-".into(), |v| format!("{v:.1} µs"))
     };
     outln!(
         "  CPU per item           raw {} per signature; verify {} per event (this process) + {} (PostgreSQL backend)",

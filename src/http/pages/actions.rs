@@ -237,7 +237,7 @@ fn body(action: &str, p: &Posted, who: &Principal) -> Result<CaseBody, Problem> 
                 .filter(|i| !p.get(&format!("statute{i}")).is_empty())
                 .map(|i| {
                     let counts = p.get(&format!("counts{i}"));
-                    json!({ "statute": p.get(&format!("statute{i}")), "counts": counts.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::String(counts.to_owned())) })
+                    json!({ "statute": p.get(&format!("statute{i}")), "counts": counts.parse::<u64>().map_or_else(|_| Value::String(counts.to_owned()), Value::from) })
                 })
                 .collect();
             json!({ "arrested_on": text(p, "arrested_on"), "arresting_unit": text(p, "arresting_unit"), "charges": charges })

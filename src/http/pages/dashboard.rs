@@ -128,9 +128,7 @@ pub(super) fn unit_name(state: &SharedState, ori: &icac_aggregates::ids::Ori) ->
     state
         .commands
         .directory()
-        .unit(ori)
-        .map(|u| u.name)
-        .unwrap_or_else(|| ori.to_string())
+        .unit(ori).map_or_else(|| ori.to_string(), |u| u.name)
 }
 
 pub(super) fn unit_rows(state: &SharedState, units: &[UnitCompliance]) -> Vec<UnitRow> {

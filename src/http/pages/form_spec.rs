@@ -229,8 +229,7 @@ impl Posted {
         self.0
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-            .unwrap_or("")
+            .map_or("", |(_, v)| v.trim())
     }
 
     pub fn all(&self, name: &str) -> Vec<&str> {

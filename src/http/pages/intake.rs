@@ -92,9 +92,7 @@ async fn rows(state: &SharedState, p: &Principal) -> Result<(u64, u64, Vec<Row>)
             waiting: waiting(r.received_at, now),
             channel: words(&r.channel),
             category: r
-                .category
-                .map(|c| words(&c))
-                .unwrap_or_else(|| "Not given".into()),
+                .category.map_or_else(|| "Not given".into(), |c| words(&c)),
             stage: words(&r.stage),
             description: revealed
                 .pointer("/content/description/value")

@@ -283,9 +283,7 @@ async fn show_form(
             let target = anchor(&e.pointer, &claimed);
             let name = claimed
                 .iter()
-                .find(|(f, _)| *f == e.pointer)
-                .map(|(_, label)| label.clone())
-                .unwrap_or_else(|| pointer_words(&e.pointer));
+                .find(|(f, _)| *f == e.pointer).map_or_else(|| pointer_words(&e.pointer), |(_, label)| label.clone());
             let text = format!("{name}: {}", e.message);
             (target, text)
         })

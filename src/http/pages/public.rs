@@ -189,7 +189,7 @@ fn form_view<'a>(
     chosen: Option<&str>,
     typed: Option<&'a Submission>,
 ) -> FormView<'a> {
-    let field = |f: fn(&'a Submission) -> &'a str| typed.map(f).unwrap_or("");
+    let field = |f: fn(&'a Submission) -> &'a str| typed.map_or("", f);
     FormView {
         errors,
         categories: categories()

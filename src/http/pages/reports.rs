@@ -73,8 +73,7 @@ async fn last_complete_year(
     let (_, newest) = queries::case_summaries(state, p, None, None, today, 0, 1).await?;
     let until = newest
         .first()
-        .map(|c| c.received_on.min(today))
-        .unwrap_or(today);
+        .map_or(today, |c| c.received_on.min(today));
     Ok(until.year() - 1)
 }
 
@@ -180,19 +179,16 @@ fn status_rows(v: &serde_json::Value) -> Vec<StatusRow> {
     };
     let cp = v
         .get("last_checkpoint")
-        .filter(|c| !c.is_null())
-        .map(|c| {
+        .filter(|c| !c.is_null()).map_or_else(|| "none yet".into(), |c| {
             format!(
                 "size {} at {}",
                 c["size"],
                 c["created_at"].as_str().unwrap_or("")
             )
-        })
-        .unwrap_or_else(|| "none yet".into());
+        });
     let lv = v
         .get("last_verification")
-        .filter(|c| !c.is_null())
-        .map(|c| {
+        .filter(|c| !c.is_null()).map_or_else(|| "not run since the server started".into(), |c| {
             format!(
                 "{} at {} ({} events)",
                 if c["intact"].as_bool() == Some(true) {
@@ -203,8 +199,7 @@ fn status_rows(v: &serde_json::Value) -> Vec<StatusRow> {
                 c["at"].as_str().unwrap_or(""),
                 c["events"]
             )
-        })
-        .unwrap_or_else(|| "not run since the server started".into());
+        });
     let al = v
         .get("access_log")
         .map(|a| {

@@ -26,7 +26,7 @@ fn unit_list(
     units: &[icac_aggregates::ids::Ori],
     name: &dyn Fn(&icac_aggregates::ids::Ori) -> String,
 ) -> String {
-    units.iter().map(|u| name(u)).collect::<Vec<_>>().join(", ")
+    units.iter().map(name).collect::<Vec<_>>().join(", ")
 }
 
 /// Title and detail of one event. `name` gives a unit's name for its code.
@@ -265,9 +265,7 @@ pub fn correction_text(c: &icac_aggregates::case::CorrectedValue) -> String {
             serde_json::Value::Array(items) => items
                 .iter()
                 .map(|i| {
-                    i.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| i.to_string())
+                    i.as_str().map_or_else(|| i.to_string(), str::to_owned)
                 })
                 .collect::<Vec<_>>()
                 .join(", "),

@@ -58,7 +58,7 @@ pub(crate) async fn finish(
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, "committed; the ledger head is left out of the answer")
+            tracing::warn!(error = %e, "committed; the ledger head is left out of the answer");
         }
     }
     Ok((StatusCode::CREATED, Json(body)))

@@ -129,9 +129,9 @@ pub fn render(r: &AnnualReport) -> String {
             out.push_str("</tr>\n");
         }
         if t.rows.is_empty() {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<tr><td colspan=\"{}\">none</td></tr>\n",
+                "<tr><td colspan=\"{}\">none</td></tr>",
                 t.header.len()
             );
         }
