@@ -1,9 +1,7 @@
 //! Export bundles: exported from real databases, verified offline, and every mutation of
 //! the file detected at the first position it breaks.
 
-mod common;
-#[path = "common/tamper.rs"]
-mod tamper;
+use crate::support::{common, tamper};
 
 use std::io::Cursor;
 use std::sync::OnceLock;

@@ -1,9 +1,7 @@
 //! Checkpoints, the periodic checkpointer, and inclusion/consistency proof files checked
 //! with nothing but the public key.
 
-mod common;
-#[path = "common/tamper.rs"]
-mod tamper;
+use crate::support::{common, tamper};
 
 use std::time::Duration;
 

@@ -2,9 +2,7 @@
 //! disables the append-only triggers and edits rows; `verify` must name the first broken
 //! position and the kind of break.
 
-mod common;
-#[path = "common/tamper.rs"]
-mod tamper;
+use crate::support::{common, tamper};
 
 use common::{ledger_id, TestDb, KINDS};
 use icac_format::chain::Hash32;

@@ -2,9 +2,7 @@
 //! signed by a key the range itself introduces, or a genuine bundle verifies as broken.
 //! (Found while seeding the bundle fuzz corpus, docs/FUZZING.md.)
 
-mod common;
-#[path = "common/tamper.rs"]
-mod tamper;
+use crate::support::{common, tamper};
 
 use std::io::Cursor;
 

@@ -1,7 +1,7 @@
 //! Commands through cqrs-es into the real ledger (SQLite and PostgreSQL): filing,
 //! validation errors that record nothing, CyberTip deconfliction, conflicts, demo.
 
-mod common;
+use crate::support::common;
 
 use common::{open_ledger, Kind, TestDb, KINDS};
 use icac_aggregates::case::{CaseCommand, ShareCategory, ShareDirection, ShareInformation};

@@ -5,8 +5,7 @@
 //! in the event's metadata), no case is filed twice, `icac-ledger verify` exits 0, and
 //! the projections catch up to the head.
 
-mod child_server;
-mod common;
+use crate::support::{child_server, common, slow};
 
 use std::time::{Duration, Instant};
 
@@ -116,10 +115,16 @@ fn cycle_lengths() -> impl FnMut() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_sqlite() {
+    if slow::skip("sigkill_under_load_sqlite") {
+        return;
+    }
     crash_cycles(Kind::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_postgres() {
+    if slow::skip("sigkill_under_load_postgres") {
+        return;
+    }
     crash_cycles(Kind::Postgres).await;
 }

@@ -4,8 +4,7 @@
 //! they are keyed-hashed; a value of another kind does not match; bad input is refused
 //! with a pointer and records nothing; the Task Force sees every match.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{form, start, Server, HARTFORD, NEW_HAVEN};

@@ -2,9 +2,10 @@
 //! 0600, the same key after a restart (so a match is found across restarts), and never
 //! in the ledger nor in the logs, on SQLite and PostgreSQL.
 
-mod common;
+use crate::support::common;
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{ledger_id, TestDb, KINDS};
@@ -17,6 +18,23 @@ use icac_ledger::commands::{Actor, Commands};
 use icac_ledger::ledger::key_file::KeyFile;
 use icac_ledger::ledger::Ledger;
 use serde_json::{json, Value};
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Whether the test is running. Its subscriber has to be process-wide (the only way to
+/// see the logs of every runtime thread), and the harness's other tests share the
+/// process: outside the test the subscriber lets nothing through, so it neither slows
+/// them down nor keeps their logs.
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+
+/// Ends the capture when the test ends, passing or failing.
+struct Capturing;
+
+impl Drop for Capturing {
+    fn drop(&mut self) {
+        CAPTURING.store(false, Ordering::SeqCst);
+    }
+}
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -67,7 +85,10 @@ async fn the_key_is_private_stable_and_never_recorded_or_logged() {
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || sink.clone())
-        .finish();
+        .finish()
+        .with(filter_fn(|_| CAPTURING.load(Ordering::SeqCst)));
+    CAPTURING.store(true, Ordering::SeqCst);
+    let _capturing = Capturing;
     tracing::subscriber::set_global_default(subscriber).expect("subscriber");
     let at: jiff::Timestamp = "2024-09-02T12:00:00Z".parse().expect("time");
     for kind in KINDS {

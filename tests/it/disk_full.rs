@@ -5,12 +5,10 @@
 //! space returns it accepts writes and says ready again by itself, with no restart;
 //! every acknowledged request is in the ledger and `verify` passes.
 //!
-//! Needs root (it mounts a tmpfs): it runs when the tests run as root, is skipped
-//! otherwise, and must run (failing if it cannot mount) with `ICAC_FAULT_TESTS=1`,
-//! which `.ci/run` sets.
+//! A slow test: it runs with `ICAC_SLOW_TESTS=1` (which `.ci/run` sets), and then
+//! needs root to mount the tmpfs (failing without it).
 
-mod child_server;
-mod common;
+use crate::support::{child_server, slow};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,8 +16,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use child_server::{check_acknowledged, client, Deployment, Journal, Load, LoadSpec};
-
-const ENABLE: &str = "ICAC_FAULT_TESTS";
 
 /// A tmpfs mounted on a fresh directory, unmounted on drop.
 struct Tmpfs {
@@ -80,11 +76,7 @@ fn count(journal: &Journal, pred: impl Fn(&child_server::Answer) -> bool) -> usi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_fails_writes_cleanly_and_recovers_without_a_restart() {
-    let required = std::env::var(ENABLE).as_deref() == Ok("1");
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root && !required {
-        eprintln!("skipped: needs root to mount a tmpfs ({ENABLE}=1 makes it mandatory)");
+    if slow::skip("a_full_disk_fails_writes_cleanly_and_recovers_without_a_restart") {
         return;
     }
     let fs = Tmpfs::mount("30m");

@@ -5,9 +5,7 @@
 //! when the account is disabled, and tokens scoped to accounts. Each refusal leaves
 //! its access-log entry and changes nothing else.
 
-mod child_server;
-mod common;
-mod http_support;
+use crate::support::{child_server, common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{cookie_value, hidden_csrf, set_cookies, start, Server, HARTFORD};

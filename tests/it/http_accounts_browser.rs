@@ -5,9 +5,7 @@
 //! account lock his account only (hers still works) until an admin releases it; and
 //! after she signs out, her session's cookie signs no one in.
 
-mod browser;
-mod common;
-mod http_support;
+use crate::support::{browser, common, http_support};
 
 use std::time::Duration;
 
@@ -105,7 +103,9 @@ const REPLAY: &str = "const done = arguments[arguments.length - 1];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn passkey_sign_in_lockout_of_another_account_and_sign_out_in_chromium() {
-    let Some(driver) = Driver::start().await else {
+    let Some(driver) =
+        Driver::start("passkey_sign_in_lockout_of_another_account_and_sign_out_in_chromium").await
+    else {
         return;
     };
     let s = start(TestDb::new(Kind::Postgres).await, ServerConfig::default()).await;

@@ -3,8 +3,7 @@
 //! oversized bodies that record nothing, unit-bound least privilege, lockout, tokens,
 //! the access log chain.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use common::{Kind, TestDb, KINDS};
 use http_support::{form, start, HARTFORD, NEW_HAVEN};

@@ -4,9 +4,7 @@
 //! count to the case list and opens an overdue case. Screenshots land in
 //! target/screenshots/ for a human to look at.
 
-mod browser;
-mod common;
-mod http_support;
+use crate::support::{browser, common, http_support};
 
 use browser::Driver;
 use common::{Kind, TestDb};
@@ -18,7 +16,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn public_form_and_staff_overdue_case_in_chromium() {
-    let Some(driver) = Driver::start().await else {
+    let Some(driver) = Driver::start("public_form_and_staff_overdue_case_in_chromium").await else {
         return;
     };
     let s = start(TestDb::new(Kind::Sqlite).await, ServerConfig::default()).await;
@@ -149,7 +147,7 @@ async fn sign_out(driver: &Driver) {
 /// then. axe-core checks every page on the way; each step is checked in the ledger.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn units_and_the_task_force_work_in_the_browser() {
-    let Some(driver) = Driver::start().await else {
+    let Some(driver) = Driver::start("units_and_the_task_force_work_in_the_browser").await else {
         return;
     };
     let s = http_support::start_demo(TestDb::new(Kind::Sqlite).await, 120).await;

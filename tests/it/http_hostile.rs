@@ -3,8 +3,7 @@
 //! the storage matters). The flood of 100,000 addresses at full size is
 //! `full_size_address_flood` (ignored by default; `scripts/hostile-clients.sh` runs it).
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;

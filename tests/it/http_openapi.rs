@@ -3,8 +3,7 @@
 //! nothing else is served on the documented paths; request bodies come from the types
 //! the handlers deserialize, and the notification form from the domain's own schema.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use std::collections::BTreeSet;
 

@@ -3,8 +3,7 @@
 //! and CyberTip number; CSV downloads of the tables; the timeline in plain English; the
 //! report page opens on the last complete year.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{form, sign_in, start, Server, HARTFORD};

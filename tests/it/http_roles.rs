@@ -3,8 +3,7 @@
 //! with it never gets 401/403 (its request may still be 4xx for the empty body); no
 //! route answers 5xx; and every API route in the table is actually routed.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{form, start, HARTFORD};

@@ -2,10 +2,7 @@
 //! busy, keys signing only within their periods (events, checkpoints, proofs, bundle
 //! trailers), and the rules for key events themselves (issue 14).
 
-mod common;
-mod http_support;
-#[path = "common/tamper.rs"]
-mod tamper;
+use crate::support::{common, http_support, tamper};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,7 +1,7 @@
 //! The ledger against real PostgreSQL and SQLite: chain integrity under concurrency,
 //! append-only enforcement, restart recovery, key rotation.
 
-mod common;
+use crate::support::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

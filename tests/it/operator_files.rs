@@ -3,7 +3,7 @@
 //! paths (a FIFO, a link to `/dev/zero`, a huge file, a missing file), and a reader that
 //! closes the pipe early (`| head`).
 
-mod child_server;
+use crate::support::child_server;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

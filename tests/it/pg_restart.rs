@@ -10,7 +10,7 @@
 //! with `initdb` in a temporary directory (as the `postgres` user when run as root), on
 //! a free port, and removes it at the end. Without `initdb` and `pg_ctl` it fails.
 
-mod child_server;
+use crate::support::{child_server, slow};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -201,6 +201,9 @@ fn log_tail(path: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_under_load() {
+    if slow::skip("postgres_restart_under_load") {
+        return;
+    }
     let cluster = PrivateCluster::create().unwrap_or_else(|e| {
         panic!("cannot run the database-loss test without a private PostgreSQL cluster: {e}")
     });

@@ -4,8 +4,7 @@
 //! as the application role, which can append and read but not change the schema or
 //! rewrite the ledger. The roles and the database are created and dropped here.
 
-mod child_server;
-mod common;
+use crate::support::{child_server, common};
 
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,7 +16,7 @@ const PASSWORD: &str = "roles-test-pw";
 /// The ```sql block of the section on PostgreSQL roles, split where the document says
 /// to run the rest after `init`.
 fn documented_sql() -> (String, String) {
-    let doc = include_str!("../docs/OPERATIONS.md");
+    let doc = include_str!("../../docs/OPERATIONS.md");
     let section = doc
         .split("## PostgreSQL roles")
         .nth(1)

@@ -5,7 +5,7 @@
 //! filter, compliance, units, operations, the intake queue) equals the answer the
 //! whole in-memory read models gave for the same ledger.
 
-mod common;
+use crate::support::common;
 
 use common::{ledger_id, open_ledger, TestDb, KINDS};
 use icac_aggregates::compliance::DeadlinePolicy;

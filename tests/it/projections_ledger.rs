@@ -1,7 +1,7 @@
 //! Projections against real SQLite and PostgreSQL ledgers filled by the demo
 //! through the real command path.
 
-mod common;
+use crate::support::common;
 
 use common::{ledger_id, open_ledger, TestDb, KINDS};
 use icac_aggregates::compliance::DeadlinePolicy;

@@ -5,6 +5,8 @@
 //! with the suppression) over overlapping, nested and fiscal-against-calendar
 //! releases.
 
+use crate::support::slow;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -134,6 +136,9 @@ fn demo(cases: &str) -> tempfile::TempDir {
 
 #[test]
 fn releases_resist_differencing_on_300_cases() {
+    if slow::skip("releases_resist_differencing_on_300_cases") {
+        return;
+    }
     let dir = demo("300");
     let d = dir.path();
     let head = size(d);
@@ -327,6 +332,9 @@ fn releases_resist_differencing_on_300_cases() {
 
 #[test]
 fn releases_resist_differencing_on_2000_cases() {
+    if slow::skip("releases_resist_differencing_on_2000_cases") {
+        return;
+    }
     let dir = demo("2000");
     let d = dir.path();
     let position = size(d).to_string();

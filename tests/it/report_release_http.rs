@@ -2,8 +2,7 @@
 //! for roles that read every case, releases published by the report role, refused
 //! releases as 422 problem+json naming the quarter with nothing recorded.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{form, start, HARTFORD};

@@ -5,9 +5,7 @@
 //! they are in no table, file or export, and the chain and bundles exported before and
 //! after still verify.
 
-mod child_server;
-mod common;
-mod http_support;
+use crate::support::{child_server, common, http_support};
 
 use std::io::Cursor;
 

@@ -5,8 +5,7 @@
 //! a filing's receipt from the API verifies offline and fails once edited, and the tiles
 //! served over HTTP match an `export tiles` of the same ledger.
 
-mod child_server;
-mod common;
+use crate::support::{child_server, common};
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,11 +1,9 @@
 //! Issue 16: an implementation we did not write verifies our checkpoints, cosignatures,
 //! tiles, proofs and receipts: Go's golang.org/x/mod/sumdb/note and sumdb/tlog
 //! (tests/go_tlog/main.go), built in GOPATH mode from Debian's golang-golang-x-mod-dev.
-//! Without Go the test says so and passes, unless ICAC_REQUIRE_GO=1 (CI), where it fails.
+//! A slow test (`ICAC_SLOW_TESTS=1`, as in CI): with the gate set, a missing Go fails it.
 
-mod common;
-#[path = "common/tamper.rs"]
-mod tamper;
+use crate::support::{common, slow, tamper};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,14 +25,10 @@ use icac_ledger::witness::state::WitnessState;
 const GOPATH: &str = "/usr/share/gocode";
 const WITNESS: &str = "witness.example/go";
 
-/// Builds the Go client, or explains why it cannot (None: skip).
-fn go_client(out: &Path) -> Option<PathBuf> {
-    let required = std::env::var("ICAC_REQUIRE_GO").is_ok_and(|v| v == "1");
-    let missing = |why: String| {
-        assert!(!required, "ICAC_REQUIRE_GO=1 but {why}");
-        eprintln!("skipping the Go interoperability check: {why}");
-        None
-    };
+/// Builds the Go client, or fails the test saying why it cannot.
+fn go_client(out: &Path) -> PathBuf {
+    let missing =
+        |why: String| -> PathBuf { panic!("the Go interoperability check cannot run: {why}") };
     if !Path::new(GOPATH)
         .join("src/golang.org/x/mod/sumdb/tlog")
         .is_dir()
@@ -53,7 +47,7 @@ fn go_client(out: &Path) -> Option<PathBuf> {
         .env("GOFLAGS", "")
         .output();
     match built {
-        Ok(o) if o.status.success() => Some(bin),
+        Ok(o) if o.status.success() => bin,
         Ok(o) => missing(format!(
             "go build failed: {}",
             String::from_utf8_lossy(&o.stderr)
@@ -114,10 +108,11 @@ async fn publish(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_sumdb_verifies_checkpoints_cosignatures_tiles_proofs_and_receipts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(go) = go_client(tmp.path()) else {
+    if slow::skip("go_sumdb_verifies_checkpoints_cosignatures_tiles_proofs_and_receipts") {
         return;
-    };
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let go = go_client(tmp.path());
     let key = LedgerKey::from_signing_key(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
     let wkey = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
     let log_vkey = checkpoint::verifier_key_string(ledger_id().as_str(), &key.public()).unwrap();

@@ -2,8 +2,7 @@
 //! checkpoint and raises the alert past the configured age; the case page offers the
 //! filing receipt once a checkpoint is published, and its link downloads it.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use std::time::{Duration, Instant};
 

@@ -2,15 +2,13 @@
 //! a real witness server on loopback, real ledgers (SQLite files and PostgreSQL) and
 //! the real binary for the offline checks (`verify --policy`, `receipt verify`).
 
-mod common;
+use crate::support::{common, tamper};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-#[path = "common/tamper.rs"]
-mod tamper;
 use common::{ledger_id, Kind, TestDb};
 use icac_format::chain::Hash32;
 use icac_format::checkpoint::{self, NoteVerifier};

@@ -2,7 +2,7 @@
 //! byte for byte with tests/vectors/ledger-v1.json, then checked again from the file
 //! alone with nothing but SHA-256 and Ed25519, as an independent verifier would.
 //!
-//! Regenerate after a deliberate format change with `UPDATE_VECTORS=1 cargo test --test vectors`.
+//! Regenerate after a deliberate format change with `UPDATE_VECTORS=1 cargo test --test it vectors::`.
 
 use ed25519_dalek::{Signature, SigningKey, Verifier, VerifyingKey};
 use icac_format::canonical::to_canonical_bytes;

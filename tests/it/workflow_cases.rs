@@ -4,8 +4,7 @@
 //! ledger holds, and operation results derived from the linked cases. Every refusal
 //! carries a JSON Pointer and records nothing.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{form, start, HARTFORD};

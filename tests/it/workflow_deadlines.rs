@@ -4,8 +4,7 @@
 //! are on time under the business-day policy; the policy comes from the server's
 //! configuration or the request and is stated in every compliance answer and report.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{start, HARTFORD};

@@ -2,8 +2,7 @@
 //! command path and the server: an update every 30 days, or the case's own cadence,
 //! plus one after an arrest; statuses at the edge dates; cadence 0 refused.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{start, HARTFORD};

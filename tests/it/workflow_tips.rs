@@ -3,8 +3,7 @@
 //! by it, and traced through to the unit's case and its notification. Refusals carry a
 //! pointer and record nothing: an inactive unit, a second acknowledgement.
 
-mod common;
-mod http_support;
+use crate::support::{common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{form, start, HARTFORD, NEW_HAVEN};

@@ -1,17 +1,17 @@
 //! The WebDriver client the browser tests share: a headless Chromium (Debian's
 //! `chromium` + `chromium-driver`) driven over the W3C WebDriver protocol.
 
-#![allow(dead_code)]
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::slow;
+
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// axe-core 4.14.1 (MPL-2.0), the npm package's axe.min.js, vendored.
-const AXE: &str = include_str!("../fixtures/axe-core/axe.min.js");
+const AXE: &str = include_str!("../../fixtures/axe-core/axe.min.js");
 pub const DRIVER: &str = "/usr/bin/chromedriver";
 
 pub struct Driver {
@@ -30,21 +30,20 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    pub async fn start() -> Option<Driver> {
-        if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(DRIVER).exists() {
-            // CI installs them and sets ICAC_REQUIRE_BROWSER, so there a missing browser
-            // fails the test instead of passing it unexercised.
-            assert!(
-                std::env::var_os("ICAC_REQUIRE_BROWSER").is_none(),
-                "chromium/chromedriver not installed (apt-get install chromium chromium-driver)"
-            );
-            eprintln!("SKIP: chromium/chromedriver not installed (apt-get install chromium chromium-driver)");
+    /// A browser for the slow test `test`, or None (skipped) without the slow-test
+    /// gate: every browser test is slow. With the gate set a missing browser fails
+    /// the test instead of passing it unexercised.
+    pub async fn start(test: &str) -> Option<Driver> {
+        if slow::skip(test) {
             return None;
         }
+        assert!(
+            std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(DRIVER).exists(),
+            "chromium/chromedriver not installed (apt-get install chromium chromium-driver)"
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
+            .and_then(|l| l.local_addr())
+            .expect("free port")
             .port();
         let child = Command::new(DRIVER)
             .arg(format!("--port={port}"))

@@ -2,7 +2,6 @@
 //! `tokens issue`, `serve` (killed with SIGKILL or stopped), `verify`; a concurrent
 //! write load over HTTP that remembers every answer; and a reader of the ledger's rows
 //! straight from the database, to check the answers against what was stored.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -1,6 +1,5 @@
 //! Real databases for tests: a fresh PostgreSQL database per test (from DATABASE_URL,
 //! default the local server) and a fresh SQLite file in a temp dir.
-#![allow(dead_code)]
 
 use icac_format::keys::LedgerKey;
 use icac_format::record::LedgerId;

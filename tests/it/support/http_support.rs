@@ -1,6 +1,5 @@
 //! A real server on loopback for the HTTP tests: migrated ledger (SQLite or PostgreSQL),
 //! the service bound to 127.0.0.1:0, a token per role, two registered units.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,7 +11,7 @@ use icac_ledger::ledger::key_file::KeyFile;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use crate::common::{open_ledger, TestDb};
+use crate::support::common::{open_ledger, TestDb};
 
 pub const HARTFORD: &str = "CT0006400";
 pub const NEW_HAVEN: &str = "CT0009300";
@@ -223,7 +222,7 @@ pub async fn start_demo(db: TestDb, cases: usize) -> Server {
     use icac_ledger::ledger::Ledger;
     let key = LedgerKey::generate();
     let storage = db.storage().await;
-    let id = crate::common::ledger_id();
+    let id = crate::support::common::ledger_id();
     Ledger::initialise_demo(&storage, &id, &key, demo::story_start())
         .await
         .expect("demo genesis");

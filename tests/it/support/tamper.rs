@@ -1,6 +1,5 @@
 //! What an attacker with database access does: disable the append-only triggers and
 //! rewrite rows directly. Used by the audit tamper suite.
-#![allow(dead_code)]
 
 use icac_format::chain::{Hash32, GENESIS_PREV_HASH};
 use icac_format::key_events;
@@ -11,7 +10,7 @@ use icac_ledger::ledger::Ledger;
 use icac_ledger::storage::{Storage, StoredRow};
 use serde_json::json;
 
-use crate::common::{ledger_id, open_ledger, Kind, TestDb};
+use crate::support::common::{ledger_id, open_ledger, Kind, TestDb};
 
 pub const STREAMS: [&str; 3] = ["CASE-1", "CASE-2", "CASE-3"];
 
