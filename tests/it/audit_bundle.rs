@@ -367,7 +367,15 @@ fn mutation(lines: usize, bytes: usize) -> impl Strategy<Value = Mutation> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // The saved failing cases sit beside this file. The default would look in
+    // tests/proptest-regressions/ now that tests/it/ holds a main.rs.
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::default()
+    })]
     #[test]
     fn random_mutations_never_go_unnoticed(m in mutation(21, 19_000)) {
         let (bytes, _) = fixture();

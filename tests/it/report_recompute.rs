@@ -5,6 +5,8 @@
 //! ledger of 300 cases: a draft and two overlapping releases. The script must also
 //! catch a changed figure in each kind of table.
 
+use crate::support::slow;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -82,6 +84,9 @@ fn bump(v: &mut serde_json::Value) {
 
 #[test]
 fn every_table_recomputes_from_the_export_on_300_cases() {
+    if slow::skip("every_table_recomputes_from_the_export_on_300_cases") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for args in [&["init"][..], &["demo", "--cases", "300"][..]] {

@@ -3,6 +3,8 @@
 //! operation rows, are recomputed from the ledger export by an independent script
 //! (tests/independent/recompute_sting.py), which also catches a changed figure.
 
+use crate::support::slow;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -39,6 +41,9 @@ fn recompute(dir: &Path, report: &str) -> Output {
 
 #[test]
 fn sting_unit_section_recomputed_independently() {
+    if slow::skip("sting_unit_section_recomputed_independently") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for args in [&["init"][..], &["demo", "--cases", "300"][..]] {
