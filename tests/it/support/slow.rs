@@ -1,9 +1,9 @@
 //! The one gate for slow tests (in the style of rust-analyzer's `RUN_SLOW_TESTS`):
 //! `cargo test` alone stays quick, and `ICAC_SLOW_TESTS=1` (which `.ci/run` sets)
 //! runs everything. Slow means long fixed sleeps or restarts, crashes, a full disk, a
-//! real browser, Go, SciPy, or above about 10 s on a quiet machine. With the gate
-//! set, a slow test whose tool is missing (Chromium, Go, SciPy, root for a tmpfs)
-//! fails instead of passing unexercised.
+//! real browser, Go, SciPy, or above about 10 s. With the gate set, a slow test whose
+//! tool is missing (Chromium, Go, SciPy, root for a tmpfs) fails instead of passing
+//! unexercised.
 
 /// The gate's variable.
 pub const VAR: &str = "ICAC_SLOW_TESTS";
