@@ -7,7 +7,7 @@
 # Each target starts from its committed seeds (fuzz/seeds/<target>), its kept regressions
 # (fuzz/regressions/<target>) and the local corpus it grew before (fuzz/corpus/<target>,
 # not committed). An input that crashes, exhausts memory or times out is copied into
-# fuzz/regressions/<target>/, where `cargo test --test fuzz_regressions` replays it on
+# fuzz/regressions/<target>/, where `cargo test --all-features --test it -- fuzz_regressions::` replays it on
 # stable; the script then goes on with the next target and exits 1 at the end.
 # Not part of CI: see docs/FUZZING.md.
 set -euo pipefail

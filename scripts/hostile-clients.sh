@@ -7,5 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-cargo test --locked --test http_connections
-cargo test --locked --test http_hostile -- --include-ignored
+ICAC_SLOW_TESTS=1 cargo test --locked --all-features --test it -- http_connections::
+cargo test --locked --all-features --test it -- --include-ignored http_hostile::

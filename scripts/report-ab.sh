@@ -7,7 +7,7 @@
 #   ROUNDS=2 scripts/report-ab.sh
 #
 # Build the old binary from a worktree: `git worktree add /tmp/base <commit>` and
-# `cargo build --release --locked` there.
+# `cargo build --release --locked --features bench` there.
 set -euo pipefail
 : "${BASE:?path of the baseline icac-ledger binary}"
 NEW=${NEW:-target/release/icac-ledger}

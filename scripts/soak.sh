@@ -33,7 +33,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 if [[ ! -x $BIN ]]; then
     log "building $BIN"
-    cargo build --release -p icac-ledger --locked
+    cargo build --release -p icac-ledger --locked --features bench
 fi
 
 work="$SOAK_OUT/$(date -u +%Y%m%dT%H%M%SZ)"

@@ -12,7 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod event_store;
-/// Properties the fuzz targets and tests/fuzz_regressions.rs check; not in the server build.
+/// Properties the fuzz targets and tests/it/fuzz_regressions.rs check; not in the server build.
 #[cfg(feature = "fuzz")]
 pub mod fuzz_checks;
 pub mod http;

@@ -9,7 +9,7 @@ Two things the stock checks cannot do for this service:
    so nothing else writes in between. A 4xx with a different size is a failure.
 
 2. Spread client addresses. The service locks an address out after five failed
-   authentications in fifteen minutes (CJIS; tested in tests/http_api.rs). Schemathesis'
+   authentications in fifteen minutes (CJIS; tested in tests/it/http_api.rs). Schemathesis'
    `ignored_auth` check sends an invalid token for every operation, so from one address
    the run would be locked out after five operations and the rest would be 429s. Every
    request therefore goes out on a new connection from its own address in 127.0.0.0/8,

@@ -1,5 +1,5 @@
 //! The properties the fuzz targets (`fuzz/`) assert, shared with the stable regression
-//! test (`tests/fuzz_regressions.rs`) so each property is written once.
+//! test (`tests/it/fuzz_regressions.rs`) so each property is written once.
 //!
 //! Every check takes untrusted bytes, runs the production entry point on them and
 //! returns `Err(Violation)` when the outcome breaks a property: a parser that accepts

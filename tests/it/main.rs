@@ -1,6 +1,11 @@
 //! The integration tests: one binary (one link of the whole application instead of
 //! one per file), one module per subject, the shared fixtures in `support`.
-//! Slow tests run only with `ICAC_SLOW_TESTS=1` (`support::slow`).
+//! Slow tests run only with `ICAC_SLOW_TESTS=1` (`support::slow`). The modules of
+//! the benchmark and fuzz tools need their features (`--all-features`, as the
+//! README's test command passes).
+
+// A test fails by panicking; helpers outside `#[test]` functions unwrap too.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
@@ -8,6 +13,10 @@ mod audit_bundle;
 mod audit_cli;
 mod audit_proofs;
 mod audit_tamper;
+#[cfg(feature = "bench")]
+mod bench_generate;
+#[cfg(feature = "bench")]
+mod bench_ownership;
 mod bundle_export_rotation;
 mod commands;
 mod crash;
@@ -15,6 +24,8 @@ mod deconfliction;
 mod deconfliction_key;
 mod disk_full;
 mod docs_cjis;
+#[cfg(feature = "fuzz")]
+mod fuzz_regressions;
 mod http_accounts;
 mod http_accounts_browser;
 mod http_api;

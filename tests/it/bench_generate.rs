@@ -2,9 +2,9 @@
 //! command by command) for the same cases and seed, on both databases, and that
 //! ledger verifies and feeds every projection and the report.
 
-mod common;
 
-use common::{ledger_id, open_ledger, TestDb, KINDS};
+
+use crate::support::common::{ledger_id, open_ledger, TestDb, KINDS};
 use icac_aggregates::compliance::DeadlinePolicy;
 use icac_format::keys::LedgerKey;
 use icac_ledger::audit::verify::{verify_storage, VerifyOptions};
