@@ -44,7 +44,7 @@ async fn contents(storage: &Storage) -> Vec<(u64, String, String, u64, String, S
             r.event_type.clone(),
             r.sequence,
             // Salts are random: compare what was sealed, not the commitments.
-            common::opened(storage, &r).await.to_string(),
+            crate::support::common::opened(storage, &r).await.to_string(),
             r.metadata.principal,
             r.metadata.request_id,
         ));
@@ -157,7 +157,7 @@ async fn generator_writes_the_demo_ledger_and_projections_read_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generator_stops_at_the_event_count_asked_for() {
-    let db = TestDb::new(common::Kind::Sqlite).await;
+    let db = TestDb::new(crate::support::common::Kind::Sqlite).await;
     let ledger = open_ledger(&db, &LedgerKey::generate()).await;
     let summary = generate(&ledger, GenerateOptions::for_events(300, 3), |_| {})
         .await
