@@ -103,7 +103,8 @@ impl KeyringEntry {
     /// The tree sizes this key may sign, for messages.
     pub fn tree_period(&self) -> String {
         let to = self
-            .valid_to.map_or_else(|| "now".into(), |t| t.to_string());
+            .valid_to
+            .map_or_else(|| "now".into(), |t| t.to_string());
         format!("{}..={to}", self.valid_from.saturating_sub(1))
     }
 }
@@ -182,7 +183,8 @@ impl Keyring {
                 position,
                 from: entry.valid_from,
                 to: entry
-                    .valid_to.map_or_else(|| "now".into(), |t| t.to_string()),
+                    .valid_to
+                    .map_or_else(|| "now".into(), |t| t.to_string()),
             });
         }
         Ok(key)

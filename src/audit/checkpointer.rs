@@ -194,7 +194,8 @@ impl TreeState {
                 key.id(),
                 self.size(),
                 self.active
-                    .as_ref().map_or_else(|| "unknown".into(), std::string::ToString::to_string)
+                    .as_ref()
+                    .map_or_else(|| "unknown".into(), std::string::ToString::to_string)
             )));
         }
         sign_checkpoint(ledger, key, self.size(), self.root(), self.head)

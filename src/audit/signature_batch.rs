@@ -330,7 +330,10 @@ mod tests {
     #[test]
     fn every_vector_gets_its_verdict_alone_and_in_a_chunk() {
         let honest = [key(1)];
-        let vks: Vec<VerifyingKey> = honest.iter().map(ed25519_dalek::SigningKey::verifying_key).collect();
+        let vks: Vec<VerifyingKey> = honest
+            .iter()
+            .map(ed25519_dalek::SigningKey::verifying_key)
+            .collect();
         // Large enough for the batch path.
         let others = sign_many(&honest, MIN_BATCH + 20);
         assert!(check(&vks, &others).iter().all(|v| *v));
@@ -368,7 +371,10 @@ mod tests {
     #[test]
     fn a_set_of_several_parts_keeps_every_verdict() {
         let honest = [key(1), key(2)];
-        let mut keys: Vec<VerifyingKey> = honest.iter().map(ed25519_dalek::SigningKey::verifying_key).collect();
+        let mut keys: Vec<VerifyingKey> = honest
+            .iter()
+            .map(ed25519_dalek::SigningKey::verifying_key)
+            .collect();
         let mut sigs = sign_many(&honest, 2 * PART + 40);
         assert!(check(&keys, &sigs).iter().all(|v| *v));
         for (name, public, message, signature, valid) in vectors() {
@@ -393,7 +399,10 @@ mod tests {
     #[test]
     fn a_signature_by_another_key_fails_alone() {
         let keys = [key(1), key(2)];
-        let vks: Vec<VerifyingKey> = keys.iter().map(ed25519_dalek::SigningKey::verifying_key).collect();
+        let vks: Vec<VerifyingKey> = keys
+            .iter()
+            .map(ed25519_dalek::SigningKey::verifying_key)
+            .collect();
         for n in [64, MIN_BATCH + 44] {
             let mut sigs = sign_many(&keys, n);
             // Signed by key 1, claimed for key 0.

@@ -870,17 +870,17 @@ impl ChainVerifier {
             .iter()
             .find(|e| e.valid_from == 1)
             .map(|e| e.key_id.clone());
-        if let Some(issue) = v
-            .genesis_key
-            .as_ref().map_or_else(|| {
+        if let Some(issue) = v.genesis_key.as_ref().map_or_else(
+            || {
                 v.trust.is_pinned().then(|| {
                     (
                         BreakKind::UntrustedKey,
                         "header keyring has no genesis key".into(),
                     )
                 })
-            }, |k| v.trust.check_genesis(k))
-        {
+            },
+            |k| v.trust.check_genesis(k),
+        ) {
             return Err(issue);
         }
         v.unverified_header_keys = ring
@@ -928,7 +928,10 @@ impl ChainVerifier {
                     .map(|k| (e.key_id.0.clone(), k))
             })
             .collect();
-        *self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
+        *self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         self.ring_version += 1;
         self.ring = Some(ring);
     }
@@ -966,7 +969,10 @@ impl ChainVerifier {
     }
 
     fn key_snapshot(&self) -> Arc<KeyCache> {
-        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Verifies one page. Returns false once a break was found (stop reading).
@@ -1027,7 +1033,10 @@ impl ChainVerifier {
             let stage1 = s.spawn(move || {
                 let mut batches = batches;
                 for batch in batches.by_ref() {
-                    let snapshot = keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                    let snapshot = keys
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone();
                     let prepared = prepare_batch(&batch, &ledger, &snapshot);
                     drop(batch);
                     if tx.send(prepared).is_err() {

@@ -85,7 +85,8 @@ pub struct HttpReport {
 fn form_json(case_number: &str) -> Value {
     let today = icac_aggregates::local_time::ct_date(Timestamp::now());
     let day = today
-        .checked_sub(jiff::Span::new().days(2)).map_or_else(|_| today.to_string(), |d| d.to_string());
+        .checked_sub(jiff::Span::new().days(2))
+        .map_or_else(|_| today.to_string(), |d| d.to_string());
     super::append::form_json(case_number, &day)
 }
 

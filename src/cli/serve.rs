@@ -305,7 +305,9 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         outln!(
             "  C2SP tiles             http://{local}/tlog/checkpoint  (from {}, quorum {})",
             p.dir.display(),
-            p.policy.as_ref().map_or("none".into(), icac_format::policy::Policy::quorum_name)
+            p.policy
+                .as_ref()
+                .map_or("none".into(), icac_format::policy::Policy::quorum_name)
         );
         tokio::spawn(publisher::run(
             state.ledger.storage().clone(),

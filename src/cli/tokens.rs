@@ -136,7 +136,8 @@ pub async fn run(args: &LedgerArgs, cmd: TokensCommand) -> Result<ExitCode, CliE
                         "active"
                     },
                     t.account
-                        .as_deref().map_or_else(|| "service".into(), |a| format!("account {a}")),
+                        .as_deref()
+                        .map_or_else(|| "service".into(), |a| format!("account {a}")),
                     t.expires_at.as_deref().unwrap_or("never (pre-schema-10)"),
                     t.issued_at,
                     t.name

@@ -193,7 +193,10 @@ pub async fn verify_proof_cmd(v: &VerifyProofArgs) -> Result<ExitCode, CliError>
             "inclusion" => ("tree_size", None),
             _ => ("old_size", Some("old_root")),
         };
-        let size = value.get(size_field).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let size = value
+            .get(size_field)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
         let root = match root_field {
             Some(f) => value.get(f).and_then(|r| r.as_str()).map(str::to_owned),
             None => Some(outcome.checkpoint_root.to_hex()),

@@ -286,24 +286,6 @@ pub struct SetSharingCadenceBody {
     pub cadence_days: u32,
 }
 
-/// The case commands a route can carry; `referral_number` comes from the URL.
-#[derive(Debug)]
-pub enum CaseBody {
-    SharingCadence(SetSharingCadenceBody),
-    AddVictim(AddVictimBody),
-    IdentifyVictim(IdentifyVictimBody),
-    Outcome(RecordOutcomeBody),
-    Share(ShareInformationBody),
-    Assign(AssignInvestigatorBody),
-    ChangeStatus(ChangeStatusBody),
-    Arrest(RecordArrestBody),
-    Referral(RecordReferralBody),
-    DecideReferral(DecideReferralBody, u32),
-    LinkOperation(LinkOperationBody),
-    SetUrgent(SetUrgentBody),
-    Correction(RecordCorrectionBody),
-}
-
 impl CaseBody {
     pub fn command(self, recorded_at: Timestamp) -> CaseCommand {
         match self {
@@ -441,13 +423,6 @@ pub struct ConcludeOperationBody {
     pub arrests: u32,
 }
 
-/// The operation commands on an existing operation.
-#[derive(Debug)]
-pub enum OperationBody {
-    Conduct(RecordConductBody),
-    Conclude(ConcludeOperationBody),
-}
-
 impl OperationBody {
     pub fn command(self, recorded_at: Timestamp) -> OperationCommand {
         match self {
@@ -521,14 +496,6 @@ pub struct RoutePublicReportBody {
 #[serde(deny_unknown_fields)]
 pub struct ClosePublicReportBody {
     pub reason: CloseReason,
-}
-
-/// The commands on an existing public report.
-#[derive(Debug)]
-pub enum PublicReportBody {
-    Triage(TriagePublicReportBody),
-    Route(RoutePublicReportBody),
-    Close(ClosePublicReportBody),
 }
 
 impl PublicReportBody {
@@ -626,13 +593,6 @@ pub struct PublishReleaseBody {
     pub revision: Option<String>,
 }
 
-/// The unit commands on a registered unit.
-#[derive(Debug)]
-pub enum UnitBody {
-    Rename(RenameUnitBody),
-    Deactivate(DeactivateUnitBody),
-}
-
 impl UnitBody {
     pub fn command(self, recorded_at: Timestamp) -> UnitCommand {
         match self {
@@ -648,10 +608,22 @@ impl UnitBody {
     }
 }
 
-/// Each route's body type names its command, so one generic handler per kind of
-/// target (`routes::commands::{case, unit, operation, public_report}`) serves them all.
+/// Each kind of target's commands as one enum of the routes' body types, with a `From`
+/// per body, so one generic handler per kind of target
+/// (`routes::commands::{case, unit, operation, public_report}`) serves every route.
+/// Variants after `;` carry more than the body (from the URL) and have no `From`.
 macro_rules! command_bodies {
-    ($target:ident { $($variant:ident($body:ty)),+ $(,)? }) => {
+    ($(#[$doc:meta])* $target:ident {
+        $($variant:ident($body:ty)),+ $(,)?
+        $(; $($extra:ident($($field:ty),+)),+ $(,)?)?
+    }) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub enum $target {
+            $($variant($body),)+
+            $($($extra($($field),+),)+)?
+        }
+
         $(impl From<$body> for $target {
             fn from(body: $body) -> Self {
                 $target::$variant(body)
@@ -660,12 +632,16 @@ macro_rules! command_bodies {
     };
 }
 
-command_bodies!(UnitBody {
+command_bodies!(
+    /// The unit commands on a registered unit.
+    UnitBody {
     Rename(RenameUnitBody),
     Deactivate(DeactivateUnitBody),
 });
 
-command_bodies!(CaseBody {
+command_bodies!(
+    /// The case commands a route can carry; a referral's number comes from the URL.
+    CaseBody {
     SharingCadence(SetSharingCadenceBody),
     AddVictim(AddVictimBody),
     IdentifyVictim(IdentifyVictimBody),
@@ -677,15 +653,20 @@ command_bodies!(CaseBody {
     Referral(RecordReferralBody),
     LinkOperation(LinkOperationBody),
     SetUrgent(SetUrgentBody),
-    Correction(RecordCorrectionBody),
+    Correction(RecordCorrectionBody);
+    DecideReferral(DecideReferralBody, u32),
 });
 
-command_bodies!(OperationBody {
+command_bodies!(
+    /// The operation commands on an existing operation.
+    OperationBody {
     Conduct(RecordConductBody),
     Conclude(ConcludeOperationBody),
 });
 
-command_bodies!(PublicReportBody {
+command_bodies!(
+    /// The commands on an existing public report.
+    PublicReportBody {
     Triage(TriagePublicReportBody),
     Route(RoutePublicReportBody),
     Close(ClosePublicReportBody),

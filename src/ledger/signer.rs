@@ -62,7 +62,10 @@ impl Signer {
 
     /// Holds `key` from now on (this process rotated to it).
     pub fn install(&self, key: Arc<LedgerKey>) {
-        *self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = key;
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = key;
     }
 
     /// The key to sign with while `active` is the ledger's active key: the one held, or

@@ -2,8 +2,6 @@
 //! command by command) for the same cases and seed, on both databases, and that
 //! ledger verifies and feeds every projection and the report.
 
-
-
 use crate::support::common::{ledger_id, open_ledger, TestDb, KINDS};
 use icac_aggregates::compliance::DeadlinePolicy;
 use icac_format::keys::LedgerKey;
@@ -44,7 +42,9 @@ async fn contents(storage: &Storage) -> Vec<(u64, String, String, u64, String, S
             r.event_type.clone(),
             r.sequence,
             // Salts are random: compare what was sealed, not the commitments.
-            crate::support::common::opened(storage, &r).await.to_string(),
+            crate::support::common::opened(storage, &r)
+                .await
+                .to_string(),
             r.metadata.principal,
             r.metadata.request_id,
         ));

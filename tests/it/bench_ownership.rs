@@ -2,8 +2,6 @@
 //! build does not know still opens: the read models skip them (and say so), `verify`
 //! still checks them. Against the real binary on a real SQLite file.
 
-
-
 use crate::support::child_server::{show, Deployment};
 use icac_format::keys::LedgerKey;
 use icac_format::record::{LedgerId, StreamId};

@@ -780,7 +780,11 @@ impl Year {
                     started_on: *begin,
                     ended_on: *finish,
                     media: vec![Medium::ChatIm, Medium::Gaming],
-                    platforms: PLATFORMS.iter().take(3).map(std::string::ToString::to_string).collect(),
+                    platforms: PLATFORMS
+                        .iter()
+                        .take(3)
+                        .map(std::string::ToString::to_string)
+                        .collect(),
                     personas: PERSONAS
                         .iter()
                         .take(2 + n % 3)

@@ -77,7 +77,9 @@ pub fn parse_csv(input: &str, recorded_at: Timestamp) -> Result<Vec<RegisterUnit
                 continue;
             }
         };
-        let line = record.position().map_or(index as u64 + 2, csv::Position::line);
+        let line = record
+            .position()
+            .map_or(index as u64 + 2, csv::Position::line);
         if record.len() != HEADER.len() {
             errors.push(row_error(
                 line,

@@ -300,10 +300,7 @@ fn timeliness(
         count_status(&mut t, u, &a.status);
         t.incomplete_form += u64::from(a.incomplete_form);
         if let Some(f) = clock.filed_on.filter(|f| *f <= p.to) {
-            let days = clock
-                .received_on
-                .until(f)
-                .map_or(0, |s| s.get_days());
+            let days = clock.received_on.until(f).map_or(0, |s| s.get_days());
             days_to_notify.push(u64::try_from(days.max(0)).unwrap_or(0));
         }
     }

@@ -193,9 +193,7 @@ fn print_text(f: &Figures, storage: &Storage) {
         "  ratio                  {:.3}",
         ratio(f.report.events_per_second, raw)
     );
-    let us = |v: Option<f64>| {
-        v.map_or_else(|| "-".into(), |v| format!("{v:.1} µs"))
-    };
+    let us = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1} µs"));
     outln!(
         "  CPU per item           raw {} per signature; verify {} per event (this process) + {} (PostgreSQL backend)",
         us(f.raw_us),

@@ -84,12 +84,14 @@ fn case_row(state: &SharedState, c: queries::CaseSummary) -> CaseRow {
     let ori = icac_aggregates::ids::Ori::parse(&c.reporting_unit).ok();
     CaseRow {
         unit_name: ori
-            .as_ref().map_or_else(|| c.reporting_unit.clone(), |o| unit_name(state, o)),
+            .as_ref()
+            .map_or_else(|| c.reporting_unit.clone(), |o| unit_name(state, o)),
         unit_ori: c.reporting_unit,
         received_on: c.received_on,
         status: c
             .status
-            .as_deref().map_or_else(|| "Complaint only".into(), spell),
+            .as_deref()
+            .map_or_else(|| "Complaint only".into(), spell),
         urgent: c.urgent,
         tag: c.compliance.map(|s| {
             let label = c.compliance_label.clone().unwrap_or_else(|| spell(&s));
@@ -441,7 +443,8 @@ fn details(state: &SharedState, v: &CaseView) -> Vec<(&'static str, String)> {
         ("Source", words(&v.source)),
         (
             "Status",
-            v.status.map_or_else(|| "Complaint only (no form yet)".into(), |s| words(&s)),
+            v.status
+                .map_or_else(|| "Complaint only (no form yet)".into(), |s| words(&s)),
         ),
         ("Urgent", if v.urgent { "Yes" } else { "No" }.into()),
         ("Investigators assigned", v.assignments.len().to_string()),
@@ -575,7 +578,8 @@ pub(super) async fn render_case(
         notice: shown.notice,
         as_of_words: as_of
             .get(..10)
-            .and_then(|d| d.parse().ok()).map_or_else(|| as_of.clone(), date),
+            .and_then(|d| d.parse().ok())
+            .map_or_else(|| as_of.clone(), date),
         replaying: !as_of.is_empty(),
         as_of,
         compliance: compliance.map(|(label, due)| (label, date(due))),

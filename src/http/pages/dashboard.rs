@@ -128,7 +128,8 @@ pub(super) fn unit_name(state: &SharedState, ori: &icac_aggregates::ids::Ori) ->
     state
         .commands
         .directory()
-        .unit(ori).map_or_else(|| ori.to_string(), |u| u.name)
+        .unit(ori)
+        .map_or_else(|| ori.to_string(), |u| u.name)
 }
 
 pub(super) fn unit_rows(state: &SharedState, units: &[UnitCompliance]) -> Vec<UnitRow> {

@@ -91,8 +91,7 @@ async fn rows(state: &SharedState, p: &Principal) -> Result<(u64, u64, Vec<Row>)
             received: r.received_at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
             waiting: waiting(r.received_at, now),
             channel: words(&r.channel),
-            category: r
-                .category.map_or_else(|| "Not given".into(), |c| words(&c)),
+            category: r.category.map_or_else(|| "Not given".into(), |c| words(&c)),
             stage: words(&r.stage),
             description: revealed
                 .pointer("/content/description/value")

@@ -283,7 +283,8 @@ async fn show_form(
             let target = anchor(&e.pointer, &claimed);
             let name = claimed
                 .iter()
-                .find(|(f, _)| *f == e.pointer).map_or_else(|| pointer_words(&e.pointer), |(_, label)| label.clone());
+                .find(|(f, _)| *f == e.pointer)
+                .map_or_else(|| pointer_words(&e.pointer), |(_, label)| label.clone());
             let text = format!("{name}: {}", e.message);
             (target, text)
         })

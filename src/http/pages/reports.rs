@@ -71,9 +71,7 @@ async fn last_complete_year(
 ) -> Result<i16, Problem> {
     let today = queries::today();
     let (_, newest) = queries::case_summaries(state, p, None, None, today, 0, 1).await?;
-    let until = newest
-        .first()
-        .map_or(today, |c| c.received_on.min(today));
+    let until = newest.first().map_or(today, |c| c.received_on.min(today));
     Ok(until.year() - 1)
 }
 
@@ -179,27 +177,35 @@ fn status_rows(v: &serde_json::Value) -> Vec<StatusRow> {
     };
     let cp = v
         .get("last_checkpoint")
-        .filter(|c| !c.is_null()).map_or_else(|| "none yet".into(), |c| {
-            format!(
-                "size {} at {}",
-                c["size"],
-                c["created_at"].as_str().unwrap_or("")
-            )
-        });
+        .filter(|c| !c.is_null())
+        .map_or_else(
+            || "none yet".into(),
+            |c| {
+                format!(
+                    "size {} at {}",
+                    c["size"],
+                    c["created_at"].as_str().unwrap_or("")
+                )
+            },
+        );
     let lv = v
         .get("last_verification")
-        .filter(|c| !c.is_null()).map_or_else(|| "not run since the server started".into(), |c| {
-            format!(
-                "{} at {} ({} events)",
-                if c["intact"].as_bool() == Some(true) {
-                    "intact"
-                } else {
-                    "BROKEN"
-                },
-                c["at"].as_str().unwrap_or(""),
-                c["events"]
-            )
-        });
+        .filter(|c| !c.is_null())
+        .map_or_else(
+            || "not run since the server started".into(),
+            |c| {
+                format!(
+                    "{} at {} ({} events)",
+                    if c["intact"].as_bool() == Some(true) {
+                        "intact"
+                    } else {
+                        "BROKEN"
+                    },
+                    c["at"].as_str().unwrap_or(""),
+                    c["events"]
+                )
+            },
+        );
     let al = v
         .get("access_log")
         .map(|a| {

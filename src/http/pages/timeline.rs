@@ -264,9 +264,7 @@ pub fn correction_text(c: &icac_aggregates::case::CorrectedValue) -> String {
             serde_json::Value::String(s) => super::labels::spell(s),
             serde_json::Value::Array(items) => items
                 .iter()
-                .map(|i| {
-                    i.as_str().map_or_else(|| i.to_string(), str::to_owned)
-                })
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
                 .collect::<Vec<_>>()
                 .join(", "),
             other => other.to_string(),

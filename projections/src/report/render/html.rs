@@ -129,11 +129,7 @@ pub fn render(r: &AnnualReport) -> String {
             out.push_str("</tr>\n");
         }
         if t.rows.is_empty() {
-            let _ = writeln!(
-                out,
-                "<tr><td colspan=\"{}\">none</td></tr>",
-                t.header.len()
-            );
+            let _ = writeln!(out, "<tr><td colspan=\"{}\">none</td></tr>", t.header.len());
         }
         out.push_str("</tbody>\n</table>\n");
         if let Some(note) = &t.note {
