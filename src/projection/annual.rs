@@ -260,7 +260,7 @@ pub async fn verify_with_progress(
                 stated.parameters.to,
             )
             .map_err(report::ReportError::from)?;
-            crate::commands::release::public_before(
+            super::releases::public_before(
                 storage,
                 ledger_id,
                 r.number,
@@ -268,8 +268,7 @@ pub async fn verify_with_progress(
                 &stated.parameters,
                 (a.position, &at.models),
             )
-            .await
-            .map_err(|e| AnnualError::Release(e.to_string()))?
+            .await?
         }
         None => Vec::new(),
     };

@@ -14,6 +14,7 @@ pub mod annual;
 pub mod decode;
 pub mod history;
 pub mod rebuild;
+pub mod releases;
 pub mod replay;
 pub mod reveal;
 pub mod runner;

@@ -625,7 +625,7 @@ pub async fn list_releases(
     State(state): State<SharedState>,
     _: Principal,
 ) -> ApiResult<Json<Value>> {
-    let list = crate::commands::release::releases(state.ledger.storage(), state.ledger.id())
+    let list = crate::projection::releases::releases(state.ledger.storage(), state.ledger.id())
         .await
         .map_err(Problem::internal)?;
     let releases: Vec<Value> = list
