@@ -188,84 +188,101 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
         return Err("--hotline \"LABEL=NUMBER\" is required: the public page must list the Task Force's own tip line (only --demo runs without one)".into());
     }
     let state = AppState::open(ledger, config).await?;
-
-    let mut demo_tokens = Vec::new();
-    let mut demo_account = None;
-    if args.demo {
-        let head = state.ledger.head().await?;
-        // Only the genesis (and key) events: an empty ledger gets the demo year.
-        if head.position <= 1 {
-            outln!("loading the demo year ({} cases)...", args.demo_cases);
-            let bar = Progress::new("demo", 0, "commands");
-            let summary = demo::run(
-                &state.commands,
-                args.demo_cases,
-                DEMO_SEED,
-                |done, total| {
-                    if bar.is_drawn() {
-                        if done == 1 {
-                            bar.restart("demo", total as u64);
-                        }
-                        bar.set(done as u64);
-                    } else if done % 500 == 0 || done == total {
-                        outln!("  {done}/{total} commands");
-                    }
-                },
-            )
-            .await?;
-            bar.finish();
-            outln!(
-                "demo loaded: {} commands ({} refused by the rules)",
-                summary.commands,
-                summary.rejected
-            );
-        } else {
-            outln!(
-                "the ledger already has {} events; not loading demo data again",
-                head.position
-            );
-        }
-        state.projections.catch_up().await?;
-        let unit = state
-            .projections
-            .units()
-            .await?
-            .into_iter()
-            .find(|u| u.active)
-            .map(|u| u.ori.clone())
-            .or_else(|| icac_aggregates::ids::Ori::parse(DEMO_UNIT_FALLBACK).ok());
-        for role in Role::ALL {
-            let unit = if role.is_unit_bound() {
-                unit.clone()
-            } else {
-                None
-            };
-            let name = format!("demo {}", role.as_str().replace('_', " "));
-            let issued = state
-                .tokens
-                .issue(role, unit, &name, "cli:serve-demo")
-                .await?;
-            demo_tokens.push((role, issued.info.unit.clone(), issued.token));
-        }
-        // A staff account to try the account sign-in with (once per demo ledger).
-        if state.accounts.get("demo.supervisor").await?.is_none() {
-            let by = crate::http::accounts::Actor::cli("cli:serve-demo".into());
-            let created = state
-                .accounts
-                .create(
-                    "demo.supervisor",
-                    Role::Supervisor,
-                    None,
-                    &by,
-                    jiff::Timestamp::now().as_second(),
-                )
-                .await?;
-            demo_account = Some(created.password);
-        }
-    }
-
+    let demo = if args.demo {
+        Some(prepare_demo(&state, args.demo_cases).await?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let local = listener.local_addr()?;
+    print_banner(&state, local, demo.as_ref());
+    let background = Background::start(&state, args, publishing, local);
+    outln!("press ctrl-c to stop");
+    server::serve(listener, state, server::shutdown_signal()).await?;
+    background.stop();
+    outln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `--demo` hands the person trying it: a token per role, and a staff account's
+/// password the first time.
+struct DemoAccess {
+    tokens: Vec<(Role, Option<String>, String)>,
+    account_password: Option<String>,
+}
+
+/// Loads the demo year into an empty ledger, then issues the demo's tokens and account.
+async fn prepare_demo(state: &AppState, cases: usize) -> Result<DemoAccess, CliError> {
+    let head = state.ledger.head().await?;
+    // Only the genesis (and key) events: an empty ledger gets the demo year.
+    if head.position <= 1 {
+        load_demo_year(state, cases).await?;
+    } else {
+        outln!(
+            "the ledger already has {} events; not loading demo data again",
+            head.position
+        );
+    }
+    state.projections.catch_up().await?;
+    let unit = state
+        .projections
+        .units()
+        .await?
+        .into_iter()
+        .find(|u| u.active)
+        .map(|u| u.ori.clone())
+        .or_else(|| icac_aggregates::ids::Ori::parse(DEMO_UNIT_FALLBACK).ok());
+    let mut tokens = Vec::new();
+    for role in Role::ALL {
+        let unit = role.is_unit_bound().then(|| unit.clone()).flatten();
+        let name = format!("demo {}", role.as_str().replace('_', " "));
+        let issued = state
+            .tokens
+            .issue(role, unit, &name, "cli:serve-demo")
+            .await?;
+        tokens.push((role, issued.info.unit.clone(), issued.token));
+    }
+    // A staff account to try the account sign-in with (once per demo ledger).
+    let mut account_password = None;
+    if state.accounts.get("demo.supervisor").await?.is_none() {
+        let by = crate::http::accounts::Actor::cli("cli:serve-demo".into());
+        let now = jiff::Timestamp::now().as_second();
+        let created = state
+            .accounts
+            .create("demo.supervisor", Role::Supervisor, None, &by, now)
+            .await?;
+        account_password = Some(created.password);
+    }
+    Ok(DemoAccess {
+        tokens,
+        account_password,
+    })
+}
+
+async fn load_demo_year(state: &AppState, cases: usize) -> Result<(), CliError> {
+    outln!("loading the demo year ({cases} cases)...");
+    let bar = Progress::new("demo", 0, "commands");
+    let summary = demo::run(&state.commands, cases, DEMO_SEED, |done, total| {
+        if bar.is_drawn() {
+            if done == 1 {
+                bar.restart("demo", total as u64);
+            }
+            bar.set(done as u64);
+        } else if done % 500 == 0 || done == total {
+            outln!("  {done}/{total} commands");
+        }
+    })
+    .await?;
+    bar.finish();
+    outln!(
+        "demo loaded: {} commands ({} refused by the rules)",
+        summary.commands,
+        summary.rejected
+    );
+    Ok(())
+}
+
+fn print_banner(state: &AppState, local: SocketAddr, demo: Option<&DemoAccess>) {
     outln!(
         "icac-ledger serving ledger {} on http://{local}/",
         state.ledger.id()
@@ -273,62 +290,83 @@ pub async fn run(ledger_args: &LedgerArgs, args: &ServeArgs) -> Result<ExitCode,
     outln!("  public reporting page  http://{local}/");
     outln!("  staff pages            http://{local}/staff  (sign in with an account or a token)");
     outln!("  API description        http://{local}/v1/openapi.json");
-    if !demo_tokens.is_empty() {
-        outln!("demo tokens (shown once; new ones are issued on every start):");
-        for (role, unit, token) in &demo_tokens {
-            let unit = unit
-                .as_deref()
-                .map(|u| format!(" [{u}]"))
-                .unwrap_or_default();
-            outln!("  {:<14}{unit:<12} {token}", role.as_str());
-        }
-        outln!("try: curl -H 'Authorization: Bearer <token>' http://{local}/v1/whoami");
+    let Some(demo) = demo else { return };
+    outln!("demo tokens (shown once; new ones are issued on every start):");
+    for (role, unit, token) in &demo.tokens {
+        let unit = unit
+            .as_deref()
+            .map(|u| format!(" [{u}]"))
+            .unwrap_or_default();
+        outln!("  {:<14}{unit:<12} {token}", role.as_str());
     }
-    if let Some(password) = &demo_account {
+    outln!("try: curl -H 'Authorization: Bearer <token>' http://{local}/v1/whoami");
+    if let Some(password) = &demo.account_password {
         outln!(
             "demo staff account (shown once): sign in at http://localhost:{}/staff/signin as demo.supervisor with {password}",
             local.port()
         );
     }
-    // Auditors get a fresh signed checkpoint every N events or T seconds; with
-    // --tlog-dir each one goes to the publisher (tiles, witnesses, quorum).
-    let (cuts_tx, cuts_rx) = tokio::sync::watch::channel(None);
-    let checkpointer = crate::audit::checkpointer::spawn_publishing(
-        &state.ledger,
-        crate::audit::checkpointer::Schedule {
-            every_events: args.checkpoint_every_events.max(1),
-            every: Duration::from_secs(args.checkpoint_every_secs.max(1)),
-        },
-        publishing.is_some().then_some(cuts_tx),
-    );
-    let publisher_task = publishing.map(|p| {
-        outln!(
-            "  C2SP tiles             http://{local}/tlog/checkpoint  (from {}, quorum {})",
-            p.dir.display(),
-            p.policy
-                .as_ref()
-                .map_or("none".into(), icac_format::policy::Policy::quorum_name)
+}
+
+/// The tasks that run beside the server: the checkpointer, the C2SP publisher (with
+/// `--tlog-dir`) and the accounts' inactivity sweep.
+struct Background {
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Background {
+    fn start(
+        state: &AppState,
+        args: &ServeArgs,
+        publishing: Option<PublicationConfig>,
+        local: SocketAddr,
+    ) -> Self {
+        // Auditors get a fresh signed checkpoint every N events or T seconds; with
+        // --tlog-dir each one goes to the publisher (tiles, witnesses, quorum).
+        let (cuts_tx, cuts_rx) = tokio::sync::watch::channel(None);
+        let mut tasks = vec![crate::audit::checkpointer::spawn_publishing(
+            &state.ledger,
+            crate::audit::checkpointer::Schedule {
+                every_events: args.checkpoint_every_events.max(1),
+                every: Duration::from_secs(args.checkpoint_every_secs.max(1)),
+            },
+            publishing.is_some().then_some(cuts_tx),
+        )
+        .abort_handle()];
+        if let Some(p) = publishing {
+            outln!(
+                "  C2SP tiles             http://{local}/tlog/checkpoint  (from {}, quorum {})",
+                p.dir.display(),
+                p.policy
+                    .as_ref()
+                    .map_or("none".into(), icac_format::policy::Policy::quorum_name)
+            );
+            let publisher = publisher::run(
+                state.ledger.storage().clone(),
+                state.ledger.id().clone(),
+                p,
+                state.publication.clone(),
+                cuts_rx,
+            );
+            let task = tokio::spawn(async move {
+                if let Err(e) = publisher.await {
+                    tracing::error!(error = %e, "the C2SP publisher stopped");
+                }
+            });
+            tasks.push(task.abort_handle());
+        }
+        // AC-2(3): accounts unused for 90 days are disabled, checked every six hours.
+        let sweep = crate::http::accounts::spawn_inactivity_sweep(
+            state.accounts.clone(),
+            crate::http::accounts::SWEEP_EVERY,
         );
-        tokio::spawn(publisher::run(
-            state.ledger.storage().clone(),
-            state.ledger.id().clone(),
-            p,
-            state.publication.clone(),
-            cuts_rx,
-        ))
-    });
-    // AC-2(3): accounts unused for 90 days are disabled, checked every six hours.
-    let sweep = crate::http::accounts::spawn_inactivity_sweep(
-        state.accounts.clone(),
-        crate::http::accounts::SWEEP_EVERY,
-    );
-    outln!("press ctrl-c to stop");
-    server::serve(listener, state, server::shutdown_signal()).await?;
-    sweep.abort();
-    checkpointer.abort();
-    if let Some(t) = publisher_task {
-        t.abort();
+        tasks.push(sweep.abort_handle());
+        Background { tasks }
     }
-    outln!("stopped");
-    Ok(ExitCode::SUCCESS)
+
+    fn stop(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
 }
