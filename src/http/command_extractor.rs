@@ -9,6 +9,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use icac_aggregates::ids::{CaseId, IdError, OperationId, Ori, ReceiptNumber};
 use icac_aggregates::services::UnitDirectory;
 use icac_format::record::StreamId;
@@ -30,10 +31,15 @@ impl<B: DeserializeOwned> FromRequest<SharedState> for CommandBody<B> {
         let headers = req.headers().clone();
         let parsed = match Bytes::from_request(req, state).await {
             Ok(bytes) => parse_body(&headers, &bytes),
-            Err(rejection) => Err(Problem::new(
-                Kind::TooLarge,
-                format!("the body could not be read: {}", rejection.body_text()),
-            )),
+            Err(rejection) => {
+                let kind = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Kind::TooLarge
+                } else {
+                    Kind::BadRequest
+                };
+                let detail = format!("the body could not be read: {}", rejection.body_text());
+                Err(Problem::new(kind, detail))
+            }
         };
         parsed.map(CommandBody).inspect_err(|problem| {
             state.metrics.command(&Err(problem));
