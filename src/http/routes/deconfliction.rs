@@ -4,9 +4,7 @@
 //! Each read first brings the match index up to the ledger's head (another process,
 //! a CLI import, may have written since).
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::Json;
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -16,8 +14,7 @@ use super::commands::{finish, Created};
 use crate::commands::deconfliction;
 use crate::commands::CommandError;
 use crate::http::auth::Principal;
-use crate::http::command_extractor::visible_case;
-use crate::http::extract::parse_body;
+use crate::http::command_extractor::{visible_case, CommandBody, VisibleCase};
 use crate::http::problem::{json, ApiResult};
 use crate::http::requests::FollowUpBody;
 use crate::http::SharedState;
@@ -77,13 +74,10 @@ pub async fn not_checked(
 pub async fn follow_up(
     State(state): State<SharedState>,
     principal: Principal,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    VisibleCase(case_id): VisibleCase,
+    CommandBody(b): CommandBody<FollowUpBody>,
 ) -> ApiResult<Created> {
-    let case_id = visible_case(&state, &principal, &raw).await?;
     let result = async {
-        let b: FollowUpBody = parse_body(&headers, &body)?;
         deconfliction::follow_up(
             &state.commands,
             &case_id,

@@ -2,9 +2,7 @@
 //! disseminate to a unit, the unit's acknowledgement; the list with each tip's
 //! dissemination status. Decisions are `commands::tip_intake`'s and the domain's.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::Json;
 use icac_aggregates::ids::CyberTipNumber;
 use jiff::Timestamp;
@@ -13,7 +11,7 @@ use serde_json::{json, Value};
 use super::commands::{finish, Created};
 use crate::commands::tip_intake;
 use crate::http::auth::Principal;
-use crate::http::extract::parse_body;
+use crate::http::command_extractor::CommandBody;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::requests::{
     AcknowledgeTipBody, DisseminateTipBody, ReceiveTipBody, TriageTipBody,
@@ -27,11 +25,10 @@ fn tip_number(raw: &str) -> ApiResult<CyberTipNumber> {
 pub async fn receive_tip(
     State(state): State<SharedState>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(body): CommandBody<ReceiveTipBody>,
 ) -> ApiResult<Created> {
     let result = async {
-        let report = parse_body::<ReceiveTipBody>(&headers, &body)?.report();
+        let report = body.report();
         let tip = tip_intake::receive(
             &state.commands,
             report,
@@ -49,12 +46,10 @@ pub async fn triage_tip(
     State(state): State<SharedState>,
     principal: Principal,
     Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(b): CommandBody<TriageTipBody>,
 ) -> ApiResult<Created> {
     let tip = tip_number(&raw)?;
     let result = async {
-        let b: TriageTipBody = parse_body(&headers, &body)?;
         tip_intake::triage(
             &state.commands,
             &tip,
@@ -73,12 +68,10 @@ pub async fn disseminate_tip(
     State(state): State<SharedState>,
     principal: Principal,
     Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(b): CommandBody<DisseminateTipBody>,
 ) -> ApiResult<Created> {
     let tip = tip_number(&raw)?;
     let result = async {
-        let b: DisseminateTipBody = parse_body(&headers, &body)?;
         tip_intake::disseminate(
             &state.commands,
             &tip,
@@ -98,12 +91,10 @@ pub async fn acknowledge_tip(
     State(state): State<SharedState>,
     principal: Principal,
     Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    CommandBody(b): CommandBody<AcknowledgeTipBody>,
 ) -> ApiResult<Created> {
     let tip = tip_number(&raw)?;
     let result = async {
-        let b: AcknowledgeTipBody = parse_body(&headers, &body)?;
         principal.require_unit(&b.unit)?;
         let case_id = tip_intake::acknowledge(
             &state.commands,
