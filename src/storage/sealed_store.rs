@@ -56,20 +56,13 @@ where
 /// `each` binds every item of an iterator after the fixed values.
 macro_rules! sealed_rows {
     ($storage:expr, $sql:expr $(, $bind:expr)* $(; each $items:expr)?) => {{
-        let batches: Result<Vec<Vec<StoredOpening>>, StorageError> = match $storage {
-            Storage::Postgres(s) => {
+        let batches: Result<Vec<Vec<StoredOpening>>, StorageError> =
+            $crate::storage::sql::on_pool!($storage, |pool, _sql| {
                 #[allow(unused_mut)]
                 let mut q = sqlx::query($sql)$(.bind($bind))*;
                 $(for item in $items { q = q.bind(item); })?
-                q.fetch_all(s.pool()).await?.iter().map(decode).collect()
-            }
-            Storage::Sqlite(s) => {
-                #[allow(unused_mut)]
-                let mut q = sqlx::query($sql)$(.bind($bind))*;
-                $(for item in $items { q = q.bind(item); })?
-                q.fetch_all(s.pool()).await?.iter().map(decode).collect()
-            }
-        };
+                q.fetch_all(pool).await?.iter().map(decode).collect()
+            });
         batches.map(|b| b.into_iter().flatten().collect::<Vec<StoredOpening>>())
     }};
 }
