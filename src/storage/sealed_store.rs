@@ -19,7 +19,6 @@ use icac_format::record::{LedgerId, StreamId};
 
 /// How long (in 100 ms rounds) an erasure waits for older transactions before it
 /// compacts the table; one that outlives this is left to the operator (OPERATIONS.md).
-const PURGE_WAIT_ROUNDS: usize = 100;
 
 /// Batch rows one read of the whole store returns at most: bounds memory while a
 /// search walks it.
@@ -272,38 +271,6 @@ impl Storage {
     /// rewritten: `VACUUM FULL` writes a new file and drops the old one. WAL segments
     /// and backups keep older copies: docs/OPERATIONS.md says how an operator purges them.
     pub async fn purge_erased(&self) -> Result<(), StorageError> {
-        match self {
-            Storage::Sqlite(s) => {
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(s.pool())
-                    .await?;
-            }
-            Storage::Postgres(s) => {
-                // A transaction that began before the erasure may still see the deleted
-                // row, and VACUUM FULL copies what some snapshot can see: wait (boundedly)
-                // for those transactions to end first.
-                let since: String = sqlx::query_scalar("SELECT clock_timestamp()::text")
-                    .fetch_one(s.pool())
-                    .await?;
-                for _ in 0..PURGE_WAIT_ROUNDS {
-                    let older: i64 = sqlx::query_scalar(
-                        "SELECT count(*) FROM pg_stat_activity
-                          WHERE datname = current_database() AND pid <> pg_backend_pid()
-                            AND backend_xmin IS NOT NULL AND xact_start < $1::timestamptz",
-                    )
-                    .bind(&since)
-                    .fetch_one(s.pool())
-                    .await?;
-                    if older == 0 {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                sqlx::query("VACUUM FULL sealed_batches")
-                    .execute(s.pool())
-                    .await?;
-            }
-        }
-        Ok(())
+        Ok(super::sql::purge_erased(self).await?)
     }
 }

@@ -156,6 +156,15 @@ pub(crate) async fn replace_views(
     }
 }
 
+/// After an erasure: makes the deleted sealed values unrecoverable from the database
+/// files the process controls (`Storage::purge_erased`).
+pub(crate) async fn purge_erased(storage: &Storage) -> Result<(), sqlx::Error> {
+    match storage {
+        Storage::Postgres(s) => postgres::purge_erased(s.pool()).await,
+        Storage::Sqlite(s) => sqlite::purge_erased(s.pool()).await,
+    }
+}
+
 /// `SET` list of an upsert: every column but the key from `excluded`, and only over
 /// an older version of the row, so a process folding behind another (a CLI catch-up
 /// beside the server) never takes a view back. The same text on both dialects.

@@ -397,6 +397,38 @@ fn copy_text_row(buf: &mut Vec<u8>, ledger_id: &str, r: &ViewRow) {
     buf.push(b'\n');
 }
 
+/// Rounds of 100 ms [`purge_erased`] waits at most for older transactions to end.
+const PURGE_WAIT_ROUNDS: usize = 100;
+
+/// PostgreSQL leaves a deleted tuple's bytes in its page until the table is rewritten:
+/// `VACUUM FULL` writes a new file and drops the old one.
+pub(super) async fn purge_erased(pool: &PgPool) -> Result<(), sqlx::Error> {
+    // A transaction that began before the erasure may still see the deleted row, and
+    // VACUUM FULL copies what some snapshot can see: wait (boundedly) for those
+    // transactions to end first.
+    let since: String = sqlx::query_scalar("SELECT clock_timestamp()::text")
+        .fetch_one(pool)
+        .await?;
+    for _ in 0..PURGE_WAIT_ROUNDS {
+        let older: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()
+                AND backend_xmin IS NOT NULL AND xact_start < $1::timestamptz",
+        )
+        .bind(&since)
+        .fetch_one(pool)
+        .await?;
+        if older == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    sqlx::query("VACUUM FULL sealed_batches")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -384,6 +384,15 @@ fn bind_view_row(
     Ok(true)
 }
 
+/// SQLite already overwrote erased values in the file (`secure_delete`); the old pages
+/// stay in the write-ahead log until it is checkpointed and truncated.
+pub(super) async fn purge_erased(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
