@@ -17,9 +17,6 @@ use super::sealed_pack;
 use super::{to_i64, to_u64, SealedRef, Storage, StorageError, StoredOpening};
 use icac_format::record::{LedgerId, StreamId};
 
-/// How long (in 100 ms rounds) an erasure waits for older transactions before it
-/// compacts the table; one that outlives this is left to the operator (OPERATIONS.md).
-
 /// Batch rows one read of the whole store returns at most: bounds memory while a
 /// search walks it.
 const SCAN_PAGE: i64 = 500;

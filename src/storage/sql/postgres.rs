@@ -397,7 +397,8 @@ fn copy_text_row(buf: &mut Vec<u8>, ledger_id: &str, r: &ViewRow) {
     buf.push(b'\n');
 }
 
-/// Rounds of 100 ms [`purge_erased`] waits at most for older transactions to end.
+/// How long (in 100 ms rounds) an erasure waits for older transactions before it
+/// compacts the table; one that outlives this is left to the operator (OPERATIONS.md).
 const PURGE_WAIT_ROUNDS: usize = 100;
 
 /// PostgreSQL leaves a deleted tuple's bytes in its page until the table is rewritten:
