@@ -64,13 +64,19 @@ async fn count(db: &TestDb, sql: &str) -> i64 {
     match db.kind {
         Kind::Postgres => {
             let mut c = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-            sqlx::query_scalar(sql).fetch_one(&mut c).await.expect("count")
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut c)
+                .await
+                .expect("count")
         }
         Kind::Sqlite => {
             let mut c = sqlx::SqliteConnection::connect(&db.url)
                 .await
                 .expect("connect");
-            sqlx::query_scalar(sql).fetch_one(&mut c).await.expect("count")
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut c)
+                .await
+                .expect("count")
         }
     }
 }
@@ -94,9 +100,11 @@ async fn a_rebuilt_schema_equals_the_migrated_one() {
         if kind == Kind::Postgres {
             // What docs/OPERATIONS.md has the owner grant the service role; a rebuild
             // that dropped a view table must not drop its grants with it.
-            db.exec("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO PUBLIC")
-                .await
-                .expect("grant");
+            db.exec(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO PUBLIC",
+            )
+            .await
+            .expect("grant");
         }
         let migrated = dump(&db).await;
         assert!(
@@ -115,10 +123,17 @@ async fn a_rebuilt_schema_equals_the_migrated_one() {
                 lost.is_empty() && gained.is_empty(),
                 "{kind:?}, rebuild {round}: lost {lost:#?}, gained {gained:#?}"
             );
-            assert_eq!(migrated, after, "{kind:?}: schema order after rebuild {round}");
+            assert_eq!(
+                migrated, after,
+                "{kind:?}: schema order after rebuild {round}"
+            );
             let totals = count(&db, TOTALS).await;
             assert!(totals > 0, "{kind:?}");
-            assert_eq!(totals / 1_000_000, totals % 1_000_000, "{kind:?}: cases counted");
+            assert_eq!(
+                totals / 1_000_000,
+                totals % 1_000_000,
+                "{kind:?}: cases counted"
+            );
         }
     }
 }

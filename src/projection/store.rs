@@ -257,8 +257,13 @@ pub async fn read_table(
 ) -> Result<Vec<(String, String)>, ProjectionError> {
     let json_text = storage.sql_dialect().json_text;
     on_pool!(storage, |pool, _sql| {
-        let sql = format!("SELECT view_id, {json_text} FROM {table} WHERE ledger_id = $1 ORDER BY view_id");
-        let rows = sqlx::query(&sql).bind(ledger_id.as_str()).fetch_all(pool).await?;
+        let sql = format!(
+            "SELECT view_id, {json_text} FROM {table} WHERE ledger_id = $1 ORDER BY view_id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ledger_id.as_str())
+            .fetch_all(pool)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
@@ -275,7 +280,9 @@ pub async fn position(storage: &Storage, ledger_id: &LedgerId) -> Result<u64, Pr
             .bind(ledger_id.as_str())
             .fetch_all(pool)
             .await?;
-        rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<Result<Vec<_>, _>>()?
     });
     if positions.len() < TABLES.len() {
         return Ok(0);

@@ -252,7 +252,10 @@ mod tests {
     #[test]
     fn placeholders_become_question_marks_on_sqlite_only() {
         let q = "SELECT a FROM t WHERE x = $1 AND y = $12";
-        assert_eq!(super::sqlite::DIALECT.sql(q), "SELECT a FROM t WHERE x = ? AND y = ?");
+        assert_eq!(
+            super::sqlite::DIALECT.sql(q),
+            "SELECT a FROM t WHERE x = ? AND y = ?"
+        );
         assert_eq!(super::postgres::DIALECT.sql(q), q);
     }
 }

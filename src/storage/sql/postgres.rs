@@ -336,7 +336,12 @@ async fn swap_in(
     }
     // Built here rather than on the shadow: the live table's indexes hold the names
     // until it is dropped, and one build over the rows beats maintaining them per row.
-    for sql in defs.indexes.iter().chain(&defs.triggers).chain(&defs.grants) {
+    for sql in defs
+        .indexes
+        .iter()
+        .chain(&defs.triggers)
+        .chain(&defs.grants)
+    {
         sqlx::raw_sql(sql).execute(&mut **tx).await?;
     }
     Ok(())

@@ -68,7 +68,15 @@ pub(super) async fn write_views(
     let mut tx = pool.begin().await?;
     for table in TABLES {
         let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
-        insert(&mut tx, table, &upsert_suffix(table), ledger_id, &mine, |_| {}).await?;
+        insert(
+            &mut tx,
+            table,
+            &upsert_suffix(table),
+            ledger_id,
+            &mine,
+            |_| {},
+        )
+        .await?;
     }
     record_positions(&mut tx, ledger_id, position, updated_at).await?;
     tx.commit().await?;
@@ -209,8 +217,15 @@ pub(super) async fn replace_views(
 ) -> Result<(), ProjectionError> {
     let Some(path) = storage.file() else {
         // An in-memory database has no file for a direct connection: the pool fills it.
-        return replace_on_pool(storage.pool(), ledger_id, &rows, position, updated_at, progress)
-            .await;
+        return replace_on_pool(
+            storage.pool(),
+            ledger_id,
+            &rows,
+            position,
+            updated_at,
+            progress,
+        )
+        .await;
     };
     // On a blocking thread with a connection of its own; it reports its progress back
     // here, where `progress` lives.
@@ -288,7 +303,9 @@ fn replace_direct(
     let mut written = 0usize;
     for table in TABLES {
         let extra = index_columns(table);
-        let mut insert = conn.prepare(&multi_row_insert(table, extra, 1)).map_err(db)?;
+        let mut insert = conn
+            .prepare(&multi_row_insert(table, extra, 1))
+            .map_err(db)?;
         for r in rows.iter().filter(|r| r.table == table) {
             if !bind_view_row(&mut insert, ledger_id, r, extra.len()).map_err(db)? {
                 return Err(missing_columns(r));
