@@ -5,8 +5,8 @@
 -- View tables are derived data. This migration empties all of them (every ledger in
 -- the database) and forgets the positions they reflected: the server folds them again
 -- from the ledger when it next starts, or `icac-ledger projections rebuild` does it
--- faster. `src/projection/store.rs` creates the same tables and indexes for a rebuild
--- (`create_sql`, `INDEXES`); the two must agree.
+-- faster. A rebuild keeps these tables, indexes and triggers as this file makes them
+-- (it carries no DDL of its own: `src/storage/sql/`); `tests/schema.rs` checks it.
 
 DELETE FROM projection_positions;
 DELETE FROM operation_views;
@@ -50,7 +50,8 @@ CREATE INDEX public_report_views_queue ON public_report_views (ledger_id, open, 
 -- Counts of view rows that lists report as totals ('cases:<ORI>' per reporting unit,
 -- 'public_reports', 'public_reports_open'), kept by triggers whichever process writes
 -- the views, so a total is a few rows read instead of a count over every case. A
--- rebuild recounts its ledger and puts the triggers on the tables it swaps in.
+-- rebuild recounts its ledger and recreates these triggers, read from the catalog, on
+-- the tables it swaps in.
 CREATE TABLE view_counts (
     ledger_id text   NOT NULL,
     counter   text   NOT NULL,

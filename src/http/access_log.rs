@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tokio::sync::{oneshot, Mutex};
 
-use super::db::{is_unique_violation, on_pool, on_write_tx};
+use super::db::is_unique_violation;
+use crate::storage::sql::{on_pool, on_write_tx};
 use crate::storage::Storage;
 use icac_format::canonical::to_canonical_bytes;
 use icac_format::record::LedgerId;

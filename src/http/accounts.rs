@@ -18,7 +18,7 @@ use sqlx::Row;
 
 use super::access_log::{AccessEntry, AccessLog, AccessLogError};
 use super::auth::{Principal, Role, TokenId};
-use super::db::on_pool;
+use crate::storage::sql::on_pool;
 use crate::storage::Storage;
 use icac_format::record::LedgerId;
 

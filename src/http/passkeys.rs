@@ -20,7 +20,7 @@ use webauthn_rs::prelude::{
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use super::accounts::{AccountError, AccountStore};
-use super::db::on_pool;
+use crate::storage::sql::on_pool;
 use super::sessions::random_id;
 
 /// How long a ceremony's challenge may be answered (seconds).

@@ -22,7 +22,7 @@ use sqlx::Row;
 use totp_rs::{Algorithm, TOTP};
 
 use super::accounts::{AccountError, AccountStore};
-use super::db::on_pool;
+use crate::storage::sql::on_pool;
 use super::sessions::constant_time_eq;
 
 /// Seconds per TOTP step.

@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::auth::Principal;
-use super::db::{on_pool, unix_now};
+use super::db::unix_now;
+use crate::storage::sql::on_pool;
 use super::tokens::{TokenError, TokenStore};
 use crate::storage::Storage;
 use icac_format::record::LedgerId;

@@ -13,7 +13,7 @@ use super::access_log::AccessEntry;
 use super::accounts::{
     account_principal_id, verify_password, AccountError, AccountInfo, AccountStatus, AccountStore,
 };
-use super::db::on_pool;
+use crate::storage::sql::on_pool;
 use super::second_factor::{is_recovery_shape, matching_step, unseal};
 
 /// Failures from one address before answers start to slow down...

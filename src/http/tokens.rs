@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use super::access_log::{AccessEntry, AccessLog, AccessLogError};
 use super::auth::{Principal, Role, TokenId};
-use super::db::{on_pool, unix_now};
+use super::db::unix_now;
+use crate::storage::sql::on_pool;
 use crate::storage::Storage;
 use icac_format::record::LedgerId;
 

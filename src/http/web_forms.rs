@@ -4,7 +4,8 @@
 
 use sqlx::Row;
 
-use super::db::{is_unique_violation, on_pool, unix_now};
+use super::db::{is_unique_violation, unix_now};
+use crate::storage::sql::on_pool;
 use crate::storage::Storage;
 use icac_format::record::LedgerId;
 

@@ -1,6 +1,6 @@
 //! View tables: one row per view (`view_id`, `version`, `payload`), and the
-//! last position applied per projection. Same SQL for both dialects except
-//! the JSON cast.
+//! last position applied per projection. What the dialects write differently is in
+//! `storage::sql`.
 
 use std::collections::BTreeSet;
 
@@ -13,6 +13,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::ProjectionError;
+use crate::storage::sql::{self, on_pool};
 use crate::storage::Storage;
 use icac_format::record::LedgerId;
 
@@ -23,43 +24,6 @@ pub const TABLES: [&str; 4] = [
     "public_report_views",
     "unit_views",
 ];
-
-/// Rows per multi-row INSERT during a rebuild (well under both dialects'
-/// bind-parameter limits).
-const INSERT_CHUNK: usize = 500;
-
-/// SQLite `IN (...)` lists of more ids than this are not kept prepared (in each
-/// connection's statement cache): small ones recur, a large one would hold a prepared
-/// program per connection for one use.
-const CACHED_SHAPES: usize = 16;
-
-/// Rows for the next SQLite insert statement out of `remaining`: the largest power of
-/// two that fits, at most `INSERT_CHUNK`.
-fn piece(remaining: usize) -> usize {
-    let cap = remaining.clamp(1, INSERT_CHUNK);
-    1 << (usize::BITS - 1 - cap.leading_zeros())
-}
-
-/// Runs `$body` with `$pool` bound to the dialect's pool and `$json` to the
-/// cast a JSON parameter needs there.
-macro_rules! on_pool {
-    ($storage:expr, $pool:ident, $json:ident, $json_out:ident => $body:block) => {
-        match $storage {
-            Storage::Postgres(s) => {
-                let $pool = s.pool();
-                let $json = "::json";
-                let $json_out = "payload::text";
-                $body
-            }
-            Storage::Sqlite(s) => {
-                let $pool = s.pool();
-                let $json = "";
-                let $json_out = "payload";
-                $body
-            }
-        }
-    };
-}
 
 /// One row to write.
 pub struct ViewRow {
@@ -102,119 +66,6 @@ pub fn index_columns(table: &str) -> &'static [&'static str] {
         _ => &[],
     }
 }
-
-/// Indexes on the view tables beyond their primary keys: (name, table, PostgreSQL
-/// column list, SQLite column list). Migration 0005 creates the same; a rebuild
-/// creates them on the tables it swaps in. PostgreSQL compares `view_id` bytewise
-/// (`COLLATE "C"`) so its order is Rust's.
-pub const INDEXES: [(&str, &str, &str, &str); 3] = [
-    (
-        "case_views_by_received",
-        "case_views",
-        "ledger_id, received_day DESC, view_id COLLATE \"C\"",
-        "ledger_id, received_day DESC, view_id",
-    ),
-    (
-        "case_views_by_unit",
-        "case_views",
-        "ledger_id, reporting_unit, received_day DESC, view_id COLLATE \"C\"",
-        "ledger_id, reporting_unit, received_day DESC, view_id",
-    ),
-    (
-        "public_report_views_queue",
-        "public_report_views",
-        "ledger_id, open, received_at_s, received_at_ns, view_id COLLATE \"C\"",
-        "ledger_id, open, received_at_s, received_at_ns, view_id",
-    ),
-];
-
-/// The triggers that keep `view_counts`, per view table, as migration 0005 creates
-/// them; a rebuild puts them on the tables it swaps in. PostgreSQL's call functions the
-/// migration made.
-const POSTGRES_TRIGGERS: [(&str, &str); 4] = [
-    (
-        "case_views",
-        "CREATE TRIGGER case_views_counted AFTER INSERT OR DELETE ON case_views \
-         FOR EACH ROW EXECUTE FUNCTION case_views_count()",
-    ),
-    (
-        "case_views",
-        "CREATE TRIGGER case_views_recounted AFTER UPDATE ON case_views \
-         FOR EACH ROW WHEN (OLD.reporting_unit IS DISTINCT FROM NEW.reporting_unit) \
-         EXECUTE FUNCTION case_views_count()",
-    ),
-    (
-        "public_report_views",
-        "CREATE TRIGGER public_report_views_counted AFTER INSERT OR DELETE ON public_report_views \
-         FOR EACH ROW EXECUTE FUNCTION public_report_views_count()",
-    ),
-    (
-        "public_report_views",
-        "CREATE TRIGGER public_report_views_recounted AFTER UPDATE ON public_report_views \
-         FOR EACH ROW WHEN (OLD.open <> NEW.open) EXECUTE FUNCTION public_report_views_count()",
-    ),
-];
-
-const SQLITE_TRIGGERS: [(&str, &str); 6] = [
-    (
-        "case_views",
-        "CREATE TRIGGER case_views_counted AFTER INSERT ON case_views BEGIN \
-         INSERT OR IGNORE INTO view_counts (ledger_id, counter, n) VALUES (NEW.ledger_id, 'cases:' || NEW.reporting_unit, 0); \
-         UPDATE view_counts SET n = n + 1 WHERE ledger_id = NEW.ledger_id AND counter = 'cases:' || NEW.reporting_unit; \
-         END",
-    ),
-    (
-        "case_views",
-        "CREATE TRIGGER case_views_uncounted AFTER DELETE ON case_views BEGIN \
-         UPDATE view_counts SET n = n - 1 WHERE ledger_id = OLD.ledger_id AND counter = 'cases:' || OLD.reporting_unit; \
-         END",
-    ),
-    (
-        "case_views",
-        "CREATE TRIGGER case_views_recounted AFTER UPDATE OF reporting_unit ON case_views \
-         WHEN OLD.reporting_unit IS NOT NEW.reporting_unit BEGIN \
-         UPDATE view_counts SET n = n - 1 WHERE ledger_id = OLD.ledger_id AND counter = 'cases:' || OLD.reporting_unit; \
-         INSERT OR IGNORE INTO view_counts (ledger_id, counter, n) VALUES (NEW.ledger_id, 'cases:' || NEW.reporting_unit, 0); \
-         UPDATE view_counts SET n = n + 1 WHERE ledger_id = NEW.ledger_id AND counter = 'cases:' || NEW.reporting_unit; \
-         END",
-    ),
-    (
-        "public_report_views",
-        "CREATE TRIGGER public_report_views_counted AFTER INSERT ON public_report_views BEGIN \
-         INSERT OR IGNORE INTO view_counts (ledger_id, counter, n) VALUES (NEW.ledger_id, 'public_reports', 0), (NEW.ledger_id, 'public_reports_open', 0); \
-         UPDATE view_counts SET n = n + 1 WHERE ledger_id = NEW.ledger_id AND counter = 'public_reports'; \
-         UPDATE view_counts SET n = n + NEW.open WHERE ledger_id = NEW.ledger_id AND counter = 'public_reports_open'; \
-         END",
-    ),
-    (
-        "public_report_views",
-        "CREATE TRIGGER public_report_views_uncounted AFTER DELETE ON public_report_views BEGIN \
-         UPDATE view_counts SET n = n - 1 WHERE ledger_id = OLD.ledger_id AND counter = 'public_reports'; \
-         UPDATE view_counts SET n = n - OLD.open WHERE ledger_id = OLD.ledger_id AND counter = 'public_reports_open'; \
-         END",
-    ),
-    (
-        "public_report_views",
-        "CREATE TRIGGER public_report_views_recounted AFTER UPDATE OF open ON public_report_views \
-         WHEN OLD.open <> NEW.open BEGIN \
-         UPDATE view_counts SET n = n - OLD.open + NEW.open WHERE ledger_id = NEW.ledger_id AND counter = 'public_reports_open'; \
-         END",
-    ),
-];
-
-/// Recounts one ledger's `view_counts` from its view tables (`$1`: the ledger id).
-const RECOUNT: [&str; 4] = [
-    "DELETE FROM view_counts WHERE ledger_id = $1",
-    "INSERT INTO view_counts (ledger_id, counter, n) \
-     SELECT ledger_id, 'cases:' || reporting_unit, COUNT(*) FROM case_views \
-     WHERE ledger_id = $1 GROUP BY ledger_id, reporting_unit",
-    "INSERT INTO view_counts (ledger_id, counter, n) \
-     SELECT ledger_id, 'public_reports', COUNT(*) FROM public_report_views \
-     WHERE ledger_id = $1 GROUP BY ledger_id",
-    "INSERT INTO view_counts (ledger_id, counter, n) \
-     SELECT ledger_id, 'public_reports_open', SUM(open) FROM public_report_views \
-     WHERE ledger_id = $1 GROUP BY ledger_id",
-];
 
 /// The first day `received_day` and `filed_day` count from.
 const DAY_ZERO: Date = jiff::civil::date(1970, 1, 1);
@@ -366,17 +217,6 @@ pub fn changed_rows(
     Ok(rows)
 }
 
-/// `SET` list of an upsert: every column but the key from `excluded`, and only over
-/// an older version of the row, so a process folding behind another (a CLI catch-up
-/// beside the server) never takes a view back.
-fn upsert_suffix(table: &str) -> String {
-    let mut set = String::from("version = excluded.version, payload = excluded.payload");
-    for c in index_columns(table) {
-        set.push_str(&format!(", {c} = excluded.{c}"));
-    }
-    format!(" ON CONFLICT (ledger_id, view_id) DO UPDATE SET {set} WHERE {table}.version <= excluded.version")
-}
-
 /// Upserts `rows` and records `position`, in one transaction.
 pub async fn write_rows(
     storage: &Storage,
@@ -385,253 +225,16 @@ pub async fn write_rows(
     position: u64,
 ) -> Result<(), ProjectionError> {
     let position = i64::try_from(position).unwrap_or(i64::MAX);
-    let updated_at = now();
-    match storage {
-        Storage::Postgres(s) => {
-            let mut tx = s.pool().begin().await?;
-            for table in TABLES {
-                let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
-                if mine.is_empty() {
-                    continue;
-                }
-                postgres_upsert(&mut tx, table, ledger_id, &mine).await?;
-            }
-            record_positions(&mut tx, ledger_id, position, &updated_at).await?;
-            tx.commit().await?;
-        }
-        Storage::Sqlite(s) => {
-            let mut tx = s.pool().begin().await?;
-            for table in TABLES {
-                let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
-                sqlite_insert(
-                    &mut tx,
-                    table,
-                    table,
-                    &upsert_suffix(table),
-                    ledger_id,
-                    &mine,
-                    |_| {},
-                )
-                .await?;
-            }
-            record_positions(&mut tx, ledger_id, position, &updated_at).await?;
-            tx.commit().await?;
-        }
-    }
-    Ok(())
+    sql::write_views(storage, ledger_id, rows, position, &now()).await
 }
 
-/// One multi-row upsert into `table` on PostgreSQL. Arrays keep the statement text
-/// constant per table, so it is prepared once.
-async fn postgres_upsert(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    table: &'static str,
-    ledger_id: &LedgerId,
-    rows: &[&ViewRow],
-) -> Result<(), ProjectionError> {
-    let ids: Vec<&str> = rows.iter().map(|r| r.view_id.as_str()).collect();
-    let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
-    let payloads: Vec<&str> = rows.iter().map(|r| r.payload.as_str()).collect();
-    let extra = index_columns(table);
-    let types: &[&str] = match table {
-        "case_views" => &["text[]", "int8[]", "int8[]", "int2[]"],
-        "public_report_views" => &["int2[]", "int8[]", "int4[]"],
-        _ => &[],
-    };
-    let mut columns = String::from("ledger_id, view_id, version, payload");
-    let mut arrays = String::from("$2::text[], $3::int8[], $4::text[]::json[]");
-    for (i, (c, t)) in extra.iter().zip(types).enumerate() {
-        columns.push_str(&format!(", {c}"));
-        arrays.push_str(&format!(", ${}::{t}", i + 5));
-    }
-    let sql = format!(
-        "INSERT INTO {table} ({columns}) SELECT $1, * FROM UNNEST({arrays}){}",
-        upsert_suffix(table)
-    );
-    let q = sqlx::query(&sql)
-        .bind(ledger_id.as_str())
-        .bind(&ids)
-        .bind(&versions)
-        .bind(&payloads);
-    let q = match table {
-        "case_views" => {
-            let (mut units, mut received, mut filed, mut complaint) = (
-                Vec::with_capacity(rows.len()),
-                Vec::with_capacity(rows.len()),
-                Vec::with_capacity(rows.len()),
-                Vec::with_capacity(rows.len()),
-            );
-            for r in rows {
-                let IndexColumns::Case {
-                    reporting_unit,
-                    received_day,
-                    filed_day,
-                    opened_by_complaint,
-                } = &r.index
-                else {
-                    return Err(missing_columns(r));
-                };
-                units.push(reporting_unit.as_str());
-                received.push(*received_day);
-                filed.push(*filed_day);
-                complaint.push(i16::from(*opened_by_complaint));
-            }
-            q.bind(units).bind(received).bind(filed).bind(complaint)
-        }
-        "public_report_views" => {
-            let (mut open, mut secs, mut nanos) = (
-                Vec::with_capacity(rows.len()),
-                Vec::with_capacity(rows.len()),
-                Vec::with_capacity(rows.len()),
-            );
-            for r in rows {
-                let IndexColumns::PublicReport {
-                    open: o,
-                    received_at_s,
-                    received_at_ns,
-                } = &r.index
-                else {
-                    return Err(missing_columns(r));
-                };
-                open.push(i16::from(*o));
-                secs.push(*received_at_s);
-                nanos.push(*received_at_ns);
-            }
-            q.bind(open).bind(secs).bind(nanos)
-        }
-        _ => q,
-    };
-    q.execute(&mut **tx).await?;
-    Ok(())
-}
-
-fn missing_columns(r: &ViewRow) -> ProjectionError {
+/// The error for a row whose index columns are not its table's.
+pub(crate) fn missing_columns(r: &ViewRow) -> ProjectionError {
     ProjectionError::View {
         table: r.table,
         view_id: r.view_id.clone(),
         reason: "row lacks its table's index columns".into(),
     }
-}
-
-/// Inserts `rows` into `table` on SQLite, `INSERT_CHUNK` rows per statement, each
-/// statement followed by `suffix` (e.g. an `ON CONFLICT` clause); `after_chunk` hears how
-/// many rows each statement wrote. `base` is the view table whose columns `table` has
-/// (itself, or the table a rebuild fills as `<base>_next`).
-async fn sqlite_insert(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    table: &str,
-    base: &str,
-    suffix: &str,
-    ledger_id: &LedgerId,
-    rows: &[&ViewRow],
-    mut after_chunk: impl FnMut(usize),
-) -> Result<(), ProjectionError> {
-    let extra = index_columns(base);
-    let mut rest = rows;
-    while !rest.is_empty() {
-        // Statements of power-of-two row counts only: a few shapes per table, each
-        // prepared once per connection (preparing one binds thousands of parameters by
-        // name, which costs more than running it), however the rows come.
-        let n = piece(rest.len());
-        let (chunk, tail) = rest.split_at(n);
-        rest = tail;
-        let sql = format!("{}{suffix}", multi_row_insert(table, extra, chunk.len()));
-        let mut q = sqlx::query(&sql);
-        for r in chunk {
-            q = q
-                .bind(ledger_id.as_str())
-                .bind(&r.view_id)
-                .bind(r.version)
-                .bind(&r.payload);
-            q = match (&r.index, extra.len()) {
-                (_, 0) => q,
-                (
-                    IndexColumns::Case {
-                        reporting_unit,
-                        received_day,
-                        filed_day,
-                        opened_by_complaint,
-                    },
-                    4,
-                ) => q
-                    .bind(reporting_unit)
-                    .bind(*received_day)
-                    .bind(*filed_day)
-                    .bind(i64::from(*opened_by_complaint)),
-                (
-                    IndexColumns::PublicReport {
-                        open,
-                        received_at_s,
-                        received_at_ns,
-                    },
-                    3,
-                ) => q
-                    .bind(i64::from(*open))
-                    .bind(*received_at_s)
-                    .bind(i64::from(*received_at_ns)),
-                _ => return Err(missing_columns(r)),
-            };
-        }
-        q.execute(&mut **tx).await?;
-        after_chunk(chunk.len());
-    }
-    Ok(())
-}
-
-/// `INSERT INTO table (...) VALUES (...), ...` for `rows` rows of the four view columns
-/// and `extra` columns.
-fn multi_row_insert(table: &str, extra: &[&str], rows: usize) -> String {
-    let mut columns = String::from("ledger_id, view_id, version, payload");
-    for c in extra {
-        columns.push_str(&format!(", {c}"));
-    }
-    // Anonymous `?` parameters: SQLite finds a numbered or named one by walking a list
-    // of names, per parameter and per execution, which is quadratic in a statement of
-    // thousands of them.
-    let mut row = String::from("(?, ?, ?, ?");
-    for _ in extra {
-        row.push_str(", ?");
-    }
-    row.push(')');
-    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&row);
-    }
-    sql
-}
-
-/// Records `position` for every view table, in one statement.
-async fn record_positions<'c, DB>(
-    conn: &mut sqlx::Transaction<'c, DB>,
-    ledger_id: &LedgerId,
-    position: i64,
-    updated_at: &str,
-) -> Result<(), sqlx::Error>
-where
-    DB: sqlx::Database,
-    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    for<'e> &'e mut <DB as sqlx::Database>::Connection: sqlx::Executor<'e, Database = DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    let values: Vec<String> = TABLES
-        .iter()
-        .map(|t| format!("($1, '{t}', $2, $3)"))
-        .collect();
-    sqlx::query(&format!(
-        "INSERT INTO projection_positions (ledger_id, projection, position, updated_at) VALUES {} \
-         ON CONFLICT (ledger_id, projection) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-        values.join(", ")
-    ))
-    .bind(ledger_id.as_str())
-    .bind(position)
-    .bind(updated_at)
-    .execute(&mut **conn)
-    .await?;
-    Ok(())
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(
@@ -652,9 +255,15 @@ pub async fn read_table(
     ledger_id: &LedgerId,
     table: &'static str,
 ) -> Result<Vec<(String, String)>, ProjectionError> {
-    on_pool!(storage, pool, _json, json_out => {
-        let sql = format!("SELECT view_id, {json_out} FROM {table} WHERE ledger_id = $1 ORDER BY view_id");
-        let rows = sqlx::query(&sql).bind(ledger_id.as_str()).fetch_all(pool).await?;
+    let json_text = storage.sql_dialect().json_text;
+    on_pool!(storage, |pool, _sql| {
+        let sql = format!(
+            "SELECT view_id, {json_text} FROM {table} WHERE ledger_id = $1 ORDER BY view_id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ledger_id.as_str())
+            .fetch_all(pool)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
@@ -666,12 +275,14 @@ pub async fn read_table(
 /// The last position applied (the smallest over the view tables, so a
 /// half-written state is never trusted past what every table holds).
 pub async fn position(storage: &Storage, ledger_id: &LedgerId) -> Result<u64, ProjectionError> {
-    let positions: Vec<i64> = on_pool!(storage, pool, _json, _json_out => {
+    let positions: Vec<i64> = on_pool!(storage, |pool, _sql| {
         let rows = sqlx::query("SELECT position FROM projection_positions WHERE ledger_id = $1")
             .bind(ledger_id.as_str())
             .fetch_all(pool)
             .await?;
-        rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<Result<Vec<_>, _>>()?
     });
     if positions.len() < TABLES.len() {
         return Ok(0);
@@ -716,43 +327,10 @@ pub async fn fetch_payloads(
     table: &'static str,
     ids: &[&str],
 ) -> Result<Vec<(String, String)>, ProjectionError> {
-    let mut out = Vec::with_capacity(ids.len());
     if ids.is_empty() {
-        return Ok(out);
+        return Ok(Vec::new());
     }
-    match storage {
-        Storage::Postgres(s) => {
-            let sql = format!(
-                "SELECT view_id, payload::text FROM {table} WHERE ledger_id = $1 AND view_id = ANY($2)"
-            );
-            let rows = sqlx::query(&sql)
-                .bind(ledger_id.as_str())
-                .bind(ids)
-                .fetch_all(s.pool())
-                .await?;
-            for r in rows {
-                out.push((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
-            }
-        }
-        Storage::Sqlite(s) => {
-            for chunk in ids.chunks(INSERT_CHUNK) {
-                let marks = vec!["?"; chunk.len()].join(", ");
-                let sql = format!(
-                    "SELECT view_id, payload FROM {table} WHERE ledger_id = ? AND view_id IN ({marks})"
-                );
-                let mut q = sqlx::query(&sql)
-                    .persistent(chunk.len() <= CACHED_SHAPES)
-                    .bind(ledger_id.as_str());
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                for r in q.fetch_all(s.pool()).await? {
-                    out.push((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
-                }
-            }
-        }
-    }
-    Ok(out)
+    sql::fetch_views(storage, ledger_id, table, ids).await
 }
 
 /// Reads the stored views among `keys`: the models hold just those found (at
@@ -819,391 +397,24 @@ pub fn insert_view(
     })
 }
 
-/// `CREATE TABLE table` with the columns of the view table `base` (as migration 0005
-/// left them, in the same order, so rows copy across with `SELECT *`).
-fn create_sql(storage: &Storage, base: &str, table: &str) -> String {
-    let postgres = matches!(storage, Storage::Postgres(_));
-    let extra = match (base, postgres) {
-        ("case_views", true) => {
-            "reporting_unit text NOT NULL, received_day bigint NOT NULL, filed_day bigint, \
-             opened_by_complaint smallint NOT NULL CHECK (opened_by_complaint IN (0, 1)), "
-        }
-        ("case_views", false) => {
-            "reporting_unit TEXT NOT NULL, received_day INTEGER NOT NULL, filed_day INTEGER, \
-             opened_by_complaint INTEGER NOT NULL CHECK (opened_by_complaint IN (0, 1)), "
-        }
-        ("public_report_views", true) => {
-            "open smallint NOT NULL CHECK (open IN (0, 1)), received_at_s bigint NOT NULL, \
-             received_at_ns integer NOT NULL, "
-        }
-        ("public_report_views", false) => {
-            "open INTEGER NOT NULL CHECK (open IN (0, 1)), received_at_s INTEGER NOT NULL, \
-             received_at_ns INTEGER NOT NULL, "
-        }
-        _ => "",
-    };
-    if postgres {
-        format!(
-            "CREATE TABLE {table} (ledger_id text NOT NULL, view_id text NOT NULL, \
-             version bigint NOT NULL CHECK (version >= 1), payload json NOT NULL, {extra}\
-             CONSTRAINT {table}_pkey PRIMARY KEY (ledger_id, view_id))"
-        )
-    } else {
-        format!(
-            "CREATE TABLE {table} (ledger_id TEXT NOT NULL, view_id TEXT NOT NULL, \
-             version INTEGER NOT NULL CHECK (version >= 1), payload TEXT NOT NULL, {extra}\
-             PRIMARY KEY (ledger_id, view_id)) STRICT"
-        )
-    }
-}
-
-/// Writes `rows` into fresh `<table>_next` tables (keeping other ledgers'
-/// rows), then swaps them in and records `position`, all in one transaction
-/// for the swap so readers see the old views or the new, never a mix.
-/// PostgreSQL fills the fresh tables with COPY, SQLite with multi-row INSERTs in
-/// one transaction.
+/// Replaces `ledger_id`'s views by `rows` and records `position`, atomically: readers
+/// see the old views or the new, never a mix, and other ledgers' views are kept.
+/// `progress` hears the rows written so far. The view tables, their indexes and
+/// triggers are the migrations' alone (`storage::sql` says how each backend keeps them).
 pub async fn replace_all(
     storage: &Storage,
     ledger_id: &LedgerId,
     rows: Vec<ViewRow>,
     position: u64,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<(), ProjectionError> {
     let position = i64::try_from(position).unwrap_or(i64::MAX);
-    let updated_at = now();
-    on_pool!(storage, pool, _json, _json_out => {
-        // Fill the next tables outside the swap transaction: it can take a
-        // while and must not block live readers.
-        for table in TABLES {
-            sqlx::query(&format!("DROP TABLE IF EXISTS {table}_next")).execute(pool).await?;
-            sqlx::query(&create_sql(storage, table, &format!("{table}_next"))).execute(pool).await?;
-        }
-    });
-    let mut written = 0usize;
-    match storage {
-        Storage::Postgres(s) => {
-            let mut conn = s.pool().acquire().await?;
-            for table in TABLES {
-                let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
-                if mine.is_empty() {
-                    continue;
-                }
-                let mut columns = String::from("ledger_id, view_id, version, payload");
-                for c in index_columns(table) {
-                    columns.push_str(&format!(", {c}"));
-                }
-                let mut copy = conn
-                    .copy_in_raw(&format!("COPY {table}_next ({columns}) FROM STDIN"))
-                    .await?;
-                let mut buf = Vec::with_capacity(COPY_BUFFER + 64 * 1024);
-                for r in mine {
-                    copy_text_row(&mut buf, ledger_id.as_str(), r);
-                    written += 1;
-                    if buf.len() >= COPY_BUFFER {
-                        copy.send(std::mem::take(&mut buf)).await?;
-                        progress(written);
-                    }
-                }
-                if !buf.is_empty() {
-                    copy.send(buf).await?;
-                }
-                copy.finish().await?;
-                progress(written);
-            }
-        }
-        Storage::Sqlite(s) => match s.file() {
-            Some(path) => {
-                // On a blocking thread with a connection of its own; it reports its
-                // progress back here, where `progress` lives.
-                let path = path.to_owned();
-                let ledger = ledger_id.as_str().to_owned();
-                let (counted, mut counts) = tokio::sync::mpsc::unbounded_channel();
-                let filler = tokio::task::spawn_blocking(move || {
-                    sqlite_fill(&path, &ledger, &rows, |n| {
-                        let _ = counted.send(n);
-                    })
-                });
-                while let Some(n) = counts.recv().await {
-                    progress(n);
-                }
-                filler
-                    .await
-                    .map_err(|e| ProjectionError::Worker(e.to_string()))??;
-            }
-            None => {
-                let mut tx = s.pool().begin().await?;
-                for table in TABLES {
-                    let mine: Vec<&ViewRow> = rows.iter().filter(|r| r.table == table).collect();
-                    sqlite_insert(
-                        &mut tx,
-                        &format!("{table}_next"),
-                        table,
-                        "",
-                        ledger_id,
-                        &mine,
-                        |n| {
-                            written += n;
-                            progress(written);
-                        },
-                    )
-                    .await?;
-                }
-                tx.commit().await?;
-            }
-        },
-    }
-    let started = std::time::Instant::now();
-    on_pool!(storage, pool, _json, _json_out => {
-        let mut tx = pool.begin().await?;
-        // Other ledgers' rows. On SQLite `<>` reads every row of the old table (this
-        // ledger's included) where two ranges of the primary key read only theirs.
-        let others = if matches!(storage, Storage::Postgres(_)) {
-            "ledger_id <> $1"
-        } else {
-            "(ledger_id < $1 OR ledger_id > $1)"
-        };
-        for table in TABLES {
-            sqlx::query(&format!(
-                "INSERT INTO {table}_next SELECT * FROM {table} WHERE {others}"
-            ))
-            .bind(ledger_id.as_str())
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(&format!("DROP TABLE {table}")).execute(&mut *tx).await?;
-            sqlx::query(&format!("ALTER TABLE {table}_next RENAME TO {table}")).execute(&mut *tx).await?;
-            if matches!(storage, Storage::Postgres(_)) {
-                sqlx::query(&format!("ALTER TABLE {table} RENAME CONSTRAINT {table}_next_pkey TO {table}_pkey"))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            // Built here rather than on the `_next` table: SQLite cannot rename an index,
-            // and the old table's indexes hold the names until it is dropped.
-            for (name, on, pg_columns, sqlite_columns) in INDEXES {
-                if on == table {
-                    let columns = if matches!(storage, Storage::Postgres(_)) { pg_columns } else { sqlite_columns };
-                    sqlx::query(&format!("CREATE INDEX {name} ON {table} ({columns})"))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            let triggers: &[(&str, &str)] = if matches!(storage, Storage::Postgres(_)) { &POSTGRES_TRIGGERS } else { &SQLITE_TRIGGERS };
-            for (on, sql) in triggers.iter().copied() {
-                if on == table {
-                    sqlx::raw_sql(sql).execute(&mut *tx).await?;
-                }
-            }
-        }
-        // The fresh tables were filled without the counting triggers: count this
-        // ledger's rows again (other ledgers' rows and counts are unchanged).
-        for sql in RECOUNT {
-            sqlx::query(sql).bind(ledger_id.as_str()).execute(&mut *tx).await?;
-        }
-        record_positions(&mut tx, ledger_id, position, &updated_at).await?;
-        tx.commit().await?;
-    });
-    tracing::debug!(
-        swap_ms = started.elapsed().as_millis(),
-        "view tables swapped in"
-    );
-    Ok(())
-}
-
-/// Fills the fresh `<table>_next` tables of an SQLite file with `rows`, in one
-/// transaction on a connection of its own (`storage::sqlite_direct`): one prepared
-/// single-row INSERT per table, bound straight from the rows and run again for each,
-/// instead of multi-row statements whose thousands of arguments sqlx copies and hands
-/// to its worker thread. `progress` hears the rows written so far. The tables have no
-/// index but their primary key and no trigger yet (`replace_all` adds them at the swap).
-fn sqlite_fill(
-    path: &std::path::Path,
-    ledger_id: &str,
-    rows: &[ViewRow],
-    mut progress: impl FnMut(usize),
-) -> Result<(), ProjectionError> {
-    use crate::storage::sqlite_direct::{Access, Connection, BUSY_TIMEOUT_MS};
-    use crate::storage::StorageError;
-
-    let started = std::time::Instant::now();
-    let conn =
-        Connection::open(path, Access::ReadWrite, BUSY_TIMEOUT_MS).map_err(StorageError::from)?;
-    conn.execute("BEGIN IMMEDIATE")
-        .map_err(StorageError::from)?;
-    let mut written = 0usize;
-    for table in TABLES {
-        let extra = index_columns(table);
-        let mut insert = conn
-            .prepare(&multi_row_insert(&format!("{table}_next"), extra, 1))
-            .map_err(StorageError::from)?;
-        for r in rows.iter().filter(|r| r.table == table) {
-            if !bind_view_row(&mut insert, ledger_id, r, extra.len()).map_err(StorageError::from)? {
-                return Err(missing_columns(r));
-            }
-            insert.run().map_err(StorageError::from)?;
-            written += 1;
-            if written % FILL_PROGRESS == 0 {
-                progress(written);
-            }
-        }
-    }
-    conn.execute("COMMIT").map_err(StorageError::from)?;
-    progress(written);
-    tracing::debug!(
-        rows = written,
-        fill_ms = started.elapsed().as_millis(),
-        "view tables filled"
-    );
-    Ok(())
-}
-
-/// Binds one view row to a single-row INSERT of its table (`extra`: how many index
-/// columns the table has); false if the row lacks them.
-fn bind_view_row(
-    insert: &mut crate::storage::sqlite_direct::Statement<'_>,
-    ledger_id: &str,
-    r: &ViewRow,
-    extra: usize,
-) -> Result<bool, crate::storage::SqliteError> {
-    insert.bind_text(1, ledger_id)?;
-    insert.bind_text(2, &r.view_id)?;
-    insert.bind_i64(3, r.version)?;
-    insert.bind_text(4, &r.payload)?;
-    match (&r.index, extra) {
-        (_, 0) => {}
-        (
-            IndexColumns::Case {
-                reporting_unit,
-                received_day,
-                filed_day,
-                opened_by_complaint,
-            },
-            4,
-        ) => {
-            insert.bind_text(5, reporting_unit)?;
-            insert.bind_i64(6, *received_day)?;
-            match filed_day {
-                Some(day) => insert.bind_i64(7, *day)?,
-                None => insert.bind_null(7)?,
-            }
-            insert.bind_i64(8, i64::from(*opened_by_complaint))?;
-        }
-        (
-            IndexColumns::PublicReport {
-                open,
-                received_at_s,
-                received_at_ns,
-            },
-            3,
-        ) => {
-            insert.bind_i64(5, i64::from(*open))?;
-            insert.bind_i64(6, *received_at_s)?;
-            insert.bind_i64(7, i64::from(*received_at_ns))?;
-        }
-        _ => return Ok(false),
-    }
-    Ok(true)
-}
-
-/// Rows between two progress reports of an SQLite fill.
-const FILL_PROGRESS: usize = 4096;
-
-/// Bytes of COPY data sent per message.
-const COPY_BUFFER: usize = 1 << 20;
-
-/// One row in COPY's text format: tab-separated, with backslash, tab, newline and
-/// carriage return escaped.
-fn copy_text_row(buf: &mut Vec<u8>, ledger_id: &str, r: &ViewRow) {
-    fn field(buf: &mut Vec<u8>, text: &str) {
-        for &b in text.as_bytes() {
-            match b {
-                b'\\' => buf.extend_from_slice(b"\\\\"),
-                b'\t' => buf.extend_from_slice(b"\\t"),
-                b'\n' => buf.extend_from_slice(b"\\n"),
-                b'\r' => buf.extend_from_slice(b"\\r"),
-                _ => buf.push(b),
-            }
-        }
-    }
-    field(buf, ledger_id);
-    buf.push(b'\t');
-    field(buf, &r.view_id);
-    buf.push(b'\t');
-    buf.extend_from_slice(r.version.to_string().as_bytes());
-    buf.push(b'\t');
-    field(buf, &r.payload);
-    let number = |buf: &mut Vec<u8>, n: Option<i64>| {
-        buf.push(b'\t');
-        match n {
-            Some(n) => buf.extend_from_slice(n.to_string().as_bytes()),
-            None => buf.extend_from_slice(b"\\N"),
-        }
-    };
-    match &r.index {
-        IndexColumns::None => {}
-        IndexColumns::Case {
-            reporting_unit,
-            received_day,
-            filed_day,
-            opened_by_complaint,
-        } => {
-            buf.push(b'\t');
-            field(buf, reporting_unit);
-            number(buf, Some(*received_day));
-            number(buf, *filed_day);
-            number(buf, Some(i64::from(*opened_by_complaint)));
-        }
-        IndexColumns::PublicReport {
-            open,
-            received_at_s,
-            received_at_ns,
-        } => {
-            number(buf, Some(i64::from(*open)));
-            number(buf, Some(*received_at_s));
-            number(buf, Some(i64::from(*received_at_ns)));
-        }
-    }
-    buf.push(b'\n');
+    sql::replace_views(storage, ledger_id, rows, position, &now(), progress).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sqlite_statements_come_in_power_of_two_sizes() {
-        assert_eq!(piece(1), 1);
-        assert_eq!(piece(3), 2);
-        assert_eq!(piece(500), 256);
-        assert_eq!(piece(10_000), 256);
-        let mut shapes = std::collections::BTreeSet::new();
-        for n in 1..=1_200 {
-            let (mut rest, mut total) = (n, 0);
-            while rest > 0 {
-                let p = piece(rest);
-                shapes.insert(p);
-                total += p;
-                rest -= p;
-            }
-            assert_eq!(total, n);
-        }
-        assert_eq!(shapes.len(), 9, "{shapes:?}");
-    }
-
-    #[test]
-    fn copy_rows_escape_what_copy_text_format_reads_specially() {
-        let mut buf = Vec::new();
-        let r = ViewRow {
-            table: TABLES[0],
-            view_id: "CT1-24-00001".into(),
-            version: 3,
-            payload: "{\"a\":\"x\\ny\ttab\"}".into(),
-            index: IndexColumns::None,
-        };
-        copy_text_row(&mut buf, "ct-icac", &r);
-        assert_eq!(
-            String::from_utf8(buf).unwrap(),
-            "ct-icac\tCT1-24-00001\t3\t{\"a\":\"x\\\\ny\\ttab\"}\n"
-        );
-    }
 
     /// View rows of every table and shape for ledger `ledger`, `n` of each kind; `tag`
     /// varies the payloads so a replaced ledger's rows can be told from its old ones.

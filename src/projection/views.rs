@@ -25,6 +25,7 @@ use sqlx::Row;
 
 use super::store::{self, date_of_day, day_number, TABLES};
 use super::ProjectionError;
+use crate::storage::sql::on_pool;
 use crate::storage::Storage;
 use icac_format::record::LedgerId;
 
@@ -127,17 +128,11 @@ pub struct CasePage {
 /// `COLLATE "C"` on PostgreSQL (bytewise, as Rust orders strings); SQLite's default
 /// collation already is.
 fn bytewise(storage: &Storage) -> &'static str {
-    match storage {
-        Storage::Postgres(_) => " COLLATE \"C\"",
-        Storage::Sqlite(_) => "",
-    }
+    storage.sql_dialect().bytewise
 }
 
 fn payload_column(storage: &Storage) -> &'static str {
-    match storage {
-        Storage::Postgres(_) => "payload::text",
-        Storage::Sqlite(_) => "payload",
-    }
+    storage.sql_dialect().json_text
 }
 
 /// A value bound to a query, in order.
@@ -151,38 +146,21 @@ enum Param {
 macro_rules! fetch {
     ($storage:expr, $sql:expr, $params:expr, |$row:ident| $map:expr) => {{
         let params: &[Param] = $params;
-        match $storage {
-            Storage::Postgres(s) => {
-                let mut q = sqlx::query($sql);
-                for p in params {
-                    q = match p {
-                        Param::Text(t) => q.bind(t.clone()),
-                        Param::Int(i) => q.bind(*i),
-                    };
-                }
-                let rows = q.fetch_all(s.pool()).await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for $row in &rows {
-                    out.push($map);
-                }
-                out
+        on_pool!($storage, |pool, _sql| {
+            let mut q = sqlx::query($sql);
+            for p in params {
+                q = match p {
+                    Param::Text(t) => q.bind(t.clone()),
+                    Param::Int(i) => q.bind(*i),
+                };
             }
-            Storage::Sqlite(s) => {
-                let mut q = sqlx::query($sql);
-                for p in params {
-                    q = match p {
-                        Param::Text(t) => q.bind(t.clone()),
-                        Param::Int(i) => q.bind(*i),
-                    };
-                }
-                let rows = q.fetch_all(s.pool()).await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for $row in &rows {
-                    out.push($map);
-                }
-                out
+            let rows = q.fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for $row in &rows {
+                out.push($map);
             }
-        }
+            out
+        })
     }};
 }
 

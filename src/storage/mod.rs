@@ -9,6 +9,7 @@ mod postgres;
 pub mod scan;
 pub mod sealed_pack;
 pub(crate) mod sealed_store;
+pub(crate) mod sql;
 mod sqlite;
 pub(crate) mod sqlite_direct;
 
@@ -276,10 +277,7 @@ impl Storage {
     }
 
     pub fn dialect(&self) -> &'static str {
-        match self {
-            Storage::Postgres(_) => "postgres",
-            Storage::Sqlite(_) => "sqlite",
-        }
+        self.sql_dialect().name
     }
 
     /// Applies pending migrations; refuses a schema newer than this binary.

@@ -17,10 +17,6 @@ use super::sealed_pack;
 use super::{to_i64, to_u64, SealedRef, Storage, StorageError, StoredOpening};
 use icac_format::record::{LedgerId, StreamId};
 
-/// How long (in 100 ms rounds) an erasure waits for older transactions before it
-/// compacts the table; one that outlives this is left to the operator (OPERATIONS.md).
-const PURGE_WAIT_ROUNDS: usize = 100;
-
 /// Batch rows one read of the whole store returns at most: bounds memory while a
 /// search walks it.
 const SCAN_PAGE: i64 = 500;
@@ -56,20 +52,13 @@ where
 /// `each` binds every item of an iterator after the fixed values.
 macro_rules! sealed_rows {
     ($storage:expr, $sql:expr $(, $bind:expr)* $(; each $items:expr)?) => {{
-        let batches: Result<Vec<Vec<StoredOpening>>, StorageError> = match $storage {
-            Storage::Postgres(s) => {
+        let batches: Result<Vec<Vec<StoredOpening>>, StorageError> =
+            $crate::storage::sql::on_pool!($storage, |pool, _sql| {
                 #[allow(unused_mut)]
                 let mut q = sqlx::query($sql)$(.bind($bind))*;
                 $(for item in $items { q = q.bind(item); })?
-                q.fetch_all(s.pool()).await?.iter().map(decode).collect()
-            }
-            Storage::Sqlite(s) => {
-                #[allow(unused_mut)]
-                let mut q = sqlx::query($sql)$(.bind($bind))*;
-                $(for item in $items { q = q.bind(item); })?
-                q.fetch_all(s.pool()).await?.iter().map(decode).collect()
-            }
-        };
+                q.fetch_all(pool).await?.iter().map(decode).collect()
+            });
         batches.map(|b| b.into_iter().flatten().collect::<Vec<StoredOpening>>())
     }};
 }
@@ -279,38 +268,6 @@ impl Storage {
     /// rewritten: `VACUUM FULL` writes a new file and drops the old one. WAL segments
     /// and backups keep older copies: docs/OPERATIONS.md says how an operator purges them.
     pub async fn purge_erased(&self) -> Result<(), StorageError> {
-        match self {
-            Storage::Sqlite(s) => {
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(s.pool())
-                    .await?;
-            }
-            Storage::Postgres(s) => {
-                // A transaction that began before the erasure may still see the deleted
-                // row, and VACUUM FULL copies what some snapshot can see: wait (boundedly)
-                // for those transactions to end first.
-                let since: String = sqlx::query_scalar("SELECT clock_timestamp()::text")
-                    .fetch_one(s.pool())
-                    .await?;
-                for _ in 0..PURGE_WAIT_ROUNDS {
-                    let older: i64 = sqlx::query_scalar(
-                        "SELECT count(*) FROM pg_stat_activity
-                          WHERE datname = current_database() AND pid <> pg_backend_pid()
-                            AND backend_xmin IS NOT NULL AND xact_start < $1::timestamptz",
-                    )
-                    .bind(&since)
-                    .fetch_one(s.pool())
-                    .await?;
-                    if older == 0 {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                sqlx::query("VACUUM FULL sealed_batches")
-                    .execute(s.pool())
-                    .await?;
-            }
-        }
-        Ok(())
+        Ok(super::sql::purge_erased(self).await?)
     }
 }
