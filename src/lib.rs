@@ -17,7 +17,7 @@ pub mod event_store;
 pub mod fuzz_checks;
 pub mod http;
 pub mod ledger;
-pub mod projection;
+pub mod read_side;
 pub mod storage;
 pub mod tlog;
 pub mod witness;

@@ -11,7 +11,7 @@ use icac_format::record::{EventRecord, LedgerId};
 use icac_format::sealed;
 use serde::Serialize;
 
-use crate::projection::reveal::erased_in;
+use crate::read_side::reveal::erased_in;
 use crate::storage::{SealedRef, Storage, StorageError};
 
 /// Events read per step; bounds memory with the anomalies found.

@@ -32,7 +32,7 @@ use sqlx::{Connection, PgConnection};
 use crate::commands::{Actor, Commands};
 use crate::ledger::key_file::KeyFile;
 use crate::ledger::Ledger;
-use crate::projection::runner::ProjectionRunner;
+use crate::read_side::runner::ProjectionRunner;
 use crate::storage::Storage;
 use icac_format::keys::LedgerKey;
 use icac_format::record::LedgerId;

@@ -16,9 +16,9 @@ use serde::Serialize;
 
 use super::generate::{self, GenerateError, GenerateOptions, GenerateSummary};
 use crate::ledger::{Ledger, LedgerError};
-use crate::projection::annual::{self, AnnualError};
-use crate::projection::rebuild::rebuild;
-use crate::projection::{store, ProjectionError};
+use crate::read_side::annual::{self, AnnualError};
+use crate::read_side::rebuild::rebuild;
+use crate::read_side::{store, ProjectionError};
 use crate::storage::{scan, CanonicalRow, Storage};
 use icac_format::keys::LedgerKey;
 use icac_format::record::LedgerId;
@@ -150,7 +150,7 @@ async fn persist_costs(
     id: &LedgerId,
     position: u64,
 ) -> Result<Vec<PersistCost>, BenchError> {
-    let models = crate::projection::models_at(storage, id, position).await?;
+    let models = crate::read_side::models_at(storage, id, position).await?;
     let keys: Vec<ViewKey> = models.cases.keys().cloned().map(ViewKey::Case).collect();
     let mut out = Vec::new();
     for views in PERSIST_BATCHES {

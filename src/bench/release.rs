@@ -16,7 +16,7 @@ use super::projections::BenchError;
 use crate::commands::release::{self, ReleaseRequest};
 use crate::commands::Actor;
 use crate::ledger::Ledger;
-use crate::projection::annual;
+use crate::read_side::annual;
 use crate::storage::Storage;
 
 #[derive(Debug, Serialize)]

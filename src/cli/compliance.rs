@@ -11,7 +11,7 @@ use jiff::civil::Date;
 use super::deadline_policy::{DeadlinePolicyArgs, SharingPolicyArgs};
 use super::CliError;
 use crate::config::LedgerArgs;
-use crate::projection::runner::ProjectionRunner;
+use crate::read_side::runner::ProjectionRunner;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ComplianceFormat {

@@ -9,7 +9,7 @@ use icac_projections::history::{CaseHistory, Cut};
 
 use super::{CliError, EXIT_FAILED};
 use crate::config::LedgerArgs;
-use crate::projection::history::{case_history, parse_cut, CaseHistoryError};
+use crate::read_side::history::{case_history, parse_cut, CaseHistoryError};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum HistoryFormat {

@@ -183,7 +183,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Receipt(cmd) => receipt::run(cmd).await,
         Command::Audit(cmd) => audit_log::run(&cli.ledger, &cmd).await,
     };
-    if let Some(note) = crate::projection::skipped::note() {
+    if let Some(note) = crate::read_side::skipped::note() {
         eprintln!("note: {note}");
     }
     match result {

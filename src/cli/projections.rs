@@ -8,7 +8,7 @@ use clap::Subcommand;
 use super::progress::Progress;
 use super::CliError;
 use crate::config::LedgerArgs;
-use crate::projection::rebuild::{rebuild, Stage};
+use crate::read_side::rebuild::{rebuild, Stage};
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectionsCommand {

@@ -15,7 +15,7 @@ use super::{CliError, EXIT_FAILED};
 use crate::commands::{release, Actor};
 use crate::config::LedgerArgs;
 use crate::ledger::key_file::KeyFile;
-use crate::projection::annual;
+use crate::read_side::annual;
 use icac_format::keys::LedgerKey;
 
 /// Largest report file `verify` reads.

@@ -27,8 +27,8 @@ use sha2::{Digest, Sha256};
 use super::{Actor, CommandError};
 use crate::event_store::{LedgerEventStore, StaleLoads};
 use crate::ledger::{sealed_from_row, Ledger};
-use crate::projection::annual::{self, AnnualError};
-use crate::projection::releases::{
+use crate::read_side::annual::{self, AnnualError};
+use crate::read_side::releases::{
     fold_with_truths, linked, public_tables, releases, truths_only, wanted, Wanted,
 };
 use crate::storage::Storage;

@@ -38,7 +38,7 @@ use icac_aggregates::compliance::DeadlinePolicy;
 
 use crate::commands::Commands;
 use crate::ledger::Ledger;
-use crate::projection::runner::ProjectionRunner;
+use crate::read_side::runner::ProjectionRunner;
 use access_log::AccessLog;
 use icac_format::keys::LedgerKey;
 use metrics::Metrics;

@@ -20,8 +20,8 @@ use webauthn_rs::prelude::{
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use super::accounts::{AccountError, AccountStore};
-use crate::storage::sql::on_pool;
 use super::sessions::random_id;
+use crate::storage::sql::on_pool;
 
 /// How long a ceremony's challenge may be answered (seconds).
 pub const CEREMONY_SECS: i64 = 5 * 60;

@@ -22,8 +22,8 @@ use sqlx::Row;
 use totp_rs::{Algorithm, TOTP};
 
 use super::accounts::{AccountError, AccountStore};
-use crate::storage::sql::on_pool;
 use super::sessions::constant_time_eq;
+use crate::storage::sql::on_pool;
 
 /// Seconds per TOTP step.
 pub const TOTP_STEP: i64 = 30;

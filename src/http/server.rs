@@ -15,7 +15,7 @@ use super::extract::{LoggedPrincipal, RequestId};
 use super::problem::{Kind, Problem, CONTENT_TYPE};
 use super::{listener, pages, routes, SharedState};
 use crate::commands::CommandError;
-use crate::projection::ProjectionError;
+use crate::read_side::ProjectionError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

@@ -9,8 +9,8 @@ use sqlx::Row;
 
 use super::auth::Principal;
 use super::db::unix_now;
-use crate::storage::sql::on_pool;
 use super::tokens::{TokenError, TokenStore};
+use crate::storage::sql::on_pool;
 use crate::storage::Storage;
 use icac_format::record::LedgerId;
 

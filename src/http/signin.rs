@@ -13,8 +13,8 @@ use super::access_log::AccessEntry;
 use super::accounts::{
     account_principal_id, verify_password, AccountError, AccountInfo, AccountStatus, AccountStore,
 };
-use crate::storage::sql::on_pool;
 use super::second_factor::{is_recovery_shape, matching_step, unseal};
+use crate::storage::sql::on_pool;
 
 /// Failures from one address before answers start to slow down...
 const ADDRESS_FREE_FAILURES: i64 = 5;

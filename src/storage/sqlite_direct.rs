@@ -1,6 +1,6 @@
 //! An SQLite connection driven directly through the C library, for the bulk paths:
 //! long sequential scans of the ledger (`storage::scan`) and the fill of a rebuild's
-//! fresh view tables (`projection::store`).
+//! fresh view tables (`read_side::store`).
 //!
 //! sqlx runs each SQLite connection on a worker thread of its own and hands every row
 //! (and every statement's arguments) over a channel, boxed, with the values copied into

@@ -45,6 +45,7 @@ mod projections_ledger;
 mod report_recompute;
 mod report_release;
 mod report_release_http;
+mod schema;
 mod sealed_data;
 mod tlog_child;
 mod tlog_go;

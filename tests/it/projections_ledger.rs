@@ -8,10 +8,10 @@ use icac_aggregates::compliance::DeadlinePolicy;
 use icac_format::keys::LedgerKey;
 use icac_ledger::commands::{demo, Commands};
 use icac_ledger::ledger::key_file::KeyFile;
-use icac_ledger::projection::history::case_history;
-use icac_ledger::projection::rebuild::rebuild;
-use icac_ledger::projection::runner::ProjectionRunner;
-use icac_ledger::projection::{annual, models_at, store};
+use icac_ledger::read_side::history::case_history;
+use icac_ledger::read_side::rebuild::rebuild;
+use icac_ledger::read_side::runner::ProjectionRunner;
+use icac_ledger::read_side::{annual, models_at, store};
 use icac_projections::history::Cut;
 use icac_projections::report::render::{json, render, Format};
 use icac_projections::report::Parameters;
@@ -156,7 +156,7 @@ async fn a_replay_with_stops_sees_the_fold_at_each_stop() {
     if slow::skip("a_replay_with_stops_sees_the_fold_at_each_stop") {
         return;
     }
-    use icac_ledger::projection::replay::{replay_with_stops, Snapshot};
+    use icac_ledger::read_side::replay::{replay_with_stops, Snapshot};
     use icac_projections::ReadModels;
     for kind in KINDS {
         let db = TestDb::new(kind).await;

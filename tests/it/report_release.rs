@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 
 use icac_format::record::LedgerId;
 use icac_ledger::ledger::key_file::KeyFile;
-use icac_ledger::projection::annual;
+use icac_ledger::read_side::annual;
 use icac_ledger::storage::Storage;
 use icac_projections::report::figures::victim_truth;
 use icac_projections::report::{AnnualReport, Parameters};

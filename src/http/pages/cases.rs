@@ -18,7 +18,7 @@ use crate::http::command_extractor::visible_case;
 use crate::http::problem::{Kind, Problem};
 use crate::http::routes::queries::{self, case_summaries, parse_cut, parse_date, today};
 use crate::http::SharedState;
-use crate::projection::history::case_history;
+use crate::read_side::history::case_history;
 
 #[derive(Debug, Deserialize)]
 pub struct CasesQuery {

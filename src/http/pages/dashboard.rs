@@ -15,7 +15,7 @@ use crate::http::auth::{Permission, Principal};
 use crate::http::problem::Problem;
 use crate::http::routes::queries::parse_date;
 use crate::http::SharedState;
-use crate::projection::views::ViewQueryError;
+use crate::read_side::views::ViewQueryError;
 
 #[derive(Debug, Deserialize)]
 pub struct DashboardQuery {

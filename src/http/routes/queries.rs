@@ -26,10 +26,10 @@ use crate::http::command_extractor::visible_case;
 use crate::http::extract::ApiQuery;
 use crate::http::problem::{json, ApiResult, Problem};
 use crate::http::SharedState;
-use crate::projection::annual;
-use crate::projection::history::{case_history, CaseHistoryError};
-use crate::projection::reveal;
-use crate::projection::views::{self, StatusFilter, ViewQueryError};
+use crate::read_side::annual;
+use crate::read_side::history::{case_history, CaseHistoryError};
+use crate::read_side::reveal;
+use crate::read_side::views::{self, StatusFilter, ViewQueryError};
 
 /// Largest page of a listing.
 pub const MAX_LIMIT: usize = 500;
@@ -313,7 +313,7 @@ pub struct HistoryQuery {
 }
 
 pub(crate) fn parse_cut(as_of: Option<&str>, at_position: Option<&str>) -> ApiResult<Cut> {
-    crate::projection::history::parse_cut(as_of, at_position)
+    crate::read_side::history::parse_cut(as_of, at_position)
         .map_err(|e| Problem::field(format!("/{}", e.field()), e.to_string()))
 }
 
@@ -625,7 +625,7 @@ pub async fn list_releases(
     State(state): State<SharedState>,
     _: Principal,
 ) -> ApiResult<Json<Value>> {
-    let list = crate::projection::releases::releases(state.ledger.storage(), state.ledger.id())
+    let list = crate::read_side::releases::releases(state.ledger.storage(), state.ledger.id())
         .await
         .map_err(Problem::internal)?;
     let releases: Vec<Value> = list

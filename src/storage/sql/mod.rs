@@ -16,8 +16,8 @@
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
-use crate::projection::store::{ViewRow, TABLES};
-use crate::projection::ProjectionError;
+use crate::read_side::store::{ViewRow, TABLES};
+use crate::read_side::ProjectionError;
 use crate::storage::Storage;
 use icac_format::record::LedgerId;
 
@@ -170,7 +170,7 @@ pub(crate) async fn purge_erased(storage: &Storage) -> Result<(), sqlx::Error> {
 /// beside the server) never takes a view back. The same text on both dialects.
 fn upsert_suffix(table: &str) -> String {
     let mut set = String::from("version = excluded.version, payload = excluded.payload");
-    for c in crate::projection::store::index_columns(table) {
+    for c in crate::read_side::store::index_columns(table) {
         set.push_str(&format!(", {c} = excluded.{c}"));
     }
     format!(" ON CONFLICT (ledger_id, view_id) DO UPDATE SET {set} WHERE {table}.version <= excluded.version")

@@ -5,8 +5,8 @@
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{record_positions, recount, upsert_suffix, Dialect};
-use crate::projection::store::{index_columns, missing_columns, IndexColumns, ViewRow, TABLES};
-use crate::projection::ProjectionError;
+use crate::read_side::store::{index_columns, missing_columns, IndexColumns, ViewRow, TABLES};
+use crate::read_side::ProjectionError;
 use icac_format::record::LedgerId;
 
 /// Statements keep their `$n` placeholders; `payload` is `json`; text compares by the

@@ -5,8 +5,8 @@
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::{record_positions, record_positions_sql, recount, upsert_suffix, Dialect, RECOUNT};
-use crate::projection::store::{index_columns, missing_columns, IndexColumns, ViewRow, TABLES};
-use crate::projection::ProjectionError;
+use crate::read_side::store::{index_columns, missing_columns, IndexColumns, ViewRow, TABLES};
+use crate::read_side::ProjectionError;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::sqlite_direct::{Access, Connection, Statement, BUSY_TIMEOUT_MS};
 use crate::storage::{SqliteError, StorageError};

@@ -162,7 +162,7 @@ pub async fn opened(
 ) -> serde_json::Value {
     let mut doc = record.payload.clone();
     let ids = [record.aggregate_id.clone()];
-    icac_ledger::projection::reveal::reveal(
+    icac_ledger::read_side::reveal::reveal(
         storage,
         &record.ledger_id,
         (&record.aggregate_type, &ids),

@@ -1,5 +1,6 @@
-//! Read models kept current from the ledger: the pure folds of
-//! `icac_projections`, fed by global position, persisted in view tables.
+//! The read side of the application: the pure folds of the `projections/` crate
+//! (`icac_projections`) run against the ledger, fed by global position, persisted in
+//! view tables.
 //!
 //! * [`runner::ProjectionRunner`]: follows `Ledger::committed()`, applies new
 //!   events and writes the views they changed (`spawn`), or catches up once

@@ -24,7 +24,7 @@ use icac_format::chain::Hash32;
 use icac_format::record::{RecordError, SealedEvent, MAX_EVENT_BYTES};
 
 /// Parses and decodes one stored row; `Ok(None)` for the ledger's own key events and
-/// for events of a type this build does not know (`projection::skipped`).
+/// for events of a type this build does not know (`read_side::skipped`).
 pub fn to_ledger_event(row: StoredRow) -> Result<Option<LedgerEvent>, ProjectionError> {
     decode_event(row.position, &row.hash, &row.canonical)
 }

@@ -2,13 +2,11 @@
 //! DDL of its own, so after it every table, column, constraint, index, trigger and
 //! privilege is exactly what the migrations made, on PostgreSQL and on SQLite.
 
-mod common;
-
-use common::{ledger_id, open_ledger, Kind, TestDb, KINDS};
+use crate::support::common::{ledger_id, open_ledger, Kind, TestDb, KINDS};
 use icac_format::keys::LedgerKey;
 use icac_ledger::commands::{demo, Commands};
 use icac_ledger::ledger::key_file::KeyFile;
-use icac_ledger::projection::rebuild::rebuild;
+use icac_ledger::read_side::rebuild::rebuild;
 use sqlx::Connection;
 
 /// Everything PostgreSQL knows about the schema's own objects, one line each.
