@@ -496,9 +496,7 @@ impl AccessLog {
                 None => None,
             }
         });
-        Ok(row
-            .map(|(s, h)| (s.max(0) as u64, h))
-            .unwrap_or((0, ZERO_HASH.to_owned())))
+        Ok(row.map_or((0, ZERO_HASH.to_owned()), |(s, h)| (s.max(0) as u64, h)))
     }
 
     /// Removes the entries recorded before `before`, keeping the chain verifiable: the

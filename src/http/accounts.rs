@@ -198,13 +198,11 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
 }
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// Which of a role and unit pair is acceptable.
@@ -456,7 +454,7 @@ impl AccountStore {
         }
         let password = generate_password();
         let phc = hash_password(&password)?;
-        let unit_s = unit.as_ref().map(|u| u.to_string());
+        let unit_s = unit.as_ref().map(std::string::ToString::to_string);
         let inserted = on_pool!(&self.storage, |pool, sql| {
             sqlx::query(&sql(
                 "INSERT INTO staff_accounts (ledger_id, username, role, unit, status, status_changed_at, \
@@ -557,7 +555,7 @@ impl AccountStore {
                 )
                 .await);
         }
-        let unit_s = unit.as_ref().map(|u| u.to_string());
+        let unit_s = unit.as_ref().map(std::string::ToString::to_string);
         on_pool!(&self.storage, |pool, sql| {
             sqlx::query(&sql(
                 "UPDATE staff_accounts SET role = $1, unit = $2 WHERE ledger_id = $3 AND username = $4",

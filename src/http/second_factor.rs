@@ -169,7 +169,7 @@ pub fn new_recovery_codes() -> Vec<String> {
 pub fn recovery_hash(code: &str) -> String {
     let norm: String = code
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect();
     hex::encode(Sha256::digest(format!("icac-recovery\0{norm}").as_bytes()))
@@ -177,7 +177,7 @@ pub fn recovery_hash(code: &str) -> String {
 
 /// Whether `code` looks like a recovery code (rather than a TOTP code).
 pub fn is_recovery_shape(code: &str) -> bool {
-    code.chars().filter(|c| c.is_ascii_alphanumeric()).count() == 10
+    code.chars().filter(char::is_ascii_alphanumeric).count() == 10
 }
 
 impl AccountStore {

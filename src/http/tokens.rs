@@ -257,7 +257,11 @@ impl TokenStore {
                     (false, Some(_)) => return Err(TokenError::UnitNotAllowed),
                     _ => {}
                 }
-                (*role, unit.as_ref().map(|u| u.to_string()), None)
+                (
+                    *role,
+                    unit.as_ref().map(std::string::ToString::to_string),
+                    None,
+                )
             }
             TokenScope::Account(a) => {
                 if a.status != super::accounts::AccountStatus::Enabled {
@@ -299,8 +303,7 @@ impl TokenStore {
                         "{} role={role}{} expires={expires_at}",
                         account
                             .as_deref()
-                            .map(|a| format!("account={a}"))
-                            .unwrap_or_else(|| "service".into()),
+                            .map_or_else(|| "service".into(), |a| format!("account={a}")),
                         unit_s
                             .as_deref()
                             .map(|u| format!(" unit={u}"))

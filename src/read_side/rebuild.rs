@@ -30,7 +30,7 @@ pub async fn rebuild(
     let head = storage.head(ledger_id).await?.position;
     let started = Instant::now();
     let models = replay(storage, ledger_id, Some(head), false, |position| {
-        progress(Stage::Replaying { position, head })
+        progress(Stage::Replaying { position, head });
     })
     .await?
     .models;
@@ -44,7 +44,7 @@ pub async fn rebuild(
     );
     let total = rows.len();
     store::replace_all(storage, ledger_id, rows, models.position, |n| {
-        progress(Stage::Writing { rows: n, total })
+        progress(Stage::Writing { rows: n, total });
     })
     .await?;
     Ok(RebuildSummary {

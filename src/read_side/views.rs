@@ -362,7 +362,7 @@ async fn case_page_streamed(
         }
         match rows.last() {
             Some(last) if count as i64 == STREAM_PAGE => {
-                after = Some((last.received_day, last.case_id.clone()))
+                after = Some((last.received_day, last.case_id.clone()));
             }
             _ => break,
         }

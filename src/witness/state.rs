@@ -109,7 +109,7 @@ impl WitnessState {
                     .bind(new.size as i64)
                     .bind(new.root.0.to_vec())
                     .bind(&new.note)
-                    .bind(crate::audit::now_rfc3339())
+                    .bind(icac_format::record::format_recorded_at(jiff::Timestamp::now()))
                     .execute(&mut *conn)
                     .await?;
                     Ok(Ok(out))
@@ -163,7 +163,7 @@ impl WitnessState {
         .bind(shown)
         .bind(old_size as i64)
         .bind(reason)
-        .bind(crate::audit::now_rfc3339())
+        .bind(icac_format::record::format_recorded_at(jiff::Timestamp::now()))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -40,7 +40,7 @@ fn lines(bytes: &[u8]) -> Vec<Vec<u8>> {
     bytes
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
-        .map(|l| l.to_vec())
+        .map(<[u8]>::to_vec)
         .collect()
 }
 

@@ -117,8 +117,7 @@ async fn checkpoints_are_signed_stored_and_written_periodically() {
                 .latest_checkpoint(&id)
                 .await
                 .unwrap()
-                .map(|c| c.size)
-                .unwrap_or(0);
+                .map_or(0, |c| c.size);
             if latest == head {
                 break;
             }

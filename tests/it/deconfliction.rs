@@ -213,7 +213,7 @@ async fn a_cybertip_filed_by_two_units_keeps_both_cases_open() {
             assert!(
                 view["linked_notifications"]
                     .as_array()
-                    .is_some_and(|l| l.is_empty()),
+                    .is_some_and(std::vec::Vec::is_empty),
                 "{view}"
             );
         }

@@ -46,7 +46,7 @@ fn status_of(answer: &str) -> u16 {
 }
 
 fn body_of(answer: &str) -> Value {
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     serde_json::from_str(body).unwrap_or(Value::Null)
 }
 

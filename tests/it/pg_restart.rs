@@ -77,8 +77,7 @@ impl PrivateCluster {
         let is_root = Command::new("id")
             .arg("-u")
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false);
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
         let run_as = if is_root {
             let status = Command::new("chown")
                 .args(["postgres:postgres"])

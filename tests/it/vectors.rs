@@ -308,14 +308,13 @@ fn signature_vectors_get_the_strict_verdict() {
     for x in v["vectors"].as_array().unwrap() {
         let bytes = |n: &str| hex::decode(x[n].as_str().unwrap()).unwrap();
         let verdict = icac_format::keys::parse_public_key(x["public_key"].as_str().unwrap())
-            .map(|key| {
+            .is_ok_and(|key| {
                 icac_format::keys::verify_signature(
                     &key,
                     &Hash32(bytes("message").try_into().unwrap()),
                     &bytes("signature").try_into().unwrap(),
                 )
-            })
-            .unwrap_or(false);
+            });
         assert_eq!(verdict, x["valid"].as_bool().unwrap(), "{}", x["name"]);
     }
 }

@@ -178,16 +178,13 @@ impl Deployment {
         let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
             .await
             .expect("join");
-        let addr = match addr {
-            Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "serve did not print its address within 60 s; log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
+        let Ok(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "serve did not print its address within 60 s; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         };
         let server = ServerProcess {
             child,
@@ -642,7 +639,7 @@ pub fn check_acknowledged(answers: &[Answer], events: &[StoredEvent]) -> (usize,
                 if matches!(a.sent, Sent::Filing { .. })
                     && filings.contains_key(case_id.as_str()) =>
             {
-                extra += 1
+                extra += 1;
             }
             _ => {}
         }

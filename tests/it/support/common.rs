@@ -35,7 +35,7 @@ fn replace_db_name(url: &str, name: &str) -> String {
         None => (url, String::new()),
     };
     let prefix = match base.rfind('/') {
-        Some(i) if i > base.find("://").map(|j| j + 2).unwrap_or(0) => &base[..i],
+        Some(i) if i > base.find("://").map_or(0, |j| j + 2) => &base[..i],
         _ => base,
     };
     format!("{prefix}/{name}{query}")
@@ -129,8 +129,7 @@ pub fn rand_suffix() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+        .map_or(0, |d| d.subsec_nanos());
     format!("{}{}", nanos, N.fetch_add(1, Ordering::Relaxed))
 }
 

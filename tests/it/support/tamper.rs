@@ -91,7 +91,7 @@ pub async fn rows(db: &TestDb) -> Vec<StoredRow> {
     let storage = storage(db).await;
     let mut out = Vec::new();
     loop {
-        let from = out.last().map(|r: &StoredRow| r.position + 1).unwrap_or(1);
+        let from = out.last().map_or(1, |r: &StoredRow| r.position + 1);
         let page = storage
             .read_page(&ledger_id(), from, 500)
             .await
