@@ -1,7 +1,7 @@
 //! The intake queue for public reports: open reports oldest first with the time since
 //! receipt, what the person reported (intake staff only; access-logged), and forms to
 //! triage, route to a unit (which opens the unit's case and starts its clock) or close.
-//! The commands are the API's (`routes::commands::run_public_report`).
+//! The commands are the API's (`commands::public_report::run`).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
