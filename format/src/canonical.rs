@@ -19,8 +19,12 @@ pub const MAX_DEPTH: usize = 64;
 /// Why a JSON value has no canonical form in the ledger's subset.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CanonicalError {
+    /// A number that is not an integer in ±(2^53−1) (§2, "Numbers"): its text, then the
+    /// JSON Pointer (RFC 6901) to it.
     #[error("number {0} at {1} is not an integer in ±(2^53-1); store it as a string")]
     UnsafeNumber(String, String),
+    /// Objects and arrays nest deeper than [`MAX_DEPTH`]; holds the JSON Pointer where the
+    /// limit was passed.
     #[error("JSON nests deeper than {MAX_DEPTH} levels at {0}")]
     TooDeep(String),
 }
@@ -149,10 +153,14 @@ pub fn parse_canonical(bytes: &[u8]) -> Result<Value, NotCanonical> {
 /// Why stored bytes are not the canonical form of the JSON they hold.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum NotCanonical {
+    /// The bytes do not parse as JSON; holds serde_json's message.
     #[error("not JSON: {0}")]
     Json(String),
+    /// The JSON holds a value outside the canonical subset (see [`CanonicalError`]).
     #[error(transparent)]
     Canonical(CanonicalError),
+    /// The bytes are JSON but re-serializing them gives other bytes (§3: one event, one
+    /// byte string).
     #[error("bytes are JSON but not in RFC 8785 canonical form")]
     Differs,
 }

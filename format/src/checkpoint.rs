@@ -60,44 +60,98 @@ fn echo(s: &str) -> String {
     s.chars().take(ECHO_LIMIT).collect()
 }
 
+/// Why a signed note or checkpoint is refused (§7, "Checkpoint body" and "Signed
+/// note"). Every note error is found before the text is read, except the body errors,
+/// which are checked only once a trusted signature has verified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckpointError {
+    /// The note is over [`MAX_NOTE_SIZE`] bytes (step 1), refused unread.
     #[error("note is {size} bytes; the limit is {MAX_NOTE_SIZE}")]
-    NoteTooLarge { size: usize },
+    NoteTooLarge {
+        /// The note's length in bytes.
+        size: usize,
+    },
+    /// The note or body does not end in `\n` (step 1).
     #[error("note does not end with a newline")]
     MissingTrailingNewline,
+    /// A control character other than `\n` (step 1), which also refuses `\r\n` line ends.
     #[error("note contains control character {byte:#04x} at byte {offset}")]
-    ControlCharacter { byte: u8, offset: usize },
+    ControlCharacter {
+        /// The byte, below 0x20.
+        byte: u8,
+        /// Its 0-based byte offset in the note.
+        offset: usize,
+    },
+    /// No blank line separates text and signatures, or none follows it (step 2).
     #[error("malformed note: {0}")]
     Malformed(&'static str),
+    /// A signature line is not `— <name> <base64>` with a valid name and a decoded blob
+    /// of at least 5 bytes (step 2).
     #[error("malformed signature line {line}: {reason}")]
-    MalformedSignatureLine { line: usize, reason: &'static str },
+    MalformedSignatureLine {
+        /// The 1-based line number in the note.
+        line: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// More than [`MAX_SIGNATURES`] signature lines (step 2).
     #[error("note has {count} signatures; the limit is {MAX_SIGNATURES}")]
-    TooManySignatures { count: usize },
+    TooManySignatures {
+        /// The number of signature lines.
+        count: usize,
+    },
+    /// No signature line is by a trusted (name, key ID) pair (step 4).
     #[error("note has no signature from a trusted key")]
     UnknownKey,
+    /// A trusted key's signature is not 64 bytes or fails `verify_strict` (step 3): the
+    /// whole note is rejected, not just that line.
     #[error("signature by trusted key {key_name:?} does not verify")]
-    BadSignature { key_name: String },
+    BadSignature {
+        /// The key name on the failing line.
+        key_name: String,
+    },
+    /// A key name that is empty, over [`MAX_KEY_NAME_LEN`] bytes, or holds whitespace,
+    /// `+` or a control character.
     #[error("invalid key name {0:?}: must be 1-{MAX_KEY_NAME_LEN} bytes with no spaces, '+' or control characters")]
     BadKeyName(String),
+    /// Verifier key text that is not `<name>+<8 hex key ID>+<base64(0x01 || key)>`, or
+    /// whose key ID is not the one its name and key give.
     #[error("invalid verifier key: {0}")]
     BadVerifierKey(&'static str),
+    /// The body does not have exactly the five lines origin, size, root, `head`, `time`
+    /// (no other extension line, none missing).
     #[error("malformed checkpoint line {line}: {reason}")]
-    MalformedCheckpoint { line: usize, reason: &'static str },
+    MalformedCheckpoint {
+        /// The 1-based body line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The origin is not `icac-ledger/<ledger_id>`.
     #[error("bad origin {0:?}: expected \"icac-ledger/<ledger_id>\"")]
     BadOrigin(String),
+    /// A ledger id outside 1–[`MAX_LEDGER_ID_LEN`] characters of `[a-z0-9-]`.
     #[error("bad ledger id {0:?}: must be 1-{MAX_LEDGER_ID_LEN} characters of [a-z0-9-]")]
     BadLedgerId(String),
+    /// A tree size that is not plain decimal (no sign, no leading zero) or is above
+    /// [`MAX_TREE_SIZE`].
     #[error("bad tree size {0:?}: must be decimal without leading zeros, at most 2^62")]
     BadSize(String),
+    /// The root line is not 44 characters of standard base64 for 32 bytes.
     #[error("bad root hash encoding {0:?}: must be standard base64 of 32 bytes")]
     BadRootEncoding(String),
+    /// The fourth line is not `head ` and 64 lowercase hex digits.
     #[error("bad head line {0:?}: expected \"head <64 lowercase hex>\"")]
     BadHead(String),
+    /// The fifth line is not `time ` and a real UTC instant `YYYY-MM-DDTHH:MM:SS[.F]Z`,
+    /// `F` 1–9 digits, seconds below 60.
     #[error("bad time line {0:?}: expected \"time YYYY-MM-DDTHH:MM:SS[.fraction]Z\"")]
     BadTime(String),
+    /// Size 0 with a root other than [`EMPTY_ROOT`] or a head other than zeros.
     #[error("empty ledger checkpoint must have the empty root and an all-zero head")]
     InconsistentEmpty,
+    /// The note verified, but not under the key named after its origin (step 4): a
+    /// witness's signature alone does not vouch for a checkpoint.
     #[error("no verified signature is by the key named after origin {0:?}")]
     OriginNotSigned(String),
 }
@@ -176,6 +230,8 @@ impl fmt::Debug for NoteVerifier {
 }
 
 impl NoteVerifier {
+    /// A verifier for `key` under `name`, its key ID derived as [`key_id`] does; refuses a
+    /// name [`CheckpointError::BadKeyName`] describes.
     pub fn new(name: &str, key: VerifyingKey) -> Result<Self, CheckpointError> {
         check_key_name(name)?;
         Ok(Self {
@@ -210,14 +266,17 @@ impl NoteVerifier {
         format_vkey(&self.name, self.id, SIG_TYPE_ED25519, &self.key)
     }
 
+    /// The key name signature lines must carry; for a ledger, its checkpoint origin.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The 4-byte signed-note key ID, `SHA-256(name || 0x0A || 0x01 || key)[0..4]` (§7).
     pub fn key_id(&self) -> [u8; 4] {
         self.id
     }
 
+    /// The Ed25519 public key, checked with `verify_strict` (§5).
     pub fn verifying_key(&self) -> &VerifyingKey {
         &self.key
     }
@@ -236,10 +295,12 @@ pub struct NoteVerifiers {
 }
 
 impl NoteVerifiers {
+    /// No trusted keys: every note is then refused as [`CheckpointError::UnknownKey`].
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Trusts `v` as well; adding the same verifier twice keeps one.
     pub fn add(&mut self, v: NoteVerifier) {
         if !self.verifiers.contains(&v) {
             self.verifiers.push(v);
@@ -387,6 +448,8 @@ pub fn open_note<'a>(
 pub struct Checkpoint {
     /// `icac-ledger/<ledger_id>`; also the signing key's name.
     pub origin: String,
+    /// The ledger the checkpoint is for (§1 rule: 1–64 of `[a-z0-9-]`); the origin without
+    /// its prefix.
     pub ledger_id: String,
     /// Number of events (= Merkle tree size = position of the last event).
     pub size: u64,

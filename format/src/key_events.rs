@@ -11,24 +11,41 @@ use serde_json::Value;
 use super::keys::{KeyId, Keyring, KeyringEntry, LedgerKey};
 use super::record::{EventRecord, LedgerId, StreamId};
 
+/// The `aggregate_type` of the key-event stream `ledger/<ledger_id>` (§5), which holds key
+/// events only.
 pub const LEDGER_AGGREGATE_TYPE: &str = "ledger";
+/// `event_type` of the genesis event, always at position 1 and signed by the key it
+/// introduces (§5).
 pub const LEDGER_INITIALIZED: &str = "LedgerInitialized";
+/// `event_type` of a rotation, signed by the outgoing (active) key; the incoming key signs
+/// from the next position (§5).
 pub const SIGNING_KEY_ROTATED: &str = "SigningKeyRotated";
+/// `event_version` of both key events (§5).
 pub const KEY_EVENT_VERSION: &str = "1";
 /// The format version a genesis event names: the one the ledger was created under
 /// (docs/LEDGER_FORMAT.md; ledgers created before version 2 say 1).
 pub const FORMAT_VERSION: u64 = super::record::CURRENT_FORMAT_VERSION;
 
+/// The stream `ledger/<ledger_id>`, the only one that may hold key events (§5).
 pub fn ledger_stream(ledger: &LedgerId) -> StreamId {
     StreamId::new(LEDGER_AGGREGATE_TYPE, ledger.as_str())
 }
 
+/// Payload of the genesis event, `LedgerInitialized` (§5); unknown members are refused, so
+/// an unknown `clock` makes the genesis an *invalid key event*.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerInitialized {
+    /// Must equal the record's `ledger_id` (checked by [`keyring_from`]).
     pub ledger_id: LedgerId,
+    /// The format version the ledger was created under: 1 for ledgers created before
+    /// version 2, 2 since (§12.2).
     pub format_version: u64,
+    /// Id of the first key; must equal the record's own `key_id`, since the genesis is
+    /// signed by the key it introduces.
     pub key_id: KeyId,
+    /// The first key's 32-byte RFC 8032 public key, 64 hex digits; an auditor pins it (or
+    /// `key_id`) out of band.
     pub public_key: String,
     /// What the ledger's commit times (`metadata.recorded_at`) follow; absent on every
     /// real ledger (the system clock).
@@ -52,6 +69,7 @@ pub enum CommitClock {
 }
 
 impl CommitClock {
+    /// Whether this is the real clock, in which case the genesis omits `clock`.
     pub fn is_system(&self) -> bool {
         *self == CommitClock::System
     }
@@ -65,14 +83,20 @@ impl CommitClock {
     }
 }
 
+/// Payload of a rotation, `SigningKeyRotated` (§5); unknown members are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SigningKeyRotated {
+    /// The outgoing key; must be the active key, which also signs this event.
     pub previous_key_id: KeyId,
+    /// The incoming key, valid from the position after this event; must be new to the
+    /// keyring.
     pub key_id: KeyId,
+    /// The incoming key's public key, 64 hex digits; must hash to `key_id`.
     pub public_key: String,
 }
 
+/// The genesis payload of a new real ledger: the current [`FORMAT_VERSION`], no `clock`.
 pub fn initialized_payload(ledger: &LedgerId, key: &LedgerKey) -> Value {
     initialized_payload_of(ledger, key, FORMAT_VERSION)
 }
@@ -99,6 +123,7 @@ pub fn genesis_payload(
     })
 }
 
+/// The payload of the rotation from `previous` (the active key, which signs it) to `next`.
 pub fn rotated_payload(previous: &LedgerKey, next: &LedgerKey) -> Value {
     serde_json::json!(SigningKeyRotated {
         previous_key_id: previous.id().clone(),
@@ -107,20 +132,42 @@ pub fn rotated_payload(previous: &LedgerKey, next: &LedgerKey) -> Value {
     })
 }
 
+/// Why key events do not define a keyring: each is an *invalid key event* (§6 step 5), or a
+/// missing genesis.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyEventError {
+    /// The first record is not a `LedgerInitialized` event at position 1, or there are no
+    /// records.
     #[error("position 1 must be the {LEDGER_INITIALIZED} event of stream ledger/<ledger_id>")]
     MissingGenesis,
+    /// A key event that cannot be applied: its payload does not parse, the genesis names
+    /// another key or ledger than its record, a second genesis, or a public key the keyring
+    /// refuses (weak, mismatched id, reused in a rotation).
     #[error("key event at position {position} is malformed: {reason}")]
-    Malformed { position: u64, reason: String },
+    Malformed {
+        /// The key event's position.
+        position: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An event breaks the stream rule of [`stream_rule_broken`]; holds its reason.
     #[error("position {position}: {reason}")]
-    OutsideLedgerStream { position: u64, reason: String },
+    OutsideLedgerStream {
+        /// The offending event's position.
+        position: u64,
+        /// Which part of the rule it breaks.
+        reason: String,
+    },
+    /// A rotation whose signer or `previous_key_id` is not the active key.
     #[error(
         "rotation at position {position} is signed by {signed_by}, not the active key {active}"
     )]
     RotationNotByActiveKey {
+        /// The rotation's position.
         position: u64,
+        /// The key the rotation record names in `key_id`.
         signed_by: KeyId,
+        /// The key active before the rotation.
         active: KeyId,
     },
 }

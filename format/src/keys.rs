@@ -14,6 +14,8 @@ use super::chain::Hash32;
 pub struct KeyId(pub String);
 
 impl KeyId {
+    /// The id of `key` (§5): hex of the first 16 bytes of SHA-256 of its 32-byte RFC 8032
+    /// encoding.
     pub fn of(key: &VerifyingKey) -> Self {
         let digest = Sha256::digest(key.as_bytes());
         KeyId(hex::encode(&digest[..16]))
@@ -26,12 +28,19 @@ impl std::fmt::Display for KeyId {
     }
 }
 
+/// Why a public key cannot enter the keyring (§5, "Key events and the keyring").
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The key is not the canonical encoding (`y < p`) of a point, or the point has small
+    /// order: rule 1 of §5's strict signature rule.
     #[error("public key is not a valid Ed25519 point or is a weak (small-order) key")]
     WeakPublicKey,
+    /// The text is not 64 hex digits (holds at most 80 characters of it), or a keyring
+    /// entry's `key_id` is not the id of its `public_key`.
     #[error("public key must be 32 bytes of hex: {0}")]
     BadPublicKey(String),
+    /// A rotation names a key the keyring already holds, active or retired (§5): no key
+    /// could then sign the next position.
     #[error("key {0} is already in the key history; a rotation must introduce a new key")]
     ReusedKey(KeyId),
 }
@@ -43,23 +52,29 @@ pub struct LedgerKey {
 }
 
 impl LedgerKey {
+    /// Wraps a signing key; its id is computed from the public half ([`KeyId::of`]).
     pub fn from_signing_key(signing: SigningKey) -> Self {
         let id = KeyId::of(&signing.verifying_key());
         Self { signing, id }
     }
 
+    /// The id events signed with this key carry in `key_id` (§2, §5).
     pub fn id(&self) -> &KeyId {
         &self.id
     }
 
+    /// The public half, as published in the genesis or rotation event that introduces it.
     pub fn public(&self) -> VerifyingKey {
         self.signing.verifying_key()
     }
 
+    /// Signs an event hash: Ed25519 over its 32 raw bytes (§5), deterministic.
     pub fn sign(&self, hash: &Hash32) -> [u8; 64] {
         self.signing.sign(hash.as_bytes()).to_bytes()
     }
 
+    /// The underlying key, for signing messages other than event hashes (checkpoint notes,
+    /// §7).
     pub fn signing_key(&self) -> &SigningKey {
         &self.signing
     }
@@ -84,8 +99,12 @@ pub fn parse_public_key(hex_str: &str) -> Result<VerifyingKey, KeyError> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct KeyringEntry {
+    /// Must equal [`KeyId::of`] the public key; [`Keyring::add`] checks it.
     pub key_id: KeyId,
+    /// The 32-byte RFC 8032 public key as 64 hex digits.
     pub public_key: String,
+    /// First position the key may sign: 1 for the genesis key, the position after its
+    /// rotation event otherwise.
     pub valid_from: u64,
     /// `None` while the key is the active signing key.
     pub valid_to: Option<u64>,
@@ -115,24 +134,35 @@ pub struct Keyring {
     entries: Vec<(KeyringEntry, VerifyingKey)>,
 }
 
+/// Why an event's `key_id` cannot sign its position: *unknown or out-of-period key* (§6
+/// step 5).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyringError {
+    /// No key of the keyring has this id.
     #[error("key {0} is not in the keyring")]
     Unknown(KeyId),
+    /// The key exists but `position` is outside `valid_from..=valid_to`.
     #[error("key {key} signs position {position}, outside its period {from}..{to}")]
     OutOfPeriod {
+        /// The key the event names.
         key: KeyId,
+        /// The position it signed.
         position: u64,
+        /// The key's `valid_from`.
         from: u64,
+        /// The key's `valid_to`, or `now` for the active key.
         to: String,
     },
 }
 
 impl Keyring {
+    /// Every key, in the order added (genesis key first when folded from key events).
     pub fn entries(&self) -> impl Iterator<Item = &KeyringEntry> {
         self.entries.iter().map(|(e, _)| e)
     }
 
+    /// Adds a key with its period, refusing a public key that fails §5's rule 1 or whose id
+    /// is not `key_id`; nothing a refused key signed can verify.
     pub fn add(&mut self, entry: KeyringEntry) -> Result<(), KeyError> {
         let key = parse_public_key(&entry.public_key)?;
         if KeyId::of(&key) != entry.key_id {
@@ -158,10 +188,12 @@ impl Keyring {
         self.add(next)
     }
 
+    /// Whether the keyring holds `key_id`, active or retired.
     pub fn contains(&self, key_id: &KeyId) -> bool {
         self.entries.iter().any(|(e, _)| &e.key_id == key_id)
     }
 
+    /// The active key: the entry whose period is still open (`valid_to` is `None`).
     pub fn active(&self) -> Option<&KeyringEntry> {
         self.entries
             .iter()

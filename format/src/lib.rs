@@ -8,6 +8,7 @@
 //! about a ledger depends only on the bytes it is given. The application (`icac_ledger`)
 //! and the projections build on it; it depends on neither.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod canonical;
 pub mod chain;

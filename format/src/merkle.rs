@@ -38,33 +38,77 @@ pub use super::chain::{Hash32, HashParseError};
 /// Error from a [`LeafSource`], boxed so storage backends keep their own types.
 pub type SourceError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Why a Merkle proof cannot be built or does not verify (§7, "Proofs"). The size and
+/// length limits are checked before any hashing.
 #[derive(Debug, thiserror::Error)]
 pub enum ProofError {
+    /// An inclusion proof for a leaf the tree does not have (`index >= size`).
     #[error("leaf index {index} is not below tree size {size}")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The 0-based leaf index (ledger position − 1).
+        index: u64,
+        /// The tree size.
+        size: u64,
+    },
+    /// A consistency proof from a larger tree to a smaller one (§7: `m > n` is rejected).
     #[error("old tree size {old_size} is larger than new tree size {new_size}")]
-    SizesReversed { old_size: u64, new_size: u64 },
+    SizesReversed {
+        /// The size proven from.
+        old_size: u64,
+        /// The size proven to.
+        new_size: u64,
+    },
+    /// A tree size above [`MAX_TREE_SIZE`], given or reached by appending.
     #[error("tree size {size} exceeds the limit {MAX_TREE_SIZE}")]
-    TreeTooLarge { size: u64 },
+    TreeTooLarge {
+        /// The refused size.
+        size: u64,
+    },
+    /// A proof of more than [`MAX_PROOF_LEN`] hashes, refused unread.
     #[error("proof has {len} hashes; the limit is {MAX_PROOF_LEN}")]
-    ProofTooLong { len: usize },
+    ProofTooLong {
+        /// Its number of hashes.
+        len: usize,
+    },
+    /// The proof has fewer or more hashes than the path for this index and size (or
+    /// these two sizes) needs.
     #[error("proof has the wrong number of hashes for this index and size")]
     WrongProofLength,
+    /// A consistency proof with hashes where §7 requires none (`m = n` or `m = 0`).
     #[error("proof must be empty for these sizes but has {len} hashes")]
-    ProofNotEmpty { len: usize },
+    ProofNotEmpty {
+        /// Its number of hashes.
+        len: usize,
+    },
+    /// The root the proof leads to is not the expected (new) root; for `m = n`, the two
+    /// roots differ.
     #[error("computed root does not match the expected root")]
     RootMismatch,
+    /// A consistency proof does not lead to the old root, or, for `m = 0`, the old root
+    /// is not [`EMPTY_ROOT`].
     #[error("computed old root does not match the expected old root")]
     OldRootMismatch,
+    /// Proof generation asked for a tree larger than the [`LeafSource`] holds.
     #[error("leaf source has only {available} leaves, {needed} needed")]
-    SourceTooShort { needed: u64, available: u64 },
+    SourceTooShort {
+        /// The tree size the proof is for.
+        needed: u64,
+        /// The leaves the source has.
+        available: u64,
+    },
+    /// The [`LeafSource`] failed to give a leaf or a range hash.
     #[error("leaf source failed at leaf range {start}..{end}: {source}")]
     Source {
+        /// First leaf index of the range asked for.
         start: u64,
+        /// One past its last leaf index.
         end: u64,
+        /// The source's own error.
         #[source]
         source: SourceError,
     },
+    /// A saved frontier whose hash count is not the number of set bits of its size (§7,
+    /// §9 `prefix_frontier`).
     #[error("invalid compact-range frontier: {0}")]
     BadFrontier(&'static str),
 }
@@ -124,6 +168,7 @@ pub struct MerkleAccumulator {
 }
 
 impl MerkleAccumulator {
+    /// An empty tree: size 0, root [`EMPTY_ROOT`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -171,10 +216,13 @@ impl MerkleAccumulator {
         Ok(())
     }
 
+    /// Number of leaves pushed so far (the tree size; events `1..=size`).
     pub fn size(&self) -> u64 {
         self.size
     }
 
+    /// The saved form: one subtree root per set bit of [`size`](Self::size), largest first,
+    /// as a bundle header's `prefix_frontier` (§9).
     pub fn frontier(&self) -> &[Hash32] {
         &self.frontier
     }
@@ -219,6 +267,7 @@ pub trait LeafSource {
     /// Number of leaves available; proofs for larger trees are refused.
     fn len(&self) -> u64;
 
+    /// Whether the source has no leaves.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -268,7 +317,9 @@ impl LeafSource for LeafHashes<'_> {
 /// Adapts a closure `index -> leaf hash` (plus a leaf count) into a source,
 /// for callers that fetch leaves from storage on demand.
 pub struct FnLeafSource<F> {
+    /// Number of leaves the source holds.
     pub len: u64,
+    /// Returns the RFC 6962 leaf hash of a 0-based leaf index.
     pub fetch: F,
 }
 

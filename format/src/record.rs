@@ -18,6 +18,8 @@ const MAX_NAME_LEN: usize = 128;
 pub struct LedgerId(String);
 
 impl LedgerId {
+    /// Checks the §1 rule (1–64 characters of `[a-z0-9-]`); the error quotes at most 80
+    /// characters of `s`.
     pub fn new(s: &str) -> Result<Self, RecordError> {
         let ok = !s.is_empty()
             && s.len() <= 64
@@ -29,6 +31,8 @@ impl LedgerId {
             Err(RecordError::BadLedgerId(s.chars().take(80).collect()))
         }
     }
+    /// The id as written in records (`ledger_id`, §2) and in the checkpoint origin
+    /// `icac-ledger/<ledger_id>` (§7).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -56,11 +60,16 @@ impl std::fmt::Display for LedgerId {
 /// A stream: all events of one aggregate instance.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StreamId {
+    /// Stream type, e.g. `case` or `ledger` (§1); `ledger` holds key events only (§5).
     pub aggregate_type: String,
+    /// Stream id within its type, e.g. a case id or, for the `ledger` stream, the ledger id
+    /// (§5).
     pub aggregate_id: String,
 }
 
 impl StreamId {
+    /// Builds a stream id without checking the names; [`check_name`] does that before an
+    /// append.
     pub fn new(aggregate_type: &str, aggregate_id: &str) -> Self {
         Self {
             aggregate_type: aggregate_type.to_owned(),
@@ -79,11 +88,17 @@ impl std::fmt::Display for StreamId {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventMetadata {
+    /// Who acted: the principal's id, e.g. `unit-reporter:new-haven-1` or `system:init` (as
+    /// in the §8 vectors).
     pub principal: String,
+    /// The law enforcement unit (ORI, e.g. `CT0006400`) the principal acts for; `None` when
+    /// it is bound to no unit.
     pub unit: Option<String>,
     /// RFC 3339 UTC with exactly six fractional digits, e.g. `2026-11-28T22:33:57.123456Z`.
     pub recorded_at: String,
+    /// The request that carried the event; every event appended for one request shares it.
     pub request_id: String,
+    /// An optional id tying this request to related ones; the format gives it no meaning.
     pub correlation_id: Option<String>,
 }
 
@@ -91,16 +106,37 @@ pub struct EventMetadata {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventRecord {
+    /// The ledger this event belongs to (§1).
     pub ledger_id: LedgerId,
+    /// Global position: 1, 2, 3, … in commit order with no gaps (§1, §6 step 2); Merkle
+    /// leaf `position − 1` (§7).
     pub position: u64,
+    /// Stream type (§2): 1–128 characters of `[A-Za-z0-9_.:-]`; `ledger` is reserved for
+    /// key events (§5).
     pub aggregate_type: String,
+    /// Stream id within `aggregate_type`, same alphabet and length (§2).
     pub aggregate_id: String,
+    /// Position within the stream: 1 for its first event, then one more each time (§1, §6
+    /// step 6).
     pub sequence: u64,
+    /// What happened, e.g. `NotificationFiled`; same alphabet and length as the stream
+    /// names (§2).
     pub event_type: String,
+    /// Version of the payload's shape for this `event_type`, e.g. `"1"` (§2); same alphabet
+    /// and length.
     pub event_version: String,
+    /// The event's content, domain-defined: integers only within ±(2^53−1) (§2), and in a
+    /// version 2 record personal values only as `{"sealed": …}` commitments (§12.3).
     pub payload: Value,
+    /// Who, when and for which request (§2); `recorded_at` never decreases along the chain
+    /// (§6 step 7).
     pub metadata: EventMetadata,
+    /// The previous event's `hash`, or
+    /// [`GENESIS_PREV_HASH`](crate::chain::GENESIS_PREV_HASH) at position 1: the chain link
+    /// (§4).
     pub prev_hash: Hash32,
+    /// The key that signs this event; it must be valid for `position` in the keyring (§5,
+    /// §6 step 5).
     pub key_id: KeyId,
     /// The record format: absent in version 1 records, `2` in records whose personal
     /// values are sealed out of the chain (docs/LEDGER_FORMAT.md, section 12).
@@ -111,26 +147,49 @@ pub struct EventRecord {
 /// The record format this release writes.
 pub const CURRENT_FORMAT_VERSION: u64 = super::sealed::FORMAT_VERSION_SEALED;
 
+/// Why a record cannot be built, read or sealed: a rule of §2, §3 or §12 fails.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
+    /// A ledger id outside 1–64 characters of `[a-z0-9-]` (§1); holds at most 80 characters
+    /// of it.
     #[error("ledger id must be 1-64 of [a-z0-9-]: {0:?}")]
     BadLedgerId(String),
+    /// A stream type or id, event type or event version outside 1–128 characters of
+    /// `[A-Za-z0-9_.:-]` (§2); raised by [`check_name`].
     #[error("{field} must be 1-{MAX_NAME_LEN} characters of [A-Za-z0-9_.:-]: {value:?}")]
-    BadName { field: &'static str, value: String },
+    BadName {
+        /// Which member: `aggregate_type`, `aggregate_id`, `event_type` or `event_version`.
+        field: &'static str,
+        /// The refused value, cut to 136 characters.
+        value: String,
+    },
+    /// The canonical bytes are longer than [`MAX_EVENT_BYTES`]; holds their length.
     #[error("event is {0} bytes in canonical form; the limit is {MAX_EVENT_BYTES}")]
     TooLarge(usize),
+    /// The record holds JSON outside the canonical subset (a number rule of §2, or
+    /// nesting), found while serializing it.
     #[error(transparent)]
     Canonical(#[from] CanonicalError),
+    /// Stored bytes are not JSON or not in canonical form (§3); raised by
+    /// [`EventRecord::from_canonical`].
     #[error("stored event is not canonical JSON: {0}")]
     NotCanonical(#[from] NotCanonical),
+    /// The JSON is not a §2 record (a missing, extra or mistyped member; serde's message).
+    /// The application also raises it for a stored hash or signature column of the wrong
+    /// length.
     #[error("stored event does not have the record fields: {0}")]
     Shape(String),
+    /// `format_version` is present but not 2 (§12.2: a version 1 record omits it).
     #[error("format_version {0} is not a version this ledger writes (absent for version 1, or 2)")]
     FormatVersion(u64),
+    /// A version 2 payload breaks the sealed-value rules of §12.3.
     #[error("version 2 payload: {0}")]
     Sealed(#[from] super::sealed::SealError),
 }
 
+/// Checks a stream type or id, event type or event version (§2): 1–128 characters of
+/// `[A-Za-z0-9_.:-]`. `field` names the member in the error; the sequencer calls it before
+/// every append.
 pub fn check_name(field: &'static str, value: &str) -> Result<(), RecordError> {
     let ok = !value.is_empty()
         && value.len() <= MAX_NAME_LEN
@@ -198,6 +257,7 @@ impl EventRecord {
         serde_json::from_slice(bytes).map_err(|e| RecordError::Shape(e.to_string()))
     }
 
+    /// The stream this event belongs to (§1).
     pub fn stream(&self) -> StreamId {
         StreamId::new(&self.aggregate_type, &self.aggregate_id)
     }
@@ -228,9 +288,16 @@ impl EventRecord {
 /// A record with its hash and signature, and the exact bytes that were hashed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedEvent {
+    /// The hashed fields.
     pub record: EventRecord,
+    /// The record's canonical bytes (§3), exactly what `hash` covers and what column
+    /// `canonical` stores; at most [`MAX_EVENT_BYTES`].
     pub canonical: Vec<u8>,
+    /// `SHA-256(prefix || prev_hash || canonical)` (§4); also the Merkle leaf input (§7)
+    /// and the C2SP entry (§13.1).
     pub hash: Hash32,
+    /// Ed25519 by `record.key_id` over the 32 raw bytes of `hash` (§5); zeros until signed
+    /// (see [`EventRecord::hash_unsigned`]).
     pub signature: [u8; 64],
 }
 
