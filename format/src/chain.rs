@@ -131,10 +131,10 @@ impl<'de> Deserialize<'de> for Hash32 {
 /// Why a string or byte slice is not a `Hash32`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HashParseError {
-    /// Not 32 bytes: holds the length given (characters for hex text, bytes for a slice).
+    /// Not 32 bytes: holds the length given (of the hex text, or of the slice, in bytes).
     #[error("hash must be 32 bytes (64 hex characters), got length {0}")]
     Length(usize),
-    /// 64 characters, but not all lowercase hex digits (uppercase is refused so that a hash
+    /// 64 bytes, but not all lowercase hex digits (uppercase is refused so that a hash
     /// has one spelling, §2); holds the reason.
     #[error("hash is not valid lowercase hex: {0}")]
     Hex(String),

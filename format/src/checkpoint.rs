@@ -60,9 +60,9 @@ fn echo(s: &str) -> String {
     s.chars().take(ECHO_LIMIT).collect()
 }
 
-/// Why a signed note or checkpoint is refused (§7, "Checkpoint body" and "Signed
-/// note"). Every note error is found before the text is read, except the body errors,
-/// which are checked only once a trusted signature has verified.
+/// Why a signed note, verifier key or checkpoint is refused (§7, "Checkpoint body" and
+/// "Signed note"; "step" is a step of the note's verification there). The body errors
+/// (lines 1–5) are looked for only once a trusted signature has verified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckpointError {
     /// The note is over [`MAX_NOTE_SIZE`] bytes (step 1), refused unread.

@@ -20,18 +20,30 @@ pub const MAX_TIMESTAMP: u64 = i64::MAX as u64;
 const SIG_LINE_PREFIX: &str = "\u{2014} ";
 const BLOB_LEN: usize = 4 + 8 + 64;
 
+/// Why a witness key, cosignature or cosigned note is refused (§13.3).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CosignatureError {
+    /// Vkey text that is not `<name>+<8 hex key ID>+<base64(0x04 || 32-byte key)>` (another
+    /// signature type included), or whose key ID is not the one its name and key give.
     #[error("invalid cosigner key: {0}")]
     BadKey(&'static str),
+    /// A witness name that is empty, over [`MAX_KEY_NAME_LEN`] bytes, or holds whitespace,
+    /// `+` or a control character; holds at most 80 characters of it.
     #[error("invalid cosigner name {0:?}")]
     BadName(String),
+    /// A line by a known (name, key ID) whose blob is not 76 bytes or fails
+    /// `verify_strict`: the whole note is rejected (§13.3).
     #[error("cosignature by {0:?} does not verify")]
     BadSignature(String),
+    /// A timestamp above [`MAX_TIMESTAMP`], to sign or read from a line; holds the witness
+    /// name and the timestamp.
     #[error("cosignature by {0:?} has timestamp {1}, above 2^63-1")]
     BadTimestamp(String, u64),
+    /// A signature line that is not `— <name> <base64>` with a blob of at least 5 bytes.
     #[error("malformed signature line: {0}")]
     MalformedLine(&'static str),
+    /// The note breaks a signed-note rule: size, blank-line separator, final newline or
+    /// number of lines (§7).
     #[error(transparent)]
     Note(#[from] CheckpointError),
 }
@@ -69,6 +81,8 @@ pub fn cosigner_key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
 }
 
 impl CosignerKey {
+    /// A witness key under `name` (a schema-less URL such as `witness.example/w1`), its key
+    /// ID derived as [`cosigner_key_id`] does.
     pub fn new(name: &str, key: VerifyingKey) -> Result<Self, CosignatureError> {
         check_name(name)?;
         Ok(Self {
@@ -91,18 +105,23 @@ impl CosignerKey {
         Ok(k)
     }
 
+    /// The vkey text, `<name>+<8 hex key ID>+<base64(0x04 || key)>` (§13.3), as a policy's
+    /// `witness` line names it.
     pub fn to_vkey(&self) -> String {
         super::checkpoint::format_vkey(&self.name, self.id, SIG_TYPE_COSIGNATURE_V1, &self.key)
     }
 
+    /// The name the witness's signature lines carry.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The 4-byte key ID, `SHA-256(name || 0x0A || 0x04 || key)[0..4]` (§13.3).
     pub fn key_id(&self) -> [u8; 4] {
         self.id
     }
 
+    /// The Ed25519 public key, checked with `verify_strict` (§5).
     pub fn verifying_key(&self) -> &VerifyingKey {
         &self.key
     }
@@ -136,7 +155,10 @@ pub fn cosign(
 /// A cosignature that verified: who, and when they said they saw the checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cosigned {
+    /// The witness's key name.
     pub name: String,
+    /// The time in the signed message, POSIX seconds (at most [`MAX_TIMESTAMP`]): when the
+    /// witness says it cosigned.
     pub timestamp: u64,
 }
 

@@ -7,6 +7,9 @@
 //! I/O, touches no database, reads no clock and draws no randomness, so what it says
 //! about a ledger depends only on the bytes it is given. The application (`icac_ledger`)
 //! and the projections build on it; it depends on neither.
+//!
+//! In the item docs, "§N" is section N of docs/LEDGER_FORMAT.md; a section of an RFC is
+//! always named with its RFC ("RFC 9162 §2.1.4").
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -17,24 +17,44 @@ use super::cosignature::{self, Cosigned, CosignerKey};
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
 /// At least the 32 of each the spec recommends supporting.
 pub const MAX_LOGS: usize = 32;
+/// Most `witness` lines one policy may have (§13.5).
 pub const MAX_WITNESSES: usize = 64;
+/// Most `group` lines one policy may have (§13.5).
 pub const MAX_GROUPS: usize = 64;
 
+/// Why a policy file is refused, or a checkpoint is not accepted under it (§13.5).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// A line the grammar refuses: an unknown or incomplete line, a bad vkey, a duplicate
+    /// key or name, a name not defined on an earlier line, the reserved name `none`, a
+    /// threshold outside `1..=n`, too many logs, witnesses or groups, an extra field, a
+    /// control character other than tab, or a second `quorum` line.
     #[error("policy line {line}: {reason}")]
-    Syntax { line: usize, reason: String },
+    Syntax {
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        reason: String,
+    },
+    /// The file is over [`MAX_POLICY_BYTES`]; holds its length.
     #[error("policy is {0} bytes; the limit is {MAX_POLICY_BYTES}")]
     TooLarge(usize),
+    /// The file has no `quorum` line; a policy has exactly one.
     #[error("policy has no quorum line")]
     NoQuorum,
+    /// The note is not a checkpoint signed, under the name of its origin, by a `log` key
+    /// of the policy (see [`CheckpointError`](checkpoint::CheckpointError)).
     #[error("checkpoint is not signed by a log the policy trusts: {0}")]
     Log(#[from] checkpoint::CheckpointError),
+    /// A line by a policy witness's key fails to verify, or a signature line is malformed.
     #[error("witness cosignature rejected: {0}")]
     Cosignature(#[from] cosignature::CosignatureError),
+    /// The witnesses whose cosignatures verified do not meet the quorum.
     #[error("quorum {quorum:?} not met: cosigned by {cosigned:?}")]
     QuorumNotMet {
+        /// The quorum line's witness or group name.
         quorum: String,
+        /// Policy names of the witnesses whose cosignatures verified.
         cosigned: Vec<String>,
     },
 }
@@ -42,15 +62,23 @@ pub enum PolicyError {
 /// A log the policy trusts.
 #[derive(Debug, Clone)]
 pub struct PolicyLog {
+    /// The log's signed-note key from `log <vkey>`; a checkpoint counts only if signed
+    /// under the name of its origin, `icac-ledger/<ledger_id>` for ours (§7).
     pub verifier: NoteVerifier,
+    /// Where the log is served, if the line gives it; verification does not use it.
     pub url: Option<String>,
 }
 
 /// A witness the policy names.
 #[derive(Debug, Clone)]
 pub struct PolicyWitness {
+    /// The policy's own name for the witness, which `group` and `quorum` lines use; not
+    /// its key name (that is in [`key`](Self::key)).
     pub name: String,
+    /// Its tlog-cosignature v1 key, from the vkey (§13.3).
     pub key: CosignerKey,
+    /// Its `add-checkpoint` prefix, if given: only witnesses with a URL can be asked to
+    /// cosign, so only they count towards a publisher's quorum (§13.5).
     pub url: Option<String>,
 }
 
@@ -77,7 +105,9 @@ enum Quorum {
 /// A parsed policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// The `log` lines in file order, at most [`MAX_LOGS`].
     pub logs: Vec<PolicyLog>,
+    /// The `witness` lines in file order, at most [`MAX_WITNESSES`].
     pub witnesses: Vec<PolicyWitness>,
     groups: Vec<Group>,
     quorum: Quorum,
@@ -86,8 +116,11 @@ pub struct Policy {
 /// A checkpoint the policy accepts, and the witnesses (policy names) that cosigned it.
 #[derive(Debug, Clone)]
 pub struct Accepted {
+    /// The checkpoint body, parsed after the log's signature verified.
     pub checkpoint: Checkpoint,
+    /// Policy names of the witnesses whose cosignatures verified, in file order.
     pub witnesses: Vec<String>,
+    /// The cosignatures that verified, by key name, with their timestamps.
     pub cosignatures: Vec<Cosigned>,
 }
 
@@ -258,11 +291,12 @@ impl Policy {
         })
     }
 
-    /// True when the policy needs no cosignature at all (`quorum none`).
+    /// True when the quorum needs at least one cosignature; false for `quorum none`.
     pub fn needs_witnesses(&self) -> bool {
         !matches!(self.quorum, Quorum::None)
     }
 
+    /// The quorum line's target, a witness or group name or `none`, for messages.
     pub fn quorum_name(&self) -> String {
         match self.quorum {
             Quorum::None => "none".into(),
@@ -319,6 +353,7 @@ impl Policy {
         ring
     }
 
+    /// The cosigning keys of every policy witness, in file order.
     pub fn witness_keys(&self) -> Vec<CosignerKey> {
         self.witnesses.iter().map(|w| w.key.clone()).collect()
     }

@@ -23,23 +23,39 @@ use super::merkle::{verify_inclusion, MAX_PROOF_LEN};
 use super::policy::{Policy, PolicyError};
 use super::record::{EventRecord, MAX_EVENT_BYTES};
 
+/// First line of every receipt: the C2SP tlog-proof format and version (§13.6).
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
 const RECORD_HEADER: &str = "icac-ledger-receipt/v1\n";
 /// Largest receipt file accepted.
 pub const MAX_RECEIPT_BYTES: usize = 2 * MAX_EVENT_BYTES + 32 * 1024;
 
+/// Why a receipt cannot be read or does not prove its record (§13.6).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiptError {
+    /// The file is over [`MAX_RECEIPT_BYTES`]; holds its length.
     #[error("receipt is {0} bytes; the limit is {MAX_RECEIPT_BYTES}")]
     TooLarge(usize),
+    /// The text breaks the receipt grammar: header, `extra`, `index` (canonical decimal),
+    /// proof lines (at most [`MAX_PROOF_LEN`] base64 hashes), the blank line, or the
+    /// `icac-ledger-receipt/v1` and `prev` lines inside `extra`.
     #[error("malformed receipt: {0}")]
     Malformed(&'static str),
+    /// The record is not a canonical §2 record, or its `prev_hash` is not `prev`, or its
+    /// `position` is not `index + 1`.
     #[error("the receipt record does not match: {0}")]
     Record(String),
+    /// The checkpoint is not accepted under the policy (§13.5): log signature or quorum.
     #[error("checkpoint refused: {0}")]
     Checkpoint(#[from] PolicyError),
+    /// The record's `ledger_id` is not the checkpoint's.
     #[error("the checkpoint is of ledger {checkpoint:?}, the record of {record:?}")]
-    OtherLedger { checkpoint: String, record: String },
+    OtherLedger {
+        /// The ledger id in the checkpoint's origin.
+        checkpoint: String,
+        /// The ledger id in the record.
+        record: String,
+    },
+    /// The event hash's leaf is not included at `index` under the checkpoint's root.
     #[error("inclusion proof does not verify: {0}")]
     Inclusion(String),
 }
@@ -47,29 +63,48 @@ pub enum ReceiptError {
 /// A receipt as parsed (nothing verified yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
+    /// The leaf index, the record's position − 1 (`index` line).
     pub index: u64,
+    /// RFC 9162 inclusion path for `index`, the leaf's sibling first (§7).
     pub proof: Vec<Hash32>,
+    /// The `prev` line of `extra`: the previous event's hash, hashed raw in front of the
+    /// record (§4) and required to equal the record's own `prev_hash`.
     pub prev_hash: Hash32,
+    /// The record's canonical bytes (§3), the rest of `extra`; a format 2 record, so
+    /// commitments only.
     pub canonical: Vec<u8>,
+    /// The published checkpoint, cosigned by the policy's witnesses.
     pub checkpoint_note: String,
 }
 
 /// What a verified receipt proves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiptFacts {
+    /// The record's ledger position (`index + 1`).
     pub position: u64,
+    /// The event hash recomputed from `prev` and the record (§4); its leaf is the one proven.
     pub event_hash: Hash32,
+    /// The record's `metadata.recorded_at`: when the ledger committed the filing, proven
+    /// rather than claimed.
     pub recorded_at: String,
+    /// The ledger, the same in the record and the checkpoint.
     pub ledger_id: String,
+    /// The record's stream type.
     pub aggregate_type: String,
+    /// The record's stream id, e.g. the case.
     pub aggregate_id: String,
+    /// The record's event type, e.g. `NotificationFiled`.
     pub event_type: String,
+    /// Size of the checkpoint the proof is against.
     pub checkpoint_size: u64,
+    /// The checkpoint's `time` line: when it was cut.
     pub checkpoint_time: String,
+    /// Policy names of the witnesses whose cosignatures verified.
     pub witnesses: Vec<String>,
 }
 
 impl Receipt {
+    /// The receipt file's text, in the layout of §13.6; [`Receipt::parse`] reads it back.
     pub fn encode(&self) -> String {
         let mut extra = Vec::with_capacity(self.canonical.len() + 96);
         extra.extend_from_slice(RECORD_HEADER.as_bytes());
@@ -89,6 +124,8 @@ impl Receipt {
         s
     }
 
+    /// Reads a receipt file, checking its grammar only; [`Receipt::verify`] checks what it
+    /// claims.
     pub fn parse(text: &str) -> Result<Self, ReceiptError> {
         if text.len() > MAX_RECEIPT_BYTES {
             return Err(ReceiptError::TooLarge(text.len()));

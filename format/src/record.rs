@@ -122,8 +122,8 @@ pub struct EventRecord {
     /// What happened, e.g. `NotificationFiled`; same alphabet and length as the stream
     /// names (§2).
     pub event_type: String,
-    /// Version of the payload's shape for this `event_type`, e.g. `"1"` (§2); same alphabet
-    /// and length.
+    /// Version of the payload's shape for this `event_type`, e.g. `"1"` (§2); the writer
+    /// holds it to the stream names' alphabet and length ([`check_name`]).
     pub event_version: String,
     /// The event's content, domain-defined: integers only within ±(2^53−1) (§2), and in a
     /// version 2 record personal values only as `{"sealed": …}` commitments (§12.3).

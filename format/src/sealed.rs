@@ -34,9 +34,13 @@ pub fn commitment(salt: &[u8; 32], value_bytes: &[u8]) -> Hash32 {
 /// A sealed value with what proves it: kept in the sealed store, never in the chain.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Opening {
+    /// `SHA-256(SEALED_PREFIX || salt || value)` (§12.1): what the payload's `{"sealed":
+    /// "<hex>"}` object holds.
     pub commitment: Hash32,
     /// JSON Pointer of the sealed object within its event's payload.
     pub path: String,
+    /// 32 random bytes, fresh for every value (§12.1), so equal values get unrelated
+    /// commitments; with the salt destroyed (§12.5) the value cannot be recovered.
     pub salt: [u8; 32],
     /// The value's canonical JSON bytes.
     pub value: Vec<u8>,
@@ -56,14 +60,22 @@ impl std::fmt::Debug for Opening {
     }
 }
 
+/// Why a payload cannot be sealed, or breaks the version 2 rules of §12.3.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
+    /// A value to seal has no canonical form (§2, "Numbers"; nesting); holds its JSON
+    /// Pointer and the reason.
     #[error("a sealed value at {0} is not canonical JSON: {1}")]
     Value(String, CanonicalError),
+    /// Sealing would put more than [`MAX_SEALED_PER_EVENT`] values in one event.
     #[error("an event may hold at most {MAX_SEALED_PER_EVENT} sealed values")]
     TooMany,
+    /// An object with a `sealed` member that has another member or is not 64 lowercase hex
+    /// digits (§12.3: *content altered*); holds its JSON Pointer.
     #[error("{0}: a \"sealed\" member must stand alone, as 64 lowercase hex digits")]
     BadCommitment(String),
+    /// An object with an `unsealed` member in a record, that is, a value that escaped
+    /// sealing (§12.3); holds its JSON Pointer.
     #[error("{0}: an \"unsealed\" value in a record escaped sealing")]
     Unsealed(String),
 }

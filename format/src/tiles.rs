@@ -3,7 +3,7 @@
 //! A tile is up to 256 consecutive Merkle tree hashes at one level: at level 0 the leaf
 //! hashes, at level `l` the roots of full tiles of level `l - 1`. An entry bundle holds
 //! the leaf inputs of one level-0 tile. Our leaf input (the *entry*) is the 32-byte event
-//! hash (LEDGER_FORMAT.md section 9), so a bundle is at most 256 × (2 + 32) bytes and a
+//! hash (LEDGER_FORMAT.md section 13.1), so a bundle is at most 256 × (2 + 32) bytes and a
 //! C2SP client recomputes each leaf hash as `SHA-256(0x00 || entry)`.
 //!
 //! Paths: `tile/<L>/<N>[.p/<W>]` and `tile/entries/<N>[.p/<W>]`, `<N>` split into
@@ -22,29 +22,50 @@ pub const MAX_PATH_LEN: usize = 128;
 /// Length of one entry: an event hash.
 pub const ENTRY_LEN: usize = 32;
 
+/// Why a tile path, hash tile or entry bundle is refused (§13.1, §13.2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TileError {
+    /// A path not in canonical tlog-tiles form (§13.2): no `tile/` prefix, over
+    /// [`MAX_PATH_LEN`] bytes, a level above [`MAX_LEVEL`], a partial width outside
+    /// 1–255, a malformed or non-canonical index.
     #[error("malformed tile path: {0}")]
     BadPath(&'static str),
+    /// Raised by [`Tile::check_within`]: the tile covers leaves beyond a tree of that size
+    /// (§13.2); holds its path and the size.
     #[error("tile {0} does not exist for tree size {1}")]
     PastTreeSize(String, u64),
+    /// Hash tile data that is not `width × 32` bytes.
     #[error("tile data has {len} bytes; a tile of width {width} has {expected}")]
     BadLength {
+        /// The data's length in bytes.
         len: usize,
+        /// The tile's width in hashes.
         width: u16,
+        /// `width × 32`.
         expected: usize,
     },
+    /// An entry bundle whose entry is not a `0x0020` length and 32 bytes (truncated,
+    /// another length), or that holds more than 256 entries (§13.1).
     #[error(
         "entry {index} in the bundle is {len} bytes; entries are {ENTRY_LEN}-byte event hashes"
     )]
-    BadEntry { index: usize, len: usize },
+    BadEntry {
+        /// The entry's 0-based index in the bundle.
+        index: usize,
+        /// Its length prefix (0 when fewer than two bytes are left).
+        len: usize,
+    },
 }
 
 /// Which resource a tile path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TileKind {
     /// Merkle tree hashes at a level.
-    Hashes { level: u8 },
+    Hashes {
+        /// 0 for leaf hashes; at level `l` each hash is the Merkle root of `256^l`
+        /// consecutive leaves (§13.2). At most [`MAX_LEVEL`].
+        level: u8,
+    },
     /// An entry bundle (the leaf inputs of the level-0 tile with the same index).
     Entries,
 }
@@ -52,12 +73,17 @@ pub enum TileKind {
 /// One tile or entry bundle: its kind, index within the level and width (1-256).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tile {
+    /// A hash tile at some level, or an entry bundle.
     pub kind: TileKind,
+    /// `<N>` in the path: the tile's 0-based index within its level.
     pub index: u64,
+    /// Hashes or entries it holds, 1–256; below 256 a partial tile, `.p/<W>` in its path.
     pub width: u16,
 }
 
 impl Tile {
+    /// Whether it holds all [`TILE_WIDTH`] hashes: a full tile never changes, a partial
+    /// one is superseded as the tree grows (§13.2).
     pub fn is_full(&self) -> bool {
         u64::from(self.width) == TILE_WIDTH
     }

@@ -19,15 +19,22 @@ pub const MAX_PROOF_LINES: usize = 63;
 /// The first three lines of any tlog-checkpoint: all a witness needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointHead {
+    /// Line 1: the log's origin, which names the log key a witness follows (`--log`).
     pub origin: String,
+    /// Line 2: the tree size, canonical decimal, at most [`MAX_TREE_SIZE`].
     pub size: u64,
+    /// Line 3: the Merkle root, 44 characters of base64.
     pub root: Hash32,
 }
 
 /// A parsed add-checkpoint request.
 #[derive(Debug, Clone)]
 pub struct AddCheckpoint {
+    /// The size the client believes the witness last cosigned for this origin (`old`
+    /// line); 0 for none. A mismatch is a 409 naming the witness's size.
     pub old_size: u64,
+    /// Consistency proof from `old_size` to the checkpoint's size (RFC 9162 §2.1.4), at
+    /// most [`MAX_PROOF_LINES`] hashes; empty from size 0 or for the same size.
     pub proof: Vec<Hash32>,
     /// The checkpoint note as sent (text and signatures).
     pub note: String,
@@ -36,24 +43,57 @@ pub struct AddCheckpoint {
 /// Why a witness will not cosign, with the spec's status code for each.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// 400: the body breaks the grammar (too large, not UTF-8, no `old` line, a
+    /// non-canonical size, a bad proof line, more than 63 of them, no checkpoint) or the
+    /// note is malformed; holds the reason.
     #[error("malformed request: {0}")]
     Malformed(String),
+    /// 404: the checkpoint's origin is no log the witness follows; holds at most 80
+    /// characters of it.
     #[error("unknown log origin {0:?}")]
     UnknownOrigin(String),
+    /// 403: no valid signature by a key trusted for the origin, or a trusted key's line
+    /// fails; holds the note error.
     #[error("checkpoint is not signed by a trusted key for its origin: {0}")]
     NotSigned(String),
+    /// 400: the `old` size is above the checkpoint's size.
     #[error("old size {old} is above the checkpoint size {size}")]
-    OldAboveNew { old: u64, size: u64 },
+    OldAboveNew {
+        /// The request's `old` size.
+        old: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// 409: the `old` size is not the size the witness last cosigned for the origin; the
+    /// answer's body is that size, so the client can retry with the right proof.
     #[error("old size {old} does not match the latest cosigned size {latest}")]
-    Conflict { old: u64, latest: u64 },
+    Conflict {
+        /// The request's `old` size.
+        old: u64,
+        /// The size the witness last cosigned (0 if never).
+        latest: u64,
+    },
+    /// 422: a checkpoint of size 0 whose root is not [`EMPTY_ROOT`].
     #[error("a checkpoint of size 0 must have the empty tree's root")]
     EmptyRoot,
+    /// 422: a non-empty proof from size 0 (the witness has cosigned nothing, or only size
+    /// 0, for the origin).
     #[error("a consistency proof from size 0 must be empty")]
     ProofFromZero,
+    /// 422, evidence: the size the witness last cosigned with another root; holds the size.
     #[error("same size {0} as the latest cosigned checkpoint but a different root")]
     SameSizeOtherRoot(u64),
+    /// 422, evidence: the consistency proof from the last cosigned checkpoint does not
+    /// verify (or is not empty for the same size and root).
     #[error("consistency proof from {old} to {size} does not verify: {reason}")]
-    Inconsistent { old: u64, size: u64, reason: String },
+    Inconsistent {
+        /// The size the witness last cosigned.
+        old: u64,
+        /// The checkpoint's size.
+        size: u64,
+        /// Why the proof fails.
+        reason: String,
+    },
 }
 
 impl Refusal {
