@@ -31,8 +31,8 @@ pub fn ledger_stream(ledger: &LedgerId) -> StreamId {
     StreamId::new(LEDGER_AGGREGATE_TYPE, ledger.as_str())
 }
 
-/// Payload of the genesis event, `LedgerInitialized` (§5); unknown members are refused, so
-/// an unknown `clock` makes the genesis an *invalid key event*.
+/// Payload of the genesis event, `LedgerInitialized` (§5). An unknown member or `clock`
+/// value does not parse, which makes the genesis an *invalid key event*.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerInitialized {

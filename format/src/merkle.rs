@@ -319,7 +319,7 @@ impl LeafSource for LeafHashes<'_> {
 pub struct FnLeafSource<F> {
     /// Number of leaves the source holds.
     pub len: u64,
-    /// Returns the RFC 6962 leaf hash of a 0-based leaf index.
+    /// Gives the RFC 6962 leaf hash of a 0-based leaf index, or the storage's error.
     pub fetch: F,
 }
 

@@ -70,8 +70,8 @@ pub struct Receipt {
     /// The `prev` line of `extra`: the previous event's hash, hashed raw in front of the
     /// record (§4) and required to equal the record's own `prev_hash`.
     pub prev_hash: Hash32,
-    /// The record's canonical bytes (§3), the rest of `extra`; a format 2 record, so
-    /// commitments only.
+    /// The record's canonical bytes (§3), the rest of `extra`; the ledger issues receipts
+    /// for format 2 records, which hold commitments only.
     pub canonical: Vec<u8>,
     /// The published checkpoint, cosigned by the policy's witnesses.
     pub checkpoint_note: String,
