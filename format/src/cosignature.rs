@@ -157,6 +157,10 @@ pub fn cosign(
 pub struct Cosigned {
     /// The witness's key name.
     pub name: String,
+    /// The key ID of the key that verified the line (§13.3). With the name it tells apart
+    /// two keys of one witness name, as a policy listing a rotated key beside its
+    /// successor has: a line by one must never count for the other.
+    pub key_id: [u8; 4],
     /// The time in the signed message, POSIX seconds (at most [`MAX_TIMESTAMP`]): when the
     /// witness says it cosigned.
     pub timestamp: u64,
@@ -226,9 +230,10 @@ pub fn verify_cosignatures(
                 &Signature::from_bytes(&sig),
             )
             .map_err(|_| bad())?;
-        if !out.iter().any(|c| c.name == name) {
+        if !out.iter().any(|c| c.name == name && c.key_id == k.id) {
             out.push(Cosigned {
                 name: name.to_owned(),
+                key_id: k.id,
                 timestamp,
             });
         }
@@ -267,6 +272,7 @@ mod tests {
             got,
             vec![Cosigned {
                 name: "witness.example/w1".into(),
+                key_id: k.key_id(),
                 timestamp: 1_679_315_147
             }]
         );

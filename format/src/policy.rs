@@ -205,6 +205,15 @@ impl Policy {
         {
             return Err("duplicate witness key".into());
         }
+        // Signature lines carry only the name and the key ID, so two keys sharing both
+        // could not be told apart by a line.
+        if self
+            .witnesses
+            .iter()
+            .any(|w| w.key.name() == key.name() && w.key.key_id() == key.key_id())
+        {
+            return Err("two witness keys share a name and key ID".into());
+        }
         if self.witnesses.len() == MAX_WITNESSES {
             return Err(format!("more than {MAX_WITNESSES} witnesses"));
         }
@@ -366,7 +375,11 @@ impl Policy {
         let witnesses: Vec<String> = self
             .witnesses
             .iter()
-            .filter(|w| cosignatures.iter().any(|c| c.name == w.key.name()))
+            .filter(|w| {
+                cosignatures
+                    .iter()
+                    .any(|c| c.name == w.key.name() && c.key_id == w.key.key_id())
+            })
             .map(|w| w.name.clone())
             .collect();
         if !self.quorum_met(&witnesses) {
@@ -394,6 +407,7 @@ fn optional_url(rest: &[&str]) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::Hash32;
     use ed25519_dalek::SigningKey;
 
     fn wkey(n: u8, name: &str) -> String {
@@ -429,6 +443,40 @@ mod tests {
         assert!(Policy::parse("quorum none\n")
             .unwrap()
             .quorum_met::<&str>(&[]));
+    }
+
+    /// Two keys under one witness name (a rotated key listed beside its successor) are
+    /// two witnesses: a line by one key never counts for the other.
+    #[test]
+    fn a_line_counts_only_for_the_key_that_signed_it() {
+        let log_key = SigningKey::from_bytes(&[1; 32]);
+        let log = NoteVerifier::for_ledger("ct", log_key.verifying_key()).unwrap();
+        let (old, new) = (SigningKey::from_bytes(&[31; 32]), SigningKey::from_bytes(&[32; 32]));
+        let vkey = |k: &SigningKey| CosignerKey::new("w", k.verifying_key()).unwrap().to_vkey();
+        let text = format!(
+            "log {}\nwitness A {}\nwitness B {}\ngroup G all A B\nquorum G\n",
+            log.to_verifier_key(),
+            vkey(&old),
+            vkey(&new)
+        );
+        let policy = Policy::parse(&text).unwrap();
+        let cp = Checkpoint::new("ct", 1, Hash32([7; 32]), Hash32([8; 32]), "2026-12-04T00:00:00Z")
+            .unwrap();
+        let note = checkpoint::sign(&cp, &log_key).unwrap();
+        let body = cp.body().unwrap();
+        let by_old = cosignature::cosign(&body, "w", &old, 1_700_000_000).unwrap();
+        let by_new = cosignature::cosign(&body, "w", &new, 1_700_000_000).unwrap();
+
+        let one = format!("{note}{by_old}");
+        assert!(matches!(
+            policy.accept(&one),
+            Err(PolicyError::QuorumNotMet { cosigned, .. }) if cosigned == ["A"]
+        ));
+        let both = format!("{note}{by_old}{by_new}");
+        assert_eq!(policy.accept(&both).unwrap().witnesses, ["A", "B"]);
+        // A key listed twice under one name is refused; so is its key ID under that name.
+        let twice = format!("witness A {}\nwitness B {}\nquorum A\n", vkey(&old), vkey(&old));
+        assert!(Policy::parse(&twice).is_err());
     }
 
     #[test]
