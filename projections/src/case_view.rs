@@ -321,7 +321,6 @@ impl CaseView {
         self.version = at.sequence;
         self.last_position = at.position;
         self.last_hash = *at.hash;
-        let position = at.position;
         match event {
             CaseEvent::ComplaintLogged {
                 reporting_unit,
@@ -332,7 +331,7 @@ impl CaseView {
             } => self.on_complaint_logged(reporting_unit, unit_case_number, *received_on, source),
             CaseEvent::NotificationFiled {
                 form, recorded_at, ..
-            } => self.on_notification_filed(form, *recorded_at, position),
+            } => self.on_notification_filed(form, *recorded_at, at),
             CaseEvent::DuplicateNotificationLinked {
                 form,
                 from_case_id,
@@ -341,7 +340,7 @@ impl CaseView {
             CaseEvent::CaseMerged {
                 primary_case_id,
                 recorded_at,
-            } => self.on_case_merged(primary_case_id, *recorded_at, position),
+            } => self.on_case_merged(primary_case_id, *recorded_at, at),
             CaseEvent::InformationShared {
                 share_number,
                 direction,
@@ -360,20 +359,14 @@ impl CaseView {
                 disposition,
                 recorded_at,
                 ..
-            } => self.on_status_changed(*from, *to, *disposition, *recorded_at, position),
+            } => self.on_status_changed(*from, *to, *disposition, *recorded_at, at),
             CaseEvent::ArrestRecorded {
                 arrest_number,
                 arrested_on,
                 arresting_unit,
                 charges,
                 ..
-            } => self.on_arrest_recorded(
-                *arrest_number,
-                *arrested_on,
-                arresting_unit,
-                charges,
-                position,
-            ),
+            } => self.on_arrest_recorded(*arrest_number, *arrested_on, arresting_unit, charges, at),
             CaseEvent::ReferralRecorded {
                 referral_number,
                 target,
@@ -396,12 +389,12 @@ impl CaseView {
                 changes,
                 reason,
                 recorded_at,
-            } => self.on_correction_recorded(*corrects, changes, reason, *recorded_at, position),
+            } => self.on_correction_recorded(*corrects, changes, reason, *recorded_at, at),
             CaseEvent::PersonalDataErased {
                 erased,
                 reason,
                 recorded_at,
-            } => self.on_personal_data_erased(erased.len(), reason, *recorded_at, position),
+            } => self.on_personal_data_erased(erased.len(), reason, *recorded_at, at),
             CaseEvent::VictimAdded {
                 victim_number,
                 age_band,
@@ -421,12 +414,7 @@ impl CaseView {
                 outcome,
                 decided_on,
                 ..
-            } => self.on_prosecution_outcome_recorded(
-                *arrest_number,
-                *outcome,
-                *decided_on,
-                position,
-            ),
+            } => self.on_prosecution_outcome_recorded(*arrest_number, *outcome, *decided_on, at),
         }
     }
 
@@ -449,7 +437,7 @@ impl CaseView {
         &mut self,
         form: &NotificationForm,
         recorded_at: Timestamp,
-        position: u64,
+        at: At<'_>,
     ) {
         self.reporting_unit = form.reporting_unit.clone();
         self.unit_case_number = Some(form.unit_case_number.clone());
@@ -466,7 +454,7 @@ impl CaseView {
             to: CaseStatus::Received,
             disposition: None,
             recorded_at,
-            position,
+            position: at.position,
         });
     }
 
@@ -485,7 +473,7 @@ impl CaseView {
         });
     }
 
-    fn on_case_merged(&mut self, primary_case_id: &CaseId, recorded_at: Timestamp, position: u64) {
+    fn on_case_merged(&mut self, primary_case_id: &CaseId, recorded_at: Timestamp, at: At<'_>) {
         self.merged_into = Some(primary_case_id.clone());
         self.merged_at = Some(recorded_at);
         self.status_log.push(StatusStep {
@@ -493,7 +481,7 @@ impl CaseView {
             to: CaseStatus::Closed,
             disposition: Some(Disposition::Duplicate),
             recorded_at,
-            position,
+            position: at.position,
         });
         self.status = Some(CaseStatus::Closed);
         self.disposition = Some(Disposition::Duplicate);
@@ -543,14 +531,14 @@ impl CaseView {
         to: CaseStatus,
         disposition: Option<Disposition>,
         recorded_at: Timestamp,
-        position: u64,
+        at: At<'_>,
     ) {
         self.status_log.push(StatusStep {
             from: Some(from),
             to,
             disposition,
             recorded_at,
-            position,
+            position: at.position,
         });
         self.status = Some(to);
         self.disposition = disposition;
@@ -562,14 +550,14 @@ impl CaseView {
         arrested_on: Date,
         arresting_unit: &Ori,
         charges: &[Charge],
-        position: u64,
+        at: At<'_>,
     ) {
         self.arrests.push(ArrestView {
             arrest_number,
             arrested_on,
             arresting_unit: arresting_unit.clone(),
             charges: charges.to_vec(),
-            position,
+            position: at.position,
             outcomes: Vec::new(),
         });
     }
@@ -618,13 +606,13 @@ impl CaseView {
         changes: &[CorrectedValue],
         reason: &str,
         recorded_at: Timestamp,
-        position: u64,
+        at: At<'_>,
     ) {
         for change in changes {
             self.apply_change(change);
         }
         self.corrections.push(CorrectionApplied {
-            position,
+            position: at.position,
             corrects: corrects.get(),
             fields: changes.iter().map(|c| c.field().to_owned()).collect(),
             reason: reason.to_owned(),
@@ -637,10 +625,10 @@ impl CaseView {
         values: usize,
         reason: &str,
         recorded_at: Timestamp,
-        position: u64,
+        at: At<'_>,
     ) {
         self.erasures.push(ErasureView {
-            position,
+            position: at.position,
             values: u32::try_from(values).unwrap_or(u32::MAX),
             reason: reason.to_owned(),
             recorded_at,
@@ -679,7 +667,7 @@ impl CaseView {
         arrest_number: u32,
         outcome: ProsecutionOutcome,
         decided_on: Date,
-        position: u64,
+        at: At<'_>,
     ) {
         if let Some(a) = self.arrest_mut(arrest_number) {
             a.outcomes.push(OutcomeView {
@@ -688,7 +676,7 @@ impl CaseView {
                 erasure_due_on: (outcome == ProsecutionOutcome::Nolle)
                     .then(|| prosecution::erasure_due_on(decided_on))
                     .flatten(),
-                position,
+                position: at.position,
             });
         }
     }
