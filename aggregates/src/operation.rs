@@ -214,105 +214,111 @@ impl Operation {
         units: &dyn UnitDirectory,
     ) -> Result<Vec<OperationEvent>, OperationError> {
         match command {
-            OperationCommand::Plan(c) => {
-                if self.stage.is_some() {
-                    return Err(OperationError::AlreadyPlanned);
-                }
-                text::check(&c.name, limits::SHORT).map_err(|problem| {
-                    OperationError::InvalidText {
-                        field: "name",
-                        problem,
-                    }
-                })?;
-                if !units.unit(&c.lead_unit).is_some_and(|u| u.active) {
-                    return Err(OperationError::InactiveUnit(c.lead_unit));
-                }
-                order(
-                    "planned_start",
-                    c.planned_start,
-                    "planned_end",
-                    c.planned_end,
-                )?;
-                Ok(vec![OperationEvent::OperationPlanned {
-                    operation_id: c.operation_id,
-                    name: c.name,
-                    lead_unit: c.lead_unit,
-                    planned_start: c.planned_start,
-                    planned_end: c.planned_end,
-                    recorded_at: c.recorded_at,
-                }])
-            }
-            OperationCommand::RecordConduct(c) => {
-                match self.stage {
-                    None => return Err(OperationError::NotPlanned),
-                    Some(OperationStage::Conducted) => {
-                        return Err(OperationError::AlreadyConducted)
-                    }
-                    Some(OperationStage::Concluded) => return Err(OperationError::Concluded),
-                    Some(OperationStage::Planned) => {}
-                }
-                order("started_on", c.started_on, "ended_on", c.ended_on)?;
-                past("ended_on", c.ended_on, c.recorded_at)?;
-                past("started_on", c.started_on, c.recorded_at)?;
-                if c.media.is_empty() {
-                    return Err(OperationError::Empty { field: "media" });
-                }
-                if c.media.len() > Medium::ALL.len() {
-                    return Err(OperationError::TooMany {
-                        what: "media",
-                        max: Medium::ALL.len(),
-                    });
-                }
-                if c.personas.is_empty() {
-                    return Err(OperationError::Empty { field: "personas" });
-                }
-                texts(
-                    "platforms",
-                    &c.platforms,
-                    bounds::PLATFORMS,
-                    limits::PLATFORM,
-                )?;
-                texts("personas", &c.personas, bounds::PERSONAS, limits::SHORT)?;
-                Ok(vec![OperationEvent::OperationConducted {
-                    started_on: c.started_on,
-                    ended_on: c.ended_on,
-                    media: c.media,
-                    platforms: c.platforms,
-                    personas: c.personas.into_iter().map(Sealed::Open).collect(),
-                    recorded_at: c.recorded_at,
-                }])
-            }
-            OperationCommand::Conclude(c) => {
-                match self.stage {
-                    None => return Err(OperationError::NotPlanned),
-                    Some(OperationStage::Planned) => return Err(OperationError::NotConducted),
-                    Some(OperationStage::Concluded) => return Err(OperationError::Concluded),
-                    Some(OperationStage::Conducted) => {}
-                }
-                past("concluded_on", c.concluded_on, c.recorded_at)?;
-                if let Some(start) = self.started_on {
-                    order("started_on", start, "concluded_on", c.concluded_on)?;
-                }
-                if c.cases_opened.len() > bounds::CASES {
-                    return Err(OperationError::TooMany {
-                        what: "cases_opened",
-                        max: bounds::CASES,
-                    });
-                }
-                if c.arrests > bounds::ARRESTS {
-                    return Err(OperationError::TooMany {
-                        what: "arrests",
-                        max: bounds::ARRESTS as usize,
-                    });
-                }
-                Ok(vec![OperationEvent::OperationConcluded {
-                    concluded_on: c.concluded_on,
-                    cases_opened: c.cases_opened,
-                    arrests: c.arrests,
-                    recorded_at: c.recorded_at,
-                }])
-            }
+            OperationCommand::Plan(c) => self.plan(c, units),
+            OperationCommand::RecordConduct(c) => self.record_conduct(c),
+            OperationCommand::Conclude(c) => self.conclude(c),
         }
+    }
+
+    fn plan(
+        &self,
+        c: PlanOperation,
+        units: &dyn UnitDirectory,
+    ) -> Result<Vec<OperationEvent>, OperationError> {
+        if self.stage.is_some() {
+            return Err(OperationError::AlreadyPlanned);
+        }
+        text::check(&c.name, limits::SHORT).map_err(|problem| OperationError::InvalidText {
+            field: "name",
+            problem,
+        })?;
+        if !units.unit(&c.lead_unit).is_some_and(|u| u.active) {
+            return Err(OperationError::InactiveUnit(c.lead_unit));
+        }
+        order(
+            "planned_start",
+            c.planned_start,
+            "planned_end",
+            c.planned_end,
+        )?;
+        Ok(vec![OperationEvent::OperationPlanned {
+            operation_id: c.operation_id,
+            name: c.name,
+            lead_unit: c.lead_unit,
+            planned_start: c.planned_start,
+            planned_end: c.planned_end,
+            recorded_at: c.recorded_at,
+        }])
+    }
+
+    fn record_conduct(&self, c: RecordConduct) -> Result<Vec<OperationEvent>, OperationError> {
+        match self.stage {
+            None => return Err(OperationError::NotPlanned),
+            Some(OperationStage::Conducted) => return Err(OperationError::AlreadyConducted),
+            Some(OperationStage::Concluded) => return Err(OperationError::Concluded),
+            Some(OperationStage::Planned) => {}
+        }
+        order("started_on", c.started_on, "ended_on", c.ended_on)?;
+        past("ended_on", c.ended_on, c.recorded_at)?;
+        past("started_on", c.started_on, c.recorded_at)?;
+        if c.media.is_empty() {
+            return Err(OperationError::Empty { field: "media" });
+        }
+        if c.media.len() > Medium::ALL.len() {
+            return Err(OperationError::TooMany {
+                what: "media",
+                max: Medium::ALL.len(),
+            });
+        }
+        if c.personas.is_empty() {
+            return Err(OperationError::Empty { field: "personas" });
+        }
+        texts(
+            "platforms",
+            &c.platforms,
+            bounds::PLATFORMS,
+            limits::PLATFORM,
+        )?;
+        texts("personas", &c.personas, bounds::PERSONAS, limits::SHORT)?;
+        Ok(vec![OperationEvent::OperationConducted {
+            started_on: c.started_on,
+            ended_on: c.ended_on,
+            media: c.media,
+            platforms: c.platforms,
+            personas: c.personas.into_iter().map(Sealed::Open).collect(),
+            recorded_at: c.recorded_at,
+        }])
+    }
+
+    fn conclude(&self, c: ConcludeOperation) -> Result<Vec<OperationEvent>, OperationError> {
+        match self.stage {
+            None => return Err(OperationError::NotPlanned),
+            Some(OperationStage::Planned) => return Err(OperationError::NotConducted),
+            Some(OperationStage::Concluded) => return Err(OperationError::Concluded),
+            Some(OperationStage::Conducted) => {}
+        }
+        past("concluded_on", c.concluded_on, c.recorded_at)?;
+        if let Some(start) = self.started_on {
+            order("started_on", start, "concluded_on", c.concluded_on)?;
+        }
+        if c.cases_opened.len() > bounds::CASES {
+            return Err(OperationError::TooMany {
+                what: "cases_opened",
+                max: bounds::CASES,
+            });
+        }
+        if c.arrests > bounds::ARRESTS {
+            return Err(OperationError::TooMany {
+                what: "arrests",
+                max: bounds::ARRESTS as usize,
+            });
+        }
+        Ok(vec![OperationEvent::OperationConcluded {
+            concluded_on: c.concluded_on,
+            cases_opened: c.cases_opened,
+            arrests: c.arrests,
+            recorded_at: c.recorded_at,
+        }])
     }
 }
 

@@ -11,7 +11,9 @@ use icac_aggregates::compliance::sharing::SharingClock;
 use icac_aggregates::compliance::NotificationClock;
 use icac_aggregates::form::v1::{AgeBand, AssistanceRequested, Source, Victim};
 use icac_aggregates::form::NotificationForm;
-use icac_aggregates::ids::{CaseId, CyberTipNumber, OperationId, Ori, StatuteCode, UnitCaseNumber};
+use icac_aggregates::ids::{
+    CaseId, CyberTipNumber, LedgerPosition, OperationId, Ori, StatuteCode, UnitCaseNumber,
+};
 use icac_aggregates::local_time::ct_date;
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -59,6 +61,22 @@ impl NotificationSummary {
 /// the summary and the corrections of "the victim" refer to).
 fn first_victim(form: &NotificationForm) -> Option<&Victim> {
     form.victim.as_ref().or(form.victims.first())
+}
+
+/// The children a filed form lists, numbered from 1 in the form's order; an
+/// identified child without a date counts from `filed_on`.
+fn filed_victims(form: &NotificationForm, filed_on: Date) -> Vec<VictimView> {
+    let listed = form.victim.iter().chain(form.victims.iter());
+    listed
+        .zip(1u32..)
+        .map(|(v, n)| VictimView {
+            victim_number: n,
+            age_band: v.age_band,
+            identified: v.identified,
+            identified_on: v.identified_on,
+            counted_on: v.identified.then(|| v.identified_on.unwrap_or(filed_on)),
+        })
+        .collect()
 }
 
 /// One child of the case, never more than its age band and when it was identified.
@@ -310,231 +328,84 @@ impl CaseView {
                 received_on,
                 source,
                 ..
-            } => {
-                self.reporting_unit = reporting_unit.clone();
-                self.unit_case_number = unit_case_number.clone();
-                self.received_on = *received_on;
-                self.source = source.kind();
-                self.cybertip_number = source.cybertip().cloned();
-                self.opened_by_complaint = true;
-            }
+            } => self.on_complaint_logged(reporting_unit, unit_case_number, *received_on, source),
             CaseEvent::NotificationFiled {
                 form, recorded_at, ..
-            } => {
-                self.reporting_unit = form.reporting_unit.clone();
-                self.unit_case_number = Some(form.unit_case_number.clone());
-                self.received_on = form.received.date;
-                self.source = form.source.kind();
-                self.cybertip_number = form.source.cybertip().cloned();
-                self.urgent |= form.urgent;
-                self.notification = Some(NotificationSummary::of(form));
-                self.notified_at = Some(*recorded_at);
-                let filed_on = ct_date(*recorded_at);
-                let listed = form.victim.iter().chain(form.victims.iter());
-                self.victims = listed
-                    .zip(1u32..)
-                    .map(|(v, n)| VictimView {
-                        victim_number: n,
-                        age_band: v.age_band,
-                        identified: v.identified,
-                        identified_on: v.identified_on,
-                        counted_on: v.identified.then(|| v.identified_on.unwrap_or(filed_on)),
-                    })
-                    .collect();
-                self.status = Some(CaseStatus::Received);
-                self.status_log.push(StatusStep {
-                    from: None,
-                    to: CaseStatus::Received,
-                    disposition: None,
-                    recorded_at: *recorded_at,
-                    position: at.position,
-                });
-            }
+            } => self.on_notification_filed(form, *recorded_at, at),
             CaseEvent::DuplicateNotificationLinked {
                 form,
                 from_case_id,
                 recorded_at,
-            } => {
-                self.urgent |= form.urgent;
-                self.linked_notifications.push(LinkedNotificationView {
-                    reporting_unit: form.reporting_unit.clone(),
-                    unit_case_number: form.unit_case_number.clone(),
-                    from_case_id: from_case_id.clone(),
-                    recorded_at: *recorded_at,
-                });
-            }
+            } => self.on_duplicate_notification_linked(form, from_case_id, *recorded_at),
             CaseEvent::CaseMerged {
                 primary_case_id,
                 recorded_at,
-            } => {
-                self.merged_into = Some(primary_case_id.clone());
-                self.merged_at = Some(*recorded_at);
-                self.status_log.push(StatusStep {
-                    from: self.status,
-                    to: CaseStatus::Closed,
-                    disposition: Some(Disposition::Duplicate),
-                    recorded_at: *recorded_at,
-                    position: at.position,
-                });
-                self.status = Some(CaseStatus::Closed);
-                self.disposition = Some(Disposition::Duplicate);
-            }
+            } => self.on_case_merged(primary_case_id, *recorded_at, at),
             CaseEvent::InformationShared {
                 share_number,
                 direction,
                 category,
                 recorded_at,
                 ..
-            } => {
-                let (way, recipients, to_units) = match direction {
-                    ShareDirection::UnitToTaskForce { .. } => {
-                        (ShareWay::UnitToTaskForce, 1, Vec::new())
-                    }
-                    ShareDirection::TaskForceToUnits { to_units } => (
-                        ShareWay::TaskForceToUnits,
-                        u32::try_from(to_units.len()).unwrap_or(u32::MAX),
-                        to_units.iter().map(ToString::to_string).collect(),
-                    ),
-                };
-                self.shares.push(ShareView {
-                    share_number: *share_number,
-                    way,
-                    category: *category,
-                    recipients,
-                    to_units,
-                    recorded_at: *recorded_at,
-                });
-            }
+            } => self.on_information_shared(*share_number, direction, *category, *recorded_at),
             CaseEvent::InvestigatorAssigned {
                 investigator,
                 role,
                 recorded_at,
-            } => self.assignments.push(AssignmentView {
-                investigator: investigator.clone(),
-                role: *role,
-                assigned_at: *recorded_at,
-            }),
+            } => self.on_investigator_assigned(investigator, *role, *recorded_at),
             CaseEvent::StatusChanged {
                 from,
                 to,
                 disposition,
                 recorded_at,
                 ..
-            } => {
-                self.status_log.push(StatusStep {
-                    from: Some(*from),
-                    to: *to,
-                    disposition: *disposition,
-                    recorded_at: *recorded_at,
-                    position: at.position,
-                });
-                self.status = Some(*to);
-                self.disposition = *disposition;
-            }
+            } => self.on_status_changed(*from, *to, *disposition, *recorded_at, at),
             CaseEvent::ArrestRecorded {
                 arrest_number,
                 arrested_on,
                 arresting_unit,
                 charges,
                 ..
-            } => self.arrests.push(ArrestView {
-                arrest_number: *arrest_number,
-                arrested_on: *arrested_on,
-                arresting_unit: arresting_unit.clone(),
-                charges: charges.clone(),
-                position: at.position,
-                outcomes: Vec::new(),
-            }),
+            } => self.on_arrest_recorded(*arrest_number, *arrested_on, arresting_unit, charges, at),
             CaseEvent::ReferralRecorded {
                 referral_number,
                 target,
                 agency_name,
                 referred_on,
                 ..
-            } => self.referrals.push(ReferralView {
-                referral_number: *referral_number,
-                target: *target,
-                agency_name: agency_name.clone(),
-                referred_on: *referred_on,
-                decision: None,
-                decided_on: None,
-            }),
+            } => self.on_referral_recorded(*referral_number, *target, agency_name, *referred_on),
             CaseEvent::ReferralDecided {
                 referral_number,
                 decision,
                 decided_on,
                 ..
-            } => {
-                if let Some(r) = self
-                    .referrals
-                    .iter_mut()
-                    .find(|r| r.referral_number == *referral_number)
-                {
-                    r.decision = Some(*decision);
-                    r.decided_on = Some(*decided_on);
-                }
-            }
+            } => self.on_referral_decided(*referral_number, *decision, *decided_on),
             CaseEvent::LinkedToOperation { operation_id, .. } => {
                 self.operations.push(operation_id.clone());
             }
-            CaseEvent::UrgentFlagSet { reason, .. } => {
-                self.urgent = true;
-                self.urgency_reason = Some(*reason);
-            }
+            CaseEvent::UrgentFlagSet { reason, .. } => self.on_urgent_flag_set(*reason),
             CaseEvent::CorrectionRecorded {
                 corrects,
                 changes,
                 reason,
                 recorded_at,
-            } => {
-                for change in changes {
-                    self.apply_change(change);
-                }
-                self.corrections.push(CorrectionApplied {
-                    position: at.position,
-                    corrects: corrects.get(),
-                    fields: changes.iter().map(|c| c.field().to_owned()).collect(),
-                    reason: reason.clone(),
-                    recorded_at: *recorded_at,
-                });
-            }
+            } => self.on_correction_recorded(*corrects, changes, reason, *recorded_at, at),
             CaseEvent::PersonalDataErased {
                 erased,
                 reason,
                 recorded_at,
-            } => self.erasures.push(ErasureView {
-                position: at.position,
-                values: u32::try_from(erased.len()).unwrap_or(u32::MAX),
-                reason: reason.clone(),
-                recorded_at: *recorded_at,
-            }),
+            } => self.on_personal_data_erased(erased.len(), reason, *recorded_at, at),
             CaseEvent::VictimAdded {
                 victim_number,
                 age_band,
                 identified_on,
                 ..
-            } => self.victims.push(VictimView {
-                victim_number: *victim_number,
-                age_band: *age_band,
-                identified: identified_on.is_some(),
-                identified_on: *identified_on,
-                counted_on: *identified_on,
-            }),
+            } => self.on_victim_added(*victim_number, *age_band, *identified_on),
             CaseEvent::VictimIdentified {
                 victim_number,
                 identified_on,
                 ..
-            } => {
-                if let Some(v) = self
-                    .victims
-                    .iter_mut()
-                    .find(|v| v.victim_number == *victim_number)
-                {
-                    v.identified = true;
-                    v.identified_on = Some(*identified_on);
-                    v.counted_on = Some(*identified_on);
-                }
-            }
+            } => self.on_victim_identified(*victim_number, *identified_on),
             CaseEvent::SharingCadenceSet { cadence_days, .. } => {
                 self.sharing_cadence_days = Some(*cadence_days);
             }
@@ -543,18 +414,270 @@ impl CaseView {
                 outcome,
                 decided_on,
                 ..
-            } => {
-                if let Some(a) = self.arrest_mut(*arrest_number) {
-                    a.outcomes.push(OutcomeView {
-                        outcome: *outcome,
-                        decided_on: *decided_on,
-                        erasure_due_on: (*outcome == ProsecutionOutcome::Nolle)
-                            .then(|| prosecution::erasure_due_on(*decided_on))
-                            .flatten(),
-                        position: at.position,
-                    });
-                }
-            }
+            } => self.on_prosecution_outcome_recorded(*arrest_number, *outcome, *decided_on, at),
+        }
+    }
+
+    fn on_complaint_logged(
+        &mut self,
+        reporting_unit: &Ori,
+        unit_case_number: &Option<UnitCaseNumber>,
+        received_on: Date,
+        source: &Source,
+    ) {
+        self.reporting_unit = reporting_unit.clone();
+        self.unit_case_number = unit_case_number.clone();
+        self.received_on = received_on;
+        self.source = source.kind();
+        self.cybertip_number = source.cybertip().cloned();
+        self.opened_by_complaint = true;
+    }
+
+    fn on_notification_filed(
+        &mut self,
+        form: &NotificationForm,
+        recorded_at: Timestamp,
+        at: At<'_>,
+    ) {
+        self.reporting_unit = form.reporting_unit.clone();
+        self.unit_case_number = Some(form.unit_case_number.clone());
+        self.received_on = form.received.date;
+        self.source = form.source.kind();
+        self.cybertip_number = form.source.cybertip().cloned();
+        self.urgent |= form.urgent;
+        self.notification = Some(NotificationSummary::of(form));
+        self.notified_at = Some(recorded_at);
+        self.victims = filed_victims(form, ct_date(recorded_at));
+        self.status = Some(CaseStatus::Received);
+        self.status_log.push(StatusStep {
+            from: None,
+            to: CaseStatus::Received,
+            disposition: None,
+            recorded_at,
+            position: at.position,
+        });
+    }
+
+    fn on_duplicate_notification_linked(
+        &mut self,
+        form: &NotificationForm,
+        from_case_id: &Option<CaseId>,
+        recorded_at: Timestamp,
+    ) {
+        self.urgent |= form.urgent;
+        self.linked_notifications.push(LinkedNotificationView {
+            reporting_unit: form.reporting_unit.clone(),
+            unit_case_number: form.unit_case_number.clone(),
+            from_case_id: from_case_id.clone(),
+            recorded_at,
+        });
+    }
+
+    fn on_case_merged(&mut self, primary_case_id: &CaseId, recorded_at: Timestamp, at: At<'_>) {
+        self.merged_into = Some(primary_case_id.clone());
+        self.merged_at = Some(recorded_at);
+        self.status_log.push(StatusStep {
+            from: self.status,
+            to: CaseStatus::Closed,
+            disposition: Some(Disposition::Duplicate),
+            recorded_at,
+            position: at.position,
+        });
+        self.status = Some(CaseStatus::Closed);
+        self.disposition = Some(Disposition::Duplicate);
+    }
+
+    fn on_information_shared(
+        &mut self,
+        share_number: u32,
+        direction: &ShareDirection,
+        category: ShareCategory,
+        recorded_at: Timestamp,
+    ) {
+        let (way, recipients, to_units) = match direction {
+            ShareDirection::UnitToTaskForce { .. } => (ShareWay::UnitToTaskForce, 1, Vec::new()),
+            ShareDirection::TaskForceToUnits { to_units } => (
+                ShareWay::TaskForceToUnits,
+                u32::try_from(to_units.len()).unwrap_or(u32::MAX),
+                to_units.iter().map(ToString::to_string).collect(),
+            ),
+        };
+        self.shares.push(ShareView {
+            share_number,
+            way,
+            category,
+            recipients,
+            to_units,
+            recorded_at,
+        });
+    }
+
+    fn on_investigator_assigned(
+        &mut self,
+        investigator: &Investigator,
+        role: InvestigatorRole,
+        recorded_at: Timestamp,
+    ) {
+        self.assignments.push(AssignmentView {
+            investigator: investigator.clone(),
+            role,
+            assigned_at: recorded_at,
+        });
+    }
+
+    fn on_status_changed(
+        &mut self,
+        from: CaseStatus,
+        to: CaseStatus,
+        disposition: Option<Disposition>,
+        recorded_at: Timestamp,
+        at: At<'_>,
+    ) {
+        self.status_log.push(StatusStep {
+            from: Some(from),
+            to,
+            disposition,
+            recorded_at,
+            position: at.position,
+        });
+        self.status = Some(to);
+        self.disposition = disposition;
+    }
+
+    fn on_arrest_recorded(
+        &mut self,
+        arrest_number: u32,
+        arrested_on: Date,
+        arresting_unit: &Ori,
+        charges: &[Charge],
+        at: At<'_>,
+    ) {
+        self.arrests.push(ArrestView {
+            arrest_number,
+            arrested_on,
+            arresting_unit: arresting_unit.clone(),
+            charges: charges.to_vec(),
+            position: at.position,
+            outcomes: Vec::new(),
+        });
+    }
+
+    fn on_referral_recorded(
+        &mut self,
+        referral_number: u32,
+        target: ReferralTarget,
+        agency_name: &str,
+        referred_on: Date,
+    ) {
+        self.referrals.push(ReferralView {
+            referral_number,
+            target,
+            agency_name: agency_name.to_owned(),
+            referred_on,
+            decision: None,
+            decided_on: None,
+        });
+    }
+
+    fn on_referral_decided(
+        &mut self,
+        referral_number: u32,
+        decision: ReferralDecision,
+        decided_on: Date,
+    ) {
+        if let Some(r) = self
+            .referrals
+            .iter_mut()
+            .find(|r| r.referral_number == referral_number)
+        {
+            r.decision = Some(decision);
+            r.decided_on = Some(decided_on);
+        }
+    }
+
+    fn on_urgent_flag_set(&mut self, reason: UrgencyReason) {
+        self.urgent = true;
+        self.urgency_reason = Some(reason);
+    }
+
+    fn on_correction_recorded(
+        &mut self,
+        corrects: LedgerPosition,
+        changes: &[CorrectedValue],
+        reason: &str,
+        recorded_at: Timestamp,
+        at: At<'_>,
+    ) {
+        for change in changes {
+            self.apply_change(change);
+        }
+        self.corrections.push(CorrectionApplied {
+            position: at.position,
+            corrects: corrects.get(),
+            fields: changes.iter().map(|c| c.field().to_owned()).collect(),
+            reason: reason.to_owned(),
+            recorded_at,
+        });
+    }
+
+    fn on_personal_data_erased(
+        &mut self,
+        values: usize,
+        reason: &str,
+        recorded_at: Timestamp,
+        at: At<'_>,
+    ) {
+        self.erasures.push(ErasureView {
+            position: at.position,
+            values: u32::try_from(values).unwrap_or(u32::MAX),
+            reason: reason.to_owned(),
+            recorded_at,
+        });
+    }
+
+    fn on_victim_added(
+        &mut self,
+        victim_number: u32,
+        age_band: AgeBand,
+        identified_on: Option<Date>,
+    ) {
+        self.victims.push(VictimView {
+            victim_number,
+            age_band,
+            identified: identified_on.is_some(),
+            identified_on,
+            counted_on: identified_on,
+        });
+    }
+
+    fn on_victim_identified(&mut self, victim_number: u32, identified_on: Date) {
+        if let Some(v) = self
+            .victims
+            .iter_mut()
+            .find(|v| v.victim_number == victim_number)
+        {
+            v.identified = true;
+            v.identified_on = Some(identified_on);
+            v.counted_on = Some(identified_on);
+        }
+    }
+
+    fn on_prosecution_outcome_recorded(
+        &mut self,
+        arrest_number: u32,
+        outcome: ProsecutionOutcome,
+        decided_on: Date,
+        at: At<'_>,
+    ) {
+        if let Some(a) = self.arrest_mut(arrest_number) {
+            a.outcomes.push(OutcomeView {
+                outcome,
+                decided_on,
+                erasure_due_on: (outcome == ProsecutionOutcome::Nolle)
+                    .then(|| prosecution::erasure_due_on(decided_on))
+                    .flatten(),
+                position: at.position,
+            });
         }
     }
 

@@ -87,93 +87,51 @@ impl ReadModels {
     pub fn apply(&mut self, e: &LedgerEvent) -> Result<Option<ViewKey>, FoldError> {
         self.advance(e.position)?;
         let (seq, pos) = (e.sequence, e.position);
+        let id = e.aggregate_id.as_str();
         let changed = match &e.event {
             DomainEvent::Case(event) => {
-                let Ok(id) = CaseId::parse(e.aggregate_id.as_str()) else {
-                    self.orphans += 1;
-                    return Ok(None);
-                };
                 let at = At {
                     position: pos,
                     sequence: seq,
                     hash: &e.hash,
                 };
-                match self.cases.get_mut(&id) {
-                    Some(view) => view.apply(event, at),
-                    None => match CaseView::open(event, at) {
-                        Some(view) => {
-                            self.cases.insert(id.clone(), view);
-                        }
-                        None => {
-                            self.orphans += 1;
-                            return Ok(None);
-                        }
-                    },
-                }
-                Some(ViewKey::Case(id))
+                fold_view(
+                    &mut self.cases,
+                    CaseId::parse(id).ok(),
+                    |view| view.apply(event, at),
+                    || CaseView::open(event, at),
+                )
+                .map(ViewKey::Case)
             }
-            DomainEvent::Operation(event) => {
-                let Ok(id) = OperationId::parse(e.aggregate_id.as_str()) else {
-                    self.orphans += 1;
-                    return Ok(None);
-                };
-                match self.operations.get_mut(&id) {
-                    Some(v) => v.apply(event, seq, pos),
-                    None => match OperationView::open(event, seq, pos) {
-                        Some(v) => {
-                            self.operations.insert(id.clone(), v);
-                        }
-                        None => {
-                            self.orphans += 1;
-                            return Ok(None);
-                        }
-                    },
-                }
-                Some(ViewKey::Operation(id))
-            }
-            DomainEvent::PublicReport(event) => {
-                let Ok(id) = ReceiptNumber::parse(e.aggregate_id.as_str()) else {
-                    self.orphans += 1;
-                    return Ok(None);
-                };
-                match self.public_reports.get_mut(&id) {
-                    Some(v) => v.apply(event, seq, pos),
-                    None => match PublicReportView::open(event, seq, pos) {
-                        Some(v) => {
-                            self.public_reports.insert(id.clone(), v);
-                        }
-                        None => {
-                            self.orphans += 1;
-                            return Ok(None);
-                        }
-                    },
-                }
-                Some(ViewKey::PublicReport(id))
-            }
-            DomainEvent::Unit(event) => {
-                let Ok(id) = Ori::parse(e.aggregate_id.as_str()) else {
-                    self.orphans += 1;
-                    return Ok(None);
-                };
-                match self.units.get_mut(&id) {
-                    Some(v) => v.apply(event, seq, pos),
-                    None => match UnitView::open(event, seq, pos) {
-                        Some(v) => {
-                            self.units.insert(id.clone(), v);
-                        }
-                        None => {
-                            self.orphans += 1;
-                            return Ok(None);
-                        }
-                    },
-                }
-                Some(ViewKey::Unit(id))
-            }
+            DomainEvent::Operation(event) => fold_view(
+                &mut self.operations,
+                OperationId::parse(id).ok(),
+                |v| v.apply(event, seq, pos),
+                || OperationView::open(event, seq, pos),
+            )
+            .map(ViewKey::Operation),
+            DomainEvent::PublicReport(event) => fold_view(
+                &mut self.public_reports,
+                ReceiptNumber::parse(id).ok(),
+                |v| v.apply(event, seq, pos),
+                || PublicReportView::open(event, seq, pos),
+            )
+            .map(ViewKey::PublicReport),
+            DomainEvent::Unit(event) => fold_view(
+                &mut self.units,
+                Ori::parse(id).ok(),
+                |v| v.apply(event, seq, pos),
+                || UnitView::open(event, seq, pos),
+            )
+            .map(ViewKey::Unit),
             // CyberTip claims matter to deconfliction, which reads the
             // cybertip streams itself; no published view needs them.
             // Tips are read by folding their streams on request (`tips::fold`).
-            DomainEvent::Cybertip(_) | DomainEvent::NcmecTip(_) => None,
+            DomainEvent::Cybertip(_) | DomainEvent::NcmecTip(_) => return Ok(None),
         };
+        if changed.is_none() {
+            self.orphans += 1;
+        }
         Ok(changed)
     }
 
@@ -289,4 +247,24 @@ impl ReadModels {
         });
         open
     }
+}
+
+/// Folds an event into the view of `id`, or opens that view with it. `None` for an
+/// event the models cannot place (an orphan): its stream's id did not parse, or it
+/// has no view yet and does not open one.
+fn fold_view<K: Ord + Clone, V>(
+    views: &mut BTreeMap<K, V>,
+    id: Option<K>,
+    apply: impl FnOnce(&mut V),
+    open: impl FnOnce() -> Option<V>,
+) -> Option<K> {
+    let id = id?;
+    match views.get_mut(&id) {
+        Some(view) => apply(view),
+        None => {
+            let view = open()?;
+            views.insert(id.clone(), view);
+        }
+    }
+    Some(id)
 }

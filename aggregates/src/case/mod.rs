@@ -29,7 +29,7 @@ pub use status::{CaseStatus, Disposition};
 pub use victims::{AddVictim, CaseVictim, IdentifyVictim};
 
 use crate::compliance::NotificationClock;
-use crate::form::v1::Source;
+use crate::form::v1::{AgeBand, Source};
 use crate::form::validation::EARLIEST_DATE;
 use crate::form::{self, NotificationForm, ValidationContext};
 use crate::ids::{CaseId, CyberTipNumber, OperationId, Ori, StatuteCode, UnitCaseNumber};
@@ -919,6 +919,166 @@ impl Case {
     }
 }
 
+/// The event fold, one method per event kind; `Aggregate::apply` dispatches.
+impl Case {
+    fn on_complaint_logged(
+        &mut self,
+        case_id: CaseId,
+        reporting_unit: Ori,
+        unit_case_number: Option<UnitCaseNumber>,
+        received_on: Date,
+        received_time: Option<Time>,
+        source: Source,
+    ) {
+        self.case_id = Some(case_id);
+        self.reporting_unit = Some(reporting_unit);
+        self.unit_case_number = unit_case_number;
+        self.received_on = Some(received_on);
+        self.received_time = received_time;
+        self.source = Some(source);
+        self.opened_by_complaint = true;
+    }
+
+    fn on_notification_filed(
+        &mut self,
+        case_id: CaseId,
+        mut form: NotificationForm,
+        recorded_at: Timestamp,
+    ) {
+        crate::upcast::form_v1_to_v2(&mut form);
+        self.victims = victims::from_form(&form.victims);
+        self.case_id = Some(case_id);
+        self.reporting_unit = Some(form.reporting_unit.clone());
+        self.unit_case_number = Some(form.unit_case_number.clone());
+        self.received_on = Some(form.received.date);
+        self.received_time = form.received.time;
+        self.source = Some(form.source.clone());
+        self.urgent |= form.urgent;
+        self.notification = Some(form);
+        self.notified_at = Some(recorded_at);
+        self.status = Some(CaseStatus::Received);
+    }
+
+    fn on_duplicate_notification_linked(
+        &mut self,
+        form: NotificationForm,
+        from_case_id: Option<CaseId>,
+        recorded_at: Timestamp,
+    ) {
+        self.urgent |= form.urgent;
+        self.linked_notifications.push(LinkedNotification {
+            reporting_unit: form.reporting_unit,
+            unit_case_number: form.unit_case_number,
+            from_case_id,
+            recorded_at,
+        });
+    }
+
+    fn on_case_merged(&mut self, primary_case_id: CaseId, recorded_at: Timestamp) {
+        self.merged_into = Some(primary_case_id);
+        self.merged_at = Some(recorded_at);
+        self.status = Some(CaseStatus::Closed);
+        self.disposition = Some(Disposition::Duplicate);
+    }
+
+    fn on_status_changed(&mut self, to: CaseStatus, disposition: Option<Disposition>) {
+        self.status = Some(to);
+        self.disposition = disposition;
+    }
+
+    fn on_arrest_recorded(
+        &mut self,
+        arrest_number: u32,
+        arrested_on: Date,
+        arresting_unit: Ori,
+        charges: Vec<Charge>,
+    ) {
+        self.arrests.push(Arrest {
+            arrest_number,
+            arrested_on,
+            arresting_unit,
+            charges,
+            outcomes: Vec::new(),
+        });
+    }
+
+    fn on_referral_recorded(
+        &mut self,
+        referral_number: u32,
+        target: ReferralTarget,
+        agency_name: String,
+        referred_on: Date,
+    ) {
+        self.referrals.push(Referral {
+            referral_number,
+            target,
+            agency_name,
+            referred_on,
+            decision: None,
+        });
+    }
+
+    fn on_referral_decided(&mut self, referral_number: u32, decision: ReferralDecision) {
+        if let Some(r) = self
+            .referrals
+            .iter_mut()
+            .find(|r| r.referral_number == referral_number)
+        {
+            r.decision = Some(decision);
+        }
+    }
+
+    fn on_correction_recorded(&mut self, changes: Vec<CorrectedValue>) {
+        self.corrections += 1;
+        for change in changes {
+            self.apply_change(change);
+        }
+    }
+
+    fn on_victim_added(
+        &mut self,
+        victim_number: u32,
+        age_band: AgeBand,
+        identified_on: Option<Date>,
+    ) {
+        self.victims.push(CaseVictim {
+            victim_number,
+            age_band,
+            identified: identified_on.is_some(),
+            identified_on,
+        });
+    }
+
+    fn on_victim_identified(&mut self, victim_number: u32, identified_on: Date) {
+        if let Some(v) = self
+            .victims
+            .iter_mut()
+            .find(|v| v.victim_number == victim_number)
+        {
+            v.identified = true;
+            v.identified_on = Some(identified_on);
+        }
+    }
+
+    fn on_prosecution_outcome_recorded(
+        &mut self,
+        arrest_number: u32,
+        outcome: ProsecutionOutcome,
+        decided_on: Date,
+    ) {
+        if let Some(a) = self
+            .arrests
+            .iter_mut()
+            .find(|a| a.arrest_number == arrest_number)
+        {
+            a.outcomes.push(OutcomeEntry {
+                outcome,
+                decided_on,
+            });
+        }
+    }
+}
+
 impl Aggregate for Case {
     const TYPE: &'static str = "case";
     type Command = CaseCommand;
@@ -948,55 +1108,28 @@ impl Aggregate for Case {
                 received_time,
                 source,
                 ..
-            } => {
-                self.case_id = Some(case_id);
-                self.reporting_unit = Some(reporting_unit);
-                self.unit_case_number = unit_case_number;
-                self.received_on = Some(received_on);
-                self.received_time = received_time;
-                self.source = Some(source);
-                self.opened_by_complaint = true;
-            }
+            } => self.on_complaint_logged(
+                case_id,
+                reporting_unit,
+                unit_case_number,
+                received_on,
+                received_time,
+                source,
+            ),
             CaseEvent::NotificationFiled {
                 case_id,
-                mut form,
+                form,
                 recorded_at,
-            } => {
-                crate::upcast::form_v1_to_v2(&mut form);
-                self.victims = victims::from_form(&form.victims);
-                self.case_id = Some(case_id);
-                self.reporting_unit = Some(form.reporting_unit.clone());
-                self.unit_case_number = Some(form.unit_case_number.clone());
-                self.received_on = Some(form.received.date);
-                self.received_time = form.received.time;
-                self.source = Some(form.source.clone());
-                self.urgent |= form.urgent;
-                self.notification = Some(form);
-                self.notified_at = Some(recorded_at);
-                self.status = Some(CaseStatus::Received);
-            }
+            } => self.on_notification_filed(case_id, form, recorded_at),
             CaseEvent::DuplicateNotificationLinked {
                 form,
                 from_case_id,
                 recorded_at,
-            } => {
-                self.urgent |= form.urgent;
-                self.linked_notifications.push(LinkedNotification {
-                    reporting_unit: form.reporting_unit,
-                    unit_case_number: form.unit_case_number,
-                    from_case_id,
-                    recorded_at,
-                });
-            }
+            } => self.on_duplicate_notification_linked(form, from_case_id, recorded_at),
             CaseEvent::CaseMerged {
                 primary_case_id,
                 recorded_at,
-            } => {
-                self.merged_into = Some(primary_case_id);
-                self.merged_at = Some(recorded_at);
-                self.status = Some(CaseStatus::Closed);
-                self.disposition = Some(Disposition::Duplicate);
-            }
+            } => self.on_case_merged(primary_case_id, recorded_at),
             CaseEvent::InformationShared { share_number, .. } => self.shares = share_number,
             CaseEvent::InvestigatorAssigned {
                 investigator, role, ..
@@ -1005,61 +1138,29 @@ impl Aggregate for Case {
             }
             CaseEvent::StatusChanged {
                 to, disposition, ..
-            } => {
-                self.status = Some(to);
-                self.disposition = disposition;
-            }
+            } => self.on_status_changed(to, disposition),
             CaseEvent::ArrestRecorded {
                 arrest_number,
                 arrested_on,
                 arresting_unit,
                 charges,
                 ..
-            } => {
-                self.arrests.push(Arrest {
-                    arrest_number,
-                    arrested_on,
-                    arresting_unit,
-                    charges,
-                    outcomes: Vec::new(),
-                });
-            }
+            } => self.on_arrest_recorded(arrest_number, arrested_on, arresting_unit, charges),
             CaseEvent::ReferralRecorded {
                 referral_number,
                 target,
                 agency_name,
                 referred_on,
                 ..
-            } => {
-                self.referrals.push(Referral {
-                    referral_number,
-                    target,
-                    agency_name,
-                    referred_on,
-                    decision: None,
-                });
-            }
+            } => self.on_referral_recorded(referral_number, target, agency_name, referred_on),
             CaseEvent::ReferralDecided {
                 referral_number,
                 decision,
                 ..
-            } => {
-                if let Some(r) = self
-                    .referrals
-                    .iter_mut()
-                    .find(|r| r.referral_number == referral_number)
-                {
-                    r.decision = Some(decision);
-                }
-            }
+            } => self.on_referral_decided(referral_number, decision),
             CaseEvent::LinkedToOperation { operation_id, .. } => self.operations.push(operation_id),
             CaseEvent::UrgentFlagSet { .. } => self.urgent = true,
-            CaseEvent::CorrectionRecorded { changes, .. } => {
-                self.corrections += 1;
-                for change in changes {
-                    self.apply_change(change);
-                }
-            }
+            CaseEvent::CorrectionRecorded { changes, .. } => self.on_correction_recorded(changes),
             CaseEvent::PersonalDataErased { erased, .. } => {
                 self.erased.extend(erased.into_iter().map(|v| v.commitment));
             }
@@ -1068,26 +1169,12 @@ impl Aggregate for Case {
                 age_band,
                 identified_on,
                 ..
-            } => self.victims.push(CaseVictim {
-                victim_number,
-                age_band,
-                identified: identified_on.is_some(),
-                identified_on,
-            }),
+            } => self.on_victim_added(victim_number, age_band, identified_on),
             CaseEvent::VictimIdentified {
                 victim_number,
                 identified_on,
                 ..
-            } => {
-                if let Some(v) = self
-                    .victims
-                    .iter_mut()
-                    .find(|v| v.victim_number == victim_number)
-                {
-                    v.identified = true;
-                    v.identified_on = Some(identified_on);
-                }
-            }
+            } => self.on_victim_identified(victim_number, identified_on),
             CaseEvent::SharingCadenceSet { cadence_days, .. } => {
                 self.sharing_cadence_days = Some(cadence_days);
             }
@@ -1096,18 +1183,7 @@ impl Aggregate for Case {
                 outcome,
                 decided_on,
                 ..
-            } => {
-                if let Some(a) = self
-                    .arrests
-                    .iter_mut()
-                    .find(|a| a.arrest_number == arrest_number)
-                {
-                    a.outcomes.push(OutcomeEntry {
-                        outcome,
-                        decided_on,
-                    });
-                }
-            }
+            } => self.on_prosecution_outcome_recorded(arrest_number, outcome, decided_on),
         }
     }
 }

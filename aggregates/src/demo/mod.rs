@@ -484,108 +484,30 @@ struct FormSeed<'a> {
     urgent: bool,
 }
 
+// Every draw from `rng` below happens in a fixed order (the demo's determinism tests
+// pin the ledger it produces): the helpers draw in the order they are called, and the
+// form's fields are evaluated in the order they are written.
 fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
     let received_on = ct_date(seed.received);
-    let incident_type = match seed.source {
-        Source::ProactiveUndercover { .. } => IncidentType::OnlineEnticement,
-        _ => {
-            let types = [
-                IncidentType::CsamPossession,
-                IncidentType::CsamDistribution,
-                IncidentType::OnlineEnticement,
-                IncidentType::CsamManufacture,
-                IncidentType::UnsolicitedObsceneMaterialToChild,
-                IncidentType::ChildSexTrafficking,
-                IncidentType::ChildSexualMolestation,
-                IncidentType::MisleadingWordsOrImages,
-                IncidentType::Other,
-            ];
-            types[rng.weighted(&[30, 25, 20, 6, 8, 2, 4, 2, 3])]
-        }
-    };
-    let medium = [
-        Medium::ChatIm,
-        Medium::Web,
-        Medium::Gaming,
-        Medium::PeerToPeer,
-        Medium::Phone,
-        Medium::Email,
-    ][rng.weighted(&[40, 20, 12, 12, 10, 6])];
-    let date_from = add_days(received_on, -rng.between(0, 60));
-    let date_to = rng
-        .chance(40)
-        .then(|| add_days(date_from, rng.between(0, 20)))
-        .filter(|d| *d <= received_on);
+    let incident_type = draw_incident_type(&seed.source, rng);
+    let medium = draw_medium(rng);
+    let (date_from, date_to) = draw_incident_dates(received_on, rng);
     let images = rng.below(40) as u32;
     let videos = rng.below(6) as u32;
-    let hashes = (0..rng.below(4))
-        .map(|i| {
-            if i % 2 == 0 {
-                EvidenceHash {
-                    algorithm: HashAlgorithm::Sha256,
-                    value: rng.hex(64).into(),
-                }
-            } else {
-                EvidenceHash {
-                    algorithm: HashAlgorithm::Md5,
-                    value: rng.hex(32).into(),
-                }
-            }
-        })
-        .collect();
+    let hashes = draw_evidence_hashes(rng);
     let officer = OFFICERS[rng.below(OFFICERS.len() as u64) as usize];
     let platform = PLATFORMS[rng.below(PLATFORMS.len() as u64) as usize];
-    let observed = seed
-        .received
-        .checked_sub(Span::new().hours(rng.between(24, 24 * 30)))
-        .unwrap_or(seed.received);
-    let mut subjects = vec![SubjectIdentifier {
-        kind: SubjectIdentifierKind::ScreenName,
-        value: format!("user_{}", rng.hex(8)).into(),
-        platform: Some(platform.to_string()),
-        observed_at: None,
-    }];
-    if rng.chance(50) {
-        subjects.push(SubjectIdentifier {
-            kind: SubjectIdentifierKind::IpEvent,
-            value: demo_ip(rng.below(1 << 32)).into(),
-            platform: None,
-            observed_at: Some(observed),
-        });
-    }
+    let subjects = draw_subjects(seed.received, platform, rng);
     let age_band = AgeBand::ALL[rng.weighted(&[25, 35, 25, 15])];
     let identified = age_band != AgeBand::Unknown && rng.chance(60);
     NotificationForm {
         form_version: FormVersion::V2,
         reporting_unit: seed.unit.clone(),
-        officer: OfficerContact {
-            name: officer.into(),
-            badge: Some(format!("{}", 100 + rng.below(900)).into()),
-            phone: Some(format!("(860) 555-01{:02}", rng.below(100)).into()),
-            email: None,
-        },
+        officer: draw_officer_contact(officer, rng),
         unit_case_number: seed.number.clone(),
-        received: {
-            let time = rng
-                .chance(70)
-                .then(|| seed.received.to_zoned(connecticut()).time());
-            ReceivedWhen {
-                date: received_on,
-                time,
-                // Always stated with a time: a receipt on the fall-back night is then
-                // never ambiguous.
-                utc_offset: time.map(|_| crate::local_time::ct_offset(seed.received)),
-            }
-        },
+        received: draw_received_when(seed.received, received_on, rng),
         source: seed.source,
-        incident: Incident {
-            incident_type,
-            sextortion: incident_type == IncidentType::OnlineEnticement && rng.chance(35),
-            ai_generated_material: rng.chance(6),
-            minor_to_minor: rng.chance(10),
-            date_from: Some(date_from),
-            date_to,
-        },
+        incident: draw_incident(incident_type, (date_from, date_to), rng),
         medium,
         platform: Some(platform.to_string()),
         suspected_statutes: statutes_for(incident_type, rng),
@@ -607,15 +529,149 @@ fn build_form(seed: FormSeed<'_>, rng: &mut SplitMix64) -> NotificationForm {
             hashes,
         },
         deconfliction_checked: rng.chance(90),
-        assistance_requested: AssistanceRequested {
-            undercover: rng.chance(10),
-            forensic: rng.chance(45),
-            technical: rng.chance(20),
-        },
+        assistance_requested: draw_assistance(rng),
         attestation: Attestation {
             name: officer.into(),
             statement_accepted: true,
         },
+    }
+}
+
+/// Undercover work is always enticement; otherwise one draw over the usual mix.
+fn draw_incident_type(source: &Source, rng: &mut SplitMix64) -> IncidentType {
+    match source {
+        Source::ProactiveUndercover { .. } => IncidentType::OnlineEnticement,
+        _ => {
+            let types = [
+                IncidentType::CsamPossession,
+                IncidentType::CsamDistribution,
+                IncidentType::OnlineEnticement,
+                IncidentType::CsamManufacture,
+                IncidentType::UnsolicitedObsceneMaterialToChild,
+                IncidentType::ChildSexTrafficking,
+                IncidentType::ChildSexualMolestation,
+                IncidentType::MisleadingWordsOrImages,
+                IncidentType::Other,
+            ];
+            types[rng.weighted(&[30, 25, 20, 6, 8, 2, 4, 2, 3])]
+        }
+    }
+}
+
+fn draw_medium(rng: &mut SplitMix64) -> Medium {
+    [
+        Medium::ChatIm,
+        Medium::Web,
+        Medium::Gaming,
+        Medium::PeerToPeer,
+        Medium::Phone,
+        Medium::Email,
+    ][rng.weighted(&[40, 20, 12, 12, 10, 6])]
+}
+
+/// When the incident began (up to 60 days before receipt) and, sometimes, ended
+/// (never after receipt).
+fn draw_incident_dates(received_on: Date, rng: &mut SplitMix64) -> (Date, Option<Date>) {
+    let date_from = add_days(received_on, -rng.between(0, 60));
+    let date_to = rng
+        .chance(40)
+        .then(|| add_days(date_from, rng.between(0, 20)))
+        .filter(|d| *d <= received_on);
+    (date_from, date_to)
+}
+
+/// Up to three hashes, SHA-256 and MD5 in turn.
+fn draw_evidence_hashes(rng: &mut SplitMix64) -> Vec<EvidenceHash> {
+    (0..rng.below(4))
+        .map(|i| {
+            if i % 2 == 0 {
+                EvidenceHash {
+                    algorithm: HashAlgorithm::Sha256,
+                    value: rng.hex(64).into(),
+                }
+            } else {
+                EvidenceHash {
+                    algorithm: HashAlgorithm::Md5,
+                    value: rng.hex(32).into(),
+                }
+            }
+        })
+        .collect()
+}
+
+/// A screen name on the platform and, half the time, an IP address observed one to
+/// thirty days before receipt.
+fn draw_subjects(
+    received: Timestamp,
+    platform: &str,
+    rng: &mut SplitMix64,
+) -> Vec<SubjectIdentifier> {
+    let observed = received
+        .checked_sub(Span::new().hours(rng.between(24, 24 * 30)))
+        .unwrap_or(received);
+    let mut subjects = vec![SubjectIdentifier {
+        kind: SubjectIdentifierKind::ScreenName,
+        value: format!("user_{}", rng.hex(8)).into(),
+        platform: Some(platform.to_string()),
+        observed_at: None,
+    }];
+    if rng.chance(50) {
+        subjects.push(SubjectIdentifier {
+            kind: SubjectIdentifierKind::IpEvent,
+            value: demo_ip(rng.below(1 << 32)).into(),
+            platform: None,
+            observed_at: Some(observed),
+        });
+    }
+    subjects
+}
+
+fn draw_officer_contact(officer: &str, rng: &mut SplitMix64) -> OfficerContact {
+    OfficerContact {
+        name: officer.into(),
+        badge: Some(format!("{}", 100 + rng.below(900)).into()),
+        phone: Some(format!("(860) 555-01{:02}", rng.below(100)).into()),
+        email: None,
+    }
+}
+
+fn draw_received_when(
+    received: Timestamp,
+    received_on: Date,
+    rng: &mut SplitMix64,
+) -> ReceivedWhen {
+    let time = rng
+        .chance(70)
+        .then(|| received.to_zoned(connecticut()).time());
+    ReceivedWhen {
+        date: received_on,
+        time,
+        // Always stated with a time: a receipt on the fall-back night is then
+        // never ambiguous.
+        utc_offset: time.map(|_| crate::local_time::ct_offset(received)),
+    }
+}
+
+fn draw_incident(
+    incident_type: IncidentType,
+    (date_from, date_to): (Date, Option<Date>),
+    rng: &mut SplitMix64,
+) -> Incident {
+    Incident {
+        incident_type,
+        sextortion: incident_type == IncidentType::OnlineEnticement && rng.chance(35),
+        ai_generated_material: rng.chance(6),
+        minor_to_minor: rng.chance(10),
+        date_from: Some(date_from),
+        date_to,
+    }
+}
+
+fn draw_assistance(rng: &mut SplitMix64) -> AssistanceRequested {
+    AssistanceRequested {
+        undercover: rng.chance(10),
+        forensic: rng.chance(45),
+        technical: rng.chance(20),
     }
 }
 

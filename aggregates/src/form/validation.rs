@@ -356,33 +356,10 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
     let Some(m) = w.object(raw, "", TOP_FIELDS) else {
         return;
     };
-    let version = match w.required(m, "", "form_version").map(Value::as_str) {
-        Some(Some("1")) => Some(FormVersion::V1),
-        Some(Some("2")) => Some(FormVersion::V2),
-        Some(_) => {
-            w.err(
-                "/form_version",
-                "must be \"1\" or \"2\" (the versions of this form)",
-            );
-            None
-        }
-        None => None,
-    };
+    let version = walk_form_version(w, m);
 
     if let Some(v) = w.required(m, "", "reporting_unit") {
-        if let Some(ori) = w.id(v, "/reporting_unit", Ori::try_from) {
-            match ctx.units.unit(&ori) {
-                None => w.err(
-                    "/reporting_unit",
-                    format!("no law enforcement unit with ORI {ori} is registered"),
-                ),
-                Some(u) if !u.active => w.err(
-                    "/reporting_unit",
-                    format!("unit {ori} ({}) is deactivated", u.name),
-                ),
-                Some(_) => {}
-            }
-        }
+        walk_reporting_unit(w, v, ctx);
     }
 
     if let Some(v) = w.required(m, "", "officer") {
@@ -413,19 +390,7 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
     }
 
     if let Some(v) = w.required(m, "", "suspected_statutes") {
-        if let Some(items) = w.array(v, "/suspected_statutes", bounds::STATUTES) {
-            let mut seen = HashSet::new();
-            for (i, item) in items.iter().enumerate() {
-                let p = index("/suspected_statutes", i);
-                if let Some(code) = w.id(item, &p, StatuteCode::try_from) {
-                    if !ctx.catalog.contains(&code) {
-                        w.err(&p, format!("`{code}` is not in the statute catalog"));
-                    } else if !seen.insert(code.clone()) {
-                        w.err(&p, format!("`{code}` is listed more than once"));
-                    }
-                }
-            }
-        }
+        walk_suspected_statutes(w, v, ctx);
     }
 
     if let Some(v) = w.required(m, "", "urgent") {
@@ -433,11 +398,7 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
     }
 
     if let Some(v) = w.required(m, "", "subject_identifiers") {
-        if let Some(items) = w.array(v, "/subject_identifiers", bounds::SUBJECT_IDENTIFIERS) {
-            for (i, item) in items.iter().enumerate() {
-                walk_subject(w, item, &index("/subject_identifiers", i), ctx.recorded_at);
-            }
-        }
+        walk_subject_identifiers(w, v, ctx.recorded_at);
     }
 
     walk_victims(w, m, version, ctx);
@@ -451,29 +412,97 @@ fn walk_form(w: &mut Walk, raw: &Value, ctx: &ValidationContext<'_>) {
     }
 
     if let Some(v) = w.required(m, "", "assistance_requested") {
-        let p = "/assistance_requested";
-        if let Some(am) = w.object(v, p, &["undercover", "forensic", "technical"]) {
-            for key in ["undercover", "forensic", "technical"] {
-                if let Some(b) = w.required(am, p, key) {
-                    w.boolean(b, &child(p, key));
+        walk_assistance_requested(w, v);
+    }
+
+    if let Some(v) = w.required(m, "", "attestation") {
+        walk_attestation(w, v);
+    }
+}
+
+/// The form's version, which later rules depend on; `None` when it is missing or
+/// not one this form has (already reported).
+fn walk_form_version(w: &mut Walk, m: &Map<String, Value>) -> Option<FormVersion> {
+    match w.required(m, "", "form_version").map(Value::as_str) {
+        Some(Some("1")) => Some(FormVersion::V1),
+        Some(Some("2")) => Some(FormVersion::V2),
+        Some(_) => {
+            w.err(
+                "/form_version",
+                "must be \"1\" or \"2\" (the versions of this form)",
+            );
+            None
+        }
+        None => None,
+    }
+}
+
+/// A registered unit that is still active.
+fn walk_reporting_unit(w: &mut Walk, v: &Value, ctx: &ValidationContext<'_>) {
+    if let Some(ori) = w.id(v, "/reporting_unit", Ori::try_from) {
+        match ctx.units.unit(&ori) {
+            None => w.err(
+                "/reporting_unit",
+                format!("no law enforcement unit with ORI {ori} is registered"),
+            ),
+            Some(u) if !u.active => w.err(
+                "/reporting_unit",
+                format!("unit {ori} ({}) is deactivated", u.name),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Statutes from the catalog, each listed once.
+fn walk_suspected_statutes(w: &mut Walk, v: &Value, ctx: &ValidationContext<'_>) {
+    if let Some(items) = w.array(v, "/suspected_statutes", bounds::STATUTES) {
+        let mut seen = HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = index("/suspected_statutes", i);
+            if let Some(code) = w.id(item, &p, StatuteCode::try_from) {
+                if !ctx.catalog.contains(&code) {
+                    w.err(&p, format!("`{code}` is not in the statute catalog"));
+                } else if !seen.insert(code.clone()) {
+                    w.err(&p, format!("`{code}` is listed more than once"));
                 }
             }
         }
     }
+}
 
-    if let Some(v) = w.required(m, "", "attestation") {
-        let p = "/attestation";
-        if let Some(am) = w.object(v, p, &["name", "statement_accepted"]) {
-            if let Some(n) = w.required(am, p, "name") {
-                w.text(n, "/attestation/name", limits::NAME);
+fn walk_subject_identifiers(w: &mut Walk, v: &Value, now: Timestamp) {
+    if let Some(items) = w.array(v, "/subject_identifiers", bounds::SUBJECT_IDENTIFIERS) {
+        for (i, item) in items.iter().enumerate() {
+            walk_subject(w, item, &index("/subject_identifiers", i), now);
+        }
+    }
+}
+
+fn walk_assistance_requested(w: &mut Walk, v: &Value) {
+    let p = "/assistance_requested";
+    if let Some(am) = w.object(v, p, &["undercover", "forensic", "technical"]) {
+        for key in ["undercover", "forensic", "technical"] {
+            if let Some(b) = w.required(am, p, key) {
+                w.boolean(b, &child(p, key));
             }
-            if let Some(b) = w.required(am, p, "statement_accepted") {
-                if w.boolean(b, "/attestation/statement_accepted") == Some(false) {
-                    w.err(
-                        "/attestation/statement_accepted",
-                        "must be true: the filer has to accept the attestation statement",
-                    );
-                }
+        }
+    }
+}
+
+/// The filer's name, and the statement accepted: a form is not filed unattested.
+fn walk_attestation(w: &mut Walk, v: &Value) {
+    let p = "/attestation";
+    if let Some(am) = w.object(v, p, &["name", "statement_accepted"]) {
+        if let Some(n) = w.required(am, p, "name") {
+            w.text(n, "/attestation/name", limits::NAME);
+        }
+        if let Some(b) = w.required(am, p, "statement_accepted") {
+            if w.boolean(b, "/attestation/statement_accepted") == Some(false) {
+                w.err(
+                    "/attestation/statement_accepted",
+                    "must be true: the filer has to accept the attestation statement",
+                );
             }
         }
     }

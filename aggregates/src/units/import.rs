@@ -44,20 +44,8 @@ pub fn parse_csv(input: &str, recorded_at: Timestamp) -> Result<Vec<RegisterUnit
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(input.as_bytes());
+    check_header(&mut reader)?;
     let mut errors = Vec::new();
-    match reader.headers() {
-        Ok(h) => {
-            let got: Vec<String> = h.iter().map(str::to_ascii_lowercase).collect();
-            if got != HEADER {
-                return Err(vec![row_error(
-                    1,
-                    "header",
-                    format!("expected `{}`, got `{}`", HEADER.join(","), got.join(",")),
-                )]);
-            }
-        }
-        Err(e) => return Err(vec![row_error(1, "header", e.to_string())]),
-    }
     let mut commands = Vec::new();
     let mut seen: HashMap<Ori, u64> = HashMap::new();
     for (index, record) in reader.records().enumerate() {
@@ -88,8 +76,89 @@ pub fn parse_csv(input: &str, recorded_at: Timestamp) -> Result<Vec<RegisterUnit
             ));
             continue;
         }
+        let row = Row {
+            record: &record,
+            line,
+            recorded_at,
+        };
+        if let Some(command) = row.parse(&mut seen, &mut errors) {
+            commands.push(command);
+        }
+    }
+    if errors.is_empty() {
+        Ok(commands)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The header must name the four columns in order (any case); a wrong header is
+/// the only problem reported, since no row could be read by it.
+fn check_header(reader: &mut csv::Reader<&[u8]>) -> Result<(), Vec<RowError>> {
+    match reader.headers() {
+        Ok(h) => {
+            let got: Vec<String> = h.iter().map(str::to_ascii_lowercase).collect();
+            if got != HEADER {
+                return Err(vec![row_error(
+                    1,
+                    "header",
+                    format!("expected `{}`, got `{}`", HEADER.join(","), got.join(",")),
+                )]);
+            }
+            Ok(())
+        }
+        Err(e) => Err(vec![row_error(1, "header", e.to_string())]),
+    }
+}
+
+/// One row with the right number of fields.
+struct Row<'a> {
+    record: &'a csv::StringRecord,
+    line: u64,
+    recorded_at: Timestamp,
+}
+
+impl Row<'_> {
+    /// Adds every problem of the row to `errors`, in column order (ori, kind, name,
+    /// town); the row's command only if it has none.
+    fn parse(
+        &self,
+        seen: &mut HashMap<Ori, u64>,
+        errors: &mut Vec<RowError>,
+    ) -> Option<RegisterUnit> {
+        let (record, line) = (self.record, self.line);
         let before = errors.len();
-        let ori = match Ori::parse(&record[0]) {
+        let ori = self.ori(seen, errors);
+        let kind = parse_kind(&record[2]);
+        if kind.is_none() {
+            errors.push(kind_error(line, &record[2]));
+        }
+        if let Err(e) = text::check(&record[1], limits::NAME) {
+            errors.push(row_error(line, "name", e.to_string()));
+        }
+        if let Err(e) = text::check(&record[3], limits::SHORT) {
+            errors.push(row_error(line, "town", e.to_string()));
+        }
+        if errors.len() != before {
+            return None;
+        }
+        let (Some(ori), Some(kind)) = (ori, kind) else {
+            return None;
+        };
+        Some(RegisterUnit {
+            ori,
+            name: record[1].to_string(),
+            kind,
+            town: record[3].to_string(),
+            recorded_at: self.recorded_at,
+        })
+    }
+
+    /// The row's ORI, if it parses; one already seen on an earlier line is an
+    /// error (and is remembered on this line from now on).
+    fn ori(&self, seen: &mut HashMap<Ori, u64>, errors: &mut Vec<RowError>) -> Option<Ori> {
+        let line = self.line;
+        let ori = match Ori::parse(&self.record[0]) {
             Ok(o) => Some(o),
             Err(e) => {
                 errors.push(row_error(line, "ori", e.to_string()));
@@ -105,42 +174,21 @@ pub fn parse_csv(input: &str, recorded_at: Timestamp) -> Result<Vec<RegisterUnit
                 ));
             }
         }
-        let kind = parse_kind(&record[2]);
-        if kind.is_none() {
-            let accepted: Vec<String> = UnitKind::ALL
-                .iter()
-                .filter_map(|k| serde_json::to_value(k).ok())
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
-            errors.push(row_error(
-                line,
-                "kind",
-                format!("`{}` is not one of: {}", &record[2], accepted.join(", ")),
-            ));
-        }
-        if let Err(e) = text::check(&record[1], limits::NAME) {
-            errors.push(row_error(line, "name", e.to_string()));
-        }
-        if let Err(e) = text::check(&record[3], limits::SHORT) {
-            errors.push(row_error(line, "town", e.to_string()));
-        }
-        if errors.len() == before {
-            if let (Some(ori), Some(kind)) = (ori, kind) {
-                commands.push(RegisterUnit {
-                    ori,
-                    name: record[1].to_string(),
-                    kind,
-                    town: record[3].to_string(),
-                    recorded_at,
-                });
-            }
-        }
+        ori
     }
-    if errors.is_empty() {
-        Ok(commands)
-    } else {
-        Err(errors)
-    }
+}
+
+fn kind_error(line: u64, value: &str) -> RowError {
+    let accepted: Vec<String> = UnitKind::ALL
+        .iter()
+        .filter_map(|k| serde_json::to_value(k).ok())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    row_error(
+        line,
+        "kind",
+        format!("`{value}` is not one of: {}", accepted.join(", ")),
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use icac_aggregates::local_time::ct_date;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use crate::case_view::CaseView;
 use crate::operation_results;
+use crate::operations::OperationView;
 use crate::read_models::ReadModels;
 use crate::victim_counts::quarter;
 
@@ -78,79 +80,80 @@ struct Quarters {
 }
 
 impl Quarters {
+    /// Every quarter from `created_on` through `through`, each empty, the quarter of
+    /// `through` included even when the three-month steps skip past it.
+    fn new(created_on: Date, through: Date) -> Self {
+        let mut by: BTreeMap<(i16, i8), QuarterActivity> = BTreeMap::new();
+        let mut d = created_on;
+        while d <= through {
+            by.insert(
+                key(d),
+                QuarterActivity {
+                    year: d.year(),
+                    quarter: quarter(d),
+                    ..Default::default()
+                },
+            );
+            d = match d.checked_add(jiff::Span::new().months(3)) {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+        }
+        by.entry(key(through)).or_insert(QuarterActivity {
+            year: through.year(),
+            quarter: quarter(through),
+            ..Default::default()
+        });
+        Self {
+            by,
+            created_on,
+            through,
+        }
+    }
+
     fn slot(&mut self, d: Date) -> Option<&mut QuarterActivity> {
         if d < self.created_on || d > self.through {
             return None;
         }
         self.by.get_mut(&key(d))
     }
-}
 
-/// The section from models folded to the report's position.
-pub fn compute(
-    models: &ReadModels,
-    created_on: Date,
-    through: Date,
-    recommendation: Option<String>,
-) -> StingUnitSection {
-    let mut by: BTreeMap<(i16, i8), QuarterActivity> = BTreeMap::new();
-    let mut d = created_on;
-    while d <= through {
-        by.insert(
-            key(d),
-            QuarterActivity {
-                year: d.year(),
-                quarter: quarter(d),
-                ..Default::default()
-            },
-        );
-        d = match d.checked_add(jiff::Span::new().months(3)) {
-            Ok(n) => n,
-            Err(_) => break,
-        };
-    }
-    by.entry(key(through)).or_insert(QuarterActivity {
-        year: through.year(),
-        quarter: quarter(through),
-        ..Default::default()
-    });
-    let mut q = Quarters {
-        by,
-        created_on,
-        through,
-    };
-    let mut in_progress = 0;
-    for o in models.operations.values() {
-        if let Some(started) = o.started_on {
-            if let Some(row) = q.slot(started) {
-                row.operations_conducted += 1;
+    /// Counts each operation in the quarter its conduct started; returns how many
+    /// were planned to start by `through` and not concluded by then.
+    fn count_operations<'a>(&mut self, operations: impl Iterator<Item = &'a OperationView>) -> u64 {
+        let through = self.through;
+        let mut in_progress = 0;
+        for o in operations {
+            if let Some(started) = o.started_on {
+                if let Some(row) = self.slot(started) {
+                    row.operations_conducted += 1;
+                }
+            }
+            if o.concluded_on.is_none_or(|c| c > through) && o.planned_start <= through {
+                in_progress += 1;
             }
         }
-        if o.concluded_on.is_none_or(|c| c > through) && o.planned_start <= through {
-            in_progress += 1;
-        }
+        in_progress
     }
-    let results = operation_results::results(models.operations.values(), models.cases.values());
-    let linked: std::collections::BTreeSet<_> = results
-        .values()
-        .flat_map(|r| r.linked_cases.iter().cloned())
-        .collect();
-    for case in linked.iter().filter_map(|id| models.cases.get(id)) {
+
+    /// One case linked to an operation: when it was first investigated, its arrests
+    /// and their outcomes, its referrals, each in the quarter of its own date.
+    fn count_linked_case(&mut self, case: &CaseView) {
         if let Some(s) = case
             .status_log
             .iter()
             .find(|s| s.to == CaseStatus::Investigating)
         {
-            if let Some(row) = q.slot(ct_date(s.recorded_at)) {
+            if let Some(row) = self.slot(ct_date(s.recorded_at)) {
                 row.cases_opened += 1;
             }
         }
         for a in &case.arrests {
-            if let Some(row) = q.slot(a.arrested_on) {
+            if let Some(row) = self.slot(a.arrested_on) {
                 row.arrests += 1;
             }
             for o in &a.outcomes {
-                if let Some(row) = q.slot(o.decided_on) {
+                if let Some(row) = self.slot(o.decided_on) {
                     match o.outcome {
                         ProsecutionOutcome::ChargesFiled => row.charges_filed += 1,
                         ProsecutionOutcome::Convicted => row.convictions += 1,
@@ -161,10 +164,29 @@ pub fn compute(
             }
         }
         for r in &case.referrals {
-            if let Some(row) = q.slot(r.referred_on) {
+            if let Some(row) = self.slot(r.referred_on) {
                 row.referrals += 1;
             }
         }
+    }
+}
+
+/// The section from models folded to the report's position.
+pub fn compute(
+    models: &ReadModels,
+    created_on: Date,
+    through: Date,
+    recommendation: Option<String>,
+) -> StingUnitSection {
+    let mut q = Quarters::new(created_on, through);
+    let in_progress = q.count_operations(models.operations.values());
+    let results = operation_results::results(models.operations.values(), models.cases.values());
+    let linked: std::collections::BTreeSet<_> = results
+        .values()
+        .flat_map(|r| r.linked_cases.iter().cloned())
+        .collect();
+    for case in linked.iter().filter_map(|id| models.cases.get(id)) {
+        q.count_linked_case(case);
     }
     let quarters: Vec<QuarterActivity> = q.by.into_values().collect();
     let mut totals = QuarterActivity::default();

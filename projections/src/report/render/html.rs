@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::chart::{self, Bar};
-use super::table::tables;
+use super::table::{tables, Table};
 use crate::report::AnnualReport;
 
 pub fn escape(text: &str) -> String {
@@ -37,6 +37,19 @@ fn is_number(text: &str) -> bool {
 
 pub fn render(r: &AnnualReport) -> String {
     let mut out = String::new();
+    front_matter(&mut out, r);
+    charts(&mut out, r);
+    for t in tables(r) {
+        table(&mut out, &t);
+    }
+    recommendation(&mut out, r.recommendation.as_deref());
+    back_matter(&mut out, r);
+    out
+}
+
+/// The document head, the title, the draft mark or release line, the addressees
+/// and the attestation of where the figures come from.
+fn front_matter(out: &mut String, r: &AnnualReport) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
@@ -77,7 +90,10 @@ pub fn render(r: &AnnualReport) -> String {
         escape(&a.head_hash),
         escape(&a.merkle_root)
     );
+}
 
+/// The trend by month and the timeliness by unit, as inline SVG.
+fn charts(out: &mut String, r: &AnnualReport) {
     let trend: Vec<Bar> = r
         .figures
         .notifications
@@ -112,35 +128,40 @@ pub fn render(r: &AnnualReport) -> String {
             &units
         )
     );
+}
 
-    for t in tables(r) {
-        let _ = writeln!(out, "<h2 id=\"{}\">{}</h2>", t.id, escape(&t.title));
-        out.push_str("<table>\n<thead><tr>");
-        for h in &t.header {
-            let _ = write!(out, "<th>{}</th>", escape(h));
-        }
-        out.push_str("</tr></thead>\n<tbody>\n");
-        for row in &t.rows {
-            out.push_str("<tr>");
-            for c in row {
-                let class = if is_number(c) { " class=\"n\"" } else { "" };
-                let _ = write!(out, "<td{class}>{}</td>", escape(c));
-            }
-            out.push_str("</tr>\n");
-        }
-        if t.rows.is_empty() {
-            let _ = writeln!(out, "<tr><td colspan=\"{}\">none</td></tr>", t.header.len());
-        }
-        out.push_str("</tbody>\n</table>\n");
-        if let Some(note) = &t.note {
-            let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(note));
-        }
+/// One table under its heading; numbers right-aligned, an empty table says so.
+fn table(out: &mut String, t: &Table) {
+    let _ = writeln!(out, "<h2 id=\"{}\">{}</h2>", t.id, escape(&t.title));
+    out.push_str("<table>\n<thead><tr>");
+    for h in &t.header {
+        let _ = write!(out, "<th>{}</th>", escape(h));
     }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for row in &t.rows {
+        out.push_str("<tr>");
+        for c in row {
+            let class = if is_number(c) { " class=\"n\"" } else { "" };
+            let _ = write!(out, "<td{class}>{}</td>", escape(c));
+        }
+        out.push_str("</tr>\n");
+    }
+    if t.rows.is_empty() {
+        let _ = writeln!(out, "<tr><td colspan=\"{}\">none</td></tr>", t.header.len());
+    }
+    out.push_str("</tbody>\n</table>\n");
+    if let Some(note) = &t.note {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(note));
+    }
+}
+
+/// The recommendation, a paragraph per blank-line-separated block.
+fn recommendation(out: &mut String, text: Option<&str>) {
     let _ = writeln!(
         out,
         "<h2>Recommendation on extending the investigative unit</h2>"
     );
-    match &r.recommendation {
+    match text {
         Some(text) => {
             for para in text.split("\n\n") {
                 let _ = writeln!(out, "<p>{}</p>", escape(para.trim()));
@@ -148,12 +169,19 @@ pub fn render(r: &AnnualReport) -> String {
         }
         None => out.push_str("<p>(No recommendation was supplied.)</p>\n"),
     }
+}
+
+/// The definitions and the signed checkpoint, and the end of the document.
+fn back_matter(out: &mut String, r: &AnnualReport) {
     out.push_str("<h2>Definitions</h2>\n<ul>\n");
     for d in &r.definitions {
         let _ = writeln!(out, "<li>{}</li>", escape(d));
     }
     out.push_str("</ul>\n<h2>Signed checkpoint</h2>\n");
-    let _ = writeln!(out, "<p class=\"cp\">{}</p>", escape(&a.checkpoint));
+    let _ = writeln!(
+        out,
+        "<p class=\"cp\">{}</p>",
+        escape(&r.attestation.checkpoint)
+    );
     out.push_str("</body>\n</html>\n");
-    out
 }
