@@ -5,6 +5,8 @@
 //! Pure: the salt comes from the caller, so the ledger can draw it from the OS
 //! and a test vector can fix it.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -238,6 +240,48 @@ fn find_walk(
         _ => {}
     }
     Ok(())
+}
+
+/// Names one sealed value without its content: the position of the event whose payload
+/// holds its commitment, and the commitment (§12.5 names erased values this way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SealedRef {
+    /// The ledger position of the event that sealed the value.
+    pub position: u64,
+    /// The value's commitment in that event's payload.
+    pub commitment: Hash32,
+}
+
+/// The values named by the `PersonalDataErased` payloads (§12.5) anywhere in `doc`: one
+/// payload, a list of them, or a case's whole history. Entries that do not parse name
+/// nothing, so a verifier that finds an opening missing reports it as unavailable, the
+/// weaker claim, rather than as erased.
+pub fn erased_in(doc: &Value) -> HashSet<SealedRef> {
+    let mut out = HashSet::new();
+    collect_erased(doc, &mut out);
+    out
+}
+
+fn collect_erased(doc: &Value, out: &mut HashSet<SealedRef>) {
+    match doc {
+        Value::Object(map) => {
+            if let Some(list) = map
+                .get("PersonalDataErased")
+                .and_then(|e| e.get("erased"))
+                .and_then(Value::as_array)
+            {
+                out.extend(list.iter().filter_map(|v| {
+                    Some(SealedRef {
+                        position: v.get("position")?.as_str()?.parse().ok()?,
+                        commitment: Hash32::from_hex(v.get("commitment")?.as_str()?).ok()?,
+                    })
+                }));
+            }
+            map.values().for_each(|v| collect_erased(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_erased(v, out)),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

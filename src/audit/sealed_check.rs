@@ -8,11 +8,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use icac_format::chain::Hash32;
 use icac_format::record::{EventRecord, LedgerId};
-use icac_format::sealed;
+use icac_format::sealed::{self, erased_in, SealedRef};
 use serde::Serialize;
 
-use crate::read_side::reveal::erased_in;
-use crate::storage::{SealedRef, Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 
 /// Events read per step; bounds memory with the anomalies found.
 const PAGE: u32 = 2_000;

@@ -8,10 +8,10 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::storage::{SealedRef, Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 use icac_format::chain::Hash32;
 use icac_format::record::LedgerId;
-use icac_format::sealed::{self, SEALED_MEMBER};
+use icac_format::sealed::{self, erased_in, SEALED_MEMBER};
 
 /// Most sealed values one reveal reads (a case with every form field and many shares
 /// stays far below this).
@@ -109,34 +109,4 @@ fn commitment_of(map: &Map<String, Value>) -> Option<Hash32> {
     map.get(SEALED_MEMBER)?
         .as_str()
         .and_then(|h| Hash32::from_hex(h).ok())
-}
-
-/// The commitments named by the erasure events anywhere in `doc` (a history, or a
-/// list of payloads).
-pub fn erased_in(doc: &Value) -> HashSet<SealedRef> {
-    let mut out = HashSet::new();
-    collect_erased(doc, &mut out);
-    out
-}
-
-fn collect_erased(doc: &Value, out: &mut HashSet<SealedRef>) {
-    match doc {
-        Value::Object(map) => {
-            if let Some(list) = map
-                .get("PersonalDataErased")
-                .and_then(|e| e.get("erased"))
-                .and_then(Value::as_array)
-            {
-                out.extend(list.iter().filter_map(|v| {
-                    Some(SealedRef {
-                        position: v.get("position")?.as_str()?.parse().ok()?,
-                        commitment: Hash32::from_hex(v.get("commitment")?.as_str()?).ok()?,
-                    })
-                }));
-            }
-            map.values().for_each(|v| collect_erased(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_erased(v, out)),
-        _ => {}
-    }
 }

@@ -167,13 +167,8 @@ pub struct Batch {
     pub erases: Vec<SealedRef>,
 }
 
-/// Names one sealed value without its content: the position of the event that sealed
-/// it and its commitment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SealedRef {
-    pub position: u64,
-    pub commitment: Hash32,
-}
+/// The format's name for one sealed value (its event's position and its commitment).
+pub use icac_format::sealed::SealedRef;
 
 /// An opening with the event that holds its commitment.
 #[derive(Debug, Clone, PartialEq, Eq)]
