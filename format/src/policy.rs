@@ -451,7 +451,10 @@ mod tests {
     fn a_line_counts_only_for_the_key_that_signed_it() {
         let log_key = SigningKey::from_bytes(&[1; 32]);
         let log = NoteVerifier::for_ledger("ct", log_key.verifying_key()).unwrap();
-        let (old, new) = (SigningKey::from_bytes(&[31; 32]), SigningKey::from_bytes(&[32; 32]));
+        let (old, new) = (
+            SigningKey::from_bytes(&[31; 32]),
+            SigningKey::from_bytes(&[32; 32]),
+        );
         let vkey = |k: &SigningKey| CosignerKey::new("w", k.verifying_key()).unwrap().to_vkey();
         let text = format!(
             "log {}\nwitness A {}\nwitness B {}\ngroup G all A B\nquorum G\n",
@@ -460,8 +463,14 @@ mod tests {
             vkey(&new)
         );
         let policy = Policy::parse(&text).unwrap();
-        let cp = Checkpoint::new("ct", 1, Hash32([7; 32]), Hash32([8; 32]), "2026-12-04T00:00:00Z")
-            .unwrap();
+        let cp = Checkpoint::new(
+            "ct",
+            1,
+            Hash32([7; 32]),
+            Hash32([8; 32]),
+            "2026-12-04T00:00:00Z",
+        )
+        .unwrap();
         let note = checkpoint::sign(&cp, &log_key).unwrap();
         let body = cp.body().unwrap();
         let by_old = cosignature::cosign(&body, "w", &old, 1_700_000_000).unwrap();
@@ -475,7 +484,11 @@ mod tests {
         let both = format!("{note}{by_old}{by_new}");
         assert_eq!(policy.accept(&both).unwrap().witnesses, ["A", "B"]);
         // A key listed twice under one name is refused; so is its key ID under that name.
-        let twice = format!("witness A {}\nwitness B {}\nquorum A\n", vkey(&old), vkey(&old));
+        let twice = format!(
+            "witness A {}\nwitness B {}\nquorum A\n",
+            vkey(&old),
+            vkey(&old)
+        );
         assert!(Policy::parse(&twice).is_err());
     }
 
