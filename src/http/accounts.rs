@@ -18,6 +18,7 @@ use sqlx::Row;
 
 use super::access_log::{AccessEntry, AccessLog, AccessLogError};
 use super::auth::{Principal, Role, TokenId};
+use super::failure_window::ACCOUNT_LOGONS;
 use crate::storage::sql::on_pool;
 use crate::storage::Storage;
 use icac_format::record::LedgerId;
@@ -734,16 +735,13 @@ impl AccountStore {
             .bind(self.ledger.as_str())
             .bind(username)
             .execute(pool)
-            .await?;
-            sqlx::query(&sql(
-                "DELETE FROM account_logon_failures WHERE ledger_id = $1 AND username = $2",
-            ))
-            .bind(self.ledger.as_str())
-            .bind(username)
-            .execute(pool)
             .await?
             .rows_affected()
         });
+        ACCOUNT_LOGONS
+            .of(&self.storage, &self.ledger)
+            .forget(username)
+            .await?;
         self.log_action(
             action,
             by,
@@ -841,32 +839,9 @@ impl AccountStore {
         now: i64,
     ) -> Result<bool, AccountError> {
         let account = self.existing(username).await?.info;
-        let count: i64 = on_pool!(&self.storage, |pool, sql| {
-            sqlx::query(&sql(
-                "DELETE FROM account_logon_failures WHERE ledger_id = $1 AND failed_at <= $2",
-            ))
-            .bind(self.ledger.as_str())
-            .bind(now - FAILED_LOGON_WINDOW_SECS)
-            .execute(pool)
-            .await?;
-            sqlx::query(&sql(
-                "INSERT INTO account_logon_failures (ledger_id, username, failed_at) VALUES ($1, $2, $3)",
-            ))
-            .bind(self.ledger.as_str())
-            .bind(username)
-            .bind(now)
-            .execute(pool)
-            .await?;
-            sqlx::query(&sql(
-                "SELECT count(*) FROM account_logon_failures WHERE ledger_id = $1 AND username = $2 AND failed_at > $3",
-            ))
-            .bind(self.ledger.as_str())
-            .bind(username)
-            .bind(now - FAILED_LOGON_WINDOW_SECS)
-            .fetch_one(pool)
-            .await?
-            .try_get::<i64, _>(0)?
-        });
+        let failures = ACCOUNT_LOGONS.of(&self.storage, &self.ledger);
+        failures.record(username, now).await?;
+        let count = failures.tally(username, now).await?.count;
         let principal = account_principal_id(username).0;
         self.log
             .append(

@@ -15,6 +15,7 @@ pub mod command_extractor;
 pub mod csrf;
 pub(crate) mod db;
 pub mod extract;
+pub(crate) mod failure_window;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;

@@ -7,14 +7,12 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
-
 use super::access_log::AccessEntry;
 use super::accounts::{
     account_principal_id, verify_password, AccountError, AccountInfo, AccountStatus, AccountStore,
 };
+use super::failure_window::SIGN_IN_ADDRESSES;
 use super::second_factor::{is_recovery_shape, matching_step, unseal};
-use crate::storage::sql::on_pool;
 
 /// Failures from one address before answers start to slow down...
 const ADDRESS_FREE_FAILURES: i64 = 5;
@@ -22,7 +20,12 @@ const ADDRESS_FREE_FAILURES: i64 = 5;
 const ADDRESS_DELAY_STEP: Duration = Duration::from_millis(250);
 /// ...up to this.
 const ADDRESS_DELAY_MAX: Duration = Duration::from_secs(3);
-const ADDRESS_WINDOW_SECS: i64 = 15 * 60;
+pub(crate) const ADDRESS_WINDOW_SECS: i64 = 15 * 60;
+
+/// The `auth_failures` key of sign-ins from `source` (apart from token failures).
+fn address_key(source: &str) -> String {
+    format!("logon:{source}")
+}
 
 /// A successful first step.
 #[derive(Debug)]
@@ -73,33 +76,21 @@ impl SignInError {
 impl AccountStore {
     /// Failed sign-ins from `source` within the window.
     pub async fn address_failures(&self, source: &str, now: i64) -> Result<i64, AccountError> {
-        let ledger = self.ledger().as_str();
-        Ok(on_pool!(self.storage(), |pool, sql| {
-            sqlx::query(&sql(
-                "SELECT count(*) FROM auth_failures WHERE ledger_id = $1 AND source = $2 AND failed_at > $3",
-            ))
-            .bind(ledger)
-            .bind(format!("logon:{source}"))
-            .bind(now - ADDRESS_WINDOW_SECS)
-            .fetch_one(pool)
-            .await?
-            .try_get::<i64, _>(0)?
-        }))
+        let key = address_key(source);
+        let tally = SIGN_IN_ADDRESSES
+            .of(self.storage(), self.ledger())
+            .tally(&key, now)
+            .await?;
+        Ok(tally.count)
     }
 
     async fn record_address_failure(&self, source: &str, now: i64) -> Result<(), AccountError> {
-        let ledger = self.ledger().as_str();
-        on_pool!(self.storage(), |pool, sql| {
-            sqlx::query(&sql(
-                "INSERT INTO auth_failures (ledger_id, source, failed_at) VALUES ($1, $2, $3)",
-            ))
-            .bind(ledger)
-            .bind(format!("logon:{source}"))
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
+        // Not pruned here: a token failure prunes the same table over the same window.
+        let key = address_key(source);
+        SIGN_IN_ADDRESSES
+            .of(self.storage(), self.ledger())
+            .insert(&key, now)
+            .await?;
         Ok(())
     }
 

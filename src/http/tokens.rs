@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use super::access_log::{AccessEntry, AccessLog, AccessLogError};
 use super::auth::{Principal, Role, TokenId};
 use super::db::unix_now;
+use super::failure_window::{Tally, TOKEN_AUTH};
 use crate::storage::sql::on_pool;
 use crate::storage::Storage;
 use icac_format::record::LedgerId;
@@ -439,18 +440,12 @@ impl TokenStore {
         if let Some(left) = self.recent.locked_out(&key.0) {
             return Ok(Some(left));
         }
-        let since = unix_now() - LOCKOUT_WINDOW_SECS;
-        let (count, latest): (i64, Option<i64>) = on_pool!(&self.storage, |pool, sql| {
-            let r = sqlx::query(&sql(
-                "SELECT count(*), max(failed_at) FROM auth_failures WHERE ledger_id = $1 AND source = $2 AND failed_at > $3",
-            ))
-            .bind(self.ledger.as_str())
-            .bind(&key.0)
-            .bind(since)
-            .fetch_one(pool)
+        let now = unix_now();
+        let since = now - LOCKOUT_WINDOW_SECS;
+        let Tally { count, latest } = TOKEN_AUTH
+            .of(&self.storage, &self.ledger)
+            .tally(&key.0, now)
             .await?;
-            (r.try_get::<i64, _>(0)?, r.try_get::<Option<i64>, _>(1)?)
-        });
         if count >= LOCKOUT_THRESHOLD {
             let until = latest.unwrap_or(since) + LOCKOUT_WINDOW_SECS;
             let left = (until - unix_now()).max(1) as u64;
@@ -463,26 +458,9 @@ impl TokenStore {
 
     async fn record_failure(&self, keys: &[FailureKey], source: &str) -> Result<(), TokenError> {
         let now = unix_now();
+        let failures = TOKEN_AUTH.of(&self.storage, &self.ledger);
         for key in keys {
-            on_pool!(&self.storage, |pool, sql| {
-                // Old failures are no longer evidence for a lockout; keep the table small.
-                sqlx::query(&sql(
-                    "DELETE FROM auth_failures WHERE ledger_id = $1 AND failed_at <= $2",
-                ))
-                .bind(self.ledger.as_str())
-                .bind(now - LOCKOUT_WINDOW_SECS)
-                .execute(pool)
-                .await?;
-                sqlx::query(&sql(
-                    "INSERT INTO auth_failures (ledger_id, source, failed_at) VALUES ($1, $2, $3)",
-                ))
-                .bind(self.ledger.as_str())
-                .bind(&key.0)
-                .bind(now)
-                .execute(pool)
-                .await?
-                .rows_affected()
-            });
+            failures.record(&key.0, now).await?;
         }
         self.log
             .append(AccessEntry::new(

@@ -3,7 +3,7 @@
 //! fields become the form's JSON. Field names are the form's JSON Pointers, so an
 //! error the validator reports at `/officer/phone` lands next to the field named so.
 
-use icac_aggregates::catalog::Catalog;
+use icac_aggregates::catalog::{Catalog, Label};
 use icac_aggregates::form::v1::{bounds, AgeBand, HashAlgorithm, SubjectIdentifierKind};
 use serde_json::{Map, Value};
 
@@ -74,27 +74,55 @@ pub struct SectionSpec {
 
 /// The form's groups, in order. `units` is the unit choice (empty: fixed to the filer's).
 pub fn sections(catalog: &Catalog, units: Vec<(String, String)>) -> Vec<SectionSpec> {
-    use Control::*;
-    let sources = catalog
-        .sources
+    vec![
+        filing_section(units),
+        source_section(labelled(&catalog.sources)),
+        incident_section(catalog),
+        subjects_section(),
+        victims_section(),
+        evidence_section(),
+        hashes_section(),
+        assistance_section(),
+        attestation_section(),
+    ]
+}
+
+/// A group shown once (not a list of rows).
+fn fieldset(
+    id: &'static str,
+    legend: &'static str,
+    hint: &'static str,
+    fields: Vec<FieldSpec>,
+) -> SectionSpec {
+    SectionSpec {
+        id,
+        legend,
+        hint,
+        fields,
+        list: None,
+    }
+}
+
+/// A catalog list as select options: (code, label).
+fn labelled<T: serde::Serialize>(labels: &[Label<T>]) -> Vec<(String, String)> {
+    labels
         .iter()
         .map(|l| (code(&l.code), l.label.clone()))
-        .collect();
-    let incidents = catalog
-        .incident_types
-        .iter()
-        .map(|l| (code(&l.code), l.label.clone()))
-        .collect();
-    let media = catalog
-        .media
-        .iter()
-        .map(|l| (code(&l.code), l.label.clone()))
-        .collect();
-    let statutes = catalog
+        .collect()
+}
+
+fn statute_options(catalog: &Catalog) -> Vec<(String, String)> {
+    catalog
         .statutes
         .iter()
         .map(|s| (s.code.to_string(), format!("{} — {}", s.code, s.title)))
-        .collect();
+        .collect()
+}
+
+/// The filing unit (a choice only when the filer is not bound to one), its case
+/// number, when it was received, and the officer to call.
+fn filing_section(units: Vec<(String, String)>) -> SectionSpec {
+    use Control::*;
     let mut filing = vec![];
     if !units.is_empty() {
         filing.push(select(
@@ -117,108 +145,264 @@ pub fn sections(catalog: &Catalog, units: Vec<(String, String)>) -> Vec<SectionS
         FieldSpec { autocomplete: "tel", ..field("/officer/phone", "Officer's phone", Tel, "A phone number or an e-mail address is required.") },
         FieldSpec { autocomplete: "email", ..field("/officer/email", "Officer's e-mail", Email, "A phone number or an e-mail address is required.") },
     ]);
-    vec![
-        SectionSpec { id: "filing", legend: "About this filing", hint: "", fields: filing, list: None },
-        SectionSpec {
-            id: "source",
-            legend: "Where the information came from",
-            hint: "Give the reference number of the source where it has one.",
-            fields: vec![
-                select("/source/kind", "Source", "", sources),
-                field("/source/cybertip_number", "CyberTip number (NCMEC CyberTip only)", Text, "Digits only. The Task Force checks it against other units' cases."),
-                field("/source/receipt_number", "Public report receipt (public report only)", Text, "For example WEB-2025-ABCDEFGHJK."),
-                field("/source/agency_name", "Agency (another agency only)", Text, ""),
-                field("/source/provider_name", "Provider (online service provider only)", Text, ""),
-                field("/source/operation_id", "Operation (proactive or undercover, optional)", Text, ""),
-            ],
-            list: None,
+    fieldset("filing", "About this filing", "", filing)
+}
+
+fn source_section(sources: Vec<(String, String)>) -> SectionSpec {
+    use Control::*;
+    let fields = vec![
+        select("/source/kind", "Source", "", sources),
+        field(
+            "/source/cybertip_number",
+            "CyberTip number (NCMEC CyberTip only)",
+            Text,
+            "Digits only. The Task Force checks it against other units' cases.",
+        ),
+        field(
+            "/source/receipt_number",
+            "Public report receipt (public report only)",
+            Text,
+            "For example WEB-2025-ABCDEFGHJK.",
+        ),
+        field(
+            "/source/agency_name",
+            "Agency (another agency only)",
+            Text,
+            "",
+        ),
+        field(
+            "/source/provider_name",
+            "Provider (online service provider only)",
+            Text,
+            "",
+        ),
+        field(
+            "/source/operation_id",
+            "Operation (proactive or undercover, optional)",
+            Text,
+            "",
+        ),
+    ];
+    fieldset(
+        "source",
+        "Where the information came from",
+        "Give the reference number of the source where it has one.",
+        fields,
+    )
+}
+
+fn incident_section(catalog: &Catalog) -> SectionSpec {
+    use Control::*;
+    let fields = vec![
+        select(
+            "/incident/type",
+            "Incident type",
+            "NCMEC's categories, or other.",
+            labelled(&catalog.incident_types),
+        ),
+        field("/incident/sextortion", "Sextortion", Checkbox, ""),
+        field(
+            "/incident/ai_generated_material",
+            "AI-generated material",
+            Checkbox,
+            "",
+        ),
+        field("/incident/minor_to_minor", "Minor to minor", Checkbox, ""),
+        field(
+            "/incident/date_from",
+            "Incident date, or first date (optional)",
+            Date,
+            "Not after the date received.",
+        ),
+        field(
+            "/incident/date_to",
+            "Last date of a range (optional)",
+            Date,
+            "Only with a first date.",
+        ),
+        select("/medium", "Medium", "", labelled(&catalog.media)),
+        field(
+            "/platform",
+            "Platform, app or service (optional)",
+            Text,
+            "A name, never a link to material.",
+        ),
+        FieldSpec {
+            options: statute_options(catalog),
+            ..field(
+                "/suspected_statutes",
+                "Suspected Connecticut statutes",
+                Checkboxes,
+                "Choose every one that may apply (at most 20).",
+            )
         },
-        SectionSpec {
-            id: "incident",
-            legend: "The incident",
-            hint: "",
-            fields: vec![
-                select("/incident/type", "Incident type", "NCMEC's categories, or other.", incidents),
-                field("/incident/sextortion", "Sextortion", Checkbox, ""),
-                field("/incident/ai_generated_material", "AI-generated material", Checkbox, ""),
-                field("/incident/minor_to_minor", "Minor to minor", Checkbox, ""),
-                field("/incident/date_from", "Incident date, or first date (optional)", Date, "Not after the date received."),
-                field("/incident/date_to", "Last date of a range (optional)", Date, "Only with a first date."),
-                select("/medium", "Medium", "", media),
-                field("/platform", "Platform, app or service (optional)", Text, "A name, never a link to material."),
-                FieldSpec { options: statutes, ..field("/suspected_statutes", "Suspected Connecticut statutes", Checkboxes, "Choose every one that may apply (at most 20).") },
-                field("/urgent", "Urgent: a child can be identified or is in imminent danger", Checkbox, "The Task Force gives such leads priority."),
-            ],
-            list: None,
+        field(
+            "/urgent",
+            "Urgent: a child can be identified or is in imminent danger",
+            Checkbox,
+            "The Task Force gives such leads priority.",
+        ),
+    ];
+    fieldset("incident", "The incident", "", fields)
+}
+
+fn subjects_section() -> SectionSpec {
+    use Control::*;
+    let fields = vec![
+        select(
+            "kind",
+            "Kind",
+            "",
+            enum_options(&[
+                SubjectIdentifierKind::ScreenName,
+                SubjectIdentifierKind::Account,
+                SubjectIdentifierKind::EmailAddress,
+                SubjectIdentifierKind::PhoneNumber,
+                SubjectIdentifierKind::IpEvent,
+            ]),
+        ),
+        field("value", "Identifier", Text, ""),
+        field("platform", "Platform (optional)", Text, ""),
+        field(
+            "observed_at",
+            "Seen at (IP address only)",
+            Text,
+            "UTC, for example 2024-08-01T14:05:00Z.",
+        ),
+    ];
+    SectionSpec {
+        list: Some(("/subject_identifiers", "Identifier", bounds::SUBJECT_IDENTIFIERS)),
+        ..fieldset(
+            "subjects",
+            "The suspect's identifiers",
+            "Screen names, accounts, e-mail addresses, phone numbers, IP addresses with the time seen. Never the child's. Sealed out of the permanent record.",
+            fields,
+        )
+    }
+}
+
+fn victims_section() -> SectionSpec {
+    use Control::*;
+    let fields = vec![
+        select("age_band", "Age band", "", enum_options(&AgeBand::ALL)),
+        field("identified", "Identified", Checkbox, ""),
+        field(
+            "identified_on",
+            "Date identified (optional)",
+            Date,
+            "Only for an identified child.",
+        ),
+        field(
+            "town",
+            "Town (optional, restricted)",
+            Text,
+            "Never published. Sealed out of the permanent record.",
+        ),
+    ];
+    SectionSpec {
+        list: Some(("/victims", "Child", bounds::VICTIMS)),
+        ..fieldset(
+            "victims",
+            "The children",
+            "Only what triage and the statistics need. Leave a row empty if there is no child to list.",
+            fields,
+        )
+    }
+}
+
+fn evidence_section() -> SectionSpec {
+    use Control::*;
+    let fields = vec![
+        field("/evidence/item_count", "Items", Number, ""),
+        field("/evidence/image_count", "Images", Number, ""),
+        field("/evidence/video_count", "Videos", Number, ""),
+    ];
+    fieldset(
+        "evidence",
+        "Evidence: counts and hashes only",
+        "This form attaches nothing. Never upload or send the material itself: give counts and file hashes.",
+        fields,
+    )
+}
+
+fn hashes_section() -> SectionSpec {
+    use Control::*;
+    let fields = vec![
+        select(
+            "algorithm",
+            "Algorithm",
+            "",
+            enum_options(&[HashAlgorithm::Sha256, HashAlgorithm::Md5]),
+        ),
+        field("value", "Hash", Text, ""),
+    ];
+    SectionSpec {
+        list: Some(("/evidence/hashes", "Hash", bounds::HASHES)),
+        ..fieldset(
+            "hashes",
+            "Evidence file hashes",
+            "Hex digits: 64 for SHA-256, 32 for MD5. Leave a row empty if you have none.",
+            fields,
+        )
+    }
+}
+
+fn assistance_section() -> SectionSpec {
+    use Control::*;
+    let fields = vec![
+        field(
+            "/deconfliction_checked",
+            "We checked for other agencies' involvement before filing",
+            Checkbox,
+            "",
+        ),
+        field(
+            "/assistance_requested/undercover",
+            "Undercover assistance requested",
+            Checkbox,
+            "",
+        ),
+        field(
+            "/assistance_requested/forensic",
+            "Forensic assistance requested",
+            Checkbox,
+            "",
+        ),
+        field(
+            "/assistance_requested/technical",
+            "Technical assistance requested",
+            Checkbox,
+            "",
+        ),
+    ];
+    fieldset("assistance", "Deconfliction and assistance", "", fields)
+}
+
+fn attestation_section() -> SectionSpec {
+    use Control::*;
+    let fields = vec![
+        FieldSpec {
+            autocomplete: "name",
+            ..field(
+                "/attestation/name",
+                "Your name",
+                Text,
+                "Sealed out of the permanent record.",
+            )
         },
-        SectionSpec {
-            id: "subjects",
-            legend: "The suspect's identifiers",
-            hint: "Screen names, accounts, e-mail addresses, phone numbers, IP addresses with the time seen. Never the child's. Sealed out of the permanent record.",
-            fields: vec![
-                select("kind", "Kind", "", enum_options(&[SubjectIdentifierKind::ScreenName, SubjectIdentifierKind::Account, SubjectIdentifierKind::EmailAddress, SubjectIdentifierKind::PhoneNumber, SubjectIdentifierKind::IpEvent])),
-                field("value", "Identifier", Text, ""),
-                field("platform", "Platform (optional)", Text, ""),
-                field("observed_at", "Seen at (IP address only)", Text, "UTC, for example 2024-08-01T14:05:00Z."),
-            ],
-            list: Some(("/subject_identifiers", "Identifier", bounds::SUBJECT_IDENTIFIERS)),
-        },
-        SectionSpec {
-            id: "victims",
-            legend: "The children",
-            hint: "Only what triage and the statistics need. Leave a row empty if there is no child to list.",
-            fields: vec![
-                select("age_band", "Age band", "", enum_options(&AgeBand::ALL)),
-                field("identified", "Identified", Checkbox, ""),
-                field("identified_on", "Date identified (optional)", Date, "Only for an identified child."),
-                field("town", "Town (optional, restricted)", Text, "Never published. Sealed out of the permanent record."),
-            ],
-            list: Some(("/victims", "Child", bounds::VICTIMS)),
-        },
-        SectionSpec {
-            id: "evidence",
-            legend: "Evidence: counts and hashes only",
-            hint: "This form attaches nothing. Never upload or send the material itself: give counts and file hashes.",
-            fields: vec![
-                field("/evidence/item_count", "Items", Number, ""),
-                field("/evidence/image_count", "Images", Number, ""),
-                field("/evidence/video_count", "Videos", Number, ""),
-            ],
-            list: None,
-        },
-        SectionSpec {
-            id: "hashes",
-            legend: "Evidence file hashes",
-            hint: "Hex digits: 64 for SHA-256, 32 for MD5. Leave a row empty if you have none.",
-            fields: vec![
-                select("algorithm", "Algorithm", "", enum_options(&[HashAlgorithm::Sha256, HashAlgorithm::Md5])),
-                field("value", "Hash", Text, ""),
-            ],
-            list: Some(("/evidence/hashes", "Hash", bounds::HASHES)),
-        },
-        SectionSpec {
-            id: "assistance",
-            legend: "Deconfliction and assistance",
-            hint: "",
-            fields: vec![
-                field("/deconfliction_checked", "We checked for other agencies' involvement before filing", Checkbox, ""),
-                field("/assistance_requested/undercover", "Undercover assistance requested", Checkbox, ""),
-                field("/assistance_requested/forensic", "Forensic assistance requested", Checkbox, ""),
-                field("/assistance_requested/technical", "Technical assistance requested", Checkbox, ""),
-            ],
-            list: None,
-        },
-        SectionSpec {
-            id: "attestation",
-            legend: "Attestation",
-            hint: icac_aggregates::form::v1::ATTESTATION_STATEMENT,
-            fields: vec![
-                FieldSpec { autocomplete: "name", ..field("/attestation/name", "Your name", Text, "Sealed out of the permanent record.") },
-                field("/attestation/statement_accepted", "I accept the statement above", Checkbox, ""),
-            ],
-            list: None,
-        },
-    ]
+        field(
+            "/attestation/statement_accepted",
+            "I accept the statement above",
+            Checkbox,
+            "",
+        ),
+    ];
+    fieldset(
+        "attestation",
+        "Attestation",
+        icac_aggregates::form::v1::ATTESTATION_STATEMENT,
+        fields,
+    )
 }
 
 /// The posted form: its fields in order, looked up by name.
@@ -301,8 +485,19 @@ fn list(p: &Posted, list: &str, bound: usize, texts: &[&str], flags: &[&str]) ->
 pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
     let mut form = Map::new();
     form.insert("form_version".into(), Value::String("2".into()));
+    put_filing(&mut form, p, unit);
+    form.insert("source".into(), Value::Object(source_json(p)));
+    put_incident(&mut form, p);
+    put_people(&mut form, p);
+    form.insert("evidence".into(), Value::Object(evidence_json(p)));
+    put_declarations(&mut form, p);
+    Value::Object(form)
+}
+
+/// The filing unit, the officer, the unit's case number and when it was received.
+fn put_filing(form: &mut Map<String, Value>, p: &Posted, unit: Option<&str>) {
     put_text(
-        &mut form,
+        form,
         "reporting_unit",
         unit.unwrap_or(p.get("/reporting_unit")),
     );
@@ -315,11 +510,16 @@ pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
             &[],
         )),
     );
-    put_text(&mut form, "unit_case_number", p.get("/unit_case_number"));
+    put_text(form, "unit_case_number", p.get("/unit_case_number"));
     form.insert(
         "received".into(),
         Value::Object(object(p, "/received", &["date", "time", "utc_offset"], &[])),
     );
+}
+
+/// The source's kind and the one reference field that kind takes (the others the
+/// form shows are left out).
+fn source_json(p: &Posted) -> Map<String, Value> {
     let kind = p.get("/source/kind");
     let mut source = Map::new();
     put_text(&mut source, "kind", kind);
@@ -334,7 +534,11 @@ pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
     if let Some(d) = detail {
         put_text(&mut source, d, p.get(&format!("/source/{d}")));
     }
-    form.insert("source".into(), Value::Object(source));
+    source
+}
+
+/// The incident, its medium and platform, the suspected statutes, the urgent flag.
+fn put_incident(form: &mut Map<String, Value>, p: &Posted) {
     let mut incident = object(
         p,
         "/incident",
@@ -343,8 +547,8 @@ pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
     );
     put_text(&mut incident, "type", p.get("/incident/type"));
     form.insert("incident".into(), Value::Object(incident));
-    put_text(&mut form, "medium", p.get("/medium"));
-    put_text(&mut form, "platform", p.get("/platform"));
+    put_text(form, "medium", p.get("/medium"));
+    put_text(form, "platform", p.get("/platform"));
     form.insert(
         "suspected_statutes".into(),
         Value::Array(
@@ -355,6 +559,10 @@ pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
         ),
     );
     form.insert("urgent".into(), Value::Bool(p.checked("/urgent")));
+}
+
+/// The suspect's identifiers, and the children (left out when no row has any).
+fn put_people(form: &mut Map<String, Value>, p: &Posted) {
     form.insert(
         "subject_identifiers".into(),
         Value::Array(list(
@@ -375,6 +583,9 @@ pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
     if !victims.is_empty() {
         form.insert("victims".into(), Value::Array(victims));
     }
+}
+
+fn evidence_json(p: &Posted) -> Map<String, Value> {
     let mut evidence = Map::new();
     for k in ["item_count", "image_count", "video_count"] {
         put_count(&mut evidence, k, p.get(&format!("/evidence/{k}")));
@@ -389,7 +600,11 @@ pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
             &[],
         )),
     );
-    form.insert("evidence".into(), Value::Object(evidence));
+    evidence
+}
+
+/// What the filer declares: deconfliction done, assistance wanted, the attestation.
+fn put_declarations(form: &mut Map<String, Value>, p: &Posted) {
     form.insert(
         "deconfliction_checked".into(),
         Value::Bool(p.checked("/deconfliction_checked")),
@@ -412,7 +627,6 @@ pub fn to_json(p: &Posted, unit: Option<&str>) -> Value {
             &["statement_accepted"],
         )),
     );
-    Value::Object(form)
 }
 
 /// The help the domain's JSON Schema gives for `pointer` (its `description`), with

@@ -12,8 +12,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::signin::signin_csrf_ok;
-use super::staff::{set_cookie, Staff, SESSION_COOKIE};
+use super::signin::{signin_csrf_ok, with_session_cookie};
+use super::staff::Staff;
 use crate::http::access_log::AccessEntry;
 use crate::http::accounts::{account_principal_id, AccountStatus};
 use crate::http::csrf;
@@ -21,7 +21,7 @@ use crate::http::db::unix_now;
 use crate::http::extract::{client_addr, parse_body};
 use crate::http::passkeys::{relying_party, PasskeyError};
 use crate::http::problem::{Kind, Problem};
-use crate::http::sessions::{SessionStage, ACCOUNT_SESSION_SECS};
+use crate::http::sessions::{SessionId, SessionStage};
 use crate::http::SharedState;
 
 const SCRIPT: &str = include_str!("../../../templates/passkey.js");
@@ -116,12 +116,9 @@ pub async fn register_start(
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     let run = async {
-        refuse_cross_site(&parts.headers).map_err(IntoResponse::into_response)?;
-        let bytes: Bytes = axum::body::to_bytes(body, 4096)
+        let req: RegisterStart = json_request(&parts.headers, body, 4096)
             .await
-            .map_err(|_| Problem::new(Kind::TooLarge, "too large").into_response())?;
-        let req: RegisterStart =
-            parse_body(&parts.headers, &bytes).map_err(IntoResponse::into_response)?;
+            .map_err(IntoResponse::into_response)?;
         let (username, _) = account_of(&state, &mut parts, &req.csrf).await?;
         let rp = rp(&state, &parts.headers).map_err(IntoResponse::into_response)?;
         let begun = state
@@ -143,12 +140,9 @@ pub async fn register_finish(
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     let run = async {
-        refuse_cross_site(&parts.headers).map_err(IntoResponse::into_response)?;
-        let bytes: Bytes = axum::body::to_bytes(body, 64 * 1024)
+        let req: Finish = json_request(&parts.headers, body, 64 * 1024)
             .await
-            .map_err(|_| Problem::new(Kind::TooLarge, "too large").into_response())?;
-        let req: Finish =
-            parse_body(&parts.headers, &bytes).map_err(IntoResponse::into_response)?;
+            .map_err(IntoResponse::into_response)?;
         let (username, source) = account_of(&state, &mut parts, &req.csrf).await?;
         let rp = rp(&state, &parts.headers).map_err(IntoResponse::into_response)?;
         let now = unix_now();
@@ -198,18 +192,8 @@ pub async fn register_finish(
         let session = fresh
             .await
             .map_err(|e| Problem::internal(e).into_response())?;
-        let mut r =
-            Json(json!({ "registered": true, "redirect": "/staff/account" })).into_response();
-        if let Some(v) = set_cookie(
-            &state,
-            SESSION_COOKIE,
-            session.as_cookie(),
-            "/staff",
-            ACCOUNT_SESSION_SECS,
-        ) {
-            r.headers_mut().append(header::SET_COOKIE, v);
-        }
-        Ok::<_, Response>(r)
+        let r = Json(json!({ "registered": true, "redirect": "/staff/account" })).into_response();
+        Ok::<_, Response>(with_session_cookie(&state, r, &session))
     };
     run.await.unwrap_or_else(|r| r)
 }
@@ -220,14 +204,8 @@ pub async fn login_start(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let run = async {
-        refuse_cross_site(&parts.headers)?;
-        let bytes: Bytes = axum::body::to_bytes(body, 4096)
-            .await
-            .map_err(|_| Problem::new(Kind::TooLarge, "too large"))?;
-        let req: LoginStart = parse_body(&parts.headers, &bytes)?;
-        if !signin_csrf_ok(&parts.headers, &req.csrf) {
-            return Err(bad_csrf());
-        }
+        let req =
+            signin_request(&parts.headers, body, 4096, |r: &LoginStart| r.csrf.as_str()).await?;
         let rp = rp(&state, &parts.headers)?;
         let username = req.username.trim();
         let begun = if crate::http::accounts::valid_username(username) {
@@ -279,14 +257,10 @@ pub async fn login_finish(
     let (parts, body) = request.into_parts();
     let source = client_addr(&parts, &state.config.trusted_proxies);
     let run = async {
-        refuse_cross_site(&parts.headers)?;
-        let bytes: Bytes = axum::body::to_bytes(body, 64 * 1024)
-            .await
-            .map_err(|_| Problem::new(Kind::TooLarge, "too large"))?;
-        let req: Finish = parse_body(&parts.headers, &bytes)?;
-        if !signin_csrf_ok(&parts.headers, &req.csrf) {
-            return Err(bad_csrf());
-        }
+        let req = signin_request(&parts.headers, body, 64 * 1024, |r: &Finish| {
+            r.csrf.as_str()
+        })
+        .await?;
         let rp = rp(&state, &parts.headers)?;
         let now = unix_now();
         let credential = serde_json::from_value(req.credential)
@@ -297,98 +271,15 @@ pub async fn login_finish(
             .await
         {
             Ok(u) => u,
-            Err((who, e)) => {
-                let problem = passkey_problem(e);
-                match &who {
-                    // A wrong answer counts against that account (AC-7).
-                    Some(u) if problem.status == 401 => {
-                        state
-                            .accounts
-                            .record_failure(u, &source, "passkey_rejected", now)
-                            .await
-                            .map_err(Problem::internal)?;
-                    }
-                    _ => {
-                        let outcome = if problem.status == 409 {
-                            "assertion_replayed_or_expired"
-                        } else {
-                            "passkey_error"
-                        };
-                        state
-                            .access_log
-                            .append(AccessEntry::new(
-                                "logon_failed",
-                                &who.as_deref()
-                                    .map(|u| account_principal_id(u).0)
-                                    .unwrap_or_default(),
-                                &source,
-                                who.as_deref().unwrap_or(""),
-                                outcome,
-                            ))
-                            .await
-                            .map_err(Problem::internal)?;
-                    }
-                }
-                return Err(problem);
-            }
+            Err((who, e)) => return Err(login_refused(&state, &source, who, e, now).await),
         };
-        let principal = account_principal_id(&username).0;
-        let account = state
-            .accounts
-            .get(&username)
-            .await
-            .map_err(Problem::internal)?
-            .ok_or_else(|| Problem::not_found("no such account"))?;
-        if account.status != AccountStatus::Enabled {
-            state
-                .access_log
-                .append(AccessEntry::new(
-                    "logon_failed",
-                    &principal,
-                    &source,
-                    &username,
-                    &format!("account_{}", account.status),
-                ))
-                .await
-                .map_err(Problem::internal)?;
-            return Err(Problem::forbidden(match account.status {
-                AccountStatus::Locked => "this account is locked after too many failed sign-ins; an administrator must release it",
-                _ => "this account is disabled; an administrator must re-enable it",
-            }));
-        }
-        state
-            .accounts
-            .touch(&username, now)
-            .await
-            .map_err(Problem::internal)?;
-        state
-            .access_log
-            .append(
-                AccessEntry::new("logon", &principal, &source, &username, "ok")
-                    .with_detail("factor=passkey".into()),
-            )
-            .await
-            .map_err(Problem::internal)?;
-        let session = state
-            .sessions
-            .start_account(&username, SessionStage::Full, "passkey", now)
-            .await
-            .map_err(Problem::internal)?;
-        Ok(session)
+        require_enabled(&state, &username, &source).await?;
+        signed_in(&state, &username, &source, now).await
     };
     match run.await {
         Ok(session) => {
-            let mut r = (StatusCode::OK, Json(json!({ "redirect": "/staff" }))).into_response();
-            if let Some(v) = set_cookie(
-                &state,
-                SESSION_COOKIE,
-                session.as_cookie(),
-                "/staff",
-                ACCOUNT_SESSION_SECS,
-            ) {
-                r.headers_mut().append(header::SET_COOKIE, v);
-            }
-            r
+            let r = (StatusCode::OK, Json(json!({ "redirect": "/staff" }))).into_response();
+            with_session_cookie(&state, r, &session)
         }
         Err(p) => {
             state
@@ -398,4 +289,139 @@ pub async fn login_finish(
             p.into_response()
         }
     }
+}
+
+/// The JSON body of a request sent from this site's own page, at most `limit` bytes.
+async fn json_request<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<T, Problem> {
+    refuse_cross_site(headers)?;
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Problem::new(Kind::TooLarge, "too large"))?;
+    parse_body(headers, &bytes)
+}
+
+/// The body of a sign-in request (there is no session yet), as [`json_request`], also
+/// carrying the sign-in form's CSRF token (`csrf_of`).
+async fn signin_request<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+    csrf_of: fn(&T) -> &str,
+) -> Result<T, Problem> {
+    let req: T = json_request(headers, body, limit).await?;
+    if !signin_csrf_ok(headers, csrf_of(&req)) {
+        return Err(bad_csrf());
+    }
+    Ok(req)
+}
+
+/// Logs a refused passkey assertion and returns its problem. A wrong answer for a
+/// known account counts against that account (AC-7); anything else is only logged.
+async fn login_refused(
+    state: &SharedState,
+    source: &str,
+    who: Option<String>,
+    e: PasskeyError,
+    now: i64,
+) -> Problem {
+    let problem = passkey_problem(e);
+    let logged = match &who {
+        Some(u) if problem.status == 401 => state
+            .accounts
+            .record_failure(u, source, "passkey_rejected", now)
+            .await
+            .map(|_| ())
+            .map_err(Problem::internal),
+        _ => {
+            let outcome = if problem.status == 409 {
+                "assertion_replayed_or_expired"
+            } else {
+                "passkey_error"
+            };
+            state
+                .access_log
+                .append(AccessEntry::new(
+                    "logon_failed",
+                    &who.as_deref()
+                        .map(|u| account_principal_id(u).0)
+                        .unwrap_or_default(),
+                    source,
+                    who.as_deref().unwrap_or(""),
+                    outcome,
+                ))
+                .await
+                .map(|_| ())
+                .map_err(Problem::internal)
+        }
+    };
+    match logged {
+        Ok(()) => problem,
+        Err(log_problem) => log_problem,
+    }
+}
+
+/// Refuses, and logs, a passkey sign-in to an account that is not enabled.
+async fn require_enabled(state: &SharedState, username: &str, source: &str) -> Result<(), Problem> {
+    let account = state
+        .accounts
+        .get(username)
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(|| Problem::not_found("no such account"))?;
+    if account.status == AccountStatus::Enabled {
+        return Ok(());
+    }
+    state
+        .access_log
+        .append(AccessEntry::new(
+            "logon_failed",
+            &account_principal_id(username).0,
+            source,
+            username,
+            &format!("account_{}", account.status),
+        ))
+        .await
+        .map_err(Problem::internal)?;
+    Err(Problem::forbidden(match account.status {
+        AccountStatus::Locked => "this account is locked after too many failed sign-ins; an administrator must release it",
+        _ => "this account is disabled; an administrator must re-enable it",
+    }))
+}
+
+/// A proved passkey sign-in: the account was used, the logon is logged, and a full
+/// session starts.
+async fn signed_in(
+    state: &SharedState,
+    username: &str,
+    source: &str,
+    now: i64,
+) -> Result<SessionId, Problem> {
+    state
+        .accounts
+        .touch(username, now)
+        .await
+        .map_err(Problem::internal)?;
+    state
+        .access_log
+        .append(
+            AccessEntry::new(
+                "logon",
+                &account_principal_id(username).0,
+                source,
+                username,
+                "ok",
+            )
+            .with_detail("factor=passkey".into()),
+        )
+        .await
+        .map_err(Problem::internal)?;
+    state
+        .sessions
+        .start_account(username, SessionStage::Full, "passkey", now)
+        .await
+        .map_err(Problem::internal)
 }

@@ -110,6 +110,20 @@ pub fn session_response(
     r
 }
 
+/// `r` with the cookie of a new full account session.
+pub fn with_session_cookie(state: &SharedState, mut r: Response, session: &SessionId) -> Response {
+    if let Some(v) = set_cookie(
+        state,
+        SESSION_COOKIE,
+        session.as_cookie(),
+        "/staff",
+        ACCOUNT_SESSION_SECS,
+    ) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
 pub async fn signin(State(state): State<SharedState>, request: axum::extract::Request) -> Response {
     let (parts, body) = request.into_parts();
     if csrf::cross_site(&parts.headers) {
@@ -295,7 +309,6 @@ pub async fn enroll(State(state): State<SharedState>, request: axum::extract::Re
         return forged();
     }
     let source = client_addr(&parts, &state.config.trusted_proxies);
-    let principal = account_principal_id(&a.username).0;
     let Some(secret) = secret_from_base32(&field("secret")) else {
         return error_page(&Problem::new(
             crate::http::problem::Kind::BadRequest,
@@ -310,42 +323,10 @@ pub async fn enroll(State(state): State<SharedState>, request: axum::extract::Re
     };
     let password = field("password");
     let step = matching_step(&secret, &field("code"), now);
-    let refusal = if !verify_password(&password, &account.password_argon2) {
-        Some(("wrong_password", "That password is not right."))
-    } else if step.is_none() {
-        Some((
-            "wrong_totp",
-            "That code does not match; check the app's clock and type the code it shows now.",
-        ))
-    } else {
-        None
+    let step = match enrolment_proof(&password, &account.password_argon2, step) {
+        Ok(step) => step,
+        Err(refusal) => return enrolment_refused(&state, &a, &secret, &source, refusal, now).await,
     };
-    if let Some((outcome, message)) = refusal {
-        let logged = match state
-            .accounts
-            .record_failure(&a.username, &source, outcome, now)
-            .await
-        {
-            Ok(_) => state
-                .access_log
-                .append(AccessEntry::new(
-                    "totp_enrol_failed",
-                    &principal,
-                    &source,
-                    &a.username,
-                    outcome,
-                ))
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = logged {
-            return error_page(&Problem::internal(e));
-        }
-        return enroll_form(&a, &secret, Some(message), StatusCode::UNPROCESSABLE_ENTITY);
-    }
-    let step = step.unwrap_or_default();
     let codes = match state
         .accounts
         .enroll_totp(&a.username, &secret, &password, step)
@@ -354,55 +335,110 @@ pub async fn enroll(State(state): State<SharedState>, request: axum::extract::Re
         Ok(c) => c,
         Err(e) => return error_page(&Problem::internal(e)),
     };
-    let finish = async {
-        state
-            .accounts
-            .revoke_sessions(&a.username, "factor_changed", now)
-            .await
-            .map_err(|e| e.to_string())?;
-        state
-            .access_log
-            .append(
-                AccessEntry::new("totp_enrolled", &principal, &source, &a.username, "ok")
-                    .with_detail(format!(
-                        "recovery_codes={}; sessions revoked; was {}",
-                        codes.len(),
-                        if a.stage == SessionStage::Enroll {
-                            "first enrolment"
-                        } else {
-                            "replaced"
-                        }
-                    )),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        state
-            .sessions
-            .start_account(&a.username, SessionStage::Full, "totp", now)
-            .await
-            .map_err(|e| e.to_string())
-    };
-    let session = match finish.await {
+    let session = match enrolled(&state, &a, &source, codes.len(), now).await {
         Ok(s) => s,
         Err(e) => return error_page(&Problem::internal(e)),
     };
-    let mut r = render(
+    let r = render(
         StatusCode::OK,
         &RecoveryCodesPage {
             chrome: Chrome::public("Your recovery codes"),
             codes,
         },
     );
-    if let Some(v) = set_cookie(
-        &state,
-        SESSION_COOKIE,
-        session.as_cookie(),
-        "/staff",
-        ACCOUNT_SESSION_SECS,
-    ) {
-        r.headers_mut().append(header::SET_COOKIE, v);
+    with_session_cookie(&state, r, &session)
+}
+
+/// Why an enrolment is refused: the access log's outcome and what the page says.
+type EnrolmentRefusal = (&'static str, &'static str);
+
+/// The TOTP step an enrolment proved (its code matched `step`), or why it proved none:
+/// the account's password must be right and the new secret's code must match.
+fn enrolment_proof(password: &str, phc: &str, step: Option<i64>) -> Result<i64, EnrolmentRefusal> {
+    if !verify_password(password, phc) {
+        return Err(("wrong_password", "That password is not right."));
     }
-    r
+    step.ok_or((
+        "wrong_totp",
+        "That code does not match; check the app's clock and type the code it shows now.",
+    ))
+}
+
+/// A refused enrolment counts as a failed logon and is logged; the form is shown again
+/// with the same secret (422).
+async fn enrolment_refused(
+    state: &SharedState,
+    a: &AccountCookie,
+    secret: &[u8],
+    source: &str,
+    (outcome, message): EnrolmentRefusal,
+    now: i64,
+) -> Response {
+    let logged = match state
+        .accounts
+        .record_failure(&a.username, source, outcome, now)
+        .await
+    {
+        Ok(_) => state
+            .access_log
+            .append(AccessEntry::new(
+                "totp_enrol_failed",
+                &account_principal_id(&a.username).0,
+                source,
+                &a.username,
+                outcome,
+            ))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = logged {
+        return error_page(&Problem::internal(e));
+    }
+    enroll_form(a, secret, Some(message), StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+/// After the authenticator is enrolled: every session of the account ends, the
+/// enrolment is logged, and this browser's full session starts.
+async fn enrolled(
+    state: &SharedState,
+    a: &AccountCookie,
+    source: &str,
+    recovery_codes: usize,
+    now: i64,
+) -> Result<SessionId, String> {
+    state
+        .accounts
+        .revoke_sessions(&a.username, "factor_changed", now)
+        .await
+        .map_err(|e| e.to_string())?;
+    let was = if a.stage == SessionStage::Enroll {
+        "first enrolment"
+    } else {
+        "replaced"
+    };
+    state
+        .access_log
+        .append(
+            AccessEntry::new(
+                "totp_enrolled",
+                &account_principal_id(&a.username).0,
+                source,
+                &a.username,
+                "ok",
+            )
+            .with_detail(format!(
+                "recovery_codes={recovery_codes}; sessions revoked; was {was}"
+            )),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    state
+        .sessions
+        .start_account(&a.username, SessionStage::Full, "totp", now)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 // ---------------------------------------------------------------- own account
@@ -502,21 +538,12 @@ pub async fn change_password(State(state): State<SharedState>, form: StaffForm) 
         Ok(s) => s,
         Err(e) => return error_page(&Problem::internal(e)),
     };
-    let mut r = render(
+    let r = render(
         StatusCode::OK,
         &PasswordChangedPage {
             chrome: Chrome::public("Your new password"),
             password: &new,
         },
     );
-    if let Some(v) = set_cookie(
-        &state,
-        SESSION_COOKIE,
-        session.as_cookie(),
-        "/staff",
-        ACCOUNT_SESSION_SECS,
-    ) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    with_session_cookie(&state, r, &session)
 }
