@@ -4,6 +4,7 @@
 //! Data flows one way: HTTP/CLI → command → aggregate → events → ledger → projections.
 //! See docs/ARCHITECTURE.md for the map.
 
+pub mod access;
 pub mod audit;
 /// Benchmarks against their baselines (docs/PERFORMANCE.md); not in the server build.
 #[cfg(feature = "bench")]

@@ -24,9 +24,9 @@ use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
 
 use super::append::with_database;
+use crate::access::auth::Role;
 use crate::commands::filing::{file_notification, FilingReceipt};
 use crate::commands::Actor;
-use crate::http::auth::Role;
 use crate::http::{serve, AppState, ServerConfig, SharedState};
 use crate::ledger::key_file::KeyFile;
 use crate::ledger::Ledger;

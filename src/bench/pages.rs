@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::access::auth::Role;
 use crate::commands::demo;
-use crate::http::auth::Role;
 use crate::http::{serve, AppState, ServerConfig};
 use crate::ledger::key_file::KeyFile;
 use crate::ledger::Ledger;

@@ -4,8 +4,8 @@
 //! If the entry cannot be written the command does not run (fail closed).
 
 use super::{CliError, Command};
+use crate::access::access_log::{AccessEntry, AccessLog};
 use crate::config::LedgerArgs;
-use crate::http::access_log::{AccessEntry, AccessLog};
 
 /// The action and target of a command that reads, if it is one.
 pub fn read_by(command: &Command) -> Option<(&'static str, String)> {

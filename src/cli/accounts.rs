@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::CliError;
+use crate::access::access_log::AccessLog;
+use crate::access::accounts::{AccountError, AccountInfo, AccountStore, Actor};
+use crate::access::auth::Role;
 use crate::config::LedgerArgs;
-use crate::http::access_log::AccessLog;
-use crate::http::accounts::{AccountError, AccountInfo, AccountStore, Actor};
-use crate::http::auth::Role;
 
 #[derive(Debug, Subcommand)]
 pub enum AccountsCommand {

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::{CliError, EXIT_FAILED};
+use crate::access::access_log::{AccessLog, MIN_RETENTION_DAYS};
 use crate::config::LedgerArgs;
-use crate::http::access_log::{AccessLog, MIN_RETENTION_DAYS};
 use crate::http::access_review::{self, IsoWeek, WeeklyReview};
 
 #[derive(Debug, Subcommand)]
@@ -65,7 +65,7 @@ async fn review(args: &LedgerArgs, r: &ReviewArgs) -> Result<ExitCode, CliError>
     let storage = args.storage().await?;
     storage.check_schema().await?;
     let log = AccessLog::new(storage.clone(), id.clone());
-    let accounts = crate::http::accounts::AccountStore::new(storage.clone(), id, log.clone());
+    let accounts = crate::access::accounts::AccountStore::new(storage.clone(), id, log.clone());
     let review = access_review::weekly(&log, &accounts, week, jiff::Timestamp::now()).await;
     storage.close().await;
     let review = review?;

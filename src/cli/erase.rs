@@ -8,10 +8,10 @@ use clap::Args;
 use icac_aggregates::ids::CaseId;
 
 use super::{CliError, EXIT_FAILED};
+use crate::access::access_log::{AccessEntry, AccessLog};
 use crate::commands::erasure::{erase_case, erase_subject, Erased, ErasureError};
 use crate::commands::{Actor, CommandError, Commands};
 use crate::config::LedgerArgs;
-use crate::http::access_log::{AccessEntry, AccessLog};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["case", "subject"])))]

@@ -14,8 +14,8 @@ use icac_format::record::StreamId;
 use serde_json::{json, Value};
 
 use super::{CliError, EXIT_FAILED};
+use crate::access::access_log::{AccessEntry, AccessLog};
 use crate::config::LedgerArgs;
-use crate::http::access_log::{AccessEntry, AccessLog};
 
 #[derive(Debug, Args)]
 pub struct ExportOpeningsArgs {

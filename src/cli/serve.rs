@@ -11,9 +11,9 @@ use super::deadline_policy::{DeadlinePolicyArgs, SharingPolicyArgs};
 use super::init::open_or_initialise_demo;
 use super::progress::Progress;
 use super::CliError;
+use crate::access::auth::Role;
 use crate::commands::demo;
 use crate::config::LedgerArgs;
-use crate::http::auth::Role;
 use crate::http::listener::ConnectionLimits;
 use crate::http::{server, AppState, Hotline, ServerConfig};
 use crate::tlog::publisher::{self, PublicationConfig};
@@ -245,7 +245,7 @@ async fn prepare_demo(state: &AppState, cases: usize) -> Result<DemoAccess, CliE
     // A staff account to try the account sign-in with (once per demo ledger).
     let mut account_password = None;
     if state.accounts.get("demo.supervisor").await?.is_none() {
-        let by = crate::http::accounts::Actor::cli("cli:serve-demo".into());
+        let by = crate::access::accounts::Actor::cli("cli:serve-demo".into());
         let now = jiff::Timestamp::now().as_second();
         let created = state
             .accounts
@@ -356,9 +356,9 @@ impl Background {
             tasks.push(task.abort_handle());
         }
         // AC-2(3): accounts unused for 90 days are disabled, checked every six hours.
-        let sweep = crate::http::accounts::spawn_inactivity_sweep(
+        let sweep = crate::access::accounts::spawn_inactivity_sweep(
             state.accounts.clone(),
-            crate::http::accounts::SWEEP_EVERY,
+            crate::access::accounts::SWEEP_EVERY,
         );
         tasks.push(sweep.abort_handle());
         Background { tasks }

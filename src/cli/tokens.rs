@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::CliError;
+use crate::access::access_log::AccessLog;
+use crate::access::auth::Role;
+use crate::access::tokens::{TokenScope, TokenStore};
 use crate::config::LedgerArgs;
-use crate::http::access_log::AccessLog;
-use crate::http::auth::Role;
-use crate::http::tokens::{TokenScope, TokenStore};
 
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
@@ -32,7 +32,7 @@ pub struct IssueArgs {
     #[arg(long)]
     pub account: Option<String>,
     /// Days until the token expires (1 to 366)
-    #[arg(long, default_value_t = crate::http::tokens::DEFAULT_TOKEN_DAYS)]
+    #[arg(long, default_value_t = crate::access::tokens::DEFAULT_TOKEN_DAYS)]
     pub days: i64,
     /// The unit (ORI) a unit_reporter acts for
     #[arg(long)]
@@ -78,7 +78,7 @@ pub async fn run(args: &LedgerArgs, cmd: TokensCommand) -> Result<ExitCode, CliE
                 .transpose()?;
             let scope = match (a.role, &a.account) {
                 (_, Some(username)) => {
-                    let accounts = crate::http::accounts::AccountStore::new(
+                    let accounts = crate::access::accounts::AccountStore::new(
                         storage_for_accounts.clone(),
                         id.clone(),
                         AccessLog::new(storage_for_accounts.clone(), id.clone()),

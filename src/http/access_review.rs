@@ -10,9 +10,9 @@ use std::str::FromStr;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::access_log::{AccessEntry, AccessLog, AccessLogError, MAX_PAGE};
-use super::auth::Permission;
 use super::routes::{Method, ROUTES};
+use crate::access::access_log::{AccessEntry, AccessLog, AccessLogError, MAX_PAGE};
+use crate::access::auth::Permission;
 use icac_format::canonical::to_canonical_bytes;
 
 /// Lines listed per category at most; the count is always complete.
@@ -292,7 +292,7 @@ pub const INACTIVITY_WARNING_DAYS: i64 = 14;
 #[derive(Debug, Clone, Serialize)]
 pub struct NearInactivity {
     pub username: String,
-    pub role: super::auth::Role,
+    pub role: crate::access::auth::Role,
     pub last_used_at: String,
     /// When the sweep disables it if it stays unused.
     pub disabled_from: String,
@@ -300,16 +300,16 @@ pub struct NearInactivity {
 
 /// The accounts of `accounts` the sweep disables within the warning period of `now`.
 pub fn near_inactivity(
-    accounts: &[super::accounts::AccountInfo],
+    accounts: &[crate::access::accounts::AccountInfo],
     now: jiff::Timestamp,
 ) -> Vec<NearInactivity> {
     let warn_from = now.as_second() + INACTIVITY_WARNING_DAYS * 24 * 60 * 60;
     accounts
         .iter()
-        .filter(|a| a.status == super::accounts::AccountStatus::Enabled)
+        .filter(|a| a.status == crate::access::accounts::AccountStatus::Enabled)
         .filter_map(|a| {
             let used: jiff::Timestamp = a.last_used_at.parse().ok()?;
-            let disabled = used.as_second() + super::accounts::INACTIVITY_SECS;
+            let disabled = used.as_second() + crate::access::accounts::INACTIVITY_SECS;
             (disabled <= warn_from).then(|| NearInactivity {
                 username: a.username.clone(),
                 role: a.role,
@@ -327,14 +327,14 @@ pub enum ReviewError {
     #[error(transparent)]
     Log(#[from] AccessLogError),
     #[error(transparent)]
-    Accounts(#[from] super::accounts::AccountError),
+    Accounts(#[from] crate::access::accounts::AccountError),
 }
 
 /// The weekly review as a supervisor reads it: the log's week and the accounts close
 /// to the inactivity sweep as of `now`.
 pub async fn weekly(
     log: &AccessLog,
-    accounts: &super::accounts::AccountStore,
+    accounts: &crate::access::accounts::AccountStore,
     week: IsoWeek,
     now: jiff::Timestamp,
 ) -> Result<WeeklyReview, ReviewError> {

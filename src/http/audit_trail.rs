@@ -16,10 +16,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::access_log::AccessEntry;
 use super::extract::LoggedPrincipal;
 use super::problem::{Kind, Problem};
 use super::SharedState;
+use crate::access::access_log::AccessEntry;
 
 /// Routes answered even when their entry cannot be written: they hold no case data and
 /// are where the failure shows (status page, metrics).

@@ -15,10 +15,10 @@ use icac_aggregates::services::UnitDirectory;
 use icac_format::record::StreamId;
 use serde::de::DeserializeOwned;
 
-use super::auth::Principal;
 use super::extract::parse_body;
 use super::problem::{ApiResult, Kind, Problem};
 use super::SharedState;
+use crate::access::auth::Principal;
 
 /// A command's request body, parsed into its request type (`requests`). A body that
 /// does not parse is counted as a refused command and answered 400/415/422.

@@ -10,10 +10,10 @@ use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::auth::{Permission, Principal};
 use super::problem::{FieldProblem, Kind, Problem};
-use super::tokens::AuthFailure;
 use super::SharedState;
+use crate::access::auth::{Permission, Principal};
+use crate::access::tokens::AuthFailure;
 
 /// Set by the outer middleware for every request.
 #[derive(Debug, Clone)]

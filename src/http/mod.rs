@@ -5,17 +5,12 @@
 //! (route, status, latency, principal id — never bodies), a body limit, a timeout, and
 //! a final mapping that turns any bare error response into RFC 9457 problem+json.
 
-pub mod access_log;
 pub mod access_review;
-pub mod accounts;
 pub mod audit_trail;
-pub mod auth;
 pub mod client_addr;
 pub mod command_extractor;
 pub mod csrf;
-pub(crate) mod db;
 pub mod extract;
-pub(crate) mod failure_window;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;
@@ -29,7 +24,6 @@ pub mod second_factor;
 pub mod server;
 pub mod sessions;
 pub mod signin;
-pub mod tokens;
 pub mod web_forms;
 
 use std::sync::Arc;
@@ -37,14 +31,14 @@ use std::time::Duration;
 
 use icac_aggregates::compliance::DeadlinePolicy;
 
+use crate::access::access_log::AccessLog;
+use crate::access::tokens::TokenStore;
 use crate::commands::Commands;
 use crate::ledger::Ledger;
 use crate::read_side::runner::ProjectionRunner;
-use access_log::AccessLog;
 use icac_format::keys::LedgerKey;
 use metrics::Metrics;
 use rate_limit::RateLimiter;
-use tokens::TokenStore;
 
 pub use server::{router, serve, ServeError};
 
@@ -141,7 +135,7 @@ pub struct AppState {
     pub ledger: Ledger,
     pub tokens: TokenStore,
     /// Staff accounts, their factors and lockouts (schema 10).
-    pub accounts: accounts::AccountStore,
+    pub accounts: crate::access::accounts::AccountStore,
     pub sessions: sessions::SessionStore,
     /// The web form's drafts and submission claims (outside the ledger).
     pub web_forms: web_forms::WebForms,
@@ -186,7 +180,11 @@ impl AppState {
         }
         let access_log = AccessLog::new(storage.clone(), id.clone());
         let tokens = TokenStore::new(storage.clone(), id.clone(), access_log.clone());
-        let accounts = accounts::AccountStore::new(storage.clone(), id.clone(), access_log.clone());
+        let accounts = crate::access::accounts::AccountStore::new(
+            storage.clone(),
+            id.clone(),
+            access_log.clone(),
+        );
         let sessions = sessions::SessionStore::new(storage.clone(), id.clone(), tokens.clone());
         let web_forms = web_forms::WebForms::new(storage.clone(), id.clone());
         let projections = ProjectionRunner::open(storage, id).await?;

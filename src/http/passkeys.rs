@@ -19,8 +19,8 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
-use super::accounts::{AccountError, AccountStore};
 use super::sessions::random_id;
+use crate::access::accounts::{AccountError, AccountStore};
 use crate::storage::sql::on_pool;
 
 /// How long a ceremony's challenge may be answered (seconds).

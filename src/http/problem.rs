@@ -212,6 +212,12 @@ impl IntoResponse for Problem {
     }
 }
 
+impl From<crate::access::auth::Denied> for Problem {
+    fn from(e: crate::access::auth::Denied) -> Self {
+        Problem::forbidden(e.to_string())
+    }
+}
+
 impl From<CommandError> for Problem {
     fn from(e: CommandError) -> Self {
         match e {

@@ -28,7 +28,7 @@ use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::auth::Role;
+use crate::access::auth::Role;
 
 /// `POST /v1/units`
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -533,7 +533,7 @@ pub struct IssueTokenBody {
     /// Required for a unit reporter service token, refused for every other role.
     #[serde(default)]
     pub unit: Option<Ori>,
-    #[schemars(length(min = 1, max = super::tokens::MAX_NAME_LEN), pattern(TEXT))]
+    #[schemars(length(min = 1, max = crate::access::tokens::MAX_NAME_LEN), pattern(TEXT))]
     pub name: String,
     /// Days until the token expires (default 90, at most 366).
     #[serde(default)]

@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use totp_rs::{Algorithm, TOTP};
 
-use super::accounts::{AccountError, AccountStore};
 use super::sessions::constant_time_eq;
+use crate::access::accounts::{AccountError, AccountStore};
 use crate::storage::sql::on_pool;
 
 /// Seconds per TOTP step.
@@ -280,11 +280,11 @@ impl AccountStore {
         let Some(account) = self.secrets(username).await? else {
             return Ok(None);
         };
-        if !super::accounts::verify_password(old, &account.password_argon2) {
+        if !crate::access::accounts::verify_password(old, &account.password_argon2) {
             return Ok(None);
         }
-        let new = super::accounts::generate_password();
-        let phc = super::accounts::hash_password(&new)?;
+        let new = crate::access::accounts::generate_password();
+        let phc = crate::access::accounts::hash_password(&new)?;
         let sealed = match &account.totp_sealed {
             Some(s) => Some(seal(
                 &unseal(s, old, username)

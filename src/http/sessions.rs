@@ -7,9 +7,9 @@
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::auth::Principal;
-use super::db::unix_now;
-use super::tokens::{TokenError, TokenStore};
+use crate::access::auth::Principal;
+use crate::access::db::unix_now;
+use crate::access::tokens::{TokenError, TokenStore};
 use crate::storage::sql::on_pool;
 use crate::storage::Storage;
 use icac_format::record::LedgerId;

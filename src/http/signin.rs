@@ -7,12 +7,12 @@
 
 use std::time::Duration;
 
-use super::access_log::AccessEntry;
-use super::accounts::{
+use super::second_factor::{is_recovery_shape, matching_step, unseal};
+use crate::access::access_log::AccessEntry;
+use crate::access::accounts::{
     account_principal_id, verify_password, AccountError, AccountInfo, AccountStatus, AccountStore,
 };
-use super::failure_window::SIGN_IN_ADDRESSES;
-use super::second_factor::{is_recovery_shape, matching_step, unseal};
+use crate::access::failure_window::SIGN_IN_ADDRESSES;
 
 /// Failures from one address before answers start to slow down...
 const ADDRESS_FREE_FAILURES: i64 = 5;
@@ -20,7 +20,6 @@ const ADDRESS_FREE_FAILURES: i64 = 5;
 const ADDRESS_DELAY_STEP: Duration = Duration::from_millis(250);
 /// ...up to this.
 const ADDRESS_DELAY_MAX: Duration = Duration::from_secs(3);
-pub(crate) const ADDRESS_WINDOW_SECS: i64 = 15 * 60;
 
 /// The `auth_failures` key of sign-ins from `source` (apart from token failures).
 fn address_key(source: &str) -> String {
@@ -118,7 +117,7 @@ impl AccountStore {
             .filter(|c| !c.is_control())
             .take(40)
             .collect();
-        let principal = if super::accounts::valid_username(username) {
+        let principal = if crate::access::accounts::valid_username(username) {
             account_principal_id(username).0
         } else {
             String::new()

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::db::{is_unique_violation, unix_now};
+use crate::access::db::{is_unique_violation, unix_now};
 use crate::storage::sql::on_pool;
 use crate::storage::Storage;
 use icac_format::record::LedgerId;

@@ -9,8 +9,8 @@ use crate::support::{child_server, common, http_support, slow};
 
 use common::{TestDb, KINDS};
 use http_support::{cookie_value, hidden_csrf, set_cookies, start, Server, HARTFORD};
-use icac_ledger::http::accounts::{Actor, INACTIVITY_SECS};
-use icac_ledger::http::auth::Role;
+use icac_ledger::access::accounts::{Actor, INACTIVITY_SECS};
+use icac_ledger::access::auth::Role;
 use icac_ledger::http::second_factor::{code_at, secret_from_base32, TOTP_STEP};
 use icac_ledger::http::sessions::{
     AccountSession, SessionEnd, SessionId, ACCOUNT_IDLE_SECS, ACCOUNT_SESSION_SECS,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use browser::Driver;
 use common::{Kind, TestDb};
 use http_support::start;
-use icac_ledger::http::auth::Role;
+use icac_ledger::access::auth::Role;
 use icac_ledger::http::second_factor::{code_at, secret_from_base32};
 use icac_ledger::http::ServerConfig;
 use serde_json::{json, Value};

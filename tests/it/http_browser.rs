@@ -9,7 +9,7 @@ use crate::support::{browser, common, http_support};
 use browser::Driver;
 use common::{Kind, TestDb};
 use http_support::{start, HARTFORD};
-use icac_ledger::http::auth::Role;
+use icac_ledger::access::auth::Role;
 use icac_ledger::http::ServerConfig;
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -12,7 +12,7 @@ use common::{Kind, TestDb, KINDS};
 use http_support::{
     cookie_value, form, hidden_csrf, set_cookies, sign_in, start, Server, HARTFORD,
 };
-use icac_ledger::http::auth::Role;
+use icac_ledger::access::auth::Role;
 use icac_ledger::http::ServerConfig;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

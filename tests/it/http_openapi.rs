@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use common::{Kind, TestDb};
 use http_support::start;
-use icac_ledger::http::auth::{Permission, Role};
+use icac_ledger::access::auth::{Permission, Role};
 use icac_ledger::http::routes::{Method, ROUTES};
 use icac_ledger::http::ServerConfig;
 use serde_json::{json, Value};

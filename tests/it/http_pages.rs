@@ -7,7 +7,7 @@ use crate::support::{common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{form, sign_in, start, Server, HARTFORD};
-use icac_ledger::http::auth::Role;
+use icac_ledger::access::auth::Role;
 use icac_ledger::http::ServerConfig;
 
 pub async fn page(s: &Server, session: &str, path: &str) -> (u16, String, String) {

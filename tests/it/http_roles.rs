@@ -7,7 +7,7 @@ use crate::support::{common, http_support};
 
 use common::{TestDb, KINDS};
 use http_support::{form, start, HARTFORD};
-use icac_ledger::http::auth::{Permission, Role};
+use icac_ledger::access::auth::{Permission, Role};
 use icac_ledger::http::routes::{Method, ROUTES};
 use icac_ledger::http::ServerConfig;
 use serde_json::json;

@@ -554,7 +554,7 @@ async fn key_events_and_times_follow_the_rules() {
 /// key answers a write with 503 problem+json and writes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_the_new_key_answers_503_and_writes_nothing() {
-    use icac_ledger::http::auth::Role;
+    use icac_ledger::access::auth::Role;
     use icac_ledger::http::ServerConfig;
     for kind in KINDS {
         let s = http_support::start(TestDb::new(kind).await, ServerConfig::default()).await;

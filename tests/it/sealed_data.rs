@@ -12,9 +12,9 @@ use std::io::Cursor;
 use common::{Kind, TestDb, KINDS};
 use http_support::{form, start, Server, HARTFORD};
 use icac_format::record::StreamId;
+use icac_ledger::access::auth::Role;
 use icac_ledger::audit::bundle::verify_bundle;
 use icac_ledger::audit::verify::{verify_storage, VerifyOptions};
-use icac_ledger::http::auth::Role;
 use icac_ledger::http::ServerConfig;
 use icac_ledger::storage::{sealed_pack, StoredOpening};
 use serde_json::{json, Value};
@@ -231,12 +231,12 @@ async fn personal_data_is_sealed_revealed_to_investigators_and_lawfully_erased()
         // The role matrix for reveals: values exactly for the roles allowed to see them.
         for role in Role::ALL {
             let (st, h) = s.get(role, &path).await;
-            if !role.allows(icac_ledger::http::auth::Permission::ReadCases) {
+            if !role.allows(icac_ledger::access::auth::Permission::ReadCases) {
                 assert!(st == 403, "{kind:?}: {role} reads history: {st}");
                 continue;
             }
             let sees = h.to_string().contains(PHONE);
-            let may = role.allows(icac_ledger::http::auth::Permission::RevealPersonalData);
+            let may = role.allows(icac_ledger::access::auth::Permission::RevealPersonalData);
             assert_eq!(sees, may, "{kind:?}: {role} sees personal data: {sees}");
         }
         let (_, q) = s.get(Role::Investigator, "/v1/public-reports").await;

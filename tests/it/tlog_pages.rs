@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestDb, KINDS};
 use http_support::{form, sign_in, start, Server, HARTFORD};
-use icac_ledger::http::auth::Role;
+use icac_ledger::access::auth::Role;
 use icac_ledger::http::ServerConfig;
 use icac_ledger::tlog::publisher::{self, PublicationConfig};
 

@@ -10,9 +10,9 @@ use icac_aggregates::case::{
     CaseCommand, Charge, RecordArrest, ShareCategory, ShareDirection, ShareInformation,
 };
 use icac_aggregates::ids::{CaseId, Ori, StatuteCode};
+use icac_ledger::access::auth::Role;
 use icac_ledger::commands::filing::file_notification;
 use icac_ledger::commands::Actor;
-use icac_ledger::http::auth::Role;
 use icac_ledger::http::ServerConfig;
 use jiff::Timestamp;
 use serde_json::{json, Value};

@@ -13,7 +13,7 @@ use super::labels::{date, spell, words};
 use super::layout::{render, Chrome};
 use super::staff::{chrome, error_page, require, Staff};
 use super::timeline::{timeline, TimelineEntry};
-use crate::http::auth::{Permission, Principal};
+use crate::access::auth::{Permission, Principal};
 use crate::http::command_extractor::visible_case;
 use crate::http::problem::{Kind, Problem};
 use crate::http::routes::queries::{self, case_summaries, parse_cut, parse_date, today};

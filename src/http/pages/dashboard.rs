@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::layout::{render, Chrome};
 use super::staff::{chrome, error_page, Staff};
-use crate::http::auth::{Permission, Principal};
+use crate::access::auth::{Permission, Principal};
 use crate::http::problem::Problem;
 use crate::http::routes::queries::parse_date;
 use crate::http::SharedState;

@@ -25,9 +25,9 @@ use super::form_spec::{
 };
 use super::layout::{render, Chrome};
 use super::staff::{chrome, error_page, require, Staff, StaffForm};
+use crate::access::auth::{Permission, Principal};
 use crate::commands::filing::{file_notification, validate_notification};
 use crate::commands::CommandError;
-use crate::http::auth::{Permission, Principal};
 use crate::http::problem::{Kind, Problem};
 use crate::http::sessions::random_id;
 use crate::http::web_forms::Claim;
@@ -500,7 +500,7 @@ pub async fn check(
     StaffForm(p, _csrf, pairs): StaffForm,
 ) -> Response {
     if let Err(problem) = p.require(Permission::FileForUnit) {
-        return problem.into_response();
+        return Problem::from(problem).into_response();
     }
     if let Err(wait) = state.form_checks.check(&owner(&p)) {
         return Problem::new(

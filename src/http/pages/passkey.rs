@@ -14,10 +14,10 @@ use serde_json::json;
 
 use super::signin::{signin_csrf_ok, with_session_cookie};
 use super::staff::Staff;
-use crate::http::access_log::AccessEntry;
-use crate::http::accounts::{account_principal_id, AccountStatus};
+use crate::access::access_log::AccessEntry;
+use crate::access::accounts::{account_principal_id, AccountStatus};
+use crate::access::db::unix_now;
 use crate::http::csrf;
-use crate::http::db::unix_now;
 use crate::http::extract::{client_addr, parse_body};
 use crate::http::passkeys::{relying_party, PasskeyError};
 use crate::http::problem::{Kind, Problem};
@@ -208,7 +208,7 @@ pub async fn login_start(
             signin_request(&parts.headers, body, 4096, |r: &LoginStart| r.csrf.as_str()).await?;
         let rp = rp(&state, &parts.headers)?;
         let username = req.username.trim();
-        let begun = if crate::http::accounts::valid_username(username) {
+        let begun = if crate::access::accounts::valid_username(username) {
             state
                 .accounts
                 .begin_login(&rp, username, unix_now())

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::layout::{render, Chrome};
 use super::staff::{chrome, error_page, require, Staff};
-use crate::http::auth::Permission;
+use crate::access::auth::Permission;
 use crate::http::problem::Problem;
 use crate::http::routes::audit::ledger_status_value;
 use crate::http::routes::queries;
@@ -67,7 +67,7 @@ fn edition(report: &icac_projections::report::AnnualReport, fmt: &str, download:
 /// whose data stops earlier, like the demo year, opens on a year with figures).
 async fn last_complete_year(
     state: &SharedState,
-    p: &crate::http::auth::Principal,
+    p: &crate::access::auth::Principal,
 ) -> Result<i16, Problem> {
     let today = queries::today();
     let (_, newest) = queries::case_summaries(state, p, None, None, today, 0, 1).await?;

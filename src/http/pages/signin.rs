@@ -13,10 +13,10 @@ use super::layout::{render, Chrome};
 use super::staff::{
     chrome, error_page, forged, form_pairs, set_cookie, Staff, StaffForm, SESSION_COOKIE,
 };
-use crate::http::access_log::AccessEntry;
-use crate::http::accounts::{account_principal_id, verify_password, AccountInfo};
+use crate::access::access_log::AccessEntry;
+use crate::access::accounts::{account_principal_id, verify_password, AccountInfo};
+use crate::access::db::unix_now;
 use crate::http::csrf;
-use crate::http::db::unix_now;
 use crate::http::extract::{client_addr, cookie};
 use crate::http::problem::Problem;
 use crate::http::second_factor::{

@@ -13,11 +13,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::layout::{render, Chrome, Nav};
-use crate::http::access_log::AccessEntry;
-use crate::http::accounts::{account_principal_id, AccountStatus};
-use crate::http::auth::{Permission, Principal};
+use crate::access::access_log::AccessEntry;
+use crate::access::accounts::{account_principal_id, AccountStatus};
+use crate::access::auth::{Permission, Principal};
+use crate::access::db::unix_now;
 use crate::http::csrf;
-use crate::http::db::unix_now;
 use crate::http::extract::{authenticate, client_addr, cookie, request_id, LoggedPrincipal};
 use crate::http::problem::Problem;
 use crate::http::sessions::{constant_time_eq, random_id, SessionId, SESSION_SECS};
@@ -260,7 +260,7 @@ pub(super) fn chrome(p: &Principal, csrf: &str, title: impl Into<String>) -> Chr
 }
 
 pub(super) fn require(p: &Principal, perm: Permission) -> Result<(), Response> {
-    p.require(perm).map_err(|e| error_page(&e))
+    p.require(perm).map_err(|e| error_page(&Problem::from(e)))
 }
 
 // ---------------------------------------------------------------- login

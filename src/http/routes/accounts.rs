@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::http::accounts::{valid_username, AccountError, Actor};
-use crate::http::auth::Principal;
-use crate::http::db::unix_now;
+use crate::access::accounts::{valid_username, AccountError, Actor};
+use crate::access::auth::Principal;
+use crate::access::db::unix_now;
 use crate::http::extract::parse_body;
 use crate::http::problem::{ApiResult, Kind, Problem};
 use crate::http::requests::{ChangeAccountBody, CreateAccountBody, DisableAccountBody};

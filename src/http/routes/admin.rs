@@ -6,11 +6,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::http::auth::Principal;
+use crate::access::auth::Principal;
+use crate::access::tokens::{TokenError, TokenScope, DEFAULT_TOKEN_DAYS};
 use crate::http::extract::parse_body;
 use crate::http::problem::{ApiResult, Kind, Problem};
 use crate::http::requests::IssueTokenBody;
-use crate::http::tokens::{TokenError, TokenScope, DEFAULT_TOKEN_DAYS};
 use crate::http::SharedState;
 
 pub async fn whoami(principal: Principal) -> Json<Value> {

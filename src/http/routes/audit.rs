@@ -9,12 +9,12 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::access::access_log::MAX_PAGE;
+use crate::access::auth::Principal;
 use crate::audit::trust::TrustRoot;
 use crate::audit::verify::{verify_storage, VerifyOptions};
 use crate::audit::{bundle, checkpointer, proofs, AuditError};
-use crate::http::access_log::MAX_PAGE;
 use crate::http::access_review::{self, AcknowledgeError, IsoWeek};
-use crate::http::auth::Principal;
 use crate::http::extract::ApiQuery;
 use crate::http::problem::{json, ApiResult, Problem};
 use crate::http::SharedState;

@@ -16,9 +16,9 @@ use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use crate::access::auth::{Denied, Permission, Principal};
 use crate::commands::filing::{file_notification, validate_notification};
 use crate::commands::{erasure, public_report, registration, release};
-use crate::http::auth::{Permission, Principal};
 use crate::http::command_extractor::{
     CommandBody, ExistingOperation, ExistingPublicReport, KnownUnit, VisibleCase,
 };
@@ -138,7 +138,7 @@ pub async fn file(
 fn own_unit(principal: &Principal, form: &serde_json::Map<String, Value>) -> Result<(), Problem> {
     let unit = str_field(form, "reporting_unit");
     match unit.map(icac_aggregates::ids::Ori::parse) {
-        Some(Ok(unit)) => principal.require_unit(&unit),
+        Some(Ok(unit)) => principal.require_unit(&unit).map_err(Problem::from),
         Some(Err(_)) if principal.role.is_unit_bound() => Err(Problem::field(
             "/reporting_unit",
             format!(
@@ -202,7 +202,7 @@ pub async fn log_complaint(
 
 /// Sharing is the one case command a unit reporter may issue, for its own unit; the
 /// route table's permission (checked on extraction) covers the rest.
-fn authorize_case_command(principal: &Principal, body: &CaseBody) -> ApiResult<()> {
+fn authorize_case_command(principal: &Principal, body: &CaseBody) -> Result<(), Denied> {
     match body {
         CaseBody::Share(ShareInformationBody { direction, .. }) => match direction {
             ShareDirection::UnitToTaskForce { from_unit } => principal.require_unit(from_unit),

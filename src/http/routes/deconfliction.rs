@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::commands::{finish, Created};
+use crate::access::auth::Principal;
 use crate::commands::deconfliction;
 use crate::commands::CommandError;
-use crate::http::auth::Principal;
 use crate::http::command_extractor::{visible_case, CommandBody, VisibleCase};
 use crate::http::problem::{json, ApiResult};
 use crate::http::requests::FollowUpBody;

@@ -15,9 +15,9 @@ use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Extension, Router};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
-use super::auth::Permission;
 use super::extract::RoutePermission;
 use super::{openapi, requests, SharedState};
+use crate::access::auth::Permission;
 
 /// A route's HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

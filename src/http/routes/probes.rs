@@ -9,8 +9,8 @@ use axum::Json;
 use icac_projections::compliance::{ComplianceReport, UnitCompliance};
 use serde_json::{json, Value};
 
-use crate::http::access_log::AccessLogHealth;
-use crate::http::auth::{Permission, Principal};
+use crate::access::access_log::AccessLogHealth;
+use crate::access::auth::{Permission, Principal};
 use crate::http::metrics::{family, Metrics};
 use crate::http::problem::{ApiResult, Kind, Problem};
 use crate::http::{openapi, SharedState};

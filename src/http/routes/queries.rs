@@ -20,8 +20,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::http::access_log::AccessEntry;
-use crate::http::auth::{Permission, Principal};
+use crate::access::access_log::AccessEntry;
+use crate::access::auth::{Permission, Principal};
 use crate::http::command_extractor::visible_case;
 use crate::http::extract::ApiQuery;
 use crate::http::problem::{json, ApiResult, Problem};
@@ -651,7 +651,7 @@ pub(crate) async fn build_annual(
 ) -> ApiResult<icac_projections::report::AnnualReport> {
     if !principal
         .role
-        .allows(crate::http::auth::Permission::ReadDrafts)
+        .allows(crate::access::auth::Permission::ReadDrafts)
     {
         return Err(Problem::forbidden(
             "drafts of the annual report are for roles that read every case; the report role reads releases (GET /v1/reports/releases)",

@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 
 use super::commands::{finish, Created};
+use crate::access::auth::Principal;
 use crate::commands::tip_intake;
-use crate::http::auth::Principal;
 use crate::http::command_extractor::CommandBody;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::requests::{

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use crate::http::auth::Principal;
+use crate::access::auth::Principal;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::SharedState;
 use crate::tlog::receipt::{case_receipt, ReceiptError};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use icac_format::keys::LedgerKey;
-use icac_ledger::http::auth::Role;
+use icac_ledger::access::auth::Role;
 use icac_ledger::http::{serve, AppState, ServerConfig, SharedState};
 use icac_ledger::ledger::key_file::KeyFile;
 use serde_json::{json, Value};

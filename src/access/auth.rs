@@ -7,7 +7,6 @@ use std::str::FromStr;
 use icac_aggregates::ids::{CaseId, Ori};
 use serde::{Deserialize, Serialize};
 
-use super::problem::Problem;
 use crate::commands::Actor;
 
 /// A role a token carries. A unit reporter is bound to one unit (ORI).
@@ -187,6 +186,16 @@ pub enum Permission {
     ReadLedgerStatus,
 }
 
+impl Permission {
+    /// The permission's name as routes and docs/API.md spell it (`manage_cases`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
 /// The newtype of a token's public identifier (the part before the secret).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TokenId(pub String);
@@ -221,27 +230,24 @@ impl Principal {
         }
     }
 
-    pub fn require(&self, p: Permission) -> Result<(), Problem> {
+    pub fn require(&self, p: Permission) -> Result<(), Denied> {
         if p == Permission::Authenticated || self.role.allows(p) {
             Ok(())
         } else {
-            Err(Problem::forbidden(format!(
-                "the {} role may not do this (needs {})",
-                self.role,
-                serde_json::to_value(p)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            )))
+            Err(Denied::Role {
+                role: self.role,
+                needs: p,
+            })
         }
     }
 
     /// Unit-bound principals may act only for their own unit.
-    pub fn require_unit(&self, unit: &Ori) -> Result<(), Problem> {
+    pub fn require_unit(&self, unit: &Ori) -> Result<(), Denied> {
         match &self.unit {
-            Some(own) if self.role.is_unit_bound() && own != unit => Err(Problem::forbidden(
-                format!("this token acts for unit {own} only, not {unit}"),
-            )),
+            Some(own) if self.role.is_unit_bound() && own != unit => Err(Denied::OtherUnit {
+                own: own.clone(),
+                asked: unit.clone(),
+            }),
             _ => Ok(()),
         }
     }
@@ -262,6 +268,15 @@ impl Principal {
             correlation_id: None,
         }
     }
+}
+
+/// Why a principal may not do what it asked; HTTP answers it 403 (`problem.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("the {role} role may not do this (needs {})", needs.name())]
+    Role { role: Role, needs: Permission },
+    #[error("this token acts for unit {own} only, not {asked}")]
+    OtherUnit { own: Ori, asked: Ori },
 }
 
 /// The ORI part of a case id (`CT0006400:24-00123` → `CT0006400`).

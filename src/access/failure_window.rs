@@ -41,7 +41,7 @@ pub(crate) const TOKEN_AUTH: FailureWindow = FailureWindow {
 pub(crate) const SIGN_IN_ADDRESSES: FailureWindow = FailureWindow {
     table: "auth_failures",
     key_column: "source",
-    window_secs: super::signin::ADDRESS_WINDOW_SECS,
+    window_secs: 15 * 60,
 };
 
 /// What the window holds for one key.
